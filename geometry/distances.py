@@ -1,0 +1,160 @@
+"""Distances the geometry engine optimises under.
+
+The engine needs three things from a distance, the same trio `elpips.Metric` offers:
+
+* ``sample_draws(count, (H, W), generator)`` -> draws (random transformations; identity ones for
+  deterministic distances),
+* ``embed(images, draws)`` -> the features of every image under every draw, computed in ONE call so
+  that every image shares each draw's transformation and dropout mask,
+* ``embedding_distance(embedding, i, j)`` -> ``(count, P)`` per-draw distances between images i[p], j[p].
+
+Two kinds are provided: the E-LPIPS/LPIPS metrics by name (loaded through `elpips.load_metric`), and
+:class:`SquaredL2`, the mean squared pixel difference, whose optimal averages and paths are known in
+closed form and therefore test the engine itself.
+
+Coarse-to-fine optimisation evaluates the same distance at several image sizes. E-LPIPS with its 8
+scale levels only accepts images of at least ``metric.min_image_size`` pixels, so
+:meth:`DistanceFamily.at_size` hands out, per size, the metric with the most scale levels that fits
+(``elpips.load_metric(name, num_scales=...)``).
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+
+METRIC_NAMES = ("elpips_vgg", "lpips_vgg", "vgg", "alex")
+DISTANCE_NAMES = METRIC_NAMES + ("l2",)
+
+
+class IdentityDraws(NamedTuple):
+    """`count` draws of the identity transformation (for distances without randomness)."""
+
+    count: int
+
+
+class L2Embedding(NamedTuple):
+    pixels: torch.Tensor  # (M, D) flattened images
+    count: int
+
+
+class SquaredL2:
+    """d(x, y) = mean over pixels and channels of (x - y)^2 (no square root, like E-LPIPS).
+
+    Known optima, used as exact tests of the engine (see `geometry.energies`):
+
+    * barycenter with the ``"linear"`` energy sum_i w_i d(x, y_i): the weighted pixel mean
+      sum_i w_i y_i / sum_i w_i, for any non-negative weights;
+    * barycenter with the ``"squared"`` energy sum_i w_i d(x, y_i)^2 (a 4th power of the pixel
+      distance): the midpoint for two equally weighted images (by symmetry), but NOT the weighted mean
+      in general;
+    * geodesic with either energy, sum_i d(x_i, x_{i+1}) or sum_i d(x_i, x_{i+1})^2: the
+      cross-dissolve x_i = a + (i/N)(b - a). Both are convex, symmetric functions of the steps
+      x_{i+1} - x_i whose sum is fixed to b - a, so equal steps are optimal (Jensen).
+    """
+
+    name = "l2"
+    min_image_size = 1
+
+    def sample_draws(self, count: int, size: tuple[int, int], generator: torch.Generator | None = None) -> IdentityDraws:
+        return IdentityDraws(int(count))
+
+    def embed(self, images: torch.Tensor, draws: IdentityDraws) -> L2Embedding:
+        return L2Embedding(images.flatten(1), draws.count)
+
+    def embedding_distance(self, embedding: L2Embedding, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        pixels = embedding.pixels
+        d = (pixels[i] - pixels[j]).square().mean(dim=1)
+        return d.unsqueeze(0).expand(embedding.count, -1)
+
+    def to(self, device: torch.device | str) -> "SquaredL2":
+        return self
+
+
+def _has_trio(obj: Any) -> bool:
+    return all(callable(getattr(obj, name, None)) for name in ("sample_draws", "embed", "embedding_distance"))
+
+
+def _module_device(obj: Any) -> torch.device | None:
+    if isinstance(obj, torch.nn.Module):
+        for tensor in list(obj.parameters()) + list(obj.buffers()):
+            return tensor.device
+    return None
+
+
+class DistanceFamily:
+    """One distance, available at every image size the run needs.
+
+    `name` is what the run record stores ("<custom>" for objects that are not elpips metrics).
+    """
+
+    def __init__(self, distance: str | Any, device: torch.device):
+        self.device = device
+        self._variants: dict[int | None, Any] = {}
+        if isinstance(distance, str):
+            if distance not in DISTANCE_NAMES:
+                raise ValueError(
+                    f"unknown distance {distance!r}: use one of {', '.join(DISTANCE_NAMES)} "
+                    "or an object with sample_draws/embed/embedding_distance")
+            self.name = distance
+            self._base = SquaredL2() if distance == "l2" else None
+        elif _has_trio(distance):
+            config = getattr(distance, "config", None)
+            self.name = getattr(config, "name", None) or getattr(distance, "name", None) or "<custom>"
+            self._base = distance
+        else:
+            raise ValueError(
+                f"distance must be a name ({', '.join(DISTANCE_NAMES)}) or an object with "
+                f"sample_draws/embed/embedding_distance methods, got {type(distance).__name__}")
+
+    @property
+    def base(self) -> Any:
+        """The distance at its default configuration (loaded on first use)."""
+        if self._base is None:
+            self._base = self._load(None)
+        return self._base
+
+    def _load(self, num_scales: int | None) -> Any:
+        if num_scales in self._variants:
+            return self._variants[num_scales]
+        import elpips
+
+        kwargs = {} if num_scales is None else {"num_scales": num_scales}
+        try:
+            metric = elpips.load_metric(self.name, device=self.device, **kwargs)
+        except TypeError as error:
+            raise ValueError(
+                f"elpips.load_metric does not accept num_scales ({error}); images smaller than the "
+                f"metric's minimum size cannot be used with {self.name!r}") from error
+        self._variants[num_scales] = metric
+        return metric
+
+    def at_size(self, size: tuple[int, int]) -> Any:
+        """The distance to use for images of `size` = (H, W)."""
+        short = min(size)
+        base = self.base
+        if short >= getattr(base, "min_image_size", 1):
+            return base
+        config = getattr(base, "config", None)
+        num_scales = getattr(config, "num_scales", None)
+        if self.name in METRIC_NAMES and num_scales:
+            for scales in range(num_scales - 1, 0, -1):
+                metric = self._load(scales)
+                if short >= metric.min_image_size:
+                    return metric
+        raise ValueError(
+            f"images of {size[0]}x{size[1]} px are smaller than {self.name!r} accepts "
+            f"({getattr(base, 'min_image_size', '?')} px); pass a larger size")
+
+
+def resolve_device(device: str | torch.device | None, distance: Any = None) -> torch.device:
+    """None or "auto": the distance object's device if it is a module, else cuda when available, else cpu."""
+    if device is None or device == "auto":
+        found = _module_device(distance)
+        if found is not None:
+            return found
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but CUDA is not available; use device='cpu' or 'auto'")
+    return device

@@ -1,0 +1,332 @@
+"""The optimisation loop: Adam on the pixels of the free images, stage by stage, with progress callbacks,
+snapshots, cancellation and checkpoints that resume bit-for-bit.
+
+One update t (1-based) of a stage:
+  1. lr from the stage's schedule; `draws` transformations from the run's draw generator (a seeded CPU
+     torch.Generator);
+  2. all images (free and fixed, at the stage size) embedded once under those draws; the energy of
+     `geometry.energies` from the per-pair distances averaged over the draws;
+  3. Adam step, then the free pixels clipped to [1e-5, 1 - 1e-5] (the reference's projection).
+The energy recorded for update t is the stochastic energy of the images before it.
+
+Checkpoints (a torch file, written atomically) hold the free images, the Adam state, the draw generator's
+state, the stage position, the energies and the time spent: everything the trajectory depends on, so a
+resumed run continues exactly where the saved one was (bit-for-bit on the same device and software).
+A checkpoint that cannot be read, or belongs to another run (different inputs or settings), raises
+ValueError. On SIGINT/SIGTERM (main thread only) the loop finishes the current step, writes the
+checkpoint, and re-delivers the signal to the previous handler.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .distances import DistanceFamily
+from .energies import PairEnergy
+from .inputs import resize
+from .presets import Preset, Stage
+from .schedules import learning_rate
+
+CLIP_LOW, CLIP_HIGH = 1e-5, 1.0 - 1e-5
+CHECKPOINT_FORMAT = "elpips-geometry-checkpoint"
+CHECKPOINT_VERSION = 1
+MIN_STAGE_SIZE = 16  # coarse stages smaller than this (short side) are skipped: too little for VGG to see
+
+
+@dataclass
+class Progress:
+    """What the callback receives after every update.
+
+    energy: the one-step stochastic energy of the images before this update (at the stage's size; NaN in
+    the step-0 call that only delivers the initial snapshot). snapshot: the current images at the output
+    size, (M,3,H,W) in [0,1] on CPU — barycenter M=1, geodesic all frames — when `step` is a snapshot step.
+    """
+
+    step: int
+    total_steps: int
+    energy: float
+    elapsed_s: float
+    eta_s: float | None
+    snapshot: torch.Tensor | None = None
+    stage: int = 0
+    size: tuple[int, int] | None = None
+
+
+@dataclass
+class Problem:
+    """What is optimised: the free images among fixed ones, and the energy over their layout.
+
+    images = cat([free, fixed])[order]; `output` is what the user gets (the barycenter alone, or all frames).
+    """
+
+    kind: str                  # "barycenter" | "geodesic"
+    fixed: torch.Tensor        # (K,3,H,W) CPU, output size
+    free_count: int
+    order: torch.Tensor        # (M,) long
+    energy: PairEnergy
+    weights: torch.Tensor | None = None  # barycenter weights, normalised to sum 1
+
+    def compose(self, free: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
+        return torch.cat([free, fixed])[self.order.to(free.device)]
+
+    def output(self, free: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
+        return free if self.kind == "barycenter" else self.compose(free, fixed)
+
+    def initial(self, method: str, fixed: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Initial free images at the size of `fixed` (CPU).
+
+        "noise": 0.5 + 0.2 N(0, 1), clipped (the reference's); "mean": the weighted pixel mean
+        (barycenter) or the cross-dissolve (geodesic) — the exact optimum under squared L2.
+        """
+        shape = (self.free_count,) + tuple(fixed.shape[1:])
+        if method == "noise":
+            start = 0.5 + 0.2 * torch.randn(shape, generator=generator)
+        elif method == "mean" and self.kind == "barycenter":
+            start = (self.weights.view(-1, 1, 1, 1) * fixed).sum(0, keepdim=True)
+        elif method == "mean":
+            a, b = fixed[0:1], fixed[1:2]
+            t = torch.arange(1, self.free_count + 1, dtype=fixed.dtype).view(-1, 1, 1, 1) / (self.free_count + 1)
+            start = (1 - t) * a + t * b
+        else:
+            raise ValueError(f"unknown init {method!r}: use 'noise' or 'mean'")
+        return start.clamp(CLIP_LOW, CLIP_HIGH)
+
+
+@dataclass
+class RunState:
+    stage: int = 0
+    stage_step: int = 0
+    step: int = 0
+    free: torch.Tensor | None = None
+    optimizer: dict | None = None
+    draw_rng: torch.Tensor | None = None
+    energies: list = field(default_factory=list)
+    seconds: float = 0.0
+    evaluations: float = 0.0
+
+
+def stage_sizes(stages: Sequence[Stage], size: tuple[int, int]) -> list[tuple[int, int]]:
+    return [(max(1, round(size[0] / s.divisor)), max(1, round(size[1] / s.divisor))) for s in stages]
+
+
+def effective_stages(stages: Sequence[Stage], size: tuple[int, int]) -> list[Stage]:
+    """The preset's stages for this output size: coarse stages whose images would be smaller than
+    MIN_STAGE_SIZE are dropped and their steps given to the next stage (small outputs run at full size)."""
+    kept: list[Stage] = []
+    carried = 0
+    for k, (stage, hw) in enumerate(zip(stages, stage_sizes(stages, size))):
+        if k < len(stages) - 1 and stage.divisor > 1 and min(hw) < MIN_STAGE_SIZE:
+            carried += stage.steps
+            continue
+        kept.append(Stage(stage.divisor, stage.steps + carried, stage.lr, stage.schedule, stage.draws))
+        carried = 0
+    return kept
+
+
+def fingerprint(fixed: torch.Tensor, settings: dict) -> str:
+    digest = hashlib.sha256()
+    digest.update(fixed.contiguous().numpy().tobytes())
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: str | os.PathLike, state: RunState, key: str) -> None:
+    from elpips.io import atomic_write
+
+    payload = {
+        "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "fingerprint": key,
+        "stage": state.stage, "stage_step": state.stage_step, "step": state.step,
+        "free": state.free.detach().cpu(), "optimizer": state.optimizer, "draw_rng": state.draw_rng,
+        "energies": [list(e) for e in state.energies], "seconds": state.seconds, "evaluations": state.evaluations,
+    }
+    with atomic_write(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, key: str) -> RunState:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for a damaged file
+        raise ValueError(f"checkpoint {os.fspath(path)!r} is unreadable or corrupt ({type(error).__name__}); "
+                         "delete it to start the run afresh") from error
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{os.fspath(path)!r} is not a geometry checkpoint; delete it or pass another path")
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"checkpoint {os.fspath(path)!r} has version {payload.get('version')}, this code reads "
+                         f"version {CHECKPOINT_VERSION}; delete it to start afresh")
+    if payload.get("fingerprint") != key:
+        raise ValueError(f"checkpoint {os.fspath(path)!r} belongs to a different run (other inputs or settings); "
+                         "delete it or pass another checkpoint path")
+    try:
+        return RunState(
+            stage=int(payload["stage"]), stage_step=int(payload["stage_step"]), step=int(payload["step"]),
+            free=payload["free"].float(), optimizer=payload["optimizer"], draw_rng=payload["draw_rng"],
+            energies=[(int(s), float(e)) for s, e in payload["energies"]],
+            seconds=float(payload["seconds"]), evaluations=float(payload["evaluations"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"checkpoint {os.fspath(path)!r} is incomplete or corrupt ({error}); "
+                         "delete it to start the run afresh") from error
+
+
+class _SignalCatcher:
+    """Catches SIGINT/SIGTERM while a checkpointed run is in the main thread; re-delivers them after."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, active: bool):
+        self.active = active and threading.current_thread() is threading.main_thread()
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self):
+        if self.active:
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.received = signum
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+        return False
+
+    def redeliver(self):
+        self.__exit__()
+        if self.received is not None:
+            signal.raise_signal(self.received)
+
+
+def _autocast(device: torch.device, dtype: str | None):
+    if dtype in (None, "float32"):
+        return contextlib.nullcontext()
+    if dtype == "bfloat16":
+        if device.type != "cuda":
+            raise ValueError("dtype='bfloat16' (autocast for the network) needs a CUDA device; use dtype=None on CPU")
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    raise ValueError(f"dtype must be None, 'float32' or 'bfloat16', got {dtype!r}")
+
+
+def upsample(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(images.shape[-2:]) == tuple(size):
+        return images
+    if images.shape[-1] > size[1]:
+        return resize(images, size)
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False).clamp(CLIP_LOW, CLIP_HIGH)
+
+
+def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: int, device: torch.device,
+             settings: dict, callback: Callable[[Progress], Any] | None = None,
+             cancel: threading.Event | None = None, checkpoint: str | os.PathLike | None = None,
+             checkpoint_every: int | None = None, snapshot_steps: Sequence[int] | None = None,
+             dtype: str | None = None) -> tuple[torch.Tensor, RunState, str]:
+    """Run `preset` on `problem`. Returns (output images on CPU, final state, status)."""
+    out_size = tuple(problem.fixed.shape[-2:])
+    stages = effective_stages(preset.stages, out_size)
+    sizes = stage_sizes(stages, out_size)
+    total = sum(s.steps for s in stages)
+    snapshots = set(int(s) for s in (snapshot_steps or ()))
+    images_per_draw = problem.order.numel()
+    costs = [s.draws * images_per_draw * h * w for s, (h, w) in zip(stages, sizes)]
+    key = fingerprint(problem.fixed, settings)
+    autocast = _autocast(device, dtype)
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be >= 1 steps, got {checkpoint_every}")
+
+    draw_gen = torch.Generator().manual_seed(int(seed) * 2 + 1)
+    if checkpoint is not None and os.path.exists(checkpoint):
+        state = load_checkpoint(checkpoint, key)
+        draw_gen.set_state(state.draw_rng)
+    else:
+        init_gen = torch.Generator().manual_seed(int(seed) * 2)
+        first_fixed = resize(problem.fixed, sizes[0]) if stages else problem.fixed
+        state = RunState(free=problem.initial(preset.init, first_fixed, init_gen))
+
+    def current_output(free: torch.Tensor) -> torch.Tensor:
+        return problem.output(upsample(free.detach().float().cpu(), out_size), problem.fixed)
+
+    def save() -> None:
+        state.draw_rng = draw_gen.get_state()
+        save_checkpoint(checkpoint, state, key)
+
+    started = time.perf_counter()
+    prior_seconds = state.seconds
+    done_cost = 0.0
+    remaining_cost = float(sum(c * (s.steps - (state.stage_step if k == state.stage else 0))
+                               for k, (c, s) in enumerate(zip(costs, stages)) if k >= state.stage))
+    status = "completed"
+    if callback is not None and state.step == 0 and 0 in snapshots:
+        callback(Progress(0, total, math.nan, 0.0, None, current_output(state.free), 0, sizes[0] if sizes else out_size))
+
+    with _SignalCatcher(checkpoint is not None) as signals:
+        while state.stage < len(stages):
+            stage, size, metric = stages[state.stage], sizes[state.stage], family.at_size(sizes[state.stage])
+            fixed = resize(problem.fixed, size).to(device)
+            energy = problem.energy.to(device)
+            param = state.free.to(device).clone().requires_grad_(True)
+            optimizer = torch.optim.Adam([param], lr=stage.lr)
+            if state.optimizer is not None:
+                optimizer.load_state_dict(state.optimizer)
+            while state.stage_step < stage.steps:
+                if cancel is not None and cancel.is_set():
+                    status = "cancelled"
+                    break
+                lr = learning_rate(stage.schedule, state.stage_step + 1, stage.steps, stage.lr)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                draws = metric.sample_draws(stage.draws, size, draw_gen)
+                with autocast:
+                    distances = energy.pair_distances(metric, problem.compose(param, fixed), draws)
+                loss = energy.combine(distances.float().mean(0))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    param.clamp_(CLIP_LOW, CLIP_HIGH)
+
+                state.energies.append((state.step, loss.item()))
+                state.stage_step += 1
+                state.step += 1
+                state.evaluations += stage.draws * images_per_draw * (size[0] * size[1]) / (out_size[0] * out_size[1])
+                done_cost += costs[state.stage]
+                remaining_cost -= costs[state.stage]
+                elapsed = time.perf_counter() - started
+                state.seconds = prior_seconds + elapsed
+                if checkpoint is not None and (signals.received is not None or
+                                               (checkpoint_every and state.step % checkpoint_every == 0)):
+                    state.free, state.optimizer = param.detach(), optimizer.state_dict()
+                    save()
+                if signals.received is not None:
+                    signals.redeliver()
+                if callback is not None:
+                    eta = elapsed / done_cost * remaining_cost if done_cost else None
+                    snap = current_output(param) if state.step in snapshots else None
+                    callback(Progress(state.step, total, loss.item(), state.seconds, eta, snap, state.stage, size))
+            state.free, state.optimizer = param.detach(), optimizer.state_dict()
+            if status == "cancelled":
+                break
+            state.stage += 1
+            state.stage_step = 0
+            state.optimizer = None
+            if state.stage < len(stages):
+                state.free = upsample(state.free, sizes[state.stage])
+
+    state.free = state.free.detach().cpu().float()
+    state.seconds = prior_seconds + (time.perf_counter() - started)
+    if checkpoint is not None:
+        save()
+    return current_output(state.free), state, status
