@@ -1,0 +1,325 @@
+"""The long runs behind the Average and Geodesic tabs, as generators the UI streams.
+
+Each run goes through the same phases, reported in its status line:
+
+1. the uploads are read and brought to one size (`app.uploads`), and saved in a new run folder;
+2. the run time is estimated from a measured step time on this device (`app.estimate`);
+3. the engine (`geometry.barycenter` / `geometry.geodesic`) runs on a worker thread (`app.jobs`)
+   while the generator streams its progress, snapshots and energies to the browser;
+4. the worker writes the results into the run folder, and the generator shows them.
+
+The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import gradio as gr
+import numpy as np
+import torch
+
+import elpips
+import geometry
+from elpips.io import atomic_write
+from geometry import video
+
+from app.distance import MetricShelf
+from app.estimate import PROBE_PRESET, Plan, plan_run, snapshot_steps
+from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, Watch, format_seconds, new_run_folder, time_steps
+from app.uploads import display_name, load_upload, prepare_uploads
+
+log = logging.getLogger(__name__)
+
+DISTANCES = ("elpips_vgg", "lpips_vgg", "vgg", "alex", "l2")
+PRESET = "fast"
+MAX_AVERAGE_IMAGES = 6  # one weight slider each in the UI
+
+
+@dataclass
+class AppContext:
+    """What every request shares: where results go, the device and its job queue, measured speeds."""
+
+    output_root: Path
+    device: torch.device
+    slot: DeviceSlot
+    board: JobBoard = field(default_factory=JobBoard)
+    speeds: SpeedTable = field(default_factory=SpeedTable)
+    shelf: MetricShelf | None = None
+
+    def __post_init__(self):
+        if self.shelf is None:
+            self.shelf = MetricShelf(self.device)
+
+
+@dataclass
+class RunView:
+    """One update of a run for the browser."""
+
+    status: str
+    watch: Watch | None = None
+    new_snapshot: bool = False
+    outcome: Any = None  # what the run's `save` returned, on the last update
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A prepared run: what to run, how to measure its speed, how to save its result."""
+
+    kind: str
+    key: tuple  # the SpeedTable key
+    plan: Plan
+    engine: Callable[..., Any]  # engine(callback, cancel, preset, steps, snapshot_steps) -> geometry.Result
+    save: Callable[[Any, Path], Any]  # save(result, folder) -> outcome, on the worker thread
+    inputs: torch.Tensor  # the prepared input images, saved in the run folder
+    names: tuple[str, ...]
+    settings: dict  # saved in the run folder as settings.json
+
+
+def _check_distance(name: str) -> str:
+    if name not in DISTANCES:
+        raise gr.Error(f"Unknown distance {name!r}: choose one of {', '.join(DISTANCES)}.")
+    return name
+
+
+def _load_all(paths: list, labels: list[str], size: int) -> tuple[torch.Tensor, str]:
+    images = [load_upload(path, label) for path, label in zip(paths, labels)]
+    return prepare_uploads(images, labels, int(size))
+
+
+def start_folder(ctx: AppContext, spec: RunSpec) -> Path:
+    """A new run folder holding the prepared inputs and the settings."""
+    folder = new_run_folder(ctx.output_root, spec.kind)
+    for k, image in enumerate(spec.inputs):
+        elpips.save_image(folder / f"input_{k}.png", image)
+    write_json(folder / "settings.json", {
+        **spec.settings, "inputs": list(spec.names), "size": list(spec.plan.size),
+        "steps": spec.plan.total_steps, "preset": PRESET, "device": str(ctx.device),
+    })
+    return folder
+
+
+def write_json(path: Path, data: dict) -> None:
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str))
+
+
+def _save_record(folder: Path, result) -> None:
+    write_json(folder / "record.json", result.record.to_dict())
+
+
+def estimate_text(ctx: AppContext, spec: RunSpec, seconds_per_step: float) -> str:
+    height, width = spec.plan.size
+    return (
+        f"Estimated run time: **about {format_seconds(spec.plan.seconds(seconds_per_step))}** "
+        f"({spec.plan.total_steps} steps up to {width}x{height} px on {ctx.device.type}; "
+        f"measured {seconds_per_step * 1000:.0f} ms per full-size step here)."
+    )
+
+
+def measured_speed(ctx: AppContext, spec: RunSpec) -> float:
+    """Seconds of a one-draw full-size step of this run on this device (measured once, then cached)."""
+
+    def measure() -> float:
+        with ctx.slot:
+            return time_steps(
+                lambda callback: spec.engine(callback, None, PROBE_PRESET, None, None)
+            )
+
+    try:
+        return ctx.speeds.seconds_per_step(spec.key, measure)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+
+
+def stream_run(ctx: AppContext, spec: RunSpec, session: str, progress) -> Iterator[RunView]:
+    """Estimate, run and save `spec`, yielding `RunView`s; the last one carries the outcome."""
+    folder = start_folder(ctx, spec)
+    if ctx.speeds.known(spec.key) is None:
+        yield RunView(f"Measuring the speed of this run on {ctx.device.type}...")
+    seconds_per_step = measured_speed(ctx, spec)
+    estimate = estimate_text(ctx, spec, seconds_per_step) + f" Results are saved in `{folder}`."
+    snaps = snapshot_steps(spec.plan.total_steps)
+    job = Job(
+        spec.kind,
+        folder,
+        ctx.slot,
+        run=lambda callback, cancel: spec.engine(callback, cancel, PRESET, spec.plan.total_steps, snaps),
+        save=lambda result: spec.save(result, folder),
+    )
+    ctx.board.add(session, job)
+    try:
+        job.start()
+        last_snapshot = -1
+        for watch in job.watch():
+            if not watch.started:
+                yield RunView(f"{estimate}\n\nWaiting for the device: another run is in progress...")
+                continue
+            latest = watch.latest
+            if latest is None:
+                yield RunView(f"{estimate}\n\nStarting...", watch)
+                continue
+            eta = "" if latest.eta_s is None else f", about {format_seconds(latest.eta_s)} left"
+            line = f"Step {latest.step}/{latest.total_steps}: energy {latest.energy:.5f}{eta}"
+            if job.cancel_event.is_set():
+                line = "Cancelling... " + line
+            progress((latest.step, latest.total_steps), desc=line, unit="steps")
+            new_snapshot = watch.snapshot_step != last_snapshot
+            last_snapshot = watch.snapshot_step
+            yield RunView(f"{estimate}\n\n{line}", watch, new_snapshot)
+        try:
+            outcome = job.outcome()
+        except gr.Error:
+            raise
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+        except Exception as error:  # the user gets one line; the log keeps the traceback
+            log.exception("%s run failed", spec.kind)
+            raise gr.Error(f"The {spec.kind} run failed: {type(error).__name__}: {error}") from None
+    finally:
+        ctx.board.remove(session, job)
+    record = outcome.record
+    if record.status == "cancelled":
+        done = f"Cancelled at step {record.steps}; the partial result is kept"
+    else:
+        done = f"Done: {record.steps} steps in {format_seconds(record.seconds)}"
+    yield RunView(f"{estimate}\n\n**{done}**.", watch, True, outcome)
+
+
+# ---------------------------------------------------------------- average / barycenter
+
+
+@dataclass(frozen=True)
+class AverageOutcome:
+    record: Any
+    image: torch.Tensor  # (1, 3, H, W)
+    png: Path
+
+
+def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance: str, size: int,
+                    steps: int, seed: int) -> tuple[RunSpec, str]:
+    """Check the uploads and settings of an average; returns the run and the resize note."""
+    paths = [path for path in (paths or []) if path]
+    if len(paths) < 2:
+        raise gr.Error("Average: upload at least 2 images (or pick an example).")
+    if len(paths) > MAX_AVERAGE_IMAGES:
+        raise gr.Error(f"Average: at most {MAX_AVERAGE_IMAGES} images; you gave {len(paths)}.")
+    weights = [float(w) for w in weights[: len(paths)]]
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise gr.Error("Average: weights must be non-negative and not all zero.")
+    distance = _check_distance(distance)
+    names = [display_name(path) for path in paths]
+    batch, note = _load_all(paths, names, size)
+    size_hw = tuple(batch.shape[-2:])
+
+    def engine(callback, cancel, preset, steps, snaps):
+        return geometry.barycenter(
+            batch, weights, distance=distance, preset=preset, steps=steps, seed=int(seed),
+            device=ctx.device, callback=callback, cancel=cancel, snapshot_steps=snaps,
+        )
+
+    def save(result, folder: Path) -> AverageOutcome:
+        png = folder / "average.png"
+        elpips.save_image(png, result.images[:1])
+        _save_record(folder, result)
+        return AverageOutcome(result.record, result.images[:1], png)
+
+    spec = RunSpec(
+        "average",
+        ("average", distance, size_hw, len(paths), str(ctx.device)),
+        plan_run(PRESET, int(steps) if steps else None, size_hw),
+        engine,
+        save,
+        batch,
+        tuple(names),
+        {"weights": weights, "distance": distance, "seed": int(seed)},
+    )
+    return spec, note
+
+
+# ---------------------------------------------------------------- geodesic / morph
+
+
+@dataclass(frozen=True)
+class GeodesicOutcome:
+    record: Any
+    frames: list[Path]
+    mp4: Path
+    gif: Path
+    zip: Path
+    sheet: Path
+
+
+def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str, energy: str, size: int,
+                     steps: int, seed: int, fps: float) -> tuple[RunSpec, str]:
+    """Check the uploads and settings of a geodesic; returns the run and the resize note."""
+    frames = int(frames)
+    if not 3 <= frames <= 64:
+        raise gr.Error("Geodesic: the number of frames (both ends included) must be between 3 and 64.")
+    if energy not in ("squared", "linear"):
+        raise gr.Error("Geodesic: the path energy is 'squared' or 'linear'.")
+    distance = _check_distance(distance)
+    if not path_a or not path_b:
+        raise gr.Error("Geodesic: give both a start and an end image.")
+    names = [display_name(path_a), display_name(path_b)]
+    batch, note = _load_all([path_a, path_b], names, size)
+    size_hw = tuple(batch.shape[-2:])
+
+    def engine(callback, cancel, preset, steps, snaps):
+        return geometry.geodesic(
+            batch[0:1], batch[1:2], frames=frames, distance=distance, energy=energy, preset=preset,
+            steps=steps, seed=int(seed), device=ctx.device, callback=callback, cancel=cancel,
+            snapshot_steps=snaps,
+        )
+
+    def save(result, folder: Path) -> GeodesicOutcome:
+        paths = video.write_png_frames(folder / "frames", result.images)
+        mp4 = video.write_mp4(folder / "geodesic.mp4", result.images, fps=float(fps))
+        gif = video.write_gif(folder / "geodesic.gif", result.images, fps=float(fps), mode="pingpong")
+        sheet = video.write_contact_sheet(folder / "contact_sheet.png", result.images)
+        archive = folder / "frames.zip"
+        with atomic_write(archive) as tmp:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+                for path in paths:
+                    bundle.write(path, arcname=path.name)
+        _save_record(folder, result)
+        return GeodesicOutcome(result.record, paths, mp4, gif, archive, sheet)
+
+    spec = RunSpec(
+        "geodesic",
+        ("geodesic", distance, energy, size_hw, frames, str(ctx.device)),
+        plan_run(PRESET, int(steps) if steps else None, size_hw),
+        engine,
+        save,
+        batch,
+        tuple(names),
+        {"frames": frames, "distance": distance, "energy": energy, "seed": int(seed), "fps": float(fps)},
+    )
+    return spec, note
+
+
+def to_pixels(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) in [0, 1] -> (H, W, 3) uint8 for display."""
+    return (image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def filmstrip(frames: torch.Tensor, gap: int = 2) -> np.ndarray:
+    """All frames side by side (H, T*W + gaps, 3) uint8, for the live preview."""
+    pixels = [to_pixels(frame) for frame in frames]
+    count, (height, width, _) = len(pixels), pixels[0].shape
+    strip = np.full((height, count * width + (count - 1) * gap, 3), 255, dtype=np.uint8)
+    for k, frame in enumerate(pixels):
+        strip[:, k * (width + gap): k * (width + gap) + width] = frame
+    return strip
+
+
+def cancel_session(ctx: AppContext, session: str) -> str:
+    asked = ctx.board.cancel(session)
+    if not asked:
+        return "Nothing to cancel: no run of yours is in progress."
+    return "Cancelling: the run stops after its current step and keeps what it has."

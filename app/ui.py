@@ -1,0 +1,307 @@
+"""The Gradio interface: four tabs (Distance, Compare, Average, Geodesic) wired to `app.distance`
+and `app.runs`. Layout and event wiring only; every computation happens in `elpips` and `geometry`.
+
+Every endpoint has an `api_name`, so the app is also usable through `gradio_client`:
+``distance``, ``compare``, ``average_estimate``, ``average``, ``geodesic_estimate``, ``geodesic``,
+``cancel``. Heavy endpoints share one concurrency group per app (``concurrency_id="device"``,
+limit 1): the device runs one job at a time and the others queue.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from app import runs  # noqa: E402
+from app.distance import METRICS, DistanceRequest, compare_candidates, measure_distance  # noqa: E402
+from app.examples import example_paths  # noqa: E402
+from app.jobs import DeviceSlot  # noqa: E402
+from app.runs import DISTANCES, MAX_AVERAGE_IMAGES, AppContext  # noqa: E402
+from app.uploads import UploadedImage, display_name  # noqa: E402
+
+HEAVY = dict(concurrency_id="device", concurrency_limit=1)
+#: System fonts only: the page must not fetch web fonts (no outbound requests from the browser).
+THEME = gr.themes.Default(
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+)
+
+
+def default_size(device: torch.device) -> int:
+    """Short side of the images the engine works on: small on CPU, where a step costs ~100x more."""
+    return 256 if device.type == "cuda" else 64
+
+
+def default_steps(device: torch.device) -> int:
+    """Total optimisation steps: the fast preset's full recipe on a GPU, a shorter run on a CPU."""
+    return 620 if device.type == "cuda" else 300
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
+def _energy_frame(energies: list[tuple[int, float]]) -> pd.DataFrame:
+    return pd.DataFrame(energies or [], columns=["step", "energy"])
+
+
+def _distance_request(metric, size, mode, samples, error_target, max_samples, seed) -> DistanceRequest:
+    return DistanceRequest(
+        metric=metric,
+        size=int(size),
+        samples=int(samples),
+        error_target=float(error_target) if mode == "Error target" else None,
+        max_samples=int(max_samples),
+        seed=int(seed),
+    )
+
+
+def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.Blocks:
+    """The app, with results written under `output_dir` and computations on `device`."""
+    device = torch.device(device)
+    output_root = Path(output_dir)
+    ctx = AppContext(output_root=output_root, device=device, slot=DeviceSlot(str(device)))
+    examples = {name: str(path) for name, path in example_paths(output_root / "examples").items()}
+    size_default = default_size(device)
+
+    def size_slider(value: int = size_default) -> gr.Slider:
+        return gr.Slider(16, 512, value=value, step=16, label="Resolution (short side, px)",
+                         info="Inputs are centre-cropped to the first image's aspect ratio and resized.")
+
+    def seed_box() -> gr.Number:
+        return gr.Number(0, precision=0, label="Seed", info="Same seed, same result.")
+
+    with gr.Blocks(title="E-LPIPS: distances, averages, geodesics") as demo:
+        gr.Markdown(
+            "# E-LPIPS: perceptual distances, averages and geodesics\n"
+            f"Computing on **{device}**. Every run's results are saved under `{output_root}`, "
+            "so closing this tab loses nothing."
+        )
+
+        # ------------------------------------------------------------ Distance
+        with gr.Tab("Distance"):
+            with gr.Row():
+                dist_a = UploadedImage(examples["disc_left"], type="filepath", label="Image A", height=240)
+                dist_b = UploadedImage(examples["disc_left_shifted"], type="filepath", label="Image B", height=240)
+            with gr.Row():
+                dist_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric")
+                dist_size = size_slider(128 if device.type == "cpu" else 256)
+                dist_seed = seed_box()
+            with gr.Row():
+                dist_mode = gr.Radio(["Sample budget", "Error target"], value="Sample budget",
+                                     label="Precision (E-LPIPS averages random transformations)")
+                dist_samples = gr.Slider(1, 2000, value=64, step=1, label="Samples")
+                dist_error = gr.Number(0.005, label="Error target (95 %, absolute)", minimum=1e-5)
+                dist_max = gr.Slider(10, 5000, value=1000, step=10, label="Max samples (error target)")
+            dist_button = gr.Button("Measure distance", variant="primary")
+            dist_answer = gr.Markdown()
+            dist_details = gr.JSON(label="Details")
+            gr.Examples(
+                [[examples["disc_left"], examples["disc_left_shifted"]],
+                 [examples["disc_left"], examples["disc_left_noisy"]],
+                 [examples["texture_blobs"], examples["texture_stripes"]]],
+                inputs=[dist_a, dist_b], cache_examples=False,
+            )
+
+            def on_distance(a, b, metric, size, mode, samples, error, max_samples, seed):
+                request = _distance_request(metric, size, mode, samples, error, max_samples, seed)
+                with ctx.slot:
+                    return measure_distance(ctx.shelf, a, b, request)
+
+            dist_button.click(
+                on_distance,
+                [dist_a, dist_b, dist_metric, dist_size, dist_mode, dist_samples, dist_error, dist_max, dist_seed],
+                [dist_answer, dist_details], api_name="distance", **HEAVY,
+            )
+
+        # ------------------------------------------------------------ Compare
+        with gr.Tab("Compare"):
+            gr.Markdown("Which candidate is closer to the reference? Both are measured under the same "
+                        "random transformations, so the answer needs few samples.")
+            with gr.Row():
+                cmp_ref = UploadedImage(examples["disc_left"], type="filepath", label="Reference", height=200)
+                cmp_a = UploadedImage(examples["disc_left_shifted"], type="filepath", label="Candidate A", height=200)
+                cmp_b = UploadedImage(examples["disc_left_noisy"], type="filepath", label="Candidate B", height=200)
+            with gr.Row():
+                cmp_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric")
+                cmp_size = size_slider(128 if device.type == "cpu" else 256)
+                cmp_samples = gr.Slider(1, 2000, value=32, step=1, label="Samples")
+                cmp_seed = seed_box()
+            cmp_button = gr.Button("Compare", variant="primary")
+            cmp_answer = gr.Markdown()
+            cmp_details = gr.JSON(label="Details")
+
+            def on_compare(ref, a, b, metric, size, samples, seed):
+                request = _distance_request(metric, size, "Sample budget", samples, 0, samples, seed)
+                with ctx.slot:
+                    return compare_candidates(ctx.shelf, ref, a, b, request)
+
+            cmp_button.click(
+                on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed],
+                [cmp_answer, cmp_details], api_name="compare", **HEAVY,
+            )
+
+        # ------------------------------------------------------------ Average
+        with gr.Tab("Average"):
+            gr.Markdown("The image that minimises the weighted sum of squared distances to the inputs "
+                        "(a barycenter). Under E-LPIPS, objects at different positions average to one "
+                        "object in between; under L2 they only blend.")
+            avg_defaults = [examples["disc_left"], examples["disc_right"], examples["disc_top"]]
+            with gr.Row():
+                with gr.Column():
+                    avg_files = gr.File(avg_defaults, file_count="multiple", file_types=["image"],
+                                        label=f"Images (2 to {MAX_AVERAGE_IMAGES})")
+                    avg_weights = [
+                        gr.Slider(0, 1, value=1.0, step=0.05, label=f"Weight of image {k + 1}",
+                                  visible=k < len(avg_defaults))
+                        for k in range(MAX_AVERAGE_IMAGES)
+                    ]
+                with gr.Column():
+                    avg_distance = gr.Dropdown(list(DISTANCES), value="elpips_vgg", label="Distance")
+                    avg_size = size_slider()
+                    avg_steps = gr.Slider(10, 5000, value=default_steps(device), step=10, label="Steps")
+                    avg_seed = seed_box()
+                    with gr.Row():
+                        avg_estimate = gr.Button("Estimate run time")
+                        avg_run = gr.Button("Run", variant="primary")
+                        avg_cancel = gr.Button("Cancel", variant="stop")
+            avg_status = gr.Markdown()
+            avg_note = gr.Markdown()
+            with gr.Row():
+                avg_live = gr.Image(label="Average (forming live)", interactive=False, height=256)
+                avg_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", title="Energy over steps",
+                                       height=256)
+            avg_result = gr.File(label="Result (PNG)")
+
+            def on_files(files):
+                count = len(files or [])
+                names = [display_name(path) for path in files or []]
+                return [gr.update(visible=k < count, label=f"Weight of {names[k]}" if k < count else None)
+                        for k in range(MAX_AVERAGE_IMAGES)]
+
+            avg_files.change(on_files, avg_files, avg_weights, api_name=False, queue=False)
+
+            # Gradio passes the request and progress only to named parameters, hence one per slider.
+            def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6):
+                weights = [w1, w2, w3, w4, w5, w6]
+                spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
+                return runs.estimate_text(ctx, spec, runs.measured_speed(ctx, spec)), note
+
+            def on_average(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, request: gr.Request,
+                           progress=gr.Progress()):
+                weights = [w1, w2, w3, w4, w5, w6]
+                spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
+                for view in runs.stream_run(ctx, spec, _session(request), progress):
+                    watch = view.watch
+                    live = gr.skip()
+                    if view.new_snapshot and watch is not None and watch.snapshot is not None:
+                        live = runs.to_pixels(watch.snapshot[0])
+                    plot = _energy_frame(watch.energies) if watch is not None else gr.skip()
+                    result = str(view.outcome.png) if view.outcome is not None else gr.skip()
+                    yield view.status, note, live, plot, result
+
+            avg_inputs = [avg_files, avg_distance, avg_size, avg_steps, avg_seed, *avg_weights]
+            avg_estimate.click(on_average_estimate, avg_inputs, [avg_status, avg_note],
+                               api_name="average_estimate", **HEAVY)
+            avg_run.click(on_average, avg_inputs, [avg_status, avg_note, avg_live, avg_plot, avg_result],
+                          api_name="average", **HEAVY)
+
+        # ------------------------------------------------------------ Geodesic
+        with gr.Tab("Geodesic"):
+            gr.Markdown("The shortest path of frames from A to B under the distance (a morph). Under "
+                        "E-LPIPS content can move along the path; under L2 it cross-fades.")
+            with gr.Row():
+                geo_a = UploadedImage(examples["disc_left"], type="filepath", label="Start (A)", height=200)
+                geo_b = UploadedImage(examples["disc_right"], type="filepath", label="End (B)", height=200)
+                with gr.Column():
+                    geo_frames = gr.Slider(3, 64, value=10, step=1, label="Frames (both ends included)")
+                    geo_distance = gr.Dropdown(list(DISTANCES), value="elpips_vgg", label="Distance")
+                    geo_energy = gr.Radio(["squared", "linear"], value="squared",
+                                          label="Path energy: sum of d^2 or of d")
+            with gr.Row():
+                geo_size = size_slider()
+                geo_steps = gr.Slider(10, 5000, value=default_steps(device), step=10, label="Steps")
+                geo_fps = gr.Slider(1, 30, value=8, step=1, label="Video frames per second")
+                geo_seed = seed_box()
+            with gr.Row():
+                geo_estimate = gr.Button("Estimate run time")
+                geo_run = gr.Button("Run", variant="primary")
+                geo_cancel = gr.Button("Cancel", variant="stop")
+            gr.Examples(
+                [[examples["disc_left"], examples["disc_right"]],
+                 [examples["texture_blobs"], examples["texture_stripes"]]],
+                inputs=[geo_a, geo_b], cache_examples=False,
+            )
+            geo_status = gr.Markdown()
+            geo_note = gr.Markdown()
+            with gr.Row():
+                geo_live = gr.Image(label="Frames (forming live)", interactive=False, height=160, scale=3)
+                geo_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", title="Path energy over steps",
+                                       height=200, scale=2)
+            geo_gallery = gr.Gallery(label="Frames", columns=8, height=220, elem_id="geodesic-gallery")
+            with gr.Row():
+                geo_video = gr.Video(label="Video (MP4)", elem_id="geodesic-video", height=256)
+                geo_files = gr.File(label="Downloads: MP4, GIF, ZIP of the frames, contact sheet",
+                                    file_count="multiple")
+
+            def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps):
+                spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
+                return runs.estimate_text(ctx, spec, runs.measured_speed(ctx, spec)), note
+
+            def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, request: gr.Request,
+                            progress=gr.Progress()):
+                spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
+                for view in runs.stream_run(ctx, spec, _session(request), progress):
+                    watch = view.watch
+                    live = gr.skip()
+                    if view.new_snapshot and watch is not None and watch.snapshot is not None:
+                        live = runs.filmstrip(watch.snapshot)
+                    plot = _energy_frame(watch.energies) if watch is not None else gr.skip()
+                    done = view.outcome
+                    if done is None:
+                        yield view.status, note, live, plot, gr.skip(), gr.skip(), gr.skip()
+                    else:
+                        gallery = [(str(path), f"frame {k}") for k, path in enumerate(done.frames)]
+                        downloads = [str(done.mp4), str(done.gif), str(done.zip), str(done.sheet)]
+                        yield view.status, note, live, plot, gallery, str(done.mp4), downloads
+
+            geo_inputs = [geo_a, geo_b, geo_frames, geo_distance, geo_energy, geo_size, geo_steps, geo_seed, geo_fps]
+            geo_estimate.click(on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
+                               api_name="geodesic_estimate", **HEAVY)
+            geo_run.click(on_geodesic, geo_inputs,
+                          [geo_status, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
+                          api_name="geodesic", **HEAVY)
+
+        # ------------------------------------------------------------ Cancel (both tabs)
+        def on_cancel(request: gr.Request) -> str:
+            message = runs.cancel_session(ctx, _session(request))
+            gr.Info(message)
+            return message
+
+        cancel_note = gr.Markdown(visible=False)
+        gr.on([avg_cancel.click, geo_cancel.click], on_cancel, None, cancel_note,
+              api_name="cancel", concurrency_limit=None)
+
+    demo.queue(default_concurrency_limit=1)
+    return demo
+
+
+def launch_options(output_dir: str | os.PathLike) -> dict:
+    """Options every launch of the app uses (the command line adds host, port and share)."""
+    from app.examples import REPO_EXAMPLES_DIR
+    from app.uploads import MAX_FILE_SIZE
+
+    return dict(
+        theme=THEME,
+        max_file_size=MAX_FILE_SIZE,
+        allowed_paths=[str(Path(output_dir).resolve()), str(REPO_EXAMPLES_DIR)],
+        footer_links=["api"],
+    )
