@@ -1,0 +1,225 @@
+"""The metric: transformations + backbone + unit-normalised feature differences + linear weights.
+
+Per compared feature map, each pixel's channel vector is scaled to unit length, the two images'
+maps are subtracted and squared, averaged over positions and weighed per channel; the distance is
+the sum over maps, with no square root (ELPIPS.md section 2). E-LPIPS is the expectation of that
+over random transformations and dropout: :meth:`Metric.forward` averages ``samples`` draws.
+
+For optimisation in image space the work splits in two: :meth:`Metric.embed` computes every image's
+features under every draw once, and :meth:`Metric.embedding_distance` compares any pairs of them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .configs import MetricConfig, get_config
+from .networks import ARCHITECTURES, Backbone
+from .transforms import Draws, apply_draws, sample_draws, transformed_size
+
+# LPIPS' input scaling layer, applied after mapping [0, 1] to [-1, 1].
+_SHIFT = (-0.030, -0.088, -0.188)
+_SCALE = (0.458, 0.448, 0.450)
+
+# Default number of (draw, image) evaluations per network pass; see Metric.max_batch.
+_MAX_BATCH = {"cpu": 16, "cuda": 256}
+
+
+def _unit_channels(features: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    return features / (features.square().sum(dim=1, keepdim=True).sqrt() + eps)
+
+
+class Embedding:
+    """Unit-normalised features of M images under a set of draws, grouped as they were computed.
+
+    ``groups`` holds (draw indices, [per-map tensors of shape (k, M, C, h, w)]); a group whose
+    features have k = 1 but several indices stands for draws that are all the same (no transforms).
+    """
+
+    def __init__(self, count: int, groups: list[tuple[torch.Tensor, list[torch.Tensor]]]):
+        self.count = count
+        self.groups = groups
+
+
+class Metric(nn.Module):
+    """An LPIPS-family distance as a frozen ``nn.Module``; usable as a loss (differentiable in both inputs).
+
+    Images are (N, 3, H, W) floats in [0, 1] (``input_range="[-1,1]"`` for images in [-1, 1], like the
+    lpips package's default). ``max_batch`` bounds the (draw, image) evaluations per network pass:
+    larger is faster on GPUs and costs memory; numbers are reproducible for a given seed, device and
+    ``max_batch``.
+    """
+
+    def __init__(
+        self,
+        config: MetricConfig,
+        backbone_state: dict[str, torch.Tensor],
+        linear_weights: list[torch.Tensor],
+        input_range: str = "[0,1]",
+        max_batch: int | None = None,
+    ):
+        super().__init__()
+        if input_range not in ("[0,1]", "[-1,1]"):
+            raise ValueError(f"input_range must be '[0,1]' or '[-1,1]', got {input_range!r}")
+        self.config = config
+        self.input_range = input_range
+        self._max_batch = max_batch
+        self.backbone = Backbone(ARCHITECTURES[config.backbone], config.pooling, config.taps)
+        missing = self.backbone.load_state_dict(backbone_state, strict=False).missing_keys
+        if missing:
+            raise ValueError(f"backbone weights for {config.backbone} lack {', '.join(missing)}")
+        if [len(w) for w in linear_weights] != self.backbone.channels:
+            raise ValueError(
+                f"{config.linear_weights} has layers of {[len(w) for w in linear_weights]} channels; "
+                f"{config.name} compares maps of {self.backbone.channels}"
+            )
+        for index, weight in enumerate(linear_weights):
+            self.register_buffer(f"lin{index}", weight.detach().float().clone())
+        self.register_buffer("shift", torch.tensor(_SHIFT).view(1, 3, 1, 1))
+        self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+        self.min_image_size = self._smallest_valid_size()
+
+    @property
+    def linear(self) -> list[torch.Tensor]:
+        return [getattr(self, f"lin{i}") for i in range(len(self.backbone.channels))]
+
+    @property
+    def device(self) -> torch.device:
+        return self.shift.device
+
+    @property
+    def max_batch(self) -> int:
+        return self._max_batch or _MAX_BATCH.get(self.device.type, 64)
+
+    def _network_sizes(self, size: int) -> list[int]:
+        """Input sizes the network sees for an image side of ``size`` pixels, one per scale level."""
+        transforms = self.config.transforms
+        if transforms is None:
+            return [size]
+        return [transformed_size(size, s, transforms) for s in range(1, transforms.num_scales + 1)]
+
+    def _smallest_valid_size(self) -> int:
+        size = 2
+        while min(self.backbone.output_size(n) for n in self._network_sizes(size)) < 1:
+            size += 1
+        return size
+
+    # Checks ----------------------------------------------------------------------------------------
+
+    def _check_images(self, images: torch.Tensor, name: str) -> torch.Tensor:
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
+            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ValueError(f"{name} must be an (N, 3, H, W) tensor, got {shape}; elpips.as_image_batch converts arrays and files")
+        if images.shape[0] == 0:
+            raise ValueError(f"{name} is an empty batch; pass at least one image")
+        height, width = images.shape[-2:]
+        if min(height, width) < self.min_image_size:
+            hint = " or a config with fewer scale levels (load_metric(..., num_scales=...))" if self.config.transforms else ""
+            raise ValueError(
+                f"{name} is {height}x{width} pixels; {self.config.name} needs at least "
+                f"{self.min_image_size}x{self.min_image_size}: upscale the images{hint}"
+            )
+        if not torch.isfinite(images).all():
+            raise ValueError(f"{name} contains NaN or Inf values")
+        images = images.to(device=self.device)
+        if not images.is_floating_point():
+            raise ValueError(f"{name} has dtype {images.dtype}; pass floats (elpips.as_image_batch converts uint8)")
+        return (images + 1) / 2 if self.input_range == "[-1,1]" else images
+
+    # The two halves of the computation ------------------------------------------------------------
+
+    def sample_draws(self, count: int, size: tuple[int, int] | None = None, generator: torch.Generator | None = None) -> Draws:
+        """``count`` random transformations (identity draws for metrics without transformations).
+
+        ``generator`` is a CPU ``torch.Generator`` (None: torch's global one); the draws are device-free.
+        ``size`` is accepted for metrics whose sampling may depend on the image size; these do not.
+        """
+        if self.config.transforms is None:
+            return Draws.identities(count)
+        return sample_draws(self.config.transforms, count, generator)
+
+    def _features(self, x: torch.Tensor, seed: int, groups: int) -> list[torch.Tensor]:
+        x = (x * 2 - 1 - self.shift) / self.scale
+        keep = self.config.transforms.dropout_keep if self.config.transforms else 1.0
+        generator = None
+        if keep < 1.0:
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(seed)
+        features = self.backbone(x, keep, generator, groups)
+        return [_unit_channels(f.float()) for f in features]
+
+    def embed(self, images: torch.Tensor, draws: Draws) -> Embedding:
+        """Features of every image (M, 3, H, W) under every draw; one draw = one transformation and one
+        dropout mask shared by all M images."""
+        images = self._check_images(images, "images")
+        m = images.shape[0]
+        if draws.identity:
+            features = self._features(images, 0, 1)
+            return Embedding(len(draws), [(torch.arange(len(draws)), [f[None] for f in features])])
+        square = images.shape[-1] == images.shape[-2]
+        per_pass = max(1, self.max_batch // m)
+        groups = []
+        for group in draws.groups(square):
+            for chunk in group.split(per_pass):
+                chunk_draws = draws[chunk]
+                x = apply_draws(images, chunk_draws, self.config.transforms)
+                features = self._features(x.flatten(0, 1), int(chunk_draws.seed[0]), len(chunk))
+                groups.append((chunk, [f.unflatten(0, (len(chunk), m)) for f in features]))
+        return Embedding(len(draws), groups)
+
+    def embedding_distance(self, embedding: Embedding, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        """Per-draw distances between embedded images i[p] and j[p]: a (draws, P) tensor."""
+        i = torch.as_tensor(i, device=self.device)
+        j = torch.as_tensor(j, device=self.device)
+        indices, values = [], []
+        for draw_indices, features in embedding.groups:
+            distance = 0
+            for f, weight in zip(features, self.linear):
+                distance = distance + (f[:, i] - f[:, j]).square().mean(dim=(-2, -1)) @ weight
+            indices.append(draw_indices)
+            values.append(distance.expand(len(draw_indices), -1))
+        order = torch.cat(indices).argsort().to(self.device)
+        return torch.cat(values)[order]
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Distances between x[n] and y[n], each the mean over ``samples`` draws: an (N,) tensor.
+
+        All N pairs see the same draws (each pair's estimate is unbiased; draws are shared for speed).
+        """
+        x = self._check_images(x, "x")
+        y = self._check_images(y, "y")
+        if x.shape != y.shape:
+            raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        n = x.shape[0]
+        draws = self.sample_draws(samples, tuple(x.shape[-2:]), generator)
+        embedding = self.embed(torch.cat([x, y]), draws)
+        pairs = torch.arange(n)
+        return self.embedding_distance(embedding, pairs, pairs + n).mean(dim=0)
+
+
+def load_metric(
+    name: str = "elpips_vgg",
+    device: str | torch.device = "cpu",
+    *,
+    num_scales: int | None = None,
+    weights_dir: str | None = None,
+    input_range: str = "[0,1]",
+    max_batch: int | None = None,
+) -> Metric:
+    """Build a metric by name (``elpips_vgg``, ``lpips_vgg``, ``vgg``, ``alex``), weights resolved by
+    :mod:`elpips.weights`. ``num_scales`` overrides E-LPIPS' number of scale levels (smaller images)."""
+    from . import weights
+
+    config = get_config(name)
+    if num_scales is not None:
+        config = config.with_scales(num_scales)
+    backbone = weights.backbone_state_dict(config.backbone, weights_dir)
+    if config.linear_weights.startswith("lpips:"):
+        linear = weights.lpips_linear_weights(config.linear_weights.split(":", 1)[1], weights_dir)
+    else:
+        linear = weights.linear_weights(config.linear_weights, weights_dir)
+    device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else "cpu" if device == "auto" else device)
+    return Metric(config, backbone, linear, input_range=input_range, max_batch=max_batch).to(device)

@@ -1,0 +1,170 @@
+"""The random transformation ensemble of E-LPIPS, split kornia-style into sampling and applying.
+
+:func:`sample_draws` draws the parameters of ``count`` independent transformations (ELPIPS.md
+section 3) from a ``torch.Generator``; :func:`apply_draws` applies given draws to any number of
+images, every image getting the same transformation per draw. One draw is one E-LPIPS sample.
+
+Applying is batched: all draws that share a scale level (and, for non-square images, a transpose
+flag, since it changes the shape) are applied with two gathers whose index arrays encode the reflect
+padding, random phase and offset, flips and transpose at once, then a 3x3 colour matrix per draw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from itertools import permutations
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from .configs import TransformConfig
+
+_PERMUTATIONS = torch.tensor(list(permutations(range(3))))
+
+# Flip states as the reference numbers them: 0 horizontal, 1 vertical, 2 both, 3 none.
+_FLIP_HORIZONTAL = torch.tensor([True, False, True, False])
+_FLIP_VERTICAL = torch.tensor([False, True, True, False])
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Parameters of ``len(self)`` random transformations (CPU tensors, one row per draw).
+
+    ``scale``: downscaling factor s >= 1; ``phase``: (y, x) in [0, s-1], where the s x s box grid
+    starts; ``offset``: (y, x) in [0, offset_max]; ``flip``: 0 horizontal, 1 vertical, 2 both,
+    3 none; ``transpose``: swap H and W; ``permutation``: output channel c reads input channel
+    permutation[c]; ``color``: per-channel factor applied after the permutation; ``seed``: the
+    dropout mask's seed. ``identity`` marks draws of a metric without transformations.
+    """
+
+    scale: torch.Tensor
+    phase: torch.Tensor
+    offset: torch.Tensor
+    flip: torch.Tensor
+    transpose: torch.Tensor
+    permutation: torch.Tensor
+    color: torch.Tensor
+    seed: torch.Tensor
+    identity: bool = False
+
+    def __len__(self) -> int:
+        return len(self.scale)
+
+    def __getitem__(self, index) -> "Draws":
+        fields = {f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self) if f.name != "identity"}
+        return Draws(**fields, identity=self.identity)
+
+    @staticmethod
+    def identities(count: int) -> "Draws":
+        """``count`` draws that leave images unchanged (for metrics without transformations)."""
+        return Draws(
+            scale=torch.ones(count, dtype=torch.long),
+            phase=torch.zeros(count, 2, dtype=torch.long),
+            offset=torch.zeros(count, 2, dtype=torch.long),
+            flip=torch.full((count,), 3, dtype=torch.long),
+            transpose=torch.zeros(count, dtype=torch.bool),
+            permutation=torch.arange(3).repeat(count, 1),
+            color=torch.ones(count, 3),
+            seed=torch.zeros(count, dtype=torch.long),
+            identity=True,
+        )
+
+    def groups(self, square: bool) -> Iterator[torch.Tensor]:
+        """Indices of draws that can be applied together: same scale, and same transpose unless ``square``."""
+        key = self.scale * 2 + (0 if square else self.transpose.long())
+        for value in torch.unique(key):
+            yield torch.nonzero(key == value).flatten()
+
+
+def sample_draws(config: TransformConfig, count: int, generator: torch.Generator | None = None) -> Draws:
+    """Draw ``count`` independent transformations (i.i.d., as ELPIPS.md section 3 defines one sample)."""
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    g = generator
+    probabilities = torch.tensor(config.scale_probabilities, dtype=torch.float64)
+    scale = torch.multinomial(probabilities, count, replacement=True, generator=g) + 1
+    phase = (torch.rand(count, 2, generator=g, dtype=torch.float64) * scale[:, None]).long()
+    offset = torch.randint(0, config.offset_max + 1, (count, 2), generator=g)
+    flip = torch.randint(0, 4, (count,), generator=g) if config.flips else torch.full((count,), 3)
+    transpose = torch.randint(0, 2, (count,), generator=g).bool() & config.transpose
+    permutation_index = torch.randint(0, 6, (count,), generator=g) if config.color_permutation else torch.zeros(count, dtype=torch.long)
+    low, high = config.color_scale_range
+    color = low + (high - low) * torch.rand(count, 3, generator=g)
+    seed = torch.randint(0, 2**62, (count,), generator=g)
+    return Draws(scale, phase, offset, flip, transpose, _PERMUTATIONS[permutation_index], color, seed)
+
+
+def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Map integer positions outside [0, size) back inside by mirror reflection without repeating the edge."""
+    if size == 1:
+        return torch.zeros_like(index)
+    period = 2 * (size - 1)
+    index = index.remainder(period)
+    return torch.where(index >= size, period - index, index)
+
+
+def _downscale(images: torch.Tensor, draws: Draws) -> torch.Tensor:
+    """(M, C, H, W) -> (k, M, C, h, w): reflect-pad to a multiple of s at each draw's phase, s x s box mean."""
+    s = int(draws.scale[0])
+    height, width = images.shape[-2:]
+    padded_h = (2 * (s - 1) + height) // s * s
+    padded_w = (2 * (s - 1) + width) // s * s
+    rows = _reflect(torch.arange(padded_h)[None] - draws.phase[:, :1], height).to(images.device)
+    cols = _reflect(torch.arange(padded_w)[None] - draws.phase[:, 1:], width).to(images.device)
+    windows = images[:, :, rows[:, :, None], cols[:, None, :]]  # (M, C, k, padded_h, padded_w)
+    windows = windows.permute(2, 0, 1, 3, 4)
+    k, m = windows.shape[:2]
+    pooled = F.avg_pool2d(windows.flatten(0, 1), s)
+    return pooled.unflatten(0, (k, m))
+
+
+def _offset_flip_transpose(images: torch.Tensor, draws: Draws, offset_max: int) -> torch.Tensor:
+    """(k, M, C, h, w) (k may be 1, broadcast) -> (k, M, C, h', w'): pad ``offset_max`` pixels in total
+    per axis (reflect, split by the offset), flip, transpose; one gather per draw."""
+    k = len(draws)
+    height, width = images.shape[-2:]
+    device = images.device
+    rows = _reflect(torch.arange(height + offset_max)[None] - (offset_max - draws.offset[:, :1]), height)
+    cols = _reflect(torch.arange(width + offset_max)[None] - (offset_max - draws.offset[:, 1:]), width)
+    rows = torch.where(_FLIP_VERTICAL[draws.flip][:, None], rows.flip(-1), rows)
+    cols = torch.where(_FLIP_HORIZONTAL[draws.flip][:, None], cols.flip(-1), cols)
+    plain = rows[:, :, None] * width + cols[:, None, :]
+    swapped = rows[:, None, :] * width + cols[:, :, None]
+    if bool(draws.transpose.all()):
+        index = swapped
+    elif not bool(draws.transpose.any()):
+        index = plain
+    else:  # mixed transposes only occur for square outputs (see Draws.groups)
+        index = torch.where(draws.transpose[:, None, None], swapped, plain)
+    out_h, out_w = index.shape[-2:]
+    m, c = images.shape[1:3]
+    flat = images.expand(k, -1, -1, -1, -1).reshape(k, m * c, height * width)
+    gathered = flat.gather(2, index.flatten(1).to(device)[:, None, :].expand(k, m * c, -1))
+    return gathered.view(k, m, c, out_h, out_w)
+
+
+def _color_matrices(draws: Draws) -> torch.Tensor:
+    """(k, 3, 3) matrices doing the channel permutation, then the per-channel factors."""
+    matrices = torch.zeros(len(draws), 3, 3)
+    matrices.scatter_(2, draws.permutation[:, :, None], draws.color[:, :, None])
+    return matrices
+
+
+def apply_draws(images: torch.Tensor, draws: Draws, config: TransformConfig) -> torch.Tensor:
+    """Transform (M, 3, H, W) images by each draw of one group (see :meth:`Draws.groups`).
+
+    Returns (k, M, 3, h, w): image m under draw i at [i, m], the same transformation for every m.
+    """
+    if bool((draws.scale != draws.scale[0]).any()):
+        raise ValueError("apply_draws takes draws of one scale level; split them with Draws.groups()")
+    x = images[None] if int(draws.scale[0]) == 1 else _downscale(images, draws)
+    x = _offset_flip_transpose(x, draws, config.offset_max)
+    colors = _color_matrices(draws).to(device=x.device, dtype=x.dtype)
+    return torch.einsum("kij,kmjhw->kmihw", colors, x)
+
+
+def transformed_size(size: int, scale: int, config: TransformConfig) -> int:
+    """Side length after downscaling by ``scale`` and offset padding."""
+    return (2 * (scale - 1) + size) // scale + config.offset_max
