@@ -136,7 +136,7 @@ class DistanceFamily:
         if short >= getattr(base, "min_image_size", 1):
             return base
         config = getattr(base, "config", None)
-        num_scales = getattr(config, "num_scales", None)
+        num_scales = getattr(config, "num_scales", None) or getattr(getattr(config, "transforms", None), "num_scales", None)
         if self.name in METRIC_NAMES and num_scales:
             for scales in range(num_scales - 1, 0, -1):
                 metric = self._load(scales)

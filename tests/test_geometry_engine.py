@@ -1,0 +1,215 @@
+"""Acceptance tests of the geometry engine (issue 3): exact answers under squared L2, E-LPIPS behaviour,
+checkpoints that resume bit-for-bit, refusal of corrupt checkpoints."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import geometry
+from geometry import Preset, Stage, barycenter, estimate_energy, geodesic, pairwise_average, perturbed_barycenter
+from geometry.inputs import prepare_images
+
+# A plain one-stage Adam recipe; with a deterministic distance it converges to float precision.
+EXACT = Preset("exact", init="noise", stages=(Stage(1, 300, 0.1, "cosine", 1),))
+
+
+def random_images(count: int, size: int = 16, seed: int = 0) -> torch.Tensor:
+    return torch.rand(count, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+class NoisyL2:
+    """A random distance with the metric trio: per draw, random channel gains in [0.2, 1] shared by all images.
+    Its draws consume the generator, so resuming must restore the generator state to match."""
+
+    name = "noisy_l2"
+    min_image_size = 1
+
+    def sample_draws(self, count, size, generator=None):
+        return 0.2 + 0.8 * torch.rand(count, 3, generator=generator)
+
+    def embed(self, images, draws):
+        return images.unsqueeze(0) * draws.view(-1, 1, 3, 1, 1)
+
+    def embedding_distance(self, embedding, i, j):
+        return (embedding[:, i] - embedding[:, j]).square().flatten(2).mean(2)
+
+
+# --- squared L2: known optima ------------------------------------------------------------------------------
+
+def test_l2_barycenter_linear_energy_is_weighted_pixel_mean():
+    images = random_images(3)
+    weights = torch.tensor([0.2, 0.3, 0.5])
+    res = barycenter(images, weights, distance="l2", energy="linear", preset=EXACT)
+    expected = (weights.view(-1, 1, 1, 1) * images).sum(0, keepdim=True)
+    assert res.images.shape == (1, 3, 16, 16)
+    assert torch.allclose(res.images, expected, atol=1e-4)
+    assert res.record.status == "completed" and res.record.steps == 300
+
+
+def test_l2_pairwise_average_squared_energy_is_midpoint():
+    a, b = random_images(2, seed=1).split(1)
+    res = pairwise_average(a, b, distance="l2", preset=EXACT)
+    assert torch.allclose(res.images, (a + b) / 2, atol=1e-4)
+
+
+@pytest.mark.parametrize("energy, tolerance", [("linear", 1e-4), ("squared", 5e-3)])
+def test_l2_geodesic_is_cross_dissolve(energy, tolerance):
+    a, b = random_images(2, seed=2).split(1)
+    res = geodesic(a, b, frames=6, distance="l2", energy=energy, preset=EXACT)
+    t = torch.linspace(0, 1, 6).view(-1, 1, 1, 1)
+    assert res.images.shape == (6, 3, 16, 16)
+    assert torch.equal(res.images[0], a[0]) and torch.equal(res.images[-1], b[0])
+    assert (res.images - ((1 - t) * a + t * b)).abs().max() < tolerance
+
+
+def test_mean_init_is_already_the_l2_optimum_and_estimate_has_zero_error():
+    images = random_images(2, seed=3)
+    res = barycenter(images, (0.25, 0.75), distance="l2", energy="linear", preset=EXACT, steps=1, init="mean")
+    est = estimate_energy(res, samples=8)
+    expected = 0.25 * 0.75 * (images[0] - images[1]).square().mean().item()  # sum_i w_i |x - y_i|^2 at the mean
+    assert est.value == pytest.approx(expected, rel=1e-3)
+    assert est.stderr == 0.0 and est.samples == 8
+
+
+# --- API behaviour ------------------------------------------------------------------------------------------
+
+def test_inputs_of_different_sizes_are_centre_cropped_and_resized():
+    wide = torch.zeros(1, 3, 20, 40)
+    wide[..., 10:30] = 1.0  # the centre 20x20 is white, the sides black
+    square = torch.rand(1, 3, 30, 30)
+    batch = prepare_images([square, wide], size=15)
+    assert batch.shape == (2, 3, 15, 15)
+    assert torch.allclose(batch[1], torch.ones(3, 15, 15))  # the black sides were cropped away
+    assert prepare_images([wide], size=(8, 12)).shape == (1, 3, 8, 12)
+    assert prepare_images([wide], size=10).shape == (1, 3, 10, 20)
+
+
+def test_progress_snapshots_record_and_cancel():
+    seen, cancel = [], threading.Event()
+
+    def callback(progress):
+        seen.append(progress)
+        if progress.step == 7:
+            cancel.set()
+
+    res = barycenter(random_images(2), distance="l2", preset=EXACT, steps=20, callback=callback,
+                     cancel=cancel, snapshot_steps=[0, 5])
+    assert [p.step for p in seen] == list(range(8))
+    assert [p.step for p in seen if p.snapshot is not None] == [0, 5]
+    assert seen[5].snapshot.shape == (1, 3, 16, 16) and seen[5].total_steps == 20
+    assert res.record.status == "cancelled" and res.record.steps == 7
+    record = json.loads(res.record.to_json())
+    assert record["kind"] == "barycenter" and len(record["energies"]) == 7
+    assert geometry.RunRecord.from_dict(record).steps == 7
+
+
+def test_invalid_arguments_raise_value_errors():
+    images = random_images(2)
+    with pytest.raises(ValueError, match="weights"):
+        barycenter(images, (1.0, -1.0), distance="l2", preset=EXACT)
+    with pytest.raises(ValueError, match="weights"):
+        barycenter(images, (1.0, 1.0, 1.0), distance="l2", preset=EXACT)
+    with pytest.raises(ValueError, match="distance"):
+        barycenter(images, distance="ssim", preset=EXACT)
+    with pytest.raises(ValueError, match="preset"):
+        barycenter(images, distance="l2", preset="slow")
+    with pytest.raises(ValueError, match="frames"):
+        geodesic(images[:1], images[1:], frames=2, distance="l2")
+    with pytest.raises(ValueError, match="mode"):
+        perturbed_barycenter(images[:1], mode="blur", distance="l2")
+
+
+def test_perturbed_copies_are_reproducible_and_shift_by_at_most_two_pixels():
+    image = random_images(1, size=24, seed=4)
+    a = perturbed_barycenter(image, mode="shift", distance="l2", preset=EXACT, steps=1, seed=5)
+    b = perturbed_barycenter(image, mode="shift", distance="l2", preset=EXACT, steps=1, seed=5)
+    assert torch.equal(a.inputs, b.inputs) and a.inputs.shape == (10, 3, 24, 24)
+    centre = image[..., 2:-2, 2:-2]
+    for copy in a.inputs:
+        assert any(torch.equal(copy[:, 2 + dy:22 + dy, 2 + dx:22 + dx], centre[0])
+                   for dy in range(-2, 3) for dx in range(-2, 3))
+
+
+# --- checkpoints ----------------------------------------------------------------------------------------------
+
+TWO_STAGES = Preset("two-stage", init="noise", stages=(Stage(2, 10, 0.05, "cosine", 2), Stage(1, 10, 0.02, "cosine", 2)))
+
+
+def _noisy_run(**options):
+    images = random_images(3, size=32, seed=6)
+    return barycenter(images, (0.5, 0.3, 0.2), distance=NoisyL2(), preset=TWO_STAGES, seed=3, device="cpu", **options)
+
+
+@pytest.mark.parametrize("stop_at", [4, 10, 13])  # inside the coarse stage, at the stage boundary, inside the fine one
+def test_resumed_run_equals_uninterrupted_run(tmp_path, stop_at):
+    uninterrupted = _noisy_run()
+    cancel = threading.Event()
+    path = tmp_path / "run.ckpt"
+    first = _noisy_run(checkpoint=path, checkpoint_every=3, cancel=cancel,
+                       callback=lambda p: cancel.set() if p.step == stop_at else None)
+    assert first.record.status == "cancelled" and first.record.steps == stop_at and path.exists()
+    resumed = _noisy_run(checkpoint=path, checkpoint_every=3)
+    assert resumed.record.status == "completed" and resumed.record.steps == 20
+    assert torch.equal(resumed.images, uninterrupted.images)
+    assert resumed.record.energies == uninterrupted.record.energies
+
+
+def test_corrupt_or_foreign_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "run.ckpt"
+    path.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="corrupt"):
+        _noisy_run(checkpoint=path)
+    _noisy_run(checkpoint=path.with_name("good.ckpt"))
+    data = path.with_name("good.ckpt").read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # truncated
+    with pytest.raises(ValueError, match="corrupt"):
+        _noisy_run(checkpoint=path)
+    other = random_images(3, size=32, seed=99)
+    with pytest.raises(ValueError, match="different run"):
+        barycenter(other, (0.5, 0.3, 0.2), distance=NoisyL2(), preset=TWO_STAGES, seed=3,
+                   checkpoint=path.with_name("good.ckpt"))
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from test_geometry_engine import _noisy_run
+    def slow(progress):
+        print("step", progress.step, flush=True)
+        time.sleep(0.05)
+    _noisy_run(checkpoint={path!r}, checkpoint_every=1000, callback=slow)
+""")
+
+
+@pytest.mark.slow
+def test_sigint_writes_checkpoint_and_resume_matches(tmp_path):
+    path = tmp_path / "run.ckpt"
+    code = CHILD.format(tests=str(Path(__file__).parent), path=str(path))
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in child.stdout:
+            if line.split() == ["step", "5"]:
+                child.send_signal(signal.SIGINT)
+                break
+        child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode != 0  # the signal was re-delivered: KeyboardInterrupt after the checkpoint
+    assert path.exists()
+    state = torch.load(path, weights_only=True)
+    assert 5 <= state["step"] < 20
+    resumed = _noisy_run(checkpoint=path)
+    uninterrupted = _noisy_run()
+    assert torch.equal(resumed.images, uninterrupted.images)
+    assert resumed.record.energies == uninterrupted.record.energies
