@@ -1,0 +1,218 @@
+"""What the geometry command-line tools share: options, one-line errors, progress bars, run folders.
+
+The tools (``elpips-geodesic``, ``elpips-average``, ``elpips-batch``) promise the same behaviour:
+bad input is one clear line on stderr and exit code 2 (no traceback, nothing half-written); Ctrl-C
+leaves a checkpoint and exits 130; a progress bar with ETA on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from geometry.distances import DISTANCE_NAMES
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (``prog: error: ...``), exit code 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's name
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_size(text: str) -> int | tuple[int, int]:
+    """``64`` (short side) or ``48x64`` (height x width)."""
+    try:
+        if "x" in text.lower():
+            height, width = (int(part) for part in text.lower().split("x"))
+            if height >= 1 and width >= 1:
+                return height, width
+        else:
+            size = int(text)
+            if size >= 1:
+                return size
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"invalid size {text!r}: use a short side like 64 or HxW like 48x64")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options every optimisation tool takes (passed on to the geometry engine)."""
+    group = parser.add_argument_group("optimisation")
+    group.add_argument("--metric", default="elpips_vgg", choices=DISTANCE_NAMES,
+                       help="distance to optimise under (default: elpips_vgg; l2 = pixel mean/cross-dissolve)")
+    group.add_argument("--size", type=parse_size, default=None,
+                       help="working size: short side (64) or HxW (48x64); default: the first input's size")
+    group.add_argument("--steps", type=positive_int, default=None, help="optimisation steps (default: the preset's)")
+    group.add_argument("--preset", default="fast", choices=("fast", "reference"),
+                       help="optimisation recipe: fast (default) or reference (the E-LPIPS authors', 100000 steps)")
+    group.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same result")
+    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    group.add_argument("--checkpoint-every", type=positive_int, default=50, metavar="STEPS",
+                       help="write a resumable checkpoint every STEPS steps (default 50) and on Ctrl-C")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted run in --out from its checkpoint (same inputs and options)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_tool(prog: str, body: Callable[[], int]) -> int:
+    """Run a tool's body with the shared error policy; returns the exit code."""
+    from elpips.weights import WeightsError
+
+    try:
+        return body()
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; run the same command with --resume to continue from the checkpoint",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ValueError as error:  # the engine's and elpips' user-facing errors are ValueErrors
+        print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except WeightsError as error:  # missing network weights: the message lists the ways to provide them
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as error:
+        print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def load_distance(name: str, device: str | None) -> Any:
+    """The distance to hand the engine: ``"l2"`` by name, a network loaded once otherwise."""
+    if name == "l2":
+        return name
+    import elpips
+    from geometry.distances import resolve_device
+
+    return elpips.load_metric(name, device=resolve_device(device))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path: Path, data: Any) -> Path:
+    from elpips.io import atomic_write
+
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+class RunFolder:
+    """An output folder with a ``run.json`` that makes ``--resume`` safe.
+
+    ``run.json`` holds the tool's settings and status ("running" or "done"). A new run refuses a folder
+    whose run is unfinished (``--resume`` continues it); ``--resume`` refuses settings that differ from
+    the stored ones. If the run fails before it produced anything, the folders it created are removed.
+    """
+
+    def __init__(self, out: Path, settings: dict, resume: bool, checkpoints: Sequence[Path]):
+        self.out = Path(out)
+        self.path = self.out / "run.json"
+        self.settings = settings
+        self.created: list[Path] = []
+        stored = read_json(self.path)
+        unfinished = any(Path(c).exists() for c in checkpoints) or (stored or {}).get("status") == "running"
+        if resume and stored is not None and stored.get("settings") != settings:
+            changed = sorted(k for k in set(settings) | set(stored.get("settings", {}))
+                             if settings.get(k) != stored.get("settings", {}).get(k))
+            raise ValueError(f"{self.out} holds a run with other settings ({', '.join(changed)} differ): "
+                             "use the same inputs and options to resume, or another --out")
+        if not resume and unfinished:
+            raise ValueError(f"{self.out} holds an unfinished run: pass --resume to continue it, "
+                             "or choose another --out")
+        self.state = stored if resume and stored else {"settings": settings, "status": "running"}
+
+    def mkdir(self, folder: Path) -> Path:
+        """Create ``folder`` (and parents), remembering what was new for :meth:`discard_if_empty`."""
+        missing = []
+        for parent in [folder, *folder.parents]:
+            if parent.exists():
+                break
+            missing.append(parent)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.created.extend(missing)
+        return folder
+
+    def save(self, **fields: Any) -> None:
+        self.state.update(fields)
+        self.mkdir(self.out)
+        write_json(self.path, self.state)
+
+    def discard_if_empty(self) -> None:
+        """After a failure: remove the folders this run created if nothing was written into them."""
+        for folder in sorted(self.created, key=lambda f: len(f.parts), reverse=True):  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+
+
+class StepBar:
+    """A tqdm bar over optimisation steps, fed by the engine's Progress callback.
+
+    Several runs in sequence (one per frame pair) share one bar: call :meth:`next_run` before each.
+    The bar appears with the first step, so an error before it leaves stderr to the error message.
+    """
+
+    def __init__(self, runs: int = 1, disable: bool = False, desc: str | None = None):
+        self.runs = runs
+        self.disable = disable
+        self.desc = desc
+        self.completed_runs = 0
+        self.bar = None
+
+    def next_run(self, index: int) -> None:
+        self.completed_runs = index
+
+    def __call__(self, progress) -> None:
+        position = self.completed_runs * progress.total_steps + progress.step
+        if self.bar is None:  # a resumed run starts part-way: that is not speed, so it is the bar's initial
+            from tqdm import tqdm
+
+            start = max(position - 1, 0)
+            self.bar = tqdm(total=progress.total_steps * self.runs, initial=start, unit="step", desc=self.desc,
+                            disable=self.disable, dynamic_ncols=True, file=sys.stderr)
+        if position > self.bar.n:
+            self.bar.update(position - self.bar.n)
+        if progress.energy == progress.energy:  # not NaN
+            postfix = {"energy": f"{progress.energy:.4g}"}
+            if self.runs > 1:
+                postfix["pair"] = f"{self.completed_runs + 1}/{self.runs}"
+            self.bar.set_postfix(postfix, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,191 @@
+"""``elpips-geodesic``: perceptual in-between frames — a morph of two images, or a clip slowed down.
+
+A discrete geodesic between images a and b is the sequence of frames a = x_0, x_1, ..., x_N = b with
+the smallest path energy sum_i d(x_i, x_{i+1})^2 under the distance d (E-LPIPS by default). Under plain
+L2 it is a cross-dissolve; under E-LPIPS content can move instead of fading (ELPIPS.md §6).
+
+Two images -> N frames (both endpoints included)::
+
+    elpips-geodesic a.png b.png --frames 10 --size 128 --out morph/
+    python -m geometry.geodesic a.png b.png --frames 12 --gif pingpong --fps 12 --out morph/
+    elpips-geodesic a.png b.png --metric l2 --out fade/          # the cross-dissolve, for comparison
+
+A clip -> K new frames between every consecutive pair, played at fps x (K + 1) (same duration)::
+
+    elpips-geodesic --video clip.mp4 --insert 3 --size 96 --out smooth/
+
+Interrupted (Ctrl-C, a crash)? Run the same command with ``--resume``: it continues from the
+checkpoint (video: finished pairs are kept)::
+
+    elpips-geodesic --video clip.mp4 --insert 3 --size 96 --out smooth/ --resume
+
+Outputs in ``--out``:
+
+* ``frames/frame_000.png`` ...   every frame, endpoints (or the clip's own frames) included
+* ``geodesic.mp4``               H.264, yuv420p, faststart: plays in browsers
+* ``geodesic.gif``               forward, or a -> b -> a with ``--gif pingpong``
+* ``contact_sheet.png``          all frames in a numbered grid
+* ``record.json``                the settings and the engine's run record of every pair
+* ``run.json``                   the run's settings and status (what ``--resume`` checks)
+
+This module is the command line only. Importing it (``import geometry.geodesic``) rebinds the name
+``geometry.geodesic`` from the engine's function to this module, so library code must not import it:
+the engine is `geometry.api.geodesic`, the file writers are in `geometry.video`.
+
+Options: ``--frames`` (default 10), ``--size`` (short side or HxW; inputs of different sizes are
+centre-cropped to the first one's aspect, see `geometry.inputs`), ``--steps``, ``--metric``
+(elpips_vgg, lpips_vgg, vgg, alex, l2), ``--energy`` (squared | linear), ``--preset`` (fast |
+reference), ``--seed``, ``--device``, ``--fps`` (two-image mode), ``--gif``, ``--checkpoint-every``,
+``--no-progress``. Bad input prints one line on stderr and exits with code 2, writing nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from geometry import video
+from geometry.api import geodesic as geodesic_path
+from geometry.cli_support import (OneLineParser, RunFolder, StepBar, add_run_options, file_sha256, load_distance,
+                                  positive_int, run_tool, write_json)
+
+PROG = "elpips-geodesic"
+RECORD_NAME = "record.json"
+DEFAULT_FPS = 10.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog=PROG,
+        description="Perceptual in-between frames: a geodesic between two images, or new frames inserted "
+                    "into a clip.",
+        epilog="examples:\n  elpips-geodesic a.png b.png --frames 10 --size 128 --out morph/\n"
+               "  elpips-geodesic --video clip.mp4 --insert 3 --size 96 --out smooth/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("images", nargs="*", type=Path, help="the two endpoint images (not with --video)")
+    parser.add_argument("--video", type=Path, help="a clip to insert frames into (instead of two images)")
+    parser.add_argument("--insert", type=positive_int, metavar="K",
+                        help="with --video: frames to insert between each consecutive pair")
+    parser.add_argument("--frames", type=int, default=10,
+                        help="two images: frames in the result, both endpoints included (default 10)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="two images: frame rate of the MP4 and GIF (default 10); --video uses the clip's x (K+1)")
+    parser.add_argument("--gif", default="forward", choices=("forward", "pingpong"),
+                        help="GIF playback: forward, or forward then backward (default forward)")
+    parser.add_argument("--energy", default="squared", choices=("squared", "linear"),
+                        help="path energy: sum of d^2 (default) or sum of d")
+    add_run_options(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_tool(PROG, lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    pairs, per_pair, fps, sources = _load_inputs(args)
+    settings = {
+        "inputs": [str(p.resolve()) for p in sources],
+        "input_sha256": [file_sha256(p) for p in sources],
+        "mode": "video" if args.video else "images",
+        "frames_per_pair": per_pair,
+        "size": args.size, "steps": args.steps, "metric": args.metric, "preset": args.preset,
+        "seed": args.seed, "energy": args.energy,
+    }
+    out: Path = args.out
+    checkpoints = [_checkpoint_path(out, i, len(pairs)) for i in range(len(pairs))]
+    folder = RunFolder(out, settings, args.resume, checkpoints)
+    distance = load_distance(args.metric, args.device)
+    total = (per_pair - 1) * len(pairs) + 1
+    records: dict[str, dict] = dict(folder.state.get("pairs", {}))
+    bar = StepBar(runs=len(pairs), disable=args.no_progress, desc=PROG)
+    try:
+        for index, (a, b) in enumerate(pairs):
+            first = index * (per_pair - 1)
+            if str(index) in records and _frames_exist(out, first, per_pair, total):
+                continue  # finished before the interruption
+            bar.next_run(index)
+            checkpoint = checkpoints[index]
+            folder.mkdir(checkpoint.parent)
+            result = geodesic_path(
+                a, b, frames=per_pair, distance=distance, preset=args.preset, steps=args.steps, seed=args.seed,
+                device=args.device, size=args.size, energy=args.energy, callback=bar, checkpoint=checkpoint,
+                checkpoint_every=args.checkpoint_every, snapshot_steps=(),
+            )
+            video.write_png_frames(folder.mkdir(out / video.FRAMES_DIR), result.images, start=first, count=total)
+            records[str(index)] = result.record.to_dict()
+            folder.save(pairs=records)
+            checkpoint.unlink(missing_ok=True)
+    except BaseException:
+        bar.close()
+        folder.discard_if_empty()
+        raise
+    bar.close()
+
+    frame_paths = [out / video.FRAMES_DIR / video.png_frame_name(i, total) for i in range(total)]
+    video.remove_stale_frames(out / video.FRAMES_DIR, keep=frame_paths)
+    frames = np.stack([_read_png(p) for p in frame_paths])
+    video.write_movies(out, frames, fps=fps, gif=args.gif)
+    write_json(out / RECORD_NAME, {"settings": settings, "fps": fps, "frames": total,
+                                   "pairs": [records[str(i)] for i in range(len(pairs))]})
+    folder.save(status="done")
+    if len(pairs) > 1:
+        folder.discard_if_empty()  # the emptied checkpoints/ folder
+    print(f"{PROG}: {total} frames at {fps:g} fps in {out}", file=sys.stderr)
+    return 0
+
+
+def _load_inputs(args: argparse.Namespace):
+    """Validate the command line and read the inputs before anything is written.
+
+    Returns (pairs of endpoint images, frames per pair incl. endpoints, output fps, source files).
+    """
+    import elpips
+
+    if args.video is not None:
+        if args.images:
+            raise ValueError("give either two images or --video, not both")
+        if args.insert is None:
+            raise ValueError("--video needs --insert K (frames to insert between consecutive frames)")
+        if args.fps is not None:
+            raise ValueError("--fps applies to two images; --video plays at the clip's fps x (K+1)")
+        clip = video.read_video(args.video)
+        if len(clip.frames) < 2:
+            raise ValueError(f"{args.video} has {len(clip.frames)} frame; inserting frames needs at least 2")
+        pairs = [(clip.frames[i], clip.frames[i + 1]) for i in range(len(clip.frames) - 1)]
+        return pairs, args.insert + 2, clip.fps * (args.insert + 1), [args.video]
+    if args.insert is not None:
+        raise ValueError("--insert applies to --video; with two images use --frames")
+    if len(args.images) != 2:
+        raise ValueError(f"give exactly two images (got {len(args.images)}), or --video clip.mp4 --insert K")
+    if args.frames < 3:
+        raise ValueError(f"--frames counts both endpoints and must be at least 3, got {args.frames}")
+    fps = DEFAULT_FPS if args.fps is None else args.fps
+    if not fps > 0:
+        raise ValueError(f"--fps must be positive, got {fps}")
+    a, b = (elpips.load_image(path) for path in args.images)
+    return [(a, b)], args.frames, fps, list(args.images)
+
+
+def _checkpoint_path(out: Path, index: int, pairs: int) -> Path:
+    return out / "checkpoint.pt" if pairs == 1 else out / "checkpoints" / f"pair_{index:04d}.pt"
+
+
+def _frames_exist(out: Path, first: int, count: int, total: int) -> bool:
+    return all((out / video.FRAMES_DIR / video.png_frame_name(i, total)).is_file() for i in range(first, first + count))
+
+
+def _read_png(path: Path) -> np.ndarray:
+    import imageio.v3 as iio
+
+    return iio.imread(path)[..., :3]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
