@@ -1,0 +1,282 @@
+"""Backends: where and how ``elpips-batch`` runs its jobs.
+
+The batch driver (`geometry.batch`) parses and validates the job file, skips finished jobs, and hands
+the rest to a backend. A backend is anything with this shape (:class:`Backend`)::
+
+    class MyBackend:
+        name = "mine"
+        def run(self, jobs: Sequence[Job], on_event: Callable[[JobEvent], None]) -> Iterator[JobResult]:
+            ...
+
+``run`` yields exactly one :class:`JobResult` per job, in any order, as each job ends; a job's failure
+is a ``JobResult`` with ``status="failed"``, never an exception. ``on_event`` is called in the driver's
+process with :class:`JobEvent` progress (started/progress/finished) for the progress bar. The driver
+writes the manifest from the results, so every backend produces the same manifest.
+
+What runs one job lives here too, so that every backend runs jobs the same way: :func:`run_job`
+(call it in the worker, with a :class:`MetricCache` that lives as long as the worker, so each
+network is loaded once per worker) and :func:`finished_result` (is the job already done?). Both only
+touch the job's output folder, which is where resumability lives:
+
+* ``job.json``         the job's spec (`Job.spec`), written when it starts;
+* ``checkpoint.pt``    the engine's checkpoint, written every ``checkpoint_every`` steps and on
+                       SIGINT/SIGTERM; a rerun resumes from it (deleted when the job's spec changed);
+* the outputs          (`geometry.average.write_average_outputs`, `geometry.video.write_sequence`);
+* ``done.json``        written last, atomically: spec, output file names, run record. A job is
+                       finished when ``done.json`` matches its spec and every output it lists exists.
+
+A cluster backend (Ray, issue 5) runs :func:`run_job` in its workers on a folder every node can reach,
+and registers itself in :data:`BACKENDS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+import threading
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Literal, Protocol, Sequence
+
+import torch
+
+from geometry.jobs import Job
+
+__all__ = [
+    "Backend",
+    "BACKENDS",
+    "JobEvent",
+    "JobResult",
+    "MetricCache",
+    "make_backend",
+    "run_job",
+    "finished_result",
+    "SPEC_FILE",
+    "DONE_FILE",
+    "CHECKPOINT_FILE",
+    "DEFAULT_CHECKPOINT_EVERY",
+]
+
+SPEC_FILE = "job.json"
+DONE_FILE = "done.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+#: Steps between checkpoints when a job does not say (a few seconds of work at typical sizes).
+DEFAULT_CHECKPOINT_EVERY = 50
+
+Status = Literal["done", "failed", "skipped"]
+
+#: Backend name -> "module:Class". A backend class takes ``device`` and its own keyword options.
+BACKENDS: dict[str, str] = {
+    "local": "geometry.backends.local:LocalBackend",
+}
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """Progress of one job, reported to the driver.
+
+    kind: "started" (before the engine runs), "progress" (after each optimisation step, with the
+    engine's step, total, energy and ETA) or "finished" (outputs written, or the job failed).
+    """
+
+    job: str
+    kind: Literal["started", "progress", "finished"]
+    step: int = 0
+    total_steps: int = 0
+    energy: float | None = None
+    eta_s: float | None = None
+
+
+@dataclass
+class JobResult:
+    """How one job ended; one entry of the manifest (`to_dict`)."""
+
+    name: str
+    kind: str | None
+    output: Path | None
+    status: Status
+    error: str | None = None
+    outputs: list[str] = field(default_factory=list)  # file names relative to `output`
+    record: dict | None = None                         # the engine's RunRecord.to_dict()
+    resumed_from_step: int | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["output"] = str(self.output) if self.output is not None else None
+        return data
+
+
+class Backend(Protocol):
+    """Runs validated jobs somewhere and reports how each ended (see the module docstring)."""
+
+    name: str
+
+    def run(self, jobs: Sequence[Job], on_event: Callable[[JobEvent], None]) -> Iterator[JobResult]:
+        ...
+
+
+def make_backend(name: str, **options: Any) -> Backend:
+    """Instantiate the backend registered under ``name`` with ``options`` (e.g. ``device``)."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: use one of {', '.join(sorted(BACKENDS))}")
+    module_name, _, class_name = BACKENDS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"backend {name!r} is not available ({error}); install its extra, "
+                         "e.g. pip install 'elpips-torch[cluster]'") from None
+    return getattr(module, class_name)(**options)
+
+
+class MetricCache:
+    """Distances by (name, device), each network loaded once and reused by every job of a worker.
+
+    ``"l2"`` needs no network and is passed to the engine by name.
+    """
+
+    def __init__(self) -> None:
+        self._metrics: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, device: torch.device | str | None) -> Any:
+        if name == "l2":
+            return name
+        from geometry.distances import resolve_device
+
+        device = resolve_device(device)
+        key = (name, str(device))
+        with self._lock:
+            if key not in self._metrics:
+                import elpips
+
+                self._metrics[key] = elpips.load_metric(name, device=device)
+            return self._metrics[key]
+
+    @property
+    def loaded(self) -> list[tuple[str, str]]:
+        """The (name, device) pairs loaded so far."""
+        return list(self._metrics)
+
+
+def finished_result(job: Job) -> JobResult | None:
+    """The job's result from its ``done.json`` when it is finished (same spec, outputs present), else None."""
+    done = _read_json(job.output / DONE_FILE)
+    if not done or done.get("spec") != job.spec():
+        return None
+    outputs = done.get("outputs") or []
+    if not all((job.output / name).is_file() for name in outputs):
+        return None
+    return JobResult(name=job.name, kind=job.kind, output=job.output, status="skipped", outputs=list(outputs),
+                     record=done.get("record"), seconds=0.0)
+
+
+def run_job(job: Job, metrics: MetricCache, device: torch.device | str | None,
+            on_event: Callable[[JobEvent], None], cancel: threading.Event | None = None) -> JobResult:
+    """Run one job to completion in this process: resume its checkpoint if any, write its outputs and
+    ``done.json``. Errors become a failed result with a one-line message; KeyboardInterrupt propagates
+    (the engine has written the checkpoint by then)."""
+    started = time.perf_counter()
+    result = JobResult(name=job.name, kind=job.kind, output=job.output, status="failed")
+    try:
+        checkpoint = _prepare_folder(job)
+        resumed = checkpoint.exists()
+        seen_step: list[int] = []
+        on_event(JobEvent(job.name, "started"))
+
+        def callback(progress) -> None:
+            if not seen_step and progress.step > 0:
+                seen_step.append(progress.step)
+                if resumed:  # the first update after a checkpoint taken at step s is s + 1
+                    result.resumed_from_step = progress.step - 1
+            on_event(JobEvent(job.name, "progress", progress.step, progress.total_steps,
+                              energy=progress.energy, eta_s=progress.eta_s))
+
+        outputs, record = _execute(job, metrics, device, checkpoint, callback, cancel)
+        if record.get("status") == "cancelled":
+            result.error = "cancelled; rerun the job file to resume from its checkpoint"
+        else:
+            if resumed and not seen_step:  # the checkpoint already held the finished optimisation
+                result.resumed_from_step = record.get("steps")
+            _write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": outputs, "record": record})
+            checkpoint.unlink(missing_ok=True)
+            result.status, result.outputs, result.record = "done", outputs, record
+    except Exception as error:  # one job's failure must not stop the others; the manifest says why
+        result.error = _one_line(error)
+        if not isinstance(error, (ValueError, OSError)):  # unexpected: say where, for the bug report
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            result.error += f" (at {Path(frame.filename).name}:{frame.lineno})"
+    result.seconds = time.perf_counter() - started
+    on_event(JobEvent(job.name, "finished"))
+    return result
+
+
+def _prepare_folder(job: Job) -> Path:
+    """Create the output folder and record the job's spec; a checkpoint or done marker of a different
+    spec is stale and removed, so a changed job starts afresh."""
+    job.output.mkdir(parents=True, exist_ok=True)
+    spec = job.spec()
+    checkpoint = job.output / CHECKPOINT_FILE
+    if _read_json(job.output / SPEC_FILE) != spec:
+        checkpoint.unlink(missing_ok=True)
+        (job.output / DONE_FILE).unlink(missing_ok=True)
+        _write_json(job.output / SPEC_FILE, spec)
+    return checkpoint
+
+
+def _execute(job: Job, metrics: MetricCache, device, checkpoint: Path, callback, cancel) -> tuple[list[str], dict]:
+    """Call the engine for the job's kind and write its outputs; returns (output names, record dict)."""
+    from geometry import api, video
+    from geometry.average import write_average_outputs
+
+    settings = dict(job.settings)
+    distance = metrics.get(settings.pop("distance", "elpips_vgg"), device)
+    fps = settings.pop("fps", 10)
+    gif = settings.pop("gif", "forward")
+    settings.setdefault("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)
+    if isinstance(settings.get("size"), list):
+        settings["size"] = tuple(settings["size"])
+    common = dict(distance=distance, device=device, callback=callback, cancel=cancel,
+                  checkpoint=checkpoint, snapshot_steps=(), **settings)
+    inputs = list(job.inputs)
+    if job.kind == "average":
+        res = api.pairwise_average(inputs[0], inputs[1], **common)
+    elif job.kind == "barycenter":
+        res = api.barycenter(inputs, job.weights, **common)
+    elif job.kind == "perturbed_barycenter":
+        res = api.perturbed_barycenter(inputs[0], **common)
+    elif job.kind == "geodesic":
+        res = api.geodesic(inputs[0], inputs[1], **common)
+    else:  # validated by geometry.jobs; kept for a clear message if a backend is handed a raw Job
+        raise ValueError(f"unknown job kind {job.kind!r}")
+    record = res.record.to_dict()
+    if record.get("status") == "cancelled":
+        return [], record
+    if job.kind == "geodesic":
+        paths = video.write_sequence(job.output, res.images, fps=fps, gif=gif)
+    else:
+        paths = write_average_outputs(job.output, res.images)
+    _write_json(job.output / "record.json", record)
+    names = [str(Path(p).relative_to(job.output)) for p in paths] + ["record.json"]
+    return names, record
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    from elpips.io import atomic_write
+
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -1,0 +1,174 @@
+"""``elpips-batch``: run a file of geometry jobs (averages, barycenters, geodesics, bary10), resumably.
+
+    elpips-batch jobs.toml                       # = python -m geometry.batch jobs.toml
+    elpips-batch jobs.json --device cuda --manifest runs/manifest.json
+    elpips-batch jobs.toml --backend local       # the default; a cluster backend plugs in here
+
+The job file format (TOML or JSON: kinds, inputs, weights, settings, output folders) is documented in
+`geometry.jobs`; relative paths in it are relative to the job file's folder.
+
+What a run does:
+
+1. Reads and validates EVERY job first and reports all problems (missing or unreadable image, wrong
+   number of inputs, invalid weights or size, unknown kind or setting) on stderr; those jobs are
+   marked failed and the others still run.
+2. Skips finished jobs: a job is finished when its output folder's ``done.json`` matches the job
+   (kind, inputs and their contents, weights, settings) and the outputs it lists exist. Change a job
+   and it is recomputed.
+3. Runs the rest on the backend (local: one after another, each network loaded once for all jobs).
+   A job interrupted earlier (Ctrl-C, crash, killed machine) resumes from the checkpoint in its
+   output folder. A progress bar counts jobs, with the running job's step and ETA.
+4. Writes the manifest (default ``<job file>.manifest.json`` beside the job file) atomically after
+   every job: each job's status (done, failed, skipped; pending while waiting), error message,
+   output files and run record.
+
+Outputs per job, in its output folder: ``average.png`` (average, barycenter, perturbed_barycenter) or
+``frames/frame_000.png ...``, ``geodesic.mp4``, ``geodesic.gif``, ``contact_sheet.png`` (geodesic);
+``record.json`` (the engine's run record) and ``done.json``.
+
+Exit code: 0 when every job is done or skipped, 1 when any failed, 2 when the job file itself is
+unusable, 130 when interrupted (rerun the same command to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from geometry.backends import BACKENDS, JobEvent, JobResult, finished_result, make_backend
+from geometry.cli_support import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, OneLineParser, one_line,
+                                  write_json)
+from geometry.jobs import JobFileError, load_job_file
+
+PROG = "elpips-batch"
+
+
+def default_manifest_path(job_file: Path) -> Path:
+    return job_file.with_name(job_file.stem + ".manifest.json")
+
+
+class Manifest:
+    """The manifest file: one entry per job in job-file order, rewritten atomically on every change."""
+
+    def __init__(self, path: Path, job_file: Path, backend: str, names: Sequence[str]):
+        self.path = path
+        self.header = {"job_file": str(job_file), "backend": backend,
+                       "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self.entries: dict[str, dict] = {name: {"name": name, "status": "pending"} for name in names}
+
+    def set(self, result: JobResult) -> None:
+        self.entries[result.name] = result.to_dict()
+
+    def write(self) -> None:
+        statuses = [entry["status"] for entry in self.entries.values()]
+        summary = {status: statuses.count(status) for status in ("done", "skipped", "failed", "pending")}
+        write_json(self.path, {**self.header, "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                               "summary": summary, "jobs": list(self.entries.values())})
+
+
+class JobsBar:
+    """A progress bar over jobs; its postfix shows the running job's step and ETA."""
+
+    def __init__(self, total: int, finished: int, disable: bool):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, initial=finished, unit="job", desc=PROG, disable=disable,
+                        dynamic_ncols=True, file=sys.stderr)
+        self._last_refresh = 0.0
+
+    def on_event(self, event: JobEvent) -> None:
+        if event.kind == "progress":
+            postfix = {"job": event.job, "step": f"{event.step}/{event.total_steps}"}
+            if event.eta_s is not None:
+                postfix["job_eta"] = f"{event.eta_s:.0f}s"
+            now = time.monotonic()
+            refresh = now - self._last_refresh > 0.5  # a step can take microseconds: don't redraw each one
+            self._last_refresh = now if refresh else self._last_refresh
+            self.bar.set_postfix(postfix, refresh=refresh)
+        elif event.kind == "started":
+            self.bar.set_postfix({"job": event.job})
+
+    def job_ended(self) -> None:
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog=PROG,
+        description="Run a job file (TOML or JSON) of averages, barycenters and geodesics; "
+                    "skips finished jobs and resumes interrupted ones.",
+        epilog="example:\n  elpips-batch jobs.toml --device cuda\n\nJob file format: see `python -c "
+               "'import geometry.jobs; help(geometry.jobs)'`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("job_file", type=Path, help="jobs.toml or jobs.json")
+    parser.add_argument("--backend", default="local", choices=sorted(BACKENDS), help="where jobs run (default local)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    parser.add_argument("--manifest", type=Path, default=None,
+                        help="manifest path (default: <job file name>.manifest.json beside the job file)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        job_file = load_job_file(args.job_file)
+        backend = make_backend(args.backend, device=args.device)
+    except (JobFileError, ValueError) as error:
+        print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return run_batch(job_file, backend, manifest_path=args.manifest, progress=not args.no_progress)
+
+
+def run_batch(job_file, backend, *, manifest_path: Path | None = None, progress: bool = True) -> int:
+    """Run a validated `geometry.jobs.JobFile` on `backend`, keeping the manifest; returns the exit code."""
+    names = job_file.names
+    manifest = Manifest(manifest_path or default_manifest_path(job_file.path), job_file.path, backend.name, names)
+    for problem in job_file.problems:
+        print(f"{PROG}: job {problem.name!r} is invalid: {problem.message}", file=sys.stderr)
+        manifest.set(JobResult(name=problem.name, kind=problem.kind, output=problem.output, status="failed",
+                               error=problem.message))
+    pending = []
+    for job in job_file.jobs:
+        finished = finished_result(job)
+        if finished is not None:
+            manifest.set(finished)
+        else:
+            pending.append(job)
+    manifest.write()
+
+    bar = JobsBar(total=len(names), finished=len(names) - len(pending), disable=not progress)
+    started = time.perf_counter()
+    failed = len(job_file.problems)
+    try:
+        for result in backend.run(pending, bar.on_event):
+            manifest.set(result)
+            manifest.write()
+            bar.job_ended()
+            if result.status == "failed":
+                failed += 1
+                bar.bar.write(f"{PROG}: job {result.name!r} failed: {result.error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        bar.close()
+        manifest.write()
+        print(f"{PROG}: interrupted; run the same command again to resume (finished jobs are skipped)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    bar.close()
+    summary = {status: sum(e["status"] == status for e in manifest.entries.values())
+               for status in ("done", "skipped", "failed")}
+    print(f"{PROG}: {summary['done']} done, {summary['skipped']} skipped, {summary['failed']} failed "
+          f"in {time.perf_counter() - started:.1f}s; manifest: {manifest.path}", file=sys.stderr)
+    return EXIT_FAILED if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""Job files for ``elpips-batch``: parsing and up-front validation.
+
+A job file is TOML (``.toml``) or JSON (any other extension). It lists jobs, each with a kind, its
+input images, optional weights, settings and an output folder. A top-level ``settings`` table holds
+defaults that every job's own ``settings`` override::
+
+    # jobs.toml
+    [settings]                       # defaults for every job
+    distance = "elpips_vgg"          # elpips_vgg, lpips_vgg, vgg, alex or l2
+    size = 64                        # short side in px, or [H, W]
+    preset = "fast"                  # or "reference"
+    seed = 0
+
+    [[jobs]]
+    name = "cat-dog"                 # optional; defaults to the output folder
+    kind = "average"                 # the pairwise average of two images
+    inputs = ["cat.png", "dog.png"]
+    output = "out/cat-dog"
+
+    [[jobs]]
+    kind = "barycenter"              # any number of images, optional non-negative weights
+    inputs = ["a.png", "b.png", "c.png"]
+    weights = [1, 2, 1]
+    output = "out/abc"
+    settings = { steps = 500 }
+
+    [[jobs]]
+    kind = "geodesic"                # two images -> frames, MP4, GIF, contact sheet
+    inputs = ["a.png", "b.png"]
+    output = "out/a-to-b"
+    settings = { frames = 10, energy = "squared", fps = 10, gif = "pingpong" }
+
+    [[jobs]]
+    kind = "perturbed_barycenter"    # the reference's 'bary10'
+    inputs = ["cat.png"]
+    output = "out/cat-bary10"
+    settings = { mode = "shift", count = 10 }
+
+Relative paths (inputs, outputs) are relative to the job file's folder, so a job file and its images
+can move together. The same file as JSON: ``{"settings": {...}, "jobs": [{"kind": ..., ...}]}``.
+
+:func:`load_job_file` validates every job before anything runs and collects ALL problems (unknown
+kind or setting, missing or unreadable input, wrong number of inputs, invalid weights or size,
+duplicate names or output folders) instead of stopping at the first: a bad job is reported while the
+good ones still run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from geometry.distances import DISTANCE_NAMES
+
+__all__ = [
+    "Job",
+    "JobProblem",
+    "JobFile",
+    "JobFileError",
+    "KINDS",
+    "SETTINGS",
+    "load_job_file",
+    "parse_jobs",
+]
+
+#: How many input images each kind takes: (minimum, maximum or None for any number).
+KINDS: dict[str, tuple[int, int | None]] = {
+    "average": (2, 2),
+    "barycenter": (1, None),
+    "geodesic": (2, 2),
+    "perturbed_barycenter": (1, 1),
+}
+
+_COMMON_SETTINGS = {"distance", "preset", "steps", "seed", "size", "draws_per_step", "checkpoint_every", "dtype",
+                    "energy", "init"}
+
+#: The settings each kind accepts (anything else in a job is reported as a problem).
+SETTINGS: dict[str, frozenset[str]] = {
+    "average": frozenset(_COMMON_SETTINGS),
+    "barycenter": frozenset(_COMMON_SETTINGS),
+    "geodesic": frozenset(_COMMON_SETTINGS | {"frames", "fps", "gif"}),
+    "perturbed_barycenter": frozenset(_COMMON_SETTINGS | {"mode", "count"}),
+}
+
+_JOB_KEYS = {"name", "kind", "inputs", "weights", "settings", "output"}
+
+
+class JobFileError(ValueError):
+    """The job file as a whole cannot be used (missing, unparsable, no job list)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One validated job. Paths are absolute; ``settings`` has the defaults merged in.
+
+    Plain data (picklable), so a backend can ship it to another process or machine.
+    """
+
+    name: str
+    kind: str
+    inputs: tuple[Path, ...]
+    output: Path
+    weights: tuple[float, ...] | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    input_digests: tuple[str, ...] = ()
+
+    def spec(self) -> dict[str, Any]:
+        """What the job computes, as JSON data: equal specs give equal outputs.
+
+        Stored next to its outputs and checkpoint, so a changed job (other settings, edited input
+        images) is recomputed instead of being skipped or resumed from a stale checkpoint.
+        """
+        return {
+            "kind": self.kind,
+            "inputs": [str(p) for p in self.inputs],
+            "input_sha256": list(self.input_digests),
+            "weights": list(self.weights) if self.weights is not None else None,
+            "settings": dict(sorted(self.settings.items())),
+        }
+
+
+@dataclass(frozen=True)
+class JobProblem:
+    """A job that cannot run, with every reason found."""
+
+    name: str
+    kind: str | None
+    output: Path | None
+    errors: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        return "; ".join(self.errors)
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """A parsed job file: the jobs that can run and the problems of those that cannot, in file order."""
+
+    path: Path
+    jobs: tuple[Job, ...]
+    problems: tuple[JobProblem, ...]
+    names: tuple[str, ...] = ()  # every job's name (valid or not), in file order
+
+
+def load_job_file(path: str | os.PathLike) -> JobFile:
+    """Read and validate a job file (TOML by ``.toml`` extension, JSON otherwise)."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise JobFileError(f"job file not found: {path}")
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        else:
+            data = json.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise JobFileError(f"cannot parse job file {path}: {error}") from None
+    return parse_jobs(data, base_dir=path.parent, path=path)
+
+
+def parse_jobs(data: Any, base_dir: str | os.PathLike, path: str | os.PathLike = "<jobs>") -> JobFile:
+    """Validate job-file data (already parsed TOML/JSON); relative paths resolve against ``base_dir``."""
+    if not isinstance(data, dict) or not isinstance(data.get("jobs"), list):
+        raise JobFileError(f"{path}: expected a 'jobs' list ([[jobs]] tables in TOML, \"jobs\": [...] in JSON)")
+    unknown_top = set(data) - {"jobs", "settings"}
+    if unknown_top:
+        raise JobFileError(f"{path}: unknown top-level keys {sorted(unknown_top)}; only 'settings' and 'jobs' are allowed")
+    defaults = data.get("settings", {})
+    if not isinstance(defaults, dict):
+        raise JobFileError(f"{path}: top-level 'settings' must be a table of defaults")
+    base_dir = Path(base_dir).resolve()
+
+    jobs: list[Job] = []
+    problems: list[JobProblem] = []
+    names: set[str] = set()
+    outputs: set[Path] = set()
+    order: list[str] = []
+    for index, entry in enumerate(data["jobs"]):
+        job, errors = _parse_job(entry, index, defaults, base_dir)
+        name = job["name"]
+        if name in names:
+            errors.append(f"duplicate job name {name!r}: give each job a unique name")
+            name = job["name"] = f"{name} (job {index + 1})"
+        if job["output"] is not None:
+            if job["output"] in outputs:
+                errors.append(f"output folder {job['output']} is used by another job: give each job its own")
+            outputs.add(job["output"])
+        names.add(name)
+        order.append(name)
+        if errors:
+            problems.append(JobProblem(name=name, kind=job["kind"], output=job["output"], errors=tuple(errors)))
+        else:
+            jobs.append(Job(**job))
+    return JobFile(path=Path(path), jobs=tuple(jobs), problems=tuple(problems), names=tuple(order))
+
+
+def _parse_job(entry: Any, index: int, defaults: Mapping[str, Any], base_dir: Path) -> tuple[dict, list[str]]:
+    fallback_name = f"job {index + 1}"
+    job: dict[str, Any] = {"name": fallback_name, "kind": None, "output": None}
+    if not isinstance(entry, dict):
+        return job, [f"job {index + 1} is not a table/object"]
+    errors: list[str] = []
+
+    unknown = set(entry) - _JOB_KEYS
+    if unknown:
+        errors.append(f"unknown keys {sorted(unknown)} (job keys: {', '.join(sorted(_JOB_KEYS))}; put options under 'settings')")
+
+    output = entry.get("output")
+    if isinstance(output, str) and output:
+        job["output"] = (base_dir / output).resolve()
+    else:
+        errors.append("'output' (a folder path) is required")
+
+    name = entry.get("name")
+    if name is None:
+        name = output if isinstance(output, str) and output else fallback_name
+    elif not isinstance(name, str) or not name:
+        errors.append("'name' must be a non-empty string")
+        name = fallback_name
+    job["name"] = name
+
+    kind = entry.get("kind")
+    if kind not in KINDS:
+        errors.append(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+        kind = None
+    job["kind"] = kind
+
+    inputs, digests = _check_inputs(entry.get("inputs"), kind, base_dir, errors)
+    job["inputs"], job["input_digests"] = inputs, digests
+    job["weights"] = _check_weights(entry.get("weights"), kind, len(inputs), errors)
+
+    own = entry.get("settings", {})
+    if not isinstance(own, dict):
+        errors.append("'settings' must be a table/object")
+        own = {}
+    settings = {**defaults, **own}
+    if kind is not None:
+        _check_settings(settings, kind, errors)
+    job["settings"] = settings
+    return job, errors
+
+
+def _check_inputs(inputs: Any, kind: str | None, base_dir: Path, errors: list[str]) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    if not isinstance(inputs, list) or not all(isinstance(p, str) and p for p in inputs):
+        errors.append("'inputs' must be a list of image paths")
+        return (), ()
+    paths = tuple((base_dir / p).resolve() for p in inputs)
+    if kind is not None:
+        low, high = KINDS[kind]
+        if len(paths) < low or (high is not None and len(paths) > high):
+            wanted = f"exactly {low}" if low == high else f"at least {low}"
+            errors.append(f"kind {kind!r} takes {wanted} input image(s), got {len(paths)}")
+    digests = []
+    import elpips
+
+    for p in paths:
+        try:
+            elpips.load_image(p)
+        except ValueError as error:  # elpips.ImageError: missing or unreadable, one line
+            errors.append(str(error))
+            continue
+        digests.append(hashlib.sha256(p.read_bytes()).hexdigest())
+    return paths, tuple(digests)
+
+
+def _check_weights(weights: Any, kind: str | None, count: int, errors: list[str]) -> tuple[float, ...] | None:
+    if weights is None:
+        return None
+    if kind is not None and kind != "barycenter":
+        errors.append(f"'weights' apply to kind 'barycenter' only, not {kind!r}")
+        return None
+    if not isinstance(weights, list) or not all(_is_number(w) for w in weights):
+        errors.append("'weights' must be a list of numbers")
+        return None
+    values = tuple(float(w) for w in weights)
+    if len(values) != count:
+        errors.append(f"{len(values)} weights for {count} inputs: give one weight per input image")
+    if any(not math.isfinite(w) or w < 0 for w in values):
+        errors.append(f"weights {list(values)} must be finite and non-negative")
+    elif not any(w > 0 for w in values):
+        errors.append("weights are all zero: at least one must be positive")
+    return values
+
+
+def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -> None:
+    unknown = set(settings) - SETTINGS[kind]
+    if unknown:
+        errors.append(f"unknown settings {sorted(unknown)} for kind {kind!r} (allowed: {', '.join(sorted(SETTINGS[kind]))})")
+
+    def choice(key: str, options) -> None:
+        if key in settings and settings[key] not in options:
+            errors.append(f"{key} = {settings[key]!r}: use one of {', '.join(map(str, options))}")
+
+    def integer(key: str, minimum: int) -> None:
+        value = settings.get(key)
+        if key in settings and not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+            errors.append(f"{key} = {value!r}: must be an integer >= {minimum}")
+
+    choice("distance", DISTANCE_NAMES)
+    choice("preset", ("fast", "reference"))
+    choice("dtype", ("float32", "bfloat16"))
+    choice("energy", ("squared", "linear"))
+    choice("init", ("noise", "mean"))
+    integer("steps", 1)
+    integer("seed", 0)
+    integer("draws_per_step", 1)
+    integer("checkpoint_every", 1)
+    if "size" in settings:
+        size = settings["size"]
+        valid_int = isinstance(size, int) and not isinstance(size, bool) and size >= 1
+        valid_pair = (isinstance(size, list) and len(size) == 2
+                      and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in size))
+        if not (valid_int or valid_pair):
+            errors.append(f"size = {size!r}: must be a positive int (short side) or [H, W]")
+    if kind == "geodesic":
+        integer("frames", 3)
+        choice("gif", ("forward", "pingpong"))
+        fps = settings.get("fps")
+        if "fps" in settings and not (_is_number(fps) and fps > 0):
+            errors.append(f"fps = {fps!r}: must be a positive number")
+    if kind == "perturbed_barycenter":
+        choice("mode", ("noise", "shift"))
+        integer("count", 1)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
