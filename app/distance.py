@@ -21,6 +21,8 @@ from app.uploads import load_upload, prepare_uploads
 METRICS = ("elpips_vgg", "lpips_vgg", "vgg", "alex")
 #: Error bars are 95 % intervals: 1.96 standard errors, as in the reference's adaptive evaluator.
 Z95 = 1.96
+#: The UI's error target is absolute; this disables `estimate_adaptive`'s relative one.
+NO_RELATIVE_TARGET = 1e9
 
 
 class MetricShelf:
@@ -55,9 +57,10 @@ class DistanceRequest:
 
 def _metric_note(metric) -> str:
     config = metric.config
-    if not config.transforms:
+    if config.transforms is None:
         return f"`{config.name}` is deterministic: one evaluation is exact."
-    return f"`{config.name}` with {config.num_scales} scale level(s), averaged over random transformations."
+    return (f"`{config.name}` with {config.transforms.num_scales} scale level(s), averaged over random "
+            "transformations.")
 
 
 def _estimate(metric, x: torch.Tensor, y: torch.Tensor, request: DistanceRequest):
@@ -65,7 +68,7 @@ def _estimate(metric, x: torch.Tensor, y: torch.Tensor, request: DistanceRequest
     device = metric.device
     x, y = x.to(device), y.to(device)
     with torch.no_grad():
-        if not metric.config.transforms:
+        if metric.config.transforms is None:
             return elpips.estimate(metric, x, y, samples=1, generator=generator)
         if request.error_target is None:
             return elpips.estimate(metric, x, y, samples=int(request.samples), generator=generator)
@@ -74,6 +77,7 @@ def _estimate(metric, x: torch.Tensor, y: torch.Tensor, request: DistanceRequest
             x,
             y,
             max_error=float(request.error_target),
+            max_rel_error=NO_RELATIVE_TARGET,
             max_samples=int(request.max_samples),
             generator=generator,
         )
@@ -89,14 +93,14 @@ def measure_distance(shelf: MetricShelf, path_a, path_b, request: DistanceReques
     value, stderr = float(estimate.value[0]), float(estimate.stderr[0])
     details = {
         "metric": metric.config.name,
-        "num_scales": metric.config.num_scales if metric.config.transforms else None,
+        "num_scales": None if metric.config.transforms is None else metric.config.transforms.num_scales,
         "distance": value,
         "stderr": stderr,
         "error95": Z95 * stderr,
         "samples": int(estimate.samples),
         "size": list(batch.shape[-2:]),
     }
-    if metric.config.transforms:
+    if metric.config.transforms is not None:
         answer = (
             f"### Distance: {value:.5f} ± {Z95 * stderr:.5f}\n"
             f"(95 % interval from {int(estimate.samples)} samples)"
@@ -119,7 +123,7 @@ def compare_candidates(
               ((path_ref, "Reference"), (path_a, "Candidate A"), (path_b, "Candidate B"))]
     batch, note = prepare_uploads(images, ["Reference", "Candidate A", "Candidate B"], request.size)
     metric = shelf.at_size(request.metric, tuple(batch.shape[-2:]))
-    samples = int(request.samples) if metric.config.transforms else 1
+    samples = 1 if metric.config.transforms is None else int(request.samples)
     generator = torch.Generator().manual_seed(int(request.seed))
     batch = batch.to(metric.device)
     with torch.no_grad():

@@ -28,6 +28,7 @@ from app.runs import DISTANCES, MAX_AVERAGE_IMAGES, AppContext  # noqa: E402
 from app.uploads import UploadedImage, display_name  # noqa: E402
 
 HEAVY = dict(concurrency_id="device", concurrency_limit=1)
+IMAGE_INPUT = dict(type="filepath", sources=["upload", "clipboard"], height=220)
 #: System fonts only: the page must not fetch web fonts (no outbound requests from the browser).
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
@@ -72,8 +73,8 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
     examples = {name: str(path) for name, path in example_paths(output_root / "examples").items()}
     size_default = default_size(device)
 
-    def size_slider(value: int = size_default) -> gr.Slider:
-        return gr.Slider(16, 512, value=value, step=16, label="Resolution (short side, px)",
+    def size_slider(value: int = size_default, elem_id: str | None = None) -> gr.Slider:
+        return gr.Slider(16, 512, value=value, step=16, label="Resolution (short side, px)", elem_id=elem_id,
                          info="Inputs are centre-cropped to the first image's aspect ratio and resized.")
 
     def seed_box() -> gr.Number:
@@ -89,20 +90,21 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
         # ------------------------------------------------------------ Distance
         with gr.Tab("Distance"):
             with gr.Row():
-                dist_a = UploadedImage(examples["disc_left"], type="filepath", label="Image A", height=240)
-                dist_b = UploadedImage(examples["disc_left_shifted"], type="filepath", label="Image B", height=240)
+                dist_a = UploadedImage(examples["disc_left"], label="Image A", elem_id="distance-a", **IMAGE_INPUT)
+                dist_b = UploadedImage(examples["disc_left_shifted"], label="Image B", elem_id="distance-b",
+                                       **IMAGE_INPUT)
             with gr.Row():
-                dist_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric")
+                dist_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric", elem_id="distance-metric")
                 dist_size = size_slider(128 if device.type == "cpu" else 256)
                 dist_seed = seed_box()
             with gr.Row():
                 dist_mode = gr.Radio(["Sample budget", "Error target"], value="Sample budget",
                                      label="Precision (E-LPIPS averages random transformations)")
-                dist_samples = gr.Slider(1, 2000, value=64, step=1, label="Samples")
+                dist_samples = gr.Slider(1, 2000, value=64, step=1, label="Samples", elem_id="distance-samples")
                 dist_error = gr.Number(0.005, label="Error target (95 %, absolute)", minimum=1e-5)
                 dist_max = gr.Slider(10, 5000, value=1000, step=10, label="Max samples (error target)")
-            dist_button = gr.Button("Measure distance", variant="primary")
-            dist_answer = gr.Markdown()
+            dist_button = gr.Button("Measure distance", variant="primary", elem_id="distance-run")
+            dist_answer = gr.Markdown(elem_id="distance-answer")
             dist_details = gr.JSON(label="Details")
             gr.Examples(
                 [[examples["disc_left"], examples["disc_left_shifted"]],
@@ -127,9 +129,9 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             gr.Markdown("Which candidate is closer to the reference? Both are measured under the same "
                         "random transformations, so the answer needs few samples.")
             with gr.Row():
-                cmp_ref = UploadedImage(examples["disc_left"], type="filepath", label="Reference", height=200)
-                cmp_a = UploadedImage(examples["disc_left_shifted"], type="filepath", label="Candidate A", height=200)
-                cmp_b = UploadedImage(examples["disc_left_noisy"], type="filepath", label="Candidate B", height=200)
+                cmp_ref = UploadedImage(examples["disc_left"], label="Reference", **IMAGE_INPUT)
+                cmp_a = UploadedImage(examples["disc_left_shifted"], label="Candidate A", **IMAGE_INPUT)
+                cmp_b = UploadedImage(examples["disc_left_noisy"], label="Candidate B", **IMAGE_INPUT)
             with gr.Row():
                 cmp_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric")
                 cmp_size = size_slider(128 if device.type == "cpu" else 256)
@@ -219,28 +221,31 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             gr.Markdown("The shortest path of frames from A to B under the distance (a morph). Under "
                         "E-LPIPS content can move along the path; under L2 it cross-fades.")
             with gr.Row():
-                geo_a = UploadedImage(examples["disc_left"], type="filepath", label="Start (A)", height=200)
-                geo_b = UploadedImage(examples["disc_right"], type="filepath", label="End (B)", height=200)
+                geo_a = UploadedImage(examples["disc_left"], label="Start (A)", elem_id="geodesic-a", **IMAGE_INPUT)
+                geo_b = UploadedImage(examples["disc_right"], label="End (B)", elem_id="geodesic-b", **IMAGE_INPUT)
                 with gr.Column():
-                    geo_frames = gr.Slider(3, 64, value=10, step=1, label="Frames (both ends included)")
-                    geo_distance = gr.Dropdown(list(DISTANCES), value="elpips_vgg", label="Distance")
+                    geo_frames = gr.Slider(3, 64, value=10, step=1, label="Frames (both ends included)",
+                                           elem_id="geodesic-frames")
+                    geo_distance = gr.Dropdown(list(DISTANCES), value="elpips_vgg", label="Distance",
+                                               elem_id="geodesic-distance")
                     geo_energy = gr.Radio(["squared", "linear"], value="squared",
                                           label="Path energy: sum of d^2 or of d")
             with gr.Row():
-                geo_size = size_slider()
-                geo_steps = gr.Slider(10, 5000, value=default_steps(device), step=10, label="Steps")
+                geo_size = size_slider(elem_id="geodesic-size")
+                geo_steps = gr.Slider(10, 5000, value=default_steps(device), step=10, label="Steps",
+                                      elem_id="geodesic-steps")
                 geo_fps = gr.Slider(1, 30, value=8, step=1, label="Video frames per second")
                 geo_seed = seed_box()
             with gr.Row():
                 geo_estimate = gr.Button("Estimate run time")
-                geo_run = gr.Button("Run", variant="primary")
+                geo_run = gr.Button("Run", variant="primary", elem_id="geodesic-run")
                 geo_cancel = gr.Button("Cancel", variant="stop")
             gr.Examples(
                 [[examples["disc_left"], examples["disc_right"]],
                  [examples["texture_blobs"], examples["texture_stripes"]]],
                 inputs=[geo_a, geo_b], cache_examples=False,
             )
-            geo_status = gr.Markdown()
+            geo_status = gr.Markdown(elem_id="geodesic-status")
             geo_note = gr.Markdown()
             with gr.Row():
                 geo_live = gr.Image(label="Frames (forming live)", interactive=False, height=160, scale=3)

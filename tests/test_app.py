@@ -1,0 +1,239 @@
+"""The web app's endpoints, called through gradio_client against the app launched in this process.
+
+Tiny inputs (32-64 px), few steps, mostly the L2 and LPIPS distances for speed, one E-LPIPS run.
+Every socket connection is checked: anything but loopback fails the test (no outbound network).
+"""
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+import ipaddress
+import json
+import re
+import socket
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+from app.examples import REPO_EXAMPLES_DIR  # noqa: E402
+from app.ui import build_app, launch_options  # noqa: E402
+
+
+def _is_loopback(address) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def outbound_attempts():
+    """Refuse, and record, every socket connection that is not to loopback or a Unix socket."""
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock, address):
+        if sock.family == getattr(socket, "AF_UNIX", None) or _is_loopback(address):
+            return real_connect(sock, address)
+        attempts.append(address)
+        raise OSError(f"outbound connection to {address} refused by the test")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", guarded_connect)
+        yield attempts
+    assert attempts == [], f"the app tried to reach the network: {attempts}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("app-outputs")
+
+
+@pytest.fixture(scope="module")
+def client(outbound_attempts, outputs):
+    demo = build_app(outputs, "cpu")
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(),
+                quiet=True, **launch_options(outputs))
+    try:
+        yield Client(demo.local_url, verbose=False, download_files=False)
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def ex() -> dict:
+    return {path.stem: str(path) for path in REPO_EXAMPLES_DIR.glob("*.png")}
+
+
+@pytest.fixture(scope="module")
+def wide_image(tmp_path_factory) -> str:
+    """A 72x40 image: a different size and aspect ratio from the 96x96 examples."""
+    path = tmp_path_factory.mktemp("wide") / "wide.png"
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 72, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return str(path)
+
+
+def _local(file_value) -> Path:
+    """The server-side path of a file output (with download_files=False the client returns it)."""
+    if isinstance(file_value, dict):
+        file_value = file_value.get("path") or file_value.get("value")
+    return Path(file_value)
+
+
+def _run_folder(status: str) -> Path:
+    """The run folder the final status line names."""
+    match = re.search(r"saved in `([^`]+)`", status)
+    assert match, status
+    return Path(match.group(1))
+
+
+def test_distance_of_identical_images_is_zero_and_of_different_ones_positive(client, ex):
+    answer, details = client.predict(
+        handle_file(ex["disc_left"]), handle_file(ex["disc_left"]), "lpips_vgg", 64, "Sample budget", 1,
+        0.01, 100, 0, api_name="/distance")
+    assert details["metric"] == "lpips_vgg" and details["distance"] == pytest.approx(0.0, abs=1e-6)
+    answer, details = client.predict(
+        handle_file(ex["disc_left"]), handle_file(ex["texture_blobs"]), "lpips_vgg", 64, "Sample budget", 1,
+        0.01, 100, 0, api_name="/distance")
+    assert details["distance"] > 0.05 and details["stderr"] == 0.0
+    assert f"{details['distance']:.5f}" in answer
+    assert details["size"] == [64, 64]
+
+
+def test_distance_notes_how_images_of_different_sizes_were_brought_together(client, ex, wide_image):
+    answer, details = client.predict(
+        handle_file(ex["disc_left"]), handle_file(wide_image), "lpips_vgg", 48, "Sample budget", 1,
+        0.01, 100, 0, api_name="/distance")
+    assert details["size"] == [48, 48]
+    assert "72x40" in answer and "centre-cropped to 40x40" in answer and "resized to 48x48" in answer
+
+
+def test_elpips_distance_with_an_error_target_reports_its_error_and_samples(client, ex):
+    answer, details = client.predict(
+        handle_file(ex["disc_left"]), handle_file(ex["disc_left_noisy"]), "elpips_vgg", 64, "Error target", 8,
+        0.5, 40, 0, api_name="/distance")
+    assert details["metric"] == "elpips_vgg"
+    assert 0 < details["distance"] < 1 and details["stderr"] > 0
+    assert details["error95"] == pytest.approx(1.96 * details["stderr"])
+    assert 1 <= details["samples"] <= 40
+    assert "±" in answer
+
+
+def test_compare_names_the_identical_candidate_closer_with_full_confidence(client, ex):
+    answer, details = client.predict(
+        handle_file(ex["disc_left"]), handle_file(ex["texture_stripes"]), handle_file(ex["disc_left"]),
+        "lpips_vgg", 64, 4, 0, api_name="/compare")
+    assert details["closest"] == "B" and details["confidence"] == 1.0
+    assert details["distances"]["B"] == pytest.approx(0.0, abs=1e-6)
+    assert "Candidate B is closer" in answer
+
+
+def test_average_streams_then_saves_a_png_and_the_run_record(client, ex, wide_image, outputs):
+    status, note, live, plot, result = client.predict(
+        [handle_file(ex["disc_left"]), handle_file(wide_image)], "l2", 32, 30, 0,
+        1.0, 1.0, 1.0, 1.0, 1.0, 1.0, api_name="/average")
+    assert "Done: 30 steps" in status
+    png = _local(result)
+    assert png.name == "average.png" and Image.open(png).size == (32, 32)
+    folder = _run_folder(status)
+    assert folder.parent == outputs and folder.name.endswith("-average")
+    assert (folder / "average.png").read_bytes() == png.read_bytes()
+    record = json.loads((folder / "record.json").read_text())
+    assert record["status"] == "completed" and record["steps"] == 30
+    assert json.loads((folder / "settings.json").read_text())["weights"] == [1.0, 1.0]
+    assert {"input_0.png", "input_1.png"} <= {p.name for p in folder.iterdir()}
+    assert "wide.png" in note and "centre-cropped" in note
+    energies = [energy for step, energy in plot["data"]]
+    assert len(energies) == 30 and energies[-1] < energies[0]  # one energy per step, falling
+
+
+def test_geodesic_returns_frames_video_gif_and_zip(client, ex):
+    status, note, live, plot, gallery, video, files = client.predict(
+        handle_file(ex["texture_blobs"]), handle_file(ex["texture_stripes"]), 4, "l2", "squared", 32, 20, 0,
+        8, api_name="/geodesic")
+    assert "Done: 20 steps" in status
+    assert len(gallery) == 4
+    names = sorted(_local(f).name for f in files)
+    assert names == ["contact_sheet.png", "frames.zip", "geodesic.gif", "geodesic.mp4"]
+    folder = _run_folder(status)
+    assert folder.name.endswith("-geodesic")
+    with zipfile.ZipFile(folder / "frames.zip") as bundle:
+        assert bundle.namelist() == [f"frame_00{k}.png" for k in range(4)]
+    assert (folder / "geodesic.mp4").stat().st_size > 0
+    gif = Image.open(folder / "geodesic.gif")
+    assert gif.n_frames == 6  # ping-pong: 0 1 2 3 2 1
+    # the endpoints are the inputs themselves
+    first = np.asarray(Image.open(folder / "frames" / "frame_000.png"), dtype=float)
+    assert np.abs(first - np.asarray(Image.open(folder / "input_0.png"), dtype=float)).max() <= 1
+
+
+def test_elpips_geodesic_runs_on_tiny_images(client, ex):
+    status, note, live, plot, gallery, video, files = client.predict(
+        handle_file(ex["disc_left"]), handle_file(ex["disc_right"]), 3, "elpips_vgg", "squared", 32, 10, 0,
+        8, api_name="/geodesic")
+    assert "Done: 10 steps" in status and len(gallery) == 3
+
+
+def test_estimate_comes_from_a_measured_speed(client, ex):
+    status, note = client.predict(
+        handle_file(ex["disc_left"]), handle_file(ex["disc_right"]), 5, "l2", "squared", 32, 200, 0, 8,
+        api_name="/geodesic_estimate")
+    assert "Estimated run time" in status and "200 steps" in status and "ms per full-size step" in status
+
+
+def test_cancel_stops_a_run_and_keeps_its_partial_result(client, ex):
+    job = client.submit(
+        handle_file(ex["disc_left"]), handle_file(ex["disc_right"]), 5, "l2", "squared", 32, 5000, 0, 8,
+        api_name="/geodesic")
+    deadline = time.monotonic() + 60
+    while not any("Step " in str(out[0]) for out in job.outputs()):
+        assert time.monotonic() < deadline and not job.done(), "the run never reported a step"
+        time.sleep(0.1)
+    client.predict(api_name="/cancel")
+    status, note, live, plot, gallery, video, files = job.result(timeout=60)
+    assert "Cancelled at step" in status
+    assert len(gallery) == 5 and any(_local(f).name == "geodesic.mp4" for f in files)
+
+
+@pytest.mark.parametrize(
+    "make_inputs, message",
+    [
+        (lambda ex, bad, big: (bad, ex["disc_left"]), "Could not read"),
+        (lambda ex, bad, big: (big, ex["disc_left"]), "megapixels"),
+        (lambda ex, bad, big: (None, ex["disc_left"]), "no image given"),
+    ],
+    ids=["unreadable", "too-many-pixels", "missing"],
+)
+def test_bad_uploads_give_a_clear_message(client, ex, tmp_path, make_inputs, message):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
+    big = tmp_path / "huge.png"
+    Image.new("RGB", (8000, 6000), (10, 20, 30)).save(big)
+    a, b = make_inputs(ex, str(bad), str(big))
+    with pytest.raises(Exception, match=message):
+        client.predict(handle_file(a) if a else None, handle_file(b), "lpips_vgg", 64, "Sample budget", 1, 0.01,
+                       100, 0, api_name="/distance")
+
+
+def test_average_of_one_image_is_refused_with_a_message(client, ex):
+    with pytest.raises(Exception, match="at least 2 images"):
+        client.predict([handle_file(ex["disc_left"])], "l2", 32, 10, 0, 1, 1, 1, 1, 1, 1, api_name="/average")
