@@ -118,7 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # usage errors and --help: return the code rather than raise
+        return int(exit.code or 0)
     try:
         job_file = load_job_file(args.job_file)
         backend = make_backend(args.backend, device=args.device)

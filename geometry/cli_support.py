@@ -75,12 +75,19 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run_tool(prog: str, body: Callable[[], int]) -> int:
-    """Run a tool's body with the shared error policy; returns the exit code."""
+def run_tool(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
+             body: Callable[[argparse.Namespace], int]) -> int:
+    """Parse ``argv`` and run the tool's body with the shared error policy; returns the exit code
+    (usage errors and --help return their code instead of raising SystemExit)."""
     from elpips.weights import WeightsError
 
+    prog = parser.prog
     try:
-        return body()
+        args = parser.parse_args(argv)
+    except SystemExit as exit:
+        return int(exit.code or 0)
+    try:
+        return body(args)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; run the same command with --resume to continue from the checkpoint",
               file=sys.stderr)

@@ -84,8 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run_tool(PROG, lambda: _run(args))
+    return run_tool(build_parser(), argv, _run)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,0 +1,172 @@
+"""elpips-geodesic: frames, MP4, GIF and contact sheet from two images or a clip; one-line errors; --resume.
+
+The command runs in-process through runpy (fast) except once as ``python -m geometry.geodesic``.
+It is loaded with runpy rather than imported because importing the module ``geometry.geodesic``
+would rebind the package attribute ``geometry.geodesic`` (the engine's function) for every later test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import subprocess
+import sys
+import threading
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from geometry import api, inputs, video
+
+geodesic_main = runpy.run_module("geometry.geodesic", run_name="geodesic_cli_under_test")["main"]
+
+FAST = ["--metric", "l2", "--size", "32", "--steps", "12"]
+
+
+@pytest.fixture
+def pair(data_dir):
+    return data_dir / "small" / "cat64.png", data_dir / "small" / "dog64.png"
+
+
+def run(capsys, *argv):
+    status = geodesic_main([str(a) for a in argv])
+    return status, capsys.readouterr().err
+
+
+def frame_files(out):
+    return sorted((out / "frames").glob("frame_*.png"))
+
+
+def test_two_images_give_frames_mp4_gif_and_contact_sheet(tmp_path, capsys, pair):
+    out = tmp_path / "morph"
+    status, err = run(capsys, *pair, *FAST, "--frames", "5", "--gif", "pingpong", "--fps", "8", "--out", out)
+    assert status == 0, err
+
+    frames = frame_files(out)
+    assert [f.name for f in frames] == [f"frame_00{i}.png" for i in range(5)]
+    pngs = np.stack([iio.imread(f) for f in frames])
+    assert pngs.shape == (5, 32, 32, 3)
+    start = video.to_uint8_frames(inputs.prepare_images([pair[0]], 32))[0]
+    assert np.abs(pngs[0].astype(int) - start).max() <= 1, "the first frame is the first image"
+
+    clip = video.read_video(out / "geodesic.mp4")
+    assert clip.frames.shape == (5, 32, 32, 3) and clip.fps == pytest.approx(8)
+    gif = iio.imread(out / "geodesic.gif", index=None)
+    assert gif.shape[:3] == (5 + 3, 32, 32)  # ping-pong: 0 1 2 3 4 3 2 1
+    assert iio.imread(out / "contact_sheet.png").shape[1] > 3 * 32
+
+    record = json.loads((out / "record.json").read_text())
+    assert record["frames"] == 5 and record["pairs"][0]["status"] == "completed"
+    assert json.loads((out / "run.json").read_text())["status"] == "done"
+    assert not (out / "checkpoint.pt").exists()
+    assert "12/12 [" in err, "a progress bar over the steps, with elapsed<ETA"
+
+
+def test_video_insert_multiplies_frame_count_and_rate(tmp_path, capsys):
+    source = np.zeros((4, 32, 32, 3), np.uint8)
+    for t in range(4):
+        source[t, 8:16, 4 + 6 * t:12 + 6 * t] = 255
+    clip_path = video.write_mp4(tmp_path / "clip.mp4", source, fps=8)
+    decoded = video.read_video(clip_path).frames
+    out, insert = tmp_path / "smooth", 2
+
+    status, err = run(capsys, "--video", clip_path, "--insert", insert, *FAST, "--no-progress", "--out", out)
+    assert status == 0, err
+
+    expected = (4 - 1) * insert + 4
+    result = video.read_video(out / "geodesic.mp4")
+    assert result.frames.shape == (expected, 32, 32, 3)
+    assert result.fps == pytest.approx(8 * (insert + 1))
+    pngs = np.stack([iio.imread(f) for f in frame_files(out)])
+    assert len(pngs) == expected
+    assert np.array_equal(pngs[::insert + 1], decoded), "the clip's own frames are kept between the new ones"
+    assert not (out / "checkpoints").exists()
+
+
+def bad_cases(pair, tmp_path):
+    cat, dog = pair
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video")
+    return {
+        "missing image": ([cat, tmp_path / "nope.png"], "nope.png"),
+        "one image": ([cat], "two images"),
+        "unreadable video": (["--video", junk, "--insert", "1"], "junk.mp4"),
+        "video without insert": (["--video", junk], "--insert"),
+        "two frames": ([cat, dog, "--frames", "2"], "--frames"),
+        "unknown metric": ([cat, dog, "--metric", "ssim"], "ssim"),
+        "bad size": ([cat, dog, "--size", "0"], "size"),
+        "fps with video": (["--video", junk, "--insert", "1", "--fps", "5"], "--fps"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing image", "one image", "unreadable video", "video without insert",
+                                  "two frames", "unknown metric", "bad size", "fps with video"])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, pair, case):
+    argv, needle = bad_cases(pair, tmp_path)[case]
+    out = tmp_path / "out"
+    status, err = run(capsys, *argv, "--out", out)
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and needle in err
+    assert not out.exists()
+
+
+def test_too_small_for_the_metric_fails_in_the_engine_and_leaves_nothing(tmp_path, capsys, pair):
+    out = tmp_path / "out"
+    status, err = run(capsys, *pair, "--metric", "elpips_vgg", "--size", "4", "--steps", "2", "--out", out)
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "4x4" in err and "larger size" in err
+    assert not out.exists()
+
+
+def test_resume_continues_a_cancelled_run_and_matches_an_uninterrupted_one(tmp_path, capsys, pair):
+    out = tmp_path / "resumed"
+    out.mkdir()
+    cancel = threading.Event()
+
+    def stop_after_5(progress):
+        if progress.step >= 5:
+            cancel.set()
+
+    cancelled = api.geodesic(*pair, frames=4, distance="l2", size=32, steps=12, seed=0, callback=stop_after_5,
+                             cancel=cancel, checkpoint=out / "checkpoint.pt", snapshot_steps=())
+    assert cancelled.record.status == "cancelled" and (out / "checkpoint.pt").exists()
+
+    argv = [*pair, *FAST, "--frames", "4", "--no-progress", "--out"]
+    status, err = run(capsys, *argv, out)
+    assert status == 2 and "--resume" in err and len(err.strip().splitlines()) == 1
+
+    status, err = run(capsys, *argv, out, "--resume")
+    assert status == 0, err
+    status, err = run(capsys, *argv, tmp_path / "straight")
+    assert status == 0, err
+    resumed = [iio.imread(f) for f in frame_files(out)]
+    straight = [iio.imread(f) for f in frame_files(tmp_path / "straight")]
+    assert len(resumed) == 4 and all(np.array_equal(r, s) for r, s in zip(resumed, straight))
+    assert not (out / "checkpoint.pt").exists()
+
+
+def test_resume_refuses_other_settings(tmp_path, capsys, pair):
+    out = tmp_path / "run"
+    assert run(capsys, *pair, *FAST, "--frames", "3", "--no-progress", "--out", out)[0] == 0
+    status, err = run(capsys, *pair, *FAST, "--frames", "3", "--seed", "1", "--no-progress", "--out", out, "--resume")
+    assert status == 2 and "seed" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_module_entry_point_with_elpips(tmp_path, pair):
+    """`python -m geometry.geodesic` end to end, under E-LPIPS at a tiny size."""
+    out = tmp_path / "elpips"
+    done = subprocess.run(
+        [sys.executable, "-m", "geometry.geodesic", *map(str, pair), "--metric", "elpips_vgg", "--size", "32",
+         "--steps", "3", "--frames", "3", "--device", "cpu", "--no-progress", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env={**os.environ},
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(frame_files(out)) == 3
+    assert video.read_video(out / "geodesic.mp4").frames.shape == (3, 32, 32, 3)
+    record = json.loads((out / "record.json").read_text())
+    assert record["pairs"][0]["settings"]["distance"] == "elpips_vgg"
