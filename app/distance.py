@@ -16,7 +16,7 @@ import torch
 import elpips
 from geometry.distances import DistanceFamily
 
-from app.uploads import load_upload, prepare_uploads
+from app.uploads import display_name, load_upload, prepare_uploads
 
 METRICS = ("elpips_vgg", "lpips_vgg", "vgg", "alex")
 #: Error bars are 95 % intervals: 1.96 standard errors, as in the reference's adaptive evaluator.
@@ -55,6 +55,10 @@ class DistanceRequest:
     seed: int
 
 
+def _names(*labelled_paths) -> list[str]:
+    return [f"{label} ({display_name(path)})" for label, path in labelled_paths]
+
+
 def _metric_note(metric) -> str:
     config = metric.config
     if config.transforms is None:
@@ -87,7 +91,7 @@ def measure_distance(shelf: MetricShelf, path_a, path_b, request: DistanceReques
     """Distance between two uploaded images -> (Markdown answer, JSON-ready details)."""
     a = load_upload(path_a, "Image A")
     b = load_upload(path_b, "Image B")
-    batch, note = prepare_uploads([a, b], ["Image A", "Image B"], request.size)
+    batch, note = prepare_uploads([a, b], _names(("Image A", path_a), ("Image B", path_b)), request.size)
     metric = shelf.at_size(request.metric, tuple(batch.shape[-2:]))
     estimate = _estimate(metric, batch[:1], batch[1:], request)
     value, stderr = float(estimate.value[0]), float(estimate.stderr[0])
@@ -121,7 +125,8 @@ def compare_candidates(
     """
     images = [load_upload(path, label) for path, label in
               ((path_ref, "Reference"), (path_a, "Candidate A"), (path_b, "Candidate B"))]
-    batch, note = prepare_uploads(images, ["Reference", "Candidate A", "Candidate B"], request.size)
+    names = _names(("Reference", path_ref), ("Candidate A", path_a), ("Candidate B", path_b))
+    batch, note = prepare_uploads(images, names, request.size)
     metric = shelf.at_size(request.metric, tuple(batch.shape[-2:]))
     samples = 1 if metric.config.transforms is None else int(request.samples)
     generator = torch.Generator().manual_seed(int(request.seed))

@@ -221,18 +221,19 @@ def time_steps(run_steps: Callable[[Callable[[Progress], None]], Any]) -> float:
     return statistics.median(gaps)
 
 
-def format_seconds(seconds: float) -> str:
-    """'under a second', '45 s', '3 min 20 s', '1 h 05 min'."""
+def format_seconds(seconds: float, about: bool = False) -> str:
+    """'under a second', '45 s', '3 min 20 s', '1 h 05 min'; with `about`, 'about 45 s' etc."""
     if seconds < 1:
         return "under a second"
+    prefix = "about " if about else ""
     seconds = int(round(seconds))
     if seconds < 60:
-        return f"{seconds} s"
+        return f"{prefix}{seconds} s"
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
+        return f"{prefix}{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return f"{prefix}{hours} h {minutes:02d} min"
 
 
 def new_run_folder(root: Path, kind: str) -> Path:

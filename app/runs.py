@@ -116,7 +116,7 @@ def _save_record(folder: Path, result) -> None:
 def estimate_text(ctx: AppContext, spec: RunSpec, seconds_per_step: float) -> str:
     height, width = spec.plan.size
     return (
-        f"Estimated run time: **about {format_seconds(spec.plan.seconds(seconds_per_step))}** "
+        f"Estimated run time: **{format_seconds(spec.plan.seconds(seconds_per_step), about=True)}** "
         f"({spec.plan.total_steps} steps up to {width}x{height} px on {ctx.device.type}; "
         f"measured {seconds_per_step * 1000:.0f} ms per full-size step here)."
     )
@@ -306,6 +306,13 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
 def to_pixels(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) in [0, 1] -> (H, W, 3) uint8 for display."""
     return (image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def enlarged(pixels: np.ndarray, min_height: int = 128) -> np.ndarray:
+    """Pixels repeated by the smallest whole factor that makes them at least `min_height` tall, so
+    that small working images show crisp in the live preview (no interpolation)."""
+    factor = max(1, -(-min_height // pixels.shape[0]))
+    return pixels.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
 def filmstrip(frames: torch.Tensor, gap: int = 2) -> np.ndarray:

@@ -51,7 +51,10 @@ def _session(request: gr.Request | None) -> str:
 
 
 def _energy_frame(energies: list[tuple[int, float]]) -> pd.DataFrame:
-    return pd.DataFrame(energies or [], columns=["step", "energy"])
+    """Steps and energies with numeric dtypes even when empty (the plot takes its axis types from them)."""
+    steps = [step for step, _ in energies]
+    values = [energy for _, energy in energies]
+    return pd.DataFrame({"step": pd.Series(steps, dtype="int64"), "energy": pd.Series(values, dtype="float64")})
 
 
 def _distance_request(metric, size, mode, samples, error_target, max_samples, seed) -> DistanceRequest:
@@ -205,7 +208,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                     watch = view.watch
                     live = gr.skip()
                     if view.new_snapshot and watch is not None and watch.snapshot is not None:
-                        live = runs.to_pixels(watch.snapshot[0])
+                        live = runs.enlarged(runs.to_pixels(watch.snapshot[0]))
                     plot = _energy_frame(watch.energies) if watch is not None else gr.skip()
                     result = str(view.outcome.png) if view.outcome is not None else gr.skip()
                     yield view.status, note, live, plot, result
@@ -268,7 +271,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                     watch = view.watch
                     live = gr.skip()
                     if view.new_snapshot and watch is not None and watch.snapshot is not None:
-                        live = runs.filmstrip(watch.snapshot)
+                        live = runs.enlarged(runs.filmstrip(watch.snapshot))
                     plot = _energy_frame(watch.energies) if watch is not None else gr.skip()
                     done = view.outcome
                     if done is None:

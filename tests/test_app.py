@@ -198,6 +198,7 @@ def test_estimate_comes_from_a_measured_speed(client, ex):
         handle_file(ex["disc_left"]), handle_file(ex["disc_right"]), 5, "l2", "squared", 32, 200, 0, 8,
         api_name="/geodesic_estimate")
     assert "Estimated run time" in status and "200 steps" in status and "ms per full-size step" in status
+    assert "Frames" not in note and "resized to 32x32" in note
 
 
 def test_cancel_stops_a_run_and_keeps_its_partial_result(client, ex):
@@ -212,6 +213,29 @@ def test_cancel_stops_a_run_and_keeps_its_partial_result(client, ex):
     status, note, live, plot, gallery, video, files = job.result(timeout=60)
     assert "Cancelled at step" in status
     assert len(gallery) == 5 and any(_local(f).name == "geodesic.mp4" for f in files)
+
+
+def test_a_run_whose_watcher_goes_away_still_saves_its_results(client, ex, outputs):
+    """Closing the browser tab stops the streaming, not the run: its results land in the output folder."""
+    before = set(outputs.iterdir())
+    job = client.submit(
+        handle_file(ex["disc_left"]), handle_file(ex["disc_right"]), 4, "l2", "squared", 32, 2000, 0, 8,
+        api_name="/geodesic")
+    deadline = time.monotonic() + 60
+    while not any("Step " in str(out[0]) for out in job.outputs()):
+        assert time.monotonic() < deadline and not job.done(), "the run never reported a step"
+        time.sleep(0.05)
+    job.cancel()  # what the browser does when its tab closes
+    started = [f for f in set(outputs.iterdir()) - before if f.name.endswith("-geodesic")]
+    assert len(started) == 1 and not (started[0] / "record.json").exists(), "the run ended before the test left"
+    folders = []
+    while not folders or not (folders[0] / "record.json").exists():
+        assert time.monotonic() < deadline, "the abandoned run never saved its results"
+        folders = [f for f in set(outputs.iterdir()) - before if f.name.endswith("-geodesic")]
+        time.sleep(0.1)
+    record = json.loads((folders[0] / "record.json").read_text())
+    assert record["status"] == "completed" and record["steps"] == 2000
+    assert (folders[0] / "geodesic.mp4").exists() and (folders[0] / "frames.zip").exists()
 
 
 @pytest.mark.parametrize(

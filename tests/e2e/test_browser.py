@@ -1,0 +1,175 @@
+"""End to end in a real browser: Debian's Chromium, driven by Playwright for Python.
+
+Playwright's own browser download is never used: the test launches /usr/bin/chromium (CI installs
+it with `apt-get install -y chromium`) and is skipped when it is missing. The browser is headless
+with a fresh profile; every request it makes to a host other than the app is aborted and recorded,
+and the test fails if there was any. Screenshots go to ``test-artifacts/`` at the repository root.
+"""
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TIMEOUT_MS = 120_000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_outbound_attempts():
+    """Refuse, and record, every connection the server process makes to anything but loopback."""
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock, address):
+        host = address[0] if isinstance(address, tuple) else None
+        if sock.family == getattr(socket, "AF_UNIX", None) or host in ("127.0.0.1", "::1", "localhost"):
+            return real_connect(sock, address)
+        attempts.append(address)
+        raise OSError(f"outbound connection to {address} refused by the test")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", guarded_connect)
+        yield attempts
+    assert attempts == [], f"the app tried to reach the network: {attempts}"
+
+
+@pytest.fixture(scope="module")
+def app_url(server_outbound_attempts, tmp_path_factory):
+    from app.ui import build_app, launch_options
+
+    outputs = tmp_path_factory.mktemp("browser-outputs")
+    demo = build_app(outputs, "cpu")
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True,
+                **launch_options(outputs))
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory):
+    """A page in a fresh headless Chromium profile, and the list of off-machine requests it tried."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    blocked: list[str] = []
+
+    def only_loopback(route):
+        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        context.route("**/*", only_loopback)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        try:
+            yield page, blocked
+        finally:
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def upload_images(tmp_path_factory) -> tuple[Path, Path]:
+    """Two 48x48 images of our own: a dark square on light grey, and its mirror image."""
+    folder = tmp_path_factory.mktemp("uploads")
+    pixels = np.full((48, 48, 3), 200, dtype=np.uint8)
+    pixels[12:30, 6:24] = (30, 60, 160)
+    first, second = folder / "square_left.png", folder / "square_right.png"
+    Image.fromarray(pixels).save(first)
+    Image.fromarray(pixels[:, ::-1].copy()).save(second)
+    return first, second
+
+
+def _set_number(page, elem_id: str, value) -> None:
+    """Type into the number box of a Gradio slider (or number) and commit it."""
+    box = page.locator(f"#{elem_id} input[type=number]").first
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def _choose(page, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_geodesic_and_distance_in_chromium(app_url, browser_page, upload_images):
+    page, blocked = browser_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(app_url)
+
+    # -------- a tiny geodesic from two uploaded images
+    page.get_by_role("tab", name="Geodesic").click()
+    for elem_id, path in zip(("geodesic-a", "geodesic-b"), upload_images):
+        page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+    page.wait_for_function(
+        "() => ['geodesic-a', 'geodesic-b'].every(id => "
+        "[...document.querySelectorAll(`#${id} img`)].some(img => img.src.includes('square_')))"
+    )
+    _set_number(page, "geodesic-frames", 4)
+    _set_number(page, "geodesic-size", 32)
+    _set_number(page, "geodesic-steps", 20)
+    _choose(page, "geodesic-distance", "l2")
+    page.locator("#geodesic-run").click()
+
+    page.wait_for_function("() => document.querySelectorAll('#geodesic-gallery img').length >= 4")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#geodesic-video video');"
+        " return v && v.readyState >= 1 && v.duration > 0; }"
+    )
+    duration = page.evaluate("() => document.querySelector('#geodesic-video video').duration")
+    assert duration > 0
+    assert "Done: 20 steps" in page.locator("#geodesic-status").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "browser-geodesic.png"), full_page=True)
+
+    # -------- a distance between the bundled examples (the tab's defaults)
+    page.get_by_role("tab", name="Distance").click()
+    _choose(page, "distance-metric", "lpips_vgg")
+    page.locator("#distance-run").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#distance-answer')?.innerText || '').includes('Distance:')"
+    )
+    answer = page.locator("#distance-answer").inner_text()
+    value = float(answer.split("Distance:")[1].split()[0])
+    assert value > 0
+    page.screenshot(path=str(ARTIFACTS / "browser-distance.png"), full_page=True)
+    print(f"screenshots: {ARTIFACTS / 'browser-geodesic.png'}, {ARTIFACTS / 'browser-distance.png'}")
+
+    assert blocked == [], f"the page tried to reach other hosts: {blocked}"

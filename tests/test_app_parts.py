@@ -1,0 +1,152 @@
+"""The app's building blocks without a server: jobs, estimates, examples, command line."""
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.__main__ import parse_args
+from app.estimate import plan_run, snapshot_steps
+from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
+from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, format_seconds, new_run_folder, time_steps
+from app.runs import enlarged, filmstrip
+
+
+def _progress(step, total=3, energy=1.0, snapshot=None):
+    return SimpleNamespace(step=step, total_steps=total, energy=energy, eta_s=None, snapshot=snapshot)
+
+
+def test_job_streams_progress_then_returns_what_save_made(tmp_path):
+    def run(callback, cancel):
+        for step in range(1, 4):
+            callback(_progress(step, energy=1.0 / step, snapshot="snap" if step == 2 else None))
+        return "result"
+
+    job = Job("test", tmp_path, DeviceSlot("cpu"), run, save=lambda result: result.upper()).start()
+    watches = list(job.watch(poll_seconds=0.01))
+    last = watches[-1]
+    assert last.energies == [(1, 1.0), (2, 0.5), (3, 1.0 / 3)]
+    assert last.snapshot == "snap" and last.snapshot_step == 2 and last.latest.step == 3
+    assert job.outcome() == "RESULT"
+
+
+def test_job_reraises_the_run_error_to_its_watcher(tmp_path):
+    def run(callback, cancel):
+        raise ValueError("bad settings")
+
+    job = Job("test", tmp_path, DeviceSlot("cpu"), run, save=lambda result: result).start()
+    list(job.watch(poll_seconds=0.01))
+    with pytest.raises(ValueError, match="bad settings"):
+        job.outcome()
+
+
+def test_jobs_on_one_device_run_one_at_a_time_and_cancel_reaches_the_session(tmp_path):
+    slot, board = DeviceSlot("cpu"), JobBoard()
+    release = threading.Event()
+    running = []
+
+    def blocking_run(callback, cancel):
+        running.append(1)
+        release.wait(10)
+        return "first"
+
+    def cancellable_run(callback, cancel):
+        running.append(2)
+        return "cancelled" if cancel.is_set() else "completed"
+
+    first = Job("a", tmp_path, slot, blocking_run, save=lambda r: r).start()
+    second = Job("b", tmp_path, slot, cancellable_run, save=lambda r: r)
+    board.add("session-1", second)
+    second.start()
+    assert not second.started  # waits for the device
+    assert board.cancel("session-2") == 0 and board.cancel("session-1") == 1
+    release.set()
+    assert first.outcome() == "first" and second.outcome() == "cancelled"
+    assert running == [1, 2]
+    board.remove("session-1", second)
+    assert board.cancel("session-1") == 0
+
+
+def test_speed_table_measures_once_per_key():
+    table, calls = SpeedTable(), []
+
+    def measure():
+        calls.append(1)
+        return 0.25
+
+    key = ("geodesic", "l2", (32, 32), 4, "cpu")
+    assert table.known(key) is None
+    assert table.seconds_per_step(key, measure) == 0.25 == table.seconds_per_step(key, measure)
+    assert calls == [1] and table.known(key) == 0.25
+
+
+def test_time_steps_needs_three_steps_and_returns_a_positive_time():
+    assert time_steps(lambda callback: [callback(_progress(k)) for k in range(4)]) >= 0
+    with pytest.raises(RuntimeError, match="at least 3"):
+        time_steps(lambda callback: [callback(_progress(k)) for k in range(2)])
+
+
+def test_plan_counts_stage_costs_in_full_size_steps():
+    plan = plan_run("fast", 620, (64, 64))
+    assert plan.total_steps == 620
+    # fast preset at 64 px: 300 steps at 16 px (1 draw), 200 at 32 px (2 draws), 120 at 64 px (2 draws)
+    assert plan.full_size_step_equivalents() == pytest.approx(300 / 16 + 200 * 2 / 4 + 120 * 2)
+    assert plan.seconds(0.01) == pytest.approx(0.01 * plan.full_size_step_equivalents())
+    small = plan_run("fast", 100, (32, 32))  # the 8-px stage is dropped, its steps move on
+    assert small.total_steps == 100 and min(min(size) for size in small.sizes) >= 16
+
+
+def test_snapshot_steps_start_at_zero_and_end_at_the_last_step():
+    steps = snapshot_steps(620)
+    assert steps[0] == 0 and steps[-1] == 620 and 25 <= len(steps) <= 35
+    assert snapshot_steps(5) == [0, 1, 2, 3, 4, 5]
+
+
+def test_format_seconds_reads_naturally():
+    assert format_seconds(0.3) == "under a second"
+    assert format_seconds(45) == "45 s" and format_seconds(45, about=True) == "about 45 s"
+    assert format_seconds(200) == "3 min 20 s" and format_seconds(3900) == "1 h 05 min"
+
+
+def test_run_folders_are_new_and_named_by_time_and_kind(tmp_path):
+    first, second = new_run_folder(tmp_path, "average"), new_run_folder(tmp_path, "average")
+    assert first != second and first.is_dir() and second.is_dir()
+    assert first.name.endswith("-average") and second.name.startswith(first.name)
+
+
+def test_preview_helpers_keep_pixels_exact():
+    frames = np.zeros((3, 3, 8, 10), dtype=np.float32)
+    frames[1] = 1.0
+    import torch
+
+    strip = filmstrip(torch.from_numpy(frames), gap=2)
+    assert strip.shape == (8, 3 * 10 + 2 * 2, 3) and strip[:, 12:22].min() == 255 and strip[:, :10].max() == 0
+    big = enlarged(strip, min_height=20)
+    assert big.shape == (24, strip.shape[1] * 3, 3) and (big[::3, ::3] == strip).all()
+
+
+def test_examples_are_deterministic_and_match_the_committed_pngs(tmp_path):
+    first, second = example_arrays(), example_arrays()
+    assert tuple(first) == NAMES
+    assert all(np.array_equal(first[name], second[name]) for name in NAMES)
+    written = write_examples(tmp_path)
+    for name in NAMES:
+        fresh = np.asarray(Image.open(written[name]))
+        committed = np.asarray(Image.open(REPO_EXAMPLES_DIR / f"{name}.png"))
+        assert fresh.shape == (96, 96, 3) and np.array_equal(fresh, committed), name
+
+
+def test_command_line_defaults_are_local_and_private():
+    args = parse_args([])
+    assert args.host == "127.0.0.1" and args.share is False and args.device == "auto"
+    assert args.output_dir == Path("outputs") and args.port == 7860
+    args = parse_args(["--host", "0.0.0.0", "--port", "8000", "--output-dir", "runs", "--device", "cpu", "--share"])
+    assert (args.host, args.port, args.output_dir, args.device, args.share) == ("0.0.0.0", 8000, Path("runs"), "cpu", True)
