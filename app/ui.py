@@ -25,10 +25,10 @@ from app.distance import METRICS, DistanceRequest, compare_candidates, measure_d
 from app.examples import example_paths  # noqa: E402
 from app.jobs import DeviceSlot  # noqa: E402
 from app.runs import DISTANCES, MAX_AVERAGE_IMAGES, AppContext  # noqa: E402
-from app.uploads import UploadedImage, display_name  # noqa: E402
+from app.uploads import display_name, image_input  # noqa: E402
 
 HEAVY = dict(concurrency_id="device", concurrency_limit=1)
-IMAGE_INPUT = dict(type="filepath", sources=["upload", "clipboard"], height=220)
+IMAGE_INPUT = dict(sources=["upload", "clipboard"], height=220)
 #: System fonts only: the page must not fetch web fonts (no outbound requests from the browser).
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
@@ -93,8 +93,8 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
         # ------------------------------------------------------------ Distance
         with gr.Tab("Distance"):
             with gr.Row():
-                dist_a = UploadedImage(examples["disc_left"], label="Image A", elem_id="distance-a", **IMAGE_INPUT)
-                dist_b = UploadedImage(examples["disc_left_shifted"], label="Image B", elem_id="distance-b",
+                dist_a = image_input(examples["disc_left"], label="Image A", elem_id="distance-a", **IMAGE_INPUT)
+                dist_b = image_input(examples["disc_left_shifted"], label="Image B", elem_id="distance-b",
                                        **IMAGE_INPUT)
             with gr.Row():
                 dist_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric", elem_id="distance-metric")
@@ -132,9 +132,9 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             gr.Markdown("Which candidate is closer to the reference? Both are measured under the same "
                         "random transformations, so the answer needs few samples.")
             with gr.Row():
-                cmp_ref = UploadedImage(examples["disc_left"], label="Reference", **IMAGE_INPUT)
-                cmp_a = UploadedImage(examples["disc_left_shifted"], label="Candidate A", **IMAGE_INPUT)
-                cmp_b = UploadedImage(examples["disc_left_noisy"], label="Candidate B", **IMAGE_INPUT)
+                cmp_ref = image_input(examples["disc_left"], label="Reference", **IMAGE_INPUT)
+                cmp_a = image_input(examples["disc_left_shifted"], label="Candidate A", **IMAGE_INPUT)
+                cmp_b = image_input(examples["disc_left_noisy"], label="Candidate B", **IMAGE_INPUT)
             with gr.Row():
                 cmp_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric")
                 cmp_size = size_slider(128 if device.type == "cpu" else 256)
@@ -224,8 +224,8 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             gr.Markdown("The shortest path of frames from A to B under the distance (a morph). Under "
                         "E-LPIPS content can move along the path; under L2 it cross-fades.")
             with gr.Row():
-                geo_a = UploadedImage(examples["disc_left"], label="Start (A)", elem_id="geodesic-a", **IMAGE_INPUT)
-                geo_b = UploadedImage(examples["disc_right"], label="End (B)", elem_id="geodesic-b", **IMAGE_INPUT)
+                geo_a = image_input(examples["disc_left"], label="Start (A)", elem_id="geodesic-a", **IMAGE_INPUT)
+                geo_b = image_input(examples["disc_right"], label="End (B)", elem_id="geodesic-b", **IMAGE_INPUT)
                 with gr.Column():
                     geo_frames = gr.Slider(3, 64, value=10, step=1, label="Frames (both ends included)",
                                            elem_id="geodesic-frames")

@@ -24,25 +24,29 @@ MAX_PIXELS = 40_000_000
 MAX_FILE_SIZE = "25mb"
 
 
-class UploadedImage(gr.Image):
-    """`gr.Image` whose unreadable uploads give a clear message instead of a server error.
+def image_input(value=None, **options) -> gr.Image:
+    """A `gr.Image` (filepath) whose unreadable uploads give a clear message instead of a server error.
 
-    Gradio opens an uploaded image with PIL before the app sees it; a broken file would fail
-    there with an error the browser shows without its text. This component reports it as a
-    `gr.Error` naming the file. It is a template of `gr.Image`: same widget, same API.
+    Gradio opens an uploaded image with PIL before the app sees it; a broken file fails there with
+    an error the browser shows without its text. This input reports it as a `gr.Error` naming the
+    file. (The check wraps the instance's `preprocess`: a `gr.Image` subclass would make Gradio
+    write a type-stub file into this package at import time.)
     """
+    image = gr.Image(value, type="filepath", **options)
+    preprocess = image.preprocess
 
-    is_template = True
-
-    def preprocess(self, payload):
+    def checked_preprocess(payload):
         try:
-            return super().preprocess(payload)
+            return preprocess(payload)
         except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:
             name = getattr(payload, "orig_name", None) or "the upload"
             raise gr.Error(
                 f"Could not read {name} as an image ({_first_line(error)}). "
                 "Upload a PNG, JPEG, BMP, TIFF or WebP file."
             ) from None
+
+    image.preprocess = checked_preprocess
+    return image
 
 
 def display_name(path: str | os.PathLike) -> str:
