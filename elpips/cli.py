@@ -45,10 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse has printed its one-line complaint (or --help)
         return int(exit_.code or 0)
-    return _run(args, parser)
+    return _run(args)
 
 
-def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _run(args: argparse.Namespace) -> int:
     from . import ImageError
     from .weights import WeightsError
 
@@ -189,9 +189,9 @@ def _distance(args: argparse.Namespace) -> int:
             "stderr": stderr, "samples": samples, **_run_settings(args, metric),
         })
     elif stderr is None:
-        print(f"{value:.9g}")
+        print(_with_error(value, None))
     else:
-        print(f"{value:.6g} ± {stderr:.2g} (standard error, {samples} samples)")
+        print(f"{_with_error(value, stderr)} (standard error, {samples} samples)")
     return 0
 
 
@@ -210,37 +210,39 @@ def _compare(args: argparse.Namespace) -> int:
                                 max_samples=args.max_samples, generator=generator)
     values, stderr, samples = result.values.tolist(), result.stderr.tolist(), int(result.samples)
     closest = int(result.closest)
+    exact = metric.config.transforms is None  # a deterministic metric has no sampling error
     others = []
     for k in range(len(candidates)):
         if k == closest:
             continue
-        diff, diff_stderr = result.diff[k, closest].item(), result.diff_stderr[k, closest].item()
-        known_error = metric.config.transforms is not None and diff_stderr > 0
+        diff = result.diff[k, closest].item()
+        diff_stderr = None if exact else result.diff_stderr[k, closest].item()
         others.append({
-            "candidate": str(args.candidates[k]), "minus_closest": diff,
-            "stderr": diff_stderr if metric.config.transforms is not None else None,
-            "z": diff / diff_stderr if known_error else None,
-            "confidence": _confidence(diff, diff_stderr if known_error else None),
+            "candidate": str(args.candidates[k]), "minus_closest": diff, "stderr": diff_stderr,
+            "z": diff / diff_stderr if diff_stderr else None,
+            "confidence": _confidence(diff, diff_stderr),
         })
     if args.json:
         _print_json({
             "metric": metric.config.name, "reference": str(args.reference),
             "candidates": [str(path) for path in args.candidates], "values": values,
-            "stderr": stderr if metric.config.transforms is not None else None, "samples": samples,
+            "stderr": None if exact else stderr, "samples": samples,
             "closest": closest, "closest_path": str(args.candidates[closest]), "versus_closest": others,
             **_run_settings(args, metric),
         })
         return 0
     print(f"closest to {args.reference}: {args.candidates[closest]}")
     for path, value, error in zip(args.candidates, values, stderr):
-        print(f"  {path}: {_with_error(value, error, metric)}")
+        print(f"  {path}: {_with_error(value, None if exact else error)}")
     for other in others:
         line = (f"  {other['candidate']} - {args.candidates[closest]} = "
-                f"{_with_error(other['minus_closest'], other['stderr'], metric)}")
-        if other["z"] is not None:
+                f"{_with_error(other['minus_closest'], other['stderr'])}")
+        if exact:
+            line += f" (exact: {args.metric} is deterministic)"
+        elif other["z"] is not None:
             line += f" ({other['z']:.1f} standard errors; {other['confidence']:.1%} confident)"
         print(line)
-    if metric.config.transforms is not None:
+    if not exact:
         print(f"  ({samples} samples shared by all candidates, seed {args.seed})")
     return 0
 
@@ -253,8 +255,8 @@ def _load_images(paths: list[Path]):
     for path, image in zip(paths[1:], images[1:]):
         if image.shape[-2:] != first.shape[-2:]:
             raise UsageError(
-                f"{paths[0]} is {_size(first)} but {path} is {_size(image)} pixels: the images must have the "
-                f"same size; resize or crop one"
+                f"{paths[0]} is {_size(first)} but {path} is {_size(image)} pixels (width x height): the images "
+                f"must have the same size; resize or crop one"
             )
     return images
 
@@ -287,11 +289,11 @@ def _run_settings(args: argparse.Namespace, metric) -> dict:
             "num_scales": transforms.num_scales if transforms is not None else None}
 
 
-def _with_error(value: float, error: float, metric) -> str:
-    return f"{value:.9g}" if metric.config.transforms is None else f"{value:.6g} ± {error:.2g}"
+def _with_error(value: float, stderr: float | None) -> str:
+    return f"{value:.9g}" if stderr is None else f"{value:.6g} ± {stderr:.2g}"
 
 
-def _confidence(diff: float, stderr: float) -> float:
+def _confidence(diff: float, stderr: float | None) -> float:
     """Probability that the closest candidate really is closer, under a normal approximation."""
     if stderr is None or not stderr > 0:  # a deterministic metric: the ordering is exact
         return 1.0 if diff > 0 else 0.5

@@ -197,7 +197,8 @@ def fetch(
 ) -> dict[str, Path | WeightsError]:
     """Makes each named file (all of `FILES` by default) available, downloading what is missing.
 
-    Returns {name: verified path, or the WeightsError that says why it could not be obtained}.
+    A file already found in `weights_dir` or ``ELPIPS_WEIGHTS_DIR`` is left there; everything obtained
+    is written to `cache_dir()`. Returns {name: verified path, or the WeightsError saying why not}.
     """
     results: dict[str, Path | WeightsError] = {}
     for name in names or list(FILES):

