@@ -1,23 +1,29 @@
 """Run-time estimates before a run starts, from speed measured on this device.
 
-The engine runs a preset's stages at growing image sizes; a step's cost grows with the number of
-random draws and the pixel count (the engine's own ETA uses the same model). So one measurement
-per setting suffices: the seconds of a one-draw step at full size, timed over a few real engine
-steps (`jobs.time_steps`) and remembered in a `jobs.SpeedTable`. The estimate of a run is that
-time scaled by each stage's steps, draws and relative pixel count.
+The engine runs a preset's stages at growing image sizes. A step's time depends on the stage's
+image size and number of random draws in ways no formula catches (small images are dominated by
+fixed overheads), so it is measured: for each distinct (size, draws) of the plan, a few real
+engine steps are timed (`jobs.time_steps`) and remembered (`jobs.SpeedTable`). The estimate is
+the sum over stages of steps times the measured step time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from geometry.optimize import effective_stages, stage_sizes
 from geometry.presets import Preset, Stage, get_preset
 
 #: Engine steps timed per measurement (the first is dropped as warm-up).
 PROBE_STEPS = 4
-#: The measurement's recipe: full size, one draw, a small learning rate from the cross-dissolve.
-PROBE_PRESET = Preset("probe", init="mean", stages=(Stage(1, PROBE_STEPS, 0.01, "cosine", 1),))
+
+Probe = tuple[tuple[int, int], int]  # (image size (H, W), draws per step)
+
+
+def probe_preset(draws: int) -> Preset:
+    """The measurement's recipe: one stage at the size asked for, from the cross-dissolve, small steps."""
+    return Preset("probe", init="mean", stages=(Stage(1, PROBE_STEPS, 0.01, "cosine", int(draws)),))
 
 
 @dataclass(frozen=True)
@@ -32,15 +38,18 @@ class Plan:
     def total_steps(self) -> int:
         return sum(stage.steps for stage in self.stages)
 
-    def full_size_step_equivalents(self) -> float:
-        """The run's cost in one-draw steps at the output size."""
-        pixels = self.size[0] * self.size[1]
-        return sum(
-            stage.steps * stage.draws * (h * w) / pixels for stage, (h, w) in zip(self.stages, self.sizes)
-        )
+    def probes(self) -> list[Probe]:
+        """The distinct (size, draws) whose step time the estimate needs, largest last."""
+        found = {(size, stage.draws) for stage, size in zip(self.stages, self.sizes) if stage.steps}
+        return sorted(found, key=lambda probe: (probe[0][0] * probe[0][1], probe[1]))
 
-    def seconds(self, seconds_per_full_step: float) -> float:
-        return seconds_per_full_step * self.full_size_step_equivalents()
+    def seconds(self, step_seconds: Mapping[Probe, float]) -> float:
+        """The run's time, given the seconds per step of each of its probes."""
+        return sum(
+            stage.steps * step_seconds[(size, stage.draws)]
+            for stage, size in zip(self.stages, self.sizes)
+            if stage.steps
+        )
 
 
 def plan_run(preset: str, steps: int | None, size: tuple[int, int]) -> Plan:

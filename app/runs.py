@@ -30,7 +30,7 @@ from elpips.io import atomic_write
 from geometry import video
 
 from app.distance import MetricShelf
-from app.estimate import PROBE_PRESET, Plan, plan_run, snapshot_steps
+from app.estimate import Plan, Probe, plan_run, probe_preset, snapshot_steps
 from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, Watch, format_seconds, new_run_folder, time_steps
 from app.uploads import display_name, load_upload, prepare_uploads
 
@@ -74,7 +74,7 @@ class RunSpec:
     kind: str
     key: tuple  # the SpeedTable key
     plan: Plan
-    engine: Callable[..., Any]  # engine(callback, cancel, preset, steps, snapshot_steps) -> geometry.Result
+    engine: Callable[..., Any]  # engine(callback, cancel, preset, steps, snapshot_steps, size) -> Result
     save: Callable[[Any, Path], Any]  # save(result, folder) -> outcome, on the worker thread
     inputs: torch.Tensor  # the prepared input images, saved in the run folder
     names: tuple[str, ...]
@@ -113,43 +113,54 @@ def _save_record(folder: Path, result) -> None:
     write_json(folder / "record.json", result.record.to_dict())
 
 
-def estimate_text(ctx: AppContext, spec: RunSpec, seconds_per_step: float) -> str:
+def estimate_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, float]) -> str:
     height, width = spec.plan.size
+    largest = spec.plan.probes()[-1]
     return (
-        f"Estimated run time: **{format_seconds(spec.plan.seconds(seconds_per_step), about=True)}** "
-        f"({spec.plan.total_steps} steps up to {width}x{height} px on {ctx.device.type}; "
-        f"measured {seconds_per_step * 1000:.0f} ms per full-size step here)."
+        f"Estimated run time: **{format_seconds(spec.plan.seconds(step_seconds), about=True)}** "
+        f"({spec.plan.total_steps} steps in {len(spec.plan.stages)} stage(s) up to {width}x{height} px on "
+        f"{ctx.device.type}; measured here: {step_seconds[largest]:.3g} s per step at full size)."
     )
 
 
-def measured_speed(ctx: AppContext, spec: RunSpec) -> float:
-    """Seconds of a one-draw full-size step of this run on this device (measured once, then cached)."""
+def measured_speeds(ctx: AppContext, spec: RunSpec) -> dict[Probe, float]:
+    """Seconds per step at each (size, draws) of the run's plan on this device: measured by running
+    a few engine steps on the run's own inputs the first time a setting is seen, then remembered."""
 
-    def measure() -> float:
-        with ctx.slot:
-            return time_steps(
-                lambda callback: spec.engine(callback, None, PROBE_PRESET, None, None)
-            )
+    def measure(size: tuple[int, int], draws: int) -> Callable[[], float]:
+        def timed() -> float:
+            with ctx.slot:
+                return time_steps(
+                    lambda callback: spec.engine(callback, None, probe_preset(draws), None, None, size)
+                )
+
+        return timed
 
     try:
-        return ctx.speeds.seconds_per_step(spec.key, measure)
+        return {
+            (size, draws): ctx.speeds.seconds_per_step(spec.key + (size, draws), measure(size, draws))
+            for size, draws in spec.plan.probes()
+        }
     except ValueError as error:
         raise gr.Error(str(error)) from None
+
+
+def speeds_known(ctx: AppContext, spec: RunSpec) -> bool:
+    return all(ctx.speeds.known(spec.key + probe) is not None for probe in spec.plan.probes())
 
 
 def stream_run(ctx: AppContext, spec: RunSpec, session: str, progress) -> Iterator[RunView]:
     """Estimate, run and save `spec`, yielding `RunView`s; the last one carries the outcome."""
     folder = start_folder(ctx, spec)
-    if ctx.speeds.known(spec.key) is None:
+    if not speeds_known(ctx, spec):
         yield RunView(f"Measuring the speed of this run on {ctx.device.type}...")
-    seconds_per_step = measured_speed(ctx, spec)
-    estimate = estimate_text(ctx, spec, seconds_per_step) + f" Results are saved in `{folder}`."
+    estimate = estimate_text(ctx, spec, measured_speeds(ctx, spec)) + f" Results are saved in `{folder}`."
     snaps = snapshot_steps(spec.plan.total_steps)
     job = Job(
         spec.kind,
         folder,
         ctx.slot,
-        run=lambda callback, cancel: spec.engine(callback, cancel, PRESET, spec.plan.total_steps, snaps),
+        run=lambda callback, cancel: spec.engine(callback, cancel, PRESET, spec.plan.total_steps, snaps, None),
         save=lambda result: spec.save(result, folder),
     )
     ctx.board.add(session, job)
@@ -217,9 +228,9 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     batch, note = _load_all(paths, names, size)
     size_hw = tuple(batch.shape[-2:])
 
-    def engine(callback, cancel, preset, steps, snaps):
+    def engine(callback, cancel, preset, steps, snaps, work_size):
         return geometry.barycenter(
-            batch, weights, distance=distance, preset=preset, steps=steps, seed=int(seed),
+            batch, weights, distance=distance, preset=preset, steps=steps, seed=int(seed), size=work_size,
             device=ctx.device, callback=callback, cancel=cancel, snapshot_steps=snaps,
         )
 
@@ -270,10 +281,10 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     batch, note = _load_all([path_a, path_b], names, size)
     size_hw = tuple(batch.shape[-2:])
 
-    def engine(callback, cancel, preset, steps, snaps):
+    def engine(callback, cancel, preset, steps, snaps, work_size):
         return geometry.geodesic(
             batch[0:1], batch[1:2], frames=frames, distance=distance, energy=energy, preset=preset,
-            steps=steps, seed=int(seed), device=ctx.device, callback=callback, cancel=cancel,
+            steps=steps, seed=int(seed), size=work_size, device=ctx.device, callback=callback, cancel=cancel,
             snapshot_steps=snaps,
         )
 

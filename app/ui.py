@@ -198,7 +198,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6):
                 weights = [w1, w2, w3, w4, w5, w6]
                 spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
-                return runs.estimate_text(ctx, spec, runs.measured_speed(ctx, spec)), note
+                return runs.estimate_text(ctx, spec, runs.measured_speeds(ctx, spec)), note
 
             def on_average(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, request: gr.Request,
                            progress=gr.Progress()):
@@ -262,7 +262,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
 
             def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps):
                 spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
-                return runs.estimate_text(ctx, spec, runs.measured_speed(ctx, spec)), note
+                return runs.estimate_text(ctx, spec, runs.measured_speeds(ctx, spec)), note
 
             def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, request: gr.Request,
                             progress=gr.Progress()):

@@ -197,7 +197,7 @@ def test_estimate_comes_from_a_measured_speed(client, ex):
     status, note = client.predict(
         handle_file(ex["disc_left"]), handle_file(ex["disc_right"]), 5, "l2", "squared", 32, 200, 0, 8,
         api_name="/geodesic_estimate")
-    assert "Estimated run time" in status and "200 steps" in status and "ms per full-size step" in status
+    assert "Estimated run time" in status and "200 steps" in status and "s per step at full size" in status
     assert "resized to 32x32" in note
 
 

@@ -94,14 +94,15 @@ def test_time_steps_needs_three_steps_and_returns_a_positive_time():
         time_steps(lambda callback: [callback(_progress(k)) for k in range(2)])
 
 
-def test_plan_counts_stage_costs_in_full_size_steps():
+def test_plan_lists_the_step_times_it_needs_and_sums_them():
     plan = plan_run("fast", 620, (64, 64))
     assert plan.total_steps == 620
-    # fast preset at 64 px: 300 steps at 16 px (1 draw), 200 at 32 px (2 draws), 120 at 64 px (2 draws)
-    assert plan.full_size_step_equivalents() == pytest.approx(300 / 16 + 200 * 2 / 4 + 120 * 2)
-    assert plan.seconds(0.01) == pytest.approx(0.01 * plan.full_size_step_equivalents())
+    # the fast preset at 64 px: 300 steps at 16 px (1 draw), 200 at 32 px (2 draws), 120 at 64 px (2 draws)
+    assert plan.probes() == [((16, 16), 1), ((32, 32), 2), ((64, 64), 2)]
+    times = {((16, 16), 1): 0.01, ((32, 32), 2): 0.1, ((64, 64), 2): 1.0}
+    assert plan.seconds(times) == pytest.approx(300 * 0.01 + 200 * 0.1 + 120 * 1.0)
     small = plan_run("fast", 100, (32, 32))  # the 8-px stage is dropped, its steps move on
-    assert small.total_steps == 100 and min(min(size) for size in small.sizes) >= 16
+    assert small.total_steps == 100 and min(min(size) for size, _ in small.probes()) >= 16
 
 
 def test_snapshot_steps_start_at_zero_and_end_at_the_last_step():
