@@ -70,6 +70,7 @@ Status = Literal["done", "failed", "skipped"]
 #: Backend name -> "module:Class". A backend class takes ``device`` and its own keyword options.
 BACKENDS: dict[str, str] = {
     "local": "geometry.backends.local:LocalBackend",
+    "ray": "geometry.backends.ray_backend:RayBackend",
 }
 
 
