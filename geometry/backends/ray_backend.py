@@ -1,0 +1,217 @@
+"""The Ray backend: jobs run in parallel on a Ray cluster, on a pool of workers that each load a network once.
+
+    elpips-batch jobs.toml --backend ray                   # a private Ray cluster on this machine (loopback)
+    elpips-batch jobs.toml --backend ray --address auto    # the cluster this machine belongs to (`ray start`,
+                                                           # or inside `ray job submit`)
+    elpips-batch jobs.toml --backend ray --address 10.0.0.5:6379
+
+How it works:
+
+* One :class:`JobWorker` actor per concurrent job: as many as the cluster has GPUs (each actor holds one
+  GPU), or, on a cluster without GPUs (or with ``device="cpu"``), as many as it has CPUs divided by
+  ``cpus_per_job``; never more than there are jobs. Each actor keeps a `MetricCache` for its lifetime,
+  so a network is loaded once per worker, not once per job. The driver hands a job to each idle actor.
+* Jobs run through the same `run_job` as the local backend, in the job's output folder, so the driver
+  (`geometry.batch`) writes the same manifest and skips the same finished jobs. The folders (outputs,
+  checkpoints, done markers) and the input images must be on storage every node reaches at the same path
+  (NFS, a cluster file system): a job whose outputs the driver cannot see afterwards is reported failed.
+* Fault tolerance: when a worker process dies mid-job (killed, out of memory, node lost), Ray restarts
+  the actor and runs the job again, up to ``max_retries`` times; the job resumes from its last checkpoint
+  (every ``checkpoint_every`` steps) and, the engine's resume being bit-for-bit, ends with the outputs of
+  an uninterrupted run. Outputs and markers are written atomically and ``done.json`` last, so a job is
+  either finished or resumable, never half-written.
+* Progress: each worker sends its jobs' events (throttled) to a small inbox actor that the driver drains
+  while it waits, and passes on to the driver's progress bar. :attr:`RayBackend.worker_pids` tells which
+  process (on its node) runs each job.
+
+Ray is optional (``pip install 'elpips-torch[cluster]'``): this module imports it only when a backend
+runs. A private cluster is kept on loopback and Ray's usage statistics are off.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Iterator, Sequence
+
+from geometry.backends import JobEvent, JobResult, MetricCache, finished_result, run_job
+from geometry.jobs import Job
+
+__all__ = ["RayBackend", "JobWorker"]
+
+#: Seconds between a worker's progress events for one job (started/finished events are always sent).
+PROGRESS_INTERVAL_S = 0.1
+#: Seconds the driver waits for a result before draining progress events again.
+POLL_INTERVAL_S = 0.1
+#: Seconds running jobs get to checkpoint and stop when the driver is interrupted.
+STOP_GRACE_S = 10.0
+
+
+class JobWorker:
+    """Runs jobs one at a time in a Ray worker process; its networks stay loaded between jobs.
+
+    Created as a threaded actor (two threads) so that :meth:`stop` can reach it while :meth:`run` works.
+    """
+
+    def __init__(self, device: str | None) -> None:
+        self.device = device
+        self.metrics = MetricCache()
+        self.cancel = threading.Event()
+
+    def run(self, job: Job, inbox: Any) -> JobResult:
+        """Run ``job`` (resuming its checkpoint), sending its events to the `EventInbox` actor ``inbox``."""
+        last_progress = [0.0]
+        pid = os.getpid()
+
+        def send(event: JobEvent) -> None:
+            if event.kind == "progress":
+                now = time.monotonic()
+                if now - last_progress[0] < PROGRESS_INTERVAL_S and event.step != event.total_steps:
+                    return
+                last_progress[0] = now
+            inbox.put.remote(pid, event)  # fire and forget: progress never slows the job down
+
+        return run_job(job, self.metrics, self.device, send, cancel=self.cancel)
+
+    def stop(self) -> None:
+        """Stop the running job at its next step; the engine writes its checkpoint first."""
+        self.cancel.set()
+
+
+class EventInbox:
+    """Collects (worker pid, JobEvent) pairs from the workers until the driver takes them."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[int, JobEvent]] = []
+
+    def put(self, pid: int, event: JobEvent) -> None:
+        self.events.append((pid, event))
+
+    def take(self) -> list[tuple[int, JobEvent]]:
+        events, self.events = self.events, []
+        return events
+
+
+class RayBackend:
+    """Runs jobs on a Ray cluster (see the module docstring).
+
+    address: None starts a private Ray cluster on this machine (on loopback; ``num_cpus`` caps its CPUs);
+        "auto" joins the cluster this machine belongs to; "HOST:PORT" (or "ray://HOST:PORT") that cluster's
+        head. When Ray is already initialised in this process, that connection is used as it is.
+    device: None/"auto" (a GPU per job where the cluster has GPUs, else CPU), "cpu", or "cuda".
+    max_retries: how many times a job is run again after its worker process died.
+    cpus_per_job: CPUs each job reserves (and its torch threads) on a cluster without GPUs.
+    """
+
+    name = "ray"
+
+    def __init__(self, device: str | None = None, address: str | None = None, *, num_cpus: int | None = None,
+                 max_retries: int = 3, cpus_per_job: int = 1) -> None:
+        if importlib.util.find_spec("ray") is None:
+            raise ValueError("backend 'ray' needs Ray: pip install 'elpips-torch[cluster]'")
+        if max_retries < 0 or cpus_per_job < 1:
+            raise ValueError(f"max_retries = {max_retries} and cpus_per_job = {cpus_per_job}: "
+                             "use max_retries >= 0 and cpus_per_job >= 1")
+        self.device = None if device in (None, "auto") else str(device)
+        self.address = address
+        self.num_cpus = num_cpus
+        self.max_retries = max_retries
+        self.cpus_per_job = cpus_per_job
+        #: job name -> pid (on the worker's node) of the process running it, from its latest event.
+        self.worker_pids: dict[str, int] = {}
+
+    def run(self, jobs: Sequence[Job], on_event: Callable[[JobEvent], None]) -> Iterator[JobResult]:
+        if not jobs:
+            return
+        started_here = _connect(self.address, self.num_cpus)
+        ray = _ray()
+        inbox = ray.remote(EventInbox).options(num_cpus=0).remote()
+        workers = self._start_workers(ray, len(jobs))
+        idle = deque(workers)
+        queue = deque(jobs)
+        running: dict[Any, tuple[Job, Any]] = {}  # result ref -> (job, worker)
+        try:
+            while queue or running:
+                while idle and queue:
+                    job, worker = queue.popleft(), idle.popleft()
+                    running[worker.run.remote(job, inbox)] = (job, worker)
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_INTERVAL_S)
+                self._forward_events(ray, inbox, on_event)
+                for ref in ready:
+                    job, worker = running.pop(ref)
+                    idle.append(worker)
+                    yield self._result(ray, ref, job)
+        finally:
+            self._stop(ray, running, workers + [inbox])
+            if started_here:
+                ray.shutdown()
+
+    def _start_workers(self, ray, job_count: int) -> list:
+        """One actor per concurrent job: a GPU each where the cluster has GPUs, else ``cpus_per_job`` CPUs."""
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        use_gpu = gpus > 0 and not (self.device or "").startswith("cpu")
+        if use_gpu:
+            count, options, device = gpus, {"num_gpus": 1, "num_cpus": 1}, "cuda"  # Ray shows each actor its GPU as cuda:0
+        else:
+            count = int(resources.get("CPU", 1)) // self.cpus_per_job
+            options, device = {"num_cpus": self.cpus_per_job}, self.device or "cpu"
+        actor = ray.remote(JobWorker).options(max_restarts=-1, max_task_retries=self.max_retries,
+                                              max_concurrency=2, **options)
+        return [actor.remote(device) for _ in range(max(1, min(count, job_count)))]
+
+    def _forward_events(self, ray, inbox, on_event: Callable[[JobEvent], None]) -> None:
+        for pid, event in ray.get(inbox.take.remote()):
+            self.worker_pids[event.job] = pid
+            on_event(event)
+
+    def _result(self, ray, ref, job: Job) -> JobResult:
+        """The job's result; a job whose worker died more than ``max_retries`` times, or whose outputs the
+        driver cannot see, is failed."""
+        try:
+            result = ray.get(ref)
+        except ray.exceptions.RayError as error:
+            message = " ".join(str(error).split())[:300]
+            return JobResult(name=job.name, kind=job.kind, output=job.output, status="failed",
+                             error=f"its worker died {self.max_retries + 1} time(s) ({type(error).__name__}: "
+                                   f"{message}); rerun the job file to resume from its checkpoint")
+        if result.status == "done" and finished_result(job) is None:
+            result.status, result.outputs = "failed", []
+            result.error = (f"the worker finished but its outputs are not visible here in {job.output}: output "
+                            "folders must be on storage every node shares, at the same path")
+        return result
+
+    def _stop(self, ray, running: dict, actors: list) -> None:
+        """Let running jobs checkpoint and stop (the driver was interrupted), then end the actors."""
+        if running:
+            for _, worker in running.values():
+                worker.stop.remote()
+            ray.wait(list(running), num_returns=len(running), timeout=STOP_GRACE_S)
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+
+
+def _ray():
+    import ray
+
+    return ray
+
+
+def _connect(address: str | None, num_cpus: int | None) -> bool:
+    """Initialise Ray unless this process already did; True when this call initialised it."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    if address is None:
+        # Ray binds a cluster to the machine's network address unless this is off (read when ray is imported).
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    if address is None:
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+    else:
+        ray.init(address=address, logging_level=logging.WARNING)
+    return True
