@@ -2,7 +2,9 @@
 
     elpips-batch jobs.toml                       # = python -m geometry.batch jobs.toml
     elpips-batch jobs.json --device cuda --manifest runs/manifest.json
-    elpips-batch jobs.toml --backend local       # the default; a cluster backend plugs in here
+    elpips-batch jobs.toml --backend local       # the default
+    elpips-batch jobs.toml --backend ray --address auto   # on a Ray cluster (pip install 'elpips-torch[cluster]';
+                                                          # see geometry.backends.ray_backend)
 
 The job file format (TOML or JSON: kinds, inputs, weights, settings, output folders) is documented in
 `geometry.jobs`; relative paths in it are relative to the job file's folder.
@@ -110,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("job_file", type=Path, help="jobs.toml or jobs.json")
     parser.add_argument("--backend", default="local", choices=sorted(BACKENDS), help="where jobs run (default local)")
+    parser.add_argument("--address", default=None,
+                        help="with --backend ray: 'auto' (the cluster this machine joined) or HOST:PORT of its head "
+                             "(default: a private Ray cluster on this machine)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     parser.add_argument("--manifest", type=Path, default=None,
                         help="manifest path (default: <job file name>.manifest.json beside the job file)")
@@ -123,8 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit:  # usage errors and --help: return the code rather than raise
         return int(exit.code or 0)
     try:
+        if args.address is not None and args.backend != "ray":
+            raise ValueError("--address applies to --backend ray only")
         job_file = load_job_file(args.job_file)
-        backend = make_backend(args.backend, device=args.device)
+        options = {"address": args.address} if args.address is not None else {}
+        backend = make_backend(args.backend, device=args.device, **options)
     except (JobFileError, ValueError) as error:
         print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
