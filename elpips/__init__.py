@@ -6,7 +6,7 @@
 >>> est = elpips.estimate_adaptive(metric, x, y)         # value with a 95 % error bound
 """
 
-from . import io
+from . import io, weights
 from .configs import CONFIGS, MetricConfig, TransformConfig, get_config
 from .estimators import Comparison, Estimate, compare, estimate, estimate_adaptive
 from .images import ImageError, as_image_batch, load_image, save_image

@@ -124,10 +124,9 @@ class Metric(nn.Module):
             )
         if not torch.isfinite(images).all():
             raise ValueError(f"{name} contains NaN or Inf values")
-        images = images.to(device=self.device)
         if not images.is_floating_point():
             raise ValueError(f"{name} has dtype {images.dtype}; pass floats (elpips.as_image_batch converts uint8)")
-        return (images + 1) / 2 if self.input_range == "[-1,1]" else images
+        return images.to(device=self.device)
 
     # The two halves of the computation ------------------------------------------------------------
 
@@ -149,12 +148,15 @@ class Metric(nn.Module):
             generator = torch.Generator(device=self.device)
             generator.manual_seed(seed)
         features = self.backbone(x, keep, generator, groups)
-        return [_unit_channels(f.float()) for f in features]
+        # Reduced-precision (autocast) features are normalised in float32; float64 stays float64.
+        return [_unit_channels(f if f.dtype == torch.float64 else f.float()) for f in features]
 
     def embed(self, images: torch.Tensor, draws: Draws) -> Embedding:
         """Features of every image (M, 3, H, W) under every draw; one draw = one transformation and one
         dropout mask shared by all M images."""
         images = self._check_images(images, "images")
+        if self.input_range == "[-1,1]":
+            images = (images + 1) / 2
         m = images.shape[0]
         if draws.identity:
             features = self._features(images, 0, 1)

