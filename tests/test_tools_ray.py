@@ -1,0 +1,175 @@
+"""elpips-batch on Ray: a private 2-CPU cluster on loopback runs tiny L2 jobs to the same manifest and
+images as the local backend, and a job whose worker process is killed mid-run is retried, resumes from
+its checkpoint and ends bit-for-bit like an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+
+# Before ray is imported: no usage statistics, and a private cluster on loopback (Ray reads this at import).
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+import imageio.v3 as iio  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+ray = pytest.importorskip("ray")
+
+from geometry import batch, jobs  # noqa: E402
+from geometry.backends.ray_backend import RayBackend  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+L2_DEFAULTS = '[settings]\ndistance = "l2"\nsize = 32\nsteps = 12\n'
+
+MIXED = L2_DEFAULTS + """
+[[jobs]]
+name = "avg"
+kind = "average"
+inputs = ["cat64.png", "dog64.png"]
+output = "out/avg"
+
+[[jobs]]
+name = "missing"
+kind = "average"
+inputs = ["cat64.png", "nowhere.png"]
+output = "out/missing"
+
+[[jobs]]
+name = "path"
+kind = "geodesic"
+inputs = ["cat64.png", "dog64.png"]
+output = "out/path"
+settings = { frames = 4, gif = "pingpong" }
+
+[[jobs]]
+name = "bary"
+kind = "barycenter"
+inputs = ["cat64.png", "dog64.png"]
+weights = [1, 3]
+output = "out/bary"
+"""
+
+# Long enough (a few seconds) to be killed mid-run; checkpoints every 5 steps.
+LONG = ('[[jobs]]\nname = "{name}"\nkind = "barycenter"\ninputs = ["cat64.png", "dog64.png"]\nweights = [2, 1]\n'
+        'output = "out/{name}"\nsettings = {{ size = 64, steps = 300, checkpoint_every = 5 }}\n')
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One private Ray cluster (2 CPUs, loopback, no dashboard) for the module; the backend reuses it."""
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+def job_folder(root, data_dir, text):
+    """A folder holding the two images and a job file, as users keep them."""
+    root.mkdir()
+    for name in ("cat64.png", "dog64.png"):
+        shutil.copy(data_dir / "small" / name, root / name)
+    path = root / "jobs.toml"
+    path.write_text(text)
+    return path
+
+
+def manifest_entries(job_file):
+    data = json.loads(batch.default_manifest_path(job_file).read_text())
+    return data, {entry["name"]: entry for entry in data["jobs"]}
+
+
+def comparable(entry, folder):
+    """A manifest entry without what legitimately differs between runs: its job folder, timings."""
+    entry = json.loads(json.dumps(entry).replace(str(folder), "<folder>"))
+    entry.pop("seconds")
+    if entry.get("record"):
+        entry["record"] = {key: value for key, value in entry["record"].items() if key != "seconds"}
+    return entry
+
+
+def test_ray_gives_the_local_backends_manifest_and_images_and_a_rerun_skips_finished_jobs(
+        ray_cluster, tmp_path, data_dir, capsys):
+    local_file = job_folder(tmp_path / "local", data_dir, MIXED)
+    ray_file = job_folder(tmp_path / "ray", data_dir, MIXED)
+    assert batch.main([str(local_file), "--device", "cpu", "--no-progress"]) == 1
+    assert batch.main([str(ray_file), "--backend", "ray", "--device", "cpu", "--no-progress"]) == 1
+    assert "job 'missing' is invalid" in capsys.readouterr().err
+
+    local, local_entries = manifest_entries(local_file)
+    remote, remote_entries = manifest_entries(ray_file)
+    assert remote["backend"] == "ray" and local["backend"] == "local"
+    assert remote["summary"] == local["summary"] == {"done": 3, "skipped": 0, "failed": 1, "pending": 0}
+    assert [e["name"] for e in remote["jobs"]] == ["avg", "missing", "path", "bary"]
+    for name in local_entries:
+        assert comparable(remote_entries[name], ray_file.parent) == comparable(local_entries[name], local_file.parent)
+    for name in ("avg", "path", "bary"):
+        for output in remote_entries[name]["outputs"]:
+            if output.endswith(".png"):
+                assert np.array_equal(iio.imread(tmp_path / "ray/out" / name / output),
+                                      iio.imread(tmp_path / "local/out" / name / output)), output
+
+    stamp = (tmp_path / "ray/out/avg/average.png").stat().st_mtime_ns
+    assert batch.main([str(ray_file), "--backend", "ray", "--no-progress"]) == 1
+    rerun, rerun_entries = manifest_entries(ray_file)
+    assert rerun["summary"] == {"done": 0, "skipped": 3, "failed": 1, "pending": 0}
+    assert rerun_entries["bary"]["record"] == remote_entries["bary"]["record"]
+    assert (tmp_path / "ray/out/avg/average.png").stat().st_mtime_ns == stamp, "finished jobs are not recomputed"
+
+
+def test_a_job_whose_worker_is_killed_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run(
+        ray_cluster, tmp_path, data_dir, capsys):
+    job_file = job_folder(tmp_path / "jobs", data_dir, LONG.format(name="killed") + LONG.format(name="straight"))
+    backend = RayBackend(device="cpu", max_retries=2)
+    killed = []
+
+    def kill_the_worker_at_step_20(event):
+        if event.job == "killed" and event.kind == "progress" and event.step >= 20 and not killed:
+            killed.append((backend.worker_pids["killed"], event.step))
+            os.kill(backend.worker_pids["killed"], signal.SIGKILL)
+
+    run = backend.run
+    backend.run = lambda pending, on_event: run(pending, lambda e: (kill_the_worker_at_step_20(e), on_event(e)))
+    assert batch.run_batch(jobs.load_job_file(job_file), backend, progress=False) == 0
+
+    (pid, step), = killed
+    assert backend.worker_pids["killed"] != pid, "the job finished in a restarted worker"
+    _, entries = manifest_entries(job_file)
+    assert entries["killed"]["status"] == entries["straight"]["status"] == "done"
+    assert entries["straight"]["resumed_from_step"] is None
+    resumed = entries["killed"]["resumed_from_step"]
+    assert resumed is not None and resumed % 5 == 0 and 5 <= resumed < 300, "resumed from a checkpoint"
+    assert comparable(entries["killed"], "killed")["record"] == comparable(entries["straight"], "straight")["record"]
+    assert np.array_equal(iio.imread(tmp_path / "jobs/out/killed/average.png"),
+                          iio.imread(tmp_path / "jobs/out/straight/average.png"))
+    assert not (tmp_path / "jobs/out/killed/checkpoint.pt").exists()
+
+
+def test_a_job_whose_worker_dies_past_its_retries_fails_and_a_rerun_resumes_it(ray_cluster, tmp_path, data_dir,
+                                                                                  capsys):
+    job_file = job_folder(tmp_path / "jobs", data_dir, LONG.format(name="fragile"))
+    backend = RayBackend(device="cpu", max_retries=0)
+
+    def kill_at_step_20(event):
+        if event.kind == "progress" and event.step >= 20 and event.job in backend.worker_pids:
+            os.kill(backend.worker_pids.pop(event.job), signal.SIGKILL)
+
+    run = backend.run
+    backend.run = lambda pending, on_event: run(pending, lambda e: (kill_at_step_20(e), on_event(e)))
+    assert batch.run_batch(jobs.load_job_file(job_file), backend, progress=False) == 1
+    entry = manifest_entries(job_file)[1]["fragile"]
+    assert entry["status"] == "failed" and "worker died 1 time(s)" in entry["error"] and "rerun" in entry["error"]
+    assert (tmp_path / "jobs/out/fragile/checkpoint.pt").exists()
+
+    assert batch.main([str(job_file), "--backend", "ray", "--no-progress"]) == 0
+    entry = manifest_entries(job_file)[1]["fragile"]
+    assert entry["status"] == "done" and entry["resumed_from_step"] >= 5
+
+
+def test_address_is_a_ray_option(tmp_path, data_dir, capsys):
+    job_file = job_folder(tmp_path / "jobs", data_dir, L2_DEFAULTS)
+    assert batch.main([str(job_file), "--address", "auto"]) == 2
+    assert "--address applies to --backend ray only" in capsys.readouterr().err
