@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator
 if TYPE_CHECKING:
     from geometry import Progress
 
-#: How often a watcher wakes up to report progress even when nothing new has arrived.
-POLL_SECONDS = 0.2
+#: How often a watcher reports progress to the browser.
+UPDATE_SECONDS = 0.5
 
 _DONE = object()
 
@@ -123,25 +123,18 @@ class Job:
         finally:
             self._updates.put(_DONE)
 
-    def watch(self, poll_seconds: float = POLL_SECONDS) -> Iterator[Watch]:
-        """Yield the growing `Watch` whenever progress arrived (at most once per poll) and at least
-        every `poll_seconds`; returns when the job has finished. Call `outcome()` afterwards."""
+    def watch(self, interval: float = UPDATE_SECONDS) -> Iterator[Watch]:
+        """Yield the growing `Watch` about every `interval` seconds (a browser cannot redraw faster
+        than the engine steps), and once more when the job has finished. Call `outcome()` afterwards."""
         seen = Watch()
         finished = False
         while not finished:
-            try:
-                item = self._updates.get(timeout=poll_seconds)
-            except queue.Empty:
-                seen.started = self.started
-                yield seen
-                continue
-            items = [item]
-            while True:  # take everything that is queued: the browser only needs the latest
+            deadline = time.monotonic() + interval
+            while not finished:  # take everything that arrives until the deadline or the end
                 try:
-                    items.append(self._updates.get_nowait())
+                    update = self._updates.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
-            for update in items:
                 if update is _DONE:
                     finished = True
                 else:

@@ -149,7 +149,7 @@ def speeds_known(ctx: AppContext, spec: RunSpec) -> bool:
     return all(ctx.speeds.known(spec.key + probe) is not None for probe in spec.plan.probes())
 
 
-def stream_run(ctx: AppContext, spec: RunSpec, session: str, progress) -> Iterator[RunView]:
+def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView]:
     """Estimate, run and save `spec`, yielding `RunView`s; the last one carries the outcome."""
     folder = start_folder(ctx, spec)
     if not speeds_known(ctx, spec):
@@ -179,7 +179,6 @@ def stream_run(ctx: AppContext, spec: RunSpec, session: str, progress) -> Iterat
             line = f"Step {latest.step}/{latest.total_steps}: energy {latest.energy:.5f}{eta}"
             if job.cancel_event.is_set():
                 line = "Cancelling... " + line
-            progress((latest.step, latest.total_steps), desc=line, unit="steps")
             new_snapshot = watch.snapshot_step != last_snapshot
             last_snapshot = watch.snapshot_step
             yield RunView(f"{estimate}\n\n{line}", watch, new_snapshot)
@@ -312,6 +311,21 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
         {"frames": frames, "distance": distance, "energy": energy, "seed": int(seed), "fps": float(fps)},
     )
     return spec, note
+
+
+def progress_bar(view: RunView) -> str:
+    """An HTML progress bar with the step count and the engine's estimate of the time left."""
+    latest = view.watch.latest if view.watch is not None else None
+    if latest is None:
+        return ""
+    step, total = int(latest.step), max(1, int(latest.total_steps))
+    left = ""
+    if view.outcome is None and latest.eta_s is not None:
+        left = f", about {format_seconds(latest.eta_s)} left"
+    return (
+        f'<progress max="{total}" value="{step}" style="width:100%;height:12px"></progress>'
+        f"<div>{step}/{total} steps ({100 * step / total:.0f} %){left}</div>"
+    )
 
 
 def to_pixels(image: torch.Tensor) -> np.ndarray:

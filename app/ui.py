@@ -50,10 +50,13 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "anonymous"
 
 
-def _energy_frame(energies: list[tuple[int, float]]) -> pd.DataFrame:
-    """Steps and energies with numeric dtypes even when empty (the plot takes its axis types from them)."""
-    steps = [step for step, _ in energies]
-    values = [energy for _, energy in energies]
+def _energy_frame(energies: list[tuple[int, float]], max_points: int = 400) -> pd.DataFrame:
+    """Steps and energies for the plot: thinned to about `max_points` (the last one always kept) so the
+    browser redraws it quickly, with numeric dtypes even when empty (the plot takes its axis types from them)."""
+    every = max(1, -(-len(energies) // max_points))
+    kept = energies[::every] + ([energies[-1]] if energies and (len(energies) - 1) % every else [])
+    steps = [step for step, _ in kept]
+    values = [energy for _, energy in kept]
     return pd.DataFrame({"step": pd.Series(steps, dtype="int64"), "energy": pd.Series(values, dtype="float64")})
 
 
@@ -179,6 +182,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                         avg_run = gr.Button("Run", variant="primary")
                         avg_cancel = gr.Button("Cancel", variant="stop")
             avg_status = gr.Markdown()
+            avg_progress = gr.HTML(elem_id="average-progress")
             avg_note = gr.Markdown()
             with gr.Row():
                 avg_live = gr.Image(label="Average (forming live)", interactive=False, height=256)
@@ -194,29 +198,28 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
 
             avg_files.change(on_files, avg_files, avg_weights, api_name=False, queue=False)
 
-            # Gradio passes the request and progress only to named parameters, hence one per slider.
+            # Gradio passes the request only to a named parameter, hence one parameter per slider.
             def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6):
                 weights = [w1, w2, w3, w4, w5, w6]
                 spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
                 return runs.estimate_text(ctx, spec, runs.measured_speeds(ctx, spec)), note
 
-            def on_average(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, request: gr.Request,
-                           progress=gr.Progress()):
+            def on_average(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, request: gr.Request):
                 weights = [w1, w2, w3, w4, w5, w6]
                 spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
-                for view in runs.stream_run(ctx, spec, _session(request), progress):
+                for view in runs.stream_run(ctx, spec, _session(request)):
                     watch = view.watch
                     live = gr.skip()
                     if view.new_snapshot and watch is not None and watch.snapshot is not None:
                         live = runs.enlarged(runs.to_pixels(watch.snapshot[0]))
                     plot = _energy_frame(watch.energies) if watch is not None else gr.skip()
                     result = str(view.outcome.png) if view.outcome is not None else gr.skip()
-                    yield view.status, note, live, plot, result
+                    yield view.status, runs.progress_bar(view), note, live, plot, result
 
             avg_inputs = [avg_files, avg_distance, avg_size, avg_steps, avg_seed, *avg_weights]
             avg_estimate.click(on_average_estimate, avg_inputs, [avg_status, avg_note],
                                api_name="average_estimate", **HEAVY)
-            avg_run.click(on_average, avg_inputs, [avg_status, avg_note, avg_live, avg_plot, avg_result],
+            avg_run.click(on_average, avg_inputs, [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result],
                           api_name="average", **HEAVY)
 
         # ------------------------------------------------------------ Geodesic
@@ -249,6 +252,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 inputs=[geo_a, geo_b], cache_examples=False,
             )
             geo_status = gr.Markdown(elem_id="geodesic-status")
+            geo_progress = gr.HTML(elem_id="geodesic-progress")
             geo_note = gr.Markdown()
             with gr.Row():
                 geo_live = gr.Image(label="Frames (forming live)", interactive=False, height=160, scale=3)
@@ -264,28 +268,27 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
                 return runs.estimate_text(ctx, spec, runs.measured_speeds(ctx, spec)), note
 
-            def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, request: gr.Request,
-                            progress=gr.Progress()):
+            def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, request: gr.Request):
                 spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
-                for view in runs.stream_run(ctx, spec, _session(request), progress):
+                for view in runs.stream_run(ctx, spec, _session(request)):
                     watch = view.watch
                     live = gr.skip()
                     if view.new_snapshot and watch is not None and watch.snapshot is not None:
                         live = runs.enlarged(runs.filmstrip(watch.snapshot))
                     plot = _energy_frame(watch.energies) if watch is not None else gr.skip()
-                    done = view.outcome
+                    bar, done = runs.progress_bar(view), view.outcome
                     if done is None:
-                        yield view.status, note, live, plot, gr.skip(), gr.skip(), gr.skip()
+                        yield view.status, bar, note, live, plot, gr.skip(), gr.skip(), gr.skip()
                     else:
                         gallery = [(str(path), f"frame {k}") for k, path in enumerate(done.frames)]
                         downloads = [str(done.mp4), str(done.gif), str(done.zip), str(done.sheet)]
-                        yield view.status, note, live, plot, gallery, str(done.mp4), downloads
+                        yield view.status, bar, note, live, plot, gallery, str(done.mp4), downloads
 
             geo_inputs = [geo_a, geo_b, geo_frames, geo_distance, geo_energy, geo_size, geo_steps, geo_seed, geo_fps]
             geo_estimate.click(on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
                                api_name="geodesic_estimate", **HEAVY)
             geo_run.click(on_geodesic, geo_inputs,
-                          [geo_status, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
+                          [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
                           api_name="geodesic", **HEAVY)
 
         # ------------------------------------------------------------ Cancel (both tabs)

@@ -148,7 +148,7 @@ def test_compare_names_the_identical_candidate_closer_with_full_confidence(clien
 
 
 def test_average_streams_then_saves_a_png_and_the_run_record(client, ex, wide_image, outputs):
-    status, note, live, plot, result = client.predict(
+    status, bar, note, live, plot, result = client.predict(
         [handle_file(ex["disc_left"]), handle_file(wide_image)], "l2", 32, 30, 0,
         1.0, 1.0, 1.0, 1.0, 1.0, 1.0, api_name="/average")
     assert "Done: 30 steps" in status
@@ -167,10 +167,10 @@ def test_average_streams_then_saves_a_png_and_the_run_record(client, ex, wide_im
 
 
 def test_geodesic_returns_frames_video_gif_and_zip(client, ex):
-    status, note, live, plot, gallery, video, files = client.predict(
+    status, bar, note, live, plot, gallery, video, files = client.predict(
         handle_file(ex["texture_blobs"]), handle_file(ex["texture_stripes"]), 4, "l2", "squared", 32, 20, 0,
         8, api_name="/geodesic")
-    assert "Done: 20 steps" in status
+    assert "Done: 20 steps" in status and 'value="20"' in bar and "20/20 steps (100 %)" in bar
     assert len(gallery) == 4
     names = sorted(_local(f).name for f in files)
     assert names == ["contact_sheet.png", "frames.zip", "geodesic.gif", "geodesic.mp4"]
@@ -187,7 +187,7 @@ def test_geodesic_returns_frames_video_gif_and_zip(client, ex):
 
 
 def test_elpips_geodesic_runs_on_tiny_images(client, ex):
-    status, note, live, plot, gallery, video, files = client.predict(
+    status, bar, note, live, plot, gallery, video, files = client.predict(
         handle_file(ex["disc_left"]), handle_file(ex["disc_right"]), 3, "elpips_vgg", "squared", 32, 10, 0,
         8, api_name="/geodesic")
     assert "Done: 10 steps" in status and len(gallery) == 3
@@ -210,7 +210,7 @@ def test_cancel_stops_a_run_and_keeps_its_partial_result(client, ex):
         assert time.monotonic() < deadline and not job.done(), "the run never reported a step"
         time.sleep(0.1)
     client.predict(api_name="/cancel")
-    status, note, live, plot, gallery, video, files = job.result(timeout=60)
+    status, bar, note, live, plot, gallery, video, files = job.result(timeout=60)
     assert "Cancelled at step" in status
     assert len(gallery) == 5 and any(_local(f).name == "geodesic.mp4" for f in files)
 

@@ -31,7 +31,7 @@ def test_job_streams_progress_then_returns_what_save_made(tmp_path):
         return "result"
 
     job = Job("test", tmp_path, DeviceSlot("cpu"), run, save=lambda result: result.upper()).start()
-    watches = list(job.watch(poll_seconds=0.01))
+    watches = list(job.watch(interval=0.01))
     last = watches[-1]
     assert last.energies == [(1, 1.0), (2, 0.5), (3, 1.0 / 3)]
     assert last.snapshot == "snap" and last.snapshot_step == 2 and last.latest.step == 3
@@ -43,7 +43,7 @@ def test_job_reraises_the_run_error_to_its_watcher(tmp_path):
         raise ValueError("bad settings")
 
     job = Job("test", tmp_path, DeviceSlot("cpu"), run, save=lambda result: result).start()
-    list(job.watch(poll_seconds=0.01))
+    list(job.watch(interval=0.01))
     with pytest.raises(ValueError, match="bad settings"):
         job.outcome()
 
@@ -150,4 +150,55 @@ def test_command_line_defaults_are_local_and_private():
     assert args.host == "127.0.0.1" and args.share is False and args.device == "auto"
     assert args.output_dir == Path("outputs") and args.port == 7860
     args = parse_args(["--host", "0.0.0.0", "--port", "8000", "--output-dir", "runs", "--device", "cpu", "--share"])
-    assert (args.host, args.port, args.output_dir, args.device, args.share) == ("0.0.0.0", 8000, Path("runs"), "cpu", True)
+    chosen = (args.host, args.port, args.output_dir, args.device, args.share)
+    assert chosen == ("0.0.0.0", 8000, Path("runs"), "cpu", True)
+
+
+@pytest.mark.slow
+def test_python_dash_m_app_serves_the_app_on_loopback(tmp_path):
+    """The command a README user types: it binds 127.0.0.1 and serves the four tabs."""
+    import json as json_module
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_DISABLE_TELEMETRY="1")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "--port", str(port), "--output-dir", str(tmp_path), "--device", "cpu"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stdout.read()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as response:
+                    config = json_module.loads(response.read())
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the app did not start within 2 minutes"
+                time.sleep(0.5)
+        labels = {component.get("props", {}).get("label") for component in config["components"]}
+        assert {"Distance", "Compare", "Average", "Geodesic"} <= labels
+        outside = socket.gethostbyname(socket.gethostname())
+        if not outside.startswith("127."):  # bound to loopback only: the machine's own address is refused
+            with pytest.raises(OSError):
+                socket.create_connection((outside, port), timeout=2).close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_energy_plot_data_is_thinned_but_keeps_the_ends():
+    from app.ui import _energy_frame
+
+    frame = _energy_frame([(step, 1.0 / step) for step in range(1, 1001)])
+    assert len(frame) <= 400 and frame["step"].iloc[0] == 1 and frame["step"].iloc[-1] == 1000
+    assert str(frame["step"].dtype) == "int64" and str(frame["energy"].dtype) == "float64"
+    empty = _energy_frame([])
+    assert len(empty) == 0 and str(empty["energy"].dtype) == "float64"
