@@ -99,9 +99,11 @@ class EventInbox:
 class RayBackend:
     """Runs jobs on a Ray cluster (see the module docstring).
 
-    address: None starts a private Ray cluster on this machine (on loopback; ``num_cpus`` caps its CPUs);
-        "auto" joins the cluster this machine belongs to; "HOST:PORT" (or "ray://HOST:PORT") that cluster's
-        head. When Ray is already initialised in this process, that connection is used as it is.
+    address: None starts a private Ray cluster on this machine when the jobs run (on loopback; ``num_cpus``
+        caps its CPUs); "auto" joins the cluster this machine belongs to; "HOST:PORT" (or "ray://HOST:PORT")
+        that cluster's head. A cluster named by address is joined here, so that a wrong address is a
+        ValueError before anything runs. When Ray is already initialised in this process, that connection is
+        used as it is.
     device: None/"auto" (a GPU per job where the cluster has GPUs, else CPU), "cpu", or "cuda".
     max_retries: how many times a job is run again after its worker process died.
     cpus_per_job: CPUs each job reserves (and its torch threads) on a cluster without GPUs.
@@ -123,11 +125,13 @@ class RayBackend:
         self.cpus_per_job = cpus_per_job
         #: job name -> pid (on the worker's node) of the process running it, from its latest event.
         self.worker_pids: dict[str, int] = {}
+        self._connected_here = _connect(address, num_cpus) if address is not None else False
 
     def run(self, jobs: Sequence[Job], on_event: Callable[[JobEvent], None]) -> Iterator[JobResult]:
         if not jobs:
             return
-        started_here = _connect(self.address, self.num_cpus)
+        started_here = _connect(self.address, self.num_cpus) or self._connected_here
+        self._connected_here = False
         ray = _ray()
         inbox = ray.remote(EventInbox).options(num_cpus=0).remote()
         workers = self._start_workers(ray, len(jobs))
@@ -175,10 +179,11 @@ class RayBackend:
         try:
             result = ray.get(ref)
         except ray.exceptions.RayError as error:
-            message = " ".join(str(error).split())[:300]
+            cause = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
+            if isinstance(error, ray.exceptions.RayActorError):
+                cause = f"its worker died {self.max_retries + 1} time(s) ({cause})"
             return JobResult(name=job.name, kind=job.kind, output=job.output, status="failed",
-                             error=f"its worker died {self.max_retries + 1} time(s) ({type(error).__name__}: "
-                                   f"{message}); rerun the job file to resume from its checkpoint")
+                             error=f"{cause}; rerun the job file to resume from its checkpoint")
         if result.status == "done" and finished_result(job) is None:
             result.status, result.outputs = "failed", []
             result.error = (f"the worker finished but its outputs are not visible here in {job.output}: output "
@@ -212,6 +217,10 @@ def _connect(address: str | None, num_cpus: int | None) -> bool:
         return False
     if address is None:
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
-    else:
+        return True
+    try:
         ray.init(address=address, logging_level=logging.WARNING)
+    except ConnectionError as error:
+        raise ValueError(f"cannot reach a Ray cluster at address {address!r} ({' '.join(str(error).split())}): "
+                         "start one with `ray start --head`, or check --address") from None
     return True
