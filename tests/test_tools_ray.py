@@ -169,7 +169,18 @@ def test_a_job_whose_worker_dies_past_its_retries_fails_and_a_rerun_resumes_it(r
     assert entry["status"] == "done" and entry["resumed_from_step"] >= 5
 
 
-def test_address_is_a_ray_option(tmp_path, data_dir, capsys):
-    job_file = job_folder(tmp_path / "jobs", data_dir, L2_DEFAULTS)
+def test_address_is_a_ray_option_and_an_unreachable_cluster_is_one_line_exit_2(tmp_path, data_dir, capsys,
+                                                                                monkeypatch):
+    job_file = job_folder(tmp_path / "jobs", data_dir, MIXED)
     assert batch.main([str(job_file), "--address", "auto"]) == 2
     assert "--address applies to --backend ray only" in capsys.readouterr().err
+
+    def no_cluster(**options):
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", no_cluster)
+    assert batch.main([str(job_file), "--backend", "ray", "--address", "10.0.0.5:6379"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "cannot reach a Ray cluster at address '10.0.0.5:6379'" in err and "ray start --head" in err
