@@ -167,21 +167,24 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 with gr.Column():
                     avg_files = gr.File(avg_defaults, file_count="multiple", file_types=["image"],
                                         label=f"Images (2 to {MAX_AVERAGE_IMAGES})")
+                    avg_preview = gr.Gallery(avg_defaults, label="Inputs", columns=MAX_AVERAGE_IMAGES, height=120,
+                                             object_fit="contain", interactive=False)
                     avg_weights = [
-                        gr.Slider(0, 1, value=1.0, step=0.05, label=f"Weight of image {k + 1}",
-                                  visible=k < len(avg_defaults))
-                        for k in range(MAX_AVERAGE_IMAGES)
+                        gr.Slider(0, 1, value=1.0, step=0.05, visible=path is not None,
+                                  label=f"Weight of {display_name(path)}" if path else None)
+                        for path in avg_defaults + [None] * (MAX_AVERAGE_IMAGES - len(avg_defaults))
                     ]
                 with gr.Column():
-                    avg_distance = gr.Dropdown(list(DISTANCES), value="elpips_vgg", label="Distance")
+                    avg_distance = gr.Dropdown(list(DISTANCES), value="elpips_vgg", label="Distance",
+                                               elem_id="average-distance")
                     avg_size = size_slider()
                     avg_steps = gr.Slider(10, 5000, value=default_steps(device), step=10, label="Steps")
                     avg_seed = seed_box()
                     with gr.Row():
                         avg_estimate = gr.Button("Estimate run time")
-                        avg_run = gr.Button("Run", variant="primary")
+                        avg_run = gr.Button("Run", variant="primary", elem_id="average-run")
                         avg_cancel = gr.Button("Cancel", variant="stop")
-            avg_status = gr.Markdown()
+            avg_status = gr.Markdown(elem_id="average-status")
             avg_progress = gr.HTML(elem_id="average-progress")
             avg_note = gr.Markdown()
             with gr.Row():
@@ -191,12 +194,18 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             avg_result = gr.File(label="Result (PNG)")
 
             def on_files(files):
-                count = len(files or [])
-                names = [display_name(path) for path in files or []]
-                return [gr.update(visible=k < count, label=f"Weight of {names[k]}" if k < count else None)
-                        for k in range(MAX_AVERAGE_IMAGES)]
+                files = list(files or [])
+                names = [display_name(path) for path in files]
+                sliders = [gr.update(visible=k < len(files), label=f"Weight of {names[k]}" if k < len(files) else None)
+                           for k in range(MAX_AVERAGE_IMAGES)]
+                return [files, *sliders]
 
-            avg_files.change(on_files, avg_files, avg_weights, api_name=False, queue=False)
+            avg_files.change(on_files, avg_files, [avg_preview, *avg_weights], api_name=False, queue=False)
+            gr.Examples(
+                [[[examples["disc_left"], examples["disc_right"], examples["disc_top"]]],
+                 [[examples["texture_blobs"], examples["texture_stripes"]]]],
+                inputs=[avg_files], cache_examples=False,
+            )
 
             # Gradio passes the request only to a named parameter, hence one parameter per slider.
             def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6):
