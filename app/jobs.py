@@ -44,9 +44,6 @@ class DeviceSlot:
     def __exit__(self, *exc) -> None:
         self._lock.release()
 
-    def busy(self) -> bool:
-        return self._lock.locked()
-
 
 @dataclass
 class Watch:
@@ -79,13 +76,11 @@ class Job:
     def __init__(
         self,
         kind: str,
-        folder: Path,
         slot: DeviceSlot,
         run: Callable[[Callable[[Progress], None], threading.Event], Any],
         save: Callable[[Any], Any],
     ):
         self.kind = kind
-        self.folder = folder
         self.cancel_event = threading.Event()
         self._slot = slot
         self._run = run
@@ -107,10 +102,6 @@ class Job:
     def started(self) -> bool:
         """Whether the job holds the device (False while it waits behind another job)."""
         return self._started.is_set()
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive() and self._thread.ident is not None
 
     def _work(self) -> None:
         try:

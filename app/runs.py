@@ -158,7 +158,6 @@ def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView
     snaps = snapshot_steps(spec.plan.total_steps)
     job = Job(
         spec.kind,
-        folder,
         ctx.slot,
         run=lambda callback, cancel: spec.engine(callback, cancel, PRESET, spec.plan.total_steps, snaps, None),
         save=lambda result: spec.save(result, folder),

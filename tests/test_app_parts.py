@@ -24,13 +24,13 @@ def _progress(step, total=3, energy=1.0, snapshot=None):
     return SimpleNamespace(step=step, total_steps=total, energy=energy, eta_s=None, snapshot=snapshot)
 
 
-def test_job_streams_progress_then_returns_what_save_made(tmp_path):
+def test_job_streams_progress_then_returns_what_save_made():
     def run(callback, cancel):
         for step in range(1, 4):
             callback(_progress(step, energy=1.0 / step, snapshot="snap" if step == 2 else None))
         return "result"
 
-    job = Job("test", tmp_path, DeviceSlot("cpu"), run, save=lambda result: result.upper()).start()
+    job = Job("test", DeviceSlot("cpu"), run, save=lambda result: result.upper()).start()
     watches = list(job.watch(interval=0.01))
     last = watches[-1]
     assert last.energies == [(1, 1.0), (2, 0.5), (3, 1.0 / 3)]
@@ -38,17 +38,17 @@ def test_job_streams_progress_then_returns_what_save_made(tmp_path):
     assert job.outcome() == "RESULT"
 
 
-def test_job_reraises_the_run_error_to_its_watcher(tmp_path):
+def test_job_reraises_the_run_error_to_its_watcher():
     def run(callback, cancel):
         raise ValueError("bad settings")
 
-    job = Job("test", tmp_path, DeviceSlot("cpu"), run, save=lambda result: result).start()
+    job = Job("test", DeviceSlot("cpu"), run, save=lambda result: result).start()
     list(job.watch(interval=0.01))
     with pytest.raises(ValueError, match="bad settings"):
         job.outcome()
 
 
-def test_jobs_on_one_device_run_one_at_a_time_and_cancel_reaches_the_session(tmp_path):
+def test_jobs_on_one_device_run_one_at_a_time_and_cancel_reaches_the_session():
     slot, board = DeviceSlot("cpu"), JobBoard()
     release = threading.Event()
     running = []
@@ -62,8 +62,8 @@ def test_jobs_on_one_device_run_one_at_a_time_and_cancel_reaches_the_session(tmp
         running.append(2)
         return "cancelled" if cancel.is_set() else "completed"
 
-    first = Job("a", tmp_path, slot, blocking_run, save=lambda r: r).start()
-    second = Job("b", tmp_path, slot, cancellable_run, save=lambda r: r)
+    first = Job("a", slot, blocking_run, save=lambda r: r).start()
+    second = Job("b", slot, cancellable_run, save=lambda r: r)
     board.add("session-1", second)
     second.start()
     assert not second.started  # waits for the device
