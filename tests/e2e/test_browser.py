@@ -1,7 +1,8 @@
 """End to end in a real browser: Debian's Chromium, driven by Playwright for Python.
 
 Playwright's own browser download is never used: the test launches /usr/bin/chromium (CI installs
-it with `apt-get install -y chromium`) and is skipped when it is missing. The browser is headless
+it with `apt-get install -y chromium`) and is skipped when it is missing, unless
+ELPIPS_REQUIRE_BROWSER=1 (as in CI), which makes that a failure. The browser is headless
 with a fresh profile; every request it makes to a host other than the app is aborted and recorded,
 and the test fails if there was any. Screenshots go to ``test-artifacts/`` at the repository root.
 """
@@ -78,7 +79,10 @@ def app_url(server_outbound_attempts, tmp_path_factory):
 def browser_page(tmp_path_factory):
     """A page in a fresh headless Chromium profile, and the list of off-machine requests it tried."""
     if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium is not installed (apt-get install -y chromium)")
+        message = "Debian's Chromium is not installed (apt-get install -y chromium)"
+        if os.environ.get("ELPIPS_REQUIRE_BROWSER") == "1":  # CI sets this: there a missing browser is a failure
+            pytest.fail(message)
+        pytest.skip(message)
     sync_api = pytest.importorskip("playwright.sync_api")
     blocked: list[str] = []
 
