@@ -202,3 +202,12 @@ def test_energy_plot_data_is_thinned_but_keeps_the_ends():
     assert str(frame["step"].dtype) == "int64" and str(frame["energy"].dtype) == "float64"
     empty = _energy_frame([])
     assert len(empty) == 0 and str(empty["energy"].dtype) == "float64"
+
+
+def test_without_the_repository_assets_the_examples_are_generated(tmp_path, monkeypatch):
+    import app.examples
+
+    monkeypatch.setattr(app.examples, "REPO_EXAMPLES_DIR", tmp_path / "missing")
+    paths = app.examples.example_paths(tmp_path / "generated")
+    assert set(paths) == set(NAMES) and all(path.parent == tmp_path / "generated" for path in paths.values())
+    assert all(path.is_file() for path in paths.values())
