@@ -170,3 +170,30 @@ def test_module_entry_point_with_elpips(tmp_path, pair):
     assert video.read_video(out / "geodesic.mp4").frames.shape == (3, 32, 32, 3)
     record = json.loads((out / "record.json").read_text())
     assert record["pairs"][0]["settings"]["distance"] == "elpips_vgg"
+
+
+def test_video_resume_keeps_finished_pairs_and_redoes_the_unfinished_one(tmp_path, capsys):
+    source = np.zeros((3, 32, 32, 3), np.uint8)
+    for t, level in enumerate((0, 128, 255)):
+        source[t, 8:24, 8:24] = level
+    clip_path = video.write_mp4(tmp_path / "clip.mp4", source, fps=4)
+    out = tmp_path / "smooth"
+    argv = ["--video", clip_path, "--insert", "1", *FAST, "--no-progress", "--out", out]
+    assert run(capsys, *argv)[0] == 0
+    before = [iio.imread(f) for f in frame_files(out)]
+
+    # as if the run had died during the second pair: its frame and record are missing
+    run_state = json.loads((out / "run.json").read_text())
+    del run_state["pairs"]["1"]
+    (out / "run.json").write_text(json.dumps({**run_state, "status": "running"}))
+    (out / "frames" / "frame_003.png").unlink()
+    first_pair_stamp = (out / "frames" / "frame_001.png").stat().st_mtime_ns
+
+    status, err = run(capsys, *argv)
+    assert status == 2 and "--resume" in err
+    status, err = run(capsys, *argv, "--resume")
+    assert status == 0, err
+    assert (out / "frames" / "frame_001.png").stat().st_mtime_ns == first_pair_stamp
+    after = [iio.imread(f) for f in frame_files(out)]
+    assert len(after) == 5 and all(np.array_equal(a, b) for a, b in zip(after, before))
+    assert json.loads((out / "run.json").read_text())["status"] == "done"
