@@ -88,6 +88,9 @@ SETTINGS: dict[str, frozenset[str]] = {
     "perturbed_barycenter": frozenset(_COMMON_SETTINGS | {"mode", "count"}),
 }
 
+#: Settings that do not change a job's outputs (resume is bit-for-bit whatever the checkpoint interval).
+_NOT_IN_SPEC = {"checkpoint_every"}
+
 _JOB_KEYS = {"name", "kind", "inputs", "weights", "settings", "output"}
 
 
@@ -121,7 +124,7 @@ class Job:
             "inputs": [str(p) for p in self.inputs],
             "input_sha256": list(self.input_digests),
             "weights": list(self.weights) if self.weights is not None else None,
-            "settings": dict(sorted(self.settings.items())),
+            "settings": {k: v for k, v in sorted(self.settings.items()) if k not in _NOT_IN_SPEC},
         }
 
 

@@ -156,7 +156,8 @@ def write_gif(
     """Write an animated GIF.
 
     ``mode="pingpong"`` plays the frames forward then backward (without repeating the end frames),
-    so a looping morph goes a -> b -> a smoothly.
+    so a looping morph goes a -> b -> a smoothly. Identical consecutive frames are stored once with
+    their durations added (Pillow's GIF encoder does this), so the playing time is always right.
     """
     if mode not in ("forward", "pingpong"):
         raise ValueError(f"GIF mode must be 'forward' or 'pingpong'; got {mode!r}")
