@@ -65,6 +65,13 @@ inputs = ["cat64.png"]
 output = "out/warp"
 
 [[jobs]]
+name = "tiny"
+kind = "perturbed_barycenter"
+inputs = ["tiny.png"]
+output = "out/tiny"
+settings = { mode = "shift", size = 2 }
+
+[[jobs]]
 name = "path"
 kind = "geodesic"
 inputs = ["cat64.png", "dog64.png"]
@@ -74,6 +81,7 @@ settings = { frames = 4, gif = "pingpong" }
 
 
 def test_bad_jobs_are_reported_and_the_rest_run_then_a_rerun_skips_them(workdir, capsys):
+    iio.imwrite(workdir / "tiny.png", np.zeros((2, 2, 3), np.uint8))  # too small to shift by 2 px: fails at run time
     job_file = write_jobs(workdir, GOOD_AND_BAD)
     assert batch.main([str(job_file), "--device", "cpu", "--no-progress"]) == 1
     err = capsys.readouterr().err
@@ -81,8 +89,9 @@ def test_bad_jobs_are_reported_and_the_rest_run_then_a_rerun_skips_them(workdir,
         assert f"job {name!r} is invalid" in err and needle in err
 
     manifest, entries = read_manifest(job_file)
-    assert manifest["summary"] == {"done": 2, "skipped": 0, "failed": 3, "pending": 0}
-    assert [e["name"] for e in manifest["jobs"]] == ["avg", "missing", "weights", "warp", "path"]
+    assert manifest["summary"] == {"done": 2, "skipped": 0, "failed": 4, "pending": 0}
+    assert [e["name"] for e in manifest["jobs"]] == ["avg", "missing", "weights", "warp", "tiny", "path"]
+    assert "job 'tiny' failed" in err and "too small" in entries["tiny"]["error"]
     assert entries["missing"]["status"] == "failed" and "nowhere.png" in entries["missing"]["error"]
     assert entries["avg"]["status"] == "done" and entries["avg"]["error"] is None
     assert entries["avg"]["record"]["steps"] == 12
@@ -95,7 +104,7 @@ def test_bad_jobs_are_reported_and_the_rest_run_then_a_rerun_skips_them(workdir,
     stamp = (workdir / "out/avg/average.png").stat().st_mtime_ns
     assert batch.main([str(job_file), "--no-progress"]) == 1
     manifest, entries = read_manifest(job_file)
-    assert manifest["summary"] == {"done": 0, "skipped": 2, "failed": 3, "pending": 0}
+    assert manifest["summary"] == {"done": 0, "skipped": 2, "failed": 4, "pending": 0}
     assert entries["avg"]["record"]["steps"] == 12, "a skipped job keeps its record"
     assert (workdir / "out/avg/average.png").stat().st_mtime_ns == stamp, "finished jobs are not recomputed"
 
