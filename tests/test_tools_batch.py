@@ -155,6 +155,7 @@ def test_an_interrupted_job_resumes_from_its_checkpoint_and_matches_an_uninterru
                           iio.imread(workdir / "straight" / "average.png"))
 
 
+@pytest.mark.slow
 def test_one_network_load_serves_every_job_of_a_distance(workdir, capsys, monkeypatch):
     """Two E-LPIPS jobs (tiny: 64 px, 2 steps of the single-stage reference preset) share one load."""
     loads = []
