@@ -28,9 +28,10 @@ Outputs in ``--out``:
 * ``record.json``                the settings and the engine's run record of every pair
 * ``run.json``                   the run's settings and status (what ``--resume`` checks)
 
-This module is the command line only. Importing it (``import geometry.geodesic``) rebinds the name
-``geometry.geodesic`` from the engine's function to this module, so library code must not import it:
-the engine is `geometry.api.geodesic`, the file writers are in `geometry.video`.
+This module is the command line only: the engine is `geometry.api.geodesic`, the file writers are in
+`geometry.video`. Python binds every imported submodule as an attribute of its package, so importing
+this module rebinds ``geometry.geodesic`` from the engine's function to the module; the module is
+therefore callable and forwards calls to the engine, so ``geometry.geodesic(a, b, ...)`` works either way.
 
 Options: ``--frames`` (default 10), ``--size`` (short side or HxW; inputs of different sizes are
 centre-cropped to the first one's aspect, see `geometry.inputs`), ``--steps``, ``--metric``
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import types
 from pathlib import Path
 from typing import Sequence
 
@@ -56,6 +58,17 @@ from geometry.cli_support import (OneLineParser, RunFolder, StepBar, add_run_opt
 PROG = "elpips-geodesic"
 RECORD_NAME = "record.json"
 DEFAULT_FPS = 10.0
+
+
+class _EngineForwardingModule(types.ModuleType):
+    """This module, callable as the engine's `geodesic` it displaces from the package namespace."""
+
+    def __call__(self, *args, **kwargs):
+        return geodesic_path(*args, **kwargs)
+
+
+if __name__ == "geometry.geodesic":  # imported; `python -m` runs it as __main__ and leaves the package alone
+    sys.modules[__name__].__class__ = _EngineForwardingModule
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,22 +1,25 @@
 """elpips-geodesic: frames, MP4, GIF and contact sheet from two images or a clip; one-line errors; --resume.
 
 The command runs in-process through runpy (fast) except once as ``python -m geometry.geodesic``.
-It is loaded with runpy rather than imported because importing the module ``geometry.geodesic``
-would rebind the package attribute ``geometry.geodesic`` (the engine's function) for every later test.
+It is loaded with runpy rather than imported: importing the module ``geometry.geodesic``
+rebinds the package attribute ``geometry.geodesic`` to the (callable) module for every later test.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import runpy
 import subprocess
 import sys
 import threading
+import types
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import torch
 
 from geometry import api, inputs, video
 
@@ -197,3 +200,19 @@ def test_video_resume_keeps_finished_pairs_and_redoes_the_unfinished_one(tmp_pat
     after = [iio.imread(f) for f in frame_files(out)]
     assert len(after) == 5 and all(np.array_equal(a, b) for a, b in zip(after, before))
     assert json.loads((out / "run.json").read_text())["status"] == "done"
+
+
+def test_importing_the_command_module_keeps_geometry_geodesic_callable():
+    import geometry
+
+    engine = geometry.geodesic
+    try:
+        importlib.import_module("geometry.geodesic")
+        assert isinstance(geometry.geodesic, types.ModuleType), "Python rebinds the package attribute"
+        from geometry import geodesic
+
+        result = geodesic(torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8), frames=3, distance="l2", steps=2)
+        assert result.images.shape == (3, 3, 8, 8)
+    finally:
+        sys.modules.pop("geometry.geodesic", None)
+        geometry.geodesic = engine
