@@ -71,6 +71,20 @@ class SquaredL2:
         return self
 
 
+_LOADED: dict[tuple[str, str, int | None], Any] = {}
+
+
+def load_cached(name: str, device: torch.device, num_scales: int | None = None) -> Any:
+    """`elpips.load_metric(name, device, num_scales=...)`, loaded once per process (metrics are frozen)."""
+    key = (name, str(device), num_scales)
+    if key not in _LOADED:
+        import elpips
+
+        kwargs = {} if num_scales is None else {"num_scales": num_scales}
+        _LOADED[key] = elpips.load_metric(name, device=device, **kwargs)
+    return _LOADED[key]
+
+
 def _has_trio(obj: Any) -> bool:
     return all(callable(getattr(obj, name, None)) for name in ("sample_draws", "embed", "embedding_distance"))
 
@@ -115,19 +129,9 @@ class DistanceFamily:
         return self._base
 
     def _load(self, num_scales: int | None) -> Any:
-        if num_scales in self._variants:
-            return self._variants[num_scales]
-        import elpips
-
-        kwargs = {} if num_scales is None else {"num_scales": num_scales}
-        try:
-            metric = elpips.load_metric(self.name, device=self.device, **kwargs)
-        except TypeError as error:
-            raise ValueError(
-                f"elpips.load_metric does not accept num_scales ({error}); images smaller than the "
-                f"metric's minimum size cannot be used with {self.name!r}") from error
-        self._variants[num_scales] = metric
-        return metric
+        if num_scales not in self._variants:
+            self._variants[num_scales] = load_cached(self.name, self.device, num_scales)
+        return self._variants[num_scales]
 
     def at_size(self, size: tuple[int, int]) -> Any:
         """The distance to use for images of `size` = (H, W)."""
