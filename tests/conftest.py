@@ -7,7 +7,9 @@ cache, which the first load fills through the PyPI route if it is empty.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,44 @@ def metric_elpips() -> elpips.Metric:
 @pytest.fixture(scope="session")
 def metric_lpips() -> elpips.Metric:
     return elpips.load_metric("lpips_vgg", device="cpu")
+
+
+def _is_loopback(address) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def outbound_attempts():
+    """Refuse, and record, every socket connection of this process that is not to loopback or a Unix
+    socket; the module fails if there was any (the project must work offline, telemetry off)."""
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock, address):
+        if sock.family == getattr(socket, "AF_UNIX", None) or _is_loopback(address):
+            return real_connect(sock, address)
+        attempts.append(address)
+        raise OSError(f"outbound connection to {address} refused by the test")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", guarded_connect)
+        yield attempts
+    assert attempts == [], f"tried to reach the network: {attempts}"
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """A function returning a free TCP port on 127.0.0.1."""
+
+    def pick() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    return pick

@@ -9,10 +9,8 @@ import os
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
-import ipaddress
 import json
 import re
-import socket
 import time
 import zipfile
 from pathlib import Path
@@ -28,49 +26,15 @@ from app.examples import REPO_EXAMPLES_DIR  # noqa: E402
 from app.ui import build_app, launch_options  # noqa: E402
 
 
-def _is_loopback(address) -> bool:
-    host = address[0] if isinstance(address, tuple) else address
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def outbound_attempts():
-    """Refuse, and record, every socket connection that is not to loopback or a Unix socket."""
-    attempts = []
-    real_connect = socket.socket.connect
-
-    def guarded_connect(sock, address):
-        if sock.family == getattr(socket, "AF_UNIX", None) or _is_loopback(address):
-            return real_connect(sock, address)
-        attempts.append(address)
-        raise OSError(f"outbound connection to {address} refused by the test")
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket.socket, "connect", guarded_connect)
-        yield attempts
-    assert attempts == [], f"the app tried to reach the network: {attempts}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("app-outputs")
 
 
 @pytest.fixture(scope="module")
-def client(outbound_attempts, outputs):
+def client(outbound_attempts, outputs, free_port):
     demo = build_app(outputs, "cpu")
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(),
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                 quiet=True, **launch_options(outputs))
     try:
         yield Client(demo.local_url, verbose=False, download_files=False)

@@ -12,7 +12,6 @@ import os
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
-import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -36,38 +35,13 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TIMEOUT_MS = 120_000
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server_outbound_attempts():
-    """Refuse, and record, every connection the server process makes to anything but loopback."""
-    attempts = []
-    real_connect = socket.socket.connect
-
-    def guarded_connect(sock, address):
-        host = address[0] if isinstance(address, tuple) else None
-        if sock.family == getattr(socket, "AF_UNIX", None) or host in ("127.0.0.1", "::1", "localhost"):
-            return real_connect(sock, address)
-        attempts.append(address)
-        raise OSError(f"outbound connection to {address} refused by the test")
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket.socket, "connect", guarded_connect)
-        yield attempts
-    assert attempts == [], f"the app tried to reach the network: {attempts}"
-
-
-@pytest.fixture(scope="module")
-def app_url(server_outbound_attempts, tmp_path_factory):
+def app_url(outbound_attempts, tmp_path_factory, free_port):
     from app.ui import build_app, launch_options
 
     outputs = tmp_path_factory.mktemp("browser-outputs")
     demo = build_app(outputs, "cpu")
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True,
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
                 **launch_options(outputs))
     try:
         yield demo.local_url
