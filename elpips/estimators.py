@@ -1,12 +1,17 @@
 """Estimating E-LPIPS, an expectation over random transformations, from samples (ELPIPS.md section 4).
 
 - :func:`estimate`: the mean of a fixed number of samples, with its standard error.
-- :func:`estimate_adaptive`: the reference's rule: draw batches of 10 until the 95 % error of the mean
+- :func:`estimate_adaptive`: the reference's rule: draw blocks of 10 until the 95 % error of the mean
   (1.96 standard errors) is below an absolute and a relative bound, or a sample cap is reached.
 - :func:`compare`: several candidates against one reference under the SAME draws. The per-draw
   differences are strongly correlated, so which candidate is closer is settled with far fewer samples
   than the distances themselves.
-Metrics without transformations are deterministic: one sample, zero error.
+
+All three draw samples in blocks of ``block`` (10, the reference's batch) that are stratified within
+the block (:func:`elpips.sample_draws` with ``stratify``): block means are independent and unbiased,
+the standard error comes from their spread, and it is typically two to three times smaller than that
+of as many independent draws. ``block=1`` gives plain independent draws. Sample counts are rounded up
+to whole blocks. Metrics without transformations are deterministic: one sample, zero error.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import torch
 from .metric import Metric
 
 Z_95 = 1.96
+BLOCK = 10
 
 
 @dataclass(frozen=True)
@@ -63,17 +69,29 @@ class Comparison:
         return min(z)
 
 
-def _stderr(samples: torch.Tensor) -> torch.Tensor:
-    if samples.shape[0] < 2:
-        return torch.zeros_like(samples[0])
-    return samples.std(dim=0) / math.sqrt(samples.shape[0])
+def _stderr(per_draw: torch.Tensor, block: int) -> torch.Tensor:
+    """Standard error of the mean of (n, ...) per-draw values drawn in stratified blocks of ``block``."""
+    n = per_draw.shape[0]
+    blocks = n // block
+    if blocks >= 2 and blocks * block == n:
+        means = per_draw.unflatten(0, (blocks, block)).mean(dim=1)
+        return means.std(dim=0) / math.sqrt(blocks)
+    if n < 2:
+        return torch.zeros_like(per_draw[0])
+    return per_draw.std(dim=0) / math.sqrt(n)  # one block: the independent-draws formula, an upper bound
 
 
-def _per_draw_distances(metric: Metric, images: torch.Tensor, i, j, count: int, generator) -> torch.Tensor:
+def _per_draw_distances(metric: Metric, images: torch.Tensor, i, j, count: int, block: int, generator) -> torch.Tensor:
     """(count, P) per-draw distances, computed in passes of at most ``metric.max_batch`` evaluations."""
-    draws = metric.sample_draws(count, tuple(images.shape[-2:]), generator)
+    draws = metric.sample_draws(count, tuple(images.shape[-2:]), generator, stratify=block)
     with torch.no_grad():
         return metric.embedding_distance(metric.embed(images, draws), i, j).cpu()
+
+
+def _whole_blocks(samples: int, block: int) -> int:
+    if samples < 1 or block < 1:
+        raise ValueError(f"samples and block must be >= 1, got {samples} and {block}")
+    return -(-samples // block) * block
 
 
 def _pairs(metric: Metric, x: torch.Tensor, y: torch.Tensor):
@@ -83,13 +101,19 @@ def _pairs(metric: Metric, x: torch.Tensor, y: torch.Tensor):
     return torch.cat([x, y]), torch.arange(n), torch.arange(n) + n
 
 
-def estimate(metric: Metric, x: torch.Tensor, y: torch.Tensor, samples: int = 64, generator: torch.Generator | None = None) -> Estimate:
+def estimate(
+    metric: Metric,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    samples: int = 60,
+    block: int = BLOCK,
+    generator: torch.Generator | None = None,
+) -> Estimate:
     """Mean of ``samples`` draws of d(x[n], y[n]) for each pair n, with standard errors."""
-    if metric.config.transforms is None:
-        samples = 1
+    samples = 1 if metric.config.transforms is None else _whole_blocks(samples, block)
     images, i, j = _pairs(metric, x, y)
-    per_draw = _per_draw_distances(metric, images, i, j, samples, generator)
-    return Estimate(per_draw.mean(dim=0), _stderr(per_draw), samples)
+    per_draw = _per_draw_distances(metric, images, i, j, samples, block, generator)
+    return Estimate(per_draw.mean(dim=0), _stderr(per_draw, block), samples)
 
 
 def estimate_adaptive(
@@ -99,25 +123,23 @@ def estimate_adaptive(
     max_error: float = 0.01,
     max_rel_error: float = 0.025,
     max_samples: int = 5000,
-    batch: int = 10,
+    block: int = BLOCK,
     generator: torch.Generator | None = None,
 ) -> Estimate:
-    """Sample in batches until every pair's 95 % error is below ``max_error`` and ``max_rel_error`` times
-    its value, or ``max_samples`` draws were taken (the reference's stopping rule)."""
+    """Sample block by block until every pair's 95 % error is below ``max_error`` and ``max_rel_error``
+    times its value, or ``max_samples`` draws were taken (the reference's stopping rule)."""
     if metric.config.transforms is None:
         return estimate(metric, x, y, 1)
     images, i, j = _pairs(metric, x, y)
+    max_samples = _whole_blocks(max_samples, block)
     chunks: list[torch.Tensor] = []
-    taken = 0
-    while taken < max_samples:
-        count = min(batch, max_samples - taken)
-        chunks.append(_per_draw_distances(metric, images, i, j, count, generator))
-        taken += count
+    while True:
+        chunks.append(_per_draw_distances(metric, images, i, j, block, block, generator))
         per_draw = torch.cat(chunks)
-        mean, error = per_draw.mean(dim=0), Z_95 * _stderr(per_draw)
-        if taken >= 2 and bool(((error < max_error) & (error < max_rel_error * mean.abs())).all()):
-            break
-    return Estimate(mean, _stderr(per_draw), taken)
+        mean, error = per_draw.mean(dim=0), Z_95 * _stderr(per_draw, block)
+        enough = len(chunks) >= 2 and bool(((error < max_error) & (error < max_rel_error * mean.abs())).all())
+        if enough or per_draw.shape[0] >= max_samples:
+            return Estimate(mean, error / Z_95, per_draw.shape[0])
 
 
 def compare(
@@ -127,12 +149,12 @@ def compare(
     samples: int | None = None,
     max_samples: int = 2000,
     z: float = Z_95,
-    batch: int = 10,
+    block: int = BLOCK,
     generator: torch.Generator | None = None,
 ) -> Comparison:
     """Distances of each candidate (1, 3, H, W) to ``reference`` under shared draws.
 
-    With ``samples`` set, exactly that many draws; otherwise batches of ``batch`` until the closest
+    With ``samples`` set, that many draws (whole blocks); otherwise block by block until the closest
     candidate is ahead of every other by ``z`` standard errors of the difference, or ``max_samples``.
     """
     if len(candidates) < 1:
@@ -143,21 +165,22 @@ def compare(
     images = torch.cat([reference, *candidates])
     k = len(candidates)
     i, j = torch.arange(1, k + 1), torch.zeros(k, dtype=torch.long)
-    deterministic = metric.config.transforms is None
-    target = 1 if deterministic else samples or max_samples
-    step = target if samples or deterministic else batch
+    if metric.config.transforms is None:
+        return _comparison(_per_draw_distances(metric, images, i, j, 1, 1, generator), 1)
+    if samples is not None:
+        count = _whole_blocks(samples, block)
+        return _comparison(_per_draw_distances(metric, images, i, j, count, block, generator), block)
+    max_samples = _whole_blocks(max_samples, block)
     chunks: list[torch.Tensor] = []
-    taken = 0
-    while taken < target:
-        count = min(step, target - taken)
-        chunks.append(_per_draw_distances(metric, images, i, j, count, generator))
-        taken += count
-        result = _comparison(torch.cat(chunks))
-        if samples is None and taken >= 2 * batch and result.confidence_z() >= z:
-            break
-    return result
+    while True:
+        chunks.append(_per_draw_distances(metric, images, i, j, block, block, generator))
+        result = _comparison(torch.cat(chunks), block)
+        if (len(chunks) >= 2 and result.confidence_z() >= z) or result.samples >= max_samples:
+            return result
 
 
-def _comparison(per_draw: torch.Tensor) -> Comparison:
+def _comparison(per_draw: torch.Tensor, block: int) -> Comparison:
     differences = per_draw[:, :, None] - per_draw[:, None, :]
-    return Comparison(per_draw.mean(0), _stderr(per_draw), differences.mean(0), _stderr(differences), per_draw.shape[0])
+    return Comparison(
+        per_draw.mean(0), _stderr(per_draw, block), differences.mean(0), _stderr(differences, block), per_draw.shape[0]
+    )

@@ -78,22 +78,48 @@ class Draws:
             yield torch.nonzero(key == value).flatten()
 
 
-def sample_draws(config: TransformConfig, count: int, generator: torch.Generator | None = None) -> Draws:
-    """Draw ``count`` independent transformations (i.i.d., as ELPIPS.md section 3 defines one sample)."""
+def _uniforms(count: int, block: int, generator: torch.Generator | None, columns: int = 1) -> torch.Tensor:
+    """(count, columns) uniforms in [0, 1), Latin-hypercube stratified within consecutive blocks of ``block``.
+
+    In a block of B, each column has exactly one value in each interval [k/B, (k+1)/B), in random order,
+    independently per column; every single value is still uniform. ``block=1`` is plain i.i.d. sampling.
+    """
+    blocks = -(-count // block)
+    strata = torch.rand(blocks, columns, block, generator=generator).argsort(dim=-1)
+    jitter = torch.rand(blocks, columns, block, generator=generator, dtype=torch.float64)
+    u = (strata + jitter) / block
+    return u.transpose(1, 2).reshape(blocks * block, columns)[:count]
+
+
+def _categorical(u: torch.Tensor, count: int) -> torch.Tensor:
+    return (u * count).long().clamp_(max=count - 1)
+
+
+def sample_draws(config: TransformConfig, count: int, generator: torch.Generator | None = None, stratify: int = 1) -> Draws:
+    """Draw ``count`` random transformations, each distributed as one E-LPIPS sample (ELPIPS.md section 3).
+
+    ``stratify=B`` draws consecutive blocks of B jointly, Latin-hypercube style as the reference does in a
+    batch: within a block the scale levels follow their 1/s^2 distribution's quantiles, flips, transposes,
+    colour permutations and offsets are balanced, and the colour factors spread over their range. Each
+    draw keeps its marginal distribution, so block means are unbiased and independent of each other,
+    and much less noisy than B i.i.d. draws (the scale level alone carries most of the variance).
+    """
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
+    if stratify < 1:
+        raise ValueError(f"stratify must be >= 1, got {stratify}")
     g = generator
-    probabilities = torch.tensor(config.scale_probabilities, dtype=torch.float64)
-    scale = torch.multinomial(probabilities, count, replacement=True, generator=g) + 1
+    cumulative = torch.tensor(config.scale_probabilities, dtype=torch.float64).cumsum(0)
+    scale = torch.searchsorted(cumulative[:-1], _uniforms(count, stratify, g)[:, 0], right=True) + 1
     phase = (torch.rand(count, 2, generator=g, dtype=torch.float64) * scale[:, None]).long()
-    offset = torch.randint(0, config.offset_max + 1, (count, 2), generator=g)
-    flip = torch.randint(0, 4, (count,), generator=g) if config.flips else torch.full((count,), 3)
-    transpose = torch.randint(0, 2, (count,), generator=g).bool() & config.transpose
-    permutation_index = torch.randint(0, 6, (count,), generator=g) if config.color_permutation else torch.zeros(count, dtype=torch.long)
+    offset = _categorical(_uniforms(count, stratify, g, columns=2), config.offset_max + 1)
+    flip = _categorical(_uniforms(count, stratify, g)[:, 0], 4) if config.flips else torch.full((count,), 3)
+    transpose = _categorical(_uniforms(count, stratify, g)[:, 0], 2).bool() & config.transpose
+    permutation = _categorical(_uniforms(count, stratify, g)[:, 0], 6) if config.color_permutation else torch.zeros(count, dtype=torch.long)
     low, high = config.color_scale_range
-    color = low + (high - low) * torch.rand(count, 3, generator=g)
+    color = (low + (high - low) * _uniforms(count, stratify, g, columns=3)).float()
     seed = torch.randint(0, 2**62, (count,), generator=g)
-    return Draws(scale, phase, offset, flip, transpose, _PERMUTATIONS[permutation_index], color, seed)
+    return Draws(scale, phase, offset, flip, transpose, _PERMUTATIONS[permutation], color, seed)
 
 
 def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:

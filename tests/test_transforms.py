@@ -97,3 +97,23 @@ def test_identity_draws_leave_images_unchanged():
     image = torch.rand(2, 3, 20, 24)
     out = apply_draws(image, Draws.identities(3), TransformConfig(offset_max=0))
     assert torch.equal(out, image[None].expand(3, -1, -1, -1, -1))
+
+
+def test_stratified_blocks_keep_the_marginals_and_balance_each_block():
+    block, blocks = 10, 3000
+    draws = sample_draws(CONFIG, block * blocks, torch.Generator().manual_seed(0), stratify=block)
+    expected = torch.tensor([1 / s**2 for s in range(1, 9)], dtype=torch.double)
+    expected /= expected.sum()
+    observed = torch.bincount(draws.scale, minlength=9)[1:].double() / len(draws)
+    assert torch.allclose(observed, expected, atol=0.005)
+    per_block = draws.scale.view(blocks, block)
+    assert set((per_block == 1).sum(1).tolist()) <= {6, 7}  # P(s=1) = 0.645: 6 or 7 of every 10
+    def counts(values, categories):
+        return torch.stack([torch.bincount(row, minlength=categories) for row in values.view(blocks, block)])
+
+    for values, categories in ((draws.flip, 4), (draws.transpose.long(), 2)):  # 2.5 and 5 strata each
+        assert counts(values, categories).min() >= block // categories
+        assert counts(values, categories).max() <= -(-block // categories)
+    assert counts(draws.offset[:, 0], 8).max() <= 2  # 1.25 strata each: i.i.d. draws would often give 3+
+    colors = draws.color.view(blocks, block, 3)
+    assert torch.equal(((colors - 0.2) / 0.8 * block).floor().sort(dim=1).values[:, :, 0], torch.arange(block).float().expand(blocks, -1))
