@@ -81,7 +81,7 @@ def reference_from_checkpoint(path: Path, cat, dog) -> geometry.Result:
 def part1(args, metric):
     cat, dog = cat_dog()
     steps = args.reference_steps
-    print(f"\n== 1. time to quality: cat/dog average, 64 px; target = reference preset after {steps} steps")
+    print("\n== 1. time to quality: cat/dog average, 64 px; target = the reference preset's energy after R steps")
     if args.reference_checkpoint:
         ref = reference_from_checkpoint(args.reference_checkpoint, cat, dog)
         print(f"(target taken from the reference run's checkpoint {args.reference_checkpoint} at step {ref.record.steps})")
@@ -91,7 +91,7 @@ def part1(args, metric):
                                callback=progress_printer("reference", 100))
     target = estimate(ref, args.samples)
     mean_energy = estimate(ref, args.samples, images=(cat + dog) / 2)
-    print(f"reference: energy {target.value:.6f} +- {target.stderr:.6f} after {ref.record.steps} steps, "
+    print(f"reference (R = {ref.record.steps}): energy {target.value:.6f} +- {target.stderr:.6f} after {ref.record.steps} steps, "
           f"{ref.record.evaluations:.0f} image-evaluations, {ref.record.seconds:.0f} s")
     print(f"pixel mean (the fast preset's L2 optimum): energy {mean_energy.value:.6f} +- {mean_energy.stderr:.6f}")
     fast_steps = geometry.presets.get_preset("fast", "barycenter").steps

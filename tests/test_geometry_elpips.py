@@ -8,6 +8,7 @@ import elpips
 from geometry import Preset, Stage, barycenter, estimate_energy, geodesic
 from geometry.distances import DistanceFamily
 from geometry.inputs import resize
+from geometry.optimize import upsample
 
 SIZE = 32  # E-LPIPS with 4 scale levels (the engine picks the metric variant that fits)
 SHORT = Preset("short", init="noise", stages=(Stage(1, 30, 0.1, "cosine", 1),))
@@ -50,19 +51,22 @@ def test_weights_one_zero_converge_to_the_first_image_and_energy_falls(metric_el
     assert distance(metric32, res.images, cat) < distance(metric32, res.images, dog)
     before = estimate_energy(res, images=start, samples=24, distance=metric_elpips)
     after = estimate_energy(res, samples=24, distance=metric_elpips)
-    assert after.value + 2 * after.stderr < before.value - 2 * before.stderr
+    assert after.value < 0.85 * before.value  # same seed: both estimates see the same draws
 
 
-def test_fast_preset_runs_coarse_to_fine_on_a_pair(metric_elpips, metric32, small_images):
+def test_fast_preset_runs_coarse_to_fine_on_a_pair(metric_elpips, small_images):
     cat, dog = small_images
     res = barycenter([cat, dog], distance=metric_elpips, steps=20, seed=0, size=SIZE)
     assert res.images.shape == (1, 3, SIZE, SIZE) and res.record.status == "completed"
     assert res.record.steps == 20
+    assert res.record.settings["recipe"]["name"] == "fast"
     assert 0.0 < res.images.min() and res.images.max() < 1.0
-    mean = (resize(cat, (SIZE, SIZE)) + resize(dog, (SIZE, SIZE))) / 2
-    # better than the initial noise, and within reach of the pixel mean's energy
-    result, at_mean = estimate_energy(res, samples=24, distance=metric_elpips), estimate_energy(res, images=mean, samples=24)
-    assert result.value < 3 * at_mean.value
+    # the fast preset's start: the reference's noise drawn at the coarse stage's size (16 px), upsampled
+    noise = 0.5 + 0.2 * torch.randn((1, 3, SIZE // 2, SIZE // 2), generator=torch.Generator().manual_seed(0))
+    start = upsample(noise.clamp(1e-5, 1 - 1e-5), (SIZE, SIZE))
+    before = estimate_energy(res, images=start, samples=24, distance=metric_elpips)
+    after = estimate_energy(res, samples=24, distance=metric_elpips)
+    assert after.value < 0.85 * before.value
 
 
 def test_geodesic_keeps_endpoints_and_evens_out_consecutive_distances(metric_elpips, small):
