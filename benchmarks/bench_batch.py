@@ -69,7 +69,8 @@ def main() -> None:
     try:
         local_file = write_job_file(root / "local", args.jobs, args.distance, args.size, args.steps)
         ray_file = write_job_file(root / "ray", args.jobs, args.distance, args.size, args.steps)
-        print(f"{args.jobs} jobs: average of cat and dog, {args.distance}, {args.size} px, {args.steps} steps")
+        print(f"{args.jobs} jobs: average of cat and dog, {args.distance}, {args.size} px, {args.steps} steps; "
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other work skews the ratio)")
 
         local_s = timed_run(local_file, LocalBackend(device="cpu"))
         print(f"local backend:     {local_s:7.1f} s  {60 * args.jobs / local_s:6.2f} jobs/min")
