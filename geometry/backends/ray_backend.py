@@ -1,6 +1,7 @@
 """The Ray backend: jobs run in parallel on a Ray cluster, on a pool of workers that each load a network once.
 
-    elpips-batch jobs.toml --backend ray                   # a private Ray cluster on this machine (loopback)
+    elpips-batch jobs.toml --backend ray                   # a private Ray cluster on this machine (loopback),
+                                                           # or the one in RAY_ADDRESS when that is set
     elpips-batch jobs.toml --backend ray --address auto    # the cluster this machine belongs to (`ray start`,
                                                            # or inside `ray job submit`)
     elpips-batch jobs.toml --backend ray --address 10.0.0.5:6379
@@ -25,7 +26,7 @@ How it works:
   process (on its node) runs each job.
 
 Ray is optional (``pip install 'elpips-torch[cluster]'``): this module imports it only when a backend
-runs. A private cluster is kept on loopback and Ray's usage statistics are off.
+connects. A private cluster is kept on loopback and Ray's usage statistics are off.
 """
 
 from __future__ import annotations
@@ -99,8 +100,9 @@ class EventInbox:
 class RayBackend:
     """Runs jobs on a Ray cluster (see the module docstring).
 
-    address: None starts a private Ray cluster on this machine when the jobs run (on loopback; ``num_cpus``
-        caps its CPUs); "auto" joins the cluster this machine belongs to; "HOST:PORT" (or "ray://HOST:PORT")
+    address: None joins the cluster in ``RAY_ADDRESS`` when that is set (as under ``ray job submit``), else
+        starts a private Ray cluster on this machine when the jobs run (on loopback; ``num_cpus`` caps its
+        CPUs); "auto" joins the cluster this machine belongs to; "HOST:PORT" (or "ray://HOST:PORT")
         that cluster's head. A cluster named by address is joined here, so that a wrong address is a
         ValueError before anything runs. When Ray is already initialised in this process, that connection is
         used as it is.
@@ -119,13 +121,13 @@ class RayBackend:
             raise ValueError(f"max_retries = {max_retries} and cpus_per_job = {cpus_per_job}: "
                              "use max_retries >= 0 and cpus_per_job >= 1")
         self.device = None if device in (None, "auto") else str(device)
-        self.address = address
+        self.address = address if address is not None else os.environ.get("RAY_ADDRESS") or None
         self.num_cpus = num_cpus
         self.max_retries = max_retries
         self.cpus_per_job = cpus_per_job
         #: job name -> pid (on the worker's node) of the process running it, from its latest event.
         self.worker_pids: dict[str, int] = {}
-        self._connected_here = _connect(address, num_cpus) if address is not None else False
+        self._connected_here = _connect(self.address, num_cpus) if self.address is not None else False
 
     def run(self, jobs: Sequence[Job], on_event: Callable[[JobEvent], None]) -> Iterator[JobResult]:
         if not jobs:
