@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", default="local", choices=sorted(BACKENDS), help="where jobs run (default local)")
     parser.add_argument("--address", default=None,
                         help="with --backend ray: 'auto' (the cluster this machine joined) or HOST:PORT of its head "
-                             "(default: a private Ray cluster on this machine)")
+                             "(default: RAY_ADDRESS when set, else a private Ray cluster on this machine)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     parser.add_argument("--manifest", type=Path, default=None,
                         help="manifest path (default: <job file name>.manifest.json beside the job file)")
