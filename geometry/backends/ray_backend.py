@@ -135,7 +135,7 @@ class RayBackend:
         started_here = _connect(self.address, self.num_cpus) or self._connected_here
         self._connected_here = False
         ray = _ray()
-        inbox = ray.remote(EventInbox).options(num_cpus=0).remote()
+        inbox = ray.remote(EventInbox).options(num_cpus=0, max_restarts=-1, max_task_retries=-1).remote()
         workers = self._start_workers(ray, len(jobs))
         idle = deque(workers)
         queue = deque(jobs)
@@ -171,7 +171,12 @@ class RayBackend:
         return [actor.remote(device) for _ in range(max(1, min(count, job_count)))]
 
     def _forward_events(self, ray, inbox, on_event: Callable[[JobEvent], None]) -> None:
-        for pid, event in ray.get(inbox.take.remote()):
+        """Pass the workers' events on; events lost with a restarting inbox only cost progress display."""
+        try:
+            events = ray.get(inbox.take.remote())
+        except ray.exceptions.RayError:
+            return
+        for pid, event in events:
             self.worker_pids[event.job] = pid
             on_event(event)
 
