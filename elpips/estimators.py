@@ -85,7 +85,7 @@ def _per_draw_distances(metric: Metric, images: torch.Tensor, i, j, count: int, 
     """(count, P) per-draw distances, computed in passes of at most ``metric.max_batch`` evaluations."""
     draws = metric.sample_draws(count, tuple(images.shape[-2:]), generator, stratify=block)
     with torch.no_grad():
-        return metric.embedding_distance(metric.embed(images, draws), i, j).cpu()
+        return metric.pair_distances(images, draws, i, j).cpu()
 
 
 def _whole_blocks(samples: int, block: int) -> int:

@@ -193,6 +193,15 @@ class Metric(nn.Module):
         order = torch.cat(indices).argsort().to(self.device)
         return torch.cat(values)[order]
 
+    def pair_distances(self, images: torch.Tensor, draws: Draws, i, j) -> torch.Tensor:
+        """``embedding_distance(embed(images, draws), i, j)`` computed a network pass at a time, so that
+        only one pass's features are alive: the way to evaluate many draws (wrap it in ``no_grad``)."""
+        per_pass = max(1, self.max_batch // images.shape[0])
+        return torch.cat([
+            self.embedding_distance(self.embed(images, draws[start : start + per_pass]), i, j)
+            for start in range(0, len(draws), per_pass)
+        ])
+
     def forward(self, x: torch.Tensor, y: torch.Tensor, samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
         """Distances between x[n] and y[n], each the mean over ``samples`` draws: an (N,) tensor.
 

@@ -167,3 +167,17 @@ def test_batched_and_one_at_a_time_embeddings_agree_for_deterministic_draws(smal
 def test_bad_inputs_are_clear_value_errors(metric_elpips, x, y, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         metric_elpips(x, y)
+
+
+def test_pair_distances_in_passes_equal_one_embedding_without_dropout(small_images):
+    config = elpips.get_config("elpips_vgg")
+    import dataclasses
+    no_dropout = dataclasses.replace(config, transforms=dataclasses.replace(config.transforms, dropout_keep=1.0))
+    weights = elpips.weights
+    metric = elpips.Metric(no_dropout, weights.backbone_state_dict("vgg16"), weights.linear_weights("vgg_full_avg.npy"), max_batch=4)
+    images = torch.cat(small_images)
+    draws = metric.sample_draws(7, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        whole = metric.embedding_distance(metric.embed(images, draws), [0], [1])
+        passes = metric.pair_distances(images, draws, [0], [1])
+    assert torch.allclose(whole, passes, rtol=1e-4, atol=1e-8)
