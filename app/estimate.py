@@ -52,9 +52,9 @@ class Plan:
         )
 
 
-def plan_run(preset: str, steps: int | None, size: tuple[int, int]) -> Plan:
-    """The stages of `preset` (rescaled to `steps` in total if given) for outputs of `size`."""
-    recipe = get_preset(preset)
+def plan_run(preset: str, kind: str, steps: int | None, size: tuple[int, int]) -> Plan:
+    """The stages of `preset` for a run of `kind` (rescaled to `steps` in total if given) for outputs of `size`."""
+    recipe = get_preset(preset, kind)
     if steps:
         recipe = recipe.with_steps(int(steps))
     stages = effective_stages(recipe.stages, size)

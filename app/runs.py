@@ -241,7 +241,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     spec = RunSpec(
         "average",
         ("average", distance, size_hw, len(paths), str(ctx.device)),
-        plan_run(PRESET, int(steps) if steps else None, size_hw),
+        plan_run(PRESET, "barycenter", int(steps) if steps else None, size_hw),
         engine,
         save,
         batch,
@@ -302,7 +302,7 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     spec = RunSpec(
         "geodesic",
         ("geodesic", distance, energy, size_hw, frames, str(ctx.device)),
-        plan_run(PRESET, int(steps) if steps else None, size_hw),
+        plan_run(PRESET, "geodesic", int(steps) if steps else None, size_hw),
         engine,
         save,
         batch,

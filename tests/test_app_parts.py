@@ -18,6 +18,7 @@ from app.estimate import plan_run, snapshot_steps
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
 from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, format_seconds, new_run_folder, time_steps
 from app.runs import enlarged, filmstrip
+from geometry.presets import get_preset
 
 
 def _progress(step, total=3, energy=1.0, snapshot=None):
@@ -95,13 +96,16 @@ def test_time_steps_needs_three_steps_and_returns_a_positive_time():
 
 
 def test_plan_lists_the_step_times_it_needs_and_sums_them():
-    plan = plan_run("fast", 620, (64, 64))
-    assert plan.total_steps == 620
-    # the fast preset at 64 px: 300 steps at 16 px (1 draw), 200 at 32 px (2 draws), 120 at 64 px (2 draws)
-    assert plan.probes() == [((16, 16), 1), ((32, 32), 2), ((64, 64), 2)]
-    times = {((16, 16), 1): 0.01, ((32, 32), 2): 0.1, ((64, 64), 2): 1.0}
-    assert plan.seconds(times) == pytest.approx(300 * 0.01 + 200 * 0.1 + 120 * 1.0)
-    small = plan_run("fast", 100, (32, 32))  # the 8-px stage is dropped, its steps move on
+    for kind in ("barycenter", "geodesic"):
+        plan = plan_run("fast", kind, 620, (64, 64))
+        stages = get_preset("fast", kind).with_steps(620).stages
+        assert plan.total_steps == 620
+        # one probe per stage: its image size (64 px / divisor) and draws per step, smallest first
+        expected = [((64 // stage.divisor, 64 // stage.divisor), stage.draws) for stage in stages]
+        assert plan.probes() == sorted(set(expected), key=lambda probe: (probe[0][0] * probe[0][1], probe[1]))
+        times = {probe: 0.01 * 4.0**k for k, probe in enumerate(plan.probes())}
+        assert plan.seconds(times) == pytest.approx(sum(stage.steps * times[probe] for stage, probe in zip(stages, expected)))
+    small = plan_run("fast", "barycenter", 100, (32, 32))  # the 8-px stage is dropped, its steps move on
     assert small.total_steps == 100 and min(min(size) for size, _ in small.probes()) >= 16
 
 
