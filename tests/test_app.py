@@ -165,14 +165,20 @@ def test_estimate_comes_from_a_measured_speed(client, ex):
     assert "resized to 32x32" in note
 
 
-def test_cancel_stops_a_run_and_keeps_its_partial_result(client, ex):
+def _geodesic_under_way(client, ex, frames: int, steps: int):
+    """Submit a long L2 geodesic and return its job once it has reported a step."""
     job = client.submit(
-        handle_file(ex["disc_left"]), handle_file(ex["disc_right"]), 5, "l2", "squared", 32, 5000, 0, 8,
+        handle_file(ex["disc_left"]), handle_file(ex["disc_right"]), frames, "l2", "squared", 32, steps, 0, 8,
         api_name="/geodesic")
     deadline = time.monotonic() + 60
     while not any("Step " in str(out[0]) for out in job.outputs()):
         assert time.monotonic() < deadline and not job.done(), "the run never reported a step"
-        time.sleep(0.1)
+        time.sleep(0.05)
+    return job
+
+
+def test_cancel_stops_a_run_and_keeps_its_partial_result(client, ex):
+    job = _geodesic_under_way(client, ex, frames=5, steps=5000)
     client.predict(api_name="/cancel")
     status, bar, note, live, plot, gallery, video, files = job.result(timeout=60)
     assert "Cancelled at step" in status
@@ -182,13 +188,7 @@ def test_cancel_stops_a_run_and_keeps_its_partial_result(client, ex):
 def test_a_run_whose_watcher_goes_away_still_saves_its_results(client, ex, outputs):
     """Closing the browser tab stops the streaming, not the run: its results land in the output folder."""
     before = set(outputs.iterdir())
-    job = client.submit(
-        handle_file(ex["disc_left"]), handle_file(ex["disc_right"]), 4, "l2", "squared", 32, 2000, 0, 8,
-        api_name="/geodesic")
-    deadline = time.monotonic() + 60
-    while not any("Step " in str(out[0]) for out in job.outputs()):
-        assert time.monotonic() < deadline and not job.done(), "the run never reported a step"
-        time.sleep(0.05)
+    job = _geodesic_under_way(client, ex, frames=4, steps=2000)
     job.cancel()  # what the browser does when its tab closes
     started = [f for f in set(outputs.iterdir()) - before if f.name.endswith("-geodesic")]
     assert len(started) == 1 and not (started[0] / "record.json").exists(), "the run ended before the test left"
