@@ -82,7 +82,7 @@ def _stderr(per_draw: torch.Tensor, block: int) -> torch.Tensor:
 
 
 def _per_draw_distances(metric: Metric, images: torch.Tensor, i, j, count: int, block: int, generator) -> torch.Tensor:
-    """(count, P) per-draw distances, computed in passes of at most ``metric.max_batch`` evaluations."""
+    """(count, P) per-draw distances, computed a network pass at a time (see Metric.pair_distances)."""
     draws = metric.sample_draws(count, tuple(images.shape[-2:]), generator, stratify=block)
     with torch.no_grad():
         return metric.pair_distances(images, draws, i, j).cpu()

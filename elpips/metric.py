@@ -22,8 +22,10 @@ from .transforms import Draws, apply_draws, sample_draws, transformed_size
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)
 
-# Default number of (draw, image) evaluations per network pass; see Metric.max_batch.
-_MAX_BATCH = {"cpu": 16, "cuda": 256}
+# Default limits of one network pass: (draw, image) evaluations, and their input pixels. Batching draws
+# made E-LPIPS 2-4x faster at 64 px on 2 CPU cores and gained nothing at 256 px, where it only costs memory
+# (about 150 MB of features per 256 px evaluation): benchmarks/bench_metric.py.
+_PASS_LIMITS = {"cpu": (64, 64 * 71 * 71), "cuda": (256, 256 * 263 * 263)}
 
 
 def _unit_channels(features: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
@@ -46,9 +48,9 @@ class Metric(nn.Module):
     """An LPIPS-family distance as a frozen ``nn.Module``; usable as a loss (differentiable in both inputs).
 
     Images are (N, 3, H, W) floats in [0, 1] (``input_range="[-1,1]"`` for images in [-1, 1], like the
-    lpips package's default). ``max_batch`` bounds the (draw, image) evaluations per network pass:
-    larger is faster on GPUs and costs memory; numbers are reproducible for a given seed, device and
-    ``max_batch``.
+    lpips package's default). ``max_batch`` bounds the (draw, image) evaluations per network pass
+    (default: a per-device number of evaluations and of input pixels); larger is faster for small images
+    and costs memory. Numbers are reproducible for a given seed, device and ``max_batch``.
     """
 
     def __init__(
@@ -90,9 +92,20 @@ class Metric(nn.Module):
     def device(self) -> torch.device:
         return self.shift.device
 
-    @property
-    def max_batch(self) -> int:
-        return self._max_batch or _MAX_BATCH.get(self.device.type, 64)
+    def _draws_per_pass(self, images: int, height: int, width: int) -> int:
+        """How many draws of ``images`` images, at a network input of ``height`` x ``width``, make one pass."""
+        if self._max_batch is not None:
+            evaluations = self._max_batch
+        else:
+            count, pixels = _PASS_LIMITS.get(self.device.type, _PASS_LIMITS["cuda"])
+            evaluations = min(count, pixels // (height * width))
+        return max(1, evaluations // images)
+
+    def _network_input(self, height: int, width: int, scale: int) -> tuple[int, int]:
+        transforms = self.config.transforms
+        if transforms is None:
+            return height, width
+        return transformed_size(height, scale, transforms), transformed_size(width, scale, transforms)
 
     def _network_sizes(self, size: int) -> list[int]:
         """Input sizes the network sees for an image side of ``size`` pixels, one per scale level."""
@@ -168,10 +181,10 @@ class Metric(nn.Module):
         if draws.identity:
             features = self._features(images, 0, 1)
             return Embedding(len(draws), [(torch.arange(len(draws)), [f[None] for f in features])])
-        square = images.shape[-1] == images.shape[-2]
-        per_pass = max(1, self.max_batch // m)
+        height, width = images.shape[-2:]
         groups = []
-        for group in draws.groups(square):
+        for group in draws.groups(square=height == width):
+            per_pass = self._draws_per_pass(m, *self._network_input(height, width, int(draws.scale[group[0]])))
             for chunk in group.split(per_pass):
                 chunk_draws = draws[chunk]
                 x = apply_draws(images, chunk_draws, self.config.transforms)
@@ -196,7 +209,7 @@ class Metric(nn.Module):
     def pair_distances(self, images: torch.Tensor, draws: Draws, i, j) -> torch.Tensor:
         """``embedding_distance(embed(images, draws), i, j)`` computed a network pass at a time, so that
         only one pass's features are alive: the way to evaluate many draws (wrap it in ``no_grad``)."""
-        per_pass = max(1, self.max_batch // images.shape[0])
+        per_pass = self._draws_per_pass(images.shape[0], *self._network_input(*images.shape[-2:], scale=1))
         return torch.cat([
             self.embedding_distance(self.embed(images, draws[start : start + per_pass]), i, j)
             for start in range(0, len(draws), per_pass)
