@@ -192,7 +192,7 @@ def test_a_run_whose_watcher_goes_away_still_saves_its_results(client, ex, outpu
     job.cancel()  # what the browser does when its tab closes
     started = [f for f in set(outputs.iterdir()) - before if f.name.endswith("-geodesic")]
     assert len(started) == 1 and not (started[0] / "record.json").exists(), "the run ended before the test left"
-    folders = []
+    folders, deadline = [], time.monotonic() + 120
     while not folders or not (folders[0] / "record.json").exists():
         assert time.monotonic() < deadline, "the abandoned run never saved its results"
         folders = [f for f in set(outputs.iterdir()) - before if f.name.endswith("-geodesic")]
