@@ -10,8 +10,9 @@
 All three draw samples in blocks of ``block`` (10, the reference's batch) that are stratified within
 the block (:func:`elpips.sample_draws` with ``stratify``): block means are independent and unbiased,
 the standard error comes from their spread, and it is typically two to three times smaller than that
-of as many independent draws. ``block=1`` gives plain independent draws. Sample counts are rounded up
-to whole blocks. Metrics without transformations are deterministic: one sample, zero error.
+of as many independent draws. ``block=1`` gives plain independent draws. A requested sample count is
+honoured exactly, its blocks made smaller where it is not a multiple of ``block`` (64 samples: 8 blocks
+of 8). Metrics without transformations are deterministic: one sample, zero error.
 """
 
 from __future__ import annotations
@@ -88,10 +89,11 @@ def _per_draw_distances(metric: Metric, images: torch.Tensor, i, j, count: int, 
         return metric.pair_distances(images, draws, i, j).cpu()
 
 
-def _whole_blocks(samples: int, block: int) -> int:
+def _block_size(samples: int, block: int) -> int:
+    """The largest block size up to ``block`` that splits ``samples`` into at least two whole blocks."""
     if samples < 1 or block < 1:
         raise ValueError(f"samples and block must be >= 1, got {samples} and {block}")
-    return -(-samples // block) * block
+    return next((b for b in range(min(block, samples // 2), 1, -1) if samples % b == 0), 1)
 
 
 def _pairs(metric: Metric, x: torch.Tensor, y: torch.Tensor):
@@ -110,7 +112,9 @@ def estimate(
     generator: torch.Generator | None = None,
 ) -> Estimate:
     """Mean of ``samples`` draws of d(x[n], y[n]) for each pair n, with standard errors."""
-    samples = 1 if metric.config.transforms is None else _whole_blocks(samples, block)
+    if metric.config.transforms is None:
+        samples = 1
+    block = _block_size(samples, block)
     images, i, j = _pairs(metric, x, y)
     per_draw = _per_draw_distances(metric, images, i, j, samples, block, generator)
     return Estimate(per_draw.mean(dim=0), _stderr(per_draw, block), samples)
@@ -131,15 +135,17 @@ def estimate_adaptive(
     if metric.config.transforms is None:
         return estimate(metric, x, y, 1)
     images, i, j = _pairs(metric, x, y)
-    max_samples = _whole_blocks(max_samples, block)
     chunks: list[torch.Tensor] = []
+    taken = 0
     while True:
-        chunks.append(_per_draw_distances(metric, images, i, j, block, block, generator))
+        count = min(block, max_samples - taken)  # the last block may be cut short by the cap
+        chunks.append(_per_draw_distances(metric, images, i, j, count, count, generator))
+        taken += count
         per_draw = torch.cat(chunks)
         mean, error = per_draw.mean(dim=0), Z_95 * _stderr(per_draw, block)
-        enough = len(chunks) >= 2 and bool(((error < max_error) & (error < max_rel_error * mean.abs())).all())
-        if enough or per_draw.shape[0] >= max_samples:
-            return Estimate(mean, error / Z_95, per_draw.shape[0])
+        enough = taken >= 2 and bool(((error < max_error) & (error < max_rel_error * mean.abs())).all())
+        if enough or taken >= max_samples:
+            return Estimate(mean, error / Z_95, taken)
 
 
 def compare(
@@ -168,14 +174,16 @@ def compare(
     if metric.config.transforms is None:
         return _comparison(_per_draw_distances(metric, images, i, j, 1, 1, generator), 1)
     if samples is not None:
-        count = _whole_blocks(samples, block)
-        return _comparison(_per_draw_distances(metric, images, i, j, count, block, generator), block)
-    max_samples = _whole_blocks(max_samples, block)
+        block = _block_size(samples, block)
+        return _comparison(_per_draw_distances(metric, images, i, j, samples, block, generator), block)
     chunks: list[torch.Tensor] = []
+    taken = 0
     while True:
-        chunks.append(_per_draw_distances(metric, images, i, j, block, block, generator))
+        count = min(block, max_samples - taken)
+        chunks.append(_per_draw_distances(metric, images, i, j, count, count, generator))
+        taken += count
         result = _comparison(torch.cat(chunks), block)
-        if (len(chunks) >= 2 and result.confidence_z() >= z) or result.samples >= max_samples:
+        if (len(chunks) >= 2 and result.confidence_z() >= z) or taken >= max_samples:
             return result
 
 
