@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,6 +12,15 @@ import elpips
 
 PUBLISHED_LPIPS_VGG = {"adv_anchor": 0.025399859994649887, "adv_vgg_sqz": 0.01992170885205269}
 PUBLISHED_ELPIPS_VGG = {"adv_anchor": 0.0165, "adv_vgg_sqz": 0.0844}
+
+
+@pytest.fixture(scope="module")
+def metric_without_dropout():
+    """E-LPIPS with dropout off: its draws are deterministic transforms, so batching must not change numbers."""
+    config = elpips.get_config("elpips_vgg")
+    no_dropout = dataclasses.replace(config, transforms=dataclasses.replace(config.transforms, dropout_keep=1.0))
+    weights = elpips.weights
+    return elpips.Metric(no_dropout, weights.backbone_state_dict("vgg16"), weights.linear_weights("vgg_full_avg.npy"), max_batch=4)
 
 
 @pytest.fixture(scope="module")
@@ -139,13 +150,8 @@ def test_signed_input_range_matches_unit_range(small_images):
         assert torch.allclose(unit(cat, dog), signed(cat * 2 - 1, dog * 2 - 1), atol=1e-7)
 
 
-def test_batched_and_one_at_a_time_embeddings_agree_for_deterministic_draws(small_images):
-    # With dropout off the draws are deterministic transforms; batching must not change the numbers.
-    config = elpips.get_config("elpips_vgg")
-    import dataclasses
-    no_dropout = dataclasses.replace(config, transforms=dataclasses.replace(config.transforms, dropout_keep=1.0))
-    weights = elpips.weights
-    metric = elpips.Metric(no_dropout, weights.backbone_state_dict("vgg16"), weights.linear_weights("vgg_full_avg.npy"))
+def test_batched_and_one_at_a_time_embeddings_agree_for_deterministic_draws(metric_without_dropout, small_images):
+    metric = metric_without_dropout
     cat, dog = small_images
     draws = metric.sample_draws(12, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
@@ -169,12 +175,8 @@ def test_bad_inputs_are_clear_value_errors(metric_elpips, x, y, message):
         metric_elpips(x, y)
 
 
-def test_pair_distances_in_passes_equal_one_embedding_without_dropout(small_images):
-    config = elpips.get_config("elpips_vgg")
-    import dataclasses
-    no_dropout = dataclasses.replace(config, transforms=dataclasses.replace(config.transforms, dropout_keep=1.0))
-    weights = elpips.weights
-    metric = elpips.Metric(no_dropout, weights.backbone_state_dict("vgg16"), weights.linear_weights("vgg_full_avg.npy"), max_batch=4)
+def test_pair_distances_in_passes_equal_one_embedding_without_dropout(metric_without_dropout, small_images):
+    metric = metric_without_dropout
     images = torch.cat(small_images)
     draws = metric.sample_draws(7, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
