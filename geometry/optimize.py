@@ -257,7 +257,8 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
         state = RunState(free=problem.initial(preset.init, first_fixed, init_gen))
 
     def current_output(free: torch.Tensor) -> torch.Tensor:
-        return problem.output(upsample(free.detach().float().cpu(), out_size), problem.fixed)
+        # a copy: on CPU at full size `free` would otherwise alias the parameter that later steps change in place
+        return problem.output(upsample(free.detach().float().cpu(), out_size), problem.fixed).clone()
 
     def save() -> None:
         state.draw_rng = draw_gen.get_state()

@@ -113,6 +113,15 @@ def test_progress_snapshots_record_and_cancel():
     assert geometry.RunRecord.from_dict(record).steps == 7
 
 
+def test_snapshots_keep_the_images_of_their_step():
+    # Kept snapshots must not change as the run goes on (on CPU they once aliased the optimised tensor).
+    kept = {}
+    res = barycenter(random_images(2), distance="l2", preset=EXACT, steps=20, snapshot_steps=[0, 5, 20],
+                     callback=lambda p: kept.setdefault(p.step, p.snapshot) if p.snapshot is not None else None)
+    assert not torch.equal(kept[0], kept[5]) and not torch.equal(kept[5], kept[20])
+    assert torch.equal(kept[20], res.images)
+
+
 def test_invalid_arguments_raise_value_errors():
     images = random_images(2)
     with pytest.raises(ValueError, match="weights"):
