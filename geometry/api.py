@@ -80,6 +80,15 @@ class EnergyEstimate:
     samples: int
     distances: list                  # per-pair mean distances (barycenter: to each target; geodesic: consecutive)
     distances_stderr: list
+    linearised: list = field(repr=False, default_factory=list)  # per-draw terms g_s (see PairEnergy.estimate)
+
+    def minus(self, other: "EnergyEstimate") -> tuple[float, float]:
+        """self.value - other.value and its standard error, for two estimates made with the same draws (the
+        same `seed` and `samples`): the shared draws' noise cancels, so this is far tighter than either stderr."""
+        if len(self.linearised) != len(other.linearised) or len(self.linearised) < 2:
+            raise ValueError("a paired difference needs two estimates with the same number of draws (>= 2)")
+        diff = torch.tensor(self.linearised, dtype=torch.float64) - torch.tensor(other.linearised, dtype=torch.float64)
+        return self.value - other.value, (diff.std(unbiased=True) / len(diff) ** 0.5).item()
 
 
 def _problem_settings(kind: str, fixed: torch.Tensor, family: DistanceFamily, recipe: Preset, seed: int,
@@ -259,7 +268,11 @@ def estimate_energy(result: Result | None = None, *, images: torch.Tensor | None
             chunks.append(pair_energy.pair_distances(metric, all_images, draws).double().cpu())
             remaining -= count
     per_draw = torch.cat(chunks)
-    value, stderr = pair_energy.estimate(per_draw)
+    value, linearised = pair_energy.estimate(per_draw)
     n = per_draw.shape[0]
-    spread = per_draw.std(0, unbiased=True) / n ** 0.5 if n > 1 else torch.full((per_draw.shape[1],), float("nan"))
-    return EnergyEstimate(value, stderr, n, per_draw.mean(0).tolist(), spread.tolist())
+    if n > 1:
+        stderr = (linearised.std(unbiased=True) / n ** 0.5).item()
+        spread = per_draw.std(0, unbiased=True) / n ** 0.5
+    else:
+        stderr, spread = float("nan"), torch.full((per_draw.shape[1],), float("nan"))
+    return EnergyEstimate(value, stderr, n, per_draw.mean(0).tolist(), spread.tolist(), linearised.tolist())

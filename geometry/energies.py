@@ -51,22 +51,19 @@ class PairEnergy:
         terms = distances.square() if self.form == "squared" else distances
         return (self.weights.to(terms.dtype) * terms).sum()
 
-    def estimate(self, per_draw: torch.Tensor) -> tuple[float, float]:
-        """Energy and its standard error from (n, P) per-draw distances (n independent draws).
+    def estimate(self, per_draw: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """Energy and its per-draw linearisation from (n, P) per-draw distances (n independent draws).
 
-        The energy is combine(mean); its error is the delta method's: the per-draw linearisation
-        g_s = sum_p w_p f'(mean_p) d_{s,p} has the same variance as the energy to first order.
+        The energy is combine(mean). Its error follows the delta method: the per-draw linearisation
+        g_s = sum_p w_p f'(mean_p) d_{s,p} has the same variance as the energy to first order, so the standard
+        error is std(g) / sqrt(n), and that of a difference of two energies under the same draws is
+        std(g_a - g_b) / sqrt(n).
         """
         per_draw = per_draw.double()
-        n = per_draw.shape[0]
         mean = per_draw.mean(0)
         weights = self.weights.double().to(mean.device)
-        value = self.combine(mean).item()
         slope = 2 * weights * mean if self.form == "squared" else weights
-        if n < 2:
-            return value, float("nan")
-        linear = per_draw @ slope
-        return value, (linear.std(unbiased=True) / n ** 0.5).item()
+        return self.combine(mean).item(), per_draw @ slope
 
 
 def barycenter_energy(weights: torch.Tensor, form: str = "squared") -> PairEnergy:

@@ -81,6 +81,20 @@ def test_mean_init_is_already_the_l2_optimum_and_estimate_has_zero_error():
     assert est.stderr == 0.0 and est.samples == 8
 
 
+def test_paired_energy_difference_cancels_the_shared_draws_noise():
+    images = random_images(2, seed=4)
+    res = barycenter(images, distance=NoisyL2(), preset=EXACT, steps=1, init="mean")
+    mean, shifted = res.images, (res.images + 0.05).clamp(0, 1)
+    near = estimate_energy(res, images=mean, samples=64, seed=5, distance=NoisyL2())
+    far = estimate_energy(res, images=shifted, samples=64, seed=5, distance=NoisyL2())
+    difference, stderr = far.minus(near)
+    assert difference == pytest.approx(far.value - near.value) and difference > 0
+    assert stderr < 0.5 * min(near.stderr, far.stderr)  # both saw the same random channel gains
+    fewer = estimate_energy(res, images=mean, samples=32, seed=5, distance=NoisyL2())
+    with pytest.raises(ValueError, match="same number of draws"):
+        far.minus(fewer)
+
+
 # --- API behaviour ------------------------------------------------------------------------------------------
 
 def test_inputs_of_different_sizes_are_centre_cropped_and_resized():
