@@ -52,7 +52,7 @@ class Plan:
         )
 
 
-def plan_run(preset: str, kind: str, steps: int | None, size: tuple[int, int]) -> Plan:
+def plan_run(preset: str | Preset, kind: str, steps: int | None, size: tuple[int, int]) -> Plan:
     """The stages of `preset` for a run of `kind` (rescaled to `steps` in total if given) for outputs of `size`."""
     recipe = get_preset(preset, kind)
     if steps:

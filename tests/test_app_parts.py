@@ -18,7 +18,7 @@ from app.estimate import plan_run, snapshot_steps
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
 from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, format_seconds, new_run_folder, time_steps
 from app.runs import enlarged, filmstrip
-from geometry.presets import get_preset
+from geometry.presets import Preset, Stage, get_preset
 
 
 def _progress(step, total=3, energy=1.0, snapshot=None):
@@ -105,8 +105,9 @@ def test_plan_lists_the_step_times_it_needs_and_sums_them():
         assert plan.probes() == sorted(set(expected), key=lambda probe: (probe[0][0] * probe[0][1], probe[1]))
         times = {probe: 0.01 * 4.0**k for k, probe in enumerate(plan.probes())}
         assert plan.seconds(times) == pytest.approx(sum(stage.steps * times[probe] for stage, probe in zip(stages, expected)))
-    small = plan_run("fast", "barycenter", 100, (32, 32))  # the 8-px stage is dropped, its steps move on
-    assert small.total_steps == 100 and min(min(size) for size, _ in small.probes()) >= 16
+    coarse_to_fine = Preset("c2f", init="mean", stages=(Stage(4, 50, 0.05, "cosine", 1), Stage(1, 50, 0.01, "cosine", 2)))
+    small = plan_run(coarse_to_fine, "barycenter", 100, (32, 32))  # the 8-px stage is dropped, its steps move on
+    assert small.total_steps == 100 and small.probes() == [((32, 32), 2)]
 
 
 def test_snapshot_steps_start_at_zero_and_end_at_the_last_step():
