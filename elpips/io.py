@@ -38,3 +38,12 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that `atomic_write` left in `folder` (and below) when its process was
+    killed before the rename (SIGKILL skips the cleanup). Call it only while no writer uses the folder."""
+    stale = [path for path in Path(folder).rglob(".*.tmp*") if path.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale

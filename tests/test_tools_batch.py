@@ -144,11 +144,13 @@ def test_an_interrupted_job_resumes_from_its_checkpoint_and_matches_an_uninterru
     entry = read_manifest(job_file)[1]["bary"]
     assert entry["status"] == "failed" and "cancelled" in entry["error"]
     assert (workdir / "interrupted" / "checkpoint.pt").exists()
+    leftover = workdir / "interrupted" / ".average.abc123.tmp.png"  # what a worker killed mid-write leaves
+    leftover.write_bytes(b"partial")
 
     assert batch.main([str(job_file), "--device", "cpu", "--no-progress"]) == 0
     entry = read_manifest(job_file)[1]["bary"]
     assert entry["status"] == "done" and entry["resumed_from_step"] == 5
-    assert not (workdir / "interrupted" / "checkpoint.pt").exists()
+    assert not (workdir / "interrupted" / "checkpoint.pt").exists() and not leftover.exists()
 
     assert batch.main([str(straight_file), "--device", "cpu", "--no-progress"]) == 0
     assert np.array_equal(iio.imread(workdir / "interrupted" / "average.png"),

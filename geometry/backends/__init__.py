@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterator, Literal, Protocol, Sequence
 
 import torch
 
+from elpips.io import remove_stale_temporaries
 from geometry.jobs import Job
 
 __all__ = [
@@ -216,8 +217,10 @@ def run_job(job: Job, metrics: MetricCache, device: torch.device | str | None,
 
 def _prepare_folder(job: Job) -> Path:
     """Create the output folder and record the job's spec; a checkpoint or done marker of a different
-    spec is stale and removed, so a changed job starts afresh."""
+    spec is stale and removed, so a changed job starts afresh, and so are temporary files that a worker
+    killed mid-write left behind."""
     job.output.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(job.output)
     spec = job.spec()
     checkpoint = job.output / CHECKPOINT_FILE
     if _read_json(job.output / SPEC_FILE) != spec:
