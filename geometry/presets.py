@@ -13,23 +13,28 @@ quarter of a full-size one) and their result is upsampled to start the next stag
   mean, or the cross-dissolve) and refine it at full size with small Adam steps on a cosine schedule.
   Barycenters (`FAST`): 100 steps, lr 0.003, one draw per step: for a pair that is 300 image-evaluations
   against 6000 for 2000 reference steps. Measured at 64 px (benchmarks/bench_geometry.py, 256 fixed draws;
-  reference after 2000 steps -> fast):
-  - cat/dog average: 0.001084 -> 0.001042 (pixel mean 0.001162);
-  - an image and its copy moved 12 px: 0.000538 -> 0.000597 at 100 steps, 0.000544 at 200 and 0.000505 at
-    400. The pixel mean scores 0.001017 and the true 6 px translation 0.000693: E-LPIPS rates the sharpened
-    overlap as a better average than the half-way translation, and the reference's noise start reaches the
-    same kind of image after 2000 steps (ELPIPS.md §6 saw one object only after 2500).
-  What was tried and measured worse at the same budget (cat/dog energy): the previous default, coarse to
-  fine from the reference's noise (300/100/50 steps at 1/4, 1/2 and full size): 0.00160, with leftover
-  colour noise (sharpness 2.0x the pixel mean's); the same from the pixel mean: 0.00134; from noise at
-  full size, pixels or a Laplacian-pyramid parametrisation: 0.0038 / 0.0026; lr 0.01: 0.00112, noisier;
-  lr 0.005: 0.00106; 50 steps of 2 draws: 0.00105. Coarse stages lose detail that full-size refinement
-  must then rebuild, and noise takes thousands of steps to average out.
+  reference after 2000 steps vs fast; paired differences share the draws and are known to +- 0.000007):
+  - cat/dog average: reference 0.001084; fast 0.001057 at 50 steps (150 evaluations: 40x fewer), 0.001042
+    at 100, 0.000989 at 400. The pixel mean: 0.001162.
+  - an image and its copy moved 12 px: reference 0.000533; fast 0.000594 at 100 steps, 0.000543 at 200,
+    0.000501 at 400 (about 5x fewer evaluations). The pixel mean scores 0.001013 and the true 6 px translation
+    0.000683: E-LPIPS rates the sharpened overlap that both recipes reach as a better average than the
+    half-way translation (ELPIPS.md §6 saw the noise start become one object only after 2500 steps).
+  - bary10 shift: sharpness 0.75x the source's (pixel mean 0.49x), energy 0.000075 (pixel mean 0.000612).
+  Tried and measured worse at 300 evaluations (cat/dog energy, 12 px pair energy): the previous default,
+  coarse to fine from the reference's noise (300/100/50 steps at 1/4, 1/2 and full size): 0.00160, with
+  leftover colour noise (sharpness 2.0x the pixel mean's); the same from the pixel mean: 0.00134, 0.00089;
+  from noise at full size, on pixels or on a Laplacian pyramid: 0.0038 / 0.0026; lr 0.004 / 0.006:
+  0.00105 / 0.00108, 0.00059 / 0.00058 (larger steps move the overlap faster but add noise); 50 steps of
+  2 draws: 0.00105, 0.00062; 25 steps of 4 draws, lr 0.012: 0.00113, 0.00066; lr 0.006 with the output
+  averaged over the last ~10-20 iterates: 0.00108, 0.00059. Coarse stages lose detail that full-size
+  refinement must then rebuild, and noise takes thousands of steps to average out.
   Geodesics (`FAST_PATH`): a path optimises all its frames at once (10 frames = 10 images per draw), so it
   starts from the cross-dissolve (ELPIPS.md §6: for content at disjoint positions that is even the shorter
   E-LPIPS path; motion appears where it is shorter) and refines it with 60 steps of 4 draws (see the
   measurements at `FAST_PATH`).
-  The benchmark benchmarks/bench_geometry.py prints these numbers.
+  benchmarks/bench_geometry.py prints the measurements above; the variants tried were measured with the
+  same estimates by one-off scripts.
 """
 from __future__ import annotations
 
