@@ -14,8 +14,8 @@ quarter of a full-size one) and their result is upsampled to start the next stag
   Barycenters (`FAST`): 100 steps, lr 0.003, one draw per step: for a pair that is 300 image-evaluations
   against 6000 for 2000 reference steps. Measured at 64 px (benchmarks/bench_geometry.py, 256 fixed draws;
   reference after 2000 steps vs fast; paired differences share the draws and are known to +- 0.000007):
-  - cat/dog average: reference 0.001084; fast 0.001057 at 50 steps (150 evaluations: 40x fewer), 0.001042
-    at 100, 0.000989 at 400. The pixel mean: 0.001162.
+  - cat/dog average: reference 0.001098; fast 0.001057 at 50 steps (150 evaluations: 40x fewer; 6 s vs
+    254 s), 0.001042 at 100, 0.000989 at 400. The pixel mean: 0.001162.
   - an image and its copy moved 12 px: reference 0.000533; fast 0.000594 at 100 steps, 0.000543 at 200,
     0.000501 at 400 (about 5x fewer evaluations). The pixel mean scores 0.001013 and the true 6 px translation
     0.000683: E-LPIPS rates the sharpened overlap that both recipes reach as a better average than the
