@@ -113,7 +113,7 @@ def test_compare_names_the_identical_candidate_closer_with_full_confidence(clien
 
 def test_average_streams_then_saves_a_png_and_the_run_record(client, ex, wide_image, outputs):
     status, bar, note, live, plot, result = client.predict(
-        [handle_file(ex["disc_left"]), handle_file(wide_image)], "l2", 32, 30, 0,
+        [handle_file(ex["disc_left"]), handle_file(wide_image)], "lpips_vgg", 32, 30, 0,
         1.0, 1.0, 1.0, 1.0, 1.0, 1.0, api_name="/average")
     assert "Done: 30 steps" in status
     png = _local(result)
@@ -127,7 +127,8 @@ def test_average_streams_then_saves_a_png_and_the_run_record(client, ex, wide_im
     assert {"input_0.png", "input_1.png"} <= {p.name for p in folder.iterdir()}
     assert "wide.png" in note and "centre-cropped" in note
     energies = [energy for step, energy in plot["data"]]
-    assert len(energies) == 30 and energies[-1] < energies[0]  # one energy per step, falling
+    # one energy per step, falling: the run starts from the pixel mean, which LPIPS can improve on
+    assert len(energies) == 30 and energies[-1] < energies[0]
 
 
 def test_geodesic_returns_frames_video_gif_and_zip(client, ex):
