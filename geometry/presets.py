@@ -27,7 +27,8 @@ quarter of a full-size one) and their result is upsampled to start the next stag
   from noise at full size, on pixels or on a Laplacian pyramid: 0.0038 / 0.0026; lr 0.004 / 0.006:
   0.00105 / 0.00108, 0.00059 / 0.00058 (larger steps move the overlap faster but add noise); 50 steps of
   2 draws: 0.00105, 0.00062; 25 steps of 4 draws, lr 0.012: 0.00113, 0.00066; lr 0.006 with the output
-  averaged over the last ~10-20 iterates: 0.00108, 0.00059. Coarse stages lose detail that full-size
+  averaged over the last ~10-20 iterates: 0.00108, 0.00059; Adam on a Laplacian pyramid of the pixel mean
+  (3 levels, lr 0.003 / 2 levels, lr 0.002): 0.00107 / 0.00105, 0.00057 / 0.00058. Coarse stages lose detail that full-size
   refinement must then rebuild, and noise takes thousands of steps to average out.
   Geodesics (`FAST_PATH`): a path optimises all its frames at once (10 frames = 10 images per draw), so it
   starts from the cross-dissolve (ELPIPS.md §6: for content at disjoint positions that is even the shorter
