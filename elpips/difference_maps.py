@@ -25,7 +25,6 @@ numbers those estimators return for the same generator state.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -71,6 +70,38 @@ def _network_grid(metric: Metric, draws: Draws, size: tuple[int, int]) -> tuple[
     return (width, height) if bool(draws.transpose[0]) else (height, width)
 
 
+def _distances_and_maps(
+    metric: Metric, embedding: Embedding, draws: Draws, i, j, size: tuple[int, int], upsample: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-draw distances (draws, P) and maps (draws, P, H, W) of the embedded pairs, from one computation
+    of the squared feature differences. The distances take the arithmetic of Metric.embedding_distance
+    step for step, so that they are its numbers to the last bit."""
+    if upsample not in UPSAMPLING:
+        raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING)}, got {upsample!r}")
+    i = torch.as_tensor(i, device=metric.device)
+    j = torch.as_tensor(j, device=metric.device)
+    height, width = size
+    indices, distances, maps = [], [], []
+    for draw_indices, features in embedding.groups:
+        group = draws[draw_indices]
+        distance = 0
+        by_grid: dict[tuple[int, int], torch.Tensor] = {}  # layers of one feature grid are upsampled together
+        for f, weight in zip(features, metric.linear):
+            square = (f[:, i] - f[:, j]).square()
+            distance = distance + square.mean(dim=(-2, -1)) @ weight
+            layer = torch.einsum("kpchw,c->kphw", square, weight.to(square.dtype))
+            by_grid[layer.shape[-2:]] = by_grid.get(layer.shape[-2:], 0) + layer
+        grid = _network_grid(metric, group, size)
+        total = sum(_upsample(layer, grid, upsample) for layer in by_grid.values())
+        if metric.config.transforms is not None:
+            total = apply_draws_adjoint(total, group, metric.config.transforms, size) * (height * width / (grid[0] * grid[1]))
+        indices.append(draw_indices)
+        distances.append(distance.expand(len(draw_indices), -1))
+        maps.append(total.expand(len(draw_indices), -1, -1, -1))
+    order = torch.cat(indices).argsort().to(metric.device)
+    return torch.cat(distances)[order], torch.cat(maps)[order]
+
+
 def draw_maps(
     metric: Metric,
     embedding: Embedding,
@@ -86,25 +117,7 @@ def draw_maps(
     ``embedding`` is ``metric.embed(images, draws)``. Each map's mean over pixels is the same draw's
     ``metric.embedding_distance(embedding, i, j)`` (to rounding with ``upsample="area"``).
     """
-    if upsample not in UPSAMPLING:
-        raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING)}, got {upsample!r}")
-    i = torch.as_tensor(i, device=metric.device)
-    j = torch.as_tensor(j, device=metric.device)
-    height, width = size
-    indices, values = [], []
-    for draw_indices, features in embedding.groups:
-        group = draws[draw_indices]
-        grid = _network_grid(metric, group, size)
-        total = 0
-        for f, weight in zip(features, metric.linear):
-            layer = torch.einsum("kpchw,c->kphw", (f[:, i] - f[:, j]).square(), weight.to(f.dtype))
-            total = total + _upsample(layer, grid, upsample)
-        if metric.config.transforms is not None:
-            total = apply_draws_adjoint(total, group, metric.config.transforms, size) * (height * width / (grid[0] * grid[1]))
-        indices.append(draw_indices)
-        values.append(total.expand(len(draw_indices), -1, -1, -1))
-    order = torch.cat(indices).argsort().to(metric.device)
-    return torch.cat(values)[order]
+    return _distances_and_maps(metric, embedding, draws, i, j, size, upsample)[1]
 
 
 class _RunningMaps:
@@ -163,6 +176,14 @@ class DifferenceMap:
         return self.distances.shape[0]
 
     @property
+    def relative_error(self) -> torch.Tensor:
+        """(N,): the root-mean-square of the per-pixel standard error over that of the map, a measure of how
+        settled each map is (it falls as 1 / sqrt(samples); 0 for deterministic metrics and identical images)."""
+        rms = self.map.square().mean(dim=(-3, -2, -1)).sqrt()
+        noise = self.stderr.square().mean(dim=(-3, -2, -1)).sqrt()
+        return torch.where(rms > 0, noise / torch.where(rms > 0, rms, torch.ones_like(rms)), torch.zeros_like(rms))
+
+    @property
     def estimate(self) -> Estimate:
         """The distances with their standard errors, as :func:`elpips.estimate` reports them."""
         return Estimate.from_draws(self.distances, self.block)
@@ -183,6 +204,7 @@ def _pairs(metric: Metric, x: torch.Tensor, y: torch.Tensor):
     return torch.cat([x, y]), i, j
 
 
+@torch.no_grad()  # on a generator, torch turns gradients off only while it runs, never across its yields
 def difference_maps(
     metric: Metric,
     x: torch.Tensor,
@@ -225,15 +247,15 @@ def difference_maps(
     while True:
         count = samples if samples is not None else min(block, max_samples - running.count)
         draws = metric.sample_draws(count, size, generator, stratify=block if samples is not None else count)
-        with torch.no_grad():
-            for part, embedding in metric.embed_in_passes(images, draws):
-                distances.append(metric.embedding_distance(embedding, i, j).cpu())
-                running.add(draw_maps(metric, embedding, draws[part], i, j, size, upsample))
-                result = DifferenceMap(
-                    running.mean()[:, None].to("cpu", dtype), running.stderr()[:, None].to("cpu", dtype),
-                    torch.cat(distances), block,
-                )
-                yield result
+        for part, embedding in metric.embed_in_passes(images, draws):
+            pass_distances, pass_maps = _distances_and_maps(metric, embedding, draws[part], i, j, size, upsample)
+            distances.append(pass_distances.cpu())
+            running.add(pass_maps)
+            result = DifferenceMap(
+                running.mean()[:, None].to("cpu", dtype), running.stderr()[:, None].to("cpu", dtype),
+                torch.cat(distances), block,
+            )
+            yield result
         if samples is not None or running.count >= max_samples or stop_when(result):
             return
 
@@ -244,10 +266,3 @@ def difference_map(metric: Metric, x: torch.Tensor, y: torch.Tensor, samples: in
         pass
     return result
 
-
-def relative_error(result: DifferenceMap) -> torch.Tensor:
-    """Per pair, the map's root-mean-square standard error over its root-mean-square value: how far the
-    whole map is from its expectation, relatively (about 1 / sqrt(samples))."""
-    rms = result.map.square().mean(dim=(-3, -2, -1)).sqrt()
-    noise = result.stderr.square().mean(dim=(-3, -2, -1)).sqrt()
-    return torch.where(rms > 0, noise / rms.clamp(min=math.ulp(0.0)), torch.zeros_like(rms))
