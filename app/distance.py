@@ -72,9 +72,11 @@ def _names(*labelled_paths) -> list[str]:
 def _metric_note(metric) -> str:
     config = metric.config
     if config.transforms is None:
-        return f"`{config.name}` is deterministic: one evaluation is exact."
+        return (f"`{config.name}` is deterministic: one evaluation is exact. The map shows how much the images "
+                "differ at each pixel; its mean is the distance.")
     return (f"`{config.name}` with {config.transforms.num_scales} scale level(s), averaged over random "
-            "transformations.")
+            "transformations. The map shows how much the images differ at each pixel under the same "
+            "transformations, with E-LPIPS' extra weight on pixels near the borders divided out.")
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,9 @@ class MapView:
 
 def _map_view(result: elpips.DifferenceMap, backgrounds: torch.Tensor, names: list[str]) -> MapView:
     pixels = np.stack([to_uint8(image) for image in backgrounds.cpu()])
-    captions = tuple(f"{name}: mean {float(values.mean()):.4g} ({result.samples} samples)"
-                     for name, values in zip(names, result.map))
-    return MapView(result.map[:, 0].numpy(), pixels, captions)
+    captions = tuple(f"{name}: distance {float(value):.4g} ({result.samples} samples)"
+                     for name, value in zip(names, result.estimate.value))
+    return MapView(result.density[:, 0].numpy(), pixels, captions)
 
 
 def _live(slot, results: Iterator[elpips.DifferenceMap]) -> Iterator[tuple[bool, elpips.DifferenceMap]]:
@@ -158,7 +160,7 @@ def measure_distance(slot, shelf: MetricShelf, path_a, path_b, request: Distance
             "error95": Z95 * stderr,
             "samples": int(estimate.samples),
             "size": list(batch.shape[-2:]),
-            "map_max": float(result.map.max()),
+            "map_max": float(result.density.max()),
             "map_relative_error": float(result.relative_error[0]),
         }
         if metric.config.transforms is not None:
@@ -168,11 +170,7 @@ def measure_distance(slot, shelf: MetricShelf, path_a, path_b, request: Distance
             )
         else:
             answer = f"### Distance: {value:.5f}"
-        yield f"{answer}\n\n{_metric_note(metric)} {_MAP_NOTE}\n\n{note}", details, view
-
-
-_MAP_NOTE = ("The map shows where the images differ: its mean over the pixels is the distance "
-             "(E-LPIPS: averaged over the same random transformations).")
+        yield f"{answer}\n\n{_metric_note(metric)}\n\n{note}", details, view
 
 
 def compare_candidates(
@@ -220,4 +218,4 @@ def compare_candidates(
             f"- B: {values[1]:.5f} ± {Z95 * errors[1]:.5f}\n"
             f"- A - B: {diff:+.5f} ± {Z95 * diff_err:.5f} (same transformations for both, {samples} samples)"
         )
-        yield f"{answer}\n\n{_metric_note(metric)} {_MAP_NOTE}\n\n{note}", details, view
+        yield f"{answer}\n\n{_metric_note(metric)}\n\n{note}", details, view

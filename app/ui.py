@@ -118,7 +118,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 dist_a = image_input(examples["disc_left"], label="Image A", elem_id="distance-a", **IMAGE_INPUT)
                 dist_b = image_input(examples["disc_left_shifted"], label="Image B", elem_id="distance-b",
                                        **IMAGE_INPUT)
-                dist_map = gr.Image(label="Where they differ (forms as samples accumulate)", interactive=False,
+                dist_map = gr.Image(label="Where they differ", interactive=False,
                                     height=IMAGE_INPUT["height"], elem_id="distance-map")
             with gr.Row():
                 dist_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric", elem_id="distance-metric")

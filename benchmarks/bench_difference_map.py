@@ -1,8 +1,8 @@
 """Benchmark of difference maps (issue 12). Prints numbers; not a test.
 
-    python benchmarks/bench_difference_map.py             # both parts
+    python benchmarks/bench_difference_map.py             # every part
     python benchmarks/bench_difference_map.py --quick     # fewer rounds, draws and seeds
-    python benchmarks/bench_difference_map.py --parts 2
+    python benchmarks/bench_difference_map.py --parts 2 3
 
 1. Overhead: ``elpips.difference_map`` against ``elpips.estimate`` with the same seed, hence the same draws
    and the same numbers (checked), per metric and image size: median time ratio over interleaved rounds.
@@ -11,6 +11,9 @@
    the reference's own noise removed in quadrature; beside it the error the map reports for itself
    (``DifferenceMap.relative_error``), and the draws that error needs to fall to 20 % and 10 %, from a
    1 / sqrt(n) fit.
+3. E-LPIPS' weight per pixel (``DifferenceMap.coverage``, mean 1) near the borders, where the reflect padding
+   shows pixels to the network more than once, from 4000 draws per image size (transformations only, no
+   network): its largest value, its mean in the outer eighth of the rows (the edge row aside) and at the centre.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 from bench_metric import image_pairs, interleaved, median, show  # noqa: E402  (inputs and timing)
 
 import elpips  # noqa: E402  (bench_metric sets the weights folder first)
+from elpips.transforms import apply_draws_adjoint, transformed_size  # noqa: E402
 
 SEED = 2026
 
@@ -98,11 +102,26 @@ def part_stability(args, device: torch.device) -> None:
               f"10 % about {math.ceil((constant / 0.1) ** 2)}")
 
 
+def part_coverage(args, device: torch.device) -> None:
+    print("\n3. E-LPIPS' weight per pixel (coverage, mean 1): how much more the borders count")
+    config = elpips.get_config("elpips_vgg").transforms
+    draws = elpips.sample_draws(config, 4000, seeded(), stratify=10)
+    for size in (64, 128, 256, 512):
+        total = torch.zeros(size, size, dtype=torch.float64)
+        for chunk in (chunk for group in draws.groups(square=True) for chunk in group.split(64)):
+            side = transformed_size(size, int(draws.scale[chunk[0]]), config)
+            ones = torch.ones(len(chunk), 1, side, side, dtype=torch.float64)
+            total += apply_draws_adjoint(ones, draws[chunk], config, (size, size)).sum(dim=(0, 1)) * (size / side) ** 2
+        coverage = total / len(draws)
+        print(f"  {size:4d} px: max {float(coverage.max()):.2f}, rows 1 to {size // 8} {float(coverage[1 : size // 8].mean()):.2f}, "
+              f"edge row {float(coverage[0, size // 2]):.2f}, centre {float(coverage[size // 2, size // 2]):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--parts", type=int, nargs="+", default=[1, 2], choices=[1, 2])
+    parser.add_argument("--parts", type=int, nargs="+", default=[1, 2, 3], choices=[1, 2, 3])
     parser.add_argument("--rounds", type=int, default=None, help="timing rounds (default 5, quick 3)")
     parser.add_argument("--reference-draws", type=int, default=None, help="draws of the 64 px reference maps "
                         "(default 640, quick 160; a quarter at 128 px)")
@@ -115,6 +134,8 @@ def main() -> None:
         part_overhead(args, device)
     if 2 in args.parts:
         part_stability(args, device)
+    if 3 in args.parts:
+        part_coverage(args, device)
 
 
 if __name__ == "__main__":

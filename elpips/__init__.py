@@ -9,7 +9,7 @@
 
 from . import io, weights
 from .configs import CONFIGS, MetricConfig, TransformConfig, get_config
-from .difference_maps import DifferenceMap, difference_map, difference_maps, draw_maps
+from .maps import DifferenceMap, difference_map, difference_maps, draw_maps
 from .estimators import Comparison, Estimate, compare, estimate, estimate_adaptive
 from .images import ImageError, as_image_batch, load_image, save_image
 from .metric import Embedding, Metric, load_metric

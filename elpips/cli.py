@@ -99,9 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     distance.add_argument("--max-samples", type=_positive_int, default=DEFAULT_MAX_SAMPLES, metavar="M",
                           help=f"E-LPIPS adaptive sampling: stop after M samples (default {DEFAULT_MAX_SAMPLES})")
     distance.add_argument("--map", type=Path, metavar="PNG",
-                          help="write where A and B differ as a heat map with a colour bar (its mean is the distance)")
+                          help="write where A and B differ as a heat map with a colour bar")
     distance.add_argument("--map-raw", type=Path, metavar="NPY",
-                          help="write the map's values: .npy (H x W float32) or .npz (map and per-pixel stderr)")
+                          help="write the heat map's values: .npy (H x W float32), or .npz with them (density), "
+                               "the map whose mean is the distance (map), its per-pixel stderr and E-LPIPS' "
+                               "per-pixel weight (coverage)")
     distance.set_defaults(handler=_distance)
 
     compare = commands.add_parser("compare", help="which of several images is closest to a reference",
@@ -117,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
                          help=f"E-LPIPS: stop sampling after M samples (default {DEFAULT_COMPARE_MAX_SAMPLES})")
     compare.add_argument("--map-dir", type=Path, metavar="DIR",
                          help="write each candidate's difference map from REF as DIR/NAME.png (one colour scale for "
-                              "all) and DIR/NAME.npz (map and per-pixel stderr)")
+                              "all) and DIR/NAME.npz (the arrays of --map-raw)")
     compare.set_defaults(handler=_compare)
 
     weights = commands.add_parser("weights", help="fetch, verify and list weight files",
@@ -194,7 +196,7 @@ def _distance(args: argparse.Namespace) -> int:
     value, samples = estimate.value.item(), int(estimate.samples)
     stderr = None if metric.config.transforms is None else estimate.stderr.item()
     if maps is not None:
-        caption = f"{metric.config.name}: mean {value:.4g} = the distance ({samples} samples)"
+        caption = f"{metric.config.name}: distance {value:.4g} ({samples} samples)"
         _write_map(maps, 0, args.map, args.map_raw, caption)
     if args.json:
         _print_json({
@@ -295,16 +297,17 @@ def _write_map(maps, index: int, png: Path | None, raw: Path | None, caption: st
     from .heatmap import save
     from .io import atomic_write
 
-    values, stderr = maps.map[index, 0].numpy(), maps.stderr[index, 0].numpy()
+    density = maps.density[index, 0].numpy()
     try:
         if png is not None:
-            save(png, values, vmax=vmax, caption=caption)
+            save(png, density, vmax=vmax, caption=caption)
         if raw is not None:
             with atomic_write(raw) as tmp, open(tmp, "wb") as file:
                 if raw.suffix.lower() == ".npz":
-                    np.savez(file, map=values, stderr=stderr)
+                    np.savez(file, density=density, map=maps.map[index, 0].numpy(),
+                             stderr=maps.stderr[index, 0].numpy(), coverage=maps.coverage[0, 0].numpy())
                 else:
-                    np.save(file, values)
+                    np.save(file, density)
     except OSError as error:
         raise UsageError(f"could not write the difference map {error.filename or png or raw}: {error.strerror or error}") from None
 
@@ -322,11 +325,11 @@ def _write_candidate_maps(args: argparse.Namespace, metric, maps) -> list[Path]:
     the PNGs share one colour scale so that they compare."""
     stems = [path.stem for path in args.candidates]
     names = stems if len(set(stems)) == len(stems) else [f"{k + 1}-{stem}" for k, stem in enumerate(stems)]
-    vmax = float(maps.map.max())
+    vmax = float(maps.density.max())
     written = []
     for k, name in enumerate(names):
         png = args.map_dir / f"{name}.png"
-        caption = f"{metric.config.name}, {args.candidates[k].name} vs {args.reference.name}: mean {maps.map[k].mean():.4g}"
+        caption = f"{metric.config.name}, {args.candidates[k].name} vs {args.reference.name}: distance {maps.map[k].mean():.4g}"
         _write_map(maps, k, png, args.map_dir / f"{name}.npz", caption, vmax)
         written.append(png)
     return written

@@ -29,7 +29,7 @@ _TABLE = np.stack(
 ).round().astype(np.uint8)
 
 MIN_HEIGHT = 256  # maps are enlarged to at least this many rows, so that the colour bar's labels fit
-_BAR_WIDTH, _GAP, _LABEL_WIDTH = 14, 6, 64
+_BAR_WIDTH, _GAP = 14, 6
 _BACKGROUND, _TEXT = (255, 255, 255), (20, 20, 20)
 
 
@@ -73,25 +73,35 @@ def render(values, vmax: float | None = None, background: np.ndarray | None = No
         colors = _overlay(colors, level, background)
     factor = max(1, -(-MIN_HEIGHT // array.shape[0]))
     picture = Image.fromarray(colors.repeat(factor, axis=0).repeat(factor, axis=1))
-    font = ImageFont.load_default()
-    text_height = font.getbbox("0123456789")[3]
     width, height = picture.size
+    font = _font(max(12, min(height, 1024) // 18))
+    text_height = font.getbbox("0123456789")[3]
+    ticks = [(fraction, _label(fraction * vmax) + ("+" if fraction == 1.0 and vmax < array.max() else ""))
+             for fraction in (1.0, 0.5, 0.0)]
+    label_width = max(font.getlength(text) for _, text in ticks) + 8
+    bar_left = width + _GAP
     caption_height = text_height + 8 if caption else 0
-    canvas = Image.new("RGB", (width + _GAP + _BAR_WIDTH + _GAP + _LABEL_WIDTH, height + caption_height), _BACKGROUND)
+    canvas_width = max(bar_left + _BAR_WIDTH + round(label_width), round(font.getlength(caption)) + 4 if caption else 0)
+    canvas = Image.new("RGB", (canvas_width, height + caption_height), _BACKGROUND)
     canvas.paste(picture, (0, 0))
     ramp = _TABLE[np.linspace(255, 0, height).round().astype(np.int64)]  # top: vmax
-    bar_left = width + _GAP
     canvas.paste(Image.fromarray(np.repeat(ramp[:, None], _BAR_WIDTH, axis=1)), (bar_left, 0))
     draw = ImageDraw.Draw(canvas)
-    for fraction in (1.0, 0.5, 0.0):
+    for fraction, text in ticks:
         y = round((1 - fraction) * (height - 1))
         draw.line([(bar_left + _BAR_WIDTH, y), (bar_left + _BAR_WIDTH + 3, y)], fill=_TEXT)
         top = min(max(y - text_height // 2, 0), height - text_height)
-        text = _label(fraction * vmax) + ("+" if fraction == 1.0 and vmax < array.max() else "")
         draw.text((bar_left + _BAR_WIDTH + 5, top), text, fill=_TEXT, font=font)
     if caption:
         draw.text((2, height + 4), caption, fill=_TEXT, font=font)
     return np.asarray(canvas)
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has only its small bitmap font
+        return ImageFont.load_default()
 
 
 def save(path: str | os.PathLike, values, **options) -> Path:

@@ -115,8 +115,10 @@ def test_distance_with_maps_prints_the_same_number_and_writes_the_maps(capsys, t
     assert result.pop("map") == str(png) and result.pop("map_raw") == str(raw)
     assert result == plain
     with np.load(raw) as data:
-        assert data["map"].shape == data["stderr"].shape == (32, 32) and data["map"].dtype == np.float32
+        assert data["map"].shape == data["stderr"].shape == data["density"].shape == data["coverage"].shape == (32, 32)
+        assert data["map"].dtype == np.float32
         assert data["map"].mean() == pytest.approx(plain["distance"], rel=1e-5)
+        assert np.allclose(data["density"] * data["coverage"], data["map"], rtol=1e-6)
         assert (data["stderr"] > 0).all()
     assert Image.open(png).format == "PNG" and Image.open(png).height >= 256
 

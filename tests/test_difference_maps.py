@@ -10,7 +10,7 @@ from PIL import Image
 
 import elpips
 from elpips import heatmap
-from elpips.difference_maps import _RunningMaps
+from elpips.maps import _RunningMaps
 from elpips.estimators import _stderr
 
 
@@ -49,6 +49,7 @@ def test_lpips_maps_equal_the_lpips_packages_spatial_maps(net, small_images, lpi
         assert torch.allclose(bilinear.map.mean(dim=(1, 2, 3)), distance, rtol=3e-3, atol=0)
         assert torch.equal(area.estimate.value, distance) and area.samples == 1
         assert torch.equal(area.stderr, torch.zeros_like(area.map))
+        assert torch.equal(area.coverage, torch.ones(1, 1, *x.shape[-2:])) and torch.equal(area.density, area.map)
 
 
 def test_each_elpips_draw_map_averages_to_that_draws_distance():
@@ -86,6 +87,12 @@ def test_elpips_map_mean_equals_the_scalar_estimate_from_the_same_draws(two_scal
     assert result.samples == 12 and result.distances.shape == (12, 1)
     assert torch.allclose(result.map.mean(dim=(1, 2, 3)), expected.value, rtol=1e-5, atol=0)
     assert (result.stderr > 0).float().mean() > 0.99
+    # The reflect padding shows pixels near the borders to the network more often: coverage above 1 there,
+    # below 1 inside, mean 1; the density divides it out and keeps the distance as its weighted mean.
+    coverage = result.coverage[0, 0]
+    assert coverage.shape == (32, 32) and float(coverage.mean()) == pytest.approx(1.0, abs=1e-6)
+    assert coverage[1:4, 1:4].min() > 1.5 > 1 > coverage[12:20, 12:20].max()
+    assert torch.allclose((result.density * result.coverage).mean(dim=(1, 2, 3)), expected.value, rtol=1e-5, atol=0)
 
 
 def test_adaptive_maps_stop_where_estimate_adaptive_stops(two_scales, crops):
@@ -134,9 +141,10 @@ def test_a_local_edit_lights_its_corner_and_not_the_opposite_one(name, samples, 
     top_left, bottom_right = cat.clone(), cat.clone()
     top_left[..., corner, corner] = 1 - cat[..., corner, corner]
     bottom_right[..., -20:-4, -20:-4] = 1 - cat[..., -20:-4, -20:-4]
-    maps = elpips.difference_map(metric, cat, torch.cat([top_left, bottom_right]), samples=samples, generator=seeded(7)).map
-    for edited, opposite in ((maps[0, 0, :24, :24], maps[0, 0, -24:, -24:]), (maps[1, 0, -24:, -24:], maps[1, 0, :24, :24])):
-        assert edited.mean() > 10 * opposite.mean()
+    result = elpips.difference_map(metric, cat, torch.cat([top_left, bottom_right]), samples=samples, generator=seeded(7))
+    for maps in (result.map, result.density):
+        for edited, opposite in ((maps[0, 0, :24, :24], maps[0, 0, -24:, -24:]), (maps[1, 0, -24:, -24:], maps[1, 0, :24, :24])):
+            assert edited.mean() > 10 * opposite.mean()
 
 
 def test_shapes_and_dtypes_for_odd_sizes():
@@ -144,7 +152,8 @@ def test_shapes_and_dtypes_for_odd_sizes():
     generator = seeded(8)
     x, y = torch.rand(2, 3, 17, 23, generator=generator), torch.rand(2, 3, 17, 23, generator=generator)
     result = elpips.difference_map(metric, x, y, samples=3, generator=generator)
-    assert result.map.shape == result.stderr.shape == (2, 1, 17, 23)
+    assert result.map.shape == result.stderr.shape == result.density.shape == (2, 1, 17, 23)
+    assert result.coverage.shape == (1, 1, 17, 23)
     assert result.map.dtype == result.stderr.dtype == torch.float32 and result.map.device.type == "cpu"
     assert result.distances.shape == (3, 2) and (result.map >= 0).all()
     one_to_many = elpips.difference_map(metric, x[:1], torch.cat([y, x]), samples=2, generator=generator)

@@ -9,8 +9,15 @@ transformed pixel's value goes, with its weights, to the input pixels it was ave
 box of a downscaled level, through the reflect padding, offset, flips and transpose). That transpose
 keeps the total, so rescaling by (input pixels / transformed pixels) keeps the mean: every draw's map
 averages to that draw's distance, and the mean of the maps over draws averages to the E-LPIPS estimate
-from the same draws. Pixels that the reflect padding shows the network twice weigh twice, as they do in
-the distance.
+from the same draws.
+
+Pixels that the reflect padding shows the network twice weigh twice, as they do in the distance: E-LPIPS
+looks at pixels near the borders more than at the others (benchmarks/bench_difference_map.py measures
+how much). The same transpose applied to ones gives that weight per pixel, the ``coverage`` (mean 1;
+all ones without transformations), and
+``map / coverage`` is the ``density``: how much the images differ at each pixel, with the borders'
+extra weight divided out, whose coverage-weighted mean is the distance. The map says what makes up the
+distance; the density shows best where the images differ.
 
 ``upsample="area"`` (the default) gives each output pixel the area-weighted mean of the feature cells
 it overlaps, which keeps the mean exactly at any size. ``"bilinear"`` is the lpips package's
@@ -72,16 +79,16 @@ def _network_grid(metric: Metric, draws: Draws, size: tuple[int, int]) -> tuple[
 
 def _distances_and_maps(
     metric: Metric, embedding: Embedding, draws: Draws, i, j, size: tuple[int, int], upsample: str
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-draw distances (draws, P) and maps (draws, P, H, W) of the embedded pairs, from one computation
-    of the squared feature differences. The distances take the arithmetic of Metric.embedding_distance
-    step for step, so that they are its numbers to the last bit."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-draw distances (draws, P), maps (draws, P, H, W) and coverages (draws, 1, H, W) of the embedded
+    pairs, from one computation of the squared feature differences. The distances take the arithmetic of
+    Metric.embedding_distance step for step, so that they are its numbers to the last bit."""
     if upsample not in UPSAMPLING:
         raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING)}, got {upsample!r}")
     i = torch.as_tensor(i, device=metric.device)
     j = torch.as_tensor(j, device=metric.device)
     height, width = size
-    indices, distances, maps = [], [], []
+    indices, distances, maps, coverages = [], [], [], []
     for draw_indices, features in embedding.groups:
         group = draws[draw_indices]
         distance = 0
@@ -93,13 +100,17 @@ def _distances_and_maps(
             by_grid[layer.shape[-2:]] = by_grid.get(layer.shape[-2:], 0) + layer
         grid = _network_grid(metric, group, size)
         total = sum(_upsample(layer, grid, upsample) for layer in by_grid.values())
+        coverage = total.new_ones(total.shape[0], 1, *grid)
         if metric.config.transforms is not None:
-            total = apply_draws_adjoint(total, group, metric.config.transforms, size) * (height * width / (grid[0] * grid[1]))
+            stretch = height * width / (grid[0] * grid[1])
+            total = apply_draws_adjoint(total, group, metric.config.transforms, size) * stretch
+            coverage = apply_draws_adjoint(coverage, group, metric.config.transforms, size) * stretch
         indices.append(draw_indices)
         distances.append(distance.expand(len(draw_indices), -1))
         maps.append(total.expand(len(draw_indices), -1, -1, -1))
+        coverages.append(coverage.expand(len(draw_indices), -1, -1, -1))
     order = torch.cat(indices).argsort().to(metric.device)
-    return torch.cat(distances)[order], torch.cat(maps)[order]
+    return torch.cat(distances)[order], torch.cat(maps)[order], torch.cat(coverages)[order]
 
 
 def draw_maps(
@@ -162,14 +173,22 @@ class _RunningMaps:
 @dataclass(frozen=True)
 class DifferenceMap:
     """Where N pairs of images differ: ``map`` (N, 1, H, W), the mean of the per-draw maps, and its
-    per-pixel standard error ``stderr`` (zero for deterministic metrics); ``distances`` (samples, N)
-    are the per-draw distances, each the mean of its draw's map, drawn in stratified blocks of ``block``.
+    per-pixel standard error ``stderr`` (zero for deterministic metrics); ``coverage`` (1, 1, H, W), the
+    mean weight the draws gave each pixel (see the module's notes); ``distances`` (samples, N), the
+    per-draw distances, each the mean of its draw's map, drawn in stratified blocks of ``block``.
     All on the CPU, float32 (float64 for a float64 metric)."""
 
     map: torch.Tensor
     stderr: torch.Tensor
+    coverage: torch.Tensor
     distances: torch.Tensor
     block: int
+
+    @property
+    def density(self) -> torch.Tensor:
+        """(N, 1, H, W): ``map / coverage``, the difference at each pixel without the borders' extra weight
+        (equal to the map for metrics without transformations): the view of where the images differ."""
+        return self.map / self.coverage
 
     @property
     def samples(self) -> int:
@@ -242,18 +261,22 @@ def difference_maps(
             return result.estimate.meets(max_error, max_rel_error)
 
     running = _RunningMaps(block)
+    coverage = 0
     distances: list[torch.Tensor] = []
     dtype = torch.float64 if metric.shift.dtype == torch.float64 else torch.float32
     while True:
         count = samples if samples is not None else min(block, max_samples - running.count)
         draws = metric.sample_draws(count, size, generator, stratify=block if samples is not None else count)
         for part, embedding in metric.embed_in_passes(images, draws):
-            pass_distances, pass_maps = _distances_and_maps(metric, embedding, draws[part], i, j, size, upsample)
+            pass_distances, pass_maps, pass_coverage = _distances_and_maps(
+                metric, embedding, draws[part], i, j, size, upsample
+            )
             distances.append(pass_distances.cpu())
             running.add(pass_maps)
+            coverage = coverage + pass_coverage.double().sum(dim=0, keepdim=True)
             result = DifferenceMap(
                 running.mean()[:, None].to("cpu", dtype), running.stderr()[:, None].to("cpu", dtype),
-                torch.cat(distances), block,
+                (coverage / running.count).to("cpu", dtype), torch.cat(distances), block,
             )
             yield result
         if samples is not None or running.count >= max_samples or stop_when(result):
