@@ -22,7 +22,7 @@ distance; the density shows best where the images differ.
 ``upsample="area"`` (the default) gives each output pixel the area-weighted mean of the feature cells
 it overlaps, which keeps the mean exactly at any size. ``"bilinear"`` is the lpips package's
 ``spatial=True`` convention; its mean equals the distance only where the feature grids divide the image
-(e.g. VGG at multiples of 16 px) and is otherwise off by about 1e-4 relative.
+(e.g. VGG at multiples of 16 px) and is otherwise slightly off.
 
 :func:`difference_maps` samples draws exactly as :func:`elpips.estimate` (``samples`` given) or
 :func:`elpips.estimate_adaptive` (not given) do, a network pass at a time, and yields the running
