@@ -1,19 +1,27 @@
-"""The Distance tab's computations: one distance with its error, or which of two candidates is closer.
+"""The Distance and Compare tabs' computations: one distance with its error, or which of two candidates
+is closer, each with difference maps of where the images differ.
 
-Both are thin calls into `elpips` (`estimate`, `estimate_adaptive`, `compare`); this module loads
-the metrics once per device, prepares the uploads and words the answer.
+Both are thin calls into `elpips.difference_maps`, which draws the same samples as `estimate`,
+`estimate_adaptive` and `compare` and yields after every network pass, so that the maps can be shown
+while they form. This module loads the metrics once per device, prepares the uploads, words the answer
+and keeps what is needed to redraw the maps (`MapView`).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass
+from typing import Iterator
 
 import gradio as gr
+import numpy as np
 import torch
 
 import elpips
+from elpips import heatmap
+from elpips.images import to_uint8
 from geometry.distances import DistanceFamily
 
 from app.uploads import display_name, load_upload, prepare_uploads
@@ -23,6 +31,8 @@ METRICS = ("elpips_vgg", "lpips_vgg", "vgg", "alex")
 Z95 = 1.96
 #: The UI's error target is absolute; this disables `estimate_adaptive`'s relative one.
 NO_RELATIVE_TARGET = 1e9
+#: Least seconds between two live updates of a forming map (passes can take milliseconds on a GPU).
+LIVE_INTERVAL = 0.3
 
 
 class MetricShelf:
@@ -62,62 +72,112 @@ def _names(*labelled_paths) -> list[str]:
 def _metric_note(metric) -> str:
     config = metric.config
     if config.transforms is None:
-        return f"`{config.name}` is deterministic: one evaluation is exact."
+        return (f"`{config.name}` is deterministic: one evaluation is exact. The map shows how much the images "
+                "differ at each pixel; its mean is the distance.")
     return (f"`{config.name}` with {config.transforms.num_scales} scale level(s), averaged over random "
-            "transformations.")
+            "transformations. The map shows how much the images differ at each pixel under the same "
+            "transformations, with E-LPIPS' extra weight on pixels near the borders divided out.")
 
 
-def _estimate(metric, x: torch.Tensor, y: torch.Tensor, request: DistanceRequest):
+@dataclass(frozen=True)
+class MapView:
+    """Difference maps as the tabs show them, kept so that the overlay can be switched without computing
+    again: (K, H, W) maps on one colour scale, the images they are laid over, a caption each."""
+
+    maps: np.ndarray
+    backgrounds: np.ndarray
+    captions: tuple[str, ...]
+
+    def render(self, overlay: bool) -> list[np.ndarray]:
+        vmax = float(self.maps.max())
+        return [
+            heatmap.render(values, vmax=vmax, background=background if overlay else None, caption=caption)
+            for values, background, caption in zip(self.maps, self.backgrounds, self.captions)
+        ]
+
+
+def _map_view(result: elpips.DifferenceMap, backgrounds: torch.Tensor, names: list[str]) -> MapView:
+    pixels = np.stack([to_uint8(image) for image in backgrounds.cpu()])
+    captions = tuple(f"{name}: distance {float(value):.4g} ({result.samples} samples)"
+                     for name, value in zip(names, result.estimate.value))
+    return MapView(result.density[:, 0].numpy(), pixels, captions)
+
+
+def _live(slot, results: Iterator[elpips.DifferenceMap]) -> Iterator[tuple[bool, elpips.DifferenceMap]]:
+    """(finished, result): the running maps at most every `LIVE_INTERVAL` seconds, then the finished ones.
+    Each network pass runs holding the device `slot`, which is free between updates (a generator may be
+    resumed on another thread, or never again if the browser leaves)."""
+    shown = time.monotonic()
+    result = None
+    while True:
+        with slot:
+            following = next(results, None)
+        if following is None:
+            yield True, result
+            return
+        result = following
+        if time.monotonic() - shown >= LIVE_INTERVAL:
+            shown = time.monotonic()
+            yield False, result
+
+
+def _difference_maps(metric, x: torch.Tensor, y: torch.Tensor, request: DistanceRequest):
     generator = torch.Generator().manual_seed(int(request.seed))
     device = metric.device
     x, y = x.to(device), y.to(device)
-    with torch.no_grad():
-        if metric.config.transforms is None:
-            return elpips.estimate(metric, x, y, samples=1, generator=generator)
-        if request.error_target is None:
-            return elpips.estimate(metric, x, y, samples=int(request.samples), generator=generator)
-        return elpips.estimate_adaptive(
-            metric,
-            x,
-            y,
-            max_error=float(request.error_target),
-            max_rel_error=NO_RELATIVE_TARGET,
-            max_samples=int(request.max_samples),
-            generator=generator,
-        )
+    if metric.config.transforms is None or request.error_target is None:
+        return elpips.difference_maps(metric, x, y, int(request.samples), generator=generator)
+    return elpips.difference_maps(
+        metric,
+        x,
+        y,
+        max_error=float(request.error_target),
+        max_rel_error=NO_RELATIVE_TARGET,
+        max_samples=int(request.max_samples),
+        generator=generator,
+    )
 
 
-def measure_distance(shelf: MetricShelf, path_a, path_b, request: DistanceRequest) -> tuple[str, dict]:
-    """Distance between two uploaded images -> (Markdown answer, JSON-ready details)."""
+def measure_distance(slot, shelf: MetricShelf, path_a, path_b, request: DistanceRequest) -> Iterator[tuple[str, dict, MapView]]:
+    """Distance between two uploaded images -> (Markdown answer, JSON-ready details, difference map), as the
+    map forms and once finished."""
     a = load_upload(path_a, "Image A")
     b = load_upload(path_b, "Image B")
     batch, note = prepare_uploads([a, b], _names(("Image A", path_a), ("Image B", path_b)), request.size)
     metric = shelf.at_size(request.metric, tuple(batch.shape[-2:]))
-    estimate = _estimate(metric, batch[:1], batch[1:], request)
-    value, stderr = float(estimate.value[0]), float(estimate.stderr[0])
-    details = {
-        "metric": metric.config.name,
-        "num_scales": None if metric.config.transforms is None else metric.config.transforms.num_scales,
-        "distance": value,
-        "stderr": stderr,
-        "error95": Z95 * stderr,
-        "samples": int(estimate.samples),
-        "size": list(batch.shape[-2:]),
-    }
-    if metric.config.transforms is not None:
-        answer = (
-            f"### Distance: {value:.5f} ± {Z95 * stderr:.5f}\n"
-            f"(95 % interval from {int(estimate.samples)} samples)"
-        )
-    else:
-        answer = f"### Distance: {value:.5f}"
-    return f"{answer}\n\n{_metric_note(metric)}\n\n{note}", details
+    for finished, result in _live(slot, _difference_maps(metric, batch[:1], batch[1:], request)):
+        estimate = result.estimate
+        value, stderr = float(estimate.value[0]), float(estimate.stderr[0])
+        view = _map_view(result, batch[:1], ["B vs A"])
+        if not finished:
+            yield f"Measuring: {value:.5f} ± {Z95 * stderr:.5f} after {result.samples} samples…", {}, view
+            continue
+        details = {
+            "metric": metric.config.name,
+            "num_scales": None if metric.config.transforms is None else metric.config.transforms.num_scales,
+            "distance": value,
+            "stderr": stderr,
+            "error95": Z95 * stderr,
+            "samples": int(estimate.samples),
+            "size": list(batch.shape[-2:]),
+            "map_max": float(result.density.max()),
+            "map_relative_error": float(result.relative_error[0]),
+        }
+        if metric.config.transforms is not None:
+            answer = (
+                f"### Distance: {value:.5f} ± {Z95 * stderr:.5f}\n"
+                f"(95 % interval from {int(estimate.samples)} samples)"
+            )
+        else:
+            answer = f"### Distance: {value:.5f}"
+        yield f"{answer}\n\n{_metric_note(metric)}\n\n{note}", details, view
 
 
 def compare_candidates(
-    shelf: MetricShelf, path_ref, path_a, path_b, request: DistanceRequest
-) -> tuple[str, dict]:
-    """Which of two candidates is closer to a reference -> (Markdown answer, JSON-ready details).
+    slot, shelf: MetricShelf, path_ref, path_a, path_b, request: DistanceRequest
+) -> Iterator[tuple[str, dict, MapView]]:
+    """Which of two candidates is closer to a reference -> (Markdown answer, JSON-ready details, the two
+    candidates' difference maps on one colour scale), as the maps form and once finished.
 
     Both candidates are measured under the same random transformations, so their difference has a
     much smaller error than either distance. The confidence is the normal probability that the
@@ -129,30 +189,33 @@ def compare_candidates(
     batch, note = prepare_uploads(images, names, request.size)
     metric = shelf.at_size(request.metric, tuple(batch.shape[-2:]))
     samples = 1 if metric.config.transforms is None else int(request.samples)
-    generator = torch.Generator().manual_seed(int(request.seed))
-    batch = batch.to(metric.device)
-    with torch.no_grad():
-        result = elpips.compare(metric, batch[:1], [batch[1:2], batch[2:3]], samples=samples, generator=generator)
-    values = [float(v) for v in result.values]
-    errors = [float(e) for e in result.stderr]
-    diff, diff_err = float(result.diff[0, 1]), float(result.diff_stderr[0, 1])
-    closest = int(result.closest)
-    confidence = 1.0 if diff_err == 0 else 0.5 * (1 + math.erf(abs(diff) / diff_err / math.sqrt(2)))
-    winner = "A" if closest == 0 else "B"
-    details = {
-        "metric": metric.config.name,
-        "closest": winner,
-        "confidence": confidence,
-        "distances": {"A": values[0], "B": values[1]},
-        "stderr": {"A": errors[0], "B": errors[1]},
-        "difference": diff,
-        "difference_stderr": diff_err,
-        "samples": samples,
-    }
-    answer = (
-        f"### Candidate {winner} is closer to the reference (confidence {100 * confidence:.1f} %)\n"
-        f"- A: {values[0]:.5f} ± {Z95 * errors[0]:.5f}\n"
-        f"- B: {values[1]:.5f} ± {Z95 * errors[1]:.5f}\n"
-        f"- A - B: {diff:+.5f} ± {Z95 * diff_err:.5f} (same transformations for both, {samples} samples)"
-    )
-    return f"{answer}\n\n{_metric_note(metric)}\n\n{note}", details
+    request = DistanceRequest(request.metric, request.size, samples, None, samples, request.seed)
+    for finished, maps in _live(slot, _difference_maps(metric, batch[:1], batch[1:], request)):
+        view = _map_view(maps, batch[1:], ["A vs reference", "B vs reference"])
+        result = elpips.Comparison.from_draws(maps.distances, maps.block)
+        values = [float(v) for v in result.values]
+        if not finished:
+            yield (f"Comparing: A {values[0]:.5f}, B {values[1]:.5f} after {maps.samples} samples…", {}, view)
+            continue
+        errors = [float(e) for e in result.stderr]
+        diff, diff_err = float(result.diff[0, 1]), float(result.diff_stderr[0, 1])
+        closest = int(result.closest)
+        confidence = 1.0 if diff_err == 0 else 0.5 * (1 + math.erf(abs(diff) / diff_err / math.sqrt(2)))
+        winner = "A" if closest == 0 else "B"
+        details = {
+            "metric": metric.config.name,
+            "closest": winner,
+            "confidence": confidence,
+            "distances": {"A": values[0], "B": values[1]},
+            "stderr": {"A": errors[0], "B": errors[1]},
+            "difference": diff,
+            "difference_stderr": diff_err,
+            "samples": samples,
+        }
+        answer = (
+            f"### Candidate {winner} is closer to the reference (confidence {100 * confidence:.1f} %)\n"
+            f"- A: {values[0]:.5f} ± {Z95 * errors[0]:.5f}\n"
+            f"- B: {values[1]:.5f} ± {Z95 * errors[1]:.5f}\n"
+            f"- A - B: {diff:+.5f} ± {Z95 * diff_err:.5f} (same transformations for both, {samples} samples)"
+        )
+        yield f"{answer}\n\n{_metric_note(metric)}\n\n{note}", details, view

@@ -1,5 +1,7 @@
 """The Gradio interface: four tabs (Distance, Compare, Average, Geodesic) wired to `app.distance`
 and `app.runs`. Layout and event wiring only; every computation happens in `elpips` and `geometry`.
+Distance and Compare stream their difference maps as they form; the overlay switch redraws the last
+ones from the session's state without computing again.
 
 Every endpoint has an `api_name`, so the app is also usable through `gradio_client`:
 ``distance``, ``compare``, ``average_estimate``, ``average``, ``geodesic_estimate``, ``geodesic``,
@@ -80,6 +82,14 @@ def _distance_request(metric, size, mode, samples, error_target, max_samples, se
     )
 
 
+def _redraw_maps(view, overlay: bool):
+    """The difference maps of the last result with the overlay switched (nothing until there is a result)."""
+    if view is None:
+        return gr.skip()
+    pictures = view.render(overlay)
+    return pictures[0] if len(pictures) == 1 else pictures
+
+
 def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.Blocks:
     """The app, with results written under `output_dir` and computations on `device`."""
     device = torch.device(device)
@@ -108,6 +118,8 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 dist_a = image_input(examples["disc_left"], label="Image A", elem_id="distance-a", **IMAGE_INPUT)
                 dist_b = image_input(examples["disc_left_shifted"], label="Image B", elem_id="distance-b",
                                        **IMAGE_INPUT)
+                dist_map = gr.Image(label="Where they differ", interactive=False,
+                                    height=IMAGE_INPUT["height"], elem_id="distance-map")
             with gr.Row():
                 dist_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric", elem_id="distance-metric")
                 dist_size = size_slider(default_distance_size(device))
@@ -118,8 +130,11 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 dist_samples = gr.Slider(1, 2000, value=64, step=1, label="Samples", elem_id="distance-samples")
                 dist_error = gr.Number(0.005, label="Error target (95 %, absolute)", minimum=1e-5)
                 dist_max = gr.Slider(10, 5000, value=1000, step=10, label="Max samples (error target)")
-            dist_button = gr.Button("Measure distance", variant="primary", elem_id="distance-run")
+            with gr.Row():
+                dist_button = gr.Button("Measure distance", variant="primary", elem_id="distance-run", scale=3)
+                dist_overlay = gr.Checkbox(False, label="Overlay the map on image A", elem_id="distance-overlay")
             dist_answer = gr.Markdown(elem_id="distance-answer")
+            dist_view = gr.State()
             dist_details = gr.JSON(label="Details")
             gr.Examples(
                 [[examples["disc_left"], examples["disc_left_shifted"]],
@@ -128,16 +143,18 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 inputs=[dist_a, dist_b], cache_examples=False,
             )
 
-            def on_distance(a, b, metric, size, mode, samples, error, max_samples, seed):
+            def on_distance(a, b, metric, size, mode, samples, error, max_samples, seed, overlay):
                 request = _distance_request(metric, size, mode, samples, error, max_samples, seed)
-                with ctx.slot:
-                    return measure_distance(ctx.shelf, a, b, request)
+                for answer, details, view in measure_distance(ctx.slot, ctx.shelf, a, b, request):
+                    yield answer, details, view.render(overlay)[0], view
 
             dist_button.click(
                 on_distance,
-                [dist_a, dist_b, dist_metric, dist_size, dist_mode, dist_samples, dist_error, dist_max, dist_seed],
-                [dist_answer, dist_details], api_name="distance", **HEAVY,
+                [dist_a, dist_b, dist_metric, dist_size, dist_mode, dist_samples, dist_error, dist_max, dist_seed,
+                 dist_overlay],
+                [dist_answer, dist_details, dist_map, dist_view], api_name="distance", **HEAVY,
             )
+            dist_overlay.change(_redraw_maps, [dist_view, dist_overlay], [dist_map], api_name=False, queue=False)
 
         # ------------------------------------------------------------ Compare
         with gr.Tab("Compare"):
@@ -148,6 +165,13 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 cmp_a = image_input(examples["disc_left_shifted"], label="Candidate A", **IMAGE_INPUT)
                 cmp_b = image_input(examples["disc_left_noisy"], label="Candidate B", **IMAGE_INPUT)
             with gr.Row():
+                with gr.Column():
+                    gr.Markdown("Where each candidate differs from the reference, on one colour scale; the maps "
+                                "form as samples accumulate.")
+                    cmp_overlay = gr.Checkbox(False, label="Overlay each map on its candidate")
+                cmp_map_a = gr.Image(label="Where A differs", interactive=False, height=IMAGE_INPUT["height"])
+                cmp_map_b = gr.Image(label="Where B differs", interactive=False, height=IMAGE_INPUT["height"])
+            with gr.Row():
                 cmp_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric")
                 cmp_size = size_slider(default_distance_size(device))
                 cmp_samples = gr.Slider(1, 2000, value=32, step=1, label="Samples")
@@ -155,16 +179,19 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             cmp_button = gr.Button("Compare", variant="primary")
             cmp_answer = gr.Markdown()
             cmp_details = gr.JSON(label="Details")
+            cmp_view = gr.State()
 
-            def on_compare(ref, a, b, metric, size, samples, seed):
+            def on_compare(ref, a, b, metric, size, samples, seed, overlay):
                 request = _distance_request(metric, size, "Sample budget", samples, 0, samples, seed)
-                with ctx.slot:
-                    return compare_candidates(ctx.shelf, ref, a, b, request)
+                for answer, details, view in compare_candidates(ctx.slot, ctx.shelf, ref, a, b, request):
+                    yield answer, details, *view.render(overlay), view
 
             cmp_button.click(
-                on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed],
-                [cmp_answer, cmp_details], api_name="compare", **HEAVY,
+                on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay],
+                [cmp_answer, cmp_details, cmp_map_a, cmp_map_b, cmp_view], api_name="compare", **HEAVY,
             )
+            cmp_overlay.change(_redraw_maps, [cmp_view, cmp_overlay], [cmp_map_a, cmp_map_b], api_name=False,
+                               queue=False)
 
         # ------------------------------------------------------------ Average
         with gr.Tab("Average"):

@@ -4,17 +4,20 @@
 >>> metric = elpips.load_metric("elpips_vgg")            # or lpips_vgg, vgg, alex
 >>> d = metric(x, y, samples=8)                          # (N,) differentiable, x, y in [0, 1]
 >>> est = elpips.estimate_adaptive(metric, x, y)         # value with a 95 % error bound
+>>> where = elpips.difference_map(metric, x, y, samples=64)  # (N, 1, H, W) map, its stderr, the distances
 """
 
 from . import io, weights
 from .configs import CONFIGS, MetricConfig, TransformConfig, get_config
+from .maps import DifferenceMap, difference_map, difference_maps, draw_maps
 from .estimators import Comparison, Estimate, compare, estimate, estimate_adaptive
 from .images import ImageError, as_image_batch, load_image, save_image
 from .metric import Embedding, Metric, load_metric
 from .transforms import Draws, apply_draws, sample_draws
 
 __all__ = [
-    "CONFIGS", "Comparison", "Draws", "Embedding", "Estimate", "ImageError", "Metric", "MetricConfig",
-    "TransformConfig", "apply_draws", "as_image_batch", "compare", "estimate", "estimate_adaptive",
-    "get_config", "io", "load_image", "load_metric", "sample_draws", "save_image",
+    "CONFIGS", "Comparison", "DifferenceMap", "Draws", "Embedding", "Estimate", "ImageError", "Metric",
+    "MetricConfig", "TransformConfig", "apply_draws", "as_image_batch", "compare", "difference_map",
+    "difference_maps", "draw_maps", "estimate", "estimate_adaptive", "get_config", "io", "load_image",
+    "load_metric", "sample_draws", "save_image",
 ]

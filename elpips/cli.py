@@ -1,11 +1,13 @@
 """The `elpips` command: image distances and comparisons from the shell, and weight management.
 
     elpips distance A B [--metric elpips_vgg] [-n N | --max-error ABS --max-rel-error REL] [--json]
-    elpips compare REF A B [C ...] [--metric elpips_vgg] [-n N] [--json]
+                        [--map diff.png] [--map-raw diff.npy]
+    elpips compare REF A B [C ...] [--metric elpips_vgg] [-n N] [--json] [--map-dir DIR]
     elpips weights fetch|verify|path|list
 
 A thin layer over the library: every number comes from `elpips.estimate`, `estimate_adaptive` or
-`compare`. Errors a user can fix (unreadable images, bad options, missing weights) are reported as
+`compare`, or, when difference maps are asked for, from `elpips.difference_map`, which draws the same
+samples and so prints the same numbers. Errors a user can fix (unreadable images, bad options, missing weights) are reported as
 one line on stderr with a non-zero exit status: 2 for usage and input errors, 1 for weights.
 """
 
@@ -96,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
                           help=f"E-LPIPS adaptive sampling: relative error bound (default {DEFAULT_MAX_REL_ERROR})")
     distance.add_argument("--max-samples", type=_positive_int, default=DEFAULT_MAX_SAMPLES, metavar="M",
                           help=f"E-LPIPS adaptive sampling: stop after M samples (default {DEFAULT_MAX_SAMPLES})")
+    distance.add_argument("--map", type=Path, metavar="PNG",
+                          help="write where A and B differ as a heat map with a colour bar")
+    distance.add_argument("--map-raw", type=Path, metavar="NPY",
+                          help="write the heat map's values: .npy (H x W float32), or .npz with them (density), "
+                               "the map whose mean is the distance (map), its per-pixel stderr and E-LPIPS' "
+                               "per-pixel weight (coverage)")
     distance.set_defaults(handler=_distance)
 
     compare = commands.add_parser("compare", help="which of several images is closest to a reference",
@@ -109,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
                               "sample until the closest candidate leads by 1.96 standard errors)")
     compare.add_argument("--max-samples", type=_positive_int, default=DEFAULT_COMPARE_MAX_SAMPLES, metavar="M",
                          help=f"E-LPIPS: stop sampling after M samples (default {DEFAULT_COMPARE_MAX_SAMPLES})")
+    compare.add_argument("--map-dir", type=Path, metavar="DIR",
+                         help="write each candidate's difference map from REF as DIR/NAME.png (one colour scale for "
+                              "all) and DIR/NAME.npz (the arrays of --map-raw)")
     compare.set_defaults(handler=_compare)
 
     weights = commands.add_parser("weights", help="fetch, verify and list weight files",
@@ -166,32 +177,41 @@ def _distance(args: argparse.Namespace) -> int:
     adaptive_options = args.max_error is not None or args.max_rel_error is not None
     if args.samples is not None and adaptive_options:
         raise UsageError("-n/--samples fixes the sample count; it cannot be combined with --max-error/--max-rel-error")
+    _check_map_paths(args.map, args.map_raw)
     a, b = _load_images([args.a, args.b])
     metric = _load_metric(args, min(a.shape[-2:]))
     generator = torch.Generator().manual_seed(args.seed)
-    with torch.no_grad():
-        if metric.config.transforms is None:  # a deterministic metric: one evaluation is exact
-            value, stderr, samples = metric(a, b).item(), None, 1
-        else:
-            if args.samples is not None:
-                estimate = elpips.estimate(metric, a, b, samples=args.samples, generator=generator)
-            else:
-                estimate = elpips.estimate_adaptive(
-                    metric, a, b,
-                    max_error=args.max_error if args.max_error is not None else DEFAULT_MAX_ERROR,
+    adaptive = dict(max_error=args.max_error if args.max_error is not None else DEFAULT_MAX_ERROR,
                     max_rel_error=args.max_rel_error if args.max_rel_error is not None else DEFAULT_MAX_REL_ERROR,
-                    max_samples=args.max_samples, generator=generator,
-                )
-            value, stderr, samples = estimate.value.item(), estimate.stderr.item(), int(estimate.samples)
+                    max_samples=args.max_samples)
+    maps = None
+    with torch.no_grad():
+        if args.map is not None or args.map_raw is not None:
+            maps = elpips.difference_map(metric, a, b, args.samples, generator=generator, **adaptive)
+            estimate = maps.estimate
+        elif metric.config.transforms is None or args.samples is not None:
+            estimate = elpips.estimate(metric, a, b, samples=args.samples or 1, generator=generator)
+        else:
+            estimate = elpips.estimate_adaptive(metric, a, b, generator=generator, **adaptive)
+    value, samples = estimate.value.item(), int(estimate.samples)
+    stderr = None if metric.config.transforms is None else estimate.stderr.item()
+    if maps is not None:
+        caption = f"{metric.config.name}: distance {value:.4g} ({samples} samples)"
+        _write_map(maps, 0, args.map, args.map_raw, caption)
     if args.json:
         _print_json({
             "metric": metric.config.name, "a": str(args.a), "b": str(args.b), "distance": value,
             "stderr": stderr, "samples": samples, **_run_settings(args, metric),
+            **({"map": _optional(args.map), "map_raw": _optional(args.map_raw)} if maps is not None else {}),
         })
-    elif stderr is None:
+        return 0
+    if stderr is None:
         print(_with_error(value, None))
     else:
         print(f"{_with_error(value, stderr)} (standard error, {samples} samples)")
+    for path in (args.map, args.map_raw):
+        if path is not None:
+            print(f"difference map: {path}")
     return 0
 
 
@@ -202,12 +222,20 @@ def _compare(args: argparse.Namespace) -> int:
 
     if len(args.candidates) < 2:
         raise UsageError("compare needs a reference and at least two candidates: elpips compare REF A B")
+    _check_map_paths(folder=args.map_dir)
     reference, *candidates = _load_images([args.reference, *args.candidates])
     metric = _load_metric(args, min(reference.shape[-2:]))
     generator = torch.Generator().manual_seed(args.seed)
+    map_paths = []
     with torch.no_grad():
-        result = elpips.compare(metric, reference, candidates, samples=args.samples,
-                                max_samples=args.max_samples, generator=generator)
+        if args.map_dir is None:
+            result = elpips.compare(metric, reference, candidates, samples=args.samples,
+                                    max_samples=args.max_samples, generator=generator)
+        else:  # the same draws and stopping rule as elpips.compare, with maps
+            maps = elpips.difference_map(metric, reference, torch.cat(candidates), args.samples,
+                                         max_samples=args.max_samples, generator=generator, stop_when=_closest_leads)
+            result = elpips.Comparison.from_draws(maps.distances, maps.block)
+            map_paths = _write_candidate_maps(args, metric, maps)
     values, stderr, samples = result.values.tolist(), result.stderr.tolist(), int(result.samples)
     closest = int(result.closest)
     exact = metric.config.transforms is None  # a deterministic metric has no sampling error
@@ -228,7 +256,7 @@ def _compare(args: argparse.Namespace) -> int:
             "candidates": [str(path) for path in args.candidates], "values": values,
             "stderr": None if exact else stderr, "samples": samples,
             "closest": closest, "closest_path": str(args.candidates[closest]), "versus_closest": others,
-            **_run_settings(args, metric),
+            **_run_settings(args, metric), **({"maps": [str(path) for path in map_paths]} if map_paths else {}),
         })
         return 0
     print(f"closest to {args.reference}: {args.candidates[closest]}")
@@ -244,7 +272,71 @@ def _compare(args: argparse.Namespace) -> int:
         print(line)
     if not exact:
         print(f"  ({samples} samples shared by all candidates, seed {args.seed})")
+    if map_paths:
+        print(f"difference maps: {', '.join(str(path) for path in map_paths)}")
     return 0
+
+
+# ------------------------------------------------------------------------------------------ maps
+
+
+def _check_map_paths(png: Path | None = None, raw: Path | None = None, folder: Path | None = None) -> None:
+    """Refuse unusable map paths before any computation."""
+    if png is not None and png.suffix.lower() != ".png":
+        raise UsageError(f"--map writes a PNG heat map: give a path ending in .png, not {png}")
+    if raw is not None and raw.suffix.lower() not in (".npy", ".npz"):
+        raise UsageError(f"--map-raw writes NumPy data: give a path ending in .npy (the map) or .npz (map and stderr), not {raw}")
+    for where in [path.parent for path in (png, raw) if path is not None] + ([folder] if folder is not None else []):
+        if where.exists() and not where.is_dir():
+            raise UsageError(f"{where} is a file, not a folder: choose another place for the difference maps")
+
+
+def _write_map(maps, index: int, png: Path | None, raw: Path | None, caption: str, vmax: float | None = None) -> None:
+    import numpy as np
+
+    from .heatmap import save
+    from .io import atomic_write
+
+    density = maps.density[index, 0].numpy()
+    try:
+        if png is not None:
+            save(png, density, vmax=vmax, caption=caption)
+        if raw is not None:
+            with atomic_write(raw) as tmp, open(tmp, "wb") as file:
+                if raw.suffix.lower() == ".npz":
+                    np.savez(file, density=density, map=maps.map[index, 0].numpy(),
+                             stderr=maps.stderr[index, 0].numpy(), coverage=maps.coverage[0, 0].numpy())
+                else:
+                    np.save(file, density)
+    except OSError as error:
+        raise UsageError(f"could not write the difference map {error.filename or png or raw}: {error.strerror or error}") from None
+
+
+def _closest_leads(maps) -> bool:
+    """elpips.compare's stopping rule: two blocks or more, and the closest candidate ahead by 1.96 standard errors."""
+    import elpips
+
+    comparison = elpips.Comparison.from_draws(maps.distances, maps.block)
+    return maps.samples > maps.block and comparison.confidence_z() >= elpips.estimators.Z_95
+
+
+def _write_candidate_maps(args: argparse.Namespace, metric, maps) -> list[Path]:
+    """DIR/NAME.png and DIR/NAME.npz per candidate (NAME its file's stem, numbered if stems repeat);
+    the PNGs share one colour scale so that they compare."""
+    stems = [path.stem for path in args.candidates]
+    names = stems if len(set(stems)) == len(stems) else [f"{k + 1}-{stem}" for k, stem in enumerate(stems)]
+    vmax = float(maps.density.max())
+    written = []
+    for k, name in enumerate(names):
+        png = args.map_dir / f"{name}.png"
+        caption = f"{metric.config.name}, {args.candidates[k].name} vs {args.reference.name}: distance {maps.map[k].mean():.4g}"
+        _write_map(maps, k, png, args.map_dir / f"{name}.npz", caption, vmax)
+        written.append(png)
+    return written
+
+
+def _optional(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def _load_images(paths: list[Path]):

@@ -41,6 +41,17 @@ class Estimate:
         """Half-width of the 95 % confidence interval."""
         return Z_95 * self.stderr
 
+    @staticmethod
+    def from_draws(per_draw: torch.Tensor, block: int) -> "Estimate":
+        """The estimate from (samples, N) per-draw distances drawn in stratified blocks of ``block``."""
+        return Estimate(per_draw.mean(dim=0), _stderr(per_draw, block), per_draw.shape[0])
+
+    def meets(self, max_error: float, max_rel_error: float) -> bool:
+        """Whether every pair's 95 % error is below ``max_error`` and ``max_rel_error`` times its value
+        (the reference's stopping rule; never with fewer than two samples)."""
+        error = self.error
+        return self.samples >= 2 and bool(((error < max_error) & (error < max_rel_error * self.value.abs())).all())
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -55,6 +66,14 @@ class Comparison:
     diff: torch.Tensor
     diff_stderr: torch.Tensor
     samples: int
+
+    @staticmethod
+    def from_draws(per_draw: torch.Tensor, block: int) -> "Comparison":
+        """The comparison from (samples, K) per-draw distances of K candidates under shared draws."""
+        differences = per_draw[:, :, None] - per_draw[:, None, :]
+        return Comparison(
+            per_draw.mean(0), _stderr(per_draw, block), differences.mean(0), _stderr(differences, block), per_draw.shape[0]
+        )
 
     @property
     def closest(self) -> int:
@@ -116,8 +135,7 @@ def estimate(
         samples = 1
     block = _block_size(samples, block)
     images, i, j = _pairs(metric, x, y)
-    per_draw = _per_draw_distances(metric, images, i, j, samples, block, generator)
-    return Estimate(per_draw.mean(dim=0), _stderr(per_draw, block), samples)
+    return Estimate.from_draws(_per_draw_distances(metric, images, i, j, samples, block, generator), block)
 
 
 def estimate_adaptive(
@@ -141,11 +159,9 @@ def estimate_adaptive(
         count = min(block, max_samples - taken)  # the last block may be cut short by the cap
         chunks.append(_per_draw_distances(metric, images, i, j, count, count, generator))
         taken += count
-        per_draw = torch.cat(chunks)
-        mean, error = per_draw.mean(dim=0), Z_95 * _stderr(per_draw, block)
-        enough = taken >= 2 and bool(((error < max_error) & (error < max_rel_error * mean.abs())).all())
-        if enough or taken >= max_samples:
-            return Estimate(mean, error / Z_95, taken)
+        result = Estimate.from_draws(torch.cat(chunks), block)
+        if result.meets(max_error, max_rel_error) or taken >= max_samples:
+            return result
 
 
 def compare(
@@ -172,23 +188,17 @@ def compare(
     k = len(candidates)
     i, j = torch.arange(1, k + 1), torch.zeros(k, dtype=torch.long)
     if metric.config.transforms is None:
-        return _comparison(_per_draw_distances(metric, images, i, j, 1, 1, generator), 1)
+        return Comparison.from_draws(_per_draw_distances(metric, images, i, j, 1, 1, generator), 1)
     if samples is not None:
         block = _block_size(samples, block)
-        return _comparison(_per_draw_distances(metric, images, i, j, samples, block, generator), block)
+        return Comparison.from_draws(_per_draw_distances(metric, images, i, j, samples, block, generator), block)
     chunks: list[torch.Tensor] = []
     taken = 0
     while True:
         count = min(block, max_samples - taken)
         chunks.append(_per_draw_distances(metric, images, i, j, count, count, generator))
         taken += count
-        result = _comparison(torch.cat(chunks), block)
+        result = Comparison.from_draws(torch.cat(chunks), block)
         if (len(chunks) >= 2 and result.confidence_z() >= z) or taken >= max_samples:
             return result
 
-
-def _comparison(per_draw: torch.Tensor, block: int) -> Comparison:
-    differences = per_draw[:, :, None] - per_draw[:, None, :]
-    return Comparison(
-        per_draw.mean(0), _stderr(per_draw, block), differences.mean(0), _stderr(differences, block), per_draw.shape[0]
-    )

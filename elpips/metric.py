@@ -11,6 +11,8 @@ features under every draw once, and :meth:`Metric.embedding_distance` compares a
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 from torch import nn
 
@@ -206,14 +208,18 @@ class Metric(nn.Module):
         order = torch.cat(indices).argsort().to(self.device)
         return torch.cat(values)[order]
 
-    def pair_distances(self, images: torch.Tensor, draws: Draws, i, j) -> torch.Tensor:
-        """``embedding_distance(embed(images, draws), i, j)`` computed a network pass at a time, so that
-        only one pass's features are alive: the way to evaluate many draws (wrap it in ``no_grad``)."""
+    def embed_in_passes(self, images: torch.Tensor, draws: Draws) -> Iterator[tuple[slice, Embedding]]:
+        """``embed(images, draws)`` a network pass at a time: (the draws' slice, its embedding), so that
+        only one pass's features need be alive. The split depends only on the images' shape, the device and ``max_batch``."""
         per_pass = self._draws_per_pass(images.shape[0], *self._network_input(*images.shape[-2:], scale=1))
-        return torch.cat([
-            self.embedding_distance(self.embed(images, draws[start : start + per_pass]), i, j)
-            for start in range(0, len(draws), per_pass)
-        ])
+        for start in range(0, len(draws), per_pass):
+            part = slice(start, start + per_pass)
+            yield part, self.embed(images, draws[part])
+
+    def pair_distances(self, images: torch.Tensor, draws: Draws, i, j) -> torch.Tensor:
+        """``embedding_distance(embed(images, draws), i, j)`` computed a network pass at a time (see
+        :meth:`embed_in_passes`): the way to evaluate many draws (wrap it in ``no_grad``)."""
+        return torch.cat([self.embedding_distance(embedding, i, j) for _, embedding in self.embed_in_passes(images, draws)])
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
         """Distances between x[n] and y[n], each the mean over ``samples`` draws: an (N,) tensor.

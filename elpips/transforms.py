@@ -131,14 +131,21 @@ def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(index >= size, period - index, index)
 
 
+def _window_sources(draws: Draws, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input rows (k, padded_h) and columns (k, padded_w) of the reflect-padded grid that a scale level's
+    s x s boxes tile, starting at each draw's phase."""
+    s = int(draws.scale[0])
+    padded_h = (2 * (s - 1) + height) // s * s
+    padded_w = (2 * (s - 1) + width) // s * s
+    rows = _reflect(torch.arange(padded_h)[None] - draws.phase[:, :1], height)
+    cols = _reflect(torch.arange(padded_w)[None] - draws.phase[:, 1:], width)
+    return rows, cols
+
+
 def _downscale(images: torch.Tensor, draws: Draws) -> torch.Tensor:
     """(M, C, H, W) -> (k, M, C, h, w): reflect-pad to a multiple of s at each draw's phase, s x s box mean."""
     s = int(draws.scale[0])
-    height, width = images.shape[-2:]
-    padded_h = (2 * (s - 1) + height) // s * s
-    padded_w = (2 * (s - 1) + width) // s * s
-    rows = _reflect(torch.arange(padded_h)[None] - draws.phase[:, :1], height).to(images.device)
-    cols = _reflect(torch.arange(padded_w)[None] - draws.phase[:, 1:], width).to(images.device)
+    rows, cols = (index.to(images.device) for index in _window_sources(draws, *images.shape[-2:]))
     windows = images[:, :, rows[:, :, None], cols[:, None, :]]  # (M, C, k, padded_h, padded_w)
     windows = windows.permute(2, 0, 1, 3, 4)
     k, m = windows.shape[:2]
@@ -146,12 +153,9 @@ def _downscale(images: torch.Tensor, draws: Draws) -> torch.Tensor:
     return pooled.unflatten(0, (k, m))
 
 
-def _offset_flip_transpose(images: torch.Tensor, draws: Draws, offset_max: int) -> torch.Tensor:
-    """(k, M, C, h, w) (k may be 1, broadcast) -> (k, M, C, h', w'): pad ``offset_max`` pixels in total
-    per axis (reflect, split by the offset), flip, transpose; one gather per draw."""
-    k = len(draws)
-    height, width = images.shape[-2:]
-    device = images.device
+def _placement(draws: Draws, height: int, width: int, offset_max: int) -> torch.Tensor:
+    """(k, h', w') flat indices into an h x w grid: where each output pixel of the offset padding
+    (``offset_max`` pixels in total per axis, reflect, split by the offset), flip and transpose reads."""
     rows = _reflect(torch.arange(height + offset_max)[None] - (offset_max - draws.offset[:, :1]), height)
     cols = _reflect(torch.arange(width + offset_max)[None] - (offset_max - draws.offset[:, 1:]), width)
     rows = torch.where(_FLIP_VERTICAL[draws.flip][:, None], rows.flip(-1), rows)
@@ -159,15 +163,21 @@ def _offset_flip_transpose(images: torch.Tensor, draws: Draws, offset_max: int) 
     plain = rows[:, :, None] * width + cols[:, None, :]
     swapped = rows[:, None, :] * width + cols[:, :, None]
     if bool(draws.transpose.all()):
-        index = swapped
-    elif not bool(draws.transpose.any()):
-        index = plain
-    else:  # mixed transposes only occur for square outputs (see Draws.groups)
-        index = torch.where(draws.transpose[:, None, None], swapped, plain)
+        return swapped
+    if not bool(draws.transpose.any()):
+        return plain
+    return torch.where(draws.transpose[:, None, None], swapped, plain)  # mixed: square only (Draws.groups)
+
+
+def _offset_flip_transpose(images: torch.Tensor, draws: Draws, offset_max: int) -> torch.Tensor:
+    """(k, M, C, h, w) (k may be 1, broadcast) -> (k, M, C, h', w'): one gather per draw (see _placement)."""
+    k = len(draws)
+    height, width = images.shape[-2:]
+    index = _placement(draws, height, width, offset_max)
     out_h, out_w = index.shape[-2:]
     m, c = images.shape[1:3]
     flat = images.expand(k, -1, -1, -1, -1).reshape(k, m * c, height * width)
-    gathered = flat.gather(2, index.flatten(1).to(device)[:, None, :].expand(k, m * c, -1))
+    gathered = flat.gather(2, index.flatten(1).to(images.device)[:, None, :].expand(k, m * c, -1))
     return gathered.view(k, m, c, out_h, out_w)
 
 
@@ -194,3 +204,36 @@ def apply_draws(images: torch.Tensor, draws: Draws, config: TransformConfig) -> 
 def transformed_size(size: int, scale: int, config: TransformConfig) -> int:
     """Side length after downscaling by ``scale`` and offset padding."""
     return (2 * (scale - 1) + size) // scale + config.offset_max
+
+
+def _scatter(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """(k, P, *grid) values added into (k, P, size) at the (k, *grid) flat indices: a gather's transpose."""
+    k, p = values.shape[:2]
+    out = values.new_zeros(k, p, size)
+    return out.scatter_add(2, index.flatten(1).to(values.device)[:, None, :].expand(k, p, -1), values.flatten(2))
+
+
+def apply_draws_adjoint(values: torch.Tensor, draws: Draws, config: TransformConfig, size: tuple[int, int]) -> torch.Tensor:
+    """The transpose of :func:`apply_draws`' geometry: (k, P, h', w') values on each draw's transformed
+    pixel grid -> (k, P, H, W) on the input grid of ``size``.
+
+    Every transformed pixel is a mean over input pixels (its s x s box, read through the reflect padding,
+    offset, flips and transpose); its value is spread back over exactly those pixels with the same weights,
+    by scatter-adding through the gathers' own indices. A pixel that the padding reads twice receives twice.
+    The total over the grid is therefore preserved, and <apply_draws(x), v> = <x, adjoint(v)> per channel.
+    The colour permutation and factors act on channels, not positions, and are left out.
+    """
+    if bool((draws.scale != draws.scale[0]).any()):
+        raise ValueError("apply_draws_adjoint takes draws of one scale level; split them with Draws.groups()")
+    height, width = size
+    s = int(draws.scale[0])
+    rows, cols = _window_sources(draws, height, width)
+    small_h, small_w = (rows.shape[1] // s, cols.shape[1] // s) if s > 1 else (height, width)
+    index = _placement(draws, small_h, small_w, config.offset_max)
+    if tuple(values.shape[-2:]) != tuple(index.shape[-2:]):
+        raise ValueError(f"values of shape {tuple(values.shape)} do not match the draws' transformed grid {tuple(index.shape[-2:])}")
+    small = _scatter(values, index, small_h * small_w)
+    if s == 1:
+        return small.unflatten(2, (height, width))
+    boxes = small.unflatten(2, (small_h, small_w)).repeat_interleave(s, dim=2).repeat_interleave(s, dim=3) / s**2
+    return _scatter(boxes, rows[:, :, None] * width + cols[:, None, :], height * width).unflatten(2, (height, width))

@@ -55,6 +55,26 @@ def metric_lpips() -> elpips.Metric:
     return elpips.load_metric("lpips_vgg", device="cpu")
 
 
+@pytest.fixture(scope="session")
+def lpips_package():
+    """A function net -> the lpips package's LPIPS v0.1 (``spatial`` as asked) with this project's backbone
+    weights, so that its numbers are comparable with ``elpips.load_metric(net)``."""
+    lpips = pytest.importorskip("lpips")
+
+    def build(net: str, spatial: bool = False):
+        model = lpips.LPIPS(net=net, pnet_rand=True, spatial=spatial, verbose=False).eval()
+        backbone = elpips.weights.backbone_state_dict(elpips.get_config(net).backbone)
+        state = model.state_dict()
+        for key in state:
+            if key.startswith("net.slice"):
+                _, _, index, param = key.split(".")
+                state[key] = backbone[f"features.{index}.{param}"]
+        model.load_state_dict(state)
+        return model
+
+    return build
+
+
 def _is_loopback(address) -> bool:
     host = address[0] if isinstance(address, tuple) else address
     if host == "localhost":

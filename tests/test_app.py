@@ -71,11 +71,11 @@ def _run_folder(status: str) -> Path:
 
 
 def test_distance_of_identical_images_is_zero_and_of_different_ones_positive(client, ex):
-    answer, details = client.predict(
+    answer, details, _ = client.predict(
         handle_file(ex["disc_left"]), handle_file(ex["disc_left"]), "lpips_vgg", 64, "Sample budget", 1,
         0.01, 100, 0, api_name="/distance")
     assert details["metric"] == "lpips_vgg" and details["distance"] == pytest.approx(0.0, abs=1e-6)
-    answer, details = client.predict(
+    answer, details, _ = client.predict(
         handle_file(ex["disc_left"]), handle_file(ex["texture_blobs"]), "lpips_vgg", 64, "Sample budget", 1,
         0.01, 100, 0, api_name="/distance")
     assert details["distance"] > 0.05 and details["stderr"] == 0.0
@@ -84,7 +84,7 @@ def test_distance_of_identical_images_is_zero_and_of_different_ones_positive(cli
 
 
 def test_distance_notes_how_images_of_different_sizes_were_brought_together(client, ex, wide_image):
-    answer, details = client.predict(
+    answer, details, _ = client.predict(
         handle_file(ex["disc_left"]), handle_file(wide_image), "lpips_vgg", 48, "Sample budget", 1,
         0.01, 100, 0, api_name="/distance")
     assert details["size"] == [48, 48]
@@ -92,7 +92,7 @@ def test_distance_notes_how_images_of_different_sizes_were_brought_together(clie
 
 
 def test_elpips_distance_with_an_error_target_reports_its_error_and_samples(client, ex):
-    answer, details = client.predict(
+    answer, details, _ = client.predict(
         handle_file(ex["disc_left"]), handle_file(ex["disc_left_noisy"]), "elpips_vgg", 64, "Error target", 8,
         0.5, 40, 0, api_name="/distance")
     assert details["metric"] == "elpips_vgg"
@@ -103,12 +103,39 @@ def test_elpips_distance_with_an_error_target_reports_its_error_and_samples(clie
 
 
 def test_compare_names_the_identical_candidate_closer_with_full_confidence(client, ex):
-    answer, details = client.predict(
+    answer, details, map_a, map_b = client.predict(
         handle_file(ex["disc_left"]), handle_file(ex["texture_stripes"]), handle_file(ex["disc_left"]),
         "lpips_vgg", 64, 4, 0, api_name="/compare")
     assert details["closest"] == "B" and details["confidence"] == 1.0
     assert details["distances"]["B"] == pytest.approx(0.0, abs=1e-6)
     assert "Candidate B is closer" in answer
+    a, b = (np.asarray(Image.open(_local(picture)).convert("RGB")) for picture in (map_a, map_b))
+    assert a.shape == b.shape and a.shape[0] >= 256
+    assert a[:256, :256].max() > 200 and b[:256, :256].max() < 10  # one colour scale: B's map is all black
+
+
+def test_distance_map_is_beside_the_answer_and_overlays_on_request(client, ex):
+    args = (handle_file(ex["disc_left"]), handle_file(ex["disc_left_shifted"]), "vgg", 64, "Sample budget", 1,
+            0.01, 100, 0)
+    _, details, plain = client.predict(*args, False, api_name="/distance")
+    _, _, overlaid = client.predict(*args, True, api_name="/distance")
+    plain, overlaid = (np.asarray(Image.open(_local(picture)).convert("RGB")) for picture in (plain, overlaid))
+    assert plain.shape == overlaid.shape and plain.shape[0] >= 256 and not np.array_equal(plain, overlaid)
+    assert details["map_max"] > details["distance"] > 0
+
+
+def test_elpips_distance_map_forms_live_as_samples_accumulate(client, ex, monkeypatch):
+    import app.distance
+
+    monkeypatch.setattr(app.distance, "LIVE_INTERVAL", 0.0)  # every network pass is shown
+    job = client.submit(handle_file(ex["disc_left"]), handle_file(ex["disc_left_noisy"]), "elpips_vgg", 32,
+                        "Sample budget", 64, 0.01, 100, 0, api_name="/distance")
+    job.result()
+    updates = job.outputs()
+    answers = [answer for answer, _, _ in updates]
+    assert len(updates) >= 3 and all(answer.startswith("Measuring") for answer in answers[:-1])
+    assert "after 32 samples" in answers[0] and answers[-1].startswith("### Distance")
+    assert all(_local(picture).is_file() for _, _, picture in updates)
 
 
 def test_average_streams_then_saves_a_png_and_the_run_record(client, ex, wide_image, outputs):

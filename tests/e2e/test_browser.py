@@ -147,6 +147,14 @@ def test_geodesic_and_distance_in_chromium(app_url, browser_page, upload_images)
     answer = page.locator("#distance-answer").inner_text()
     value = float(answer.split("Distance:")[1].split()[0])
     assert value > 0
+    # the difference map beside the images, redrawn over image A when the overlay is switched on
+    page.wait_for_function("() => document.querySelector('#distance-map img')?.naturalWidth > 0")
+    plain = page.locator("#distance-map img").get_attribute("src")
+    page.locator("#distance-overlay input").check()
+    page.wait_for_function(
+        "(before) => { const img = document.querySelector('#distance-map img');"
+        " return img && img.src !== before && img.naturalWidth > 0; }", arg=plain
+    )
     page.screenshot(path=str(ARTIFACTS / "browser-distance.png"), full_page=True)
     print(f"screenshots: {ARTIFACTS / 'browser-geodesic.png'}, {ARTIFACTS / 'browser-distance.png'}")
 
