@@ -17,10 +17,12 @@ Common keyword arguments:
   checkpoint / checkpoint_every: resumable runs (see `geometry.optimize`).
   draws_per_step: random transformations per step (overrides the preset's).
   energy: "squared" (sum w d^2, the default, as in ELPIPS.md §6) or "linear" (sum w d).
-  init: "noise" or "mean" (overrides the preset's initialisation).
+  init: "noise", "mean" (overrides the preset's initialisation), or start images: the free images to refine
+      (for a geodesic its free frames, or all frames with the endpoints) as a tensor, array, path or list.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -33,7 +35,7 @@ import torch
 from .distances import DistanceFamily, resolve_device
 from .energies import barycenter_energy, check_form, path_energy
 from .inputs import prepare_images, resize
-from .optimize import Problem, Progress, optimize
+from .optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, optimize
 from .presets import Preset, get_preset, reference_snapshot_steps
 
 RECORD_VERSION = 1
@@ -109,18 +111,35 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
         if int(draws_per_step) < 1:
             raise ValueError(f"draws_per_step must be >= 1, got {draws_per_step}")
         recipe = recipe.with_draws(int(draws_per_step))
-    if init is not None:
+    start = None
+    if isinstance(init, str):
         recipe = recipe.with_init(init)
+    elif init is not None:
+        start = _start_images(init, free_count, tuple(fixed.shape[-2:]), path=kind == "geodesic")
+        recipe = recipe.with_init("given")
+        extra = {**extra, "start_sha256": hashlib.sha256(start.numpy().tobytes()).hexdigest()}
     if snapshot_steps is None:
         snapshot_steps = reference_snapshot_steps(recipe.steps)
     settings = _problem_settings(kind, fixed, family, recipe, seed, pair_energy.form, extra)
-    problem = Problem(kind, fixed, free_count, order, pair_energy, weights)
+    problem = Problem(kind, fixed, free_count, order, pair_energy, weights, start)
     images, state, status = optimize(
         problem, family, recipe, seed=seed, device=device, settings=settings, callback=callback, cancel=cancel,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, snapshot_steps=snapshot_steps, dtype=dtype)
     record = RunRecord(kind, {**settings, "device": str(device), "dtype": dtype}, state.step,
                        [tuple(e) for e in state.energies], state.seconds, status, state.evaluations)
     return Result(images.clamp(0, 1), record, fixed)
+
+
+def _start_images(init: Any, free_count: int, size: tuple[int, int], path: bool) -> torch.Tensor:
+    """The caller's start images for the free images: `free_count` images, or for a path all its frames
+    (endpoints included, which are dropped); brought to the run's size."""
+    start = prepare_images(init, size)
+    if path and start.shape[0] == free_count + 2:
+        start = start[1:-1]
+    if start.shape[0] != free_count:
+        raise ValueError(f"init has {start.shape[0]} images; this run optimises {free_count} "
+                         f"(pass those, or for a geodesic all {free_count + 2} frames)")
+    return start.clamp(CLIP_LOW, CLIP_HIGH).contiguous()
 
 
 def _normalised_weights(weights: Sequence[float] | torch.Tensor | None, count: int) -> torch.Tensor:
@@ -140,7 +159,7 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
                callback: Callable[[Progress], Any] | None = None, cancel: threading.Event | None = None,
                checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
                snapshot_steps: Sequence[int] | None = None, draws_per_step: int | None = None,
-               dtype: str | None = None, energy: str = "squared", init: str | None = None) -> Result:
+               dtype: str | None = None, energy: str = "squared", init: Any = None) -> Result:
     """The image x minimising sum_i w_i f(d(x, y_i)) over the pixels of x (ELPIPS.md §6).
 
     Weights are normalised to sum to 1 (uniform when None); any count of images, any non-negative weights.
@@ -201,7 +220,7 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, distance: str | Any = "elpips_
              callback: Callable[[Progress], Any] | None = None, cancel: threading.Event | None = None,
              checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
              snapshot_steps: Sequence[int] | None = None, draws_per_step: int | None = None,
-             dtype: str | None = None, energy: str = "squared", init: str | None = None) -> Result:
+             dtype: str | None = None, energy: str = "squared", init: Any = None) -> Result:
     """A discrete geodesic: frames x_0 = a, x_1..x_{N-1}, x_N = b (`frames` = N + 1 counts both endpoints)
     minimising the path energy sum_i f(d(x_i, x_{i+1})) with the endpoints fixed.
 

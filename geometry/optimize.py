@@ -77,6 +77,7 @@ class Problem:
     order: torch.Tensor        # (M,) long
     energy: PairEnergy
     weights: torch.Tensor | None = None  # barycenter weights, normalised to sum 1
+    start: torch.Tensor | None = None    # (free_count,3,H,W) CPU: the caller's start images, for init "given"
 
     def compose(self, free: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
         return torch.cat([free, fixed])[self.order.to(free.device)]
@@ -88,10 +89,15 @@ class Problem:
         """Initial free images at the size of `fixed` (CPU).
 
         "noise": 0.5 + 0.2 N(0, 1), clipped (the reference's); "mean": the weighted pixel mean
-        (barycenter) or the cross-dissolve (geodesic) — the exact optimum under squared L2.
+        (barycenter) or the cross-dissolve (geodesic) — the exact optimum under squared L2; "given": the
+        caller's `start` images (e.g. another interpolator's frames, to be refined under the distance).
         """
         shape = (self.free_count,) + tuple(fixed.shape[1:])
-        if method == "noise":
+        if method == "given":
+            if self.start is None:
+                raise ValueError("init 'given' needs start images")
+            start = resize(self.start, tuple(fixed.shape[-2:]))
+        elif method == "noise":
             start = 0.5 + 0.2 * torch.randn(shape, generator=generator)
         elif method == "mean" and self.kind == "barycenter":
             start = (self.weights.view(-1, 1, 1, 1) * fixed).sum(0, keepdim=True)
@@ -100,7 +106,7 @@ class Problem:
             t = torch.arange(1, self.free_count + 1, dtype=fixed.dtype).view(-1, 1, 1, 1) / (self.free_count + 1)
             start = (1 - t) * a + t * b
         else:
-            raise ValueError(f"unknown init {method!r}: use 'noise' or 'mean'")
+            raise ValueError(f"unknown init {method!r}: use 'noise', 'mean' or start images")
         return start.clamp(CLIP_LOW, CLIP_HIGH)
 
 
@@ -229,6 +235,27 @@ def upsample(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(images, size=size, mode="bilinear", align_corners=False).clamp(CLIP_LOW, CLIP_HIGH)
 
 
+class StageCarry:
+    """Carries the free images from one stage's size to the next.
+
+    A coarse stage cannot see the start images' fine detail. When the start is meaningful at full size (the
+    pixel mean, the cross-dissolve, the caller's images), what is carried up is the start at the new size plus
+    the upsampled CHANGE the coarse stages made: a coarse stage adjusts the coarse content and the detail is
+    kept. A noise start has no detail worth keeping: the images themselves are upsampled.
+    """
+
+    def __init__(self, start: torch.Tensor | None):
+        self.start = start  # (F,3,H,W) at the output size, or None
+
+    def __call__(self, free: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        if self.start is None or tuple(free.shape[-2:]) == tuple(size):
+            return upsample(free, size)
+        start = self.start.to(free.device, free.dtype)
+        change = free - resize(start, tuple(free.shape[-2:]))
+        carried = resize(start, size) + F.interpolate(change, size=size, mode="bilinear", align_corners=False)
+        return carried.clamp(CLIP_LOW, CLIP_HIGH)
+
+
 def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: int, device: torch.device,
              settings: dict, callback: Callable[[Progress], Any] | None = None,
              cancel: threading.Event | None = None, checkpoint: str | os.PathLike | None = None,
@@ -255,10 +282,12 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
         init_gen = torch.Generator().manual_seed(int(seed) * 2)
         first_fixed = resize(problem.fixed, sizes[0]) if stages else problem.fixed
         state = RunState(free=problem.initial(preset.init, first_fixed, init_gen))
+    carry = StageCarry(None if preset.init == "noise" or len(stages) < 2 else
+                       problem.initial(preset.init, problem.fixed, torch.Generator().manual_seed(int(seed) * 2)))
 
     def current_output(free: torch.Tensor) -> torch.Tensor:
         # a copy: on CPU at full size `free` would otherwise alias the parameter that later steps change in place
-        return problem.output(upsample(free.detach().float().cpu(), out_size), problem.fixed).clone()
+        return problem.output(carry(free.detach().float().cpu(), out_size), problem.fixed).clone()
 
     def save() -> None:
         state.draw_rng = draw_gen.get_state()
@@ -324,7 +353,7 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
             state.stage_step = 0
             state.optimizer = None
             if state.stage < len(stages):
-                state.free = upsample(state.free, sizes[state.stage])
+                state.free = carry(state.free, sizes[state.stage])
 
     state.free = state.free.detach().cpu().float()
     state.seconds = prior_seconds + (time.perf_counter() - started)

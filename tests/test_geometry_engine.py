@@ -166,6 +166,8 @@ def test_perturbed_copies_are_reproducible_and_shift_by_at_most_two_pixels():
 # --- checkpoints ----------------------------------------------------------------------------------------------
 
 TWO_STAGES = Preset("two-stage", init="noise", stages=(Stage(2, 10, 0.05, "cosine", 2), Stage(1, 10, 0.02, "cosine", 2)))
+THREE_STAGES = Preset("three-stage", init="mean", stages=(Stage(4, 6, 0.05, "cosine", 2), Stage(2, 6, 0.03, "cosine", 2),
+                                                          Stage(1, 6, 0.02, "cosine", 1)))
 
 
 def _noisy_run(**options):
@@ -173,18 +175,54 @@ def _noisy_run(**options):
     return barycenter(images, (0.5, 0.3, 0.2), distance=NoisyL2(), preset=TWO_STAGES, seed=3, device="cpu", **options)
 
 
-@pytest.mark.parametrize("stop_at", [4, 10, 13])  # inside the coarse stage, at the stage boundary, inside the fine one
-def test_resumed_run_equals_uninterrupted_run(tmp_path, stop_at):
-    uninterrupted = _noisy_run()
+def _noisy_path(**options):
+    a, b = random_images(2, size=64, seed=8)
+    return geodesic(a, b, frames=5, distance=NoisyL2(), preset=THREE_STAGES, seed=4, device="cpu", **options)
+
+
+# noise start (images upsampled between stages) and mean start (the start's detail kept, changes upsampled);
+# stops inside a coarse stage, at a stage boundary and inside the finest stage
+@pytest.mark.parametrize("run, total, stop_at", [(_noisy_run, 20, 4), (_noisy_run, 20, 10), (_noisy_run, 20, 13),
+                                                 (_noisy_path, 18, 3), (_noisy_path, 18, 6), (_noisy_path, 18, 9),
+                                                 (_noisy_path, 18, 14)])
+def test_resumed_run_equals_uninterrupted_run(tmp_path, run, total, stop_at):
+    uninterrupted = run()
     cancel = threading.Event()
     path = tmp_path / "run.ckpt"
-    first = _noisy_run(checkpoint=path, checkpoint_every=3, cancel=cancel,
-                       callback=lambda p: cancel.set() if p.step == stop_at else None)
+    first = run(checkpoint=path, checkpoint_every=3, cancel=cancel,
+                callback=lambda p: cancel.set() if p.step == stop_at else None)
     assert first.record.status == "cancelled" and first.record.steps == stop_at and path.exists()
-    resumed = _noisy_run(checkpoint=path, checkpoint_every=3)
-    assert resumed.record.status == "completed" and resumed.record.steps == 20
+    resumed = run(checkpoint=path, checkpoint_every=3)
+    assert resumed.record.status == "completed" and resumed.record.steps == total
     assert torch.equal(resumed.images, uninterrupted.images)
     assert resumed.record.energies == uninterrupted.record.energies
+
+
+def test_coarse_stages_keep_the_start_images_detail():
+    """Under L2 the cross-dissolve is the optimal path, so the coarse stages' tiny steps (Adam moves by about lr
+    even on a zero gradient) barely change it; what reaches full size must then be the cross-dissolve itself,
+    fine detail included, not an upsampled thumbnail (which differs by about 0.2 on random pixels)."""
+    a, b = random_images(2, size=64, seed=9)
+    gentle = Preset("gentle", init="mean", stages=(Stage(4, 6, 1e-4, "cosine", 1), Stage(2, 6, 1e-4, "cosine", 1),
+                                                   Stage(1, 1, 1e-4, "cosine", 1)))
+    res = geodesic(a, b, frames=5, distance="l2", preset=gentle, device="cpu", snapshot_steps=[])
+    t = torch.linspace(0, 1, 5).view(-1, 1, 1, 1)
+    assert (res.images - ((1 - t) * a + t * b)).abs().max() < 2e-3
+
+
+def test_given_start_images_are_where_the_run_starts():
+    a, b = random_images(2, size=32, seed=10)
+    start = random_images(5, size=32, seed=11).clamp(0.01, 0.99)
+    snapshots = {}
+    res = geodesic(a, b, frames=5, distance="l2", steps=2, init=start, device="cpu", snapshot_steps=[0],
+                   callback=lambda p: snapshots.setdefault(p.step, p.snapshot))
+    assert torch.allclose(snapshots[0][1:-1], start[1:-1], atol=1e-6)   # all frames given: endpoints dropped
+    assert res.record.settings["recipe"]["init"] == "given" and "start_sha256" in res.record.settings
+    avg = pairwise_average(a, b, distance="l2", steps=1, init=start[2:3], device="cpu", snapshot_steps=[0],
+                           callback=lambda p: snapshots.setdefault("avg", p.snapshot))
+    assert torch.allclose(snapshots["avg"], start[2:3], atol=1e-6) and avg.images.shape == (1, 3, 32, 32)
+    with pytest.raises(ValueError, match="init has 2 images; this run optimises 3"):
+        geodesic(a, b, frames=5, distance="l2", steps=1, init=start[:2], device="cpu")
 
 
 def test_corrupt_or_foreign_checkpoint_is_refused(tmp_path):
