@@ -54,7 +54,7 @@ class Plan:
 
 def plan_run(preset: str | Preset, kind: str, steps: int | None, size: tuple[int, int]) -> Plan:
     """The stages of `preset` for a run of `kind` (rescaled to `steps` in total if given) for outputs of `size`."""
-    recipe = get_preset(preset, kind)
+    recipe = get_preset(preset, kind, tuple(size))
     if steps:
         recipe = recipe.with_steps(int(steps))
     stages = effective_stages(recipe.stages, size)

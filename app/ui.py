@@ -53,7 +53,8 @@ def default_distance_size(device: torch.device) -> int:
 def default_steps(kind: str, device: torch.device) -> int:
     """Total optimisation steps: the fast preset's own on a CPU; four times as many on a GPU, where a step
     takes milliseconds and longer runs keep lowering the energy (geometry.presets)."""
-    steps = get_preset(runs.PRESET, kind).steps
+    side = default_size(device)
+    steps = get_preset(runs.PRESET, kind, (side, side)).steps
     return 4 * steps if device.type == "cuda" else steps
 
 

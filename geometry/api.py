@@ -104,7 +104,7 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
          checkpoint_every, snapshot_steps, draws_per_step, dtype, init) -> Result:
     device = resolve_device(device, distance if not isinstance(distance, str) else None)
     family = DistanceFamily(distance, device)
-    recipe = get_preset(preset, kind)
+    recipe = get_preset(preset, kind, tuple(fixed.shape[-2:]))
     if steps is not None:
         recipe = recipe.with_steps(int(steps))
     if draws_per_step is not None:
