@@ -197,8 +197,10 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
         # ------------------------------------------------------------ Average
         with gr.Tab("Average"):
             gr.Markdown("The image that minimises the weighted sum of squared distances to the inputs "
-                        "(a barycenter). Under E-LPIPS, objects at different positions average to one "
-                        "object in between; under L2 they only blend.")
+                        "(a barycenter). Under L2 it is the pixel mean; under E-LPIPS it keeps the inputs' "
+                        "contrast and sharpness. An object at two places stays at both (a sharpened double "
+                        "exposure): E-LPIPS prefers that to one object in between (measured in "
+                        "benchmarks/bench_motion.py).")
             avg_defaults = [examples["disc_left"], examples["disc_right"], examples["disc_top"]]
             with gr.Row():
                 with gr.Column():
@@ -270,8 +272,11 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
 
         # ------------------------------------------------------------ Geodesic
         with gr.Tab("Geodesic"):
-            gr.Markdown("The shortest path of frames from A to B under the distance (a morph). Under "
-                        "E-LPIPS content can move along the path; under L2 it cross-fades.")
+            gr.Markdown("The shortest path of frames from A to B under the distance (a morph). Under L2 it "
+                        "is the cross-dissolve; under E-LPIPS the frames stay sharp and evenly spaced, but content "
+                        "that moves more than a pixel or two per frame still fades rather than moves: the "
+                        "E-LPIPS path energy prefers that (benchmarks/bench_motion.py). For motion, start from "
+                        "another interpolator's frames (`init=` in Python), which the engine refines.")
             with gr.Row():
                 geo_a = image_input(examples["disc_left"], label="Start (A)", elem_id="geodesic-a", **IMAGE_INPUT)
                 geo_b = image_input(examples["disc_right"], label="End (B)", elem_id="geodesic-b", **IMAGE_INPUT)

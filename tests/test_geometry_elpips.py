@@ -80,3 +80,32 @@ def test_geodesic_keeps_endpoints_and_evens_out_consecutive_distances(metric_elp
     ratio = lambda d: max(d) / min(d)
     assert after.value < before.value + 2 * before.stderr
     assert ratio(after.distances) < 1.5 or ratio(after.distances) < ratio(before.distances)
+
+
+# --- motion (issue 14): a pan of the cat, 48 px frames ------------------------------------------------------
+
+def _pan(cat, shift: int, t: float, size: int = 48):
+    """A size x size window of the 64 px cat moved right by t * shift px."""
+    left = round(t * shift)
+    return cat[..., 4:4 + size, left:left + size]
+
+
+@pytest.mark.slow
+def test_refinement_keeps_a_motion_start_moving_and_a_dissolve_start_ghosted(metric_elpips, small_images):
+    """The engine lowers the path energy within the basin it starts in: from frames that move (another
+    interpolator's), content stays at the true place; from the cross-dissolve it stays a double exposure
+    (benchmarks/results/motion-variants.md: at 2 px per frame the energy prefers the double exposure)."""
+    from geometry.quality import ghost_fraction
+
+    cat = small_images[0]
+    truth = torch.cat([_pan(cat, 8, k / 4) for k in range(5)])
+    a, b = truth[:1], truth[-1:]
+    dissolve_mid = (a + b) / 2
+    options = dict(frames=5, distance=metric_elpips, steps=20, seed=0, snapshot_steps=[])
+    moved = geodesic(a, b, init=truth, **options)
+    faded = geodesic(a, b, **options)
+    assert ghost_fraction(moved.images[2:3], truth[2:3], dissolve_mid).fraction < 0.2
+    assert ghost_fraction(faded.images[2:3], truth[2:3], dissolve_mid).fraction > 0.8
+    start = estimate_energy(moved, images=truth, samples=32, seed=3)
+    difference, stderr = estimate_energy(moved, samples=32, seed=3).minus(start)
+    assert difference < -2 * stderr   # the energy fell, beyond the estimate's noise
