@@ -8,7 +8,8 @@ Each run goes through the same phases, reported in its status line:
    while the generator streams its progress, snapshots and energies to the browser;
 4. the worker writes the results into the run folder, and the generator shows them.
 
-The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values.
+The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values. `follow_job`, the
+watching part, also streams the Robustness tab's attacks (`app.robustness`).
 """
 
 from __future__ import annotations

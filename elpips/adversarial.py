@@ -229,10 +229,17 @@ def _metric(metric: Metric | str, device: str | torch.device | None) -> Metric:
 
 
 def _one_image(x, name: str) -> torch.Tensor:
-    batch = as_image_batch(x, name=name)
+    """One image as (1, 3, H, W) on the CPU (the attack moves it to the metric's device)."""
+    batch = as_image_batch(x, name=name).detach().cpu()
     if batch.shape[0] != 1:
         raise ValueError(f"{name} is a batch of {batch.shape[0]} images; attack one image at a time")
     return batch
+
+
+def _check_judges(judges: Sequence[Metric | str]) -> None:
+    for metric in judges:
+        if isinstance(metric, str) and metric not in JUDGES:
+            raise ValueError(f"unknown metric {metric!r} to judge with: use any of {', '.join(JUDGES)}")
 
 
 def _same_size(reference: torch.Tensor, other: torch.Tensor, name: str) -> None:
@@ -406,9 +413,9 @@ def judge(
     """Distances of ``image`` (before) and ``adversarial`` (after), and of ``anchor``, to ``reference``
     under each metric (a Metric, a metric name, or ``"l2"``, the mean squared pixel difference).
 
-    A random metric is measured over ``samples`` fresh draws shared by all three images (seeded by
-    ``seed``, on a stream the attack's own draws do not use), so the change and the ranking against the
-    anchor are known far more precisely than the distances themselves.
+    A random metric is measured over ``samples`` fresh draws shared by all three images, so the change and
+    the ranking against the anchor are known far more precisely than the distances themselves. The draws
+    come from a generator seeded with 2 seed + 1; the attack's own come from 2 seed, another stream.
     """
     reference = _one_image(reference, "reference")
     candidates = [_one_image(image, "image"), _one_image(adversarial, "the attacked image")]
@@ -418,9 +425,7 @@ def judge(
         _same_size(reference, candidate, name)
     if int(samples) != samples or samples < 1:
         raise ValueError(f"samples must be a whole number >= 1, got {samples}")
-    for metric in metrics:
-        if isinstance(metric, str) and metric not in JUDGES:
-            raise ValueError(f"unknown metric {metric!r} to judge with: use any of {', '.join(JUDGES)}")
+    _check_judges(metrics)
     judgements = []
     for metric in metrics:
         if isinstance(metric, str) and metric == PIXEL_L2:
@@ -488,9 +493,7 @@ def attack(
     metric (first) and of every metric in ``judges`` (names, ``"l2"`` or Metric objects), each with
     ``judge_samples`` fresh draws for random metrics.
     """
-    for judge_metric in judges:
-        if isinstance(judge_metric, str) and judge_metric not in JUDGES:
-            raise ValueError(f"unknown metric {judge_metric!r} to judge with: use any of {', '.join(JUDGES)}")
+    _check_judges(judges)  # before the descent, not after it
     metric = _metric(metric, device)
     if anchor is not None:
         anchor = _one_image(anchor, "anchor")
