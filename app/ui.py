@@ -352,7 +352,7 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str, 
             rob_judges = gr.CheckboxGroup(list(robustness.JUDGES), value=["elpips_vgg", "lpips_vgg", "l2"],
                                           label="Distances before and after under")
         with gr.Row():
-            rob_size = size_slider(default_size(ctx.device))
+            rob_size = size_slider(default_size(ctx.device), elem_id="robustness-size")
             rob_steps = gr.Slider(1, 1000, value=50 if cpu else 200, step=1, label="Steps", elem_id="robustness-steps")
             rob_draws = gr.Slider(1, 32, value=4 if cpu else 8, step=1, label="Random transformations per step",
                                   info="E-LPIPS only: the attacker averages its gradient over these.")
