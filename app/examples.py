@@ -15,6 +15,14 @@ The scenes are chosen to show what the metric and the geometry do:
 - ``disc_left_shifted`` / ``disc_left_noisy``: two candidates for the comparison
   mode with ``disc_left`` as the reference. E-LPIPS calls the 2-px shift closer;
   a pixel distance calls the noisy copy closer.
+- ``disc_left_moved``: the scene moved 6 px down and right (a camera that moved a
+  little): the anchor of the robustness example. Every metric but L2 calls it closer
+  to ``disc_left`` than ``disc_left_noisy``.
+- ``disc_left_adversarial``: ``disc_left_noisy`` attacked with this project's
+  `elpips.attack` against LPIPS-VGG (every pixel within 8/255), so that LPIPS-VGG
+  calls it closer to ``disc_left`` than ``disc_left_moved``; E-LPIPS does not. It is
+  made by the attack, not drawn, so it is written by `write_adversarial_example`
+  (and `python -m app.examples`), not by `example_arrays`.
 """
 
 from __future__ import annotations
@@ -39,7 +47,11 @@ NAMES = (
     "texture_stripes",
     "disc_left_shifted",
     "disc_left_noisy",
+    "disc_left_moved",
 )
+ADVERSARIAL = "disc_left_adversarial"
+#: How `write_adversarial_example` makes it: `elpips.perturb` settings.
+ADVERSARIAL_RECIPE = {"metric": "lpips_vgg", "epsilon": 8 / 255, "steps": 100, "seed": 0}
 
 
 def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
@@ -107,6 +119,7 @@ def example_arrays(size: int = SIZE, seed: int = SEED) -> dict[str, np.ndarray]:
         "texture_stripes": _texture_stripes(rng, size),
         "disc_left_shifted": shifted,
         "disc_left_noisy": noisy,
+        "disc_left_moved": np.pad(left, ((6, 0), (6, 0), (0, 0)), mode="reflect")[:size, :size],
     }
     assert tuple(arrays) == NAMES
     return arrays
@@ -126,6 +139,30 @@ def write_examples(folder: Path, size: int = SIZE, seed: int = SEED) -> dict[str
     return paths
 
 
+def write_adversarial_example(folder: Path, sources: dict[str, Path]) -> Path:
+    """Attack ``sources["disc_left_noisy"]`` towards ``sources["disc_left"]`` under LPIPS-VGG (the recipe in
+    ADVERSARIAL_RECIPE) and write ``<folder>/disc_left_adversarial.png``; needs the LPIPS-VGG weights."""
+    import elpips
+
+    reference = elpips.load_image(sources["disc_left"])
+    image = elpips.load_image(sources["disc_left_noisy"])
+    result = elpips.perturb(ADVERSARIAL_RECIPE["metric"], reference, image, **{
+        key: value for key, value in ADVERSARIAL_RECIPE.items() if key != "metric"})
+    path = Path(folder) / f"{ADVERSARIAL}.png"
+    elpips.save_image(path, result.image)
+    return path
+
+
+def adversarial_example_path(fallback_dir: Path) -> Path:
+    """The committed adversarial example, or one made once into `fallback_dir` (seconds on a CPU) when the
+    package runs without the repository's assets."""
+    committed = REPO_EXAMPLES_DIR / f"{ADVERSARIAL}.png"
+    if committed.is_file():
+        return committed
+    made = Path(fallback_dir) / f"{ADVERSARIAL}.png"
+    return made if made.is_file() else write_adversarial_example(Path(fallback_dir), example_paths(fallback_dir))
+
+
 def example_paths(fallback_dir: Path) -> dict[str, Path]:
     """The bundled examples from ``assets/examples``, or freshly generated into `fallback_dir`
     when the package runs without the repository's assets (e.g. installed from a wheel)."""
@@ -137,5 +174,7 @@ def example_paths(fallback_dir: Path) -> dict[str, Path]:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO_EXAMPLES_DIR
-    for written in write_examples(target).values():
-        print(written)
+    written = write_examples(target)
+    for path in written.values():
+        print(path)
+    print(write_adversarial_example(target, written))

@@ -1,6 +1,6 @@
 """Long runs in the app: worker threads, cancellation, run-time estimates and output folders.
 
-A run (an average or a geodesic) executes on its own worker thread, not on the request that
+A run (an average, a geodesic, an attack) executes on its own worker thread, not on the request that
 started it. The request only watches: it drains the progress the engine reports through its
 callback and streams it to the browser. So a closed browser tab stops the watching, not the
 run; the worker still finishes and writes every result into the run's output folder.

@@ -8,7 +8,8 @@ Each run goes through the same phases, reported in its status line:
    while the generator streams its progress, snapshots and energies to the browser;
 4. the worker writes the results into the run folder, and the generator shows them.
 
-The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values.
+The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values. `follow_job`, the
+watching part, also streams the Robustness tab's attacks (`app.robustness`).
 """
 
 from __future__ import annotations
@@ -162,25 +163,38 @@ def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView
         run=lambda callback, cancel: spec.engine(callback, cancel, PRESET, spec.plan.total_steps, snaps, None),
         save=lambda result: spec.save(result, folder),
     )
+    yield from follow_job(ctx, job, session, estimate)
+
+
+def step_line(latest) -> str:
+    """The status line of a run's latest reported step: step count, energy and time left."""
+    eta = "" if latest.eta_s is None else f", about {format_seconds(latest.eta_s)} left"
+    return f"Step {latest.step}/{latest.total_steps}: energy {latest.energy:.5f}{eta}"
+
+
+def follow_job(ctx: AppContext, job: Job, session: str, header: str,
+               describe: Callable[[Any], str] = step_line) -> Iterator[RunView]:
+    """Start `job` for `session` (so its Cancel button reaches it) and yield its progress as `RunView`s, the
+    status being `header` and `describe(latest progress)`; the last view carries what the job's save returned,
+    whose `record` has the run's `status`, `steps` and `seconds`."""
     ctx.board.add(session, job)
     try:
         job.start()
         last_snapshot = -1
         for watch in job.watch():
             if not watch.started:
-                yield RunView(f"{estimate}\n\nWaiting for the device: another run is in progress...")
+                yield RunView(f"{header}\n\nWaiting for the device: another run is in progress...")
                 continue
             latest = watch.latest
             if latest is None:
-                yield RunView(f"{estimate}\n\nStarting...", watch)
+                yield RunView(f"{header}\n\nStarting...", watch)
                 continue
-            eta = "" if latest.eta_s is None else f", about {format_seconds(latest.eta_s)} left"
-            line = f"Step {latest.step}/{latest.total_steps}: energy {latest.energy:.5f}{eta}"
+            line = describe(latest)
             if job.cancel_event.is_set():
                 line = "Cancelling... " + line
             new_snapshot = watch.snapshot_step != last_snapshot
             last_snapshot = watch.snapshot_step
-            yield RunView(f"{estimate}\n\n{line}", watch, new_snapshot)
+            yield RunView(f"{header}\n\n{line}", watch, new_snapshot)
         try:
             outcome = job.outcome()
         except gr.Error:
@@ -188,8 +202,8 @@ def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView
         except ValueError as error:
             raise gr.Error(str(error)) from None
         except Exception as error:  # the user gets one line; the log keeps the traceback
-            log.exception("%s run failed", spec.kind)
-            raise gr.Error(f"The {spec.kind} run failed: {type(error).__name__}: {error}") from None
+            log.exception("%s run failed", job.kind)
+            raise gr.Error(f"The {job.kind} run failed: {type(error).__name__}: {error}") from None
     finally:
         ctx.board.remove(session, job)
     record = outcome.record
@@ -197,7 +211,7 @@ def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView
         done = f"Cancelled at step {record.steps}; the partial result is kept"
     else:
         done = f"Done: {record.steps} steps in {format_seconds(record.seconds)}"
-    yield RunView(f"{estimate}\n\n**{done}**.", watch, True, outcome)
+    yield RunView(f"{header}\n\n**{done}**.", watch, True, outcome)
 
 
 # ---------------------------------------------------------------- average / barycenter

@@ -1,11 +1,11 @@
-"""The Gradio interface: four tabs (Distance, Compare, Average, Geodesic) wired to `app.distance`
-and `app.runs`. Layout and event wiring only; every computation happens in `elpips` and `geometry`.
-Distance and Compare stream their difference maps as they form; the overlay switch redraws the last
-ones from the session's state without computing again.
+"""The Gradio interface: five tabs (Distance, Compare, Average, Geodesic, Robustness) wired to
+`app.distance`, `app.runs` and `app.robustness`. Layout and event wiring only; every computation happens
+in `elpips` and `geometry`. Distance and Compare stream their difference maps as they form; the overlay
+switch redraws the last ones from the session's state without computing again.
 
 Every endpoint has an `api_name`, so the app is also usable through `gradio_client`:
 ``distance``, ``compare``, ``average_estimate``, ``average``, ``geodesic_estimate``, ``geodesic``,
-``cancel``. Heavy endpoints share one concurrency group per app (``concurrency_id="device"``,
+``attack``, ``cancel``. Heavy endpoints share one concurrency group per app (``concurrency_id="device"``,
 limit 1): the device runs one job at a time and the others queue.
 """
 
@@ -22,9 +22,9 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from app import runs  # noqa: E402
+from app import robustness, runs  # noqa: E402
 from app.distance import METRICS, DistanceRequest, compare_candidates, measure_distance  # noqa: E402
-from app.examples import example_paths  # noqa: E402
+from app.examples import adversarial_example_path, example_paths  # noqa: E402
 from app.jobs import DeviceSlot  # noqa: E402
 from app.runs import DISTANCES, MAX_AVERAGE_IMAGES, AppContext  # noqa: E402
 from app.uploads import display_name, image_input  # noqa: E402
@@ -342,18 +342,112 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                           [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
                           api_name="geodesic", **HEAVY)
 
-        # ------------------------------------------------------------ Cancel (both tabs)
+        adversarial = str(adversarial_example_path(output_root / "examples"))
+        rob_cancel = robustness_tab(ctx, examples, adversarial, size_slider, seed_box)
+
+        # ------------------------------------------------------------ Cancel (every tab with long runs)
         def on_cancel(request: gr.Request) -> str:
             message = runs.cancel_session(ctx, _session(request))
             gr.Info(message)
             return message
 
         cancel_note = gr.Markdown(visible=False)
-        gr.on([avg_cancel.click, geo_cancel.click], on_cancel, None, cancel_note,
+        gr.on([avg_cancel.click, geo_cancel.click, rob_cancel.click], on_cancel, None, cancel_note,
               api_name="cancel", concurrency_limit=None)
 
     demo.queue(default_concurrency_limit=1)
     return demo
+
+
+def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str, size_slider, seed_box) -> gr.Button:
+    """The Robustness tab: attack a metric on the user's images (`app.robustness`). Returns its Cancel
+    button, which the caller wires to the shared cancel endpoint."""
+    cpu = ctx.device.type == "cpu"
+    with gr.Tab("Robustness"):
+        gr.Markdown("Change every pixel of an image by at most epsilon so that a metric calls it closer to the "
+                    "reference: an adversarial attack (projected gradient steps; a random metric like E-LPIPS is "
+                    "attacked through the average over several random transformations per step). Then see under "
+                    "every metric whether the image now ranks closer to the reference than an anchor does. "
+                    "LPIPS falls for this; E-LPIPS does not.")
+        with gr.Row():
+            rob_ref = image_input(examples["disc_left"], label="Reference", elem_id="robustness-reference",
+                                  **IMAGE_INPUT)
+            rob_image = image_input(examples["disc_left_noisy"], label="Image to attack", elem_id="robustness-image",
+                                    **IMAGE_INPUT)
+            rob_anchor = image_input(examples["disc_left_moved"], label="Anchor (optional)",
+                                     elem_id="robustness-anchor", **IMAGE_INPUT)
+        with gr.Row():
+            rob_metric = gr.Dropdown(list(METRICS), value="lpips_vgg", label="Attacked metric",
+                                     elem_id="robustness-metric")
+            rob_epsilon = gr.Slider(1, robustness.MAX_EPSILON_LEVELS, value=8, step=1, label="Epsilon (/255)",
+                                    info="The largest change of any pixel value, in 8-bit levels.")
+            rob_judges = gr.CheckboxGroup(list(robustness.JUDGES), value=["elpips_vgg", "lpips_vgg", "l2"],
+                                          label="Distances before and after under")
+        with gr.Row():
+            rob_size = size_slider(default_size(ctx.device), elem_id="robustness-size")
+            rob_steps = gr.Slider(1, 1000, value=50 if cpu else 200, step=1, label="Steps", elem_id="robustness-steps")
+            rob_draws = gr.Slider(1, 32, value=4 if cpu else 8, step=1, label="Random transformations per step",
+                                  info="E-LPIPS only: the attacker averages its gradient over these.")
+            rob_samples = gr.Slider(10, 1000, value=50 if cpu else 200, step=10, label="Samples for the distances",
+                                    info="E-LPIPS only: fresh transformations, shared by all images.")
+            rob_seed = seed_box()
+        with gr.Row():
+            rob_run = gr.Button("Attack", variant="primary", elem_id="robustness-run")
+            rob_cancel = gr.Button("Cancel", variant="stop")
+        gr.Examples(
+            [[examples["disc_left"], examples["disc_left_noisy"], examples["disc_left_moved"]],
+             [examples["disc_left"], adversarial, examples["disc_left_moved"]],
+             [examples["texture_blobs"], examples["texture_stripes"], None]],
+            inputs=[rob_ref, rob_image, rob_anchor], cache_examples=False,
+            label="Examples (the second image was made by this attack against LPIPS-VGG at 8/255)",
+        )
+        rob_status = gr.Markdown(elem_id="robustness-status")
+        rob_progress = gr.HTML(elem_id="robustness-progress")
+        rob_note = gr.Markdown()
+        with gr.Row():
+            rob_live = gr.Image(label="Attacked image (forming live)", interactive=False, height=256)
+            rob_perturbation = gr.Image(label="Perturbation, magnified (grey: none; black, white: -, + epsilon)",
+                                        interactive=False, height=256)
+            rob_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", title="Attacked distance over steps",
+                                   height=256)
+        rob_table = gr.Markdown(elem_id="robustness-table")
+        with gr.Row():
+            rob_file = gr.File(label="Attacked image (PNG)")
+            rob_details = gr.JSON(label="Record")
+
+        def on_attack(ref, image, anchor, metric, epsilon, judges, size, steps, draws, samples, seed,
+                      request: gr.Request):
+            spec, note = robustness.prepare_attack(ctx, ref, image, anchor, metric, epsilon, steps, draws, judges,
+                                                   samples, size, seed)
+
+            def views(attacked):
+                return (runs.enlarged(runs.to_pixels(attacked[0])),
+                        runs.enlarged(runs.to_pixels(robustness.perturbation_view(attacked, spec.image,
+                                                                                  spec.epsilon)[0])))
+
+            for view in robustness.stream_attack(ctx, spec, _session(request)):
+                watch, done = view.watch, view.outcome
+                live = perturbation = gr.skip()
+                if view.new_snapshot and watch is not None and watch.snapshot is not None:
+                    live, perturbation = views(watch.snapshot)
+                plot = _energy_frame(watch.energies) if watch is not None else gr.skip()
+                bar = runs.progress_bar(view)
+                if done is None:
+                    yield view.status, bar, note, live, perturbation, plot, gr.skip(), gr.skip(), gr.skip()
+                else:
+                    live, perturbation = views(done.image)
+                    yield (view.status, bar, note, live, perturbation, plot, done.table, str(done.png),
+                           done.record.to_dict())
+
+        rob_run.click(
+            on_attack,
+            [rob_ref, rob_image, rob_anchor, rob_metric, rob_epsilon, rob_judges, rob_size, rob_steps, rob_draws,
+             rob_samples, rob_seed],
+            [rob_status, rob_progress, rob_note, rob_live, rob_perturbation, rob_plot, rob_table, rob_file,
+             rob_details],
+            api_name="attack", **HEAVY,
+        )
+    return rob_cancel
 
 
 def launch_options(output_dir: str | os.PathLike) -> dict:

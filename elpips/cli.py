@@ -3,6 +3,7 @@
     elpips distance A B [--metric elpips_vgg] [-n N | --max-error ABS --max-rel-error REL] [--json]
                         [--map diff.png] [--map-raw diff.npy]
     elpips compare REF A B [C ...] [--metric elpips_vgg] [-n N] [--json] [--map-dir DIR]
+    elpips attack REF IMAGE --out ADV.png [--metric lpips_vgg] [--epsilon 8/255] [--judge elpips_vgg,l2] [--anchor A]
     elpips weights fetch|verify|path|list
 
 A thin layer over the library: every number comes from `elpips.estimate`, `estimate_adaptive` or
@@ -121,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="write each candidate's difference map from REF as DIR/NAME.png (one colour scale for "
                               "all) and DIR/NAME.npz (the arrays of --map-raw)")
     compare.set_defaults(handler=_compare)
+
+    _attack_parser(commands)
 
     weights = commands.add_parser("weights", help="fetch, verify and list weight files",
                                   description="Weight files are searched in --weights-dir, $ELPIPS_WEIGHTS_DIR, "
@@ -398,6 +401,108 @@ def _size(image) -> str:
 
 def _print_json(data: dict) -> None:
     print(json.dumps(data, indent=2))
+
+
+# ------------------------------------------------------------------------------------------ attack
+
+
+def _attack_parser(commands) -> None:
+    from .adversarial import JUDGE_SAMPLES, JUDGES, NORMS
+
+    attack = commands.add_parser(
+        "attack", help="perturb IMAGE within a budget so that it looks closer to REF under a metric",
+        description="Projected sign-gradient attack (elpips.attack): changes every pixel of IMAGE by at most "
+                    "--epsilon so that the attacked metric calls it closer to REF, writes the result to --out "
+                    "and prints the distances before and after under every metric asked for.")
+    attack.add_argument("reference", metavar="REF", type=Path)
+    attack.add_argument("image", metavar="IMAGE", type=Path)
+    attack.add_argument("--out", type=Path, required=True, metavar="ADV.png", help="where to write the attacked image")
+    _metric_options(attack)
+    attack.add_argument("--epsilon", type=_budget, default=8 / 255, metavar="EPS",
+                        help="the budget in [0, 1] pixel units, a number or a fraction (default 8/255)")
+    attack.add_argument("--norm", choices=NORMS, default="linf",
+                        help="linf: no pixel value moves more than EPS (default); l2: the change's length is at most EPS")
+    attack.add_argument("--steps", type=_positive_int, default=100, help="descent steps (default 100)")
+    attack.add_argument("--samples-per-step", type=_positive_int, default=8, metavar="K",
+                        help="E-LPIPS: random transformations averaged per step (default 8)")
+    attack.add_argument("--step-size", type=_positive_float, metavar="ALPHA",
+                        help="change per step (default 2.5 EPS / steps)")
+    attack.add_argument("--judge", type=_judges, default=(), metavar="M1,M2",
+                        help=f"also measure under these metrics, comma separated: {', '.join(JUDGES)}")
+    attack.add_argument("--judge-samples", type=_positive_int, default=JUDGE_SAMPLES, metavar="N",
+                        help=f"E-LPIPS: fresh transformations for the before/after distances (default {JUDGE_SAMPLES})")
+    attack.add_argument("--anchor", type=Path, metavar="A",
+                        help="an image to rank against: is the attacked image now closer to REF than A is?")
+    attack.set_defaults(handler=_attack)
+
+
+def _budget(text: str) -> float:
+    try:
+        numerator, _, denominator = text.partition("/")
+        value = float(numerator) / float(denominator) if denominator else float(numerator)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"must be a number or a fraction like 8/255, got {text}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _judges(text: str) -> tuple[str, ...]:
+    from .adversarial import JUDGES
+
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in JUDGES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown metric {', '.join(unknown) or repr(text)}: use any of {', '.join(JUDGES)}")
+    return names
+
+
+def _attack(args: argparse.Namespace) -> int:
+    from . import adversarial
+
+    paths = [args.reference, args.image] + ([args.anchor] if args.anchor is not None else [])
+    reference, image, *anchor = _load_images(paths)
+    names = [args.metric] + [name for name in args.judge if name != args.metric]
+    if args.scales is not None and "elpips_vgg" not in names:
+        raise UsageError("--scales applies to E-LPIPS only; neither --metric nor --judge names elpips_vgg")
+    side = min(reference.shape[-2:])
+    metrics = [name if name == adversarial.PIXEL_L2 else _load_named_metric(args, name, side) for name in names]
+    result = adversarial.attack(
+        metrics[0], reference, image, epsilon=args.epsilon, norm=args.norm, steps=args.steps,
+        samples_per_step=args.samples_per_step, step_size=args.step_size, seed=args.seed, judges=metrics[1:],
+        anchor=anchor[0] if anchor else None, judge_samples=args.judge_samples,
+    )
+    from . import save_image
+
+    save_image(args.out, result.image)
+    record = result.record
+    if args.json:
+        _print_json({"reference": str(args.reference), "image": str(args.image), "out": str(args.out),
+                     "anchor": str(args.anchor) if args.anchor else None, **record.to_dict(),
+                     **_run_settings(args, metrics[0])})
+        return 0
+    for line in attack_table(record):
+        print(line)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _load_named_metric(args: argparse.Namespace, name: str, image_side: int):
+    """`_load_metric` for one of several metrics: --scales goes to E-LPIPS only."""
+    return _load_metric(argparse.Namespace(**{**vars(args), "metric": name,
+                                              "scales": args.scales if name == "elpips_vgg" else None}), image_side)
+
+
+def attack_table(record) -> list[str]:
+    """The attack's outcome as plain-text lines: its summary, then `elpips.adversarial.table` in aligned columns."""
+    from .adversarial import footnote, summary, table
+
+    header, rows = table(record)
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    lines = summary(record)
+    for cells in [header, *rows]:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip())
+    return lines + [footnote(record)]
 
 
 # ------------------------------------------------------------------------------------------ weights

@@ -261,3 +261,56 @@ def test_bad_uploads_give_a_clear_message(client, ex, bad_uploads, case, message
 def test_average_of_one_image_is_refused_with_a_message(client, ex):
     with pytest.raises(Exception, match="at least 2 images"):
         client.predict([handle_file(ex["disc_left"])], "l2", 32, 10, 0, 1, 1, 1, 1, 1, 1, api_name="/average")
+
+
+def _attack_args(ex, steps, metric="lpips_vgg", epsilon=8, judges=("l2",), anchor="disc_left_moved"):
+    anchor_file = handle_file(ex[anchor]) if anchor else None
+    return (handle_file(ex["disc_left"]), handle_file(ex["disc_left_noisy"]), anchor_file, metric, epsilon,
+            list(judges), 32, steps, 2, 10, 0)
+
+
+def test_attack_streams_then_saves_the_attacked_png_within_the_budget_and_a_table(client, ex):
+    status, bar, note, live, perturbation, plot, table, png, record = client.predict(
+        *_attack_args(ex, 5, judges=("l2", "elpips_vgg")), api_name="/attack")
+    assert "Estimated attack time" in status and "Done: 5 steps" in status
+    assert "| lpips_vgg * |" in table and "| elpips_vgg |" in table and "| l2 |" in table and "PSNR" in table
+    folder = _run_folder(status)
+    attacked = np.asarray(Image.open(_local(png)), dtype=float)
+    image = np.asarray(Image.open(folder / "image.png"), dtype=float)
+    assert np.abs(attacked - image).max() <= 8 and np.abs(attacked - image).max() >= 7
+    assert (folder / "perturbation_magnified.png").exists() and (folder / "anchor.png").exists()
+    saved = json.loads((folder / "record.json").read_text())
+    assert saved["steps"] == 5 and saved["judgements"] == record["judgements"]
+    lpips_judgement = record["judgements"][0]
+    assert lpips_judgement["metric"] == "lpips_vgg" and lpips_judgement["after"] < lpips_judgement["before"]
+    assert [j["metric"] for j in record["judgements"]] == ["lpips_vgg", "l2", "elpips_vgg"]
+    assert "resized to 32x32" in note
+
+
+def test_attack_without_an_anchor_runs_on_elpips(client, ex):
+    status, *_, table, png, record = client.predict(
+        *_attack_args(ex, 2, metric="elpips_vgg", judges=(), anchor=None), api_name="/attack")
+    assert "Done: 2 steps" in status and record["evaluations"] == 4 and "| elpips_vgg * |" in table
+    assert record["judgements"][0]["anchor"] is None
+
+
+def test_cancel_stops_an_attack_and_keeps_its_partial_result(client, ex):
+    job = client.submit(*_attack_args(ex, 1000), api_name="/attack")
+    deadline = time.monotonic() + 60
+    while not any("Step " in str(out[0]) for out in job.outputs()):
+        assert time.monotonic() < deadline and not job.done(), "the attack never reported a step"
+        time.sleep(0.05)
+    client.predict(api_name="/cancel")
+    status, *_, png, record = job.result(timeout=60)
+    assert "Cancelled at step" in status and record["status"] == "cancelled" and record["steps"] < 1000
+    assert _local(png).exists()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [({"epsilon": 0}, "less than minimum value 1"), ({"metric": "nope"}, "not in the list of choices"),
+     ({"judges": ("nope",)}, "is not in the list of choices")],
+)
+def test_bad_attack_settings_give_a_clear_message(client, ex, change, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*_attack_args(ex, 1, **change), api_name="/attack")

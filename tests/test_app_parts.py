@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from app.__main__ import parse_args
@@ -161,7 +162,7 @@ def test_command_line_defaults_are_local_and_private():
 
 @pytest.mark.slow
 def test_python_dash_m_app_serves_the_app_on_loopback(tmp_path):
-    """The command a README user types: it binds 127.0.0.1 and serves the four tabs."""
+    """The command a README user types: it binds 127.0.0.1 and serves the five tabs."""
     import json as json_module
     import socket
     import subprocess
@@ -189,7 +190,7 @@ def test_python_dash_m_app_serves_the_app_on_loopback(tmp_path):
                 assert time.monotonic() < deadline, "the app did not start within 2 minutes"
                 time.sleep(0.5)
         labels = {component.get("props", {}).get("label") for component in config["components"]}
-        assert {"Distance", "Compare", "Average", "Geodesic"} <= labels
+        assert {"Distance", "Compare", "Average", "Geodesic", "Robustness"} <= labels
         outside = socket.gethostbyname(socket.gethostname())
         if not outside.startswith("127."):  # bound to loopback only: the machine's own address is refused
             with pytest.raises(OSError):
@@ -216,3 +217,36 @@ def test_without_the_repository_assets_the_examples_are_generated(tmp_path, monk
     paths = app.examples.example_paths(tmp_path / "generated")
     assert set(paths) == set(NAMES) and all(path.parent == tmp_path / "generated" for path in paths.values())
     assert all(path.is_file() for path in paths.values())
+
+
+def test_the_bundled_adversarial_example_fools_lpips_but_not_elpips(metric_lpips, metric_elpips):
+    """Made by `elpips.attack` (app.examples.ADVERSARIAL_RECIPE): within 8/255 of the noisy disc, LPIPS-VGG
+    ranks it closer to the clean disc than the moved disc (which it ranks closer than the noisy one);
+    E-LPIPS keeps the moved disc closer."""
+    import elpips
+    from app.examples import ADVERSARIAL
+
+    load = {name: elpips.load_image(REPO_EXAMPLES_DIR / f"{name}.png")
+            for name in ("disc_left", "disc_left_noisy", "disc_left_moved", ADVERSARIAL)}
+    adversarial, noisy, moved = load[ADVERSARIAL], load["disc_left_noisy"], load["disc_left_moved"]
+    assert float((adversarial - noisy).abs().max()) <= 8 / 255 + 1e-6
+    with torch.no_grad():
+        lpips = elpips.compare(metric_lpips, load["disc_left"], [adversarial, moved, noisy]).values
+        result = elpips.compare(metric_elpips, load["disc_left"], [adversarial, moved], samples=20,
+                                generator=torch.Generator().manual_seed(0))
+    assert lpips[0] < lpips[1] < lpips[2]
+    assert result.closest == 1 and result.diff[0, 1] > 4 * result.diff_stderr[0, 1]
+
+
+def test_without_the_repository_assets_the_adversarial_example_is_made_once(tmp_path, monkeypatch):
+    import app.examples
+
+    monkeypatch.setattr(app.examples, "REPO_EXAMPLES_DIR", tmp_path / "missing")
+    monkeypatch.setitem(app.examples.ADVERSARIAL_RECIPE, "steps", 2)  # the recipe's own 100 take a minute
+    path = app.examples.adversarial_example_path(tmp_path / "generated")
+    assert path == tmp_path / "generated" / "disc_left_adversarial.png" and path.is_file()
+    made = path.stat().st_mtime_ns
+    assert app.examples.adversarial_example_path(tmp_path / "generated") == path and path.stat().st_mtime_ns == made
+    noisy = np.asarray(Image.open(tmp_path / "generated" / "disc_left_noisy.png"), dtype=int)
+    change = np.abs(np.asarray(Image.open(path), dtype=int) - noisy)
+    assert 0 < change.max() <= 8

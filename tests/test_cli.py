@@ -269,3 +269,53 @@ def test_python_dash_m_reports_a_missing_file_without_traceback(tmp_path):
     assert done.returncode == cli.EXIT_USAGE
     assert "a.png" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_attack_writes_an_image_within_the_budget_and_prints_every_metric(capsys, tmp_path, tiny):
+    reference, image = tiny
+    out = tmp_path / "adv.png"
+    status, text, err = run_cli(capsys, "attack", reference, image, "--metric", "lpips_vgg", "--epsilon", "4/255",
+                                "--steps", "3", "--judge", "l2,elpips_vgg", "--scales", "1", "--judge-samples", "4",
+                                "--anchor", reference, "--out", out, "--device", "cpu")
+    assert status == 0, err
+    change = elpips.load_image(out) - elpips.load_image(image)
+    assert 3 / 255 < float(change.abs().max()) <= 4 / 255 + 1e-6
+    lines = text.splitlines()
+    assert "attacked lpips_vgg" in lines[0] and "3/3 steps" in lines[0] and "PSNR" in lines[1]
+    assert "closer than anchor" in lines[2]
+    rows = {line.split()[0]: line for line in lines[3:6]}
+    assert set(rows) == {"lpips_vgg", "elpips_vgg", "l2"} and "lpips_vgg *" in rows["lpips_vgg"]
+    assert all("no -> no" in row for row in rows.values())  # the anchor is the reference itself
+    assert "±" in rows["elpips_vgg"] and lines[-1] == f"wrote {out}"
+
+
+def test_attack_json_records_the_judgements(capsys, tmp_path, tiny):
+    out = tmp_path / "adv.png"
+    status, text, err = run_cli(capsys, "attack", *tiny, "--metric", "lpips_vgg", "--steps", "2", "--out", out,
+                                "--device", "cpu", "--json")
+    assert status == 0, err
+    record = json.loads(text)
+    assert record["metric"] == "lpips_vgg" and record["steps"] == 2 and record["out"] == str(out)
+    (judgement,) = record["judgements"]
+    assert judgement["after"] < judgement["before"] and judgement["closer_than_anchor_after"] is None
+
+
+@pytest.mark.parametrize(
+    "options, needle",
+    [
+        (["--epsilon", "0"], "must be positive"),
+        (["--epsilon", "eight"], "a fraction like 8/255"),
+        (["--judge", "l2,foo"], "unknown metric foo"),
+        (["--metric", "lpips_vgg", "--scales", "1"], "neither --metric nor --judge names elpips_vgg"),
+        (["--steps", "0"], "at least 1"),
+    ],
+)
+def test_attack_bad_options_are_one_line_and_exit_2(capsys, tmp_path, tiny, options, needle):
+    status, _, err = run_cli(capsys, "attack", *tiny, "--out", tmp_path / "adv.png", *options)
+    assert_one_line_error(status, err, needle)
+    assert not (tmp_path / "adv.png").exists()
+
+
+def test_attack_images_of_different_sizes_name_both(capsys, tmp_path, tiny, small):
+    status, _, err = run_cli(capsys, "attack", tiny[0], small[1], "--metric", "lpips_vgg", "--out", tmp_path / "a.png")
+    assert_one_line_error(status, err, "32x32", "64x64")

@@ -159,3 +159,22 @@ def test_geodesic_and_distance_in_chromium(app_url, browser_page, upload_images)
     print(f"screenshots: {ARTIFACTS / 'browser-geodesic.png'}, {ARTIFACTS / 'browser-distance.png'}")
 
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"
+
+
+def test_robustness_attack_in_chromium(app_url, browser_page):
+    """The Robustness tab's defaults (the bundled examples), small: the attack runs, the attacked image and
+    its magnified perturbation show, and the table lists every metric."""
+    page, blocked = browser_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Robustness").click()
+    _set_number(page, "robustness-size", 32)
+    _set_number(page, "robustness-steps", 5)
+    page.locator("#robustness-run").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#robustness-status')?.innerText || '').includes('Done: 5 steps')"
+    )
+    table = page.locator("#robustness-table").inner_text()
+    assert "lpips_vgg *" in table and "elpips_vgg" in table and "l2" in table and "PSNR" in table
+    page.screenshot(path=str(ARTIFACTS / "browser-robustness.png"), full_page=True)
+    assert blocked == [], f"the page tried to reach other hosts: {blocked}"
