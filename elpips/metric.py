@@ -193,14 +193,18 @@ class Metric(nn.Module):
         return Embedding(len(draws), groups)
 
     def embedding_distance(self, embedding: Embedding, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
-        """Per-draw distances between embedded images i[p] and j[p]: a (draws, P) tensor."""
+        """Per-draw distances between embedded images i[p] and j[p]: a (draws, P) tensor.
+
+        ``index_select`` rather than ``f[:, i]``: an image that appears in several pairs (a barycenter's x)
+        gets its gradients summed, which advanced indexing does with thread-timing-dependent atomics on CPU.
+        """
         i = torch.as_tensor(i, device=self.device)
         j = torch.as_tensor(j, device=self.device)
         indices, values = [], []
         for draw_indices, features in embedding.groups:
             distance = 0
             for f, weight in zip(features, self.linear):
-                distance = distance + (f[:, i] - f[:, j]).square().mean(dim=(-2, -1)) @ weight
+                distance = distance + (f.index_select(1, i) - f.index_select(1, j)).square().mean(dim=(-2, -1)) @ weight
             indices.append(draw_indices)
             values.append(distance.expand(len(draw_indices), -1))
         order = torch.cat(indices).argsort().to(self.device)

@@ -131,16 +131,32 @@ def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(index >= size, period - index, index)
 
 
+def _gather_pixels(images: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(k or 1, M, C, H, W) images, (k, h', w') flat pixel positions y * W + x -> (k, M, C, h', w').
+
+    A `gather`, not advanced indexing: on CPU the backward of ``images[..., rows, cols]`` accumulates
+    repeated positions (reflections, shared pixels) with atomic adds whose order depends on thread
+    timing, so gradients, and with them seeded optimisations, differed between runs. Gather's backward
+    (scatter_add) is deterministic on CPU.
+    """
+    k = index.shape[0]
+    height, width = images.shape[-2:]
+    m, c = images.shape[1:3]
+    out_h, out_w = index.shape[-2:]
+    flat = images.expand(k, -1, -1, -1, -1).reshape(k, m * c, height * width)
+    gathered = flat.gather(2, index.flatten(1).to(images.device)[:, None, :].expand(k, m * c, -1))
+    return gathered.view(k, m, c, out_h, out_w)
+
+
 def _downscale(images: torch.Tensor, draws: Draws) -> torch.Tensor:
     """(M, C, H, W) -> (k, M, C, h, w): reflect-pad to a multiple of s at each draw's phase, s x s box mean."""
     s = int(draws.scale[0])
     height, width = images.shape[-2:]
     padded_h = (2 * (s - 1) + height) // s * s
     padded_w = (2 * (s - 1) + width) // s * s
-    rows = _reflect(torch.arange(padded_h)[None] - draws.phase[:, :1], height).to(images.device)
-    cols = _reflect(torch.arange(padded_w)[None] - draws.phase[:, 1:], width).to(images.device)
-    windows = images[:, :, rows[:, :, None], cols[:, None, :]]  # (M, C, k, padded_h, padded_w)
-    windows = windows.permute(2, 0, 1, 3, 4)
+    rows = _reflect(torch.arange(padded_h)[None] - draws.phase[:, :1], height)
+    cols = _reflect(torch.arange(padded_w)[None] - draws.phase[:, 1:], width)
+    windows = _gather_pixels(images[None], rows[:, :, None] * width + cols[:, None, :])  # (k, M, C, ph, pw)
     k, m = windows.shape[:2]
     pooled = F.avg_pool2d(windows.flatten(0, 1), s)
     return pooled.unflatten(0, (k, m))
@@ -149,9 +165,7 @@ def _downscale(images: torch.Tensor, draws: Draws) -> torch.Tensor:
 def _offset_flip_transpose(images: torch.Tensor, draws: Draws, offset_max: int) -> torch.Tensor:
     """(k, M, C, h, w) (k may be 1, broadcast) -> (k, M, C, h', w'): pad ``offset_max`` pixels in total
     per axis (reflect, split by the offset), flip, transpose; one gather per draw."""
-    k = len(draws)
     height, width = images.shape[-2:]
-    device = images.device
     rows = _reflect(torch.arange(height + offset_max)[None] - (offset_max - draws.offset[:, :1]), height)
     cols = _reflect(torch.arange(width + offset_max)[None] - (offset_max - draws.offset[:, 1:]), width)
     rows = torch.where(_FLIP_VERTICAL[draws.flip][:, None], rows.flip(-1), rows)
@@ -164,11 +178,7 @@ def _offset_flip_transpose(images: torch.Tensor, draws: Draws, offset_max: int) 
         index = plain
     else:  # mixed transposes only occur for square outputs (see Draws.groups)
         index = torch.where(draws.transpose[:, None, None], swapped, plain)
-    out_h, out_w = index.shape[-2:]
-    m, c = images.shape[1:3]
-    flat = images.expand(k, -1, -1, -1, -1).reshape(k, m * c, height * width)
-    gathered = flat.gather(2, index.flatten(1).to(device)[:, None, :].expand(k, m * c, -1))
-    return gathered.view(k, m, c, out_h, out_w)
+    return _gather_pixels(images, index)
 
 
 def _color_matrices(draws: Draws) -> torch.Tensor:
