@@ -119,11 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("names", nargs="*", metavar="NAME", help="weight names or file names (default: all)")
     fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     fetch.set_defaults(handler=_weights_fetch)
-    verify = weight_commands.add_parser("verify", help="check the sha256 of every weight file found")
+    verify = weight_commands.add_parser("verify", help="check the sha256 of every weight file found; exit 0 only "
+                                                       "when every file the metrics need is present and intact")
     verify.set_defaults(handler=_weights_verify)
     path = weight_commands.add_parser("path", help="print the cache folder")
     path.set_defaults(handler=_weights_path)
-    listing = weight_commands.add_parser("list", help="list the weight files and where they are")
+    listing = weight_commands.add_parser("list", help="list the weight files, their sha256 and where they are")
     listing.set_defaults(handler=_weights_list)
     for sub in (fetch, verify, listing):
         sub.add_argument("--weights-dir", type=Path, help="a folder of weight files searched first")
@@ -332,20 +333,34 @@ def _weights_fetch(args: argparse.Namespace) -> int:
 
 
 def _weights_verify(args: argparse.Namespace) -> int:
+    """Exit 0 only when every file an offered metric needs is present and its sha256 matches."""
     from . import weights
 
     statuses = weights.verify(args.weights_dir)
     _print_statuses(statuses)
-    corrupt = [status for status in statuses if status.status == "corrupt"]
-    for status in corrupt:
-        print(f"elpips: {status.detail}", file=sys.stderr)
-    return EXIT_WEIGHTS if corrupt else 0
+    for status in statuses:
+        if status.status == "corrupt":
+            print(f"elpips: {status.detail}", file=sys.stderr)
+    bad = [status for status in statuses if status.needed and status.status != "ok"]
+    if not bad:
+        print(f"elpips: the {sum(s.needed for s in statuses)} weight files the metrics need are present and intact",
+              file=sys.stderr)
+        return 0
+    names = " ".join(status.name for status in bad)
+    print(f"elpips: {len(bad)} needed weight file(s) missing or corrupt ({names}): run `elpips weights fetch {names}` "
+          f"(converts local sources offline, else downloads)", file=sys.stderr)
+    return EXIT_WEIGHTS
 
 
 def _weights_list(args: argparse.Namespace) -> int:
     from . import weights
 
-    _print_statuses(weights.verify(args.weights_dir, check_hashes=False))
+    statuses = weights.verify(args.weights_dir, check_hashes=False)
+    print(f"{'NAME':22} {'SHA256 (of the file: compare with sha256sum)':64}  FILE")
+    for status in statuses:
+        print(f"{status.name:22} {weights.FILES[status.name].sha256}  {status.file_name}")
+    print()
+    _print_statuses(statuses)
     return 0
 
 
@@ -357,6 +372,8 @@ def _weights_path(args: argparse.Namespace) -> int:
 
 
 def _print_statuses(statuses) -> None:
-    print(f"{'NAME':22} {'FILE':28} {'STATUS':8} LOCATION")
+    print(f"{'NAME':22} {'FILE':36} {'STATUS':8} LOCATION")
     for status in statuses:
-        print(f"{status.name:22} {status.file_name:28} {status.status:8} {status.location or '-'}")
+        where = status.location or (f"- ({status.detail})" if status.status == "missing" and status.detail else "-")
+        optional = "" if status.needed else " (optional: no offered metric uses it)"
+        print(f"{status.name:22} {status.file_name:36} {status.status:8} {where}{optional}")
