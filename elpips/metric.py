@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .configs import MetricConfig, get_config
+from .images import RANGE_TOLERANCE
 from .networks import ARCHITECTURES, Backbone
 from .transforms import Draws, apply_draws, sample_draws, transformed_size
 
@@ -48,9 +49,12 @@ class Metric(nn.Module):
     """An LPIPS-family distance as a frozen ``nn.Module``; usable as a loss (differentiable in both inputs).
 
     Images are (N, 3, H, W) floats in [0, 1] (``input_range="[-1,1]"`` for images in [-1, 1], like the
-    lpips package's default). ``max_batch`` bounds the (draw, image) evaluations per network pass
-    (default: a per-device number of evaluations and of input pixels); larger is faster for small images
-    and costs memory. Numbers are reproducible for a given seed, device and ``max_batch``.
+    lpips package's default). Values outside the range by more than ``RANGE_TOLERANCE`` (1e-3, a
+    resampling overshoot, clamped) raise ValueError; float16/float64 images are converted to the
+    network's float32 (for reduced precision use autocast). ``max_batch`` bounds the (draw, image)
+    evaluations per network pass (default: a per-device number of evaluations and of input pixels);
+    larger is faster for small images and costs memory. Numbers are reproducible for a given seed,
+    device and ``max_batch`` (on CPU bit for bit, whatever the number of threads' timing; see README).
     """
 
     def __init__(
@@ -135,11 +139,23 @@ class Metric(nn.Module):
                 f"{name} is {height}x{width} pixels; {self.config.name} needs at least "
                 f"{self.min_image_size}x{self.min_image_size}: upscale the images{hint}"
             )
-        if not torch.isfinite(images).all():
-            raise ValueError(f"{name} contains NaN or Inf values")
         if not images.is_floating_point():
             raise ValueError(f"{name} has dtype {images.dtype}; pass floats (elpips.as_image_batch converts uint8)")
-        return images.to(device=self.device)
+        images = images.to(device=self.device, dtype=self.shift.dtype)  # float16/64 -> the network's float32
+        with torch.no_grad():  # one device sync for the three checks
+            low, high, finite = torch.stack([images.amin(), images.amax(), torch.isfinite(images).all().to(images.dtype)]).tolist()
+        if not finite:
+            raise ValueError(f"{name} contains NaN or Inf values")
+        lo_bound, hi_bound = (0.0, 1.0) if self.input_range == "[0,1]" else (-1.0, 1.0)
+        if low < lo_bound - RANGE_TOLERANCE or high > hi_bound + RANGE_TOLERANCE:
+            hint = ""
+            if self.input_range == "[0,1]" and low >= -1 - RANGE_TOLERANCE:
+                hint = " (images in [-1, 1]? load the metric with input_range='[-1,1]' or map them with (x + 1) / 2)"
+            raise ValueError(f"{name} has values in [{low:.4g}, {high:.4g}]; with input_range={self.input_range!r} "
+                             f"they must lie in {self.input_range} (overshoots up to {RANGE_TOLERANCE:g} are clamped){hint}")
+        if low < lo_bound or high > hi_bound:  # a resampling overshoot within the tolerance
+            images = images.clamp(lo_bound, hi_bound)
+        return images
 
     # The two halves of the computation ------------------------------------------------------------
 
