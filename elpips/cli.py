@@ -12,6 +12,7 @@ one line on stderr with a non-zero exit status: 2 for usage and input errors, 1 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -26,6 +27,8 @@ DEFAULT_MAX_REL_ERROR = 0.025
 DEFAULT_MAX_SAMPLES = 5000
 DEFAULT_COMPARE_MAX_SAMPLES = 2000
 METRICS = ("elpips_vgg", "lpips_vgg", "vgg", "alex")
+# Seeds the tools accept: the geometry engine seeds generators with 2 * seed + 1, which torch takes up to 2**64 - 1.
+MAX_SEED = 2**63 - 1
 
 
 class UsageError(ValueError):
@@ -135,11 +138,36 @@ def _metric_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", choices=METRICS, default="elpips_vgg", help="default: elpips_vgg")
     parser.add_argument("--scales", type=_positive_int, metavar="S",
                         help="E-LPIPS: number of scale levels (default 8; small images need fewer)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random transformations (default 0)")
+    parser.add_argument("--seed", type=parse_seed, default=0,
+                        help=f"seed of the random transformations, 0 to {MAX_SEED} (default 0)")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
                         help="default: auto (CUDA when available)")
     parser.add_argument("--weights-dir", type=Path, help="a folder of weight files searched first")
+    parser.add_argument("--max-memory", type=_memory_size, metavar="SIZE",
+                        help="memory the evaluation may use, like 12GB (default: what the device has available); "
+                             "larger images are refused before any work")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (shown after 2 s on stderr)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def parse_seed(text: str) -> int:
+    """A seed for the command-line tools: an integer from 0 to `MAX_SEED`."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: use an integer from 0 to {MAX_SEED}")
+    return value
+
+
+def _memory_size(text: str) -> int:
+    from .memory import parse_bytes
+
+    try:
+        return parse_bytes(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -169,19 +197,20 @@ def _distance(args: argparse.Namespace) -> int:
         raise UsageError("-n/--samples fixes the sample count; it cannot be combined with --max-error/--max-rel-error")
     a, b = _load_images([args.a, args.b])
     metric = _load_metric(args, min(a.shape[-2:]))
+    _check_memory(args, metric, 2, tuple(a.shape[-2:]))
     generator = torch.Generator().manual_seed(args.seed)
-    with torch.no_grad():
+    with torch.no_grad(), _progress_bar(args, args.samples or args.max_samples) as progress:
         if metric.config.transforms is None:  # a deterministic metric: one evaluation is exact
             value, stderr, samples = metric(a, b).item(), None, 1
         else:
             if args.samples is not None:
-                estimate = elpips.estimate(metric, a, b, samples=args.samples, generator=generator)
+                estimate = elpips.estimate(metric, a, b, samples=args.samples, generator=generator, progress=progress)
             else:
                 estimate = elpips.estimate_adaptive(
                     metric, a, b,
                     max_error=args.max_error if args.max_error is not None else DEFAULT_MAX_ERROR,
                     max_rel_error=args.max_rel_error if args.max_rel_error is not None else DEFAULT_MAX_REL_ERROR,
-                    max_samples=args.max_samples, generator=generator,
+                    max_samples=args.max_samples, generator=generator, progress=progress,
                 )
             value, stderr, samples = estimate.value.item(), estimate.stderr.item(), int(estimate.samples)
     if args.json:
@@ -205,10 +234,11 @@ def _compare(args: argparse.Namespace) -> int:
         raise UsageError("compare needs a reference and at least two candidates: elpips compare REF A B")
     reference, *candidates = _load_images([args.reference, *args.candidates])
     metric = _load_metric(args, min(reference.shape[-2:]))
+    _check_memory(args, metric, 1 + len(candidates), tuple(reference.shape[-2:]))
     generator = torch.Generator().manual_seed(args.seed)
-    with torch.no_grad():
+    with torch.no_grad(), _progress_bar(args, args.samples or args.max_samples) as progress:
         result = elpips.compare(metric, reference, candidates, samples=args.samples,
-                                max_samples=args.max_samples, generator=generator)
+                                max_samples=args.max_samples, generator=generator, progress=progress)
     values, stderr, samples = result.values.tolist(), result.stderr.tolist(), int(result.samples)
     closest = int(result.closest)
     exact = metric.config.transforms is None  # a deterministic metric has no sampling error
@@ -275,13 +305,53 @@ def _load_metric(args: argparse.Namespace, image_side: int):
                                 weights_dir=args.weights_dir)
     if image_side < metric.min_image_size:
         hint = ""
-        if metric.config.transforms is not None:
-            hint = f", or use fewer scale levels (e.g. --scales {max(1, image_side // 64)})"
+        transforms = metric.config.transforms
+        if transforms is not None and transforms.num_scales > 1:
+            fitting = [s for s in range(transforms.num_scales - 1, 0, -1)
+                       if metric.min_image_size_with_scales(s) <= image_side]
+            hint = (f", or use fewer scale levels (--scales {fitting[0]})" if fitting else
+                    f" (at least {metric.min_image_size_with_scales(1)} px even with one scale level, --scales 1)")
         raise UsageError(
-            f"the images are {image_side} pixels on their short side; {args.metric} with these settings needs at "
-            f"least {metric.min_image_size}: upscale them{hint}"
+            f"the images are {image_side} pixel{'s' if image_side != 1 else ''} on their short side; {args.metric} "
+            f"with these settings needs at least {metric.min_image_size}: upscale them{hint}"
         )
     return metric
+
+
+def _check_memory(args: argparse.Namespace, metric, images: int, size: tuple[int, int]) -> None:
+    """Refuse images whose network passes would need more memory than --max-memory or the device has,
+    naming the largest image size that fits."""
+    from .memory import MemoryLimitError, available_bytes, check, largest_fitting
+
+    height, width = size
+    draws = args.samples or 10  # adaptive sampling evaluates blocks of 10 draws
+
+    def needed(side: int) -> int:
+        scale = side / min(height, width)
+        return metric.pass_memory(images, max(1, round(height * scale)), max(1, round(width * scale)), draws)
+
+    what = f"comparing {images} images of {width}x{height} px with {metric.config.name}"
+    try:
+        check(needed(min(height, width)), metric.device, args.max_memory, what, "downscale the images")
+    except MemoryLimitError as error:
+        room = available_bytes(metric.device) if args.max_memory is None else args.max_memory
+        side = largest_fitting(lambda s: needed(s) <= room, min(height, width) - 1, smallest=metric.min_image_size)
+        hint = f"downscale the images to {side} px on their short side or less" if side else "downscale the images"
+        raise MemoryLimitError(str(error).replace("downscale the images", hint)) from None
+
+
+@contextlib.contextmanager
+def _progress_bar(args: argparse.Namespace, total: int):
+    """A progress bar over draws on stderr, shown once the estimate has taken 2 s; yields the estimators'
+    ``progress`` callback (None with --no-progress)."""
+    if args.no_progress:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="draw", desc="elpips", delay=2.0, leave=False, file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        yield bar.update
 
 
 def _run_settings(args: argparse.Namespace, metric) -> dict:

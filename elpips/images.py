@@ -106,6 +106,8 @@ def load_image(path: str | os.PathLike) -> torch.Tensor:
     import imageio.v3 as iio
 
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path} is a folder, not an image file; give the path of an image in it")
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     try:

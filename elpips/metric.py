@@ -11,11 +11,14 @@ features under every draw once, and :meth:`Metric.embedding_distance` compares a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from .configs import MetricConfig, get_config
 from .images import RANGE_TOLERANCE
+from .memory import evaluation_bytes, network_input
 from .networks import ARCHITECTURES, Backbone
 from .transforms import Draws, apply_draws, sample_draws, transformed_size
 
@@ -106,23 +109,33 @@ class Metric(nn.Module):
         return max(1, evaluations // images)
 
     def _network_input(self, height: int, width: int, scale: int) -> tuple[int, int]:
-        transforms = self.config.transforms
-        if transforms is None:
-            return height, width
-        return transformed_size(height, scale, transforms), transformed_size(width, scale, transforms)
+        return network_input(self.config, height, width, scale)
 
-    def _network_sizes(self, size: int) -> list[int]:
-        """Input sizes the network sees for an image side of ``size`` pixels, one per scale level."""
+    def pass_memory(self, images: int, height: int, width: int, draws: int = 1) -> int:
+        """Peak bytes (an estimate, see `elpips.memory`) of evaluating ``images`` images of ``height`` x
+        ``width`` under ``draws`` draws without gradients, as `pair_distances` does: a pass at a time."""
+        per_pass = 1 if self.config.transforms is None else min(draws, self._draws_per_pass(
+            images, *self._network_input(height, width, scale=1)))
+        inputs = images * 3 * height * width * self.shift.element_size()
+        return per_pass * images * evaluation_bytes(self.config, height, width, grad=False) + inputs
+
+    def _network_sizes(self, size: int, num_scales: int | None = None) -> list[int]:
+        """Input sizes the network sees for an image side of ``size`` pixels, one per scale level (of the
+        first ``num_scales``, default all)."""
         transforms = self.config.transforms
         if transforms is None:
             return [size]
-        return [transformed_size(size, s, transforms) for s in range(1, transforms.num_scales + 1)]
+        return [transformed_size(size, s, transforms) for s in range(1, (num_scales or transforms.num_scales) + 1)]
 
-    def _smallest_valid_size(self) -> int:
+    def _smallest_valid_size(self, num_scales: int | None = None) -> int:
         size = 2
-        while min(self.backbone.output_size(n) for n in self._network_sizes(size)) < 1:
+        while min(self.backbone.output_size(n) for n in self._network_sizes(size, num_scales)) < 1:
             size += 1
         return size
+
+    def min_image_size_with_scales(self, num_scales: int) -> int:
+        """The smallest image side this metric's network would accept with ``num_scales`` scale levels."""
+        return self._smallest_valid_size(num_scales)
 
     # Checks ----------------------------------------------------------------------------------------
 
@@ -226,14 +239,19 @@ class Metric(nn.Module):
         order = torch.cat(indices).argsort().to(self.device)
         return torch.cat(values)[order]
 
-    def pair_distances(self, images: torch.Tensor, draws: Draws, i, j) -> torch.Tensor:
+    def pair_distances(self, images: torch.Tensor, draws: Draws, i, j,
+                       progress: Callable[[int], object] | None = None) -> torch.Tensor:
         """``embedding_distance(embed(images, draws), i, j)`` computed a network pass at a time, so that
-        only one pass's features are alive: the way to evaluate many draws (wrap it in ``no_grad``)."""
+        only one pass's features are alive: the way to evaluate many draws (wrap it in ``no_grad``).
+        ``progress(k)`` is called after each pass with the number of draws it evaluated."""
         per_pass = self._draws_per_pass(images.shape[0], *self._network_input(*images.shape[-2:], scale=1))
-        return torch.cat([
-            self.embedding_distance(self.embed(images, draws[start : start + per_pass]), i, j)
-            for start in range(0, len(draws), per_pass)
-        ])
+        chunks = []
+        for start in range(0, len(draws), per_pass):
+            chunk = draws[start : start + per_pass]
+            chunks.append(self.embedding_distance(self.embed(images, chunk), i, j))
+            if progress is not None:
+                progress(len(chunk))
+        return torch.cat(chunks)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
         """Distances between x[n] and y[n], each the mean over ``samples`` draws: an (N,) tensor.

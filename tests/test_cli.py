@@ -140,7 +140,17 @@ def test_too_small_images_suggest_fewer_scales(capsys, tmp_path):
     for seed, path in enumerate(paths):
         elpips.save_image(path, torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(seed)))
     status, _, err = run_cli(capsys, "distance", *paths, "-n", "2", "--device", "cpu")  # 8 scale levels need more
-    assert_one_line_error(status, err, "40 pixels", "--scales 1")
+    assert_one_line_error(status, err, "40 pixels", "--scales 5")  # the most levels that fit 40 px
+
+
+def test_too_small_images_at_one_scale_level_do_not_suggest_fewer(capsys, tmp_path):
+    path = tmp_path / "dot.png"
+    elpips.save_image(path, torch.rand(3, 1, 1))
+    status, _, err = run_cli(capsys, "distance", path, path, "--device", "cpu")
+    assert_one_line_error(status, err, "1 pixel on", "at least 9 px even with one scale level")
+    status, _, err = run_cli(capsys, "distance", path, path, "--scales", "1", "--device", "cpu")
+    assert_one_line_error(status, err, "needs at least 9: upscale them")
+    assert "--scales" not in err
 
 
 def test_weights_list_verify_and_path(capsys):
