@@ -276,6 +276,17 @@ def test_a_checkpoint_of_another_run_says_what_to_do_in_the_tool_s_terms(tmp_pat
     assert "checkpoint path" not in line
 
 
+def test_the_app_checks_its_device_and_output_folder_before_starting(tmp_path, capsys):
+    from app.__main__ import main, parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--device", "banana"])
+    assert "unknown device 'banana'" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(SystemExit, match="a-file is a file, not a folder; choose another folder"):
+        main(["--output-dir", str(tmp_path / "a-file" / "outputs")])
+
+
 def test_the_tools_start_without_importing_torch():
     """What makes Ctrl-C during start-up reach the tools' handler instead of printing a traceback."""
     code = ("import sys, geometry.geodesic, geometry.average, geometry.batch, elpips.cli, app.__main__; "
