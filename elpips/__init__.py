@@ -5,11 +5,10 @@
 >>> d = metric(x, y, samples=8)                          # (N,) differentiable, x, y in [0, 1]
 >>> est = elpips.estimate_adaptive(metric, x, y)         # value with a 95 % error bound
 
-The names are imported on first use (PEP 562), so that the command-line tools start without importing
-torch and a Ctrl-C during their start-up reaches their own handler.
+The names are imported on first use (`elpips.lazy`).
 """
 
-import importlib
+from .lazy import lazy_exports
 
 _EXPORTS = {
     "CONFIGS": "configs", "MetricConfig": "configs", "TransformConfig": "configs", "get_config": "configs",
@@ -28,16 +27,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # later look-ups (and monkeypatches) see a plain module attribute
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

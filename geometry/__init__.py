@@ -8,10 +8,9 @@
 See `geometry.api` for the options, `geometry.presets` for the recipes and `geometry.inputs` for how inputs of
 different sizes are cropped and resized.
 
-The names are imported on first use (PEP 562), so that the command-line tools start without importing
-torch and a Ctrl-C during their start-up reaches their own handler.
+The names are imported on first use (`elpips.lazy`).
 """
-import importlib
+from elpips.lazy import lazy_exports
 
 _EXPORTS = {
     "pairwise_average": "api", "barycenter": "api", "perturbed_barycenter": "api", "geodesic": "api",
@@ -24,16 +23,4 @@ __all__ = ["pairwise_average", "barycenter", "perturbed_barycenter", "geodesic",
            "RunRecord", "Progress", "EnergyEstimate", "Preset", "Stage", "PRESETS", "inputs", "presets"]
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # later look-ups (and monkeypatches) see a plain module attribute
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from elpips.cli import MAX_SEED, parse_seed  # noqa: F401  (MAX_SEED: what job files accept too)
+from elpips.cli import parse_seed
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1

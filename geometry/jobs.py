@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from geometry.cli_support import MAX_SEED
+from elpips.cli import MAX_SEED
 
 
 __all__ = [
