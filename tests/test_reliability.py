@@ -232,6 +232,56 @@ def test_memory_sizes_parse_and_print():
     assert issubclass(MemoryLimitError, ValueError)
 
 
+def test_batch_jobs_are_checked_for_output_seed_and_memory_before_their_network_loads(tmp_path, data_dir, capsys,
+                                                                                   monkeypatch):
+    import shutil
+
+    from geometry import backends, batch
+
+    for name in ("cat64.png", "dog64.png"):
+        shutil.copy(data_dir / "small" / name, tmp_path / name)
+    (tmp_path / "a-file").write_text("")
+    job_file = tmp_path / "jobs.toml"
+    job_file.write_text("""[settings]
+distance = "elpips_vgg"
+steps = 2
+
+[[jobs]]
+name = "unwritable"
+kind = "average"
+inputs = ["cat64.png", "dog64.png"]
+output = "a-file/out"
+
+[[jobs]]
+name = "seed"
+kind = "average"
+inputs = ["cat64.png", "dog64.png"]
+output = "out/seed"
+settings = { seed = 99999999999999999999, max_memory = "lots" }
+
+[[jobs]]
+name = "huge"
+kind = "geodesic"
+inputs = ["cat64.png", "dog64.png"]
+output = "out/huge"
+settings = { size = 3000, max_memory = "4GB" }
+""")
+
+    def refuse(self, name, device):
+        raise AssertionError("a network was loaded before the memory check")
+
+    monkeypatch.setattr(backends.MetricCache, "get", refuse)
+    assert batch.main([str(job_file), "--device", "cpu", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    entries = {e["name"]: e for e in json.loads(batch.default_manifest_path(job_file).read_text())["jobs"]}
+    assert "a-file is a file, not a folder" in entries["unwritable"]["error"]
+    assert "seed = 99999999999999999999: must be an integer from 0 to" in entries["seed"]["error"]
+    assert "max_memory = 'lots'" in entries["seed"]["error"]
+    huge = entries["huge"]["error"]
+    assert "needs about" in huge and "the max_memory limit of 4 GB" in huge and "use size = " in huge, huge
+    assert "Traceback" not in err
+
+
 # ------------------------------------------------------------------------------------------ 5. messages
 
 
