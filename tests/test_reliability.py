@@ -156,6 +156,20 @@ def test_a_failed_frame_write_keeps_the_checkpoint_and_resume_writes_the_rest(tm
     assert len(list((out / "frames").glob("*.png"))) == 4 and (out / "geodesic.mp4").is_file()
 
 
+def test_a_video_cut_short_by_the_file_size_limit_is_an_error_not_a_truncated_file(tmp_path):
+    code = ("import resource, sys, numpy as np; from geometry import video; "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (3000, resource.RLIM_INFINITY)); "
+            "frames = np.random.default_rng(0).integers(0, 255, (10, 64, 64, 3), dtype=np.uint8)\n"
+            "for write in (video.write_mp4, video.write_gif):\n"
+            "    try: write(sys.argv[1] + write.__name__, frames, fps=10); print('written')\n"
+            "    except OSError as error: print(error.errno, error.filename)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "v.")], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.stdout.split("\n")[:2] == [f"{errno.EFBIG} {tmp_path / 'v.write_mp4'}",
+                                           f"{errno.EFBIG} {tmp_path / 'v.write_gif'}"], done.stdout + done.stderr
+    assert list(tmp_path.iterdir()) == [] and "Exception ignored" not in done.stderr
+
+
 def test_engine_checkpoint_failures_are_os_errors_with_the_path(tmp_path, monkeypatch, pair):
     from geometry import api
     from geometry.optimize import CheckpointWriteError
