@@ -321,7 +321,7 @@ def _load_metric(args: argparse.Namespace, image_side: int):
 def _check_memory(args: argparse.Namespace, metric, images: int, size: tuple[int, int]) -> None:
     """Refuse images whose network passes would need more memory than --max-memory or the device has,
     naming the largest image size that fits."""
-    from .memory import MemoryLimitError, available_bytes, check, largest_fitting
+    from .memory import available_bytes, check, largest_fitting
 
     height, width = size
     draws = args.samples or 10  # adaptive sampling evaluates blocks of 10 draws
@@ -330,14 +330,14 @@ def _check_memory(args: argparse.Namespace, metric, images: int, size: tuple[int
         scale = side / min(height, width)
         return metric.pass_memory(images, max(1, round(height * scale)), max(1, round(width * scale)), draws)
 
-    what = f"comparing {images} images of {width}x{height} px with {metric.config.name}"
-    try:
-        check(needed(min(height, width)), metric.device, args.max_memory, what, "downscale the images")
-    except MemoryLimitError as error:
-        room = available_bytes(metric.device) if args.max_memory is None else args.max_memory
+    total = needed(min(height, width))
+    room = available_bytes(metric.device) if args.max_memory is None else args.max_memory
+    smaller = ""
+    if total > room:
         side = largest_fitting(lambda s: needed(s) <= room, min(height, width) - 1, smallest=metric.min_image_size)
-        hint = f"downscale the images to {side} px on their short side or less" if side else "downscale the images"
-        raise MemoryLimitError(str(error).replace("downscale the images", hint)) from None
+        smaller = f"downscale the images to {side} px on their short side or less" if side else "no smaller size fits"
+    check(total, metric.device, args.max_memory,
+          f"comparing {images} images of {width}x{height} px with {metric.config.name}", smaller)
 
 
 @contextlib.contextmanager

@@ -122,19 +122,22 @@ def largest_fitting(fits, largest: int, smallest: int = 16) -> int | None:
     return low
 
 
-def check(needed: int, device, limit: int | None, what: str, smaller: str, flag: str = "--max-memory") -> None:
+def check(needed: int, device, limit: int | None, what: str, smaller: str, flag: str | None = "--max-memory") -> None:
     """Raise MemoryLimitError when ``needed`` bytes exceed ``limit`` (default: `available_bytes`).
 
     ``what`` describes the run, ``smaller`` how to make it fit; ``flag`` is the option that sets the limit
-    (a job-file setting when it does not start with ``--``).
+    (a job-file setting when it does not start with ``--``; None: the limit cannot be changed).
     """
     if limit is None:
         limit = available_bytes(device)
         room = f"the {format_bytes(limit)} available on {device}"
     else:
         room = f"the {flag} limit of {format_bytes(limit)}"
-    if needed > limit:
+    if needed <= limit:
+        return
+    message = f"{what} needs about {format_bytes(needed)} of memory, more than {room}: {smaller}"
+    if flag is not None:
         suggestion = f"{math.ceil(needed * 1.2 / 1e9)}GB" if needed >= 1e9 else f"{math.ceil(needed * 1.2 / 1e6)}MB"
         example = f"{flag} {suggestion}" if flag.startswith("--") else f'{flag} = "{suggestion}"'
-        raise MemoryLimitError(f"{what} needs about {format_bytes(needed)} of memory, more than {room}: {smaller}, "
-                               f"or allow more if it is really there ({example})")
+        message += f", or allow more if it is really there ({example})"
+    raise MemoryLimitError(message)

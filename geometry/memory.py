@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from elpips.memory import MemoryLimitError, available_bytes, check, evaluation_bytes, largest_fitting
+from elpips.memory import available_bytes, check, evaluation_bytes, largest_fitting
 
 from .optimize import effective_stages, stage_sizes
 from .presets import get_preset
@@ -45,23 +45,23 @@ def run_memory(kind: str, distance: str, images: int, free: int, size: tuple[int
 
 def check_run(kind: str, distance: str, images: int, free: int, size: tuple[int, int], device, *,
               preset: str = "fast", steps: int | None = None, draws_per_step: int | None = None,
-              limit: int | None = None, describe: str = "this run", flag: str = "--max-memory") -> None:
+              limit: int | None = None, describe: str = "this run", flag: str | None = "--max-memory",
+              size_option: str = "--size {}") -> None:
     """Raise MemoryLimitError (a ValueError) when the run would need more than `limit` bytes (default: what
-    `device` has available), suggesting the largest ``--size`` (short side) that fits; `flag` raises the limit."""
+    `device` has available), suggesting the largest short side that fits, formatted into `size_option`;
+    `flag` is the option that raises the limit (see `elpips.memory.check`)."""
     def needed(hw: Sequence[int]) -> int:
         return run_memory(kind, distance, images, free, (int(hw[0]), int(hw[1])), preset, steps, draws_per_step)
 
     height, width = size
-    what = f"{describe} ({images} images of {width}x{height} px, {distance} on {device})"
-    try:
-        check(needed(size), device, limit, what, "a smaller --size fits", flag)
-    except MemoryLimitError as error:
-        room = available_bytes(device) if limit is None else limit
+    total, room = needed(size), available_bytes(device) if limit is None else limit
+    smaller = ""
+    if total > room:
         short = min(height, width)
         fits = largest_fitting(lambda side: needed(_scaled(size, side / short)) <= room, short - 1)
-        option = "--size" if flag.startswith("--") else "size ="  # a job file's setting
-        hint = f"use {option} {fits} or less" if fits else "not even 16 px fits"
-        raise MemoryLimitError(str(error).replace("a smaller --size fits", hint)) from None
+        smaller = f"use {size_option.format(fits)} or less" if fits else "not even 16 px fits"
+    check(total, device, limit, f"{describe} ({images} images of {width}x{height} px, {distance} on {device})",
+          smaller, flag)
 
 
 def _scaled(size: tuple[int, int], factor: float) -> tuple[int, int]:

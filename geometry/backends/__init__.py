@@ -290,7 +290,7 @@ def _check_memory(job: Job, settings: dict, device) -> None:
               preset=settings.get("preset", "fast"), steps=settings.get("steps"),
               draws_per_step=settings.get("draws_per_step"),
               limit=None if limit is None else parse_bytes(str(limit)), describe="this job",
-              flag="max_memory")
+              flag="max_memory", size_option="size = {}")
 
 
 def _read_json(path: Path) -> Any:
