@@ -232,9 +232,9 @@ def messages(work: Path) -> None:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=600)
         clean = process.returncode == 130 and "Traceback" not in err
-        if delay < 0.5 and not clean:  # Python starting and compiling the tool: before any of its code runs
-            report(f"Ctrl-C {delay} s into start-up (informational)", f"exit {process.returncode}: still in Python's "
-                   "own start-up (the interpreter, runpy compiling the tool), which no program can catch", True)
+        if delay < 0.5 and not clean:  # before main(): Python starting, compiling the tool, its first light imports
+            report(f"Ctrl-C {delay} s into start-up (informational)", f"exit {process.returncode}: before the tool's "
+                   "main() was entered (interpreter start-up, compiling the tool, its stdlib imports)", True)
             continue
         report(f"Ctrl-C {delay} s into start-up", f"exit {process.returncode}: {first_line(err)}", clean)
 
