@@ -375,10 +375,16 @@ def test_the_tools_start_without_importing_torch():
     assert done.stdout.strip() == "[]"
 
 
+def _ctrl_c_as_in_a_terminal():
+    """A test run started in the background (`cmd &` in a script) ignores SIGINT, and children inherit that;
+    restore the default so the child Python raises KeyboardInterrupt as it would in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_start_up_exits_130_without_a_traceback(tmp_path, pair):
     process = subprocess.Popen(
         [sys.executable, "-m", "geometry.geodesic", *map(str, pair), "--out", str(tmp_path / "out")],
-        stderr=subprocess.PIPE, text=True, cwd=REPO)
+        stderr=subprocess.PIPE, text=True, cwd=REPO, preexec_fn=_ctrl_c_as_in_a_terminal)
     time.sleep(1.0)  # inside the imports of torch and the network
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
