@@ -14,6 +14,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import argparse  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from geometry.cli_support import parse_device  # noqa: E402  (light: no torch until a device is checked)
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -28,21 +30,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path("outputs"),
         help="folder for the results; each run gets its own <timestamp>-<kind> folder in it (default: ./outputs)",
     )
-    parser.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1")
+    parser.add_argument("--device", default="auto", type=parse_device,
+                        help="auto (CUDA when present), cpu, cuda or cuda:N")
     parser.add_argument("--share", action="store_true", help="also make a public Gradio share link (off by default)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+    try:
+        _serve(parse_args(argv))
+    except KeyboardInterrupt:  # during start-up (torch and gradio take seconds to import) or serving
+        raise SystemExit(130) from None
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from elpips.io import writable_folder_problem
+
+    problem = writable_folder_problem(args.output_dir)
+    if problem is not None:
+        raise SystemExit(f"elpips-app: --output-dir {args.output_dir}: {problem}; choose another folder")
     from geometry.distances import resolve_device
 
     from app.ui import build_app, launch_options
 
-    try:
-        device = resolve_device(args.device)
-    except (ValueError, RuntimeError) as error:
-        raise SystemExit(f"elpips-app: {error}") from None
+    device = resolve_device(args.device)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     print(f"elpips-app: computing on {device}; results go to {args.output_dir.resolve()}")
     demo = build_app(args.output_dir, device)

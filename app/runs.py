@@ -88,6 +88,19 @@ def _check_distance(name: str) -> str:
     return name
 
 
+def _check_memory(ctx: AppContext, kind: str, distance: str, images: int, free: int, size: tuple[int, int],
+                  steps: int | None) -> None:
+    """Refuse a run too large for the device's memory before it is measured or started (`geometry.memory`)."""
+    from geometry.memory import check_run
+
+    try:
+        check_run(kind, distance, images, free, size, ctx.device, preset=PRESET, steps=steps, flag=None,
+                  describe=f"This {'average' if kind == 'barycenter' else 'geodesic'}",
+                  size_option="a resolution of {} px")
+    except ValueError as error:
+        raise gr.Error(f"{error}.") from None
+
+
 def _load_all(paths: list, labels: list[str], size: int) -> tuple[torch.Tensor, str]:
     images = [load_upload(path, label) for path, label in zip(paths, labels)]
     return prepare_uploads(images, labels, int(size))
@@ -239,6 +252,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     names = [display_name(path) for path in paths]
     batch, note = _load_all(paths, names, size)
     size_hw = tuple(batch.shape[-2:])
+    _check_memory(ctx, "barycenter", distance, len(paths) + 1, 1, size_hw, int(steps) if steps else None)
 
     def engine(callback, cancel, preset, steps, snaps, work_size):
         return geometry.barycenter(
@@ -292,6 +306,7 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     names = [display_name(path_a), display_name(path_b)]
     batch, note = _load_all([path_a, path_b], names, size)
     size_hw = tuple(batch.shape[-2:])
+    _check_memory(ctx, "geodesic", distance, frames, frames - 2, size_hw, int(steps) if steps else None)
 
     def engine(callback, cancel, preset, steps, snaps, work_size):
         return geometry.geodesic(

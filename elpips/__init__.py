@@ -6,16 +6,24 @@
 >>> est = elpips.estimate_adaptive(metric, x, y)         # value with a 95 % error bound
 >>> where = elpips.difference_map(metric, x, y, samples=64)  # (N, 1, H, W) map, its stderr, the distances
 >>> adv = elpips.attack("lpips_vgg", x, y, epsilon=8/255)  # y perturbed to look closer to x
+
+The names are imported on first use (`elpips.lazy`).
 """
 
-from . import io, weights
-from .adversarial import AttackProgress, AttackRecord, AttackResult, Judgement, attack, judge, perturb
-from .configs import CONFIGS, MetricConfig, TransformConfig, get_config
-from .maps import DifferenceMap, difference_map, difference_maps, draw_maps
-from .estimators import Comparison, Estimate, compare, estimate, estimate_adaptive
-from .images import ImageError, as_image_batch, load_image, save_image
-from .metric import Embedding, Metric, load_metric
-from .transforms import Draws, apply_draws, sample_draws
+from .lazy import lazy_exports
+
+_EXPORTS = {
+    "AttackProgress": "adversarial", "AttackRecord": "adversarial", "AttackResult": "adversarial",
+    "Judgement": "adversarial", "attack": "adversarial", "judge": "adversarial", "perturb": "adversarial",
+    "CONFIGS": "configs", "MetricConfig": "configs", "TransformConfig": "configs", "get_config": "configs",
+    "Comparison": "estimators", "Estimate": "estimators", "compare": "estimators", "estimate": "estimators",
+    "estimate_adaptive": "estimators",
+    "ImageError": "images", "as_image_batch": "images", "load_image": "images", "save_image": "images",
+    "DifferenceMap": "maps", "difference_map": "maps", "difference_maps": "maps", "draw_maps": "maps",
+    "Embedding": "metric", "Metric": "metric", "load_metric": "metric",
+    "Draws": "transforms", "apply_draws": "transforms", "sample_draws": "transforms",
+}
+_SUBMODULES = ("io", "weights")
 
 __all__ = [
     "AttackProgress", "AttackRecord", "AttackResult", "CONFIGS", "Comparison", "DifferenceMap", "Draws",
@@ -24,3 +32,6 @@ __all__ = [
     "estimate", "estimate_adaptive", "get_config", "io", "judge", "load_image", "load_metric", "perturb",
     "sample_draws", "save_image",
 ]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

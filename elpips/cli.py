@@ -15,6 +15,7 @@ one line on stderr with a non-zero exit status: 2 for usage and input errors, 1 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -29,6 +30,8 @@ DEFAULT_MAX_REL_ERROR = 0.025
 DEFAULT_MAX_SAMPLES = 5000
 DEFAULT_COMPARE_MAX_SAMPLES = 2000
 METRICS = ("elpips_vgg", "lpips_vgg", "vgg", "alex")
+# Seeds the tools accept: the geometry engine seeds generators with 2 * seed + 1, which torch takes up to 2**64 - 1.
+MAX_SEED = 2**63 - 1
 
 
 class UsageError(ValueError):
@@ -133,11 +136,12 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("names", nargs="*", metavar="NAME", help="weight names or file names (default: all)")
     fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     fetch.set_defaults(handler=_weights_fetch)
-    verify = weight_commands.add_parser("verify", help="check the sha256 of every weight file found")
+    verify = weight_commands.add_parser("verify", help="check the sha256 of every weight file found; exit 0 only "
+                                                       "when every file the metrics need is present and intact")
     verify.set_defaults(handler=_weights_verify)
     path = weight_commands.add_parser("path", help="print the cache folder")
     path.set_defaults(handler=_weights_path)
-    listing = weight_commands.add_parser("list", help="list the weight files and where they are")
+    listing = weight_commands.add_parser("list", help="list the weight files, their sha256 and where they are")
     listing.set_defaults(handler=_weights_list)
     for sub in (fetch, verify, listing):
         sub.add_argument("--weights-dir", type=Path, help="a folder of weight files searched first")
@@ -148,11 +152,36 @@ def _metric_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", choices=METRICS, default="elpips_vgg", help="default: elpips_vgg")
     parser.add_argument("--scales", type=_positive_int, metavar="S",
                         help="E-LPIPS: number of scale levels (default 8; small images need fewer)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random transformations (default 0)")
+    parser.add_argument("--seed", type=parse_seed, default=0,
+                        help=f"seed of the random transformations, 0 to {MAX_SEED} (default 0)")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
                         help="default: auto (CUDA when available)")
     parser.add_argument("--weights-dir", type=Path, help="a folder of weight files searched first")
+    parser.add_argument("--max-memory", type=_memory_size, metavar="SIZE",
+                        help="memory the evaluation may use, like 12GB (default: what the device has available); "
+                             "larger images are refused before any work")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (shown after 2 s on stderr)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def parse_seed(text: str) -> int:
+    """A seed for the command-line tools: an integer from 0 to `MAX_SEED`."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: use an integer from 0 to {MAX_SEED}")
+    return value
+
+
+def _memory_size(text: str) -> int:
+    from .memory import parse_bytes
+
+    try:
+        return parse_bytes(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -183,19 +212,20 @@ def _distance(args: argparse.Namespace) -> int:
     _check_map_paths(args.map, args.map_raw)
     a, b = _load_images([args.a, args.b])
     metric = _load_metric(args, min(a.shape[-2:]))
+    _check_memory(args, metric, 2, tuple(a.shape[-2:]))
     generator = torch.Generator().manual_seed(args.seed)
     adaptive = dict(max_error=args.max_error if args.max_error is not None else DEFAULT_MAX_ERROR,
                     max_rel_error=args.max_rel_error if args.max_rel_error is not None else DEFAULT_MAX_REL_ERROR,
                     max_samples=args.max_samples)
     maps = None
-    with torch.no_grad():
+    with torch.no_grad(), _progress_bar(args, args.samples or args.max_samples) as progress:
         if args.map is not None or args.map_raw is not None:
-            maps = elpips.difference_map(metric, a, b, args.samples, generator=generator, **adaptive)
+            maps = _difference_map(metric, a, b, args.samples, progress, generator=generator, **adaptive)
             estimate = maps.estimate
         elif metric.config.transforms is None or args.samples is not None:
-            estimate = elpips.estimate(metric, a, b, samples=args.samples or 1, generator=generator)
+            estimate = elpips.estimate(metric, a, b, samples=args.samples or 1, generator=generator, progress=progress)
         else:
-            estimate = elpips.estimate_adaptive(metric, a, b, generator=generator, **adaptive)
+            estimate = elpips.estimate_adaptive(metric, a, b, generator=generator, progress=progress, **adaptive)
     value, samples = estimate.value.item(), int(estimate.samples)
     stderr = None if metric.config.transforms is None else estimate.stderr.item()
     if maps is not None:
@@ -228,15 +258,16 @@ def _compare(args: argparse.Namespace) -> int:
     _check_map_paths(folder=args.map_dir)
     reference, *candidates = _load_images([args.reference, *args.candidates])
     metric = _load_metric(args, min(reference.shape[-2:]))
+    _check_memory(args, metric, 1 + len(candidates), tuple(reference.shape[-2:]))
     generator = torch.Generator().manual_seed(args.seed)
     map_paths = []
-    with torch.no_grad():
+    with torch.no_grad(), _progress_bar(args, args.samples or args.max_samples) as progress:
         if args.map_dir is None:
             result = elpips.compare(metric, reference, candidates, samples=args.samples,
-                                    max_samples=args.max_samples, generator=generator)
+                                    max_samples=args.max_samples, generator=generator, progress=progress)
         else:  # the same draws and stopping rule as elpips.compare, with maps
-            maps = elpips.difference_map(metric, reference, torch.cat(candidates), args.samples,
-                                         max_samples=args.max_samples, generator=generator, stop_when=_closest_leads)
+            maps = _difference_map(metric, reference, torch.cat(candidates), args.samples, progress,
+                                   max_samples=args.max_samples, generator=generator, stop_when=_closest_leads)
             result = elpips.Comparison.from_draws(maps.distances, maps.block)
             map_paths = _write_candidate_maps(args, metric, maps)
     values, stderr, samples = result.values.tolist(), result.stderr.tolist(), int(result.samples)
@@ -369,13 +400,65 @@ def _load_metric(args: argparse.Namespace, image_side: int):
                                 weights_dir=args.weights_dir)
     if image_side < metric.min_image_size:
         hint = ""
-        if metric.config.transforms is not None:
-            hint = f", or use fewer scale levels (e.g. --scales {max(1, image_side // 64)})"
+        transforms = metric.config.transforms
+        if transforms is not None and transforms.num_scales > 1:
+            fitting = [s for s in range(transforms.num_scales - 1, 0, -1)
+                       if metric.min_image_size_with_scales(s) <= image_side]
+            hint = (f", or use fewer scale levels (--scales {fitting[0]})" if fitting else
+                    f" (at least {metric.min_image_size_with_scales(1)} px even with one scale level, --scales 1)")
         raise UsageError(
-            f"the images are {image_side} pixels on their short side; {args.metric} with these settings needs at "
-            f"least {metric.min_image_size}: upscale them{hint}"
+            f"the images are {image_side} pixel{'s' if image_side != 1 else ''} on their short side; {args.metric} "
+            f"with these settings needs at least {metric.min_image_size}: upscale them{hint}"
         )
     return metric
+
+
+def _check_memory(args: argparse.Namespace, metric, images: int, size: tuple[int, int]) -> None:
+    """Refuse images whose network passes would need more memory than --max-memory or the device has,
+    naming the largest image size that fits."""
+    from .memory import available_bytes, check, largest_fitting
+
+    height, width = size
+    draws = args.samples or 10  # adaptive sampling evaluates blocks of 10 draws
+
+    def needed(side: int) -> int:
+        scale = side / min(height, width)
+        return metric.pass_memory(images, max(1, round(height * scale)), max(1, round(width * scale)), draws)
+
+    total = needed(min(height, width))
+    room = available_bytes(metric.device) if args.max_memory is None else args.max_memory
+    smaller = ""
+    if total > room:
+        side = largest_fitting(lambda s: needed(s) <= room, min(height, width) - 1, smallest=metric.min_image_size)
+        smaller = f"downscale the images to {side} px on their short side or less" if side else "no smaller size fits"
+    check(total, metric.device, args.max_memory,
+          f"comparing {images} images of {width}x{height} px with {metric.config.name}", smaller)
+
+
+def _difference_map(metric, x, y, samples, progress, **options):
+    """``elpips.difference_map`` with the progress bar advanced as the maps form."""
+    import elpips
+
+    done = 0
+    for maps in elpips.difference_maps(metric, x, y, samples, **options):
+        if progress is not None:
+            progress(maps.samples - done)
+        done = maps.samples
+    return maps
+
+
+@contextlib.contextmanager
+def _progress_bar(args: argparse.Namespace, total: int):
+    """A progress bar over draws on stderr, shown once the estimate has taken 2 s; yields the estimators'
+    ``progress`` callback (None with --no-progress)."""
+    if args.no_progress:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="draw", desc="elpips", delay=2.0, leave=False, file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        yield bar.update
 
 
 def _run_settings(args: argparse.Namespace, metric) -> dict:
@@ -529,20 +612,34 @@ def _weights_fetch(args: argparse.Namespace) -> int:
 
 
 def _weights_verify(args: argparse.Namespace) -> int:
+    """Exit 0 only when every file an offered metric needs is present and its sha256 matches."""
     from . import weights
 
     statuses = weights.verify(args.weights_dir)
     _print_statuses(statuses)
-    corrupt = [status for status in statuses if status.status == "corrupt"]
-    for status in corrupt:
-        print(f"elpips: {status.detail}", file=sys.stderr)
-    return EXIT_WEIGHTS if corrupt else 0
+    for status in statuses:
+        if status.status == "corrupt":
+            print(f"elpips: {status.detail}", file=sys.stderr)
+    bad = [status for status in statuses if status.needed and status.status != "ok"]
+    if not bad:
+        print(f"elpips: the {sum(s.needed for s in statuses)} weight files the metrics need are present and intact",
+              file=sys.stderr)
+        return 0
+    names = " ".join(status.name for status in bad)
+    print(f"elpips: {len(bad)} needed weight file(s) missing or corrupt ({names}): run `elpips weights fetch {names}` "
+          f"(converts local sources offline, else downloads)", file=sys.stderr)
+    return EXIT_WEIGHTS
 
 
 def _weights_list(args: argparse.Namespace) -> int:
     from . import weights
 
-    _print_statuses(weights.verify(args.weights_dir, check_hashes=False))
+    statuses = weights.verify(args.weights_dir, check_hashes=False)
+    print(f"{'NAME':22} {'SHA256 (of the file: compare with sha256sum)':64}  FILE")
+    for status in statuses:
+        print(f"{status.name:22} {weights.FILES[status.name].sha256}  {status.file_name}")
+    print()
+    _print_statuses(statuses)
     return 0
 
 
@@ -554,6 +651,8 @@ def _weights_path(args: argparse.Namespace) -> int:
 
 
 def _print_statuses(statuses) -> None:
-    print(f"{'NAME':22} {'FILE':28} {'STATUS':8} LOCATION")
+    print(f"{'NAME':22} {'FILE':36} {'STATUS':8} LOCATION")
     for status in statuses:
-        print(f"{status.name:22} {status.file_name:28} {status.status:8} {status.location or '-'}")
+        where = status.location or (f"- ({status.detail})" if status.status == "missing" and status.detail else "-")
+        optional = "" if status.needed else " (optional: no offered metric uses it)"
+        print(f"{status.name:22} {status.file_name:36} {status.status:8} {where}{optional}")

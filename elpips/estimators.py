@@ -12,12 +12,14 @@ the block (:func:`elpips.sample_draws` with ``stratify``): block means are indep
 the standard error comes from their spread, and it is typically two to three times smaller than that
 of as many independent draws. ``block=1`` gives plain independent draws. A requested sample count is
 honoured exactly, its blocks made smaller where it is not a multiple of ``block`` (64 samples: 8 blocks
-of 8). Metrics without transformations are deterministic: one sample, zero error.
+of 8). Metrics without transformations are deterministic: one sample, zero error. ``progress(k)``, if
+given, is called after every network pass with the number of draws it evaluated (for progress bars).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +28,8 @@ from .metric import Metric
 
 Z_95 = 1.96
 BLOCK = 10
+
+Progress = Callable[[int], object]  # called with the number of draws evaluated since the last call
 
 
 @dataclass(frozen=True)
@@ -101,11 +105,12 @@ def _stderr(per_draw: torch.Tensor, block: int) -> torch.Tensor:
     return per_draw.std(dim=0) / math.sqrt(n)  # one block: the independent-draws formula, an upper bound
 
 
-def _per_draw_distances(metric: Metric, images: torch.Tensor, i, j, count: int, block: int, generator) -> torch.Tensor:
+def _per_draw_distances(metric: Metric, images: torch.Tensor, i, j, count: int, block: int, generator,
+                        progress: Progress | None = None) -> torch.Tensor:
     """(count, P) per-draw distances, computed a network pass at a time (see Metric.pair_distances)."""
     draws = metric.sample_draws(count, tuple(images.shape[-2:]), generator, stratify=block)
     with torch.no_grad():
-        return metric.pair_distances(images, draws, i, j).cpu()
+        return metric.pair_distances(images, draws, i, j, progress).cpu()
 
 
 def _block_size(samples: int, block: int) -> int:
@@ -129,13 +134,14 @@ def estimate(
     samples: int = 60,
     block: int = BLOCK,
     generator: torch.Generator | None = None,
+    progress: Progress | None = None,
 ) -> Estimate:
     """Mean of ``samples`` draws of d(x[n], y[n]) for each pair n, with standard errors."""
     if metric.config.transforms is None:
         samples = 1
     block = _block_size(samples, block)
     images, i, j = _pairs(metric, x, y)
-    return Estimate.from_draws(_per_draw_distances(metric, images, i, j, samples, block, generator), block)
+    return Estimate.from_draws(_per_draw_distances(metric, images, i, j, samples, block, generator, progress), block)
 
 
 def estimate_adaptive(
@@ -147,17 +153,18 @@ def estimate_adaptive(
     max_samples: int = 5000,
     block: int = BLOCK,
     generator: torch.Generator | None = None,
+    progress: Progress | None = None,
 ) -> Estimate:
     """Sample block by block until every pair's 95 % error is below ``max_error`` and ``max_rel_error``
     times its value, or ``max_samples`` draws were taken (the reference's stopping rule)."""
     if metric.config.transforms is None:
-        return estimate(metric, x, y, 1)
+        return estimate(metric, x, y, 1, progress=progress)
     images, i, j = _pairs(metric, x, y)
     chunks: list[torch.Tensor] = []
     taken = 0
     while True:
         count = min(block, max_samples - taken)  # the last block may be cut short by the cap
-        chunks.append(_per_draw_distances(metric, images, i, j, count, count, generator))
+        chunks.append(_per_draw_distances(metric, images, i, j, count, count, generator, progress))
         taken += count
         result = Estimate.from_draws(torch.cat(chunks), block)
         if result.meets(max_error, max_rel_error) or taken >= max_samples:
@@ -173,6 +180,7 @@ def compare(
     z: float = Z_95,
     block: int = BLOCK,
     generator: torch.Generator | None = None,
+    progress: Progress | None = None,
 ) -> Comparison:
     """Distances of each candidate (1, 3, H, W) to ``reference`` under shared draws.
 
@@ -188,15 +196,15 @@ def compare(
     k = len(candidates)
     i, j = torch.arange(1, k + 1), torch.zeros(k, dtype=torch.long)
     if metric.config.transforms is None:
-        return Comparison.from_draws(_per_draw_distances(metric, images, i, j, 1, 1, generator), 1)
+        return Comparison.from_draws(_per_draw_distances(metric, images, i, j, 1, 1, generator, progress), 1)
     if samples is not None:
         block = _block_size(samples, block)
-        return Comparison.from_draws(_per_draw_distances(metric, images, i, j, samples, block, generator), block)
+        return Comparison.from_draws(_per_draw_distances(metric, images, i, j, samples, block, generator, progress), block)
     chunks: list[torch.Tensor] = []
     taken = 0
     while True:
         count = min(block, max_samples - taken)
-        chunks.append(_per_draw_distances(metric, images, i, j, count, count, generator))
+        chunks.append(_per_draw_distances(metric, images, i, j, count, count, generator, progress))
         taken += count
         result = Comparison.from_draws(torch.cat(chunks), block)
         if (len(chunks) >= 2 and result.confidence_z() >= z) or taken >= max_samples:

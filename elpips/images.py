@@ -21,8 +21,9 @@ import torch
 
 from .io import atomic_write
 
-# Slack for floats produced by resampling or colour conversion that overshoot [0, 1] by rounding.
-_RANGE_SLACK = 1e-3
+# Slack for floats produced by resampling or colour conversion that overshoot [0, 1] by rounding: values
+# within it are clamped, values beyond it refused (here and in `Metric`).
+RANGE_TOLERANCE = 1e-3
 
 
 class ImageError(ValueError):
@@ -74,8 +75,8 @@ def _to_unit_float(x: torch.Tensor, name: str) -> torch.Tensor:
     if not torch.isfinite(x).all():
         raise ImageError(f"{name} contains NaN or Inf values; every pixel must be a finite number in [0, 1]")
     lo, hi = float(x.min()), float(x.max())
-    if lo < -_RANGE_SLACK or hi > 1 + _RANGE_SLACK:
-        hint = " (images in [-1, 1]? map them with (x + 1) / 2)" if lo >= -1 - _RANGE_SLACK else ""
+    if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
+        hint = " (images in [-1, 1]? map them with (x + 1) / 2)" if lo >= -1 - RANGE_TOLERANCE else ""
         raise ImageError(f"{name} has values in [{lo:.3g}, {hi:.3g}]; float images must lie in [0, 1]{hint}")
     return x.clamp(0.0, 1.0)
 
@@ -105,6 +106,8 @@ def load_image(path: str | os.PathLike) -> torch.Tensor:
     import imageio.v3 as iio
 
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path} is a folder, not an image file; give the path of an image in it")
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     try:

@@ -1,8 +1,10 @@
-"""Atomic file writes: a reader never sees a half-written output, and a crash leaves none behind."""
+"""Atomic file writes (a reader never sees a half-written output, a crash leaves none behind), and a real
+test of whether a folder can be written."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -25,18 +27,25 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
 
     The temporary file keeps ``path``'s suffix so that writers which choose a format by
     extension (imageio, torch.save of ``.pt``) behave as they would on ``path`` itself.
+    An OSError with an errno (full disk, permissions, file size limit) is re-raised naming ``path``
+    rather than the temporary file; whatever was at ``path`` before is left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
         yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the permissions open() would
         os.replace(tmp, path)
+    except OSError as error:
+        if error.errno is None:
+            raise
+        raise OSError(error.errno, os.strerror(error.errno), str(path)) from error
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
 
 
@@ -47,3 +56,32 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
+
+
+def writable_folder_problem(folder: str | os.PathLike) -> str | None:
+    """Why files cannot be written into ``folder`` (created on demand), or None when they can.
+
+    Tried for real, not with ``os.access`` (wrong for root and read-only mounts): a temporary file is
+    created and removed in ``folder``, or in its nearest existing ancestor if it does not exist yet
+    (nothing is left behind, no folder is created).
+    """
+    folder = Path(folder)
+    existing = next((p for p in [folder, *folder.parents] if p.exists()), None)
+    if existing is None:
+        return f"{folder}: none of its parent folders exists"
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        fd, name = tempfile.mkstemp(prefix=".write-test-", dir=existing)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as error:
+        return f"{existing} is not writable ({os_error_reason(error)})"
+    return None
+
+
+def os_error_reason(error: OSError) -> str:
+    """``"No space left on device, errno 28 ENOSPC"``: the reason and the errno, for one-line messages."""
+    if error.errno is None:
+        return str(error) or type(error).__name__
+    return f"{error.strerror or os.strerror(error.errno)}, errno {error.errno} {errno.errorcode.get(error.errno, '')}".rstrip()

@@ -11,12 +11,14 @@ features under every draw once, and :meth:`Metric.embedding_distance` compares a
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
 
 from .configs import MetricConfig, get_config
+from .images import RANGE_TOLERANCE
+from .memory import evaluation_bytes, network_input
 from .networks import ARCHITECTURES, Backbone
 from .transforms import Draws, apply_draws, sample_draws, transformed_size
 
@@ -50,9 +52,12 @@ class Metric(nn.Module):
     """An LPIPS-family distance as a frozen ``nn.Module``; usable as a loss (differentiable in both inputs).
 
     Images are (N, 3, H, W) floats in [0, 1] (``input_range="[-1,1]"`` for images in [-1, 1], like the
-    lpips package's default). ``max_batch`` bounds the (draw, image) evaluations per network pass
-    (default: a per-device number of evaluations and of input pixels); larger is faster for small images
-    and costs memory. Numbers are reproducible for a given seed, device and ``max_batch``.
+    lpips package's default). Values outside the range by more than ``RANGE_TOLERANCE`` (1e-3, a
+    resampling overshoot, clamped) raise ValueError; float16/float64 images are converted to the
+    network's float32 (for reduced precision use autocast). ``max_batch`` bounds the (draw, image)
+    evaluations per network pass (default: a per-device number of evaluations and of input pixels);
+    larger is faster for small images and costs memory. Numbers are reproducible for a given seed,
+    device and ``max_batch`` (on CPU bit for bit, whatever the number of threads' timing; see README).
     """
 
     def __init__(
@@ -104,23 +109,33 @@ class Metric(nn.Module):
         return max(1, evaluations // images)
 
     def _network_input(self, height: int, width: int, scale: int) -> tuple[int, int]:
-        transforms = self.config.transforms
-        if transforms is None:
-            return height, width
-        return transformed_size(height, scale, transforms), transformed_size(width, scale, transforms)
+        return network_input(self.config, height, width, scale)
 
-    def _network_sizes(self, size: int) -> list[int]:
-        """Input sizes the network sees for an image side of ``size`` pixels, one per scale level."""
+    def pass_memory(self, images: int, height: int, width: int, draws: int = 1) -> int:
+        """Peak bytes (an estimate, see `elpips.memory`) of evaluating ``images`` images of ``height`` x
+        ``width`` under ``draws`` draws without gradients, as `pair_distances` does: a pass at a time."""
+        per_pass = 1 if self.config.transforms is None else min(draws, self._draws_per_pass(
+            images, *self._network_input(height, width, scale=1)))
+        inputs = images * 3 * height * width * self.shift.element_size()
+        return per_pass * images * evaluation_bytes(self.config, height, width, grad=False) + inputs
+
+    def _network_sizes(self, size: int, num_scales: int | None = None) -> list[int]:
+        """Input sizes the network sees for an image side of ``size`` pixels, one per scale level (of the
+        first ``num_scales``, default all)."""
         transforms = self.config.transforms
         if transforms is None:
             return [size]
-        return [transformed_size(size, s, transforms) for s in range(1, transforms.num_scales + 1)]
+        return [transformed_size(size, s, transforms) for s in range(1, (num_scales or transforms.num_scales) + 1)]
 
-    def _smallest_valid_size(self) -> int:
+    def _smallest_valid_size(self, num_scales: int | None = None) -> int:
         size = 2
-        while min(self.backbone.output_size(n) for n in self._network_sizes(size)) < 1:
+        while min(self.backbone.output_size(n) for n in self._network_sizes(size, num_scales)) < 1:
             size += 1
         return size
+
+    def min_image_size_with_scales(self, num_scales: int) -> int:
+        """The smallest image side this metric's network would accept with ``num_scales`` scale levels."""
+        return self._smallest_valid_size(num_scales)
 
     # Checks ----------------------------------------------------------------------------------------
 
@@ -137,11 +152,23 @@ class Metric(nn.Module):
                 f"{name} is {height}x{width} pixels; {self.config.name} needs at least "
                 f"{self.min_image_size}x{self.min_image_size}: upscale the images{hint}"
             )
-        if not torch.isfinite(images).all():
-            raise ValueError(f"{name} contains NaN or Inf values")
         if not images.is_floating_point():
             raise ValueError(f"{name} has dtype {images.dtype}; pass floats (elpips.as_image_batch converts uint8)")
-        return images.to(device=self.device)
+        images = images.to(device=self.device, dtype=self.shift.dtype)  # float16/64 -> the network's float32
+        with torch.no_grad():  # one device sync for the three checks
+            low, high, finite = torch.stack([images.amin(), images.amax(), torch.isfinite(images).all().to(images.dtype)]).tolist()
+        if not finite:
+            raise ValueError(f"{name} contains NaN or Inf values")
+        lo_bound, hi_bound = (0.0, 1.0) if self.input_range == "[0,1]" else (-1.0, 1.0)
+        if low < lo_bound - RANGE_TOLERANCE or high > hi_bound + RANGE_TOLERANCE:
+            hint = ""
+            if self.input_range == "[0,1]" and low >= -1 - RANGE_TOLERANCE:
+                hint = " (images in [-1, 1]? load the metric with input_range='[-1,1]' or map them with (x + 1) / 2)"
+            raise ValueError(f"{name} has values in [{low:.4g}, {high:.4g}]; with input_range={self.input_range!r} "
+                             f"they must lie in {self.input_range} (overshoots up to {RANGE_TOLERANCE:g} are clamped){hint}")
+        if low < lo_bound or high > hi_bound:  # a resampling overshoot within the tolerance
+            images = images.clamp(lo_bound, hi_bound)
+        return images
 
     # The two halves of the computation ------------------------------------------------------------
 
@@ -195,14 +222,18 @@ class Metric(nn.Module):
         return Embedding(len(draws), groups)
 
     def embedding_distance(self, embedding: Embedding, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
-        """Per-draw distances between embedded images i[p] and j[p]: a (draws, P) tensor."""
+        """Per-draw distances between embedded images i[p] and j[p]: a (draws, P) tensor.
+
+        ``index_select`` rather than ``f[:, i]``: an image that appears in several pairs (a barycenter's x)
+        gets its gradients summed, which advanced indexing does with thread-timing-dependent atomics on CPU.
+        """
         i = torch.as_tensor(i, device=self.device)
         j = torch.as_tensor(j, device=self.device)
         indices, values = [], []
         for draw_indices, features in embedding.groups:
             distance = 0
             for f, weight in zip(features, self.linear):
-                distance = distance + (f[:, i] - f[:, j]).square().mean(dim=(-2, -1)) @ weight
+                distance = distance + (f.index_select(1, i) - f.index_select(1, j)).square().mean(dim=(-2, -1)) @ weight
             indices.append(draw_indices)
             values.append(distance.expand(len(draw_indices), -1))
         order = torch.cat(indices).argsort().to(self.device)
@@ -216,10 +247,17 @@ class Metric(nn.Module):
             part = slice(start, start + per_pass)
             yield part, self.embed(images, draws[part])
 
-    def pair_distances(self, images: torch.Tensor, draws: Draws, i, j) -> torch.Tensor:
+    def pair_distances(self, images: torch.Tensor, draws: Draws, i, j,
+                       progress: Callable[[int], object] | None = None) -> torch.Tensor:
         """``embedding_distance(embed(images, draws), i, j)`` computed a network pass at a time (see
-        :meth:`embed_in_passes`): the way to evaluate many draws (wrap it in ``no_grad``)."""
-        return torch.cat([self.embedding_distance(embedding, i, j) for _, embedding in self.embed_in_passes(images, draws)])
+        :meth:`embed_in_passes`): the way to evaluate many draws (wrap it in ``no_grad``).
+        ``progress(k)`` is called after each pass with the number of draws it evaluated."""
+        chunks = []
+        for part, embedding in self.embed_in_passes(images, draws):
+            chunks.append(self.embedding_distance(embedding, i, j))
+            if progress is not None:
+                progress(len(draws[part]))
+        return torch.cat(chunks)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
         """Distances between x[n] and y[n], each the mean over ``samples`` draws: an (N,) tensor.

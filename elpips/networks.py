@@ -64,6 +64,23 @@ ARCHITECTURES: dict[str, Architecture] = {
 }
 
 
+def activation_elements(architecture: Architecture, height: int, width: int) -> int:
+    """Values the stack's layer outputs hold for one input of ``height`` x ``width`` (each conv output and
+    its ReLU's, each pooled map): the unit of the memory estimates in `elpips.memory`."""
+    channels, total = 3, 0
+    for layer in architecture.layers:
+        if isinstance(layer, Conv):
+            height = (height + 2 * layer.padding - layer.kernel) // layer.stride + 1
+            width = (width + 2 * layer.padding - layer.kernel) // layer.stride + 1
+            channels = layer.out_channels
+            total += 2 * channels * max(height, 0) * max(width, 0)
+        else:
+            height = (height - layer.kernel) // layer.stride + 1
+            width = (width - layer.kernel) // layer.stride + 1
+            total += channels * max(height, 0) * max(width, 0)
+    return total
+
+
 def _dropout(x: torch.Tensor, keep: float, generator: torch.Generator, groups: int) -> torch.Tensor:
     """Inverted dropout whose mask is shared by all images of a group (one group = one random draw)."""
     grouped = x.unflatten(0, (groups, -1))

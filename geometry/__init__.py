@@ -7,12 +7,20 @@
 
 See `geometry.api` for the options, `geometry.presets` for the recipes and `geometry.inputs` for how inputs of
 different sizes are cropped and resized.
+
+The names are imported on first use (`elpips.lazy`).
 """
-from . import inputs, presets
-from .api import (EnergyEstimate, Result, RunRecord, barycenter, estimate_energy, geodesic, pairwise_average,
-                  perturbed_barycenter)
-from .optimize import Progress
-from .presets import PRESETS, Preset, Stage
+from elpips.lazy import lazy_exports
+
+_EXPORTS = {
+    "pairwise_average": "api", "barycenter": "api", "perturbed_barycenter": "api", "geodesic": "api",
+    "estimate_energy": "api", "Result": "api", "RunRecord": "api", "EnergyEstimate": "api",
+    "Progress": "optimize", "Preset": "presets", "Stage": "presets", "PRESETS": "presets",
+}
+_SUBMODULES = ("inputs", "presets")
 
 __all__ = ["pairwise_average", "barycenter", "perturbed_barycenter", "geodesic", "estimate_energy", "Result",
            "RunRecord", "Progress", "EnergyEstimate", "Preset", "Stage", "PRESETS", "inputs", "presets"]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

@@ -35,12 +35,13 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import torch
+from geometry.cli_support import (OneLineParser, RunFolder, StepBar, add_run_options, check_memory, checkpoint_bytes,
+                                  file_sha256, load_distance, positive_int, run_tool, write_json)
 
-from geometry.cli_support import (OneLineParser, RunFolder, StepBar, add_run_options, file_sha256, load_distance,
-                                  positive_int, run_tool, write_json)
+if TYPE_CHECKING:  # torch is imported when the command runs, so that Ctrl-C during start-up is handled
+    import torch
 
 PROG = "elpips-average"
 RESULT_NAME = "average.png"
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_tool(build_parser(), argv, _run)
+    return run_tool(PROG, build_parser, argv, _run)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -91,9 +92,10 @@ def _run(args: argparse.Namespace) -> int:
     weights = _check_args(args)
     snapshot_steps = _snapshot_steps(args.snapshots)
     import elpips
+    from geometry.inputs import target_size
 
-    for path in args.images:
-        elpips.load_image(path)  # one clear line for a missing or unreadable image, before anything is written
+    sizes = [tuple(elpips.load_image(path).shape[-2:]) for path in args.images]  # one clear line for a missing
+    # or unreadable image, before anything is written
     settings = {
         "inputs": [str(p.resolve()) for p in args.images],
         "input_sha256": [file_sha256(p) for p in args.images],
@@ -102,7 +104,10 @@ def _run(args: argparse.Namespace) -> int:
     }
     out: Path = args.out
     checkpoint = out / "checkpoint.pt"
-    folder = RunFolder(out, settings, args.resume, [checkpoint])
+    size = target_size(sizes[0], args.size)
+    targets = args.count if args.perturbed else len(args.images)
+    check_memory(args, "barycenter", targets + 1, 1, size, "this average")
+    folder = RunFolder(out, settings, args.resume, [checkpoint], checkpoint_bytes(1, size))
     distance = load_distance(args.metric, args.device)
 
     bar = StepBar(disable=args.no_progress, desc=PROG)
@@ -121,9 +126,9 @@ def _run(args: argparse.Namespace) -> int:
             result = perturbed_barycenter(args.images[0], mode=args.perturbed, count=args.count, **options)
         else:
             result = barycenter(list(args.images), weights, **options)
-    except BaseException:
+    except BaseException as error:
         bar.close()
-        folder.discard_if_empty()
+        folder.discard_if_empty(error)
         raise
     bar.close()
     write_average_outputs(out, result.images)

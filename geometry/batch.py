@@ -43,7 +43,7 @@ from typing import Sequence
 
 from geometry.backends import BACKENDS, JobEvent, JobResult, finished_result, make_backend
 from geometry.cli_support import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, OneLineParser, one_line,
-                                  write_json)
+                                  parse_device, write_json)
 from geometry.jobs import JobFileError, load_job_file
 
 PROG = "elpips-batch"
@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--address", default=None,
                         help="with --backend ray: 'auto' (the cluster this machine joined) or HOST:PORT of its head "
                              "(default: RAY_ADDRESS when set, else a private Ray cluster on this machine)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
+    parser.add_argument("--device", type=parse_device, default=None,
+                        help="auto, cpu, cuda or cuda:N (default auto: cuda when available)")
     parser.add_argument("--manifest", type=Path, default=None,
                         help="manifest path (default: <job file name>.manifest.json beside the job file)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -123,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # during start-up (validation, loading); run_batch also handles it while jobs run
+        print(f"{PROG}: interrupted; run the same command again to resume (finished jobs are skipped)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit:  # usage errors and --help: return the code rather than raise

@@ -1,8 +1,15 @@
 """What the geometry command-line tools share: options, one-line errors, progress bars, run folders.
 
 The tools (``elpips-geodesic``, ``elpips-average``, ``elpips-batch``) promise the same behaviour:
-bad input is one clear line on stderr and exit code 2 (no traceback, nothing half-written); Ctrl-C
-leaves a checkpoint and exits 130; a progress bar with ETA on stderr.
+bad input is one clear line on stderr and exit code 2 (no traceback, nothing half-written), found
+before any network is loaded where it can be (an unwritable ``--out``, an unknown ``--device``, a run
+too large for the memory); Ctrl-C leaves a checkpoint and exits 130 (during start-up: nothing to
+resume, no traceback); a failed write (full disk, file size limit) names the file and errno, keeps
+the last checkpoint and the frames written so far, and says how to resume; a progress bar with ETA
+on stderr.
+
+This module imports neither torch nor the engine at import time, so that Ctrl-C during start-up
+(torch takes seconds to import) reaches `run_tool`'s handler.
 """
 
 from __future__ import annotations
@@ -11,11 +18,12 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from geometry.distances import DISTANCE_NAMES
+from elpips.cli import parse_seed
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -45,6 +53,45 @@ def parse_size(text: str) -> int | tuple[int, int]:
     raise argparse.ArgumentTypeError(f"invalid size {text!r}: use a short side like 64 or HxW like 48x64")
 
 
+def parse_device(text: str) -> str:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``, checked against this machine (no Python wording)."""
+    device = text.strip().lower()
+    if device in ("auto", "cpu"):
+        return device
+    match = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use auto, cpu, cuda or cuda:N")
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise argparse.ArgumentTypeError(f"{text}: no CUDA device is available here; use --device cpu (or auto)")
+    if match.group(1) is not None and int(match.group(1)) >= count:
+        raise argparse.ArgumentTypeError(f"{text}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    return device
+
+
+def parse_memory(text: str) -> int:
+    """``--max-memory``: ``12GB``, ``500MB``, ``2GiB`` -> bytes."""
+    from elpips.memory import parse_bytes
+
+    try:
+        return parse_bytes(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def check_memory(args: argparse.Namespace, kind: str, images: int, free: int, size: tuple[int, int],
+                 describe: str) -> None:
+    """Refuse, before any network is loaded, a run estimated to need more memory than --max-memory or what
+    the device has (`geometry.memory`)."""
+    from geometry.distances import resolve_device
+    from geometry.memory import check_run
+
+    check_run(kind, args.metric, images, free, size, resolve_device(args.device), preset=args.preset,
+              steps=args.steps, limit=args.max_memory, describe=describe)
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -57,6 +104,8 @@ def positive_int(text: str) -> int:
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options every optimisation tool takes (passed on to the geometry engine)."""
+    from geometry.distances import DISTANCE_NAMES
+
     group = parser.add_argument_group("optimisation")
     group.add_argument("--metric", default="elpips_vgg", choices=DISTANCE_NAMES,
                        help="distance to optimise under (default: elpips_vgg; l2 = pixel mean/cross-dissolve)")
@@ -65,8 +114,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--steps", type=positive_int, default=None, help="optimisation steps (default: the preset's)")
     group.add_argument("--preset", default="fast", choices=("fast", "reference"),
                        help="optimisation recipe: fast (default) or reference (the E-LPIPS authors', 100000 steps)")
-    group.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same result")
-    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    group.add_argument("--seed", type=parse_seed, default=0,
+                       help="random seed, 0 to 2**63-1 (default 0); same seed, same result (see README)")
+    group.add_argument("--device", type=parse_device, default=None,
+                       help="auto, cpu, cuda or cuda:N (default auto: cuda when available)")
+    group.add_argument("--max-memory", type=parse_memory, default=None, metavar="SIZE",
+                       help="memory the run may use, like 12GB (default: what the device has available); a run "
+                            "estimated to need more is refused before it starts")
     group.add_argument("--checkpoint-every", type=positive_int, default=50, metavar="STEPS",
                        help="write a resumable checkpoint every STEPS steps (default 50) and on Ctrl-C")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
@@ -75,32 +129,64 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run_tool(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
+def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str] | None,
              body: Callable[[argparse.Namespace], int]) -> int:
     """Parse ``argv`` and run the tool's body with the shared error policy; returns the exit code
     (usage errors and --help return their code instead of raising SystemExit)."""
-    from elpips.weights import WeightsError
-
-    prog = parser.prog
+    args = None
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit:
-        return int(exit.code or 0)
-    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exit:
+            return int(exit.code or 0)
         return body(args)
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; run the same command with --resume to continue from the checkpoint",
-              file=sys.stderr)
+        out = getattr(args, "out", None)
+        if out is not None and resumable(out):
+            print(f"{prog}: interrupted; run the same command with --resume to continue from the checkpoint",
+                  file=sys.stderr)
+        else:
+            print(f"{prog}: interrupted before the optimisation started; nothing to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     except ValueError as error:  # the engine's and elpips' user-facing errors are ValueErrors
         print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except WeightsError as error:  # missing network weights: the message lists the ways to provide them
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
     except OSError as error:
-        print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
+        print(f"{prog}: error: {_os_error_message(error, getattr(args, 'out', None))}", file=sys.stderr)
         return EXIT_FAILED
+    except Exception as error:
+        from elpips.weights import WeightsError
+
+        if isinstance(error, WeightsError):  # missing network weights: the message lists the ways to provide them
+            print(f"{prog}: error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        raise
+
+
+def _os_error_message(error: OSError, out: Path | None) -> str:
+    """One line: what could not be read or written (path, reason, errno), what is kept, how to go on."""
+    from elpips.io import os_error_reason
+    from geometry.optimize import CheckpointWriteError
+
+    what = f"{error.filename}: {os_error_reason(error)}" if error.filename else one_line(error)
+    if isinstance(error, CheckpointWriteError):
+        kept = ("no checkpoint had been written yet" if error.saved_step is None
+                else f"the last checkpoint (step {error.saved_step}) is kept")
+        what = f"cannot write the checkpoint {error.filename} ({os_error_reason(error)}); {kept}"
+    elif error.filename and out is not None and Path(error.filename).resolve().is_relative_to(Path(out).resolve()):
+        what = f"cannot write {error.filename} ({os_error_reason(error)}); what was written before is kept in {out}"
+    if out is not None and resumable(out):
+        what += ("; free some space (or raise the file size limit, fix the permissions) and run the same "
+                 "command with --resume")
+    return what
+
+
+def resumable(out: Path) -> bool:
+    """Whether ``out`` holds a run that ``--resume`` continues (a checkpoint, or an unfinished run.json)."""
+    out = Path(out)
+    stored = read_json(out / "run.json")
+    return ((out / "checkpoint.pt").is_file() or any((out / "checkpoints").glob("*.pt"))
+            or (stored or {}).get("status") == "running")
 
 
 def one_line(error: BaseException) -> str:
@@ -142,14 +228,19 @@ class RunFolder:
 
     ``run.json`` holds the tool's settings and status ("running" or "done"). A new run refuses a folder
     whose run is unfinished (``--resume`` continues it); ``--resume`` refuses settings that differ from
-    the stored ones. If the run fails before it produced anything, the folders it created are removed.
+    the stored ones. The folder must be writable, and the file size limit and free space must allow a
+    checkpoint of ``checkpoint_bytes``, before anything runs. If the run fails on bad input or is
+    interrupted before it produced anything, the folders it created are removed (never after a failed
+    write: the folder then holds what was kept).
     """
 
-    def __init__(self, out: Path, settings: dict, resume: bool, checkpoints: Sequence[Path]):
+    def __init__(self, out: Path, settings: dict, resume: bool, checkpoints: Sequence[Path],
+                 checkpoint_bytes: int = 0):
         self.out = Path(out)
         self.path = self.out / "run.json"
         self.settings = settings
         self.created: list[Path] = []
+        check_output_folder(self.out, checkpoint_bytes)
         stored = read_json(self.path)
         unfinished = any(Path(c).exists() for c in checkpoints) or (stored or {}).get("status") == "running"
         if resume and stored is not None and stored.get("settings") != settings:
@@ -178,13 +269,44 @@ class RunFolder:
         self.mkdir(self.out)
         write_json(self.path, self.state)
 
-    def discard_if_empty(self) -> None:
-        """After a failure: remove the folders this run created if nothing was written into them."""
+    def discard_if_empty(self, error: BaseException | None = None) -> None:
+        """After a failure: remove the folders this run created if nothing was written into them (not
+        after a failed write, `error` an OSError: the user looks for the folder the message names)."""
+        if isinstance(error, OSError):
+            return
         for folder in sorted(self.created, key=lambda f: len(f.parts), reverse=True):  # deepest first
             try:
                 folder.rmdir()
             except OSError:
                 pass
+
+
+def check_output_folder(out: Path, checkpoint_bytes: int = 0) -> None:
+    """Raise ValueError unless files can be written in ``out`` and a checkpoint of ``checkpoint_bytes``
+    fits the file size limit (``ulimit -f``) and the free space (twice: the new one is written beside the old)."""
+    import resource
+    import shutil
+
+    from elpips.io import writable_folder_problem
+    from elpips.memory import format_bytes
+
+    problem = writable_folder_problem(out)
+    if problem is not None:
+        raise ValueError(f"--out {out}: {problem}; choose another --out or fix its permissions")
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and limit < checkpoint_bytes:
+        raise ValueError(f"the file size limit (ulimit -f) is {limit} bytes, but this run's checkpoint needs about "
+                         f"{format_bytes(checkpoint_bytes)}: raise the limit, or use a smaller --size")
+    existing = next(p for p in [Path(out), *Path(out).parents] if p.exists())
+    free = shutil.disk_usage(existing).free
+    if free < 2 * checkpoint_bytes:
+        raise ValueError(f"{existing} has {format_bytes(free)} free, but this run's checkpoints need about "
+                         f"{format_bytes(2 * checkpoint_bytes)}: free some space or choose another --out")
+
+
+def checkpoint_bytes(free_images: int, size: tuple[int, int]) -> int:
+    """About the size of a checkpoint of ``free_images`` images of ``size``: pixels and two Adam moments."""
+    return 3 * free_images * 3 * size[0] * size[1] * 4 + 64 * 1024
 
 
 class StepBar:

@@ -64,7 +64,7 @@ class SquaredL2:
 
     def embedding_distance(self, embedding: L2Embedding, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
         pixels = embedding.pixels
-        d = (pixels[i] - pixels[j]).square().mean(dim=1)
+        d = (pixels.index_select(0, i) - pixels.index_select(0, j)).square().mean(dim=1)  # see Metric.embedding_distance
         return d.unsqueeze(0).expand(embedding.count, -1)
 
     def to(self, device: torch.device | str) -> "SquaredL2":

@@ -29,9 +29,10 @@ Outputs in ``--out``:
 * ``run.json``                   the run's settings and status (what ``--resume`` checks)
 
 This module is the command line only: the engine is `geometry.api.geodesic`, the file writers are in
-`geometry.video`. Python binds every imported submodule as an attribute of its package, so importing
-this module rebinds ``geometry.geodesic`` from the engine's function to the module; the module is
-therefore callable and forwards calls to the engine, so ``geometry.geodesic(a, b, ...)`` works either way.
+`geometry.video` (both imported when the command runs, so that Ctrl-C during start-up is handled).
+Python binds every imported submodule as an attribute of its package, so importing this module rebinds
+``geometry.geodesic`` from the engine's function to the module; the module is therefore callable and
+forwards calls to the engine, so ``geometry.geodesic(a, b, ...)`` works either way.
 
 Options: ``--frames`` (default 10), ``--size`` (short side or HxW; inputs of different sizes are
 centre-cropped to the first one's aspect, see `geometry.inputs`), ``--steps``, ``--metric``
@@ -48,12 +49,8 @@ import types
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
-from geometry import video
-from geometry.api import geodesic as geodesic_path
-from geometry.cli_support import (OneLineParser, RunFolder, StepBar, add_run_options, file_sha256, load_distance,
-                                  positive_int, run_tool, write_json)
+from geometry.cli_support import (OneLineParser, RunFolder, StepBar, add_run_options, check_memory, checkpoint_bytes,
+                                  file_sha256, load_distance, positive_int, run_tool, write_json)
 
 PROG = "elpips-geodesic"
 RECORD_NAME = "record.json"
@@ -64,6 +61,8 @@ class _EngineForwardingModule(types.ModuleType):
     """This module, callable as the engine's `geodesic` it displaces from the package namespace."""
 
     def __call__(self, *args, **kwargs):
+        from geometry.api import geodesic as geodesic_path
+
         return geodesic_path(*args, **kwargs)
 
 
@@ -97,10 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_tool(build_parser(), argv, _run)
+    return run_tool(PROG, build_parser, argv, _run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from geometry import video
+    from geometry.api import geodesic as geodesic_path
+    from geometry.inputs import target_size
+
     pairs, per_pair, fps, sources = _load_inputs(args)
     settings = {
         "inputs": [str(p.resolve()) for p in sources],
@@ -112,7 +117,9 @@ def _run(args: argparse.Namespace) -> int:
     }
     out: Path = args.out
     checkpoints = [_checkpoint_path(out, i, len(pairs)) for i in range(len(pairs))]
-    folder = RunFolder(out, settings, args.resume, checkpoints)
+    size = target_size(tuple(pairs[0][0].shape[-2:]), args.size)
+    check_memory(args, "geodesic", per_pair, per_pair - 2, size, "this geodesic" if len(pairs) == 1 else "each pair")
+    folder = RunFolder(out, settings, args.resume, checkpoints, checkpoint_bytes(per_pair - 2, size))
     distance = load_distance(args.metric, args.device)
     total = (per_pair - 1) * len(pairs) + 1
     records: dict[str, dict] = dict(folder.state.get("pairs", {}))
@@ -134,9 +141,9 @@ def _run(args: argparse.Namespace) -> int:
             records[str(index)] = result.record.to_dict()
             folder.save(pairs=records)
             checkpoint.unlink(missing_ok=True)
-    except BaseException:
+    except BaseException as error:
         bar.close()
-        folder.discard_if_empty()
+        folder.discard_if_empty(error)
         raise
     bar.close()
 
@@ -159,6 +166,7 @@ def _load_inputs(args: argparse.Namespace):
     Returns (pairs of endpoint images, frames per pair incl. endpoints, output fps, source files).
     """
     import elpips
+    from geometry import video
 
     if args.video is not None:
         if args.images:
@@ -190,10 +198,12 @@ def _checkpoint_path(out: Path, index: int, pairs: int) -> Path:
 
 
 def _frames_exist(out: Path, first: int, count: int, total: int) -> bool:
+    from geometry import video
+
     return all((out / video.FRAMES_DIR / video.png_frame_name(i, total)).is_file() for i in range(first, first + count))
 
 
-def _read_png(path: Path) -> np.ndarray:
+def _read_png(path: Path):
     import imageio.v3 as iio
 
     return iio.imread(path)[..., :3]

@@ -56,7 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from geometry.distances import DISTANCE_NAMES
+from elpips.cli import MAX_SEED
+
 
 __all__ = [
     "Job",
@@ -77,7 +78,8 @@ KINDS: dict[str, tuple[int, int | None]] = {
     "perturbed_barycenter": (1, 1),
 }
 
-_COMMON_SETTINGS = {"distance", "preset", "steps", "seed", "size", "draws_per_step", "checkpoint_every", "dtype",
+_COMMON_SETTINGS = {"distance", "preset", "steps", "seed", "size", "draws_per_step", "checkpoint_every", "max_memory",
+                    "dtype",
                     "energy", "init"}
 
 #: The settings each kind accepts (anything else in a job is reported as a problem).
@@ -89,7 +91,7 @@ SETTINGS: dict[str, frozenset[str]] = {
 }
 
 #: Settings that do not change a job's outputs (resume is bit-for-bit whatever the checkpoint interval).
-_NOT_IN_SPEC = {"checkpoint_every"}
+_NOT_IN_SPEC = {"checkpoint_every", "max_memory"}
 
 _JOB_KEYS = {"name", "kind", "inputs", "weights", "settings", "output"}
 
@@ -217,6 +219,11 @@ def _parse_job(entry: Any, index: int, defaults: Mapping[str, Any], base_dir: Pa
     output = entry.get("output")
     if isinstance(output, str) and output:
         job["output"] = (base_dir / output).resolve()
+        from elpips.io import writable_folder_problem
+
+        problem = writable_folder_problem(job["output"])
+        if problem is not None:
+            errors.append(f"output folder: {problem}; choose another 'output' or fix its permissions")
     else:
         errors.append("'output' (a folder path) is required")
 
@@ -300,10 +307,14 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
         if key in settings and settings[key] not in options:
             errors.append(f"{key} = {settings[key]!r}: use one of {', '.join(map(str, options))}")
 
-    def integer(key: str, minimum: int) -> None:
+    def integer(key: str, minimum: int, maximum: int | None = None) -> None:
         value = settings.get(key)
-        if key in settings and not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
-            errors.append(f"{key} = {value!r}: must be an integer >= {minimum}")
+        if key in settings and not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+                                    and (maximum is None or value <= maximum)):
+            bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+            errors.append(f"{key} = {value!r}: must be an integer {bounds}")
+
+    from geometry.distances import DISTANCE_NAMES  # imports torch: not at start-up
 
     choice("distance", DISTANCE_NAMES)
     choice("preset", ("fast", "reference"))
@@ -311,9 +322,16 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
     choice("energy", ("squared", "linear"))
     choice("init", ("noise", "mean"))
     integer("steps", 1)
-    integer("seed", 0)
+    integer("seed", 0, MAX_SEED)  # what --seed accepts
     integer("draws_per_step", 1)
     integer("checkpoint_every", 1)
+    if "max_memory" in settings:
+        from elpips.memory import parse_bytes
+
+        try:
+            parse_bytes(str(settings["max_memory"]))
+        except ValueError as error:
+            errors.append(f"max_memory = {settings['max_memory']!r}: {error}")
     if "size" in settings:
         size = settings["size"]
         valid_int = isinstance(size, int) and not isinstance(size, bool) and size >= 1

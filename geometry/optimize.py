@@ -14,12 +14,16 @@ state, the stage position, the energies and the time spent: everything the traje
 resumed run continues exactly where the saved one was (bit-for-bit on the same device and software).
 A checkpoint that cannot be read, or belongs to another run (different inputs or settings), raises
 ValueError. On SIGINT/SIGTERM (main thread only) the loop finishes the current step, writes the
-checkpoint, and re-delivers the signal to the previous handler.
+checkpoint, and re-delivers the signal to the previous handler. A checkpoint that cannot be written
+(full disk, file size limit, permissions) raises CheckpointWriteError (an OSError naming the path and
+errno, and the step of the last checkpoint written, which stays as it was); only the final checkpoint
+of a completed run may fail silently, as the result it would protect is returned.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -148,6 +152,15 @@ def fingerprint(fixed: torch.Tensor, settings: dict) -> str:
     return digest.hexdigest()
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written; the file at its path is left as it was.
+
+    ``saved_step``: the step of the last checkpoint this run wrote or resumed from (None: none yet).
+    """
+
+    saved_step: int | None = None
+
+
 def save_checkpoint(path: str | os.PathLike, state: RunState, key: str) -> None:
     from elpips.io import atomic_write
 
@@ -157,8 +170,13 @@ def save_checkpoint(path: str | os.PathLike, state: RunState, key: str) -> None:
         "free": state.free.detach().cpu(), "optimizer": state.optimizer, "draw_rng": state.draw_rng,
         "energies": [list(e) for e in state.energies], "seconds": state.seconds, "evaluations": state.evaluations,
     }
-    with atomic_write(path) as tmp:
-        torch.save(payload, tmp)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)  # in memory: torch's writer reports a full disk without path or errno
+    try:
+        with atomic_write(path) as tmp:
+            tmp.write_bytes(buffer.getbuffer())
+    except OSError as error:
+        raise CheckpointWriteError(error.errno, error.strerror or str(error), os.fspath(path)) from error
 
 
 def load_checkpoint(path: str | os.PathLike, key: str) -> RunState:
@@ -168,13 +186,13 @@ def load_checkpoint(path: str | os.PathLike, key: str) -> RunState:
         raise ValueError(f"checkpoint {os.fspath(path)!r} is unreadable or corrupt ({type(error).__name__}); "
                          "delete it to start the run afresh") from error
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{os.fspath(path)!r} is not a geometry checkpoint; delete it or pass another path")
+        raise ValueError(f"{os.fspath(path)!r} is not a geometry checkpoint; delete or move it to start afresh")
     if payload.get("version") != CHECKPOINT_VERSION:
         raise ValueError(f"checkpoint {os.fspath(path)!r} has version {payload.get('version')}, this code reads "
                          f"version {CHECKPOINT_VERSION}; delete it to start afresh")
     if payload.get("fingerprint") != key:
-        raise ValueError(f"checkpoint {os.fspath(path)!r} belongs to a different run (other inputs or settings); "
-                         "delete it or pass another checkpoint path")
+        raise ValueError(f"checkpoint {os.fspath(path)!r} belongs to a different run (other inputs or settings): "
+                         "resume with the same inputs and settings, or delete it to start afresh")
     try:
         return RunState(
             stage=int(payload["stage"]), stage_step=int(payload["stage_step"]), step=int(payload["step"]),
@@ -275,9 +293,11 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
         raise ValueError(f"checkpoint_every must be >= 1 steps, got {checkpoint_every}")
 
     draw_gen = torch.Generator().manual_seed(int(seed) * 2 + 1)
+    saved_step = None
     if checkpoint is not None and os.path.exists(checkpoint):
         state = load_checkpoint(checkpoint, key)
         draw_gen.set_state(state.draw_rng)
+        saved_step = state.step
     else:
         init_gen = torch.Generator().manual_seed(int(seed) * 2)
         first_fixed = resize(problem.fixed, sizes[0]) if stages else problem.fixed
@@ -290,8 +310,14 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
         return problem.output(carry(free.detach().float().cpu(), out_size), problem.fixed).clone()
 
     def save() -> None:
+        nonlocal saved_step
         state.draw_rng = draw_gen.get_state()
-        save_checkpoint(checkpoint, state, key)
+        try:
+            save_checkpoint(checkpoint, state, key)
+        except CheckpointWriteError as error:
+            error.saved_step = saved_step
+            raise
+        saved_step = state.step
 
     started = time.perf_counter()
     prior_seconds = state.seconds
@@ -358,5 +384,9 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
     state.free = state.free.detach().cpu().float()
     state.seconds = prior_seconds + (time.perf_counter() - started)
     if checkpoint is not None:
-        save()
+        try:
+            save()
+        except CheckpointWriteError:
+            if status != "completed":  # a cancelled run's checkpoint is what resumes it
+                raise
     return current_output(state.free), state, status

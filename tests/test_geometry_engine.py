@@ -256,7 +256,8 @@ CHILD = textwrap.dedent("""
 def test_sigint_writes_checkpoint_and_resume_matches(tmp_path):
     path = tmp_path / "run.ckpt"
     code = CHILD.format(tests=str(Path(__file__).parent), path=str(path))
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
     try:
         for line in child.stdout:
             if line.split() == ["step", "5"]:

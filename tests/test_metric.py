@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -160,11 +161,32 @@ def test_batched_and_one_at_a_time_embeddings_agree_for_deterministic_draws(metr
         (torch.full((1, 3, 64, 64), float("nan")), torch.rand(1, 3, 64, 64), "NaN"),
         (torch.rand(0, 3, 64, 64), torch.rand(0, 3, 64, 64), "empty"),
         (torch.rand(3, 64, 64), torch.rand(3, 64, 64), "(N, 3, H, W)"),
+        (torch.rand(1, 3, 64, 64) * 2 - 1, torch.rand(1, 3, 64, 64), "input_range='[-1,1]'"),  # the classic mix-up
+        (torch.rand(1, 3, 64, 64) * 255, torch.rand(1, 3, 64, 64), "must lie in [0,1]"),
+        (torch.rand(1, 3, 64, 64) + 0.01, torch.rand(1, 3, 64, 64), "overshoots up to 0.001 are clamped"),
+        (torch.randint(0, 255, (1, 3, 64, 64), dtype=torch.uint8), torch.rand(1, 3, 64, 64), "as_image_batch"),
     ],
 )
 def test_bad_inputs_are_clear_value_errors(metric_elpips, x, y, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         metric_elpips(x, y)
+
+
+def test_signed_range_refuses_what_lies_outside_it():
+    signed = elpips.load_metric("lpips_vgg", input_range="[-1,1]")
+    with pytest.raises(ValueError, match=re.escape("must lie in [-1,1]")):
+        signed(torch.full((1, 3, 64, 64), 1.5), torch.zeros(1, 3, 64, 64))
+
+
+def test_other_float_precisions_are_converted_and_small_overshoots_clamped(metric_lpips, small_images):
+    cat, dog = small_images
+    with torch.no_grad():
+        expected = metric_lpips(cat, dog)
+        assert torch.allclose(metric_lpips(cat.double(), dog.double()), expected, rtol=0, atol=0)
+        assert torch.allclose(metric_lpips(cat.half(), dog.half()), expected, rtol=1e-2)  # half's rounding only
+        overshoot = cat.clone()
+        overshoot[..., 0, 0] = 1.0005  # within the tolerance: a resampling overshoot, clamped to 1
+        assert torch.equal(metric_lpips(overshoot, dog), metric_lpips(overshoot.clamp(0, 1), dog))
 
 
 def test_pair_distances_in_passes_equal_one_embedding_without_dropout(metric_without_dropout, small_images):

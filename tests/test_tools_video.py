@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -94,14 +96,13 @@ def test_failed_write_leaves_the_previous_file_untouched(tmp_path, monkeypatch):
     path = video.write_mp4(tmp_path / "clip.mp4", moving_square(), fps=10)
     before = path.read_bytes()
 
-    def encoder_dies_midway(target, *args, **kwargs):
-        with open(target, "wb") as partial:
+    def encoder_dies_midway(command, *args, **kwargs):
+        with open(command[-1], "wb") as partial:
             partial.write(b"half a video")
-        yield
-        raise RuntimeError("ffmpeg died")
+        return subprocess.CompletedProcess(command, 1, b"", b"ffmpeg died")
 
-    monkeypatch.setattr(video.imageio_ffmpeg, "write_frames", encoder_dies_midway)
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(video.subprocess, "run", encoder_dies_midway)
+    with pytest.raises(OSError, match="clip.mp4"):
         video.write_mp4(path, moving_square(), fps=10)
     assert path.read_bytes() == before
     assert no_temp_files(tmp_path)

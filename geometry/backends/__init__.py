@@ -38,12 +38,13 @@ import threading
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Protocol, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Sequence
 
 from elpips.io import remove_stale_temporaries
 from geometry.jobs import Job
+
+if TYPE_CHECKING:  # imported when a job runs, so that `elpips-batch` starts (and stops on Ctrl-C) quickly
+    import torch
 
 __all__ = [
     "Backend",
@@ -236,6 +237,7 @@ def _execute(job: Job, metrics: MetricCache, device, checkpoint: Path, callback,
     from geometry.average import write_average_outputs
 
     settings = dict(job.settings)
+    _check_memory(job, settings, device)
     distance = metrics.get(settings.pop("distance", "elpips_vgg"), device)
     fps = settings.pop("fps", 10)
     gif = settings.pop("gif", "forward")
@@ -265,6 +267,30 @@ def _execute(job: Job, metrics: MetricCache, device, checkpoint: Path, callback,
     _write_json(job.output / "record.json", record)
     names = [str(Path(p).relative_to(job.output)) for p in paths] + ["record.json"]
     return names, record
+
+
+def _check_memory(job: Job, settings: dict, device) -> None:
+    """Refuse (MemoryLimitError, a ValueError) a job estimated to need more memory than its max_memory
+    setting or what the worker's device has, before its network is loaded (`geometry.memory`)."""
+    import elpips
+    from elpips.memory import parse_bytes
+    from geometry.distances import resolve_device
+    from geometry.inputs import target_size
+    from geometry.memory import check_run
+
+    limit = settings.pop("max_memory", None)
+    size = settings.get("size")
+    size = target_size(tuple(elpips.load_image(job.inputs[0]).shape[-2:]), tuple(size) if isinstance(size, list) else size)
+    if job.kind == "geodesic":
+        kind, images, free = "geodesic", int(settings.get("frames", 10)), int(settings.get("frames", 10)) - 2
+    else:
+        targets = int(settings.get("count", 10)) if job.kind == "perturbed_barycenter" else len(job.inputs)
+        kind, images, free = "barycenter", targets + 1, 1
+    check_run(kind, settings.get("distance", "elpips_vgg"), images, free, size, resolve_device(device),
+              preset=settings.get("preset", "fast"), steps=settings.get("steps"),
+              draws_per_step=settings.get("draws_per_step"),
+              limit=None if limit is None else parse_bytes(str(limit)), describe="this job",
+              flag="max_memory", size_option="size = {}")
 
 
 def _read_json(path: Path) -> Any:
