@@ -2,7 +2,10 @@
 
 A discrete geodesic between images a and b is the sequence of frames a = x_0, x_1, ..., x_N = b with
 the smallest path energy sum_i d(x_i, x_{i+1})^2 under the distance d (E-LPIPS by default). Under plain
-L2 it is a cross-dissolve; under E-LPIPS content can move instead of fading (ELPIPS.md §6).
+L2 it is a cross-dissolve; under E-LPIPS the frames stay sharp and evenly spaced. Content that moves
+more than a pixel or two per frame stays a sharpened double exposure when the path starts from the
+cross-dissolve (the default), because the E-LPIPS path energy is lower there (benchmarks/bench_motion.py);
+``--init`` starts from frames in which it moves.
 
 Two images -> N frames (both endpoints included)::
 
@@ -38,7 +41,8 @@ Options: ``--frames`` (default 10), ``--size`` (short side or HxW; inputs of dif
 centre-cropped to the first one's aspect, see `geometry.inputs`), ``--steps``, ``--metric``
 (elpips_vgg, lpips_vgg, vgg, alex, l2), ``--energy`` (squared | linear), ``--preset`` (fast |
 reference), ``--seed``, ``--device``, ``--fps`` (two-image mode), ``--gif``, ``--checkpoint-every``,
-``--no-progress``. Bad input prints one line on stderr and exits with code 2, writing nothing.
+``--no-progress``, ``--init FOLDER`` (start from another interpolator's frames and refine them: the
+engine keeps content where the start frames put it, see README "Motion"). Bad input prints one line on stderr and exits with code 2, writing nothing.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from geometry.cli_support import (OneLineParser, RunFolder, StepBar, add_run_opt
 PROG = "elpips-geodesic"
 RECORD_NAME = "record.json"
 DEFAULT_FPS = 10.0
+START_FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class _EngineForwardingModule(types.ModuleType):
@@ -91,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="GIF playback: forward, or forward then backward (default forward)")
     parser.add_argument("--energy", default="squared", choices=("squared", "linear"),
                         help="path energy: sum of d^2 (default) or sum of d")
+    parser.add_argument("--init", type=Path, metavar="FOLDER",
+                        help="two images: start from the frames in FOLDER (image files in name order: all --frames "
+                             "of them, or the in-betweens) instead of the cross-dissolve, e.g. another "
+                             "interpolator's output, which the geodesic then refines")
     add_run_options(parser)
     return parser
 
@@ -102,14 +111,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    import elpips
     from geometry import video
     from geometry.api import geodesic as geodesic_path
     from geometry.inputs import target_size
 
     pairs, per_pair, fps, sources = _load_inputs(args)
+    start_files = _start_frame_files(args.init, per_pair) if args.init is not None else []
+    start = [elpips.load_image(path) for path in start_files] or None
     settings = {
         "inputs": [str(p.resolve()) for p in sources],
         "input_sha256": [file_sha256(p) for p in sources],
+        **({"start_sha256": [file_sha256(p) for p in start_files]} if start_files else {}),
         "mode": "video" if args.video else "images",
         "frames_per_pair": per_pair,
         "size": args.size, "steps": args.steps, "metric": args.metric, "preset": args.preset,
@@ -135,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
             result = geodesic_path(
                 a, b, frames=per_pair, distance=distance, preset=args.preset, steps=args.steps, seed=args.seed,
                 device=args.device, size=args.size, energy=args.energy, callback=bar, checkpoint=checkpoint,
-                checkpoint_every=args.checkpoint_every, snapshot_steps=(),
+                checkpoint_every=args.checkpoint_every, snapshot_steps=(), init=start,
             )
             video.write_png_frames(folder.mkdir(out / video.FRAMES_DIR), result.images, start=first, count=total)
             records[str(index)] = result.record.to_dict()
@@ -175,6 +188,8 @@ def _load_inputs(args: argparse.Namespace):
             raise ValueError("--video needs --insert K (frames to insert between consecutive frames)")
         if args.fps is not None:
             raise ValueError("--fps applies to two images; --video plays at the clip's fps x (K+1)")
+        if args.init is not None:
+            raise ValueError("--init applies to two images; a clip's pairs start from their cross-dissolves")
         clip = video.read_video(args.video)
         if len(clip.frames) < 2:
             raise ValueError(f"{args.video} has {len(clip.frames)} frame; inserting frames needs at least 2")
@@ -191,6 +206,17 @@ def _load_inputs(args: argparse.Namespace):
         raise ValueError(f"--fps must be positive, got {fps}")
     a, b = (elpips.load_image(path) for path in args.images)
     return [(a, b)], args.frames, fps, list(args.images)
+
+
+def _start_frame_files(folder: Path, frames: int) -> list[Path]:
+    """The image files of --init in name order: `frames` of them (endpoints included) or the frames - 2 in-betweens."""
+    if not folder.is_dir():
+        raise ValueError(f"--init {folder}: not a folder; give the folder that holds the start frames")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in START_FRAME_SUFFIXES)
+    if len(files) not in (frames, frames - 2):
+        raise ValueError(f"--init {folder} holds {len(files)} image files; this geodesic has {frames} frames: give "
+                         f"{frames} (endpoints included) or the {frames - 2} in-betweens, or set --frames to match")
+    return files
 
 
 def _checkpoint_path(out: Path, index: int, pairs: int) -> Path:

@@ -92,6 +92,10 @@ def bad_cases(pair, tmp_path):
     cat, dog = pair
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video")
+    two_frames = tmp_path / "two_frames"
+    two_frames.mkdir()
+    for name in ("a.png", "b.png"):
+        iio.imwrite(two_frames / name, np.zeros((32, 32, 3), np.uint8))
     return {
         "missing image": ([cat, tmp_path / "nope.png"], "nope.png"),
         "one image": ([cat], "two images"),
@@ -101,11 +105,15 @@ def bad_cases(pair, tmp_path):
         "unknown metric": ([cat, dog, "--metric", "ssim"], "ssim"),
         "bad size": ([cat, dog, "--size", "0"], "size"),
         "fps with video": (["--video", junk, "--insert", "1", "--fps", "5"], "--fps"),
+        "init not a folder": ([cat, dog, "--init", cat], "--init"),
+        "init frame count": ([cat, dog, "--frames", "5", "--init", two_frames], "holds 2 image files"),
+        "init with video": (["--video", junk, "--insert", "1", "--init", two_frames], "--init"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing image", "one image", "unreadable video", "video without insert",
-                                  "two frames", "unknown metric", "bad size", "fps with video"])
+                                  "two frames", "unknown metric", "bad size", "fps with video",
+                                  "init not a folder", "init frame count", "init with video"])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, pair, case):
     argv, needle = bad_cases(pair, tmp_path)[case]
     out = tmp_path / "out"
@@ -114,6 +122,24 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, pair,
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err and needle in err
     assert not out.exists()
+
+
+def test_init_frames_are_where_the_path_starts(tmp_path, capsys, pair):
+    """--init puts another interpolator's in-betweens in place of the cross-dissolve (here: black frames, which
+    two small L2 steps barely move), and the record ties the run to them."""
+    start = tmp_path / "start"
+    start.mkdir()
+    for k in range(3):
+        iio.imwrite(start / f"in_between_{k}.png", np.zeros((40, 40, 3), np.uint8))  # resized like the inputs
+    common = [*pair, "--metric", "l2", "--size", "32", "--steps", "2", "--frames", "5", "--no-progress"]
+    status, err = run(capsys, *common, "--init", start, "--out", tmp_path / "from_start")
+    assert status == 0, err
+    status, err = run(capsys, *common, "--out", tmp_path / "from_dissolve")
+    assert status == 0, err
+    middle = {name: iio.imread(frame_files(tmp_path / name)[2]).mean() / 255 for name in ("from_start", "from_dissolve")}
+    assert middle["from_start"] < 0.05 < 0.2 < middle["from_dissolve"]
+    settings = json.loads((tmp_path / "from_start" / "run.json").read_text())["settings"]
+    assert len(settings["start_sha256"]) == 3
 
 
 def test_too_small_for_the_metric_fails_in_the_engine_and_leaves_nothing(tmp_path, capsys, pair):
