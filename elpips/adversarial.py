@@ -315,6 +315,7 @@ def _with_reference(reference: Embedding, attacked: Embedding) -> Embedding:
     return Embedding(reference.count, [(indices, [torch.cat([r, a], dim=1) for r, a in zip(ref_maps, adv_maps)])])
 
 
+@torch.enable_grad()  # a library call: a caller's `torch.no_grad()` must not stop the descent
 def perturb(
     metric: Metric | str,
     reference,

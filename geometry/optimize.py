@@ -328,7 +328,8 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
     if callback is not None and state.step == 0 and 0 in snapshots:
         callback(Progress(0, total, math.nan, 0.0, None, current_output(state.free), 0, sizes[0] if sizes else out_size))
 
-    with _SignalCatcher(checkpoint is not None) as signals:
+    # a library call: the caller's `torch.no_grad()` (or an inference loop around it) must not stop the optimiser
+    with torch.enable_grad(), _SignalCatcher(checkpoint is not None) as signals:
         while state.stage < len(stages):
             stage, size, metric = stages[state.stage], sizes[state.stage], family.at_size(sizes[state.stage])
             fixed = resize(problem.fixed, size).to(device)

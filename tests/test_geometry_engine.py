@@ -72,6 +72,18 @@ def test_l2_geodesic_is_cross_dissolve(energy, tolerance):
     assert (res.images - ((1 - t) * a + t * b)).abs().max() < tolerance
 
 
+def test_the_engine_optimises_when_the_caller_has_gradients_disabled():
+    a, b = random_images(2, seed=2).split(1)
+    short = Preset("short", init="noise", stages=(Stage(1, 20, 0.1, "cosine", 1),))
+    free = geodesic(a, b, frames=4, distance="l2", preset=short)
+    with torch.no_grad():
+        disabled = geodesic(a, b, frames=4, distance="l2", preset=short)
+        average = barycenter(torch.cat([a, b]), (0.5, 0.5), distance="l2", energy="linear", preset=EXACT)
+        assert not torch.is_grad_enabled()  # the caller's setting is restored
+    assert torch.equal(disabled.images, free.images) and disabled.record.status == "completed"
+    assert torch.allclose(average.images, (a + b) / 2, atol=1e-4)
+
+
 def test_mean_init_is_already_the_l2_optimum_and_estimate_has_zero_error():
     images = random_images(2, seed=3)
     res = barycenter(images, (0.25, 0.75), distance="l2", energy="linear", preset=EXACT, steps=1, init="mean")
