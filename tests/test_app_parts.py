@@ -90,8 +90,11 @@ def test_speed_table_measures_once_per_key():
     assert calls == [1] and table.known(key) == 0.25
 
 
-def test_time_steps_needs_three_steps_and_returns_a_positive_time():
-    assert time_steps(lambda callback: [callback(_progress(k)) for k in range(4)]) >= 0
+def test_time_steps_is_the_median_gap_without_the_first_step(monkeypatch):
+    # the clock at each reported step: the first gap (10 s: loading the metric) is left out
+    clock = iter([0.0, 10.0, 11.0, 13.5, 14.75, 20.0, 21.0])
+    monkeypatch.setattr("app.jobs.time.perf_counter", lambda: next(clock))
+    assert time_steps(lambda callback: [callback(_progress(k)) for k in range(5)]) == 1.25  # of 1, 2.5, 1.25
     with pytest.raises(RuntimeError, match="at least 3"):
         time_steps(lambda callback: [callback(_progress(k)) for k in range(2)])
 
