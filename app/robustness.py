@@ -18,15 +18,13 @@ import gradio as gr
 import torch
 
 import elpips
-from elpips.adversarial import LEVELS, PIXEL_L2, AttackProgress, AttackRecord, footnote, summary, table
+from elpips.adversarial import JUDGES, LEVELS, PIXEL_L2, AttackProgress, AttackRecord, footnote, summary, table
 
-from app.distance import METRICS
 from app.estimate import PROBE_STEPS, snapshot_steps
 from app.jobs import Job, format_seconds, new_run_folder, time_steps
 from app.runs import AppContext, RunView, follow_job, write_json
 from app.uploads import display_name, load_upload, prepare_uploads
 
-JUDGES = METRICS + (PIXEL_L2,)
 #: The largest budget the tab offers, in 8-bit levels (32/255: clearly visible).
 MAX_EPSILON_LEVELS = 32
 

@@ -29,6 +29,8 @@ import elpips
 import geometry
 from elpips.io import atomic_write
 from geometry import video
+from geometry.distances import DISTANCE_NAMES
+from geometry.energies import ENERGY_FORMS
 
 from app.distance import MetricShelf
 from app.estimate import Plan, Probe, plan_run, probe_preset, snapshot_steps
@@ -37,7 +39,6 @@ from app.uploads import display_name, load_upload, prepare_uploads
 
 log = logging.getLogger(__name__)
 
-DISTANCES = ("elpips_vgg", "lpips_vgg", "vgg", "alex", "l2")
 PRESET = "fast"
 MAX_AVERAGE_IMAGES = 6  # one weight slider each in the UI
 
@@ -83,8 +84,8 @@ class RunSpec:
 
 
 def _check_distance(name: str) -> str:
-    if name not in DISTANCES:
-        raise gr.Error(f"Unknown distance {name!r}: choose one of {', '.join(DISTANCES)}.")
+    if name not in DISTANCE_NAMES:
+        raise gr.Error(f"Unknown distance {name!r}: choose one of {', '.join(DISTANCE_NAMES)}.")
     return name
 
 
@@ -298,8 +299,8 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     frames = int(frames)
     if not 3 <= frames <= 64:
         raise gr.Error("Geodesic: the number of frames (both ends included) must be between 3 and 64.")
-    if energy not in ("squared", "linear"):
-        raise gr.Error("Geodesic: the path energy is 'squared' or 'linear'.")
+    if energy not in ENERGY_FORMS:
+        raise gr.Error(f"Geodesic: the path energy is one of {', '.join(ENERGY_FORMS)}; got {energy!r}.")
     distance = _check_distance(distance)
     if not path_a or not path_b:
         raise gr.Error("Geodesic: give both a start and an end image.")

@@ -23,11 +23,13 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from app import robustness, runs  # noqa: E402
-from app.distance import METRICS, DistanceRequest, compare_candidates, measure_distance  # noqa: E402
+from app.distance import DistanceRequest, compare_candidates, measure_distance  # noqa: E402
 from app.examples import adversarial_example_path, example_paths  # noqa: E402
 from app.jobs import DeviceSlot  # noqa: E402
-from app.runs import DISTANCES, MAX_AVERAGE_IMAGES, AppContext  # noqa: E402
+from app.runs import MAX_AVERAGE_IMAGES, AppContext  # noqa: E402
 from app.uploads import display_name, image_input  # noqa: E402
+from geometry.distances import DISTANCE_NAMES, METRIC_NAMES  # noqa: E402
+from geometry.energies import ENERGY_FORMS  # noqa: E402
 from geometry.presets import get_preset  # noqa: E402
 
 HEAVY = dict(concurrency_id="device", concurrency_limit=1)
@@ -122,7 +124,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 dist_map = gr.Image(label="Where they differ", interactive=False,
                                     height=IMAGE_INPUT["height"], elem_id="distance-map")
             with gr.Row():
-                dist_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric", elem_id="distance-metric")
+                dist_metric = gr.Dropdown(list(METRIC_NAMES), value="elpips_vgg", label="Metric", elem_id="distance-metric")
                 dist_size = size_slider(default_distance_size(device))
                 dist_seed = seed_box()
             with gr.Row():
@@ -173,7 +175,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 cmp_map_a = gr.Image(label="Where A differs", interactive=False, height=IMAGE_INPUT["height"])
                 cmp_map_b = gr.Image(label="Where B differs", interactive=False, height=IMAGE_INPUT["height"])
             with gr.Row():
-                cmp_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric")
+                cmp_metric = gr.Dropdown(list(METRIC_NAMES), value="elpips_vgg", label="Metric")
                 cmp_size = size_slider(default_distance_size(device))
                 cmp_samples = gr.Slider(1, 2000, value=32, step=1, label="Samples")
                 cmp_seed = seed_box()
@@ -214,7 +216,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                         for path in avg_defaults + [None] * (MAX_AVERAGE_IMAGES - len(avg_defaults))
                     ]
                 with gr.Column():
-                    avg_distance = gr.Dropdown(list(DISTANCES), value="elpips_vgg", label="Distance",
+                    avg_distance = gr.Dropdown(list(DISTANCE_NAMES), value="elpips_vgg", label="Distance",
                                                elem_id="average-distance")
                     avg_size = size_slider()
                     avg_steps = gr.Slider(10, 5000, value=default_steps("barycenter", device), step=10, label="Steps")
@@ -283,9 +285,9 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 with gr.Column():
                     geo_frames = gr.Slider(3, 64, value=10, step=1, label="Frames (both ends included)",
                                            elem_id="geodesic-frames")
-                    geo_distance = gr.Dropdown(list(DISTANCES), value="elpips_vgg", label="Distance",
+                    geo_distance = gr.Dropdown(list(DISTANCE_NAMES), value="elpips_vgg", label="Distance",
                                                elem_id="geodesic-distance")
-                    geo_energy = gr.Radio(["squared", "linear"], value="squared",
+                    geo_energy = gr.Radio(list(ENERGY_FORMS), value="squared",
                                           label="Path energy: sum of d^2 or of d")
             with gr.Row():
                 geo_size = size_slider(elem_id="geodesic-size")
@@ -377,7 +379,7 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str, 
             rob_anchor = image_input(examples["disc_left_moved"], label="Anchor (optional)",
                                      elem_id="robustness-anchor", **IMAGE_INPUT)
         with gr.Row():
-            rob_metric = gr.Dropdown(list(METRICS), value="lpips_vgg", label="Attacked metric",
+            rob_metric = gr.Dropdown(list(METRIC_NAMES), value="lpips_vgg", label="Attacked metric",
                                      elem_id="robustness-metric")
             rob_epsilon = gr.Slider(1, robustness.MAX_EPSILON_LEVELS, value=8, step=1, label="Epsilon (/255)",
                                     info="The largest change of any pixel value, in 8-bit levels.")

@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from .configs import CONFIGS
+from .configs import METRIC_NAMES
 from .estimators import compare
 from .images import as_image_batch
 from .metric import Embedding, Metric, load_metric
@@ -44,7 +44,7 @@ from .transforms import Draws
 NORMS = ("linf", "l2")
 #: The pixel distance a judge can also be: the mean squared difference (no square root, like the metrics).
 PIXEL_L2 = "l2"
-JUDGES = tuple(CONFIGS) + (PIXEL_L2,)
+JUDGES = METRIC_NAMES + (PIXEL_L2,)
 #: Fresh draws per judgement of a random metric: before, after and the anchor share them (ELPIPS.md section 4).
 JUDGE_SAMPLES = 200
 #: 8-bit levels: the attacked image is rounded to them by default, as a PNG will hold it.
@@ -222,10 +222,10 @@ def _metric(metric: Metric | str, device: str | torch.device | None) -> Metric:
     if isinstance(metric, Metric):
         return metric
     if isinstance(metric, str):
-        if metric not in CONFIGS:
-            raise ValueError(f"unknown metric {metric!r} to attack: use one of {', '.join(CONFIGS)}")
+        if metric not in METRIC_NAMES:
+            raise ValueError(f"unknown metric {metric!r} to attack: use one of {', '.join(METRIC_NAMES)}")
         return load_metric(metric, device=device or "cpu")
-    raise ValueError(f"metric must be an elpips.Metric or a name ({', '.join(CONFIGS)}), got {type(metric).__name__}")
+    raise ValueError(f"metric must be an elpips.Metric or a name ({', '.join(METRIC_NAMES)}), got {type(metric).__name__}")
 
 
 def _one_image(x, name: str) -> torch.Tensor:

@@ -21,6 +21,8 @@ import math
 import sys
 from pathlib import Path
 
+from .configs import METRIC_NAMES
+
 EXIT_USAGE = 2
 EXIT_WEIGHTS = 1
 
@@ -29,7 +31,6 @@ DEFAULT_MAX_ERROR = 0.01
 DEFAULT_MAX_REL_ERROR = 0.025
 DEFAULT_MAX_SAMPLES = 5000
 DEFAULT_COMPARE_MAX_SAMPLES = 2000
-METRICS = ("elpips_vgg", "lpips_vgg", "vgg", "alex")
 # Seeds the tools accept: the geometry engine seeds generators with 2 * seed + 1, which torch takes up to 2**64 - 1.
 MAX_SEED = 2**63 - 1
 
@@ -149,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _metric_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metric", choices=METRICS, default="elpips_vgg", help="default: elpips_vgg")
+    parser.add_argument("--metric", choices=METRIC_NAMES, default="elpips_vgg", help="default: elpips_vgg")
     parser.add_argument("--scales", type=_positive_int, metavar="S",
                         help="E-LPIPS: number of scale levels (default 8; small images need fewer)")
     parser.add_argument("--seed", type=parse_seed, default=0,

@@ -104,6 +104,10 @@ CONFIGS: dict[str, MetricConfig] = {
 }
 
 
+#: The metric names, in the table's order (what every CLI, UI and engine list of metrics is made of).
+METRIC_NAMES: tuple[str, ...] = tuple(CONFIGS)
+
+
 def get_config(name: str) -> MetricConfig:
     try:
         return CONFIGS[name]

@@ -315,11 +315,13 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
             errors.append(f"{key} = {value!r}: must be an integer {bounds}")
 
     from geometry.distances import DISTANCE_NAMES  # imports torch: not at start-up
+    from geometry.energies import ENERGY_FORMS
+    from geometry.presets import PRESETS
 
     choice("distance", DISTANCE_NAMES)
-    choice("preset", ("fast", "reference"))
+    choice("preset", tuple(PRESETS))
     choice("dtype", ("float32", "bfloat16"))
-    choice("energy", ("squared", "linear"))
+    choice("energy", ENERGY_FORMS)
     choice("init", ("noise", "mean"))
     integer("steps", 1)
     integer("seed", 0, MAX_SEED)  # what --seed accepts

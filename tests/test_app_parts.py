@@ -253,3 +253,14 @@ def test_without_the_repository_assets_the_adversarial_example_is_made_once(tmp_
     noisy = np.asarray(Image.open(tmp_path / "generated" / "disc_left_noisy.png"), dtype=int)
     change = np.abs(np.asarray(Image.open(path), dtype=int) - noisy)
     assert 0 < change.max() <= 8
+
+
+def test_the_app_and_the_engine_share_one_metric_cache():
+    from app.distance import MetricShelf
+    from geometry.distances import DistanceFamily, load_cached
+
+    cpu = torch.device("cpu")
+    shelf = MetricShelf(cpu)
+    small = shelf.at_size("elpips_vgg", (32, 32))  # fewer scale levels: its own entry, loaded once
+    assert small is DistanceFamily("elpips_vgg", cpu).at_size((32, 32)) is load_cached("elpips_vgg", cpu, 4)
+    assert shelf.at_size("lpips_vgg", (64, 64)) is load_cached("lpips_vgg", "cpu")

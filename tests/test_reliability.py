@@ -250,7 +250,7 @@ def test_batch_jobs_are_checked_for_output_seed_and_memory_before_their_network_
                                                                                    monkeypatch):
     import shutil
 
-    from geometry import backends, batch
+    from geometry import batch, distances
 
     for name in ("cat64.png", "dog64.png"):
         shutil.copy(data_dir / "small" / name, tmp_path / name)
@@ -281,10 +281,10 @@ output = "out/huge"
 settings = { size = 3000, max_memory = "4GB" }
 """)
 
-    def refuse(self, name, device):
+    def refuse(*args, **kwargs):
         raise AssertionError("a network was loaded before the memory check")
 
-    monkeypatch.setattr(backends.MetricCache, "get", refuse)
+    monkeypatch.setattr(distances, "load_cached", refuse)
     assert batch.main([str(job_file), "--device", "cpu", "--no-progress"]) == 1
     err = capsys.readouterr().err
     entries = {e["name"]: e for e in json.loads(batch.default_manifest_path(job_file).read_text())["jobs"]}
