@@ -68,7 +68,6 @@ class AttackOutcome:
     record: AttackRecord
     image: torch.Tensor  # (1, 3, H, W) the attacked image
     png: Path
-    perturbation_png: Path
     table: str  # Markdown
 
 
@@ -169,10 +168,9 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
     def save(result) -> AttackOutcome:
         png = folder / "attacked.png"
         elpips.save_image(png, result.image)
-        magnified = folder / "perturbation_magnified.png"
-        elpips.save_image(magnified, perturbation_view(result.image, spec.image, spec.epsilon))
+        elpips.save_image(folder / "perturbation_magnified.png", perturbation_view(result.image, spec.image, spec.epsilon))
         write_json(folder / "record.json", result.record.to_dict())
-        return AttackOutcome(result.record, result.image, png, magnified, table_markdown(result.record))
+        return AttackOutcome(result.record, result.image, png, table_markdown(result.record))
 
     job = Job("attack", ctx.slot, run=run, save=save)
     yield from follow_job(ctx, job, session, header, describe=attack_line)

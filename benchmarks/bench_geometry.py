@@ -34,7 +34,7 @@ os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 
 import elpips  # noqa: E402
 import geometry  # noqa: E402
-from geometry import barycenter, estimate_energy, geodesic, pairwise_average, perturbed_barycenter  # noqa: E402
+from geometry import estimate_energy, geodesic, pairwise_average, perturbed_barycenter  # noqa: E402
 
 DATA = SHARED / "data" / "elpips_inputs"
 ESTIMATE_SEED = 20260101  # every energy estimate uses the same draws, so differences are correlated

@@ -214,7 +214,7 @@ def part_batching(args, device: torch.device, metrics: dict[int, elpips.Metric])
     print(f"\n== 2. E-LPIPS, n = {samples} samples, one pair at {size} px: batched vs one draw at a time", flush=True)
     x, y = image_pairs(1, size, device)
     reference = metrics[min(metrics)]
-    draws = reference.sample_draws(samples, (size, size), seeded())  # the draws metric(x, y, samples, seeded()) takes
+    draws = reference.sample_draws(samples, seeded())  # the draws metric(x, y, samples, seeded()) takes
     loop = "loop of 64 one-draw passes"
     candidates = {loop: one_draw_loop(reference, x, y, draws)}
     candidates.update({f"batched, max_batch={b}": batched(metric, x, y, samples) for b, metric in metrics.items()})
@@ -240,7 +240,7 @@ def part_throughput(args, device: torch.device, metrics: dict[int, elpips.Metric
     fastest = {}
     for size, samples in args.sizes:
         x, y = image_pairs(1, size, device)
-        draws = metrics[best].sample_draws(samples, (size, size), seeded())
+        draws = metrics[best].sample_draws(samples, seeded())
         flops = draws_flops(metrics[best], draws, 2, size, size)
         names = {b: f"max_batch={b}" + (" (default)" if b == default else "") for b in sorted({best, default})}
         times, _ = interleaved({names[b]: batched(metrics[b], x, y, samples) for b in names}, args.rounds, device)
@@ -266,7 +266,7 @@ def part_bf16(args, device: torch.device, metrics: dict[int, elpips.Metric], fas
     for size, samples in args.sizes:
         metric = metrics[fastest[size]]
         x, y = image_pairs(1, size, device)
-        flops = draws_flops(metric, metric.sample_draws(samples, (size, size), seeded()), 2, size, size)
+        flops = draws_flops(metric, metric.sample_draws(samples, seeded()), 2, size, size)
         fp32 = batched(metric, x, y, samples)
         times, results = interleaved({"float32": fp32, "bf16 autocast": bf16(fp32)}, args.rounds, device)
         difference = (results["float32"] - results["bf16 autocast"]).abs().max().item()

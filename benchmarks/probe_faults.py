@@ -260,10 +260,10 @@ def weights(work: Path) -> None:
     expect_refusal("weights verify with every file missing", done, ["missing or corrupt"], code=1)
     from elpips import weights as w
 
-    w.fetch(sorted(w.needed_files()), progress=False)
+    w.fetch(sorted(w.FILES), progress=False)
     listed = {s.name: s.location for s in w.verify()}
     matches = []
-    for name in sorted(w.needed_files()):
+    for name in sorted(w.FILES):
         location = listed[name]
         sha = subprocess.run(["sha256sum", str(location)], capture_output=True, text=True).stdout.split()[0]
         matches.append(sha == w.FILES[name].sha256)

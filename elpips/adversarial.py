@@ -352,7 +352,6 @@ def perturb(
     device = metric.device
     x = image.to(device)
     ref = reference.to(device)
-    size = tuple(x.shape[-2:])
     delta = torch.zeros_like(x)
     generator = torch.Generator().manual_seed(2 * int(seed))
     identity = Draws.identities(1)
@@ -371,7 +370,7 @@ def perturb(
             break
         attacked = (x + delta).requires_grad_(True)
         if random:
-            draws = metric.sample_draws(draws_per_step, size, generator, stratify=draws_per_step)
+            draws = metric.sample_draws(draws_per_step, generator, stratify=draws_per_step)
             embedding = metric.embed(torch.cat([ref, attacked]), draws)
         else:
             embedding = _with_reference(ref_embedding, metric.embed(attacked, identity))

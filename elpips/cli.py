@@ -621,9 +621,9 @@ def _weights_verify(args: argparse.Namespace) -> int:
     for status in statuses:
         if status.status == "corrupt":
             print(f"elpips: {status.detail}", file=sys.stderr)
-    bad = [status for status in statuses if status.needed and status.status != "ok"]
+    bad = [status for status in statuses if status.status != "ok"]
     if not bad:
-        print(f"elpips: the {sum(s.needed for s in statuses)} weight files the metrics need are present and intact",
+        print(f"elpips: the {len(statuses)} weight files the metrics need are present and intact",
               file=sys.stderr)
         return 0
     names = " ".join(status.name for status in bad)
@@ -655,5 +655,4 @@ def _print_statuses(statuses) -> None:
     print(f"{'NAME':22} {'FILE':36} {'STATUS':8} LOCATION")
     for status in statuses:
         where = status.location or (f"- ({status.detail})" if status.status == "missing" and status.detail else "-")
-        optional = "" if status.needed else " (optional: no offered metric uses it)"
-        print(f"{status.name:22} {status.file_name:36} {status.status:8} {where}{optional}")
+        print(f"{status.name:22} {status.file_name:36} {status.status:8} {where}")

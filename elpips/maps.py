@@ -266,7 +266,7 @@ def difference_maps(
     dtype = torch.float64 if metric.shift.dtype == torch.float64 else torch.float32
     while True:
         count = samples if samples is not None else min(block, max_samples - running.count)
-        draws = metric.sample_draws(count, size, generator, stratify=block if samples is not None else count)
+        draws = metric.sample_draws(count, generator, stratify=block if samples is not None else count)
         for part, embedding in metric.embed_in_passes(images, draws):
             pass_distances, pass_maps, pass_coverage = _distances_and_maps(
                 metric, embedding, draws[part], i, j, size, upsample

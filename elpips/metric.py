@@ -172,18 +172,11 @@ class Metric(nn.Module):
 
     # The two halves of the computation ------------------------------------------------------------
 
-    def sample_draws(
-        self,
-        count: int,
-        size: tuple[int, int] | None = None,
-        generator: torch.Generator | None = None,
-        stratify: int = 1,
-    ) -> Draws:
+    def sample_draws(self, count: int, generator: torch.Generator | None = None, *, stratify: int = 1) -> Draws:
         """``count`` random transformations (identity draws for metrics without transformations).
 
         ``generator`` is a CPU ``torch.Generator`` (None: torch's global one); the draws are device-free.
         ``stratify=B`` balances consecutive blocks of B draws (see :func:`elpips.sample_draws`).
-        ``size`` is accepted for metrics whose sampling may depend on the image size; these do not.
         """
         if self.config.transforms is None:
             return Draws.identities(count)
@@ -270,7 +263,7 @@ class Metric(nn.Module):
         if x.shape != y.shape:
             raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
         n = x.shape[0]
-        draws = self.sample_draws(samples, tuple(x.shape[-2:]), generator, stratify=samples)
+        draws = self.sample_draws(samples, generator, stratify=samples)
         embedding = self.embed(torch.cat([x, y]), draws)
         pairs = torch.arange(n)
         return self.embedding_distance(embedding, pairs, pairs + n).mean(dim=0)

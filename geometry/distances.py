@@ -2,7 +2,7 @@
 
 The engine needs three things from a distance, the same trio `elpips.Metric` offers:
 
-* ``sample_draws(count, (H, W), generator)`` -> draws (random transformations; identity ones for
+* ``sample_draws(count, generator)`` -> draws (random transformations; identity ones for
   deterministic distances),
 * ``embed(images, draws)`` -> the features of every image under every draw, computed in ONE call so
   that every image shares each draw's transformation and dropout mask,
@@ -56,7 +56,7 @@ class SquaredL2:
     name = "l2"
     min_image_size = 1
 
-    def sample_draws(self, count: int, size: tuple[int, int], generator: torch.Generator | None = None) -> IdentityDraws:
+    def sample_draws(self, count: int, generator: torch.Generator | None = None) -> IdentityDraws:
         return IdentityDraws(int(count))
 
     def embed(self, images: torch.Tensor, draws: IdentityDraws) -> L2Embedding:

@@ -345,7 +345,7 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
                 lr = learning_rate(stage.schedule, state.stage_step + 1, stage.steps, stage.lr)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                draws = metric.sample_draws(stage.draws, size, draw_gen)
+                draws = metric.sample_draws(stage.draws, draw_gen)
                 with autocast:
                     distances = energy.pair_distances(metric, problem.compose(param, fixed), draws)
                 loss = energy.combine(distances.float().mean(0))

