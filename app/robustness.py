@@ -22,7 +22,7 @@ from elpips.adversarial import JUDGES, LEVELS, PIXEL_L2, AttackProgress, AttackR
 
 from app.estimate import PROBE_STEPS, snapshot_steps
 from app.jobs import Job, format_seconds, new_run_folder, time_steps
-from app.runs import AppContext, RunView, follow_job, write_json
+from app.runs import AppContext, RunView, follow_job, step_line, write_json
 from app.uploads import display_name, load_upload, prepare_uploads
 
 #: The largest budget the tab offers, in 8-bit levels (32/255: clearly visible).
@@ -128,8 +128,7 @@ def estimate_text(ctx: AppContext, spec: AttackSpec, step_seconds: float) -> str
 
 
 def attack_line(latest: AttackProgress) -> str:
-    eta = "" if latest.eta_s is None else f", about {format_seconds(latest.eta_s)} left"
-    line = f"Step {latest.step}/{latest.total_steps}: attacked distance {latest.energy:.5f}{eta}"
+    line = step_line(latest, "attacked distance")
     if latest.step == latest.total_steps:
         line += ". Measuring the distances before and after under every metric..."
     return line
