@@ -35,8 +35,7 @@ from geometry.energies import ENERGY_FORMS
 
 from app.distance import MetricShelf
 from app.estimate import Plan, Probe, plan_run, probe_preset, snapshot_steps
-from app.jobs import (DeviceSlot, Job, JobBoard, SpeedTable, Watch, format_seconds, new_run_folder, time_left,
-                      time_steps)
+from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, Watch, format_seconds, new_run_folder, time_left, time_steps
 from app.uploads import display_name, load_upload, prepare_uploads
 
 log = logging.getLogger(__name__)

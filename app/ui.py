@@ -25,15 +25,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from geometry.distances import DISTANCE_NAMES, METRIC_NAMES  # noqa: E402
+from geometry.energies import ENERGY_FORMS  # noqa: E402
+from geometry.presets import get_preset  # noqa: E402
+
 from app import robustness, runs  # noqa: E402
 from app.distance import DistanceRequest, compare_candidates, measure_distance  # noqa: E402
 from app.examples import adversarial_example_path, example_paths  # noqa: E402
 from app.jobs import DeviceSlot  # noqa: E402
 from app.runs import MAX_AVERAGE_IMAGES, AppContext  # noqa: E402
 from app.uploads import display_name, image_input  # noqa: E402
-from geometry.distances import DISTANCE_NAMES, METRIC_NAMES  # noqa: E402
-from geometry.energies import ENERGY_FORMS  # noqa: E402
-from geometry.presets import get_preset  # noqa: E402
 
 HEAVY = dict(concurrency_id="device", concurrency_limit=1)
 IMAGE_INPUT = dict(sources=["upload", "clipboard"], height=220)

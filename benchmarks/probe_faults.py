@@ -154,8 +154,8 @@ def memory(work: Path) -> None:
         done = tool("geometry.geodesic", CAT, DOG, "--size", size, "--out", str(work / f"size{size}"))
         expect_refusal(f"--size {size}: refused before any network is loaded", done,
                        ["needs about", "use --size", "--max-memory"], seconds=time.perf_counter() - started)
-    import numpy as np
     import imageio.v3 as iio
+    import numpy as np
 
     big = work / "big.png"
     iio.imwrite(big, np.random.default_rng(0).integers(0, 255, (3000, 3000, 3), dtype=np.uint8))

@@ -49,8 +49,19 @@ import types
 from pathlib import Path
 from typing import Sequence
 
-from geometry.cli_support import (OneLineParser, RunFolder, StepBar, add_run_options, check_memory, checkpoint_bytes,
-                                  file_sha256, load_distance, positive_int, run_tool, write_json)
+from geometry.cli_support import (
+    OneLineParser,
+    RunFolder,
+    StepBar,
+    add_run_options,
+    check_memory,
+    checkpoint_bytes,
+    file_sha256,
+    load_distance,
+    positive_int,
+    run_tool,
+    write_json,
+)
 
 PROG = "elpips-geodesic"
 RECORD_NAME = "record.json"

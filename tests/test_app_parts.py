@@ -15,12 +15,13 @@ import pytest
 import torch
 from PIL import Image
 
+from geometry.presets import Preset, Stage, get_preset
+
 from app.__main__ import parse_args
 from app.estimate import plan_run, snapshot_steps
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
 from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, format_seconds, new_run_folder, time_steps
 from app.runs import enlarged, filmstrip
-from geometry.presets import Preset, Stage, get_preset
 
 
 def _progress(step, total=3, energy=1.0, snapshot=None):
@@ -228,6 +229,7 @@ def test_the_bundled_adversarial_example_fools_lpips_but_not_elpips(metric_lpips
     ranks it closer to the clean disc than the moved disc (which it ranks closer than the noisy one);
     E-LPIPS keeps the moved disc closer."""
     import elpips
+
     from app.examples import ADVERSARIAL
 
     load = {name: elpips.load_image(REPO_EXAMPLES_DIR / f"{name}.png")
@@ -257,8 +259,9 @@ def test_without_the_repository_assets_the_adversarial_example_is_made_once(tmp_
 
 
 def test_the_app_and_the_engine_share_one_metric_cache():
-    from app.distance import MetricShelf
     from geometry.distances import DistanceFamily, load_cached
+
+    from app.distance import MetricShelf
 
     cpu = torch.device("cpu")
     shelf = MetricShelf(cpu)

@@ -10,8 +10,8 @@ from PIL import Image
 
 import elpips
 from elpips import heatmap
-from elpips.maps import _RunningMaps
 from elpips.estimators import _stderr
+from elpips.maps import _RunningMaps
 
 
 def seeded(seed: int = 0) -> torch.Generator:

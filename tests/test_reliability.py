@@ -300,6 +300,7 @@ def test_the_app_refuses_a_run_too_large_for_the_memory_before_measuring_it(tmp_
     import gradio as gr
 
     import elpips.memory
+
     from app import runs
     from app.jobs import DeviceSlot
 

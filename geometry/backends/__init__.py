@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import importlib
 import json
-import time
 import threading
+import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
