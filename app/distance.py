@@ -132,7 +132,8 @@ def _difference_maps(metric, x: torch.Tensor, y: torch.Tensor, request: Distance
     )
 
 
-def measure_distance(slot, shelf: MetricShelf, path_a, path_b, request: DistanceRequest) -> Iterator[tuple[str, dict, MapView]]:
+def measure_distance(slot, shelf: MetricShelf, path_a, path_b,
+                     request: DistanceRequest) -> Iterator[tuple[str, dict, MapView]]:
     """Distance between two uploaded images -> (Markdown answer, JSON-ready details, difference map), as the
     map forms and once finished."""
     a = load_upload(path_a, "Image A")

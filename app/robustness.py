@@ -167,7 +167,8 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
     def save(result) -> AttackOutcome:
         png = folder / "attacked.png"
         elpips.save_image(png, result.image)
-        elpips.save_image(folder / "perturbation_magnified.png", perturbation_view(result.image, spec.image, spec.epsilon))
+        magnified = perturbation_view(result.image, spec.image, spec.epsilon)
+        elpips.save_image(folder / "perturbation_magnified.png", magnified)
         write_json(folder / "record.json", result.record.to_dict())
         return AttackOutcome(result.record, result.image, png, table_markdown(result.record))
 

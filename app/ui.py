@@ -167,7 +167,8 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 dist_map = gr.Image(label="Where they differ", interactive=False,
                                     height=IMAGE_INPUT["height"], elem_id="distance-map")
             with gr.Row():
-                dist_metric = gr.Dropdown(list(METRIC_NAMES), value="elpips_vgg", label="Metric", elem_id="distance-metric")
+                dist_metric = gr.Dropdown(list(METRIC_NAMES), value="elpips_vgg", label="Metric",
+                                          elem_id="distance-metric")
                 dist_size = size_slider(default_distance_size(device))
                 dist_seed = seed_box()
             with gr.Row():

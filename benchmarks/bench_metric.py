@@ -42,7 +42,8 @@ import elpips  # noqa: E402  (after the environment is set)
 from elpips.transforms import transformed_size  # noqa: E402
 
 DATA = SHARED / "data" / "elpips_inputs"
-PAIRS = [("cat", "dog"), ("adv_anchor", "adv_reference"), ("adv_vgg_sqz", "adv_reference"), ("adv_teddy", "adv_reference")]
+PAIRS = [("cat", "dog"), ("adv_anchor", "adv_reference"), ("adv_vgg_sqz", "adv_reference"),
+         ("adv_teddy", "adv_reference")]
 SEED = 2026
 MAX_BATCHES = (2, 8, 16, 32, 64, 128)
 
@@ -194,7 +195,8 @@ def elpips_metrics(device: torch.device, max_batches) -> dict[int, elpips.Metric
     return {b: elpips.Metric(config, backbone, linear, max_batch=b).to(device) for b in sorted(set(max_batches))}
 
 
-def one_draw_loop(metric: elpips.Metric, x: torch.Tensor, y: torch.Tensor, draws: elpips.Draws) -> Callable[[], torch.Tensor]:
+def one_draw_loop(metric: elpips.Metric, x: torch.Tensor, y: torch.Tensor,
+                  draws: elpips.Draws) -> Callable[[], torch.Tensor]:
     """What ``len(draws)`` calls of ``metric(x, y, samples=1)`` compute, on the given draws: one pass per draw."""
     images, i, j = torch.cat([x, y]), torch.tensor([0]), torch.tensor([1])
 
@@ -283,7 +285,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available; use --device cpu or auto")
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device)
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
     cuda = device.type == "cuda"
     args.rounds = (5 if args.quick else 9) if cuda else (2 if args.quick else 3)
     if cuda:

@@ -225,7 +225,8 @@ def _metric(metric: Metric | str, device: str | torch.device | None) -> Metric:
         if metric not in METRIC_NAMES:
             raise ValueError(f"unknown metric {metric!r} to attack: use one of {', '.join(METRIC_NAMES)}")
         return load_metric(metric, device=device or "cpu")
-    raise ValueError(f"metric must be an elpips.Metric or a name ({', '.join(METRIC_NAMES)}), got {type(metric).__name__}")
+    raise ValueError(f"metric must be an elpips.Metric or a name ({', '.join(METRIC_NAMES)}), "
+                     f"got {type(metric).__name__}")
 
 
 def _one_image(x, name: str) -> torch.Tensor:
@@ -257,7 +258,8 @@ def _check_settings(epsilon: float, norm: str, steps: int, samples_per_step: int
     if not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon > 0):
         raise ValueError(f"epsilon must be a positive budget in [0, 1] pixel units (e.g. 8/255), got {epsilon}")
     if norm == "linf" and epsilon > 1:
-        raise ValueError(f"epsilon {epsilon} is larger than the whole [0, 1] range; give it in [0, 1] units, e.g. 8/255")
+        raise ValueError(f"epsilon {epsilon} is larger than the whole [0, 1] range; "
+                         "give it in [0, 1] units, e.g. 8/255")
     if int(steps) != steps or steps < 1:
         raise ValueError(f"steps must be a whole number >= 1, got {steps}")
     if int(samples_per_step) != samples_per_step or samples_per_step < 1:

@@ -8,8 +8,8 @@
 
 A thin layer over the library: every number comes from `elpips.estimate`, `estimate_adaptive` or
 `compare`, or, when difference maps are asked for, from `elpips.difference_map`, which draws the same
-samples and so prints the same numbers. Errors a user can fix (unreadable images, bad options, missing weights) are reported as
-one line on stderr with a non-zero exit status: 2 for usage and input errors, 1 for weights.
+samples and so prints the same numbers. Errors a user can fix (unreadable images, bad options, missing weights)
+are reported as one line on stderr with a non-zero exit status: 2 for usage and input errors, 1 for weights.
 """
 
 from __future__ import annotations
@@ -320,7 +320,8 @@ def _check_map_paths(png: Path | None = None, raw: Path | None = None, folder: P
     if png is not None and png.suffix.lower() != ".png":
         raise UsageError(f"--map writes a PNG heat map: give a path ending in .png, not {png}")
     if raw is not None and raw.suffix.lower() not in (".npy", ".npz"):
-        raise UsageError(f"--map-raw writes NumPy data: give a path ending in .npy (the map) or .npz (map and stderr), not {raw}")
+        raise UsageError("--map-raw writes NumPy data: give a path ending in .npy (the map) or .npz (map and stderr), "
+                         f"not {raw}")
     for where in [path.parent for path in (png, raw) if path is not None] + ([folder] if folder is not None else []):
         if where.exists() and not where.is_dir():
             raise UsageError(f"{where} is a file, not a folder: choose another place for the difference maps")
@@ -344,7 +345,8 @@ def _write_map(maps, index: int, png: Path | None, raw: Path | None, caption: st
                 else:
                     np.save(file, density)
     except OSError as error:
-        raise UsageError(f"could not write the difference map {error.filename or png or raw}: {error.strerror or error}") from None
+        where = error.filename or png or raw
+        raise UsageError(f"could not write the difference map {where}: {error.strerror or error}") from None
 
 
 def _closest_leads(maps) -> bool:
@@ -364,7 +366,8 @@ def _write_candidate_maps(args: argparse.Namespace, metric, maps) -> list[Path]:
     written = []
     for k, name in enumerate(names):
         png = args.map_dir / f"{name}.png"
-        caption = f"{metric.config.name}, {args.candidates[k].name} vs {args.reference.name}: distance {maps.map[k].mean():.4g}"
+        caption = (f"{metric.config.name}, {args.candidates[k].name} vs {args.reference.name}: "
+                   f"distance {maps.map[k].mean():.4g}")
         _write_map(maps, k, png, args.map_dir / f"{name}.npz", caption, vmax)
         written.append(png)
     return written
@@ -505,7 +508,8 @@ def _attack_parser(commands) -> None:
     attack.add_argument("--epsilon", type=_budget, default=8 / 255, metavar="EPS",
                         help="the budget in [0, 1] pixel units, a number or a fraction (default 8/255)")
     attack.add_argument("--norm", choices=NORMS, default="linf",
-                        help="linf: no pixel value moves more than EPS (default); l2: the change's length is at most EPS")
+                        help="linf: no pixel value moves more than EPS (default); "
+                             "l2: the change's length is at most EPS")
     attack.add_argument("--steps", type=_positive_int, default=100, help="descent steps (default 100)")
     attack.add_argument("--samples-per-step", type=_positive_int, default=8, metavar="K",
                         help="E-LPIPS: random transformations averaged per step (default 8)")
@@ -537,7 +541,8 @@ def _judges(text: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in text.split(",") if name.strip())
     unknown = [name for name in names if name not in JUDGES]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown metric {', '.join(unknown) or repr(text)}: use any of {', '.join(JUDGES)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown metric {', '.join(unknown) or repr(text)}: use any of {', '.join(JUDGES)}")
     return names
 
 

@@ -74,7 +74,8 @@ CONFIGS: dict[str, MetricConfig] = {
             taps="all",
             linear_weights="vgg_full_avg.npy",
             transforms=TransformConfig(),
-            description="E-LPIPS-VGG, the paper's metric: average-pooled VGG16, 14 feature maps, random transformations",
+            description="E-LPIPS-VGG, the paper's metric: average-pooled VGG16, 14 feature maps, "
+                        "random transformations",
         ),
         MetricConfig(
             name="lpips_vgg",

@@ -75,9 +75,8 @@ class Comparison:
     def from_draws(per_draw: torch.Tensor, block: int) -> "Comparison":
         """The comparison from (samples, K) per-draw distances of K candidates under shared draws."""
         differences = per_draw[:, :, None] - per_draw[:, None, :]
-        return Comparison(
-            per_draw.mean(0), _stderr(per_draw, block), differences.mean(0), _stderr(differences, block), per_draw.shape[0]
-        )
+        return Comparison(per_draw.mean(0), _stderr(per_draw, block), differences.mean(0),
+                          _stderr(differences, block), per_draw.shape[0])
 
     @property
     def closest(self) -> int:
@@ -89,7 +88,8 @@ class Comparison:
         others = [k for k in range(len(self.values)) if k != best]
         if not others:
             return math.inf
-        z = [-float(self.diff[best, k]) / float(self.diff_stderr[best, k]) if self.diff_stderr[best, k] > 0 else math.inf for k in others]
+        z = [-float(self.diff[best, k]) / float(self.diff_stderr[best, k]) if self.diff_stderr[best, k] > 0
+             else math.inf for k in others]
         return min(z)
 
 
@@ -199,7 +199,8 @@ def compare(
         return Comparison.from_draws(_per_draw_distances(metric, images, i, j, 1, 1, generator, progress), 1)
     if samples is not None:
         block = _block_size(samples, block)
-        return Comparison.from_draws(_per_draw_distances(metric, images, i, j, samples, block, generator, progress), block)
+        per_draw = _per_draw_distances(metric, images, i, j, samples, block, generator, progress)
+        return Comparison.from_draws(per_draw, block)
     chunks: list[torch.Tensor] = []
     taken = 0
     while True:

@@ -64,7 +64,8 @@ class SquaredL2:
 
     def embedding_distance(self, embedding: L2Embedding, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
         pixels = embedding.pixels
-        d = (pixels.index_select(0, i) - pixels.index_select(0, j)).square().mean(dim=1)  # see Metric.embedding_distance
+        # as Metric.embedding_distance
+        d = (pixels.index_select(0, i) - pixels.index_select(0, j)).square().mean(dim=1)
         return d.unsqueeze(0).expand(embedding.count, -1)
 
     def to(self, device: torch.device | str) -> "SquaredL2":
@@ -145,7 +146,8 @@ class DistanceFamily:
         if short >= getattr(base, "min_image_size", 1):
             return base
         config = getattr(base, "config", None)
-        num_scales = getattr(config, "num_scales", None) or getattr(getattr(config, "transforms", None), "num_scales", None)
+        transforms = getattr(config, "transforms", None)
+        num_scales = getattr(config, "num_scales", None) or getattr(transforms, "num_scales", None)
         if self.name in METRIC_NAMES and num_scales:
             for scales in range(num_scales - 1, 0, -1):
                 metric = self._load(scales)

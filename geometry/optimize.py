@@ -326,7 +326,8 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
                                for k, (c, s) in enumerate(zip(costs, stages)) if k >= state.stage))
     status = "completed"
     if callback is not None and state.step == 0 and 0 in snapshots:
-        callback(Progress(0, total, math.nan, 0.0, None, current_output(state.free), 0, sizes[0] if sizes else out_size))
+        first_size = sizes[0] if sizes else out_size
+        callback(Progress(0, total, math.nan, 0.0, None, current_output(state.free), 0, first_size))
 
     # a library call: the caller's `torch.no_grad()` (or an inference loop around it) must not stop the optimiser
     with torch.enable_grad(), _SignalCatcher(checkpoint is not None) as signals:

@@ -110,8 +110,10 @@ def test_plan_lists_the_step_times_it_needs_and_sums_them():
         expected = [((64 // stage.divisor, 64 // stage.divisor), stage.draws) for stage in stages]
         assert plan.probes() == sorted(set(expected), key=lambda probe: (probe[0][0] * probe[0][1], probe[1]))
         times = {probe: 0.01 * 4.0**k for k, probe in enumerate(plan.probes())}
-        assert plan.seconds(times) == pytest.approx(sum(stage.steps * times[probe] for stage, probe in zip(stages, expected)))
-    coarse_to_fine = Preset("c2f", init="mean", stages=(Stage(4, 50, 0.05, "cosine", 1), Stage(1, 50, 0.01, "cosine", 2)))
+        expected_seconds = sum(stage.steps * times[probe] for stage, probe in zip(stages, expected))
+        assert plan.seconds(times) == pytest.approx(expected_seconds)
+    coarse_to_fine = Preset("c2f", init="mean",
+                            stages=(Stage(4, 50, 0.05, "cosine", 1), Stage(1, 50, 0.01, "cosine", 2)))
     small = plan_run(coarse_to_fine, "barycenter", 100, (32, 32))  # the 8-px stage is dropped, its steps move on
     assert small.total_steps == 100 and small.probes() == [((32, 32), 2)]
 

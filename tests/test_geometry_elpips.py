@@ -80,7 +80,9 @@ def test_geodesic_keeps_endpoints_and_evens_out_consecutive_distances(metric_elp
     after = estimate_energy(res, samples=24, distance=metric_elpips)
     difference, stderr = after.minus(before)  # same seed: the shared draws' noise cancels
     assert difference < -2 * stderr  # the energy fell, beyond the estimate's noise
-    ratio = lambda d: max(d) / min(d)
+    def ratio(distances):
+        return max(distances) / min(distances)
+
     assert ratio(after.distances) < 0.9 * ratio(before.distances)  # the dissolve's uneven steps (1.32) even out
 
 

@@ -175,9 +175,11 @@ def test_perturbed_copies_are_reproducible_and_shift_by_at_most_two_pixels():
 
 # --- checkpoints ----------------------------------------------------------------------------------------------
 
-TWO_STAGES = Preset("two-stage", init="noise", stages=(Stage(2, 10, 0.05, "cosine", 2), Stage(1, 10, 0.02, "cosine", 2)))
-THREE_STAGES = Preset("three-stage", init="mean", stages=(Stage(4, 6, 0.05, "cosine", 2), Stage(2, 6, 0.03, "cosine", 2),
-                                                          Stage(1, 6, 0.02, "cosine", 1)))
+TWO_STAGES = Preset("two-stage", init="noise",
+                    stages=(Stage(2, 10, 0.05, "cosine", 2), Stage(1, 10, 0.02, "cosine", 2)))
+THREE_STAGES = Preset("three-stage", init="mean",
+                      stages=(Stage(4, 6, 0.05, "cosine", 2), Stage(2, 6, 0.03, "cosine", 2),
+                              Stage(1, 6, 0.02, "cosine", 1)))
 
 
 def _noisy_run(**options):

@@ -306,7 +306,8 @@ def test_the_app_refuses_a_run_too_large_for_the_memory_before_measuring_it(tmp_
 
     monkeypatch.setattr(elpips.memory, "available_bytes", lambda device: 8 * 10**9)
     ctx = runs.AppContext(tmp_path, torch.device("cpu"), DeviceSlot("cpu"))
-    with pytest.raises(gr.Error, match=r"needs about .* more than the 8 GB available on cpu: use a resolution of \d+ px"):
+    refusal = r"needs about .* more than the 8 GB available on cpu: use a resolution of \d+ px"
+    with pytest.raises(gr.Error, match=refusal):
         runs.prepare_geodesic(ctx, str(pair[0]), str(pair[1]), 64, "elpips_vgg", "squared", 512, 60, 0, 10)
     spec, _ = runs.prepare_geodesic(ctx, str(pair[0]), str(pair[1]), 5, "elpips_vgg", "squared", 64, 60, 0, 10)
     assert spec.kind == "geodesic"  # a run that fits is prepared as before

@@ -313,7 +313,8 @@ def test_verify_reports_ok_missing_and_corrupt(offline, tmp_path, linear_dir):
     (offline / "vgg_full_avg.npy").write_bytes(b"garbage")
     statuses = {s.name: s for s in weights.verify()}
     assert statuses["vgg_maxpool"].status == "ok"
-    assert statuses["vgg_full_avg"].status == "corrupt" and FILES["vgg_full_avg"].sha256 in statuses["vgg_full_avg"].detail
+    corrupt = statuses["vgg_full_avg"]
+    assert corrupt.status == "corrupt" and FILES["vgg_full_avg"].sha256 in corrupt.detail
     assert statuses["vgg16"].status == "missing" and statuses["vgg16"].location is None
     assert weights.locate("vgg_full_avg") == offline / "vgg_full_avg.npy"
 

@@ -249,7 +249,8 @@ def _check_memory(job: Job, settings: dict, device) -> None:
 
     limit = settings.pop("max_memory", None)
     size = settings.get("size")
-    size = target_size(tuple(elpips.load_image(job.inputs[0]).shape[-2:]), tuple(size) if isinstance(size, list) else size)
+    first_hw = tuple(elpips.load_image(job.inputs[0]).shape[-2:])
+    size = target_size(first_hw, tuple(size) if isinstance(size, list) else size)
     if job.kind == "geodesic":
         kind, images, free = "geodesic", int(settings.get("frames", 10)), int(settings.get("frames", 10)) - 2
     else:
