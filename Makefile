@@ -23,8 +23,9 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: install Debian's chromium (sudo apt-get install chromium) to run the browser test"; fi; }
 
-# Every test, the slow ones included (what CI runs).
+# The linter (configuration in pyproject.toml), then every test, the slow ones included (what CI runs).
 test: $(VENV)/.installed browser
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q -ra --durations=15
 
 test-fast: $(VENV)/.installed

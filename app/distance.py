@@ -10,7 +10,6 @@ and keeps what is needed to redraw the maps (`MapView`).
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -22,11 +21,10 @@ import torch
 import elpips
 from elpips import heatmap
 from elpips.images import to_uint8
-from geometry.distances import DistanceFamily
+from geometry.distances import METRIC_NAMES, DistanceFamily
 
 from app.uploads import display_name, load_upload, prepare_uploads
 
-METRICS = ("elpips_vgg", "lpips_vgg", "vgg", "alex")
 #: Error bars are 95 % intervals: 1.96 standard errors, as in the reference's adaptive evaluator.
 Z95 = 1.96
 #: The UI's error target is absolute; this disables `estimate_adaptive`'s relative one.
@@ -36,23 +34,19 @@ LIVE_INTERVAL = 0.3
 
 
 class MetricShelf:
-    """The metrics loaded so far, one `DistanceFamily` per (name, device), shared by all requests."""
+    """The app's metrics on its device, by name; loaded once per process (`geometry.distances.load_cached`)."""
 
     def __init__(self, device: torch.device):
         self.device = device
-        self._lock = threading.Lock()
-        self._families: dict[str, DistanceFamily] = {}
 
     def at_size(self, name: str, size_hw: tuple[int, int]):
         """The metric `name` for images of `size_hw`, with fewer E-LPIPS scale levels if they are small."""
-        if name not in METRICS:
-            raise gr.Error(f"Unknown metric {name!r}: choose one of {', '.join(METRICS)}.")
-        with self._lock:
-            family = self._families.setdefault(name, DistanceFamily(name, self.device))
-            try:
-                return family.at_size(size_hw)
-            except ValueError as error:
-                raise gr.Error(f"{error}. Raise the resolution.") from None
+        if name not in METRIC_NAMES:
+            raise gr.Error(f"Unknown metric {name!r}: choose one of {', '.join(METRIC_NAMES)}.")
+        try:
+            return DistanceFamily(name, self.device).at_size(size_hw)
+        except ValueError as error:
+            raise gr.Error(f"{error}. Raise the resolution.") from None
 
 
 @dataclass(frozen=True)
@@ -138,7 +132,8 @@ def _difference_maps(metric, x: torch.Tensor, y: torch.Tensor, request: Distance
     )
 
 
-def measure_distance(slot, shelf: MetricShelf, path_a, path_b, request: DistanceRequest) -> Iterator[tuple[str, dict, MapView]]:
+def measure_distance(slot, shelf: MetricShelf, path_a, path_b,
+                     request: DistanceRequest) -> Iterator[tuple[str, dict, MapView]]:
     """Distance between two uploaded images -> (Markdown answer, JSON-ready details, difference map), as the
     map forms and once finished."""
     a = load_upload(path_a, "Image A")

@@ -220,6 +220,11 @@ def format_seconds(seconds: float, about: bool = False) -> str:
     return f"{prefix}{hours} h {minutes:02d} min"
 
 
+def time_left(seconds: float) -> str:
+    """'about 45 s left', 'under a second left'."""
+    return f"{format_seconds(seconds, about=True)} left"
+
+
 def new_run_folder(root: Path, kind: str) -> Path:
     """A fresh folder ``<root>/<YYYYmmdd-HHMMSS>-<kind>[-n]`` for one run's results."""
     root = Path(root)

@@ -18,15 +18,13 @@ import gradio as gr
 import torch
 
 import elpips
-from elpips.adversarial import LEVELS, PIXEL_L2, AttackProgress, AttackRecord, footnote, summary, table
+from elpips.adversarial import JUDGES, LEVELS, PIXEL_L2, AttackProgress, AttackRecord, footnote, summary, table
 
-from app.distance import METRICS
 from app.estimate import PROBE_STEPS, snapshot_steps
 from app.jobs import Job, format_seconds, new_run_folder, time_steps
-from app.runs import AppContext, RunView, follow_job, write_json
+from app.runs import AppContext, RunView, follow_job, step_line, write_json
 from app.uploads import display_name, load_upload, prepare_uploads
 
-JUDGES = METRICS + (PIXEL_L2,)
 #: The largest budget the tab offers, in 8-bit levels (32/255: clearly visible).
 MAX_EPSILON_LEVELS = 32
 
@@ -70,7 +68,6 @@ class AttackOutcome:
     record: AttackRecord
     image: torch.Tensor  # (1, 3, H, W) the attacked image
     png: Path
-    perturbation_png: Path
     table: str  # Markdown
 
 
@@ -131,8 +128,7 @@ def estimate_text(ctx: AppContext, spec: AttackSpec, step_seconds: float) -> str
 
 
 def attack_line(latest: AttackProgress) -> str:
-    eta = "" if latest.eta_s is None else f", about {format_seconds(latest.eta_s)} left"
-    line = f"Step {latest.step}/{latest.total_steps}: attacked distance {latest.energy:.5f}{eta}"
+    line = step_line(latest, "attacked distance")
     if latest.step == latest.total_steps:
         line += ". Measuring the distances before and after under every metric..."
     return line
@@ -171,10 +167,10 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
     def save(result) -> AttackOutcome:
         png = folder / "attacked.png"
         elpips.save_image(png, result.image)
-        magnified = folder / "perturbation_magnified.png"
-        elpips.save_image(magnified, perturbation_view(result.image, spec.image, spec.epsilon))
+        magnified = perturbation_view(result.image, spec.image, spec.epsilon)
+        elpips.save_image(folder / "perturbation_magnified.png", magnified)
         write_json(folder / "record.json", result.record.to_dict())
-        return AttackOutcome(result.record, result.image, png, magnified, table_markdown(result.record))
+        return AttackOutcome(result.record, result.image, png, table_markdown(result.record))
 
     job = Job("attack", ctx.slot, run=run, save=save)
     yield from follow_job(ctx, job, session, header, describe=attack_line)

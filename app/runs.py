@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,15 +30,16 @@ import elpips
 import geometry
 from elpips.io import atomic_write
 from geometry import video
+from geometry.distances import DISTANCE_NAMES
+from geometry.energies import ENERGY_FORMS
 
 from app.distance import MetricShelf
 from app.estimate import Plan, Probe, plan_run, probe_preset, snapshot_steps
-from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, Watch, format_seconds, new_run_folder, time_steps
+from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, Watch, format_seconds, new_run_folder, time_left, time_steps
 from app.uploads import display_name, load_upload, prepare_uploads
 
 log = logging.getLogger(__name__)
 
-DISTANCES = ("elpips_vgg", "lpips_vgg", "vgg", "alex", "l2")
 PRESET = "fast"
 MAX_AVERAGE_IMAGES = 6  # one weight slider each in the UI
 
@@ -82,9 +84,30 @@ class RunSpec:
     settings: dict  # saved in the run folder as settings.json
 
 
+#: The status of a run whose uploads and settings checked out, shown while the previous result is cleared.
+STARTING = "Starting the run..."
+
+
+def error_status(message: str) -> str:
+    """What a tab's status area shows for an error: it stays there until the next run (a toast fades)."""
+    return f"**Error:** {message}"
+
+
+def average_selection(files: list | None) -> tuple[list, str | None]:
+    """The files the Average tab keeps, at most MAX_AVERAGE_IMAGES (one weight slider each), and a message
+    naming those left out (None when all are kept)."""
+    files = [path for path in (files or []) if path]
+    if len(files) <= MAX_AVERAGE_IMAGES:
+        return files, None
+    dropped = ", ".join(display_name(path) for path in files[MAX_AVERAGE_IMAGES:])
+    return files[:MAX_AVERAGE_IMAGES], (
+        f"The Average takes at most {MAX_AVERAGE_IMAGES} images (one weight slider each): kept the first "
+        f"{MAX_AVERAGE_IMAGES}, left out {dropped}. Remove one of the kept images to use another.")
+
+
 def _check_distance(name: str) -> str:
-    if name not in DISTANCES:
-        raise gr.Error(f"Unknown distance {name!r}: choose one of {', '.join(DISTANCES)}.")
+    if name not in DISTANCE_NAMES:
+        raise gr.Error(f"Unknown distance {name!r}: choose one of {', '.join(DISTANCE_NAMES)}.")
     return name
 
 
@@ -102,8 +125,9 @@ def _check_memory(ctx: AppContext, kind: str, distance: str, images: int, free: 
 
 
 def _load_all(paths: list, labels: list[str], size: int) -> tuple[torch.Tensor, str]:
+    """The uploads at one size, and the resize note; `labels` name the inputs in errors ("Start (A): ...")."""
     images = [load_upload(path, label) for path, label in zip(paths, labels)]
-    return prepare_uploads(images, labels, int(size))
+    return prepare_uploads(images, [display_name(path) for path in paths], int(size))
 
 
 def start_folder(ctx: AppContext, spec: RunSpec) -> Path:
@@ -179,10 +203,13 @@ def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView
     yield from follow_job(ctx, job, session, estimate)
 
 
-def step_line(latest) -> str:
-    """The status line of a run's latest reported step: step count, energy and time left."""
-    eta = "" if latest.eta_s is None else f", about {format_seconds(latest.eta_s)} left"
-    return f"Step {latest.step}/{latest.total_steps}: energy {latest.energy:.5f}{eta}"
+def step_line(latest, quantity: str = "energy") -> str:
+    """The status line of a run's latest reported step: step count, `quantity` and time left (the step-0 report,
+    made before any step, has neither)."""
+    line = f"Step {latest.step}/{latest.total_steps}"
+    if latest.energy is not None and math.isfinite(latest.energy):
+        line += f": {quantity} {latest.energy:.5f}"
+    return line + ("" if latest.eta_s is None else f", {time_left(latest.eta_s)}")
 
 
 def follow_job(ctx: AppContext, job: Job, session: str, header: str,
@@ -250,7 +277,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
         raise gr.Error("Average: weights must be non-negative and not all zero.")
     distance = _check_distance(distance)
     names = [display_name(path) for path in paths]
-    batch, note = _load_all(paths, names, size)
+    batch, note = _load_all(paths, [f"Image {k + 1}" for k in range(len(paths))], size)
     size_hw = tuple(batch.shape[-2:])
     _check_memory(ctx, "barycenter", distance, len(paths) + 1, 1, size_hw, int(steps) if steps else None)
 
@@ -298,13 +325,13 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     frames = int(frames)
     if not 3 <= frames <= 64:
         raise gr.Error("Geodesic: the number of frames (both ends included) must be between 3 and 64.")
-    if energy not in ("squared", "linear"):
-        raise gr.Error("Geodesic: the path energy is 'squared' or 'linear'.")
+    if energy not in ENERGY_FORMS:
+        raise gr.Error(f"Geodesic: the path energy is one of {', '.join(ENERGY_FORMS)}; got {energy!r}.")
     distance = _check_distance(distance)
     if not path_a or not path_b:
         raise gr.Error("Geodesic: give both a start and an end image.")
     names = [display_name(path_a), display_name(path_b)]
-    batch, note = _load_all([path_a, path_b], names, size)
+    batch, note = _load_all([path_a, path_b], ["Start (A)", "End (B)"], size)
     size_hw = tuple(batch.shape[-2:])
     _check_memory(ctx, "geodesic", distance, frames, frames - 2, size_hw, int(steps) if steps else None)
 
@@ -349,7 +376,7 @@ def progress_bar(view: RunView) -> str:
     step, total = int(latest.step), max(1, int(latest.total_steps))
     left = ""
     if view.outcome is None and latest.eta_s is not None:
-        left = f", about {format_seconds(latest.eta_s)} left"
+        left = f", {time_left(latest.eta_s)}"
     return (
         f'<progress max="{total}" value="{step}" style="width:100%;height:12px"></progress>'
         f"<div>{step}/{total} steps ({100 * step / total:.0f} %){left}</div>"

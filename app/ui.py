@@ -11,6 +11,8 @@ limit 1): the device runs one job at a time and the others queue.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -19,16 +21,20 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from geometry.distances import DISTANCE_NAMES, METRIC_NAMES  # noqa: E402
+from geometry.energies import ENERGY_FORMS  # noqa: E402
+from geometry.presets import get_preset  # noqa: E402
+
 from app import robustness, runs  # noqa: E402
-from app.distance import METRICS, DistanceRequest, compare_candidates, measure_distance  # noqa: E402
+from app.distance import DistanceRequest, compare_candidates, measure_distance  # noqa: E402
 from app.examples import adversarial_example_path, example_paths  # noqa: E402
 from app.jobs import DeviceSlot  # noqa: E402
-from app.runs import DISTANCES, MAX_AVERAGE_IMAGES, AppContext  # noqa: E402
+from app.runs import MAX_AVERAGE_IMAGES, AppContext  # noqa: E402
 from app.uploads import display_name, image_input  # noqa: E402
-from geometry.presets import get_preset  # noqa: E402
 
 HEAVY = dict(concurrency_id="device", concurrency_limit=1)
 IMAGE_INPUT = dict(sources=["upload", "clipboard"], height=220)
@@ -62,14 +68,53 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "anonymous"
 
 
-def _energy_frame(energies: list[tuple[int, float]], max_points: int = 400) -> pd.DataFrame:
-    """Steps and energies for the plot: thinned to about `max_points` (the last one always kept) so the
-    browser redraws it quickly, with numeric dtypes even when empty (the plot takes its axis types from them)."""
+#: The energy plot of a run shows the mean of the last this-fraction of its steps: one step's energy is measured
+#: under one random draw, and its noise hides the descent.
+SMOOTHING = 0.1
+
+
+def running_mean(values: list[float], window: int) -> np.ndarray:
+    """values[k] averaged with the up to `window` - 1 values before it."""
+    sums = np.concatenate([[0.0], np.cumsum(np.asarray(values, dtype=np.float64))])
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(0, ends - window)
+    return (sums[ends] - sums[starts]) / (ends - starts)
+
+
+def _energy_frame(energies: list[tuple[int, float]], max_points: int = 400, smooth: bool = True) -> pd.DataFrame:
+    """Steps and energies for the plot, with `smooth` the running mean over the last SMOOTHING of the steps;
+    thinned to about `max_points` (the last one always kept) so the browser redraws it quickly, with numeric
+    dtypes even when empty (the plot takes its axis types from them)."""
+    if smooth and energies:
+        window = max(1, round(SMOOTHING * len(energies)))
+        energies = list(zip([step for step, _ in energies], running_mean([e for _, e in energies], window)))
     every = max(1, -(-len(energies) // max_points))
     kept = energies[::every] + ([energies[-1]] if energies and (len(energies) - 1) % every else [])
     steps = [step for step, _ in kept]
-    values = [energy for _, energy in kept]
+    values = [float(energy) for _, energy in kept]
     return pd.DataFrame({"step": pd.Series(steps, dtype="int64"), "energy": pd.Series(values, dtype="float64")})
+
+
+def shows_errors(outputs: int):
+    """A tab function whose `gr.Error`s go to the tab's status area (its first output), where they stay, and to a
+    toast; its other outputs keep what they show. (Raised, Gradio would cover every output with a bare "Error".)"""
+
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            try:
+                result = function(*args, **kwargs)
+                if inspect.isgenerator(result):
+                    yield from result
+                else:
+                    yield result
+            except gr.Error as error:
+                gr.Warning(error.message, title="Error")
+                yield (runs.error_status(error.message),) + (gr.skip(),) * (outputs - 1)
+
+        return wrapper
+
+    return decorate
 
 
 def _distance_request(metric, size, mode, samples, error_target, max_samples, seed) -> DistanceRequest:
@@ -122,7 +167,8 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 dist_map = gr.Image(label="Where they differ", interactive=False,
                                     height=IMAGE_INPUT["height"], elem_id="distance-map")
             with gr.Row():
-                dist_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric", elem_id="distance-metric")
+                dist_metric = gr.Dropdown(list(METRIC_NAMES), value="elpips_vgg", label="Metric",
+                                          elem_id="distance-metric")
                 dist_size = size_slider(default_distance_size(device))
                 dist_seed = seed_box()
             with gr.Row():
@@ -144,6 +190,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 inputs=[dist_a, dist_b], cache_examples=False,
             )
 
+            @shows_errors(4)
             def on_distance(a, b, metric, size, mode, samples, error, max_samples, seed, overlay):
                 request = _distance_request(metric, size, mode, samples, error, max_samples, seed)
                 for answer, details, view in measure_distance(ctx.slot, ctx.shelf, a, b, request):
@@ -173,7 +220,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 cmp_map_a = gr.Image(label="Where A differs", interactive=False, height=IMAGE_INPUT["height"])
                 cmp_map_b = gr.Image(label="Where B differs", interactive=False, height=IMAGE_INPUT["height"])
             with gr.Row():
-                cmp_metric = gr.Dropdown(list(METRICS), value="elpips_vgg", label="Metric")
+                cmp_metric = gr.Dropdown(list(METRIC_NAMES), value="elpips_vgg", label="Metric")
                 cmp_size = size_slider(default_distance_size(device))
                 cmp_samples = gr.Slider(1, 2000, value=32, step=1, label="Samples")
                 cmp_seed = seed_box()
@@ -182,6 +229,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             cmp_details = gr.JSON(label="Details")
             cmp_view = gr.State()
 
+            @shows_errors(5)
             def on_compare(ref, a, b, metric, size, samples, seed, overlay):
                 request = _distance_request(metric, size, "Sample budget", samples, 0, samples, seed)
                 for answer, details, view in compare_candidates(ctx.slot, ctx.shelf, ref, a, b, request):
@@ -205,7 +253,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             with gr.Row():
                 with gr.Column():
                     avg_files = gr.File(avg_defaults, file_count="multiple", file_types=["image"],
-                                        label=f"Images (2 to {MAX_AVERAGE_IMAGES})")
+                                        label=f"Images (2 to {MAX_AVERAGE_IMAGES})", elem_id="average-files")
                     avg_preview = gr.Gallery(avg_defaults, label="Inputs", columns=MAX_AVERAGE_IMAGES, height=120,
                                              object_fit="contain", interactive=False)
                     avg_weights = [
@@ -214,7 +262,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                         for path in avg_defaults + [None] * (MAX_AVERAGE_IMAGES - len(avg_defaults))
                     ]
                 with gr.Column():
-                    avg_distance = gr.Dropdown(list(DISTANCES), value="elpips_vgg", label="Distance",
+                    avg_distance = gr.Dropdown(list(DISTANCE_NAMES), value="elpips_vgg", label="Distance",
                                                elem_id="average-distance")
                     avg_size = size_slider()
                     avg_steps = gr.Slider(10, 5000, value=default_steps("barycenter", device), step=10, label="Steps")
@@ -228,18 +276,23 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             avg_note = gr.Markdown()
             with gr.Row():
                 avg_live = gr.Image(label="Average (forming live)", interactive=False, height=256)
-                avg_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", title="Energy over steps",
-                                       height=256)
+                avg_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=256,
+                                       title=f"Energy over steps (running mean of the last {SMOOTHING:.0%} of them)")
             avg_result = gr.File(label="Result (PNG)")
 
             def on_files(files):
-                files = list(files or [])
+                files, _ = runs.average_selection(files)
                 names = [display_name(path) for path in files]
                 sliders = [gr.update(visible=k < len(files), label=f"Weight of {names[k]}" if k < len(files) else None)
                            for k in range(MAX_AVERAGE_IMAGES)]
                 return [files, *sliders]
 
+            def on_upload(files):  # more files than weight sliders: the extra ones are taken out, and named
+                kept, message = runs.average_selection(files)
+                return (kept, message) if message else (gr.skip(), "")
+
             avg_files.change(on_files, avg_files, [avg_preview, *avg_weights], api_name=False, queue=False)
+            avg_files.upload(on_upload, avg_files, [avg_files, avg_status], api_name=False, queue=False)
             gr.Examples(
                 [[[examples["disc_left"], examples["disc_right"], examples["disc_top"]]],
                  [[examples["texture_blobs"], examples["texture_stripes"]]]],
@@ -247,14 +300,17 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             )
 
             # Gradio passes the request only to a named parameter, hence one parameter per slider.
+            @shows_errors(2)
             def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6):
                 weights = [w1, w2, w3, w4, w5, w6]
                 spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
                 return runs.estimate_text(ctx, spec, runs.measured_speeds(ctx, spec)), note
 
+            @shows_errors(6)
             def on_average(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, request: gr.Request):
                 weights = [w1, w2, w3, w4, w5, w6]
                 spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
+                yield runs.STARTING, "", note, None, _energy_frame([]), None  # the previous result goes
                 for view in runs.stream_run(ctx, spec, _session(request)):
                     watch = view.watch
                     live = gr.skip()
@@ -283,9 +339,9 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                 with gr.Column():
                     geo_frames = gr.Slider(3, 64, value=10, step=1, label="Frames (both ends included)",
                                            elem_id="geodesic-frames")
-                    geo_distance = gr.Dropdown(list(DISTANCES), value="elpips_vgg", label="Distance",
+                    geo_distance = gr.Dropdown(list(DISTANCE_NAMES), value="elpips_vgg", label="Distance",
                                                elem_id="geodesic-distance")
-                    geo_energy = gr.Radio(["squared", "linear"], value="squared",
+                    geo_energy = gr.Radio(list(ENERGY_FORMS), value="squared",
                                           label="Path energy: sum of d^2 or of d")
             with gr.Row():
                 geo_size = size_slider(elem_id="geodesic-size")
@@ -307,20 +363,23 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             geo_note = gr.Markdown()
             with gr.Row():
                 geo_live = gr.Image(label="Frames (forming live)", interactive=False, height=160, scale=3)
-                geo_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", title="Path energy over steps",
-                                       height=200, scale=2)
+                geo_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=200, scale=2,
+                                       title=f"Path energy over steps (running mean of the last {SMOOTHING:.0%})")
             geo_gallery = gr.Gallery(label="Frames", columns=8, height=220, elem_id="geodesic-gallery")
             with gr.Row():
                 geo_video = gr.Video(label="Video (MP4)", elem_id="geodesic-video", height=256)
                 geo_files = gr.File(label="Downloads: MP4, GIF, ZIP of the frames, contact sheet",
                                     file_count="multiple")
 
+            @shows_errors(2)
             def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps):
                 spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
                 return runs.estimate_text(ctx, spec, runs.measured_speeds(ctx, spec)), note
 
+            @shows_errors(8)
             def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, request: gr.Request):
                 spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
+                yield runs.STARTING, "", note, None, _energy_frame([]), None, None, None  # the previous result goes
                 for view in runs.stream_run(ctx, spec, _session(request)):
                     watch = view.watch
                     live = gr.skip()
@@ -377,7 +436,7 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str, 
             rob_anchor = image_input(examples["disc_left_moved"], label="Anchor (optional)",
                                      elem_id="robustness-anchor", **IMAGE_INPUT)
         with gr.Row():
-            rob_metric = gr.Dropdown(list(METRICS), value="lpips_vgg", label="Attacked metric",
+            rob_metric = gr.Dropdown(list(METRIC_NAMES), value="lpips_vgg", label="Attacked metric",
                                      elem_id="robustness-metric")
             rob_epsilon = gr.Slider(1, robustness.MAX_EPSILON_LEVELS, value=8, step=1, label="Epsilon (/255)",
                                     info="The largest change of any pixel value, in 8-bit levels.")
@@ -415,10 +474,12 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str, 
             rob_file = gr.File(label="Attacked image (PNG)")
             rob_details = gr.JSON(label="Record")
 
+        @shows_errors(9)
         def on_attack(ref, image, anchor, metric, epsilon, judges, size, steps, draws, samples, seed,
                       request: gr.Request):
             spec, note = robustness.prepare_attack(ctx, ref, image, anchor, metric, epsilon, steps, draws, judges,
                                                    samples, size, seed)
+            yield runs.STARTING, "", note, None, None, _energy_frame([], smooth=False), None, None, None
 
             def views(attacked):
                 return (runs.enlarged(runs.to_pixels(attacked[0])),
@@ -430,7 +491,8 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str, 
                 live = perturbation = gr.skip()
                 if view.new_snapshot and watch is not None and watch.snapshot is not None:
                     live, perturbation = views(watch.snapshot)
-                plot = _energy_frame(watch.energies) if watch is not None else gr.skip()
+                # unsmoothed: each step's attacked distance is exact (LPIPS) or already a mean over its draws
+                plot = _energy_frame(watch.energies, smooth=False) if watch is not None else gr.skip()
                 bar = runs.progress_bar(view)
                 if done is None:
                     yield view.status, bar, note, live, perturbation, plot, gr.skip(), gr.skip(), gr.skip()

@@ -24,13 +24,24 @@ MAX_PIXELS = 40_000_000
 MAX_FILE_SIZE = "25mb"
 
 
+class UnreadableUpload(str):
+    """An upload Gradio could not open, in place of its path: the file name the user gave, and why.
+
+    `load_upload` turns it into the tab's error, so the message lands in the tab's status area like every
+    other error (an exception in Gradio's preprocessing would only show a toast and a bare "Error" pill)."""
+
+    def __new__(cls, name: str, reason: str):
+        upload = super().__new__(cls, name)
+        upload.reason = reason
+        return upload
+
+
 def image_input(value=None, **options) -> gr.Image:
-    """A `gr.Image` (filepath) whose unreadable uploads give a clear message instead of a server error.
+    """A `gr.Image` (filepath) whose unreadable uploads reach the tab's function as `UnreadableUpload`.
 
     Gradio opens an uploaded image with PIL before the app sees it; a broken file fails there with
-    an error the browser shows without its text. This input reports it as a `gr.Error` naming the
-    file. (The check wraps the instance's `preprocess`: a `gr.Image` subclass would make Gradio
-    write a type-stub file into this package at import time.)
+    an error the browser shows without its text. (The check wraps the instance's `preprocess`: a `gr.Image`
+    subclass would make Gradio write a type-stub file into this package at import time.)
     """
     image = gr.Image(value, type="filepath", **options)
     preprocess = image.preprocess
@@ -39,11 +50,9 @@ def image_input(value=None, **options) -> gr.Image:
         try:
             return preprocess(payload)
         except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:
-            name = getattr(payload, "orig_name", None) or "the upload"
-            raise gr.Error(
-                f"Could not read {name} as an image ({_first_line(error)}). "
-                "Upload a PNG, JPEG, BMP, TIFF or WebP file."
-            ) from None
+            path = getattr(payload, "path", None)
+            name = getattr(payload, "orig_name", None) or (display_name(path) if path else "the upload")
+            return UnreadableUpload(name, _reason(error, path, name))
 
     image.preprocess = checked_preprocess
     return image
@@ -59,14 +68,13 @@ def load_upload(path: str | os.PathLike | None, label: str) -> torch.Tensor:
     if path is None or str(path) == "":
         raise gr.Error(f"{label}: no image given. Upload an image or pick one of the examples.")
     name = display_name(path)
+    if isinstance(path, UnreadableUpload):
+        raise gr.Error(_unreadable(label, name, path.reason))
     try:
         with PIL.Image.open(path) as header:  # reads only the header: reject huge images cheaply
             width, height = header.size
     except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as error:
-        raise gr.Error(
-            f"{label}: could not read {name} as an image ({_first_line(error)}). "
-            "Upload a PNG, JPEG, BMP, TIFF or WebP file."
-        ) from None
+        raise gr.Error(_unreadable(label, name, _reason(error, path, name))) from None
     if width * height > MAX_PIXELS:
         raise gr.Error(
             f"{label}: {name} is {width}x{height} pixels, more than the {MAX_PIXELS // 1_000_000} "
@@ -76,7 +84,7 @@ def load_upload(path: str | os.PathLike | None, label: str) -> torch.Tensor:
         return elpips.load_image(path)
     except elpips.ImageError as error:
         reason = str(error).removeprefix(f"{path}: ")
-        raise gr.Error(f"{label}: {name}: {reason}") from None
+        raise gr.Error(f"{label}: {name}: {_reason(reason, path, name)}") from None
 
 
 def prepare_uploads(
@@ -108,6 +116,13 @@ def prepare_uploads(
     return batch, note
 
 
-def _first_line(error: BaseException) -> str:
+def _unreadable(label: str, name: str, reason: str) -> str:
+    return f"{label}: could not read {name} as an image ({reason}). Upload a PNG, JPEG, BMP, TIFF or WebP file."
+
+
+def _reason(error: BaseException | str, path: str | os.PathLike | None, name: str) -> str:
+    """The first line of an error about the file at `path`, naming it `name`: never the server's temporary
+    upload path (PIL's messages quote the full path)."""
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    text = text.splitlines()[0] if text else type(error).__name__
+    return text.replace(os.fspath(path), name) if path else text

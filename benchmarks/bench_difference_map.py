@@ -48,7 +48,8 @@ def part_overhead(args, device: torch.device) -> None:
         x, y = image_pairs(1, size, device)
         candidates = {
             "estimate": lambda: elpips.estimate(metric, x, y, samples=samples, generator=seeded()).value,
-            "difference_map": lambda: elpips.difference_map(metric, x, y, samples=samples, generator=seeded()).estimate.value,
+            "difference_map":
+                lambda: elpips.difference_map(metric, x, y, samples=samples, generator=seeded()).estimate.value,
         }
         times, results = interleaved(candidates, args.rounds, device)
         assert torch.equal(results["estimate"], results["difference_map"]), "the map must not change the numbers"
@@ -98,7 +99,8 @@ def part_stability(args, device: torch.device) -> None:
             print(f"  n = {n:4d}: relative error {statistics.mean(measured):.3f} measured, "
                   f"{statistics.mean(reported):.3f} reported (mean of {seeds} seeds)", flush=True)
         constant = median(fits)
-        print(f"  reported error ~ {constant:.2f} / sqrt(n): 10 % needs about {math.ceil((constant / 0.1) ** 2)} draws, "
+        print(f"  reported error ~ {constant:.2f} / sqrt(n): "
+              f"10 % needs about {math.ceil((constant / 0.1) ** 2)} draws, "
               f"5 % about {math.ceil((constant / 0.05) ** 2)}")
 
 
@@ -113,7 +115,8 @@ def part_coverage(args, device: torch.device) -> None:
             ones = torch.ones(len(chunk), 1, side, side, dtype=torch.float64)
             total += apply_draws_adjoint(ones, draws[chunk], config, (size, size)).sum(dim=(0, 1)) * (size / side) ** 2
         coverage = total / len(draws)
-        print(f"  {size:4d} px: max {float(coverage.max()):.2f}, rows 1 to {size // 8} {float(coverage[1 : size // 8].mean()):.2f}, "
+        print(f"  {size:4d} px: max {float(coverage.max()):.2f}, "
+              f"rows 1 to {size // 8} {float(coverage[1 : size // 8].mean()):.2f}, "
               f"edge row {float(coverage[0, size // 2]):.2f}, centre {float(coverage[size // 2, size // 2]):.2f}")
 
 

@@ -34,7 +34,7 @@ os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 
 import elpips  # noqa: E402
 import geometry  # noqa: E402
-from geometry import barycenter, estimate_energy, geodesic, pairwise_average, perturbed_barycenter  # noqa: E402
+from geometry import estimate_energy, geodesic, pairwise_average, perturbed_barycenter  # noqa: E402
 
 DATA = SHARED / "data" / "elpips_inputs"
 ESTIMATE_SEED = 20260101  # every energy estimate uses the same draws, so differences are correlated
@@ -139,9 +139,12 @@ def part2_and_4(args, metric):
     moved, half = translated(cat, 6), translated(cat, 3)
     res = geodesic(cat, moved, frames=5, distance=metric, seed=0, snapshot_steps=[])
     mix = (cat + moved) / 2
-    d_geo = elpips.estimate(metric, res.images[2:3], half, samples=args.samples, generator=torch.Generator().manual_seed(ESTIMATE_SEED))
-    d_mix = elpips.estimate(metric, mix, half, samples=args.samples, generator=torch.Generator().manual_seed(ESTIMATE_SEED))
-    print(f"E-LPIPS(middle frame, true 3 px translation): geodesic {d_geo.value.item():.5f} +- {d_geo.stderr.item():.5f}, "
+    d_geo = elpips.estimate(metric, res.images[2:3], half, samples=args.samples,
+                            generator=torch.Generator().manual_seed(ESTIMATE_SEED))
+    d_mix = elpips.estimate(metric, mix, half, samples=args.samples,
+                            generator=torch.Generator().manual_seed(ESTIMATE_SEED))
+    print(f"E-LPIPS(middle frame, true 3 px translation): "
+          f"geodesic {d_geo.value.item():.5f} +- {d_geo.stderr.item():.5f}, "
           f"cross-dissolve {d_mix.value.item():.5f} +- {d_mix.stderr.item():.5f}")
     path_summary("translation geodesic      ", estimate(res, args.samples))
     t = torch.linspace(0, 1, 5).view(-1, 1, 1, 1)
@@ -158,7 +161,8 @@ def part3(args, metric):
     print(f"source {source:.4f}; E-LPIPS barycenter {sharpness(res.images) / source:.3f} x source; "
           f"pixel mean {sharpness(mean) / source:.3f} x source ({res.record.steps} steps, {res.record.seconds:.0f} s)")
     est, at_mean = estimate(res, args.samples), estimate(res, args.samples, images=mean)
-    print(f"energy: E-LPIPS barycenter {est.value:.6f} +- {est.stderr:.6f}, pixel mean {at_mean.value:.6f} +- {at_mean.stderr:.6f}")
+    print(f"energy: E-LPIPS barycenter {est.value:.6f} +- {est.stderr:.6f}, "
+          f"pixel mean {at_mean.value:.6f} +- {at_mean.stderr:.6f}")
 
 
 def main(argv=None):
@@ -166,7 +170,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smaller runs: 300 reference steps, 64 draws, 5 frames")
     parser.add_argument("--parts", type=int, nargs="*", default=[1, 2, 3, 4])
     parser.add_argument("--reference-steps", type=int, default=None, help="R (default 2000; 300 with --quick)")
-    parser.add_argument("--samples", type=int, default=None, help="draws per energy estimate (default 256; 64 with --quick)")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="draws per energy estimate (default 256; 64 with --quick)")
     parser.add_argument("--frames", type=int, default=None, help="geodesic frames (default 10; 5 with --quick)")
     parser.add_argument("--budgets", type=float, nargs="*", default=[0.25, 0.5, 1.0, 2.0, 4.0],
                         help="fractions of the fast preset's default steps tried in part 1")

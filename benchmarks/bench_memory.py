@@ -41,7 +41,7 @@ def measure(name: str, side: int, images: int, draws: int, grad: bool, device: s
     metric = elpips.load_metric(name, device=device)
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(images, 3, side, side, generator=generator).to(device)
-    sampled = metric.sample_draws(draws, (side, side), generator)
+    sampled = metric.sample_draws(draws, generator)
     if metric.config.transforms is not None:  # the worst case: every draw at full scale
         sampled.scale.fill_(1)
         sampled.phase.zero_()

@@ -42,7 +42,8 @@ import elpips  # noqa: E402  (after the environment is set)
 from elpips.transforms import transformed_size  # noqa: E402
 
 DATA = SHARED / "data" / "elpips_inputs"
-PAIRS = [("cat", "dog"), ("adv_anchor", "adv_reference"), ("adv_vgg_sqz", "adv_reference"), ("adv_teddy", "adv_reference")]
+PAIRS = [("cat", "dog"), ("adv_anchor", "adv_reference"), ("adv_vgg_sqz", "adv_reference"),
+         ("adv_teddy", "adv_reference")]
 SEED = 2026
 MAX_BATCHES = (2, 8, 16, 32, 64, 128)
 
@@ -194,7 +195,8 @@ def elpips_metrics(device: torch.device, max_batches) -> dict[int, elpips.Metric
     return {b: elpips.Metric(config, backbone, linear, max_batch=b).to(device) for b in sorted(set(max_batches))}
 
 
-def one_draw_loop(metric: elpips.Metric, x: torch.Tensor, y: torch.Tensor, draws: elpips.Draws) -> Callable[[], torch.Tensor]:
+def one_draw_loop(metric: elpips.Metric, x: torch.Tensor, y: torch.Tensor,
+                  draws: elpips.Draws) -> Callable[[], torch.Tensor]:
     """What ``len(draws)`` calls of ``metric(x, y, samples=1)`` compute, on the given draws: one pass per draw."""
     images, i, j = torch.cat([x, y]), torch.tensor([0]), torch.tensor([1])
 
@@ -214,7 +216,7 @@ def part_batching(args, device: torch.device, metrics: dict[int, elpips.Metric])
     print(f"\n== 2. E-LPIPS, n = {samples} samples, one pair at {size} px: batched vs one draw at a time", flush=True)
     x, y = image_pairs(1, size, device)
     reference = metrics[min(metrics)]
-    draws = reference.sample_draws(samples, (size, size), seeded())  # the draws metric(x, y, samples, seeded()) takes
+    draws = reference.sample_draws(samples, seeded())  # the draws metric(x, y, samples, seeded()) takes
     loop = "loop of 64 one-draw passes"
     candidates = {loop: one_draw_loop(reference, x, y, draws)}
     candidates.update({f"batched, max_batch={b}": batched(metric, x, y, samples) for b, metric in metrics.items()})
@@ -240,7 +242,7 @@ def part_throughput(args, device: torch.device, metrics: dict[int, elpips.Metric
     fastest = {}
     for size, samples in args.sizes:
         x, y = image_pairs(1, size, device)
-        draws = metrics[best].sample_draws(samples, (size, size), seeded())
+        draws = metrics[best].sample_draws(samples, seeded())
         flops = draws_flops(metrics[best], draws, 2, size, size)
         names = {b: f"max_batch={b}" + (" (default)" if b == default else "") for b in sorted({best, default})}
         times, _ = interleaved({names[b]: batched(metrics[b], x, y, samples) for b in names}, args.rounds, device)
@@ -266,7 +268,7 @@ def part_bf16(args, device: torch.device, metrics: dict[int, elpips.Metric], fas
     for size, samples in args.sizes:
         metric = metrics[fastest[size]]
         x, y = image_pairs(1, size, device)
-        flops = draws_flops(metric, metric.sample_draws(samples, (size, size), seeded()), 2, size, size)
+        flops = draws_flops(metric, metric.sample_draws(samples, seeded()), 2, size, size)
         fp32 = batched(metric, x, y, samples)
         times, results = interleaved({"float32": fp32, "bf16 autocast": bf16(fp32)}, args.rounds, device)
         difference = (results["float32"] - results["bf16 autocast"]).abs().max().item()
@@ -283,7 +285,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available; use --device cpu or auto")
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device)
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
     cuda = device.type == "cuda"
     args.rounds = (5 if args.quick else 9) if cuda else (2 if args.quick else 3)
     if cuda:

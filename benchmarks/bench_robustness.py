@@ -41,8 +41,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 
 import elpips  # noqa: E402
-from app.examples import example_arrays  # noqa: E402
 from geometry.inputs import prepare_images  # noqa: E402
+
+from app.examples import example_arrays  # noqa: E402
 
 DATA = SHARED / "data" / "elpips_inputs"
 SIZE = 64
@@ -174,7 +175,8 @@ def run_pair(pair: dict, index: int, metrics: dict, args, budget: int) -> dict:
             info.append({"attack": attack, "epsilon": levels, "evaluations": result.record.evaluations,
                          "seconds": time.perf_counter() - started, "linf": result.record.linf * LEVELS})
     judged = distances(metrics, reference, [image, anchor, *attacked], args.judge_samples, 10**6 + index)
-    return {"pair": pair["name"], "strengths": pair["strengths"], "budget": budget, "draws": args.draws, "judge_samples": args.judge_samples,
+    return {"pair": pair["name"], "strengths": pair["strengths"], "budget": budget, "draws": args.draws,
+            "judge_samples": args.judge_samples,
             "distances": judged, "attacks": info}
 
 
@@ -240,7 +242,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=16, help="how many pairs (8 to 16; default 16)")
     parser.add_argument("--epsilons", type=float, nargs="+", default=[2, 4, 8], help="budgets in /255 (default 2 4 8)")
     parser.add_argument("--budgets", type=int, nargs="+", default=[48], help="network evaluations per attack")
-    parser.add_argument("--attacks", nargs="+", default=["lpips_vgg", "elpips_vgg"], choices=["lpips_vgg", "elpips_vgg"])
+    parser.add_argument("--attacks", nargs="+", default=["lpips_vgg", "elpips_vgg"],
+                        choices=["lpips_vgg", "elpips_vgg"])
     parser.add_argument("--draws", type=int, default=4, help="E-LPIPS draws per attack step (default 4)")
     parser.add_argument("--judge-samples", type=int, default=60, help="fresh E-LPIPS draws for the verdicts")
     parser.add_argument("--out", type=Path, default=Path("out-bench/robustness.jsonl"))

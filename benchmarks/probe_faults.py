@@ -154,8 +154,8 @@ def memory(work: Path) -> None:
         done = tool("geometry.geodesic", CAT, DOG, "--size", size, "--out", str(work / f"size{size}"))
         expect_refusal(f"--size {size}: refused before any network is loaded", done,
                        ["needs about", "use --size", "--max-memory"], seconds=time.perf_counter() - started)
-    import numpy as np
     import imageio.v3 as iio
+    import numpy as np
 
     big = work / "big.png"
     iio.imwrite(big, np.random.default_rng(0).integers(0, 255, (3000, 3000, 3), dtype=np.uint8))
@@ -260,10 +260,10 @@ def weights(work: Path) -> None:
     expect_refusal("weights verify with every file missing", done, ["missing or corrupt"], code=1)
     from elpips import weights as w
 
-    w.fetch(sorted(w.needed_files()), progress=False)
+    w.fetch(sorted(w.FILES), progress=False)
     listed = {s.name: s.location for s in w.verify()}
     matches = []
-    for name in sorted(w.needed_files()):
+    for name in sorted(w.FILES):
         location = listed[name]
         sha = subprocess.run(["sha256sum", str(location)], capture_output=True, text=True).stdout.split()[0]
         matches.append(sha == w.FILES[name].sha256)

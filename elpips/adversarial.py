@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from .configs import CONFIGS
+from .configs import METRIC_NAMES
 from .estimators import compare
 from .images import as_image_batch
 from .metric import Embedding, Metric, load_metric
@@ -44,7 +44,7 @@ from .transforms import Draws
 NORMS = ("linf", "l2")
 #: The pixel distance a judge can also be: the mean squared difference (no square root, like the metrics).
 PIXEL_L2 = "l2"
-JUDGES = tuple(CONFIGS) + (PIXEL_L2,)
+JUDGES = METRIC_NAMES + (PIXEL_L2,)
 #: Fresh draws per judgement of a random metric: before, after and the anchor share them (ELPIPS.md section 4).
 JUDGE_SAMPLES = 200
 #: 8-bit levels: the attacked image is rounded to them by default, as a PNG will hold it.
@@ -222,10 +222,11 @@ def _metric(metric: Metric | str, device: str | torch.device | None) -> Metric:
     if isinstance(metric, Metric):
         return metric
     if isinstance(metric, str):
-        if metric not in CONFIGS:
-            raise ValueError(f"unknown metric {metric!r} to attack: use one of {', '.join(CONFIGS)}")
+        if metric not in METRIC_NAMES:
+            raise ValueError(f"unknown metric {metric!r} to attack: use one of {', '.join(METRIC_NAMES)}")
         return load_metric(metric, device=device or "cpu")
-    raise ValueError(f"metric must be an elpips.Metric or a name ({', '.join(CONFIGS)}), got {type(metric).__name__}")
+    raise ValueError(f"metric must be an elpips.Metric or a name ({', '.join(METRIC_NAMES)}), "
+                     f"got {type(metric).__name__}")
 
 
 def _one_image(x, name: str) -> torch.Tensor:
@@ -257,7 +258,8 @@ def _check_settings(epsilon: float, norm: str, steps: int, samples_per_step: int
     if not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon > 0):
         raise ValueError(f"epsilon must be a positive budget in [0, 1] pixel units (e.g. 8/255), got {epsilon}")
     if norm == "linf" and epsilon > 1:
-        raise ValueError(f"epsilon {epsilon} is larger than the whole [0, 1] range; give it in [0, 1] units, e.g. 8/255")
+        raise ValueError(f"epsilon {epsilon} is larger than the whole [0, 1] range; "
+                         "give it in [0, 1] units, e.g. 8/255")
     if int(steps) != steps or steps < 1:
         raise ValueError(f"steps must be a whole number >= 1, got {steps}")
     if int(samples_per_step) != samples_per_step or samples_per_step < 1:
@@ -315,6 +317,7 @@ def _with_reference(reference: Embedding, attacked: Embedding) -> Embedding:
     return Embedding(reference.count, [(indices, [torch.cat([r, a], dim=1) for r, a in zip(ref_maps, adv_maps)])])
 
 
+@torch.enable_grad()  # a library call: a caller's `torch.no_grad()` must not stop the descent
 def perturb(
     metric: Metric | str,
     reference,
@@ -351,7 +354,6 @@ def perturb(
     device = metric.device
     x = image.to(device)
     ref = reference.to(device)
-    size = tuple(x.shape[-2:])
     delta = torch.zeros_like(x)
     generator = torch.Generator().manual_seed(2 * int(seed))
     identity = Draws.identities(1)
@@ -370,7 +372,7 @@ def perturb(
             break
         attacked = (x + delta).requires_grad_(True)
         if random:
-            draws = metric.sample_draws(draws_per_step, size, generator, stratify=draws_per_step)
+            draws = metric.sample_draws(draws_per_step, generator, stratify=draws_per_step)
             embedding = metric.embed(torch.cat([ref, attacked]), draws)
         else:
             embedding = _with_reference(ref_embedding, metric.embed(attacked, identity))

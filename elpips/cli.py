@@ -8,8 +8,8 @@
 
 A thin layer over the library: every number comes from `elpips.estimate`, `estimate_adaptive` or
 `compare`, or, when difference maps are asked for, from `elpips.difference_map`, which draws the same
-samples and so prints the same numbers. Errors a user can fix (unreadable images, bad options, missing weights) are reported as
-one line on stderr with a non-zero exit status: 2 for usage and input errors, 1 for weights.
+samples and so prints the same numbers. Errors a user can fix (unreadable images, bad options, missing weights)
+are reported as one line on stderr with a non-zero exit status: 2 for usage and input errors, 1 for weights.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import math
 import sys
 from pathlib import Path
 
+from .configs import METRIC_NAMES
+
 EXIT_USAGE = 2
 EXIT_WEIGHTS = 1
 
@@ -29,7 +31,6 @@ DEFAULT_MAX_ERROR = 0.01
 DEFAULT_MAX_REL_ERROR = 0.025
 DEFAULT_MAX_SAMPLES = 5000
 DEFAULT_COMPARE_MAX_SAMPLES = 2000
-METRICS = ("elpips_vgg", "lpips_vgg", "vgg", "alex")
 # Seeds the tools accept: the geometry engine seeds generators with 2 * seed + 1, which torch takes up to 2**64 - 1.
 MAX_SEED = 2**63 - 1
 
@@ -149,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _metric_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metric", choices=METRICS, default="elpips_vgg", help="default: elpips_vgg")
+    parser.add_argument("--metric", choices=METRIC_NAMES, default="elpips_vgg", help="default: elpips_vgg")
     parser.add_argument("--scales", type=_positive_int, metavar="S",
                         help="E-LPIPS: number of scale levels (default 8; small images need fewer)")
     parser.add_argument("--seed", type=parse_seed, default=0,
@@ -319,7 +320,8 @@ def _check_map_paths(png: Path | None = None, raw: Path | None = None, folder: P
     if png is not None and png.suffix.lower() != ".png":
         raise UsageError(f"--map writes a PNG heat map: give a path ending in .png, not {png}")
     if raw is not None and raw.suffix.lower() not in (".npy", ".npz"):
-        raise UsageError(f"--map-raw writes NumPy data: give a path ending in .npy (the map) or .npz (map and stderr), not {raw}")
+        raise UsageError("--map-raw writes NumPy data: give a path ending in .npy (the map) or .npz (map and stderr), "
+                         f"not {raw}")
     for where in [path.parent for path in (png, raw) if path is not None] + ([folder] if folder is not None else []):
         if where.exists() and not where.is_dir():
             raise UsageError(f"{where} is a file, not a folder: choose another place for the difference maps")
@@ -343,7 +345,8 @@ def _write_map(maps, index: int, png: Path | None, raw: Path | None, caption: st
                 else:
                     np.save(file, density)
     except OSError as error:
-        raise UsageError(f"could not write the difference map {error.filename or png or raw}: {error.strerror or error}") from None
+        where = error.filename or png or raw
+        raise UsageError(f"could not write the difference map {where}: {error.strerror or error}") from None
 
 
 def _closest_leads(maps) -> bool:
@@ -363,7 +366,8 @@ def _write_candidate_maps(args: argparse.Namespace, metric, maps) -> list[Path]:
     written = []
     for k, name in enumerate(names):
         png = args.map_dir / f"{name}.png"
-        caption = f"{metric.config.name}, {args.candidates[k].name} vs {args.reference.name}: distance {maps.map[k].mean():.4g}"
+        caption = (f"{metric.config.name}, {args.candidates[k].name} vs {args.reference.name}: "
+                   f"distance {maps.map[k].mean():.4g}")
         _write_map(maps, k, png, args.map_dir / f"{name}.npz", caption, vmax)
         written.append(png)
     return written
@@ -504,7 +508,8 @@ def _attack_parser(commands) -> None:
     attack.add_argument("--epsilon", type=_budget, default=8 / 255, metavar="EPS",
                         help="the budget in [0, 1] pixel units, a number or a fraction (default 8/255)")
     attack.add_argument("--norm", choices=NORMS, default="linf",
-                        help="linf: no pixel value moves more than EPS (default); l2: the change's length is at most EPS")
+                        help="linf: no pixel value moves more than EPS (default); "
+                             "l2: the change's length is at most EPS")
     attack.add_argument("--steps", type=_positive_int, default=100, help="descent steps (default 100)")
     attack.add_argument("--samples-per-step", type=_positive_int, default=8, metavar="K",
                         help="E-LPIPS: random transformations averaged per step (default 8)")
@@ -536,7 +541,8 @@ def _judges(text: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in text.split(",") if name.strip())
     unknown = [name for name in names if name not in JUDGES]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown metric {', '.join(unknown) or repr(text)}: use any of {', '.join(JUDGES)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown metric {', '.join(unknown) or repr(text)}: use any of {', '.join(JUDGES)}")
     return names
 
 
@@ -620,9 +626,9 @@ def _weights_verify(args: argparse.Namespace) -> int:
     for status in statuses:
         if status.status == "corrupt":
             print(f"elpips: {status.detail}", file=sys.stderr)
-    bad = [status for status in statuses if status.needed and status.status != "ok"]
+    bad = [status for status in statuses if status.status != "ok"]
     if not bad:
-        print(f"elpips: the {sum(s.needed for s in statuses)} weight files the metrics need are present and intact",
+        print(f"elpips: the {len(statuses)} weight files the metrics need are present and intact",
               file=sys.stderr)
         return 0
     names = " ".join(status.name for status in bad)
@@ -654,5 +660,4 @@ def _print_statuses(statuses) -> None:
     print(f"{'NAME':22} {'FILE':36} {'STATUS':8} LOCATION")
     for status in statuses:
         where = status.location or (f"- ({status.detail})" if status.status == "missing" and status.detail else "-")
-        optional = "" if status.needed else " (optional: no offered metric uses it)"
-        print(f"{status.name:22} {status.file_name:36} {status.status:8} {where}{optional}")
+        print(f"{status.name:22} {status.file_name:36} {status.status:8} {where}")

@@ -74,7 +74,8 @@ CONFIGS: dict[str, MetricConfig] = {
             taps="all",
             linear_weights="vgg_full_avg.npy",
             transforms=TransformConfig(),
-            description="E-LPIPS-VGG, the paper's metric: average-pooled VGG16, 14 feature maps, random transformations",
+            description="E-LPIPS-VGG, the paper's metric: average-pooled VGG16, 14 feature maps, "
+                        "random transformations",
         ),
         MetricConfig(
             name="lpips_vgg",
@@ -102,6 +103,10 @@ CONFIGS: dict[str, MetricConfig] = {
         ),
     )
 }
+
+
+#: The metric names, in the table's order (what every CLI, UI and engine list of metrics is made of).
+METRIC_NAMES: tuple[str, ...] = tuple(CONFIGS)
 
 
 def get_config(name: str) -> MetricConfig:

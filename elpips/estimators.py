@@ -75,9 +75,8 @@ class Comparison:
     def from_draws(per_draw: torch.Tensor, block: int) -> "Comparison":
         """The comparison from (samples, K) per-draw distances of K candidates under shared draws."""
         differences = per_draw[:, :, None] - per_draw[:, None, :]
-        return Comparison(
-            per_draw.mean(0), _stderr(per_draw, block), differences.mean(0), _stderr(differences, block), per_draw.shape[0]
-        )
+        return Comparison(per_draw.mean(0), _stderr(per_draw, block), differences.mean(0),
+                          _stderr(differences, block), per_draw.shape[0])
 
     @property
     def closest(self) -> int:
@@ -89,7 +88,8 @@ class Comparison:
         others = [k for k in range(len(self.values)) if k != best]
         if not others:
             return math.inf
-        z = [-float(self.diff[best, k]) / float(self.diff_stderr[best, k]) if self.diff_stderr[best, k] > 0 else math.inf for k in others]
+        z = [-float(self.diff[best, k]) / float(self.diff_stderr[best, k]) if self.diff_stderr[best, k] > 0
+             else math.inf for k in others]
         return min(z)
 
 
@@ -108,7 +108,7 @@ def _stderr(per_draw: torch.Tensor, block: int) -> torch.Tensor:
 def _per_draw_distances(metric: Metric, images: torch.Tensor, i, j, count: int, block: int, generator,
                         progress: Progress | None = None) -> torch.Tensor:
     """(count, P) per-draw distances, computed a network pass at a time (see Metric.pair_distances)."""
-    draws = metric.sample_draws(count, tuple(images.shape[-2:]), generator, stratify=block)
+    draws = metric.sample_draws(count, generator, stratify=block)
     with torch.no_grad():
         return metric.pair_distances(images, draws, i, j, progress).cpu()
 
@@ -120,7 +120,7 @@ def _block_size(samples: int, block: int) -> int:
     return next((b for b in range(min(block, samples // 2), 1, -1) if samples % b == 0), 1)
 
 
-def _pairs(metric: Metric, x: torch.Tensor, y: torch.Tensor):
+def _pairs(x: torch.Tensor, y: torch.Tensor):
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     n = x.shape[0]
@@ -140,7 +140,7 @@ def estimate(
     if metric.config.transforms is None:
         samples = 1
     block = _block_size(samples, block)
-    images, i, j = _pairs(metric, x, y)
+    images, i, j = _pairs(x, y)
     return Estimate.from_draws(_per_draw_distances(metric, images, i, j, samples, block, generator, progress), block)
 
 
@@ -159,7 +159,7 @@ def estimate_adaptive(
     times its value, or ``max_samples`` draws were taken (the reference's stopping rule)."""
     if metric.config.transforms is None:
         return estimate(metric, x, y, 1, progress=progress)
-    images, i, j = _pairs(metric, x, y)
+    images, i, j = _pairs(x, y)
     chunks: list[torch.Tensor] = []
     taken = 0
     while True:
@@ -199,7 +199,8 @@ def compare(
         return Comparison.from_draws(_per_draw_distances(metric, images, i, j, 1, 1, generator, progress), 1)
     if samples is not None:
         block = _block_size(samples, block)
-        return Comparison.from_draws(_per_draw_distances(metric, images, i, j, samples, block, generator, progress), block)
+        per_draw = _per_draw_distances(metric, images, i, j, samples, block, generator, progress)
+        return Comparison.from_draws(per_draw, block)
     chunks: list[torch.Tensor] = []
     taken = 0
     while True:

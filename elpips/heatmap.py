@@ -34,7 +34,9 @@ _BACKGROUND, _TEXT = (255, 255, 255), (20, 20, 20)
 
 
 def _as_array(values) -> np.ndarray:
-    array = values.detach().cpu().double().numpy() if isinstance(values, torch.Tensor) else np.asarray(values, dtype=np.float64)
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().double().numpy()
+    array = np.asarray(values, dtype=np.float64)
     if array.ndim < 2 or array.size == 0 or np.prod(array.shape[:-2]) != 1:  # (H, W), (1, H, W), (1, 1, H, W)
         raise ValueError(f"a difference map must be one H x W array, got shape {np.shape(values)}")
     array = array.reshape(array.shape[-2:])
@@ -60,7 +62,8 @@ def _label(value: float) -> str:
     return "0" if value == 0 else f"{value:.3g}"
 
 
-def render(values, vmax: float | None = None, background: np.ndarray | None = None, caption: str | None = None) -> np.ndarray:
+def render(values, vmax: float | None = None, background: np.ndarray | None = None,
+           caption: str | None = None) -> np.ndarray:
     """The heat map of an (H, W) map with a colour bar from 0 to ``vmax`` (default: the map's maximum),
     as (H', W', 3) uint8; ``background`` is an (H, W, 3) uint8 image to lay the colours over."""
     array = _as_array(values)
@@ -68,7 +71,8 @@ def render(values, vmax: float | None = None, background: np.ndarray | None = No
     colors = colorize(array, vmax)
     if background is not None:
         if background.shape != (*array.shape, 3):
-            raise ValueError(f"the background must be an {array.shape[0]} x {array.shape[1]} RGB image, got {background.shape}")
+            raise ValueError(f"the background must be an {array.shape[0]} x {array.shape[1]} RGB image, "
+                             f"got {background.shape}")
         level = np.clip(array / vmax, 0, 1) if vmax > 0 else np.zeros_like(array)
         colors = _overlay(colors, level, background)
     factor = max(1, -(-MIN_HEIGHT // array.shape[0]))

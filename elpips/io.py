@@ -84,4 +84,5 @@ def os_error_reason(error: OSError) -> str:
     """``"No space left on device, errno 28 ENOSPC"``: the reason and the errno, for one-line messages."""
     if error.errno is None:
         return str(error) or type(error).__name__
-    return f"{error.strerror or os.strerror(error.errno)}, errno {error.errno} {errno.errorcode.get(error.errno, '')}".rstrip()
+    name = errno.errorcode.get(error.errno, "")
+    return f"{error.strerror or os.strerror(error.errno)}, errno {error.errno} {name}".rstrip()

@@ -140,7 +140,8 @@ class _RunningMaps:
     def __init__(self, block: int):
         self.block = block
         self.count = 0
-        self.sums: dict[str, torch.Tensor | float] = dict.fromkeys(("draws", "squares", "block", "means", "mean_squares"), 0.0)
+        keys = ("draws", "squares", "block", "means", "mean_squares")
+        self.sums: dict[str, torch.Tensor | float] = dict.fromkeys(keys, 0.0)
 
     def add(self, maps: torch.Tensor) -> None:
         for draw_map in maps.double():
@@ -266,7 +267,7 @@ def difference_maps(
     dtype = torch.float64 if metric.shift.dtype == torch.float64 else torch.float32
     while True:
         count = samples if samples is not None else min(block, max_samples - running.count)
-        draws = metric.sample_draws(count, size, generator, stratify=block if samples is not None else count)
+        draws = metric.sample_draws(count, generator, stratify=block if samples is not None else count)
         for part, embedding in metric.embed_in_passes(images, draws):
             pass_distances, pass_maps, pass_coverage = _distances_and_maps(
                 metric, embedding, draws[part], i, j, size, upsample
@@ -283,7 +284,8 @@ def difference_maps(
             return
 
 
-def difference_map(metric: Metric, x: torch.Tensor, y: torch.Tensor, samples: int | None = None, **options) -> DifferenceMap:
+def difference_map(metric: Metric, x: torch.Tensor, y: torch.Tensor, samples: int | None = None,
+                   **options) -> DifferenceMap:
     """The finished :func:`difference_maps` (same arguments): maps, their standard errors, the distances."""
     for result in difference_maps(metric, x, y, samples, **options):
         pass

@@ -142,12 +142,15 @@ class Metric(nn.Module):
     def _check_images(self, images: torch.Tensor, name: str) -> torch.Tensor:
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ValueError(f"{name} must be an (N, 3, H, W) tensor, got {shape}; elpips.as_image_batch converts arrays and files")
+            raise ValueError(f"{name} must be an (N, 3, H, W) tensor, got {shape}; "
+                             "elpips.as_image_batch converts arrays and files")
         if images.shape[0] == 0:
             raise ValueError(f"{name} is an empty batch; pass at least one image")
         height, width = images.shape[-2:]
         if min(height, width) < self.min_image_size:
-            hint = " or a config with fewer scale levels (load_metric(..., num_scales=...))" if self.config.transforms else ""
+            hint = ""
+            if self.config.transforms:
+                hint = " or a config with fewer scale levels (load_metric(..., num_scales=...))"
             raise ValueError(
                 f"{name} is {height}x{width} pixels; {self.config.name} needs at least "
                 f"{self.min_image_size}x{self.min_image_size}: upscale the images{hint}"
@@ -156,7 +159,8 @@ class Metric(nn.Module):
             raise ValueError(f"{name} has dtype {images.dtype}; pass floats (elpips.as_image_batch converts uint8)")
         images = images.to(device=self.device, dtype=self.shift.dtype)  # float16/64 -> the network's float32
         with torch.no_grad():  # one device sync for the three checks
-            low, high, finite = torch.stack([images.amin(), images.amax(), torch.isfinite(images).all().to(images.dtype)]).tolist()
+            checks = [images.amin(), images.amax(), torch.isfinite(images).all().to(images.dtype)]
+            low, high, finite = torch.stack(checks).tolist()
         if not finite:
             raise ValueError(f"{name} contains NaN or Inf values")
         lo_bound, hi_bound = (0.0, 1.0) if self.input_range == "[0,1]" else (-1.0, 1.0)
@@ -165,25 +169,19 @@ class Metric(nn.Module):
             if self.input_range == "[0,1]" and low >= -1 - RANGE_TOLERANCE:
                 hint = " (images in [-1, 1]? load the metric with input_range='[-1,1]' or map them with (x + 1) / 2)"
             raise ValueError(f"{name} has values in [{low:.4g}, {high:.4g}]; with input_range={self.input_range!r} "
-                             f"they must lie in {self.input_range} (overshoots up to {RANGE_TOLERANCE:g} are clamped){hint}")
+                             f"they must lie in {self.input_range} "
+                             f"(overshoots up to {RANGE_TOLERANCE:g} are clamped){hint}")
         if low < lo_bound or high > hi_bound:  # a resampling overshoot within the tolerance
             images = images.clamp(lo_bound, hi_bound)
         return images
 
     # The two halves of the computation ------------------------------------------------------------
 
-    def sample_draws(
-        self,
-        count: int,
-        size: tuple[int, int] | None = None,
-        generator: torch.Generator | None = None,
-        stratify: int = 1,
-    ) -> Draws:
+    def sample_draws(self, count: int, generator: torch.Generator | None = None, *, stratify: int = 1) -> Draws:
         """``count`` random transformations (identity draws for metrics without transformations).
 
         ``generator`` is a CPU ``torch.Generator`` (None: torch's global one); the draws are device-free.
         ``stratify=B`` balances consecutive blocks of B draws (see :func:`elpips.sample_draws`).
-        ``size`` is accepted for metrics whose sampling may depend on the image size; these do not.
         """
         if self.config.transforms is None:
             return Draws.identities(count)
@@ -241,7 +239,8 @@ class Metric(nn.Module):
 
     def embed_in_passes(self, images: torch.Tensor, draws: Draws) -> Iterator[tuple[slice, Embedding]]:
         """``embed(images, draws)`` a network pass at a time: (the draws' slice, its embedding), so that
-        only one pass's features need be alive. The split depends only on the images' shape, the device and ``max_batch``."""
+        only one pass's features need be alive. The split depends only on the images' shape, the device and
+        ``max_batch``."""
         per_pass = self._draws_per_pass(images.shape[0], *self._network_input(*images.shape[-2:], scale=1))
         for start in range(0, len(draws), per_pass):
             part = slice(start, start + per_pass)
@@ -259,7 +258,8 @@ class Metric(nn.Module):
                 progress(len(draws[part]))
         return torch.cat(chunks)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor, samples: int = 1,
+                generator: torch.Generator | None = None) -> torch.Tensor:
         """Distances between x[n] and y[n], each the mean over ``samples`` draws: an (N,) tensor.
 
         All N pairs see the same draws (each pair's estimate is unbiased; draws are shared for speed),
@@ -270,7 +270,7 @@ class Metric(nn.Module):
         if x.shape != y.shape:
             raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
         n = x.shape[0]
-        draws = self.sample_draws(samples, tuple(x.shape[-2:]), generator, stratify=samples)
+        draws = self.sample_draws(samples, generator, stratify=samples)
         embedding = self.embed(torch.cat([x, y]), draws)
         pairs = torch.arange(n)
         return self.embedding_distance(embedding, pairs, pairs + n).mean(dim=0)
@@ -297,5 +297,7 @@ def load_metric(
         linear = weights.lpips_linear_weights(config.linear_weights.split(":", 1)[1], weights_dir)
     else:
         linear = weights.linear_weights(config.linear_weights, weights_dir)
-    device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else "cpu" if device == "auto" else device)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
     return Metric(config, backbone, linear, input_range=input_range, max_batch=max_batch).to(device)

@@ -103,7 +103,8 @@ class Backbone(nn.Module):
         modules: list[nn.Module] = []
         for layer in architecture.layers:
             if isinstance(layer, Conv):
-                modules.append(nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel, layer.stride, layer.padding))
+                modules.append(nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel, layer.stride,
+                                         layer.padding))
                 modules.append(nn.ReLU())
             elif pooling == "max":
                 modules.append(nn.MaxPool2d(layer.kernel, layer.stride))

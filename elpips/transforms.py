@@ -95,7 +95,8 @@ def _categorical(u: torch.Tensor, count: int) -> torch.Tensor:
     return (u * count).long().clamp_(max=count - 1)
 
 
-def sample_draws(config: TransformConfig, count: int, generator: torch.Generator | None = None, stratify: int = 1) -> Draws:
+def sample_draws(config: TransformConfig, count: int, generator: torch.Generator | None = None,
+                 stratify: int = 1) -> Draws:
     """Draw ``count`` random transformations, each distributed as one E-LPIPS sample (ELPIPS.md section 3).
 
     ``stratify=B`` draws consecutive blocks of B jointly, Latin-hypercube style as the reference does in a
@@ -115,7 +116,10 @@ def sample_draws(config: TransformConfig, count: int, generator: torch.Generator
     offset = _categorical(_uniforms(count, stratify, g, columns=2), config.offset_max + 1)
     flip = _categorical(_uniforms(count, stratify, g)[:, 0], 4) if config.flips else torch.full((count,), 3)
     transpose = _categorical(_uniforms(count, stratify, g)[:, 0], 2).bool() & config.transpose
-    permutation = _categorical(_uniforms(count, stratify, g)[:, 0], 6) if config.color_permutation else torch.zeros(count, dtype=torch.long)
+    if config.color_permutation:
+        permutation = _categorical(_uniforms(count, stratify, g)[:, 0], 6)
+    else:
+        permutation = torch.zeros(count, dtype=torch.long)
     low, high = config.color_scale_range
     color = (low + (high - low) * _uniforms(count, stratify, g, columns=3)).float()
     seed = torch.randint(0, 2**62, (count,), generator=g)
@@ -223,7 +227,8 @@ def _scatter(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tens
     return out.scatter_add(2, index.flatten(1).to(values.device)[:, None, :].expand(k, p, -1), values.flatten(2))
 
 
-def apply_draws_adjoint(values: torch.Tensor, draws: Draws, config: TransformConfig, size: tuple[int, int]) -> torch.Tensor:
+def apply_draws_adjoint(values: torch.Tensor, draws: Draws, config: TransformConfig,
+                        size: tuple[int, int]) -> torch.Tensor:
     """The transpose of :func:`apply_draws`' geometry: (k, P, h', w') values on each draw's transformed
     pixel grid -> (k, P, H, W) on the input grid of ``size``.
 
@@ -241,7 +246,8 @@ def apply_draws_adjoint(values: torch.Tensor, draws: Draws, config: TransformCon
     small_h, small_w = (rows.shape[1] // s, cols.shape[1] // s) if s > 1 else (height, width)
     index = _placement(draws, small_h, small_w, config.offset_max)
     if tuple(values.shape[-2:]) != tuple(index.shape[-2:]):
-        raise ValueError(f"values of shape {tuple(values.shape)} do not match the draws' transformed grid {tuple(index.shape[-2:])}")
+        raise ValueError(f"values of shape {tuple(values.shape)} do not match the draws' transformed grid "
+                         f"{tuple(index.shape[-2:])}")
     small = _scatter(values, index, small_h * small_w)
     if s == 1:
         return small.unflatten(2, (height, width))

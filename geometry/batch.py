@@ -42,8 +42,15 @@ from pathlib import Path
 from typing import Sequence
 
 from geometry.backends import BACKENDS, JobEvent, JobResult, finished_result, make_backend
-from geometry.cli_support import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, OneLineParser, one_line,
-                                  parse_device, write_json)
+from geometry.cli_support import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    OneLineParser,
+    one_line,
+    parse_device,
+    write_json,
+)
 from geometry.jobs import JobFileError, load_job_file
 
 PROG = "elpips-batch"

@@ -105,6 +105,7 @@ def positive_int(text: str) -> int:
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options every optimisation tool takes (passed on to the geometry engine)."""
     from geometry.distances import DISTANCE_NAMES
+    from geometry.presets import PRESETS
 
     group = parser.add_argument_group("optimisation")
     group.add_argument("--metric", default="elpips_vgg", choices=DISTANCE_NAMES,
@@ -112,7 +113,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--size", type=parse_size, default=None,
                        help="working size: short side (64) or HxW (48x64); default: the first input's size")
     group.add_argument("--steps", type=positive_int, default=None, help="optimisation steps (default: the preset's)")
-    group.add_argument("--preset", default="fast", choices=("fast", "reference"),
+    group.add_argument("--preset", default="fast", choices=tuple(PRESETS),
                        help="optimisation recipe: fast (default) or reference (the E-LPIPS authors', 100000 steps)")
     group.add_argument("--seed", type=parse_seed, default=0,
                        help="random seed, 0 to 2**63-1 (default 0); same seed, same result (see README)")

@@ -2,7 +2,7 @@
 
 The engine needs three things from a distance, the same trio `elpips.Metric` offers:
 
-* ``sample_draws(count, (H, W), generator)`` -> draws (random transformations; identity ones for
+* ``sample_draws(count, generator)`` -> draws (random transformations; identity ones for
   deterministic distances),
 * ``embed(images, draws)`` -> the features of every image under every draw, computed in ONE call so
   that every image shares each draw's transformation and dropout mask,
@@ -19,12 +19,12 @@ scale levels only accepts images of at least ``metric.min_image_size`` pixels, s
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, NamedTuple
 
 import torch
 
-METRIC_NAMES = ("elpips_vgg", "lpips_vgg", "vgg", "alex")
-DISTANCE_NAMES = METRIC_NAMES + ("l2",)
+from elpips.configs import METRIC_NAMES
 
 
 class IdentityDraws(NamedTuple):
@@ -56,7 +56,7 @@ class SquaredL2:
     name = "l2"
     min_image_size = 1
 
-    def sample_draws(self, count: int, size: tuple[int, int], generator: torch.Generator | None = None) -> IdentityDraws:
+    def sample_draws(self, count: int, generator: torch.Generator | None = None) -> IdentityDraws:
         return IdentityDraws(int(count))
 
     def embed(self, images: torch.Tensor, draws: IdentityDraws) -> L2Embedding:
@@ -64,25 +64,34 @@ class SquaredL2:
 
     def embedding_distance(self, embedding: L2Embedding, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
         pixels = embedding.pixels
-        d = (pixels.index_select(0, i) - pixels.index_select(0, j)).square().mean(dim=1)  # see Metric.embedding_distance
+        # as Metric.embedding_distance
+        d = (pixels.index_select(0, i) - pixels.index_select(0, j)).square().mean(dim=1)
         return d.unsqueeze(0).expand(embedding.count, -1)
 
     def to(self, device: torch.device | str) -> "SquaredL2":
         return self
 
 
+#: Every name a run accepts as its distance: the metrics of `elpips.configs`, and the pixel distance.
+DISTANCE_NAMES = METRIC_NAMES + (SquaredL2.name,)
+
+#: The process's metrics by (name, device, scale levels): the one metric cache of the engine, the batch
+#: workers and the app (metrics are frozen, so every run and request shares them).
 _LOADED: dict[tuple[str, str, int | None], Any] = {}
+_LOADING = threading.Lock()
 
 
-def load_cached(name: str, device: torch.device, num_scales: int | None = None) -> Any:
-    """`elpips.load_metric(name, device, num_scales=...)`, loaded once per process (metrics are frozen)."""
+def load_cached(name: str, device: torch.device | str, num_scales: int | None = None) -> Any:
+    """`elpips.load_metric(name, device, num_scales=...)`, loaded once per process (and once when threads ask
+    at the same time)."""
     key = (name, str(device), num_scales)
-    if key not in _LOADED:
-        import elpips
+    with _LOADING:
+        if key not in _LOADED:
+            import elpips
 
-        kwargs = {} if num_scales is None else {"num_scales": num_scales}
-        _LOADED[key] = elpips.load_metric(name, device=device, **kwargs)
-    return _LOADED[key]
+            kwargs = {} if num_scales is None else {"num_scales": num_scales}
+            _LOADED[key] = elpips.load_metric(name, device=device, **kwargs)
+        return _LOADED[key]
 
 
 def _has_trio(obj: Any) -> bool:
@@ -104,7 +113,6 @@ class DistanceFamily:
 
     def __init__(self, distance: str | Any, device: torch.device):
         self.device = device
-        self._variants: dict[int | None, Any] = {}
         if isinstance(distance, str):
             if distance not in DISTANCE_NAMES:
                 raise ValueError(
@@ -129,9 +137,7 @@ class DistanceFamily:
         return self._base
 
     def _load(self, num_scales: int | None) -> Any:
-        if num_scales not in self._variants:
-            self._variants[num_scales] = load_cached(self.name, self.device, num_scales)
-        return self._variants[num_scales]
+        return load_cached(self.name, self.device, num_scales)
 
     def at_size(self, size: tuple[int, int]) -> Any:
         """The distance to use for images of `size` = (H, W)."""
@@ -140,7 +146,8 @@ class DistanceFamily:
         if short >= getattr(base, "min_image_size", 1):
             return base
         config = getattr(base, "config", None)
-        num_scales = getattr(config, "num_scales", None) or getattr(getattr(config, "transforms", None), "num_scales", None)
+        transforms = getattr(config, "transforms", None)
+        num_scales = getattr(config, "num_scales", None) or getattr(transforms, "num_scales", None)
         if self.name in METRIC_NAMES and num_scales:
             for scales in range(num_scales - 1, 0, -1):
                 metric = self._load(scales)

@@ -53,8 +53,19 @@ import types
 from pathlib import Path
 from typing import Sequence
 
-from geometry.cli_support import (OneLineParser, RunFolder, StepBar, add_run_options, check_memory, checkpoint_bytes,
-                                  file_sha256, load_distance, positive_int, run_tool, write_json)
+from geometry.cli_support import (
+    OneLineParser,
+    RunFolder,
+    StepBar,
+    add_run_options,
+    check_memory,
+    checkpoint_bytes,
+    file_sha256,
+    load_distance,
+    positive_int,
+    run_tool,
+    write_json,
+)
 
 PROG = "elpips-geodesic"
 RECORD_NAME = "record.json"
@@ -76,6 +87,8 @@ if __name__ == "geometry.geodesic":  # imported; `python -m` runs it as __main__
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from geometry.energies import ENERGY_FORMS  # imports torch, as add_run_options does: not at import
+
     parser = OneLineParser(
         prog=PROG,
         description="Perceptual in-between frames: a geodesic between two images, or new frames inserted "
@@ -94,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="two images: frame rate of the MP4 and GIF (default 10); --video uses the clip's x (K+1)")
     parser.add_argument("--gif", default="forward", choices=("forward", "pingpong"),
                         help="GIF playback: forward, or forward then backward (default forward)")
-    parser.add_argument("--energy", default="squared", choices=("squared", "linear"),
+    parser.add_argument("--energy", default="squared", choices=ENERGY_FORMS,
                         help="path energy: sum of d^2 (default) or sum of d")
     parser.add_argument("--init", type=Path, metavar="FOLDER",
                         help="two images: start from the frames in FOLDER (image files in name order: all --frames "

@@ -51,12 +51,16 @@ import hashlib
 import json
 import math
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from elpips.cli import MAX_SEED
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package
+    import tomli as tomllib
 
 
 __all__ = [
@@ -175,7 +179,8 @@ def parse_jobs(data: Any, base_dir: str | os.PathLike, path: str | os.PathLike =
         raise JobFileError(f"{path}: expected a 'jobs' list ([[jobs]] tables in TOML, \"jobs\": [...] in JSON)")
     unknown_top = set(data) - {"jobs", "settings"}
     if unknown_top:
-        raise JobFileError(f"{path}: unknown top-level keys {sorted(unknown_top)}; only 'settings' and 'jobs' are allowed")
+        raise JobFileError(f"{path}: unknown top-level keys {sorted(unknown_top)}; "
+                           "only 'settings' and 'jobs' are allowed")
     defaults = data.get("settings", {})
     if not isinstance(defaults, dict):
         raise JobFileError(f"{path}: top-level 'settings' must be a table of defaults")
@@ -214,7 +219,8 @@ def _parse_job(entry: Any, index: int, defaults: Mapping[str, Any], base_dir: Pa
 
     unknown = set(entry) - _JOB_KEYS
     if unknown:
-        errors.append(f"unknown keys {sorted(unknown)} (job keys: {', '.join(sorted(_JOB_KEYS))}; put options under 'settings')")
+        errors.append(f"unknown keys {sorted(unknown)} (job keys: {', '.join(sorted(_JOB_KEYS))}; "
+                      "put options under 'settings')")
 
     output = entry.get("output")
     if isinstance(output, str) and output:
@@ -256,7 +262,8 @@ def _parse_job(entry: Any, index: int, defaults: Mapping[str, Any], base_dir: Pa
     return job, errors
 
 
-def _check_inputs(inputs: Any, kind: str | None, base_dir: Path, errors: list[str]) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+def _check_inputs(inputs: Any, kind: str | None, base_dir: Path,
+                  errors: list[str]) -> tuple[tuple[Path, ...], tuple[str, ...]]:
     if not isinstance(inputs, list) or not all(isinstance(p, str) and p for p in inputs):
         errors.append("'inputs' must be a list of image paths")
         return (), ()
@@ -301,7 +308,8 @@ def _check_weights(weights: Any, kind: str | None, count: int, errors: list[str]
 def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -> None:
     unknown = set(settings) - SETTINGS[kind]
     if unknown:
-        errors.append(f"unknown settings {sorted(unknown)} for kind {kind!r} (allowed: {', '.join(sorted(SETTINGS[kind]))})")
+        allowed = ", ".join(sorted(SETTINGS[kind]))
+        errors.append(f"unknown settings {sorted(unknown)} for kind {kind!r} (allowed: {allowed})")
 
     def choice(key: str, options) -> None:
         if key in settings and settings[key] not in options:
@@ -315,11 +323,13 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
             errors.append(f"{key} = {value!r}: must be an integer {bounds}")
 
     from geometry.distances import DISTANCE_NAMES  # imports torch: not at start-up
+    from geometry.energies import ENERGY_FORMS
+    from geometry.presets import PRESETS
 
     choice("distance", DISTANCE_NAMES)
-    choice("preset", ("fast", "reference"))
+    choice("preset", tuple(PRESETS))
     choice("dtype", ("float32", "bfloat16"))
-    choice("energy", ("squared", "linear"))
+    choice("energy", ENERGY_FORMS)
     choice("init", ("noise", "mean"))
     integer("steps", 1)
     integer("seed", 0, MAX_SEED)  # what --seed accepts

@@ -326,9 +326,11 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
                                for k, (c, s) in enumerate(zip(costs, stages)) if k >= state.stage))
     status = "completed"
     if callback is not None and state.step == 0 and 0 in snapshots:
-        callback(Progress(0, total, math.nan, 0.0, None, current_output(state.free), 0, sizes[0] if sizes else out_size))
+        first_size = sizes[0] if sizes else out_size
+        callback(Progress(0, total, math.nan, 0.0, None, current_output(state.free), 0, first_size))
 
-    with _SignalCatcher(checkpoint is not None) as signals:
+    # a library call: the caller's `torch.no_grad()` (or an inference loop around it) must not stop the optimiser
+    with torch.enable_grad(), _SignalCatcher(checkpoint is not None) as signals:
         while state.stage < len(stages):
             stage, size, metric = stages[state.stage], sizes[state.stage], family.at_size(sizes[state.stage])
             fixed = resize(problem.fixed, size).to(device)
@@ -344,7 +346,7 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
                 lr = learning_rate(stage.schedule, state.stage_step + 1, stage.steps, stage.lr)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                draws = metric.sample_draws(stage.draws, size, draw_gen)
+                draws = metric.sample_draws(stage.draws, draw_gen)
                 with autocast:
                     distances = energy.pair_distances(metric, problem.compose(param, fixed), draws)
                 loss = energy.combine(distances.float().mean(0))

@@ -245,22 +245,40 @@ def bad_uploads(tmp_path_factory) -> dict:
 @pytest.mark.parametrize(
     "case, message",
     [
-        ("unreadable", "Could not read broken.png as an image"),
-        ("too-many-pixels", "8000x6000 pixels, more than the 40 megapixels"),
-        ("too-large-file", "exceeds the maximum file size"),
-        ("missing", "no image given"),
+        ("unreadable", "Image A: could not read broken.png as an image ("),
+        ("too-many-pixels", "Image A: huge.png is 8000x6000 pixels, more than the 40 megapixels"),
+        ("missing", "Image A: no image given. Upload an image"),
     ],
 )
-def test_bad_uploads_give_a_clear_message(client, ex, bad_uploads, case, message):
+def test_bad_uploads_stay_in_the_status_area_naming_the_users_file(client, ex, bad_uploads, case, message):
     upload = bad_uploads[case]
-    with pytest.raises(Exception, match=message):
-        client.predict(handle_file(upload) if upload else None, handle_file(ex["disc_left"]), "lpips_vgg", 64,
+    answer, details, picture = client.predict(
+        handle_file(upload) if upload else None, handle_file(ex["disc_left"]), "lpips_vgg", 64, "Sample budget", 1,
+        0.01, 100, 0, api_name="/distance")
+    assert answer.startswith("**Error:** ") and message in answer, answer
+    assert not re.search(r"[/\\]\S*\.png", answer), answer  # the file's name, never the server's upload folder
+
+
+def test_an_upload_over_the_server_size_limit_is_refused_by_gradio(client, ex, bad_uploads):
+    with pytest.raises(Exception, match="exceeds the maximum file size"):
+        client.predict(handle_file(bad_uploads["too-large-file"]), handle_file(ex["disc_left"]), "lpips_vgg", 64,
                        "Sample budget", 1, 0.01, 100, 0, api_name="/distance")
 
 
-def test_average_of_one_image_is_refused_with_a_message(client, ex):
-    with pytest.raises(Exception, match="at least 2 images"):
-        client.predict([handle_file(ex["disc_left"])], "l2", 32, 10, 0, 1, 1, 1, 1, 1, 1, api_name="/average")
+def test_average_of_one_image_is_refused_in_its_status_area(client, ex):
+    status, *_ = client.predict([handle_file(ex["disc_left"])], "l2", 32, 10, 0, 1, 1, 1, 1, 1, 1,
+                                api_name="/average")
+    assert status == "**Error:** Average: upload at least 2 images (or pick an example)."
+
+
+def test_a_new_run_first_clears_the_previous_result(client, ex):
+    args = ([handle_file(ex["disc_left"]), handle_file(ex["disc_right"])], "l2", 32, 10, 0, 1, 1, 1, 1, 1, 1)
+    assert client.predict(*args, api_name="/average")[-1] is not None
+    job = client.submit(*args, api_name="/average")
+    job.result(timeout=60)
+    status, bar, note, live, plot, result = job.outputs()[0]
+    assert status == "Starting the run..." and live is None and result is None and not plot["data"]
+    assert "Done: 10 steps" in job.outputs()[-1][0] and job.outputs()[-1][-1] is not None
 
 
 def _attack_args(ex, steps, metric="lpips_vgg", epsilon=8, judges=("l2",), anchor="disc_left_moved"):

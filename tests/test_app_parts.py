@@ -5,6 +5,7 @@ import os
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
+import math
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,12 +15,13 @@ import pytest
 import torch
 from PIL import Image
 
+from geometry.presets import Preset, Stage, get_preset
+
 from app.__main__ import parse_args
 from app.estimate import plan_run, snapshot_steps
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
 from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, format_seconds, new_run_folder, time_steps
 from app.runs import enlarged, filmstrip
-from geometry.presets import Preset, Stage, get_preset
 
 
 def _progress(step, total=3, energy=1.0, snapshot=None):
@@ -90,8 +92,11 @@ def test_speed_table_measures_once_per_key():
     assert calls == [1] and table.known(key) == 0.25
 
 
-def test_time_steps_needs_three_steps_and_returns_a_positive_time():
-    assert time_steps(lambda callback: [callback(_progress(k)) for k in range(4)]) >= 0
+def test_time_steps_is_the_median_gap_without_the_first_step(monkeypatch):
+    # the clock at each reported step: the first gap (10 s: loading the metric) is left out
+    clock = iter([0.0, 10.0, 11.0, 13.5, 14.75, 20.0, 21.0])
+    monkeypatch.setattr("app.jobs.time.perf_counter", lambda: next(clock))
+    assert time_steps(lambda callback: [callback(_progress(k)) for k in range(5)]) == 1.25  # of 1, 2.5, 1.25
     with pytest.raises(RuntimeError, match="at least 3"):
         time_steps(lambda callback: [callback(_progress(k)) for k in range(2)])
 
@@ -105,8 +110,10 @@ def test_plan_lists_the_step_times_it_needs_and_sums_them():
         expected = [((64 // stage.divisor, 64 // stage.divisor), stage.draws) for stage in stages]
         assert plan.probes() == sorted(set(expected), key=lambda probe: (probe[0][0] * probe[0][1], probe[1]))
         times = {probe: 0.01 * 4.0**k for k, probe in enumerate(plan.probes())}
-        assert plan.seconds(times) == pytest.approx(sum(stage.steps * times[probe] for stage, probe in zip(stages, expected)))
-    coarse_to_fine = Preset("c2f", init="mean", stages=(Stage(4, 50, 0.05, "cosine", 1), Stage(1, 50, 0.01, "cosine", 2)))
+        expected_seconds = sum(stage.steps * times[probe] for stage, probe in zip(stages, expected))
+        assert plan.seconds(times) == pytest.approx(expected_seconds)
+    coarse_to_fine = Preset("c2f", init="mean",
+                            stages=(Stage(4, 50, 0.05, "cosine", 1), Stage(1, 50, 0.01, "cosine", 2)))
     small = plan_run(coarse_to_fine, "barycenter", 100, (32, 32))  # the 8-px stage is dropped, its steps move on
     assert small.total_steps == 100 and small.probes() == [((32, 32), 2)]
 
@@ -224,6 +231,7 @@ def test_the_bundled_adversarial_example_fools_lpips_but_not_elpips(metric_lpips
     ranks it closer to the clean disc than the moved disc (which it ranks closer than the noisy one);
     E-LPIPS keeps the moved disc closer."""
     import elpips
+
     from app.examples import ADVERSARIAL
 
     load = {name: elpips.load_image(REPO_EXAMPLES_DIR / f"{name}.png")
@@ -250,3 +258,84 @@ def test_without_the_repository_assets_the_adversarial_example_is_made_once(tmp_
     noisy = np.asarray(Image.open(tmp_path / "generated" / "disc_left_noisy.png"), dtype=int)
     change = np.abs(np.asarray(Image.open(path), dtype=int) - noisy)
     assert 0 < change.max() <= 8
+
+
+def test_the_app_and_the_engine_share_one_metric_cache():
+    from geometry.distances import DistanceFamily, load_cached
+
+    from app.distance import MetricShelf
+
+    cpu = torch.device("cpu")
+    shelf = MetricShelf(cpu)
+    small = shelf.at_size("elpips_vgg", (32, 32))  # fewer scale levels: its own entry, loaded once
+    assert small is DistanceFamily("elpips_vgg", cpu).at_size((32, 32)) is load_cached("elpips_vgg", cpu, 4)
+    assert shelf.at_size("lpips_vgg", (64, 64)) is load_cached("lpips_vgg", "cpu")
+
+
+def test_step_lines_say_what_is_known_in_words():
+    from app.runs import step_line
+
+    def line(step, energy, eta):
+        return step_line(SimpleNamespace(step=step, total_steps=10, energy=energy, eta_s=eta))
+
+    assert line(0, math.nan, None) == "Step 0/10"  # the step-0 report comes before any energy
+    assert line(3, 0.123456, 0.4) == "Step 3/10: energy 0.12346, under a second left"
+    assert line(3, 0.123456, 45) == "Step 3/10: energy 0.12346, about 45 s left"
+
+
+def test_energy_plot_is_the_running_mean_of_the_last_tenth_of_the_steps():
+    from app.ui import _energy_frame, running_mean
+
+    assert running_mean([1.0, 3.0, 5.0, 7.0], 2).tolist() == [1.0, 2.0, 4.0, 6.0]
+    noisy = [(step, 1.0 + (0.5 if step % 2 else -0.5)) for step in range(1, 101)]  # 10-step window
+    frame = _energy_frame(noisy)
+    assert frame["step"].tolist() == list(range(1, 101))
+    assert frame["energy"].iloc[20:].tolist() == pytest.approx([1.0] * 80)  # the one-step noise averages out
+    assert _energy_frame(noisy, smooth=False)["energy"].iloc[20:].tolist() == [e for _, e in noisy[20:]]
+    assert _energy_frame([]).empty
+
+
+def test_the_average_keeps_as_many_files_as_it_has_weight_sliders():
+    from app.runs import MAX_AVERAGE_IMAGES, average_selection
+
+    files = [f"/tmp/upload/{k}/image{k}.png" for k in range(MAX_AVERAGE_IMAGES + 2)]
+    kept, message = average_selection(files)
+    assert kept == files[:MAX_AVERAGE_IMAGES]
+    assert f"at most {MAX_AVERAGE_IMAGES} images" in message and "left out image6.png, image7.png" in message
+    assert "/tmp" not in message
+    assert average_selection(files[:2]) == (files[:2], None)
+
+
+def test_an_unreadable_upload_is_named_by_its_file_never_by_the_servers_folder(tmp_path):
+    import gradio as gr
+
+    from app.uploads import UnreadableUpload, load_upload
+
+    broken = tmp_path / "gradio" / "0123abcd" / "holiday.png"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    with pytest.raises(gr.Error) as raised:
+        load_upload(str(broken), "Start (A)")
+    message = raised.value.message
+    assert message.startswith("Start (A): could not read holiday.png as an image (") and "Upload a PNG" in message
+    assert str(tmp_path) not in message
+    with pytest.raises(gr.Error) as raised:
+        load_upload(UnreadableUpload("x.png", "truncated"), "End (B)")  # what Gradio could not open itself
+    assert raised.value.message.startswith("End (B): could not read x.png as an image (truncated). Upload a PNG")
+
+
+def test_tab_errors_go_to_the_status_area_and_the_other_outputs_keep_their_values():
+    import gradio as gr
+
+    from app.ui import shows_errors
+
+    @shows_errors(3)
+    def run(fail_after: int):
+        for k in range(fail_after):
+            yield f"step {k}", k, k
+        raise gr.Error("Geodesic: give both a start and an end image.")
+
+    *steps, last = list(run(1))
+    assert steps == [("step 0", 0, 0)]
+    assert last[0] == "**Error:** Geodesic: give both a start and an end image."
+    assert all(isinstance(value, type(gr.skip())) for value in last[1:])

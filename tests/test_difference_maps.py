@@ -10,8 +10,8 @@ from PIL import Image
 
 import elpips
 from elpips import heatmap
-from elpips.maps import _RunningMaps
 from elpips.estimators import _stderr
+from elpips.maps import _RunningMaps
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -123,7 +123,8 @@ def test_maps_form_pass_by_pass_and_end_in_the_finished_map(two_scales, crops):
     assert not torch.equal(stream[0].map, final.map)
 
 
-@pytest.mark.parametrize("count, block, chunks", [(1, 1, [1]), (7, 1, [3, 4]), (20, 10, [3, 9, 8]), (25, 10, [25]), (12, 4, [5, 7])])
+@pytest.mark.parametrize("count, block, chunks",
+                         [(1, 1, [1]), (7, 1, [3, 4]), (20, 10, [3, 9, 8]), (25, 10, [25]), (12, 4, [5, 7])])
 def test_running_standard_error_follows_the_estimators_rule(count, block, chunks):
     per_draw = torch.rand(count, 2, 3, 5, generator=seeded(count), dtype=torch.float64)
     running = _RunningMaps(block)
@@ -141,9 +142,11 @@ def test_a_local_edit_lights_its_corner_and_not_the_opposite_one(name, samples, 
     top_left, bottom_right = cat.clone(), cat.clone()
     top_left[..., corner, corner] = 1 - cat[..., corner, corner]
     bottom_right[..., -20:-4, -20:-4] = 1 - cat[..., -20:-4, -20:-4]
-    result = elpips.difference_map(metric, cat, torch.cat([top_left, bottom_right]), samples=samples, generator=seeded(7))
+    result = elpips.difference_map(metric, cat, torch.cat([top_left, bottom_right]), samples=samples,
+                                   generator=seeded(7))
     for maps in (result.map, result.density):
-        for edited, opposite in ((maps[0, 0, :24, :24], maps[0, 0, -24:, -24:]), (maps[1, 0, -24:, -24:], maps[1, 0, :24, :24])):
+        for edited, opposite in ((maps[0, 0, :24, :24], maps[0, 0, -24:, -24:]),
+                                 (maps[1, 0, -24:, -24:], maps[1, 0, :24, :24])):
             assert edited.mean() > 10 * opposite.mean()
 
 

@@ -69,7 +69,8 @@ def test_fast_preset_improves_on_the_pixel_mean(metric_elpips, small):
 
 def test_geodesic_keeps_endpoints_and_evens_out_consecutive_distances(metric_elpips, small):
     cat, dog = small
-    preset = Preset("short", init="mean", stages=(Stage(1, 20, 0.01, "cosine", 1),))
+    # the fast path recipe's learning rate, shortened (at lr 0.01 with one draw, 20 steps RAISE the energy)
+    preset = Preset("short", init="mean", stages=(Stage(1, 20, 0.003, "cosine", 2),))
     res = geodesic(cat, dog, frames=4, distance=metric_elpips, preset=preset, seed=0)
     assert res.images.shape == (4, 3, SIZE, SIZE)
     assert torch.equal(res.images[0], cat[0]) and torch.equal(res.images[-1], dog[0])
@@ -77,9 +78,12 @@ def test_geodesic_keeps_endpoints_and_evens_out_consecutive_distances(metric_elp
     dissolve = (1 - t) * cat + t * dog  # the initialisation
     before = estimate_energy(res, images=dissolve, samples=24, distance=metric_elpips)
     after = estimate_energy(res, samples=24, distance=metric_elpips)
-    ratio = lambda d: max(d) / min(d)
-    assert after.value < before.value + 2 * before.stderr
-    assert ratio(after.distances) < 1.5 or ratio(after.distances) < ratio(before.distances)
+    difference, stderr = after.minus(before)  # same seed: the shared draws' noise cancels
+    assert difference < -2 * stderr  # the energy fell, beyond the estimate's noise
+    def ratio(distances):
+        return max(distances) / min(distances)
+
+    assert ratio(after.distances) < 0.9 * ratio(before.distances)  # the dissolve's uneven steps (1.32) even out
 
 
 # --- motion (issue 14): a pan of the cat, 48 px frames ------------------------------------------------------

@@ -3,13 +3,11 @@ checkpoints that resume bit-for-bit, refusal of corrupt checkpoints."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +32,7 @@ class NoisyL2:
     name = "noisy_l2"
     min_image_size = 1
 
-    def sample_draws(self, count, size, generator=None):
+    def sample_draws(self, count, generator=None):
         return 0.2 + 0.8 * torch.rand(count, 3, generator=generator)
 
     def embed(self, images, draws):
@@ -70,6 +68,18 @@ def test_l2_geodesic_is_cross_dissolve(energy, tolerance):
     assert res.images.shape == (6, 3, 16, 16)
     assert torch.equal(res.images[0], a[0]) and torch.equal(res.images[-1], b[0])
     assert (res.images - ((1 - t) * a + t * b)).abs().max() < tolerance
+
+
+def test_the_engine_optimises_when_the_caller_has_gradients_disabled():
+    a, b = random_images(2, seed=2).split(1)
+    short = Preset("short", init="noise", stages=(Stage(1, 20, 0.1, "cosine", 1),))
+    free = geodesic(a, b, frames=4, distance="l2", preset=short)
+    with torch.no_grad():
+        disabled = geodesic(a, b, frames=4, distance="l2", preset=short)
+        average = barycenter(torch.cat([a, b]), (0.5, 0.5), distance="l2", energy="linear", preset=EXACT)
+        assert not torch.is_grad_enabled()  # the caller's setting is restored
+    assert torch.equal(disabled.images, free.images) and disabled.record.status == "completed"
+    assert torch.allclose(average.images, (a + b) / 2, atol=1e-4)
 
 
 def test_mean_init_is_already_the_l2_optimum_and_estimate_has_zero_error():
@@ -165,9 +175,11 @@ def test_perturbed_copies_are_reproducible_and_shift_by_at_most_two_pixels():
 
 # --- checkpoints ----------------------------------------------------------------------------------------------
 
-TWO_STAGES = Preset("two-stage", init="noise", stages=(Stage(2, 10, 0.05, "cosine", 2), Stage(1, 10, 0.02, "cosine", 2)))
-THREE_STAGES = Preset("three-stage", init="mean", stages=(Stage(4, 6, 0.05, "cosine", 2), Stage(2, 6, 0.03, "cosine", 2),
-                                                          Stage(1, 6, 0.02, "cosine", 1)))
+TWO_STAGES = Preset("two-stage", init="noise",
+                    stages=(Stage(2, 10, 0.05, "cosine", 2), Stage(1, 10, 0.02, "cosine", 2)))
+THREE_STAGES = Preset("three-stage", init="mean",
+                      stages=(Stage(4, 6, 0.05, "cosine", 2), Stage(2, 6, 0.03, "cosine", 2),
+                              Stage(1, 6, 0.02, "cosine", 1)))
 
 
 def _noisy_run(**options):

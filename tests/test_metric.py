@@ -21,12 +21,14 @@ def metric_without_dropout():
     config = elpips.get_config("elpips_vgg")
     no_dropout = dataclasses.replace(config, transforms=dataclasses.replace(config.transforms, dropout_keep=1.0))
     weights = elpips.weights
-    return elpips.Metric(no_dropout, weights.backbone_state_dict("vgg16"), weights.linear_weights("vgg_full_avg.npy"), max_batch=4)
+    return elpips.Metric(no_dropout, weights.backbone_state_dict("vgg16"), weights.linear_weights("vgg_full_avg.npy"),
+                         max_batch=4)
 
 
 @pytest.fixture(scope="module")
 def adversarial(data_dir):
-    return {name: elpips.load_image(data_dir / f"{name}.png") for name in ("adv_reference", "adv_anchor", "adv_vgg_sqz")}
+    names = ("adv_reference", "adv_anchor", "adv_vgg_sqz")
+    return {name: elpips.load_image(data_dir / f"{name}.png") for name in names}
 
 
 def test_lpips_vgg_reproduces_published_numbers(metric_lpips, adversarial):
@@ -70,7 +72,8 @@ def test_standard_lpips_equals_the_lpips_package(net, small_images, lpips_packag
     theirs = lpips_package(net)
     generator = torch.Generator().manual_seed(0)
     cat, dog = small_images
-    pairs = [(cat, dog), (cat, cat.flip(-1)), (torch.rand(2, 3, 48, 40, generator=generator), torch.rand(2, 3, 48, 40, generator=generator))]
+    noise = (torch.rand(2, 3, 48, 40, generator=generator), torch.rand(2, 3, 48, 40, generator=generator))
+    pairs = [(cat, dog), (cat, cat.flip(-1)), noise]
     with torch.no_grad():
         for x, y in pairs:
             expected = theirs(x, y, normalize=True).flatten()
@@ -82,7 +85,8 @@ def test_distance_to_itself_is_exactly_zero(name, small_images):
     metric = elpips.load_metric(name)
     cat, _ = small_images
     with torch.no_grad():
-        assert torch.equal(metric(cat, cat.clone(), samples=8, generator=torch.Generator().manual_seed(1)), torch.zeros(1))
+        distance = metric(cat, cat.clone(), samples=8, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(distance, torch.zeros(1))
 
 
 def test_symmetric_per_draw_and_in_expectation(metric_elpips, small_images):
@@ -149,7 +153,8 @@ def test_batched_and_one_at_a_time_embeddings_agree_for_deterministic_draws(metr
     draws = metric.sample_draws(12, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         together = metric.embedding_distance(metric.embed(torch.cat([cat, dog]), draws), [0], [1])
-        alone = torch.cat([metric.embedding_distance(metric.embed(torch.cat([cat, dog]), draws[k : k + 1]), [0], [1]) for k in range(12)])
+        alone = torch.cat([metric.embedding_distance(metric.embed(torch.cat([cat, dog]), draws[k : k + 1]), [0], [1])
+                           for k in range(12)])
     assert torch.allclose(together, alone, rtol=1e-4, atol=1e-8)
 
 

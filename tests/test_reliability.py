@@ -250,7 +250,7 @@ def test_batch_jobs_are_checked_for_output_seed_and_memory_before_their_network_
                                                                                    monkeypatch):
     import shutil
 
-    from geometry import backends, batch
+    from geometry import batch, distances
 
     for name in ("cat64.png", "dog64.png"):
         shutil.copy(data_dir / "small" / name, tmp_path / name)
@@ -281,10 +281,10 @@ output = "out/huge"
 settings = { size = 3000, max_memory = "4GB" }
 """)
 
-    def refuse(self, name, device):
+    def refuse(*args, **kwargs):
         raise AssertionError("a network was loaded before the memory check")
 
-    monkeypatch.setattr(backends.MetricCache, "get", refuse)
+    monkeypatch.setattr(distances, "load_cached", refuse)
     assert batch.main([str(job_file), "--device", "cpu", "--no-progress"]) == 1
     err = capsys.readouterr().err
     entries = {e["name"]: e for e in json.loads(batch.default_manifest_path(job_file).read_text())["jobs"]}
@@ -300,12 +300,14 @@ def test_the_app_refuses_a_run_too_large_for_the_memory_before_measuring_it(tmp_
     import gradio as gr
 
     import elpips.memory
+
     from app import runs
     from app.jobs import DeviceSlot
 
     monkeypatch.setattr(elpips.memory, "available_bytes", lambda device: 8 * 10**9)
     ctx = runs.AppContext(tmp_path, torch.device("cpu"), DeviceSlot("cpu"))
-    with pytest.raises(gr.Error, match=r"needs about .* more than the 8 GB available on cpu: use a resolution of \d+ px"):
+    refusal = r"needs about .* more than the 8 GB available on cpu: use a resolution of \d+ px"
+    with pytest.raises(gr.Error, match=refusal):
         runs.prepare_geodesic(ctx, str(pair[0]), str(pair[1]), 64, "elpips_vgg", "squared", 512, 60, 0, 10)
     spec, _ = runs.prepare_geodesic(ctx, str(pair[0]), str(pair[1]), 5, "elpips_vgg", "squared", 64, 60, 0, 10)
     assert spec.kind == "geodesic"  # a run that fits is prepared as before

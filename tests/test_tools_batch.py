@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import elpips
-from geometry import batch, jobs
-from geometry.backends import MetricCache, make_backend
+from geometry import batch, distances, jobs
+from geometry.backends import make_backend
 from geometry.backends.local import LocalBackend
 
 L2_DEFAULTS = '[settings]\ndistance = "l2"\nsize = 32\nsteps = 12\n'
@@ -173,11 +173,12 @@ def test_one_network_load_serves_every_job_of_a_distance(workdir, capsys, monkey
             '[[jobs]]\nkind = "geodesic"\ninputs = ["cat64.png", "dog64.png"]\noutput = "path"\n'
             'settings = { frames = 3 }\n')
     job_file = write_jobs(workdir, text)
-    metrics = MetricCache()
-    code = batch.run_batch(jobs.load_job_file(job_file), LocalBackend(device="cpu", metrics=metrics), progress=False)
+    loaded = {}
+    monkeypatch.setattr(distances, "_LOADED", loaded)  # as a fresh worker process: nothing loaded yet
+    code = batch.run_batch(jobs.load_job_file(job_file), LocalBackend(device="cpu"), progress=False)
     assert code == 0, capsys.readouterr().err
     assert loads == [("elpips_vgg", None)]
-    assert metrics.loaded == [("elpips_vgg", "cpu")]
+    assert list(loaded) == [("elpips_vgg", "cpu", None)]
     manifest, entries = read_manifest(job_file)
     assert manifest["summary"]["done"] == 2
     assert entries["avg"]["record"]["settings"]["distance"] == "elpips_vgg"

@@ -112,7 +112,8 @@ def test_sampled_distributions_match_the_paper():
 def test_sampling_is_reproducible_from_the_generator():
     a = sample_draws(CONFIG, 10, torch.Generator().manual_seed(11))
     b = sample_draws(CONFIG, 10, torch.Generator().manual_seed(11))
-    assert all(torch.equal(getattr(a, f), getattr(b, f)) for f in ("scale", "phase", "offset", "flip", "transpose", "permutation", "color", "seed"))
+    fields = ("scale", "phase", "offset", "flip", "transpose", "permutation", "color", "seed")
+    assert all(torch.equal(getattr(a, f), getattr(b, f)) for f in fields)
 
 
 def test_identity_draws_leave_images_unchanged():
@@ -138,4 +139,5 @@ def test_stratified_blocks_keep_the_marginals_and_balance_each_block():
         assert counts(values, categories).max() <= -(-block // categories)
     assert counts(draws.offset[:, 0], 8).max() <= 2  # 1.25 strata each: i.i.d. draws would often give 3+
     colors = draws.color.view(blocks, block, 3)
-    assert torch.equal(((colors - 0.2) / 0.8 * block).floor().sort(dim=1).values[:, :, 0], torch.arange(block).float().expand(blocks, -1))
+    strata = ((colors - 0.2) / 0.8 * block).floor().sort(dim=1).values[:, :, 0]
+    assert torch.equal(strata, torch.arange(block).float().expand(blocks, -1))

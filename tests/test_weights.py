@@ -310,13 +310,25 @@ def test_download_is_checked_then_cached_with_its_licence(offline, linear_dir, m
 def test_verify_reports_ok_missing_and_corrupt(offline, tmp_path, linear_dir):
     offline.mkdir(parents=True)
     shutil.copy(linear_dir / "vgg_maxpool.npy", offline)
-    (offline / "squeeze.npy").write_bytes(b"garbage")
+    (offline / "vgg_full_avg.npy").write_bytes(b"garbage")
     statuses = {s.name: s for s in weights.verify()}
     assert statuses["vgg_maxpool"].status == "ok"
-    assert statuses["squeeze"].status == "corrupt" and FILES["squeeze"].sha256 in statuses["squeeze"].detail
+    corrupt = statuses["vgg_full_avg"]
+    assert corrupt.status == "corrupt" and FILES["vgg_full_avg"].sha256 in corrupt.detail
     assert statuses["vgg16"].status == "missing" and statuses["vgg16"].location is None
-    assert statuses["vgg16"].needed and not statuses["squeeze"].needed  # SqueezeNet is not offered
-    assert weights.locate("squeeze") == offline / "squeeze.npy"
+    assert weights.locate("vgg_full_avg") == offline / "vgg_full_avg.npy"
+
+
+def test_every_weight_file_in_the_table_serves_an_offered_metric():
+    from elpips.configs import CONFIGS
+
+    used = set()
+    for config in CONFIGS.values():
+        linear = config.linear_weights
+        used.add(weights.weight_file(config.backbone).name)
+        used.add(weights._LPIPS_LINEAR[linear[len("lpips:"):]] if linear.startswith("lpips:")
+                 else weights.weight_file(linear).name)
+    assert used == set(FILES)
 
 
 def test_verify_refuses_a_weights_folder_that_does_not_exist(offline, tmp_path, monkeypatch):

@@ -14,8 +14,8 @@ process with :class:`JobEvent` progress (started/progress/finished) for the prog
 writes the manifest from the results, so every backend produces the same manifest.
 
 What runs one job lives here too, so that every backend runs jobs the same way: :func:`run_job`
-(call it in the worker, with a :class:`MetricCache` that lives as long as the worker, so each
-network is loaded once per worker) and :func:`finished_result` (is the job already done?). Both only
+(call it in the worker: each network is loaded once per worker process, by
+`geometry.distances.load_cached`) and :func:`finished_result` (is the job already done?). Both only
 touch the job's output folder, which is where resumability lives:
 
 * ``job.json``         the job's spec (`Job.spec`), written when it starts;
@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import importlib
 import json
-import time
 import threading
+import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,7 +51,6 @@ __all__ = [
     "BACKENDS",
     "JobEvent",
     "JobResult",
-    "MetricCache",
     "make_backend",
     "run_job",
     "finished_result",
@@ -134,36 +133,6 @@ def make_backend(name: str, **options: Any) -> Backend:
     return getattr(module, class_name)(**options)
 
 
-class MetricCache:
-    """Distances by (name, device), each network loaded once and reused by every job of a worker.
-
-    ``"l2"`` needs no network and is passed to the engine by name.
-    """
-
-    def __init__(self) -> None:
-        self._metrics: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str, device: torch.device | str | None) -> Any:
-        if name == "l2":
-            return name
-        from geometry.distances import resolve_device
-
-        device = resolve_device(device)
-        key = (name, str(device))
-        with self._lock:
-            if key not in self._metrics:
-                import elpips
-
-                self._metrics[key] = elpips.load_metric(name, device=device)
-            return self._metrics[key]
-
-    @property
-    def loaded(self) -> list[tuple[str, str]]:
-        """The (name, device) pairs loaded so far."""
-        return list(self._metrics)
-
-
 def finished_result(job: Job) -> JobResult | None:
     """The job's result from its ``done.json`` when it is finished (same spec, outputs present), else None."""
     done = _read_json(job.output / DONE_FILE)
@@ -176,7 +145,7 @@ def finished_result(job: Job) -> JobResult | None:
                      record=done.get("record"), seconds=0.0)
 
 
-def run_job(job: Job, metrics: MetricCache, device: torch.device | str | None,
+def run_job(job: Job, device: torch.device | str | None,
             on_event: Callable[[JobEvent], None], cancel: threading.Event | None = None) -> JobResult:
     """Run one job to completion in this process: resume its checkpoint if any, write its outputs and
     ``done.json``. Errors become a failed result with a one-line message; KeyboardInterrupt propagates
@@ -197,7 +166,7 @@ def run_job(job: Job, metrics: MetricCache, device: torch.device | str | None,
             on_event(JobEvent(job.name, "progress", progress.step, progress.total_steps,
                               energy=progress.energy, eta_s=progress.eta_s))
 
-        outputs, record = _execute(job, metrics, device, checkpoint, callback, cancel)
+        outputs, record = _execute(job, device, checkpoint, callback, cancel)
         if record.get("status") == "cancelled":
             result.error = "cancelled; rerun the job file to resume from its checkpoint"
         else:
@@ -231,14 +200,14 @@ def _prepare_folder(job: Job) -> Path:
     return checkpoint
 
 
-def _execute(job: Job, metrics: MetricCache, device, checkpoint: Path, callback, cancel) -> tuple[list[str], dict]:
+def _execute(job: Job, device, checkpoint: Path, callback, cancel) -> tuple[list[str], dict]:
     """Call the engine for the job's kind and write its outputs; returns (output names, record dict)."""
     from geometry import api, video
     from geometry.average import write_average_outputs
 
     settings = dict(job.settings)
     _check_memory(job, settings, device)
-    distance = metrics.get(settings.pop("distance", "elpips_vgg"), device)
+    distance = settings.pop("distance", "elpips_vgg")  # the engine loads it through the process's metric cache
     fps = settings.pop("fps", 10)
     gif = settings.pop("gif", "forward")
     settings.setdefault("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)
@@ -280,7 +249,8 @@ def _check_memory(job: Job, settings: dict, device) -> None:
 
     limit = settings.pop("max_memory", None)
     size = settings.get("size")
-    size = target_size(tuple(elpips.load_image(job.inputs[0]).shape[-2:]), tuple(size) if isinstance(size, list) else size)
+    first_hw = tuple(elpips.load_image(job.inputs[0]).shape[-2:])
+    size = target_size(first_hw, tuple(size) if isinstance(size, list) else size)
     if job.kind == "geodesic":
         kind, images, free = "geodesic", int(settings.get("frames", 10)), int(settings.get("frames", 10)) - 2
     else:

@@ -7,25 +7,23 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
-from geometry.backends import JobEvent, JobResult, MetricCache, run_job
+from geometry.backends import JobEvent, JobResult, run_job
 from geometry.jobs import Job
 
 
 class LocalBackend:
     """Runs jobs sequentially on ``device`` (None/"auto": CUDA when available, else CPU).
 
-    ``metrics`` may be shared with other code that already loaded networks; ``cancel`` stops the
+    Networks are loaded once per process (`geometry.distances.load_cached`); ``cancel`` stops the
     running job at its next step (it is reported failed, with its checkpoint kept for a rerun).
     """
 
     name = "local"
 
-    def __init__(self, device: torch.device | str | None = None, metrics: MetricCache | None = None,
-                 cancel: threading.Event | None = None) -> None:
+    def __init__(self, device: torch.device | str | None = None, cancel: threading.Event | None = None) -> None:
         self.device = device
-        self.metrics = metrics if metrics is not None else MetricCache()
         self.cancel = cancel
 
     def run(self, jobs: Sequence[Job], on_event: Callable[[JobEvent], None]) -> Iterator[JobResult]:
         for job in jobs:
-            yield run_job(job, self.metrics, self.device, on_event, cancel=self.cancel)
+            yield run_job(job, self.device, on_event, cancel=self.cancel)

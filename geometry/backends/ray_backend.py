@@ -10,8 +10,9 @@ How it works:
 
 * One :class:`JobWorker` actor per concurrent job: as many as the cluster has GPUs (each actor holds one
   GPU), or, on a cluster without GPUs (or with ``device="cpu"``), as many as it has CPUs divided by
-  ``cpus_per_job``; never more than there are jobs. Each actor keeps a `MetricCache` for its lifetime,
-  so a network is loaded once per worker, not once per job. The driver hands a job to each idle actor.
+  ``cpus_per_job``; never more than there are jobs. An actor is a process that keeps its metrics
+  loaded (`geometry.distances.load_cached`), so a network is loaded once per worker, not once per job.
+  The driver hands a job to each idle actor.
 * Jobs run through the same `run_job` as the local backend, in the job's output folder, so the driver
   (`geometry.batch`) writes the same manifest and skips the same finished jobs. The folders (outputs,
   checkpoints, done markers) and the input images must be on storage every node reaches at the same path
@@ -39,7 +40,7 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterator, Sequence
 
-from geometry.backends import JobEvent, JobResult, MetricCache, finished_result, run_job
+from geometry.backends import JobEvent, JobResult, finished_result, run_job
 from geometry.jobs import Job
 
 __all__ = ["RayBackend", "JobWorker"]
@@ -60,7 +61,6 @@ class JobWorker:
 
     def __init__(self, device: str | None) -> None:
         self.device = device
-        self.metrics = MetricCache()
         self.cancel = threading.Event()
 
     def run(self, job: Job, inbox: Any) -> JobResult:
@@ -76,7 +76,7 @@ class JobWorker:
                 last_progress[0] = now
             inbox.put.remote(pid, event)  # fire and forget: progress never slows the job down
 
-        return run_job(job, self.metrics, self.device, send, cancel=self.cancel)
+        return run_job(job, self.device, send, cancel=self.cancel)
 
     def stop(self) -> None:
         """Stop the running job at its next step; the engine writes its checkpoint first."""
@@ -162,7 +162,8 @@ class RayBackend:
         gpus = int(resources.get("GPU", 0))
         use_gpu = gpus > 0 and not (self.device or "").startswith("cpu")
         if use_gpu:
-            count, options, device = gpus, {"num_gpus": 1, "num_cpus": 1}, "cuda"  # Ray shows each actor its GPU as cuda:0
+            # Ray shows each actor its GPU as cuda:0
+            count, options, device = gpus, {"num_gpus": 1, "num_cpus": 1}, "cuda"
         else:
             count = int(resources.get("CPU", 1)) // self.cpus_per_job
             options, device = {"num_cpus": self.cpus_per_job}, self.device or "cpu"

@@ -178,3 +178,37 @@ def test_robustness_attack_in_chromium(app_url, browser_page):
     assert "lpips_vgg *" in table and "elpips_vgg" in table and "l2" in table and "PSNR" in table
     page.screenshot(path=str(ARTIFACTS / "browser-robustness.png"), full_page=True)
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"
+
+
+def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url, browser_page, tmp_path):
+    """A broken upload's error is still readable in the tab after the toast has gone, naming the user's file;
+    seven files on the Average tab (six weight sliders) keep the first six and say which one was left out."""
+    page, blocked = browser_page
+    page.goto(app_url)
+    page.get_by_role("tab", name="Geodesic").click()
+    broken = tmp_path / "holiday.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    page.locator("#geodesic-a input[type=file]").set_input_files(str(broken))
+    page.locator("#geodesic-run").click()
+    status = page.locator("#geodesic-status")
+    page.wait_for_function(
+        "() => (document.querySelector('#geodesic-status')?.innerText || '').includes('could not read')")
+    page.wait_for_timeout(11_000)  # past a toast's 10 s
+    text = status.inner_text()
+    assert status.is_visible() and "Error: Start (A): could not read holiday.png as an image" in text, text
+    assert "/tmp" not in text and page.locator("#geodesic-status .error").count() == 0
+
+    page.get_by_role("tab", name="Average").click()
+    files = []
+    for k in range(7):
+        path = tmp_path / f"shade{k}.png"
+        Image.fromarray(np.full((32, 32, 3), 30 * k, dtype=np.uint8)).save(path)
+        files.append(str(path))
+    page.locator("#average-files input[type=file]").set_input_files(files)
+    page.wait_for_function(
+        "() => (document.querySelector('#average-status')?.innerText || '').includes('at most 6 images')")
+    # an upload adds to the tab's three example images: the first six are kept
+    assert "left out shade3.png, shade4.png, shade5.png, shade6.png" in page.locator("#average-status").inner_text()
+    page.wait_for_function("() => document.querySelector('#average-files').innerText.split('.png').length - 1 === 6")
+    page.screenshot(path=str(ARTIFACTS / "browser-errors.png"), full_page=True)
+    assert blocked == [], f"the page tried to reach other hosts: {blocked}"
