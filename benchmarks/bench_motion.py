@@ -46,10 +46,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 
+from motion_scenes import Scene, benchmark_scenes, pan, pictures  # noqa: E402
+
 import elpips  # noqa: E402
 from geometry import estimate_energy, geodesic, pairwise_average  # noqa: E402
 from geometry.quality import ghost_fraction  # noqa: E402
-from motion_scenes import Scene, benchmark_scenes, pictures, pan  # noqa: E402
 
 TRUTH_SEED, ENERGY_SEED = 777, 20260101
 ENGINE_METHODS = ("fast", "fast from truth", "fast from flow")
@@ -72,7 +73,7 @@ class Judge:
         self.samples = samples
 
     def elpips_to(self, x: torch.Tensor, truth: torch.Tensor) -> float:
-        draws = self.elpips.sample_draws(self.samples, None, torch.Generator().manual_seed(TRUTH_SEED), stratify=8)
+        draws = self.elpips.sample_draws(self.samples, torch.Generator().manual_seed(TRUTH_SEED), stratify=8)
         with torch.no_grad():
             d = self.elpips.pair_distances(torch.cat([x, truth]), draws, torch.tensor([0]), torch.tensor([1]))
         return d.mean().item()
@@ -140,7 +141,8 @@ def part_scenes(args, judge: Judge) -> list[dict]:
                     fit = ghost_fraction(out.middle, truth, dissolve_mid)
                     e = judge.elpips_to(out.middle, truth)
                     base = e if method == "dissolve" else base
-                    energy, evenness = path_energy(out.path, args.energy_samples) if out.path is not None else (None, None)
+                    energy, evenness = (path_energy(out.path, args.energy_samples) if out.path is not None
+                                        else (None, None))
                     row = dict(size=size, scene=scene.name, kind=kind, method=method, ghost=fit.fraction, r2=fit.r2,
                                elpips=e, lpips=judge.lpips_to(out.middle, truth), psnr=psnr(out.middle, truth),
                                energy=energy, evenness=evenness, seconds=out.seconds, evaluations=out.evaluations)
@@ -191,7 +193,8 @@ def part_paths(args) -> None:
         wall = time.perf_counter() - started
         energy, evenness = path_energy(res.images, args.energy_samples)
         dissolve, dissolve_evenness = path_energy(scene.dissolve(10), args.energy_samples)
-        print(f"{size} px {scene.name}: {wall:.0f} s (goal <= {goal} s), {res.record.evaluations:.0f} image-evaluations, "
+        print(f"{size} px {scene.name}: {wall:.0f} s (goal <= {goal} s), "
+              f"{res.record.evaluations:.0f} image-evaluations, "
               f"max/min {evenness:.2f} (dissolve {dissolve_evenness:.2f}), path energy {energy:.6f} "
               f"(dissolve {dissolve:.6f})", flush=True)
 

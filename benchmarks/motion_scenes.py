@@ -25,8 +25,9 @@ import torch
 import torch.nn.functional as F
 
 import elpips
-from app.examples import example_arrays
 from geometry.inputs import resize
+
+from app.examples import example_arrays
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REFERENCE_IMAGES = SHARED / "data" / "elpips_inputs"

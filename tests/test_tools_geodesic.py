@@ -136,7 +136,8 @@ def test_init_frames_are_where_the_path_starts(tmp_path, capsys, pair):
     assert status == 0, err
     status, err = run(capsys, *common, "--out", tmp_path / "from_dissolve")
     assert status == 0, err
-    middle = {name: iio.imread(frame_files(tmp_path / name)[2]).mean() / 255 for name in ("from_start", "from_dissolve")}
+    middle = {name: iio.imread(frame_files(tmp_path / name)[2]).mean() / 255
+              for name in ("from_start", "from_dissolve")}
     assert middle["from_start"] < 0.05 < 0.2 < middle["from_dissolve"]
     settings = json.loads((tmp_path / "from_start" / "run.json").read_text())["settings"]
     assert len(settings["start_sha256"]) == 3
