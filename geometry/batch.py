@@ -47,6 +47,7 @@ from geometry.cli_support import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     OneLineParser,
+    exit_interrupted,
     one_line,
     parse_device,
     write_json,
@@ -136,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # during start-up (validation, loading); run_batch also handles it while jobs run
         print(f"{PROG}: interrupted; run the same command again to resume (finished jobs are skipped)",
               file=sys.stderr)
-        return EXIT_INTERRUPTED
+        exit_interrupted()
 
 
 def _main(argv: Sequence[str] | None) -> int:

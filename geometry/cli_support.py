@@ -21,7 +21,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from elpips.cli import parse_seed
 
@@ -133,7 +133,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str] | None,
              body: Callable[[argparse.Namespace], int]) -> int:
     """Parse ``argv`` and run the tool's body with the shared error policy; returns the exit code
-    (usage errors and --help return their code instead of raising SystemExit)."""
+    (usage errors and --help return their code instead of raising SystemExit). A Ctrl-C is reported and
+    ends the process (:func:`exit_interrupted`)."""
     args = None
     try:
         try:
@@ -148,7 +149,7 @@ def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], arg
                   file=sys.stderr)
         else:
             print(f"{prog}: interrupted before the optimisation started; nothing to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        exit_interrupted()
     except ValueError as error:  # the engine's and elpips' user-facing errors are ValueErrors
         print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -162,6 +163,15 @@ def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], arg
             print(f"{prog}: error: {error}", file=sys.stderr)
             return EXIT_FAILED
         raise
+
+
+def exit_interrupted() -> NoReturn:
+    """End the process with EXIT_INTERRUPTED at once, once a Ctrl-C has been reported (checkpoints and frames
+    are written by then). Not through interpreter shutdown: a Ctrl-C that lands inside torch's import leaves
+    native threads half started, and finalising them aborts the process or ends it by the signal instead."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _os_error_message(error: OSError, out: Path | None) -> str:

@@ -83,14 +83,14 @@ FAST = Preset("fast", init="mean", stages=(Stage(1, 100, 0.003, "cosine", 1),))
 #: Short side (px) at which fast paths take most of their steps.
 PATH_WORK_SIDE = 64
 PATH_WORK_STAGE = Stage(1, 60, 0.003, "cosine", 4)
-PATH_REFINE_STAGE = Stage(1, 20, 0.003, "cosine", 2)
+PATH_REFINE_STAGE = Stage(1, 20, 0.003, "cosine", 4)
 
 PRESETS = {preset.name: preset for preset in (REFERENCE, FAST)}
 
 
 def fast_path(size: tuple[int, int] | None = None) -> Preset:
     """The fast recipe for a path with frames of `size` (H, W): 60 steps of 4 draws at about PATH_WORK_SIDE px,
-    then 20 steps of 2 draws at each doubling of the size up to the output's (one stage for small outputs)."""
+    then 20 steps of 4 draws at each doubling of the size up to the output's (one stage for small outputs)."""
     short = min(size) if size else PATH_WORK_SIDE
     divisor = max(1, short // PATH_WORK_SIDE)
     stages = [replace(PATH_WORK_STAGE, divisor=divisor)]
