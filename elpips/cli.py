@@ -55,11 +55,37 @@ def main(argv: list[str] | None = None) -> int:
     return _run(args)
 
 
+def import_native_modules() -> None:
+    """Import torch, NumPy and imageio with Ctrl-C held back until they are in, then act on it.
+
+    A KeyboardInterrupt raised inside a C extension's import surfaces as an ImportError, which torch takes for
+    "NumPy is not installed" and swallows: the Ctrl-C was lost, or left a half-imported NumPy behind that
+    failed later with a misleading error. The imports take a second or two; a Ctrl-C during them is raised
+    as soon as they finish. Main thread only (signal handlers); elsewhere a plain import.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    pending = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        import imageio.v3  # noqa: F401
+        import numpy  # noqa: F401
+        import torch  # noqa: F401
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
+
+
 def _run(args: argparse.Namespace) -> int:
     from . import ImageError
     from .weights import WeightsError
 
     try:
+        import_native_modules()
         return args.handler(args)
     except WeightsError as error:
         return _fail(error, EXIT_WEIGHTS, args.verbose)

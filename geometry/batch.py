@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from elpips.cli import import_native_modules
 from geometry.backends import BACKENDS, JobEvent, JobResult, finished_result, make_backend
 from geometry.cli_support import (
     EXIT_BAD_INPUT,
@@ -145,6 +146,7 @@ def _main(argv: Sequence[str] | None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit:  # usage errors and --help: return the code rather than raise
         return int(exit.code or 0)
+    import_native_modules()
     try:
         if args.address is not None and args.backend != "ray":
             raise ValueError("--address applies to --backend ray only")

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
-from elpips.cli import parse_seed
+from elpips.cli import import_native_modules, parse_seed
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -141,6 +141,7 @@ def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], arg
             args = build_parser().parse_args(argv)
         except SystemExit as exit:
             return int(exit.code or 0)
+        import_native_modules()
         return body(args)
     except KeyboardInterrupt:
         out = getattr(args, "out", None)
