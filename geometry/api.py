@@ -17,8 +17,10 @@ Common keyword arguments:
   checkpoint / checkpoint_every: resumable runs (see `geometry.optimize`).
   draws_per_step: random transformations per step (overrides the preset's).
   energy: "squared" (sum w d^2, the default, as in ELPIPS.md §6) or "linear" (sum w d).
-  init: "noise", "mean" (overrides the preset's initialisation), or start images: the free images to refine
-      (for a geodesic its free frames, or all frames with the endpoints) as a tensor, array, path or list.
+  init: "noise", "mean", "even" (overrides the preset's initialisation; "even": a geodesic starts from the
+      cross-dissolve with its frames spaced evenly under the distance, `geometry.spacing`), or start images:
+      the free images to refine (for a geodesic its free frames, or all frames with the endpoints) as a
+      tensor, array, path or list.
 """
 from __future__ import annotations
 

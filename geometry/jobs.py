@@ -330,7 +330,7 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
     choice("preset", tuple(PRESETS))
     choice("dtype", ("float32", "bfloat16"))
     choice("energy", ENERGY_FORMS)
-    choice("init", ("noise", "mean"))
+    choice("init", ("noise", "mean", "even"))
     integer("steps", 1)
     integer("seed", 0, MAX_SEED)  # what --seed accepts
     integer("draws_per_step", 1)

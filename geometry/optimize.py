@@ -42,6 +42,7 @@ from .energies import PairEnergy
 from .inputs import resize
 from .presets import Preset, Stage
 from .schedules import learning_rate
+from .spacing import dissolve, even_times, even_times_evaluations
 
 CLIP_LOW, CLIP_HIGH = 1e-5, 1.0 - 1e-5
 CHECKPOINT_FORMAT = "elpips-geometry-checkpoint"
@@ -89,12 +90,14 @@ class Problem:
     def output(self, free: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
         return free if self.kind == "barycenter" else self.compose(free, fixed)
 
-    def initial(self, method: str, fixed: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def initial(self, method: str, fixed: torch.Tensor, generator: torch.Generator,
+                times: torch.Tensor | None = None) -> torch.Tensor:
         """Initial free images at the size of `fixed` (CPU).
 
         "noise": 0.5 + 0.2 N(0, 1), clipped (the reference's); "mean": the weighted pixel mean
-        (barycenter) or the cross-dissolve (geodesic) — the exact optimum under squared L2; "given": the
-        caller's `start` images (e.g. another interpolator's frames, to be refined under the distance).
+        (barycenter) or the cross-dissolve (geodesic) — the exact optimum under squared L2; "even": for a
+        geodesic, the cross-dissolve at the inner `times` (`geometry.spacing.even_times`), else "mean";
+        "given": the caller's `start` images (e.g. another interpolator's frames, to be refined).
         """
         shape = (self.free_count,) + tuple(fixed.shape[1:])
         if method == "given":
@@ -103,14 +106,14 @@ class Problem:
             start = resize(self.start, tuple(fixed.shape[-2:]))
         elif method == "noise":
             start = 0.5 + 0.2 * torch.randn(shape, generator=generator)
-        elif method == "mean" and self.kind == "barycenter":
+        elif method in ("mean", "even") and self.kind == "barycenter":
             start = (self.weights.view(-1, 1, 1, 1) * fixed).sum(0, keepdim=True)
-        elif method == "mean":
-            a, b = fixed[0:1], fixed[1:2]
-            t = torch.arange(1, self.free_count + 1, dtype=fixed.dtype).view(-1, 1, 1, 1) / (self.free_count + 1)
-            start = (1 - t) * a + t * b
+        elif method in ("mean", "even"):
+            if times is None:
+                times = torch.arange(1, self.free_count + 1, dtype=torch.float64) / (self.free_count + 1)
+            start = dissolve(fixed[0:1], fixed[1:2], times)
         else:
-            raise ValueError(f"unknown init {method!r}: use 'noise', 'mean' or start images")
+            raise ValueError(f"unknown init {method!r}: use 'noise', 'mean', 'even' or start images")
         return start.clamp(CLIP_LOW, CLIP_HIGH)
 
 
@@ -293,6 +296,11 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
         raise ValueError(f"checkpoint_every must be >= 1 steps, got {checkpoint_every}")
 
     draw_gen = torch.Generator().manual_seed(int(seed) * 2 + 1)
+    first_size = sizes[0] if stages else out_size
+    times = None
+    if preset.init == "even" and problem.kind == "geodesic":  # forward passes only; recomputed on resume
+        times = even_times(problem.fixed[0:1], problem.fixed[1:2], problem.free_count, family.at_size(first_size),
+                           torch.Generator().manual_seed(int(seed) * 2 + 2), size=first_size, device=device)
     saved_step = None
     if checkpoint is not None and os.path.exists(checkpoint):
         state = load_checkpoint(checkpoint, key)
@@ -300,10 +308,12 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
         saved_step = state.step
     else:
         init_gen = torch.Generator().manual_seed(int(seed) * 2)
-        first_fixed = resize(problem.fixed, sizes[0]) if stages else problem.fixed
-        state = RunState(free=problem.initial(preset.init, first_fixed, init_gen))
+        state = RunState(free=problem.initial(preset.init, resize(problem.fixed, first_size), init_gen, times))
+        if times is not None:
+            state.evaluations += even_times_evaluations(problem.free_count) * (
+                first_size[0] * first_size[1]) / (out_size[0] * out_size[1])
     carry = StageCarry(None if preset.init == "noise" or len(stages) < 2 else
-                       problem.initial(preset.init, problem.fixed, torch.Generator().manual_seed(int(seed) * 2)))
+                       problem.initial(preset.init, problem.fixed, torch.Generator().manual_seed(int(seed) * 2), times))
 
     def current_output(free: torch.Tensor) -> torch.Tensor:
         # a copy: on CPU at full size `free` would otherwise alias the parameter that later steps change in place
@@ -326,7 +336,6 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
                                for k, (c, s) in enumerate(zip(costs, stages)) if k >= state.stage))
     status = "completed"
     if callback is not None and state.step == 0 and 0 in snapshots:
-        first_size = sizes[0] if sizes else out_size
         callback(Progress(0, total, math.nan, 0.0, None, current_output(state.free), 0, first_size))
 
     # a library call: the caller's `torch.no_grad()` (or an inference loop around it) must not stop the optimiser

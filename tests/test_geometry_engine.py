@@ -192,11 +192,17 @@ def _noisy_path(**options):
     return geodesic(a, b, frames=5, distance=NoisyL2(), preset=THREE_STAGES, seed=4, device="cpu", **options)
 
 
-# noise start (images upsampled between stages) and mean start (the start's detail kept, changes upsampled);
-# stops inside a coarse stage, at a stage boundary and inside the finest stage
+def _even_path(**options):  # the even start is measured again on resume: it must come out the same
+    a, b = random_images(2, size=64, seed=8)
+    return geodesic(a, b, frames=5, distance=NoisyL2(), preset=THREE_STAGES.with_init("even"), seed=4, device="cpu",
+                    **options)
+
+
+# noise start (images upsampled between stages) and mean/even starts (the start's detail kept, changes
+# upsampled); stops inside a coarse stage, at a stage boundary and inside the finest stage
 @pytest.mark.parametrize("run, total, stop_at", [(_noisy_run, 20, 4), (_noisy_run, 20, 10), (_noisy_run, 20, 13),
                                                  (_noisy_path, 18, 3), (_noisy_path, 18, 6), (_noisy_path, 18, 9),
-                                                 (_noisy_path, 18, 14)])
+                                                 (_noisy_path, 18, 14), (_even_path, 18, 8)])
 def test_resumed_run_equals_uninterrupted_run(tmp_path, run, total, stop_at):
     uninterrupted = run()
     cancel = threading.Event()

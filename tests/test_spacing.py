@@ -1,0 +1,42 @@
+"""geometry.spacing: the cross-dissolve's frames placed at equal distances, the fast geodesics' start."""
+from __future__ import annotations
+
+import torch
+
+from geometry import Preset, Stage, geodesic
+from geometry.distances import SquaredL2
+from geometry.spacing import dissolve, even_times
+
+
+class SquaredL2OfSquares(SquaredL2):
+    """d(x, y) = mean((x^2 - y^2)^2): along the dissolve from 0 to 1 (x(t) = t) the distance of t1 < t2 is
+    (t2^2 - t1^2)^2, so equal distances need equal steps of t^2: t_k = sqrt(k / (n + 1))."""
+
+    def embed(self, images, draws):
+        return super().embed(images.square(), draws)
+
+
+def test_under_l2_the_plain_dissolve_is_already_even():
+    a, b = torch.rand(2, 1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    times = even_times(a, b, 6, SquaredL2(), torch.Generator().manual_seed(1))
+    assert torch.allclose(times, torch.arange(1, 7, dtype=torch.float64) / 7, atol=1e-6)
+
+
+def test_times_equalise_the_distances_of_a_curved_distance():
+    a, b = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
+    times = even_times(a, b, 4, SquaredL2OfSquares(), torch.Generator().manual_seed(1))
+    assert torch.allclose(times, (torch.arange(1, 5, dtype=torch.float64) / 5).sqrt(), atol=5e-3)
+    frames = dissolve(a, b, torch.cat([torch.zeros(1, dtype=torch.float64), times, torch.ones(1, dtype=torch.float64)]))
+    steps = (frames[1:].square() - frames[:-1].square()).square().flatten(1).mean(1)
+    assert steps.max() / steps.min() < 1.05          # the uniform dissolve's ratio here is 81
+
+
+def test_even_init_is_where_a_geodesic_starts_and_counts_its_evaluations():
+    a, b = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
+    snapshots = {}
+    preset = Preset("even", init="even", stages=(Stage(1, 1, 1e-4, "cosine", 1),))
+    res = geodesic(a, b, frames=5, distance=SquaredL2OfSquares(), preset=preset, device="cpu", snapshot_steps=[0],
+                   callback=lambda p: snapshots.setdefault(p.step, p.snapshot))
+    start = snapshots[0][1:-1, 0, 0, 0].double()
+    assert torch.allclose(start, (torch.arange(1, 4, dtype=torch.float64) / 4).sqrt(), atol=5e-3)
+    assert res.record.evaluations > 5 * 3     # the measuring passes count, beyond the step's 5 images
