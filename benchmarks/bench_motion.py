@@ -4,6 +4,7 @@
     python benchmarks/bench_motion.py                          # every scene at 64 px
     python benchmarks/bench_motion.py --sizes 64 128           # and at 128 px (an hour or more on 2 cores)
     python benchmarks/bench_motion.py --parts paths            # 10-frame geodesics at 128 and 256 px: time, evenness
+    python benchmarks/bench_motion.py --parts paths --path-sizes 128 --path-baseline   # and the time ratio
 
 Scenes (benchmarks/motion_scenes.py) are generated from the project's example images and the reference photos
 beside the checkout: pans of size/16 .. size/4 px in three directions, zooms by 1.1 and 1.3, an object sliding
@@ -49,7 +50,7 @@ os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 from motion_scenes import Scene, benchmark_scenes, pan, pictures  # noqa: E402
 
 import elpips  # noqa: E402
-from geometry import estimate_energy, geodesic, pairwise_average  # noqa: E402
+from geometry import Preset, Stage, estimate_energy, geodesic, pairwise_average  # noqa: E402
 from geometry.quality import ghost_fraction  # noqa: E402
 
 TRUTH_SEED, ENERGY_SEED = 777, 20260101
@@ -179,24 +180,46 @@ def summarise(rows: list[dict]) -> None:
             print(f"{size:4d} px {scene:24s} " + "  ".join(f"{m} {v:.6f}" for m, v in ranked))
 
 
+#: The fast path recipe before the even start (issue 14's first version): the uniform cross-dissolve, 60 steps of
+#: 4 draws at about 64 px, 20 of 4 at each doubling. The baseline of --parts paths' time ratio.
+PREVIOUS_FAST_PATH_STAGES = ((60, 4), (20, 4))
+
+
+def previous_fast_path(size: int) -> Preset:
+    (work_steps, work_draws), (refine_steps, refine_draws) = PREVIOUS_FAST_PATH_STAGES
+    divisor = max(1, size // 64)
+    stages = [Stage(divisor, work_steps, 0.003, "cosine", work_draws)]
+    while divisor > 1:
+        divisor //= 2
+        stages.append(Stage(divisor, refine_steps, 0.003, "cosine", refine_draws))
+    return Preset("previous fast", init="mean", stages=tuple(stages))
+
+
 def part_paths(args) -> None:
-    print("\n== 10-frame geodesics (default preset): wall time, evenness, path energy vs the dissolve")
-    for size, goal in ((128, 180), (256, 600)):
-        if size not in args.path_sizes:
-            continue
+    print("\n== 10-frame geodesics of a pan (size/8 px): wall time, evenness, path energy vs the dissolve "
+          f"({args.path_energy_samples} fixed draws)")
+    for size in args.path_sizes:
+        goal = {128: 180, 256: 600}.get(size)
         src = pictures(size)
         name = "cat" if "cat" in src else "texture_blobs"
         scene = pan(f"pan-h {size // 8}px {name}", src[name], size, 0, size // 8)
         a, b = scene.render(0.0), scene.render(1.0)
-        started = time.perf_counter()
-        res = geodesic(a, b, frames=10, seed=0, snapshot_steps=[])
-        wall = time.perf_counter() - started
-        energy, evenness = path_energy(res.images, args.energy_samples)
-        dissolve, dissolve_evenness = path_energy(scene.dissolve(10), args.energy_samples)
-        print(f"{size} px {scene.name}: {wall:.0f} s (goal <= {goal} s), "
-              f"{res.record.evaluations:.0f} image-evaluations, "
-              f"max/min {evenness:.2f} (dissolve {dissolve_evenness:.2f}), path energy {energy:.6f} "
-              f"(dissolve {dissolve:.6f})", flush=True)
+        dissolve, dissolve_evenness = path_energy(scene.dissolve(10), args.path_energy_samples)
+        print(f"{size} px {scene.name}: the dissolve: path energy {dissolve:.6f}, max/min {dissolve_evenness:.2f}"
+              + (f"; goal: <= {goal} s, max/min <= 1.3, energy below the dissolve's" if goal else ""), flush=True)
+        recipes = [("fast (default)", "fast")] + ([("previous fast", previous_fast_path(size))]
+                                                  if args.path_baseline else [])
+        seconds = {}
+        for label, preset in recipes:
+            started = time.perf_counter()
+            res = geodesic(a, b, frames=10, seed=0, snapshot_steps=[], preset=preset)
+            seconds[label] = time.perf_counter() - started
+            energy, evenness = path_energy(res.images, args.path_energy_samples)
+            print(f"  {label:16s} {seconds[label]:5.0f} s, {res.record.evaluations:5.0f} image-evaluations, "
+                  f"max/min {evenness:.2f}, path energy {energy:.6f} ({energy / dissolve:.2f}x the dissolve's)",
+                  flush=True)
+        if len(seconds) == 2:
+            print(f"  time: fast / previous fast = {seconds['fast (default)'] / seconds['previous fast']:.2f}")
 
 
 def main(argv=None) -> None:
@@ -205,6 +228,9 @@ def main(argv=None) -> None:
     parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths"])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64])
     parser.add_argument("--path-sizes", type=int, nargs="*", default=[128, 256])
+    parser.add_argument("--path-baseline", action="store_true",
+                        help="also run the previous fast path recipe (uniform dissolve start) for a time ratio")
+    parser.add_argument("--path-energy-samples", type=int, default=48, help="draws for the 10-frame path energies")
     parser.add_argument("--kinds", nargs="*", default=["average", "geodesic"], choices=["average", "geodesic"])
     parser.add_argument("--methods", nargs="*", default=["dissolve", "flow", "truth", *ENGINE_METHODS],
                         choices=["dissolve", "flow", "truth", *ENGINE_METHODS])

@@ -43,7 +43,8 @@ class Stage:
 @dataclass(frozen=True)
 class Preset:
     name: str
-    init: str                  # "noise" (the reference's), "mean" (pixel mean / cross-dissolve) or "given"
+    init: str                  # "noise" (the reference's), "mean" (pixel mean / cross-dissolve), "even" (the
+                               # dissolve spaced evenly, geometry.spacing) or "given"
     stages: tuple[Stage, ...]
 
     @property
@@ -83,21 +84,27 @@ FAST = Preset("fast", init="mean", stages=(Stage(1, 100, 0.003, "cosine", 1),))
 #: Short side (px) at which fast paths take most of their steps.
 PATH_WORK_SIDE = 64
 PATH_WORK_STAGE = Stage(1, 60, 0.003, "cosine", 4)
-PATH_REFINE_STAGE = Stage(1, 20, 0.003, "cosine", 4)
+#: Larger outputs: fewer steps at the working size, then a short refinement at each doubling of the size.
+PATH_WORK_STEPS_BEFORE_REFINING = 30
+PATH_REFINE_STAGE = Stage(1, 8, 0.003, "cosine", 4)
 
 PRESETS = {preset.name: preset for preset in (REFERENCE, FAST)}
 
 
 def fast_path(size: tuple[int, int] | None = None) -> Preset:
-    """The fast recipe for a path with frames of `size` (H, W): 60 steps of 4 draws at about PATH_WORK_SIDE px,
-    then 20 steps of 4 draws at each doubling of the size up to the output's (one stage for small outputs)."""
+    """The fast recipe for a path with frames of `size` (H, W), from the evenly spaced cross-dissolve
+    (`geometry.spacing`): up to about PATH_WORK_SIDE px, one stage of 60 steps of 4 draws; larger, 30 such
+    steps at about PATH_WORK_SIDE px and 8 at each doubling of the size up to the output's
+    (benchmarks/bench_motion.py --parts paths measures them)."""
     short = min(size) if size else PATH_WORK_SIDE
     divisor = max(1, short // PATH_WORK_SIDE)
-    stages = [replace(PATH_WORK_STAGE, divisor=divisor)]
+    if divisor == 1:
+        return Preset("fast", init="even", stages=(PATH_WORK_STAGE,))
+    stages = [replace(PATH_WORK_STAGE, divisor=divisor, steps=PATH_WORK_STEPS_BEFORE_REFINING)]
     while divisor > 1:
         divisor //= 2
         stages.append(replace(PATH_REFINE_STAGE, divisor=divisor))
-    return Preset("fast", init="mean", stages=tuple(stages))
+    return Preset("fast", init="even", stages=tuple(stages))
 
 
 def get_preset(preset: str | Preset, kind: str = "barycenter", size: tuple[int, int] | None = None) -> Preset:
