@@ -297,12 +297,15 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
 
     draw_gen = torch.Generator().manual_seed(int(seed) * 2 + 1)
     first_size = sizes[0] if stages else out_size
+    resuming = checkpoint is not None and os.path.exists(checkpoint)
+    carries_start = preset.init != "noise" and len(stages) >= 2  # StageCarry needs the full-size start
     times = None
-    if preset.init == "even" and problem.kind == "geodesic":  # forward passes only; recomputed on resume
+    if preset.init == "even" and problem.kind == "geodesic" and (carries_start or not resuming):
+        # forward passes only; on resume recomputed (the same) for StageCarry's start, else not needed
         times = even_times(problem.fixed[0:1], problem.fixed[1:2], problem.free_count, family.at_size(first_size),
                            torch.Generator().manual_seed(int(seed) * 2 + 2), size=first_size, device=device)
     saved_step = None
-    if checkpoint is not None and os.path.exists(checkpoint):
+    if resuming:
         state = load_checkpoint(checkpoint, key)
         draw_gen.set_state(state.draw_rng)
         saved_step = state.step
@@ -312,8 +315,8 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
         if times is not None:
             state.evaluations += even_times_evaluations(problem.free_count) * (
                 first_size[0] * first_size[1]) / (out_size[0] * out_size[1])
-    carry = StageCarry(None if preset.init == "noise" or len(stages) < 2 else
-                       problem.initial(preset.init, problem.fixed, torch.Generator().manual_seed(int(seed) * 2), times))
+    carry = StageCarry(problem.initial(preset.init, problem.fixed, torch.Generator().manual_seed(int(seed) * 2), times)
+                       if carries_start else None)
 
     def current_output(free: torch.Tensor) -> torch.Tensor:
         # a copy: on CPU at full size `free` would otherwise alias the parameter that later steps change in place
