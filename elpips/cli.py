@@ -184,7 +184,7 @@ def _metric_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
                         help="default: auto (CUDA when available)")
     parser.add_argument("--weights-dir", type=Path, help="a folder of weight files searched first")
-    parser.add_argument("--max-memory", type=_memory_size, metavar="SIZE",
+    parser.add_argument("--max-memory", type=parse_memory, metavar="SIZE",
                         help="memory the evaluation may use, like 12GB (default: what the device has available); "
                              "larger images are refused before any work")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (shown after 2 s on stderr)")
@@ -202,7 +202,8 @@ def parse_seed(text: str) -> int:
     return value
 
 
-def _memory_size(text: str) -> int:
+def parse_memory(text: str) -> int:
+    """``--max-memory`` for the command-line tools: ``12GB``, ``500MB``, ``2GiB`` -> bytes."""
     from .memory import parse_bytes
 
     try:

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
-from elpips.cli import import_native_modules, parse_seed
+from elpips.cli import import_native_modules, parse_memory, parse_seed
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -69,16 +69,6 @@ def parse_device(text: str) -> str:
     if match.group(1) is not None and int(match.group(1)) >= count:
         raise argparse.ArgumentTypeError(f"{text}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
     return device
-
-
-def parse_memory(text: str) -> int:
-    """``--max-memory``: ``12GB``, ``500MB``, ``2GiB`` -> bytes."""
-    from elpips.memory import parse_bytes
-
-    try:
-        return parse_bytes(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def check_memory(args: argparse.Namespace, kind: str, images: int, free: int, size: tuple[int, int],
