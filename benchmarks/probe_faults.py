@@ -76,13 +76,13 @@ def outputs(work: Path) -> None:
     blocker = work / "a-file"
     blocker.write_text("")
     started = time.perf_counter()
-    done = tool("geometry.geodesic", CAT, DOG, "--out", str(blocker / "out"))
+    done = tool("geometry.tools.geodesic", CAT, DOG, "--out", str(blocker / "out"))
     expect_refusal("--out below a file (unwritable), before any network is loaded", done,
                    ["is a file, not a folder"], seconds=time.perf_counter() - started)
 
     out = work / "fsize"
     started = time.perf_counter()
-    done = tool("geometry.geodesic", CAT, DOG, "--frames", "3", "--size", "64", "--steps", "2", "--out", str(out),
+    done = tool("geometry.tools.geodesic", CAT, DOG, "--frames", "3", "--size", "64", "--steps", "2", "--out", str(out),
                 limit_fsize=20000)
     expect_refusal("prlimit --fsize=20000 (the issue's command): refused up front", done,
                    ["file size limit (ulimit -f) is 20000 bytes"], seconds=time.perf_counter() - started)
@@ -92,12 +92,12 @@ def outputs(work: Path) -> None:
     frames_blocked.mkdir()
     (frames_blocked / "frames").write_text("in the way")
     fast = ["--metric", "l2", "--size", "32", "--steps", "5", "--frames", "4", "--no-progress"]
-    done = tool("geometry.geodesic", CAT, DOG, *fast, "--out", str(frames_blocked))
+    done = tool("geometry.tools.geodesic", CAT, DOG, *fast, "--out", str(frames_blocked))
     expect_refusal("frames cannot be written after the optimisation", done, ["errno", "--resume"], code=1)
     kept = (frames_blocked / "checkpoint.pt").is_file()
     report("  ... the finished optimisation", "kept in checkpoint.pt" if kept else "lost", kept)
     (frames_blocked / "frames").unlink()
-    done = tool("geometry.geodesic", CAT, DOG, *fast, "--out", str(frames_blocked), "--resume")
+    done = tool("geometry.tools.geodesic", CAT, DOG, *fast, "--out", str(frames_blocked), "--resume")
     frames = len(list((frames_blocked / "frames").glob("*.png")))
     report("  ... --resume after removing the obstacle", f"exit {done.returncode}, {frames} frames",
            done.returncode == 0 and frames == 4)
@@ -114,8 +114,8 @@ def full_disk(work: Path) -> None:
         return
     try:
         out = disk / "out"
-        argv = ["geometry.geodesic", CAT, DOG, "--frames", "4", "--size", "64", "--steps", "6", "--checkpoint-every",
-                "1", "--no-progress"]
+        argv = ["geometry.tools.geodesic", CAT, DOG, "--frames", "4", "--size", "64", "--steps", "6",
+                "--checkpoint-every", "1", "--no-progress"]
         filler = disk / "filler"
 
         def fill() -> None:
@@ -151,7 +151,7 @@ def full_disk(work: Path) -> None:
 def memory(work: Path) -> None:
     for size in ("100000", "3000"):
         started = time.perf_counter()
-        done = tool("geometry.geodesic", CAT, DOG, "--size", size, "--out", str(work / f"size{size}"))
+        done = tool("geometry.tools.geodesic", CAT, DOG, "--size", size, "--out", str(work / f"size{size}"))
         expect_refusal(f"--size {size}: refused before any network is loaded", done,
                        ["needs about", "use --size", "--max-memory"], seconds=time.perf_counter() - started)
     import imageio.v3 as iio
@@ -199,14 +199,14 @@ def inputs(work: Path) -> None:
 def messages(work: Path) -> None:
     fast = ["--metric", "l2", "--size", "32", "--steps", "3", "--no-progress"]
     for device in ("banana", "mps", "cuda"):
-        done = tool("geometry.geodesic", CAT, DOG, *fast, "--device", device, "--out", str(work / "d"))
+        done = tool("geometry.tools.geodesic", CAT, DOG, *fast, "--device", device, "--out", str(work / "d"))
         import torch
 
         if device == "cuda" and torch.cuda.is_available():
             report("--device cuda", "CUDA is available here: not a fault", True)
             continue
         expect_refusal(f"--device {device}", done, ["--device", "device"])
-    done = tool("geometry.average", CAT, DOG, *fast, "--seed", str(2**70), "--out", str(work / "s"))
+    done = tool("geometry.tools.average", CAT, DOG, *fast, "--seed", str(2**70), "--out", str(work / "s"))
     expect_refusal("--seed 2**70", done, ["invalid seed"])
     done = tool("elpips", "distance", str(SMALL), DOG)
     expect_refusal("a folder given as an image", done, ["is a folder, not an image file"])
@@ -221,12 +221,12 @@ def messages(work: Path) -> None:
     out = work / "mismatch"
     out.mkdir()
     shutil.copy(_checkpoint_of_another_run(work), out / "checkpoint.pt")  # 4 frames; the command asks for 5
-    done = tool("geometry.geodesic", CAT, DOG, *fast, "--frames", "5", "--out", str(out), "--resume")
+    done = tool("geometry.tools.geodesic", CAT, DOG, *fast, "--frames", "5", "--out", str(out), "--resume")
     expect_refusal("--resume onto a checkpoint of another run", done,
                    ["belongs to a different run", "delete it to start afresh"])
     report("  ... in the tool's terms", "no 'pass another checkpoint path'", "checkpoint path" not in done.stderr)
     for delay in (0.2, 1.0, 2.5, 5.0):
-        process = subprocess.Popen([sys.executable, "-m", "geometry.geodesic", CAT, DOG, "--out",
+        process = subprocess.Popen([sys.executable, "-m", "geometry.tools.geodesic", CAT, DOG, "--out",
                                     str(work / f"ctrl-c-{delay}")], stderr=subprocess.PIPE, text=True, cwd=REPO)
         time.sleep(delay)
         process.send_signal(signal.SIGINT)

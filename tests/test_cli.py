@@ -360,7 +360,7 @@ def test_every_list_of_names_is_the_table_it_names():
     metrics = tuple(elpips.configs.CONFIGS)
     distance_parser = next(a for a in cli._parser()._actions if a.dest == "command").choices["distance"]
     assert _choices(distance_parser, "--metric") == metrics
-    tool = importlib.import_module("geometry.geodesic").build_parser()
+    tool = importlib.import_module("geometry.tools.geodesic").build_parser()
     assert _choices(tool, "--metric") == metrics + ("l2",)
     assert _choices(tool, "--preset") == tuple(PRESETS) and _choices(tool, "--energy") == ENERGY_FORMS
     errors = []

@@ -1,7 +1,7 @@
 """Failing before the work and losing nothing: unwritable outputs, failed writes, runs too large for the
 memory, and the command-line messages that replace tracebacks (issue 9, items 1, 2 and 5).
 
-The tools run in-process through runpy with the L2 distance (fast); a few run as subprocesses where a
+The tools run in-process with the L2 distance (fast); a few run as subprocesses where a
 process limit (ulimit -f) or a signal is the point.
 """
 
@@ -11,7 +11,6 @@ import errno
 import json
 import os
 import resource
-import runpy
 import signal
 import subprocess
 import sys
@@ -28,8 +27,9 @@ from elpips.memory import MemoryLimitError, format_bytes, parse_bytes
 from geometry import memory
 
 REPO = Path(__file__).resolve().parents[1]
-geodesic_main = runpy.run_module("geometry.geodesic", run_name="geodesic_cli_under_test")["main"]
-average_main = runpy.run_module("geometry.average", run_name="average_cli_under_test")["main"]
+from geometry.tools.average import main as average_main  # noqa: E402
+from geometry.tools.geodesic import main as geodesic_main  # noqa: E402
+
 FAST = ["--metric", "l2", "--size", "32", "--steps", "6", "--no-progress"]
 
 
@@ -88,8 +88,8 @@ def test_a_file_size_limit_too_small_for_the_checkpoint_is_refused_up_front(tmp_
     out = tmp_path / "X"
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "geometry.geodesic", *map(str, pair), "--frames", "3", "--size", "64", "--steps", "2",
-         "--metric", "l2", "--out", str(out)],
+        [sys.executable, "-m", "geometry.tools.geodesic", *map(str, pair), "--frames", "3", "--size", "64",
+         "--steps", "2", "--metric", "l2", "--out", str(out)],
         capture_output=True, text=True, timeout=300, cwd=REPO,
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.RLIM_INFINITY)))
     assert done.returncode == 2, done.stderr
@@ -250,7 +250,8 @@ def test_batch_jobs_are_checked_for_output_seed_and_memory_before_their_network_
                                                                                    monkeypatch):
     import shutil
 
-    from geometry import batch, distances
+    from geometry import distances
+    from geometry.tools import batch
 
     for name in ("cat64.png", "dog64.png"):
         shutil.copy(data_dir / "small" / name, tmp_path / name)
@@ -370,7 +371,8 @@ def test_the_app_checks_its_device_and_output_folder_before_starting(tmp_path, c
 
 def test_the_tools_start_without_importing_torch():
     """What makes Ctrl-C during start-up reach the tools' handler instead of printing a traceback."""
-    code = ("import sys, geometry.geodesic, geometry.average, geometry.batch, elpips.cli, app.__main__; "
+    code = ("import sys, geometry.tools.geodesic, geometry.tools.average, geometry.tools.batch, elpips.cli, "
+            "app.__main__; "
             "print(sorted(m for m in ('torch', 'numpy.core', 'imageio') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr
@@ -385,7 +387,7 @@ def _ctrl_c_as_in_a_terminal():
 
 def test_ctrl_c_during_start_up_exits_130_without_a_traceback(tmp_path, pair):
     process = subprocess.Popen(
-        [sys.executable, "-m", "geometry.geodesic", *map(str, pair), "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", "geometry.tools.geodesic", *map(str, pair), "--out", str(tmp_path / "out")],
         stderr=subprocess.PIPE, text=True, cwd=REPO, preexec_fn=_ctrl_c_as_in_a_terminal)
     time.sleep(1.0)  # inside the imports of torch and the network
     process.send_signal(signal.SIGINT)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from geometry import average, inputs
+from geometry import inputs
+from geometry.tools import average
 
 L2 = ["--metric", "l2", "--size", "32", "--no-progress"]
 

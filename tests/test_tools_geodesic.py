@@ -1,16 +1,12 @@
 """elpips-geodesic: frames, MP4, GIF and contact sheet from two images or a clip; one-line errors; --resume.
 
-The command runs in-process through runpy (fast) except once as ``python -m geometry.geodesic``.
-It is loaded with runpy rather than imported: importing the module ``geometry.geodesic``
-rebinds the package attribute ``geometry.geodesic`` to the (callable) module for every later test.
+The command runs in-process (fast) except once as ``python -m geometry.tools.geodesic``.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-import runpy
 import subprocess
 import sys
 import threading
@@ -19,11 +15,9 @@ import types
 import imageio.v3 as iio
 import numpy as np
 import pytest
-import torch
 
 from geometry import api, inputs, video
-
-geodesic_main = runpy.run_module("geometry.geodesic", run_name="geodesic_cli_under_test")["main"]
+from geometry.tools.geodesic import main as geodesic_main  # noqa: E402
 
 FAST = ["--metric", "l2", "--size", "32", "--steps", "12"]
 
@@ -188,10 +182,10 @@ def test_resume_refuses_other_settings(tmp_path, capsys, pair):
 
 @pytest.mark.slow
 def test_module_entry_point_with_elpips(tmp_path, pair):
-    """`python -m geometry.geodesic` end to end, under E-LPIPS at a tiny size."""
+    """`python -m geometry.tools.geodesic` end to end, under E-LPIPS at a tiny size."""
     out = tmp_path / "elpips"
     done = subprocess.run(
-        [sys.executable, "-m", "geometry.geodesic", *map(str, pair), "--metric", "elpips_vgg", "--size", "32",
+        [sys.executable, "-m", "geometry.tools.geodesic", *map(str, pair), "--metric", "elpips_vgg", "--size", "32",
          "--steps", "3", "--frames", "3", "--device", "cpu", "--no-progress", "--out", str(out)],
         capture_output=True, text=True, timeout=300, env={**os.environ},
     )
@@ -229,17 +223,10 @@ def test_video_resume_keeps_finished_pairs_and_redoes_the_unfinished_one(tmp_pat
     assert json.loads((out / "run.json").read_text())["status"] == "done"
 
 
-def test_importing_the_command_module_keeps_geometry_geodesic_callable():
+def test_the_command_module_leaves_the_engine_function_in_place():
+    """The tool lives in geometry.tools, so importing it never rebinds `geometry.geodesic` (the engine)."""
     import geometry
+    import geometry.tools.geodesic as tool
 
-    engine = geometry.geodesic
-    try:
-        importlib.import_module("geometry.geodesic")
-        assert isinstance(geometry.geodesic, types.ModuleType), "Python rebinds the package attribute"
-        from geometry import geodesic
-
-        result = geodesic(torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8), frames=3, distance="l2", steps=2)
-        assert result.images.shape == (3, 3, 8, 8)
-    finally:
-        sys.modules.pop("geometry.geodesic", None)
-        geometry.geodesic = engine
+    assert callable(geometry.geodesic) and not isinstance(geometry.geodesic, types.ModuleType)
+    assert geometry.geodesic is api.geodesic and tool.main is geodesic_main

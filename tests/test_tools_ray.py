@@ -19,8 +19,9 @@ import pytest  # noqa: E402
 
 ray = pytest.importorskip("ray")
 
-from geometry import batch, jobs  # noqa: E402
+from geometry import jobs  # noqa: E402
 from geometry.backends.ray_backend import RayBackend  # noqa: E402
+from geometry.tools import batch  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

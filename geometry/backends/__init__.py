@@ -1,6 +1,6 @@
 """Backends: where and how ``elpips-batch`` runs its jobs.
 
-The batch driver (`geometry.batch`) parses and validates the job file, skips finished jobs, and hands
+The batch driver (`geometry.tools.batch`) parses and validates the job file, skips finished jobs, and hands
 the rest to a backend. A backend is anything with this shape (:class:`Backend`)::
 
     class MyBackend:
@@ -21,7 +21,7 @@ touch the job's output folder, which is where resumability lives:
 * ``job.json``         the job's spec (`Job.spec`), written when it starts;
 * ``checkpoint.pt``    the engine's checkpoint, written every ``checkpoint_every`` steps and on
                        SIGINT/SIGTERM; a rerun resumes from it (deleted when the job's spec changed);
-* the outputs          (`geometry.average.write_average_outputs`, `geometry.video.write_sequence`);
+* the outputs          (`geometry.tools.average.write_average_outputs`, `geometry.video.write_sequence`);
 * ``done.json``        written last, atomically: spec, output file names, run record. A job is
                        finished when ``done.json`` matches its spec and every output it lists exists.
 
@@ -203,7 +203,7 @@ def _prepare_folder(job: Job) -> Path:
 def _execute(job: Job, device, checkpoint: Path, callback, cancel) -> tuple[list[str], dict]:
     """Call the engine for the job's kind and write its outputs; returns (output names, record dict)."""
     from geometry import api, video
-    from geometry.average import write_average_outputs
+    from geometry.tools.average import write_average_outputs
 
     settings = dict(job.settings)
     _check_memory(job, settings, device)

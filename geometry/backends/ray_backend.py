@@ -14,7 +14,7 @@ How it works:
   loaded (`geometry.distances.load_cached`), so a network is loaded once per worker, not once per job.
   The driver hands a job to each idle actor.
 * Jobs run through the same `run_job` as the local backend, in the job's output folder, so the driver
-  (`geometry.batch`) writes the same manifest and skips the same finished jobs. The folders (outputs,
+  (`geometry.tools.batch`) writes the same manifest and skips the same finished jobs. The folders (outputs,
   checkpoints, done markers) and the input images must be on storage every node reaches at the same path
   (NFS, a cluster file system): a job whose outputs the driver cannot see afterwards is reported failed.
 * Fault tolerance: when a worker process dies mid-job (killed, out of memory, node lost), Ray restarts

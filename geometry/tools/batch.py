@@ -1,6 +1,6 @@
 """``elpips-batch``: run a file of geometry jobs (averages, barycenters, geodesics, bary10), resumably.
 
-    elpips-batch jobs.toml                       # = python -m geometry.batch jobs.toml
+    elpips-batch jobs.toml                       # = python -m geometry.tools.batch jobs.toml
     elpips-batch jobs.json --device cuda --manifest runs/manifest.json
     elpips-batch jobs.toml --backend local       # the default
     elpips-batch jobs.toml --backend ray --address auto   # on a Ray cluster (pip install 'elpips-torch[cluster]';
@@ -43,7 +43,8 @@ from typing import Sequence
 
 from elpips.cli import import_native_modules
 from geometry.backends import BACKENDS, JobEvent, JobResult, finished_result, make_backend
-from geometry.cli_support import (
+from geometry.jobs import JobFileError, load_job_file
+from geometry.tools.support import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -53,7 +54,6 @@ from geometry.cli_support import (
     parse_device,
     write_json,
 )
-from geometry.jobs import JobFileError, load_job_file
 
 PROG = "elpips-batch"
 

@@ -10,7 +10,7 @@ cross-dissolve (the default), because the E-LPIPS path energy is lower there (be
 Two images -> N frames (both endpoints included)::
 
     elpips-geodesic a.png b.png --frames 10 --size 128 --out morph/
-    python -m geometry.geodesic a.png b.png --frames 12 --gif pingpong --fps 12 --out morph/
+    python -m geometry.tools.geodesic a.png b.png --frames 12 --gif pingpong --fps 12 --out morph/
     elpips-geodesic a.png b.png --metric l2 --out fade/          # the cross-dissolve, for comparison
 
 A clip -> K new frames between every consecutive pair, played at fps x (K + 1) (same duration)::
@@ -31,11 +31,8 @@ Outputs in ``--out``:
 * ``record.json``                the settings and the engine's run record of every pair
 * ``run.json``                   the run's settings and status (what ``--resume`` checks)
 
-This module is the command line only: the engine is `geometry.api.geodesic`, the file writers are in
-`geometry.video` (both imported when the command runs, so that Ctrl-C during start-up is handled).
-Python binds every imported submodule as an attribute of its package, so importing this module rebinds
-``geometry.geodesic`` from the engine's function to the module; the module is therefore callable and
-forwards calls to the engine, so ``geometry.geodesic(a, b, ...)`` works either way.
+This module is the command line only: the engine is `geometry.geodesic` (`geometry.api`), the file writers
+are in `geometry.video` (both imported when the command runs, so that Ctrl-C during start-up is handled).
 
 Options: ``--frames`` (default 10), ``--size`` (short side or HxW; inputs of different sizes are
 centre-cropped to the first one's aspect, see `geometry.inputs`), ``--steps``, ``--metric``
@@ -50,11 +47,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import types
 from pathlib import Path
 from typing import Sequence
 
-from geometry.cli_support import (
+from geometry.tools.support import (
     OneLineParser,
     RunFolder,
     StepBar,
@@ -73,18 +69,6 @@ RECORD_NAME = "record.json"
 DEFAULT_FPS = 10.0
 START_FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
-
-class _EngineForwardingModule(types.ModuleType):
-    """This module, callable as the engine's `geodesic` it displaces from the package namespace."""
-
-    def __call__(self, *args, **kwargs):
-        from geometry.api import geodesic as geodesic_path
-
-        return geodesic_path(*args, **kwargs)
-
-
-if __name__ == "geometry.geodesic":  # imported; `python -m` runs it as __main__ and leaves the package alone
-    sys.modules[__name__].__class__ = _EngineForwardingModule
 
 
 def build_parser() -> argparse.ArgumentParser:

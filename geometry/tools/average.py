@@ -6,7 +6,7 @@ under the distance d (E-LPIPS by default; ELPIPS.md §6). Under plain L2 it is t
 Examples::
 
     elpips-average cat.png dog.png --size 128 --out avg/                 # pairwise average
-    python -m geometry.average a.png b.png c.png --weights 1 2 1 --out abc/
+    python -m geometry.tools.average a.png b.png c.png --weights 1 2 1 --out abc/
     elpips-average cat.png --perturbed shift --count 10 --out bary10/   # the reference's 'bary10'
     elpips-average cat.png dog.png --preset reference --steps 5000 --out ref/
     elpips-average cat.png dog.png --out avg/ --resume                  # continue an interrupted run
@@ -37,7 +37,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from geometry.cli_support import (
+from geometry.tools.support import (
     OneLineParser,
     RunFolder,
     StepBar,
