@@ -55,14 +55,23 @@ class Watch:
     snapshot_step: int = -1
     energies: list[tuple[int, float]] = field(default_factory=list)
     started: bool = False
+    eta: Any = None  # an `app.estimate.LiveEta` fed every progress, or None: the engine's own estimate
 
     def add(self, progress: Progress) -> None:
         self.latest = progress
+        if self.eta is not None:
+            self.eta.add(progress)
         if progress.energy is not None and math.isfinite(progress.energy):
             self.energies.append((int(progress.step), float(progress.energy)))
         if progress.snapshot is not None:
             self.snapshot = progress.snapshot
             self.snapshot_step = int(progress.step)
+
+    @property
+    def seconds_left(self) -> float | None:
+        if self.eta is not None:
+            return self.eta.seconds_left()
+        return None if self.latest is None else self.latest.eta_s
 
 
 class Job:
@@ -79,8 +88,10 @@ class Job:
         slot: DeviceSlot,
         run: Callable[[Callable[[Progress], None], threading.Event], Any],
         save: Callable[[Any], Any],
+        eta: Any = None,
     ):
         self.kind = kind
+        self.eta = eta
         self.cancel_event = threading.Event()
         self._slot = slot
         self._run = run
@@ -117,7 +128,7 @@ class Job:
     def watch(self, interval: float = UPDATE_SECONDS) -> Iterator[Watch]:
         """Yield the growing `Watch` about every `interval` seconds (a browser cannot redraw faster
         than the engine steps), and once more when the job has finished. Call `outcome()` afterwards."""
-        seen = Watch()
+        seen = Watch(eta=self.eta)
         finished = False
         while not finished:
             deadline = time.monotonic() + interval
@@ -170,15 +181,22 @@ class JobBoard:
 
 
 class SpeedTable:
-    """Seconds per optimisation step on this machine, measured once per key and then remembered.
+    """Seconds per optimisation step on this machine, by key.
 
     The key names everything a step's time depends on (kind of run, distance, image size, number
-    of images, device); `measure()` times a few real engine steps (see `time_steps`).
+    of images, device, and the stage's draws). The first time a key is asked for, `measure()` times a few
+    real engine steps (see `time_steps`); every finished run then `refresh`es the keys of the stages it ran
+    with the step time it measured: the first run's time replaces the short measurement outright (a few steps
+    on a busy machine can be several times off), later runs enter an exponential moving average.
     """
+
+    #: Weight of a finished run's step time in the moving average.
+    RUN_WEIGHT = 0.5
 
     def __init__(self):
         self._lock = threading.Lock()
         self._seconds: dict[Hashable, float] = {}
+        self._from_runs: set[Hashable] = set()
 
     def known(self, key: Hashable) -> float | None:
         with self._lock:
@@ -190,8 +208,17 @@ class SpeedTable:
             return cached
         seconds = measure()
         with self._lock:
+            self._seconds.setdefault(key, seconds)
+            return self._seconds[key]
+
+    def refresh(self, key: Hashable, seconds: float) -> float:
+        """Take a finished run's measured seconds per step for `key` into account; returns the new value."""
+        with self._lock:
+            if key in self._from_runs:
+                seconds = (1 - self.RUN_WEIGHT) * self._seconds[key] + self.RUN_WEIGHT * seconds
             self._seconds[key] = seconds
-        return seconds
+            self._from_runs.add(key)
+            return seconds
 
 
 def time_steps(run_steps: Callable[[Callable[[Progress], None]], Any]) -> float:

@@ -20,7 +20,7 @@ import torch
 import elpips
 from elpips.adversarial import JUDGES, LEVELS, PIXEL_L2, AttackProgress, AttackRecord, footnote, summary, table
 
-from app.estimate import PROBE_STEPS, snapshot_steps
+from app.estimate import PROBE_STEPS, LiveEta, snapshot_steps
 from app.jobs import Job, format_seconds, new_run_folder, time_steps
 from app.runs import AppContext, RunView, follow_job, step_line, write_json
 from app.uploads import display_name, load_upload, prepare_uploads
@@ -127,8 +127,8 @@ def estimate_text(ctx: AppContext, spec: AttackSpec, step_seconds: float) -> str
             f"step), then the distances before and after under {1 + len(spec.judges)} metric(s).")
 
 
-def attack_line(latest: AttackProgress) -> str:
-    line = step_line(latest, "attacked distance")
+def attack_line(latest: AttackProgress, seconds_left: float | None) -> str:
+    line = step_line(latest, seconds_left, "attacked distance")
     if latest.step == latest.total_steps:
         line += ". Measuring the distances before and after under every metric..."
     return line
@@ -154,7 +154,9 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
     write_json(folder / "settings.json", {**spec.settings(), "device": str(ctx.device)})
     if ctx.speeds.known(spec.key) is None:
         yield RunView(f"Measuring the speed of this attack on {ctx.device.type}...")
-    header = estimate_text(ctx, spec, seconds_per_step(ctx, spec)) + f" Results are saved in `{folder}`."
+    step_seconds = seconds_per_step(ctx, spec)
+    header = estimate_text(ctx, spec, step_seconds) + f" Results are saved in `{folder}`."
+    eta = LiveEta([(spec.steps, step_seconds)])
 
     def run(callback, cancel):
         return elpips.attack(
@@ -165,6 +167,8 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
         )
 
     def save(result) -> AttackOutcome:
+        if 0 in eta.measured():
+            ctx.speeds.refresh(spec.key, eta.measured()[0])
         png = folder / "attacked.png"
         elpips.save_image(png, result.image)
         magnified = perturbation_view(result.image, spec.image, spec.epsilon)
@@ -172,5 +176,5 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
         write_json(folder / "record.json", result.record.to_dict())
         return AttackOutcome(result.record, result.image, png, table_markdown(result.record))
 
-    job = Job("attack", ctx.slot, run=run, save=save)
+    job = Job("attack", ctx.slot, run=run, save=save, eta=eta)
     yield from follow_job(ctx, job, session, header, describe=attack_line)

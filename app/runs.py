@@ -34,7 +34,7 @@ from geometry.distances import DISTANCE_NAMES
 from geometry.energies import ENERGY_FORMS
 
 from app.distance import MetricShelf
-from app.estimate import Plan, Probe, plan_run, probe_preset, snapshot_steps
+from app.estimate import LiveEta, Plan, Probe, plan_run, probe_preset, snapshot_steps
 from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, Watch, format_seconds, new_run_folder, time_left, time_steps
 from app.uploads import display_name, load_upload, prepare_uploads
 
@@ -192,24 +192,33 @@ def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView
     folder = start_folder(ctx, spec)
     if not speeds_known(ctx, spec):
         yield RunView(f"Measuring the speed of this run on {ctx.device.type}...")
-    estimate = estimate_text(ctx, spec, measured_speeds(ctx, spec)) + f" Results are saved in `{folder}`."
+    speeds = measured_speeds(ctx, spec)
+    estimate = estimate_text(ctx, spec, speeds) + f" Results are saved in `{folder}`."
     snaps = snapshot_steps(spec.plan.total_steps)
+    eta = LiveEta(spec.plan.legs(speeds))
+
+    def save(result):  # on the worker thread: done even when nobody watches any more
+        for stage, seconds in eta.measured().items():
+            ctx.speeds.refresh(spec.key + spec.plan.probe_of(stage), seconds)
+        return spec.save(result, folder)
+
     job = Job(
         spec.kind,
         ctx.slot,
         run=lambda callback, cancel: spec.engine(callback, cancel, PRESET, spec.plan.total_steps, snaps, None),
-        save=lambda result: spec.save(result, folder),
+        save=save,
+        eta=eta,
     )
     yield from follow_job(ctx, job, session, estimate)
 
 
-def step_line(latest, quantity: str = "energy") -> str:
-    """The status line of a run's latest reported step: step count, `quantity` and time left (the step-0 report,
-    made before any step, has neither)."""
+def step_line(latest, seconds_left: float | None, quantity: str = "energy") -> str:
+    """The status line of a run's latest reported step: step count, `quantity` and the time left measured so far
+    (`Watch.seconds_left`; the step-0 report, made before any step, has neither)."""
     line = f"Step {latest.step}/{latest.total_steps}"
     if latest.energy is not None and math.isfinite(latest.energy):
         line += f": {quantity} {latest.energy:.5f}"
-    return line + ("" if latest.eta_s is None else f", {time_left(latest.eta_s)}")
+    return line + ("" if seconds_left is None else f", {time_left(seconds_left)}")
 
 
 def follow_job(ctx: AppContext, job: Job, session: str, header: str,
@@ -229,7 +238,7 @@ def follow_job(ctx: AppContext, job: Job, session: str, header: str,
             if latest is None:
                 yield RunView(f"{header}\n\nStarting...", watch)
                 continue
-            line = describe(latest)
+            line = describe(latest, watch.seconds_left)
             if job.cancel_event.is_set():
                 line = "Cancelling... " + line
             new_snapshot = watch.snapshot_step != last_snapshot
@@ -374,9 +383,9 @@ def progress_bar(view: RunView) -> str:
     if latest is None:
         return ""
     step, total = int(latest.step), max(1, int(latest.total_steps))
-    left = ""
-    if view.outcome is None and latest.eta_s is not None:
-        left = f", {time_left(latest.eta_s)}"
+    left, seconds = "", view.watch.seconds_left
+    if view.outcome is None and seconds is not None:
+        left = f", {time_left(seconds)}"
     return (
         f'<progress max="{total}" value="{step}" style="width:100%;height:12px"></progress>'
         f"<div>{step}/{total} steps ({100 * step / total:.0f} %){left}</div>"
