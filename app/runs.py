@@ -14,9 +14,11 @@ watching part, also streams the Robustness tab's attacks (`app.robustness`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,13 +163,14 @@ def estimate_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, floa
     )
 
 
-def measured_speeds(ctx: AppContext, spec: RunSpec) -> dict[Probe, float]:
+def measured_speeds(ctx: AppContext, spec: RunSpec, hold_slot: bool = True) -> dict[Probe, float]:
     """Seconds per step at each (size, draws) of the run's plan on this device: measured by running
-    a few engine steps on the run's own inputs the first time a setting is seen, then remembered."""
+    a few engine steps on the run's own inputs the first time a setting is seen (taking the device slot
+    unless the caller holds it), then refreshed by every finished run (`SpeedTable`)."""
 
     def measure(size: tuple[int, int], draws: int) -> Callable[[], float]:
         def timed() -> float:
-            with ctx.slot:
+            with ctx.slot if hold_slot else contextlib.nullcontext():
                 return time_steps(
                     lambda callback: spec.engine(callback, None, probe_preset(draws), None, None, size)
                 )
@@ -187,29 +190,37 @@ def speeds_known(ctx: AppContext, spec: RunSpec) -> bool:
     return all(ctx.speeds.known(spec.key + probe) is not None for probe in spec.plan.probes())
 
 
+#: The first line of a run waiting for the device before its speed has been measured.
+UNMEASURED = "The run time is estimated when the run gets the device (a few steps are timed first)."
+
+
 def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView]:
-    """Estimate, run and save `spec`, yielding `RunView`s; the last one carries the outcome."""
+    """Estimate, run and save `spec`, yielding `RunView`s; the last one carries the outcome (None when the run
+    was withdrawn from the queue before it started). Speeds not known yet are measured on the worker once it
+    holds the device, so that a run waiting in the queue can be withdrawn."""
     folder = start_folder(ctx, spec)
-    if not speeds_known(ctx, spec):
-        yield RunView(f"Measuring the speed of this run on {ctx.device.type}...")
-    speeds = measured_speeds(ctx, spec)
-    estimate = estimate_text(ctx, spec, speeds) + f" Results are saved in `{folder}`."
+    saved = f" Results are saved in `{folder}`."
+    known = speeds_known(ctx, spec)
+    header = (estimate_text(ctx, spec, measured_speeds(ctx, spec)) if known else UNMEASURED) + saved
     snaps = snapshot_steps(spec.plan.total_steps)
-    eta = LiveEta(spec.plan.legs(speeds))
+    eta = LiveEta(spec.plan.legs())
+
+    def run(callback, cancel):
+        if not speeds_known(ctx, spec):
+            callback(f"Measuring the speed of this run on {ctx.device.type}...{saved}")
+        speeds = measured_speeds(ctx, spec, hold_slot=False)
+        eta.legs = spec.plan.legs(speeds)
+        callback(estimate_text(ctx, spec, speeds) + saved)
+        return spec.engine(callback, cancel, PRESET, spec.plan.total_steps, snaps, None)
 
     def save(result):  # on the worker thread: done even when nobody watches any more
         for stage, seconds in eta.measured().items():
             ctx.speeds.refresh(spec.key + spec.plan.probe_of(stage), seconds)
         return spec.save(result, folder)
 
-    job = Job(
-        spec.kind,
-        ctx.slot,
-        run=lambda callback, cancel: spec.engine(callback, cancel, PRESET, spec.plan.total_steps, snaps, None),
-        save=save,
-        eta=eta,
-    )
-    yield from follow_job(ctx, job, session, estimate)
+    job = Job(spec.kind, ctx.slot, run=run, save=save, eta=eta,
+              on_withdraw=lambda: shutil.rmtree(folder, ignore_errors=True))
+    yield from follow_job(ctx, job, session, header)
 
 
 def step_line(latest, seconds_left: float | None, quantity: str = "energy") -> str:
@@ -231,8 +242,11 @@ def follow_job(ctx: AppContext, job: Job, session: str, header: str,
         job.start()
         last_snapshot = -1
         for watch in job.watch():
+            header = watch.notice or header
             if not watch.started:
-                yield RunView(f"{header}\n\nWaiting for the device: another run is in progress...")
+                if watch.waiting is not None:
+                    yield RunView(f"{header}\n\n**Waiting {watch.waiting}.** Cancel withdraws this run from the "
+                                  "queue.")
                 continue
             latest = watch.latest
             if latest is None:
@@ -255,6 +269,9 @@ def follow_job(ctx: AppContext, job: Job, session: str, header: str,
             raise gr.Error(f"The {job.kind} run failed: {type(error).__name__}: {error}") from None
     finally:
         ctx.board.remove(session, job)
+    if job.withdrawn:
+        yield RunView(f"**{WITHDRAWN}**", watch, False, None)
+        return
     record = outcome.record
     if record.status == "cancelled":
         done = f"Cancelled at step {record.steps}; the partial result is kept"
@@ -414,8 +431,17 @@ def filmstrip(frames: torch.Tensor, gap: int = 2) -> np.ndarray:
     return strip
 
 
+#: The last status of a run cancelled while it waited for the device.
+WITHDRAWN = "Withdrawn from the queue before it started: nothing ran."
+
+
 def cancel_session(ctx: AppContext, session: str) -> str:
-    asked = ctx.board.cancel(session)
-    if not asked:
-        return "Nothing to cancel: no run of yours is in progress."
-    return "Cancelling: the run stops after its current step and keeps what it has."
+    running, waiting = ctx.board.cancel(session)
+    if not running and not waiting:
+        return "Nothing to cancel: no run of yours is running or waiting."
+    lines = []
+    if running:
+        lines.append("Cancelling: the run stops after its current step and keeps what it has.")
+    if waiting:
+        lines.append(f"Withdrew {waiting} waiting run{'s' if waiting > 1 else ''} from the queue.")
+    return " ".join(lines)

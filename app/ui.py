@@ -5,8 +5,9 @@ switch redraws the last ones from the session's state without computing again.
 
 Every endpoint has an `api_name`, so the app is also usable through `gradio_client`:
 ``distance``, ``compare``, ``average_estimate``, ``average``, ``geodesic_estimate``, ``geodesic``,
-``attack``, ``cancel``. Heavy endpoints share one concurrency group per app (``concurrency_id="device"``,
-limit 1): the device runs one job at a time and the others queue.
+``attack``, ``cancel``. The device runs one job at a time: the long runs (average, geodesic, attack) wait for
+it in the app's queue (`app.jobs.DeviceSlot`), where they say what they wait behind and Cancel withdraws them;
+the short computations share one Gradio concurrency group (``concurrency_id="device"``, limit 1).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from app.runs import MAX_AVERAGE_IMAGES, AppContext  # noqa: E402
 from app.uploads import display_name, image_input  # noqa: E402
 
 HEAVY = dict(concurrency_id="device", concurrency_limit=1)
+#: Long runs wait for the device in the app's own queue (`app.jobs.DeviceSlot`), not Gradio's: there they say
+#: what they wait behind, and Cancel withdraws them.
+RUN = dict(concurrency_limit=None)
 IMAGE_INPUT = dict(sources=["upload", "clipboard"], height=220)
 #: System fonts only: the page must not fetch web fonts (no outbound requests from the browser).
 THEME = gr.themes.Default(
@@ -324,7 +328,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
             avg_estimate.click(on_average_estimate, avg_inputs, [avg_status, avg_note],
                                api_name="average_estimate", **HEAVY)
             avg_run.click(on_average, avg_inputs, [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result],
-                          api_name="average", **HEAVY)
+                          api_name="average", **RUN)
 
         # ------------------------------------------------------------ Geodesic
         with gr.Tab("Geodesic"):
@@ -399,7 +403,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
                                api_name="geodesic_estimate", **HEAVY)
             geo_run.click(on_geodesic, geo_inputs,
                           [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
-                          api_name="geodesic", **HEAVY)
+                          api_name="geodesic", **RUN)
 
         adversarial = str(adversarial_example_path(output_root / "examples"))
         rob_cancel = robustness_tab(ctx, examples, adversarial, size_slider, seed_box)
@@ -507,7 +511,7 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str, 
              rob_samples, rob_seed],
             [rob_status, rob_progress, rob_note, rob_live, rob_perturbation, rob_plot, rob_table, rob_file,
              rob_details],
-            api_name="attack", **HEAVY,
+            api_name="attack", **RUN,
         )
     return rob_cancel
 

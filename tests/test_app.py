@@ -213,6 +213,29 @@ def test_cancel_stops_a_run_and_keeps_its_partial_result(client, ex):
     assert len(gallery) == 5 and any(_local(f).name == "geodesic.mp4" for f in files)
 
 
+def test_a_queued_run_says_what_it_waits_behind_and_cancel_withdraws_it(client, ex, outputs):
+    from app.runs import WITHDRAWN
+
+    running = _geodesic_under_way(client, ex, frames=5, steps=5000)
+    other = Client(client.src, verbose=False, download_files=False)  # another browser session
+    before = {f for f in outputs.iterdir() if f.name.endswith("-average")}
+    queued = other.submit([handle_file(ex["disc_left"]), handle_file(ex["disc_right"])], "l2", 32, 10, 0,
+                          1, 1, 1, 1, 1, 1, api_name="/average")
+    deadline = time.monotonic() + 60
+    while not any("Waiting behind" in str(out[0]) for out in queued.outputs()):
+        assert time.monotonic() < deadline and not queued.done(), "the queued run never said it was waiting"
+        time.sleep(0.05)
+    waiting = next(out[0] for out in queued.outputs() if "Waiting behind" in str(out[0]))
+    assert re.search(r"Waiting behind a geodesic run at step \d+/5000", waiting), waiting
+    assert other.predict(api_name="/cancel") == "Withdrew 1 waiting run from the queue."
+    assert queued.result(timeout=30)[0] == f"**{WITHDRAWN}**"
+    assert {f for f in outputs.iterdir() if f.name.endswith("-average")} == before  # no folder left behind
+    assert not running.done()  # the other session's run goes on
+    assert client.predict(api_name="/cancel").startswith("Cancelling: the run stops")
+    assert "Cancelled at step" in running.result(timeout=60)[0]
+    assert client.predict(api_name="/cancel") == "Nothing to cancel: no run of yours is running or waiting."
+
+
 def test_a_run_whose_watcher_goes_away_still_saves_its_results(client, ex, outputs):
     """Closing the browser tab stops the streaming, not the run: its results land in the output folder."""
     before = set(outputs.iterdir())

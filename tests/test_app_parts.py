@@ -7,6 +7,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import math
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -52,31 +53,47 @@ def test_job_reraises_the_run_error_to_its_watcher():
         job.outcome()
 
 
-def test_jobs_on_one_device_run_one_at_a_time_and_cancel_reaches_the_session():
+def test_jobs_on_one_device_run_one_at_a_time_and_cancel_withdraws_a_waiting_one():
     slot, board = DeviceSlot("cpu"), JobBoard()
-    release = threading.Event()
-    running = []
+    release, stepped = threading.Event(), threading.Event()
+    running, withdrawn = [], []
 
     def blocking_run(callback, cancel):
-        running.append(1)
+        running.append("a")
+        callback(_progress(2, total=50))
+        stepped.set()
         release.wait(10)
         return "first"
 
-    def cancellable_run(callback, cancel):
-        running.append(2)
-        return "cancelled" if cancel.is_set() else "completed"
+    def quick_run(name):
+        def run(callback, cancel):
+            running.append(name)
+            return name
+        return run
 
-    first = Job("a", slot, blocking_run, save=lambda r: r).start()
-    second = Job("b", slot, cancellable_run, save=lambda r: r)
+    first = Job("geodesic", slot, blocking_run, save=lambda r: r).start()
+    assert stepped.wait(10)
+    second = Job("average", slot, quick_run("b"), save=lambda r: r, on_withdraw=lambda: withdrawn.append("b"))
+    third = Job("attack", slot, quick_run("c"), save=lambda r: r)
     board.add("session-1", second)
+    board.add("session-2", third)
     second.start()
-    assert not second.started  # waits for the device
-    assert board.cancel("session-2") == 0 and board.cancel("session-1") == 1
+    while slot.waiting_line(second) is None:
+        time.sleep(0.01)
+    third.start()
+    while slot.waiting_line(third) is None:
+        time.sleep(0.01)
+    assert not second.started and not third.started  # both wait for the device, in arrival order
+    assert slot.waiting_line(second) == "behind a geodesic run at step 2/50"
+    assert slot.waiting_line(third) == "behind a geodesic run at step 2/50, and 1 other waiting run"
+    assert board.cancel("session-3") == (0, 0) and board.cancel("session-1") == (0, 1)
+    assert second.outcome() is None and second.withdrawn and withdrawn == ["b"]  # left the queue, never ran
+    assert slot.waiting_line(third) == "behind a geodesic run at step 2/50"
     release.set()
-    assert first.outcome() == "first" and second.outcome() == "cancelled"
-    assert running == [1, 2]
+    assert first.outcome() == "first" and third.outcome() == "c" and not third.withdrawn
+    assert running == ["a", "c"]
     board.remove("session-1", second)
-    assert board.cancel("session-1") == 0
+    assert board.cancel("session-1") == (0, 0)
 
 
 def test_speed_table_measures_once_per_key():
