@@ -240,7 +240,8 @@ class Job:
 
 
 class JobBoard:
-    """The running jobs of every browser session, so that a session's Cancel button reaches them."""
+    """The jobs of every browser session (runs, and measurements in progress: anything with `cancel()`, `kind` and
+    `started`), so that a session's Cancel and Stop buttons reach them."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -258,15 +259,14 @@ class JobBoard:
             if not jobs:
                 self._jobs.pop(session, None)
 
-    def cancel(self, session: str) -> tuple[int, int]:
-        """Ask every job of `session` to stop; returns how many were running and how many still waited (those
-        leave the queue without running)."""
+    def cancel(self, session: str) -> list:
+        """Ask every job of `session` to stop; returns them. A running one stops after its current step, one still
+        waiting for the device (not `started`) leaves the queue without running."""
         with self._lock:
             jobs = list(self._jobs.get(session, []))
         for job in jobs:
             job.cancel()
-        running = sum(job.started for job in jobs)
-        return running, len(jobs) - running
+        return jobs
 
 
 class SpeedTable:

@@ -93,7 +93,7 @@ def prepare_attack(ctx: AppContext, path_reference, path_image, path_anchor, met
         labelled.append(("Anchor", path_anchor))
     images = [load_upload(path, label) for label, path in labelled]
     names = [f"{label} ({display_name(path)})" for label, path in labelled]
-    batch, note = prepare_uploads(images, names, int(size))
+    batch, note = prepare_uploads(images, names, int(size), paths=[path for _, path in labelled])
     batch = torch.round(batch * LEVELS) / LEVELS  # what the saved inputs hold
     size_hw = tuple(batch.shape[-2:])
     attacked = ctx.shelf.at_size(metric, size_hw)  # raises gr.Error for unknown metrics and too small sizes

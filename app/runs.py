@@ -129,7 +129,7 @@ def _check_memory(ctx: AppContext, kind: str, distance: str, images: int, free: 
 def _load_all(paths: list, labels: list[str], size: int) -> tuple[torch.Tensor, str]:
     """The uploads at one size, and the resize note; `labels` name the inputs in errors ("Start (A): ...")."""
     images = [load_upload(path, label) for path, label in zip(paths, labels)]
-    return prepare_uploads(images, [display_name(path) for path in paths], int(size))
+    return prepare_uploads(images, [display_name(path) for path in paths], int(size), paths=paths)
 
 
 def start_folder(ctx: AppContext, spec: RunSpec) -> Path:
@@ -436,12 +436,18 @@ WITHDRAWN = "Withdrawn from the queue before it started: nothing ran."
 
 
 def cancel_session(ctx: AppContext, session: str) -> str:
-    running, waiting = ctx.board.cancel(session)
-    if not running and not waiting:
+    """Stop every run and measurement of `session`; says what happens to each."""
+    asked = ctx.board.cancel(session)
+    measuring = sum(job.kind == "measurement" for job in asked)
+    running = sum(job.started for job in asked) - measuring
+    waiting = len(asked) - measuring - running
+    if not asked:
         return "Nothing to cancel: no run of yours is running or waiting."
     lines = []
     if running:
         lines.append("Cancelling: the run stops after its current step and keeps what it has.")
     if waiting:
         lines.append(f"Withdrew {waiting} waiting run{'s' if waiting > 1 else ''} from the queue.")
+    if measuring:
+        lines.append("Stopping: the measurement ends after its current samples, with the estimate so far.")
     return " ".join(lines)

@@ -86,14 +86,14 @@ def test_jobs_on_one_device_run_one_at_a_time_and_cancel_withdraws_a_waiting_one
     assert not second.started and not third.started  # both wait for the device, in arrival order
     assert slot.waiting_line(second) == "behind a geodesic run at step 2/50"
     assert slot.waiting_line(third) == "behind a geodesic run at step 2/50, and 1 other waiting run"
-    assert board.cancel("session-3") == (0, 0) and board.cancel("session-1") == (0, 1)
+    assert board.cancel("session-3") == [] and board.cancel("session-1") == [second]
     assert second.outcome() is None and second.withdrawn and withdrawn == ["b"]  # left the queue, never ran
     assert slot.waiting_line(third) == "behind a geodesic run at step 2/50"
     release.set()
     assert first.outcome() == "first" and third.outcome() == "c" and not third.withdrawn
     assert running == ["a", "c"]
     board.remove("session-1", second)
-    assert board.cancel("session-1") == (0, 0)
+    assert board.cancel("session-1") == []
 
 
 def test_speed_table_measures_once_per_key():
@@ -395,3 +395,62 @@ def test_tab_errors_go_to_the_status_area_and_the_other_outputs_keep_their_value
     assert steps == [("step 0", 0, 0)]
     assert last[0] == "**Error:** Geodesic: give both a start and an end image."
     assert all(isinstance(value, type(gr.skip())) for value in last[1:])
+
+
+def test_the_resize_note_says_what_was_enlarged_and_how_grey_and_transparency_were_converted(tmp_path):
+    import gradio as gr
+
+    from app.uploads import MIN_SIDE, load_upload, prepare_uploads
+
+    files = {
+        "grey.png": Image.fromarray(np.full((64, 64), 120, dtype=np.uint8), mode="L"),
+        "clear.png": Image.fromarray(np.zeros((96, 96, 4), dtype=np.uint8), mode="RGBA"),
+        "plain.png": Image.fromarray(np.zeros((128, 96, 3), dtype=np.uint8)),
+        "dot.png": Image.new("RGB", (1, 1)),
+        "thin.png": Image.new("RGB", (200, MIN_SIDE - 1)),
+    }
+    paths = {}
+    for name, image in files.items():
+        image.save(tmp_path / name)
+        paths[name] = str(tmp_path / name)
+    kept = ["grey.png", "clear.png", "plain.png"]
+    images = [load_upload(paths[name], name) for name in kept]
+    batch, note = prepare_uploads(images, kept, 96, paths=[paths[name] for name in kept])
+    assert batch.shape == (3, 3, 96, 96) and (batch[0] == batch[0, :1]).all()  # grey: one level in R, G and B
+    grey, clear, plain = note.splitlines()[1:]
+    assert "64x64, **enlarged 1.5x** to 96x96" in grey and "a resolution of 64 px keeps its own pixels" in grey
+    assert "grey levels copied into red, green and blue" in grey and "transparency" not in grey
+    assert "96x96, used as is, transparency dropped" in clear
+    assert "centre-cropped to 96x96" in plain and "enlarged" not in plain and "grey" not in plain
+    for name, size in (("dot.png", "1x1"), ("thin.png", f"200x{MIN_SIDE - 1}")):
+        with pytest.raises(gr.Error) as raised:
+            load_upload(paths[name], "Image A")
+        assert raised.value.message == (
+            f"Image A: {name} is {size} pixels; the app needs at least {MIN_SIDE} px on each side (enlarged, a "
+            "smaller image holds no detail to measure). Upload a larger image.")
+
+
+def test_one_adapter_streams_every_long_run_tab():
+    """`stream_to_tab`: the first update clears the last run's pictures and results, a picture is redrawn only
+    for a new snapshot, the results come with the outcome and the final picture from it when the tab says so."""
+    import gradio as gr
+
+    from app.jobs import Watch
+    from app.runs import STARTING, RunView
+    from app.ui import LiveTab, _energy_frame, stream_to_tab
+
+    skip = type(gr.skip())
+    watch = Watch(snapshot="frames-at-2", snapshot_step=2, energies=[(1, 2.0), (2, 1.0)])
+    watch.latest = SimpleNamespace(step=2, total_steps=4, eta_s=None)
+    views = [RunView("waiting"), RunView("step 2", watch, True), RunView("step 3", watch, False),
+             RunView("done", watch, True, outcome="outcome")]
+    tab = LiveTab(2, 1, preview=lambda images: (f"live {images}", f"diff {images}"),
+                  results=lambda done: (f"result of {done}",), final_images=lambda done: f"final of {done}")
+    updates = list(stream_to_tab(iter(views), "note", tab))
+    first, waiting, stepped, same, done = updates
+    assert first[:5] == (STARTING, "", "note", None, None) and first[5].empty and first[6] is None
+    assert waiting[0] == "waiting" and isinstance(waiting[3], skip) and isinstance(waiting[6], skip)
+    assert stepped[3:5] == ("live frames-at-2", "diff frames-at-2") and "2/4 steps" in stepped[1]
+    assert stepped[5].equals(_energy_frame(watch.energies))
+    assert isinstance(same[3], skip) and isinstance(same[6], skip)  # no new snapshot: the pictures stay
+    assert done[3:5] == ("live final of outcome", "diff final of outcome") and done[6] == "result of outcome"
