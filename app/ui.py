@@ -348,7 +348,8 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
             with gr.Column():
                 avg_files = gr.File(avg_defaults, file_count="multiple", file_types=["image"],
                                     label=f"Images (2 to {MAX_AVERAGE_IMAGES})", elem_id="average-files")
-                avg_preview = gr.Gallery(avg_defaults, label="Inputs", columns=MAX_AVERAGE_IMAGES, height=140,
+                # no fixed height: a fixed one cut the square thumbnails off at the bottom
+                avg_preview = gr.Gallery(avg_defaults, label="Inputs", columns=MAX_AVERAGE_IMAGES, height="auto",
                                          object_fit="contain", interactive=False, allow_preview=False,
                                          elem_id="average-preview")
                 avg_weights = [
@@ -421,12 +422,15 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
 
 
 GEODESIC_TEXT = (
-    "The shortest path of frames from A to B under the distance (a morph). Under L2 it is the cross-dissolve. "
-    "Under E-LPIPS, started from the cross-dissolve, the frames get their contrast back, but content that moves "
-    "stays a sharpened double exposure rather than moving (measured at 1, 2 and 4 px per frame; beyond about a "
-    "pixel per frame the E-LPIPS path energy prefers the double exposure to the true motion: README, \"Motion\"). "
-    "For motion, start from another interpolator's frames (`init=` in Python, `--init` in `elpips-geodesic`), "
-    "which the engine refines."
+    "The shortest path of frames from A to B under the distance (a morph). Under L2 it is the cross-dissolve; "
+    "under E-LPIPS the frames get their contrast back, but what moves stays a sharpened double exposure."
+)
+GEODESIC_DETAILS = (
+    "Started from the cross-dissolve (the default), content that moves stays a sharpened double exposure rather "
+    "than moving: measured at 1, 2 and 4 px per frame, and beyond about a pixel per frame the E-LPIPS path energy "
+    "of the double exposure is lower than that of the true motion (README, \"Motion\"; "
+    "benchmarks/bench_motion.py). For motion, start from another interpolator's frames (`init=` in Python, "
+    "`--init` in `elpips-geodesic`), which the engine refines."
 )
 
 
@@ -435,6 +439,8 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
     button. The results come right under the buttons, the examples last, so a run shows without scrolling."""
     with gr.Tab("Geodesic"):
         gr.Markdown(GEODESIC_TEXT)
+        with gr.Accordion("What moves and what fades", open=False):
+            gr.Markdown(GEODESIC_DETAILS)
         with gr.Row():
             geo_a = image_input(examples["disc_left"], label="Start (A)", elem_id="geodesic-a", **IMAGE_INPUT)
             geo_b = image_input(examples["disc_right"], label="End (B)", elem_id="geodesic-b", **IMAGE_INPUT)
@@ -445,20 +451,21 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                                            elem_id="geodesic-distance")
                 geo_energy = gr.Radio(list(ENERGY_FORMS), value="squared",
                                       label="Path energy: sum of d^2 or of d")
-        with gr.Row():
-            geo_size = size_slider(default_size(ctx.device), elem_id="geodesic-size")
-            geo_steps = gr.Slider(10, 5000, value=default_steps("geodesic", ctx.device), step=10, label="Steps",
-                                  elem_id="geodesic-steps")
-            geo_fps = gr.Slider(1, 30, value=8, step=1, label="Video frames per second")
-            geo_seed = seed_box()
+            with gr.Column():  # a fourth column rather than a row: the results start higher up
+                geo_size = size_slider(default_size(ctx.device), elem_id="geodesic-size")
+                geo_steps = gr.Slider(10, 5000, value=default_steps("geodesic", ctx.device), step=10,
+                                      label="Steps", elem_id="geodesic-steps")
+                geo_fps = gr.Slider(1, 30, value=8, step=1, label="Video frames per second")
+                geo_seed = seed_box()
         geo_estimate, geo_run, geo_cancel = run_buttons("geodesic")
-        geo_status = gr.Markdown(elem_id="geodesic-status")
-        geo_progress = gr.HTML(elem_id="geodesic-progress")
-        with gr.Row():
+        with gr.Row():  # the status beside the forming frames: both in view under the buttons while it runs
+            with gr.Column(scale=2):
+                geo_status = gr.Markdown(elem_id="geodesic-status")
+                geo_progress = gr.HTML(elem_id="geodesic-progress")
             geo_live = gr.Image(label="Frames (forming live)", interactive=False, height=160, scale=3,
                                 elem_id="geodesic-live")
-            geo_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=200, scale=2,
-                                   title=f"Path energy over steps (running mean of the last {SMOOTHING:.0%})")
+        geo_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=200,
+                               title=f"Path energy over steps (running mean of the last {SMOOTHING:.0%})")
         geo_gallery = gr.Gallery(label="Frames", columns=8, height=220, elem_id="geodesic-gallery")
         with gr.Row():
             # a few frames last a fraction of a second: the video loops
