@@ -369,10 +369,8 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
         )
 
     def save(result, folder: Path) -> GeodesicOutcome:
-        paths = video.write_png_frames(folder / "frames", result.images)
-        mp4 = video.write_mp4(folder / "geodesic.mp4", result.images, fps=float(fps))
-        gif = video.write_gif(folder / "geodesic.gif", result.images, fps=float(fps), mode="pingpong")
-        sheet = video.write_contact_sheet(folder / "contact_sheet.png", result.images)
+        # the command-line tool's writer: frames/frame_000.png..., geodesic.mp4, geodesic.gif, contact_sheet.png
+        *paths, mp4, gif, sheet = video.write_sequence(folder, result.images, fps=float(fps), gif="pingpong")
         archive = folder / "frames.zip"
         with atomic_write(archive) as tmp:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
@@ -410,8 +408,8 @@ def progress_bar(view: RunView) -> str:
 
 
 def to_pixels(image: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [0, 1] -> (H, W, 3) uint8 for display."""
-    return (image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    """(3, H, W) in [0, 1] -> (H, W, 3) uint8 for display, rounded as the saved frames are (`geometry.video`)."""
+    return video.to_uint8_frames(image[None])[0]
 
 
 def enlarged(pixels: np.ndarray, min_height: int = 128) -> np.ndarray:
@@ -423,7 +421,7 @@ def enlarged(pixels: np.ndarray, min_height: int = 128) -> np.ndarray:
 
 def filmstrip(frames: torch.Tensor, gap: int = 2) -> np.ndarray:
     """All frames side by side (H, T*W + gaps, 3) uint8, for the live preview."""
-    pixels = [to_pixels(frame) for frame in frames]
+    pixels = list(video.to_uint8_frames(frames))
     count, (height, width, _) = len(pixels), pixels[0].shape
     strip = np.full((height, count * width + (count - 1) * gap, 3), 255, dtype=np.uint8)
     for k, frame in enumerate(pixels):
