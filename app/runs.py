@@ -3,10 +3,13 @@
 Each run goes through the same phases, reported in its status line:
 
 1. the uploads are read and brought to one size (`app.uploads`), and saved in a new run folder;
-2. the run time is estimated from a measured step time on this device (`app.estimate`);
-3. the engine (`geometry.barycenter` / `geometry.geodesic`) runs on a worker thread (`app.jobs`)
-   while the generator streams its progress, snapshots and energies to the browser;
-4. the worker writes the results into the run folder, and the generator shows them.
+2. a worker thread (`app.jobs`) waits for the device in the app's queue, saying what it waits behind
+   (Cancel withdraws it from there);
+3. holding the device, it estimates the run time from the step times measured on this device (`app.estimate`;
+   a few steps are timed the first time a setting is seen), then runs the engine (`geometry.barycenter` /
+   `geometry.geodesic`) while the generator streams its progress, time left, snapshots and energies;
+4. the worker refreshes the measured step times, writes the results into the run folder, and the generator
+   shows them.
 
 The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values. `follow_job`, the
 watching part, also streams the Robustness tab's attacks (`app.robustness`).
