@@ -81,6 +81,12 @@ class DeviceSlot:
     def __exit__(self, *exc) -> None:
         self.release()
 
+    def holder_line(self) -> str | None:
+        """What holds the device now ('a geodesic run at step 3/60, ...'), or None when it is free."""
+        with self._changed:
+            current = self._holder.holder if self._holder is not None else None
+        return None if current is None else describe_holder(current)
+
     def waiting_line(self, holder: Any) -> str | None:
         """What `holder`, waiting in the queue, waits behind ('behind a geodesic run at step 3/60, and 1 other
         waiting run'); None when it is not waiting."""

@@ -166,6 +166,17 @@ def estimate_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, floa
     )
 
 
+def estimate_now(ctx: AppContext, spec: RunSpec) -> str:
+    """The Estimate button's answer: from the speeds known, or measured now if the device is free; while another
+    run holds it, a measurement would wait for that run to end, so it says so instead."""
+    if not speeds_known(ctx, spec):
+        busy = ctx.slot.holder_line()
+        if busy is not None:
+            return (f"The device is busy with {busy}: this run's speed is measured when it gets the device, and Run "
+                    "then shows the estimate.")
+    return estimate_text(ctx, spec, measured_speeds(ctx, spec))
+
+
 def measured_speeds(ctx: AppContext, spec: RunSpec, hold_slot: bool = True) -> dict[Probe, float]:
     """Seconds per step at each (size, draws) of the run's plan on this device: measured by running
     a few engine steps on the run's own inputs the first time a setting is seen (taking the device slot

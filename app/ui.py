@@ -402,7 +402,7 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6):
             weights = [w1, w2, w3, w4, w5, w6]
             spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
-            return runs.estimate_text(ctx, spec, runs.measured_speeds(ctx, spec)), note
+            return runs.estimate_now(ctx, spec), note
 
         live = LiveTab(1, 1, preview=lambda images: (runs.enlarged(runs.to_pixels(images[0])),),
                        results=lambda done: (str(done.png),), final_images=lambda done: done.image)
@@ -485,7 +485,7 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         @shows_errors(2)
         def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps):
             spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
-            return runs.estimate_text(ctx, spec, runs.measured_speeds(ctx, spec)), note
+            return runs.estimate_now(ctx, spec), note
 
         def results(done) -> tuple:
             gallery = [(str(path), f"frame {k}") for k, path in enumerate(done.frames)]

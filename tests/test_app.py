@@ -247,6 +247,9 @@ def test_a_queued_run_says_what_it_waits_behind_and_cancel_withdraws_it(client, 
         time.sleep(0.05)
     waiting = next(out[0] for out in queued.outputs() if "Waiting behind" in str(out[0]))
     assert re.search(r"Waiting behind a geodesic run at step \d+/5000", waiting), waiting
+    busy, _ = other.predict(handle_file(ex["texture_blobs"]), handle_file(ex["texture_stripes"]), 3, "l2", "linear",
+                            48, 20, 0, 8, api_name="/geodesic_estimate")  # a setting not measured yet
+    assert busy.startswith("The device is busy with a geodesic run at step "), busy
     assert other.predict(api_name="/cancel") == "Withdrew 1 waiting run from the queue."
     assert queued.result(timeout=30)[0] == f"**{WITHDRAWN}**"
     assert {f for f in outputs.iterdir() if f.name.endswith("-average")} == before  # no folder left behind
