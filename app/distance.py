@@ -106,10 +106,15 @@ class Measurement:
     shared cancel endpoint) reaches it: it then ends after the current network pass with the estimate so far."""
 
     kind = "measurement"
-    started = True  # it holds the device pass by pass; there is no queue to withdraw it from
+    started = True  # it takes the device pass by pass: Stop ends it, waiting or not
 
-    def __init__(self):
+    def __init__(self, what: str = "distance"):
+        self.what = what
         self.cancel_event = threading.Event()
+
+    def describe(self) -> str:
+        """How it appears to the runs waiting behind it (`app.jobs.DeviceSlot`)."""
+        return f"a {self.what} measurement"
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -118,33 +123,55 @@ class Measurement:
 @dataclass(frozen=True)
 class Live:
     """One update of a forming measurement: `finished` (every sample asked for, or `stopped` early), the
-    maps so far, and the seconds it has taken."""
+    maps so far (None before the first pass), the seconds it has taken, and while it waits for the device, what
+    it waits behind."""
 
     finished: bool
     stopped: bool
-    result: elpips.DifferenceMap
+    result: elpips.DifferenceMap | None
     seconds: float
+    waiting: str | None = None
 
 
-def _live(slot, results: Iterator[elpips.DifferenceMap], stop: threading.Event | None = None) -> Iterator[Live]:
+def _live(slot, results: Iterator[elpips.DifferenceMap], stop: Measurement | None = None) -> Iterator[Live]:
     """The running maps at most every `LIVE_INTERVAL` seconds, then the finished ones (after the pass in which
-    `stop` was set, if it was). Each network pass runs holding the device `slot`, which is free between updates
-    (a generator may be resumed on another thread, or never again if the browser leaves)."""
+    `stop` was asked, if it was). Each network pass runs holding the device `slot`, which is free between updates
+    (a generator may be resumed on another thread, or never again if the browser leaves); while another run holds
+    it, the updates say what the measurement waits behind."""
     started = shown = time.monotonic()
     result = None
+    holder = stop if stop is not None else "a distance measurement"
     while True:
-        with slot:
+        turns = slot.wait_turn(holder)
+        for line in turns:
+            if stop is not None and stop.cancel_event.is_set():
+                turns.close()
+                yield Live(True, True, result, time.monotonic() - started)
+                return
+            yield Live(False, False, result, time.monotonic() - started, waiting=line)
+        try:
             following = next(results, None)
+        finally:
+            slot.release()
         if following is None:
             yield Live(True, False, result, time.monotonic() - started)
             return
         result = following
-        if stop is not None and stop.is_set():
+        if stop is not None and stop.cancel_event.is_set():
             yield Live(True, True, result, time.monotonic() - started)
             return
         if time.monotonic() - shown >= LIVE_INTERVAL:
             shown = time.monotonic()
             yield Live(False, False, result, time.monotonic() - started)
+
+
+def waiting_update(live: Live) -> str | None:
+    """The answer while a measurement waits for the device, or stopped before its first sample (else None)."""
+    if live.waiting is not None:
+        return f"**Waiting {live.waiting}.** {STOP_HINT if live.result is not None else 'Stop withdraws it.'}"
+    if live.result is None:
+        return "Stopped before the first sample: nothing was measured."
+    return None
 
 
 def progress_line(live: Live, request: DistanceRequest, error95: float) -> str:
@@ -181,16 +208,19 @@ def _difference_maps(metric, x: torch.Tensor, y: torch.Tensor, request: Distance
 
 
 def measure_distance(slot, shelf: MetricShelf, path_a, path_b, request: DistanceRequest,
-                     stop: threading.Event | None = None) -> Iterator[tuple[str, dict, MapView]]:
+                     stop: Measurement | None = None) -> Iterator[tuple[str, dict, MapView | None]]:
     """Distance between two uploaded images -> (Markdown answer, JSON-ready details, difference map), as the
-    map forms and once finished (or `stop`ped)."""
+    map forms and once finished (or `stop`ped); the map is None while there is none yet."""
     a = load_upload(path_a, "Image A")
     b = load_upload(path_b, "Image B")
     batch, note = prepare_uploads([a, b], _names(("Image A", path_a), ("Image B", path_b)), request.size,
                                    paths=[path_a, path_b])
     metric = shelf.at_size(request.metric, tuple(batch.shape[-2:]))
     for live in _live(slot, _difference_maps(metric, batch[:1], batch[1:], request), stop):
-        result = live.result
+        result, waiting = live.result, waiting_update(live)
+        if waiting is not None:
+            yield waiting, {}, None if result is None else _map_view(result, batch[:1], ["B vs A"])
+            continue
         estimate = result.estimate
         value, stderr = float(estimate.value[0]), float(estimate.stderr[0])
         view = _map_view(result, batch[:1], ["B vs A"])
@@ -224,8 +254,8 @@ def measure_distance(slot, shelf: MetricShelf, path_a, path_b, request: Distance
 
 def compare_candidates(
     slot, shelf: MetricShelf, path_ref, path_a, path_b, request: DistanceRequest,
-    stop: threading.Event | None = None,
-) -> Iterator[tuple[str, dict, MapView]]:
+    stop: Measurement | None = None,
+) -> Iterator[tuple[str, dict, MapView | None]]:
     """Which of two candidates is closer to a reference -> (Markdown answer, JSON-ready details, the two
     candidates' difference maps on one colour scale), as the maps form and once finished.
 
@@ -240,9 +270,13 @@ def compare_candidates(
     metric = shelf.at_size(request.metric, tuple(batch.shape[-2:]))
     samples = 1 if metric.config.transforms is None else int(request.samples)
     request = DistanceRequest(request.metric, request.size, samples, None, samples, request.seed)
+    captions = ["A vs reference", "B vs reference"]
     for live in _live(slot, _difference_maps(metric, batch[:1], batch[1:], request), stop):
-        maps = live.result
-        view = _map_view(maps, batch[1:], ["A vs reference", "B vs reference"])
+        maps, waiting = live.result, waiting_update(live)
+        if waiting is not None:
+            yield waiting, {}, None if maps is None else _map_view(maps, batch[1:], captions)
+            continue
+        view = _map_view(maps, batch[1:], captions)
         result = elpips.Comparison.from_draws(maps.distances, maps.block)
         values = [float(v) for v in result.values]
         errors = [float(e) for e in result.stderr]

@@ -56,18 +56,40 @@ class DeviceSlot:
     def acquire(self, holder: Any = "a distance or speed measurement", cancel: threading.Event | None = None,
                 poll: float = 0.1) -> bool:
         """Wait for the device in arrival order; False (and out of the queue) if `cancel` is set first."""
+        turns = self.wait_turn(holder, poll)
+        for _ in turns:
+            if cancel is not None and cancel.is_set():
+                turns.close()
+                return False
+        return True
+
+    def wait_turn(self, holder: Any, interval: float = UPDATE_SECONDS) -> Iterator[str]:
+        """Join the queue as `holder` and, while it waits, yield what it waits behind (`waiting_line`) about every
+        `interval` seconds; the generator ends holding the device (`release` it after). Closing it before then
+        gives up the place in the queue."""
         ticket = _Ticket(holder)
         with self._changed:
             self._waiting.append(ticket)
-            while self._holder is not None or self._waiting[0] is not ticket:
-                if cancel is not None and cancel.is_set():
+        held = False
+        try:
+            while True:
+                with self._changed:
+                    deadline = time.monotonic() + interval
+                    while not self._turn_of(ticket) and time.monotonic() < deadline:
+                        self._changed.wait(max(0.0, deadline - time.monotonic()))
+                    if self._turn_of(ticket):
+                        self._waiting.pop(0)
+                        self._holder, held = ticket, True
+                        return
+                yield self.waiting_line(holder)
+        finally:
+            if not held:
+                with self._changed:
                     self._waiting.remove(ticket)
                     self._changed.notify_all()
-                    return False
-                self._changed.wait(poll if cancel is not None else None)
-            self._waiting.pop(0)
-            self._holder = ticket
-            return True
+
+    def _turn_of(self, ticket: _Ticket) -> bool:
+        return self._holder is None and self._waiting[0] is ticket
 
     def release(self) -> None:
         with self._changed:

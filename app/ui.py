@@ -253,9 +253,10 @@ def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         @shows_errors(4)
         def on_distance(a, b, metric, size, mode, samples, error, max_samples, seed, overlay, request: gr.Request):
             distance_request = _distance_request(metric, size, mode, samples, error, max_samples, seed)
-            with stoppable(ctx, request) as stop:
+            with stoppable(ctx, request, "distance") as stop:
                 for answer, details, view in measure_distance(ctx.slot, ctx.shelf, a, b, distance_request, stop):
-                    yield answer, details, view.render(overlay)[0], view
+                    yield (answer, details, gr.skip(), gr.skip()) if view is None else (
+                        answer, details, view.render(overlay)[0], view)
 
         dist_button.click(
             on_distance,
@@ -303,10 +304,11 @@ def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         @shows_errors(5)
         def on_compare(ref, a, b, metric, size, samples, seed, overlay, request: gr.Request):
             compare_request = _distance_request(metric, size, "Sample budget", samples, 0, samples, seed)
-            with stoppable(ctx, request) as stop:
+            with stoppable(ctx, request, "comparison") as stop:
                 for answer, details, view in compare_candidates(ctx.slot, ctx.shelf, ref, a, b, compare_request,
                                                                 stop):
-                    yield answer, details, *view.render(overlay), view
+                    yield (answer, details, gr.skip(), gr.skip(), gr.skip()) if view is None else (
+                        answer, details, *view.render(overlay), view)
 
         cmp_button.click(
             on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay],
@@ -320,12 +322,12 @@ def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
 class stoppable:
     """A `Measurement` on the session's board for the length of a `with` block: the Stop button reaches it."""
 
-    def __init__(self, ctx: AppContext, request: gr.Request | None):
-        self.ctx, self.session, self.measurement = ctx, _session(request), Measurement()
+    def __init__(self, ctx: AppContext, request: gr.Request | None, what: str):
+        self.ctx, self.session, self.measurement = ctx, _session(request), Measurement(what)
 
-    def __enter__(self):
+    def __enter__(self) -> Measurement:
         self.ctx.board.add(self.session, self.measurement)
-        return self.measurement.cancel_event
+        return self.measurement
 
     def __exit__(self, *exc) -> None:
         self.ctx.board.remove(self.session, self.measurement)

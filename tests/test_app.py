@@ -259,6 +259,24 @@ def test_a_queued_run_says_what_it_waits_behind_and_cancel_withdraws_it(client, 
     assert client.predict(api_name="/cancel") == "Nothing to cancel: no run of yours is running or waiting."
 
 
+def test_a_distance_behind_a_run_says_what_it_waits_behind_and_stop_withdraws_it(client, ex):
+    running = _geodesic_under_way(client, ex, frames=5, steps=5000)
+    other = Client(client.src, verbose=False, download_files=False)
+    job = other.submit(handle_file(ex["disc_left"]), handle_file(ex["disc_left_noisy"]), "lpips_vgg", 32,
+                       "Sample budget", 1, 0.01, 100, 0, api_name="/distance")
+    deadline = time.monotonic() + 60
+    while not any("Waiting behind" in str(out[0]) for out in job.outputs()):
+        assert time.monotonic() < deadline and not job.done(), "the distance never said it was waiting"
+        time.sleep(0.05)
+    waiting = next(out[0] for out in job.outputs() if "Waiting behind" in str(out[0]))
+    assert re.search(r"^\*\*Waiting behind a geodesic run at step \d+/5000", waiting), waiting
+    assert other.predict(api_name="/cancel").startswith("Stopping: the measurement ends")
+    assert job.result(timeout=30)[0] == "Stopped before the first sample: nothing was measured."
+    assert not running.done()
+    client.predict(api_name="/cancel")
+    assert "Cancelled at step" in running.result(timeout=60)[0]
+
+
 def test_a_run_whose_watcher_goes_away_still_saves_its_results(client, ex, outputs):
     """Closing the browser tab stops the streaming, not the run: its results land in the output folder."""
     before = set(outputs.iterdir())
