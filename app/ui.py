@@ -7,9 +7,11 @@ stream through one adapter, `stream_to_tab`. Every image input is checked when i
 
 Every endpoint has an `api_name`, so the app is also usable through `gradio_client`:
 ``distance``, ``compare``, ``average_estimate``, ``average``, ``geodesic_estimate``, ``geodesic``,
-``attack``, ``cancel``. The device runs one job at a time: the long runs (average, geodesic, attack) wait for
-it in the app's queue (`app.jobs.DeviceSlot`), where they say what they wait behind and Cancel withdraws them;
-the short computations share one Gradio concurrency group (``concurrency_id="device"``, limit 1).
+``attack``, ``cancel`` (every tab's Cancel and Stop: it reaches the session's runs, waiting or running, and its
+measurements). The device runs one job at a time: the long runs (average, geodesic, attack) wait for it in the
+app's queue (`app.jobs.DeviceSlot`), where they say what they wait behind and Cancel withdraws them; the short
+computations share one Gradio concurrency group (``concurrency_id="device"``, limit 1) and take the device pass
+by pass through the same queue.
 """
 
 from __future__ import annotations
