@@ -10,6 +10,8 @@ every metric's distances before and after.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,9 +22,9 @@ import torch
 import elpips
 from elpips.adversarial import JUDGES, LEVELS, PIXEL_L2, AttackProgress, AttackRecord, footnote, summary, table
 
-from app.estimate import PROBE_STEPS, snapshot_steps
+from app.estimate import PROBE_STEPS, LiveEta, snapshot_steps
 from app.jobs import Job, format_seconds, new_run_folder, time_steps
-from app.runs import AppContext, RunView, follow_job, step_line, write_json
+from app.runs import UNMEASURED, AppContext, RunView, follow_job, step_line, write_json
 from app.uploads import display_name, load_upload, prepare_uploads
 
 #: The largest budget the tab offers, in 8-bit levels (32/255: clearly visible).
@@ -91,7 +93,7 @@ def prepare_attack(ctx: AppContext, path_reference, path_image, path_anchor, met
         labelled.append(("Anchor", path_anchor))
     images = [load_upload(path, label) for label, path in labelled]
     names = [f"{label} ({display_name(path)})" for label, path in labelled]
-    batch, note = prepare_uploads(images, names, int(size))
+    batch, note = prepare_uploads(images, names, int(size), paths=[path for _, path in labelled])
     batch = torch.round(batch * LEVELS) / LEVELS  # what the saved inputs hold
     size_hw = tuple(batch.shape[-2:])
     attacked = ctx.shelf.at_size(metric, size_hw)  # raises gr.Error for unknown metrics and too small sizes
@@ -107,11 +109,12 @@ def prepare_attack(ctx: AppContext, path_reference, path_image, path_anchor, met
     return spec, note
 
 
-def seconds_per_step(ctx: AppContext, spec: AttackSpec) -> float:
-    """Measured on this device the first time a setting is seen (a few real attack steps), then remembered."""
+def seconds_per_step(ctx: AppContext, spec: AttackSpec, hold_slot: bool = True) -> float:
+    """Measured on this device the first time a setting is seen (a few real attack steps, taking the device slot
+    unless the caller holds it), then refreshed by every finished attack (`SpeedTable`)."""
 
     def measure() -> float:
-        with ctx.slot:
+        with ctx.slot if hold_slot else contextlib.nullcontext():
             return time_steps(lambda callback: elpips.perturb(
                 spec.metric, spec.reference, spec.image, epsilon=spec.epsilon, steps=PROBE_STEPS,
                 samples_per_step=spec.samples_per_step, seed=spec.seed, callback=callback))
@@ -127,8 +130,8 @@ def estimate_text(ctx: AppContext, spec: AttackSpec, step_seconds: float) -> str
             f"step), then the distances before and after under {1 + len(spec.judges)} metric(s).")
 
 
-def attack_line(latest: AttackProgress) -> str:
-    line = step_line(latest, "attacked distance")
+def attack_line(latest: AttackProgress, seconds_left: float | None) -> str:
+    line = step_line(latest, seconds_left, "attacked distance")
     if latest.step == latest.total_steps:
         line += ". Measuring the distances before and after under every metric..."
     return line
@@ -152,11 +155,17 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
     for name, image in zip(("reference", "image", "anchor"), spec.images):
         elpips.save_image(folder / f"{name}.png", image)
     write_json(folder / "settings.json", {**spec.settings(), "device": str(ctx.device)})
-    if ctx.speeds.known(spec.key) is None:
-        yield RunView(f"Measuring the speed of this attack on {ctx.device.type}...")
-    header = estimate_text(ctx, spec, seconds_per_step(ctx, spec)) + f" Results are saved in `{folder}`."
+    saved = f" Results are saved in `{folder}`."
+    known = ctx.speeds.known(spec.key)
+    header = (UNMEASURED if known is None else estimate_text(ctx, spec, known)) + saved
+    eta = LiveEta([(spec.steps, known)])
 
     def run(callback, cancel):
+        if ctx.speeds.known(spec.key) is None:
+            callback(f"Measuring the speed of this attack on {ctx.device.type}...{saved}")
+        step_seconds = seconds_per_step(ctx, spec, hold_slot=False)
+        eta.legs = [(spec.steps, step_seconds)]
+        callback(estimate_text(ctx, spec, step_seconds) + saved)
         return elpips.attack(
             spec.metric, spec.reference, spec.image, epsilon=spec.epsilon, steps=spec.steps,
             samples_per_step=spec.samples_per_step, seed=spec.seed, judges=spec.judges, anchor=spec.anchor,
@@ -165,6 +174,8 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
         )
 
     def save(result) -> AttackOutcome:
+        if 0 in eta.measured():
+            ctx.speeds.refresh(spec.key, eta.measured()[0])
         png = folder / "attacked.png"
         elpips.save_image(png, result.image)
         magnified = perturbation_view(result.image, spec.image, spec.epsilon)
@@ -172,5 +183,6 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
         write_json(folder / "record.json", result.record.to_dict())
         return AttackOutcome(result.record, result.image, png, table_markdown(result.record))
 
-    job = Job("attack", ctx.slot, run=run, save=save)
+    job = Job("attack", ctx.slot, run=run, save=save, eta=eta,
+              on_withdraw=lambda: shutil.rmtree(folder, ignore_errors=True))
     yield from follow_job(ctx, job, session, header, describe=attack_line)

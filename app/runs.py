@@ -3,10 +3,13 @@
 Each run goes through the same phases, reported in its status line:
 
 1. the uploads are read and brought to one size (`app.uploads`), and saved in a new run folder;
-2. the run time is estimated from a measured step time on this device (`app.estimate`);
-3. the engine (`geometry.barycenter` / `geometry.geodesic`) runs on a worker thread (`app.jobs`)
-   while the generator streams its progress, snapshots and energies to the browser;
-4. the worker writes the results into the run folder, and the generator shows them.
+2. a worker thread (`app.jobs`) waits for the device in the app's queue, saying what it waits behind
+   (Cancel withdraws it from there);
+3. holding the device, it estimates the run time from the step times measured on this device (`app.estimate`;
+   a few steps are timed the first time a setting is seen), then runs the engine (`geometry.barycenter` /
+   `geometry.geodesic`) while the generator streams its progress, time left, snapshots and energies;
+4. the worker refreshes the measured step times, writes the results into the run folder, and the generator
+   shows them.
 
 The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values. `follow_job`, the
 watching part, also streams the Robustness tab's attacks (`app.robustness`).
@@ -14,9 +17,11 @@ watching part, also streams the Robustness tab's attacks (`app.robustness`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +39,7 @@ from geometry.distances import DISTANCE_NAMES
 from geometry.energies import ENERGY_FORMS
 
 from app.distance import MetricShelf
-from app.estimate import Plan, Probe, plan_run, probe_preset, snapshot_steps
+from app.estimate import LiveEta, Plan, Probe, plan_run, probe_preset, snapshot_steps
 from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, Watch, format_seconds, new_run_folder, time_left, time_steps
 from app.uploads import display_name, load_upload, prepare_uploads
 
@@ -127,7 +132,7 @@ def _check_memory(ctx: AppContext, kind: str, distance: str, images: int, free: 
 def _load_all(paths: list, labels: list[str], size: int) -> tuple[torch.Tensor, str]:
     """The uploads at one size, and the resize note; `labels` name the inputs in errors ("Start (A): ...")."""
     images = [load_upload(path, label) for path, label in zip(paths, labels)]
-    return prepare_uploads(images, [display_name(path) for path in paths], int(size))
+    return prepare_uploads(images, [display_name(path) for path in paths], int(size), paths=paths)
 
 
 def start_folder(ctx: AppContext, spec: RunSpec) -> Path:
@@ -161,13 +166,25 @@ def estimate_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, floa
     )
 
 
-def measured_speeds(ctx: AppContext, spec: RunSpec) -> dict[Probe, float]:
+def estimate_now(ctx: AppContext, spec: RunSpec) -> str:
+    """The Estimate button's answer: from the speeds known, or measured now if the device is free; while another
+    run holds it, a measurement would wait for that run to end, so it says so instead."""
+    if not speeds_known(ctx, spec):
+        busy = ctx.slot.holder_line()
+        if busy is not None:
+            return (f"The device is busy with {busy}: this run's speed is measured when it gets the device, and Run "
+                    "then shows the estimate.")
+    return estimate_text(ctx, spec, measured_speeds(ctx, spec))
+
+
+def measured_speeds(ctx: AppContext, spec: RunSpec, hold_slot: bool = True) -> dict[Probe, float]:
     """Seconds per step at each (size, draws) of the run's plan on this device: measured by running
-    a few engine steps on the run's own inputs the first time a setting is seen, then remembered."""
+    a few engine steps on the run's own inputs the first time a setting is seen (taking the device slot
+    unless the caller holds it), then refreshed by every finished run (`SpeedTable`)."""
 
     def measure(size: tuple[int, int], draws: int) -> Callable[[], float]:
         def timed() -> float:
-            with ctx.slot:
+            with ctx.slot if hold_slot else contextlib.nullcontext():
                 return time_steps(
                     lambda callback: spec.engine(callback, None, probe_preset(draws), None, None, size)
                 )
@@ -187,29 +204,46 @@ def speeds_known(ctx: AppContext, spec: RunSpec) -> bool:
     return all(ctx.speeds.known(spec.key + probe) is not None for probe in spec.plan.probes())
 
 
+#: The first line of a run waiting for the device before its speed has been measured.
+UNMEASURED = "The run time is estimated when the run gets the device (a few steps are timed first)."
+
+
 def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView]:
-    """Estimate, run and save `spec`, yielding `RunView`s; the last one carries the outcome."""
+    """Estimate, run and save `spec`, yielding `RunView`s; the last one carries the outcome (None when the run
+    was withdrawn from the queue before it started). Speeds not known yet are measured on the worker once it
+    holds the device, so that a run waiting in the queue can be withdrawn."""
     folder = start_folder(ctx, spec)
-    if not speeds_known(ctx, spec):
-        yield RunView(f"Measuring the speed of this run on {ctx.device.type}...")
-    estimate = estimate_text(ctx, spec, measured_speeds(ctx, spec)) + f" Results are saved in `{folder}`."
+    saved = f" Results are saved in `{folder}`."
+    known = speeds_known(ctx, spec)
+    header = (estimate_text(ctx, spec, measured_speeds(ctx, spec)) if known else UNMEASURED) + saved
     snaps = snapshot_steps(spec.plan.total_steps)
-    job = Job(
-        spec.kind,
-        ctx.slot,
-        run=lambda callback, cancel: spec.engine(callback, cancel, PRESET, spec.plan.total_steps, snaps, None),
-        save=lambda result: spec.save(result, folder),
-    )
-    yield from follow_job(ctx, job, session, estimate)
+    eta = LiveEta(spec.plan.legs())
+
+    def run(callback, cancel):
+        if not speeds_known(ctx, spec):
+            callback(f"Measuring the speed of this run on {ctx.device.type}...{saved}")
+        speeds = measured_speeds(ctx, spec, hold_slot=False)
+        eta.legs = spec.plan.legs(speeds)
+        callback(estimate_text(ctx, spec, speeds) + saved)
+        return spec.engine(callback, cancel, PRESET, spec.plan.total_steps, snaps, None)
+
+    def save(result):  # on the worker thread: done even when nobody watches any more
+        for stage, seconds in eta.measured().items():
+            ctx.speeds.refresh(spec.key + spec.plan.probe_of(stage), seconds)
+        return spec.save(result, folder)
+
+    job = Job(spec.kind, ctx.slot, run=run, save=save, eta=eta,
+              on_withdraw=lambda: shutil.rmtree(folder, ignore_errors=True))
+    yield from follow_job(ctx, job, session, header)
 
 
-def step_line(latest, quantity: str = "energy") -> str:
-    """The status line of a run's latest reported step: step count, `quantity` and time left (the step-0 report,
-    made before any step, has neither)."""
+def step_line(latest, seconds_left: float | None, quantity: str = "energy") -> str:
+    """The status line of a run's latest reported step: step count, `quantity` and the time left measured so far
+    (`Watch.seconds_left`; the step-0 report, made before any step, has neither)."""
     line = f"Step {latest.step}/{latest.total_steps}"
     if latest.energy is not None and math.isfinite(latest.energy):
         line += f": {quantity} {latest.energy:.5f}"
-    return line + ("" if latest.eta_s is None else f", {time_left(latest.eta_s)}")
+    return line + ("" if seconds_left is None else f", {time_left(seconds_left)}")
 
 
 def follow_job(ctx: AppContext, job: Job, session: str, header: str,
@@ -222,14 +256,17 @@ def follow_job(ctx: AppContext, job: Job, session: str, header: str,
         job.start()
         last_snapshot = -1
         for watch in job.watch():
+            header = watch.notice or header
             if not watch.started:
-                yield RunView(f"{header}\n\nWaiting for the device: another run is in progress...")
+                if watch.waiting is not None:
+                    yield RunView(f"{header}\n\n**Waiting {watch.waiting}.** Cancel withdraws this run from the "
+                                  "queue.")
                 continue
             latest = watch.latest
             if latest is None:
                 yield RunView(f"{header}\n\nStarting...", watch)
                 continue
-            line = describe(latest)
+            line = describe(latest, watch.seconds_left)
             if job.cancel_event.is_set():
                 line = "Cancelling... " + line
             new_snapshot = watch.snapshot_step != last_snapshot
@@ -246,6 +283,9 @@ def follow_job(ctx: AppContext, job: Job, session: str, header: str,
             raise gr.Error(f"The {job.kind} run failed: {type(error).__name__}: {error}") from None
     finally:
         ctx.board.remove(session, job)
+    if job.withdrawn:
+        yield RunView(f"**{WITHDRAWN}**", watch, False, None)
+        return
     record = outcome.record
     if record.status == "cancelled":
         done = f"Cancelled at step {record.steps}; the partial result is kept"
@@ -343,10 +383,8 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
         )
 
     def save(result, folder: Path) -> GeodesicOutcome:
-        paths = video.write_png_frames(folder / "frames", result.images)
-        mp4 = video.write_mp4(folder / "geodesic.mp4", result.images, fps=float(fps))
-        gif = video.write_gif(folder / "geodesic.gif", result.images, fps=float(fps), mode="pingpong")
-        sheet = video.write_contact_sheet(folder / "contact_sheet.png", result.images)
+        # the command-line tool's writer: frames/frame_000.png..., geodesic.mp4, geodesic.gif, contact_sheet.png
+        *paths, mp4, gif, sheet = video.write_sequence(folder, result.images, fps=float(fps), gif="pingpong")
         archive = folder / "frames.zip"
         with atomic_write(archive) as tmp:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
@@ -374,9 +412,9 @@ def progress_bar(view: RunView) -> str:
     if latest is None:
         return ""
     step, total = int(latest.step), max(1, int(latest.total_steps))
-    left = ""
-    if view.outcome is None and latest.eta_s is not None:
-        left = f", {time_left(latest.eta_s)}"
+    left, seconds = "", view.watch.seconds_left
+    if view.outcome is None and seconds is not None:
+        left = f", {time_left(seconds)}"
     return (
         f'<progress max="{total}" value="{step}" style="width:100%;height:12px"></progress>'
         f"<div>{step}/{total} steps ({100 * step / total:.0f} %){left}</div>"
@@ -384,8 +422,8 @@ def progress_bar(view: RunView) -> str:
 
 
 def to_pixels(image: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [0, 1] -> (H, W, 3) uint8 for display."""
-    return (image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    """(3, H, W) in [0, 1] -> (H, W, 3) uint8 for display, rounded as the saved frames are (`geometry.video`)."""
+    return video.to_uint8_frames(image[None])[0]
 
 
 def enlarged(pixels: np.ndarray, min_height: int = 128) -> np.ndarray:
@@ -397,7 +435,7 @@ def enlarged(pixels: np.ndarray, min_height: int = 128) -> np.ndarray:
 
 def filmstrip(frames: torch.Tensor, gap: int = 2) -> np.ndarray:
     """All frames side by side (H, T*W + gaps, 3) uint8, for the live preview."""
-    pixels = [to_pixels(frame) for frame in frames]
+    pixels = list(video.to_uint8_frames(frames))
     count, (height, width, _) = len(pixels), pixels[0].shape
     strip = np.full((height, count * width + (count - 1) * gap, 3), 255, dtype=np.uint8)
     for k, frame in enumerate(pixels):
@@ -405,8 +443,23 @@ def filmstrip(frames: torch.Tensor, gap: int = 2) -> np.ndarray:
     return strip
 
 
+#: The last status of a run cancelled while it waited for the device.
+WITHDRAWN = "Withdrawn from the queue before it started: nothing ran."
+
+
 def cancel_session(ctx: AppContext, session: str) -> str:
+    """Stop every run and measurement of `session`; says what happens to each."""
     asked = ctx.board.cancel(session)
+    measuring = sum(job.kind == "measurement" for job in asked)
+    running = sum(job.started for job in asked) - measuring
+    waiting = len(asked) - measuring - running
     if not asked:
-        return "Nothing to cancel: no run of yours is in progress."
-    return "Cancelling: the run stops after its current step and keeps what it has."
+        return "Nothing to cancel: no run of yours is running or waiting."
+    lines = []
+    if running:
+        lines.append("Cancelling: the run stops after its current step and keeps what it has.")
+    if waiting:
+        lines.append(f"Withdrew {waiting} waiting run{'s' if waiting > 1 else ''} from the queue.")
+    if measuring:
+        lines.append("Stopping: the measurement ends after its current samples, with the estimate so far.")
+    return " ".join(lines)

@@ -1,12 +1,17 @@
 """The Gradio interface: five tabs (Distance, Compare, Average, Geodesic, Robustness) wired to
-`app.distance`, `app.runs` and `app.robustness`. Layout and event wiring only; every computation happens
-in `elpips` and `geometry`. Distance and Compare stream their difference maps as they form; the overlay
-switch redraws the last ones from the session's state without computing again.
+`app.distance`, `app.runs` and `app.robustness`, one builder function per tab. Layout and event wiring only;
+every computation happens in `elpips` and `geometry`. Distance and Compare stream their difference maps as they
+form, with the samples done and the estimate so far, and stop early on request; the overlay switch redraws the
+last maps from the session's state without computing again. The three long runs (Average, Geodesic, Robustness)
+stream through one adapter, `stream_to_tab`. Every image input is checked when it is uploaded.
 
 Every endpoint has an `api_name`, so the app is also usable through `gradio_client`:
 ``distance``, ``compare``, ``average_estimate``, ``average``, ``geodesic_estimate``, ``geodesic``,
-``attack``, ``cancel``. Heavy endpoints share one concurrency group per app (``concurrency_id="device"``,
-limit 1): the device runs one job at a time and the others queue.
+``attack``, ``cancel`` (every tab's Cancel and Stop: it reaches the session's runs, waiting or running, and its
+measurements). The device runs one job at a time: the long runs (average, geodesic, attack) wait for it in the
+app's queue (`app.jobs.DeviceSlot`), where they say what they wait behind and Cancel withdraws them; the short
+computations share one Gradio concurrency group (``concurrency_id="device"``, limit 1) and take the device pass
+by pass through the same queue.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any, Callable, Iterator  # noqa: E402
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
@@ -30,14 +37,17 @@ from geometry.energies import ENERGY_FORMS  # noqa: E402
 from geometry.presets import get_preset  # noqa: E402
 
 from app import robustness, runs  # noqa: E402
-from app.distance import DistanceRequest, compare_candidates, measure_distance  # noqa: E402
+from app.distance import DistanceRequest, Measurement, compare_candidates, measure_distance  # noqa: E402
 from app.examples import adversarial_example_path, example_paths  # noqa: E402
 from app.jobs import DeviceSlot  # noqa: E402
-from app.runs import MAX_AVERAGE_IMAGES, AppContext  # noqa: E402
-from app.uploads import display_name, image_input  # noqa: E402
+from app.runs import MAX_AVERAGE_IMAGES, AppContext, RunView  # noqa: E402
+from app.uploads import display_name, image_input, upload_problem  # noqa: E402
 
 HEAVY = dict(concurrency_id="device", concurrency_limit=1)
-IMAGE_INPUT = dict(sources=["upload", "clipboard"], height=220)
+#: Long runs wait for the device in the app's own queue (`app.jobs.DeviceSlot`), not Gradio's: there they say
+#: what they wait behind, and Cancel withdraws them.
+RUN = dict(concurrency_limit=None)
+IMAGE_INPUT = dict(sources=["upload", "clipboard"], height=200)
 #: System fonts only: the page must not fetch web fonts (no outbound requests from the browser).
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
@@ -136,291 +146,373 @@ def _redraw_maps(view, overlay: bool):
     return pictures[0] if len(pictures) == 1 else pictures
 
 
-def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.Blocks:
-    """The app, with results written under `output_dir` and computations on `device`."""
-    device = torch.device(device)
-    output_root = Path(output_dir)
-    ctx = AppContext(output_root=output_root, device=device, slot=DeviceSlot(str(device)))
-    examples = {name: str(path) for name, path in example_paths(output_root / "examples").items()}
-    size_default = default_size(device)
+def size_slider(value: int, elem_id: str | None = None) -> gr.Slider:
+    return gr.Slider(16, 512, value=value, step=16, label="Resolution (short side, px)", elem_id=elem_id,
+                     info="Inputs are centre-cropped to the first image's aspect ratio and resized.")
 
-    def size_slider(value: int = size_default, elem_id: str | None = None) -> gr.Slider:
-        return gr.Slider(16, 512, value=value, step=16, label="Resolution (short side, px)", elem_id=elem_id,
-                         info="Inputs are centre-cropped to the first image's aspect ratio and resized.")
 
-    def seed_box() -> gr.Number:
-        return gr.Number(0, precision=0, label="Seed", info="Same seed, same result.")
+def seed_box() -> gr.Number:
+    return gr.Number(0, precision=0, label="Seed", info="Same seed, same result.")
 
-    with gr.Blocks(title="E-LPIPS: distances, averages, geodesics") as demo:
-        gr.Markdown(
-            "# E-LPIPS: perceptual distances, averages and geodesics\n"
-            f"Computing on **{device}**. Every run's results are saved under `{output_root}`, "
-            "so closing this tab loses nothing."
+
+def run_buttons(prefix: str, estimate: bool = True) -> tuple[gr.Button | None, gr.Button, gr.Button]:
+    """The Estimate, Run and Cancel buttons of a long-run tab."""
+    with gr.Row():
+        estimate_button = gr.Button("Estimate run time") if estimate else None
+        run = gr.Button("Attack" if prefix == "robustness" else "Run", variant="primary", elem_id=f"{prefix}-run")
+        cancel = gr.Button("Cancel", variant="stop", elem_id=f"{prefix}-cancel")
+    return estimate_button, run, cancel
+
+
+def check_on_upload(image: gr.Image, label: str, status: gr.Markdown) -> None:
+    """Check `image` as soon as it is uploaded: a file the run would refuse is named in the tab's `status` at once
+    (not only when Run is pressed); a good upload clears an earlier error about the same input."""
+
+    def check(path, shown: str | None):
+        problem = upload_problem(path, label)
+        if problem is not None:
+            return runs.error_status(problem)
+        return "" if shown and shown.startswith(runs.error_status(label)) else gr.skip()
+
+    image.upload(check, [image, status], status, api_name=False, queue=False)
+
+
+# ---------------------------------------------------------------- the one adapter for long runs
+
+
+@dataclass(frozen=True)
+class LiveTab:
+    """How a long-run tab shows a run: `preview(images)` gives the values of its live pictures, `results(outcome)`
+    those of its result components; `final_images(outcome)` the images the live pictures show at the end (None:
+    the last snapshot); `smooth`: plot the running mean of the energies rather than each step's."""
+
+    live_count: int
+    result_count: int
+    preview: Callable[[Any], tuple]
+    results: Callable[[Any], tuple]
+    final_images: Callable[[Any], Any] = lambda outcome: None
+    smooth: bool = True
+
+
+def stream_to_tab(views: Iterator[RunView], note: str, tab: LiveTab) -> Iterator[tuple]:
+    """A run's `RunView`s as the values of its tab's outputs: status, progress bar, note, the live pictures, the
+    energy plot, the results. The first update clears the previous run's pictures and results."""
+    skip_live, skip_results = (gr.skip(),) * tab.live_count, (gr.skip(),) * tab.result_count
+    yield (runs.STARTING, "", note, *(None,) * tab.live_count, _energy_frame([], smooth=tab.smooth),
+           *(None,) * tab.result_count)
+    for view in views:
+        watch, done = view.watch, view.outcome
+        live = skip_live
+        final = tab.final_images(done) if done is not None else None
+        if final is not None:
+            live = tab.preview(final)
+        elif view.new_snapshot and watch is not None and watch.snapshot is not None:
+            live = tab.preview(watch.snapshot)
+        plot = _energy_frame(watch.energies, smooth=tab.smooth) if watch is not None else gr.skip()
+        results = tab.results(done) if done is not None else skip_results
+        yield (view.status, runs.progress_bar(view), note, *live, plot, *results)
+
+
+# ---------------------------------------------------------------- tabs
+
+
+def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
+    """Distance: one distance with its error and a map of where the images differ. Returns its Stop button."""
+    with gr.Tab("Distance"):
+        with gr.Row():
+            dist_a = image_input(examples["disc_left"], label="Image A", elem_id="distance-a", **IMAGE_INPUT)
+            dist_b = image_input(examples["disc_left_shifted"], label="Image B", elem_id="distance-b",
+                                 **IMAGE_INPUT)
+            dist_map = gr.Image(label="Where they differ", interactive=False,
+                                height=IMAGE_INPUT["height"], elem_id="distance-map")
+        with gr.Row():
+            dist_metric = gr.Dropdown(list(METRIC_NAMES), value="elpips_vgg", label="Metric",
+                                      elem_id="distance-metric")
+            dist_size = size_slider(default_distance_size(ctx.device))
+            dist_seed = seed_box()
+        with gr.Row():
+            dist_mode = gr.Radio(["Sample budget", "Error target"], value="Sample budget",
+                                 label="Precision (E-LPIPS averages random transformations)")
+            dist_samples = gr.Slider(1, 2000, value=64, step=1, label="Samples", elem_id="distance-samples")
+            dist_error = gr.Number(0.005, label="Error target (95 %, absolute)", minimum=1e-5)
+            dist_max = gr.Slider(10, 5000, value=1000, step=10, label="Max samples (error target)")
+        with gr.Row():
+            dist_button = gr.Button("Measure distance", variant="primary", elem_id="distance-run", scale=3)
+            dist_stop = gr.Button("Stop (keep the estimate so far)", variant="stop", elem_id="distance-stop")
+            dist_overlay = gr.Checkbox(False, label="Overlay the map on image A", elem_id="distance-overlay")
+        dist_answer = gr.Markdown(elem_id="distance-answer")
+        dist_view = gr.State()
+        dist_details = gr.JSON(label="Details")
+        gr.Examples(
+            [[examples["disc_left"], examples["disc_left_shifted"]],
+             [examples["disc_left"], examples["disc_left_noisy"]],
+             [examples["texture_blobs"], examples["texture_stripes"]]],
+            inputs=[dist_a, dist_b], cache_examples=False,
+        )
+        check_on_upload(dist_a, "Image A", dist_answer)
+        check_on_upload(dist_b, "Image B", dist_answer)
+
+        @shows_errors(4)
+        def on_distance(a, b, metric, size, mode, samples, error, max_samples, seed, overlay, request: gr.Request):
+            distance_request = _distance_request(metric, size, mode, samples, error, max_samples, seed)
+            with stoppable(ctx, request, "distance") as stop:
+                for answer, details, view in measure_distance(ctx.slot, ctx.shelf, a, b, distance_request, stop):
+                    yield (answer, details, gr.skip(), gr.skip()) if view is None else (
+                        answer, details, view.render(overlay)[0], view)
+
+        dist_button.click(
+            on_distance,
+            [dist_a, dist_b, dist_metric, dist_size, dist_mode, dist_samples, dist_error, dist_max, dist_seed,
+             dist_overlay],
+            [dist_answer, dist_details, dist_map, dist_view], api_name="distance", **HEAVY,
+        )
+        dist_overlay.change(_redraw_maps, [dist_view, dist_overlay], [dist_map], api_name=False, queue=False)
+    return dist_stop
+
+
+def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
+    """Compare: which of two candidates is closer to a reference. Returns its Stop button."""
+    with gr.Tab("Compare"):
+        gr.Markdown("Which candidate is closer to the reference? Both are measured under the same "
+                    "random transformations, so the answer needs few samples.")
+        with gr.Row():
+            cmp_ref = image_input(examples["disc_left"], label="Reference", elem_id="compare-reference",
+                                  **IMAGE_INPUT)
+            cmp_a = image_input(examples["disc_left_shifted"], label="Candidate A", elem_id="compare-a",
+                                **IMAGE_INPUT)
+            cmp_b = image_input(examples["disc_left_noisy"], label="Candidate B", elem_id="compare-b",
+                                **IMAGE_INPUT)
+        with gr.Row():
+            with gr.Column():
+                gr.Markdown("Where each candidate differs from the reference, on one colour scale; the maps "
+                            "form as samples accumulate.")
+                cmp_overlay = gr.Checkbox(False, label="Overlay each map on its candidate")
+            cmp_map_a = gr.Image(label="Where A differs", interactive=False, height=IMAGE_INPUT["height"])
+            cmp_map_b = gr.Image(label="Where B differs", interactive=False, height=IMAGE_INPUT["height"])
+        with gr.Row():
+            cmp_metric = gr.Dropdown(list(METRIC_NAMES), value="elpips_vgg", label="Metric")
+            cmp_size = size_slider(default_distance_size(ctx.device))
+            cmp_samples = gr.Slider(1, 2000, value=32, step=1, label="Samples")
+            cmp_seed = seed_box()
+        with gr.Row():
+            cmp_button = gr.Button("Compare", variant="primary", elem_id="compare-run", scale=3)
+            cmp_stop = gr.Button("Stop (keep the estimate so far)", variant="stop", elem_id="compare-stop")
+        cmp_answer = gr.Markdown(elem_id="compare-answer")
+        cmp_details = gr.JSON(label="Details")
+        cmp_view = gr.State()
+        for image, label in ((cmp_ref, "Reference"), (cmp_a, "Candidate A"), (cmp_b, "Candidate B")):
+            check_on_upload(image, label, cmp_answer)
+
+        @shows_errors(5)
+        def on_compare(ref, a, b, metric, size, samples, seed, overlay, request: gr.Request):
+            compare_request = _distance_request(metric, size, "Sample budget", samples, 0, samples, seed)
+            with stoppable(ctx, request, "comparison") as stop:
+                for answer, details, view in compare_candidates(ctx.slot, ctx.shelf, ref, a, b, compare_request,
+                                                                stop):
+                    yield (answer, details, gr.skip(), gr.skip(), gr.skip()) if view is None else (
+                        answer, details, *view.render(overlay), view)
+
+        cmp_button.click(
+            on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay],
+            [cmp_answer, cmp_details, cmp_map_a, cmp_map_b, cmp_view], api_name="compare", **HEAVY,
+        )
+        cmp_overlay.change(_redraw_maps, [cmp_view, cmp_overlay], [cmp_map_a, cmp_map_b], api_name=False,
+                           queue=False)
+    return cmp_stop
+
+
+class stoppable:
+    """A `Measurement` on the session's board for the length of a `with` block: the Stop button reaches it."""
+
+    def __init__(self, ctx: AppContext, request: gr.Request | None, what: str):
+        self.ctx, self.session, self.measurement = ctx, _session(request), Measurement(what)
+
+    def __enter__(self) -> Measurement:
+        self.ctx.board.add(self.session, self.measurement)
+        return self.measurement
+
+    def __exit__(self, *exc) -> None:
+        self.ctx.board.remove(self.session, self.measurement)
+
+
+AVERAGE_TEXT = (
+    "The image that minimises the weighted sum of squared distances to the inputs (a barycenter). Under L2 it is "
+    "the pixel mean; under E-LPIPS it keeps the inputs' contrast and sharpness. Objects at different places do "
+    "**not** average to one object in between: each stays where it is, a sharpened double exposure (measured on "
+    "a photo panned by 4, 8 and 16 px at 64 px: README, \"Motion\"; benchmarks/bench_motion.py)."
+)
+
+
+def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
+    """Average: the barycenter of 2 to MAX_AVERAGE_IMAGES weighted uploads, formed live. Returns its Cancel button."""
+    with gr.Tab("Average"):
+        gr.Markdown(AVERAGE_TEXT)
+        avg_defaults = [examples["disc_left"], examples["disc_right"], examples["disc_top"]]
+        with gr.Row():
+            with gr.Column():
+                avg_files = gr.File(avg_defaults, file_count="multiple", file_types=["image"],
+                                    label=f"Images (2 to {MAX_AVERAGE_IMAGES})", elem_id="average-files")
+                # no fixed height: a fixed one cut the square thumbnails off at the bottom
+                avg_preview = gr.Gallery(avg_defaults, label="Inputs", columns=MAX_AVERAGE_IMAGES, height="auto",
+                                         object_fit="contain", interactive=False, allow_preview=False,
+                                         elem_id="average-preview")
+                avg_weights = [
+                    gr.Slider(0, 1, value=1.0, step=0.05, visible=path is not None,
+                              label=f"Weight of {display_name(path)}" if path else None)
+                    for path in avg_defaults + [None] * (MAX_AVERAGE_IMAGES - len(avg_defaults))
+                ]
+            with gr.Column():
+                avg_distance = gr.Dropdown(list(DISTANCE_NAMES), value="elpips_vgg", label="Distance",
+                                           elem_id="average-distance")
+                avg_size = size_slider(default_size(ctx.device))
+                avg_steps = gr.Slider(10, 5000, value=default_steps("barycenter", ctx.device), step=10,
+                                      label="Steps")
+                avg_seed = seed_box()
+                avg_estimate, avg_run, avg_cancel = run_buttons("average")
+        avg_status = gr.Markdown(elem_id="average-status")
+        avg_progress = gr.HTML(elem_id="average-progress")
+        with gr.Row():
+            avg_live = gr.Image(label="Average (forming live)", interactive=False, height=256,
+                                elem_id="average-live")
+            avg_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=256,
+                                   title=f"Energy over steps (running mean of the last {SMOOTHING:.0%} of them)")
+        avg_result = gr.File(label="Result (PNG)")
+        avg_note = gr.Markdown()
+        gr.Examples(
+            [[[examples["disc_left"], examples["disc_right"], examples["disc_top"]]],
+             [[examples["texture_blobs"], examples["texture_stripes"]]]],
+            inputs=[avg_files], cache_examples=False,
         )
 
-        # ------------------------------------------------------------ Distance
-        with gr.Tab("Distance"):
-            with gr.Row():
-                dist_a = image_input(examples["disc_left"], label="Image A", elem_id="distance-a", **IMAGE_INPUT)
-                dist_b = image_input(examples["disc_left_shifted"], label="Image B", elem_id="distance-b",
-                                       **IMAGE_INPUT)
-                dist_map = gr.Image(label="Where they differ", interactive=False,
-                                    height=IMAGE_INPUT["height"], elem_id="distance-map")
-            with gr.Row():
-                dist_metric = gr.Dropdown(list(METRIC_NAMES), value="elpips_vgg", label="Metric",
-                                          elem_id="distance-metric")
-                dist_size = size_slider(default_distance_size(device))
-                dist_seed = seed_box()
-            with gr.Row():
-                dist_mode = gr.Radio(["Sample budget", "Error target"], value="Sample budget",
-                                     label="Precision (E-LPIPS averages random transformations)")
-                dist_samples = gr.Slider(1, 2000, value=64, step=1, label="Samples", elem_id="distance-samples")
-                dist_error = gr.Number(0.005, label="Error target (95 %, absolute)", minimum=1e-5)
-                dist_max = gr.Slider(10, 5000, value=1000, step=10, label="Max samples (error target)")
-            with gr.Row():
-                dist_button = gr.Button("Measure distance", variant="primary", elem_id="distance-run", scale=3)
-                dist_overlay = gr.Checkbox(False, label="Overlay the map on image A", elem_id="distance-overlay")
-            dist_answer = gr.Markdown(elem_id="distance-answer")
-            dist_view = gr.State()
-            dist_details = gr.JSON(label="Details")
-            gr.Examples(
-                [[examples["disc_left"], examples["disc_left_shifted"]],
-                 [examples["disc_left"], examples["disc_left_noisy"]],
-                 [examples["texture_blobs"], examples["texture_stripes"]]],
-                inputs=[dist_a, dist_b], cache_examples=False,
-            )
+        def on_files(files):
+            files, _ = runs.average_selection(files)
+            names = [display_name(path) for path in files]
+            sliders = [gr.update(visible=k < len(files), label=f"Weight of {names[k]}" if k < len(files) else None)
+                       for k in range(MAX_AVERAGE_IMAGES)]
+            return [files, *sliders]
 
-            @shows_errors(4)
-            def on_distance(a, b, metric, size, mode, samples, error, max_samples, seed, overlay):
-                request = _distance_request(metric, size, mode, samples, error, max_samples, seed)
-                for answer, details, view in measure_distance(ctx.slot, ctx.shelf, a, b, request):
-                    yield answer, details, view.render(overlay)[0], view
+        def on_upload(files):  # more files than weight sliders: the extra ones are taken out, and named
+            kept, message = runs.average_selection(files)
+            problems = [problem for k, path in enumerate(kept)
+                        if (problem := upload_problem(path, f"Image {k + 1}")) is not None]
+            lines = [runs.error_status(problem) for problem in problems] + ([message] if message else [])
+            return (kept if message else gr.skip()), "\n\n".join(lines)
 
-            dist_button.click(
-                on_distance,
-                [dist_a, dist_b, dist_metric, dist_size, dist_mode, dist_samples, dist_error, dist_max, dist_seed,
-                 dist_overlay],
-                [dist_answer, dist_details, dist_map, dist_view], api_name="distance", **HEAVY,
-            )
-            dist_overlay.change(_redraw_maps, [dist_view, dist_overlay], [dist_map], api_name=False, queue=False)
+        avg_files.change(on_files, avg_files, [avg_preview, *avg_weights], api_name=False, queue=False)
+        avg_files.upload(on_upload, avg_files, [avg_files, avg_status], api_name=False, queue=False)
 
-        # ------------------------------------------------------------ Compare
-        with gr.Tab("Compare"):
-            gr.Markdown("Which candidate is closer to the reference? Both are measured under the same "
-                        "random transformations, so the answer needs few samples.")
-            with gr.Row():
-                cmp_ref = image_input(examples["disc_left"], label="Reference", **IMAGE_INPUT)
-                cmp_a = image_input(examples["disc_left_shifted"], label="Candidate A", **IMAGE_INPUT)
-                cmp_b = image_input(examples["disc_left_noisy"], label="Candidate B", **IMAGE_INPUT)
-            with gr.Row():
-                with gr.Column():
-                    gr.Markdown("Where each candidate differs from the reference, on one colour scale; the maps "
-                                "form as samples accumulate.")
-                    cmp_overlay = gr.Checkbox(False, label="Overlay each map on its candidate")
-                cmp_map_a = gr.Image(label="Where A differs", interactive=False, height=IMAGE_INPUT["height"])
-                cmp_map_b = gr.Image(label="Where B differs", interactive=False, height=IMAGE_INPUT["height"])
-            with gr.Row():
-                cmp_metric = gr.Dropdown(list(METRIC_NAMES), value="elpips_vgg", label="Metric")
-                cmp_size = size_slider(default_distance_size(device))
-                cmp_samples = gr.Slider(1, 2000, value=32, step=1, label="Samples")
-                cmp_seed = seed_box()
-            cmp_button = gr.Button("Compare", variant="primary")
-            cmp_answer = gr.Markdown()
-            cmp_details = gr.JSON(label="Details")
-            cmp_view = gr.State()
+        # Gradio passes the request only to a named parameter, hence one parameter per slider.
+        @shows_errors(2)
+        def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6):
+            weights = [w1, w2, w3, w4, w5, w6]
+            spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
+            return runs.estimate_now(ctx, spec), note
 
-            @shows_errors(5)
-            def on_compare(ref, a, b, metric, size, samples, seed, overlay):
-                request = _distance_request(metric, size, "Sample budget", samples, 0, samples, seed)
-                for answer, details, view in compare_candidates(ctx.slot, ctx.shelf, ref, a, b, request):
-                    yield answer, details, *view.render(overlay), view
+        live = LiveTab(1, 1, preview=lambda images: (runs.enlarged(runs.to_pixels(images[0])),),
+                       results=lambda done: (str(done.png),), final_images=lambda done: done.image)
 
-            cmp_button.click(
-                on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay],
-                [cmp_answer, cmp_details, cmp_map_a, cmp_map_b, cmp_view], api_name="compare", **HEAVY,
-            )
-            cmp_overlay.change(_redraw_maps, [cmp_view, cmp_overlay], [cmp_map_a, cmp_map_b], api_name=False,
-                               queue=False)
+        @shows_errors(6)
+        def on_average(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, request: gr.Request):
+            weights = [w1, w2, w3, w4, w5, w6]
+            spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
+            yield from stream_to_tab(runs.stream_run(ctx, spec, _session(request)), note, live)
 
-        # ------------------------------------------------------------ Average
-        with gr.Tab("Average"):
-            gr.Markdown("The image that minimises the weighted sum of squared distances to the inputs "
-                        "(a barycenter). Under L2 it is the pixel mean; under E-LPIPS it keeps the inputs' "
-                        "contrast and sharpness. An object at two places stays at both (a sharpened double "
-                        "exposure): E-LPIPS prefers that to one object in between (measured in "
-                        "benchmarks/bench_motion.py).")
-            avg_defaults = [examples["disc_left"], examples["disc_right"], examples["disc_top"]]
-            with gr.Row():
-                with gr.Column():
-                    avg_files = gr.File(avg_defaults, file_count="multiple", file_types=["image"],
-                                        label=f"Images (2 to {MAX_AVERAGE_IMAGES})", elem_id="average-files")
-                    avg_preview = gr.Gallery(avg_defaults, label="Inputs", columns=MAX_AVERAGE_IMAGES, height=120,
-                                             object_fit="contain", interactive=False)
-                    avg_weights = [
-                        gr.Slider(0, 1, value=1.0, step=0.05, visible=path is not None,
-                                  label=f"Weight of {display_name(path)}" if path else None)
-                        for path in avg_defaults + [None] * (MAX_AVERAGE_IMAGES - len(avg_defaults))
-                    ]
-                with gr.Column():
-                    avg_distance = gr.Dropdown(list(DISTANCE_NAMES), value="elpips_vgg", label="Distance",
-                                               elem_id="average-distance")
-                    avg_size = size_slider()
-                    avg_steps = gr.Slider(10, 5000, value=default_steps("barycenter", device), step=10, label="Steps")
-                    avg_seed = seed_box()
-                    with gr.Row():
-                        avg_estimate = gr.Button("Estimate run time")
-                        avg_run = gr.Button("Run", variant="primary", elem_id="average-run")
-                        avg_cancel = gr.Button("Cancel", variant="stop")
-            avg_status = gr.Markdown(elem_id="average-status")
-            avg_progress = gr.HTML(elem_id="average-progress")
-            avg_note = gr.Markdown()
-            with gr.Row():
-                avg_live = gr.Image(label="Average (forming live)", interactive=False, height=256)
-                avg_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=256,
-                                       title=f"Energy over steps (running mean of the last {SMOOTHING:.0%} of them)")
-            avg_result = gr.File(label="Result (PNG)")
+        avg_inputs = [avg_files, avg_distance, avg_size, avg_steps, avg_seed, *avg_weights]
+        avg_estimate.click(on_average_estimate, avg_inputs, [avg_status, avg_note],
+                           api_name="average_estimate", **HEAVY)
+        avg_run.click(on_average, avg_inputs, [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result],
+                      api_name="average", **RUN)
+    return avg_cancel
 
-            def on_files(files):
-                files, _ = runs.average_selection(files)
-                names = [display_name(path) for path in files]
-                sliders = [gr.update(visible=k < len(files), label=f"Weight of {names[k]}" if k < len(files) else None)
-                           for k in range(MAX_AVERAGE_IMAGES)]
-                return [files, *sliders]
 
-            def on_upload(files):  # more files than weight sliders: the extra ones are taken out, and named
-                kept, message = runs.average_selection(files)
-                return (kept, message) if message else (gr.skip(), "")
+GEODESIC_TEXT = (
+    "The shortest path of frames from A to B under the distance (a morph). Under L2 it is the cross-dissolve; "
+    "under E-LPIPS the frames get their contrast back, but what moves stays a sharpened double exposure."
+)
+GEODESIC_DETAILS = (
+    "Started from the cross-dissolve (the default), content that moves stays a sharpened double exposure rather "
+    "than moving: measured at 1, 2 and 4 px per frame, and beyond about a pixel per frame the E-LPIPS path energy "
+    "of the double exposure is lower than that of the true motion (README, \"Motion\"; "
+    "benchmarks/bench_motion.py). For motion, start from another interpolator's frames (`init=` in Python, "
+    "`--init` in `elpips-geodesic`), which the engine refines."
+)
 
-            avg_files.change(on_files, avg_files, [avg_preview, *avg_weights], api_name=False, queue=False)
-            avg_files.upload(on_upload, avg_files, [avg_files, avg_status], api_name=False, queue=False)
-            gr.Examples(
-                [[[examples["disc_left"], examples["disc_right"], examples["disc_top"]]],
-                 [[examples["texture_blobs"], examples["texture_stripes"]]]],
-                inputs=[avg_files], cache_examples=False,
-            )
 
-            # Gradio passes the request only to a named parameter, hence one parameter per slider.
-            @shows_errors(2)
-            def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6):
-                weights = [w1, w2, w3, w4, w5, w6]
-                spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
-                return runs.estimate_text(ctx, spec, runs.measured_speeds(ctx, spec)), note
-
-            @shows_errors(6)
-            def on_average(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, request: gr.Request):
-                weights = [w1, w2, w3, w4, w5, w6]
-                spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
-                yield runs.STARTING, "", note, None, _energy_frame([]), None  # the previous result goes
-                for view in runs.stream_run(ctx, spec, _session(request)):
-                    watch = view.watch
-                    live = gr.skip()
-                    if view.new_snapshot and watch is not None and watch.snapshot is not None:
-                        live = runs.enlarged(runs.to_pixels(watch.snapshot[0]))
-                    plot = _energy_frame(watch.energies) if watch is not None else gr.skip()
-                    result = str(view.outcome.png) if view.outcome is not None else gr.skip()
-                    yield view.status, runs.progress_bar(view), note, live, plot, result
-
-            avg_inputs = [avg_files, avg_distance, avg_size, avg_steps, avg_seed, *avg_weights]
-            avg_estimate.click(on_average_estimate, avg_inputs, [avg_status, avg_note],
-                               api_name="average_estimate", **HEAVY)
-            avg_run.click(on_average, avg_inputs, [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result],
-                          api_name="average", **HEAVY)
-
-        # ------------------------------------------------------------ Geodesic
-        with gr.Tab("Geodesic"):
-            gr.Markdown("The shortest path of frames from A to B under the distance (a morph). Under L2 it "
-                        "is the cross-dissolve; under E-LPIPS the frames stay sharp and evenly spaced, but content "
-                        "that moves more than a pixel or two per frame still fades rather than moves: the "
-                        "E-LPIPS path energy prefers that (benchmarks/bench_motion.py). For motion, start from "
-                        "another interpolator's frames (`init=` in Python), which the engine refines.")
-            with gr.Row():
-                geo_a = image_input(examples["disc_left"], label="Start (A)", elem_id="geodesic-a", **IMAGE_INPUT)
-                geo_b = image_input(examples["disc_right"], label="End (B)", elem_id="geodesic-b", **IMAGE_INPUT)
-                with gr.Column():
-                    geo_frames = gr.Slider(3, 64, value=10, step=1, label="Frames (both ends included)",
-                                           elem_id="geodesic-frames")
-                    geo_distance = gr.Dropdown(list(DISTANCE_NAMES), value="elpips_vgg", label="Distance",
-                                               elem_id="geodesic-distance")
-                    geo_energy = gr.Radio(list(ENERGY_FORMS), value="squared",
-                                          label="Path energy: sum of d^2 or of d")
-            with gr.Row():
-                geo_size = size_slider(elem_id="geodesic-size")
-                geo_steps = gr.Slider(10, 5000, value=default_steps("geodesic", device), step=10, label="Steps",
-                                      elem_id="geodesic-steps")
+def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
+    """Geodesic: a path of frames from A to B, formed live, with gallery, MP4, GIF and ZIP. Returns its Cancel
+    button. The results come right under the buttons, the examples last, so a run shows without scrolling."""
+    with gr.Tab("Geodesic"):
+        gr.Markdown(GEODESIC_TEXT)
+        with gr.Accordion("What moves and what fades", open=False):
+            gr.Markdown(GEODESIC_DETAILS)
+        with gr.Row():
+            geo_a = image_input(examples["disc_left"], label="Start (A)", elem_id="geodesic-a", **IMAGE_INPUT)
+            geo_b = image_input(examples["disc_right"], label="End (B)", elem_id="geodesic-b", **IMAGE_INPUT)
+            with gr.Column():
+                geo_frames = gr.Slider(3, 64, value=10, step=1, label="Frames (both ends included)",
+                                       elem_id="geodesic-frames")
+                geo_distance = gr.Dropdown(list(DISTANCE_NAMES), value="elpips_vgg", label="Distance",
+                                           elem_id="geodesic-distance")
+                geo_energy = gr.Radio(list(ENERGY_FORMS), value="squared",
+                                      label="Path energy: sum of d^2 or of d")
+            with gr.Column():  # a fourth column rather than a row: the results start higher up
+                geo_size = size_slider(default_size(ctx.device), elem_id="geodesic-size")
+                geo_steps = gr.Slider(10, 5000, value=default_steps("geodesic", ctx.device), step=10,
+                                      label="Steps", elem_id="geodesic-steps")
                 geo_fps = gr.Slider(1, 30, value=8, step=1, label="Video frames per second")
                 geo_seed = seed_box()
-            with gr.Row():
-                geo_estimate = gr.Button("Estimate run time")
-                geo_run = gr.Button("Run", variant="primary", elem_id="geodesic-run")
-                geo_cancel = gr.Button("Cancel", variant="stop")
-            gr.Examples(
-                [[examples["disc_left"], examples["disc_right"]],
-                 [examples["texture_blobs"], examples["texture_stripes"]]],
-                inputs=[geo_a, geo_b], cache_examples=False,
-            )
-            geo_status = gr.Markdown(elem_id="geodesic-status")
-            geo_progress = gr.HTML(elem_id="geodesic-progress")
-            geo_note = gr.Markdown()
-            with gr.Row():
-                geo_live = gr.Image(label="Frames (forming live)", interactive=False, height=160, scale=3)
-                geo_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=200, scale=2,
-                                       title=f"Path energy over steps (running mean of the last {SMOOTHING:.0%})")
-            geo_gallery = gr.Gallery(label="Frames", columns=8, height=220, elem_id="geodesic-gallery")
-            with gr.Row():
-                geo_video = gr.Video(label="Video (MP4)", elem_id="geodesic-video", height=256)
-                geo_files = gr.File(label="Downloads: MP4, GIF, ZIP of the frames, contact sheet",
-                                    file_count="multiple")
+        geo_estimate, geo_run, geo_cancel = run_buttons("geodesic")
+        with gr.Row():  # the status beside the forming frames: both in view under the buttons while it runs
+            with gr.Column(scale=2):
+                geo_status = gr.Markdown(elem_id="geodesic-status")
+                geo_progress = gr.HTML(elem_id="geodesic-progress")
+            geo_live = gr.Image(label="Frames (forming live)", interactive=False, height=160, scale=3,
+                                elem_id="geodesic-live")
+        geo_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=200,
+                               title=f"Path energy over steps (running mean of the last {SMOOTHING:.0%})")
+        geo_gallery = gr.Gallery(label="Frames", columns=8, height=220, elem_id="geodesic-gallery")
+        with gr.Row():
+            # a few frames last a fraction of a second: the video loops
+            geo_video = gr.Video(label="Video (MP4, looping)", elem_id="geodesic-video", height=256, loop=True,
+                                 autoplay=True)
+            geo_files = gr.File(label="Downloads: MP4, GIF, ZIP of the frames, contact sheet",
+                                file_count="multiple")
+        geo_note = gr.Markdown()
+        gr.Examples(
+            [[examples["disc_left"], examples["disc_right"]],
+             [examples["texture_blobs"], examples["texture_stripes"]]],
+            inputs=[geo_a, geo_b], cache_examples=False, elem_id="geodesic-examples",
+        )
+        check_on_upload(geo_a, "Start (A)", geo_status)
+        check_on_upload(geo_b, "End (B)", geo_status)
 
-            @shows_errors(2)
-            def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps):
-                spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
-                return runs.estimate_text(ctx, spec, runs.measured_speeds(ctx, spec)), note
+        @shows_errors(2)
+        def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps):
+            spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
+            return runs.estimate_now(ctx, spec), note
 
-            @shows_errors(8)
-            def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, request: gr.Request):
-                spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
-                yield runs.STARTING, "", note, None, _energy_frame([]), None, None, None  # the previous result goes
-                for view in runs.stream_run(ctx, spec, _session(request)):
-                    watch = view.watch
-                    live = gr.skip()
-                    if view.new_snapshot and watch is not None and watch.snapshot is not None:
-                        live = runs.enlarged(runs.filmstrip(watch.snapshot))
-                    plot = _energy_frame(watch.energies) if watch is not None else gr.skip()
-                    bar, done = runs.progress_bar(view), view.outcome
-                    if done is None:
-                        yield view.status, bar, note, live, plot, gr.skip(), gr.skip(), gr.skip()
-                    else:
-                        gallery = [(str(path), f"frame {k}") for k, path in enumerate(done.frames)]
-                        downloads = [str(done.mp4), str(done.gif), str(done.zip), str(done.sheet)]
-                        yield view.status, bar, note, live, plot, gallery, str(done.mp4), downloads
+        def results(done) -> tuple:
+            gallery = [(str(path), f"frame {k}") for k, path in enumerate(done.frames)]
+            return gallery, str(done.mp4), [str(done.mp4), str(done.gif), str(done.zip), str(done.sheet)]
 
-            geo_inputs = [geo_a, geo_b, geo_frames, geo_distance, geo_energy, geo_size, geo_steps, geo_seed, geo_fps]
-            geo_estimate.click(on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
-                               api_name="geodesic_estimate", **HEAVY)
-            geo_run.click(on_geodesic, geo_inputs,
-                          [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
-                          api_name="geodesic", **HEAVY)
+        live = LiveTab(1, 3, preview=lambda frames: (runs.enlarged(runs.filmstrip(frames)),), results=results)
 
-        adversarial = str(adversarial_example_path(output_root / "examples"))
-        rob_cancel = robustness_tab(ctx, examples, adversarial, size_slider, seed_box)
+        @shows_errors(8)
+        def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, request: gr.Request):
+            spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
+            yield from stream_to_tab(runs.stream_run(ctx, spec, _session(request)), note, live)
 
-        # ------------------------------------------------------------ Cancel (every tab with long runs)
-        def on_cancel(request: gr.Request) -> str:
-            message = runs.cancel_session(ctx, _session(request))
-            gr.Info(message)
-            return message
-
-        cancel_note = gr.Markdown(visible=False)
-        gr.on([avg_cancel.click, geo_cancel.click, rob_cancel.click], on_cancel, None, cancel_note,
-              api_name="cancel", concurrency_limit=None)
-
-    demo.queue(default_concurrency_limit=1)
-    return demo
+        geo_inputs = [geo_a, geo_b, geo_frames, geo_distance, geo_energy, geo_size, geo_steps, geo_seed, geo_fps]
+        geo_estimate.click(on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
+                           api_name="geodesic_estimate", **HEAVY)
+        geo_run.click(on_geodesic, geo_inputs,
+                      [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
+                      api_name="geodesic", **RUN)
+    return geo_cancel
 
 
-def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str, size_slider, seed_box) -> gr.Button:
-    """The Robustness tab: attack a metric on the user's images (`app.robustness`). Returns its Cancel
-    button, which the caller wires to the shared cancel endpoint."""
+def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) -> gr.Button:
+    """Robustness: attack a metric on the user's images (`app.robustness`). Returns its Cancel button."""
     cpu = ctx.device.type == "cpu"
     with gr.Tab("Robustness"):
         gr.Markdown("Change every pixel of an image by at most epsilon so that a metric calls it closer to the "
@@ -450,19 +542,9 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str, 
             rob_samples = gr.Slider(10, 1000, value=50 if cpu else 200, step=10, label="Samples for the distances",
                                     info="E-LPIPS only: fresh transformations, shared by all images.")
             rob_seed = seed_box()
-        with gr.Row():
-            rob_run = gr.Button("Attack", variant="primary", elem_id="robustness-run")
-            rob_cancel = gr.Button("Cancel", variant="stop")
-        gr.Examples(
-            [[examples["disc_left"], examples["disc_left_noisy"], examples["disc_left_moved"]],
-             [examples["disc_left"], adversarial, examples["disc_left_moved"]],
-             [examples["texture_blobs"], examples["texture_stripes"], None]],
-            inputs=[rob_ref, rob_image, rob_anchor], cache_examples=False,
-            label="Examples (the second image was made by this attack against LPIPS-VGG at 8/255)",
-        )
+        _, rob_run, rob_cancel = run_buttons("robustness", estimate=False)
         rob_status = gr.Markdown(elem_id="robustness-status")
         rob_progress = gr.HTML(elem_id="robustness-progress")
-        rob_note = gr.Markdown()
         with gr.Row():
             rob_live = gr.Image(label="Attacked image (forming live)", interactive=False, height=256)
             rob_perturbation = gr.Image(label="Perturbation, magnified (grey: none; black, white: -, + epsilon)",
@@ -473,33 +555,30 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str, 
         with gr.Row():
             rob_file = gr.File(label="Attacked image (PNG)")
             rob_details = gr.JSON(label="Record")
-
+        rob_note = gr.Markdown()
+        gr.Examples(
+            [[examples["disc_left"], examples["disc_left_noisy"], examples["disc_left_moved"]],
+             [examples["disc_left"], adversarial, examples["disc_left_moved"]],
+             [examples["texture_blobs"], examples["texture_stripes"], None]],
+            inputs=[rob_ref, rob_image, rob_anchor], cache_examples=False,
+            label="Examples (the second image was made by this attack against LPIPS-VGG at 8/255)",
+        )
+        for image, label in ((rob_ref, "Reference"), (rob_image, "Image"), (rob_anchor, "Anchor")):
+            check_on_upload(image, label, rob_status)
         @shows_errors(9)
         def on_attack(ref, image, anchor, metric, epsilon, judges, size, steps, draws, samples, seed,
                       request: gr.Request):
             spec, note = robustness.prepare_attack(ctx, ref, image, anchor, metric, epsilon, steps, draws, judges,
                                                    samples, size, seed)
-            yield runs.STARTING, "", note, None, None, _energy_frame([], smooth=False), None, None, None
 
-            def views(attacked):
-                return (runs.enlarged(runs.to_pixels(attacked[0])),
-                        runs.enlarged(runs.to_pixels(robustness.perturbation_view(attacked, spec.image,
-                                                                                  spec.epsilon)[0])))
+            def views(images) -> tuple:
+                magnified = robustness.perturbation_view(images, spec.image, spec.epsilon)
+                return runs.enlarged(runs.to_pixels(images[0])), runs.enlarged(runs.to_pixels(magnified[0]))
 
-            for view in robustness.stream_attack(ctx, spec, _session(request)):
-                watch, done = view.watch, view.outcome
-                live = perturbation = gr.skip()
-                if view.new_snapshot and watch is not None and watch.snapshot is not None:
-                    live, perturbation = views(watch.snapshot)
-                # unsmoothed: each step's attacked distance is exact (LPIPS) or already a mean over its draws
-                plot = _energy_frame(watch.energies, smooth=False) if watch is not None else gr.skip()
-                bar = runs.progress_bar(view)
-                if done is None:
-                    yield view.status, bar, note, live, perturbation, plot, gr.skip(), gr.skip(), gr.skip()
-                else:
-                    live, perturbation = views(done.image)
-                    yield (view.status, bar, note, live, perturbation, plot, done.table, str(done.png),
-                           done.record.to_dict())
+            # unsmoothed: each step's attacked distance is exact (LPIPS) or already a mean over its draws
+            live = LiveTab(2, 3, preview=views, final_images=lambda done: done.image, smooth=False,
+                           results=lambda done: (done.table, str(done.png), done.record.to_dict()))
+            yield from stream_to_tab(robustness.stream_attack(ctx, spec, _session(request)), note, live)
 
         rob_run.click(
             on_attack,
@@ -507,9 +586,41 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str, 
              rob_samples, rob_seed],
             [rob_status, rob_progress, rob_note, rob_live, rob_perturbation, rob_plot, rob_table, rob_file,
              rob_details],
-            api_name="attack", **HEAVY,
+            api_name="attack", **RUN,
         )
     return rob_cancel
+
+
+def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.Blocks:
+    """The app, with results written under `output_dir` and computations on `device`."""
+    device = torch.device(device)
+    output_root = Path(output_dir)
+    ctx = AppContext(output_root=output_root, device=device, slot=DeviceSlot(str(device)))
+    examples = {name: str(path) for name, path in example_paths(output_root / "examples").items()}
+    adversarial = str(adversarial_example_path(output_root / "examples"))
+
+    with gr.Blocks(title="E-LPIPS: distances, averages, geodesics") as demo:
+        gr.Markdown(
+            "# E-LPIPS: perceptual distances, averages and geodesics\n"
+            f"Computing on **{device}**. Every run's results are saved under `{output_root}`, "
+            "so closing this tab loses nothing."
+        )
+        stops = [distance_tab(ctx, examples), compare_tab(ctx, examples), average_tab(ctx, examples),
+                 geodesic_tab(ctx, examples), robustness_tab(ctx, examples, adversarial)]
+
+        # One endpoint for every tab's Cancel and Stop: it reaches the session's runs, waiting or running, and its
+        # measurements in progress.
+        def on_cancel(request: gr.Request) -> str:
+            message = runs.cancel_session(ctx, _session(request))
+            gr.Info(message)
+            return message
+
+        cancel_note = gr.Markdown(visible=False)
+        gr.on([button.click for button in stops], on_cancel, None, cancel_note, api_name="cancel",
+              concurrency_limit=None)
+
+    demo.queue(default_concurrency_limit=1)
+    return demo
 
 
 def launch_options(output_dir: str | os.PathLike) -> dict:

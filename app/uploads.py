@@ -2,8 +2,9 @@
 
 Uploads are read by the project's own loader (`elpips.load_image`) and brought to one size by
 the documented policy of `geometry.inputs` (centre crop to the first image's aspect ratio, then
-an antialiased resize). `prepare_uploads` also returns a note saying what was done to each image,
-which the UI shows next to the result.
+an antialiased resize). `prepare_uploads` also returns a note saying what was done to each image
+(cropped, shrunk or enlarged, grey levels or transparency converted), which the UI shows next to the result.
+Images smaller than MIN_SIDE are refused: enlarged to any working size they hold no detail to measure.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from geometry import inputs
 MAX_PIXELS = 40_000_000
 #: Largest upload the server accepts, passed to `launch(max_file_size=...)`.
 MAX_FILE_SIZE = "25mb"
+#: Smallest side, in pixels, of an upload the app accepts (the smallest working resolution it offers).
+MIN_SIDE = 16
+#: PIL modes without colour: their one grey channel is copied into red, green and blue.
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
 class UnreadableUpload(str):
@@ -80,6 +85,11 @@ def load_upload(path: str | os.PathLike | None, label: str) -> torch.Tensor:
             f"{label}: {name} is {width}x{height} pixels, more than the {MAX_PIXELS // 1_000_000} "
             "megapixels this app accepts. Scale it down first."
         )
+    if min(width, height) < MIN_SIDE:
+        raise gr.Error(
+            f"{label}: {name} is {width}x{height} pixels; the app needs at least {MIN_SIDE} px on each side "
+            "(enlarged, a smaller image holds no detail to measure). Upload a larger image."
+        )
     try:
         return elpips.load_image(path)
     except elpips.ImageError as error:
@@ -87,27 +97,66 @@ def load_upload(path: str | os.PathLike | None, label: str) -> torch.Tensor:
         raise gr.Error(f"{label}: {name}: {_reason(reason, path, name)}") from None
 
 
+def colour_handling(path: str | os.PathLike | None) -> str | None:
+    """How the loader turned the file at `path` into RGB, when it changed anything: grey levels copied into
+    the three channels, transparency dropped (None for plain RGB files and for images given as arrays)."""
+    if path is None or isinstance(path, UnreadableUpload):
+        return None
+    try:
+        with PIL.Image.open(path) as header:
+            mode, transparent = header.mode, "transparency" in header.info
+    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError):
+        return None
+    notes = []
+    if mode in GREY_MODES:
+        notes.append("grey levels copied into red, green and blue")
+    if mode in ("LA", "RGBA", "PA", "La", "RGBa") or transparent:
+        notes.append("transparency dropped (the colours stored under transparent pixels show)")
+    return "; ".join(notes) or None
+
+
+def upload_problem(path, label: str) -> str | None:
+    """The error a run would give for this upload (`load_upload`), or None: checked as soon as it is uploaded.
+    An empty input is no problem yet (the run says so if it is still empty)."""
+    if path is None or str(path) == "":
+        return None
+    try:
+        load_upload(path, label)
+    except gr.Error as error:
+        return error.message
+    return None
+
+
 def prepare_uploads(
-    images: list[torch.Tensor], names: list[str], size: int
+    images: list[torch.Tensor], names: list[str], size: int, paths: list | None = None
 ) -> tuple[torch.Tensor, str]:
     """Bring loaded images to a common size (short side `size`, the first image's aspect ratio).
 
-    Returns the (M, 3, H, W) batch and a Markdown note of what the crop/resize policy did.
+    Returns the (M, 3, H, W) batch and a Markdown note of what the crop/resize policy did to each image, and,
+    given the uploads' `paths`, how their grey levels or transparency were converted (`colour_handling`).
     """
     first_hw = tuple(images[0].shape[-2:])
     target = inputs.target_size(first_hw, int(size))
     batch = inputs.prepare_images(images, target)
     lines = []
-    for image, name in zip(images, names):
+    for image, name, path in zip(images, names, paths or [None] * len(images)):
         height, width = image.shape[-2:]
         crop_h, crop_w = inputs.crop_to_aspect(image, target).shape[-2:]
         steps = [f"{width}x{height}"]
         if (crop_h, crop_w) != (height, width):
             steps.append(f"centre-cropped to {crop_w}x{crop_h}")
         if (crop_h, crop_w) != target:
-            steps.append(f"resized to {target[1]}x{target[0]}")
+            factor = target[0] / crop_h
+            if factor > 1:
+                steps.append(f"**enlarged {factor:.3g}x** to {target[1]}x{target[0]} (softer than the file: "
+                             f"a resolution of {min(crop_h, crop_w)} px keeps its own pixels)")
+            else:
+                steps.append(f"resized to {target[1]}x{target[0]}")
         if len(steps) == 1:
             steps.append("used as is")
+        colour = colour_handling(path)
+        if colour:
+            steps.append(colour)
         lines.append(f"- **{name}**: " + ", ".join(steps))
     note = (
         f"Images are brought to {target[1]}x{target[0]} px (short side {size}, aspect ratio of "

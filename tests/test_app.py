@@ -88,7 +88,8 @@ def test_distance_notes_how_images_of_different_sizes_were_brought_together(clie
         handle_file(ex["disc_left"]), handle_file(wide_image), "lpips_vgg", 48, "Sample budget", 1,
         0.01, 100, 0, api_name="/distance")
     assert details["size"] == [48, 48]
-    assert "72x40" in answer and "centre-cropped to 40x40" in answer and "resized to 48x48" in answer
+    assert "72x40" in answer and "centre-cropped to 40x40" in answer and "**enlarged 1.2x** to 48x48" in answer
+    assert "a resolution of 40 px keeps its own pixels" in answer
 
 
 def test_elpips_distance_with_an_error_target_reports_its_error_and_samples(client, ex):
@@ -134,8 +135,27 @@ def test_elpips_distance_map_forms_live_as_samples_accumulate(client, ex, monkey
     updates = job.outputs()
     answers = [answer for answer, _, _ in updates]
     assert len(updates) >= 3 and all(answer.startswith("Measuring") for answer in answers[:-1])
-    assert "after 32 samples" in answers[0] and answers[-1].startswith("### Distance")
+    assert "after 32 of 64 samples (50 %), about" in answers[0] and "s left. Stop ends it now" in answers[0]
+    assert answers[-1].startswith("### Distance")
     assert all(_local(picture).is_file() for _, _, picture in updates)
+
+
+@pytest.mark.parametrize("endpoint", ["/distance", "/compare"])
+def test_stop_ends_a_measurement_early_with_the_estimate_so_far(client, ex, endpoint):
+    images = [handle_file(ex[name]) for name in ("disc_left", "disc_left_noisy", "disc_left_shifted")]
+    if endpoint == "/distance":
+        job = client.submit(*images[:2], "elpips_vgg", 32, "Sample budget", 2000, 0.01, 100, 0, api_name=endpoint)
+    else:
+        job = client.submit(*images, "elpips_vgg", 32, 2000, 0, api_name=endpoint)
+    deadline = time.monotonic() + 60
+    while not any("of 2000 samples" in str(out[0]) for out in job.outputs()):
+        assert time.monotonic() < deadline and not job.done(), "the measurement never reported progress"
+        time.sleep(0.05)
+    assert client.predict(api_name="/cancel") == (
+        "Stopping: the measurement ends after its current samples, with the estimate so far.")
+    answer, details, *_ = job.result(timeout=60)
+    assert details["stopped_early"] and 10 <= details["samples"] < 2000
+    assert "stopped early, at your request" in answer and "±" in answer
 
 
 def test_average_streams_then_saves_a_png_and_the_run_record(client, ex, wide_image, outputs):
@@ -211,6 +231,50 @@ def test_cancel_stops_a_run_and_keeps_its_partial_result(client, ex):
     status, bar, note, live, plot, gallery, video, files = job.result(timeout=60)
     assert "Cancelled at step" in status
     assert len(gallery) == 5 and any(_local(f).name == "geodesic.mp4" for f in files)
+
+
+def test_a_queued_run_says_what_it_waits_behind_and_cancel_withdraws_it(client, ex, outputs):
+    from app.runs import WITHDRAWN
+
+    running = _geodesic_under_way(client, ex, frames=5, steps=5000)
+    other = Client(client.src, verbose=False, download_files=False)  # another browser session
+    before = {f for f in outputs.iterdir() if f.name.endswith("-average")}
+    queued = other.submit([handle_file(ex["disc_left"]), handle_file(ex["disc_right"])], "l2", 32, 10, 0,
+                          1, 1, 1, 1, 1, 1, api_name="/average")
+    deadline = time.monotonic() + 60
+    while not any("Waiting behind" in str(out[0]) for out in queued.outputs()):
+        assert time.monotonic() < deadline and not queued.done(), "the queued run never said it was waiting"
+        time.sleep(0.05)
+    waiting = next(out[0] for out in queued.outputs() if "Waiting behind" in str(out[0]))
+    assert re.search(r"Waiting behind a geodesic run at step \d+/5000", waiting), waiting
+    busy, _ = other.predict(handle_file(ex["texture_blobs"]), handle_file(ex["texture_stripes"]), 3, "l2", "linear",
+                            48, 20, 0, 8, api_name="/geodesic_estimate")  # a setting not measured yet
+    assert busy.startswith("The device is busy with a geodesic run at step "), busy
+    assert other.predict(api_name="/cancel") == "Withdrew 1 waiting run from the queue."
+    assert queued.result(timeout=30)[0] == f"**{WITHDRAWN}**"
+    assert {f for f in outputs.iterdir() if f.name.endswith("-average")} == before  # no folder left behind
+    assert not running.done()  # the other session's run goes on
+    assert client.predict(api_name="/cancel").startswith("Cancelling: the run stops")
+    assert "Cancelled at step" in running.result(timeout=60)[0]
+    assert client.predict(api_name="/cancel") == "Nothing to cancel: no run of yours is running or waiting."
+
+
+def test_a_distance_behind_a_run_says_what_it_waits_behind_and_stop_withdraws_it(client, ex):
+    running = _geodesic_under_way(client, ex, frames=5, steps=5000)
+    other = Client(client.src, verbose=False, download_files=False)
+    job = other.submit(handle_file(ex["disc_left"]), handle_file(ex["disc_left_noisy"]), "lpips_vgg", 32,
+                       "Sample budget", 1, 0.01, 100, 0, api_name="/distance")
+    deadline = time.monotonic() + 60
+    while not any("Waiting behind" in str(out[0]) for out in job.outputs()):
+        assert time.monotonic() < deadline and not job.done(), "the distance never said it was waiting"
+        time.sleep(0.05)
+    waiting = next(out[0] for out in job.outputs() if "Waiting behind" in str(out[0]))
+    assert re.search(r"^\*\*Waiting behind a geodesic run at step \d+/5000", waiting), waiting
+    assert other.predict(api_name="/cancel").startswith("Stopping: the measurement ends")
+    assert job.result(timeout=30)[0] == "Stopped before the first sample: nothing was measured."
+    assert not running.done()
+    client.predict(api_name="/cancel")
+    assert "Cancelled at step" in running.result(timeout=60)[0]
 
 
 def test_a_run_whose_watcher_goes_away_still_saves_its_results(client, ex, outputs):

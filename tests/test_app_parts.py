@@ -7,6 +7,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import math
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,7 +19,7 @@ from PIL import Image
 from geometry.presets import Preset, Stage, get_preset
 
 from app.__main__ import parse_args
-from app.estimate import plan_run, snapshot_steps
+from app.estimate import LiveEta, plan_run, snapshot_steps
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
 from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, format_seconds, new_run_folder, time_steps
 from app.runs import enlarged, filmstrip
@@ -52,31 +53,47 @@ def test_job_reraises_the_run_error_to_its_watcher():
         job.outcome()
 
 
-def test_jobs_on_one_device_run_one_at_a_time_and_cancel_reaches_the_session():
+def test_jobs_on_one_device_run_one_at_a_time_and_cancel_withdraws_a_waiting_one():
     slot, board = DeviceSlot("cpu"), JobBoard()
-    release = threading.Event()
-    running = []
+    release, stepped = threading.Event(), threading.Event()
+    running, withdrawn = [], []
 
     def blocking_run(callback, cancel):
-        running.append(1)
+        running.append("a")
+        callback(_progress(2, total=50))
+        stepped.set()
         release.wait(10)
         return "first"
 
-    def cancellable_run(callback, cancel):
-        running.append(2)
-        return "cancelled" if cancel.is_set() else "completed"
+    def quick_run(name):
+        def run(callback, cancel):
+            running.append(name)
+            return name
+        return run
 
-    first = Job("a", slot, blocking_run, save=lambda r: r).start()
-    second = Job("b", slot, cancellable_run, save=lambda r: r)
+    first = Job("geodesic", slot, blocking_run, save=lambda r: r).start()
+    assert stepped.wait(10)
+    second = Job("average", slot, quick_run("b"), save=lambda r: r, on_withdraw=lambda: withdrawn.append("b"))
+    third = Job("attack", slot, quick_run("c"), save=lambda r: r)
     board.add("session-1", second)
+    board.add("session-2", third)
     second.start()
-    assert not second.started  # waits for the device
-    assert board.cancel("session-2") == 0 and board.cancel("session-1") == 1
+    while slot.waiting_line(second) is None:
+        time.sleep(0.01)
+    third.start()
+    while slot.waiting_line(third) is None:
+        time.sleep(0.01)
+    assert not second.started and not third.started  # both wait for the device, in arrival order
+    assert slot.waiting_line(second) == "behind a geodesic run at step 2/50"
+    assert slot.waiting_line(third) == "behind a geodesic run at step 2/50, and 1 other waiting run"
+    assert board.cancel("session-3") == [] and board.cancel("session-1") == [second]
+    assert second.outcome() is None and second.withdrawn and withdrawn == ["b"]  # left the queue, never ran
+    assert slot.waiting_line(third) == "behind a geodesic run at step 2/50"
     release.set()
-    assert first.outcome() == "first" and second.outcome() == "cancelled"
-    assert running == [1, 2]
+    assert first.outcome() == "first" and third.outcome() == "c" and not third.withdrawn
+    assert running == ["a", "c"]
     board.remove("session-1", second)
-    assert board.cancel("session-1") == 0
+    assert board.cancel("session-1") == []
 
 
 def test_speed_table_measures_once_per_key():
@@ -90,6 +107,45 @@ def test_speed_table_measures_once_per_key():
     assert table.known(key) is None
     assert table.seconds_per_step(key, measure) == 0.25 == table.seconds_per_step(key, measure)
     assert calls == [1] and table.known(key) == 0.25
+
+
+def test_a_finished_runs_step_time_replaces_the_first_measurement_then_averages_in():
+    table, key = SpeedTable(), ("geodesic", "elpips_vgg", (64, 64), 10, "cpu", (64, 64), 1)
+    assert table.seconds_per_step(key, lambda: 2.0) == 2.0  # a slow measurement on a busy machine
+    assert table.refresh(key, 0.4) == 0.4 and table.known(key) == 0.4  # the first run's time replaces it
+    assert table.refresh(key, 0.6) == pytest.approx(0.5)  # later runs are averaged in
+    assert table.seconds_per_step(key, lambda: 9.0) == pytest.approx(0.5)  # and nothing is measured again
+
+
+def _synthetic_run(eta: LiveEta, step_times: list[float], stages: list[int], setup: float = 3.0):
+    """Feed `eta` the progress reports of a run whose steps take `step_times`, stage k having stages[k] steps;
+    the first step of every stage also pays `setup` seconds. Yields (step, true seconds left) after each step."""
+    total, elapsed, step = sum(stages), 0.0, 0
+    finish = sum(step_times) + setup * len(stages)
+    for stage, count in enumerate(stages):
+        for k in range(count):
+            elapsed += step_times[step] + (setup if k == 0 else 0.0)
+            step += 1
+            eta.add(SimpleNamespace(step=step, total_steps=total, stage=stage, elapsed_s=elapsed))
+            yield step, finish - elapsed
+
+
+def test_the_live_eta_after_ten_steps_is_within_one_and_a_half_times_the_truth():
+    """Steps of 0.4 s with +-30 % noise; the estimate made before the run measured 2 s per step (5x too slow,
+    as a short measurement on a loaded machine can be), and the second stage's steps are 4x the first's."""
+    rng = np.random.default_rng(0)
+    stages = [40, 20]
+    times = list(0.4 * (1 + 0.3 * rng.uniform(-1, 1, 40))) + list(1.6 * (1 + 0.3 * rng.uniform(-1, 1, 20)))
+    eta = LiveEta([(40, 2.0), (20, 8.0)])
+    assert eta.seconds_left() is None
+    lefts = {step: (eta.seconds_left(), truth) for step, truth in _synthetic_run(eta, times, stages)}
+    estimate, truth = lefts[10]
+    assert truth / 1.5 <= estimate <= 1.5 * truth, (estimate, truth)
+    for step in range(10, 60):
+        estimate, truth = lefts[step]
+        assert truth / 1.5 - 3.5 <= estimate <= 1.5 * truth + 3.5, (step, estimate, truth)  # setup: +3 s
+    measured = eta.measured()
+    assert measured[0] == pytest.approx(0.4, rel=0.15) and measured[1] == pytest.approx(1.6, rel=0.15)
 
 
 def test_time_steps_is_the_median_gap_without_the_first_step(monkeypatch):
@@ -276,7 +332,7 @@ def test_step_lines_say_what_is_known_in_words():
     from app.runs import step_line
 
     def line(step, energy, eta):
-        return step_line(SimpleNamespace(step=step, total_steps=10, energy=energy, eta_s=eta))
+        return step_line(SimpleNamespace(step=step, total_steps=10, energy=energy), eta)
 
     assert line(0, math.nan, None) == "Step 0/10"  # the step-0 report comes before any energy
     assert line(3, 0.123456, 0.4) == "Step 3/10: energy 0.12346, under a second left"
@@ -339,3 +395,62 @@ def test_tab_errors_go_to_the_status_area_and_the_other_outputs_keep_their_value
     assert steps == [("step 0", 0, 0)]
     assert last[0] == "**Error:** Geodesic: give both a start and an end image."
     assert all(isinstance(value, type(gr.skip())) for value in last[1:])
+
+
+def test_the_resize_note_says_what_was_enlarged_and_how_grey_and_transparency_were_converted(tmp_path):
+    import gradio as gr
+
+    from app.uploads import MIN_SIDE, load_upload, prepare_uploads
+
+    files = {
+        "grey.png": Image.fromarray(np.full((64, 64), 120, dtype=np.uint8), mode="L"),
+        "clear.png": Image.fromarray(np.zeros((96, 96, 4), dtype=np.uint8), mode="RGBA"),
+        "plain.png": Image.fromarray(np.zeros((128, 96, 3), dtype=np.uint8)),
+        "dot.png": Image.new("RGB", (1, 1)),
+        "thin.png": Image.new("RGB", (200, MIN_SIDE - 1)),
+    }
+    paths = {}
+    for name, image in files.items():
+        image.save(tmp_path / name)
+        paths[name] = str(tmp_path / name)
+    kept = ["grey.png", "clear.png", "plain.png"]
+    images = [load_upload(paths[name], name) for name in kept]
+    batch, note = prepare_uploads(images, kept, 96, paths=[paths[name] for name in kept])
+    assert batch.shape == (3, 3, 96, 96) and (batch[0] == batch[0, :1]).all()  # grey: one level in R, G and B
+    grey, clear, plain = note.splitlines()[1:]
+    assert "64x64, **enlarged 1.5x** to 96x96" in grey and "a resolution of 64 px keeps its own pixels" in grey
+    assert "grey levels copied into red, green and blue" in grey and "transparency" not in grey
+    assert "96x96, used as is, transparency dropped" in clear
+    assert "centre-cropped to 96x96" in plain and "enlarged" not in plain and "grey" not in plain
+    for name, size in (("dot.png", "1x1"), ("thin.png", f"200x{MIN_SIDE - 1}")):
+        with pytest.raises(gr.Error) as raised:
+            load_upload(paths[name], "Image A")
+        assert raised.value.message == (
+            f"Image A: {name} is {size} pixels; the app needs at least {MIN_SIDE} px on each side (enlarged, a "
+            "smaller image holds no detail to measure). Upload a larger image.")
+
+
+def test_one_adapter_streams_every_long_run_tab():
+    """`stream_to_tab`: the first update clears the last run's pictures and results, a picture is redrawn only
+    for a new snapshot, the results come with the outcome and the final picture from it when the tab says so."""
+    import gradio as gr
+
+    from app.jobs import Watch
+    from app.runs import STARTING, RunView
+    from app.ui import LiveTab, _energy_frame, stream_to_tab
+
+    skip = type(gr.skip())
+    watch = Watch(snapshot="frames-at-2", snapshot_step=2, energies=[(1, 2.0), (2, 1.0)])
+    watch.latest = SimpleNamespace(step=2, total_steps=4, eta_s=None)
+    views = [RunView("waiting"), RunView("step 2", watch, True), RunView("step 3", watch, False),
+             RunView("done", watch, True, outcome="outcome")]
+    tab = LiveTab(2, 1, preview=lambda images: (f"live {images}", f"diff {images}"),
+                  results=lambda done: (f"result of {done}",), final_images=lambda done: f"final of {done}")
+    updates = list(stream_to_tab(iter(views), "note", tab))
+    first, waiting, stepped, same, done = updates
+    assert first[:5] == (STARTING, "", "note", None, None) and first[5].empty and first[6] is None
+    assert waiting[0] == "waiting" and isinstance(waiting[3], skip) and isinstance(waiting[6], skip)
+    assert stepped[3:5] == ("live frames-at-2", "diff frames-at-2") and "2/4 steps" in stepped[1]
+    assert stepped[5].equals(_energy_frame(watch.energies))
+    assert isinstance(same[3], skip) and isinstance(same[6], skip)  # no new snapshot: the pictures stay
+    assert done[3:5] == ("live final of outcome", "diff final of outcome") and done[6] == "result of outcome"

@@ -132,9 +132,18 @@ def test_geodesic_and_distance_in_chromium(app_url, browser_page, upload_images)
         "() => { const v = document.querySelector('#geodesic-video video');"
         " return v && v.readyState >= 1 && v.duration > 0; }"
     )
-    duration = page.evaluate("() => document.querySelector('#geodesic-video video').duration")
-    assert duration > 0
+    duration, loops = page.evaluate(
+        "() => { const v = document.querySelector('#geodesic-video video'); return [v.duration, v.loop]; }")
+    assert duration > 0 and loops  # 4 frames at 8 per second last half a second: the video loops
     assert "Done: 20 steps" in page.locator("#geodesic-status").inner_text()
+    # the results start in view, above the examples, without scrolling (a 1280x900 window)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    boxes = page.evaluate(
+        "() => Object.fromEntries(['geodesic-status', 'geodesic-live', 'geodesic-examples'].map(id => "
+        "[id, document.getElementById(id).getBoundingClientRect().toJSON()]))")
+    for elem_id in ("geodesic-status", "geodesic-live"):
+        assert 0 <= boxes[elem_id]["top"] and boxes[elem_id]["bottom"] <= 900, (elem_id, boxes)
+        assert boxes[elem_id]["bottom"] < boxes["geodesic-examples"]["top"], boxes
     page.screenshot(path=str(ARTIFACTS / "browser-geodesic.png"), full_page=True)
 
     # -------- a distance between the bundled examples (the tab's defaults)
@@ -181,24 +190,43 @@ def test_robustness_attack_in_chromium(app_url, browser_page):
 
 
 def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url, browser_page, tmp_path):
-    """A broken upload's error is still readable in the tab after the toast has gone, naming the user's file;
-    seven files on the Average tab (six weight sliders) keep the first six and say which one was left out."""
+    """Uploads are checked when uploaded; a broken upload's error is still readable in the tab after the toast has
+    gone, naming the user's file; the Average tab's input thumbnails show whole; seven files on the Average tab
+    (six weight sliders) keep the first six and say which one was left out."""
     page, blocked = browser_page
     page.goto(app_url)
     page.get_by_role("tab", name="Geodesic").click()
+    dot = tmp_path / "dot.png"
+    Image.new("RGB", (1, 1)).save(dot)
+    page.locator("#geodesic-b input[type=file]").set_input_files(str(dot))
+    # flagged when uploaded, before Run is pressed
+    page.wait_for_function(
+        "() => (document.querySelector('#geodesic-status')?.innerText || '').includes('at least 16 px')")
+    assert "End (B): dot.png is 1x1 pixels" in page.locator("#geodesic-status").inner_text()
     broken = tmp_path / "holiday.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
     page.locator("#geodesic-a input[type=file]").set_input_files(str(broken))
-    page.locator("#geodesic-run").click()
     status = page.locator("#geodesic-status")
     page.wait_for_function(
         "() => (document.querySelector('#geodesic-status')?.innerText || '').includes('could not read')")
+    page.locator("#geodesic-run").click()
     page.wait_for_timeout(11_000)  # past a toast's 10 s
     text = status.inner_text()
     assert status.is_visible() and "Error: Start (A): could not read holiday.png as an image" in text, text
     assert "/tmp" not in text and page.locator("#geodesic-status .error").count() == 0
 
     page.get_by_role("tab", name="Average").click()
+    # the input thumbnails show whole: inside the gallery's box, scaled to fit rather than cropped
+    page.wait_for_function("() => document.querySelectorAll('#average-preview img').length === 3")
+    thumbnails = page.evaluate(
+        "() => { const g = document.getElementById('average-preview').getBoundingClientRect();"
+        " return [...document.querySelectorAll('#average-preview img')].map(img => {"
+        " const r = img.getBoundingClientRect(); let clip = g;"
+        " for (let e = img.parentElement; e && e.id !== 'average-preview'; e = e.parentElement)"
+        "   if (getComputedStyle(e).overflow !== 'visible') { clip = e.getBoundingClientRect(); break; }"
+        " return {fit: getComputedStyle(img).objectFit, inside: r.top >= clip.top - 1 && r.bottom <= clip.bottom + 1"
+        " && r.left >= clip.left - 1 && r.right <= clip.right + 1 && r.bottom <= g.bottom + 1}; }); }")
+    assert thumbnails and all(t["fit"] == "contain" and t["inside"] for t in thumbnails), thumbnails
     files = []
     for k in range(7):
         path = tmp_path / f"shade{k}.png"
