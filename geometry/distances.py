@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import torch
 
 from elpips.configs import METRIC_NAMES
+from geometry.options import distance_name
 
 
 class IdentityDraws(NamedTuple):
@@ -121,8 +122,7 @@ class DistanceFamily:
             self.name = distance
             self._base = SquaredL2() if distance == "l2" else None
         elif _has_trio(distance):
-            config = getattr(distance, "config", None)
-            self.name = getattr(config, "name", None) or getattr(distance, "name", None) or "<custom>"
+            self.name = distance_name(distance)
             self._base = distance
         else:
             raise ValueError(
