@@ -121,9 +121,9 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
 
     problems: list[str] = []
 
-    def choice(key: str, options: Sequence, also: str = "") -> None:
+    def choice(key: str, options: Sequence) -> None:
         if key in settings and settings[key] not in options:
-            problems.append(f"{key} = {settings[key]!r}: use one of {', '.join(map(str, options))}{also}")
+            problems.append(f"{key} = {settings[key]!r}: use one of {', '.join(map(str, options))}")
 
     def integer(key: str, minimum: int, maximum: int | None = None) -> None:
         value = settings.get(key)
@@ -132,10 +132,10 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
             bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
             problems.append(f"{key} = {value!r}: must be an integer {bounds}")
 
-    if isinstance(settings.get("distance"), str):  # an object is checked by the engine (geometry.distances)
+    if not is_distance_object(settings.get("distance")):
         choice("distance", DISTANCE_NAMES)
     if not isinstance(settings.get("preset"), Preset):
-        choice("preset", tuple(PRESETS), " (or a geometry.presets.Preset)")
+        choice("preset", tuple(PRESETS))
     if settings.get("dtype") is not None:
         choice("dtype", DTYPES)
     choice("energy", ENERGY_FORMS)
@@ -153,6 +153,11 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
             isinstance(size, (list, tuple)) and len(size) == 2 and all(is_integer(s) and s >= 1 for s in size))):
         problems.append(f"size = {size!r}: must be a positive int (short side) or [H, W]")
     return problems
+
+
+def is_distance_object(distance: Any) -> bool:
+    """Whether `distance` is a distance object rather than a name (`geometry.distances.DistanceFamily`)."""
+    return all(callable(getattr(distance, method, None)) for method in ("sample_draws", "embed", "embedding_distance"))
 
 
 def is_integer(value: Any) -> bool:
