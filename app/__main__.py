@@ -14,7 +14,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import argparse  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from geometry.tools.support import parse_device  # noqa: E402  (light: no torch until a device is checked)
+from elpips.cli_common import parse_device  # noqa: E402  (light: no torch until a device is checked)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

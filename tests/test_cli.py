@@ -195,7 +195,7 @@ def test_images_of_different_sizes_name_both_sizes(capsys, tmp_path, small):
     [
         (["-n", "8", "--max-error", "0.01"], "cannot be combined"),
         (["--metric", "nope"], "invalid choice"),
-        (["-n", "0"], "at least 1"),
+        (["-n", "0"], "not a positive integer"),
         (["--metric", "lpips_vgg", "--scales", "2"], "E-LPIPS only"),
     ],
 )
@@ -328,8 +328,8 @@ def test_attack_json_records_the_judgements(capsys, tmp_path, tiny):
         (["--epsilon", "0"], "must be positive"),
         (["--epsilon", "eight"], "a fraction like 8/255"),
         (["--judge", "l2,foo"], "unknown metric foo"),
-        (["--metric", "lpips_vgg", "--scales", "1"], "neither --metric nor --judge names elpips_vgg"),
-        (["--steps", "0"], "at least 1"),
+        (["--distance", "lpips_vgg", "--scales", "1"], "neither --distance nor --judge names elpips_vgg"),
+        (["--steps", "0"], "not a positive integer"),
     ],
 )
 def test_attack_bad_options_are_one_line_and_exit_2(capsys, tmp_path, tiny, options, needle):
