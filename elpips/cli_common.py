@@ -43,23 +43,21 @@ class OneLineParser(argparse.ArgumentParser):
 
 def positive_int(text: str) -> int:
     """An integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return value
+    return _positive(text, int, "integer")
 
 
 def positive_float(text: str) -> float:
     """A finite number > 0."""
+    return _positive(text, float, "number")
+
+
+def _positive(text: str, convert: type, what: str):
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError:
-        value = 0.0
+        value = 0
     if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive {what}")
     return value
 
 
