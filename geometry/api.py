@@ -11,8 +11,8 @@ replace the fields of `options` when both are given):
   distance: "elpips_vgg" (default), "lpips_vgg", "vgg", "alex", "l2" (mean squared pixel difference), or
       an object with the sample_draws/embed/embedding_distance trio (e.g. an `elpips.Metric`).
   preset: "fast" | "reference" | a `geometry.presets.Preset`.   steps: total steps (overrides the preset's).
-  seed: int; the initialisation and every random draw come from seeded CPU generators.
-  device: None/"auto" (cuda when available), "cpu", "cuda", ...   dtype: None or "bfloat16" (CUDA autocast).
+  seed: 0 to 2**63 - 1; the initialisation and every random draw come from seeded CPU generators.
+  device: None/"auto" (cuda when available), "cpu", "cuda", ...   dtype: None, "float32" or "bfloat16" (CUDA autocast).
   checkpoint_every: steps between checkpoints (see `geometry.optimize`).
   draws_per_step: random transformations per step (overrides the preset's).
   energy: "squared" (sum w d^2, the default, as in ELPIPS.md §6) or "linear" (sum w d).
@@ -97,10 +97,10 @@ class EnergyEstimate:
         return self.value - other.value, (diff.std(unbiased=True) / len(diff) ** 0.5).item()
 
 
-def _problem_settings(kind: str, fixed: torch.Tensor, family: DistanceFamily, recipe: Preset,
-                      options: RunOptions, energy: str, extra: dict) -> dict:
+def _problem_settings(kind: str, fixed: torch.Tensor, family: DistanceFamily, recipe: Preset, seed: int,
+                      energy: str, extra: dict) -> dict:
     return {"kind": kind, "distance": family.name, "preset": recipe.name, "recipe": recipe.to_dict(),
-            "seed": options.seed, "energy": energy, "size": list(fixed.shape[-2:]), **extra}
+            "seed": seed, "energy": energy, "size": list(fixed.shape[-2:]), **extra}
 
 
 def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, pair_energy, weights,
@@ -120,7 +120,7 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
         extra = {**extra, "start_sha256": hashlib.sha256(start.numpy().tobytes()).hexdigest()}
     if snapshot_steps is None:
         snapshot_steps = reference_snapshot_steps(recipe.steps)
-    settings = _problem_settings(kind, fixed, family, recipe, options, pair_energy.form, extra)
+    settings = _problem_settings(kind, fixed, family, recipe, options.seed, pair_energy.form, extra)
     problem = Problem(kind, fixed, free_count, order, pair_energy, weights, start)
     images, state, status = optimize(
         problem, family, recipe, seed=options.seed, device=device, settings=settings, callback=callback,
