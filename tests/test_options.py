@@ -170,3 +170,15 @@ def test_the_geodesic_tool_records_the_distance_under_its_name(tmp_path, capsys,
     settings = json.loads((out / "run.json").read_text())["settings"]
     assert settings["distance"] == "l2" and "metric" not in settings
     assert {key: settings[key] for key in ("steps", "size", "seed")} == {"steps": 2, "size": 16, "seed": 0}
+
+
+def test_a_run_with_an_hxw_size_resumes(tmp_path, capsys, data_dir):
+    """run.json holds the options as to_dict writes them, so the stored [H, W] equals the command's HxW."""
+    from geometry.tools.geodesic import main
+
+    pair = [str(data_dir / "small" / name) for name in ("cat64.png", "dog64.png")]
+    argv = [*pair, "--distance", "l2", "--size", "16x24", "--steps", "2", "--frames", "3", "--no-progress",
+            "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    assert main([*argv, "--resume"]) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["settings"]["size"] == [16, 24]
