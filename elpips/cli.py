@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .cli_common import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
     OneLineParser,
     add_device_option,
@@ -52,6 +53,11 @@ class UsageError(ValueError):
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        import_native_modules()  # first: building the parser imports torch (elpips.adversarial's tables)
+    except KeyboardInterrupt:
+        print("elpips: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -65,7 +71,6 @@ def _run(args: argparse.Namespace) -> int:
     from .weights import WeightsError
 
     try:
-        import_native_modules()
         return args.handler(args)
     except WeightsError as error:
         return _fail(error, EXIT_WEIGHTS, args.verbose)
@@ -73,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(error, EXIT_USAGE, args.verbose)
     except KeyboardInterrupt:
         print("elpips: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _fail(error: Exception, status: int, verbose: bool) -> int:

@@ -107,11 +107,11 @@ def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], arg
     ends the process (:func:`exit_interrupted`)."""
     args = None
     try:
+        import_native_modules()  # first: building the parser imports torch (for the tables of names)
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as exit:
             return int(exit.code or 0)
-        import_native_modules()
         return body(args)
     except KeyboardInterrupt:
         out = getattr(args, "out", None)
