@@ -54,7 +54,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from geometry.options import OPTION_NAMES, RunOptions, is_integer, option_problems, weights_problem
+from geometry.options import (
+    OPTION_NAMES,
+    RunOptions,
+    choice_problem,
+    integer_problem,
+    option_problems,
+    weights_problem,
+)
 
 try:
     import tomllib
@@ -311,14 +318,11 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
         allowed = ", ".join(sorted(SETTINGS[kind]))
         errors.append(f"unknown settings {sorted(unknown)} for kind {kind!r} (allowed: {allowed})")
 
-    def choice(key: str, options) -> None:
-        if key in settings and settings[key] not in options:
-            errors.append(f"{key} = {settings[key]!r}: use one of {', '.join(map(str, options))}")
+    def choice(key: str, allowed) -> None:
+        errors.extend(filter(None, [choice_problem(settings, key, allowed)]))
 
     def integer(key: str, minimum: int) -> None:
-        value = settings.get(key)
-        if key in settings and not (is_integer(value) and value >= minimum):
-            errors.append(f"{key} = {value!r}: must be an integer >= {minimum}")
+        errors.extend(filter(None, [integer_problem(settings, key, minimum)]))
 
     errors.extend(option_problems({k: v for k, v in settings.items() if k in OPTION_NAMES}))
     if "max_memory" in settings:

@@ -121,16 +121,11 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
 
     problems: list[str] = []
 
-    def choice(key: str, options: Sequence) -> None:
-        if key in settings and settings[key] not in options:
-            problems.append(f"{key} = {settings[key]!r}: use one of {', '.join(map(str, options))}")
+    def choice(key: str, allowed: Sequence) -> None:
+        problems.extend(filter(None, [choice_problem(settings, key, allowed)]))
 
-    def integer(key: str, minimum: int, maximum: int | None = None) -> None:
-        value = settings.get(key)
-        if value is not None and not (is_integer(value) and value >= minimum
-                                      and (maximum is None or value <= maximum)):
-            bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-            problems.append(f"{key} = {value!r}: must be an integer {bounds}")
+    def integer(key: str, minimum: int) -> None:  # None: the default
+        problems.extend(filter(None, [integer_problem(settings, key, minimum, optional=True)]))
 
     if not is_distance_object(settings.get("distance")):
         choice("distance", DISTANCE_NAMES)
@@ -142,10 +137,7 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
     if settings.get("init") is not None:
         choice("init", INIT_NAMES)
     integer("steps", 1)
-    if "seed" in settings:
-        integer("seed", 0, MAX_SEED)  # what --seed accepts
-        if settings["seed"] is None:
-            problems.append(f"seed = None: must be an integer from 0 to {MAX_SEED}")
+    problems.extend(filter(None, [integer_problem(settings, "seed", 0, MAX_SEED)]))  # what --seed accepts
     integer("draws_per_step", 1)
     integer("checkpoint_every", 1)
     size = settings.get("size")
@@ -153,6 +145,26 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
             isinstance(size, (list, tuple)) and len(size) == 2 and all(is_integer(s) and s >= 1 for s in size))):
         problems.append(f"size = {size!r}: must be a positive int (short side) or [H, W]")
     return problems
+
+
+def choice_problem(settings: Mapping[str, Any], key: str, allowed: Sequence) -> str | None:
+    """``key = value: use one of ...`` when `settings` has `key` with a value not in `allowed`."""
+    if key in settings and settings[key] not in allowed:
+        return f"{key} = {settings[key]!r}: use one of {', '.join(map(str, allowed))}"
+    return None
+
+
+def integer_problem(settings: Mapping[str, Any], key: str, minimum: int, maximum: int | None = None,
+                    optional: bool = False) -> str | None:
+    """``key = value: must be an integer ...`` when `settings` has `key` with a value that is not an integer in
+    [minimum, maximum] (or None, when `optional`)."""
+    value = settings.get(key)
+    if key not in settings or (optional and value is None):
+        return None
+    if is_integer(value) and value >= minimum and (maximum is None or value <= maximum):
+        return None
+    bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+    return f"{key} = {value!r}: must be an integer {bounds}"
 
 
 def is_distance_object(distance: Any) -> bool:

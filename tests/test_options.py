@@ -182,3 +182,10 @@ def test_a_run_with_an_hxw_size_resumes(tmp_path, capsys, data_dir):
     assert main(argv) == 0
     assert main([*argv, "--resume"]) == 0, capsys.readouterr().err
     assert json.loads((tmp_path / "out" / "run.json").read_text())["settings"]["size"] == [16, 24]
+
+
+def test_a_job_file_null_means_the_default_for_a_run_option_but_not_for_frames():
+    errors = []
+    jobs._check_settings({"steps": None, "dtype": None, "frames": None, "seed": None}, "geodesic", errors)
+    assert errors == ["seed = None: must be an integer from 0 to 9223372036854775807",
+                      "frames = None: must be an integer >= 3"]
