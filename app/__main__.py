@@ -14,11 +14,11 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import argparse  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from geometry.tools.support import parse_device  # noqa: E402  (light: no torch until a device is checked)
+from elpips.cli_common import OneLineParser, parse_device  # noqa: E402  (light: no torch until a device is checked)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="elpips-app",
         description="Web app for E-LPIPS distances, perceptual averages and geodesics.",
     )

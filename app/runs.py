@@ -18,12 +18,11 @@ watching part, also streams the Robustness tab's attacks (`app.robustness`).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import shutil
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -33,10 +32,11 @@ import torch
 
 import elpips
 import geometry
-from elpips.io import atomic_write
+from elpips.io import atomic_write, write_json
 from geometry import video
 from geometry.distances import DISTANCE_NAMES
 from geometry.energies import ENERGY_FORMS
+from geometry.options import RunOptions
 
 from app.distance import MetricShelf
 from app.estimate import LiveEta, Plan, Probe, plan_run, probe_preset, snapshot_steps
@@ -145,11 +145,6 @@ def start_folder(ctx: AppContext, spec: RunSpec) -> Path:
         "steps": spec.plan.total_steps, "preset": PRESET, "device": str(ctx.device),
     })
     return folder
-
-
-def write_json(path: Path, data: dict) -> None:
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, default=str))
 
 
 def _save_record(folder: Path, result) -> None:
@@ -321,11 +316,11 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     size_hw = tuple(batch.shape[-2:])
     _check_memory(ctx, "barycenter", distance, len(paths) + 1, 1, size_hw, int(steps) if steps else None)
 
+    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device)
+
     def engine(callback, cancel, preset, steps, snaps, work_size):
-        return geometry.barycenter(
-            batch, weights, distance=distance, preset=preset, steps=steps, seed=int(seed), size=work_size,
-            device=ctx.device, callback=callback, cancel=cancel, snapshot_steps=snaps,
-        )
+        return geometry.barycenter(batch, weights, options=replace(options, preset=preset, steps=steps, size=work_size),
+                                   callback=callback, cancel=cancel, snapshot_steps=snaps)
 
     def save(result, folder: Path) -> AverageOutcome:
         png = folder / "average.png"
@@ -341,7 +336,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
         save,
         batch,
         tuple(names),
-        {"weights": weights, "distance": distance, "seed": int(seed)},
+        {"weights": weights, **options.to_dict()},
     )
     return spec, note
 
@@ -375,12 +370,12 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     size_hw = tuple(batch.shape[-2:])
     _check_memory(ctx, "geodesic", distance, frames, frames - 2, size_hw, int(steps) if steps else None)
 
+    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device, energy=energy)
+
     def engine(callback, cancel, preset, steps, snaps, work_size):
-        return geometry.geodesic(
-            batch[0:1], batch[1:2], frames=frames, distance=distance, energy=energy, preset=preset,
-            steps=steps, seed=int(seed), size=work_size, device=ctx.device, callback=callback, cancel=cancel,
-            snapshot_steps=snaps,
-        )
+        return geometry.geodesic(batch[0:1], batch[1:2], frames=frames,
+                                 options=replace(options, preset=preset, steps=steps, size=work_size),
+                                 callback=callback, cancel=cancel, snapshot_steps=snaps)
 
     def save(result, folder: Path) -> GeodesicOutcome:
         # the command-line tool's writer: frames/frame_000.png..., geodesic.mp4, geodesic.gif, contact_sheet.png
@@ -401,7 +396,7 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
         save,
         batch,
         tuple(names),
-        {"frames": frames, "distance": distance, "energy": energy, "seed": int(seed), "fps": float(fps)},
+        {"frames": frames, "fps": float(fps), **options.to_dict()},
     )
     return spec, note
 

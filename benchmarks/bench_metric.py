@@ -187,6 +187,13 @@ def part_lpips(args, device: torch.device) -> None:
         show(times, baseline, {name: flops for name in times}, "GFLOP/s")
 
 
+def default_max_batch(device: torch.device) -> int:
+    """The evaluations of one network pass when a metric is loaded without ``max_batch`` on this device."""
+    from elpips.metric import _PASS_LIMITS
+
+    return _PASS_LIMITS.get(device.type, _PASS_LIMITS["cuda"])[0]
+
+
 def elpips_metrics(device: torch.device, max_batches) -> dict[int, elpips.Metric]:
     """E-LPIPS-VGG once per max_batch (weights loaded once)."""
     config = elpips.get_config("elpips_vgg")
@@ -230,7 +237,7 @@ def part_batching(args, device: torch.device, metrics: dict[int, elpips.Metric])
     show(times, loop, {name: flops for name in times}, "GFLOP/s")
     speed = {b: 1 / ratio(times, f"batched, max_batch={b}", loop) for b in metrics}  # x the loop's speed
     best = max(speed, key=speed.get)
-    default = elpips.metric._MAX_BATCH.get(device.type, 64)
+    default = default_max_batch(device)
     print(f"  fastest: max_batch={best}, {speed[best]:.2f}x the loop's speed; "
           f"default max_batch={default} on {device.type}: {speed[default]:.2f}x")
     return best
@@ -238,7 +245,7 @@ def part_batching(args, device: torch.device, metrics: dict[int, elpips.Metric])
 
 def part_throughput(args, device: torch.device, metrics: dict[int, elpips.Metric], best: int) -> dict[int, int]:
     print("\n== 3. E-LPIPS samples per second, one pair", flush=True)
-    default = elpips.metric._MAX_BATCH.get(device.type, 64)
+    default = default_max_batch(device)
     fastest = {}
     for size, samples in args.sizes:
         x, y = image_pairs(1, size, device)
@@ -303,7 +310,7 @@ def main() -> None:
     if 1 in args.parts:
         part_lpips(args, device)
     if {2, 3, 4} & set(args.parts):
-        default = elpips.metric._MAX_BATCH.get(device.type, 64)
+        default = default_max_batch(device)
         metrics = elpips_metrics(device, (*MAX_BATCHES, default) if 2 in args.parts else (default,))
         best = part_batching(args, device, metrics) if 2 in args.parts else default
         fastest = part_throughput(args, device, metrics, best) if 3 in args.parts else {s: best for s, _ in args.sizes}

@@ -91,7 +91,7 @@ def outputs(work: Path) -> None:
     frames_blocked = work / "frames-blocked"
     frames_blocked.mkdir()
     (frames_blocked / "frames").write_text("in the way")
-    fast = ["--metric", "l2", "--size", "32", "--steps", "5", "--frames", "4", "--no-progress"]
+    fast = ["--distance", "l2", "--size", "32", "--steps", "5", "--frames", "4", "--no-progress"]
     done = tool("geometry.tools.geodesic", CAT, DOG, *fast, "--out", str(frames_blocked))
     expect_refusal("frames cannot be written after the optimisation", done, ["errno", "--resume"], code=1)
     kept = (frames_blocked / "checkpoint.pt").is_file()
@@ -160,7 +160,7 @@ def memory(work: Path) -> None:
     big = work / "big.png"
     iio.imwrite(big, np.random.default_rng(0).integers(0, 255, (3000, 3000, 3), dtype=np.uint8))
     for metric in ("elpips_vgg", "lpips_vgg"):
-        done = tool("elpips", "distance", str(big), str(big), "--metric", metric, "--max-memory", "4GB")
+        done = tool("elpips", "distance", str(big), str(big), "--distance", metric, "--max-memory", "4GB")
         expect_refusal(f"elpips distance on 3000x3000 images with {metric}, --max-memory 4GB", done,
                        ["needs about", "downscale the images to"])
     medium = work / "medium.png"
@@ -197,7 +197,7 @@ def inputs(work: Path) -> None:
 
 
 def messages(work: Path) -> None:
-    fast = ["--metric", "l2", "--size", "32", "--steps", "3", "--no-progress"]
+    fast = ["--distance", "l2", "--size", "32", "--steps", "3", "--no-progress"]
     for device in ("banana", "mps", "cuda"):
         done = tool("geometry.tools.geodesic", CAT, DOG, *fast, "--device", device, "--out", str(work / "d"))
         import torch

@@ -1,52 +1,63 @@
 """The `elpips` command: image distances and comparisons from the shell, and weight management.
 
-    elpips distance A B [--metric elpips_vgg] [-n N | --max-error ABS --max-rel-error REL] [--json]
+    elpips distance A B [--distance elpips_vgg] [-n N | --max-error ABS --max-rel-error REL] [--json]
                         [--map diff.png] [--map-raw diff.npy]
-    elpips compare REF A B [C ...] [--metric elpips_vgg] [-n N] [--json] [--map-dir DIR]
-    elpips attack REF IMAGE --out ADV.png [--metric lpips_vgg] [--epsilon 8/255] [--judge elpips_vgg,l2] [--anchor A]
+    elpips compare REF A B [C ...] [--distance elpips_vgg] [-n N] [--json] [--map-dir DIR]
+    elpips attack REF IMAGE --out ADV.png [--distance lpips_vgg] [--epsilon 8/255] [--judge elpips_vgg,l2] [--anchor A]
     elpips weights fetch|verify|path|list
 
 A thin layer over the library: every number comes from `elpips.estimate`, `estimate_adaptive` or
 `compare`, or, when difference maps are asked for, from `elpips.difference_map`, which draws the same
 samples and so prints the same numbers. Errors a user can fix (unreadable images, bad options, missing weights)
-are reported as one line on stderr with a non-zero exit status: 2 for usage and input errors, 1 for weights.
+are reported as one line on stderr with a non-zero exit status: 2 for usage and input errors, 1 for weights
+(the conventions and common options of every tool, `elpips.cli_common`). ``--metric`` is an alias of ``--distance``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import sys
 from pathlib import Path
 
+from .cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    OneLineParser,
+    add_device_option,
+    add_distance_option,
+    add_max_memory_option,
+    add_no_progress_option,
+    add_seed_option,
+    import_native_modules,
+    positive_float,
+    positive_int,
+    print_error,
+    print_json,
+)
 from .configs import METRIC_NAMES
 
-EXIT_USAGE = 2
-EXIT_WEIGHTS = 1
+EXIT_WEIGHTS = EXIT_FAILED
 
 # The reference evaluator's stopping rule (ELPIPS.md section 4).
 DEFAULT_MAX_ERROR = 0.01
 DEFAULT_MAX_REL_ERROR = 0.025
 DEFAULT_MAX_SAMPLES = 5000
 DEFAULT_COMPARE_MAX_SAMPLES = 2000
-# Seeds the tools accept: the geometry engine seeds generators with 2 * seed + 1, which torch takes up to 2**64 - 1.
-MAX_SEED = 2**63 - 1
 
 
 class UsageError(ValueError):
     """A bad combination of options or inputs, reported as one line with exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the full usage is one `-h` away)."""
-
-    def error(self, message: str):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} -h`)\n")
-
-
 def main(argv: list[str] | None = None) -> int:
+    try:
+        import_native_modules()  # first: building the parser imports torch (elpips.adversarial's tables)
+    except KeyboardInterrupt:
+        print("elpips: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -55,37 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     return _run(args)
 
 
-def import_native_modules() -> None:
-    """Import torch, NumPy and imageio with Ctrl-C held back until they are in, then act on it.
-
-    A KeyboardInterrupt raised inside a C extension's import surfaces as an ImportError, which torch takes for
-    "NumPy is not installed" and swallows: the Ctrl-C was lost, or left a half-imported NumPy behind that
-    failed later with a misleading error. The imports take a second or two; a Ctrl-C during them is raised
-    as soon as they finish. Main thread only (signal handlers); elsewhere a plain import.
-    """
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-    pending = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
-    try:
-        import imageio.v3  # noqa: F401
-        import numpy  # noqa: F401
-        import torch  # noqa: F401
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pending:
-        raise KeyboardInterrupt
-
-
 def _run(args: argparse.Namespace) -> int:
     from . import ImageError
     from .weights import WeightsError
 
     try:
-        import_native_modules()
         return args.handler(args)
     except WeightsError as error:
         return _fail(error, EXIT_WEIGHTS, args.verbose)
@@ -93,17 +78,17 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(error, EXIT_USAGE, args.verbose)
     except KeyboardInterrupt:
         print("elpips: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _fail(error: Exception, status: int, verbose: bool) -> int:
     lines = str(error).strip().splitlines() or [type(error).__name__]
     if verbose or len(lines) == 1:
-        print(f"elpips: error: {lines[0]}", file=sys.stderr)
+        print_error("elpips", lines[0])
         for line in lines[1:]:
             print(line, file=sys.stderr)
     else:
-        print(f"elpips: error: {lines[0]} (--verbose shows the details)", file=sys.stderr)
+        print_error("elpips", f"{lines[0]} (--verbose shows the details)")
     return status
 
 
@@ -111,7 +96,7 @@ def _fail(error: Exception, status: int, verbose: bool) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="elpips", description="E-LPIPS perceptual image distances.")
+    parser = OneLineParser(prog="elpips", description="E-LPIPS perceptual image distances.")
     parser.add_argument("-v", "--verbose", action="store_true", help="print full error messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -121,13 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     distance.add_argument("a", metavar="A", type=Path)
     distance.add_argument("b", metavar="B", type=Path)
     _metric_options(distance)
-    distance.add_argument("-n", "--samples", type=_positive_int,
+    distance.add_argument("-n", "--samples", type=positive_int,
                           help="E-LPIPS: average exactly N random transformations (default: adaptive)")
-    distance.add_argument("--max-error", type=_positive_float, metavar="ABS",
+    distance.add_argument("--max-error", type=positive_float, metavar="ABS",
                           help=f"E-LPIPS adaptive sampling: absolute error bound (default {DEFAULT_MAX_ERROR})")
-    distance.add_argument("--max-rel-error", type=_positive_float, metavar="REL",
+    distance.add_argument("--max-rel-error", type=positive_float, metavar="REL",
                           help=f"E-LPIPS adaptive sampling: relative error bound (default {DEFAULT_MAX_REL_ERROR})")
-    distance.add_argument("--max-samples", type=_positive_int, default=DEFAULT_MAX_SAMPLES, metavar="M",
+    distance.add_argument("--max-samples", type=positive_int, default=DEFAULT_MAX_SAMPLES, metavar="M",
                           help=f"E-LPIPS adaptive sampling: stop after M samples (default {DEFAULT_MAX_SAMPLES})")
     distance.add_argument("--map", type=Path, metavar="PNG",
                           help="write where A and B differ as a heat map with a colour bar")
@@ -143,10 +128,10 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("reference", metavar="REF", type=Path)
     compare.add_argument("candidates", metavar="CANDIDATE", type=Path, nargs="+", help="two or more images")
     _metric_options(compare)
-    compare.add_argument("-n", "--samples", type=_positive_int,
+    compare.add_argument("-n", "--samples", type=positive_int,
                          help="E-LPIPS: exactly N random transformations, shared by all candidates (default: "
                               "sample until the closest candidate leads by 1.96 standard errors)")
-    compare.add_argument("--max-samples", type=_positive_int, default=DEFAULT_COMPARE_MAX_SAMPLES, metavar="M",
+    compare.add_argument("--max-samples", type=positive_int, default=DEFAULT_COMPARE_MAX_SAMPLES, metavar="M",
                          help=f"E-LPIPS: stop sampling after M samples (default {DEFAULT_COMPARE_MAX_SAMPLES})")
     compare.add_argument("--map-dir", type=Path, metavar="DIR",
                          help="write each candidate's difference map from REF as DIR/NAME.png (one colour scale for "
@@ -176,54 +161,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _metric_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metric", choices=METRIC_NAMES, default="elpips_vgg", help="default: elpips_vgg")
-    parser.add_argument("--scales", type=_positive_int, metavar="S",
+    add_distance_option(parser, METRIC_NAMES, "the metric")
+    parser.add_argument("--scales", type=positive_int, metavar="S",
                         help="E-LPIPS: number of scale levels (default 8; small images need fewer)")
-    parser.add_argument("--seed", type=parse_seed, default=0,
-                        help=f"seed of the random transformations, 0 to {MAX_SEED} (default 0)")
-    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
-                        help="default: auto (CUDA when available)")
+    add_seed_option(parser, "seed of the random transformations")
+    add_device_option(parser)
     parser.add_argument("--weights-dir", type=Path, help="a folder of weight files searched first")
-    parser.add_argument("--max-memory", type=parse_memory, metavar="SIZE",
-                        help="memory the evaluation may use, like 12GB (default: what the device has available); "
-                             "larger images are refused before any work")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (shown after 2 s on stderr)")
+    add_max_memory_option(parser, "an evaluation estimated to need more (larger images)")
+    add_no_progress_option(parser, "shown after 2 s on stderr")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-
-
-def parse_seed(text: str) -> int:
-    """A seed for the command-line tools: an integer from 0 to `MAX_SEED`."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: use an integer from 0 to {MAX_SEED}")
-    return value
-
-
-def parse_memory(text: str) -> int:
-    """``--max-memory`` for the command-line tools: ``12GB``, ``500MB``, ``2GiB`` -> bytes."""
-    from .memory import parse_bytes
-
-    try:
-        return parse_bytes(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 # ------------------------------------------------------------------------------------------ distances
@@ -260,7 +206,7 @@ def _distance(args: argparse.Namespace) -> int:
         caption = f"{metric.config.name}: distance {value:.4g} ({samples} samples)"
         _write_map(maps, 0, args.map, args.map_raw, caption)
     if args.json:
-        _print_json({
+        print_json({
             "metric": metric.config.name, "a": str(args.a), "b": str(args.b), "distance": value,
             "stderr": stderr, "samples": samples, **_run_settings(args, metric),
             **({"map": _optional(args.map), "map_raw": _optional(args.map_raw)} if maps is not None else {}),
@@ -313,7 +259,7 @@ def _compare(args: argparse.Namespace) -> int:
             "confidence": _confidence(diff, diff_stderr),
         })
     if args.json:
-        _print_json({
+        print_json({
             "metric": metric.config.name, "reference": str(args.reference),
             "candidates": [str(path) for path in args.candidates], "values": values,
             "stderr": None if exact else stderr, "samples": samples,
@@ -328,7 +274,7 @@ def _compare(args: argparse.Namespace) -> int:
         line = (f"  {other['candidate']} - {args.candidates[closest]} = "
                 f"{_with_error(other['minus_closest'], other['stderr'])}")
         if exact:
-            line += f" (exact: {args.metric} is deterministic)"
+            line += f" (exact: {args.distance} is deterministic)"
         elif other["z"] is not None:
             line += f" ({other['z']:.1f} standard errors; {other['confidence']:.1%} confident)"
         print(line)
@@ -419,15 +365,12 @@ def _load_images(paths: list[Path]):
 
 
 def _load_metric(args: argparse.Namespace, image_side: int):
-    import torch
 
     import elpips
 
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available here; use --device cpu or auto")
-    if args.scales is not None and args.metric != "elpips_vgg":
-        raise UsageError(f"--scales applies to E-LPIPS only; {args.metric} has no random transformations")
-    metric = elpips.load_metric(args.metric, device=args.device, num_scales=args.scales,
+    if args.scales is not None and args.distance != "elpips_vgg":
+        raise UsageError(f"--scales applies to E-LPIPS only; {args.distance} has no random transformations")
+    metric = elpips.load_metric(args.distance, device=args.device, num_scales=args.scales,
                                 weights_dir=args.weights_dir)
     if image_side < metric.min_image_size:
         hint = ""
@@ -438,7 +381,7 @@ def _load_metric(args: argparse.Namespace, image_side: int):
             hint = (f", or use fewer scale levels (--scales {fitting[0]})" if fitting else
                     f" (at least {metric.min_image_size_with_scales(1)} px even with one scale level, --scales 1)")
         raise UsageError(
-            f"the images are {image_side} pixel{'s' if image_side != 1 else ''} on their short side; {args.metric} "
+            f"the images are {image_side} pixel{'s' if image_side != 1 else ''} on their short side; {args.distance} "
             f"with these settings needs at least {metric.min_image_size}: upscale them{hint}"
         )
     return metric
@@ -513,10 +456,6 @@ def _size(image) -> str:
     return f"{image.shape[-1]}x{image.shape[-2]}"
 
 
-def _print_json(data: dict) -> None:
-    print(json.dumps(data, indent=2))
-
-
 # ------------------------------------------------------------------------------------------ attack
 
 
@@ -537,14 +476,14 @@ def _attack_parser(commands) -> None:
     attack.add_argument("--norm", choices=NORMS, default="linf",
                         help="linf: no pixel value moves more than EPS (default); "
                              "l2: the change's length is at most EPS")
-    attack.add_argument("--steps", type=_positive_int, default=100, help="descent steps (default 100)")
-    attack.add_argument("--samples-per-step", type=_positive_int, default=8, metavar="K",
+    attack.add_argument("--steps", type=positive_int, default=100, help="descent steps (default 100)")
+    attack.add_argument("--samples-per-step", type=positive_int, default=8, metavar="K",
                         help="E-LPIPS: random transformations averaged per step (default 8)")
-    attack.add_argument("--step-size", type=_positive_float, metavar="ALPHA",
+    attack.add_argument("--step-size", type=positive_float, metavar="ALPHA",
                         help="change per step (default 2.5 EPS / steps)")
     attack.add_argument("--judge", type=_judges, default=(), metavar="M1,M2",
                         help=f"also measure under these metrics, comma separated: {', '.join(JUDGES)}")
-    attack.add_argument("--judge-samples", type=_positive_int, default=JUDGE_SAMPLES, metavar="N",
+    attack.add_argument("--judge-samples", type=positive_int, default=JUDGE_SAMPLES, metavar="N",
                         help=f"E-LPIPS: fresh transformations for the before/after distances (default {JUDGE_SAMPLES})")
     attack.add_argument("--anchor", type=Path, metavar="A",
                         help="an image to rank against: is the attacked image now closer to REF than A is?")
@@ -578,9 +517,9 @@ def _attack(args: argparse.Namespace) -> int:
 
     paths = [args.reference, args.image] + ([args.anchor] if args.anchor is not None else [])
     reference, image, *anchor = _load_images(paths)
-    names = [args.metric] + [name for name in args.judge if name != args.metric]
+    names = [args.distance] + [name for name in args.judge if name != args.distance]
     if args.scales is not None and "elpips_vgg" not in names:
-        raise UsageError("--scales applies to E-LPIPS only; neither --metric nor --judge names elpips_vgg")
+        raise UsageError("--scales applies to E-LPIPS only; neither --distance nor --judge names elpips_vgg")
     side = min(reference.shape[-2:])
     metrics = [name if name == adversarial.PIXEL_L2 else _load_named_metric(args, name, side) for name in names]
     result = adversarial.attack(
@@ -593,7 +532,7 @@ def _attack(args: argparse.Namespace) -> int:
     save_image(args.out, result.image)
     record = result.record
     if args.json:
-        _print_json({"reference": str(args.reference), "image": str(args.image), "out": str(args.out),
+        print_json({"reference": str(args.reference), "image": str(args.image), "out": str(args.out),
                      "anchor": str(args.anchor) if args.anchor else None, **record.to_dict(),
                      **_run_settings(args, metrics[0])})
         return 0
@@ -605,7 +544,7 @@ def _attack(args: argparse.Namespace) -> int:
 
 def _load_named_metric(args: argparse.Namespace, name: str, image_side: int):
     """`_load_metric` for one of several metrics: --scales goes to E-LPIPS only."""
-    return _load_metric(argparse.Namespace(**{**vars(args), "metric": name,
+    return _load_metric(argparse.Namespace(**{**vars(args), "distance": name,
                                               "scales": args.scales if name == "elpips_vgg" else None}), image_side)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 
 def _read_umask() -> int:
@@ -86,3 +87,18 @@ def os_error_reason(error: OSError) -> str:
         return str(error) or type(error).__name__
     name = errno.errorcode.get(error.errno, "")
     return f"{error.strerror or os.strerror(error.errno)}, errno {error.errno} {name}".rstrip()
+
+
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    """Write ``data`` as indented JSON (objects such as paths as strings), atomically."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON in ``path``, or None when it is missing or unreadable (a marker file that is not there yet)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -6,12 +6,11 @@ largest input (scale level 1, with the offset padding: `elpips.networks.activati
 multiplies by what is measured to be alive at the peak, in units of those activations:
 
 * with gradients (the geometry engine), every evaluation of a step stays alive until the backward pass,
-  with what autograd saves: E-LPIPS (all 13 ReLU maps, dropout masks) about 2.7x, LPIPS (5 maps) 1.9x;
-* without (distances, estimates), one network pass at a time, its feature maps kept for the distance:
-  E-LPIPS about 1.0x, LPIPS 0.44x.
+  with what autograd saves (E-LPIPS keeps all 13 ReLU maps and its dropout masks, LPIPS 5 maps);
+* without (distances, estimates), one network pass at a time, its feature maps kept for the distance.
 
-The factors below round those up; `benchmarks/bench_memory.py` measures the real peaks (CPU resident
-memory, CUDA's allocator) against these estimates.
+The factors below are those measurements rounded up; `benchmarks/bench_memory.py` prints the real peaks (CPU
+resident memory, CUDA's allocator) against these estimates, and the README ("Faults") shows them.
 """
 
 from __future__ import annotations

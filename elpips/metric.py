@@ -26,9 +26,9 @@ from .transforms import Draws, apply_draws, sample_draws, transformed_size
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)
 
-# Default limits of one network pass: (draw, image) evaluations, and their input pixels. Batching draws
-# made E-LPIPS 2-4x faster at 64 px on 2 CPU cores and gained nothing at 256 px, where it only costs memory
-# (about 150 MB of features per 256 px evaluation): benchmarks/bench_metric.py.
+# Default limits of one network pass: (draw, image) evaluations, and their input pixels. Batching draws pays
+# at small sizes, where one evaluation leaves the cores idle, and only costs memory at large ones: the pixel
+# limit keeps a pass's features bounded (benchmarks/bench_metric.py part 2 measures the batch sizes, README).
 _PASS_LIMITS = {"cpu": (64, 64 * 71 * 71), "cuda": (256, 256 * 263 * 263)}
 
 

@@ -5,8 +5,8 @@
     res.images        # (10,3,64,64) frames in [0,1], CPU
     res.record        # RunRecord: energies, steps, seconds, settings, status (JSON via to_json())
 
-See `geometry.api` for the options, `geometry.presets` for the recipes and `geometry.inputs` for how inputs of
-different sizes are cropped and resized.
+See `geometry.api` and `geometry.options.RunOptions` for the options, `geometry.presets` for the recipes and
+`geometry.inputs` for how inputs of different sizes are cropped and resized.
 
 The names are imported on first use (`elpips.lazy`).
 """
@@ -15,12 +15,12 @@ from elpips.lazy import lazy_exports
 _EXPORTS = {
     "pairwise_average": "api", "barycenter": "api", "perturbed_barycenter": "api", "geodesic": "api",
     "estimate_energy": "api", "Result": "api", "RunRecord": "api", "EnergyEstimate": "api",
-    "Progress": "optimize", "Preset": "presets", "Stage": "presets", "PRESETS": "presets",
+    "RunOptions": "options", "Progress": "optimize", "Preset": "presets", "Stage": "presets", "PRESETS": "presets",
 }
 _SUBMODULES = ("inputs", "presets")
 
 __all__ = ["pairwise_average", "barycenter", "perturbed_barycenter", "geodesic", "estimate_energy", "Result",
-           "RunRecord", "Progress", "EnergyEstimate", "Preset", "Stage", "PRESETS", "inputs", "presets"]
+           "RunRecord", "RunOptions", "Progress", "EnergyEstimate", "Preset", "Stage", "PRESETS", "inputs", "presets"]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

@@ -6,21 +6,22 @@ sets the short side or (H, W)), optimises with a preset (`geometry.presets`: "fa
 "reference" = the E-LPIPS authors' recipe) and returns a :class:`Result`: CPU images in [0, 1] and a
 JSON-serialisable :class:`RunRecord`.
 
-Common keyword arguments:
+The run settings, a `geometry.options.RunOptions` passed as `options=`, or its fields as keywords (which
+replace the fields of `options` when both are given):
   distance: "elpips_vgg" (default), "lpips_vgg", "vgg", "alex", "l2" (mean squared pixel difference), or
       an object with the sample_draws/embed/embedding_distance trio (e.g. an `elpips.Metric`).
   preset: "fast" | "reference" | a `geometry.presets.Preset`.   steps: total steps (overrides the preset's).
-  seed: int; the initialisation and every random draw come from seeded CPU generators.
-  device: None/"auto" (cuda when available), "cpu", "cuda", ...   dtype: None or "bfloat16" (CUDA autocast).
-  callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list).
-  cancel: threading.Event — the run stops at the next step, status "cancelled".
-  checkpoint / checkpoint_every: resumable runs (see `geometry.optimize`).
+  seed: 0 to 2**63 - 1; the initialisation and every random draw come from seeded CPU generators.
+  device: None/"auto" (cuda when available), "cpu", "cuda", ...   dtype: None, "float32" or "bfloat16" (CUDA autocast).
+  checkpoint_every: steps between checkpoints (see `geometry.optimize`).
   draws_per_step: random transformations per step (overrides the preset's).
   energy: "squared" (sum w d^2, the default, as in ELPIPS.md §6) or "linear" (sum w d).
   init: "noise", "mean", "even" (overrides the preset's initialisation; "even": a geodesic starts from the
-      cross-dissolve with its frames spaced evenly under the distance, `geometry.spacing`), or start images:
-      the free images to refine (for a geodesic its free frames, or all frames with the endpoints) as a
-      tensor, array, path or list.
+      cross-dissolve with its frames spaced evenly under the distance, `geometry.spacing`).
+Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list);
+  cancel: threading.Event — the run stops at the next step, status "cancelled"; checkpoint: the resumable
+  run's file; init may also be start images: the free images to refine (for a geodesic its free frames, or
+  all frames with the endpoints) as a tensor, array, path or list.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -38,6 +39,7 @@ from .distances import DistanceFamily, resolve_device
 from .energies import barycenter_energy, check_form, path_energy
 from .inputs import prepare_images, resize
 from .optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, optimize
+from .options import OPTION_NAMES, RunOptions, weights_problem
 from .presets import Preset, get_preset, reference_snapshot_steps
 
 RECORD_VERSION = 1
@@ -98,38 +100,43 @@ class EnergyEstimate:
 def _problem_settings(kind: str, fixed: torch.Tensor, family: DistanceFamily, recipe: Preset, seed: int,
                       energy: str, extra: dict) -> dict:
     return {"kind": kind, "distance": family.name, "preset": recipe.name, "recipe": recipe.to_dict(),
-            "seed": int(seed), "energy": energy, "size": list(fixed.shape[-2:]), **extra}
+            "seed": seed, "energy": energy, "size": list(fixed.shape[-2:]), **extra}
 
 
 def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, pair_energy, weights,
-         extra: dict, *, distance, preset, steps, seed, device, callback, cancel, checkpoint,
-         checkpoint_every, snapshot_steps, draws_per_step, dtype, init) -> Result:
-    device = resolve_device(device, distance if not isinstance(distance, str) else None)
-    family = DistanceFamily(distance, device)
-    recipe = get_preset(preset, kind, tuple(fixed.shape[-2:]))
-    if steps is not None:
-        recipe = recipe.with_steps(int(steps))
-    if draws_per_step is not None:
-        if int(draws_per_step) < 1:
-            raise ValueError(f"draws_per_step must be >= 1, got {draws_per_step}")
-        recipe = recipe.with_draws(int(draws_per_step))
-    start = None
-    if isinstance(init, str):
-        recipe = recipe.with_init(init)
-    elif init is not None:
-        start = _start_images(init, free_count, tuple(fixed.shape[-2:]), path=kind == "geodesic")
+         extra: dict, options: RunOptions, start: Any, callback, cancel, checkpoint, snapshot_steps) -> Result:
+    device = resolve_device(options.device, options.distance if not isinstance(options.distance, str) else None)
+    family = DistanceFamily(options.distance, device)
+    recipe = get_preset(options.preset, kind, tuple(fixed.shape[-2:]))
+    if options.steps is not None:
+        recipe = recipe.with_steps(options.steps)
+    if options.draws_per_step is not None:
+        recipe = recipe.with_draws(options.draws_per_step)
+    if options.init is not None:
+        recipe = recipe.with_init(options.init)
+    if start is not None:
+        start = _start_images(start, free_count, tuple(fixed.shape[-2:]), path=kind == "geodesic")
         recipe = recipe.with_init("given")
         extra = {**extra, "start_sha256": hashlib.sha256(start.numpy().tobytes()).hexdigest()}
     if snapshot_steps is None:
         snapshot_steps = reference_snapshot_steps(recipe.steps)
-    settings = _problem_settings(kind, fixed, family, recipe, seed, pair_energy.form, extra)
+    settings = _problem_settings(kind, fixed, family, recipe, options.seed, pair_energy.form, extra)
     problem = Problem(kind, fixed, free_count, order, pair_energy, weights, start)
     images, state, status = optimize(
-        problem, family, recipe, seed=seed, device=device, settings=settings, callback=callback, cancel=cancel,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every, snapshot_steps=snapshot_steps, dtype=dtype)
-    record = RunRecord(kind, {**settings, "device": str(device), "dtype": dtype}, state.step,
+        problem, family, recipe, seed=options.seed, device=device, settings=settings, callback=callback,
+        cancel=cancel, checkpoint=checkpoint, checkpoint_every=options.checkpoint_every,
+        snapshot_steps=snapshot_steps, dtype=options.dtype)
+    record = RunRecord(kind, {**settings, "device": str(device), "dtype": options.dtype}, state.step,
                        [tuple(e) for e in state.energies], state.seconds, status, state.evaluations)
     return Result(images.clamp(0, 1), record, fixed)
+
+
+def _options_and_start(options: RunOptions | None, init: Any, settings: dict) -> tuple[RunOptions, Any]:
+    """The run's options (`options` with the keyword `settings` applied) and its start images: `init` is a
+    name (an option) or the start images."""
+    if isinstance(init, str):
+        settings = {**settings, "init": init}
+    return RunOptions.build(options, **settings), None if isinstance(init, str) else init
 
 
 def _start_images(init: Any, free_count: int, size: tuple[int, int], path: bool) -> torch.Tensor:
@@ -148,20 +155,16 @@ def _normalised_weights(weights: Sequence[float] | torch.Tensor | None, count: i
     if weights is None:
         return torch.full((count,), 1.0 / count)
     w = torch.as_tensor(weights, dtype=torch.float64).flatten()
-    if w.numel() != count:
-        raise ValueError(f"got {w.numel()} weights for {count} images: pass one weight per image")
-    if not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise ValueError(f"weights must be finite, non-negative and not all zero, got {w.tolist()}")
+    problem = weights_problem(w.tolist(), count)
+    if problem is not None:
+        raise ValueError(problem)
     return (w / w.sum()).float()
 
 
 def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = None, *,
-               distance: str | Any = "elpips_vgg", preset: str | Preset = "fast", steps: int | None = None,
-               seed: int = 0, device: str | torch.device | None = None, size: int | Sequence[int] | None = None,
-               callback: Callable[[Progress], Any] | None = None, cancel: threading.Event | None = None,
-               checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
-               snapshot_steps: Sequence[int] | None = None, draws_per_step: int | None = None,
-               dtype: str | None = None, energy: str = "squared", init: Any = None) -> Result:
+               options: RunOptions | None = None, callback: Callable[[Progress], Any] | None = None,
+               cancel: threading.Event | None = None, checkpoint: str | os.PathLike | None = None,
+               snapshot_steps: Sequence[int] | None = None, init: Any = None, **settings: Any) -> Result:
     """The image x minimising sum_i w_i f(d(x, y_i)) over the pixels of x (ELPIPS.md §6).
 
     Weights are normalised to sum to 1 (uniform when None); any count of images, any non-negative weights.
@@ -169,17 +172,17 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
     distance="l2" the linear energy's optimum is exactly the weighted pixel mean).
     Inputs are centre-cropped to the first image's aspect ratio and resized (`geometry.inputs`).
     """
-    targets = prepare_images(images, size)
+    options, start = _options_and_start(options, init, settings)
+    targets = prepare_images(images, options.size)
     w = _normalised_weights(weights, targets.shape[0])
-    return _run("barycenter", targets, 1, torch.arange(targets.shape[0] + 1), barycenter_energy(w, check_form(energy)),
-                w, {"weights": w.tolist()}, distance=distance, preset=preset, steps=steps, seed=seed, device=device,
-                callback=callback, cancel=cancel, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                snapshot_steps=snapshot_steps, draws_per_step=draws_per_step, dtype=dtype, init=init)
+    return _run("barycenter", targets, 1, torch.arange(targets.shape[0] + 1),
+                barycenter_energy(w, check_form(options.energy)), w, {"weights": w.tolist()}, options, start,
+                callback, cancel, checkpoint, snapshot_steps)
 
 
-def pairwise_average(a: Any, b: Any, **options) -> Result:
-    """The perceptual average of two images: `barycenter([a, b], (0.5, 0.5), **options)`."""
-    return barycenter([a, b], (0.5, 0.5), **options)
+def pairwise_average(a: Any, b: Any, **kwargs: Any) -> Result:
+    """The perceptual average of two images: `barycenter([a, b], (0.5, 0.5), **kwargs)`."""
+    return barycenter([a, b], (0.5, 0.5), **kwargs)
 
 
 def perturbed_copies(image: torch.Tensor, mode: str, count: int, generator: torch.Generator,
@@ -201,28 +204,26 @@ def perturbed_copies(image: torch.Tensor, mode: str, count: int, generator: torc
 
 
 def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, sigma: float = 0.07,
-                         max_shift: int = 2, **options) -> Result:
+                         max_shift: int = 2, options: RunOptions | None = None, **kwargs: Any) -> Result:
     """The barycenter (equal weights) of `count` perturbed copies of `image` — the reference's bary10.
 
-    The copies are drawn from a generator seeded with `seed` (an option, default 0) and returned in
-    `result.inputs`; their pixel mean is the L2 baseline.
+    The copies are drawn from a generator seeded with the run's `seed` and returned in `result.inputs`;
+    their pixel mean is the L2 baseline. Other keywords: those of `barycenter`.
     """
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
-    source = prepare_images([image], options.get("size"))
-    generator = torch.Generator().manual_seed(int(options.get("seed", 0)) + 7919)
+    settings = {key: kwargs.pop(key) for key in list(kwargs) if key in OPTION_NAMES}
+    options = RunOptions.build(options, **settings)
+    source = prepare_images([image], options.size)
+    generator = torch.Generator().manual_seed(options.seed + 7919)
     copies = perturbed_copies(source, mode, count, generator, sigma, max_shift)
-    options = {k: v for k, v in options.items() if k != "size"}
-    return barycenter(copies, None, **options)
+    return barycenter(copies, None, options=replace(options, size=None), **kwargs)
 
 
-def geodesic(a: Any, b: Any, frames: int = 10, *, distance: str | Any = "elpips_vgg",
-             preset: str | Preset = "fast", steps: int | None = None, seed: int = 0,
-             device: str | torch.device | None = None, size: int | Sequence[int] | None = None,
+def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = None,
              callback: Callable[[Progress], Any] | None = None, cancel: threading.Event | None = None,
-             checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
-             snapshot_steps: Sequence[int] | None = None, draws_per_step: int | None = None,
-             dtype: str | None = None, energy: str = "squared", init: Any = None) -> Result:
+             checkpoint: str | os.PathLike | None = None, snapshot_steps: Sequence[int] | None = None,
+             init: Any = None, **settings: Any) -> Result:
     """A discrete geodesic: frames x_0 = a, x_1..x_{N-1}, x_N = b (`frames` = N + 1 counts both endpoints)
     minimising the path energy sum_i f(d(x_i, x_{i+1})) with the endpoints fixed.
 
@@ -231,15 +232,14 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, distance: str | Any = "elpips_
     """
     if int(frames) < 3:
         raise ValueError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")
-    ends = prepare_images([a, b], size)
+    options, start = _options_and_start(options, init, settings)
+    ends = prepare_images([a, b], options.size)
     if ends.shape[0] != 2:
         raise ValueError(f"geodesic needs exactly two endpoint images, got {ends.shape[0]}")
     free = int(frames) - 2
     order = torch.cat([torch.tensor([free]), torch.arange(free), torch.tensor([free + 1])])
-    return _run("geodesic", ends, free, order, path_energy(int(frames), check_form(energy)), None,
-                {"frames": int(frames)}, distance=distance, preset=preset, steps=steps, seed=seed, device=device,
-                callback=callback, cancel=cancel, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                snapshot_steps=snapshot_steps, draws_per_step=draws_per_step, dtype=dtype, init=init)
+    return _run("geodesic", ends, free, order, path_energy(int(frames), check_form(options.energy)), None,
+                {"frames": int(frames)}, options, start, callback, cancel, checkpoint, snapshot_steps)
 
 
 def estimate_energy(result: Result | None = None, *, images: torch.Tensor | None = None, distance: str | Any = None,

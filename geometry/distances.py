@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import torch
 
 from elpips.configs import METRIC_NAMES
+from geometry.options import distance_name, is_distance_object
 
 
 class IdentityDraws(NamedTuple):
@@ -94,10 +95,6 @@ def load_cached(name: str, device: torch.device | str, num_scales: int | None = 
         return _LOADED[key]
 
 
-def _has_trio(obj: Any) -> bool:
-    return all(callable(getattr(obj, name, None)) for name in ("sample_draws", "embed", "embedding_distance"))
-
-
 def _module_device(obj: Any) -> torch.device | None:
     if isinstance(obj, torch.nn.Module):
         for tensor in list(obj.parameters()) + list(obj.buffers()):
@@ -120,9 +117,8 @@ class DistanceFamily:
                     "or an object with sample_draws/embed/embedding_distance")
             self.name = distance
             self._base = SquaredL2() if distance == "l2" else None
-        elif _has_trio(distance):
-            config = getattr(distance, "config", None)
-            self.name = getattr(config, "name", None) or getattr(distance, "name", None) or "<custom>"
+        elif is_distance_object(distance):
+            self.name = distance_name(distance)
             self._base = distance
         else:
             raise ValueError(

@@ -49,13 +49,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from elpips.cli import MAX_SEED
+from geometry.options import (
+    OPTION_NAMES,
+    RunOptions,
+    choice_problem,
+    integer_problem,
+    option_problems,
+    weights_problem,
+)
 
 try:
     import tomllib
@@ -82,9 +88,8 @@ KINDS: dict[str, tuple[int, int | None]] = {
     "perturbed_barycenter": (1, 1),
 }
 
-_COMMON_SETTINGS = {"distance", "preset", "steps", "seed", "size", "draws_per_step", "checkpoint_every", "max_memory",
-                    "dtype",
-                    "energy", "init"}
+#: The run options (`geometry.options.RunOptions`) except the device (the backend's), and the memory limit.
+_COMMON_SETTINGS = (set(OPTION_NAMES) - {"device"}) | {"max_memory"}
 
 #: The settings each kind accepts (anything else in a job is reported as a problem).
 SETTINGS: dict[str, frozenset[str]] = {
@@ -118,6 +123,11 @@ class Job:
     weights: tuple[float, ...] | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
     input_digests: tuple[str, ...] = ()
+
+    @property
+    def options(self) -> RunOptions:
+        """The job's run options (its settings that `RunOptions` has; validated when the file was read)."""
+        return RunOptions.from_dict({k: v for k, v in self.settings.items() if k in OPTION_NAMES})
 
     def spec(self) -> dict[str, Any]:
         """What the job computes, as JSON data: equal specs give equal outputs.
@@ -296,12 +306,9 @@ def _check_weights(weights: Any, kind: str | None, count: int, errors: list[str]
         errors.append("'weights' must be a list of numbers")
         return None
     values = tuple(float(w) for w in weights)
-    if len(values) != count:
-        errors.append(f"{len(values)} weights for {count} inputs: give one weight per input image")
-    if any(not math.isfinite(w) or w < 0 for w in values):
-        errors.append(f"weights {list(values)} must be finite and non-negative")
-    elif not any(w > 0 for w in values):
-        errors.append("weights are all zero: at least one must be positive")
+    problem = weights_problem(values, count)
+    if problem is not None:
+        errors.append(problem)
     return values
 
 
@@ -311,30 +318,13 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
         allowed = ", ".join(sorted(SETTINGS[kind]))
         errors.append(f"unknown settings {sorted(unknown)} for kind {kind!r} (allowed: {allowed})")
 
-    def choice(key: str, options) -> None:
-        if key in settings and settings[key] not in options:
-            errors.append(f"{key} = {settings[key]!r}: use one of {', '.join(map(str, options))}")
+    def choice(key: str, allowed) -> None:
+        errors.extend(filter(None, [choice_problem(settings, key, allowed)]))
 
-    def integer(key: str, minimum: int, maximum: int | None = None) -> None:
-        value = settings.get(key)
-        if key in settings and not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-                                    and (maximum is None or value <= maximum)):
-            bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-            errors.append(f"{key} = {value!r}: must be an integer {bounds}")
+    def integer(key: str, minimum: int) -> None:
+        errors.extend(filter(None, [integer_problem(settings, key, minimum)]))
 
-    from geometry.distances import DISTANCE_NAMES  # imports torch: not at start-up
-    from geometry.energies import ENERGY_FORMS
-    from geometry.presets import PRESETS
-
-    choice("distance", DISTANCE_NAMES)
-    choice("preset", tuple(PRESETS))
-    choice("dtype", ("float32", "bfloat16"))
-    choice("energy", ENERGY_FORMS)
-    choice("init", ("noise", "mean", "even"))
-    integer("steps", 1)
-    integer("seed", 0, MAX_SEED)  # what --seed accepts
-    integer("draws_per_step", 1)
-    integer("checkpoint_every", 1)
+    errors.extend(option_problems({k: v for k, v in settings.items() if k in OPTION_NAMES}))
     if "max_memory" in settings:
         from elpips.memory import parse_bytes
 
@@ -342,13 +332,6 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
             parse_bytes(str(settings["max_memory"]))
         except ValueError as error:
             errors.append(f"max_memory = {settings['max_memory']!r}: {error}")
-    if "size" in settings:
-        size = settings["size"]
-        valid_int = isinstance(size, int) and not isinstance(size, bool) and size >= 1
-        valid_pair = (isinstance(size, list) and len(size) == 2
-                      and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in size))
-        if not (valid_int or valid_pair):
-            errors.append(f"size = {size!r}: must be a positive int (short side) or [H, W]")
     if kind == "geodesic":
         integer("frames", 3)
         choice("gif", ("forward", "pingpong"))

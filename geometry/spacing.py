@@ -2,9 +2,10 @@
 
 A geodesic's consecutive frames are equally far apart. The cross-dissolve x(t) = (1 - t) a + t b at equal
 times t is not, under E-LPIPS: its distance changes fastest where the two images' structures overlap, and
-the steps of a 10-frame dissolve differ by 2-3x. Choosing the times so that the steps are equal makes a
-start with a lower path energy and even segments, which the optimiser then sharpens; it costs forward
-passes only, at the first stage's size (the "string method" of chemistry reparametrises its paths so).
+the steps of a 10-frame dissolve differ severalfold (README "Motion": their max/min ratio). Choosing the
+times so that the steps are equal makes a start with a lower path energy and even segments, which the
+optimiser then sharpens; it costs forward passes only, at the first stage's size (the "string method" of
+chemistry reparametrises its paths so).
 
 The times come from a fine grid of the dissolve: with d(t, t + h) ~ h^p for small h (p is measured from
 the grid: distances over one and two grid steps), L(t) = sum of d^(1/p) along the grid grows evenly along

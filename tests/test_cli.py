@@ -44,7 +44,7 @@ def assert_one_line_error(status, err, *needles):
 
 
 def test_distance_prints_the_lpips_vgg_number(capsys, small, metric_lpips, small_images):
-    status, out, err = run_cli(capsys, "distance", *small, "--metric", "lpips_vgg", "--device", "cpu")
+    status, out, err = run_cli(capsys, "distance", *small, "--distance", "lpips_vgg", "--device", "cpu")
     assert status == 0, err
     with torch.no_grad():
         expected = metric_lpips(*small_images).item()
@@ -53,7 +53,7 @@ def test_distance_prints_the_lpips_vgg_number(capsys, small, metric_lpips, small
 
 
 def test_distance_json_for_a_deterministic_metric(capsys, small):
-    status, out, _ = run_cli(capsys, "distance", *small, "--metric", "lpips_vgg", "--device", "cpu", "--json")
+    status, out, _ = run_cli(capsys, "distance", *small, "--distance", "lpips_vgg", "--device", "cpu", "--json")
     result = json.loads(out)
     assert status == 0
     assert result["metric"] == "lpips_vgg" and result["stderr"] is None and result["samples"] == 1
@@ -85,7 +85,7 @@ def test_distance_adaptive_stops_at_its_bounds(capsys, tiny):
 
 def test_compare_names_the_closest_candidate(capsys, small, tiny):
     cat, dog = small
-    status, out, err = run_cli(capsys, "compare", cat, dog, cat, "--metric", "lpips_vgg", "--device", "cpu")
+    status, out, err = run_cli(capsys, "compare", cat, dog, cat, "--distance", "lpips_vgg", "--device", "cpu")
     assert status == 0, err
     assert out.splitlines()[0] == f"closest to {cat}: {cat}"
 
@@ -124,7 +124,7 @@ def test_distance_with_maps_prints_the_same_number_and_writes_the_maps(capsys, t
 
 
 def test_lpips_distance_map_raw_is_the_map_alone(capsys, small, tmp_path):
-    status, out, err = run_cli(capsys, "distance", *small, "--metric", "vgg", "--device", "cpu",
+    status, out, err = run_cli(capsys, "distance", *small, "--distance", "vgg", "--device", "cpu",
                                "--map-raw", tmp_path / "diff.npy")
     assert status == 0, err
     value, line = out.splitlines()
@@ -166,27 +166,27 @@ def test_compare_with_map_dir_writes_one_map_per_candidate_from_the_same_draws(c
 def test_bad_map_paths_are_refused_before_computing(capsys, small, tmp_path, monkeypatch, options, needle):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "occupied").write_text("a file")
-    status, _, err = run_cli(capsys, "distance", *small, "--metric", "lpips_vgg", *options)
+    status, _, err = run_cli(capsys, "distance", *small, "--distance", "lpips_vgg", *options)
     assert_one_line_error(status, err, needle)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["occupied"]
 
 
 def test_missing_file_is_one_line_and_exit_2(capsys, tmp_path, small):
-    status, _, err = run_cli(capsys, "distance", small[0], tmp_path / "nope.png", "--metric", "lpips_vgg")
+    status, _, err = run_cli(capsys, "distance", small[0], tmp_path / "nope.png", "--distance", "lpips_vgg")
     assert_one_line_error(status, err, "nope.png")
 
 
 def test_unsupported_format_is_one_line_and_exit_2(capsys, tmp_path, small):
     bogus = tmp_path / "notes.png"
     bogus.write_text("this is not an image")
-    status, _, err = run_cli(capsys, "compare", small[0], small[1], bogus, "--metric", "lpips_vgg")
+    status, _, err = run_cli(capsys, "compare", small[0], small[1], bogus, "--distance", "lpips_vgg")
     assert_one_line_error(status, err, "notes.png")
 
 
 def test_images_of_different_sizes_name_both_sizes(capsys, tmp_path, small):
     smaller = tmp_path / "small.png"
     elpips.save_image(smaller, torch.rand(3, 48, 40, generator=torch.Generator().manual_seed(0)))
-    status, _, err = run_cli(capsys, "distance", small[0], smaller, "--metric", "lpips_vgg")
+    status, _, err = run_cli(capsys, "distance", small[0], smaller, "--distance", "lpips_vgg")
     assert_one_line_error(status, err, "64x64", "40x48")
 
 
@@ -194,9 +194,9 @@ def test_images_of_different_sizes_name_both_sizes(capsys, tmp_path, small):
     "options, needle",
     [
         (["-n", "8", "--max-error", "0.01"], "cannot be combined"),
-        (["--metric", "nope"], "invalid choice"),
-        (["-n", "0"], "at least 1"),
-        (["--metric", "lpips_vgg", "--scales", "2"], "E-LPIPS only"),
+        (["--distance", "nope"], "invalid choice"),
+        (["-n", "0"], "not a positive integer"),
+        (["--distance", "lpips_vgg", "--scales", "2"], "E-LPIPS only"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(capsys, small, options, needle):
@@ -273,12 +273,12 @@ def test_weights_fetch_offline_fails_clearly(capsys, offline):
 
 
 def test_missing_weights_give_one_line_or_all_details_with_verbose(capsys, tmp_path, small, offline):
-    status, _, err = run_cli(capsys, "distance", *small, "--metric", "lpips_vgg", "--weights-dir", tmp_path)
+    status, _, err = run_cli(capsys, "distance", *small, "--distance", "lpips_vgg", "--weights-dir", tmp_path)
     assert status == cli.EXIT_WEIGHTS
     (error,) = [line for line in err.splitlines() if line.startswith("elpips: error")]  # + a progress notice
     assert "vgg16_features.safetensors" in error and "elpips weights fetch vgg16" in error and "--verbose" in error
 
-    status, _, err = run_cli(capsys, "--verbose", "distance", *small, "--metric", "lpips_vgg")
+    status, _, err = run_cli(capsys, "--verbose", "distance", *small, "--distance", "lpips_vgg")
     assert status == cli.EXIT_WEIGHTS
     assert "three ways" in err and "offline (test)" in err and "Traceback" not in err
 
@@ -296,7 +296,7 @@ def test_python_dash_m_reports_a_missing_file_without_traceback(tmp_path):
 def test_attack_writes_an_image_within_the_budget_and_prints_every_metric(capsys, tmp_path, tiny):
     reference, image = tiny
     out = tmp_path / "adv.png"
-    status, text, err = run_cli(capsys, "attack", reference, image, "--metric", "lpips_vgg", "--epsilon", "4/255",
+    status, text, err = run_cli(capsys, "attack", reference, image, "--distance", "lpips_vgg", "--epsilon", "4/255",
                                 "--steps", "3", "--judge", "l2,elpips_vgg", "--scales", "1", "--judge-samples", "4",
                                 "--anchor", reference, "--out", out, "--device", "cpu")
     assert status == 0, err
@@ -313,7 +313,7 @@ def test_attack_writes_an_image_within_the_budget_and_prints_every_metric(capsys
 
 def test_attack_json_records_the_judgements(capsys, tmp_path, tiny):
     out = tmp_path / "adv.png"
-    status, text, err = run_cli(capsys, "attack", *tiny, "--metric", "lpips_vgg", "--steps", "2", "--out", out,
+    status, text, err = run_cli(capsys, "attack", *tiny, "--distance", "lpips_vgg", "--steps", "2", "--out", out,
                                 "--device", "cpu", "--json")
     assert status == 0, err
     record = json.loads(text)
@@ -328,8 +328,8 @@ def test_attack_json_records_the_judgements(capsys, tmp_path, tiny):
         (["--epsilon", "0"], "must be positive"),
         (["--epsilon", "eight"], "a fraction like 8/255"),
         (["--judge", "l2,foo"], "unknown metric foo"),
-        (["--metric", "lpips_vgg", "--scales", "1"], "neither --metric nor --judge names elpips_vgg"),
-        (["--steps", "0"], "at least 1"),
+        (["--distance", "lpips_vgg", "--scales", "1"], "neither --distance nor --judge names elpips_vgg"),
+        (["--steps", "0"], "not a positive integer"),
     ],
 )
 def test_attack_bad_options_are_one_line_and_exit_2(capsys, tmp_path, tiny, options, needle):
@@ -339,7 +339,8 @@ def test_attack_bad_options_are_one_line_and_exit_2(capsys, tmp_path, tiny, opti
 
 
 def test_attack_images_of_different_sizes_name_both(capsys, tmp_path, tiny, small):
-    status, _, err = run_cli(capsys, "attack", tiny[0], small[1], "--metric", "lpips_vgg", "--out", tmp_path / "a.png")
+    status, _, err = run_cli(capsys, "attack", tiny[0], small[1], "--distance", "lpips_vgg",
+                             "--out", tmp_path / "a.png")
     assert_one_line_error(status, err, "32x32", "64x64")
 
 
@@ -359,9 +360,9 @@ def test_every_list_of_names_is_the_table_it_names():
 
     metrics = tuple(elpips.configs.CONFIGS)
     distance_parser = next(a for a in cli._parser()._actions if a.dest == "command").choices["distance"]
-    assert _choices(distance_parser, "--metric") == metrics
+    assert _choices(distance_parser, "--distance") == metrics
     tool = importlib.import_module("geometry.tools.geodesic").build_parser()
-    assert _choices(tool, "--metric") == metrics + ("l2",)
+    assert _choices(tool, "--distance") == metrics + ("l2",)
     assert _choices(tool, "--preset") == tuple(PRESETS) and _choices(tool, "--energy") == ENERGY_FORMS
     errors = []
     jobs._check_settings({"distance": "x", "preset": "x", "energy": "x"}, "geodesic", errors)

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 from geometry.tools.average import main as average_main  # noqa: E402
 from geometry.tools.geodesic import main as geodesic_main  # noqa: E402
 
-FAST = ["--metric", "l2", "--size", "32", "--steps", "6", "--no-progress"]
+FAST = ["--distance", "l2", "--size", "32", "--steps", "6", "--no-progress"]
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_a_file_size_limit_too_small_for_the_checkpoint_is_refused_up_front(tmp_
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "geometry.tools.geodesic", *map(str, pair), "--frames", "3", "--size", "64",
-         "--steps", "2", "--metric", "l2", "--out", str(out)],
+         "--steps", "2", "--distance", "l2", "--out", str(out)],
         capture_output=True, text=True, timeout=300, cwd=REPO,
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.RLIM_INFINITY)))
     assert done.returncode == 2, done.stderr

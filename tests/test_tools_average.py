@@ -12,7 +12,7 @@ import torch
 from geometry import inputs
 from geometry.tools import average
 
-L2 = ["--metric", "l2", "--size", "32", "--no-progress"]
+L2 = ["--distance", "l2", "--size", "32", "--no-progress"]
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_perturbed_bary10_with_explicit_snapshot_steps(tmp_path, capsys, pair):
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, pair, argv, needle):
     names = {"cat": pair[0], "dog": pair[1]}
     out = tmp_path / "out"
-    status, err = run(capsys, *[a.format(**names) for a in argv], "--metric", "l2", "--out", out)
+    status, err = run(capsys, *[a.format(**names) for a in argv], "--distance", "l2", "--out", out)
     assert status == 2
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err and needle in err

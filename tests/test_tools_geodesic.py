@@ -19,7 +19,7 @@ import pytest
 from geometry import api, inputs, video
 from geometry.tools.geodesic import main as geodesic_main  # noqa: E402
 
-FAST = ["--metric", "l2", "--size", "32", "--steps", "12"]
+FAST = ["--distance", "l2", "--size", "32", "--steps", "12"]
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def bad_cases(pair, tmp_path):
         "unreadable video": (["--video", junk, "--insert", "1"], "junk.mp4"),
         "video without insert": (["--video", junk], "--insert"),
         "two frames": ([cat, dog, "--frames", "2"], "--frames"),
-        "unknown metric": ([cat, dog, "--metric", "ssim"], "ssim"),
+        "unknown distance": ([cat, dog, "--distance", "ssim"], "ssim"),
         "bad size": ([cat, dog, "--size", "0"], "size"),
         "fps with video": (["--video", junk, "--insert", "1", "--fps", "5"], "--fps"),
         "init not a folder": ([cat, dog, "--init", cat], "--init"),
@@ -106,7 +106,7 @@ def bad_cases(pair, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing image", "one image", "unreadable video", "video without insert",
-                                  "two frames", "unknown metric", "bad size", "fps with video",
+                                  "two frames", "unknown distance", "bad size", "fps with video",
                                   "init not a folder", "init frame count", "init with video"])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, pair, case):
     argv, needle = bad_cases(pair, tmp_path)[case]
@@ -125,7 +125,7 @@ def test_init_frames_are_where_the_path_starts(tmp_path, capsys, pair):
     start.mkdir()
     for k in range(3):
         iio.imwrite(start / f"in_between_{k}.png", np.zeros((40, 40, 3), np.uint8))  # resized like the inputs
-    common = [*pair, "--metric", "l2", "--size", "32", "--steps", "2", "--frames", "5", "--no-progress"]
+    common = [*pair, "--distance", "l2", "--size", "32", "--steps", "2", "--frames", "5", "--no-progress"]
     status, err = run(capsys, *common, "--init", start, "--out", tmp_path / "from_start")
     assert status == 0, err
     status, err = run(capsys, *common, "--out", tmp_path / "from_dissolve")
@@ -139,7 +139,7 @@ def test_init_frames_are_where_the_path_starts(tmp_path, capsys, pair):
 
 def test_too_small_for_the_metric_fails_in_the_engine_and_leaves_nothing(tmp_path, capsys, pair):
     out = tmp_path / "out"
-    status, err = run(capsys, *pair, "--metric", "elpips_vgg", "--size", "4", "--steps", "2", "--out", out)
+    status, err = run(capsys, *pair, "--distance", "elpips_vgg", "--size", "4", "--steps", "2", "--out", out)
     assert status == 2
     assert len(err.strip().splitlines()) == 1, err
     assert "4x4" in err and "larger size" in err
@@ -185,7 +185,7 @@ def test_module_entry_point_with_elpips(tmp_path, pair):
     """`python -m geometry.tools.geodesic` end to end, under E-LPIPS at a tiny size."""
     out = tmp_path / "elpips"
     done = subprocess.run(
-        [sys.executable, "-m", "geometry.tools.geodesic", *map(str, pair), "--metric", "elpips_vgg", "--size", "32",
+        [sys.executable, "-m", "geometry.tools.geodesic", *map(str, pair), "--distance", "elpips_vgg", "--size", "32",
          "--steps", "3", "--frames", "3", "--device", "cpu", "--no-progress", "--out", str(out)],
         capture_output=True, text=True, timeout=300, env={**os.environ},
     )

@@ -32,15 +32,15 @@ and registers itself in :data:`BACKENDS`.
 from __future__ import annotations
 
 import importlib
-import json
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Sequence
 
-from elpips.io import remove_stale_temporaries
+from elpips.cli_common import one_line
+from elpips.io import read_json, remove_stale_temporaries, write_json
 from geometry.jobs import Job
 
 if TYPE_CHECKING:  # imported when a job runs, so that `elpips-batch` starts (and stops on Ctrl-C) quickly
@@ -135,7 +135,7 @@ def make_backend(name: str, **options: Any) -> Backend:
 
 def finished_result(job: Job) -> JobResult | None:
     """The job's result from its ``done.json`` when it is finished (same spec, outputs present), else None."""
-    done = _read_json(job.output / DONE_FILE)
+    done = read_json(job.output / DONE_FILE)
     if not done or done.get("spec") != job.spec():
         return None
     outputs = done.get("outputs") or []
@@ -172,7 +172,7 @@ def run_job(job: Job, device: torch.device | str | None,
         else:
             if resumed and not seen_step:  # the checkpoint already held the finished optimisation
                 result.resumed_from_step = record.get("steps")
-            _write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": outputs, "record": record})
+            write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": outputs, "record": record})
             checkpoint.unlink(missing_ok=True)
             result.status, result.outputs, result.record = "done", outputs, record
     except Exception as error:  # one job's failure must not stop the others; the manifest says why
@@ -193,10 +193,10 @@ def _prepare_folder(job: Job) -> Path:
     remove_stale_temporaries(job.output)
     spec = job.spec()
     checkpoint = job.output / CHECKPOINT_FILE
-    if _read_json(job.output / SPEC_FILE) != spec:
+    if read_json(job.output / SPEC_FILE) != spec:
         checkpoint.unlink(missing_ok=True)
         (job.output / DONE_FILE).unlink(missing_ok=True)
-        _write_json(job.output / SPEC_FILE, spec)
+        write_json(job.output / SPEC_FILE, spec)
     return checkpoint
 
 
@@ -205,40 +205,36 @@ def _execute(job: Job, device, checkpoint: Path, callback, cancel) -> tuple[list
     from geometry import api, video
     from geometry.tools.average import write_average_outputs
 
-    settings = dict(job.settings)
-    _check_memory(job, settings, device)
-    distance = settings.pop("distance", "elpips_vgg")  # the engine loads it through the process's metric cache
-    fps = settings.pop("fps", 10)
-    gif = settings.pop("gif", "forward")
-    settings.setdefault("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)
-    if isinstance(settings.get("size"), list):
-        settings["size"] = tuple(settings["size"])
-    common = dict(distance=distance, device=device, callback=callback, cancel=cancel,
-                  checkpoint=checkpoint, snapshot_steps=(), **settings)
-    inputs = list(job.inputs)
+    options = job.options  # its distance by name: the engine loads it through the process's metric cache
+    options = replace(options, device=device, checkpoint_every=options.checkpoint_every or DEFAULT_CHECKPOINT_EVERY)
+    _check_memory(job, options)
+    per_call = dict(options=options, callback=callback, cancel=cancel, checkpoint=checkpoint, snapshot_steps=())
+    settings, inputs = job.settings, list(job.inputs)
     if job.kind == "average":
-        res = api.pairwise_average(inputs[0], inputs[1], **common)
+        res = api.pairwise_average(inputs[0], inputs[1], **per_call)
     elif job.kind == "barycenter":
-        res = api.barycenter(inputs, job.weights, **common)
+        res = api.barycenter(inputs, job.weights, **per_call)
     elif job.kind == "perturbed_barycenter":
-        res = api.perturbed_barycenter(inputs[0], **common)
+        res = api.perturbed_barycenter(inputs[0], settings.get("mode", "noise"), settings.get("count", 10),
+                                       **per_call)
     elif job.kind == "geodesic":
-        res = api.geodesic(inputs[0], inputs[1], **common)
+        res = api.geodesic(inputs[0], inputs[1], settings.get("frames", 10), **per_call)
     else:  # validated by geometry.jobs; kept for a clear message if a backend is handed a raw Job
         raise ValueError(f"unknown job kind {job.kind!r}")
     record = res.record.to_dict()
     if record.get("status") == "cancelled":
         return [], record
     if job.kind == "geodesic":
-        paths = video.write_sequence(job.output, res.images, fps=fps, gif=gif)
+        paths = video.write_sequence(job.output, res.images, fps=settings.get("fps", 10),
+                                     gif=settings.get("gif", "forward"))
     else:
         paths = write_average_outputs(job.output, res.images)
-    _write_json(job.output / "record.json", record)
+    write_json(job.output / "record.json", record)
     names = [str(Path(p).relative_to(job.output)) for p in paths] + ["record.json"]
     return names, record
 
 
-def _check_memory(job: Job, settings: dict, device) -> None:
+def _check_memory(job: Job, options) -> None:
     """Refuse (MemoryLimitError, a ValueError) a job estimated to need more memory than its max_memory
     setting or what the worker's device has, before its network is loaded (`geometry.memory`)."""
     import elpips
@@ -247,36 +243,21 @@ def _check_memory(job: Job, settings: dict, device) -> None:
     from geometry.inputs import target_size
     from geometry.memory import check_run
 
-    limit = settings.pop("max_memory", None)
-    size = settings.get("size")
-    first_hw = tuple(elpips.load_image(job.inputs[0]).shape[-2:])
-    size = target_size(first_hw, tuple(size) if isinstance(size, list) else size)
+    limit = job.settings.get("max_memory")
+    size = target_size(tuple(elpips.load_image(job.inputs[0]).shape[-2:]), options.size)
     if job.kind == "geodesic":
-        kind, images, free = "geodesic", int(settings.get("frames", 10)), int(settings.get("frames", 10)) - 2
+        frames = job.settings.get("frames", 10)
+        kind, images, free = "geodesic", frames, frames - 2
     else:
-        targets = int(settings.get("count", 10)) if job.kind == "perturbed_barycenter" else len(job.inputs)
+        targets = job.settings.get("count", 10) if job.kind == "perturbed_barycenter" else len(job.inputs)
         kind, images, free = "barycenter", targets + 1, 1
-    check_run(kind, settings.get("distance", "elpips_vgg"), images, free, size, resolve_device(device),
-              preset=settings.get("preset", "fast"), steps=settings.get("steps"),
-              draws_per_step=settings.get("draws_per_step"),
+    check_run(kind, options.distance, images, free, size, resolve_device(options.device), preset=options.preset,
+              steps=options.steps, draws_per_step=options.draws_per_step,
               limit=None if limit is None else parse_bytes(str(limit)), describe="this job",
               flag="max_memory", size_option="size = {}")
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path: Path, data: Any) -> None:
-    from elpips.io import atomic_write
-
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-
-
 def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    """The error on one line, after its type's name (the manifest says what kind of failure it was)."""
+    text, name = one_line(error), type(error).__name__
+    return text if text == name else f"{name}: {text}"

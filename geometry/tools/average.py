@@ -22,9 +22,9 @@ Outputs in ``--out``:
 
 ``--perturbed noise|shift --count N`` takes ONE image and averages N perturbed copies of it
 (Gaussian noise, sigma 0.07; or random shifts of -2..2 px): the reference's 'bary10' experiment,
-whose pixel mean (``--metric l2``) is the blurry baseline. Other options: ``--size`` (short side or
+whose pixel mean (``--distance l2``) is the blurry baseline. Other options: ``--size`` (short side or
 HxW; inputs of different sizes are centre-cropped to the first one's aspect, see `geometry.inputs`),
-``--steps``, ``--metric`` (elpips_vgg, lpips_vgg, vgg, alex, l2), ``--preset`` (fast | reference),
+``--steps``, ``--distance`` (elpips_vgg, lpips_vgg, vgg, alex, l2), ``--preset`` (fast | reference),
 ``--seed``, ``--device``, ``--checkpoint-every``, ``--no-progress``. Bad input prints one line on
 stderr and exits with code 2, writing nothing.
 """
@@ -32,13 +32,14 @@ stderr and exits with code 2, writing nothing.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from elpips.cli_common import OneLineParser, positive_int
+from elpips.io import write_json
 from geometry.tools.support import (
-    OneLineParser,
     RunFolder,
     StepBar,
     add_run_options,
@@ -46,9 +47,8 @@ from geometry.tools.support import (
     checkpoint_bytes,
     file_sha256,
     load_distance,
-    positive_int,
+    run_options,
     run_tool,
-    write_json,
 )
 
 if TYPE_CHECKING:  # torch is imported when the command runs, so that Ctrl-C during start-up is handled
@@ -107,19 +107,20 @@ def _run(args: argparse.Namespace) -> int:
 
     sizes = [tuple(elpips.load_image(path).shape[-2:]) for path in args.images]  # one clear line for a missing
     # or unreadable image, before anything is written
+    options = run_options(args)
     settings = {
         "inputs": [str(p.resolve()) for p in args.images],
         "input_sha256": [file_sha256(p) for p in args.images],
         "weights": weights, "perturbed": args.perturbed, "count": args.count if args.perturbed else None,
-        "size": args.size, "steps": args.steps, "metric": args.metric, "preset": args.preset, "seed": args.seed,
+        **options.result_settings(),
     }
     out: Path = args.out
     checkpoint = out / "checkpoint.pt"
     size = target_size(sizes[0], args.size)
     targets = args.count if args.perturbed else len(args.images)
-    check_memory(args, "barycenter", targets + 1, 1, size, "this average")
+    check_memory(args, options, "barycenter", targets + 1, 1, size, "this average")
     folder = RunFolder(out, settings, args.resume, [checkpoint], checkpoint_bytes(1, size))
-    distance = load_distance(args.metric, args.device)
+    options = replace(options, distance=load_distance(args.distance, args.device))
 
     bar = StepBar(disable=args.no_progress, desc=PROG)
 
@@ -128,15 +129,13 @@ def _run(args: argparse.Namespace) -> int:
             elpips.save_image(out / snapshot_name(progress.step), progress.snapshot[:1])
         bar(progress)
 
-    options = dict(distance=distance, preset=args.preset, steps=args.steps, seed=args.seed, device=args.device,
-                   size=args.size, callback=callback, checkpoint=checkpoint,
-                   checkpoint_every=args.checkpoint_every, snapshot_steps=snapshot_steps)
+    per_call = dict(options=options, callback=callback, checkpoint=checkpoint, snapshot_steps=snapshot_steps)
     try:
         folder.mkdir(out)
         if args.perturbed:
-            result = perturbed_barycenter(args.images[0], mode=args.perturbed, count=args.count, **options)
+            result = perturbed_barycenter(args.images[0], mode=args.perturbed, count=args.count, **per_call)
         else:
-            result = barycenter(list(args.images), weights, **options)
+            result = barycenter(list(args.images), weights, **per_call)
     except BaseException as error:
         bar.close()
         folder.discard_if_empty(error)
@@ -162,10 +161,11 @@ def _check_args(args: argparse.Namespace) -> list[float] | None:
         raise ValueError("give at least two images to average (or one with --perturbed noise|shift)")
     if args.weights is None:
         return None
-    if len(args.weights) != len(args.images):
-        raise ValueError(f"{len(args.weights)} weights for {len(args.images)} images: give one weight per image")
-    if any(not math.isfinite(w) or w < 0 for w in args.weights) or not any(w > 0 for w in args.weights):
-        raise ValueError(f"weights {args.weights} must be finite, non-negative and not all zero")
+    from geometry.options import weights_problem
+
+    problem = weights_problem(args.weights, len(args.images))
+    if problem is not None:
+        raise ValueError(problem)
     return list(args.weights)
 
 

@@ -41,19 +41,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from elpips.cli import import_native_modules
-from geometry.backends import BACKENDS, JobEvent, JobResult, finished_result, make_backend
-from geometry.jobs import JobFileError, load_job_file
-from geometry.tools.support import (
-    EXIT_BAD_INPUT,
+from elpips.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     OneLineParser,
-    exit_interrupted,
+    add_device_option,
+    add_no_progress_option,
+    import_native_modules,
     one_line,
-    parse_device,
-    write_json,
+    print_error,
 )
+from elpips.io import write_json
+from geometry.backends import BACKENDS, JobEvent, JobResult, finished_result, make_backend
+from geometry.jobs import JobFileError, load_job_file
+from geometry.tools.support import exit_interrupted
 
 PROG = "elpips-batch"
 
@@ -124,11 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--address", default=None,
                         help="with --backend ray: 'auto' (the cluster this machine joined) or HOST:PORT of its head "
                              "(default: RAY_ADDRESS when set, else a private Ray cluster on this machine)")
-    parser.add_argument("--device", type=parse_device, default=None,
-                        help="auto, cpu, cuda or cuda:N (default auto: cuda when available)")
+    add_device_option(parser)
     parser.add_argument("--manifest", type=Path, default=None,
                         help="manifest path (default: <job file name>.manifest.json beside the job file)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_no_progress_option(parser)
     return parser
 
 
@@ -154,8 +155,8 @@ def _main(argv: Sequence[str] | None) -> int:
         options = {"address": args.address} if args.address is not None else {}
         backend = make_backend(args.backend, device=args.device, **options)
     except (JobFileError, ValueError) as error:
-        print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        print_error(PROG, one_line(error))
+        return EXIT_USAGE
     return run_batch(job_file, backend, manifest_path=args.manifest, progress=not args.no_progress)
 
 

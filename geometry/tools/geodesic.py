@@ -11,7 +11,7 @@ Two images -> N frames (both endpoints included)::
 
     elpips-geodesic a.png b.png --frames 10 --size 128 --out morph/
     python -m geometry.tools.geodesic a.png b.png --frames 12 --gif pingpong --fps 12 --out morph/
-    elpips-geodesic a.png b.png --metric l2 --out fade/          # the cross-dissolve, for comparison
+    elpips-geodesic a.png b.png --distance l2 --out fade/         # the cross-dissolve, for comparison
 
 A clip -> K new frames between every consecutive pair, played at fps x (K + 1) (same duration)::
 
@@ -35,7 +35,7 @@ This module is the command line only: the engine is `geometry.geodesic` (`geomet
 are in `geometry.video` (both imported when the command runs, so that Ctrl-C during start-up is handled).
 
 Options: ``--frames`` (default 10), ``--size`` (short side or HxW; inputs of different sizes are
-centre-cropped to the first one's aspect, see `geometry.inputs`), ``--steps``, ``--metric``
+centre-cropped to the first one's aspect, see `geometry.inputs`), ``--steps``, ``--distance``
 (elpips_vgg, lpips_vgg, vgg, alex, l2), ``--energy`` (squared | linear), ``--preset`` (fast |
 reference), ``--seed``, ``--device``, ``--fps`` (two-image mode), ``--gif``, ``--checkpoint-every``,
 ``--no-progress``, ``--init FOLDER`` (start from another interpolator's frames and refine them: the
@@ -47,11 +47,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+from elpips.cli_common import OneLineParser, positive_int
+from elpips.io import write_json
 from geometry.tools.support import (
-    OneLineParser,
     RunFolder,
     StepBar,
     add_run_options,
@@ -59,9 +61,8 @@ from geometry.tools.support import (
     checkpoint_bytes,
     file_sha256,
     load_distance,
-    positive_int,
+    run_options,
     run_tool,
-    write_json,
 )
 
 PROG = "elpips-geodesic"
@@ -117,21 +118,22 @@ def _run(args: argparse.Namespace) -> int:
     pairs, per_pair, fps, sources = _load_inputs(args)
     start_files = _start_frame_files(args.init, per_pair) if args.init is not None else []
     start = [elpips.load_image(path) for path in start_files] or None
+    options = run_options(args, energy=args.energy)
     settings = {
         "inputs": [str(p.resolve()) for p in sources],
         "input_sha256": [file_sha256(p) for p in sources],
         **({"start_sha256": [file_sha256(p) for p in start_files]} if start_files else {}),
         "mode": "video" if args.video else "images",
         "frames_per_pair": per_pair,
-        "size": args.size, "steps": args.steps, "metric": args.metric, "preset": args.preset,
-        "seed": args.seed, "energy": args.energy,
+        **options.result_settings(),
     }
     out: Path = args.out
     checkpoints = [_checkpoint_path(out, i, len(pairs)) for i in range(len(pairs))]
     size = target_size(tuple(pairs[0][0].shape[-2:]), args.size)
-    check_memory(args, "geodesic", per_pair, per_pair - 2, size, "this geodesic" if len(pairs) == 1 else "each pair")
+    check_memory(args, options, "geodesic", per_pair, per_pair - 2, size,
+                 "this geodesic" if len(pairs) == 1 else "each pair")
     folder = RunFolder(out, settings, args.resume, checkpoints, checkpoint_bytes(per_pair - 2, size))
-    distance = load_distance(args.metric, args.device)
+    options = replace(options, distance=load_distance(args.distance, args.device))
     total = (per_pair - 1) * len(pairs) + 1
     records: dict[str, dict] = dict(folder.state.get("pairs", {}))
     bar = StepBar(runs=len(pairs), disable=args.no_progress, desc=PROG)
@@ -143,11 +145,8 @@ def _run(args: argparse.Namespace) -> int:
             bar.next_run(index)
             checkpoint = checkpoints[index]
             folder.mkdir(checkpoint.parent)
-            result = geodesic_path(
-                a, b, frames=per_pair, distance=distance, preset=args.preset, steps=args.steps, seed=args.seed,
-                device=args.device, size=args.size, energy=args.energy, callback=bar, checkpoint=checkpoint,
-                checkpoint_every=args.checkpoint_every, snapshot_steps=(), init=start,
-            )
+            result = geodesic_path(a, b, frames=per_pair, options=options, callback=bar, checkpoint=checkpoint,
+                                   snapshot_steps=(), init=start)
             video.write_png_frames(folder.mkdir(out / video.FRAMES_DIR), result.images, start=first, count=total)
             records[str(index)] = result.record.to_dict()
             folder.save(pairs=records)

@@ -1,4 +1,5 @@
-"""What the geometry command-line tools share: options, one-line errors, progress bars, run folders.
+"""What the geometry command-line tools share beyond `elpips.cli_common` (the parser, option types, exit codes
+and error lines of every tool): the run options, the error policy, progress bars, run folders.
 
 The tools (``elpips-geodesic``, ``elpips-average``, ``elpips-batch``) promise the same behaviour:
 bad input is one clear line on stderr and exit code 2 (no traceback, nothing half-written), found
@@ -16,25 +17,29 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
-import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
-from elpips.cli import import_native_modules, parse_memory, parse_seed
+from elpips.cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    add_device_option,
+    add_distance_option,
+    add_max_memory_option,
+    add_no_progress_option,
+    add_seed_option,
+    import_native_modules,
+    one_line,
+    positive_int,
+    print_error,
+)
+from elpips.io import read_json, write_json
 
-EXIT_BAD_INPUT = 2
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line (``prog: error: ...``), exit code 2."""
-
-    def error(self, message: str):  # noqa: D401 - argparse's name
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+if TYPE_CHECKING:
+    from geometry.options import RunOptions
 
 
 def parse_size(text: str) -> int | tuple[int, int]:
@@ -53,71 +58,46 @@ def parse_size(text: str) -> int | tuple[int, int]:
     raise argparse.ArgumentTypeError(f"invalid size {text!r}: use a short side like 64 or HxW like 48x64")
 
 
-def parse_device(text: str) -> str:
-    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``, checked against this machine (no Python wording)."""
-    device = text.strip().lower()
-    if device in ("auto", "cpu"):
-        return device
-    match = re.fullmatch(r"cuda(?::(\d+))?", device)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use auto, cpu, cuda or cuda:N")
-    import torch
-
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if count == 0:
-        raise argparse.ArgumentTypeError(f"{text}: no CUDA device is available here; use --device cpu (or auto)")
-    if match.group(1) is not None and int(match.group(1)) >= count:
-        raise argparse.ArgumentTypeError(f"{text}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
-    return device
-
-
-def check_memory(args: argparse.Namespace, kind: str, images: int, free: int, size: tuple[int, int],
-                 describe: str) -> None:
+def check_memory(args: argparse.Namespace, options: RunOptions, kind: str, images: int, free: int,
+                 size: tuple[int, int], describe: str) -> None:
     """Refuse, before any network is loaded, a run estimated to need more memory than --max-memory or what
     the device has (`geometry.memory`)."""
     from geometry.distances import resolve_device
     from geometry.memory import check_run
 
-    check_run(kind, args.metric, images, free, size, resolve_device(args.device), preset=args.preset,
-              steps=args.steps, limit=args.max_memory, describe=describe)
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return value
+    check_run(kind, options.distance, images, free, size, resolve_device(options.device), preset=options.preset,
+              steps=options.steps, limit=args.max_memory, describe=describe)
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """Options every optimisation tool takes (passed on to the geometry engine)."""
+    """Options every optimisation tool takes (the fields of the `RunOptions` it runs with, `run_options`)."""
     from geometry.distances import DISTANCE_NAMES
     from geometry.presets import PRESETS
 
     group = parser.add_argument_group("optimisation")
-    group.add_argument("--metric", default="elpips_vgg", choices=DISTANCE_NAMES,
-                       help="distance to optimise under (default: elpips_vgg; l2 = pixel mean/cross-dissolve)")
+    add_distance_option(group, DISTANCE_NAMES, "distance to optimise under (l2 = pixel mean/cross-dissolve)")
     group.add_argument("--size", type=parse_size, default=None,
                        help="working size: short side (64) or HxW (48x64); default: the first input's size")
     group.add_argument("--steps", type=positive_int, default=None, help="optimisation steps (default: the preset's)")
     group.add_argument("--preset", default="fast", choices=tuple(PRESETS),
                        help="optimisation recipe: fast (default) or reference (the E-LPIPS authors', 100000 steps)")
-    group.add_argument("--seed", type=parse_seed, default=0,
-                       help="random seed, 0 to 2**63-1 (default 0); same seed, same result (see README)")
-    group.add_argument("--device", type=parse_device, default=None,
-                       help="auto, cpu, cuda or cuda:N (default auto: cuda when available)")
-    group.add_argument("--max-memory", type=parse_memory, default=None, metavar="SIZE",
-                       help="memory the run may use, like 12GB (default: what the device has available); a run "
-                            "estimated to need more is refused before it starts")
+    add_seed_option(group)
+    add_device_option(group)
+    add_max_memory_option(group, "a run estimated to need more")
     group.add_argument("--checkpoint-every", type=positive_int, default=50, metavar="STEPS",
                        help="write a resumable checkpoint every STEPS steps (default 50) and on Ctrl-C")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out from its checkpoint (same inputs and options)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_no_progress_option(parser)
+
+
+def run_options(args: argparse.Namespace, **settings: Any) -> RunOptions:
+    """The `RunOptions` of `add_run_options`' arguments, with a tool's own `settings` (e.g. energy)."""
+    from geometry.options import RunOptions
+
+    return RunOptions(distance=args.distance, preset=args.preset, steps=args.steps, seed=args.seed, size=args.size,
+                      device=args.device, checkpoint_every=args.checkpoint_every, **settings)
 
 
 def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str] | None,
@@ -127,11 +107,11 @@ def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], arg
     ends the process (:func:`exit_interrupted`)."""
     args = None
     try:
+        import_native_modules()  # first: building the parser imports torch (for the tables of names)
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as exit:
             return int(exit.code or 0)
-        import_native_modules()
         return body(args)
     except KeyboardInterrupt:
         out = getattr(args, "out", None)
@@ -142,16 +122,16 @@ def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], arg
             print(f"{prog}: interrupted before the optimisation started; nothing to resume", file=sys.stderr)
         exit_interrupted()
     except ValueError as error:  # the engine's and elpips' user-facing errors are ValueErrors
-        print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        print_error(prog, one_line(error))
+        return EXIT_USAGE
     except OSError as error:
-        print(f"{prog}: error: {_os_error_message(error, getattr(args, 'out', None))}", file=sys.stderr)
+        print_error(prog, _os_error_message(error, getattr(args, 'out', None)))
         return EXIT_FAILED
     except Exception as error:
         from elpips.weights import WeightsError
 
         if isinstance(error, WeightsError):  # missing network weights: the message lists the ways to provide them
-            print(f"{prog}: error: {error}", file=sys.stderr)
+            print_error(prog, str(error))
             return EXIT_FAILED
         raise
 
@@ -191,11 +171,6 @@ def resumable(out: Path) -> bool:
             or (stored or {}).get("status") == "running")
 
 
-def one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
-
-
 def load_distance(name: str, device: str | None) -> Any:
     """The distance to hand the engine: ``"l2"`` by name, a network loaded once otherwise."""
     if name == "l2":
@@ -208,21 +183,6 @@ def load_distance(name: str, device: str | None) -> Any:
 
 def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def write_json(path: Path, data: Any) -> Path:
-    from elpips.io import atomic_write
-
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    return Path(path)
 
 
 class RunFolder:
