@@ -224,7 +224,7 @@ def _run(args: argparse.Namespace) -> int:
     folder.save(status="done")
     if pair_count > 1:
         folder.discard_if_empty()  # the emptied checkpoints/ folder
-    if given.is_clip and given.audio is not None:
+    if given.audio is not None or given.audio_note:
         print(f"{PROG}: audio {audio_said}", file=sys.stderr)
     refined = f", refined at {' then '.join(_hw(s) for s in stages[1:])}" if len(stages) > 1 else ""
     print(f"{PROG}: {total} frames at {given.fps:g} fps, {_hw(size)} px (optimised at {_hw(stages[0])}{refined}) "
