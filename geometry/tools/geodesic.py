@@ -13,22 +13,31 @@ Two images -> N frames (both endpoints included)::
     python -m geometry.tools.geodesic a.png b.png --frames 12 --gif pingpong --fps 12 --out morph/
     elpips-geodesic a.png b.png --metric l2 --out fade/          # the cross-dissolve, for comparison
 
-A clip -> K new frames between every consecutive pair, played at fps x (K + 1) (same duration)::
+A clip (a video file, or a folder of numbered frames with ``--input-fps``) -> K new frames between every
+consecutive pair, played at fps x (K + 1) (same duration), or the frames a target rate needs::
 
     elpips-geodesic --video clip.mp4 --insert 3 --size 96 --out smooth/
+    elpips-geodesic --video frames/ --input-fps 24 --to-fps 60 --formats mp4,webp --montage --out smooth/
 
-Interrupted (Ctrl-C, a crash)? Run the same command with ``--resume``: it continues from the
-checkpoint (video: finished pairs are kept)::
+A pair of unrelated frames (a scene cut: at least ``--cut-threshold`` apart under the run's distance at 64
+px) is not morphed: its in-betweens hold its first frame. The clip's audio track is copied into the MP4 when
+the timing is kept (no ``--fps`` that changes it). The timing plan and the cut detection are in
+`geometry.clips`.
+
+Interrupted (Ctrl-C, a crash, a kill)? Run the same command with ``--resume``: it continues from the
+checkpoint (a clip: finished pairs are kept, the next unfinished one continues)::
 
     elpips-geodesic --video clip.mp4 --insert 3 --size 96 --out smooth/ --resume
 
 Outputs in ``--out``:
 
 * ``frames/frame_000.png`` ...   every frame, endpoints (or the clip's own frames) included
-* ``geodesic.mp4``               H.264, yuv420p, faststart: plays in browsers
+* ``geodesic.mp4``               H.264, yuv420p, faststart: plays in browsers (a clip's audio when kept)
 * ``geodesic.gif``               forward, or a -> b -> a with ``--gif pingpong``
+* ``geodesic.webp/.apng``        full-colour loops, with ``--formats`` (default mp4,gif,sheet)
 * ``contact_sheet.png``          all frames in a numbered grid
-* ``record.json``                the settings and the engine's run record of every pair
+* ``montage.mp4``                with ``--montage``: input, cross-dissolve and geodesic side by side
+* ``record.json``                the settings, output size, timing, cuts and the engine's run record of every pair
 * ``run.json``                   the run's settings and status (what ``--resume`` checks)
 
 This module is the command line only: the engine is `geometry.geodesic` (`geometry.api`), the file writers
@@ -37,7 +46,7 @@ are in `geometry.video` (both imported when the command runs, so that Ctrl-C dur
 Options: ``--frames`` (default 10), ``--size`` (short side or HxW; inputs of different sizes are
 centre-cropped to the first one's aspect, see `geometry.inputs`), ``--steps``, ``--metric``
 (elpips_vgg, lpips_vgg, vgg, alex, l2), ``--energy`` (squared | linear), ``--preset`` (fast |
-reference), ``--seed``, ``--device``, ``--fps`` (two-image mode), ``--gif``, ``--checkpoint-every``,
+reference), ``--seed``, ``--device``, ``--fps``, ``--gif``, ``--formats``, ``--checkpoint-every``,
 ``--no-progress``, ``--init FOLDER`` (start from another interpolator's frames and refine them: the
 engine keeps content where the start frames put it, see README "Motion"). Bad input prints one line on
 stderr and exits with code 2, writing nothing.
@@ -49,7 +58,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from geometry.tools.support import (
     OneLineParser,
@@ -64,6 +73,9 @@ from geometry.tools.support import (
     run_tool,
     write_json,
 )
+
+if TYPE_CHECKING:
+    from geometry.clips import TimingPlan
 
 PROG = "elpips-geodesic"
 RECORD_NAME = "record.json"
