@@ -79,6 +79,22 @@ def read_clip(path: str | os.PathLike, fps: float | None = None) -> ClipInput:
     return clip
 
 
+def source_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a clip's contents: the video file's bytes, or a folder's frame files (names and bytes, in
+    order), so that a changed clip is recomputed."""
+    import hashlib
+
+    path = Path(path)
+    if path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    if not path.is_dir():
+        raise ValueError("not found: give a video file or a folder of frames")
+    digest = hashlib.sha256()
+    for file in frame_files(path):
+        digest.update(file.name.encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def frame_files(folder: Path) -> list[Path]:
     """The image files in ``folder`` in numeric order (frame_2 before frame_10), then by name."""
     files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]

@@ -304,3 +304,39 @@ def test_elpips_finds_the_cut_at_32_px(tmp_path, capsys):
     record = json.loads((out / "record.json").read_text())
     assert record["cuts"] == [2], record["pair_distances"]
     assert record["pairs"][0]["settings"]["distance"] == "elpips_vgg"
+
+
+def test_a_job_file_runs_a_batch_of_clips_and_skips_them_once_done(tmp_path, capsys):
+    from geometry.tools import batch
+
+    frames = disk_frames()
+    video.write_mp4(tmp_path / "disk.mp4", frames, fps=FPS, crf=0)
+    (tmp_path / "shots" / "a").mkdir(parents=True)
+    for t, frame in enumerate(frames):
+        iio.imwrite(tmp_path / "shots" / "a" / f"{t}.png", frame)
+    job_file = tmp_path / "jobs.toml"
+    job_file.write_text(
+        '[settings]\ndistance = "l2"\nsteps = 6\n'
+        '[[jobs]]\nname = "video"\nkind = "clip"\ninputs = ["disk.mp4"]\noutput = "out/video"\n'
+        'settings = { insert = 2, formats = ["mp4", "apng"], montage = true }\n'
+        '[[jobs]]\nname = "folder"\nkind = "clip"\ninputs = ["shots/a"]\noutput = "out/folder"\n'
+        'settings = { to_fps = 8, input_fps = 4 }\n'
+        '[[jobs]]\nname = "bad"\nkind = "clip"\ninputs = ["shots/a"]\noutput = "out/bad"\n'
+        'settings = { insert = 1, to_fps = 8, formats = ["avi"] }\n')
+    assert batch.main([str(job_file), "--device", "cpu", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "job 'bad' is invalid" in err and "insert" in err and "avi" in err
+    entries = {e["name"]: e for e in json.loads(batch.default_manifest_path(job_file).read_text())["jobs"]}
+    assert entries["video"]["status"] == entries["folder"]["status"] == "done"
+    assert {"geodesic.mp4", "geodesic.apng", "montage.mp4", "record.json"} <= set(entries["video"]["outputs"])
+    assert len(pngs(tmp_path / "out" / "video")) == (COUNT - 1) * 3 + 1
+    assert video.read_video(tmp_path / "out" / "folder" / "geodesic.mp4").fps == pytest.approx(8)
+    assert entries["folder"]["record"]["frames"] == (COUNT - 1) * 2 + 1
+
+    stamp = (tmp_path / "out" / "video" / "geodesic.mp4").stat().st_mtime_ns
+    (tmp_path / "out" / "folder" / "geodesic.mp4").unlink()
+    assert batch.main([str(job_file), "--device", "cpu", "--no-progress"]) == 1
+    entries = {e["name"]: e for e in json.loads(batch.default_manifest_path(job_file).read_text())["jobs"]}
+    assert entries["video"]["status"] == "skipped" and entries["folder"]["status"] == "done"
+    assert (tmp_path / "out" / "video" / "geodesic.mp4").stat().st_mtime_ns == stamp
+    assert (tmp_path / "out" / "folder" / "geodesic.mp4").is_file()

@@ -70,6 +70,7 @@ from geometry.tools.support import (
     file_sha256,
     load_distance,
     positive_int,
+    read_json,
     run_tool,
     write_json,
 )
@@ -242,6 +243,41 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{PROG}: {total} frames at {given.fps:g} fps, {_hw(size)} px (optimised at {_hw(stages[0])}{refined}) "
           f"in {out}", file=sys.stderr)
     return 0
+
+
+#: A job file's "clip" settings (validated by `geometry.jobs`) and the options of this command they stand for.
+JOB_OPTIONS = {"distance": "--metric", "size": "--size", "steps": "--steps", "preset": "--preset", "seed": "--seed",
+               "energy": "--energy", "checkpoint_every": "--checkpoint-every", "max_memory": "--max-memory",
+               "insert": "--insert", "to_fps": "--to-fps", "input_fps": "--input-fps", "fps": "--fps",
+               "cut_threshold": "--cut-threshold", "formats": "--formats", "gif": "--gif"}
+BOOKKEEPING = {"run.json", "job.json", "done.json"}
+
+
+def run_clip_job(source: Path, out: Path, settings: dict, device=None) -> tuple[list[str], dict]:
+    """A job file's "clip" job (`elpips-batch`): this command on ``source`` into ``out``, continuing what an earlier
+    run of the job left there. Returns the output files (relative to ``out``) and record.json's content."""
+    argv = ["--video", str(source), "--out", str(out), "--no-progress"]
+    for key, value in settings.items():
+        if key == "montage":
+            argv += ["--montage"] if value else []
+            continue
+        if key == "size" and isinstance(value, (list, tuple)):
+            value = "x".join(map(str, value))
+        elif key == "formats":
+            value = ",".join(value)
+        argv += [JOB_OPTIONS[key], str(value)]
+    if device is not None:
+        argv += ["--device", str(device)]
+    if (out / "run.json").is_file():
+        argv.append("--resume")
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:
+        raise ValueError(f"clip settings the command does not take: {' '.join(argv)}") from None
+    _run(args)
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name not in BOOKKEEPING
+                   and not p.name.startswith("."))
+    return names, read_json(out / RECORD_NAME)
 
 
 def _compute_pairs(args, given: _Inputs, size, distance, cuts: set[int], folder: RunFolder,
