@@ -2,7 +2,7 @@
 inserted frames move content or cross-fade it.
 
     python benchmarks/bench_clip.py                       # 64 and 128 px, K = 1, 2 threads (an hour on 2 cores)
-    python benchmarks/bench_clip.py --frames 3            # two pairs per clip (what the README reports)
+    python benchmarks/bench_clip.py --frames 3 --scenes pan   # two pairs of the pan (what the README reports)
     python benchmarks/bench_clip.py --sizes 64 --insert 2
 
 Clips (benchmarks/motion_scenes.py): the cat photo panned by size/16 px per input frame (4 px at 64, 8 at 128),
@@ -44,14 +44,14 @@ from geometry.tools.geodesic import main as geodesic_main  # noqa: E402
 FPS = 10
 
 
-def clip_scenes(size: int, frames: int) -> list[Scene]:
+def clip_scenes(size: int, frames: int) -> dict[str, Scene]:
     src = pictures(size)
     step = size // 16
     photo = "cat" if "cat" in src else "texture_blobs"
     radius = size * 0.22
-    return [pan(f"pan {step}px/frame {photo}", src[photo], size, 0, step * (frames - 1)),
-            moving_object(f"object {step}px/frame", src["texture_blobs"], src[photo], size, radius, 0,
-                          step * (frames - 1))]
+    return {"pan": pan(f"pan {step}px/frame {photo}", src[photo], size, 0, step * (frames - 1)),
+            "object": moving_object(f"object {step}px/frame", src["texture_blobs"], src[photo], size, radius, 0,
+                                    step * (frames - 1))}
 
 
 def run_command(folder: Path, out: Path, insert: int, metric: str) -> tuple[float, float, torch.Tensor]:
@@ -108,6 +108,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64, 128])
     parser.add_argument("--frames", type=int, default=4, help="input frames of each clip (default 4)")
+    parser.add_argument("--scenes", nargs="*", default=["pan", "object"], choices=["pan", "object"])
     parser.add_argument("--insert", type=int, default=1, help="frames inserted per pair (default 1)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2: the 2-core figure)")
     parser.add_argument("--samples", type=int, default=32, help="draws for E-LPIPS to the truth")
@@ -119,7 +120,8 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
         for size in args.sizes:
-            for scene in clip_scenes(size, args.frames):
+            scenes = clip_scenes(size, args.frames)
+            for scene in (scenes[name] for name in args.scenes):
                 measure(scene, args.frames, args.insert, judge, Path(work))
     print(f"\ntotal {time.perf_counter() - started:.0f} s, load average {os.getloadavg()[0]:.1f}")
 
