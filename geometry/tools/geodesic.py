@@ -214,6 +214,21 @@ def _run(args: argparse.Namespace) -> int:
         folder.discard_if_empty(error)
         raise
 
+    _write_outputs(args, given, size, settings, records, distances, cuts, threshold)
+    folder.save(status="done")
+    if pair_count > 1:
+        folder.discard_if_empty()  # the emptied checkpoints/ folder
+    return 0
+
+
+def _write_outputs(args, given: _Inputs, size, settings: dict, records: dict, distances: list[float], cuts: set[int],
+                   threshold) -> None:
+    """The movies, the montage and record.json from the frames in frames/; the closing lines on stderr."""
+    import numpy as np
+
+    from geometry import clips, video
+
+    out, plan = args.out, given.plan
     total = len(plan.positions)
     frame_paths = [out / video.FRAMES_DIR / video.png_frame_name(i, total) for i in range(total)]
     video.remove_stale_frames(out / video.FRAMES_DIR, keep=frame_paths)
@@ -225,24 +240,19 @@ def _run(args: argparse.Namespace) -> int:
         video.write_montage(out / MONTAGE_NAME, [held, dissolve, frames], ["input", "dissolve", "geodesic"],
                             fps=given.fps)
     stages = _stage_sizes(args.preset, args.steps, size)
-    audio_said = ("copied" if audio is not None else
-                  "none in the input" if not given.audio_note and given.audio is None else
-                  given.audio_note or "not copied: no mp4 in --formats")
+    audio_said = ("copied" if audio is not None else given.audio_note if given.audio_note else
+                  "not copied: no mp4 in --formats" if given.audio is not None else "none in the input")
     write_json(out / RECORD_NAME, {
         "settings": settings, "fps": given.fps, "frames": total, "output_size": list(size),
         "optimised_at": [list(s) for s in stages], "timing": plan.to_dict(), "audio": audio_said,
         **({"pair_distances": distances, "cut_threshold": threshold, "cuts": sorted(cuts)} if given.is_clip else {}),
-        "pairs": [records.get(str(i)) or _held_record(i, plan, cuts) for i in range(pair_count)],
+        "pairs": [records.get(str(i)) or _held_record(i, cuts) for i in range(len(given.items) - 1)],
     })
-    folder.save(status="done")
-    if pair_count > 1:
-        folder.discard_if_empty()  # the emptied checkpoints/ folder
     if given.audio is not None or given.audio_note:
         print(f"{PROG}: audio {audio_said}", file=sys.stderr)
     refined = f", refined at {' then '.join(_hw(s) for s in stages[1:])}" if len(stages) > 1 else ""
     print(f"{PROG}: {total} frames at {given.fps:g} fps, {_hw(size)} px (optimised at {_hw(stages[0])}{refined}) "
           f"in {out}", file=sys.stderr)
-    return 0
 
 
 #: A job file's "clip" settings (validated by `geometry.jobs`) and the options of this command they stand for.
@@ -335,7 +345,7 @@ def _working_frame(item, size):
     return prepare_images([item], size)
 
 
-def _held_record(index: int, plan, cuts: set[int]) -> dict:
+def _held_record(index: int, cuts: set[int]) -> dict:
     if index in cuts:
         return {"status": "cut", "held": "the in-betweens repeat the pair's first frame"}
     return {"status": "no in-between shown", "held": "only the pair's own frames are in the output"}
