@@ -2,7 +2,8 @@
 inserted frames move content or cross-fade it.
 
     python benchmarks/bench_clip.py                       # 64 and 128 px, K = 1, 2 threads (an hour on 2 cores)
-    python benchmarks/bench_clip.py --frames 3 --scenes pan   # two pairs of the pan (what the README reports)
+    python benchmarks/bench_clip.py --frames 3            # two pairs per clip (what the README reports)
+    python benchmarks/bench_clip.py --cut-distances       # what the scene-cut thresholds separate
     python benchmarks/bench_clip.py --sizes 64 --insert 2
 
 Clips (benchmarks/motion_scenes.py): the cat photo panned by size/16 px per input frame (4 px at 64, 8 at 128),
@@ -104,18 +105,48 @@ def measure(scene: Scene, frames: int, insert: int, judge: Judge, work: Path) ->
           f"dissolve {mean(dissolve_to_truth):.4f} (x{mean(to_truth) / mean(dissolve_to_truth):.2f})", flush=True)
 
 
+def cut_distances(size: int) -> None:
+    """What the scene-cut thresholds (geometry.clips.CUT_THRESHOLDS) separate: consecutive frames of moving content
+    and pairs of unrelated pictures, under every distance, as the command measures them."""
+    from geometry.clips import CUT_THRESHOLDS, consecutive_distances
+
+    src = pictures(size)
+    photo = "cat" if "cat" in src else "texture_blobs"
+    other = "dog" if "dog" in src else "texture_stripes"
+    pairs = {f"pan {shift}px": pan("", src[photo], size, 0, shift) for shift in (2, 4, 8, 16)}
+    pairs = {name: (scene.render(0.0), scene.render(1.0)) for name, scene in pairs.items()}
+    sliding = moving_object("", src["texture_blobs"], src[photo], size, size * 0.22, 0, 10)
+    pairs["object 10px"] = (sliding.render(0.0), sliding.render(1.0))
+    crop = lambda name: src[name][..., :size, :size]  # noqa: E731
+    pairs[f"cut {photo}/{other}"] = (crop(photo), crop(other))
+    pairs[f"cut {photo}/blobs"] = (crop(photo), crop("texture_blobs"))
+    pairs["cut stripes/blobs"] = (crop("texture_stripes"), crop("texture_blobs"))
+    print(f"\nconsecutive-frame distances at {size} px (what --cut-threshold compares; cut at or above):")
+    print(f"{'pair':18s} " + " ".join(f"{name:>10s}" for name in CUT_THRESHOLDS))
+    print(f"{'threshold':18s} " + " ".join(f"{value:10.3f}" for value in CUT_THRESHOLDS.values()))
+    for label, (a, b) in pairs.items():
+        frames = torch.cat([a, b]).clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).numpy()
+        values = [consecutive_distances(frames, name, "cpu")[0] for name in CUT_THRESHOLDS]
+        print(f"{label:18s} " + " ".join(f"{value:10.4f}" for value in values), flush=True)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64, 128])
     parser.add_argument("--frames", type=int, default=4, help="input frames of each clip (default 4)")
     parser.add_argument("--scenes", nargs="*", default=["pan", "object"], choices=["pan", "object"])
     parser.add_argument("--insert", type=int, default=1, help="frames inserted per pair (default 1)")
+    parser.add_argument("--cut-distances", action="store_true",
+                        help="only print the distances the scene-cut thresholds separate (at 64 px)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2: the 2-core figure)")
     parser.add_argument("--samples", type=int, default=32, help="draws for E-LPIPS to the truth")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f} (other processes on the machine slow every figure alike)")
+    if args.cut_distances:
+        cut_distances(64)
+        return
     judge = Judge(args.samples)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
