@@ -19,7 +19,8 @@ consecutive frames (`geometry.api.geodesic`). This module holds what that needs 
   thresholds sit between moving content and unrelated pictures measured at 64 px (E-LPIPS, 8 draws: a photo
   panned by 2, 4, 8 px 0.013, 0.024, 0.040, a sliding object 0.027; the cat and dog photos 0.067, a photo and a
   texture 0.097, two textures 0.136). A pan by a quarter of the frame per frame (0.059) counts as a cut: the
-  geodesic would show it as a double exposure anyway (README "Motion").
+  geodesic would show it as a double exposure anyway (README "Motion"). Every distance's figures:
+  ``python benchmarks/bench_clip.py --cut-distances``.
 """
 from __future__ import annotations
 
