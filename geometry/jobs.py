@@ -99,8 +99,9 @@ SETTINGS: dict[str, frozenset[str]] = {
     "barycenter": frozenset(_COMMON_SETTINGS),
     "geodesic": frozenset(_COMMON_SETTINGS | {"frames", "fps", "gif"}),
     "perturbed_barycenter": frozenset(_COMMON_SETTINGS | {"mode", "count"}),
-    "clip": frozenset((_COMMON_SETTINGS - {"init", "draws_per_step", "dtype"})
-                      | {"insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif"}),
+    # the options of `elpips-geodesic --video` (geometry.tools.geodesic.JOB_OPTIONS) and montage
+    "clip": frozenset({"distance", "size", "steps", "preset", "seed", "energy", "checkpoint_every", "max_memory",
+                       "insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif"}),
 }
 
 #: Settings that do not change a job's outputs (resume is bit-for-bit whatever the checkpoint interval).

@@ -340,3 +340,10 @@ def test_a_job_file_runs_a_batch_of_clips_and_skips_them_once_done(tmp_path, cap
     assert entries["video"]["status"] == "skipped" and entries["folder"]["status"] == "done"
     assert (tmp_path / "out" / "video" / "geodesic.mp4").stat().st_mtime_ns == stamp
     assert (tmp_path / "out" / "folder" / "geodesic.mp4").is_file()
+
+
+def test_a_clip_job_takes_exactly_the_commands_options():
+    from geometry import jobs
+    from geometry.tools.geodesic import JOB_OPTIONS
+
+    assert jobs.SETTINGS["clip"] == set(JOB_OPTIONS) | {"montage"}
