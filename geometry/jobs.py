@@ -36,6 +36,12 @@ defaults that every job's own ``settings`` override::
     output = "out/cat-bary10"
     settings = { mode = "shift", count = 10 }
 
+    [[jobs]]
+    kind = "clip"                    # in-between frames for a clip: a video file or a folder of frames
+    inputs = ["clip.mp4"]            # (a folder needs input_fps); the options of `elpips-geodesic --video`
+    output = "out/clip-2x"
+    settings = { insert = 1, formats = ["mp4", "webp"], montage = true }   # or to_fps = 60; fps, cut_threshold
+
 Relative paths (inputs, outputs) are relative to the job file's folder, so a job file and its images
 can move together. The same file as JSON: ``{"settings": {...}, "jobs": [{"kind": ..., ...}]}``.
 
@@ -49,6 +55,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +93,7 @@ KINDS: dict[str, tuple[int, int | None]] = {
     "barycenter": (1, None),
     "geodesic": (2, 2),
     "perturbed_barycenter": (1, 1),
+    "clip": (1, 1),
 }
 
 #: The run options (`geometry.options.RunOptions`) except the device (the backend's), and the memory limit.
@@ -97,6 +105,9 @@ SETTINGS: dict[str, frozenset[str]] = {
     "barycenter": frozenset(_COMMON_SETTINGS),
     "geodesic": frozenset(_COMMON_SETTINGS | {"frames", "fps", "gif"}),
     "perturbed_barycenter": frozenset(_COMMON_SETTINGS | {"mode", "count"}),
+    # the options of `elpips-geodesic --video` (geometry.tools.geodesic.JOB_OPTIONS) and montage
+    "clip": frozenset({"distance", "size", "steps", "preset", "seed", "energy", "checkpoint_every", "max_memory",
+                       "insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif"}),
 }
 
 #: Settings that do not change a job's outputs (resume is bit-for-bit whatever the checkpoint interval).
@@ -284,6 +295,8 @@ def _check_inputs(inputs: Any, kind: str | None, base_dir: Path,
             wanted = f"exactly {low}" if low == high else f"at least {low}"
             errors.append(f"kind {kind!r} takes {wanted} input image(s), got {len(paths)}")
     digests = []
+    if kind == "clip":
+        return paths, _clip_digests(paths, errors)
     import elpips
 
     for p in paths:
@@ -294,6 +307,18 @@ def _check_inputs(inputs: Any, kind: str | None, base_dir: Path,
             continue
         digests.append(hashlib.sha256(p.read_bytes()).hexdigest())
     return paths, tuple(digests)
+
+
+def _clip_digests(paths: tuple[Path, ...], errors: list[str]) -> tuple[str, ...]:
+    from geometry.clips import source_digest
+
+    digests = []
+    for p in paths:
+        try:
+            digests.append(source_digest(p))
+        except (OSError, ValueError) as error:
+            errors.append(f"clip {p}: {error}")
+    return tuple(digests)
 
 
 def _check_weights(weights: Any, kind: str | None, count: int, errors: list[str]) -> tuple[float, ...] | None:
@@ -341,6 +366,31 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
     if kind == "perturbed_barycenter":
         choice("mode", ("noise", "shift"))
         integer("count", 1)
+    if kind == "clip":
+        _check_clip_settings(settings, errors)
+
+
+def _check_clip_settings(settings: Mapping[str, Any], errors: list[str]) -> None:
+    from geometry.video import MOVIE_FORMATS
+
+    if ("insert" in settings) == ("to_fps" in settings):
+        errors.append("a clip job needs insert (frames between consecutive frames) or to_fps, one of them")
+    value = settings.get("insert")
+    if "insert" in settings and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        errors.append(f"insert = {value!r}: must be an integer >= 1")
+    for key in ("to_fps", "input_fps", "fps"):
+        if key in settings and not (_is_number(settings[key]) and 0 < settings[key] < math.inf):
+            errors.append(f"{key} = {settings[key]!r}: must be a positive number")
+    if "cut_threshold" in settings and not (_is_number(settings["cut_threshold"]) and settings["cut_threshold"] >= 0):
+        errors.append(f"cut_threshold = {settings['cut_threshold']!r}: must be a number >= 0 (inf: never a cut)")
+    formats = settings.get("formats")
+    if "formats" in settings and not (isinstance(formats, list) and formats
+                                      and all(f in MOVIE_FORMATS for f in formats)):
+        errors.append(f"formats = {formats!r}: must be a list from {', '.join(MOVIE_FORMATS)}")
+    if "montage" in settings and not isinstance(settings["montage"], bool):
+        errors.append(f"montage = {settings['montage']!r}: must be true or false")
+    if "gif" in settings and settings["gif"] not in ("forward", "pingpong"):
+        errors.append(f"gif = {settings['gif']!r}: use one of forward, pingpong")
 
 
 def _is_number(value: Any) -> bool:

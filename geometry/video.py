@@ -1,4 +1,5 @@
-"""Reading video clips and writing frame sequences: H.264 MP4, GIF, contact sheet, PNG frames.
+"""Reading video clips and writing frame sequences: H.264 MP4 (with an audio track), GIF, animated WebP and
+PNG, contact sheet, PNG frames, side-by-side montages.
 
 The geometry tools (``elpips-geodesic``, ``elpips-batch``) produce sequences of frames; this module
 turns them into files people can open. Every file is written atomically (a temporary file in the same
@@ -11,6 +12,9 @@ Frames are accepted as a float tensor/array ``(T, 3, H, W)`` in [0, 1] (what the
     from geometry import video
     clip = video.read_video("clip.mp4")              # Clip(frames (T,H,W,3) uint8, fps)
     video.write_mp4("out.mp4", clip.frames, fps=clip.fps)
+    video.write_mp4("out.mp4", frames, fps=24, audio="clip.mp4")  # with the audio track of clip.mp4
+    video.write_webp("loop.webp", clip.frames, fps=10)  # write_apng("loop.apng", ...): full-colour loops
+    video.write_montage("montage.mp4", [inputs, outputs], ["input", "output"], fps=10)
     video.write_gif("out.gif", clip.frames, fps=10, mode="pingpong")
     video.write_contact_sheet("sheet.png", clip.frames)
     video.write_png_frames("frames/", clip.frames)   # frames/frame_000.png, frame_001.png, ...
@@ -27,6 +31,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -49,11 +54,17 @@ __all__ = [
     "to_uint8_frames",
     "write_mp4",
     "write_gif",
+    "write_webp",
+    "write_apng",
+    "write_montage",
+    "side_by_side",
+    "has_audio",
     "write_contact_sheet",
     "write_png_frames",
     "png_frame_name",
     "write_sequence",
     "write_movies",
+    "MOVIE_FORMATS",
     "remove_stale_frames",
     "FRAMES_DIR",
 ]
@@ -61,6 +72,7 @@ __all__ = [
 #: Names `write_sequence` uses inside its output folder.
 FRAMES_DIR = "frames"
 MP4_SUFFIX, GIF_SUFFIX, SHEET_NAME = ".mp4", ".gif", "contact_sheet.png"
+WEBP_SUFFIX, APNG_SUFFIX = ".webp", ".apng"
 
 GifMode = Literal["forward", "pingpong"]
 
@@ -126,10 +138,13 @@ def to_uint8_frames(frames) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
-def write_mp4(path: str | os.PathLike, frames, fps: float, *, crf: int = 18) -> Path:
+def write_mp4(path: str | os.PathLike, frames, fps: float, *, crf: int = 18,
+              audio: str | os.PathLike | None = None) -> Path:
     """Encode frames as a browser-playable H.264 MP4 (yuv420p, faststart) at ``fps`` frames/s.
 
     ``crf`` is x264's constant rate factor: 0 is lossless, 18 visually lossless, 23 x264's default.
+    ``audio``: a media file whose first audio track goes into the MP4 (copied as it is when the MP4 container
+    takes its codec, else re-encoded as AAC), whole: the caller makes sure the timing matches.
     """
     if not fps > 0:
         raise ValueError(f"fps must be positive; got {fps}")
@@ -146,10 +161,35 @@ def write_mp4(path: str | os.PathLike, frames, fps: float, *, crf: int = 18) -> 
         # ffmpeg run here rather than through imageio_ffmpeg.write_frames, which does not check how ffmpeg
         # ended: a full disk or a file size limit left a truncated video that passed as complete
         done = subprocess.run([*command, str(tmp)], input=frames.tobytes(), capture_output=True)
-        if done.returncode != 0:
-            lines = done.stderr.decode(errors="replace").strip().splitlines() or ["ffmpeg failed"]
-            raise OSError(_ffmpeg_errno(done), lines[-1], str(tmp))
+        _check_ffmpeg(done, tmp)
+        if audio is not None:
+            _add_audio(tmp, Path(audio))
     return path
+
+
+def _check_ffmpeg(done: subprocess.CompletedProcess, target: Path) -> None:
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines() or ["ffmpeg failed"]
+        raise OSError(_ffmpeg_errno(done), lines[-1], str(target))
+
+
+def _add_audio(mp4: Path, source: Path) -> None:
+    """Put the first audio track of ``source`` into the video-only ``mp4`` (in place, through a temporary file)."""
+    with atomic_write(mp4) as tmp:
+        for codec in ("copy", "aac"):  # copy when the MP4 container takes the codec (AAC, MP3...), else encode
+            done = subprocess.run(
+                [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-i", str(mp4), "-i", str(source),
+                 "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", codec, "-movflags", "+faststart",
+                 "-f", "mp4", str(tmp)], capture_output=True)
+            if done.returncode == 0:
+                break
+        _check_ffmpeg(done, tmp)
+
+
+def has_audio(path: str | os.PathLike) -> bool:
+    """Whether the media file has an audio stream (read from ffmpeg's description of its streams)."""
+    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True)
+    return re.search(r"Stream #\S+.*: Audio:", done.stderr.decode(errors="replace")) is not None
 
 
 def _ffmpeg_errno(done: subprocess.CompletedProcess) -> int:
@@ -184,6 +224,52 @@ def write_gif(
     with atomic_write(path) as tmp:  # encoded first: a failed write then leaves no encoder to complain later
         tmp.write_bytes(data)
     return path
+
+
+def write_webp(path: str | os.PathLike, frames, fps: float, *, loop: bool = True, quality: int = 90) -> Path:
+    """Write an animated WebP (lossy at ``quality``; full colour, unlike GIF), looping by default."""
+    return _write_pillow_animation(path, frames, fps, "WEBP", loop, quality=quality)
+
+
+def write_apng(path: str | os.PathLike, frames, fps: float, *, loop: bool = True) -> Path:
+    """Write an animated PNG (lossless, full colour), looping by default."""
+    return _write_pillow_animation(path, frames, fps, "PNG", loop)
+
+
+def _write_pillow_animation(path, frames, fps: float, format: str, loop: bool, **options) -> Path:
+    if not fps > 0:
+        raise ValueError(f"fps must be positive; got {fps}")
+    images = [Image.fromarray(frame) for frame in to_uint8_frames(frames)]
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        images[0].save(tmp, format=format, save_all=True, append_images=images[1:], duration=1000.0 / fps,
+                       loop=0 if loop else 1, **options)
+    return path
+
+
+def side_by_side(columns: Sequence, labels: Sequence[str], *, gap: int = 4) -> np.ndarray:
+    """Frame sequences of one length and size placed side by side, each under its label: (T, H', W', 3) uint8."""
+    columns = [to_uint8_frames(c) for c in columns]
+    if len(labels) != len(columns) or len({c.shape for c in columns}) != 1:
+        raise ValueError(f"side_by_side needs one label per column and columns of one shape, got "
+                         f"{[c.shape for c in columns]} and {len(labels)} labels")
+    count, height, width = columns[0].shape[:3]
+    font = ImageFont.load_default()
+    bar = Image.new("RGB", (len(columns) * (width + gap) + gap, _text_height(font) + 6), (32, 32, 32))
+    draw = ImageDraw.Draw(bar)
+    for index, label in enumerate(labels):
+        draw.text((gap + index * (width + gap) + 1, 2), label, fill=(235, 235, 235), font=font)
+    canvas = np.full((count, bar.height + height + gap, bar.width, 3), 32, np.uint8)
+    canvas[:, :bar.height] = np.asarray(bar)
+    for index, column in enumerate(columns):
+        left = gap + index * (width + gap)
+        canvas[:, bar.height:bar.height + height, left:left + width] = column
+    return canvas
+
+
+def write_montage(path: str | os.PathLike, columns: Sequence, labels: Sequence[str], fps: float) -> Path:
+    """An MP4 of frame sequences side by side under their labels (:func:`side_by_side`)."""
+    return write_mp4(path, side_by_side(columns, labels), fps=fps)
 
 
 def write_contact_sheet(
@@ -258,16 +344,31 @@ def write_sequence(out: str | os.PathLike, frames, *, fps: float, gif: GifMode =
     return pngs + write_movies(out, frames, fps=fps, gif=gif, name=name)
 
 
+#: What :func:`write_movies` can write, and what it writes by default.
+MOVIE_FORMATS = ("mp4", "gif", "webp", "apng", "sheet")
+DEFAULT_MOVIE_FORMATS = ("mp4", "gif", "sheet")
+
+
 def write_movies(out: str | os.PathLike, frames, *, fps: float, gif: GifMode = "forward",
-                 name: str = "geodesic") -> list[Path]:
-    """``<name>.mp4``, ``<name>.gif`` and ``contact_sheet.png`` in ``out`` (see :func:`write_sequence`)."""
+                 name: str = "geodesic", formats: Sequence[str] = DEFAULT_MOVIE_FORMATS,
+                 audio: str | os.PathLike | None = None) -> list[Path]:
+    """``<name>.mp4``, ``<name>.gif``, ``<name>.webp``, ``<name>.apng`` (the loops play like the GIF:
+    ``gif="pingpong"`` too) and ``contact_sheet.png`` in ``out``, those of ``formats`` (see
+    :func:`write_sequence`); ``audio`` goes into the MP4 (:func:`write_mp4`)."""
+    unknown = set(formats) - set(MOVIE_FORMATS)
+    if unknown:
+        raise ValueError(f"unknown formats {sorted(unknown)}: use {', '.join(MOVIE_FORMATS)}")
     out = Path(out)
     frames = to_uint8_frames(frames)
-    return [
-        write_mp4(out / f"{name}{MP4_SUFFIX}", frames, fps=fps),
-        write_gif(out / f"{name}{GIF_SUFFIX}", frames, fps=fps, mode=gif),
-        write_contact_sheet(out / SHEET_NAME, frames),
-    ]
+    loop = np.concatenate([frames, frames[-2:0:-1]]) if gif == "pingpong" and len(frames) > 2 else frames
+    writers = {
+        "mp4": lambda: write_mp4(out / f"{name}{MP4_SUFFIX}", frames, fps=fps, audio=audio),
+        "gif": lambda: write_gif(out / f"{name}{GIF_SUFFIX}", frames, fps=fps, mode=gif),
+        "webp": lambda: write_webp(out / f"{name}{WEBP_SUFFIX}", loop, fps=fps),
+        "apng": lambda: write_apng(out / f"{name}{APNG_SUFFIX}", loop, fps=fps),
+        "sheet": lambda: write_contact_sheet(out / SHEET_NAME, frames),
+    }
+    return [writers[kind]() for kind in MOVIE_FORMATS if kind in formats]
 
 
 def remove_stale_frames(folder: str | os.PathLike, keep: Sequence[str | os.PathLike]) -> None:

@@ -98,7 +98,12 @@ def bad_cases(pair, tmp_path):
         "two frames": ([cat, dog, "--frames", "2"], "--frames"),
         "unknown distance": ([cat, dog, "--distance", "ssim"], "ssim"),
         "bad size": ([cat, dog, "--size", "0"], "size"),
-        "fps with video": (["--video", junk, "--insert", "1", "--fps", "5"], "--fps"),
+        "to-fps with two images": ([cat, dog, "--to-fps", "30"], "--to-fps"),
+        "insert and to-fps": (["--video", junk, "--insert", "1", "--to-fps", "30"], "--to-fps"),
+        "folder without its rate": (["--video", two_frames, "--insert", "1"], "--input-fps"),
+        "input rate of a video": (["--video", junk, "--insert", "1", "--input-fps", "5"], "--input-fps"),
+        "unknown format": ([cat, dog, "--formats", "mp4,avi"], "avi"),
+        "frames with video": (["--video", junk, "--frames", "4"], "--frames"),
         "init not a folder": ([cat, dog, "--init", cat], "--init"),
         "init frame count": ([cat, dog, "--frames", "5", "--init", two_frames], "holds 2 image files"),
         "init with video": (["--video", junk, "--insert", "1", "--init", two_frames], "--init"),
@@ -106,7 +111,9 @@ def bad_cases(pair, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing image", "one image", "unreadable video", "video without insert",
-                                  "two frames", "unknown distance", "bad size", "fps with video",
+                                  "two frames", "unknown distance", "bad size", "to-fps with two images",
+                                  "insert and to-fps", "folder without its rate", "input rate of a video",
+                                  "unknown format", "frames with video",
                                   "init not a folder", "init frame count", "init with video"])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, pair, case):
     argv, needle = bad_cases(pair, tmp_path)[case]
@@ -198,7 +205,7 @@ def test_module_entry_point_with_elpips(tmp_path, pair):
 
 def test_video_resume_keeps_finished_pairs_and_redoes_the_unfinished_one(tmp_path, capsys):
     source = np.zeros((3, 32, 32, 3), np.uint8)
-    for t, level in enumerate((0, 128, 255)):
+    for t, level in enumerate((0, 90, 180)):  # l2 steps of 0.03, below the cut threshold
         source[t, 8:24, 8:24] = level
     clip_path = video.write_mp4(tmp_path / "clip.mp4", source, fps=4)
     out = tmp_path / "smooth"

@@ -196,6 +196,9 @@ def _prepare_folder(job: Job) -> Path:
     if read_json(job.output / SPEC_FILE) != spec:
         checkpoint.unlink(missing_ok=True)
         (job.output / DONE_FILE).unlink(missing_ok=True)
+        (job.output / "run.json").unlink(missing_ok=True)  # a clip job's run state: its pairs are redone
+        for stale in (job.output / "checkpoints").glob("*.pt"):
+            stale.unlink()
         write_json(job.output / SPEC_FILE, spec)
     return checkpoint
 
@@ -205,6 +208,10 @@ def _execute(job: Job, device, checkpoint: Path, callback, cancel) -> tuple[list
     from geometry import api, video
     from geometry.tools.average import write_average_outputs
 
+    if job.kind == "clip":  # the command itself: its pairs are checkpointed and resumed in the job's folder
+        from geometry.tools.geodesic import run_clip_job
+
+        return run_clip_job(job.inputs[0], job.output, job.settings, device)
     options = job.options  # its distance by name: the engine loads it through the process's metric cache
     options = replace(options, device=device, checkpoint_every=options.checkpoint_every or DEFAULT_CHECKPOINT_EVERY)
     _check_memory(job, options)

@@ -1,4 +1,4 @@
-"""``elpips-batch``: run a file of geometry jobs (averages, barycenters, geodesics, bary10), resumably.
+"""``elpips-batch``: run a file of geometry jobs (averages, barycenters, geodesics, bary10, clips), resumably.
 
     elpips-batch jobs.toml                       # = python -m geometry.tools.batch jobs.toml
     elpips-batch jobs.json --device cuda --manifest runs/manifest.json
@@ -25,8 +25,9 @@ What a run does:
    output files and run record.
 
 Outputs per job, in its output folder: ``average.png`` (average, barycenter, perturbed_barycenter) or
-``frames/frame_000.png ...``, ``geodesic.mp4``, ``geodesic.gif``, ``contact_sheet.png`` (geodesic);
-``record.json`` (the engine's run record) and ``done.json``.
+``frames/frame_000.png ...``, ``geodesic.mp4``, ``geodesic.gif``, ``contact_sheet.png`` (geodesic; a clip:
+what ``elpips-geodesic --video`` writes, its pairs resumed one by one); ``record.json`` (the engine's run
+record) and ``done.json``.
 
 Exit code: 0 when every job is done or skipped, 1 when any failed, 2 when the job file itself is
 unusable, 130 when interrupted (rerun the same command to resume).
