@@ -11,7 +11,7 @@ and a textured disc sliding over a texture by size/16 px per frame, `--frames` i
 truth of every inserted frame is the scene rendered at its time. Each clip goes through the command itself
 (in this process, written as PNG frames and read back with ``--video FOLDER``) twice: with the default distance
 and preset (E-LPIPS, fast; the output at the clip's size, optimised at about 64 px and refined up to it) and
-with ``--metric l2`` (the engine's cross-dissolve, the time baseline). Printed per clip and size:
+with ``--distance l2`` (the engine's cross-dissolve, the time baseline). Printed per clip and size:
 
 * seconds per inserted frame: wall time of the command (network loading, cut detection and writing included)
   and the engine's own seconds (the run records'), with the ratio to the L2 run's;
@@ -58,7 +58,7 @@ def clip_scenes(size: int, frames: int) -> dict[str, Scene]:
 def run_command(folder: Path, out: Path, insert: int, metric: str) -> tuple[float, float, torch.Tensor]:
     """(wall seconds, engine seconds, output frames (N, 3, H, W)) of one run of the command."""
     started = time.perf_counter()
-    status = geodesic_main(["--video", str(folder), "--input-fps", str(FPS), "--insert", str(insert), "--metric",
+    status = geodesic_main(["--video", str(folder), "--input-fps", str(FPS), "--insert", str(insert), "--distance",
                             metric, "--formats", "mp4", "--no-progress", "--out", str(out)])
     wall = time.perf_counter() - started
     if status != 0:

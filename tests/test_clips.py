@@ -21,7 +21,7 @@ from PIL import Image
 from geometry import clips, video
 from geometry.tools.geodesic import main as geodesic_main
 
-FAST = ["--metric", "l2", "--steps", "6", "--no-progress"]
+FAST = ["--distance", "l2", "--steps", "6", "--no-progress"]
 SIZE, COUNT, FPS = 32, 6, 4.0
 
 
@@ -258,7 +258,7 @@ def test_working_size_is_the_output_size_and_said(tmp_path, capsys, clip_forms):
 
 def test_resume_after_a_kill_between_pairs(tmp_path, capsys, clip_forms):
     """A run killed (SIGKILL) after its first pair continues with the next pair and ends as an uninterrupted one."""
-    argv = [*map(str, clip_forms["png folder"]), "--insert", "1", "--metric", "l2", "--steps", "400",
+    argv = [*map(str, clip_forms["png folder"]), "--insert", "1", "--distance", "l2", "--steps", "400",
             "--checkpoint-every", "1000", "--no-progress"]
     out = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-m", "geometry.tools.geodesic", *argv, "--out", str(out)],
@@ -298,7 +298,7 @@ def _read_json(path):
 def test_elpips_finds_the_cut_at_32_px(tmp_path, capsys):
     clip_path = video.write_mp4(tmp_path / "cut.mp4", cut_frames(), fps=FPS, crf=0)
     out = tmp_path / "out"
-    status, err = run(capsys, "--video", clip_path, "--insert", "1", "--metric", "elpips_vgg", "--steps", "2",
+    status, err = run(capsys, "--video", clip_path, "--insert", "1", "--distance", "elpips_vgg", "--steps", "2",
                       "--device", "cpu", "--no-progress", "--out", out)
     assert status == 0, err
     record = json.loads((out / "record.json").read_text())
