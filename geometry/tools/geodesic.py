@@ -60,7 +60,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from elpips.cli_common import OneLineParser, positive_int
+from elpips.cli_common import OneLineParser, positive_float, positive_int
 from elpips.io import read_json, write_json
 from geometry.tools.support import (
     RunFolder,
@@ -132,16 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
                              "interpolator's output, which the geodesic then refines")
     add_run_options(parser)
     return parser
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
-    return value
 
 
 def _formats(text: str) -> tuple[str, ...]:
