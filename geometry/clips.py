@@ -16,11 +16,10 @@ consecutive frames (`geometry.api.geodesic`). This module holds what that needs 
 * :func:`consecutive_distances` and :data:`CUT_THRESHOLDS`: a pair whose frames are unrelated (a scene cut)
   is not morphed. Consecutive frames are compared under the run's distance at a small size (short side
   `CUT_SIDE`, `CUT_DRAWS` draws, fixed seed); a pair at or above the threshold is a cut. The default
-  thresholds sit between moving content and unrelated pictures measured at 64 px (E-LPIPS, 8 draws: a photo
-  panned by 2, 4, 8 px 0.013, 0.024, 0.040, a sliding object 0.027; the cat and dog photos 0.067, a photo and a
-  texture 0.097, two textures 0.136). A pan by a quarter of the frame per frame (0.059) counts as a cut: the
-  geodesic would show it as a double exposure anyway (README "Motion"). Every distance's figures:
-  ``python benchmarks/bench_clip.py --cut-distances``.
+  thresholds sit between the distances of moving content and of unrelated pictures, as measured by
+  ``python benchmarks/bench_clip.py --cut-distances`` (the README quotes its table). Content that moves by a
+  large part of the frame per frame can count as a cut: the geodesic would show it as a double exposure anyway
+  (README "Motion").
 """
 from __future__ import annotations
 
