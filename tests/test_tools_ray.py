@@ -297,3 +297,25 @@ def test_a_clip_resumed_on_ray_keeps_finished_pairs_and_continues_a_checkpointed
 
     assert batch.main([str(local_file), "--device", "cpu", "--no-progress"]) == 0
     assert_same_outputs(out, tmp_path / "out/local")
+
+
+def test_a_clip_pair_whose_worker_is_killed_resumes_from_its_checkpoint_and_matches_a_local_run(
+        ray_cluster, tmp_path, capsys):
+    ray_file, local_file = clip_job_files(tmp_path, "ray", "local")
+    for path in (ray_file, local_file):  # pairs long enough (a second or more) to be killed mid-run
+        path.write_text(path.read_text().replace("steps = 40", "steps = 600"))
+    killed, first_steps = [], {}
+
+    def kill_at_step_20(event, pid):
+        first_steps.setdefault(pid, event.step)
+        if event.step >= 20 and not killed:
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+
+    assert run_on_ray(ray_file, kill_at_step_20) == 0
+    pid, = killed
+    resumed = [step for worker, step in first_steps.items() if worker != pid and step > 1]
+    assert resumed and min(resumed) > 10, "the killed pair continued from its checkpoint in a restarted worker"
+    assert manifest_entries(ray_file)[1]["clip"]["status"] == "done"
+    assert batch.main([str(local_file), "--device", "cpu", "--no-progress"]) == 0
+    assert_same_outputs(tmp_path / "out/ray", tmp_path / "out/local")

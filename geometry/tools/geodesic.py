@@ -200,13 +200,13 @@ class _Clip:
         return [i for i in range(self.pair_count) if plan.steps_shown(i) and i not in self.cuts]
 
 
-def _open(args: argparse.Namespace, resume: bool) -> _Clip:
-    """Read and check the inputs and the output folder (nothing is written yet)."""
+def _open(args: argparse.Namespace, resume: bool, given: _Inputs | None = None) -> _Clip:
+    """Read (unless ``given``) and check the inputs, and check the output folder (nothing is written yet)."""
     import elpips
     from geometry import clips
     from geometry.inputs import target_size
 
-    given = _load_inputs(args)
+    given = given if given is not None else _load_inputs(args)
     plan = given.plan
     start_files = _start_frame_files(args.init, plan.grid + 1) if args.init is not None else []
     start = [elpips.load_image(path) for path in start_files] or None
@@ -308,6 +308,8 @@ JOB_OPTIONS = {"distance": "--distance", "size": "--size", "steps": "--steps", "
 BOOKKEEPING = {"run.json", "job.json", "done.json"}
 
 
+#: The clip this process decoded last, for the next part of the same clip job (`ClipJob._continue`).
+_DECODED: dict = {}
 #: A clip job's finished pairs' records, one file each, so that pairs finishing at the same time never share a file.
 PAIRS_DIR = "pairs"
 
@@ -383,8 +385,14 @@ class ClipJob:
         return names, read_json(self.out / RECORD_NAME)
 
     def _continue(self) -> _Clip:
-        """The run that :meth:`start` opened, with its cuts."""
-        run = _open(self.args, resume=True)
+        """The run that :meth:`start` opened, with its cuts. The clip is decoded once per process (a worker runs
+        many of its pairs) for the file contents run.json names, which are checked against the files each time."""
+        digests = ((read_json(self.out / "run.json") or {}).get("settings") or {}).get("input_sha256")
+        key = (str(self.args.video), self.args.input_fps, self.args.insert, self.args.to_fps, self.args.fps,
+               tuple(digests or ()))
+        if _DECODED.get("key") != key:
+            _DECODED.update(key=key, given=_load_inputs(self.args))
+        run = _open(self.args, resume=True, given=_DECODED["given"])
         if "cuts" not in run.folder.state:
             raise ValueError(f"{self.out} holds no started clip run: start the job first")
         run.distances, run.cuts = run.folder.state["pair_distances"], set(run.folder.state["cuts"])
