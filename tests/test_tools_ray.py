@@ -191,7 +191,7 @@ def test_address_is_a_ray_option_and_an_unreachable_cluster_is_one_line_exit_2(t
 # A clip of 4 frames (3 pairs, 2 frames inserted in each), L2, 40 steps checkpointed every 10.
 CLIP_JOB = ('[[jobs]]\nname = "clip"\nkind = "clip"\ninputs = ["clip"]\noutput = "out/{output}"\nsettings = '
             '{{ distance = "l2", size = 32, steps = 40, insert = 2, input_fps = 4, checkpoint_every = 10 }}\n')
-CLIP_ARGS = ["--metric", "l2", "--size", "32", "--steps", "40", "--insert", "2", "--input-fps", "4", "--no-progress"]
+CLIP_ARGS = ["--distance", "l2", "--size", "32", "--steps", "40", "--insert", "2", "--input-fps", "4", "--no-progress"]
 
 
 def clip_job_files(root, *outputs):

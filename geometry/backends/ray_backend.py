@@ -10,9 +10,9 @@ How it works:
 
 * One :class:`JobWorker` actor per concurrent job: as many as the cluster has GPUs (each actor holds one
   GPU), or, on a cluster without GPUs (or with ``device="cpu"``), as many as it has CPUs divided by
-  ``cpus_per_job``; never more than there are jobs. An actor is a process that keeps its metrics
-  loaded (`geometry.distances.load_cached`), so a network is loaded once per worker, not once per job.
-  The driver hands a job to each idle actor.
+  ``cpus_per_job``; never more than there are jobs (but a clip job's pairs may use them all). An actor is a
+  process that keeps its metrics loaded (`geometry.distances.load_cached`), so a network is loaded once per
+  worker, not once per job. The driver hands a job to each idle actor.
 * A "clip" job is spread over the workers at pair granularity: one worker starts it (`start_clip`: cut
   detection, the pairs left), each of its pairs is then a unit of work that the next idle worker takes
   (`run_clip_pair`: the pair's checkpoint, frames and record are its own files in the clip's folder), and
@@ -220,12 +220,12 @@ class RayBackend:
     def _part_ended(self, ray, ref, job: Job, part: str | int, queue: deque, clips: dict) -> JobResult | None:
         """The job's result when ``part`` ended it (the whole job, a clip's finish, or a failed part), else None;
         a clip's next parts are queued: its pairs after its start, its finish (first in line) after its last pair."""
-        clip = clips.get(job.name)
-        if part == WHOLE or (part == FINISH and clip is not None):
+        if part in (WHOLE, FINISH):
             result = self._result(ray, ref, job)
             if part == FINISH:
                 result.seconds = time.perf_counter() - clips.pop(job.name).started
             return result
+        clip = clips.get(job.name)
         if clip is None:
             return None  # a pair of a clip that has failed meanwhile: its files are kept for a rerun
         value = self._value(ray, ref, job)
