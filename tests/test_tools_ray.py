@@ -186,3 +186,136 @@ def test_address_is_a_ray_option_and_an_unreachable_cluster_is_one_line_exit_2(t
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "cannot reach a Ray cluster at address '10.0.0.5:6379'" in err and "ray start --head" in err
+
+
+# A clip of 4 frames (3 pairs, 2 frames inserted in each), L2, 40 steps checkpointed every 10.
+CLIP_JOB = ('[[jobs]]\nname = "clip"\nkind = "clip"\ninputs = ["clip"]\noutput = "out/{output}"\nsettings = '
+            '{{ distance = "l2", size = 32, steps = 40, insert = 2, input_fps = 4, checkpoint_every = 10 }}\n')
+CLIP_ARGS = ["--distance", "l2", "--size", "32", "--steps", "40", "--insert", "2", "--input-fps", "4", "--no-progress"]
+
+
+def clip_job_files(root, *outputs):
+    """A folder of 4 frames of the moving disk (tests/test_clips.py) and one job file per output folder."""
+    from test_clips import disk_frames
+
+    (root / "clip").mkdir(parents=True)
+    for t, frame in enumerate(disk_frames(count=4)):
+        iio.imwrite(root / "clip" / f"{t}.png", frame)
+    files = []
+    for output in outputs:
+        files.append(root / f"{output}.toml")
+        files[-1].write_text(CLIP_JOB.format(output=output))
+    return files
+
+
+def run_on_ray(job_file, on_progress=lambda event, pid: None):
+    """Run a job file on a 2-worker Ray backend; calls on_progress(event, pid) for every progress event."""
+    backend = RayBackend(device="cpu")
+    run = backend.run
+
+    def watched(event, on_event):
+        if event.kind == "progress":
+            on_progress(event, backend.worker_pids[event.job])
+        on_event(event)
+
+    backend.run = lambda pending, on_event: run(pending, lambda e: watched(e, on_event))
+    return batch.run_batch(jobs.load_job_file(job_file), backend, progress=False)
+
+
+def clip_outputs(folder):
+    """Every output frame's pixels, and record.json without the pairs' timings."""
+    frames = [iio.imread(p) for p in sorted((folder / "frames").glob("*.png"))]
+    record = json.loads((folder / "record.json").read_text())
+    for pair in record["pairs"]:
+        pair.pop("seconds", None)
+    return frames, record
+
+
+def assert_same_outputs(folder, other):
+    frames, record = clip_outputs(folder)
+    other_frames, other_record = clip_outputs(other)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, other_frames, strict=True)), other
+    assert record == other_record, other
+
+
+def test_a_clips_pairs_run_on_several_workers_and_give_the_local_run_and_the_commands_outputs(
+        ray_cluster, tmp_path, capsys):
+    from geometry.tools.geodesic import main as geodesic_main
+
+    ray_file, local_file = clip_job_files(tmp_path, "ray", "local")
+    pids = set()
+    assert run_on_ray(ray_file, lambda event, pid: pids.add(pid)) == 0
+    assert batch.main([str(local_file), "--device", "cpu", "--no-progress"]) == 0
+    assert geodesic_main(["--video", str(tmp_path / "clip"), *CLIP_ARGS, "--out", str(tmp_path / "out/command")]) == 0
+
+    assert len(pids) >= 2, "the pairs ran on more than one worker process"
+    ray_frames, ray_record = clip_outputs(tmp_path / "out/ray")
+    assert len(ray_frames) == 3 * 3 + 1 and len(ray_record["pairs"]) == 3
+    assert all(pair["status"] == "completed" for pair in ray_record["pairs"])
+    for other in ("local", "command"):
+        assert_same_outputs(tmp_path / "out/ray", tmp_path / "out" / other)
+    ray_entry, local_entry = manifest_entries(ray_file)[1]["clip"], manifest_entries(local_file)[1]["clip"]
+    assert ray_entry["status"] == local_entry["status"] == "done"
+    assert ray_entry["outputs"] == local_entry["outputs"]
+    for leftover in ("pairs", "checkpoints"):
+        assert not (tmp_path / "out/ray" / leftover).exists(), "the per-pair files are folded into run.json"
+    state = json.loads((tmp_path / "out/ray/run.json").read_text())
+    assert state["status"] == "done" and sorted(state["pairs"]) == ["0", "1", "2"]
+
+
+def test_a_clip_resumed_on_ray_keeps_finished_pairs_and_continues_a_checkpointed_one(ray_cluster, tmp_path, capsys):
+    import threading
+
+    from geometry import backends
+
+    ray_file, local_file = clip_job_files(tmp_path, "ray", "local")
+    job, = jobs.load_job_file(ray_file).jobs
+    # A partial run in this process: pair 0 done, pair 1 stopped after step 20 (checkpointed), pair 2 not started.
+    assert backends.start_clip(job, "cpu", lambda event: None) == [0, 1, 2]
+    assert backends.run_clip_pair(job, 0, "cpu", lambda event: None) is None
+    stop = threading.Event()
+    stopped = backends.run_clip_pair(job, 1, "cpu", lambda e: stop.set() if e.step >= 20 else None, cancel=stop)
+    assert stopped.status == "failed" and "cancelled" in stopped.error
+    out = tmp_path / "out/ray"
+    assert (out / "checkpoints/pair_0001.pt").is_file() and not (out / "pairs/pair_0001.json").exists()
+    pair_0 = json.loads((out / "pairs/pair_0000.json").read_text())
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "frames").glob("*.png")}
+
+    first_steps, last_steps = {}, []
+
+    def note(event, pid):
+        first_steps.setdefault(pid, event.step)
+        if event.step == event.total_steps:
+            last_steps.append(event.step)
+
+    assert run_on_ray(ray_file, note) == 0
+    assert len(last_steps) == 2, "pairs 1 and 2 ran, pair 0 was not redone"
+    assert any(step > 10 for step in first_steps.values()), "pair 1 continued from its checkpoint"
+    assert json.loads((out / "record.json").read_text())["pairs"][0] == pair_0
+    frames_of_pair_0 = ["frame_000.png", "frame_001.png", "frame_002.png"]
+    assert all((out / "frames" / name).stat().st_mtime_ns == stamps[name] for name in frames_of_pair_0)
+
+    assert batch.main([str(local_file), "--device", "cpu", "--no-progress"]) == 0
+    assert_same_outputs(out, tmp_path / "out/local")
+
+
+def test_a_clip_pair_whose_worker_is_killed_resumes_from_its_checkpoint_and_matches_a_local_run(
+        ray_cluster, tmp_path, capsys):
+    ray_file, local_file = clip_job_files(tmp_path, "ray", "local")
+    for path in (ray_file, local_file):  # pairs long enough (a second or more) to be killed mid-run
+        path.write_text(path.read_text().replace("steps = 40", "steps = 600"))
+    killed, first_steps = [], {}
+
+    def kill_at_step_20(event, pid):
+        first_steps.setdefault(pid, event.step)
+        if event.step >= 20 and not killed:
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+
+    assert run_on_ray(ray_file, kill_at_step_20) == 0
+    pid, = killed
+    resumed = [step for worker, step in first_steps.items() if worker != pid and step > 1]
+    assert resumed and min(resumed) > 10, "the killed pair continued from its checkpoint in a restarted worker"
+    assert manifest_entries(ray_file)[1]["clip"]["status"] == "done"
+    assert batch.main([str(local_file), "--device", "cpu", "--no-progress"]) == 0
+    assert_same_outputs(tmp_path / "out/ray", tmp_path / "out/local")

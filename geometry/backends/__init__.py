@@ -25,8 +25,13 @@ touch the job's output folder, which is where resumability lives:
 * ``done.json``        written last, atomically: spec, output file names, run record. A job is
                        finished when ``done.json`` matches its spec and every output it lists exists.
 
-A cluster backend (Ray, issue 5) runs :func:`run_job` in its workers on a folder every node can reach,
-and registers itself in :data:`BACKENDS`.
+A "clip" job runs in parts (:func:`run_clip`): :func:`start_clip` (cut detection; the pairs left), then
+:func:`run_clip_pair` for each of them, each pair checkpointed in ``checkpoints/`` and its record written
+to its own file in ``pairs/``, then :func:`finish_clip` (movies, ``record.json``, ``done.json``). The local
+backend runs the parts one after another; a cluster backend may run the pairs at the same time.
+
+A cluster backend (Ray, issue 5) runs :func:`run_job` (or a clip's parts) in its workers on a folder every
+node can reach, and registers itself in :data:`BACKENDS`.
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ __all__ = [
     "JobResult",
     "make_backend",
     "run_job",
+    "run_clip",
+    "start_clip",
+    "run_clip_pair",
+    "finish_clip",
     "finished_result",
     "SPEC_FILE",
     "DONE_FILE",
@@ -150,6 +159,8 @@ def run_job(job: Job, device: torch.device | str | None,
     """Run one job to completion in this process: resume its checkpoint if any, write its outputs and
     ``done.json``. Errors become a failed result with a one-line message; KeyboardInterrupt propagates
     (the engine has written the checkpoint by then)."""
+    if job.kind == "clip":
+        return run_clip(job, device, on_event, cancel)
     started = time.perf_counter()
     result = JobResult(name=job.name, kind=job.kind, output=job.output, status="failed")
     try:
@@ -163,8 +174,7 @@ def run_job(job: Job, device: torch.device | str | None,
                 seen_step.append(progress.step)
                 if resumed:  # the first update after a checkpoint taken at step s is s + 1
                     result.resumed_from_step = progress.step - 1
-            on_event(JobEvent(job.name, "progress", progress.step, progress.total_steps,
-                              energy=progress.energy, eta_s=progress.eta_s))
+            on_event(_progress_event(job, progress))
 
         outputs, record = _execute(job, device, checkpoint, callback, cancel)
         if record.get("status") == "cancelled":
@@ -176,13 +186,86 @@ def run_job(job: Job, device: torch.device | str | None,
             checkpoint.unlink(missing_ok=True)
             result.status, result.outputs, result.record = "done", outputs, record
     except Exception as error:  # one job's failure must not stop the others; the manifest says why
-        result.error = _one_line(error)
-        if not isinstance(error, (ValueError, OSError)):  # unexpected: say where, for the bug report
-            frame = traceback.extract_tb(error.__traceback__)[-1]
-            result.error += f" (at {Path(frame.filename).name}:{frame.lineno})"
+        result.error = _error_text(error)
     result.seconds = time.perf_counter() - started
     on_event(JobEvent(job.name, "finished"))
     return result
+
+
+def run_clip(job: Job, device, on_event: Callable[[JobEvent], None],
+             cancel: threading.Event | None = None) -> JobResult:
+    """A "clip" job in this process: :func:`start_clip`, its pairs one after another, :func:`finish_clip` (the
+    Ray backend hands the same parts to its workers, the pairs to whichever is idle)."""
+    started = time.perf_counter()
+    pending = start_clip(job, device, on_event)
+    for index in pending if isinstance(pending, list) else ():
+        failed = run_clip_pair(job, index, device, on_event, cancel)
+        if failed is not None:
+            pending = failed
+            break
+    result = pending if isinstance(pending, JobResult) else finish_clip(job, device, on_event)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def start_clip(job: Job, device, on_event: Callable[[JobEvent], None]) -> list[int] | JobResult:
+    """A clip job's first part (`geometry.tools.geodesic.ClipJob.start`) in its prepared folder: the pairs left to
+    optimise, or the job's failed result."""
+    on_event(JobEvent(job.name, "started"))
+    try:
+        _prepare_folder(job)
+        return _clip_job(job, device).start()
+    except Exception as error:
+        return _failed(job, error, on_event)
+
+
+def run_clip_pair(job: Job, index: int, device, on_event: Callable[[JobEvent], None],
+                  cancel: threading.Event | None = None) -> JobResult | None:
+    """Pair ``index`` of a started clip job, in any process and order: None when it is done, else the job's
+    failed result (a cancelled pair keeps its checkpoint)."""
+    try:
+        if _clip_job(job, device).run_pair(index, lambda progress: on_event(_progress_event(job, progress)), cancel):
+            return None
+        return _failed(job, "cancelled; rerun the job file to resume from its checkpoint", on_event)
+    except Exception as error:
+        return _failed(job, error, on_event)
+
+
+def finish_clip(job: Job, device, on_event: Callable[[JobEvent], None]) -> JobResult:
+    """A clip job's last part, once all its pairs are done: its movies and records, then ``done.json``."""
+    try:
+        outputs, record = _clip_job(job, device).finish()
+        write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": outputs, "record": record})
+    except Exception as error:
+        return _failed(job, error, on_event)
+    on_event(JobEvent(job.name, "finished"))
+    return JobResult(name=job.name, kind=job.kind, output=job.output, status="done", outputs=outputs, record=record)
+
+
+def _clip_job(job: Job, device):
+    from geometry.tools.geodesic import ClipJob
+
+    return ClipJob(job.inputs[0], job.output, dict(job.settings), device)
+
+
+def _failed(job: Job, error: Exception | str, on_event: Callable[[JobEvent], None]) -> JobResult:
+    on_event(JobEvent(job.name, "finished"))
+    return JobResult(name=job.name, kind=job.kind, output=job.output, status="failed",
+                     error=error if isinstance(error, str) else _error_text(error))
+
+
+def _progress_event(job: Job, progress) -> JobEvent:
+    return JobEvent(job.name, "progress", progress.step, progress.total_steps, energy=progress.energy,
+                    eta_s=progress.eta_s)
+
+
+def _error_text(error: Exception) -> str:
+    """The error on one line; where it was raised, when it is unexpected (for the bug report)."""
+    text = _one_line(error)
+    if not isinstance(error, (ValueError, OSError)):
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        text += f" (at {Path(frame.filename).name}:{frame.lineno})"
+    return text
 
 
 def _prepare_folder(job: Job) -> Path:
@@ -197,8 +280,8 @@ def _prepare_folder(job: Job) -> Path:
         checkpoint.unlink(missing_ok=True)
         (job.output / DONE_FILE).unlink(missing_ok=True)
         (job.output / "run.json").unlink(missing_ok=True)  # a clip job's run state: its pairs are redone
-        for stale in (job.output / "checkpoints").glob("*.pt"):
-            stale.unlink()
+        for stale in [*(job.output / "checkpoints").glob("*.pt"), *(job.output / "pairs").glob("*.json")]:
+            stale.unlink()  # a clip job's pair checkpoints and finished pairs' records
         write_json(job.output / SPEC_FILE, spec)
     return checkpoint
 
@@ -208,10 +291,6 @@ def _execute(job: Job, device, checkpoint: Path, callback, cancel) -> tuple[list
     from geometry import api, video
     from geometry.tools.average import write_average_outputs
 
-    if job.kind == "clip":  # the command itself: its pairs are checkpointed and resumed in the job's folder
-        from geometry.tools.geodesic import run_clip_job
-
-        return run_clip_job(job.inputs[0], job.output, job.settings, device)
     options = job.options  # its distance by name: the engine loads it through the process's metric cache
     options = replace(options, device=device, checkpoint_every=options.checkpoint_every or DEFAULT_CHECKPOINT_EVERY)
     _check_memory(job, options)

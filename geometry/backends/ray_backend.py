@@ -10,9 +10,14 @@ How it works:
 
 * One :class:`JobWorker` actor per concurrent job: as many as the cluster has GPUs (each actor holds one
   GPU), or, on a cluster without GPUs (or with ``device="cpu"``), as many as it has CPUs divided by
-  ``cpus_per_job``; never more than there are jobs. An actor is a process that keeps its metrics
-  loaded (`geometry.distances.load_cached`), so a network is loaded once per worker, not once per job.
-  The driver hands a job to each idle actor.
+  ``cpus_per_job``; never more than there are jobs (but a clip job's pairs may use them all). An actor is a
+  process that keeps its metrics loaded (`geometry.distances.load_cached`), so a network is loaded once per
+  worker, not once per job. The driver hands a job to each idle actor.
+* A "clip" job is spread over the workers at pair granularity: one worker starts it (`start_clip`: cut
+  detection, the pairs left), each of its pairs is then a unit of work that the next idle worker takes
+  (`run_clip_pair`: the pair's checkpoint, frames and record are its own files in the clip's folder), and
+  once all are done one worker finishes it (`finish_clip`: movies, montage, record.json, done.json). A clip's
+  pairs and its finish go to the front of the queue, so a clip is finished before later jobs start.
 * Jobs run through the same `run_job` as the local backend, in the job's output folder, so the driver
   (`geometry.tools.batch`) writes the same manifest and skips the same finished jobs. The folders (outputs,
   checkpoints, done markers) and the input images must be on storage every node reaches at the same path
@@ -20,11 +25,12 @@ How it works:
 * Fault tolerance: when a worker process dies mid-job (killed, out of memory, node lost), Ray restarts
   the actor and runs the job again, up to ``max_retries`` times; the job resumes from its last checkpoint
   (every ``checkpoint_every`` steps) and, the engine's resume being bit-for-bit, ends with the outputs of
-  an uninterrupted run. Outputs and markers are written atomically and ``done.json`` last, so a job is
-  either finished or resumable, never half-written.
+  an uninterrupted run (a clip's pair likewise, from its own checkpoint; finished pairs are kept). Outputs and
+  markers are written atomically and ``done.json`` last, so a job is either finished or resumable, never
+  half-written.
 * Progress: each worker sends its jobs' events (throttled) to a small inbox actor that the driver drains
   while it waits, and passes on to the driver's progress bar. :attr:`RayBackend.worker_pids` tells which
-  process (on its node) runs each job.
+  process (on its node) runs each job, :attr:`RayBackend.job_pids` every process that ran a part of it.
 
 Ray is optional (``pip install 'elpips-torch[cluster]'``): this module imports it only when a backend
 connects. A private cluster is kept on loopback and Ray's usage statistics are off.
@@ -40,7 +46,15 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterator, Sequence
 
-from geometry.backends import JobEvent, JobResult, finished_result, run_job
+from geometry.backends import (
+    JobEvent,
+    JobResult,
+    finish_clip,
+    finished_result,
+    run_clip_pair,
+    run_job,
+    start_clip,
+)
 from geometry.jobs import Job
 
 __all__ = ["RayBackend", "JobWorker"]
@@ -51,6 +65,9 @@ PROGRESS_INTERVAL_S = 0.1
 POLL_INTERVAL_S = 0.1
 #: Seconds running jobs get to checkpoint and stop when the driver is interrupted.
 STOP_GRACE_S = 10.0
+
+#: The parts of a job a worker runs: the whole job, or a clip job's start, one of its pairs (an int) or finish.
+WHOLE, START, FINISH = "whole", "start", "finish"
 
 
 class JobWorker:
@@ -63,8 +80,10 @@ class JobWorker:
         self.device = device
         self.cancel = threading.Event()
 
-    def run(self, job: Job, inbox: Any) -> JobResult:
-        """Run ``job`` (resuming its checkpoint), sending its events to the `EventInbox` actor ``inbox``."""
+    def run(self, job: Job, part: str | int, inbox: Any) -> Any:
+        """Run ``part`` of ``job`` (resuming its checkpoint), sending its events to the `EventInbox` actor ``inbox``:
+        WHOLE (a JobResult), or a clip's START (its pairs left, or a failed JobResult), pair ``part`` (None, or
+        a failed JobResult) or FINISH (a JobResult)."""
         last_progress = [0.0]
         pid = os.getpid()
 
@@ -76,7 +95,13 @@ class JobWorker:
                 last_progress[0] = now
             inbox.put.remote(pid, event)  # fire and forget: progress never slows the job down
 
-        return run_job(job, self.device, send, cancel=self.cancel)
+        if part == WHOLE:
+            return run_job(job, self.device, send, cancel=self.cancel)
+        if part == START:
+            return start_clip(job, self.device, send)
+        if part == FINISH:
+            return finish_clip(job, self.device, send)
+        return run_clip_pair(job, part, self.device, send, cancel=self.cancel)
 
     def stop(self) -> None:
         """Stop the running job at its next step; the engine writes its checkpoint first."""
@@ -127,6 +152,8 @@ class RayBackend:
         self.cpus_per_job = cpus_per_job
         #: job name -> pid (on the worker's node) of the process running it, from its latest event.
         self.worker_pids: dict[str, int] = {}
+        #: job name -> the pids of every process that sent an event of it (a clip's pairs run on several).
+        self.job_pids: dict[str, set[int]] = {}
         self._connected_here = _connect(self.address, num_cpus) if self.address is not None else False
 
     def run(self, jobs: Sequence[Job], on_event: Callable[[JobEvent], None]) -> Iterator[JobResult]:
@@ -136,28 +163,36 @@ class RayBackend:
         self._connected_here = False
         ray = _ray()
         inbox = ray.remote(EventInbox).options(num_cpus=0, max_restarts=-1, max_task_retries=-1).remote()
-        workers = self._start_workers(ray, len(jobs))
+        spread = any(job.kind == "clip" for job in jobs)  # a clip's pairs can keep every worker busy
+        workers = self._start_workers(ray, None if spread else len(jobs))
         idle = deque(workers)
-        queue = deque(jobs)
-        running: dict[Any, tuple[Job, Any]] = {}  # result ref -> (job, worker)
+        queue = deque((job, START if job.kind == "clip" else WHOLE) for job in jobs)
+        clips = {job.name: _ClipState() for job in jobs if job.kind == "clip"}
+        running: dict[Any, tuple[Job, str | int, Any]] = {}  # result ref -> (job, part, worker)
         try:
             while queue or running:
                 while idle and queue:
-                    job, worker = queue.popleft(), idle.popleft()
-                    running[worker.run.remote(job, inbox)] = (job, worker)
+                    (job, part), worker = queue.popleft(), idle.popleft()
+                    if part == START:
+                        clips[job.name].started = time.perf_counter()
+                    running[worker.run.remote(job, part, inbox)] = (job, part, worker)
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_INTERVAL_S)
                 self._forward_events(ray, inbox, on_event)
                 for ref in ready:
-                    job, worker = running.pop(ref)
+                    job, part, worker = running.pop(ref)
                     idle.append(worker)
-                    yield self._result(ray, ref, job)
+                    result = self._part_ended(ray, ref, job, part, queue, clips)
+                    if result is not None:
+                        yield result
+            self._forward_events(ray, inbox, on_event)
         finally:
             self._stop(ray, running, workers + [inbox])
             if started_here:
                 ray.shutdown()
 
-    def _start_workers(self, ray, job_count: int) -> list:
-        """One actor per concurrent job: a GPU each where the cluster has GPUs, else ``cpus_per_job`` CPUs."""
+    def _start_workers(self, ray, job_count: int | None) -> list:
+        """One actor per concurrent job (``job_count`` at most, None: as many as the cluster holds): a GPU each
+        where the cluster has GPUs, else ``cpus_per_job`` CPUs."""
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
         use_gpu = gpus > 0 and not (self.device or "").startswith("cpu")
@@ -169,7 +204,7 @@ class RayBackend:
             options, device = {"num_cpus": self.cpus_per_job}, self.device or "cpu"
         actor = ray.remote(JobWorker).options(max_restarts=-1, max_task_retries=self.max_retries,
                                               max_concurrency=2, **options)
-        return [actor.remote(device) for _ in range(max(1, min(count, job_count)))]
+        return [actor.remote(device) for _ in range(max(1, min(count, job_count or count)))]
 
     def _forward_events(self, ray, inbox, on_event: Callable[[JobEvent], None]) -> None:
         """Pass the workers' events on; events lost with a restarting inbox only cost progress display."""
@@ -179,19 +214,50 @@ class RayBackend:
             return
         for pid, event in events:
             self.worker_pids[event.job] = pid
+            self.job_pids.setdefault(event.job, set()).add(pid)
             on_event(event)
 
-    def _result(self, ray, ref, job: Job) -> JobResult:
-        """The job's result; a job whose worker died more than ``max_retries`` times, or whose outputs the
-        driver cannot see, is failed."""
+    def _part_ended(self, ray, ref, job: Job, part: str | int, queue: deque, clips: dict) -> JobResult | None:
+        """The job's result when ``part`` ended it (the whole job, a clip's finish, or a failed part), else None;
+        a clip's next parts are queued: its pairs after its start, its finish (first in line) after its last pair."""
+        if part in (WHOLE, FINISH):
+            result = self._result(ray, ref, job)
+            if part == FINISH:
+                result.seconds = time.perf_counter() - clips.pop(job.name).started
+            return result
+        clip = clips.get(job.name)
+        if clip is None:
+            return None  # a pair of a clip that has failed meanwhile: its files are kept for a rerun
+        value = self._value(ray, ref, job)
+        if isinstance(value, JobResult):  # the clip failed: its other queued pairs are dropped
+            for unit in [unit for unit in queue if unit[0] is job]:
+                queue.remove(unit)
+            value.seconds = time.perf_counter() - clips.pop(job.name).started
+            return value
+        if part == START:
+            clip.left = set(value)
+            queue.extendleft((job, index) for index in reversed(value))
+        else:
+            clip.left.discard(part)
+        if not clip.left:
+            queue.appendleft((job, FINISH))
+        return None
+
+    def _value(self, ray, ref, job: Job) -> Any:
+        """What the part returned; a failed JobResult when its worker died more than ``max_retries`` times."""
         try:
-            result = ray.get(ref)
+            return ray.get(ref)
         except ray.exceptions.RayError as error:
             cause = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
             if isinstance(error, ray.exceptions.RayActorError):
                 cause = f"its worker died {self.max_retries + 1} time(s) ({cause})"
             return JobResult(name=job.name, kind=job.kind, output=job.output, status="failed",
                              error=f"{cause}; rerun the job file to resume from its checkpoint")
+
+    def _result(self, ray, ref, job: Job) -> JobResult:
+        """The job's result; a job whose worker died more than ``max_retries`` times, or whose outputs the
+        driver cannot see, is failed."""
+        result = self._value(ray, ref, job)
         if result.status == "done" and finished_result(job) is None:
             result.status, result.outputs = "failed", []
             result.error = (f"the worker finished but its outputs are not visible here in {job.output}: output "
@@ -201,11 +267,19 @@ class RayBackend:
     def _stop(self, ray, running: dict, actors: list) -> None:
         """Let running jobs checkpoint and stop (the driver was interrupted), then end the actors."""
         if running:
-            for _, worker in running.values():
+            for _, _, worker in running.values():
                 worker.stop.remote()
             ray.wait(list(running), num_returns=len(running), timeout=STOP_GRACE_S)
         for actor in actors:
             ray.kill(actor, no_restart=True)
+
+
+class _ClipState:
+    """A clip job on its way through the workers: when it started, and its pairs not yet done."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.left: set[int] = set()
 
 
 def _ray():

@@ -26,8 +26,8 @@ What a run does:
 
 Outputs per job, in its output folder: ``average.png`` (average, barycenter, perturbed_barycenter) or
 ``frames/frame_000.png ...``, ``geodesic.mp4``, ``geodesic.gif``, ``contact_sheet.png`` (geodesic; a clip:
-what ``elpips-geodesic --video`` writes, its pairs resumed one by one); ``record.json`` (the engine's run
-record) and ``done.json``.
+what ``elpips-geodesic --video`` writes, its pairs resumed one by one, spread over the workers on Ray);
+``record.json`` (the engine's run record) and ``done.json``.
 
 Exit code: 0 when every job is done or skipped, 1 when any failed, 2 when the job file itself is
 unusable, 130 when interrupted (rerun the same command to resume).

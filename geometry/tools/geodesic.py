@@ -55,8 +55,9 @@ stderr and exits with code 2, writing nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -162,14 +163,40 @@ class _Inputs:
     is_clip: bool = False
 
 
-def _run(args: argparse.Namespace) -> int:
-    import numpy as np
+@dataclass
+class _Clip:
+    """A run read and checked: its inputs, settings and output folder; the distance and cuts once measured."""
 
+    args: argparse.Namespace
+    given: _Inputs
+    options: "RunOptions"
+    size: tuple[int, int]
+    settings: dict
+    threshold: float | None
+    checkpoints: list[Path]
+    start: list | None
+    folder: RunFolder
+    distances: list[float] = field(default_factory=list)
+    cuts: set[int] = field(default_factory=set)
+
+    @property
+    def pair_count(self) -> int:
+        return len(self.given.items) - 1
+
+    @property
+    def morphed(self) -> list[int]:
+        """The pairs whose geodesic is optimised: an in-between is shown and they are no cut."""
+        plan = self.given.plan
+        return [i for i in range(self.pair_count) if plan.steps_shown(i) and i not in self.cuts]
+
+
+def _open(args: argparse.Namespace, resume: bool, given: _Inputs | None = None) -> _Clip:
+    """Read (unless ``given``) and check the inputs, and check the output folder (nothing is written yet)."""
     import elpips
     from geometry import clips
     from geometry.inputs import target_size
 
-    given = _load_inputs(args)
+    given = given if given is not None else _load_inputs(args)
     plan = given.plan
     start_files = _start_frame_files(args.init, plan.grid + 1) if args.init is not None else []
     start = [elpips.load_image(path) for path in start_files] or None
@@ -191,23 +218,41 @@ def _run(args: argparse.Namespace) -> int:
     checkpoints = [_checkpoint_path(out, i, pair_count) for i in range(pair_count)]
     check_memory(args, options, "geodesic", plan.grid + 1, plan.grid - 1, size,
                  "this geodesic" if pair_count == 1 else "each pair")
-    folder = RunFolder(out, settings, args.resume, checkpoints, checkpoint_bytes(plan.grid - 1, size))
+    folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size))
+    return _Clip(args, given, options, size, settings, threshold, checkpoints, start, folder)
+
+
+def _load_metric(run: _Clip) -> None:
+    run.options = replace(run.options, distance=load_distance(run.args.distance, run.args.device))
+
+
+def _find_cuts(run: _Clip) -> None:
+    """A clip's consecutive-frame distances and scene cuts (said on stderr); needs the loaded distance."""
+    import numpy as np
+
+    from geometry import clips
+
+    if run.given.is_clip:
+        items = run.given.items
+        run.distances = clips.consecutive_distances(np.stack(items), run.options.distance, run.args.device)
+        run.cuts = {i for i, d in enumerate(run.distances) if d >= run.threshold}
+        _report_distances(run.args.distance, run.distances, run.cuts, run.threshold, _shape(items[0]))
+
+
+def _run(args: argparse.Namespace) -> int:
+    run = _open(args, args.resume)
     try:
-        options = replace(options, distance=load_distance(args.distance, args.device))
-        distances, cuts = [], set()
-        if given.is_clip:
-            distances = clips.consecutive_distances(np.stack(given.items), options.distance, args.device)
-            cuts = {i for i, d in enumerate(distances) if d >= threshold}
-            _report_distances(args.distance, distances, cuts, threshold, _shape(given.items[0]))
-        records = _compute_pairs(args, options, given, size, cuts, folder, checkpoints, start)
+        _load_metric(run)
+        _find_cuts(run)
+        records = _compute_pairs(run)
     except BaseException as error:
-        folder.discard_if_empty(error)
+        run.folder.discard_if_empty(error)
         raise
 
-    _write_outputs(args, given, size, settings, records, distances, cuts, threshold)
-    folder.save(status="done")
-    if pair_count > 1:
-        folder.discard_if_empty()  # the emptied checkpoints/ folder
+    _write_outputs(args, run.given, run.size, run.settings, records, run.distances, run.cuts, run.threshold)
+    run.folder.save(status="done")
+    if run.pair_count > 1:
+        run.folder.discard_if_empty()  # the emptied checkpoints/ folder
     return 0
 
 
@@ -253,67 +298,168 @@ JOB_OPTIONS = {"distance": "--distance", "size": "--size", "steps": "--steps", "
 BOOKKEEPING = {"run.json", "job.json", "done.json"}
 
 
-def run_clip_job(source: Path, out: Path, settings: dict, device=None) -> tuple[list[str], dict]:
-    """A job file's "clip" job (`elpips-batch`): this command on ``source`` into ``out``, continuing what an earlier
-    run of the job left there. Returns the output files (relative to ``out``) and record.json's content."""
-    argv = ["--video", str(source), "--out", str(out), "--no-progress"]
-    for key, value in settings.items():
-        if key == "montage":
-            argv += ["--montage"] if value else []
-            continue
-        if key == "size" and isinstance(value, (list, tuple)):
-            value = "x".join(map(str, value))
-        elif key == "formats":
-            value = ",".join(value)
-        argv += [JOB_OPTIONS[key], str(value)]
-    if device is not None:
-        argv += ["--device", str(device)]
-    if (out / "run.json").is_file():
-        argv.append("--resume")
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit:
-        raise ValueError(f"clip settings the command does not take: {' '.join(argv)}") from None
-    _run(args)
-    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name not in BOOKKEEPING
-                   and not p.name.startswith("."))
-    return names, read_json(out / RECORD_NAME)
+#: The clip this process decoded last, for the next part of the same clip job (`ClipJob._continue`).
+_DECODED: dict = {}
+#: A clip job's finished pairs' records, one file each, so that pairs finishing at the same time never share a file.
+PAIRS_DIR = "pairs"
 
 
-def _compute_pairs(args, options: RunOptions, given: _Inputs, size, cuts: set[int], folder: RunFolder,
-                   checkpoints: list[Path], start) -> dict[str, dict]:
-    """Optimise every pair that shows an in-between and is not a cut; write every pair's output frames (a cut's
-    in-betweens hold its first frame). Pairs finished before an interruption are kept."""
-    from geometry.api import geodesic as geodesic_path
+class ClipJob:
+    """A job file's "clip" job (`elpips-batch`): this command on ``source`` into ``out`` with the job's settings,
+    in parts that may run in different processes or machines on a folder they all reach.
 
-    out, plan = folder.out, given.plan
-    total = len(plan.positions)
-    records: dict[str, dict] = dict(folder.state.get("pairs", {}))
-    morphed = [i for i in range(len(given.items) - 1) if plan.steps_shown(i) and i not in cuts]
-    bar = StepBar(runs=len(morphed), disable=args.no_progress, desc=PROG)
-    try:
-        for index in range(len(given.items) - 1):
-            shown = plan.frames_of_pair(index)
-            if index not in morphed:
-                a = _working_frame(given.items[index], size)
-                b = _working_frame(given.items[index + 1], size)
-                _write_frames(folder, [(n, b if j == plan.grid else a) for n, j in shown], total)
+    :meth:`start` once, then :meth:`run_pair` for each pair it returns (in any order, at the same time),
+    then :meth:`finish`: the frames, movies and record.json are the command's. Each part continues what an
+    interrupted run left: finished pairs are kept, an unfinished pair resumes from its checkpoint. The
+    network is loaded by name through the process's cache (`geometry.distances.load_cached`), once per worker.
+    """
+
+    def __init__(self, source: Path, out: Path, settings: dict, device=None) -> None:
+        argv = ["--video", str(source), "--out", str(out), "--no-progress"]
+        for key, value in settings.items():
+            if key == "montage":
+                argv += ["--montage"] if value else []
                 continue
-            if str(index) in records and _frames_exist(out, [n for n, _ in shown], total):
+            if key == "size" and isinstance(value, (list, tuple)):
+                value = "x".join(map(str, value))
+            elif key == "formats":
+                value = ",".join(value)
+            argv += [JOB_OPTIONS[key], str(value)]
+        if device is not None:
+            argv += ["--device", str(device)]
+        try:
+            self.args = build_parser().parse_args(argv)
+        except SystemExit:
+            raise ValueError(f"clip settings the command does not take: {' '.join(argv)}") from None
+        self.out = Path(out)
+
+    def start(self) -> list[int]:
+        """Open (or continue) the run, find the scene cuts, write the frames of the pairs that are not morphed;
+        returns the pairs still to optimise."""
+        run = _open(self.args, resume=(self.out / "run.json").is_file())
+        _find_cuts(run)
+        run.folder.save(status="running", pair_distances=run.distances, cuts=sorted(run.cuts))
+        records = self._records(run)
+        for index in set(range(run.pair_count)) - set(run.morphed):
+            _compute_pair(run, index, None)
+        return [i for i in run.morphed if not _pair_finished(run, i, records)]
+
+    def run_pair(self, index: int, callback=None, cancel=None) -> bool:
+        """Optimise pair ``index`` (from its checkpoint, if any) and write its frames and record, unless it is
+        finished already; False when ``cancel`` stopped it (its checkpoint is kept)."""
+        run = self._continue()
+        if _pair_finished(run, index, self._records(run)):
+            return True
+        record = _compute_pair(run, index, callback, cancel)
+        if record.get("status") == "cancelled":
+            return False
+        write_json(self._pair_file(index), record)
+        run.checkpoints[index].unlink(missing_ok=True)
+        return True
+
+    def finish(self) -> tuple[list[str], dict]:
+        """The movies, montage and record.json from the finished pairs; their records folded into run.json.
+        Returns the output files (relative to ``out``) and record.json's content."""
+        run = self._continue()
+        records = self._records(run)
+        missing = [i for i in run.morphed if not _pair_finished(run, i, records)]
+        if missing:
+            raise ValueError(f"{self.out}: pairs {missing} are not finished; rerun the job to compute them")
+        _write_outputs(self.args, run.given, run.size, run.settings, records, run.distances, run.cuts, run.threshold)
+        run.folder.save(status="done", pairs=records)
+        for path in [*(self.out / PAIRS_DIR).glob("pair_*.json"), self.out / PAIRS_DIR, self.out / "checkpoints"]:
+            with contextlib.suppress(OSError):
+                path.unlink() if path.is_file() else path.rmdir()
+        names = sorted(str(p.relative_to(self.out)) for p in self.out.rglob("*")
+                       if p.is_file() and p.name not in BOOKKEEPING and not p.name.startswith("."))
+        return names, read_json(self.out / RECORD_NAME)
+
+    def _continue(self) -> _Clip:
+        """The run that :meth:`start` opened, with its cuts. The clip is decoded once per process (a worker runs
+        many of its pairs) for the file contents run.json names, which are checked against the files each time."""
+        digests = ((read_json(self.out / "run.json") or {}).get("settings") or {}).get("input_sha256")
+        key = (str(self.args.video), self.args.input_fps, self.args.insert, self.args.to_fps, self.args.fps,
+               tuple(digests or ()))
+        if _DECODED.get("key") != key:
+            _DECODED.update(key=key, given=_load_inputs(self.args))
+        run = _open(self.args, resume=True, given=_DECODED["given"])
+        if "cuts" not in run.folder.state:
+            raise ValueError(f"{self.out} holds no started clip run: start the job first")
+        run.distances, run.cuts = run.folder.state["pair_distances"], set(run.folder.state["cuts"])
+        return run
+
+    def _records(self, run: _Clip) -> dict[str, dict]:
+        """The engine's records of the finished pairs, by pair index: run.json's and the pair files'."""
+        records = dict(run.folder.state.get("pairs", {}))
+        for index in run.morphed:
+            record = read_json(self._pair_file(index))
+            if record is not None:
+                records[str(index)] = record
+        return records
+
+    def _pair_file(self, index: int) -> Path:
+        return self.out / PAIRS_DIR / f"pair_{index:04d}.json"
+
+
+def _compute_pairs(run: _Clip) -> dict[str, dict]:
+    """Every pair's frames, one after another, under one progress bar; the engine's records of the optimised
+    pairs (by pair index) saved in run.json as each ends. Pairs finished before an interruption are kept."""
+    records: dict[str, dict] = dict(run.folder.state.get("pairs", {}))
+    morphed = run.morphed
+    bar = StepBar(runs=len(morphed), disable=run.args.no_progress, desc=PROG)
+    try:
+        for index in range(run.pair_count):
+            if index in morphed and _pair_finished(run, index, records):
                 continue  # finished before the interruption
-            bar.next_run(morphed.index(index))
-            checkpoint = checkpoints[index]
-            folder.mkdir(checkpoint.parent)
-            result = geodesic_path(given.items[index], given.items[index + 1], frames=plan.grid + 1,
-                                   options=replace(options, size=size), callback=bar, checkpoint=checkpoint,
-                                   snapshot_steps=(), init=start)
-            _write_frames(folder, [(n, result.images[j:j + 1]) for n, j in shown], total)
-            records[str(index)] = result.record.to_dict()
-            folder.save(pairs=records)
-            checkpoint.unlink(missing_ok=True)
+            if index in morphed:
+                bar.next_run(morphed.index(index))
+            record = _compute_pair(run, index, bar)
+            if record is not None:
+                records[str(index)] = record
+                run.folder.save(pairs=records)
+                run.checkpoints[index].unlink(missing_ok=True)
     finally:
         bar.close()
     return records
+
+
+def _compute_pair(run: _Clip, index: int, callback, cancel=None) -> dict | None:
+    """Write pair ``index``'s output frames: the optimised geodesic's (resumed from the pair's checkpoint), or
+    for a pair that is not morphed its first frame held. Returns the engine's record of an optimised pair.
+
+    Pairs computed at the same time never write the same file (`_owned_frames`). A cancelled
+    optimisation (``cancel`` set) writes nothing: its record says "cancelled" and its checkpoint is kept."""
+    from geometry.api import geodesic as geodesic_path
+
+    plan, total, size = run.given.plan, len(run.given.plan.positions), run.size
+    owned = _owned_frames(run, index)
+    if index not in run.morphed:
+        a = _working_frame(run.given.items[index], size)
+        b = _working_frame(run.given.items[index + 1], size)
+        _write_frames(run.folder, [(n, b if j == plan.grid else a) for n, j in owned], total)
+        return None
+    checkpoint = run.checkpoints[index]
+    run.folder.mkdir(checkpoint.parent)
+    result = geodesic_path(run.given.items[index], run.given.items[index + 1], frames=plan.grid + 1,
+                           options=replace(run.options, size=size), callback=callback, cancel=cancel,
+                           checkpoint=checkpoint, snapshot_steps=(), init=run.start)
+    record = result.record.to_dict()
+    if record.get("status") != "cancelled":
+        _write_frames(run.folder, [(n, result.images[j:j + 1]) for n, j in owned], total)
+    return record
+
+
+def _owned_frames(run: _Clip, index: int) -> list[tuple[int, int]]:
+    """(output index, step) of the frames pair ``index`` writes: from its first frame up to, not including, the
+    next pair's first (the last pair also the clip's last frame)."""
+    grid = run.given.plan.grid
+    return [(n, j) for n, j in run.given.plan.frames_of_pair(index) if j < grid or index == run.pair_count - 1]
+
+
+def _pair_finished(run: _Clip, index: int, records: dict) -> bool:
+    """Pair ``index`` has its record and all its output frames."""
+    owned = [n for n, _ in _owned_frames(run, index)]
+    return str(index) in records and _frames_exist(run.folder.out, owned, len(run.given.plan.positions))
 
 
 def _write_frames(folder: RunFolder, frames: list, total: int) -> None:
