@@ -5,7 +5,7 @@
 
 Two cases, as the code runs them, every draw at the largest scale level (the worst case the estimate
 assumes): a geometry step (all images under all draws, embedded at once and kept for the backward pass;
-estimated by `evaluation_bytes(..., grad=True)` per evaluation), and a distance estimate without
+estimated by `elpips.memory.step_bytes`), and a distance estimate without
 gradients (a pass at a time; estimated by `Metric.pass_memory`). Each line prints the measured peak,
 the estimate and their ratio: estimates should be at or somewhat above 1x the measurement (refusing a
 run that would have fitted is worse than an estimate that is a bit high).
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 # (metric, image side, images, draws, with gradients)
 CASES = [
     ("elpips_vgg", 64, 5, 4, True), ("elpips_vgg", 128, 5, 2, True), ("elpips_vgg", 256, 2, 1, True),
-    ("lpips_vgg", 256, 3, 1, True), ("alex", 256, 3, 1, True),
+    ("lpips_vgg", 256, 3, 1, True), ("alex", 256, 3, 1, True), ("alex", 512, 3, 1, True),
     ("elpips_vgg", 256, 2, 10, False), ("elpips_vgg", 512, 2, 10, False), ("lpips_vgg", 512, 2, 1, False),
 ]
 
@@ -36,7 +36,7 @@ def measure(name: str, side: int, images: int, draws: int, grad: bool, device: s
     import torch
 
     import elpips
-    from elpips.memory import evaluation_bytes
+    from elpips.memory import step_bytes
 
     metric = elpips.load_metric(name, device=device)
     generator = torch.Generator().manual_seed(0)
@@ -65,7 +65,7 @@ def measure(name: str, side: int, images: int, draws: int, grad: bool, device: s
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
     if grad:
         evaluations = images * (draws if metric.config.transforms is not None else 1)
-        estimate = evaluations * evaluation_bytes(metric.config, side, side, grad=True)
+        estimate = step_bytes(metric.config, evaluations, side, side)
     else:
         estimate = metric.pass_memory(images, side, side, draws)
     return {"peak": peak, "estimate": estimate}

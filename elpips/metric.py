@@ -18,7 +18,7 @@ from torch import nn
 
 from .configs import MetricConfig, get_config
 from .images import RANGE_TOLERANCE
-from .memory import evaluation_bytes, network_input
+from .memory import RUNTIME_BYTES, evaluation_bytes, network_input
 from .networks import ARCHITECTURES, Backbone
 from .transforms import Draws, apply_draws, sample_draws, transformed_size
 
@@ -117,7 +117,7 @@ class Metric(nn.Module):
         per_pass = 1 if self.config.transforms is None else min(draws, self._draws_per_pass(
             images, *self._network_input(height, width, scale=1)))
         inputs = images * 3 * height * width * self.shift.element_size()
-        return per_pass * images * evaluation_bytes(self.config, height, width, grad=False) + inputs
+        return per_pass * images * evaluation_bytes(self.config, height, width, grad=False) + inputs + RUNTIME_BYTES
 
     def _network_sizes(self, size: int, num_scales: int | None = None) -> list[int]:
         """Input sizes the network sees for an image side of ``size`` pixels, one per scale level (of the

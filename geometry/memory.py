@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from elpips.memory import available_bytes, check, evaluation_bytes, largest_fitting
+from elpips.memory import available_bytes, check, largest_fitting, step_bytes
 
 from .optimize import effective_stages, stage_sizes
 from .presets import get_preset
@@ -37,7 +37,7 @@ def run_memory(kind: str, distance: str, images: int, free: int, size: tuple[int
             step = 4 * images * 3 * height * width * _FLOAT_BYTES
         else:
             evaluations = images * (stage.draws if config.transforms is not None else 1)
-            step = evaluations * evaluation_bytes(config, height, width, grad=True)
+            step = step_bytes(config, evaluations, height, width)
         peak = max(peak, step)
     state = (images + 4 * free) * 3 * size[0] * size[1] * _FLOAT_BYTES  # images, gradient, Adam moments, copy
     return peak + state
