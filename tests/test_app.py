@@ -135,7 +135,8 @@ def test_elpips_distance_map_forms_live_as_samples_accumulate(client, ex, monkey
     updates = job.outputs()
     answers = [answer for answer, _, _ in updates]
     assert len(updates) >= 3 and all(answer.startswith("Measuring") for answer in answers[:-1])
-    assert "after 32 of 64 samples (50 %), about" in answers[0] and "s left. Stop ends it now" in answers[0]
+    # the time left is measured, so on a fast machine it can be "under a second"
+    assert re.search(r"after 32 of 64 samples \(50 %\), (about .+|under a second) left\. Stop ends it now", answers[0])
     assert answers[-1].startswith("### Distance")
     assert all(_local(picture).is_file() for _, _, picture in updates)
 
