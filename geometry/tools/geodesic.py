@@ -249,20 +249,20 @@ def _run(args: argparse.Namespace) -> int:
         run.folder.discard_if_empty(error)
         raise
 
-    _write_outputs(args, run.given, run.size, run.settings, records, run.distances, run.cuts, run.threshold)
+    _write_outputs(run, records)
     run.folder.save(status="done")
     if run.pair_count > 1:
         run.folder.discard_if_empty()  # the emptied checkpoints/ folder
     return 0
 
 
-def _write_outputs(args, given: _Inputs, size, settings: dict, records: dict, distances: list[float], cuts: set[int],
-                   threshold) -> None:
+def _write_outputs(run: _Clip, records: dict) -> None:
     """The movies, the montage and record.json from the frames in frames/; the closing lines on stderr."""
     import numpy as np
 
     from geometry import clips, video
 
+    args, given, size, cuts = run.args, run.given, run.size, run.cuts
     out, plan = args.out, given.plan
     total = len(plan.positions)
     frame_paths = [out / video.FRAMES_DIR / video.png_frame_name(i, total) for i in range(total)]
@@ -278,9 +278,10 @@ def _write_outputs(args, given: _Inputs, size, settings: dict, records: dict, di
     audio_said = ("copied" if audio is not None else given.audio_note if given.audio_note else
                   "not copied: no mp4 in --formats" if given.audio is not None else "none in the input")
     write_json(out / RECORD_NAME, {
-        "settings": settings, "fps": given.fps, "frames": total, "output_size": list(size),
+        "settings": run.settings, "fps": given.fps, "frames": total, "output_size": list(size),
         "optimised_at": [list(s) for s in stages], "timing": plan.to_dict(), "audio": audio_said,
-        **({"pair_distances": distances, "cut_threshold": threshold, "cuts": sorted(cuts)} if given.is_clip else {}),
+        **({"pair_distances": run.distances, "cut_threshold": run.threshold, "cuts": sorted(cuts)}
+           if given.is_clip else {}),
         "pairs": [records.get(str(i)) or _held_record(i, cuts) for i in range(len(given.items) - 1)],
     })
     if given.audio is not None or given.audio_note:
@@ -365,7 +366,7 @@ class ClipJob:
         missing = [i for i in run.morphed if not _pair_finished(run, i, records)]
         if missing:
             raise ValueError(f"{self.out}: pairs {missing} are not finished; rerun the job to compute them")
-        _write_outputs(self.args, run.given, run.size, run.settings, records, run.distances, run.cuts, run.threshold)
+        _write_outputs(run, records)
         run.folder.save(status="done", pairs=records)
         for path in [*(self.out / PAIRS_DIR).glob("pair_*.json"), self.out / PAIRS_DIR, self.out / "checkpoints"]:
             with contextlib.suppress(OSError):
