@@ -38,14 +38,10 @@ from .cli_common import (
     print_json,
 )
 from .configs import METRIC_NAMES
+from .estimators import DEFAULT_COMPARE_MAX_SAMPLES
+from .sampling import DEFAULT_MAX_ERROR, DEFAULT_MAX_REL_ERROR, DEFAULT_MAX_SAMPLES, Z_95, confidence
 
 EXIT_WEIGHTS = EXIT_FAILED
-
-# The reference evaluator's stopping rule (ELPIPS.md section 4).
-DEFAULT_MAX_ERROR = 0.01
-DEFAULT_MAX_REL_ERROR = 0.025
-DEFAULT_MAX_SAMPLES = 5000
-DEFAULT_COMPARE_MAX_SAMPLES = 2000
 
 
 class UsageError(ValueError):
@@ -256,7 +252,7 @@ def _compare(args: argparse.Namespace) -> int:
         others.append({
             "candidate": str(args.candidates[k]), "minus_closest": diff, "stderr": diff_stderr,
             "z": diff / diff_stderr if diff_stderr else None,
-            "confidence": _confidence(diff, diff_stderr),
+            "confidence": confidence(diff, diff_stderr),
         })
     if args.json:
         print_json({
@@ -327,7 +323,7 @@ def _closest_leads(maps) -> bool:
     import elpips
 
     comparison = elpips.Comparison.from_draws(maps.distances, maps.block)
-    return maps.samples > maps.block and comparison.confidence_z() >= elpips.estimators.Z_95
+    return maps.samples > maps.block and comparison.confidence_z() >= Z_95
 
 
 def _write_candidate_maps(args: argparse.Namespace, metric, maps) -> list[Path]:
@@ -443,13 +439,6 @@ def _run_settings(args: argparse.Namespace, metric) -> dict:
 
 def _with_error(value: float, stderr: float | None) -> str:
     return f"{value:.9g}" if stderr is None else f"{value:.6g} ± {stderr:.2g}"
-
-
-def _confidence(diff: float, stderr: float | None) -> float:
-    """Probability that the closest candidate really is closer, under a normal approximation."""
-    if stderr is None or not stderr > 0:  # a deterministic metric: the ordering is exact
-        return 1.0 if diff > 0 else 0.5
-    return 0.5 * (1.0 + math.erf(diff / stderr / math.sqrt(2.0)))
 
 
 def _size(image) -> str:

@@ -35,6 +35,8 @@ from typing import Any
 
 import torch
 
+from elpips.sampling import SamplingPlan, sample_blocks, standard_error
+
 from .distances import DistanceFamily, resolve_device
 from .energies import barycenter_energy, check_form, path_energy
 from .inputs import prepare_images, resize
@@ -280,20 +282,16 @@ def estimate_energy(result: Result | None = None, *, images: torch.Tensor | None
     pair_energy = pair_energy.to(device)
     all_images = all_images.to(device)
     generator = torch.Generator().manual_seed(int(seed))
-    chunks = []
+    plan = SamplingPlan(max_samples=int(samples), block=int(batch), stratified=False)  # any distance: independent
     with torch.no_grad():
-        remaining = int(samples)
-        while remaining > 0:
-            count = min(batch, remaining)
-            draws = metric.sample_draws(count, generator)
-            chunks.append(pair_energy.pair_distances(metric, all_images, draws).double().cpu())
-            remaining -= count
-    per_draw = torch.cat(chunks)
+        per_draw = torch.cat(list(sample_blocks(
+            lambda count, _: pair_energy.pair_distances(metric, all_images, metric.sample_draws(count, generator))
+            .double().cpu(), plan)))
     value, linearised = pair_energy.estimate(per_draw)
     n = per_draw.shape[0]
     if n > 1:
-        stderr = (linearised.std(unbiased=True) / n ** 0.5).item()
-        spread = per_draw.std(0, unbiased=True) / n ** 0.5
+        stderr = standard_error(linearised, plan.error_block).item()
+        spread = standard_error(per_draw, plan.error_block)
     else:
         stderr, spread = float("nan"), torch.full((per_draw.shape[1],), float("nan"))
     return EnergyEstimate(value, stderr, n, per_draw.mean(0).tolist(), spread.tolist(), linearised.tolist())
