@@ -188,7 +188,7 @@ def _distance(args: argparse.Namespace) -> int:
                     max_rel_error=args.max_rel_error if args.max_rel_error is not None else DEFAULT_MAX_REL_ERROR,
                     max_samples=args.max_samples)
     maps = None
-    with torch.no_grad(), _progress_bar(args, args.samples or args.max_samples) as progress:
+    with torch.no_grad(), _progress_bar(args, metric, args.samples, args.max_samples) as progress:
         if args.map is not None or args.map_raw is not None:
             maps = _difference_map(metric, a, b, args.samples, progress, generator=generator, **adaptive)
             estimate = maps.estimate
@@ -231,7 +231,7 @@ def _compare(args: argparse.Namespace) -> int:
     _check_memory(args, metric, 1 + len(candidates), tuple(reference.shape[-2:]))
     generator = torch.Generator().manual_seed(args.seed)
     map_paths = []
-    with torch.no_grad(), _progress_bar(args, args.samples or args.max_samples) as progress:
+    with torch.no_grad(), _progress_bar(args, metric, args.samples, args.max_samples) as progress:
         if args.map_dir is None:
             result = elpips.compare(metric, reference, candidates, samples=args.samples,
                                     max_samples=args.max_samples, generator=generator, progress=progress)
@@ -418,15 +418,18 @@ def _difference_map(metric, x, y, samples, progress, **options):
 
 
 @contextlib.contextmanager
-def _progress_bar(args: argparse.Namespace, total: int):
+def _progress_bar(args: argparse.Namespace, metric, samples: int | None, max_samples: int):
     """A progress bar over draws on stderr, shown once the estimate has taken 2 s; yields the estimators'
-    ``progress`` callback (None with --no-progress)."""
-    if args.no_progress:
+    ``progress`` callback (None with --no-progress, and for deterministic metrics: one evaluation, no draws).
+    A fixed count shows the draws done of it with the time left; an adaptive estimate stops at a point
+    nobody knows in advance, so it shows the draws done and their rate, the cap in its label, no time left."""
+    if args.no_progress or metric.config.transforms is None:
         yield None
         return
     from tqdm import tqdm
 
-    with tqdm(total=total, unit="draw", desc="elpips", delay=2.0, leave=False, file=sys.stderr,
+    label = "elpips" if samples is not None else f"elpips (until precise, at most {max_samples})"
+    with tqdm(total=samples, unit="draw", desc=label, delay=2.0, leave=False, file=sys.stderr,
               dynamic_ncols=True) as bar:
         yield bar.update
 
