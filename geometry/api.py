@@ -37,6 +37,7 @@ import torch
 
 from elpips.sampling import SamplingPlan, sample_blocks, standard_error
 
+from . import seeds
 from .distances import DistanceFamily, resolve_device
 from .energies import barycenter_energy, check_form, path_energy
 from .inputs import prepare_images, resize
@@ -217,7 +218,7 @@ def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, si
     settings = {key: kwargs.pop(key) for key in list(kwargs) if key in OPTION_NAMES}
     options = RunOptions.build(options, **settings)
     source = prepare_images([image], options.size)
-    generator = torch.Generator().manual_seed(options.seed + 7919)
+    generator = seeds.generator(seeds.perturbation_seed(options.seed))
     copies = perturbed_copies(source, mode, count, generator, sigma, max_shift)
     return barycenter(copies, None, options=replace(options, size=None), **kwargs)
 
