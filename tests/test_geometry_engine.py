@@ -1,4 +1,4 @@
-"""Acceptance tests of the geometry engine (issue 3): exact answers under squared L2, E-LPIPS behaviour,
+"""Acceptance tests of the geometry engine: exact answers under squared L2, E-LPIPS behaviour,
 checkpoints that resume bit-for-bit, refusal of corrupt checkpoints."""
 from __future__ import annotations
 
