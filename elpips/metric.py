@@ -2,7 +2,7 @@
 
 Per compared feature map, each pixel's channel vector is scaled to unit length, the two images'
 maps are subtracted and squared, averaged over positions and weighed per channel; the distance is
-the sum over maps, with no square root (ELPIPS.md section 2). E-LPIPS is the expectation of that
+the sum over maps, with no square root (docs/metric.md). E-LPIPS is the expectation of that
 over random transformations and dropout: :meth:`Metric.forward` averages ``samples`` draws.
 
 For optimisation in image space the work splits in two: :meth:`Metric.embed` computes every image's

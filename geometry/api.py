@@ -15,7 +15,7 @@ replace the fields of `options` when both are given):
   device: None/"auto" (cuda when available), "cpu", "cuda", ...   dtype: None, "float32" or "bfloat16" (CUDA autocast).
   checkpoint_every: steps between checkpoints (see `geometry.optimize`).
   draws_per_step: random transformations per step (overrides the preset's).
-  energy: "squared" (sum w d^2, the default, as in ELPIPS.md §6) or "linear" (sum w d).
+  energy: "squared" (sum w d^2, the default, as in the paper; docs/geometry.md) or "linear" (sum w d).
   init: "noise", "mean", "even" (overrides the preset's initialisation; "even": a geodesic starts from the
       cross-dissolve with its frames spaced evenly under the distance, `geometry.spacing`).
 Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list);
@@ -168,7 +168,7 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
                options: RunOptions | None = None, callback: Callable[[Progress], Any] | None = None,
                cancel: threading.Event | None = None, checkpoint: str | os.PathLike | None = None,
                snapshot_steps: Sequence[int] | None = None, init: Any = None, **settings: Any) -> Result:
-    """The image x minimising sum_i w_i f(d(x, y_i)) over the pixels of x (ELPIPS.md §6).
+    """The image x minimising sum_i w_i f(d(x, y_i)) over the pixels of x (docs/geometry.md).
 
     Weights are normalised to sum to 1 (uniform when None); any count of images, any non-negative weights.
     With energy="squared" (default) f(d) = d^2 as in the reference; "linear" uses f(d) = d (with
