@@ -35,7 +35,7 @@ from .sampling import (
 #: compare's default cap: a ranking settles with fewer draws than a distance
 DEFAULT_COMPARE_MAX_SAMPLES = 2000
 
-Progress = Callable[[int], object]  # called with the number of draws evaluated since the last call
+DrawCounter = Callable[[int], object]  # called with the number of draws evaluated since the last call
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,8 @@ class Comparison:
 
 
 def _sampled_distances(metric: Metric, images: torch.Tensor, i, j, plan: SamplingPlan, generator,
-                       progress: Progress | None, stop: Callable[[torch.Tensor], bool] | None = None) -> torch.Tensor:
+                       progress: DrawCounter | None,
+                       stop: Callable[[torch.Tensor], bool] | None = None) -> torch.Tensor:
     """(draws, P) per-draw distances of the pairs (images[i], images[j]) sampled as ``plan`` (resolved) says,
     until ``stop(per_draw so far)`` holds; a network pass at a time (see Metric.pair_distances)."""
     chunks: list[torch.Tensor] = []
@@ -134,7 +135,7 @@ def estimate(
     samples: int = 60,
     block: int = BLOCK,
     generator: torch.Generator | None = None,
-    progress: Progress | None = None,
+    progress: DrawCounter | None = None,
 ) -> Estimate:
     """Mean of ``samples`` draws of d(x[n], y[n]) for each pair n, with standard errors."""
     plan = _plan(metric, samples, samples, block)
@@ -151,7 +152,7 @@ def estimate_adaptive(
     max_samples: int = DEFAULT_MAX_SAMPLES,
     block: int = BLOCK,
     generator: torch.Generator | None = None,
-    progress: Progress | None = None,
+    progress: DrawCounter | None = None,
 ) -> Estimate:
     """Sample block by block until every pair's 95 % error is below ``max_error`` and ``max_rel_error``
     times its value, or ``max_samples`` draws were taken (the reference's stopping rule)."""
@@ -174,7 +175,7 @@ def compare(
     z: float = Z_95,
     block: int = BLOCK,
     generator: torch.Generator | None = None,
-    progress: Progress | None = None,
+    progress: DrawCounter | None = None,
 ) -> Comparison:
     """Distances of each candidate (1, 3, H, W) to ``reference`` under shared draws.
 
