@@ -49,8 +49,13 @@ def _serve(args: argparse.Namespace) -> None:
     problem = writable_folder_problem(args.output_dir)
     if problem is not None:
         raise SystemExit(f"elpips-app: --output-dir {args.output_dir}: {problem}; choose another folder")
+    from elpips.extras import MissingExtra, require
     from geometry.distances import resolve_device
 
+    try:
+        require("gradio", "the web UI"), require("pandas", "the web UI")
+    except MissingExtra as error:
+        raise SystemExit(f"elpips-app: {error}") from None
     from app.ui import build_app, launch_options
 
     device = resolve_device(args.device)

@@ -1,4 +1,4 @@
-"""Benchmark of elpips-batch backends (issue 5): jobs per minute on a private Ray cluster vs the local backend,
+"""Benchmark of elpips-batch backends: jobs per minute on a private Ray cluster vs the local backend,
 on the same job file. Prints numbers; not a test.
 
     python benchmarks/bench_batch.py                                  # 8 E-LPIPS averages, 64 px, 30 steps

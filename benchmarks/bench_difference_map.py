@@ -1,4 +1,4 @@
-"""Benchmark of difference maps (issue 12). Prints numbers; not a test.
+"""Benchmark of difference maps. Prints numbers; not a test.
 
     python benchmarks/bench_difference_map.py             # every part
     python benchmarks/bench_difference_map.py --quick     # fewer rounds, draws and seeds

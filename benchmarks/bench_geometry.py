@@ -1,4 +1,4 @@
-"""Benchmark of the geometry engine (issue 3). Prints numbers; not a test.
+"""Benchmark of the geometry engine. Prints numbers; not a test.
 
     python benchmarks/bench_geometry.py                 # everything, at the issue's sizes (an hour or more on 2 cores)
     python benchmarks/bench_geometry.py --quick         # every part, smaller (minutes)

@@ -1,4 +1,4 @@
-"""Benchmark of the metric (issue 2). Prints numbers; not a test.
+"""Benchmark of the metric. Prints numbers; not a test.
 
     python benchmarks/bench_metric.py                    # every part on the fastest device here
     python benchmarks/bench_metric.py --quick            # every part, fewer rounds and samples

@@ -28,7 +28,7 @@ max/min consecutive distance. Methods:
 * ``fast from flow``: the same refinement started from the flow baseline's frames (`init=` start images).
 Seconds and network image-evaluations are the method's own (flow: OpenCV on the CPU).
 
-Targets (issue 14): ghost fraction <= 0.3 with R^2 >= 0.5 and E-LPIPS to the truth <= 0.5x the dissolve's;
+Targets: ghost fraction <= 0.3 with R^2 >= 0.5 and E-LPIPS to the truth <= 0.5x the dissolve's;
 10-frame geodesics at 128 px in <= 3 min and at 256 px in <= 10 min with max/min <= 1.3 and path energy below
 the dissolve's.
 """
@@ -180,7 +180,7 @@ def summarise(rows: list[dict]) -> None:
             print(f"{size:4d} px {scene:24s} " + "  ".join(f"{m} {v:.6f}" for m, v in ranked))
 
 
-#: The fast path recipe before the even start (issue 14's first version): the uniform cross-dissolve, 60 steps of
+#: The fast path recipe before the even start (its first version): the uniform cross-dissolve, 60 steps of
 #: 4 draws at about 64 px, 20 of 4 at each doubling. The baseline of --parts paths' time ratio.
 PREVIOUS_FAST_PATH_STAGES = ((60, 4), (20, 4))
 

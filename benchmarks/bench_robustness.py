@@ -1,4 +1,4 @@
-"""Benchmark of adversarial robustness (issue 11): how often an attack within epsilon makes a distorted
+"""Benchmark of adversarial robustness: how often an attack within epsilon makes a distorted
 image rank closer to its reference than an anchor does, against LPIPS-VGG and against E-LPIPS, at the
 same budget of network evaluations. Prints numbers and a table for the README; not a test.
 

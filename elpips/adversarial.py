@@ -45,7 +45,7 @@ NORMS = ("linf", "l2")
 #: The pixel distance a judge can also be: the mean squared difference (no square root, like the metrics).
 PIXEL_L2 = "l2"
 JUDGES = METRIC_NAMES + (PIXEL_L2,)
-#: Fresh draws per judgement of a random metric: before, after and the anchor share them (ELPIPS.md section 4).
+#: Fresh draws per judgement of a random metric: before, after and the anchor share them (docs/metric.md).
 JUDGE_SAMPLES = 200
 #: 8-bit levels: the attacked image is rounded to them by default, as a PNG will hold it.
 LEVELS = 255

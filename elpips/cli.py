@@ -38,14 +38,10 @@ from .cli_common import (
     print_json,
 )
 from .configs import METRIC_NAMES
+from .estimators import DEFAULT_COMPARE_MAX_SAMPLES
+from .sampling import DEFAULT_MAX_ERROR, DEFAULT_MAX_REL_ERROR, DEFAULT_MAX_SAMPLES, Z_95, confidence
 
 EXIT_WEIGHTS = EXIT_FAILED
-
-# The reference evaluator's stopping rule (ELPIPS.md section 4).
-DEFAULT_MAX_ERROR = 0.01
-DEFAULT_MAX_REL_ERROR = 0.025
-DEFAULT_MAX_SAMPLES = 5000
-DEFAULT_COMPARE_MAX_SAMPLES = 2000
 
 
 class UsageError(ValueError):
@@ -192,7 +188,7 @@ def _distance(args: argparse.Namespace) -> int:
                     max_rel_error=args.max_rel_error if args.max_rel_error is not None else DEFAULT_MAX_REL_ERROR,
                     max_samples=args.max_samples)
     maps = None
-    with torch.no_grad(), _progress_bar(args, args.samples or args.max_samples) as progress:
+    with torch.no_grad(), _progress_bar(args, metric, args.samples, args.max_samples) as progress:
         if args.map is not None or args.map_raw is not None:
             maps = _difference_map(metric, a, b, args.samples, progress, generator=generator, **adaptive)
             estimate = maps.estimate
@@ -235,7 +231,7 @@ def _compare(args: argparse.Namespace) -> int:
     _check_memory(args, metric, 1 + len(candidates), tuple(reference.shape[-2:]))
     generator = torch.Generator().manual_seed(args.seed)
     map_paths = []
-    with torch.no_grad(), _progress_bar(args, args.samples or args.max_samples) as progress:
+    with torch.no_grad(), _progress_bar(args, metric, args.samples, args.max_samples) as progress:
         if args.map_dir is None:
             result = elpips.compare(metric, reference, candidates, samples=args.samples,
                                     max_samples=args.max_samples, generator=generator, progress=progress)
@@ -256,7 +252,7 @@ def _compare(args: argparse.Namespace) -> int:
         others.append({
             "candidate": str(args.candidates[k]), "minus_closest": diff, "stderr": diff_stderr,
             "z": diff / diff_stderr if diff_stderr else None,
-            "confidence": _confidence(diff, diff_stderr),
+            "confidence": confidence(diff, diff_stderr),
         })
     if args.json:
         print_json({
@@ -327,7 +323,7 @@ def _closest_leads(maps) -> bool:
     import elpips
 
     comparison = elpips.Comparison.from_draws(maps.distances, maps.block)
-    return maps.samples > maps.block and comparison.confidence_z() >= elpips.estimators.Z_95
+    return maps.samples > maps.block and comparison.confidence_z() >= Z_95
 
 
 def _write_candidate_maps(args: argparse.Namespace, metric, maps) -> list[Path]:
@@ -422,15 +418,18 @@ def _difference_map(metric, x, y, samples, progress, **options):
 
 
 @contextlib.contextmanager
-def _progress_bar(args: argparse.Namespace, total: int):
+def _progress_bar(args: argparse.Namespace, metric, samples: int | None, max_samples: int):
     """A progress bar over draws on stderr, shown once the estimate has taken 2 s; yields the estimators'
-    ``progress`` callback (None with --no-progress)."""
-    if args.no_progress:
+    ``progress`` callback (None with --no-progress, and for deterministic metrics: one evaluation, no draws).
+    A fixed count shows the draws done of it with the time left; an adaptive estimate stops at a point
+    nobody knows in advance, so it shows the draws done and their rate, the cap in its label, no time left."""
+    if args.no_progress or metric.config.transforms is None:
         yield None
         return
     from tqdm import tqdm
 
-    with tqdm(total=total, unit="draw", desc="elpips", delay=2.0, leave=False, file=sys.stderr,
+    label = "elpips" if samples is not None else f"elpips (until precise, at most {max_samples})"
+    with tqdm(total=samples, unit="draw", desc=label, delay=2.0, leave=False, file=sys.stderr,
               dynamic_ncols=True) as bar:
         yield bar.update
 
@@ -443,13 +442,6 @@ def _run_settings(args: argparse.Namespace, metric) -> dict:
 
 def _with_error(value: float, stderr: float | None) -> str:
     return f"{value:.9g}" if stderr is None else f"{value:.6g} ± {stderr:.2g}"
-
-
-def _confidence(diff: float, stderr: float | None) -> float:
-    """Probability that the closest candidate really is closer, under a normal approximation."""
-    if stderr is None or not stderr > 0:  # a deterministic metric: the ordering is exact
-        return 1.0 if diff > 0 else 0.5
-    return 0.5 * (1.0 + math.erf(diff / stderr / math.sqrt(2.0)))
 
 
 def _size(image) -> str:

@@ -1,4 +1,4 @@
-"""The metric configurations of ELPIPS.md section 2, as data.
+"""The metric configurations of docs/metric.md ("The network"), as data.
 
 A :class:`MetricConfig` names a backbone, how it pools, which feature maps are compared, which linear
 weights weigh them, and (for E-LPIPS) the random transformation ensemble of section 3.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TransformConfig:
-    """The random transformation ensemble (ELPIPS.md section 3), applied identically to every image in a sample.
+    """The random transformation ensemble (docs/metric.md), applied identically to every image in a sample.
 
     ``num_scales`` is the number of downscaling levels s = 1..num_scales, drawn with P(s) ~ 1/s^2. The paper
     uses 8; each level must leave enough pixels for the network, which sets the metric's minimum image size.

@@ -1,4 +1,4 @@
-"""Estimating E-LPIPS, an expectation over random transformations, from samples (ELPIPS.md section 4).
+"""Estimating E-LPIPS, an expectation over random transformations, from samples (Kettunen et al., 2019).
 
 - :func:`estimate`: the mean of a fixed number of samples, with its standard error.
 - :func:`estimate_adaptive`: the reference's rule: draw blocks of 10 until the 95 % error of the mean
@@ -7,13 +7,9 @@
   differences are strongly correlated, so which candidate is closer is settled with far fewer samples
   than the distances themselves.
 
-All three draw samples in blocks of ``block`` (10, the reference's batch) that are stratified within
-the block (:func:`elpips.sample_draws` with ``stratify``): block means are independent and unbiased,
-the standard error comes from their spread, and it is typically two to three times smaller than that
-of as many independent draws. ``block=1`` gives plain independent draws. A requested sample count is
-honoured exactly, its blocks made smaller where it is not a multiple of ``block`` (64 samples: 8 blocks
-of 8). Metrics without transformations are deterministic: one sample, zero error. ``progress(k)``, if
-given, is called after every network pass with the number of draws it evaluated (for progress bars).
+All three sample through :func:`elpips.sampling.sample_blocks` (blocks, stratification, stopping; see
+that module and docs/metric.md). ``progress(k)``, if given, is called after every network pass with the
+number of draws it evaluated (for progress bars).
 """
 
 from __future__ import annotations
@@ -25,11 +21,21 @@ from dataclasses import dataclass
 import torch
 
 from .metric import Metric
+from .sampling import (
+    BLOCK,
+    DEFAULT_MAX_ERROR,
+    DEFAULT_MAX_REL_ERROR,
+    DEFAULT_MAX_SAMPLES,
+    Z_95,
+    SamplingPlan,
+    sample_blocks,
+    standard_error,
+)
 
-Z_95 = 1.96
-BLOCK = 10
+#: compare's default cap: a ranking settles with fewer draws than a distance
+DEFAULT_COMPARE_MAX_SAMPLES = 2000
 
-Progress = Callable[[int], object]  # called with the number of draws evaluated since the last call
+DrawCounter = Callable[[int], object]  # called with the number of draws evaluated since the last call
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class Estimate:
     @staticmethod
     def from_draws(per_draw: torch.Tensor, block: int) -> "Estimate":
         """The estimate from (samples, N) per-draw distances drawn in stratified blocks of ``block``."""
-        return Estimate(per_draw.mean(dim=0), _stderr(per_draw, block), per_draw.shape[0])
+        return Estimate(per_draw.mean(dim=0), standard_error(per_draw, block), per_draw.shape[0])
 
     def meets(self, max_error: float, max_rel_error: float) -> bool:
         """Whether every pair's 95 % error is below ``max_error`` and ``max_rel_error`` times its value
@@ -75,8 +81,8 @@ class Comparison:
     def from_draws(per_draw: torch.Tensor, block: int) -> "Comparison":
         """The comparison from (samples, K) per-draw distances of K candidates under shared draws."""
         differences = per_draw[:, :, None] - per_draw[:, None, :]
-        return Comparison(per_draw.mean(0), _stderr(per_draw, block), differences.mean(0),
-                          _stderr(differences, block), per_draw.shape[0])
+        return Comparison(per_draw.mean(0), standard_error(per_draw, block), differences.mean(0),
+                          standard_error(differences, block), per_draw.shape[0])
 
     @property
     def closest(self) -> int:
@@ -93,31 +99,26 @@ class Comparison:
         return min(z)
 
 
-def _stderr(per_draw: torch.Tensor, block: int) -> torch.Tensor:
-    """Standard error of the mean of (n, ...) per-draw values drawn in stratified blocks of ``block``."""
-    n = per_draw.shape[0]
-    blocks = n // block
-    if blocks >= 2 and blocks * block == n:
-        means = per_draw.unflatten(0, (blocks, block)).mean(dim=1)
-        return means.std(dim=0) / math.sqrt(blocks)
-    if n < 2:
-        return torch.zeros_like(per_draw[0])
-    return per_draw.std(dim=0) / math.sqrt(n)  # one block: the independent-draws formula, an upper bound
+def _sampled_distances(metric: Metric, images: torch.Tensor, i, j, plan: SamplingPlan, generator,
+                       progress: DrawCounter | None,
+                       stop: Callable[[torch.Tensor], bool] | None = None) -> torch.Tensor:
+    """(draws, P) per-draw distances of the pairs (images[i], images[j]) sampled as ``plan`` (resolved) says,
+    until ``stop(per_draw so far)`` holds; a network pass at a time (see Metric.pair_distances)."""
+    chunks: list[torch.Tensor] = []
+
+    def draw(count: int, stratify: int) -> torch.Tensor:
+        draws = metric.sample_draws(count, generator, stratify=stratify)
+        with torch.no_grad():
+            chunks.append(metric.pair_distances(images, draws, i, j, progress).cpu())
+        return chunks[-1]
+
+    for _ in sample_blocks(draw, plan, lambda: stop is not None and stop(torch.cat(chunks))):
+        pass
+    return torch.cat(chunks)
 
 
-def _per_draw_distances(metric: Metric, images: torch.Tensor, i, j, count: int, block: int, generator,
-                        progress: Progress | None = None) -> torch.Tensor:
-    """(count, P) per-draw distances, computed a network pass at a time (see Metric.pair_distances)."""
-    draws = metric.sample_draws(count, generator, stratify=block)
-    with torch.no_grad():
-        return metric.pair_distances(images, draws, i, j, progress).cpu()
-
-
-def _block_size(samples: int, block: int) -> int:
-    """The largest block size up to ``block`` that splits ``samples`` into at least two whole blocks."""
-    if samples < 1 or block < 1:
-        raise ValueError(f"samples and block must be >= 1, got {samples} and {block}")
-    return next((b for b in range(min(block, samples // 2), 1, -1) if samples % b == 0), 1)
+def _plan(metric: Metric, samples: int | None, max_samples: int, block: int) -> SamplingPlan:
+    return SamplingPlan(samples, max_samples, block).resolved(metric.config.transforms is None)
 
 
 def _pairs(x: torch.Tensor, y: torch.Tensor):
@@ -134,41 +135,35 @@ def estimate(
     samples: int = 60,
     block: int = BLOCK,
     generator: torch.Generator | None = None,
-    progress: Progress | None = None,
+    progress: DrawCounter | None = None,
 ) -> Estimate:
     """Mean of ``samples`` draws of d(x[n], y[n]) for each pair n, with standard errors."""
-    if metric.config.transforms is None:
-        samples = 1
-    block = _block_size(samples, block)
+    plan = _plan(metric, samples, samples, block)
     images, i, j = _pairs(x, y)
-    return Estimate.from_draws(_per_draw_distances(metric, images, i, j, samples, block, generator, progress), block)
+    return Estimate.from_draws(_sampled_distances(metric, images, i, j, plan, generator, progress), plan.block)
 
 
 def estimate_adaptive(
     metric: Metric,
     x: torch.Tensor,
     y: torch.Tensor,
-    max_error: float = 0.01,
-    max_rel_error: float = 0.025,
-    max_samples: int = 5000,
+    max_error: float = DEFAULT_MAX_ERROR,
+    max_rel_error: float = DEFAULT_MAX_REL_ERROR,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
     block: int = BLOCK,
     generator: torch.Generator | None = None,
-    progress: Progress | None = None,
+    progress: DrawCounter | None = None,
 ) -> Estimate:
     """Sample block by block until every pair's 95 % error is below ``max_error`` and ``max_rel_error``
     times its value, or ``max_samples`` draws were taken (the reference's stopping rule)."""
-    if metric.config.transforms is None:
-        return estimate(metric, x, y, 1, progress=progress)
+    plan = _plan(metric, None, max_samples, block)
     images, i, j = _pairs(x, y)
-    chunks: list[torch.Tensor] = []
-    taken = 0
-    while True:
-        count = min(block, max_samples - taken)  # the last block may be cut short by the cap
-        chunks.append(_per_draw_distances(metric, images, i, j, count, count, generator, progress))
-        taken += count
-        result = Estimate.from_draws(torch.cat(chunks), block)
-        if result.meets(max_error, max_rel_error) or taken >= max_samples:
-            return result
+
+    def precise(per_draw: torch.Tensor) -> bool:
+        return Estimate.from_draws(per_draw, plan.block).meets(max_error, max_rel_error)
+
+    per_draw = _sampled_distances(metric, images, i, j, plan, generator, progress, precise)
+    return Estimate.from_draws(per_draw, plan.block)
 
 
 def compare(
@@ -176,16 +171,16 @@ def compare(
     reference: torch.Tensor,
     candidates: list[torch.Tensor],
     samples: int | None = None,
-    max_samples: int = 2000,
+    max_samples: int = DEFAULT_COMPARE_MAX_SAMPLES,
     z: float = Z_95,
     block: int = BLOCK,
     generator: torch.Generator | None = None,
-    progress: Progress | None = None,
+    progress: DrawCounter | None = None,
 ) -> Comparison:
     """Distances of each candidate (1, 3, H, W) to ``reference`` under shared draws.
 
-    With ``samples`` set, that many draws (whole blocks); otherwise block by block until the closest
-    candidate is ahead of every other by ``z`` standard errors of the difference, or ``max_samples``.
+    With ``samples`` set, that many draws; otherwise block by block until the closest candidate is ahead
+    of every other by ``z`` standard errors of the difference (two blocks at least), or ``max_samples``.
     """
     if len(candidates) < 1:
         raise ValueError("compare needs at least one candidate")
@@ -195,19 +190,10 @@ def compare(
     images = torch.cat([reference, *candidates])
     k = len(candidates)
     i, j = torch.arange(1, k + 1), torch.zeros(k, dtype=torch.long)
-    if metric.config.transforms is None:
-        return Comparison.from_draws(_per_draw_distances(metric, images, i, j, 1, 1, generator, progress), 1)
-    if samples is not None:
-        block = _block_size(samples, block)
-        per_draw = _per_draw_distances(metric, images, i, j, samples, block, generator, progress)
-        return Comparison.from_draws(per_draw, block)
-    chunks: list[torch.Tensor] = []
-    taken = 0
-    while True:
-        count = min(block, max_samples - taken)
-        chunks.append(_per_draw_distances(metric, images, i, j, count, count, generator, progress))
-        taken += count
-        result = Comparison.from_draws(torch.cat(chunks), block)
-        if (len(chunks) >= 2 and result.confidence_z() >= z) or taken >= max_samples:
-            return result
+    plan = _plan(metric, samples, max_samples, block)
 
+    def settled(per_draw: torch.Tensor) -> bool:
+        return per_draw.shape[0] > plan.block and Comparison.from_draws(per_draw, plan.block).confidence_z() >= z
+
+    per_draw = _sampled_distances(metric, images, i, j, plan, generator, progress, settled)
+    return Comparison.from_draws(per_draw, plan.block)

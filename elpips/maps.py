@@ -25,7 +25,8 @@ it overlaps, which keeps the mean exactly at any size. ``"bilinear"`` is the lpi
 (e.g. VGG at multiples of 16 px) and is otherwise slightly off.
 
 :func:`difference_maps` samples draws exactly as :func:`elpips.estimate` (``samples`` given) or
-:func:`elpips.estimate_adaptive` (not given) do, a network pass at a time, and yields the running
+:func:`elpips.estimate_adaptive` (not given) do (through :func:`elpips.sampling.sample_blocks`), a
+network pass at a time, and yields the running
 result after every pass, so that a map can be shown while it forms. Its scalar distances are the very
 numbers those estimators return for the same generator state.
 """
@@ -38,8 +39,9 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from .estimators import BLOCK, Estimate, _block_size
+from .estimators import Estimate
 from .metric import Embedding, Metric
+from .sampling import BLOCK, DEFAULT_MAX_ERROR, DEFAULT_MAX_REL_ERROR, DEFAULT_MAX_SAMPLES, SamplingPlan, sample_blocks
 from .transforms import Draws, apply_draws_adjoint, transformed_size
 
 UPSAMPLING = ("area", "bilinear")
@@ -134,7 +136,7 @@ def draw_maps(
 class _RunningMaps:
     """Mean and standard error of per-draw maps added a few at a time, without keeping them: sums of the
     draws and of their squares, and of the means of completed blocks. The standard error follows
-    ``elpips.estimators._stderr``: from block means when there are two or more whole blocks, else from
+    ``elpips.sampling.standard_error``: from block means when there are two or more whole blocks, else from
     the spread of single draws."""
 
     def __init__(self, block: int):
@@ -231,9 +233,9 @@ def difference_maps(
     y: torch.Tensor,
     samples: int | None = None,
     *,
-    max_error: float = 0.01,
-    max_rel_error: float = 0.025,
-    max_samples: int = 5000,
+    max_error: float = DEFAULT_MAX_ERROR,
+    max_rel_error: float = DEFAULT_MAX_REL_ERROR,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
     block: int = BLOCK,
     generator: torch.Generator | None = None,
     upsample: str = "area",
@@ -249,25 +251,23 @@ def difference_maps(
     """
     if upsample not in UPSAMPLING:
         raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING)}, got {upsample!r}")
-    if (samples is not None and samples < 1) or max_samples < 1:
-        raise ValueError(f"samples and max_samples must be >= 1, got {samples} and {max_samples}")
+    plan = SamplingPlan(samples, max_samples, block).resolved(metric.config.transforms is None)
     images, i, j = _pairs(metric, x, y)
     size = tuple(images.shape[-2:])
-    if metric.config.transforms is None:
-        samples = 1
-    if samples is not None:
-        block = _block_size(samples, block)
     if stop_when is None:
         def stop_when(result: DifferenceMap) -> bool:
             return result.estimate.meets(max_error, max_rel_error)
 
-    running = _RunningMaps(block)
+    running = _RunningMaps(plan.block)
     coverage = 0
     distances: list[torch.Tensor] = []
     dtype = torch.float64 if metric.shift.dtype == torch.float64 else torch.float32
-    while True:
-        count = samples if samples is not None else min(block, max_samples - running.count)
-        draws = metric.sample_draws(count, generator, stratify=block if samples is not None else count)
+    result = None
+
+    def draw(count: int, stratify: int):
+        return metric.sample_draws(count, generator, stratify=stratify)
+
+    for draws in sample_blocks(draw, plan, lambda: stop_when(result)):
         for part, embedding in metric.embed_in_passes(images, draws):
             pass_distances, pass_maps, pass_coverage = _distances_and_maps(
                 metric, embedding, draws[part], i, j, size, upsample
@@ -277,11 +277,9 @@ def difference_maps(
             coverage = coverage + pass_coverage.double().sum(dim=0, keepdim=True)
             result = DifferenceMap(
                 running.mean()[:, None].to("cpu", dtype), running.stderr()[:, None].to("cpu", dtype),
-                (coverage / running.count).to("cpu", dtype), torch.cat(distances), block,
+                (coverage / running.count).to("cpu", dtype), torch.cat(distances), plan.block,
             )
             yield result
-        if samples is not None or running.count >= max_samples or stop_when(result):
-            return
 
 
 def difference_map(metric: Metric, x: torch.Tensor, y: torch.Tensor, samples: int | None = None,

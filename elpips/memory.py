@@ -12,7 +12,7 @@ multiplies by what is measured to be alive at the peak, in units of those activa
 A run also needs a fixed amount beyond its activations (convolution workspace, allocator slack), which
 dominates small networks such as AlexNet's: `RUNTIME_BYTES`. The factors and that amount are the measurements
 rounded up; `benchmarks/bench_memory.py` prints the real peaks (CPU
-resident memory, CUDA's allocator) against these estimates, and the README ("Faults") shows them.
+resident memory, CUDA's allocator) against these estimates, and docs/reliability.md ("Faults") shows them.
 """
 
 from __future__ import annotations

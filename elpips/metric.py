@@ -2,7 +2,7 @@
 
 Per compared feature map, each pixel's channel vector is scaled to unit length, the two images'
 maps are subtracted and squared, averaged over positions and weighed per channel; the distance is
-the sum over maps, with no square root (ELPIPS.md section 2). E-LPIPS is the expectation of that
+the sum over maps, with no square root (docs/metric.md). E-LPIPS is the expectation of that
 over random transformations and dropout: :meth:`Metric.forward` averages ``samples`` draws.
 
 For optimisation in image space the work splits in two: :meth:`Metric.embed` computes every image's
@@ -28,7 +28,7 @@ _SCALE = (0.458, 0.448, 0.450)
 
 # Default limits of one network pass: (draw, image) evaluations, and their input pixels. Batching draws pays
 # at small sizes, where one evaluation leaves the cores idle, and only costs memory at large ones: the pixel
-# limit keeps a pass's features bounded (benchmarks/bench_metric.py part 2 measures the batch sizes, README).
+# limit keeps a pass's features bounded (benchmarks/bench_metric.py part 2 measures the batch sizes; docs/metric.md).
 _PASS_LIMITS = {"cpu": (64, 64 * 71 * 71), "cuda": (256, 256 * 263 * 263)}
 
 
@@ -57,7 +57,7 @@ class Metric(nn.Module):
     network's float32 (for reduced precision use autocast). ``max_batch`` bounds the (draw, image)
     evaluations per network pass (default: a per-device number of evaluations and of input pixels);
     larger is faster for small images and costs memory. Numbers are reproducible for a given seed,
-    device and ``max_batch`` (on CPU bit for bit, whatever the number of threads' timing; see README).
+    device and ``max_batch`` (on CPU bit for bit, whatever the number of threads' timing; docs/reliability.md).
     """
 
     def __init__(

@@ -1,7 +1,7 @@
 """The random transformation ensemble of E-LPIPS, split kornia-style into sampling and applying.
 
-:func:`sample_draws` draws the parameters of ``count`` independent transformations (ELPIPS.md
-section 3) from a ``torch.Generator``; :func:`apply_draws` applies given draws to any number of
+:func:`sample_draws` draws the parameters of ``count`` independent transformations (Kettunen
+et al., 2019; docs/metric.md) from a ``torch.Generator``; :func:`apply_draws` applies given draws to any number of
 images, every image getting the same transformation per draw. One draw is one E-LPIPS sample.
 
 Applying is batched: all draws that share a scale level (and, for non-square images, a transpose
@@ -97,7 +97,7 @@ def _categorical(u: torch.Tensor, count: int) -> torch.Tensor:
 
 def sample_draws(config: TransformConfig, count: int, generator: torch.Generator | None = None,
                  stratify: int = 1) -> Draws:
-    """Draw ``count`` random transformations, each distributed as one E-LPIPS sample (ELPIPS.md section 3).
+    """Draw ``count`` random transformations, each distributed as one E-LPIPS sample (docs/metric.md).
 
     ``stratify=B`` draws consecutive blocks of B jointly, Latin-hypercube style as the reference does in a
     batch: within a block the scale levels follow their 1/s^2 distribution's quantiles, flips, transposes,

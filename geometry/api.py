@@ -15,7 +15,7 @@ replace the fields of `options` when both are given):
   device: None/"auto" (cuda when available), "cpu", "cuda", ...   dtype: None, "float32" or "bfloat16" (CUDA autocast).
   checkpoint_every: steps between checkpoints (see `geometry.optimize`).
   draws_per_step: random transformations per step (overrides the preset's).
-  energy: "squared" (sum w d^2, the default, as in ELPIPS.md §6) or "linear" (sum w d).
+  energy: "squared" (sum w d^2, the default, as in the paper; docs/geometry.md) or "linear" (sum w d).
   init: "noise", "mean", "even" (overrides the preset's initialisation; "even": a geodesic starts from the
       cross-dissolve with its frames spaced evenly under the distance, `geometry.spacing`).
 Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list);
@@ -35,6 +35,9 @@ from typing import Any
 
 import torch
 
+from elpips.sampling import SamplingPlan, sample_blocks, standard_error
+
+from . import seeds
 from .distances import DistanceFamily, resolve_device
 from .energies import barycenter_energy, check_form, path_energy
 from .inputs import prepare_images, resize
@@ -165,7 +168,7 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
                options: RunOptions | None = None, callback: Callable[[Progress], Any] | None = None,
                cancel: threading.Event | None = None, checkpoint: str | os.PathLike | None = None,
                snapshot_steps: Sequence[int] | None = None, init: Any = None, **settings: Any) -> Result:
-    """The image x minimising sum_i w_i f(d(x, y_i)) over the pixels of x (ELPIPS.md §6).
+    """The image x minimising sum_i w_i f(d(x, y_i)) over the pixels of x (docs/geometry.md).
 
     Weights are normalised to sum to 1 (uniform when None); any count of images, any non-negative weights.
     With energy="squared" (default) f(d) = d^2 as in the reference; "linear" uses f(d) = d (with
@@ -215,7 +218,7 @@ def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, si
     settings = {key: kwargs.pop(key) for key in list(kwargs) if key in OPTION_NAMES}
     options = RunOptions.build(options, **settings)
     source = prepare_images([image], options.size)
-    generator = torch.Generator().manual_seed(options.seed + 7919)
+    generator = seeds.generator(seeds.perturbation_seed(options.seed))
     copies = perturbed_copies(source, mode, count, generator, sigma, max_shift)
     return barycenter(copies, None, options=replace(options, size=None), **kwargs)
 
@@ -280,20 +283,16 @@ def estimate_energy(result: Result | None = None, *, images: torch.Tensor | None
     pair_energy = pair_energy.to(device)
     all_images = all_images.to(device)
     generator = torch.Generator().manual_seed(int(seed))
-    chunks = []
+    plan = SamplingPlan(max_samples=int(samples), block=int(batch), stratified=False)  # any distance: independent
     with torch.no_grad():
-        remaining = int(samples)
-        while remaining > 0:
-            count = min(batch, remaining)
-            draws = metric.sample_draws(count, generator)
-            chunks.append(pair_energy.pair_distances(metric, all_images, draws).double().cpu())
-            remaining -= count
-    per_draw = torch.cat(chunks)
+        per_draw = torch.cat(list(sample_blocks(
+            lambda count, _: pair_energy.pair_distances(metric, all_images, metric.sample_draws(count, generator))
+            .double().cpu(), plan)))
     value, linearised = pair_energy.estimate(per_draw)
     n = per_draw.shape[0]
     if n > 1:
-        stderr = (linearised.std(unbiased=True) / n ** 0.5).item()
-        spread = per_draw.std(0, unbiased=True) / n ** 0.5
+        stderr = standard_error(linearised, plan.error_block).item()
+        spread = standard_error(per_draw, plan.error_block)
     else:
         stderr, spread = float("nan"), torch.full((per_draw.shape[1],), float("nan"))
     return EnergyEstimate(value, stderr, n, per_draw.mean(0).tolist(), spread.tolist(), linearised.tolist())

@@ -5,7 +5,7 @@ Both problems are one form: images (M,3,H,W), pairs (i_p, j_p) with weights w_p,
     E = sum_p w_p f(d(images[i_p], images[j_p])),   f(d) = d^2 ("squared") or d ("linear").
 
 * barycenter of y_1..y_N with weights w: images [x, y_1, ..., y_N], pairs (0, k), weights w_k.
-  ELPIPS.md §6: the reference minimises sum_i w_i d(x, y_i)^2 ("squared").
+  Kettunen et al. (2019) minimise sum_i w_i d(x, y_i)^2 ("squared"; docs/geometry.md).
 * discrete path x_0 = a, ..., x_N = b: images in order, pairs (k, k+1), weights 1.
   "squared" is the classic discrete path energy sum d^2; "linear" sums d. E-LPIPS has no square root
   (it behaves like a squared feature distance), so "linear" is the path energy of its square root.

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from . import seeds
 from .distances import DistanceFamily
 from .energies import PairEnergy
 from .inputs import resize
@@ -277,130 +278,181 @@ class StageCarry:
         return carried.clamp(CLIP_LOW, CLIP_HIGH)
 
 
+class _CostClock:
+    """Time left, from the time per unit of work so far: an update's cost is draws x images x pixels of its
+    stage, so a coarse stage's speed does not mislead the estimate for a fine one."""
+
+    def __init__(self, costs: list[float], stages: Sequence[Stage], state: RunState):
+        self.costs = costs
+        self.started = time.perf_counter()
+        self.prior_seconds = state.seconds
+        self.done = 0.0
+        self.remaining = float(sum(c * (s.steps - (state.stage_step if k == state.stage else 0))
+                                   for k, (c, s) in enumerate(zip(costs, stages)) if k >= state.stage))
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def step_done(self, stage: int) -> float:
+        """Books one update of `stage`; returns the seconds since the run (this process) started."""
+        self.done += self.costs[stage]
+        self.remaining -= self.costs[stage]
+        return self.elapsed()
+
+    def eta(self, elapsed: float) -> float | None:
+        return elapsed / self.done * self.remaining if self.done else None
+
+
+class _Run:
+    """One call of `optimize`: the stages it runs, where it starts (fresh or from a checkpoint), and the
+    checkpoints, snapshots and progress reports along the way."""
+
+    def __init__(self, problem: Problem, family: DistanceFamily, preset: Preset, seed: int, device: torch.device,
+                 settings: dict, checkpoint, checkpoint_every: int | None, snapshot_steps):
+        if checkpoint_every is not None and checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1 steps, got {checkpoint_every}")
+        self.problem, self.family, self.device = problem, family, device
+        self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
+        self.out_size = tuple(problem.fixed.shape[-2:])
+        self.stages = effective_stages(preset.stages, self.out_size)
+        self.sizes = stage_sizes(self.stages, self.out_size)
+        self.total = sum(s.steps for s in self.stages)
+        self.snapshots = set(int(s) for s in (snapshot_steps or ()))
+        self.images_per_draw = problem.order.numel()
+        self.costs = [s.draws * self.images_per_draw * h * w for s, (h, w) in zip(self.stages, self.sizes)]
+        self.key = fingerprint(problem.fixed, settings)
+        self.draw_gen = seeds.generator(seeds.draw_seed(seed))
+        self.first_size = self.sizes[0] if self.stages else self.out_size
+        self.saved_step = None
+        self.state, self.carry = self._start(preset, seed)
+
+    def _start(self, preset: Preset, seed: int) -> tuple[RunState, StageCarry]:
+        """The state to run from (the checkpoint's, or the preset's start) and the carry between stages."""
+        problem, first_size = self.problem, self.first_size
+        resuming = self.checkpoint is not None and os.path.exists(self.checkpoint)
+        carries_start = preset.init != "noise" and len(self.stages) >= 2  # StageCarry needs the full-size start
+        times = None
+        if preset.init == "even" and problem.kind == "geodesic" and (carries_start or not resuming):
+            # forward passes only; on resume recomputed (the same) for StageCarry's start, else not needed
+            times = even_times(problem.fixed[0:1], problem.fixed[1:2], problem.free_count,
+                               self.family.at_size(first_size), seeds.generator(seeds.spacing_seed(seed)),
+                               size=first_size, device=self.device)
+        if resuming:
+            state = load_checkpoint(self.checkpoint, self.key)
+            self.draw_gen.set_state(state.draw_rng)
+            self.saved_step = state.step
+        else:
+            start = problem.initial(preset.init, resize(problem.fixed, first_size),
+                                    seeds.generator(seeds.start_seed(seed)), times)
+            state = RunState(free=start)
+            if times is not None:
+                state.evaluations += even_times_evaluations(problem.free_count) * (
+                    first_size[0] * first_size[1]) / (self.out_size[0] * self.out_size[1])
+        carry = StageCarry(problem.initial(preset.init, problem.fixed, seeds.generator(seeds.start_seed(seed)), times)
+                           if carries_start else None)
+        return state, carry
+
+    def output(self, free: torch.Tensor) -> torch.Tensor:
+        # a copy: on CPU at full size `free` would otherwise alias the parameter that later steps change in place
+        return self.problem.output(self.carry(free.detach().float().cpu(), self.out_size), self.problem.fixed).clone()
+
+    def save(self) -> None:
+        self.state.draw_rng = self.draw_gen.get_state()
+        try:
+            save_checkpoint(self.checkpoint, self.state, self.key)
+        except CheckpointWriteError as error:
+            error.saved_step = self.saved_step
+            raise
+        self.saved_step = self.state.step
+
+    def due(self, signals: _SignalCatcher) -> bool:
+        """Whether a checkpoint is written after this update (a signal arrived, or every `checkpoint_every`)."""
+        every = self.checkpoint_every
+        return self.checkpoint is not None and (signals.received is not None or
+                                                bool(every and self.state.step % every == 0))
+
+
+def _run_stage(run: _Run, clock: _CostClock, signals: _SignalCatcher, autocast, callback, cancel) -> str:
+    """The updates of the state's current stage from its current step; "cancelled" or "completed"."""
+    state, problem = run.state, run.problem
+    stage, size = run.stages[state.stage], run.sizes[state.stage]
+    metric = run.family.at_size(size)
+    fixed = resize(problem.fixed, size).to(run.device)
+    energy = problem.energy.to(run.device)
+    param = state.free.to(run.device).clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([param], lr=stage.lr)
+    if state.optimizer is not None:
+        optimizer.load_state_dict(state.optimizer)
+    status = "completed"
+    while state.stage_step < stage.steps:
+        if cancel is not None and cancel.is_set():
+            status = "cancelled"
+            break
+        lr = learning_rate(stage.schedule, state.stage_step + 1, stage.steps, stage.lr)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        draws = metric.sample_draws(stage.draws, run.draw_gen)
+        with autocast:
+            distances = energy.pair_distances(metric, problem.compose(param, fixed), draws)
+        loss = energy.combine(distances.float().mean(0))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            param.clamp_(CLIP_LOW, CLIP_HIGH)
+
+        state.energies.append((state.step, loss.item()))
+        state.stage_step += 1
+        state.step += 1
+        state.evaluations += stage.draws * run.images_per_draw * (size[0] * size[1]) / (
+            run.out_size[0] * run.out_size[1])
+        elapsed = clock.step_done(state.stage)
+        state.seconds = clock.prior_seconds + elapsed
+        if run.due(signals):
+            state.free, state.optimizer = param.detach(), optimizer.state_dict()
+            run.save()
+        if signals.received is not None:
+            signals.redeliver()
+        if callback is not None:
+            snap = run.output(param) if state.step in run.snapshots else None
+            callback(Progress(state.step, run.total, loss.item(), state.seconds, clock.eta(elapsed), snap,
+                              state.stage, size))
+    state.free, state.optimizer = param.detach(), optimizer.state_dict()
+    return status
+
+
 def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: int, device: torch.device,
              settings: dict, callback: Callable[[Progress], Any] | None = None,
              cancel: threading.Event | None = None, checkpoint: str | os.PathLike | None = None,
              checkpoint_every: int | None = None, snapshot_steps: Sequence[int] | None = None,
              dtype: str | None = None) -> tuple[torch.Tensor, RunState, str]:
     """Run `preset` on `problem`. Returns (output images on CPU, final state, status)."""
-    out_size = tuple(problem.fixed.shape[-2:])
-    stages = effective_stages(preset.stages, out_size)
-    sizes = stage_sizes(stages, out_size)
-    total = sum(s.steps for s in stages)
-    snapshots = set(int(s) for s in (snapshot_steps or ()))
-    images_per_draw = problem.order.numel()
-    costs = [s.draws * images_per_draw * h * w for s, (h, w) in zip(stages, sizes)]
-    key = fingerprint(problem.fixed, settings)
     autocast = _autocast(device, dtype)
-    if checkpoint_every is not None and checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be >= 1 steps, got {checkpoint_every}")
-
-    draw_gen = torch.Generator().manual_seed(int(seed) * 2 + 1)
-    first_size = sizes[0] if stages else out_size
-    resuming = checkpoint is not None and os.path.exists(checkpoint)
-    carries_start = preset.init != "noise" and len(stages) >= 2  # StageCarry needs the full-size start
-    times = None
-    if preset.init == "even" and problem.kind == "geodesic" and (carries_start or not resuming):
-        # forward passes only; on resume recomputed (the same) for StageCarry's start, else not needed
-        times = even_times(problem.fixed[0:1], problem.fixed[1:2], problem.free_count, family.at_size(first_size),
-                           torch.Generator().manual_seed(int(seed) * 2 + 2), size=first_size, device=device)
-    saved_step = None
-    if resuming:
-        state = load_checkpoint(checkpoint, key)
-        draw_gen.set_state(state.draw_rng)
-        saved_step = state.step
-    else:
-        init_gen = torch.Generator().manual_seed(int(seed) * 2)
-        state = RunState(free=problem.initial(preset.init, resize(problem.fixed, first_size), init_gen, times))
-        if times is not None:
-            state.evaluations += even_times_evaluations(problem.free_count) * (
-                first_size[0] * first_size[1]) / (out_size[0] * out_size[1])
-    carry = StageCarry(problem.initial(preset.init, problem.fixed, torch.Generator().manual_seed(int(seed) * 2), times)
-                       if carries_start else None)
-
-    def current_output(free: torch.Tensor) -> torch.Tensor:
-        # a copy: on CPU at full size `free` would otherwise alias the parameter that later steps change in place
-        return problem.output(carry(free.detach().float().cpu(), out_size), problem.fixed).clone()
-
-    def save() -> None:
-        nonlocal saved_step
-        state.draw_rng = draw_gen.get_state()
-        try:
-            save_checkpoint(checkpoint, state, key)
-        except CheckpointWriteError as error:
-            error.saved_step = saved_step
-            raise
-        saved_step = state.step
-
-    started = time.perf_counter()
-    prior_seconds = state.seconds
-    done_cost = 0.0
-    remaining_cost = float(sum(c * (s.steps - (state.stage_step if k == state.stage else 0))
-                               for k, (c, s) in enumerate(zip(costs, stages)) if k >= state.stage))
+    run = _Run(problem, family, preset, seed, device, settings, checkpoint, checkpoint_every, snapshot_steps)
+    state = run.state
+    clock = _CostClock(run.costs, run.stages, state)
     status = "completed"
-    if callback is not None and state.step == 0 and 0 in snapshots:
-        callback(Progress(0, total, math.nan, 0.0, None, current_output(state.free), 0, first_size))
+    if callback is not None and state.step == 0 and 0 in run.snapshots:
+        callback(Progress(0, run.total, math.nan, 0.0, None, run.output(state.free), 0, run.first_size))
 
     # a library call: the caller's `torch.no_grad()` (or an inference loop around it) must not stop the optimiser
     with torch.enable_grad(), _SignalCatcher(checkpoint is not None) as signals:
-        while state.stage < len(stages):
-            stage, size, metric = stages[state.stage], sizes[state.stage], family.at_size(sizes[state.stage])
-            fixed = resize(problem.fixed, size).to(device)
-            energy = problem.energy.to(device)
-            param = state.free.to(device).clone().requires_grad_(True)
-            optimizer = torch.optim.Adam([param], lr=stage.lr)
-            if state.optimizer is not None:
-                optimizer.load_state_dict(state.optimizer)
-            while state.stage_step < stage.steps:
-                if cancel is not None and cancel.is_set():
-                    status = "cancelled"
-                    break
-                lr = learning_rate(stage.schedule, state.stage_step + 1, stage.steps, stage.lr)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                draws = metric.sample_draws(stage.draws, draw_gen)
-                with autocast:
-                    distances = energy.pair_distances(metric, problem.compose(param, fixed), draws)
-                loss = energy.combine(distances.float().mean(0))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                with torch.no_grad():
-                    param.clamp_(CLIP_LOW, CLIP_HIGH)
-
-                state.energies.append((state.step, loss.item()))
-                state.stage_step += 1
-                state.step += 1
-                state.evaluations += stage.draws * images_per_draw * (size[0] * size[1]) / (out_size[0] * out_size[1])
-                done_cost += costs[state.stage]
-                remaining_cost -= costs[state.stage]
-                elapsed = time.perf_counter() - started
-                state.seconds = prior_seconds + elapsed
-                if checkpoint is not None and (signals.received is not None or
-                                               (checkpoint_every and state.step % checkpoint_every == 0)):
-                    state.free, state.optimizer = param.detach(), optimizer.state_dict()
-                    save()
-                if signals.received is not None:
-                    signals.redeliver()
-                if callback is not None:
-                    eta = elapsed / done_cost * remaining_cost if done_cost else None
-                    snap = current_output(param) if state.step in snapshots else None
-                    callback(Progress(state.step, total, loss.item(), state.seconds, eta, snap, state.stage, size))
-            state.free, state.optimizer = param.detach(), optimizer.state_dict()
+        while state.stage < len(run.stages):
+            status = _run_stage(run, clock, signals, autocast, callback, cancel)
             if status == "cancelled":
                 break
             state.stage += 1
             state.stage_step = 0
             state.optimizer = None
-            if state.stage < len(stages):
-                state.free = carry(state.free, sizes[state.stage])
+            if state.stage < len(run.stages):
+                state.free = run.carry(state.free, run.sizes[state.stage])
 
     state.free = state.free.detach().cpu().float()
-    state.seconds = prior_seconds + (time.perf_counter() - started)
+    state.seconds = clock.prior_seconds + clock.elapsed()
     if checkpoint is not None:
         try:
-            save()
+            run.save()
         except CheckpointWriteError:
             if status != "completed":  # a cancelled run's checkpoint is what resumes it
                 raise
-    return current_output(state.free), state, status
+    return run.output(state.free), state, status

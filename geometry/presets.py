@@ -1,14 +1,16 @@
 """Named optimisation recipes.
 
-A preset says how to start and how to optimise: a sequence of stages, each at an image size (the output size
-divided by `divisor`) with its step count, Adam learning rate, schedule and number of random draws per step.
-A step at half the size costs about a quarter as much, so presets spend their many steps small. Between
-stages the engine carries the coarse stage's changes up and keeps the start's full-size detail
+A preset name (``PRESETS``) stands for a `Recipe`: the `Preset` an average runs and the one a path of a
+given frame size runs (`Recipe.for_run`), the one place that says what a name means. A `Preset` says how
+to start and how to optimise: a sequence of stages, each at an image size (the output size divided by
+`divisor`) with its step count, Adam learning rate, schedule and number of random draws per step. A step
+at half the size costs about a quarter as much, so presets spend their many steps small. Between stages
+the engine carries the coarse stage's changes up and keeps the start's full-size detail
 (`geometry.optimize.StageCarry`).
 
-* ``"reference"``: the E-LPIPS authors' recipe, ELPIPS.md §6, exactly: x0 = 0.5 + 0.2 N(0, 1) clipped,
-  Adam with lr(t) = 0.03 / (1 + 0.02 t'^0.75), one draw per step, clipping to [1e-5, 1 - 1e-5],
-  100 000 steps, the reference's snapshot steps.
+* ``"reference"``: the E-LPIPS authors' recipe (Kettunen et al., 2019; docs/geometry.md) exactly:
+  x0 = 0.5 + 0.2 N(0, 1) clipped, Adam with lr(t) = 0.03 / (1 + 0.02 t'^0.75), one draw per step,
+  clipping to [1e-5, 1 - 1e-5], 100 000 steps, the reference's snapshot steps.
 * ``"fast"``: the default. It starts from the exact optimum under squared L2 (the weighted pixel mean, or the
   cross-dissolve for a path) and refines it with small Adam steps on a cosine schedule: averages with 100
   steps of one draw at full size; paths (10 frames are 10 images per draw) with 60 steps of 4 draws at
@@ -20,6 +22,7 @@ listed with their numbers in benchmarks/results/.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 from .schedules import SCHEDULES
@@ -88,9 +91,6 @@ PATH_WORK_STAGE = Stage(1, 60, 0.003, "cosine", 4)
 PATH_WORK_STEPS_BEFORE_REFINING = 30
 PATH_REFINE_STAGE = Stage(1, 8, 0.003, "cosine", 4)
 
-PRESETS = {preset.name: preset for preset in (REFERENCE, FAST)}
-
-
 def fast_path(size: tuple[int, int] | None = None) -> Preset:
     """The fast recipe for a path with frames of `size` (H, W), from the evenly spaced cross-dissolve
     (`geometry.spacing`): up to about PATH_WORK_SIDE px, one stage of 60 steps of 4 draws; larger, 30 such
@@ -107,6 +107,26 @@ def fast_path(size: tuple[int, int] | None = None) -> Preset:
     return Preset("fast", init="even", stages=tuple(stages))
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What a preset name means: the `Preset` of an average (barycenter), and that of a path (geodesic),
+    which may depend on the frames' size (H, W)."""
+
+    name: str
+    average: Preset
+    path: Callable[[tuple[int, int] | None], Preset]
+
+    def for_run(self, kind: str, size: tuple[int, int] | None = None) -> Preset:
+        """The preset a run of `kind` ("barycenter" or "geodesic") at output `size` takes."""
+        return self.path(size) if kind == "geodesic" else self.average
+
+
+PRESETS = {recipe.name: recipe for recipe in (
+    Recipe("reference", REFERENCE, lambda size: REFERENCE),
+    Recipe("fast", FAST, fast_path),
+)}
+
+
 def get_preset(preset: str | Preset, kind: str = "barycenter", size: tuple[int, int] | None = None) -> Preset:
     """The recipe named `preset` for `kind` ("barycenter" or "geodesic") at output `size` (H, W); Preset objects
     pass through."""
@@ -114,6 +134,4 @@ def get_preset(preset: str | Preset, kind: str = "barycenter", size: tuple[int, 
         return preset
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)} or a geometry.presets.Preset")
-    if kind == "geodesic" and preset == "fast":
-        return fast_path(size)
-    return PRESETS[preset]
+    return PRESETS[preset].for_run(kind, size)

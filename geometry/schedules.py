@@ -1,6 +1,6 @@
 """Learning-rate schedules, as functions of the 1-based update index t within a stage.
 
-* ``"reference"``: the E-LPIPS reference scripts' schedule (ELPIPS.md §6),
+* ``"reference"``: the E-LPIPS reference scripts' schedule (docs/geometry.md),
   lr(t) = base / (1 + 0.02 t'^0.75) with t' = sqrt(100^2 + t^2) - 100: flat for the first ~100 steps
   ("gradual start"), then decaying between 1/t and 1/sqrt(t). It suits open-ended runs.
 * ``"cosine"``: base * (floor + (1 - floor) (1 + cos(pi (t-1) / total)) / 2), for runs with a known,

@@ -369,3 +369,22 @@ def test_every_list_of_names_is_the_table_it_names():
     assert f"use one of {', '.join(metrics + ('l2',))}" in errors[0]
     assert f"use one of {', '.join(PRESETS)}" in errors[1] and f"use one of {', '.join(ENERGY_FORMS)}" in errors[2]
     assert elpips.adversarial.JUDGES == metrics + ("l2",)
+
+
+@pytest.mark.parametrize("distance, samples, total, shown", [
+    ("lpips_vgg", None, None, False),  # deterministic: one evaluation, no sampling bar
+    ("elpips_vgg", 64, 64, True),  # a fixed count: draws done of it, time left
+    ("elpips_vgg", None, None, True),  # adaptive: where it stops is unknown, so no total and no time left
+])
+def test_the_progress_bar_is_honest_about_what_it_counts(distance, samples, total, shown):
+    import argparse
+
+    args = argparse.Namespace(no_progress=False)
+    options = {"num_scales": 1} if distance.startswith("elpips") else {}
+    metric = elpips.load_metric(distance, **options)
+    with cli._progress_bar(args, metric, samples, 5000) as progress:
+        assert (progress is not None) == shown
+        if shown:
+            bar = progress.__self__
+            assert bar.total == total and bar.unit == "draw"
+            assert ("at most 5000" in bar.desc) == (samples is None)

@@ -1,4 +1,4 @@
-"""Same seed, same bits on CPU (issue 9, item 4), with the real VGG network at tiny sizes.
+"""Same seed, same bits on CPU, with the real VGG network at tiny sizes.
 
 The cause found: the backward of advanced indexing (``images[..., rows, cols]`` in the transforms,
 ``features[:, i]`` with a repeated index in the pair distances) is ``index_put(accumulate=True)``, which

@@ -10,8 +10,8 @@ from PIL import Image
 
 import elpips
 from elpips import heatmap
-from elpips.estimators import _stderr
 from elpips.maps import _RunningMaps
+from elpips.sampling import standard_error
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -131,7 +131,7 @@ def test_running_standard_error_follows_the_estimators_rule(count, block, chunks
     for part in per_draw.split(chunks):
         running.add(part)
     assert torch.allclose(running.mean(), per_draw.mean(dim=0))
-    assert torch.allclose(running.stderr(), _stderr(per_draw, block))
+    assert torch.allclose(running.stderr(), standard_error(per_draw, block))
 
 
 @pytest.mark.parametrize("name, samples", [("elpips_vgg", 16), ("vgg", 1)])

@@ -1,4 +1,4 @@
-"""The geometry engine under E-LPIPS (issue 3 acceptance): small images, few steps, fixed seeds."""
+"""The geometry engine under E-LPIPS (acceptance tests): small images, few steps, fixed seeds."""
 from __future__ import annotations
 
 import pytest
@@ -86,7 +86,7 @@ def test_geodesic_keeps_endpoints_and_evens_out_consecutive_distances(metric_elp
     assert ratio(after.distances) < 0.9 * ratio(before.distances)  # the dissolve's uneven steps (1.32) even out
 
 
-# --- motion (issue 14): a pan of the cat, 48 px frames ------------------------------------------------------
+# --- motion: a pan of the cat, 48 px frames ------------------------------------------------------
 
 def _pan(cat, shift: int, t: float, size: int = 48):
     """A size x size window of the 64 px cat moved right by t * shift px."""

@@ -1,4 +1,4 @@
-"""Acceptance tests of the geometry engine (issue 3): exact answers under squared L2, E-LPIPS behaviour,
+"""Acceptance tests of the geometry engine: exact answers under squared L2, E-LPIPS behaviour,
 checkpoints that resume bit-for-bit, refusal of corrupt checkpoints."""
 from __future__ import annotations
 
@@ -293,3 +293,14 @@ def test_sigint_writes_checkpoint_and_resume_matches(tmp_path):
     uninterrupted = _noisy_run()
     assert torch.equal(resumed.images, uninterrupted.images)
     assert resumed.record.energies == uninterrupted.record.energies
+
+
+def test_a_preset_name_says_what_each_kind_of_run_takes():
+    from geometry.presets import FAST, PRESETS, REFERENCE, Recipe, get_preset
+
+    assert all(isinstance(recipe, Recipe) for recipe in PRESETS.values())
+    assert PRESETS["fast"].for_run("barycenter", (512, 512)) is FAST and get_preset("fast") is FAST
+    small, large = get_preset("fast", "geodesic", (64, 64)), get_preset("fast", "geodesic", (256, 384))
+    assert small.init == "even" and [s.divisor for s in small.stages] == [1]
+    assert [(s.divisor, s.steps) for s in large.stages] == [(4, 30), (2, 8), (1, 8)]  # 64 px work, then doublings
+    assert get_preset("reference", "geodesic", (256, 256)) is REFERENCE

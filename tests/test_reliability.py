@@ -1,5 +1,5 @@
 """Failing before the work and losing nothing: unwritable outputs, failed writes, runs too large for the
-memory, and the command-line messages that replace tracebacks (issue 9, items 1, 2 and 5).
+memory, and the command-line messages that replace tracebacks.
 
 The tools run in-process with the L2 distance (fast); a few run as subprocesses where a
 process limit (ulimit -f) or a signal is the point.

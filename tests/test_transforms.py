@@ -1,4 +1,4 @@
-"""The transformation ensemble: sampled distributions (ELPIPS.md section 3) and the batched application
+"""The transformation ensemble: sampled distributions (docs/metric.md) and the batched application
 checked against a plain one-draw-at-a-time implementation of the same steps."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ CONFIG = TransformConfig()
 
 
 def _apply_one(image: torch.Tensor, draws: Draws, k: int, offset_max: int = 7) -> torch.Tensor:
-    """The steps of ELPIPS.md section 3 written out for one draw with F.pad."""
+    """The steps of docs/metric.md ("One random transformation") written out for one draw with F.pad."""
     x = image
     s = int(draws.scale[k])
     if s > 1:

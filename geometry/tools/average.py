@@ -1,7 +1,7 @@
 """``elpips-average``: the perceptual average (barycenter) of images, with the reference's snapshot series.
 
 The barycenter of images y_1..y_N with weights w_i is the image x minimising sum_i w_i d(x, y_i)^2
-under the distance d (E-LPIPS by default; ELPIPS.md §6). Under plain L2 it is the weighted pixel mean.
+under the distance d (E-LPIPS by default; docs/geometry.md). Under plain L2 it is the weighted pixel mean.
 
 Examples::
 
