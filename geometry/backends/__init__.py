@@ -31,7 +31,7 @@ A "clip" job runs in parts (:func:`run_clip`): :func:`start_clip` (cut detection
 to its own file in ``pairs/``, then :func:`finish_clip` (movies, ``record.json``, ``done.json``). The local
 backend runs the parts one after another; a cluster backend may run the pairs at the same time.
 
-A cluster backend (Ray, issue 5) runs :func:`run_job` (or a clip's parts) in its workers on a folder every
+A cluster backend (Ray) runs :func:`run_job` (or a clip's parts) in its workers on a folder every
 node can reach, and registers itself in :data:`BACKENDS`.
 """
 
