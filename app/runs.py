@@ -3,16 +3,16 @@
 Each run goes through the same phases, reported in its status line:
 
 1. the uploads are read and brought to one size (`app.uploads`), and saved in a new run folder;
-2. a worker thread (`app.jobs`) waits for the device in the app's queue, saying what it waits behind
+2. a worker thread (`app.tasks`) waits for the device in the app's queue, saying what it waits behind
    (Cancel withdraws it from there);
-3. holding the device, it estimates the run time from the step times measured on this device (`app.estimate`;
+3. holding the device, it estimates the run time from the step times measured on this device (`app.forecast`;
    a few steps are timed the first time a setting is seen), then runs the saved inputs through the run service
    (`geometry.runs`, the same as the command-line tools' and the job files': the same files) while the
    generator streams its progress, time left, snapshots and energies;
 4. the worker refreshes the measured step times, zips a geodesic's frames, and the generator shows the
    results.
 
-The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values. `follow_job`, the
+The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values. `follow_task`, the
 watching part, also streams the Robustness tab's attacks (`app.robustness`).
 """
 
@@ -38,13 +38,24 @@ from geometry import runs as geometry_runs
 from geometry import video
 from geometry.distances import DISTANCE_NAMES
 from geometry.energies import ENERGY_FORMS
+from geometry.eta import TimeLeft
 from geometry.geodesic_run import GeodesicRequest
 from geometry.options import RunOptions
 from geometry.runs import RunArtefacts
 
 from app.distance import MetricShelf
-from app.estimate import LiveEta, Plan, Probe, plan_run, probe_preset, snapshot_steps
-from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, Watch, format_seconds, new_run_folder, time_left, time_steps
+from app.forecast import Plan, Probe, plan_run, probe_preset, snapshot_steps
+from app.tasks import (
+    DeviceSlot,
+    DeviceTask,
+    SpeedTable,
+    TaskBoard,
+    Watch,
+    format_seconds,
+    new_run_folder,
+    time_left,
+    time_steps,
+)
 from app.uploads import display_name, load_upload, prepare_uploads
 
 log = logging.getLogger(__name__)
@@ -60,7 +71,7 @@ class AppContext:
     output_root: Path
     device: torch.device
     slot: DeviceSlot
-    board: JobBoard = field(default_factory=JobBoard)
+    board: TaskBoard = field(default_factory=TaskBoard)
     speeds: SpeedTable = field(default_factory=SpeedTable)
     shelf: MetricShelf | None = None
 
@@ -154,7 +165,7 @@ def start_folder(ctx: AppContext, spec: RunSpec) -> Path:
     return folder
 
 
-def estimate_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, float]) -> str:
+def forecast_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, float]) -> str:
     height, width = spec.plan.size
     largest = spec.plan.probes()[-1]
     return (
@@ -164,7 +175,7 @@ def estimate_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, floa
     )
 
 
-def estimate_now(ctx: AppContext, spec: RunSpec) -> str:
+def forecast_now(ctx: AppContext, spec: RunSpec) -> str:
     """The Estimate button's answer: from the speeds known, or measured now if the device is free; while another
     run holds it, a measurement would wait for that run to end, so it says so instead."""
     if not speeds_known(ctx, spec):
@@ -172,7 +183,7 @@ def estimate_now(ctx: AppContext, spec: RunSpec) -> str:
         if busy is not None:
             return (f"The device is busy with {busy}: this run's speed is measured when it gets the device, and Run "
                     "then shows the estimate.")
-    return estimate_text(ctx, spec, measured_speeds(ctx, spec))
+    return forecast_text(ctx, spec, measured_speeds(ctx, spec))
 
 
 def measured_speeds(ctx: AppContext, spec: RunSpec, hold_slot: bool = True) -> dict[Probe, float]:
@@ -211,16 +222,16 @@ def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView
     folder = start_folder(ctx, spec)
     saved = f" Results are saved in `{folder}`."
     known = speeds_known(ctx, spec)
-    header = (estimate_text(ctx, spec, measured_speeds(ctx, spec)) if known else UNMEASURED) + saved
+    header = (forecast_text(ctx, spec, measured_speeds(ctx, spec)) if known else UNMEASURED) + saved
     snaps = snapshot_steps(spec.plan.total_steps)
-    eta = LiveEta(spec.plan.legs())
+    eta = TimeLeft(spec.plan.legs())
 
     def run(callback, cancel):
         if not speeds_known(ctx, spec):
             callback(f"Measuring the speed of this run on {ctx.device.type}...{saved}")
         speeds = measured_speeds(ctx, spec, hold_slot=False)
         eta.legs = spec.plan.legs(speeds)
-        callback(estimate_text(ctx, spec, speeds) + saved)
+        callback(forecast_text(ctx, spec, speeds) + saved)
         return spec.execute(folder, callback, cancel, snaps)
 
     def save(artefacts: RunArtefacts):  # on the worker thread: done even when nobody watches any more
@@ -228,9 +239,9 @@ def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView
             ctx.speeds.refresh(spec.key + spec.plan.probe_of(stage), seconds)
         return spec.outcome(artefacts)
 
-    job = Job(spec.kind, ctx.slot, run=run, save=save, eta=eta,
+    job = DeviceTask(spec.kind, ctx.slot, run=run, save=save, eta=eta,
               on_withdraw=lambda: shutil.rmtree(folder, ignore_errors=True))
-    yield from follow_job(ctx, job, session, header)
+    yield from follow_task(ctx, job, session, header)
 
 
 def step_line(latest, seconds_left: float | None, quantity: str = "energy") -> str:
@@ -242,7 +253,7 @@ def step_line(latest, seconds_left: float | None, quantity: str = "energy") -> s
     return line + ("" if seconds_left is None else f", {time_left(seconds_left)}")
 
 
-def follow_job(ctx: AppContext, job: Job, session: str, header: str,
+def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
                describe: Callable[[Any], str] = step_line) -> Iterator[RunView]:
     """Start `job` for `session` (so its Cancel button reaches it) and yield its progress as `RunView`s, the
     status being `header` and `describe(latest progress)`; the last view carries what the job's save returned,

@@ -21,7 +21,7 @@ import torch
 
 from app import runs
 from app.examples import REPO_EXAMPLES_DIR
-from app.jobs import DeviceSlot
+from app.tasks import DeviceSlot
 from app.runs import AppContext
 from app.ui import default_size, default_steps
 

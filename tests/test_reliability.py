@@ -304,7 +304,7 @@ def test_the_app_refuses_a_run_too_large_for_the_memory_before_measuring_it(tmp_
     import elpips.memory
 
     from app import runs
-    from app.jobs import DeviceSlot
+    from app.tasks import DeviceSlot
 
     monkeypatch.setattr(elpips.memory, "available_bytes", lambda device: 8 * 10**9)
     ctx = runs.AppContext(tmp_path, torch.device("cpu"), DeviceSlot("cpu"))

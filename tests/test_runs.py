@@ -47,7 +47,7 @@ def _batch(tmp_path, kind: str, pair, settings: str, distance: str = "elpips_vgg
 
 def _app(tmp_path, prepare, *arguments):
     from app import runs as app_runs
-    from app.jobs import DeviceSlot
+    from app.tasks import DeviceSlot
 
     ctx = app_runs.AppContext(tmp_path / "app", torch.device("cpu"), DeviceSlot("cpu"))
     spec, _ = getattr(app_runs, prepare)(ctx, *arguments)
