@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="GIF/WebP/APNG playback: forward, or forward then backward (default forward)")
     parser.add_argument("--energy", default="squared", choices=ENERGY_FORMS,
                         help="path energy: sum of d^2 (default) or sum of d")
-    parser.add_argument("--init", type=Path, metavar="FOLDER",
+    parser.add_argument("--init", type=Path, metavar="FOLDER", dest="init_folder",  # not RunOptions.init, a name
                         help="two images: start from the frames in FOLDER (image files in name order: all --frames "
                              "of them, or the in-betweens) instead of the cross-dissolve, e.g. another "
                              "interpolator's output, which the geodesic then refines")
@@ -141,13 +141,13 @@ def request_of(args: argparse.Namespace) -> GeodesicRequest:
 
     return GeodesicRequest(images=tuple(args.images), video=args.video, input_fps=args.input_fps, insert=args.insert,
                            to_fps=args.to_fps, frames=args.frames, fps=args.fps, cut_threshold=args.cut_threshold,
-                           formats=tuple(args.formats), montage=args.montage, gif=args.gif, init=args.init)
+                           formats=tuple(args.formats), montage=args.montage, gif=args.gif, init=args.init_folder)
 
 
 def _run(args: argparse.Namespace) -> int:
     from geometry.runs import run_geodesic
 
-    options = run_options(args, energy=args.energy)
+    options = run_options(args)
     bar = StepBar(disable=args.no_progress, desc=PROG)
 
     def say(line: str) -> None:

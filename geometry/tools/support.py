@@ -20,7 +20,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from elpips.cli_common import (
     EXIT_FAILED,
@@ -81,12 +81,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     add_no_progress_option(parser)
 
 
-def run_options(args: argparse.Namespace, **settings: Any) -> RunOptions:
-    """The `RunOptions` of `add_run_options`' arguments, with a tool's own `settings` (e.g. energy)."""
-    from geometry.options import RunOptions
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The `RunOptions` of the parsed arguments: every option named like one of its fields (`add_run_options`'
+    and a tool's own, e.g. ``--energy``), so that a new field needs only its option."""
+    from geometry.options import OPTION_NAMES, RunOptions
 
-    return RunOptions(distance=args.distance, preset=args.preset, steps=args.steps, seed=args.seed, size=args.size,
-                      device=args.device, checkpoint_every=args.checkpoint_every, **settings)
+    return RunOptions(**{name: getattr(args, name) for name in OPTION_NAMES if hasattr(args, name)})
 
 
 def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str] | None,
