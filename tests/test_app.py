@@ -94,9 +94,15 @@ def _record(folder: Path) -> dict:
     return json.loads((folder / "record.json").read_text())
 
 
+def _run_folders(outputs: Path, before: set, kind: str) -> list[Path]:
+    """The run folders of `kind` made since `before` (a listing of the app's output folder): `app.tasks.
+    new_run_folder`'s <date>-<time>-<kind>[-n]."""
+    pattern = rf"\d{{8}}-\d{{6}}-{kind}(-\d+)?"
+    return [f for f in set(outputs.iterdir()) - before if re.fullmatch(pattern, f.name)]
+
+
 def _new_run_folder(outputs: Path, before: set, kind: str) -> Path:
-    """The one run folder of `kind` made since `before` (a listing of the app's output folder)."""
-    (folder,) = [f for f in set(outputs.iterdir()) - before if f.name.endswith(f"-{kind}")]
+    (folder,) = _run_folders(outputs, before, kind)
     return folder
 
 
@@ -266,7 +272,7 @@ def test_a_queued_run_says_what_it_waits_behind_and_cancel_withdraws_it(client, 
 
     running = _geodesic_under_way(client, ex, frames=5, steps=5000)
     other = Client(client.src, verbose=False, download_files=False)  # another browser session
-    before = {f for f in outputs.iterdir() if f.name.endswith("-average")}
+    before = set(outputs.iterdir())
     queued = other.submit(**average_inputs([ex["disc_left"], ex["disc_right"]]), api_name="/average")
     deadline = time.monotonic() + 60
     while not any("Waiting behind" in str(out[0]) for out in queued.outputs()):
@@ -279,7 +285,7 @@ def test_a_queued_run_says_what_it_waits_behind_and_cancel_withdraws_it(client, 
     assert busy.startswith("The device is busy with a geodesic run at step "), busy
     assert other.predict(api_name="/cancel") == "Withdrew 1 waiting run from the queue."
     assert queued.result(timeout=30)[0] == f"**{WITHDRAWN}**"
-    assert {f for f in outputs.iterdir() if f.name.endswith("-average")} == before  # no folder left behind
+    assert not _run_folders(outputs, before, "average")  # no folder left behind
     assert not running.done()  # the other session's run goes on
     assert client.predict(api_name="/cancel").startswith("Cancelling: the run stops")
     assert "Cancelled at step" in running.result(timeout=60)[0]
@@ -308,12 +314,12 @@ def test_a_run_whose_watcher_goes_away_still_saves_its_results(client, ex, outpu
     before = set(outputs.iterdir())
     job = _geodesic_under_way(client, ex, frames=4, steps=2000)
     job.cancel()  # what the browser does when its tab closes
-    started = [f for f in set(outputs.iterdir()) - before if f.name.endswith("-geodesic")]
+    started = _run_folders(outputs, before, "geodesic")
     assert len(started) == 1 and not (started[0] / "record.json").exists(), "the run ended before the test left"
     folders, deadline = [], time.monotonic() + 120
     while not folders or not (folders[0] / "frames.zip").exists():  # the app's last file, after the run's
         assert time.monotonic() < deadline, "the abandoned run never saved its results"
-        folders = [f for f in set(outputs.iterdir()) - before if f.name.endswith("-geodesic")]
+        folders = _run_folders(outputs, before, "geodesic")
         time.sleep(0.1)
     record = json.loads((folders[0] / "record.json").read_text())
     assert record["pairs"][0]["status"] == "completed" and record["pairs"][0]["steps"] == 2000
