@@ -106,6 +106,16 @@ def _new_run_folder(outputs: Path, before: set, kind: str) -> Path:
     return folder
 
 
+def _first_status_with(job, text: str, what: str) -> str:
+    """The first status (first output) of the submitted `job` that contains `text`, waiting up to a minute for it;
+    `what` says what never happened if it does not come."""
+    deadline = time.monotonic() + 60
+    while not any(text in str(out[0]) for out in job.outputs()):
+        assert time.monotonic() < deadline and not job.done(), what
+        time.sleep(0.05)
+    return next(str(out[0]) for out in job.outputs() if text in str(out[0]))
+
+
 def test_distance_of_identical_images_is_zero_and_of_different_ones_positive(client, ex):
     answer, details, _ = client.predict(**distance_inputs(ex["disc_left"], ex["disc_left"]), api_name="/distance")
     assert details["metric"] == "lpips_vgg" and details["distance"] == pytest.approx(0.0, abs=1e-6)
@@ -179,10 +189,7 @@ def test_stop_ends_a_measurement_early_with_the_estimate_so_far(client, ex, endp
     else:
         inputs = compare_inputs(*images, "elpips_vgg", 32, samples=2000)
     job = client.submit(**inputs, api_name=endpoint)
-    deadline = time.monotonic() + 60
-    while not any("of 2000 samples" in str(out[0]) for out in job.outputs()):
-        assert time.monotonic() < deadline and not job.done(), "the measurement never reported progress"
-        time.sleep(0.05)
+    _first_status_with(job, "of 2000 samples", "the measurement never reported progress")
     assert client.predict(api_name="/cancel") == (
         "Stopping: the measurement ends after its current samples, with the estimate so far.")
     answer, details, *_ = job.result(timeout=60)
@@ -248,10 +255,7 @@ def _geodesic_under_way(client, ex, frames: int, steps: int):
     """Submit a long L2 geodesic and return its job once it has reported a step."""
     job = client.submit(**geodesic_inputs(ex["disc_left"], ex["disc_right"], frames, steps=steps),
                         api_name="/geodesic")
-    deadline = time.monotonic() + 60
-    while not any("Step " in str(out[0]) for out in job.outputs()):
-        assert time.monotonic() < deadline and not job.done(), "the run never reported a step"
-        time.sleep(0.05)
+    _first_status_with(job, "Step ", "the run never reported a step")
     return job
 
 
@@ -274,11 +278,7 @@ def test_a_queued_run_says_what_it_waits_behind_and_cancel_withdraws_it(client, 
     other = Client(client.src, verbose=False, download_files=False)  # another browser session
     before = set(outputs.iterdir())
     queued = other.submit(**average_inputs([ex["disc_left"], ex["disc_right"]]), api_name="/average")
-    deadline = time.monotonic() + 60
-    while not any("Waiting behind" in str(out[0]) for out in queued.outputs()):
-        assert time.monotonic() < deadline and not queued.done(), "the queued run never said it was waiting"
-        time.sleep(0.05)
-    waiting = next(out[0] for out in queued.outputs() if "Waiting behind" in str(out[0]))
+    waiting = _first_status_with(queued, "Waiting behind", "the queued run never said it was waiting")
     assert re.search(r"Waiting behind a geodesic run at step \d+/5000", waiting), waiting
     busy, _ = other.predict(**geodesic_inputs(ex["texture_blobs"], ex["texture_stripes"], 3, energy="linear", size=48),
                             api_name="/geodesic_estimate")  # a setting not measured yet
@@ -296,11 +296,7 @@ def test_a_distance_behind_a_run_says_what_it_waits_behind_and_stop_withdraws_it
     running = _geodesic_under_way(client, ex, frames=5, steps=5000)
     other = Client(client.src, verbose=False, download_files=False)
     job = other.submit(**distance_inputs(ex["disc_left"], ex["disc_left_noisy"], size=32), api_name="/distance")
-    deadline = time.monotonic() + 60
-    while not any("Waiting behind" in str(out[0]) for out in job.outputs()):
-        assert time.monotonic() < deadline and not job.done(), "the distance never said it was waiting"
-        time.sleep(0.05)
-    waiting = next(out[0] for out in job.outputs() if "Waiting behind" in str(out[0]))
+    waiting = _first_status_with(job, "Waiting behind", "the distance never said it was waiting")
     assert re.search(r"^\*\*Waiting behind a geodesic run at step \d+/5000", waiting), waiting
     assert other.predict(api_name="/cancel").startswith("Stopping: the measurement ends")
     assert job.result(timeout=30)[0] == "Stopped before the first sample: nothing was measured."
@@ -409,10 +405,7 @@ def test_attack_without_an_anchor_runs_on_elpips(client, ex):
 
 def test_cancel_stops_an_attack_and_keeps_its_partial_result(client, ex):
     job = client.submit(**_attack_args(ex, 1000), api_name="/attack")
-    deadline = time.monotonic() + 60
-    while not any("Step " in str(out[0]) for out in job.outputs()):
-        assert time.monotonic() < deadline and not job.done(), "the attack never reported a step"
-        time.sleep(0.05)
+    _first_status_with(job, "Step ", "the attack never reported a step")
     client.predict(api_name="/cancel")
     status, *_, png, record = job.result(timeout=60)
     assert record["status"] == "cancelled" and record["steps"] < 1000
