@@ -37,21 +37,17 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from elpips.cli_common import OneLineParser, positive_int
-from geometry.tools.support import StepBar, add_run_options, run_options, run_tool
+from elpips.cli_common import positive_int
+from geometry.tools.support import StepBar, add_run_options, run_options, run_tool, tool_parser
 
 PROG = "elpips-average"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog=PROG,
-        description="The perceptual average (barycenter) of images under E-LPIPS, LPIPS or L2.",
-        epilog="examples:\n  elpips-average cat.png dog.png --size 128 --out avg/\n"
-               "  elpips-average a.png b.png c.png --weights 1 2 1 --out abc/\n"
-               "  elpips-average cat.png --perturbed shift --count 10 --out bary10/",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = tool_parser(PROG, "The perceptual average (barycenter) of images under E-LPIPS, LPIPS or L2.", [
+        "elpips-average cat.png dog.png --size 128 --out avg/",
+        "elpips-average a.png b.png c.png --weights 1 2 1 --out abc/",
+        "elpips-average cat.png --perturbed shift --count 10 --out bary10/"])
     parser.add_argument("images", nargs="+", type=Path, help="images to average (one with --perturbed)")
     parser.add_argument("--weights", type=float, nargs="+", help="one non-negative weight per image (default: equal)")
     parser.add_argument("--perturbed", choices=("noise", "shift"),

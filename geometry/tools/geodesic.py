@@ -60,8 +60,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from elpips.cli_common import OneLineParser, positive_float, positive_int
-from geometry.tools.support import StepBar, add_run_options, run_options, run_tool
+from elpips.cli_common import positive_float, positive_int
+from geometry.tools.support import StepBar, add_run_options, run_options, run_tool, tool_parser
 
 if TYPE_CHECKING:
     from geometry.geodesic_run import GeodesicRequest
@@ -74,15 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     from geometry.energies import ENERGY_FORMS  # imports torch, as add_run_options does: not at import
     from geometry.video import DEFAULT_MOVIE_FORMATS, MOVIE_FORMATS
 
-    parser = OneLineParser(
-        prog=PROG,
-        description="Perceptual in-between frames: a geodesic between two images, or new frames inserted "
-                    "into a clip (a video file or a folder of frames).",
-        epilog="examples:\n  elpips-geodesic a.png b.png --frames 10 --size 128 --out morph/\n"
-               "  elpips-geodesic --video clip.mp4 --insert 3 --size 96 --out smooth/\n"
-               "  elpips-geodesic --video frames/ --input-fps 24 --to-fps 60 --formats mp4,webp --out smooth/",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = tool_parser(PROG, "Perceptual in-between frames: a geodesic between two images, or new frames "
+                               "inserted into a clip (a video file or a folder of frames).", [
+        "elpips-geodesic a.png b.png --frames 10 --size 128 --out morph/",
+        "elpips-geodesic --video clip.mp4 --insert 3 --size 96 --out smooth/",
+        "elpips-geodesic --video frames/ --input-fps 24 --to-fps 60 --formats mp4,webp --out smooth/"])
     parser.add_argument("images", nargs="*", type=Path, help="the two endpoint images (not with --video)")
     parser.add_argument("--video", type=Path, metavar="CLIP",
                         help="a video file, or a folder of numbered frames, to insert frames into")

@@ -26,6 +26,7 @@ from elpips.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    OneLineParser,
     add_device_option,
     add_distance_option,
     add_max_memory_option,
@@ -56,6 +57,14 @@ def parse_size(text: str) -> int | tuple[int, int]:
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(f"invalid size {text!r}: use a short side like 64 or HxW like 48x64")
+
+
+def tool_parser(prog: str, description: str, examples: Sequence[str], note: str = "") -> argparse.ArgumentParser:
+    """A tool's parser (`elpips.cli_common.OneLineParser`: one-line usage errors) whose help ends with its
+    example command lines and ``note``."""
+    epilog = ("examples:" if len(examples) > 1 else "example:") + "".join(f"\n  {line}" for line in examples)
+    return OneLineParser(prog=prog, description=description, epilog=epilog + (f"\n\n{note}" if note else ""),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
