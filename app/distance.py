@@ -26,7 +26,7 @@ from elpips import heatmap
 from elpips.images import to_uint8
 from geometry.distances import METRIC_NAMES, DistanceFamily
 
-from app.jobs import format_seconds, time_left
+from app.tasks import format_seconds, time_left
 from app.uploads import display_name, load_upload, prepare_uploads
 
 #: Error bars are 95 % intervals: 1.96 standard errors, as in the reference's adaptive evaluator.
@@ -102,7 +102,7 @@ def _map_view(result: elpips.DifferenceMap, backgrounds: torch.Tensor, names: li
 
 
 class Measurement:
-    """A distance or comparison in progress, put on the session's `JobBoard` so that its Stop button (the
+    """A distance or comparison in progress, put on the session's `TaskBoard` so that its Stop button (the
     shared cancel endpoint) reaches it: it then ends after the current network pass with the estimate so far."""
 
     kind = "measurement"
@@ -113,7 +113,7 @@ class Measurement:
         self.cancel_event = threading.Event()
 
     def describe(self) -> str:
-        """How it appears to the runs waiting behind it (`app.jobs.DeviceSlot`)."""
+        """How it appears to the runs waiting behind it (`app.tasks.DeviceSlot`)."""
         return f"a {self.what} measurement"
 
     def cancel(self) -> None:

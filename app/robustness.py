@@ -1,5 +1,5 @@
 """The Robustness tab's run: an adversarial attack (`elpips.attack`) on a worker thread, streamed to the
-browser like the Average and Geodesic runs (`app.jobs`, `app.runs.follow_job`).
+browser like the Average and Geodesic runs (`app.tasks`, `app.runs.follow_task`).
 
 The uploads are brought to one size (`app.uploads`) and rounded to 8-bit levels, the form they are saved
 in, so that the attacked image, rounded to levels too (`elpips.adversarial.quantize`), stays within the
@@ -21,10 +21,11 @@ import torch
 
 import elpips
 from elpips.adversarial import JUDGES, LEVELS, PIXEL_L2, AttackProgress, AttackRecord, footnote, summary, table
+from geometry.eta import TimeLeft
 
-from app.estimate import PROBE_STEPS, LiveEta, snapshot_steps
-from app.jobs import Job, format_seconds, new_run_folder, time_steps
-from app.runs import UNMEASURED, AppContext, RunView, follow_job, step_line, write_json
+from app.forecast import PROBE_STEPS, snapshot_steps
+from app.runs import UNMEASURED, AppContext, RunView, follow_task, step_line, write_json
+from app.tasks import DeviceTask, format_seconds, new_run_folder, time_steps
 from app.uploads import display_name, load_upload, prepare_uploads
 
 #: The largest budget the tab offers, in 8-bit levels (32/255: clearly visible).
@@ -122,7 +123,7 @@ def seconds_per_step(ctx: AppContext, spec: AttackSpec, hold_slot: bool = True) 
     return ctx.speeds.seconds_per_step(spec.key, measure)
 
 
-def estimate_text(ctx: AppContext, spec: AttackSpec, step_seconds: float) -> str:
+def forecast_text(ctx: AppContext, spec: AttackSpec, step_seconds: float) -> str:
     height, width = spec.images.shape[-2:]
     draws = f" of {spec.samples_per_step} draws each" if spec.samples_per_step > 1 else ""
     return (f"Estimated attack time: **{format_seconds(spec.steps * step_seconds, about=True)}** ({spec.steps} "
@@ -157,15 +158,15 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
     write_json(folder / "settings.json", {**spec.settings(), "device": str(ctx.device)})
     saved = f" Results are saved in `{folder}`."
     known = ctx.speeds.known(spec.key)
-    header = (UNMEASURED if known is None else estimate_text(ctx, spec, known)) + saved
-    eta = LiveEta([(spec.steps, known)])
+    header = (UNMEASURED if known is None else forecast_text(ctx, spec, known)) + saved
+    eta = TimeLeft([(spec.steps, known)])
 
     def run(callback, cancel):
         if ctx.speeds.known(spec.key) is None:
             callback(f"Measuring the speed of this attack on {ctx.device.type}...{saved}")
         step_seconds = seconds_per_step(ctx, spec, hold_slot=False)
         eta.legs = [(spec.steps, step_seconds)]
-        callback(estimate_text(ctx, spec, step_seconds) + saved)
+        callback(forecast_text(ctx, spec, step_seconds) + saved)
         return elpips.attack(
             spec.metric, spec.reference, spec.image, epsilon=spec.epsilon, steps=spec.steps,
             samples_per_step=spec.samples_per_step, seed=spec.seed, judges=spec.judges, anchor=spec.anchor,
@@ -183,6 +184,6 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
         write_json(folder / "record.json", result.record.to_dict())
         return AttackOutcome(result.record, result.image, png, table_markdown(result.record))
 
-    job = Job("attack", ctx.slot, run=run, save=save, eta=eta,
+    job = DeviceTask("attack", ctx.slot, run=run, save=save, eta=eta,
               on_withdraw=lambda: shutil.rmtree(folder, ignore_errors=True))
-    yield from follow_job(ctx, job, session, header, describe=attack_line)
+    yield from follow_task(ctx, job, session, header, describe=attack_line)

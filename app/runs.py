@@ -3,15 +3,16 @@
 Each run goes through the same phases, reported in its status line:
 
 1. the uploads are read and brought to one size (`app.uploads`), and saved in a new run folder;
-2. a worker thread (`app.jobs`) waits for the device in the app's queue, saying what it waits behind
+2. a worker thread (`app.tasks`) waits for the device in the app's queue, saying what it waits behind
    (Cancel withdraws it from there);
-3. holding the device, it estimates the run time from the step times measured on this device (`app.estimate`;
-   a few steps are timed the first time a setting is seen), then runs the engine (`geometry.barycenter` /
-   `geometry.geodesic`) while the generator streams its progress, time left, snapshots and energies;
-4. the worker refreshes the measured step times, writes the results into the run folder, and the generator
-   shows them.
+3. holding the device, it estimates the run time from the step times measured on this device (`app.forecast`;
+   a few steps are timed the first time a setting is seen), then runs the saved inputs through the run service
+   (`geometry.runs`, the same as the command-line tools' and the job files': the same files) while the
+   generator streams its progress, time left, snapshots and energies;
+4. the worker refreshes the measured step times, zips a geodesic's frames, and the generator shows the
+   results.
 
-The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values. `follow_job`, the
+The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values. `follow_task`, the
 watching part, also streams the Robustness tab's attacks (`app.robustness`).
 """
 
@@ -33,14 +34,28 @@ import torch
 import elpips
 import geometry
 from elpips.io import atomic_write, write_json
+from geometry import runs as geometry_runs
 from geometry import video
 from geometry.distances import DISTANCE_NAMES
 from geometry.energies import ENERGY_FORMS
+from geometry.eta import TimeLeft
+from geometry.geodesic_run import GeodesicRequest
 from geometry.options import RunOptions
+from geometry.runs import RunArtefacts
 
 from app.distance import MetricShelf
-from app.estimate import LiveEta, Plan, Probe, plan_run, probe_preset, snapshot_steps
-from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, Watch, format_seconds, new_run_folder, time_left, time_steps
+from app.forecast import Plan, Probe, plan_run, probe_preset, snapshot_steps
+from app.tasks import (
+    DeviceSlot,
+    DeviceTask,
+    SpeedTable,
+    TaskBoard,
+    Watch,
+    format_seconds,
+    new_run_folder,
+    time_left,
+    time_steps,
+)
 from app.uploads import display_name, load_upload, prepare_uploads
 
 log = logging.getLogger(__name__)
@@ -56,7 +71,7 @@ class AppContext:
     output_root: Path
     device: torch.device
     slot: DeviceSlot
-    board: JobBoard = field(default_factory=JobBoard)
+    board: TaskBoard = field(default_factory=TaskBoard)
     speeds: SpeedTable = field(default_factory=SpeedTable)
     shelf: MetricShelf | None = None
 
@@ -77,16 +92,22 @@ class RunView:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A prepared run: what to run, how to measure its speed, how to save its result."""
+    """A prepared run: how to measure its speed, how to run it into its folder, what its tab shows of it."""
 
     kind: str
     key: tuple  # the SpeedTable key
     plan: Plan
-    engine: Callable[..., Any]  # engine(callback, cancel, preset, steps, snapshot_steps, size) -> Result
-    save: Callable[[Any, Path], Any]  # save(result, folder) -> outcome, on the worker thread
-    inputs: torch.Tensor  # the prepared input images, saved in the run folder
+    measure: Callable[..., Any]  # measure(callback, preset, size): engine steps on the inputs, nothing written
+    execute: Callable[..., RunArtefacts]  # execute(folder, callback, cancel, snapshot_steps), through geometry.runs
+    outcome: Callable[[RunArtefacts], Any]  # what the tab shows, from the files the run wrote (worker thread)
+    inputs: torch.Tensor  # the prepared input images, saved in the run folder as the run's inputs
     names: tuple[str, ...]
     settings: dict  # saved in the run folder as settings.json
+
+
+def input_paths(folder: Path, count: int) -> tuple[Path, ...]:
+    """The prepared inputs `start_folder` saved: what the run service reads."""
+    return tuple(folder / f"input_{k}.png" for k in range(count))
 
 
 #: The status of a run whose uploads and settings checked out, shown while the previous result is cleared.
@@ -116,15 +137,12 @@ def _check_distance(name: str) -> str:
     return name
 
 
-def _check_memory(ctx: AppContext, kind: str, distance: str, images: int, free: int, size: tuple[int, int],
-                  steps: int | None) -> None:
-    """Refuse a run too large for the device's memory before it is measured or started (`geometry.memory`)."""
-    from geometry.memory import check_run
-
+def _check_memory(kind: str, options: RunOptions, images: int, free: int, size: tuple[int, int]) -> None:
+    """Refuse a run too large for the device's memory before it is queued or measured: the service's check
+    (`geometry.runs.check_memory`), which the run makes again when it starts."""
     try:
-        check_run(kind, distance, images, free, size, ctx.device, preset=PRESET, steps=steps, flag=None,
-                  describe=f"This {'average' if kind == 'barycenter' else 'geodesic'}",
-                  size_option="a resolution of {} px")
+        geometry_runs.check_memory(kind, options, images, free, size, wording=geometry_runs.APP,
+                                   describe=f"This {'average' if kind == 'barycenter' else 'geodesic'}")
     except ValueError as error:
         raise gr.Error(f"{error}.") from None
 
@@ -147,11 +165,7 @@ def start_folder(ctx: AppContext, spec: RunSpec) -> Path:
     return folder
 
 
-def _save_record(folder: Path, result) -> None:
-    write_json(folder / "record.json", result.record.to_dict())
-
-
-def estimate_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, float]) -> str:
+def forecast_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, float]) -> str:
     height, width = spec.plan.size
     largest = spec.plan.probes()[-1]
     return (
@@ -161,7 +175,7 @@ def estimate_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, floa
     )
 
 
-def estimate_now(ctx: AppContext, spec: RunSpec) -> str:
+def forecast_now(ctx: AppContext, spec: RunSpec) -> str:
     """The Estimate button's answer: from the speeds known, or measured now if the device is free; while another
     run holds it, a measurement would wait for that run to end, so it says so instead."""
     if not speeds_known(ctx, spec):
@@ -169,7 +183,7 @@ def estimate_now(ctx: AppContext, spec: RunSpec) -> str:
         if busy is not None:
             return (f"The device is busy with {busy}: this run's speed is measured when it gets the device, and Run "
                     "then shows the estimate.")
-    return estimate_text(ctx, spec, measured_speeds(ctx, spec))
+    return forecast_text(ctx, spec, measured_speeds(ctx, spec))
 
 
 def measured_speeds(ctx: AppContext, spec: RunSpec, hold_slot: bool = True) -> dict[Probe, float]:
@@ -180,9 +194,7 @@ def measured_speeds(ctx: AppContext, spec: RunSpec, hold_slot: bool = True) -> d
     def measure(size: tuple[int, int], draws: int) -> Callable[[], float]:
         def timed() -> float:
             with ctx.slot if hold_slot else contextlib.nullcontext():
-                return time_steps(
-                    lambda callback: spec.engine(callback, None, probe_preset(draws), None, None, size)
-                )
+                return time_steps(lambda callback: spec.measure(callback, probe_preset(draws), size))
 
         return timed
 
@@ -210,26 +222,26 @@ def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView
     folder = start_folder(ctx, spec)
     saved = f" Results are saved in `{folder}`."
     known = speeds_known(ctx, spec)
-    header = (estimate_text(ctx, spec, measured_speeds(ctx, spec)) if known else UNMEASURED) + saved
+    header = (forecast_text(ctx, spec, measured_speeds(ctx, spec)) if known else UNMEASURED) + saved
     snaps = snapshot_steps(spec.plan.total_steps)
-    eta = LiveEta(spec.plan.legs())
+    eta = TimeLeft(spec.plan.legs())
 
     def run(callback, cancel):
         if not speeds_known(ctx, spec):
             callback(f"Measuring the speed of this run on {ctx.device.type}...{saved}")
         speeds = measured_speeds(ctx, spec, hold_slot=False)
         eta.legs = spec.plan.legs(speeds)
-        callback(estimate_text(ctx, spec, speeds) + saved)
-        return spec.engine(callback, cancel, PRESET, spec.plan.total_steps, snaps, None)
+        callback(forecast_text(ctx, spec, speeds) + saved)
+        return spec.execute(folder, callback, cancel, snaps)
 
-    def save(result):  # on the worker thread: done even when nobody watches any more
+    def save(artefacts: RunArtefacts):  # on the worker thread: done even when nobody watches any more
         for stage, seconds in eta.measured().items():
             ctx.speeds.refresh(spec.key + spec.plan.probe_of(stage), seconds)
-        return spec.save(result, folder)
+        return spec.outcome(artefacts)
 
-    job = Job(spec.kind, ctx.slot, run=run, save=save, eta=eta,
+    job = DeviceTask(spec.kind, ctx.slot, run=run, save=save, eta=eta,
               on_withdraw=lambda: shutil.rmtree(folder, ignore_errors=True))
-    yield from follow_job(ctx, job, session, header)
+    yield from follow_task(ctx, job, session, header)
 
 
 def step_line(latest, seconds_left: float | None, quantity: str = "energy") -> str:
@@ -241,7 +253,7 @@ def step_line(latest, seconds_left: float | None, quantity: str = "energy") -> s
     return line + ("" if seconds_left is None else f", {time_left(seconds_left)}")
 
 
-def follow_job(ctx: AppContext, job: Job, session: str, header: str,
+def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
                describe: Callable[[Any], str] = step_line) -> Iterator[RunView]:
     """Start `job` for `session` (so its Cancel button reaches it) and yield its progress as `RunView`s, the
     status being `header` and `describe(latest progress)`; the last view carries what the job's save returned,
@@ -294,7 +306,7 @@ def follow_job(ctx: AppContext, job: Job, session: str, header: str,
 
 @dataclass(frozen=True)
 class AverageOutcome:
-    record: Any
+    record: RunArtefacts  # status, steps, seconds and the files written
     image: torch.Tensor  # (1, 3, H, W)
     png: Path
 
@@ -311,34 +323,30 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     if any(w < 0 for w in weights) or sum(weights) <= 0:
         raise gr.Error("Average: weights must be non-negative and not all zero.")
     distance = _check_distance(distance)
-    names = [display_name(path) for path in paths]
     batch, note = _load_all(paths, [f"Image {k + 1}" for k in range(len(paths))], size)
     size_hw = tuple(batch.shape[-2:])
-    _check_memory(ctx, "barycenter", distance, len(paths) + 1, 1, size_hw, int(steps) if steps else None)
+    plan = plan_run(PRESET, "barycenter", int(steps) if steps else None, size_hw)
+    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device, preset=PRESET, steps=plan.total_steps)
+    _check_memory("barycenter", options, len(paths) + 1, 1, size_hw)
 
-    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device)
+    def measure(callback, preset, work_size):
+        return geometry.barycenter(batch, weights, options=replace(options, preset=preset, steps=None, size=work_size),
+                                   callback=callback, snapshot_steps=())
 
-    def engine(callback, cancel, preset, steps, snaps, work_size):
-        return geometry.barycenter(batch, weights, options=replace(options, preset=preset, steps=steps, size=work_size),
-                                   callback=callback, cancel=cancel, snapshot_steps=snaps)
+    def execute(folder: Path, callback, cancel, snaps) -> RunArtefacts:
+        request = geometry_runs.AverageRequest(input_paths(folder, len(paths)), tuple(weights),
+                                               snapshot_steps=tuple(snaps))
+        return geometry_runs.run_average(request, options, folder, callback=callback, cancel=cancel,
+                                         wording=geometry_runs.APP)
 
-    def save(result, folder: Path) -> AverageOutcome:
-        png = folder / "average.png"
-        elpips.save_image(png, result.images[:1])
-        _save_record(folder, result)
-        return AverageOutcome(result.record, result.images[:1], png)
+    def outcome(artefacts: RunArtefacts) -> AverageOutcome:
+        png = artefacts.out / geometry_runs.AVERAGE_NAME
+        return AverageOutcome(artefacts, elpips.load_image(png), png)
 
-    spec = RunSpec(
-        "average",
-        ("average", distance, size_hw, len(paths), str(ctx.device)),
-        plan_run(PRESET, "barycenter", int(steps) if steps else None, size_hw),
-        engine,
-        save,
-        batch,
-        tuple(names),
-        {"weights": weights, **options.to_dict()},
-    )
-    return spec, note
+    key = ("average", distance, size_hw, len(paths), str(ctx.device))
+    settings = {"weights": weights, **options.to_dict()}
+    names = tuple(display_name(path) for path in paths)
+    return RunSpec("average", key, plan, measure, execute, outcome, batch, names, settings), note
 
 
 # ---------------------------------------------------------------- geodesic / morph
@@ -346,12 +354,18 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
 
 @dataclass(frozen=True)
 class GeodesicOutcome:
-    record: Any
+    record: RunArtefacts  # status, steps, seconds and the files written
     frames: list[Path]
     mp4: Path
     gif: Path
     zip: Path
     sheet: Path
+
+
+#: The Geodesic tab's files: the run service's frames and movies (`geometry.video.write_movies`), and a zip of
+#: the frames.
+GEODESIC_FORMATS = ("mp4", "gif", "sheet")
+FRAMES_ZIP = "frames.zip"
 
 
 def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str, energy: str, size: int,
@@ -365,40 +379,40 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     distance = _check_distance(distance)
     if not path_a or not path_b:
         raise gr.Error("Geodesic: give both a start and an end image.")
-    names = [display_name(path_a), display_name(path_b)]
     batch, note = _load_all([path_a, path_b], ["Start (A)", "End (B)"], size)
     size_hw = tuple(batch.shape[-2:])
-    _check_memory(ctx, "geodesic", distance, frames, frames - 2, size_hw, int(steps) if steps else None)
+    plan = plan_run(PRESET, "geodesic", int(steps) if steps else None, size_hw)
+    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device, energy=energy, preset=PRESET,
+                         steps=plan.total_steps)
+    _check_memory("geodesic", options, frames, frames - 2, size_hw)
 
-    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device, energy=energy)
+    def measure(callback, preset, work_size):
+        return geometry.geodesic(batch[0:1], batch[1:2], frames=frames, callback=callback, snapshot_steps=(),
+                                 options=replace(options, preset=preset, steps=None, size=work_size))
 
-    def engine(callback, cancel, preset, steps, snaps, work_size):
-        return geometry.geodesic(batch[0:1], batch[1:2], frames=frames,
-                                 options=replace(options, preset=preset, steps=steps, size=work_size),
-                                 callback=callback, cancel=cancel, snapshot_steps=snaps)
+    def execute(folder: Path, callback, cancel, snaps) -> RunArtefacts:
+        request = GeodesicRequest(images=input_paths(folder, 2), frames=frames, fps=float(fps), gif="pingpong",
+                                  formats=GEODESIC_FORMATS, snapshot_steps=tuple(snaps))
+        return geometry_runs.run_geodesic(request, options, folder, callback=callback, cancel=cancel,
+                                          wording=geometry_runs.APP)
 
-    def save(result, folder: Path) -> GeodesicOutcome:
-        # the command-line tool's writer: frames/frame_000.png..., geodesic.mp4, geodesic.gif, contact_sheet.png
-        *paths, mp4, gif, sheet = video.write_sequence(folder, result.images, fps=float(fps), gif="pingpong")
-        archive = folder / "frames.zip"
-        with atomic_write(archive) as tmp:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-                for path in paths:
-                    bundle.write(path, arcname=path.name)
-        _save_record(folder, result)
-        return GeodesicOutcome(result.record, paths, mp4, gif, archive, sheet)
+    key = ("geodesic", distance, energy, size_hw, frames, str(ctx.device))
+    settings = {"frames": frames, "fps": float(fps), **options.to_dict()}
+    names = (display_name(path_a), display_name(path_b))
+    return RunSpec("geodesic", key, plan, measure, execute, geodesic_outcome, batch, names, settings), note
 
-    spec = RunSpec(
-        "geodesic",
-        ("geodesic", distance, energy, size_hw, frames, str(ctx.device)),
-        plan_run(PRESET, "geodesic", int(steps) if steps else None, size_hw),
-        engine,
-        save,
-        batch,
-        tuple(names),
-        {"frames": frames, "fps": float(fps), **options.to_dict()},
-    )
-    return spec, note
+
+def geodesic_outcome(artefacts: RunArtefacts) -> GeodesicOutcome:
+    """The Geodesic tab's results from the files the run wrote, with the frames zipped for download."""
+    out = artefacts.out
+    frames = [out / name for name in artefacts.files if name.startswith(f"{video.FRAMES_DIR}/")]
+    archive = out / FRAMES_ZIP
+    with atomic_write(archive) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+            for path in frames:
+                bundle.write(path, arcname=path.name)
+    return GeodesicOutcome(artefacts, frames, out / f"geodesic{video.MP4_SUFFIX}", out / f"geodesic{video.GIF_SUFFIX}",
+                           archive, out / video.SHEET_NAME)
 
 
 def progress_bar(view: RunView) -> str:

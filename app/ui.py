@@ -9,7 +9,7 @@ Every endpoint has an `api_name`, so the app is also usable through `gradio_clie
 ``distance``, ``compare``, ``average_estimate``, ``average``, ``geodesic_estimate``, ``geodesic``,
 ``attack``, ``cancel`` (every tab's Cancel and Stop: it reaches the session's runs, waiting or running, and its
 measurements). The device runs one job at a time: the long runs (average, geodesic, attack) wait for it in the
-app's queue (`app.jobs.DeviceSlot`), where they say what they wait behind and Cancel withdraws them; the short
+app's queue (`app.tasks.DeviceSlot`), where they say what they wait behind and Cancel withdraws them; the short
 computations share one Gradio concurrency group (``concurrency_id="device"``, limit 1) and take the device pass
 by pass through the same queue.
 """
@@ -39,12 +39,12 @@ from geometry.presets import get_preset  # noqa: E402
 from app import robustness, runs  # noqa: E402
 from app.distance import DistanceRequest, Measurement, compare_candidates, measure_distance  # noqa: E402
 from app.examples import adversarial_example_path, example_paths  # noqa: E402
-from app.jobs import DeviceSlot  # noqa: E402
 from app.runs import MAX_AVERAGE_IMAGES, AppContext, RunView  # noqa: E402
+from app.tasks import DeviceSlot  # noqa: E402
 from app.uploads import display_name, image_input, upload_problem  # noqa: E402
 
 HEAVY = dict(concurrency_id="device", concurrency_limit=1)
-#: Long runs wait for the device in the app's own queue (`app.jobs.DeviceSlot`), not Gradio's: there they say
+#: Long runs wait for the device in the app's own queue (`app.tasks.DeviceSlot`), not Gradio's: there they say
 #: what they wait behind, and Cancel withdraws them.
 RUN = dict(concurrency_limit=None)
 IMAGE_INPUT = dict(sources=["upload", "clipboard"], height=200)
@@ -406,7 +406,7 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6):
             weights = [w1, w2, w3, w4, w5, w6]
             spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
-            return runs.estimate_now(ctx, spec), note
+            return runs.forecast_now(ctx, spec), note
 
         live = LiveTab(1, 1, preview=lambda images: (runs.enlarged(runs.to_pixels(images[0])),),
                        results=lambda done: (str(done.png),), final_images=lambda done: done.image)
@@ -489,7 +489,7 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         @shows_errors(2)
         def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps):
             spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
-            return runs.estimate_now(ctx, spec), note
+            return runs.forecast_now(ctx, spec), note
 
         def results(done) -> tuple:
             gallery = [(str(path), f"frame {k}") for k, path in enumerate(done.frames)]

@@ -21,8 +21,8 @@ import torch
 
 from app import runs
 from app.examples import REPO_EXAMPLES_DIR
-from app.jobs import DeviceSlot
 from app.runs import AppContext
+from app.tasks import DeviceSlot
 from app.ui import default_size, default_steps
 
 

@@ -105,7 +105,7 @@ SETTINGS: dict[str, frozenset[str]] = {
     "barycenter": frozenset(_COMMON_SETTINGS),
     "geodesic": frozenset(_COMMON_SETTINGS | {"frames", "fps", "gif"}),
     "perturbed_barycenter": frozenset(_COMMON_SETTINGS | {"mode", "count"}),
-    # the options of `elpips-geodesic --video` (geometry.tools.geodesic.JOB_OPTIONS) and montage
+    # the run options a clip takes, and the fields of `geometry.geodesic_run.GeodesicRequest` it sets (CLIP_SETTINGS)
     "clip": frozenset({"distance", "size", "steps", "preset", "seed", "energy", "checkpoint_every", "max_memory",
                        "insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif"}),
 }

@@ -10,7 +10,7 @@ Frames are accepted as a float tensor/array ``(T, 3, H, W)`` in [0, 1] (what the
 ``uint8`` array ``(T, H, W, 3)`` (what :func:`read_video` returns)::
 
     from geometry import video
-    clip = video.read_video("clip.mp4")              # Clip(frames (T,H,W,3) uint8, fps)
+    clip = video.read_video("clip.mp4")              # DecodedVideo(frames (T,H,W,3) uint8, fps)
     video.write_mp4("out.mp4", clip.frames, fps=clip.fps)
     video.write_mp4("out.mp4", frames, fps=24, audio="clip.mp4")  # with the audio track of clip.mp4
     video.write_webp("loop.webp", clip.frames, fps=10)  # write_apng("loop.apng", ...): full-colour loops
@@ -48,7 +48,7 @@ from PIL import Image, ImageDraw, ImageFont
 from elpips.io import atomic_write
 
 __all__ = [
-    "Clip",
+    "DecodedVideo",
     "VideoError",
     "read_video",
     "to_uint8_frames",
@@ -82,14 +82,14 @@ class VideoError(ValueError):
 
 
 @dataclass(frozen=True)
-class Clip:
+class DecodedVideo:
     """The decoded frames of a video and its frame rate."""
 
     frames: np.ndarray  # (T, H, W, 3) uint8
     fps: float
 
 
-def read_video(path: str | os.PathLike) -> Clip:
+def read_video(path: str | os.PathLike) -> DecodedVideo:
     """Decode every frame of a video file as RGB ``uint8``.
 
     Raises :class:`VideoError` with a one-line message when the file is missing or not a video.
@@ -111,7 +111,7 @@ def read_video(path: str | os.PathLike) -> Clip:
     fps = float(meta.get("fps") or 0)
     if not fps > 0:
         raise VideoError(f"video has no frame rate: {path}")
-    return Clip(frames=np.stack(frames), fps=fps)
+    return DecodedVideo(frames=np.stack(frames), fps=fps)
 
 
 def to_uint8_frames(frames) -> np.ndarray:

@@ -16,13 +16,14 @@ import pytest
 import torch
 from PIL import Image
 
+from geometry.eta import TimeLeft
 from geometry.presets import Preset, Stage, get_preset
 
 from app.__main__ import parse_args
-from app.estimate import LiveEta, plan_run, snapshot_steps
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
-from app.jobs import DeviceSlot, Job, JobBoard, SpeedTable, format_seconds, new_run_folder, time_steps
+from app.forecast import plan_run, snapshot_steps
 from app.runs import enlarged, filmstrip
+from app.tasks import DeviceSlot, DeviceTask, SpeedTable, TaskBoard, format_seconds, new_run_folder, time_steps
 
 
 def _progress(step, total=3, energy=1.0, snapshot=None):
@@ -35,7 +36,7 @@ def test_job_streams_progress_then_returns_what_save_made():
             callback(_progress(step, energy=1.0 / step, snapshot="snap" if step == 2 else None))
         return "result"
 
-    job = Job("test", DeviceSlot("cpu"), run, save=lambda result: result.upper()).start()
+    job = DeviceTask("test", DeviceSlot("cpu"), run, save=lambda result: result.upper()).start()
     watches = list(job.watch(interval=0.01))
     last = watches[-1]
     assert last.energies == [(1, 1.0), (2, 0.5), (3, 1.0 / 3)]
@@ -47,14 +48,14 @@ def test_job_reraises_the_run_error_to_its_watcher():
     def run(callback, cancel):
         raise ValueError("bad settings")
 
-    job = Job("test", DeviceSlot("cpu"), run, save=lambda result: result).start()
+    job = DeviceTask("test", DeviceSlot("cpu"), run, save=lambda result: result).start()
     list(job.watch(interval=0.01))
     with pytest.raises(ValueError, match="bad settings"):
         job.outcome()
 
 
 def test_jobs_on_one_device_run_one_at_a_time_and_cancel_withdraws_a_waiting_one():
-    slot, board = DeviceSlot("cpu"), JobBoard()
+    slot, board = DeviceSlot("cpu"), TaskBoard()
     release, stepped = threading.Event(), threading.Event()
     running, withdrawn = [], []
 
@@ -71,10 +72,10 @@ def test_jobs_on_one_device_run_one_at_a_time_and_cancel_withdraws_a_waiting_one
             return name
         return run
 
-    first = Job("geodesic", slot, blocking_run, save=lambda r: r).start()
+    first = DeviceTask("geodesic", slot, blocking_run, save=lambda r: r).start()
     assert stepped.wait(10)
-    second = Job("average", slot, quick_run("b"), save=lambda r: r, on_withdraw=lambda: withdrawn.append("b"))
-    third = Job("attack", slot, quick_run("c"), save=lambda r: r)
+    second = DeviceTask("average", slot, quick_run("b"), save=lambda r: r, on_withdraw=lambda: withdrawn.append("b"))
+    third = DeviceTask("attack", slot, quick_run("c"), save=lambda r: r)
     board.add("session-1", second)
     board.add("session-2", third)
     second.start()
@@ -117,7 +118,7 @@ def test_a_finished_runs_step_time_replaces_the_first_measurement_then_averages_
     assert table.seconds_per_step(key, lambda: 9.0) == pytest.approx(0.5)  # and nothing is measured again
 
 
-def _synthetic_run(eta: LiveEta, step_times: list[float], stages: list[int], setup: float = 3.0):
+def _synthetic_run(eta: TimeLeft, step_times: list[float], stages: list[int], setup: float = 3.0):
     """Feed `eta` the progress reports of a run whose steps take `step_times`, stage k having stages[k] steps;
     the first step of every stage also pays `setup` seconds. Yields (step, true seconds left) after each step."""
     total, elapsed, step = sum(stages), 0.0, 0
@@ -136,7 +137,7 @@ def test_the_live_eta_after_ten_steps_is_within_one_and_a_half_times_the_truth()
     rng = np.random.default_rng(0)
     stages = [40, 20]
     times = list(0.4 * (1 + 0.3 * rng.uniform(-1, 1, 40))) + list(1.6 * (1 + 0.3 * rng.uniform(-1, 1, 20)))
-    eta = LiveEta([(40, 2.0), (20, 8.0)])
+    eta = TimeLeft([(40, 2.0), (20, 8.0)])
     assert eta.seconds_left() is None
     lefts = {step: (eta.seconds_left(), truth) for step, truth in _synthetic_run(eta, times, stages)}
     estimate, truth = lefts[10]
@@ -151,7 +152,7 @@ def test_the_live_eta_after_ten_steps_is_within_one_and_a_half_times_the_truth()
 def test_time_steps_is_the_median_gap_without_the_first_step(monkeypatch):
     # the clock at each reported step: the first gap (10 s: loading the metric) is left out
     clock = iter([0.0, 10.0, 11.0, 13.5, 14.75, 20.0, 21.0])
-    monkeypatch.setattr("app.jobs.time.perf_counter", lambda: next(clock))
+    monkeypatch.setattr("app.tasks.time.perf_counter", lambda: next(clock))
     assert time_steps(lambda callback: [callback(_progress(k)) for k in range(5)]) == 1.25  # of 1, 2.5, 1.25
     with pytest.raises(RuntimeError, match="at least 3"):
         time_steps(lambda callback: [callback(_progress(k)) for k in range(2)])
@@ -435,8 +436,8 @@ def test_one_adapter_streams_every_long_run_tab():
     for a new snapshot, the results come with the outcome and the final picture from it when the tab says so."""
     import gradio as gr
 
-    from app.jobs import Watch
     from app.runs import STARTING, RunView
+    from app.tasks import Watch
     from app.ui import LiveTab, _energy_frame, stream_to_tab
 
     skip = type(gr.skip())
@@ -454,3 +455,16 @@ def test_one_adapter_streams_every_long_run_tab():
     assert stepped[5].equals(_energy_frame(watch.energies))
     assert isinstance(same[3], skip) and isinstance(same[6], skip)  # no new snapshot: the pictures stay
     assert done[3:5] == ("live final of outcome", "diff final of outcome") and done[6] == "result of outcome"
+
+
+def test_the_time_left_takes_relative_costs_as_priors_as_the_engine_does():
+    """With the stages' relative costs as priors (what the engine has: no measurement before the run), the
+    later stage is timed by its cost times the running stage's measured seconds per unit of cost."""
+    clock = TimeLeft([(10, 1.0), (5, 4.0)])
+    elapsed = 3.0  # the first step also pays for setting the stage up
+    assert clock.tick(0, 1, elapsed) is None  # no step time measured yet
+    for step in range(2, 6):
+        elapsed += 0.5
+        left = clock.tick(0, step, elapsed)
+    assert left == pytest.approx(5 * 0.5 + 5 * 4.0 * 0.5)
+    assert TimeLeft([(10, None), (5, None)]).tick(0, 1, 1.0) is None

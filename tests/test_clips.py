@@ -342,8 +342,12 @@ def test_a_job_file_runs_a_batch_of_clips_and_skips_them_once_done(tmp_path, cap
     assert (tmp_path / "out" / "folder" / "geodesic.mp4").is_file()
 
 
-def test_a_clip_job_takes_exactly_the_commands_options():
+def test_a_clip_job_takes_exactly_the_requests_clip_fields_and_the_run_options():
     from geometry import jobs
-    from geometry.tools.geodesic import JOB_OPTIONS
+    from geometry.geodesic_run import CLIP_SETTINGS, GeodesicRequest
+    from geometry.options import OPTION_NAMES
 
-    assert jobs.SETTINGS["clip"] == set(JOB_OPTIONS) | {"montage"}
+    request_fields = set(GeodesicRequest.__dataclass_fields__)
+    assert set(CLIP_SETTINGS) <= request_fields
+    clip = jobs.SETTINGS["clip"]
+    assert set(CLIP_SETTINGS) <= clip and clip - set(CLIP_SETTINGS) <= set(OPTION_NAMES) | {"max_memory"}

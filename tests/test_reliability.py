@@ -41,11 +41,12 @@ def pair(data_dir):
 @pytest.fixture
 def no_network(monkeypatch):
     """Fail the test if a tool loads a distance (the checks must come before)."""
+    import geometry.distances
+
     def refuse(*args, **kwargs):
         raise AssertionError("a distance was loaded before the check")
 
-    for main in (geodesic_main, average_main):
-        monkeypatch.setitem(main.__globals__, "load_distance", refuse)
+    monkeypatch.setattr(geometry.distances, "load_cached", refuse)
 
 
 def run(capsys, main, *argv):
@@ -303,7 +304,7 @@ def test_the_app_refuses_a_run_too_large_for_the_memory_before_measuring_it(tmp_
     import elpips.memory
 
     from app import runs
-    from app.jobs import DeviceSlot
+    from app.tasks import DeviceSlot
 
     monkeypatch.setattr(elpips.memory, "available_bytes", lambda device: 8 * 10**9)
     ctx = runs.AppContext(tmp_path, torch.device("cpu"), DeviceSlot("cpu"))

@@ -84,12 +84,14 @@ def manifest_entries(job_file):
 
 
 def comparable(entry, folder):
-    """A manifest entry without what legitimately differs between runs: its job folder, timings."""
-    entry = json.loads(json.dumps(entry).replace(str(folder), "<folder>"))
-    entry.pop("seconds")
-    if entry.get("record"):
-        entry["record"] = {key: value for key, value in entry["record"].items() if key != "seconds"}
-    return entry
+    """A manifest entry without what legitimately differs between runs: its job folder, timings (at any depth: a
+    geodesic's record holds each pair's)."""
+    def untimed(value):
+        if isinstance(value, dict):
+            return {key: untimed(item) for key, item in value.items() if key != "seconds"}
+        return [untimed(item) for item in value] if isinstance(value, list) else value
+
+    return untimed(json.loads(json.dumps(entry).replace(str(folder), "<folder>")))
 
 
 def test_ray_gives_the_local_backends_manifest_and_images_and_a_rerun_skips_finished_jobs(

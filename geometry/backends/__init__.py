@@ -21,7 +21,8 @@ touch the job's output folder, which is where resumability lives:
 * ``job.json``         the job's spec (`Job.spec`), written when it starts;
 * ``checkpoint.pt``    the engine's checkpoint, written every ``checkpoint_every`` steps and on
                        SIGINT/SIGTERM; a rerun resumes from it (deleted when the job's spec changed);
-* the outputs          (`geometry.tools.average.write_average_outputs`, `geometry.video.write_sequence`);
+* the outputs          the run service's (`geometry.runs`: the same files as the tools' and the app's), with
+                       its ``run.json``;
 * ``done.json``        written last, atomically: spec, output file names, run record. A job is
                        finished when ``done.json`` matches its spec and every output it lists exists.
 
@@ -47,9 +48,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Se
 from elpips.cli_common import one_line
 from elpips.io import read_json, remove_stale_temporaries, write_json
 from geometry.jobs import Job
+from geometry.runs import JOB_FILE
 
 if TYPE_CHECKING:  # imported when a job runs, so that `elpips-batch` starts (and stops on Ctrl-C) quickly
     import torch
+
+    from geometry.runs import RunArtefacts
 
 __all__ = [
     "Backend",
@@ -176,15 +180,15 @@ def run_job(job: Job, device: torch.device | str | None,
                     result.resumed_from_step = progress.step - 1
             on_event(_progress_event(job, progress))
 
-        outputs, record = _execute(job, device, checkpoint, callback, cancel)
-        if record.get("status") == "cancelled":
+        artefacts = _execute(job, device, callback, cancel)
+        if artefacts.status == "cancelled":
             result.error = "cancelled; rerun the job file to resume from its checkpoint"
         else:
             if resumed and not seen_step:  # the checkpoint already held the finished optimisation
-                result.resumed_from_step = record.get("steps")
-            write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": outputs, "record": record})
-            checkpoint.unlink(missing_ok=True)
-            result.status, result.outputs, result.record = "done", outputs, record
+                result.resumed_from_step = artefacts.steps
+            write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": artefacts.files,
+                                                "record": artefacts.record})
+            result.status, result.outputs, result.record = "done", artefacts.files, artefacts.record
     except Exception as error:  # one job's failure must not stop the others; the manifest says why
         result.error = _error_text(error)
     result.seconds = time.perf_counter() - started
@@ -209,12 +213,17 @@ def run_clip(job: Job, device, on_event: Callable[[JobEvent], None],
 
 
 def start_clip(job: Job, device, on_event: Callable[[JobEvent], None]) -> list[int] | JobResult:
-    """A clip job's first part (`geometry.tools.geodesic.ClipJob.start`) in its prepared folder: the pairs left to
+    """A clip job's first part (`geometry.geodesic_run.GeodesicRun.start`) in its prepared folder: the pairs left to
     optimise, or the job's failed result."""
     on_event(JobEvent(job.name, "started"))
     try:
         _prepare_folder(job)
-        return _clip_job(job, device).start()
+        request, options = _geodesic_request(job, device)
+        from geometry.geodesic_run import GeodesicRun
+
+        run = GeodesicRun.open(request, options, job.output, resume=True, max_memory=_max_memory(job),
+                               wording=JOB_FILE)
+        return run.start()
     except Exception as error:
         return _failed(job, error, on_event)
 
@@ -224,7 +233,8 @@ def run_clip_pair(job: Job, index: int, device, on_event: Callable[[JobEvent], N
     """Pair ``index`` of a started clip job, in any process and order: None when it is done, else the job's
     failed result (a cancelled pair keeps its checkpoint)."""
     try:
-        if _clip_job(job, device).run_pair(index, lambda progress: on_event(_progress_event(job, progress)), cancel):
+        run = _reopen_clip(job, device)
+        if run.run_pair(index, lambda progress: on_event(_progress_event(job, progress)), cancel):
             return None
         return _failed(job, "cancelled; rerun the job file to resume from its checkpoint", on_event)
     except Exception as error:
@@ -234,18 +244,40 @@ def run_clip_pair(job: Job, index: int, device, on_event: Callable[[JobEvent], N
 def finish_clip(job: Job, device, on_event: Callable[[JobEvent], None]) -> JobResult:
     """A clip job's last part, once all its pairs are done: its movies and records, then ``done.json``."""
     try:
-        outputs, record = _clip_job(job, device).finish()
-        write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": outputs, "record": record})
+        artefacts = _reopen_clip(job, device).finish()
+        write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": artefacts.files,
+                                            "record": artefacts.record})
     except Exception as error:
         return _failed(job, error, on_event)
     on_event(JobEvent(job.name, "finished"))
-    return JobResult(name=job.name, kind=job.kind, output=job.output, status="done", outputs=outputs, record=record)
+    return JobResult(name=job.name, kind=job.kind, output=job.output, status="done", outputs=artefacts.files,
+                     record=artefacts.record)
 
 
-def _clip_job(job: Job, device):
-    from geometry.tools.geodesic import ClipJob
+def _reopen_clip(job: Job, device):
+    from geometry.geodesic_run import GeodesicRun
 
-    return ClipJob(job.inputs[0], job.output, dict(job.settings), device)
+    return GeodesicRun.reopen(*_geodesic_request(job, device), job.output)
+
+
+def _geodesic_request(job: Job, device):
+    """The job's `GeodesicRequest` and its run options on ``device``."""
+    from geometry.geodesic_run import GeodesicRequest
+
+    return GeodesicRequest.from_job(job.kind, job.inputs, job.settings), _options(job, device)
+
+
+def _options(job: Job, device):
+    """The job's run options (its distance by name: the engine loads it through the process's metric cache)."""
+    options = job.options
+    return replace(options, device=device, checkpoint_every=options.checkpoint_every or DEFAULT_CHECKPOINT_EVERY)
+
+
+def _max_memory(job: Job) -> int | None:
+    from elpips.memory import parse_bytes
+
+    limit = job.settings.get("max_memory")
+    return None if limit is None else parse_bytes(str(limit))
 
 
 def _failed(job: Job, error: Exception | str, on_event: Callable[[JobEvent], None]) -> JobResult:
@@ -286,61 +318,20 @@ def _prepare_folder(job: Job) -> Path:
     return checkpoint
 
 
-def _execute(job: Job, device, checkpoint: Path, callback, cancel) -> tuple[list[str], dict]:
-    """Call the engine for the job's kind and write its outputs; returns (output names, record dict)."""
-    from geometry import api, video
-    from geometry.tools.average import write_average_outputs
+def _execute(job: Job, device, callback, cancel) -> RunArtefacts:
+    """The job through the run service (`geometry.runs`), resuming what its folder holds."""
+    from geometry import runs
 
-    options = job.options  # its distance by name: the engine loads it through the process's metric cache
-    options = replace(options, device=device, checkpoint_every=options.checkpoint_every or DEFAULT_CHECKPOINT_EVERY)
-    _check_memory(job, options)
-    per_call = dict(options=options, callback=callback, cancel=cancel, checkpoint=checkpoint, snapshot_steps=())
-    settings, inputs = job.settings, list(job.inputs)
-    if job.kind == "average":
-        res = api.pairwise_average(inputs[0], inputs[1], **per_call)
-    elif job.kind == "barycenter":
-        res = api.barycenter(inputs, job.weights, **per_call)
-    elif job.kind == "perturbed_barycenter":
-        res = api.perturbed_barycenter(inputs[0], settings.get("mode", "noise"), settings.get("count", 10),
-                                       **per_call)
-    elif job.kind == "geodesic":
-        res = api.geodesic(inputs[0], inputs[1], settings.get("frames", 10), **per_call)
-    else:  # validated by geometry.jobs; kept for a clear message if a backend is handed a raw Job
-        raise ValueError(f"unknown job kind {job.kind!r}")
-    record = res.record.to_dict()
-    if record.get("status") == "cancelled":
-        return [], record
+    options, common = _options(job, device), dict(resume=True, callback=callback, cancel=cancel,
+                                                  max_memory=_max_memory(job), wording=JOB_FILE)
     if job.kind == "geodesic":
-        paths = video.write_sequence(job.output, res.images, fps=settings.get("fps", 10),
-                                     gif=settings.get("gif", "forward"))
-    else:
-        paths = write_average_outputs(job.output, res.images)
-    write_json(job.output / "record.json", record)
-    names = [str(Path(p).relative_to(job.output)) for p in paths] + ["record.json"]
-    return names, record
-
-
-def _check_memory(job: Job, options) -> None:
-    """Refuse (MemoryLimitError, a ValueError) a job estimated to need more memory than its max_memory
-    setting or what the worker's device has, before its network is loaded (`geometry.memory`)."""
-    import elpips
-    from elpips.memory import parse_bytes
-    from geometry.distances import resolve_device
-    from geometry.inputs import target_size
-    from geometry.memory import check_run
-
-    limit = job.settings.get("max_memory")
-    size = target_size(tuple(elpips.load_image(job.inputs[0]).shape[-2:]), options.size)
-    if job.kind == "geodesic":
-        frames = job.settings.get("frames", 10)
-        kind, images, free = "geodesic", frames, frames - 2
-    else:
-        targets = job.settings.get("count", 10) if job.kind == "perturbed_barycenter" else len(job.inputs)
-        kind, images, free = "barycenter", targets + 1, 1
-    check_run(kind, options.distance, images, free, size, resolve_device(options.device), preset=options.preset,
-              steps=options.steps, draws_per_step=options.draws_per_step,
-              limit=None if limit is None else parse_bytes(str(limit)), describe="this job",
-              flag="max_memory", size_option="size = {}")
+        request, _ = _geodesic_request(job, device)
+        return runs.run_geodesic(request, options, job.output, **common)
+    if job.kind in ("average", "barycenter", "perturbed_barycenter"):
+        perturbed = job.settings.get("mode", "noise") if job.kind == "perturbed_barycenter" else None
+        request = runs.AverageRequest(tuple(job.inputs), job.weights, perturbed, job.settings.get("count", 10))
+        return runs.run_average(request, options, job.output, **common)
+    raise ValueError(f"unknown job kind {job.kind!r}")  # validated by geometry.jobs; a raw Job gets a clear line
 
 
 def _one_line(error: BaseException) -> str:

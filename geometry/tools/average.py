@@ -33,55 +33,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
-from elpips.cli_common import OneLineParser, positive_int
-from elpips.io import write_json
-from geometry.tools.support import (
-    RunFolder,
-    StepBar,
-    add_run_options,
-    check_memory,
-    checkpoint_bytes,
-    file_sha256,
-    load_distance,
-    run_options,
-    run_tool,
-)
-
-if TYPE_CHECKING:  # torch is imported when the command runs, so that Ctrl-C during start-up is handled
-    import torch
+from elpips.cli_common import positive_int
+from geometry.tools.support import StepBar, add_run_options, run_options, run_tool, tool_parser
 
 PROG = "elpips-average"
-RESULT_NAME = "average.png"
-RECORD_NAME = "record.json"
-
-
-def snapshot_name(step: int) -> str:
-    """``000100.png`` for step 100, as the reference scripts name their snapshots."""
-    return f"{step:06d}.png"
-
-
-def write_average_outputs(out: str | Path, images: torch.Tensor) -> list[Path]:
-    """Write the final average (``images``: (1, 3, H, W) in [0, 1]) as ``average.png``; returns the paths."""
-    import elpips
-
-    path = Path(out) / RESULT_NAME
-    elpips.save_image(path, images[:1])
-    return [path]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog=PROG,
-        description="The perceptual average (barycenter) of images under E-LPIPS, LPIPS or L2.",
-        epilog="examples:\n  elpips-average cat.png dog.png --size 128 --out avg/\n"
-               "  elpips-average a.png b.png c.png --weights 1 2 1 --out abc/\n"
-               "  elpips-average cat.png --perturbed shift --count 10 --out bary10/",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = tool_parser(PROG, "The perceptual average (barycenter) of images under E-LPIPS, LPIPS or L2.", [
+        "elpips-average cat.png dog.png --size 128 --out avg/",
+        "elpips-average a.png b.png c.png --weights 1 2 1 --out abc/",
+        "elpips-average cat.png --perturbed shift --count 10 --out bary10/"])
     parser.add_argument("images", nargs="+", type=Path, help="images to average (one with --perturbed)")
     parser.add_argument("--weights", type=float, nargs="+", help="one non-negative weight per image (default: equal)")
     parser.add_argument("--perturbed", choices=("noise", "shift"),
@@ -98,75 +63,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from geometry.api import barycenter, perturbed_barycenter
+    from geometry.runs import AVERAGE_NAME, AverageRequest, run_average
 
-    weights = _check_args(args)
-    snapshot_steps = _snapshot_steps(args.snapshots)
-    import elpips
-    from geometry.inputs import target_size
-
-    sizes = [tuple(elpips.load_image(path).shape[-2:]) for path in args.images]  # one clear line for a missing
-    # or unreadable image, before anything is written
-    options = run_options(args)
-    settings = {
-        "inputs": [str(p.resolve()) for p in args.images],
-        "input_sha256": [file_sha256(p) for p in args.images],
-        "weights": weights, "perturbed": args.perturbed, "count": args.count if args.perturbed else None,
-        **options.result_settings(),
-    }
-    out: Path = args.out
-    checkpoint = out / "checkpoint.pt"
-    size = target_size(sizes[0], args.size)
-    targets = args.count if args.perturbed else len(args.images)
-    check_memory(args, options, "barycenter", targets + 1, 1, size, "this average")
-    folder = RunFolder(out, settings, args.resume, [checkpoint], checkpoint_bytes(1, size))
-    options = replace(options, distance=load_distance(args.distance, args.device))
-
+    snapshots = _snapshot_steps(args.snapshots)
+    request = AverageRequest(tuple(args.images), None if args.weights is None else tuple(args.weights),
+                             args.perturbed, args.count, None if snapshots is None else tuple(snapshots))
     bar = StepBar(disable=args.no_progress, desc=PROG)
-
-    def callback(progress) -> None:
-        if progress.snapshot is not None:
-            elpips.save_image(out / snapshot_name(progress.step), progress.snapshot[:1])
-        bar(progress)
-
-    per_call = dict(options=options, callback=callback, checkpoint=checkpoint, snapshot_steps=snapshot_steps)
     try:
-        folder.mkdir(out)
-        if args.perturbed:
-            result = perturbed_barycenter(args.images[0], mode=args.perturbed, count=args.count, **per_call)
-        else:
-            result = barycenter(list(args.images), weights, **per_call)
-    except BaseException as error:
+        artefacts = run_average(request, run_options(args), args.out, resume=args.resume, callback=bar,
+                                max_memory=args.max_memory)
+    finally:
         bar.close()
-        folder.discard_if_empty(error)
-        raise
-    bar.close()
-    write_average_outputs(out, result.images)
-    write_json(out / RECORD_NAME, result.record.to_dict())
-    folder.save(status="done")
-    checkpoint.unlink(missing_ok=True)
-    print(f"{PROG}: {out / RESULT_NAME} after {result.record.steps} steps", file=sys.stderr)
+    print(f"{PROG}: {artefacts.out / AVERAGE_NAME} after {artefacts.steps} steps", file=sys.stderr)
     return 0
-
-
-def _check_args(args: argparse.Namespace) -> list[float] | None:
-    """Validate the command line before anything is read or written; returns the weights."""
-    if args.perturbed:
-        if len(args.images) != 1:
-            raise ValueError(f"--perturbed averages copies of ONE image, got {len(args.images)}")
-        if args.weights:
-            raise ValueError("--weights do not apply to --perturbed (its copies weigh the same)")
-        return None
-    if len(args.images) < 2:
-        raise ValueError("give at least two images to average (or one with --perturbed noise|shift)")
-    if args.weights is None:
-        return None
-    from geometry.options import weights_problem
-
-    problem = weights_problem(args.weights, len(args.images))
-    if problem is not None:
-        raise ValueError(problem)
-    return list(args.weights)
 
 
 def _snapshot_steps(text: str) -> list[int] | tuple | None:

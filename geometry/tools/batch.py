@@ -46,7 +46,6 @@ from elpips.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
-    OneLineParser,
     add_device_option,
     add_no_progress_option,
     import_native_modules,
@@ -56,7 +55,7 @@ from elpips.cli_common import (
 from elpips.io import write_json
 from geometry.backends import BACKENDS, JobEvent, JobResult, finished_result, make_backend
 from geometry.jobs import JobFileError, load_job_file
-from geometry.tools.support import exit_interrupted
+from geometry.tools.support import exit_interrupted, tool_parser
 
 PROG = "elpips-batch"
 
@@ -114,14 +113,9 @@ class JobsBar:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog=PROG,
-        description="Run a job file (TOML or JSON) of averages, barycenters and geodesics; "
-                    "skips finished jobs and resumes interrupted ones.",
-        epilog="example:\n  elpips-batch jobs.toml --device cuda\n\nJob file format: see `python -c "
-               "'import geometry.jobs; help(geometry.jobs)'`.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = tool_parser(PROG, "Run a job file (TOML or JSON) of averages, barycenters and geodesics; skips "
+                               "finished jobs and resumes interrupted ones.", ["elpips-batch jobs.toml --device cuda"],
+                         note="Job file format: see `python -c 'import geometry.jobs; help(geometry.jobs)'`.")
     parser.add_argument("job_file", type=Path, help="jobs.toml or jobs.json")
     parser.add_argument("--backend", default="local", choices=sorted(BACKENDS), help="where jobs run (default local)")
     parser.add_argument("--address", default=None,

@@ -1,5 +1,6 @@
 """What the geometry command-line tools share beyond `elpips.cli_common` (the parser, option types, exit codes
-and error lines of every tool): the run options, the error policy, progress bars, run folders.
+and error lines of every tool): the run options, the error policy, the progress bar. The runs themselves are
+`geometry.runs`' (the same for the tools, the job files and the app).
 
 The tools (``elpips-geodesic``, ``elpips-average``, ``elpips-batch``) promise the same behaviour:
 bad input is one clear line on stderr and exit code 2 (no traceback, nothing half-written), found
@@ -16,16 +17,16 @@ This module imports neither torch nor the engine at import time, so that Ctrl-C 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from elpips.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    OneLineParser,
     add_device_option,
     add_distance_option,
     add_max_memory_option,
@@ -36,7 +37,7 @@ from elpips.cli_common import (
     positive_int,
     print_error,
 )
-from elpips.io import read_json, write_json
+from geometry.run_folder import resumable
 
 if TYPE_CHECKING:
     from geometry.options import RunOptions
@@ -58,15 +59,12 @@ def parse_size(text: str) -> int | tuple[int, int]:
     raise argparse.ArgumentTypeError(f"invalid size {text!r}: use a short side like 64 or HxW like 48x64")
 
 
-def check_memory(args: argparse.Namespace, options: RunOptions, kind: str, images: int, free: int,
-                 size: tuple[int, int], describe: str) -> None:
-    """Refuse, before any network is loaded, a run estimated to need more memory than --max-memory or what
-    the device has (`geometry.memory`)."""
-    from geometry.distances import resolve_device
-    from geometry.memory import check_run
-
-    check_run(kind, options.distance, images, free, size, resolve_device(options.device), preset=options.preset,
-              steps=options.steps, limit=args.max_memory, describe=describe)
+def tool_parser(prog: str, description: str, examples: Sequence[str], note: str = "") -> argparse.ArgumentParser:
+    """A tool's parser (`elpips.cli_common.OneLineParser`: one-line usage errors) whose help ends with its
+    example command lines and ``note``."""
+    epilog = ("examples:" if len(examples) > 1 else "example:") + "".join(f"\n  {line}" for line in examples)
+    return OneLineParser(prog=prog, description=description, epilog=epilog + (f"\n\n{note}" if note else ""),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -92,12 +90,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     add_no_progress_option(parser)
 
 
-def run_options(args: argparse.Namespace, **settings: Any) -> RunOptions:
-    """The `RunOptions` of `add_run_options`' arguments, with a tool's own `settings` (e.g. energy)."""
-    from geometry.options import RunOptions
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The `RunOptions` of the parsed arguments: every option named like one of its fields (`add_run_options`'
+    and a tool's own, e.g. ``--energy``), so that a new field needs only its option."""
+    from geometry.options import OPTION_NAMES, RunOptions
 
-    return RunOptions(distance=args.distance, preset=args.preset, steps=args.steps, seed=args.seed, size=args.size,
-                      device=args.device, checkpoint_every=args.checkpoint_every, **settings)
+    return RunOptions(**{name: getattr(args, name) for name in OPTION_NAMES if hasattr(args, name)})
 
 
 def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str] | None,
@@ -161,114 +159,6 @@ def _os_error_message(error: OSError, out: Path | None) -> str:
         what += ("; free some space (or raise the file size limit, fix the permissions) and run the same "
                  "command with --resume")
     return what
-
-
-def resumable(out: Path) -> bool:
-    """Whether ``out`` holds a run that ``--resume`` continues (a checkpoint, or an unfinished run.json)."""
-    out = Path(out)
-    stored = read_json(out / "run.json")
-    return ((out / "checkpoint.pt").is_file() or any((out / "checkpoints").glob("*.pt"))
-            or (stored or {}).get("status") == "running")
-
-
-def load_distance(name: str, device: str | None) -> Any:
-    """The distance to hand the engine: ``"l2"`` by name, a network loaded once otherwise."""
-    if name == "l2":
-        return name
-    import elpips
-    from geometry.distances import resolve_device
-
-    return elpips.load_metric(name, device=resolve_device(device))
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-class RunFolder:
-    """An output folder with a ``run.json`` that makes ``--resume`` safe.
-
-    ``run.json`` holds the tool's settings and status ("running" or "done"). A new run refuses a folder
-    whose run is unfinished (``--resume`` continues it); ``--resume`` refuses settings that differ from
-    the stored ones. The folder must be writable, and the file size limit and free space must allow a
-    checkpoint of ``checkpoint_bytes``, before anything runs. If the run fails on bad input or is
-    interrupted before it produced anything, the folders it created are removed (never after a failed
-    write: the folder then holds what was kept).
-    """
-
-    def __init__(self, out: Path, settings: dict, resume: bool, checkpoints: Sequence[Path],
-                 checkpoint_bytes: int = 0):
-        self.out = Path(out)
-        self.path = self.out / "run.json"
-        self.settings = settings
-        self.created: list[Path] = []
-        check_output_folder(self.out, checkpoint_bytes)
-        stored = read_json(self.path)
-        unfinished = any(Path(c).exists() for c in checkpoints) or (stored or {}).get("status") == "running"
-        if resume and stored is not None and stored.get("settings") != settings:
-            changed = sorted(k for k in set(settings) | set(stored.get("settings", {}))
-                             if settings.get(k) != stored.get("settings", {}).get(k))
-            raise ValueError(f"{self.out} holds a run with other settings ({', '.join(changed)} differ): "
-                             "use the same inputs and options to resume, or another --out")
-        if not resume and unfinished:
-            raise ValueError(f"{self.out} holds an unfinished run: pass --resume to continue it, "
-                             "or choose another --out")
-        self.state = stored if resume and stored else {"settings": settings, "status": "running"}
-
-    def mkdir(self, folder: Path) -> Path:
-        """Create ``folder`` (and parents), remembering what was new for :meth:`discard_if_empty`."""
-        missing = []
-        for parent in [folder, *folder.parents]:
-            if parent.exists():
-                break
-            missing.append(parent)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.created.extend(missing)
-        return folder
-
-    def save(self, **fields: Any) -> None:
-        self.state.update(fields)
-        self.mkdir(self.out)
-        write_json(self.path, self.state)
-
-    def discard_if_empty(self, error: BaseException | None = None) -> None:
-        """After a failure: remove the folders this run created if nothing was written into them (not
-        after a failed write, `error` an OSError: the user looks for the folder the message names)."""
-        if isinstance(error, OSError):
-            return
-        for folder in sorted(self.created, key=lambda f: len(f.parts), reverse=True):  # deepest first
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
-
-
-def check_output_folder(out: Path, checkpoint_bytes: int = 0) -> None:
-    """Raise ValueError unless files can be written in ``out`` and a checkpoint of ``checkpoint_bytes``
-    fits the file size limit (``ulimit -f``) and the free space (twice: the new one is written beside the old)."""
-    import resource
-    import shutil
-
-    from elpips.io import writable_folder_problem
-    from elpips.memory import format_bytes
-
-    problem = writable_folder_problem(out)
-    if problem is not None:
-        raise ValueError(f"--out {out}: {problem}; choose another --out or fix its permissions")
-    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-    if limit != resource.RLIM_INFINITY and limit < checkpoint_bytes:
-        raise ValueError(f"the file size limit (ulimit -f) is {limit} bytes, but this run's checkpoint needs about "
-                         f"{format_bytes(checkpoint_bytes)}: raise the limit, or use a smaller --size")
-    existing = next(p for p in [Path(out), *Path(out).parents] if p.exists())
-    free = shutil.disk_usage(existing).free
-    if free < 2 * checkpoint_bytes:
-        raise ValueError(f"{existing} has {format_bytes(free)} free, but this run's checkpoints need about "
-                         f"{format_bytes(2 * checkpoint_bytes)}: free some space or choose another --out")
-
-
-def checkpoint_bytes(free_images: int, size: tuple[int, int]) -> int:
-    """About the size of a checkpoint of ``free_images`` images of ``size``: pixels and two Adam moments."""
-    return 3 * free_images * 3 * size[0] * size[1] * 4 + 64 * 1024
 
 
 class StepBar:

@@ -7,7 +7,7 @@ run; the worker still finishes and writes every result into the run's output fol
 
 One device runs one heavy job at a time (`DeviceSlot`), whichever tab started it; the others wait in
 arrival order and can say what they wait behind. The Cancel button reaches a session's jobs through
-`JobBoard` and sets their cancel event: a running job's engine stops at its next step and returns what it
+`TaskBoard` and sets their cancel event: a running job's engine stops at its next step and returns what it
 has, which is saved like any other result; a job still waiting leaves the queue without running.
 """
 
@@ -32,7 +32,7 @@ _DONE = object()
 
 
 class _Ticket:
-    """A place in the device's queue; `holder` is what the waiting lines name (a `Job` or a phrase)."""
+    """A place in the device's queue; `holder` is what the waiting lines name (a `DeviceTask` or a phrase)."""
 
     def __init__(self, holder: Any):
         self.holder = holder
@@ -138,7 +138,7 @@ class Watch:
     started: bool = False
     waiting: str | None = None  # while not started: what the job waits behind (`DeviceSlot.waiting_line`)
     notice: str | None = None  # the latest line the job's run reported (e.g. its estimate, once measured)
-    eta: Any = None  # the job's `app.estimate.LiveEta`, or None: the engine's own estimate
+    eta: Any = None  # the job's `geometry.eta.TimeLeft`, or None: the engine's own estimate
 
     def add(self, progress: Progress | str) -> None:
         if isinstance(progress, str):
@@ -158,14 +158,14 @@ class Watch:
         return None if self.latest is None else self.latest.eta_s
 
 
-class Job:
+class DeviceTask:
     """One run on a worker thread.
 
     `run(callback, cancel)` does the computation (it calls the engine with these two; a string passed to the
     callback is a line for the watcher, `Watch.notice`); `save(result)` writes the result into the run's folder
     and returns what the UI shows. Both happen on the worker thread while it holds the device slot. A job
     cancelled while it waits for the slot is `withdrawn`: neither runs, and `on_withdraw()` tidies up.
-    `eta` (an `app.estimate.LiveEta`) is fed every progress on the worker thread, watched or not.
+    `eta` (an `geometry.eta.TimeLeft`) is fed every progress on the worker thread, watched or not.
     """
 
     def __init__(
@@ -192,7 +192,7 @@ class Job:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name=f"elpips-app-{kind}", daemon=True)
 
-    def start(self) -> "Job":
+    def start(self) -> "DeviceTask":
         self._thread.start()
         return self
 
@@ -267,19 +267,19 @@ class Job:
         return self._outcome
 
 
-class JobBoard:
+class TaskBoard:
     """The jobs of every browser session (runs, and measurements in progress: anything with `cancel()`, `kind` and
     `started`), so that a session's Cancel and Stop buttons reach them."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._jobs: dict[str, list[Job]] = {}
+        self._jobs: dict[str, list[DeviceTask]] = {}
 
-    def add(self, session: str, job: Job) -> None:
+    def add(self, session: str, job: DeviceTask) -> None:
         with self._lock:
             self._jobs.setdefault(session, []).append(job)
 
-    def remove(self, session: str, job: Job) -> None:
+    def remove(self, session: str, job: DeviceTask) -> None:
         with self._lock:
             jobs = self._jobs.get(session, [])
             if job in jobs:

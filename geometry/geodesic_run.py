@@ -1,0 +1,471 @@
+"""A geodesic run into an output folder (`geometry.runs`): two images, or a clip's consecutive pairs.
+
+A `GeodesicRequest` says what to compute; `GeodesicRun` is such a request read and checked against its output
+folder. It runs whole (:meth:`GeodesicRun.run_all`: what the tool, a job's "geodesic" and the app use), or in
+parts that may run in different processes or machines on a folder they all reach (a job file's "clip" on Ray):
+:meth:`GeodesicRun.start` once (the scene cuts; the pairs left), :meth:`GeodesicRun.run_pair` for each of them in
+any order and at the same time, then :meth:`GeodesicRun.finish`. The files are the same either way.
+
+Pairs that are not morphed (a scene cut: at least the cut threshold apart, `geometry.clips`; or no in-between
+shown) hold their first frame. Each optimised pair has its own checkpoint (``checkpoint.pt`` for two images,
+``checkpoints/pair_0000.pt`` ... for a clip); a finished pair's record is kept in ``run.json`` (whole runs) or
+``pairs/pair_0000.json`` (parts), so that pairs finishing at the same time never share a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from elpips.io import read_json, write_json
+from geometry.run_folder import RUN_FILE, RunFolder, checkpoint_bytes, file_sha256
+from geometry.runs import CHECKPOINT_NAME, COMMAND_LINE, RECORD_NAME, MemoryWording, RunArtefacts, check_memory
+
+if TYPE_CHECKING:
+    from geometry.clips import TimingPlan
+    from geometry.options import RunOptions
+
+MONTAGE_NAME = "montage.mp4"
+#: The output rate of two images when the request gives none.
+DEFAULT_FPS = 10.0
+#: The finished pairs' records of a run in parts, one file each.
+PAIRS_DIR = "pairs"
+#: What a request's fields are called in a job file's "clip" settings (the same names as the fields).
+CLIP_SETTINGS = ("insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif")
+
+
+@dataclass(frozen=True)
+class GeodesicRequest:
+    """What a geodesic run computes, beside its `RunOptions`.
+
+    Two ``images`` -> ``frames`` frames (endpoints included; or ``insert`` in-betweens), or a ``video`` (a file,
+    or a folder of numbered frames at ``input_fps``) -> ``insert`` new frames between every consecutive pair, or
+    what plays it at ``to_fps``. ``fps``: the output's rate (None: two images 10, a clip what keeps its timing).
+    ``cut_threshold``: a clip's scene-cut distance (None: the distance's default). ``formats``, ``gif``: the
+    movies (`geometry.video.write_movies`); ``montage``: also input, cross-dissolve and geodesic side by side.
+    ``init``: a folder of start frames (two images). ``snapshot_steps``: steps at which the engine hands the
+    callback the current frames (two images)."""
+
+    images: tuple[Path, ...] = ()
+    video: Path | None = None
+    input_fps: float | None = None
+    insert: int | None = None
+    to_fps: float | None = None
+    frames: int | None = None
+    fps: float | None = None
+    cut_threshold: float | None = None
+    formats: tuple[str, ...] = ("mp4", "gif", "sheet")
+    montage: bool = False
+    gif: str = "forward"
+    init: Path | None = None
+    snapshot_steps: tuple[int, ...] = ()
+
+    @classmethod
+    def from_job(cls, kind: str, inputs: tuple[Path, ...], settings: Mapping[str, Any]) -> GeodesicRequest:
+        """A job file's "geodesic" (two images; frames, fps, gif) or "clip" (`CLIP_SETTINGS`) as a request."""
+        if kind == "clip":
+            given = {key: settings[key] for key in CLIP_SETTINGS if key in settings}
+            if "formats" in given:
+                given["formats"] = tuple(given["formats"])
+            return cls(video=Path(inputs[0]), **given)
+        return cls(images=tuple(inputs), frames=int(settings.get("frames", 10)),
+                   fps=float(settings.get("fps", DEFAULT_FPS)), gif=settings.get("gif", "forward"))
+
+
+@dataclass
+class FrameSource:
+    """A request's input frames, read and checked before anything is written, and their timing."""
+
+    items: list                  # the input frames: (H, W, 3) uint8 arrays, or image tensors (two images)
+    plan: TimingPlan
+    fps: float                   # the output's rate
+    sources: list[Path]
+    audio: Path | None = None    # a video whose audio track goes into the MP4
+    audio_note: str = ""         # why the audio is not copied, when the input has some
+    is_clip: bool = False
+
+
+@dataclass
+class GeodesicRun:
+    """A request read and checked against its output folder; the distances and cuts once measured."""
+
+    request: GeodesicRequest
+    source: FrameSource
+    options: RunOptions
+    size: tuple[int, int]
+    settings: dict
+    threshold: float | None
+    checkpoints: list[Path]
+    start_frames: list | None
+    folder: RunFolder
+    report: Callable[[str], None]
+    distances: list[float] = field(default_factory=list)
+    cuts: set[int] = field(default_factory=set)
+
+    @property
+    def out(self) -> Path:
+        return self.folder.out
+
+    @property
+    def pair_count(self) -> int:
+        return len(self.source.items) - 1
+
+    @property
+    def morphed(self) -> list[int]:
+        """The pairs whose geodesic is optimised: an in-between is shown and they are no cut."""
+        plan = self.source.plan
+        return [i for i in range(self.pair_count) if plan.steps_shown(i) and i not in self.cuts]
+
+    @classmethod
+    def open(cls, request: GeodesicRequest, options: RunOptions, out: str | Path, *, resume: bool,
+             max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE,
+             report: Callable[[str], None] | None = None, source: FrameSource | None = None) -> GeodesicRun:
+        """Read (unless ``source`` is given) and check the inputs, the memory and the output folder; nothing is
+        written yet."""
+        import elpips
+        from geometry import clips
+        from geometry.inputs import target_size
+
+        source = source if source is not None else read_source(request)
+        plan = source.plan
+        start_files = _start_frame_files(request.init, plan.grid + 1) if request.init is not None else []
+        threshold = clips.cut_threshold(_name(options), request.cut_threshold) if source.is_clip else None
+        size = target_size(_shape(source.items[0]), options.size)
+        settings = {
+            "inputs": [str(p.resolve()) for p in source.sources],
+            "input_sha256": [file_sha256(p) for p in source.sources],
+            **({"start_sha256": [file_sha256(p) for p in start_files]} if start_files else {}),
+            "mode": "video" if source.is_clip else "images",
+            "frames_per_pair": plan.grid + 1,
+            "timing": plan.to_dict(),
+            **({"cut_threshold": threshold} if source.is_clip else {}),
+            **options.result_settings(),
+        }
+        out, pairs = Path(out), len(source.items) - 1
+        checkpoints = [_checkpoint_path(out, i, pairs) for i in range(pairs)]
+        check_memory("geodesic", options, plan.grid + 1, plan.grid - 1, size, limit=max_memory,
+                     describe="this geodesic" if pairs == 1 else "each pair", wording=wording)
+        folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size))
+        start = [elpips.load_image(path) for path in start_files] or None
+        return cls(request, source, options, size, settings, threshold, checkpoints, start, folder,
+                   report or (lambda line: None))
+
+    @classmethod
+    def reopen(cls, request: GeodesicRequest, options: RunOptions, out: str | Path) -> GeodesicRun:
+        """The run that :meth:`start` opened in ``out`` (in this process or another), with its cuts. A clip is
+        decoded once per process for the inputs run.json names (a worker runs many of its pairs)."""
+        out = Path(out)
+        digests = ((read_json(out / RUN_FILE) or {}).get("settings") or {}).get("input_sha256")
+        run = cls.open(request, options, out, resume=True, source=_cached_source(request, tuple(digests or ())))
+        if "cuts" not in run.folder.state:
+            raise ValueError(f"{out} holds no started clip run: start the job first")
+        run.distances, run.cuts = run.folder.state["pair_distances"], set(run.folder.state["cuts"])
+        return run
+
+    def find_cuts(self) -> None:
+        """A clip's consecutive-frame distances and scene cuts (reported); the distance is loaded for it."""
+        import numpy as np
+
+        from geometry import clips
+
+        if self.source.is_clip:
+            items = self.source.items
+            self.distances = clips.consecutive_distances(np.stack(items), self.options.distance, self.options.device)
+            self.cuts = {i for i, d in enumerate(self.distances) if d >= self.threshold}
+            self._report_distances(_shape(items[0]))
+
+    def run_all(self, callback=None, cancel=None, on_pair: Callable[[int, int], None] | None = None) -> RunArtefacts:
+        """Every pair one after another (finished ones kept), then the outputs; a cancelled pair ends the run
+        with its checkpoint kept (two images: with the frames and movies of where it stopped)."""
+        try:
+            self.find_cuts()
+            records: dict[str, dict] = dict(self.folder.state.get("pairs", {}))
+            cancelled = self._compute_pairs(records, callback, cancel, on_pair)
+        except BaseException as error:
+            self.folder.discard_if_empty(error)
+            raise
+        if cancelled is not None and self.pair_count > 1:
+            self.folder.save(status="cancelled")
+            return RunArtefacts(self.out, [], {}, [cancelled])
+        if cancelled is not None:
+            records["0"] = cancelled
+        artefacts = self._write_outputs(records)
+        self.folder.save(status="cancelled" if cancelled else "done")
+        if self.pair_count > 1:
+            self.folder.discard_if_empty()  # the emptied checkpoints/ folder
+        return artefacts
+
+    def start(self) -> list[int]:
+        """A run in parts, first part: open (or continue) it, find the cuts, write the frames of the pairs that are
+        not morphed; returns the pairs still to optimise."""
+        self.find_cuts()
+        self.folder.save(status="running", pair_distances=self.distances, cuts=sorted(self.cuts))
+        records = self._part_records()
+        for index in set(range(self.pair_count)) - set(self.morphed):
+            self._compute_pair(index, None)
+        return [i for i in self.morphed if not self._pair_finished(i, records)]
+
+    def run_pair(self, index: int, callback=None, cancel=None) -> bool:
+        """Optimise pair ``index`` of a started run (from its checkpoint, if any) and write its frames and record,
+        unless it is finished already; False when ``cancel`` stopped it (its checkpoint is kept)."""
+        if self._pair_finished(index, self._part_records()):
+            return True
+        record = self._compute_pair(index, callback, cancel)
+        if record.get("status") == "cancelled":
+            return False
+        write_json(self._pair_file(index), record)
+        self.checkpoints[index].unlink(missing_ok=True)
+        return True
+
+    def finish(self) -> RunArtefacts:
+        """The last part, once every pair is done: the movies, montage and record.json; the pairs' records
+        folded into run.json."""
+        records = self._part_records()
+        missing = [i for i in self.morphed if not self._pair_finished(i, records)]
+        if missing:
+            raise ValueError(f"{self.out}: pairs {missing} are not finished; rerun the job to compute them")
+        artefacts = self._write_outputs(records)
+        self.folder.save(status="done", pairs=records)
+        for path in [*(self.out / PAIRS_DIR).glob("pair_*.json"), self.out / PAIRS_DIR, self.out / "checkpoints"]:
+            with contextlib.suppress(OSError):
+                path.unlink() if path.is_file() else path.rmdir()
+        return artefacts
+
+    def _compute_pairs(self, records: dict, callback, cancel, on_pair) -> dict | None:
+        """Every pair's frames; the records of the optimised pairs saved in run.json as each ends. Returns the
+        record of the pair a cancel stopped, else None."""
+        morphed = self.morphed
+        for index in range(self.pair_count):
+            if index in morphed and self._pair_finished(index, records):
+                continue  # finished before the interruption
+            if index in morphed and on_pair is not None:
+                on_pair(morphed.index(index), len(morphed))
+            record = self._compute_pair(index, callback, cancel)
+            if record is not None and record.get("status") == "cancelled":
+                return record
+            if record is not None:
+                records[str(index)] = record
+                self.folder.save(pairs=records)
+                self.checkpoints[index].unlink(missing_ok=True)
+        return None
+
+    def _compute_pair(self, index: int, callback, cancel=None) -> dict | None:
+        """Write pair ``index``'s output frames: the optimised geodesic's (resumed from the pair's checkpoint), or
+        for a pair that is not morphed its first frame held. Returns the engine's record of an optimised pair.
+
+        Pairs computed at the same time never write the same file (`_owned_frames`). A cancelled pair of a clip
+        writes nothing (its checkpoint is kept); two images write where they stopped."""
+        from geometry.api import geodesic as geodesic_path
+
+        plan, total = self.source.plan, len(self.source.plan.positions)
+        owned = self._owned_frames(index)
+        if index not in self.morphed:
+            a, b = (_working_frame(self.source.items[k], self.size) for k in (index, index + 1))
+            self._write_frames([(n, b if j == plan.grid else a) for n, j in owned], total)
+            return None
+        checkpoint = self.checkpoints[index]
+        self.folder.mkdir(checkpoint.parent)
+        snapshots = self.request.snapshot_steps if self.pair_count == 1 else ()
+        result = geodesic_path(self.source.items[index], self.source.items[index + 1], frames=plan.grid + 1,
+                               options=replace(self.options, size=self.size), callback=callback, cancel=cancel,
+                               checkpoint=checkpoint, snapshot_steps=snapshots, init=self.start_frames)
+        record = result.record.to_dict()
+        if record.get("status") != "cancelled" or self.pair_count == 1:
+            self._write_frames([(n, result.images[j:j + 1]) for n, j in owned], total)
+        return record
+
+    def _owned_frames(self, index: int) -> list[tuple[int, int]]:
+        """(output index, step) of the frames pair ``index`` writes: from its first frame up to, not including,
+        the next pair's first (the last pair also the clip's last frame)."""
+        grid = self.source.plan.grid
+        return [(n, j) for n, j in self.source.plan.frames_of_pair(index)
+                if j < grid or index == self.pair_count - 1]
+
+    def _pair_finished(self, index: int, records: dict) -> bool:
+        """Pair ``index`` has its record and all its output frames."""
+        owned = [n for n, _ in self._owned_frames(index)]
+        return str(index) in records and _frames_exist(self.out, owned, len(self.source.plan.positions))
+
+    def _write_frames(self, frames: list, total: int) -> None:
+        """Write (output index, image (1, 3, H, W)) pairs into frames/."""
+        from geometry import video
+
+        target = self.folder.mkdir(self.out / video.FRAMES_DIR)
+        for index, image in frames:
+            video.write_png_frames(target, image, start=index, count=total)
+
+    def _part_records(self) -> dict[str, dict]:
+        """The engine's records of the finished pairs, by pair index: run.json's and the pair files'."""
+        records = dict(self.folder.state.get("pairs", {}))
+        for index in self.morphed:
+            record = read_json(self._pair_file(index))
+            if record is not None:
+                records[str(index)] = record
+        return records
+
+    def _pair_file(self, index: int) -> Path:
+        return self.out / PAIRS_DIR / f"pair_{index:04d}.json"
+
+    def _write_outputs(self, records: dict) -> RunArtefacts:
+        """The movies, the montage and record.json from the frames in frames/."""
+        import numpy as np
+
+        from geometry import clips, video
+
+        request, source, size, out, plan = self.request, self.source, self.size, self.out, self.source.plan
+        total = len(plan.positions)
+        frame_paths = [out / video.FRAMES_DIR / video.png_frame_name(i, total) for i in range(total)]
+        video.remove_stale_frames(out / video.FRAMES_DIR, keep=frame_paths)
+        frames = np.stack([_read_png(p) for p in frame_paths])
+        audio = source.audio if "mp4" in request.formats else None
+        written = [*frame_paths, *video.write_movies(out, frames, fps=source.fps, gif=request.gif,
+                                                     formats=request.formats, audio=audio)]
+        if request.montage:
+            held, dissolve = clips.montage_columns(plan, lambda i: _working_frame(source.items[i], size))
+            written.append(video.write_montage(out / MONTAGE_NAME, [held, dissolve, frames],
+                                               ["input", "dissolve", "geodesic"], fps=source.fps))
+        record = self._record(records, "mp4" in request.formats)
+        write_json(out / RECORD_NAME, record)
+        if source.audio is not None or source.audio_note:
+            self.report(f"audio {record['audio']}")
+        names = [str(Path(p).relative_to(out)) for p in written] + [RECORD_NAME]
+        optimised = [records[str(i)] for i in self.morphed if str(i) in records]
+        return RunArtefacts(out, names, record, optimised)
+
+    def _record(self, records: dict, mp4: bool) -> dict:
+        """record.json: the settings, output size, timing, cuts and the engine's record of every pair."""
+        source, plan, cuts = self.source, self.source.plan, self.cuts
+        audio_said = ("copied" if mp4 and source.audio is not None else source.audio_note if source.audio_note else
+                      "not copied: no mp4 in --formats" if source.audio is not None else "none in the input")
+        return {
+            "settings": self.settings, "fps": source.fps, "frames": len(plan.positions),
+            "output_size": list(self.size), "optimised_at": [list(s) for s in self.stage_sizes()],
+            "timing": plan.to_dict(), "audio": audio_said,
+            **({"pair_distances": self.distances, "cut_threshold": self.threshold, "cuts": sorted(cuts)}
+               if source.is_clip else {}),
+            "pairs": [records.get(str(i)) or _held_record(i, cuts) for i in range(self.pair_count)],
+        }
+
+    def stage_sizes(self) -> list[tuple[int, int]]:
+        """The sizes the preset's stages optimise at, coarse to fine."""
+        from geometry.optimize import effective_stages, stage_sizes
+        from geometry.presets import get_preset
+
+        recipe = get_preset(self.options.preset, "geodesic", self.size)
+        recipe = recipe.with_steps(self.options.steps) if self.options.steps is not None else recipe
+        return stage_sizes(effective_stages(recipe.stages, self.size), self.size)
+
+    def _report_distances(self, input_size) -> None:
+        from geometry.clips import CUT_SIDE
+
+        listed = " ".join(f"{d:.4f}{'*' if i in self.cuts else ''}" for i, d in enumerate(self.distances))
+        side = min(CUT_SIDE, min(input_size))
+        self.report(f"consecutive-frame distances ({_name(self.options)} at {side} px; * = scene cut, at least "
+                    f"{self.threshold:g}): {listed}")
+        if self.cuts:
+            self.report(f"{len(self.cuts)} scene cut(s), pairs {', '.join(str(i) for i in sorted(self.cuts))} "
+                        "(from 0): their in-betweens hold the first frame; raise --cut-threshold to morph them")
+
+
+def read_source(request: GeodesicRequest) -> FrameSource:
+    """Check the request and read its inputs, before anything is written."""
+    if request.video is not None:
+        return _read_clip(request)
+    for name in ("to_fps", "input_fps", "cut_threshold"):
+        if getattr(request, name) is not None:
+            raise ValueError(f"--{name.replace('_', '-')} applies to --video; two images take --frames or --insert")
+    if len(request.images) != 2:
+        raise ValueError(f"give exactly two images (got {len(request.images)}), or --video CLIP --insert K")
+    if request.insert is not None and request.frames is not None:
+        raise ValueError("give --frames N or --insert K (= --frames K+2), not both")
+    frames = request.insert + 2 if request.insert is not None else 10 if request.frames is None else request.frames
+    if frames < 3:
+        raise ValueError(f"--frames counts both endpoints and must be at least 3, got {frames}")
+    import elpips
+    from geometry import clips
+
+    fps = DEFAULT_FPS if request.fps is None else request.fps
+    a, b = (elpips.load_image(path) for path in request.images)
+    return FrameSource([a, b], clips.insert_plan(2, fps / (frames - 1), frames - 2), fps, list(request.images))
+
+
+def _read_clip(request: GeodesicRequest) -> FrameSource:
+    from geometry import clips
+
+    if request.images:
+        raise ValueError("give either two images or --video, not both")
+    if request.frames is not None:
+        raise ValueError("--frames applies to two images; with --video use --insert K or --to-fps FPS")
+    if (request.insert is None) == (request.to_fps is None):
+        raise ValueError("--video needs one of --insert K (frames between consecutive frames) or --to-fps FPS")
+    if request.init is not None:
+        raise ValueError("--init applies to two images; a clip's pairs start from their cross-dissolves")
+    clip = clips.read_clip(request.video, request.input_fps)
+    count = len(clip.frames)
+    plan = (clips.insert_plan(count, clip.fps, request.insert) if request.insert is not None
+            else clips.rate_plan(count, clip.fps, request.to_fps))
+    fps = plan.fps if request.fps is None else request.fps
+    audio, note = clip.audio, ""
+    if audio is not None and abs(fps - plan.fps) > 1e-6 * plan.fps:
+        audio, note = None, f"dropped: --fps {fps:g} changes the timing (the clip's is kept at {plan.fps:g} fps)"
+    return FrameSource(list(clip.frames), plan, fps, list(clip.sources), audio, note, is_clip=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_source(request: GeodesicRequest, digests: tuple[str, ...]) -> FrameSource:
+    """`read_source`, once per process for a request whose input contents (``digests``) stay the same."""
+    return read_source(request)
+
+
+def _start_frame_files(folder: Path, frames: int) -> list[Path]:
+    """The image files of --init in name order: `frames` of them (endpoints included) or the frames - 2 in-betweens."""
+    if not folder.is_dir():
+        raise ValueError(f"--init {folder}: not a folder; give the folder that holds the start frames")
+    from geometry.clips import IMAGE_SUFFIXES
+
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(files) not in (frames, frames - 2):
+        raise ValueError(f"--init {folder} holds {len(files)} image files; this geodesic has {frames} frames: give "
+                         f"{frames} (endpoints included) or the {frames - 2} in-betweens, or set --frames to match")
+    return files
+
+
+def _name(options: RunOptions) -> str:
+    from geometry.options import distance_name
+
+    return distance_name(options.distance)
+
+
+def _working_frame(item, size):
+    from geometry.inputs import prepare_images
+
+    return prepare_images([item], size)
+
+
+def _held_record(index: int, cuts: set[int]) -> dict:
+    if index in cuts:
+        return {"status": "cut", "held": "the in-betweens repeat the pair's first frame"}
+    return {"status": "no in-between shown", "held": "only the pair's own frames are in the output"}
+
+
+def _shape(item) -> tuple[int, int]:
+    return tuple(item.shape[-2:]) if hasattr(item, "dim") else tuple(item.shape[:2])
+
+
+def _checkpoint_path(out: Path, index: int, pairs: int) -> Path:
+    return out / CHECKPOINT_NAME if pairs == 1 else out / "checkpoints" / f"pair_{index:04d}.pt"
+
+
+def _frames_exist(out: Path, indices: list[int], total: int) -> bool:
+    from geometry import video
+
+    return all((out / video.FRAMES_DIR / video.png_frame_name(i, total)).is_file() for i in indices)
+
+
+def _read_png(path: Path):
+    import imageio.v3 as iio
+
+    return iio.imread(path)[..., :3]

@@ -1,0 +1,117 @@
+"""An output folder a run can be resumed in: its ``run.json`` (settings and status), the checks that the folder
+is writable and has room for a checkpoint, and what a run created (removed again when it fails before writing).
+
+Every front end's run (`geometry.runs`) writes through one of these, so that a run interrupted in any of them
+continues with ``resume=True`` (the tools' ``--resume``, a job file run again, the app never: each run there
+has a new folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from elpips.io import read_json, write_json
+
+#: The folder's own state: what resuming checks (not an output of the run).
+RUN_FILE = "run.json"
+
+
+def resumable(out: Path) -> bool:
+    """Whether ``out`` holds a run that ``--resume`` continues (a checkpoint, or an unfinished run.json)."""
+    out = Path(out)
+    stored = read_json(out / RUN_FILE)
+    return ((out / "checkpoint.pt").is_file() or any((out / "checkpoints").glob("*.pt"))
+            or (stored or {}).get("status") == "running")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class RunFolder:
+    """An output folder with a ``run.json`` that makes ``--resume`` safe.
+
+    ``run.json`` holds the tool's settings and status ("running" or "done"). A new run refuses a folder
+    whose run is unfinished (``--resume`` continues it); ``--resume`` refuses settings that differ from
+    the stored ones. The folder must be writable, and the file size limit and free space must allow a
+    checkpoint of ``checkpoint_bytes``, before anything runs. If the run fails on bad input or is
+    interrupted before it produced anything, the folders it created are removed (never after a failed
+    write: the folder then holds what was kept).
+    """
+
+    def __init__(self, out: Path, settings: dict, resume: bool, checkpoints: Sequence[Path],
+                 checkpoint_bytes: int = 0):
+        self.out = Path(out)
+        self.path = self.out / RUN_FILE
+        self.settings = settings
+        self.created: list[Path] = []
+        check_output_folder(self.out, checkpoint_bytes)
+        stored = read_json(self.path)
+        unfinished = any(Path(c).exists() for c in checkpoints) or (stored or {}).get("status") == "running"
+        if resume and stored is not None and stored.get("settings") != settings:
+            changed = sorted(k for k in set(settings) | set(stored.get("settings", {}))
+                             if settings.get(k) != stored.get("settings", {}).get(k))
+            raise ValueError(f"{self.out} holds a run with other settings ({', '.join(changed)} differ): "
+                             "use the same inputs and options to resume, or another --out")
+        if not resume and unfinished:
+            raise ValueError(f"{self.out} holds an unfinished run: pass --resume to continue it, "
+                             "or choose another --out")
+        self.state = stored if resume and stored else {"settings": settings, "status": "running"}
+
+    def mkdir(self, folder: Path) -> Path:
+        """Create ``folder`` (and parents), remembering what was new for :meth:`discard_if_empty`."""
+        missing = []
+        for parent in [folder, *folder.parents]:
+            if parent.exists():
+                break
+            missing.append(parent)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.created.extend(missing)
+        return folder
+
+    def save(self, **fields: Any) -> None:
+        self.state.update(fields)
+        self.mkdir(self.out)
+        write_json(self.path, self.state)
+
+    def discard_if_empty(self, error: BaseException | None = None) -> None:
+        """After a failure: remove the folders this run created if nothing was written into them (not
+        after a failed write, `error` an OSError: the user looks for the folder the message names)."""
+        if isinstance(error, OSError):
+            return
+        for folder in sorted(self.created, key=lambda f: len(f.parts), reverse=True):  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+
+
+def check_output_folder(out: Path, checkpoint_bytes: int = 0) -> None:
+    """Raise ValueError unless files can be written in ``out`` and a checkpoint of ``checkpoint_bytes``
+    fits the file size limit (``ulimit -f``) and the free space (twice: the new one is written beside the old)."""
+    import resource
+    import shutil
+
+    from elpips.io import writable_folder_problem
+    from elpips.memory import format_bytes
+
+    problem = writable_folder_problem(out)
+    if problem is not None:
+        raise ValueError(f"--out {out}: {problem}; choose another --out or fix its permissions")
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and limit < checkpoint_bytes:
+        raise ValueError(f"the file size limit (ulimit -f) is {limit} bytes, but this run's checkpoint needs about "
+                         f"{format_bytes(checkpoint_bytes)}: raise the limit, or use a smaller --size")
+    existing = next(p for p in [Path(out), *Path(out).parents] if p.exists())
+    free = shutil.disk_usage(existing).free
+    if free < 2 * checkpoint_bytes:
+        raise ValueError(f"{existing} has {format_bytes(free)} free, but this run's checkpoints need about "
+                         f"{format_bytes(2 * checkpoint_bytes)}: free some space or choose another --out")
+
+
+def checkpoint_bytes(free_images: int, size: tuple[int, int]) -> int:
+    """About the size of a checkpoint of ``free_images`` images of ``size``: pixels and two Adam moments."""
+    return 3 * free_images * 3 * size[0] * size[1] * 4 + 64 * 1024

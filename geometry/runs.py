@@ -1,0 +1,219 @@
+"""The run service: one way to run an average or a geodesic into an output folder, for every front end.
+
+The command-line tools (`geometry.tools`), the batch and Ray backends (`geometry.backends`) and the app
+(`app.runs`) describe a run with its inputs (an `AverageRequest` or a `geometry.geodesic_run.GeodesicRequest`)
+and its `RunOptions`, and call :func:`run_average` or :func:`run_geodesic` with an output folder. The service
+checks the inputs and the folder, refuses a run too large for the memory (:func:`check_memory`, before any
+network is loaded), runs the engine (`geometry.api`) with a checkpoint in the folder, and writes the outputs in
+one layout whichever front end asked:
+
+* an average: ``average.png``, the snapshots ``000100.png`` ... (those asked for), ``record.json`` (the engine's
+  run record);
+* a geodesic: ``frames/frame_000.png`` ..., the movies (``geodesic.mp4``, ``.gif``, ``.webp``, ``.apng``,
+  ``contact_sheet.png``, as asked), ``montage.mp4`` when asked, ``record.json`` (settings, timing, cuts and
+  the engine's record of every pair);
+* both: ``run.json`` (settings and status: what ``resume=True`` checks, `geometry.run_folder`) and the
+  checkpoint while the run is unfinished.
+
+So the same request and options give the same files from the tool, a job file and the app. What differs is
+what each front end does around it: the progress it shows (``callback``), how it words a refusal
+(`MemoryWording`), what else it keeps in the folder (a job's ``done.json``, the app's ``settings.json``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from elpips.io import write_json
+from geometry.options import distance_name
+from geometry.run_folder import RunFolder, checkpoint_bytes, file_sha256
+
+if TYPE_CHECKING:
+    import threading
+
+    from geometry.geodesic_run import GeodesicRequest
+    from geometry.options import RunOptions
+
+__all__ = ["AverageRequest", "MemoryWording", "RunArtefacts", "check_memory", "run_average", "run_geodesic",
+           "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME"]
+
+AVERAGE_NAME = "average.png"
+RECORD_NAME = "record.json"
+CHECKPOINT_NAME = "checkpoint.pt"
+
+Callback = Callable[[Any], None]  # called with the engine's `geometry.Progress` after every step
+
+
+@dataclass(frozen=True)
+class MemoryWording:
+    """How a front end names, in a memory refusal, the setting that raises the limit (``flag``; None: there is
+    none) and the size that would fit (``size_option``, formatted with the largest fitting short side)."""
+
+    flag: str | None = "--max-memory"
+    size_option: str = "--size {}"
+
+
+COMMAND_LINE = MemoryWording()
+JOB_FILE = MemoryWording("max_memory", "size = {}")
+APP = MemoryWording(None, "a resolution of {} px")
+
+
+def check_memory(kind: str, options: RunOptions, images: int, free: int, size: tuple[int, int], *,
+                 limit: int | None = None, describe: str = "this run", wording: MemoryWording = COMMAND_LINE) -> None:
+    """Raise `geometry.memory.MemoryLimitError` (a ValueError) when a run of ``kind`` ("barycenter" or
+    "geodesic"; ``images`` per step, ``free`` of them optimised, at output ``size``) is estimated to need more
+    than ``limit`` bytes or what the options' device has. Needs no network: it is called before one is loaded."""
+    from geometry.distances import resolve_device
+    from geometry.memory import check_run
+
+    check_run(kind, distance_name(options.distance), images, free, size, resolve_device(options.device),
+              preset=options.preset, steps=options.steps, draws_per_step=options.draws_per_step, limit=limit,
+              describe=describe, flag=wording.flag, size_option=wording.size_option)
+
+
+@dataclass
+class RunArtefacts:
+    """What a run wrote: the folder, its output files (relative to ``out``, in the order written; not the
+    bookkeeping ``run.json`` nor the checkpoint), ``record.json``'s content and the engine's record of each
+    optimisation it ran (one for an average, one per optimised pair for a geodesic)."""
+
+    out: Path
+    files: list[str]
+    record: dict
+    engine_records: list[dict] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """"completed", or "cancelled" when a cancel event stopped it (its checkpoint is kept)."""
+        cancelled = any(r.get("status") == "cancelled" for r in self.engine_records)
+        return "cancelled" if cancelled else "completed"
+
+    @property
+    def steps(self) -> int:
+        return sum(int(r.get("steps", 0)) for r in self.engine_records)
+
+    @property
+    def seconds(self) -> float:
+        return sum(float(r.get("seconds", 0.0)) for r in self.engine_records)
+
+
+def snapshot_name(step: int) -> str:
+    """``000100.png`` for step 100, as the reference scripts name their snapshots."""
+    return f"{step:06d}.png"
+
+
+@dataclass(frozen=True)
+class AverageRequest:
+    """What to average: ``images`` (paths) with ``weights`` (None: equal), or with ``perturbed`` ("noise" or
+    "shift") ``count`` perturbed copies of ONE image (the reference's 'bary10'). ``snapshot_steps``: the steps
+    whose images are saved (None: the reference's, (): none)."""
+
+    images: tuple[Path, ...]
+    weights: tuple[float, ...] | None = None
+    perturbed: str | None = None
+    count: int = 10
+    snapshot_steps: tuple[int, ...] | None = ()
+
+    def checked_weights(self) -> list[float] | None:
+        """The weights to run with; ValueError naming the problem when the request does not hold together."""
+        if self.perturbed:
+            if len(self.images) != 1:
+                raise ValueError(f"--perturbed averages copies of ONE image, got {len(self.images)}")
+            if self.weights:
+                raise ValueError("--weights do not apply to --perturbed (its copies weigh the same)")
+            return None
+        if len(self.images) < 2:
+            raise ValueError("give at least two images to average (or one with --perturbed noise|shift)")
+        if self.weights is None:
+            return None
+        from geometry.options import weights_problem
+
+        problem = weights_problem(list(self.weights), len(self.images))
+        if problem is not None:
+            raise ValueError(problem)
+        return list(self.weights)
+
+    def settings(self, options: RunOptions) -> dict:
+        """What ``run.json`` stores, and resuming compares: the inputs (paths and contents) and the settings."""
+        return {
+            "inputs": [str(Path(p).resolve()) for p in self.images],
+            "input_sha256": [file_sha256(p) for p in self.images],
+            "weights": self.checked_weights(), "perturbed": self.perturbed,
+            "count": self.count if self.perturbed else None,
+            **options.result_settings(),
+        }
+
+
+def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *, resume: bool = False,
+                callback: Callback | None = None, cancel: threading.Event | None = None,
+                max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE) -> RunArtefacts:
+    """Run the average of ``request`` into ``out`` (see the module docstring); ``resume`` continues the unfinished
+    run there. Bad input raises ValueError before anything is written; a cancelled run writes its current image
+    and keeps its checkpoint."""
+    import elpips
+    from geometry.api import barycenter, perturbed_barycenter
+    from geometry.inputs import target_size
+
+    weights = request.checked_weights()
+    sizes = [tuple(elpips.load_image(path).shape[-2:]) for path in request.images]  # a clear line for a missing
+    # or unreadable image, before anything is written
+    settings = request.settings(options)
+    out = Path(out)
+    checkpoint = out / CHECKPOINT_NAME
+    size = target_size(sizes[0], options.size)
+    targets = request.count if request.perturbed else len(request.images)
+    check_memory("barycenter", options, targets + 1, 1, size, limit=max_memory, describe="this average",
+                 wording=wording)
+    folder = RunFolder(out, settings, resume, [checkpoint], checkpoint_bytes(1, size))
+    snapshots: list[str] = []
+
+    def on_progress(progress) -> None:
+        if progress.snapshot is not None:
+            elpips.save_image(out / snapshot_name(progress.step), progress.snapshot[:1])
+            snapshots.append(snapshot_name(progress.step))
+        if callback is not None:
+            callback(progress)
+
+    per_call = dict(options=options, callback=on_progress, cancel=cancel, checkpoint=checkpoint,
+                    snapshot_steps=request.snapshot_steps)
+    try:
+        folder.mkdir(out)
+        if request.perturbed:
+            result = perturbed_barycenter(request.images[0], mode=request.perturbed, count=request.count, **per_call)
+        else:
+            result = barycenter(list(request.images), weights, **per_call)
+    except BaseException as error:
+        folder.discard_if_empty(error)
+        raise
+    record = result.record.to_dict()
+    elpips.save_image(out / AVERAGE_NAME, result.images[:1])
+    write_json(out / RECORD_NAME, record)
+    _close(folder, record["status"] == "cancelled", [checkpoint])
+    return RunArtefacts(out, [*dict.fromkeys(snapshots), AVERAGE_NAME, RECORD_NAME], record, [record])
+
+
+def run_geodesic(request: GeodesicRequest, options: RunOptions, out: str | Path, *, resume: bool = False,
+                 callback: Callback | None = None, cancel: threading.Event | None = None,
+                 max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE,
+                 report: Callable[[str], None] | None = None,
+                 on_pair: Callable[[int, int], None] | None = None) -> RunArtefacts:
+    """Run the geodesic of ``request`` (two images, or a clip's pairs) into ``out`` (see the module docstring).
+
+    ``report`` gets the lines worth telling the user (the clip's consecutive distances and cuts, the audio);
+    ``on_pair(k, n)`` is called before the k-th of the n optimised pairs starts (a progress bar over them). A run
+    interrupted, or cancelled, keeps its finished pairs and its checkpoint; ``resume`` continues it."""
+    from geometry.geodesic_run import GeodesicRun
+
+    run = GeodesicRun.open(request, options, out, resume=resume, max_memory=max_memory, wording=wording,
+                           report=report)
+    return run.run_all(callback, cancel, on_pair)
+
+
+def _close(folder: RunFolder, cancelled: bool, checkpoints: list[Path]) -> None:
+    """Mark the run done (its checkpoints removed), or cancelled (kept, so that it resumes)."""
+    folder.save(status="cancelled" if cancelled else "done")
+    if not cancelled:
+        for checkpoint in checkpoints:
+            checkpoint.unlink(missing_ok=True)
