@@ -24,13 +24,13 @@ import torch
 import elpips
 from elpips import heatmap
 from elpips.images import to_uint8
+from elpips.sampling import Z_95
+from elpips.sampling import confidence as sampling_confidence
 from geometry.distances import METRIC_NAMES, DistanceFamily
 
 from app.tasks import format_seconds, time_left
 from app.uploads import display_name, load_upload, prepare_uploads
 
-#: Error bars are 95 % intervals: 1.96 standard errors, as in the reference's adaptive evaluator.
-Z95 = 1.96
 #: The UI's error target is absolute; this disables `estimate_adaptive`'s relative one.
 NO_RELATIVE_TARGET = 1e9
 #: Least seconds between two live updates of a forming map (passes can take milliseconds on a GPU).
@@ -225,7 +225,7 @@ def measure_distance(slot, shelf: MetricShelf, path_a, path_b, request: Distance
         value, stderr = float(estimate.value[0]), float(estimate.stderr[0])
         view = _map_view(result, batch[:1], ["B vs A"])
         if not live.finished:
-            yield (f"Measuring: {value:.5f} ± {Z95 * stderr:.5f} after {progress_line(live, request, Z95 * stderr)}. "
+            yield (f"Measuring: {value:.5f} ± {Z_95 * stderr:.5f} after {progress_line(live, request, Z_95 * stderr)}. "
                    f"{STOP_HINT}", {}, view)
             continue
         details = {
@@ -233,7 +233,7 @@ def measure_distance(slot, shelf: MetricShelf, path_a, path_b, request: Distance
             "num_scales": None if metric.config.transforms is None else metric.config.transforms.num_scales,
             "distance": value,
             "stderr": stderr,
-            "error95": Z95 * stderr,
+            "error95": Z_95 * stderr,
             "samples": int(estimate.samples),
             "size": list(batch.shape[-2:]),
             "map_max": float(result.density.max()),
@@ -243,7 +243,7 @@ def measure_distance(slot, shelf: MetricShelf, path_a, path_b, request: Distance
         }
         if metric.config.transforms is not None:
             answer = (
-                f"### Distance: {value:.5f} ± {Z95 * stderr:.5f}\n"
+                f"### Distance: {value:.5f} ± {Z_95 * stderr:.5f}\n"
                 f"(95 % interval from {int(estimate.samples)} samples in {format_seconds(live.seconds)}"
                 f"{'; stopped early, at your request' if live.stopped else ''})"
             )
@@ -282,11 +282,11 @@ def compare_candidates(
         errors = [float(e) for e in result.stderr]
         diff, diff_err = float(result.diff[0, 1]), float(result.diff_stderr[0, 1])
         if not live.finished:
-            yield (f"Comparing: A - B {diff:+.5f} ± {Z95 * diff_err:.5f} (A {values[0]:.5f}, B {values[1]:.5f}) "
-                   f"after {progress_line(live, request, Z95 * diff_err)}. {STOP_HINT}", {}, view)
+            yield (f"Comparing: A - B {diff:+.5f} ± {Z_95 * diff_err:.5f} (A {values[0]:.5f}, B {values[1]:.5f}) "
+                   f"after {progress_line(live, request, Z_95 * diff_err)}. {STOP_HINT}", {}, view)
             continue
         closest = int(result.closest)
-        confidence = 1.0 if diff_err == 0 else 0.5 * (1 + math.erf(abs(diff) / diff_err / math.sqrt(2)))
+        confidence = sampling_confidence(abs(diff), diff_err)
         winner = "A" if closest == 0 else "B"
         details = {
             "metric": metric.config.name,
@@ -302,9 +302,9 @@ def compare_candidates(
         }
         answer = (
             f"### Candidate {winner} is closer to the reference (confidence {100 * confidence:.1f} %)\n"
-            f"- A: {values[0]:.5f} ± {Z95 * errors[0]:.5f}\n"
-            f"- B: {values[1]:.5f} ± {Z95 * errors[1]:.5f}\n"
-            f"- A - B: {diff:+.5f} ± {Z95 * diff_err:.5f} (same transformations for both, {maps.samples} samples in "
+            f"- A: {values[0]:.5f} ± {Z_95 * errors[0]:.5f}\n"
+            f"- B: {values[1]:.5f} ± {Z_95 * errors[1]:.5f}\n"
+            f"- A - B: {diff:+.5f} ± {Z_95 * diff_err:.5f} (same transformations for both, {maps.samples} samples in "
             f"{format_seconds(live.seconds)}{'; stopped early, at your request' if live.stopped else ''})"
         )
         yield f"{answer}\n\n{_metric_note(metric)}\n\n{note}", details, view

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from . import seeds
 from .distances import DistanceFamily
 from .energies import PairEnergy
+from .eta import TimeLeft
 from .inputs import resize
 from .presets import Preset, Stage
 from .schedules import learning_rate
@@ -278,29 +279,24 @@ class StageCarry:
         return carried.clamp(CLIP_LOW, CLIP_HIGH)
 
 
-class _CostClock:
-    """Time left, from the time per unit of work so far: an update's cost is draws x images x pixels of its
-    stage, so a coarse stage's speed does not mislead the estimate for a fine one."""
+class _RunClock:
+    """The run's seconds (those of earlier processes, when resumed, plus this one's) and its time left, told by
+    the one time-left clock (`geometry.eta.TimeLeft`) with each stage's cost (draws x images x pixels) as the
+    prior of its step time, so a coarse stage's speed does not mislead the estimate for a fine one."""
 
     def __init__(self, costs: list[float], stages: Sequence[Stage], state: RunState):
-        self.costs = costs
         self.started = time.perf_counter()
         self.prior_seconds = state.seconds
-        self.done = 0.0
-        self.remaining = float(sum(c * (s.steps - (state.stage_step if k == state.stage else 0))
-                                   for k, (c, s) in enumerate(zip(costs, stages)) if k >= state.stage))
+        self.time_left = TimeLeft([(s.steps, cost) for s, cost in zip(stages, costs)])
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
-    def step_done(self, stage: int) -> float:
-        """Books one update of `stage`; returns the seconds since the run (this process) started."""
-        self.done += self.costs[stage]
-        self.remaining -= self.costs[stage]
-        return self.elapsed()
-
-    def eta(self, elapsed: float) -> float | None:
-        return elapsed / self.done * self.remaining if self.done else None
+    def step_done(self, stage: int, step: int) -> tuple[float, float | None]:
+        """Books update `step` (counted over all stages) of `stage`: (seconds since this process started the run,
+        the time left)."""
+        elapsed = self.elapsed()
+        return elapsed, self.time_left.tick(stage, step, elapsed)
 
 
 class _Run:
@@ -372,7 +368,7 @@ class _Run:
                                                 bool(every and self.state.step % every == 0))
 
 
-def _run_stage(run: _Run, clock: _CostClock, signals: _SignalCatcher, autocast, callback, cancel) -> str:
+def _run_stage(run: _Run, clock: _RunClock, signals: _SignalCatcher, autocast, callback, cancel) -> str:
     """The updates of the state's current stage from its current step; "cancelled" or "completed"."""
     state, problem = run.state, run.problem
     stage, size = run.stages[state.stage], run.sizes[state.stage]
@@ -406,7 +402,7 @@ def _run_stage(run: _Run, clock: _CostClock, signals: _SignalCatcher, autocast, 
         state.step += 1
         state.evaluations += stage.draws * run.images_per_draw * (size[0] * size[1]) / (
             run.out_size[0] * run.out_size[1])
-        elapsed = clock.step_done(state.stage)
+        elapsed, seconds_left = clock.step_done(state.stage, state.step)
         state.seconds = clock.prior_seconds + elapsed
         if run.due(signals):
             state.free, state.optimizer = param.detach(), optimizer.state_dict()
@@ -415,7 +411,7 @@ def _run_stage(run: _Run, clock: _CostClock, signals: _SignalCatcher, autocast, 
             signals.redeliver()
         if callback is not None:
             snap = run.output(param) if state.step in run.snapshots else None
-            callback(Progress(state.step, run.total, loss.item(), state.seconds, clock.eta(elapsed), snap,
+            callback(Progress(state.step, run.total, loss.item(), state.seconds, seconds_left, snap,
                               state.stage, size))
     state.free, state.optimizer = param.detach(), optimizer.state_dict()
     return status
@@ -430,7 +426,7 @@ def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: 
     autocast = _autocast(device, dtype)
     run = _Run(problem, family, preset, seed, device, settings, checkpoint, checkpoint_every, snapshot_steps)
     state = run.state
-    clock = _CostClock(run.costs, run.stages, state)
+    clock = _RunClock(run.costs, run.stages, state)
     status = "completed"
     if callback is not None and state.step == 0 and 0 in run.snapshots:
         callback(Progress(0, run.total, math.nan, 0.0, None, run.output(state.free), 0, run.first_size))

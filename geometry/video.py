@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 import imageio.v3 as iio
-import imageio_ffmpeg
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from elpips.extras import require
 from elpips.io import atomic_write
 
 __all__ = [
@@ -89,6 +89,11 @@ class DecodedVideo:
     fps: float
 
 
+def _ffmpeg():
+    """imageio-ffmpeg (its ffmpeg binary), or one line naming the ``video`` extra."""
+    return require("imageio_ffmpeg", "writing MP4 and reading video")
+
+
 def read_video(path: str | os.PathLike) -> DecodedVideo:
     """Decode every frame of a video file as RGB ``uint8``.
 
@@ -98,7 +103,7 @@ def read_video(path: str | os.PathLike) -> DecodedVideo:
     if not path.is_file():
         raise VideoError(f"video not found: {path}")
     try:
-        reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+        reader = _ffmpeg().read_frames(str(path), pix_fmt="rgb24")
         meta = next(reader)
         width, height = meta["size"]
         frames = [
@@ -152,7 +157,7 @@ def write_mp4(path: str | os.PathLike, frames, fps: float, *, crf: int = 18,
     height, width = frames.shape[1:3]
     path = Path(path)
     command = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{width}x{height}",
+        _ffmpeg().get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{width}x{height}",
         "-pix_fmt", "rgb24", "-r", str(Fraction(fps).limit_denominator()), "-i", "-", "-an",
         "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-v", "error",
         "-crf", str(crf), "-movflags", "+faststart", "-f", "mp4",
@@ -178,7 +183,7 @@ def _add_audio(mp4: Path, source: Path) -> None:
     with atomic_write(mp4) as tmp:
         for codec in ("copy", "aac"):  # copy when the MP4 container takes the codec (AAC, MP3...), else encode
             done = subprocess.run(
-                [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-i", str(mp4), "-i", str(source),
+                [_ffmpeg().get_ffmpeg_exe(), "-y", "-v", "error", "-i", str(mp4), "-i", str(source),
                  "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", codec, "-movflags", "+faststart",
                  "-f", "mp4", str(tmp)], capture_output=True)
             if done.returncode == 0:
@@ -188,7 +193,7 @@ def _add_audio(mp4: Path, source: Path) -> None:
 
 def has_audio(path: str | os.PathLike) -> bool:
     """Whether the media file has an audio stream (read from ffmpeg's description of its streams)."""
-    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True)
+    done = subprocess.run([_ffmpeg().get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True)
     return re.search(r"Stream #\S+.*: Audio:", done.stderr.decode(errors="replace")) is not None
 
 

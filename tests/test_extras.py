@@ -68,3 +68,16 @@ def test_tests_that_need_the_reference_data_fail_in_ci_when_it_is_missing(tmp_pa
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == status and outcome in done.stdout, done.stdout
     assert "reference data folder" in done.stdout and "is missing" in done.stdout
+
+
+def test_a_tool_that_needs_a_missing_extra_says_which_in_one_line(capsys):
+    from elpips.extras import MissingExtra
+    from geometry.tools import support
+
+    def body(args):
+        raise MissingExtra("writing MP4 and reading video needs imageio-ffmpeg: pip install 'elpips-torch[video]'")
+
+    code = support.run_tool("elpips-geodesic", lambda: __import__("argparse").ArgumentParser(), [], body)
+    assert code == support.EXIT_FAILED
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "pip install 'elpips-torch[video]'" in lines[0]

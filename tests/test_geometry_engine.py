@@ -304,3 +304,15 @@ def test_a_preset_name_says_what_each_kind_of_run_takes():
     assert small.init == "even" and [s.divisor for s in small.stages] == [1]
     assert [(s.divisor, s.steps) for s in large.stages] == [(4, 30), (2, 8), (1, 8)]  # 64 px work, then doublings
     assert get_preset("reference", "geodesic", (256, 256)) is REFERENCE
+
+
+def test_progress_reports_the_time_left_from_the_runs_own_step_times():
+    seen = []
+    stages = (Stage(2, 4, 0.01, "cosine", 1), Stage(1, 4, 0.01, "cosine", 1))
+    preset = Preset("two stages", init="noise", stages=stages)
+    barycenter([torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)], distance="l2", preset=preset,
+               callback=seen.append, snapshot_steps=[])
+    left = [p.eta_s for p in seen if p.step > 0]
+    assert left[0] is None                      # one step: nothing measured yet
+    assert all(s is not None and s >= 0 for s in left[1:])
+    assert left[-1] == 0

@@ -37,6 +37,7 @@ from elpips.cli_common import (
     positive_int,
     print_error,
 )
+from elpips.extras import MissingExtra
 from geometry.run_folder import resumable
 
 if TYPE_CHECKING:
@@ -124,6 +125,9 @@ def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], arg
         return EXIT_USAGE
     except OSError as error:
         print_error(prog, _os_error_message(error, getattr(args, 'out', None)))
+        return EXIT_FAILED
+    except MissingExtra as error:  # an optional dependency the command needs: the line names the extra
+        print_error(prog, str(error))
         return EXIT_FAILED
     except Exception as error:
         from elpips.weights import WeightsError
