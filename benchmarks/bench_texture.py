@@ -18,8 +18,10 @@ pairwise average) is judged by
 
 Methods: ``dissolve``; ``truth`` (the true path: its energy is the landmark); ``geodesic`` (the engine's
 default 5-frame `geometry.geodesic`); ``average`` (the default `geometry.pairwise_average`); ``texture``
-(`geometry.textures.texture_path`); ``spectral`` (`geometry.textures.spectral_path`); ``texture+refine`` and
-``truth+refine`` (the engine's geodesic refinement started from those frames, `init=`).
+(`geometry.textures.texture_path` at equal warp parameters); ``texture-even`` (the same spaced evenly under
+E-LPIPS: `metric=`); ``spectral`` (`geometry.textures.spectral_path`); ``texture+refine`` (from
+``texture-even``) and ``truth+refine``: the engine's default geodesic refinement started from those frames
+(`init=`).
 
 Targets (issue): spectral ghost <= 0.3 on orientation and scale morphs, contrast >= 0.9x a true texture's,
 max/min <= 1.3.
@@ -42,12 +44,15 @@ os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 from texture_scenes import Scene, benchmark_scenes  # noqa: E402
 
 from geometry import estimate_energy, geodesic, pairwise_average  # noqa: E402
+from geometry.distances import DistanceFamily  # noqa: E402
 from geometry.quality import highpass_contrast, spectral_ghost  # noqa: E402
-from geometry.textures import spectral_path, texture_path  # noqa: E402
+from geometry.textures import MEASURE_SIDE, spectral_path, texture_path, texture_path_evaluations  # noqa: E402
 
 ENERGY_SEED = 20261202
 TIMES = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
-METHODS = ("dissolve", "truth", "texture", "spectral", "average", "geodesic", "texture+refine", "truth+refine")
+METHODS = ("dissolve", "truth", "texture", "texture-even", "spectral", "average", "geodesic", "texture+refine",
+           "truth+refine")
+OPTIMISING = ("average", "geodesic", "texture+refine", "truth+refine")
 
 
 @dataclass
@@ -71,17 +76,27 @@ def run_method(method: str, scene: Scene, steps: int | None) -> Outcome:
     if method in ("texture", "spectral"):
         inner = (texture_path if method == "texture" else spectral_path)(a, b, TIMES)
         return Outcome(inner[1:2], with_ends(a, b, inner), time.perf_counter() - started, 0.0)
+    if method == "texture-even":
+        inner = even_texture_start(a, b)
+        return Outcome(inner[1:2], with_ends(a, b, inner), time.perf_counter() - started,
+                       texture_path_evaluations(len(TIMES)) * min(1.0, MEASURE_SIDE / scene.size) ** 2)
     options = dict(seed=0, snapshot_steps=[], steps=steps)
     if method == "average":
         res = pairwise_average(a, b, **options)
         return Outcome(res.images, None, res.record.seconds, res.record.evaluations)
     start = None
     if method == "texture+refine":
-        start = texture_path(a, b, TIMES)
+        start = even_texture_start(a, b)
     elif method == "truth+refine":
         start = scene.frames(5)[1:-1]
     res = geodesic(a, b, frames=5, init=start, **options)
     return Outcome(res.images[2:3], res.images, time.perf_counter() - started, res.record.evaluations)
+
+
+def even_texture_start(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """texture_path's frames spaced evenly under the engine's E-LPIPS (as the engine would call it)."""
+    metric = DistanceFamily("elpips_vgg", torch.device("cpu")).at_size(tuple(a.shape[-2:]))
+    return texture_path(a, b, TIMES, metric=metric, generator=torch.Generator().manual_seed(1))
 
 
 def path_energy(path: torch.Tensor, samples: int) -> tuple[float, float]:
@@ -108,8 +123,7 @@ def part_scenes(args) -> list[dict]:
         print(header)
         for scene in benchmark_scenes(size, quick=args.quick):
             for method in args.methods:
-                if size not in args.engine_sizes and method in ("average", "geodesic", "texture+refine",
-                                                                "truth+refine"):
+                if size not in args.engine_sizes and method in OPTIMISING:
                     continue
                 out = run_method(method, scene, args.steps)
                 row = dict(size=size, scene=scene.name, method=method, seconds=out.seconds,

@@ -20,12 +20,14 @@ nor aliases the frequencies that matter. docs/textures.md gives the measurements
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
 
+from geometry.inputs import resize
 from geometry.quality import LUMA, gaussian_blur
+from geometry.spacing import _consecutive_distances
 
 #: Log-polar grid of the spectra: angle bins over [0, pi), log-frequency bins from 2 cycles per image to Nyquist.
 ANGLES, RADII = 180, 48
@@ -37,6 +39,9 @@ MAX_SCALE = 4.0
 SMOOTH = 1.5
 MAX_GAIN = 2.0
 UPSAMPLE = 2
+#: Spacing frames by length: measured at up to this many px, on this many draws, a grid of FINE points per
+#: frame step, and correction rounds (as `geometry.spacing`, whose estimator this reuses).
+MEASURE_SIDE, DRAWS, FINE, ROUNDS = 64, 16, 4, 3
 
 
 class Similarity(NamedTuple):
@@ -187,22 +192,82 @@ def warped_endpoints(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor,
     return a_frames, b_frames
 
 
+def texture_frames(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor, similarity: Similarity) -> torch.Tensor:
+    """The warped-and-blended frames (T, 3, H, W) at warp parameters `times`, contrast restored, in [0, 1]."""
+    a_frames, b_frames = warped_endpoints(a, b, times, similarity)
+    t = times.to(a.device).view(-1, 1, 1)
+    target = (1 - t) * _smoothed_power(a_frames) + t * _smoothed_power(b_frames)
+    t = t.unsqueeze(1)
+    return spectral_gain((1 - t) * a_frames + t * b_frames, target).clamp(0, 1)
+
+
 def texture_path(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor, *, metric: Any = None,
                  generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
     """The in-between frames (T, 3, H, W) in [0, 1], on a's device, of a texture morph from a to b ((1, 3, H, W)
     in [0, 1]) at the inner `times` (float64 (T,) in (0, 1)): both endpoints turned and scaled towards time t
-    (`estimate_similarity`), blended, the blend's contrast restored by `spectral_gain`. Deterministic:
-    `metric` and `generator` are accepted for the common start-path signature and not used; `device` is where
-    the work is done (default a's)."""
+    (`estimate_similarity`), blended, the blend's contrast restored by `spectral_gain`.
+
+    Without `metric`, t is the warp's parameter. With one (a distance with sample_draws/embed/
+    embedding_distance, as `geometry.spacing` takes), t is the fraction of the path's length under it, measured
+    at up to MEASURE_SIDE px on DRAWS draws from `generator` (default seeded 0): equal steps of t give equally
+    far frames, so pass k / (frames - 1) for an even start. `device`: where the work is done (default a's)."""
     a, b, times = _check(a, b, times)
     work = torch.device(device) if device is not None else a.device
+    a_work, b_work = a.to(work).double(), b.to(work).double()
     similarity = estimate_similarity(a, b)
-    a_frames, b_frames = warped_endpoints(a.to(work), b.to(work), times.to(work), similarity)
-    t = times.to(work).view(-1, 1, 1)
-    target = (1 - t) * _smoothed_power(a_frames) + t * _smoothed_power(b_frames)
-    t = t.unsqueeze(1)
-    frames = spectral_gain((1 - t) * a_frames + t * b_frames, target)
-    return frames.clamp(0, 1).to(a.device, a.dtype)
+    if metric is not None:
+        generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        times = arc_length_parameters(lambda s: texture_frames(a_work, b_work, s, similarity), a_work, b_work,
+                                      times, metric, generator)
+    return texture_frames(a_work, b_work, times.to(work), similarity).to(a.device, a.dtype)
+
+
+def arc_length_parameters(render: Callable[[torch.Tensor], torch.Tensor], a: torch.Tensor, b: torch.Tensor,
+                          fractions: torch.Tensor, metric: Any, generator: torch.Generator) -> torch.Tensor:
+    """The parameters s at which the path `render` (s (T,) -> frames) from a to b has covered `fractions` of its
+    length under `metric`: d(s, s + h) ~ h^p is measured on a fine grid (p from distances over one and two
+    grid steps, as `geometry.spacing` does for the dissolve), then ROUNDS corrections from the chosen frames'
+    own consecutive distances, with p measured over one and two frame steps (a path of unrelated content
+    saturates: p is smaller there). float64 CPU (T,)."""
+    side = min(a.shape[-2:])
+    size = tuple(max(1, round(n * min(1.0, MEASURE_SIDE / side))) for n in a.shape[-2:])
+    draws = [metric.sample_draws(1, generator) for _ in range(DRAWS)]
+    def frames_at(inner: torch.Tensor) -> torch.Tensor:
+        return resize(torch.cat([a, render(inner.to(a.device)), b]).float(), size)
+    grid = torch.linspace(0, 1, FINE * (len(fractions) + 1) + 1, dtype=torch.float64)
+    one_step, two_steps, frame_step, two_frame_steps = _consecutive_distances(
+        metric, frames_at(grid[1:-1]), draws, lags=(1, 2, FINE, 2 * FINE))
+    fine = float(torch.log2(two_steps / (one_step[:-1] * one_step[1:]).sqrt()).median().clamp(0.5, 2.0))
+    coarse = float(torch.log2(two_frame_steps / (frame_step[:-FINE] * frame_step[FINE:]).sqrt()).median()
+                   .clamp(0.5, 2.0))
+    ends = torch.zeros(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64)
+    targets = torch.cat([ends[0], fractions.sort().values, ends[1]])
+    params = _at_fractions(grid, one_step, fine, targets)
+    for _ in range(ROUNDS):
+        (measured,) = _consecutive_distances(metric, frames_at(params[1:-1]), draws, lags=(1,))
+        params = _at_fractions(params, measured, coarse, targets)
+    order = fractions.argsort().argsort()
+    return params[1:-1][order]
+
+
+def texture_path_evaluations(count: int) -> int:
+    """Network evaluations (forward only, one image under one draw, at up to MEASURE_SIDE px) of texture_path
+    with a metric, for `count` frames; none without one."""
+    return DRAWS * (FINE * (count + 1) + 1 + ROUNDS * (count + 2))
+
+
+def _at_fractions(knots: torch.Tensor, distances: torch.Tensor, exponent: float,
+                  fractions: torch.Tensor) -> torch.Tensor:
+    """The parameters at `fractions` of the length L = cumulative distances^(1/exponent) along `knots`
+    (piecewise linear between them); 0 and 1 stay."""
+    length = torch.cat([torch.zeros(1, dtype=torch.float64), distances.pow(1 / exponent).cumsum(0)])
+    targets = fractions * length[-1]
+    upper = torch.searchsorted(length, targets).clamp(1, len(knots) - 1)
+    low, high = length[upper - 1], length[upper]
+    share = ((targets - low) / (high - low).clamp_min(1e-300)).clamp(0, 1)
+    result = knots[upper - 1] + share * (knots[upper] - knots[upper - 1])
+    result[0], result[-1] = 0.0, 1.0
+    return result
 
 
 def spectral_path(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from geometry.distances import DistanceFamily
 from geometry.quality import highpass_contrast, spectral_ghost
 from geometry.textures import estimate_similarity, spectral_path, texture_path
 
@@ -94,6 +95,20 @@ def test_texture_path_contract():
     assert torch.equal(frames, texture_path(a, b, times, generator=torch.Generator().manual_seed(9)))
     near_a = texture_path(a, b, torch.tensor([1e-6], dtype=torch.float64))
     assert (near_a - a).abs().max() < 0.02   # the path leaves from a
+
+
+def test_with_a_metric_the_frames_are_spaced_more_evenly():
+    a, b, _ = orientation_morph(32, 90.0)
+    metric = DistanceFamily("l2", torch.device("cpu")).at_size((32, 32))
+    times = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
+
+    def unevenness(frames):
+        steps = (torch.diff(torch.cat([a, frames, b]), dim=0)).square().mean((1, 2, 3))
+        return (steps.max() / steps.min()).item()
+
+    spaced = texture_path(a, b, times, metric=metric, generator=torch.Generator().manual_seed(3))
+    assert unevenness(spaced) < 1.3 < unevenness(texture_path(a, b, times))
+    assert torch.equal(spaced, texture_path(a, b, times, metric=metric, generator=torch.Generator().manual_seed(3)))
 
 
 def test_texture_path_rejects_bad_input():
