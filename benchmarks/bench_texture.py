@@ -3,6 +3,7 @@
     python benchmarks/bench_texture.py --quick                   # orientation and scale morphs at 64 px
     python benchmarks/bench_texture.py --sizes 64 128            # every scene at 64 and 128 px
     python benchmarks/bench_texture.py --methods dissolve truth texture spectral   # no optimisation (seconds)
+    python benchmarks/bench_texture.py --parts paths --path-sizes 128   # 10-frame geodesics: time, evenness
 
 Scenes (benchmarks/texture_scenes.py): one fixed white noise seen through a band-pass whose orientation, centre
 frequency, blob size or anisotropy moves with t; the truth at time t is that texture at the in-between
@@ -93,10 +94,11 @@ def run_method(method: str, scene: Scene, steps: int | None) -> Outcome:
     return Outcome(res.images[2:3], res.images, time.perf_counter() - started, res.record.evaluations)
 
 
-def even_texture_start(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def even_texture_start(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor = TIMES) -> torch.Tensor:
     """texture_path's frames spaced evenly under the engine's E-LPIPS (as the engine would call it)."""
-    metric = DistanceFamily("elpips_vgg", torch.device("cpu")).at_size(tuple(a.shape[-2:]))
-    return texture_path(a, b, TIMES, metric=metric, generator=torch.Generator().manual_seed(1))
+    side = min(MEASURE_SIDE, a.shape[-1])
+    metric = DistanceFamily("elpips_vgg", torch.device("cpu")).at_size((side, side))
+    return texture_path(a, b, times, metric=metric, generator=torch.Generator().manual_seed(1))
 
 
 def path_energy(path: torch.Tensor, samples: int) -> tuple[float, float]:
@@ -156,9 +158,34 @@ def summarise(rows: list[dict]) -> None:
         print(f"{size:4d} px {method:15s} {met}/{len(members)}")
 
 
+def part_paths(args) -> None:
+    """10-frame geodesics of the 0-60 degree orientation morph: the time budget, evenness and energy."""
+    from texture_scenes import orientation
+
+    inner = torch.arange(1, 9, dtype=torch.float64) / 9
+    print(f"\n== 10-frame geodesics of orient 0-60 ({args.energy_samples} fixed draws); goal <= 180 s at 128 px, "
+          "<= 600 s at 256 px")
+    for size in args.path_sizes:
+        scene = orientation(size, 60)
+        a, b = scene.render(0.0), scene.render(1.0)
+        for label in ("geodesic", "texture+refine"):
+            started = time.perf_counter()
+            start = None
+            if label == "texture+refine":
+                start = even_texture_start(a, b, inner)
+            res = geodesic(a, b, frames=10, seed=0, snapshot_steps=[], init=start)
+            seconds = time.perf_counter() - started
+            energy, evenness = path_energy(res.images, args.energy_samples)
+            ghost = spectral_ghost(res.images[4:5], scene.render(4 / 9), a, b).fraction
+            print(f"{size:4d} px {label:15s} {seconds:6.0f} s {res.record.evaluations:6.0f} evaluations, energy "
+                  f"{energy:.6f}, max/min {evenness:.2f}, frame 4 spectral ghost {ghost:.3f}", flush=True)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="orientation and scale morphs only")
+    parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths"])
+    parser.add_argument("--path-sizes", type=int, nargs="*", default=[128])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64])
     parser.add_argument("--engine-sizes", type=int, nargs="*", default=None,
                         help="sizes at which the optimising methods run (default: every size)")
@@ -173,7 +200,10 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
     started = time.perf_counter()
-    summarise(part_scenes(args))
+    if "scenes" in args.parts:
+        summarise(part_scenes(args))
+    if "paths" in args.parts:
+        part_paths(args)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 
