@@ -4,6 +4,7 @@
     python benchmarks/bench_texture.py --sizes 64 128            # every scene at 64 and 128 px
     python benchmarks/bench_texture.py --methods dissolve truth texture spectral   # no optimisation (seconds)
     python benchmarks/bench_texture.py --parts paths --path-sizes 128   # 10-frame geodesics: time, evenness
+    python benchmarks/bench_texture.py --parts choice --sizes 64 128    # texture or motion? (seconds)
 
 Scenes (benchmarks/texture_scenes.py): one fixed white noise seen through a band-pass whose orientation, centre
 frequency, blob size or anisotropy moves with t; the truth at time t is that texture at the in-between
@@ -30,6 +31,7 @@ max/min <= 1.3.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -47,7 +49,14 @@ from texture_scenes import Scene, benchmark_scenes  # noqa: E402
 from geometry import estimate_energy, geodesic, pairwise_average  # noqa: E402
 from geometry.distances import DistanceFamily  # noqa: E402
 from geometry.quality import highpass_contrast, spectral_ghost  # noqa: E402
-from geometry.textures import MEASURE_SIDE, spectral_path, texture_path, texture_path_evaluations  # noqa: E402
+from geometry.textures import (  # noqa: E402
+    MEASURE_SIDE,
+    estimate_similarity,
+    is_texture_morph,
+    spectral_path,
+    texture_path,
+    texture_path_evaluations,
+)
 
 ENERGY_SEED = 20261202
 TIMES = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
@@ -181,10 +190,25 @@ def part_paths(args) -> None:
                   f"{energy:.6f}, max/min {evenness:.2f}, frame 4 spectral ghost {ghost:.3f}", flush=True)
 
 
+def part_choice(args) -> None:
+    """`geometry.textures.is_texture_morph` on the texture scenes and on the motion benchmark's scenes."""
+    import motion_scenes
+
+    print("\n== the automatic choice: the similarity found between the endpoints' spectra, and is_texture_morph")
+    for size in args.sizes:
+        scenes = [("texture", s) for s in benchmark_scenes(size)]
+        scenes += [("motion", s) for s in motion_scenes.benchmark_scenes(size)]
+        for kind, scene in scenes:
+            a, b = scene.render(0.0), scene.render(1.0)
+            found = estimate_similarity(a, b)
+            print(f"{size:4d} px {kind:8s} {scene.name:26s} turn {math.degrees(found.angle):6.1f} deg, scale "
+                  f"{found.scale:5.2f}: {'texture' if is_texture_morph(a, b) else 'motion'}", flush=True)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="orientation and scale morphs only")
-    parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths"])
+    parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths", "choice"])
     parser.add_argument("--path-sizes", type=int, nargs="*", default=[128])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64])
     parser.add_argument("--engine-sizes", type=int, nargs="*", default=None,
@@ -204,6 +228,8 @@ def main(argv=None) -> None:
         summarise(part_scenes(args))
     if "paths" in args.parts:
         part_paths(args)
+    if "choice" in args.parts:
+        part_choice(args)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

@@ -1,4 +1,5 @@
-"""Does an in-between image show content that MOVED, or a double exposure? Measured against a known truth.
+"""Does an in-between image show content that MOVED, or a double exposure? A texture at the in-between
+parameter, or a plaid? Measured against a known truth.
 
 Pixel and perceptual distances to the true in-between frame cannot tell a sharpened double exposure from one
 object at the right place: both can be equally far from the truth. Edges can. :func:`ghost_fraction`
@@ -11,6 +12,11 @@ and of the cross-dissolve, by least squares without intercept:
 double exposure; ``r2`` (uncentred) says how much of the result's edges the fit explains: near 0 for a blur
 or noise, whose edges are at neither place. A border is cropped so that padding at the edges of moving
 content does not count.
+
+Textures have no true place, only statistics: :func:`spectral_ghost` asks where the in-between image's
+Fourier power lies, in the endpoints' bands (a plaid or a dissolve of two orientations or scales: 1) or in
+the bands of a texture drawn at the middle parameter (0); :func:`highpass_contrast` measures the contrast
+that a blend of unrelated textures loses. docs/textures.md describes the benchmark that uses them.
 """
 from __future__ import annotations
 

@@ -35,6 +35,8 @@ ANGLES, RADII = 180, 48
 ISOTROPY = 0.15
 #: Scale changes beyond this factor are not searched.
 MAX_SCALE = 4.0
+#: The least turn (degrees) or scaling that `is_texture_morph` takes for a texture change.
+MIN_TURN, MIN_SCALE = 10.0, 1.25
 #: Spectrum smoothing (frequency bins) for the gain, and the gain's bounds.
 SMOOTH = 1.5
 MAX_GAIN = 2.0
@@ -103,6 +105,14 @@ def estimate_similarity(a: torch.Tensor, b: torch.Tensor) -> Similarity:
     angle = math.pi * angular / ANGLES
     angle = angle - math.pi if angle > math.pi / 2 else angle
     return Similarity(angle, math.exp(-radial * step))
+
+
+def is_texture_morph(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether the endpoints' spectra differ by a turn of at least MIN_TURN or a scaling of at least MIN_SCALE
+    (`estimate_similarity`): a change that `texture_path` makes and a cross-dissolve turns into a plaid. Pans,
+    zooms of a few tens of percent and moving objects keep the spectrum: those are the motion paths' case."""
+    similarity = estimate_similarity(a, b)
+    return abs(similarity.angle) >= math.radians(MIN_TURN) or abs(math.log(similarity.scale)) >= math.log(MIN_SCALE)
 
 
 def fourier_resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 
 from geometry.distances import DistanceFamily
 from geometry.quality import highpass_contrast, spectral_ghost
-from geometry.textures import estimate_similarity, spectral_path, texture_path
+from geometry.textures import estimate_similarity, is_texture_morph, spectral_path, texture_path
 
 MIDDLE = torch.tensor([0.5], dtype=torch.float64)
 
@@ -75,6 +75,14 @@ def test_the_similarity_between_two_textures_is_found(turn, period_ratio):
     found = estimate_similarity(a, b)
     assert math.degrees(found.angle) == pytest.approx(turn, abs=4.0)
     assert found.scale == pytest.approx(period_ratio, rel=0.08)
+
+
+def test_a_turn_is_a_texture_morph_and_a_pan_is_not():
+    a, b, _ = orientation_morph(64)
+    assert is_texture_morph(a, b)
+    assert is_texture_morph(band_noise(64, None, period=4.0), band_noise(64, None, period=8.0, seed=1))
+    wide = band_noise(96, 30.0)
+    assert not is_texture_morph(wide[..., 8:72, :64], wide[..., 8:72, 16:80])   # the same texture panned
 
 
 def test_texture_path_frames_show_the_middle_orientation_with_contrast():
