@@ -40,7 +40,7 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = max(1, math.ceil(3 * sigma))
     taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
     kernel = torch.exp(-taps.square() / (2 * sigma * sigma))
-    kernel = (kernel / kernel.sum()).to(images.dtype)
+    kernel = (kernel / kernel.sum()).to(images.device, images.dtype)
     channels = images.shape[1]
     x = F.pad(images, (radius,) * 4, mode="reflect")
     x = F.conv2d(x, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
