@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from geometry import geodesic
 from geometry.distances import DistanceFamily
 from geometry.quality import highpass_contrast, spectral_ghost
 from geometry.textures import estimate_similarity, is_texture_morph, spectral_path, texture_path
@@ -137,3 +138,12 @@ def test_texture_path_runs_on_cuda_like_on_the_cpu():
     on_gpu = texture_path(a.cuda(), b.cuda(), MIDDLE)
     assert on_gpu.is_cuda
     assert (on_gpu.cpu() - texture_path(a, b, MIDDLE)).abs().max() < 1e-4
+
+
+@pytest.mark.slow
+def test_a_short_refinement_from_the_texture_path_keeps_the_middle_texture():
+    a, b, truth = orientation_morph(32)
+    start = texture_path(a, b, MIDDLE)
+    refined = geodesic(a, b, frames=3, init=start, steps=20, seed=0, snapshot_steps=[]).images[1:2]
+    assert not torch.equal(refined, start)   # the engine did change it
+    assert spectral_ghost(refined, truth, a, b).fraction < 0.3 < spectral_ghost((a + b) / 2, truth, a, b).fraction
