@@ -133,6 +133,8 @@ def part_scenes(args) -> list[dict]:
         print(f"\n== {size} px: 5-frame paths' middle frames ({args.energy_samples} shared draws for energies)")
         print(header)
         for scene in benchmark_scenes(size, quick=args.quick):
+            if args.scenes and scene.name not in args.scenes:
+                continue
             for method in args.methods:
                 if size not in args.engine_sizes and method in OPTIMISING:
                     continue
@@ -211,6 +213,7 @@ def main(argv=None) -> None:
     parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths", "choice"])
     parser.add_argument("--path-sizes", type=int, nargs="*", default=[128])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64])
+    parser.add_argument("--scenes", nargs="*", default=None, help="only the scenes of these names")
     parser.add_argument("--engine-sizes", type=int, nargs="*", default=None,
                         help="sizes at which the optimising methods run (default: every size)")
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
