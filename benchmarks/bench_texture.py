@@ -21,9 +21,9 @@ pairwise average) is judged by
 Methods: ``dissolve``; ``truth`` (the true path: its energy is the landmark); ``geodesic`` (the engine's
 default 5-frame `geometry.geodesic`); ``average`` (the default `geometry.pairwise_average`); ``texture``
 (`geometry.textures.texture_path` at equal warp parameters); ``texture-even`` (the same spaced evenly under
-E-LPIPS: `metric=`); ``spectral`` (`geometry.textures.spectral_path`); ``texture+refine`` (from
-``texture-even``) and ``truth+refine``: the engine's default geodesic refinement started from those frames
-(`init=`).
+E-LPIPS: `metric=`); ``spectral`` (`spectral_path` below: the spectra's displacement interpolation with
+the dissolve's phases); ``texture+refine`` (from ``texture-even``) and ``truth+refine``: the engine's
+default geodesic refinement started from those frames (`init=`).
 
 Targets (issue): spectral ghost <= 0.3 on orientation and scale morphs, contrast >= 0.9x a true texture's,
 max/min <= 1.3.
@@ -53,9 +53,9 @@ from geometry.textures import (  # noqa: E402
     MEASURE_SIDE,
     estimate_similarity,
     is_texture_morph,
-    spectral_path,
     texture_path,
     texture_path_evaluations,
+    warped_endpoints,
 )
 
 ENERGY_SEED = 20261202
@@ -71,6 +71,18 @@ class Outcome:
     path: torch.Tensor | None     # (5, 3, H, W)
     seconds: float
     evaluations: float
+
+
+def spectral_path(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """The variant that lost to `texture_path` (docs/textures.md): each frame's amplitude spectrum is the
+    displacement interpolation of the endpoints' (their warped spectra blended, per channel), its phases the
+    cross-dissolve's."""
+    a_frames, b_frames = warped_endpoints(a, b, times, estimate_similarity(a, b))
+    t = times.to(a.device).view(-1, 1, 1, 1)
+    amplitude = ((1 - t) * torch.fft.fft2(a_frames).abs().square() + t * torch.fft.fft2(b_frames).abs().square()).sqrt()
+    dissolve = torch.fft.fft2((1 - t) * a.double() + t * b.double())
+    frames = torch.fft.ifft2(amplitude * torch.exp(1j * dissolve.angle())).real
+    return frames.clamp(0, 1).to(a.dtype)
 
 
 def with_ends(a: torch.Tensor, b: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:

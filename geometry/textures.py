@@ -278,16 +278,3 @@ def _at_fractions(knots: torch.Tensor, distances: torch.Tensor, exponent: float,
     result = knots[upper - 1] + share * (knots[upper] - knots[upper - 1])
     result[0], result[-1] = 0.0, 1.0
     return result
-
-
-def spectral_path(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
-    """A variant measured against `texture_path` (docs/textures.md): each frame's amplitude spectrum is the
-    displacement interpolation of the endpoints' (their warped spectra blended, per channel), its phases the
-    cross-dissolve's."""
-    a, b, times = _check(a, b, times)
-    a_frames, b_frames = warped_endpoints(a, b, times, estimate_similarity(a, b))
-    t = times.to(a.device).view(-1, 1, 1, 1)
-    amplitude = ((1 - t) * torch.fft.fft2(a_frames).abs().square() + t * torch.fft.fft2(b_frames).abs().square()).sqrt()
-    dissolve = torch.fft.fft2((1 - t) * a.double() + t * b.double())
-    frames = torch.fft.ifft2(amplitude * torch.exp(1j * dissolve.angle())).real
-    return frames.clamp(0, 1).to(a.dtype)

@@ -9,7 +9,7 @@ import torch
 from geometry import geodesic
 from geometry.distances import DistanceFamily
 from geometry.quality import highpass_contrast, spectral_ghost
-from geometry.textures import estimate_similarity, is_texture_morph, spectral_path, texture_path
+from geometry.textures import estimate_similarity, is_texture_morph, texture_path
 
 MIDDLE = torch.tensor([0.5], dtype=torch.float64)
 
@@ -92,7 +92,6 @@ def test_texture_path_frames_show_the_middle_orientation_with_contrast():
     dissolve = spectral_ghost((a + b) / 2, truth, a, b).fraction
     assert spectral_ghost(middle, truth, a, b).fraction < 0.3 < dissolve
     assert highpass_contrast(middle) > 0.9 * highpass_contrast(truth)
-    assert spectral_ghost(spectral_path(a, b, MIDDLE), truth, a, b).fraction < 0.3
 
 
 def test_texture_path_contract():
