@@ -10,7 +10,9 @@ change, b by 1 - t of it back), so that both show the in-between orientation and
 
 A blend of two unrelated textures of the same spectrum has ((1 - t)^2 + t^2) times their power (half at the
 middle): a spectral gain, the square root of the interpolated power spectrum over the blend's (both
-smoothed), restores it; where the two warped endpoints coincide the gain is 1.
+smoothed), restores it; where the two warped endpoints coincide the gain is 1. Given a distance, the frames
+are placed at equal steps of the path's length under it (`arc_length_parameters`). :func:`is_texture_morph`
+says when a pair calls for this path rather than a motion path.
 
 Warps treat the image as a tile (coordinates wrap around): procedural and tileable textures are periodic,
 and reflecting at the border would mirror an orientation into its opposite. Images are warped at twice the
@@ -40,6 +42,7 @@ MIN_TURN, MIN_SCALE = 10.0, 1.25
 #: Spectrum smoothing (frequency bins) for the gain, and the gain's bounds.
 SMOOTH = 1.5
 MAX_GAIN = 2.0
+#: Warps resample at this multiple of the size.
 UPSAMPLE = 2
 #: Spacing frames by length: measured at up to this many px, on this many draws, a grid of FINE points per
 #: frame step, and correction rounds (as `geometry.spacing`, whose estimator this reuses).
