@@ -1,4 +1,5 @@
-"""Does an in-between image show content that MOVED, or a double exposure? Measured against a known truth.
+"""Does an in-between image show content that MOVED, or a double exposure? A texture at the in-between
+parameter, or a plaid? Measured against a known truth.
 
 Pixel and perceptual distances to the true in-between frame cannot tell a sharpened double exposure from one
 object at the right place: both can be equally far from the truth. Edges can. :func:`ghost_fraction`
@@ -11,6 +12,11 @@ and of the cross-dissolve, by least squares without intercept:
 double exposure; ``r2`` (uncentred) says how much of the result's edges the fit explains: near 0 for a blur
 or noise, whose edges are at neither place. A border is cropped so that padding at the edges of moving
 content does not count.
+
+Textures have no true place, only statistics: :func:`spectral_ghost` asks where the in-between image's
+Fourier power lies, in the endpoints' bands (a plaid or a dissolve of two orientations or scales: 1) or in
+the bands of a texture drawn at the middle parameter (0); :func:`highpass_contrast` measures the contrast
+that a blend of unrelated textures loses. docs/textures.md describes the benchmark that uses them.
 """
 from __future__ import annotations
 
@@ -34,7 +40,7 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = max(1, math.ceil(3 * sigma))
     taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
     kernel = torch.exp(-taps.square() / (2 * sigma * sigma))
-    kernel = (kernel / kernel.sum()).to(images.dtype)
+    kernel = (kernel / kernel.sum()).to(images.device, images.dtype)
     channels = images.shape[1]
     x = F.pad(images, (radius,) * 4, mode="reflect")
     x = F.conv2d(x, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
@@ -70,3 +76,61 @@ def ghost_fraction(result: torch.Tensor, truth: torch.Tensor, dissolve: torch.Te
     denominator = w_truth + w_dissolve
     fraction = w_dissolve / denominator if abs(denominator) > 1e-12 else math.nan
     return GhostFit(fraction, r2, (w_truth, w_dissolve))
+
+
+def power_spectrum(images: torch.Tensor, smooth: float = 0.0) -> torch.Tensor:
+    """The centred (fftshift) Fourier power of the grayscale images (N, 3, H, W) -> (N, H, W), their mean
+    removed and a Hann window applied (so the image borders do not leak power along the axes), optionally
+    smoothed by a Gaussian of `smooth` frequency bins (a periodogram's noise averaged out)."""
+    luma = torch.tensor(LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+    gray = (images * luma).sum(1)
+    gray = gray - gray.mean((-2, -1), keepdim=True)
+    height, width = gray.shape[-2:]
+    window = torch.outer(torch.hann_window(height, periodic=False, dtype=gray.dtype, device=gray.device),
+                         torch.hann_window(width, periodic=False, dtype=gray.dtype, device=gray.device))
+    power = torch.fft.fftshift(torch.fft.fft2(gray * window).abs().square(), dim=(-2, -1))
+    return gaussian_blur(power.unsqueeze(1), smooth).squeeze(1) if smooth > 0 else power
+
+
+class SpectralGhost(NamedTuple):
+    fraction: float   # end-band power / (end-band + middle-band power): ~0 a texture at the middle, 1 a dissolve
+    end_power: float  # the result's power in the endpoints' bands
+    middle_power: float  # the result's power in the true middle texture's bands
+
+
+def spectral_ghost(result: torch.Tensor, truth: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *,
+                   ratio: float = 2.0, smooth: float = 1.5, floor: float = 0.02) -> SpectralGhost:
+    """Does a texture's in-between image hold the endpoints' frequencies (a plaid, a dissolve) or the middle
+    texture's? The Fourier power of `result` in the endpoints' bands over its power there and in the bands of
+    `truth`, a texture drawn at the middle parameter (any draw: only its power spectrum is used).
+
+    The bands come from the smoothed, normalised power spectra (`power_spectrum`): the endpoints' band is where
+    their mean spectrum exceeds the truth's `ratio` times over, the middle band where the truth's exceeds the
+    endpoints' so; frequencies under `floor` times the larger spectrum's peak belong to neither. Inputs:
+    (1, 3, H, W) or (3, H, W) in [0, 1], all one size. Contrast does not change the fraction."""
+    images = [torch.as_tensor(x).detach().double().cpu() for x in (result, truth, a, b)]
+    images = [x.unsqueeze(0) if x.dim() == 3 else x for x in images]
+    if any(x.shape != images[0].shape or x.shape[:2] != (1, 3) for x in images):
+        raise ValueError(f"result, truth, a and b must be single RGB images of one size, got "
+                         f"{[tuple(x.shape) for x in images]}")
+    if min(images[0].shape[-2:]) < 16:
+        raise ValueError(f"images of {tuple(images[0].shape[-2:])} px are too small for a spectrum (16 px or more)")
+    power = power_spectrum(images[0])[0]
+    middle, end_a, end_b = (p / p.sum().clamp_min(1e-300) for p in power_spectrum(torch.cat(images[1:]), smooth))
+    ends = (end_a + end_b) / 2
+    present = torch.maximum(middle, ends) >= floor * max(middle.max(), ends.max())
+    end_power = power[present & (ends > ratio * middle)].sum().item()
+    middle_power = power[present & (middle > ratio * ends)].sum().item()
+    total = end_power + middle_power
+    return SpectralGhost(end_power / total if total > 0 else math.nan, end_power, middle_power)
+
+
+def highpass_contrast(image: torch.Tensor, sigma: float = 4.0, border: int = 4) -> float:
+    """The RMS of an image's grayscale high-pass (minus its Gaussian blur of `sigma` px; a border cropped): a
+    texture's contrast. A blend of two unrelated textures has about 0.7x its endpoints'; compare a result's
+    with a true texture's."""
+    x = torch.as_tensor(image).detach().double().cpu()
+    x = x.unsqueeze(0) if x.dim() == 3 else x
+    if x.dim() != 4 or x.shape[1] != 3 or min(x.shape[-2:]) <= 2 * border + 2:
+        raise ValueError(f"expected RGB images (N, 3, H, W) larger than a {border} px border, got {tuple(x.shape)}")
+    return edges(x, sigma, border).square().mean().sqrt().item()

@@ -1,0 +1,148 @@
+"""Texture morphs: the spectral ghost and contrast measures, and the rotation/scale texture path."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from geometry import geodesic
+from geometry.distances import DistanceFamily
+from geometry.quality import highpass_contrast, spectral_ghost
+from geometry.textures import estimate_similarity, is_texture_morph, texture_path
+
+MIDDLE = torch.tensor([0.5], dtype=torch.float64)
+
+
+def band_noise(size: int, degrees: float | None, period: float = 6.0, seed: int = 0) -> torch.Tensor:
+    """Gray band-pass noise (1, 3, size, size) in [0, 1]: centre frequency 1/period, oriented at `degrees`
+    (a Gaussian of 10 degrees) or isotropic for None; one seed is one white noise whatever the parameter."""
+    noise = torch.randn(size, size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    f = torch.fft.fftfreq(size, dtype=torch.float64)
+    fy, fx = torch.meshgrid(f, f, indexing="ij")
+    radius, theta = torch.sqrt(fx * fx + fy * fy), torch.atan2(fy, fx)
+    amplitude = torch.exp(-torch.log2(radius.clamp_min(1e-9) * period).square() / (2 * 0.35 ** 2))
+    if degrees is not None:
+        offset = torch.remainder(theta - math.radians(degrees) + math.pi / 2, math.pi) - math.pi / 2
+        amplitude = amplitude * torch.exp(-offset.square() / (2 * math.radians(10) ** 2))
+    amplitude[0, 0] = 0
+    field = torch.fft.ifft2(torch.fft.fft2(noise) * amplitude).real / amplitude.square().mean().sqrt()
+    return (0.5 + 0.15 * field).clamp(0, 1).expand(1, 3, size, size).float().clone()
+
+
+def orientation_morph(size: int = 64, turn: float = 60.0):
+    """Endpoints at 0 and `turn` degrees and the true middle texture at turn / 2."""
+    return band_noise(size, 0.0), band_noise(size, turn), band_noise(size, turn / 2)
+
+
+def test_spectral_ghost_is_zero_at_the_middle_texture_and_one_for_the_dissolve():
+    a, b, truth = orientation_morph()
+    dissolve = (a + b) / 2
+    assert spectral_ghost(truth, truth, a, b).fraction < 0.05
+    other_draw = band_noise(64, 30.0, seed=5)   # another texture at the middle parameter: only spectra count
+    assert spectral_ghost(other_draw, truth, a, b).fraction < 0.05
+    assert spectral_ghost(dissolve, truth, a, b).fraction > 0.95
+    sharpened = (0.5 + 1.6 * (dissolve - 0.5)).clamp(0, 1)   # more contrast, still a plaid
+    assert spectral_ghost(sharpened, truth, a, b).fraction > 0.95
+
+
+def test_spectral_ghost_of_a_mixture_lies_between():
+    a, b, truth = orientation_morph()
+    half = spectral_ghost(0.5 * truth + 0.25 * (a + b), truth, a, b).fraction
+    assert 0.2 < half < 0.8
+
+
+def test_a_blend_of_unrelated_textures_loses_contrast():
+    a, b, truth = orientation_morph()
+    ratio = 2 * highpass_contrast((a + b) / 2) / (highpass_contrast(a) + highpass_contrast(b))
+    assert 0.6 < ratio < 0.8   # sqrt(1/2) for uncorrelated textures
+    assert highpass_contrast(torch.full((1, 3, 32, 32), 0.5)) < 1e-12
+
+
+def test_measures_reject_bad_images():
+    a, b, truth = orientation_morph(32)
+    with pytest.raises(ValueError, match="one size"):
+        spectral_ghost(a[..., :16], truth, a, b)
+    with pytest.raises(ValueError, match="too small"):
+        spectral_ghost(*(x[..., :8, :8] for x in (a, truth, a, b)))
+    with pytest.raises(ValueError, match="RGB"):
+        highpass_contrast(a[:, :1])
+
+
+@pytest.mark.parametrize("turn, period_ratio", [(40.0, 1.0), (-30.0, 1.0), (0.0, 2.0)])
+def test_the_similarity_between_two_textures_is_found(turn, period_ratio):
+    a = band_noise(64, 20.0 if period_ratio == 1.0 else None, period=4.0)
+    b = band_noise(64, 20.0 + turn if period_ratio == 1.0 else None, period=4.0 * period_ratio, seed=1)
+    found = estimate_similarity(a, b)
+    assert math.degrees(found.angle) == pytest.approx(turn, abs=4.0)
+    assert found.scale == pytest.approx(period_ratio, rel=0.08)
+
+
+def test_a_turn_is_a_texture_morph_and_a_pan_is_not():
+    a, b, _ = orientation_morph(64)
+    assert is_texture_morph(a, b)
+    assert is_texture_morph(band_noise(64, None, period=4.0), band_noise(64, None, period=8.0, seed=1))
+    wide = band_noise(96, 30.0)
+    assert not is_texture_morph(wide[..., 8:72, :64], wide[..., 8:72, 16:80])   # the same texture panned
+
+
+def test_texture_path_frames_show_the_middle_orientation_with_contrast():
+    a, b, truth = orientation_morph(48)
+    middle = texture_path(a, b, MIDDLE)
+    dissolve = spectral_ghost((a + b) / 2, truth, a, b).fraction
+    assert spectral_ghost(middle, truth, a, b).fraction < 0.3 < dissolve
+    assert highpass_contrast(middle) > 0.9 * highpass_contrast(truth)
+
+
+def test_texture_path_contract():
+    a, b, _ = orientation_morph(32)
+    times = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
+    frames = texture_path(a, b, times)
+    assert frames.shape == (3, 3, 32, 32) and frames.dtype == a.dtype and frames.device == a.device
+    assert frames.min() >= 0 and frames.max() <= 1
+    assert torch.equal(frames, texture_path(a, b, times, generator=torch.Generator().manual_seed(9)))
+    near_a = texture_path(a, b, torch.tensor([1e-6], dtype=torch.float64))
+    assert (near_a - a).abs().max() < 0.02   # the path leaves from a
+
+
+def test_with_a_metric_the_frames_are_spaced_more_evenly():
+    a, b, _ = orientation_morph(32, 90.0)
+    metric = DistanceFamily("l2", torch.device("cpu")).at_size((32, 32))
+    times = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
+
+    def unevenness(frames):
+        steps = (torch.diff(torch.cat([a, frames, b]), dim=0)).square().mean((1, 2, 3))
+        return (steps.max() / steps.min()).item()
+
+    spaced = texture_path(a, b, times, metric=metric, generator=torch.Generator().manual_seed(3))
+    assert unevenness(spaced) < 1.3 < unevenness(texture_path(a, b, times))
+    assert torch.equal(spaced, texture_path(a, b, times, metric=metric, generator=torch.Generator().manual_seed(3)))
+
+
+def test_texture_path_rejects_bad_input():
+    a, b, _ = orientation_morph(32)
+    with pytest.raises(ValueError, match="inner times"):
+        texture_path(a, b, torch.tensor([0.0, 0.5], dtype=torch.float64))
+    with pytest.raises(ValueError, match="one size"):
+        texture_path(a, b[..., :16, :16], MIDDLE)
+    with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
+        texture_path(a[0], b, MIDDLE)
+    with pytest.raises(ValueError, match="too small"):
+        texture_path(a[..., :8, :8], b[..., :8, :8], MIDDLE)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_texture_path_runs_on_cuda_like_on_the_cpu():
+    a, b, _ = orientation_morph(32)
+    on_gpu = texture_path(a.cuda(), b.cuda(), MIDDLE)
+    assert on_gpu.is_cuda
+    assert (on_gpu.cpu() - texture_path(a, b, MIDDLE)).abs().max() < 1e-4
+
+
+@pytest.mark.slow
+def test_a_short_refinement_from_the_texture_path_keeps_the_middle_texture():
+    a, b, truth = orientation_morph(32)
+    start = texture_path(a, b, MIDDLE)
+    refined = geodesic(a, b, frames=3, init=start, steps=20, seed=0, snapshot_steps=[]).images[1:2]
+    assert not torch.equal(refined, start)   # the engine did change it
+    assert spectral_ghost(refined, truth, a, b).fraction < 0.3 < spectral_ghost((a + b) / 2, truth, a, b).fraction
