@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -38,9 +39,11 @@ import torch
 from .distances import DistanceFamily, resolve_device
 from .energies import barycenter_energy, check_form, path_energy
 from .inputs import prepare_images, resize
-from .optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, optimize
+from .motion import MOTION_STARTS, flow_store
+from .optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, effective_stages, optimize, stage_sizes
 from .options import OPTION_NAMES, RunOptions, weights_problem
 from .presets import Preset, get_preset, reference_snapshot_steps
+from .spacing import dissolve, even_times, even_times_evaluations
 
 RECORD_VERSION = 1
 
@@ -114,6 +117,15 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
         recipe = recipe.with_draws(options.draws_per_step)
     if options.init is not None:
         recipe = recipe.with_init(options.init)
+    motion = _motion_applies(kind, fixed, options, recipe, start)
+    motion_seconds = 0.0
+    extra = {**extra, "motion": motion}
+    if motion != "none":
+        began = time.perf_counter()
+        start = _motion_start(kind, fixed, free_count, weights, options, family, recipe, device, cancel, checkpoint)
+        motion_seconds = time.perf_counter() - began
+        if start is None:
+            return _cancelled_before_start(kind, fixed, free_count, weights, extra, motion_seconds)
     if start is not None:
         start = _start_images(start, free_count, tuple(fixed.shape[-2:]), path=kind == "geodesic")
         recipe = recipe.with_init("given")
@@ -127,7 +139,60 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
         cancel=cancel, checkpoint=checkpoint, checkpoint_every=options.checkpoint_every,
         snapshot_steps=snapshot_steps, dtype=options.dtype)
     record = RunRecord(kind, {**settings, "device": str(device), "dtype": options.dtype}, state.step,
-                       [tuple(e) for e in state.energies], state.seconds, status, state.evaluations)
+                       [tuple(e) for e in state.energies], state.seconds + motion_seconds, status,
+                       state.evaluations + (_motion_evaluations(kind, free_count, recipe, fixed) if motion != "none"
+                                            else 0.0))
+    if motion != "none" and status == "completed":
+        flow_store(checkpoint, fixed[0:1], fixed[1:2], motion).discard()
+    return Result(images.clamp(0, 1), record, fixed)
+
+
+def _motion_applies(kind: str, fixed: torch.Tensor, options: RunOptions, recipe: Preset, start: Any) -> str:
+    """The run's motion start name, or "none" where it has none: start images or an init name given, a
+    barycenter of other than two images, a recipe that starts from noise (the authors')."""
+    if start is not None or options.init is not None or recipe.init == "noise":
+        return "none"
+    if kind == "barycenter" and fixed.shape[0] != 2:
+        return "none"
+    return options.motion
+
+
+def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
+                  options: RunOptions, family: DistanceFamily, recipe: Preset, device: torch.device,
+                  cancel: threading.Event | None, checkpoint: Any) -> torch.Tensor | None:
+    """The free images of the motion start (`geometry.motion`): a geodesic's frames at times spaced evenly
+    under the distance along the path, a two-image barycenter's frame at time w_b; None when cancelled."""
+    a, b = fixed[0:1], fixed[1:2]
+    path = MOTION_STARTS[options.motion](a, b, cancel=cancel, store=flow_store(checkpoint, a, b, options.motion))
+    if path is None:
+        return None
+    if kind == "barycenter":
+        return path(torch.tensor([float(weights[1])], dtype=torch.float64))
+    first_size = stage_sizes(effective_stages(recipe.stages, tuple(fixed.shape[-2:])), tuple(fixed.shape[-2:]))[0]
+    times = even_times(a, b, free_count, family.at_size(first_size),
+                       torch.Generator().manual_seed(int(options.seed) * 2 + 2), size=first_size, device=device,
+                       path=path)
+    return path(times)
+
+
+def _motion_evaluations(kind: str, free_count: int, recipe: Preset, fixed: torch.Tensor) -> float:
+    """Network evaluations of the motion start (its even spacing), in full-size equivalents."""
+    if kind == "barycenter":
+        return 0.0
+    size = tuple(fixed.shape[-2:])
+    first_size = stage_sizes(effective_stages(recipe.stages, size), size)[0]
+    return even_times_evaluations(free_count) * first_size[0] * first_size[1] / (size[0] * size[1])
+
+
+def _cancelled_before_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
+                            extra: dict, seconds: float) -> Result:
+    """A run cancelled in its motion start: no step taken; the images are the dissolve (or pixel mean)."""
+    if kind == "barycenter":
+        images = (weights.view(-1, 1, 1, 1) * fixed).sum(0, keepdim=True)
+    else:
+        times = torch.linspace(0, 1, free_count + 2, dtype=torch.float64)
+        images = dissolve(fixed[0:1], fixed[1:2], times)
+    record = RunRecord(kind, {"kind": kind, **extra}, 0, [], seconds, "cancelled", 0.0)
     return Result(images.clamp(0, 1), record, fixed)
 
 
