@@ -300,7 +300,7 @@ class AverageOutcome:
 
 
 def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance: str, size: int,
-                    steps: int, seed: int) -> tuple[RunSpec, str]:
+                    steps: int, seed: int, motion: str = "warp") -> tuple[RunSpec, str]:
     """Check the uploads and settings of an average; returns the run and the resize note."""
     paths = [path for path in (paths or []) if path]
     if len(paths) < 2:
@@ -316,7 +316,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     size_hw = tuple(batch.shape[-2:])
     _check_memory(ctx, "barycenter", distance, len(paths) + 1, 1, size_hw, int(steps) if steps else None)
 
-    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device)
+    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device, motion=motion)
 
     def engine(callback, cancel, preset, steps, snaps, work_size):
         return geometry.barycenter(batch, weights, options=replace(options, preset=preset, steps=steps, size=work_size),
@@ -355,7 +355,7 @@ class GeodesicOutcome:
 
 
 def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str, energy: str, size: int,
-                     steps: int, seed: int, fps: float) -> tuple[RunSpec, str]:
+                     steps: int, seed: int, fps: float, motion: str = "warp") -> tuple[RunSpec, str]:
     """Check the uploads and settings of a geodesic; returns the run and the resize note."""
     frames = int(frames)
     if not 3 <= frames <= 64:
@@ -370,7 +370,7 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     size_hw = tuple(batch.shape[-2:])
     _check_memory(ctx, "geodesic", distance, frames, frames - 2, size_hw, int(steps) if steps else None)
 
-    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device, energy=energy)
+    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device, energy=energy, motion=motion)
 
     def engine(callback, cancel, preset, steps, snaps, work_size):
         return geometry.geodesic(batch[0:1], batch[1:2], frames=frames,
