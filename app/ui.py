@@ -368,8 +368,7 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                 avg_size = size_slider(default_size(ctx.device))
                 avg_steps = gr.Slider(10, 5000, value=default_steps("barycenter", ctx.device), step=10,
                                       label="Steps")
-                avg_seed = seed_box()
-                avg_motion = motion_dropdown("average-motion")
+                avg_seed, avg_motion = seed_box(), motion_dropdown("average-motion")
                 avg_estimate, avg_run, avg_cancel = run_buttons("average")
         avg_status = gr.Markdown(elem_id="average-status")
         avg_progress = gr.HTML(elem_id="average-progress")

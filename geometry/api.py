@@ -18,6 +18,11 @@ replace the fields of `options` when both are given):
   energy: "squared" (sum w d^2, the default, as in ELPIPS.md §6) or "linear" (sum w d).
   init: "noise", "mean", "even" (overrides the preset's initialisation; "even": a geodesic starts from the
       cross-dissolve with its frames spaced evenly under the distance, `geometry.spacing`).
+  motion: the start of a geodesic or a two-image barycenter, "warp" (default), "dis" or "none"
+      (`geometry.motion`, docs/motion.md): the endpoints warped towards each other along a flow (the engine's
+      own, or OpenCV's DIS), spaced evenly under the distance, then refined; "none" starts from the
+      cross-dissolve, which keeps what moves a sharpened double exposure. An `init` (name or images), a
+      recipe that starts from noise (the "reference" preset) or a barycenter of 3+ images takes no motion start.
 Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list);
   cancel: threading.Event — the run stops at the next step, status "cancelled"; checkpoint: the resumable
   run's file; init may also be start images: the free images to refine (for a geodesic its free frames, or
@@ -246,7 +251,8 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
 
 
 def pairwise_average(a: Any, b: Any, **kwargs: Any) -> Result:
-    """The perceptual average of two images: `barycenter([a, b], (0.5, 0.5), **kwargs)`."""
+    """The perceptual average of two images: `barycenter([a, b], (0.5, 0.5), **kwargs)`; with the default
+    motion start its start is the warp path's middle frame (content half-way along its motion)."""
     return barycenter([a, b], (0.5, 0.5), **kwargs)
 
 
@@ -294,6 +300,8 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = N
 
     energy="squared": f(d) = d^2 (the classic discrete path energy; at its minimum the consecutive distances
     are equal); "linear": f(d) = d. Result.images holds all frames including the endpoints.
+    The default motion start ("warp") makes content that moves between a and b move along the path; from the
+    cross-dissolve (motion="none") the optimiser keeps a sharpened double exposure (docs/motion.md).
     """
     if int(frames) < 3:
         raise ValueError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")

@@ -64,17 +64,18 @@ def mismatch(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> torch.Tens
 
 
 def best_translation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(1, 2, H, W): the constant flow of half-pixel steps within SEARCH_REACH of the side that best matches."""
+    """(1, 2, H, W): the constant flow of half-pixel steps within SEARCH_REACH of the side that best matches;
+    of equally good ones the shortest (a featureless image does not move)."""
     reach = max(1.0, SEARCH_REACH * min(a.shape[-2:]))
-    offsets = torch.arange(-math.floor(2 * reach), math.floor(2 * reach) + 1, dtype=torch.float32) / 2
+    offsets = (torch.arange(-math.floor(2 * reach), math.floor(2 * reach) + 1, dtype=torch.float32) / 2).tolist()
+    candidates = sorted(((dx, dy) for dy in offsets for dx in offsets), key=lambda c: (c[0] ** 2 + c[1] ** 2, c))
     best, best_cost = torch.zeros(1, 2, 1, 1), math.inf
     with torch.no_grad():
-        for dy in offsets.tolist():
-            for dx in offsets.tolist():
-                flow = torch.tensor([dx, dy], dtype=torch.float32).view(1, 2, 1, 1)
-                cost = mismatch(a, b, flow.expand(1, 2, *a.shape[-2:])).item()
-                if cost < best_cost - 1e-9:
-                    best, best_cost = flow, cost
+        for dx, dy in candidates:
+            flow = torch.tensor([dx, dy], dtype=torch.float32).view(1, 2, 1, 1)
+            cost = mismatch(a, b, flow.expand(1, 2, *a.shape[-2:])).item()
+            if cost < best_cost * (1 - 1e-4) - 1e-9:
+                best, best_cost = flow, cost
     return best.expand(1, 2, *a.shape[-2:]).clone()
 
 
