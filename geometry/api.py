@@ -139,10 +139,14 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
         snapshot_steps = reference_snapshot_steps(recipe.steps)
     settings = _problem_settings(kind, fixed, family, recipe, options.seed, pair_energy.form, extra)
     problem = Problem(kind, fixed, free_count, order, pair_energy, weights, start)
-    images, state, status = optimize(
-        problem, family, recipe, seed=options.seed, device=device, settings=settings, callback=callback,
-        cancel=cancel, checkpoint=checkpoint, checkpoint_every=options.checkpoint_every,
-        snapshot_steps=snapshot_steps, dtype=options.dtype)
+    try:
+        images, state, status = optimize(
+            problem, family, recipe, seed=options.seed, device=device, settings=settings, callback=callback,
+            cancel=cancel, checkpoint=checkpoint, checkpoint_every=options.checkpoint_every,
+            snapshot_steps=snapshot_steps, dtype=options.dtype)
+    except Exception:  # a run that fails leaves no flow file of its own behind
+        flow_store(checkpoint, fixed[0:1], fixed[1:2], motion).discard()
+        raise
     record = RunRecord(kind, {**settings, "device": str(device), "dtype": options.dtype}, state.step,
                        [tuple(e) for e in state.energies], state.seconds + motion_seconds, status,
                        state.evaluations + (_motion_evaluations(kind, free_count, recipe, fixed) if motion != "none"
@@ -168,16 +172,23 @@ def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torc
     """The free images of the motion start (`geometry.motion`): a geodesic's frames at times spaced evenly
     under the distance along the path, a two-image barycenter's frame at time w_b; None when cancelled."""
     a, b = fixed[0:1], fixed[1:2]
-    path = MOTION_STARTS[options.motion](a, b, cancel=cancel, store=flow_store(checkpoint, a, b, options.motion))
-    if path is None:
-        return None
-    if kind == "barycenter":
-        return path(torch.tensor([float(weights[1])], dtype=torch.float64))
-    first_size = stage_sizes(effective_stages(recipe.stages, tuple(fixed.shape[-2:])), tuple(fixed.shape[-2:]))[0]
-    times = even_times(a, b, free_count, family.at_size(first_size),
-                       torch.Generator().manual_seed(int(options.seed) * 2 + 2), size=first_size, device=device,
-                       path=path)
-    return path(times)
+    store = flow_store(checkpoint, a, b, options.motion)
+    try:
+        path = MOTION_STARTS[options.motion](a, b, cancel=cancel, store=store)
+        if path is None:
+            return None
+        if kind == "barycenter":
+            return path(torch.tensor([float(weights[1])], dtype=torch.float64))
+        size = tuple(fixed.shape[-2:])
+        first_size = stage_sizes(effective_stages(recipe.stages, size), size)[0]
+        times = even_times(a, b, free_count, family.at_size(first_size),
+                           torch.Generator().manual_seed(int(options.seed) * 2 + 2), size=first_size, device=device,
+                           path=path)
+        return path(times)
+    except Exception:  # a run that fails leaves no flow file of its own behind (another run's stays)
+        if store.owned:
+            store.discard()
+        raise
 
 
 def _motion_evaluations(kind: str, free_count: int, recipe: Preset, fixed: torch.Tensor) -> float:

@@ -33,6 +33,7 @@ class FlowStore:
 
     def __init__(self, path: str | os.PathLike | None, key: str):
         self.path, self.key = path, key
+        self.owned = False  # whether the file at `path` is known to be this run's (read back or written)
 
     def load(self) -> tuple[int, torch.Tensor] | None:
         """(last finished level, its flow) saved for this run, or None."""
@@ -48,6 +49,7 @@ class FlowStore:
         if payload.get("key") != self.key:
             raise ValueError(f"flow file {os.fspath(self.path)!r} belongs to a different run (other inputs or "
                              "motion); delete it, or its checkpoint, to start afresh")
+        self.owned = True
         return int(payload["level"]), payload["flow"]
 
     def save(self, level: int, flow: torch.Tensor) -> None:
@@ -56,6 +58,7 @@ class FlowStore:
         partial = f"{os.fspath(self.path)}.partial"
         torch.save({"format": FLOW_STORE_FORMAT, "key": self.key, "level": level, "flow": flow.clone()}, partial)
         os.replace(partial, self.path)
+        self.owned = True
 
     def discard(self) -> None:
         if self.path is not None and os.path.exists(self.path):

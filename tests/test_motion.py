@@ -150,3 +150,12 @@ def test_a_flow_file_of_another_run_is_refused(pan, tmp_path):
     a, b, _ = pan
     with pytest.raises(ValueError, match="flow file .* belongs to a different run"):
         geodesic(b, a, frames=4, steps=6, distance="l2", seed=3, snapshot_steps=[], checkpoint=checkpoint)
+    assert (tmp_path / "run.pt.flow.pt").exists()  # the other run's file is left as it was
+
+
+def test_a_run_that_fails_leaves_no_flow_file(pan, tmp_path):
+    a, b, _ = pan
+    checkpoint = tmp_path / "run.pt"
+    with pytest.raises(ValueError, match="larger size"):
+        geodesic(a[..., :4, :4], b[..., :4, :4], frames=4, steps=2, seed=3, snapshot_steps=[], checkpoint=checkpoint)
+    assert not (tmp_path / "run.pt.flow.pt").exists() and not checkpoint.exists()
