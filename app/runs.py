@@ -312,7 +312,7 @@ class AverageOutcome:
 
 
 def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance: str, size: int,
-                    steps: int, seed: int) -> tuple[RunSpec, str]:
+                    steps: int, seed: int, motion: str = "warp") -> tuple[RunSpec, str]:
     """Check the uploads and settings of an average; returns the run and the resize note."""
     paths = [path for path in (paths or []) if path]
     if len(paths) < 2:
@@ -326,7 +326,8 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     batch, note = _load_all(paths, [f"Image {k + 1}" for k in range(len(paths))], size)
     size_hw = tuple(batch.shape[-2:])
     plan = plan_run(PRESET, "barycenter", int(steps) if steps else None, size_hw)
-    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device, preset=PRESET, steps=plan.total_steps)
+    options = RunOptions(distance=distance, seed=int(seed), device=ctx.device, preset=PRESET, steps=plan.total_steps,
+                         motion=motion)
     _check_memory("barycenter", options, len(paths) + 1, 1, size_hw)
 
     def measure(callback, preset, work_size):
@@ -369,7 +370,7 @@ FRAMES_ZIP = "frames.zip"
 
 
 def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str, energy: str, size: int,
-                     steps: int, seed: int, fps: float) -> tuple[RunSpec, str]:
+                     steps: int, seed: int, fps: float, motion: str = "warp") -> tuple[RunSpec, str]:
     """Check the uploads and settings of a geodesic; returns the run and the resize note."""
     frames = int(frames)
     if not 3 <= frames <= 64:
@@ -383,7 +384,7 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     size_hw = tuple(batch.shape[-2:])
     plan = plan_run(PRESET, "geodesic", int(steps) if steps else None, size_hw)
     options = RunOptions(distance=distance, seed=int(seed), device=ctx.device, energy=energy, preset=PRESET,
-                         steps=plan.total_steps)
+                         steps=plan.total_steps, motion=motion)
     _check_memory("geodesic", options, frames, frames - 2, size_hw)
 
     def measure(callback, preset, work_size):

@@ -34,6 +34,7 @@ import torch  # noqa: E402
 
 from geometry.distances import DISTANCE_NAMES, METRIC_NAMES  # noqa: E402
 from geometry.energies import ENERGY_FORMS  # noqa: E402
+from geometry.motion import MOTION_NAMES  # noqa: E402
 from geometry.presets import get_preset  # noqa: E402
 
 from app import robustness, runs  # noqa: E402
@@ -367,7 +368,7 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                 avg_size = size_slider(default_size(ctx.device))
                 avg_steps = gr.Slider(10, 5000, value=default_steps("barycenter", ctx.device), step=10,
                                       label="Steps")
-                avg_seed = seed_box()
+                avg_seed, avg_motion = seed_box(), motion_dropdown("average-motion")
                 avg_estimate, avg_run, avg_cancel = run_buttons("average")
         avg_status = gr.Markdown(elem_id="average-status")
         avg_progress = gr.HTML(elem_id="average-progress")
@@ -403,21 +404,21 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
 
         # Gradio passes the request only to a named parameter, hence one parameter per slider.
         @shows_errors(2)
-        def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6):
+        def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, motion):
             weights = [w1, w2, w3, w4, w5, w6]
-            spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
+            spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed, motion)
             return runs.forecast_now(ctx, spec), note
 
         live = LiveTab(1, 1, preview=lambda images: (runs.enlarged(runs.to_pixels(images[0])),),
                        results=lambda done: (str(done.png),), final_images=lambda done: done.image)
 
         @shows_errors(6)
-        def on_average(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, request: gr.Request):
+        def on_average(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, motion, request: gr.Request):
             weights = [w1, w2, w3, w4, w5, w6]
-            spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed)
+            spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed, motion)
             yield from stream_to_tab(runs.stream_run(ctx, spec, _session(request)), note, live)
 
-        avg_inputs = [avg_files, avg_distance, avg_size, avg_steps, avg_seed, *avg_weights]
+        avg_inputs = [avg_files, avg_distance, avg_size, avg_steps, avg_seed, *avg_weights, avg_motion]
         avg_estimate.click(on_average_estimate, avg_inputs, [avg_status, avg_note],
                            api_name="average_estimate", **HEAVY)
         avg_run.click(on_average, avg_inputs, [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result],
@@ -425,16 +426,23 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
     return avg_cancel
 
 
+def motion_dropdown(elem_id: str) -> gr.Dropdown:
+    """The motion start of a geodesic or two-image average (`geometry.motion`)."""
+    return gr.Dropdown(list(MOTION_NAMES), value="warp", label="Motion start: warp (own flow), dis, none (dissolve)",
+                       elem_id=elem_id)
+
+
 GEODESIC_TEXT = (
-    "The shortest path of frames from A to B under the distance (a morph). Under L2 it is the cross-dissolve; "
-    "under E-LPIPS the frames get their contrast back, but what moves stays a sharpened double exposure."
+    "The shortest path of frames from A to B under the distance (a morph). Under L2 it is the cross-dissolve. "
+    "The default motion start warps A and B towards each other along a flow the engine finds itself, so content "
+    "that moves is shown moving, then sharpens the frames under the distance."
 )
 GEODESIC_DETAILS = (
-    "Started from the cross-dissolve (the default), content that moves stays a sharpened double exposure rather "
-    "than moving: measured at 1, 2 and 4 px per frame, and beyond about a pixel per frame the E-LPIPS path energy "
-    "of the double exposure is lower than that of the true motion (README, \"Motion\"; "
-    "benchmarks/bench_motion.py). For motion, start from another interpolator's frames (`init=` in Python, "
-    "`--init` in `elpips-geodesic`), which the engine refines."
+    "With the motion start \"none\" the path starts from the cross-dissolve and what moves stays a sharpened "
+    "double exposure: beyond about a pixel per frame the E-LPIPS path energy of the double exposure is lower "
+    "than that of the true motion. \"warp\" (default) starts from the endpoints warped by the engine's own "
+    "coarse-to-fine flow, \"dis\" by OpenCV's DIS flow; the refinement keeps the motion "
+    "(docs/motion.md, benchmarks/bench_motion.py). Textures that change rather than move are not motion."
 )
 
 
@@ -461,6 +469,7 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                                       label="Steps", elem_id="geodesic-steps")
                 geo_fps = gr.Slider(1, 30, value=8, step=1, label="Video frames per second")
                 geo_seed = seed_box()
+                geo_motion = motion_dropdown("geodesic-motion")
         geo_estimate, geo_run, geo_cancel = run_buttons("geodesic")
         with gr.Row():  # the status beside the forming frames: both in view under the buttons while it runs
             with gr.Column(scale=2):
@@ -487,8 +496,8 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         check_on_upload(geo_b, "End (B)", geo_status)
 
         @shows_errors(2)
-        def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps):
-            spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
+        def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps, motion):
+            spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps, motion)
             return runs.forecast_now(ctx, spec), note
 
         def results(done) -> tuple:
@@ -498,11 +507,12 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         live = LiveTab(1, 3, preview=lambda frames: (runs.enlarged(runs.filmstrip(frames)),), results=results)
 
         @shows_errors(8)
-        def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, request: gr.Request):
-            spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps)
+        def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, motion, request: gr.Request):
+            spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps, motion)
             yield from stream_to_tab(runs.stream_run(ctx, spec, _session(request)), note, live)
 
-        geo_inputs = [geo_a, geo_b, geo_frames, geo_distance, geo_energy, geo_size, geo_steps, geo_seed, geo_fps]
+        geo_inputs = [geo_a, geo_b, geo_frames, geo_distance, geo_energy, geo_size, geo_steps, geo_seed, geo_fps,
+                      geo_motion]
         geo_estimate.click(on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
                            api_name="geodesic_estimate", **HEAVY)
         geo_run.click(on_geodesic, geo_inputs,

@@ -22,13 +22,18 @@ max/min consecutive distance. Methods:
 * ``flow``: OpenCV Farneback flow both ways with a midpoint warp (benchmarks/flow_baseline.py);
 * ``truth``: the true frames themselves (no error by definition; their ENERGY is the landmark: the energy
   prefers motion where the truth's energy is below what the engine reaches from the dissolve);
-* ``fast``: the engine's default preset;
+* ``dis``: the warp path (`geometry.warps`) with OpenCV's DIS flow, not refined;
+* ``warp``: the warp path with the engine's own coarse-to-fine flow (`geometry.flows`), not refined;
+* ``none``: the engine's pixel-only path (``motion="none"``: the refinement from the cross-dissolve);
+* ``warp refined``: the engine's default (``motion="warp"``: the warp path spaced evenly, then refined);
+* ``dis refined``: the same from the DIS warp path (``motion="dis"``);
 * ``fast from truth``: the same refinement started from the true frames (an oracle: the energy of the motion
   basin after the same work);
 * ``fast from flow``: the same refinement started from the flow baseline's frames (`init=` start images).
 Seconds and network image-evaluations are the method's own (flow: OpenCV on the CPU).
 
-Targets: ghost fraction <= 0.3 with R^2 >= 0.5 and E-LPIPS to the truth <= 0.5x the dissolve's;
+Targets: ghost fraction <= 0.3 with R^2 >= 0.5, E-LPIPS to the truth <= 0.5x the dissolve's and LPIPS-VGG to
+the truth below the DIS baseline's (``dis``);
 10-frame geodesics at 128 px in <= 3 min and at 256 px in <= 10 min with max/min <= 1.3 and path energy below
 the dissolve's.
 """
@@ -51,10 +56,13 @@ from motion_scenes import Scene, benchmark_scenes, pan, pictures  # noqa: E402
 
 import elpips  # noqa: E402
 from geometry import Preset, Stage, estimate_energy, geodesic, pairwise_average  # noqa: E402
+from geometry.motion import MOTION_STARTS  # noqa: E402
 from geometry.quality import ghost_fraction  # noqa: E402
 
 TRUTH_SEED, ENERGY_SEED = 777, 20260101
-ENGINE_METHODS = ("fast", "fast from truth", "fast from flow")
+ENGINE_METHODS = ("none", "warp refined", "dis refined", "fast from truth", "fast from flow")
+FLOW_METHODS = ("flow", "dis", "warp")
+MOTION_OF = {"none": "none", "warp refined": "warp", "dis refined": "dis"}
 
 
 @dataclass
@@ -107,12 +115,18 @@ def run_method(method: str, kind: str, scene: Scene, steps: int | None) -> Outco
         if kind == "average":
             return Outcome(frames, None, seconds, 0.0)
         return Outcome(frames[2:3], frames, seconds, 0.0)
+    if method in ("dis", "warp"):
+        path = MOTION_STARTS[method](a, b)
+        frames = path(torch.tensor(times, dtype=torch.float64))
+        seconds = time.perf_counter() - started
+        return Outcome(frames[len(frames) // 2:len(frames) // 2 + 1], frames if kind == "geodesic" else None,
+                       seconds, 0.0)
     init = None
     if method == "fast from truth":
         init = scene.frames(5) if kind == "geodesic" else scene.render(0.5)
     elif method == "fast from flow":
         init = farneback_frames(a, b, times)
-    options = dict(seed=0, snapshot_steps=[], steps=steps, init=init)
+    options = dict(seed=0, snapshot_steps=[], steps=steps, init=init, motion=MOTION_OF.get(method, "none"))
     if kind == "average":
         res = pairwise_average(a, b, **options)
         return Outcome(res.images, None, res.record.seconds, res.record.evaluations)
@@ -134,6 +148,8 @@ def part_scenes(args, judge: Judge) -> list[dict]:
         print(f"\n== scenes at {size} px: middle frames vs the truth ({args.samples} shared draws)")
         print(header)
         for scene in benchmark_scenes(size, quick=args.quick):
+            if args.scenes and not any(scene.name.startswith(prefix) for prefix in args.scenes):
+                continue
             truth, dissolve_mid = scene.render(0.5), (scene.render(0.0) + scene.render(1.0)) / 2
             for kind in args.kinds:
                 base = None
@@ -157,8 +173,10 @@ def part_scenes(args, judge: Judge) -> list[dict]:
 
 
 def summarise(rows: list[dict]) -> None:
-    print("\n== summary: scenes meeting the motion target (ghost <= 0.3, R2 >= 0.5, E-LPIPS <= 0.5x dissolve's)")
+    print("\n== summary: scenes meeting the motion target (ghost <= 0.3, R2 >= 0.5, E-LPIPS <= 0.5x dissolve's);"
+          " LPIPS below DIS's")
     dissolve = {(r["size"], r["scene"], r["kind"]): r["elpips"] for r in rows if r["method"] == "dissolve"}
+    dis = {(r["size"], r["scene"], r["kind"]): r["lpips"] for r in rows if r["method"] == "dis"}
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["size"], r["kind"], r["method"]), []).append(r)
@@ -167,8 +185,9 @@ def summarise(rows: list[dict]) -> None:
                   and r["elpips"] <= 0.5 * dissolve[(size, r["scene"], kind)])
         ghost = sorted(r["ghost"] for r in members)[len(members) // 2]
         lp = sum(r["lpips"] for r in members) / len(members)
+        below = sum(1 for r in members if r["lpips"] < dis.get((size, r["scene"], kind), float("nan")))
         print(f"{size:4d} px {kind:8s} {method:16s} meets target {met}/{len(members)}, median ghost {ghost:5.2f}, "
-              f"mean LPIPS to truth {lp:.4f}")
+              f"mean LPIPS to truth {lp:.4f}, LPIPS below DIS's {below}/{len(members)}")
     energies = {}
     for r in rows:
         if r["energy"] is not None:
@@ -209,10 +228,12 @@ def part_paths(args) -> None:
               + (f"; goal: <= {goal} s, max/min <= 1.3, energy below the dissolve's" if goal else ""), flush=True)
         recipes = [("fast (default)", "fast")] + ([("previous fast", previous_fast_path(size))]
                                                   if args.path_baseline else [])
+        recipes += [("pixel (none)", "fast")] if args.path_pixel else []
         seconds = {}
         for label, preset in recipes:
             started = time.perf_counter()
-            res = geodesic(a, b, frames=10, seed=0, snapshot_steps=[], preset=preset)
+            res = geodesic(a, b, frames=10, seed=0, snapshot_steps=[], preset=preset,
+                           motion="warp" if label == "fast (default)" else "none")
             seconds[label] = time.perf_counter() - started
             energy, evenness = path_energy(res.images, args.path_energy_samples)
             print(f"  {label:16s} {seconds[label]:5.0f} s, {res.record.evaluations:5.0f} image-evaluations, "
@@ -225,15 +246,17 @@ def part_paths(args) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three horizontal pans only")
+    parser.add_argument("--scenes", nargs="*", default=None, help="only the scenes whose name starts so")
     parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths"])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64])
     parser.add_argument("--path-sizes", type=int, nargs="*", default=[128, 256])
     parser.add_argument("--path-baseline", action="store_true",
                         help="also run the previous fast path recipe (uniform dissolve start) for a time ratio")
+    parser.add_argument("--path-pixel", action="store_true", help="also run the pixel-only path (motion none)")
     parser.add_argument("--path-energy-samples", type=int, default=48, help="draws for the 10-frame path energies")
     parser.add_argument("--kinds", nargs="*", default=["average", "geodesic"], choices=["average", "geodesic"])
-    parser.add_argument("--methods", nargs="*", default=["dissolve", "flow", "truth", *ENGINE_METHODS],
-                        choices=["dissolve", "flow", "truth", *ENGINE_METHODS])
+    parser.add_argument("--methods", nargs="*", default=["dissolve", *FLOW_METHODS, "truth", *ENGINE_METHODS],
+                        choices=["dissolve", *FLOW_METHODS, "truth", *ENGINE_METHODS])
     parser.add_argument("--steps", type=int, default=None, help="engine steps (default: the preset's)")
     parser.add_argument("--samples", type=int, default=64, help="draws for E-LPIPS to the truth")
     parser.add_argument("--energy-samples", type=int, default=96, help="draws for path energies")
@@ -241,8 +264,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if "dissolve" in args.methods:  # the ratio column needs it first
-        args.methods = ["dissolve"] + [m for m in args.methods if m != "dissolve"]
+    for first in ("dis", "dissolve"):  # the ratio column and the LPIPS comparison need them first
+        if first in args.methods:
+            args.methods = [first] + [m for m in args.methods if m != first]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     started = time.perf_counter()
     if "scenes" in args.parts:

@@ -18,6 +18,11 @@ replace the fields of `options` when both are given):
   energy: "squared" (sum w d^2, the default, as in the paper; docs/geometry.md) or "linear" (sum w d).
   init: "noise", "mean", "even" (overrides the preset's initialisation; "even": a geodesic starts from the
       cross-dissolve with its frames spaced evenly under the distance, `geometry.spacing`).
+  motion: the start of a geodesic or a two-image barycenter, "warp" (default), "dis" or "none"
+      (`geometry.motion`, docs/motion.md): the endpoints warped towards each other along a flow (the engine's
+      own, or OpenCV's DIS), spaced evenly under the distance, then refined; "none" starts from the
+      cross-dissolve, which keeps what moves a sharpened double exposure. An `init` (name or images), a
+      recipe that starts from noise (the "reference" preset) or a barycenter of 3+ images takes no motion start.
 Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list);
   cancel: threading.Event — the run stops at the next step, status "cancelled"; checkpoint: the resumable
   run's file; init may also be start images: the free images to refine (for a geodesic its free frames, or
@@ -29,6 +34,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -41,9 +47,11 @@ from . import seeds
 from .distances import DistanceFamily, resolve_device
 from .energies import barycenter_energy, check_form, path_energy
 from .inputs import prepare_images, resize
-from .optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, optimize
+from .motion import MOTION_STARTS, flow_store
+from .optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, effective_stages, optimize, stage_sizes
 from .options import OPTION_NAMES, RunOptions, weights_problem
 from .presets import Preset, get_preset, reference_snapshot_steps
+from .spacing import dissolve, even_times, even_times_evaluations
 
 RECORD_VERSION = 1
 
@@ -117,6 +125,15 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
         recipe = recipe.with_draws(options.draws_per_step)
     if options.init is not None:
         recipe = recipe.with_init(options.init)
+    motion = _motion_applies(kind, fixed, options, recipe, start)
+    motion_seconds = 0.0
+    extra = {**extra, "motion": motion}
+    if motion != "none":
+        began = time.perf_counter()
+        start = _motion_start(kind, fixed, free_count, weights, options, family, recipe, device, cancel, checkpoint)
+        motion_seconds = time.perf_counter() - began
+        if start is None:
+            return _cancelled_before_start(kind, fixed, free_count, weights, extra, motion_seconds)
     if start is not None:
         start = _start_images(start, free_count, tuple(fixed.shape[-2:]), path=kind == "geodesic")
         recipe = recipe.with_init("given")
@@ -125,12 +142,76 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
         snapshot_steps = reference_snapshot_steps(recipe.steps)
     settings = _problem_settings(kind, fixed, family, recipe, options.seed, pair_energy.form, extra)
     problem = Problem(kind, fixed, free_count, order, pair_energy, weights, start)
-    images, state, status = optimize(
-        problem, family, recipe, seed=options.seed, device=device, settings=settings, callback=callback,
-        cancel=cancel, checkpoint=checkpoint, checkpoint_every=options.checkpoint_every,
-        snapshot_steps=snapshot_steps, dtype=options.dtype)
+    try:
+        images, state, status = optimize(
+            problem, family, recipe, seed=options.seed, device=device, settings=settings, callback=callback,
+            cancel=cancel, checkpoint=checkpoint, checkpoint_every=options.checkpoint_every,
+            snapshot_steps=snapshot_steps, dtype=options.dtype)
+    except Exception:  # a run that fails leaves no flow file of its own behind
+        flow_store(checkpoint, fixed[0:1], fixed[1:2], motion).discard()
+        raise
     record = RunRecord(kind, {**settings, "device": str(device), "dtype": options.dtype}, state.step,
-                       [tuple(e) for e in state.energies], state.seconds, status, state.evaluations)
+                       [tuple(e) for e in state.energies], state.seconds + motion_seconds, status,
+                       state.evaluations + (_motion_evaluations(kind, free_count, recipe, fixed) if motion != "none"
+                                            else 0.0))
+    if motion != "none" and status == "completed":
+        flow_store(checkpoint, fixed[0:1], fixed[1:2], motion).discard()
+    return Result(images.clamp(0, 1), record, fixed)
+
+
+def _motion_applies(kind: str, fixed: torch.Tensor, options: RunOptions, recipe: Preset, start: Any) -> str:
+    """The run's motion start name, or "none" where it has none: start images or an init name given, a
+    barycenter of other than two images, a recipe that starts from noise (the authors')."""
+    if start is not None or options.init is not None or recipe.init == "noise":
+        return "none"
+    if kind == "barycenter" and fixed.shape[0] != 2:
+        return "none"
+    return options.motion
+
+
+def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
+                  options: RunOptions, family: DistanceFamily, recipe: Preset, device: torch.device,
+                  cancel: threading.Event | None, checkpoint: Any) -> torch.Tensor | None:
+    """The free images of the motion start (`geometry.motion`): a geodesic's frames at times spaced evenly
+    under the distance along the path, a two-image barycenter's frame at time w_b; None when cancelled."""
+    a, b = fixed[0:1], fixed[1:2]
+    store = flow_store(checkpoint, a, b, options.motion)
+    try:
+        path = MOTION_STARTS[options.motion](a, b, cancel=cancel, store=store)
+        if path is None:
+            return None
+        if kind == "barycenter":
+            return path(torch.tensor([float(weights[1])], dtype=torch.float64))
+        size = tuple(fixed.shape[-2:])
+        first_size = stage_sizes(effective_stages(recipe.stages, size), size)[0]
+        times = even_times(a, b, free_count, family.at_size(first_size),
+                           torch.Generator().manual_seed(int(options.seed) * 2 + 2), size=first_size, device=device,
+                           path=path)
+        return path(times)
+    except Exception:  # a run that fails leaves no flow file of its own behind (another run's stays)
+        if store.owned:
+            store.discard()
+        raise
+
+
+def _motion_evaluations(kind: str, free_count: int, recipe: Preset, fixed: torch.Tensor) -> float:
+    """Network evaluations of the motion start (its even spacing), in full-size equivalents."""
+    if kind == "barycenter":
+        return 0.0
+    size = tuple(fixed.shape[-2:])
+    first_size = stage_sizes(effective_stages(recipe.stages, size), size)[0]
+    return even_times_evaluations(free_count) * first_size[0] * first_size[1] / (size[0] * size[1])
+
+
+def _cancelled_before_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
+                            extra: dict, seconds: float) -> Result:
+    """A run cancelled in its motion start: no step taken; the images are the dissolve (or pixel mean)."""
+    if kind == "barycenter":
+        images = (weights.view(-1, 1, 1, 1) * fixed).sum(0, keepdim=True)
+    else:
+        times = torch.linspace(0, 1, free_count + 2, dtype=torch.float64)
+        images = dissolve(fixed[0:1], fixed[1:2], times)
+    record = RunRecord(kind, {"kind": kind, **extra}, 0, [], seconds, "cancelled", 0.0)
     return Result(images.clamp(0, 1), record, fixed)
 
 
@@ -184,7 +265,8 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
 
 
 def pairwise_average(a: Any, b: Any, **kwargs: Any) -> Result:
-    """The perceptual average of two images: `barycenter([a, b], (0.5, 0.5), **kwargs)`."""
+    """The perceptual average of two images: `barycenter([a, b], (0.5, 0.5), **kwargs)`; with the default
+    motion start its start is the warp path's middle frame (content half-way along its motion)."""
     return barycenter([a, b], (0.5, 0.5), **kwargs)
 
 
@@ -232,6 +314,8 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = N
 
     energy="squared": f(d) = d^2 (the classic discrete path energy; at its minimum the consecutive distances
     are equal); "linear": f(d) = d. Result.images holds all frames including the endpoints.
+    The default motion start ("warp") makes content that moves between a and b move along the path; from the
+    cross-dissolve (motion="none") the optimiser keeps a sharpened double exposure (docs/motion.md).
     """
     if int(frames) < 3:
         raise ValueError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")

@@ -35,6 +35,8 @@ class RunOptions:
     seed: 0 to 2**63 - 1.   size: the short side, or (H, W); None: the first input's size.
     device: None/"auto", "cpu", "cuda", "cuda:N" or a torch.device.   dtype: None, "float32" or "bfloat16".
     energy: "squared" or "linear".   init: None (the preset's), "noise", "mean" or "even".
+    motion: the start of a geodesic or two-image average: "warp" (default: the warp path with the engine's own
+    flow), "dis" (with OpenCV's DIS flow) or "none" (the cross-dissolve; `geometry.motion`).
     draws_per_step: random transformations per step (None: the preset's).
     checkpoint_every: steps between checkpoints (None: the engine's default).
 
@@ -52,6 +54,7 @@ class RunOptions:
     init: str | None = None
     draws_per_step: int | None = None
     checkpoint_every: int | None = None
+    motion: str = "warp"
 
     def __post_init__(self):
         problems = option_problems(self.__dict__)
@@ -117,6 +120,7 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
     """
     from geometry.distances import DISTANCE_NAMES  # these tables import torch: not at start-up
     from geometry.energies import ENERGY_FORMS
+    from geometry.motion import MOTION_NAMES
     from geometry.presets import PRESETS, Preset
 
     problems: list[str] = []
@@ -134,6 +138,7 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
     if settings.get("dtype") is not None:
         choice("dtype", DTYPES)
     choice("energy", ENERGY_FORMS)
+    choice("motion", MOTION_NAMES)
     if settings.get("init") is not None:
         choice("init", INIT_NAMES)
     integer("steps", 1)

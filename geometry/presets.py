@@ -14,7 +14,8 @@ the engine carries the coarse stage's changes up and keeps the start's full-size
 * ``"fast"``: the default. It starts from the exact optimum under squared L2 (the weighted pixel mean, or the
   cross-dissolve for a path) and refines it with small Adam steps on a cosine schedule: averages with 100
   steps of one draw at full size; paths (10 frames are 10 images per draw) with 60 steps of 4 draws at
-  `PATH_WORK_SIDE` px and short refinements at each doubling of the size up to the output's.
+  `PATH_WORK_SIDE` px and short refinements at each doubling of the size up to the output's. With the
+  default motion start (`geometry.motion`) geodesics and two-image averages start from the warp path instead.
 
 Why these numbers: benchmarks/bench_geometry.py (time to the reference's quality, path energy and evenness)
 and benchmarks/bench_motion.py (motion, resolution, wall time) measure them; the variants that lost are

@@ -1,4 +1,5 @@
-"""The cross-dissolve with its frames spaced evenly under a distance: the start of the fast geodesics.
+"""A path's frames spaced evenly under a distance: the cross-dissolve's (the pixel-only fast geodesics' start)
+or any other path x(t), such as the warp path of the motion geodesics (`geometry.motion`).
 
 A geodesic's consecutive frames are equally far apart. The cross-dissolve x(t) = (1 - t) a + t b at equal
 times t is not, under E-LPIPS: its distance changes fastest where the two images' structures overlap, and
@@ -14,7 +15,7 @@ consecutive distances and redistribute them the same way.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -33,21 +34,30 @@ def dissolve(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Ten
 
 
 def even_times(a: torch.Tensor, b: torch.Tensor, count: int, metric: Any, generator: torch.Generator, *,
-               size: tuple[int, int] | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
-    """The `count` inner times t_1 < ... < t_count in (0, 1) whose dissolve frames, with a and b, are equally
-    far apart under `metric` (any distance with ``sample_draws``/``embed``/``embedding_distance``), measured
-    at `size` (default: the images' own) on DRAWS draws from `generator`. Returns a float64 CPU tensor."""
+               size: tuple[int, int] | None = None, device: torch.device | str = "cpu",
+               path: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """The `count` inner times t_1 < ... < t_count in (0, 1) whose frames, with a and b, are equally far apart
+    under `metric` (any distance with ``sample_draws``/``embed``/``embedding_distance``), measured at `size`
+    (default: the images' own) on DRAWS draws from `generator`. The frames are the dissolve's, or those of
+    `path` (times -> (T, 3, H, W) frames at any size, e.g. a warp path, `geometry.motion`). Returns a float64
+    CPU tensor."""
     if size is not None:
         a, b = resize(a, size), resize(b, size)
     a, b = a.to(device), b.to(device)
+    if path is None:
+        def frames(times: torch.Tensor) -> torch.Tensor:
+            return dissolve(a, b, times)
+    else:
+        def frames(times: torch.Tensor) -> torch.Tensor:
+            return resize(path(times), tuple(a.shape[-2:])).to(device, a.dtype)
     draws = [metric.sample_draws(1, generator) for _ in range(DRAWS)]
     steps = FINE * (count + 1)
     grid = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
-    one_step, two_steps = _consecutive_distances(metric, dissolve(a, b, grid), draws, lags=(1, 2))
+    one_step, two_steps = _consecutive_distances(metric, frames(grid), draws, lags=(1, 2))
     exponent = float(torch.log2(two_steps / (one_step[:-1] * one_step[1:]).sqrt()).median().clamp(1.0, 2.0))
     times = _equal_steps(grid, one_step, exponent, count + 2)
     for _ in range(ROUNDS):
-        (measured,) = _consecutive_distances(metric, dissolve(a, b, times), draws, lags=(1,))
+        (measured,) = _consecutive_distances(metric, frames(times), draws, lags=(1,))
         times = _equal_steps(times, measured, exponent, count + 2)
     return times[1:-1]
 

@@ -80,6 +80,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--steps", type=positive_int, default=None, help="optimisation steps (default: the preset's)")
     group.add_argument("--preset", default="fast", choices=tuple(PRESETS),
                        help="optimisation recipe: fast (default) or reference (the E-LPIPS authors', 100000 steps)")
+    from geometry.motion import MOTION_NAMES
+
+    group.add_argument("--motion", default="warp", choices=MOTION_NAMES,
+                       help="start of a geodesic or two-image average: warp (default: the endpoints warped by the "
+                            "engine's own flow), dis (OpenCV's DIS flow) or none (the cross-dissolve)")
     add_seed_option(group)
     add_device_option(group)
     add_max_memory_option(group, "a run estimated to need more")

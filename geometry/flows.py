@@ -1,0 +1,147 @@
+"""Flow fields between two images for the warp path (`geometry.warps`): the engine's own, and OpenCV's DIS.
+
+Both return u (1, 2, H, W) in pixels on the in-between grid: a(x - u/2) matches b(x + u/2).
+
+:func:`engine_flow` finds it coarse to fine over an image pyramid (halving down to about MIN_SIDE px): a
+displacement of several pixels at full size is a pixel or less at the coarsest level, where a local search
+sees it. The coarsest level starts from the best global translation found by exhaustive search (half-pixel
+steps); every level then fits a smooth flow (a control grid of about one point per GRID_SPACING pixels,
+upsampled bilinearly) by Adam, minimising a robust (Charbonnier) difference of the two half-warped images and
+of their gradients over the pixels both see, plus a small smoothness penalty; each level's flow, upsampled, is
+the next level's start. The distance is a pixel one, not the run's E-LPIPS: E-LPIPS's gradient does not see a
+correspondence several pixels away, and the pixel fit is what lets the search take seconds (docs/motion.md).
+The search runs on the CPU in float32, deterministic, so a run computes the same flow on any device.
+
+:func:`dis_flow` is OpenCV's DIS optical flow (``pip install 'elpips-torch[motion]'``), both ways, on frames
+upsampled to at least DIS_WORK_SIDE px (it needs enough pixels for its pyramid), symmetrised onto the
+in-between grid.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .inputs import resize
+from .warps import resize_flow, warp
+
+MIN_SIDE = 8
+GRID_SPACING = 4
+STEPS_PER_LEVEL = 40
+LEARNING_RATE = 0.1          # pixels of the level per Adam step
+SMOOTHNESS = 0.01
+CHARBONNIER_EPS = 1e-3
+SEARCH_REACH = 0.35          # exhaustive translation search: up to this fraction of the coarsest side
+DIS_WORK_SIDE = 256
+MISSING_CV2 = "DIS flow needs OpenCV: pip install 'elpips-torch[motion]'"
+
+
+def pyramid_sizes(size: tuple[int, int]) -> list[tuple[int, int]]:
+    """The pyramid's level sizes, coarsest first, the finest `size` itself (halving while the short side stays
+    at least MIN_SIDE)."""
+    sizes = [tuple(size)]
+    while min(sizes[-1]) // 2 >= MIN_SIDE:
+        sizes.append((sizes[-1][0] // 2, sizes[-1][1] // 2))
+    return sizes[::-1]
+
+
+def mismatch(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """The robust difference of a(x - flow/2) and b(x + flow/2) and of their gradients, over pixels both see."""
+    from_a, inside_a = warp(a, -0.5 * flow)
+    from_b, inside_b = warp(b, 0.5 * flow)
+    seen = inside_a * inside_b
+    diff = from_a - from_b
+    terms = [diff, diff[..., :, 1:] - diff[..., :, :-1], diff[..., 1:, :] - diff[..., :-1, :]]
+    masks = [seen, seen[..., :, 1:] * seen[..., :, :-1], seen[..., 1:, :] * seen[..., :-1, :]]
+    total = 0.0
+    for term, mask in zip(terms, masks):
+        robust = (term.square() + CHARBONNIER_EPS ** 2).sqrt()
+        total = total + (robust * mask).sum() / (mask.sum() * term.shape[1]).clamp_min(1.0)
+    return total
+
+
+def best_translation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(1, 2, H, W): the constant flow of half-pixel steps within SEARCH_REACH of the side that best matches;
+    of equally good ones the shortest (a featureless image does not move)."""
+    reach = max(1.0, SEARCH_REACH * min(a.shape[-2:]))
+    offsets = (torch.arange(-math.floor(2 * reach), math.floor(2 * reach) + 1, dtype=torch.float32) / 2).tolist()
+    candidates = sorted(((dx, dy) for dy in offsets for dx in offsets), key=lambda c: (c[0] ** 2 + c[1] ** 2, c))
+    best, best_cost = torch.zeros(1, 2, 1, 1), math.inf
+    with torch.no_grad():
+        for dx, dy in candidates:
+            flow = torch.tensor([dx, dy], dtype=torch.float32).view(1, 2, 1, 1)
+            cost = mismatch(a, b, flow.expand(1, 2, *a.shape[-2:])).item()
+            if cost < best_cost * (1 - 1e-4) - 1e-9:
+                best, best_cost = flow, cost
+    return best.expand(1, 2, *a.shape[-2:]).clone()
+
+
+def fit_level(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor,
+              cancel: threading.Event | None = None) -> torch.Tensor | None:
+    """The smooth flow at one level from `start` (dense, at the level's size); None when cancelled."""
+    size = tuple(a.shape[-2:])
+    grid_size = tuple(max(2, side // GRID_SPACING) for side in size)
+    control = F.interpolate(start, size=grid_size, mode="area").clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([control], lr=LEARNING_RATE)
+    with torch.enable_grad():
+        for _ in range(STEPS_PER_LEVEL):
+            if cancel is not None and cancel.is_set():
+                return None
+            flow = F.interpolate(control, size=size, mode="bilinear", align_corners=True)
+            smooth = ((control[..., 1:, :] - control[..., :-1, :]).square().mean()
+                      + (control[..., :, 1:] - control[..., :, :-1]).square().mean())
+            loss = mismatch(a, b, flow) + SMOOTHNESS * smooth
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return F.interpolate(control.detach(), size=size, mode="bilinear", align_corners=True)
+
+
+def engine_flow(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
+                saved: tuple[int, torch.Tensor] | None = None,
+                save: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor | None:
+    """The flow from a to b ((1, 3, H, W) in [0, 1]) found coarse to fine (see the module); None when `cancel`
+    is set before it is done. `save(level, flow)` is called after each level; `saved` = (level, flow), what
+    an interrupted search saved, continues after that level."""
+    a, b = a.detach().float().cpu(), b.detach().float().cpu()
+    sizes = pyramid_sizes(tuple(a.shape[-2:]))
+    first, flow = 0, None
+    if saved is not None:
+        first, flow = saved[0] + 1, saved[1].float()
+    for level in range(first, len(sizes)):
+        level_a, level_b = resize(a, sizes[level]), resize(b, sizes[level])
+        if flow is None:
+            start = best_translation(level_a, level_b)
+        else:
+            start = resize_flow(flow, sizes[level])
+        flow = fit_level(level_a, level_b, start, cancel)
+        if flow is None:
+            return None
+        if save is not None:
+            save(level, flow)
+    return flow
+
+
+def dis_flow(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """OpenCV DIS flow from a to b ((1, 3, H, W) in [0, 1]) on the in-between grid; needs opencv."""
+    try:
+        import cv2
+    except ImportError as error:
+        raise ImportError(MISSING_CV2) from error
+    height, width = a.shape[-2:]
+    factor = max(1, math.ceil(DIS_WORK_SIDE / min(height, width)))
+    big = [F.interpolate(x.detach().float().cpu(), scale_factor=factor, mode="bicubic", align_corners=False)
+           for x in (a, b)]
+    gray = [(_luma(x) * 255 + 0.5).clamp(0, 255).to(torch.uint8)[0, 0].numpy() for x in big]
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    forward = torch.from_numpy(dis.calc(gray[0], gray[1], None)).permute(2, 0, 1)[None]
+    backward = torch.from_numpy(dis.calc(gray[1], gray[0], None)).permute(2, 0, 1)[None]
+    return resize_flow((forward - backward) / 2, (height, width))
+
+
+def _luma(image: torch.Tensor) -> torch.Tensor:
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=image.dtype).view(1, 3, 1, 1)
+    return (image.clamp(0, 1) * weights).sum(1, keepdim=True)

@@ -1,0 +1,97 @@
+"""Motion starts: in-between frames in which the content moves, for the pixel refinement to sharpen.
+
+The pixel-space E-LPIPS path energy prefers a sharpened double exposure to motion beyond about a pixel per
+frame, so a refinement from the cross-dissolve never finds motion; started from frames that move, it keeps
+them moving (docs/motion.md). A motion start is a function of the two endpoints returning a path: a function
+of times (a float64 tensor in [0, 1]) to frames (T, 3, H, W), or None when the run was cancelled first.
+
+MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel-only path) is not in it.
+  "warp": the warp path (`geometry.warps`) with the engine's own coarse-to-fine flow (`geometry.flows`);
+  "dis":  the warp path with OpenCV's DIS flow (``pip install 'elpips-torch[motion]'``).
+
+A checkpointed run keeps its flow search in a file beside the checkpoint (:class:`FlowStore`): a resumed run
+continues after the last finished pyramid level and never recomputes a finished flow.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from typing import Callable
+
+import torch
+
+from .flows import dis_flow, engine_flow
+from .warps import warp_frames
+
+Path = Callable[[torch.Tensor], torch.Tensor]
+FLOW_STORE_FORMAT = "elpips-geometry-flow"
+
+
+class FlowStore:
+    """The flow search's progress in `path` (None: not kept), for the run identified by `key`."""
+
+    def __init__(self, path: str | os.PathLike | None, key: str):
+        self.path, self.key = path, key
+        self.owned = False  # whether the file at `path` is known to be this run's (read back or written)
+
+    def load(self) -> tuple[int, torch.Tensor] | None:
+        """(last finished level, its flow) saved for this run, or None."""
+        if self.path is None or not os.path.exists(self.path):
+            return None
+        try:
+            payload = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - any unreadable file gets the same advice
+            raise ValueError(f"flow file {os.fspath(self.path)!r} is unreadable ({type(error).__name__}); "
+                             "delete it to search the flow afresh") from error
+        if not isinstance(payload, dict) or payload.get("format") != FLOW_STORE_FORMAT:
+            raise ValueError(f"{os.fspath(self.path)!r} is not a flow file; delete or move it")
+        if payload.get("key") != self.key:
+            raise ValueError(f"flow file {os.fspath(self.path)!r} belongs to a different run (other inputs or "
+                             "motion); delete it, or its checkpoint, to start afresh")
+        self.owned = True
+        return int(payload["level"]), payload["flow"]
+
+    def save(self, level: int, flow: torch.Tensor) -> None:
+        if self.path is None:
+            return
+        partial = f"{os.fspath(self.path)}.partial"
+        torch.save({"format": FLOW_STORE_FORMAT, "key": self.key, "level": level, "flow": flow.clone()}, partial)
+        os.replace(partial, self.path)
+        self.owned = True
+
+    def discard(self) -> None:
+        if self.path is not None and os.path.exists(self.path):
+            os.remove(self.path)
+
+
+def flow_store(checkpoint: str | os.PathLike | None, a: torch.Tensor, b: torch.Tensor, motion: str) -> FlowStore:
+    """The FlowStore beside `checkpoint` (none without one), keyed by the endpoints and the motion name."""
+    digest = hashlib.sha256(motion.encode())
+    for image in (a, b):
+        digest.update(image.detach().float().cpu().contiguous().numpy().tobytes())
+    return FlowStore(None if checkpoint is None else f"{os.fspath(checkpoint)}.flow.pt", digest.hexdigest())
+
+
+def warp_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
+               store: FlowStore | None = None) -> Path | None:
+    """The warp path with the engine's own flow (`geometry.flows.engine_flow`)."""
+    store = store or FlowStore(None, "")
+    flow = engine_flow(a, b, cancel=cancel, saved=store.load(), save=store.save)
+    return None if flow is None else _warp_path(a, b, flow)
+
+
+def dis_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
+              store: FlowStore | None = None) -> Path | None:
+    """The warp path with OpenCV's DIS flow (`geometry.flows.dis_flow`)."""
+    return _warp_path(a, b, dis_flow(a, b))
+
+
+def _warp_path(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> Path:
+    a, b = a.detach().float().cpu(), b.detach().float().cpu()
+    return lambda times: warp_frames(a, b, flow, times.to(torch.float64))
+
+
+MOTION_STARTS: dict[str, Callable[..., Path | None]] = {"warp": warp_start, "dis": dis_start}
+#: The motion names a run accepts: "none" (the cross-dissolve start) and the starts.
+MOTION_NAMES: tuple[str, ...] = ("none", *MOTION_STARTS)

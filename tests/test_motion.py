@@ -1,0 +1,161 @@
+"""The motion path: warps, the engine's own flow, DIS, the motion start of geodesics and averages, and its resume."""
+from __future__ import annotations
+
+import sys
+import threading
+
+import pytest
+import torch
+
+from geometry import RunOptions, barycenter, geodesic, pairwise_average
+from geometry.flows import MISSING_CV2, dis_flow, engine_flow
+from geometry.motion import MOTION_NAMES, MOTION_STARTS
+from geometry.quality import ghost_fraction
+from geometry.tools import geodesic as geodesic_tool
+from geometry.tools.support import run_options
+from geometry.warps import warp, warp_frames
+
+SIDE, SHIFT = 40, 8
+
+
+@pytest.fixture(scope="module")
+def pan(small_images):
+    """A 40 px window of the cat panned right by 8 px: (a, b, true middle frame)."""
+    cat = small_images[0]
+    window = lambda left: cat[..., 8:8 + SIDE, left:left + SIDE].contiguous()  # noqa: E731
+    return window(4), window(4 + SHIFT), window(4 + SHIFT // 2)
+
+
+class CancelAfter(threading.Event):
+    """An event that reads as set from its `calls`-th check on: interrupts a run at a chosen point."""
+
+    def __init__(self, calls: int):
+        super().__init__()
+        self.calls = calls
+
+    def is_set(self) -> bool:
+        self.calls -= 1
+        return self.calls < 0 or super().is_set()
+
+
+def test_zero_flow_is_the_identity_and_an_integer_flow_a_shift():
+    image = torch.rand(1, 3, 12, 16, generator=torch.Generator().manual_seed(0))
+    same, inside = warp(image, torch.zeros(1, 2, 12, 16))
+    assert torch.allclose(same, image, atol=1e-5) and bool(inside.all())
+    flow = torch.zeros(1, 2, 12, 16)
+    flow[:, 0], flow[:, 1] = 3, -2          # sample 3 px to the right, 2 px up
+    moved, inside = warp(image, flow)
+    assert torch.allclose(moved[..., 2:, :13], image[..., :10, 3:], atol=1e-5)
+    assert not bool(inside[..., :2, :].any()) and not bool(inside[..., :, 13:].any())
+
+
+def test_the_warp_path_ends_at_the_endpoints_and_a_constant_pan_is_its_truth(pan):
+    a, b, truth = pan
+    flow = torch.zeros(1, 2, SIDE, SIDE)
+    flow[:, 0] = -SHIFT                     # the content moves left as the window moves right
+    frames = warp_frames(a, b, flow, torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64))
+    assert torch.equal(frames[0:1], a) and torch.equal(frames[2:3], b)
+    assert (frames[1:2] - truth).abs().max() < 1e-4
+
+
+def test_the_engine_flow_finds_the_pan_and_its_middle_frame_moves(pan):
+    a, b, truth = pan
+    flow = engine_flow(a, b)
+    assert abs(flow[0, 0].median().item() + SHIFT) < 0.25 and abs(flow[0, 1].median().item()) < 0.25
+    middle = warp_frames(a, b, flow, torch.tensor([0.5], dtype=torch.float64))
+    assert ghost_fraction(middle, truth, (a + b) / 2).fraction < 0.2
+    assert torch.equal(engine_flow(a, b), flow)  # deterministic
+
+
+def test_dis_flow_finds_a_small_pan(small_images):
+    pytest.importorskip("cv2")
+    cat = small_images[0]
+    a, b = cat[..., 8:8 + SIDE, 4:4 + SIDE], cat[..., 8:8 + SIDE, 6:6 + SIDE]   # 2 px (DIS misses 8 px here)
+    assert abs(dis_flow(a, b)[0, 0, 8:-8, 8:-8].median().item() + 2) < 0.5
+
+
+def test_dis_without_opencv_names_the_extra(pan, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    with pytest.raises(ImportError, match=r"pip install 'elpips-torch\[motion\]'"):
+        dis_flow(*pan[:2])
+    assert "elpips-torch[motion]" in MISSING_CV2
+
+
+def test_motion_option_is_validated_serialised_and_a_cli_option():
+    assert set(MOTION_STARTS) | {"none"} == set(MOTION_NAMES)
+    with pytest.raises(ValueError, match=r"motion = 'sideways': use one of none, warp, dis"):
+        RunOptions(motion="sideways")
+    options = RunOptions(motion="dis")
+    assert RunOptions.from_dict(options.to_dict()) == options and "motion" in options.result_settings()
+    assert RunOptions().motion == "warp"
+    args = geodesic_tool.build_parser().parse_args(["a.png", "b.png", "--out", "x", "--motion", "none"])
+    assert run_options(args).motion == "none"
+    with pytest.raises(SystemExit):
+        geodesic_tool.build_parser().parse_args(["a.png", "b.png", "--out", "x", "--motion", "sideways"])
+
+
+def test_an_average_of_a_pan_moves_with_the_warp_start_and_ghosts_without(pan):
+    a, b, truth = pan
+    fits = {motion: ghost_fraction(pairwise_average(a, b, motion=motion, steps=3, distance="l2", seed=0,
+                                                    snapshot_steps=[]).images, truth, (a + b) / 2).fraction
+            for motion in ("warp", "none")}
+    assert fits["warp"] < 0.3 and fits["none"] > 0.9
+
+
+def test_barycenters_of_three_images_and_given_starts_take_no_motion_start(pan):
+    a, b, truth = pan
+    three = barycenter([a, b, truth], steps=1, distance="l2", snapshot_steps=[])
+    assert three.record.settings["motion"] == "none"
+    given = geodesic(a, b, frames=3, init=truth, steps=1, distance="l2", snapshot_steps=[])
+    assert given.record.settings["motion"] == "none" and "start_sha256" in given.record.settings
+
+
+@pytest.mark.slow
+def test_a_geodesic_of_a_pan_moves_where_the_pixel_path_ghosts(pan):
+    a, b, truth = pan
+    dissolve = (a + b) / 2
+    fits = {motion: ghost_fraction(geodesic(a, b, frames=5, motion=motion, steps=4, draws_per_step=1, seed=0,
+                                            snapshot_steps=[]).images[2:3], truth, dissolve)
+            for motion in ("warp", "none")}
+    assert fits["warp"].fraction < 0.5 and fits["warp"].r2 > 0.5
+    assert fits["none"].fraction > 0.85
+
+
+def _run(pan, checkpoint=None, cancel=None):
+    a, b, _ = pan
+    return geodesic(a, b, frames=4, steps=6, distance="l2", seed=3, snapshot_steps=[], checkpoint=checkpoint,
+                    checkpoint_every=2, cancel=cancel)
+
+
+@pytest.mark.parametrize("checks, stage", [(50, "flow"), (40 * 3 + 3, "refinement")])
+def test_a_run_interrupted_in_each_stage_resumes_bit_for_bit(pan, tmp_path, checks, stage):
+    whole = _run(pan)
+    checkpoint = tmp_path / "run.pt"
+    stopped = _run(pan, checkpoint, CancelAfter(checks))
+    assert stopped.record.status == "cancelled"
+    flow_file = tmp_path / "run.pt.flow.pt"
+    if stage == "flow":
+        assert stopped.record.steps == 0 and flow_file.exists() and not checkpoint.exists()
+        assert torch.load(flow_file, weights_only=True)["level"] == 0
+    else:
+        assert stopped.record.steps == 3 and checkpoint.exists()
+    resumed = _run(pan, checkpoint)
+    assert resumed.record.status == "completed" and torch.equal(resumed.images, whole.images)
+    assert not flow_file.exists()  # a finished run leaves no flow file behind
+
+
+def test_a_flow_file_of_another_run_is_refused(pan, tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    _run(pan, checkpoint, CancelAfter(50))
+    a, b, _ = pan
+    with pytest.raises(ValueError, match="flow file .* belongs to a different run"):
+        geodesic(b, a, frames=4, steps=6, distance="l2", seed=3, snapshot_steps=[], checkpoint=checkpoint)
+    assert (tmp_path / "run.pt.flow.pt").exists()  # the other run's file is left as it was
+
+
+def test_a_run_that_fails_leaves_no_flow_file(pan, tmp_path):
+    a, b, _ = pan
+    checkpoint = tmp_path / "run.pt"
+    with pytest.raises(ValueError, match="larger size"):
+        geodesic(a[..., :4, :4], b[..., :4, :4], frames=4, steps=2, seed=3, snapshot_steps=[], checkpoint=checkpoint)
+    assert not (tmp_path / "run.pt.flow.pt").exists() and not checkpoint.exists()
