@@ -38,8 +38,14 @@ from .cli_common import (
     print_json,
 )
 from .configs import METRIC_NAMES
-from .estimators import DEFAULT_COMPARE_MAX_SAMPLES
-from .sampling import DEFAULT_MAX_ERROR, DEFAULT_MAX_REL_ERROR, DEFAULT_MAX_SAMPLES, Z_95, confidence
+from .sampling import (
+    DEFAULT_COMPARE_MAX_SAMPLES,
+    DEFAULT_MAX_ERROR,
+    DEFAULT_MAX_REL_ERROR,
+    DEFAULT_MAX_SAMPLES,
+    Z_95,
+    confidence,
+)
 
 EXIT_WEIGHTS = EXIT_FAILED
 

@@ -23,6 +23,7 @@ import torch
 from .metric import Metric
 from .sampling import (
     BLOCK,
+    DEFAULT_COMPARE_MAX_SAMPLES,
     DEFAULT_MAX_ERROR,
     DEFAULT_MAX_REL_ERROR,
     DEFAULT_MAX_SAMPLES,
@@ -31,9 +32,6 @@ from .sampling import (
     sample_blocks,
     standard_error,
 )
-
-#: compare's default cap: a ranking settles with fewer draws than a distance
-DEFAULT_COMPARE_MAX_SAMPLES = 2000
 
 DrawCounter = Callable[[int], object]  # called with the number of draws evaluated since the last call
 

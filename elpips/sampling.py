@@ -20,9 +20,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import torch
+if TYPE_CHECKING:  # torch loads when a standard error is computed: the command line starts without it
+    import torch
 
 #: Half-width of a 95 % confidence interval in standard errors (the reference's adaptive evaluator).
 Z_95 = 1.96
@@ -34,6 +35,8 @@ DEFAULT_MAX_ERROR = 0.01
 DEFAULT_MAX_REL_ERROR = 0.025
 #: ... or this many draws.
 DEFAULT_MAX_SAMPLES = 5000
+#: compare's default cap: a ranking settles with fewer draws than a distance
+DEFAULT_COMPARE_MAX_SAMPLES = 2000
 
 Block = TypeVar("Block")
 
@@ -111,7 +114,7 @@ def standard_error(per_draw: torch.Tensor, block: int) -> torch.Tensor:
         means = per_draw.unflatten(0, (blocks, block)).mean(dim=1)
         return means.std(dim=0) / math.sqrt(blocks)
     if n < 2:
-        return torch.zeros_like(per_draw[0])
+        return per_draw.new_zeros(per_draw.shape[1:])
     return per_draw.std(dim=0) / math.sqrt(n)
 
 
