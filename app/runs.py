@@ -312,7 +312,7 @@ class AverageOutcome:
 
 
 def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance: str, size: int,
-                    steps: int, seed: int, motion: str = "warp") -> tuple[RunSpec, str]:
+                    steps: int, seed: int, motion: str = "auto") -> tuple[RunSpec, str]:
     """Check the uploads and settings of an average; returns the run and the resize note."""
     paths = [path for path in (paths or []) if path]
     if len(paths) < 2:
@@ -370,7 +370,7 @@ FRAMES_ZIP = "frames.zip"
 
 
 def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str, energy: str, size: int,
-                     steps: int, seed: int, fps: float, motion: str = "warp") -> tuple[RunSpec, str]:
+                     steps: int, seed: int, fps: float, motion: str = "auto") -> tuple[RunSpec, str]:
     """Check the uploads and settings of a geodesic; returns the run and the resize note."""
     frames = int(frames)
     if not 3 <= frames <= 64:

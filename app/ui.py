@@ -428,21 +428,24 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
 
 def motion_dropdown(elem_id: str) -> gr.Dropdown:
     """The motion start of a geodesic or two-image average (`geometry.motion`)."""
-    return gr.Dropdown(list(MOTION_NAMES), value="warp", label="Motion start: warp (own flow), dis, none (dissolve)",
-                       elem_id=elem_id)
+    return gr.Dropdown(list(MOTION_NAMES), value="auto", elem_id=elem_id,
+                       label="Motion start: auto (texture or warp), warp (own flow), dis, texture, none (dissolve)")
 
 
 GEODESIC_TEXT = (
     "The shortest path of frames from A to B under the distance (a morph). Under L2 it is the cross-dissolve. "
     "The default motion start warps A and B towards each other along a flow the engine finds itself, so content "
-    "that moves is shown moving, then sharpens the frames under the distance."
+    "that moves is shown moving (or, for two textures that differ by an orientation or a scale, turns and scales "
+    "them towards each other), then sharpens the frames under the distance."
 )
 GEODESIC_DETAILS = (
     "With the motion start \"none\" the path starts from the cross-dissolve and what moves stays a sharpened "
     "double exposure: beyond about a pixel per frame the E-LPIPS path energy of the double exposure is lower "
-    "than that of the true motion. \"warp\" (default) starts from the endpoints warped by the engine's own "
+    "than that of the true motion. \"warp\" starts from the endpoints warped by the engine's own "
     "coarse-to-fine flow, \"dis\" by OpenCV's DIS flow; the refinement keeps the motion "
-    "(docs/motion.md, benchmarks/bench_motion.py). Textures that change rather than move are not motion."
+    "(docs/motion.md, benchmarks/bench_motion.py). \"texture\" turns and scales two textures towards each other "
+    "(from the cross-dissolve their middle frame is a plaid of both; docs/textures.md, benchmarks/bench_texture.py); "
+    "\"auto\" (default) takes \"texture\" where the two spectra differ by a turn or a scaling, else \"warp\"."
 )
 
 

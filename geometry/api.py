@@ -18,9 +18,10 @@ replace the fields of `options` when both are given):
   energy: "squared" (sum w d^2, the default, as in the paper; docs/geometry.md) or "linear" (sum w d).
   init: "noise", "mean", "even" (overrides the preset's initialisation; "even": a geodesic starts from the
       cross-dissolve with its frames spaced evenly under the distance, `geometry.spacing`).
-  motion: the start of a geodesic or a two-image barycenter, "warp" (default), "dis" or "none"
-      (`geometry.motion`, docs/motion.md): the endpoints warped towards each other along a flow (the engine's
-      own, or OpenCV's DIS), spaced evenly under the distance, then refined; "none" starts from the
+  motion: the start of a geodesic or a two-image barycenter, "auto" (default), "warp", "dis", "texture" or
+      "none" (`geometry.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards each other along
+      a flow (the engine's own, or OpenCV's DIS), or turned and scaled towards each other for textures ("auto"
+      picks), spaced evenly under the distance, then refined; "none" starts from the
       cross-dissolve, which keeps what moves a sharpened double exposure. An `init` (name or images), a
       recipe that starts from noise (the "reference" preset) or a barycenter of 3+ images takes no motion start.
 Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list);
@@ -314,8 +315,9 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = N
 
     energy="squared": f(d) = d^2 (the classic discrete path energy; at its minimum the consecutive distances
     are equal); "linear": f(d) = d. Result.images holds all frames including the endpoints.
-    The default motion start ("warp") makes content that moves between a and b move along the path; from the
-    cross-dissolve (motion="none") the optimiser keeps a sharpened double exposure (docs/motion.md).
+    The default motion start ("auto") makes content that moves between a and b move along the path and a texture
+    that turns or changes scale pass through the in-between ones; from the cross-dissolve (motion="none") the
+    optimiser keeps a sharpened double exposure or a plaid (docs/motion.md, docs/textures.md).
     """
     if int(frames) < 3:
         raise ValueError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")

@@ -7,7 +7,11 @@ of times (a float64 tensor in [0, 1]) to frames (T, 3, H, W), or None when the r
 
 MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel-only path) is not in it.
   "warp": the warp path (`geometry.warps`) with the engine's own coarse-to-fine flow (`geometry.flows`);
-  "dis":  the warp path with OpenCV's DIS flow (``pip install 'elpips-torch[motion]'``).
+  "dis":  the warp path with OpenCV's DIS flow (``pip install 'elpips-torch[motion]'``);
+  "texture": the texture path (`geometry.textures`): both endpoints turned and scaled towards each other, as
+          tiles, blended with their contrast kept (textures that differ by an orientation or a scale);
+  "auto": "texture" where the endpoints' spectra differ by a turn or a scaling (`is_texture_morph`), else
+          "warp" (the default).
 
 A checkpointed run keeps its flow search in a file beside the checkpoint (:class:`FlowStore`): a resumed run
 continues after the last finished pyramid level and never recomputes a finished flow.
@@ -22,6 +26,7 @@ from typing import Callable
 import torch
 
 from .flows import dis_flow, engine_flow
+from .textures import estimate_similarity, is_texture_morph, texture_frames
 from .warps import warp_frames
 
 Path = Callable[[torch.Tensor], torch.Tensor]
@@ -92,6 +97,23 @@ def _warp_path(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> Path:
     return lambda times: warp_frames(a, b, flow, times.to(torch.float64))
 
 
-MOTION_STARTS: dict[str, Callable[..., Path | None]] = {"warp": warp_start, "dis": dis_start}
+def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
+                  store: FlowStore | None = None) -> Path:
+    """The texture path (`geometry.textures.texture_frames`) under the turn and scaling between the endpoints'
+    spectra; t is the warp's parameter (the engine spaces the frames evenly)."""
+    a, b = a.detach().double().cpu(), b.detach().double().cpu()
+    similarity = estimate_similarity(a, b)
+    return lambda times: texture_frames(a, b, times.to(torch.float64), similarity).float()
+
+
+def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
+               store: FlowStore | None = None) -> Path | None:
+    """The texture path where the endpoints' spectra differ by a turn or a scaling, else the warp path."""
+    start = texture_start if is_texture_morph(a, b) else warp_start
+    return start(a, b, cancel=cancel, store=store)
+
+
+MOTION_STARTS: dict[str, Callable[..., Path | None]] = {
+    "auto": auto_start, "warp": warp_start, "dis": dis_start, "texture": texture_start}
 #: The motion names a run accepts: "none" (the cross-dissolve start) and the starts.
 MOTION_NAMES: tuple[str, ...] = ("none", *MOTION_STARTS)

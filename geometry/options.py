@@ -35,8 +35,9 @@ class RunOptions:
     seed: 0 to 2**63 - 1.   size: the short side, or (H, W); None: the first input's size.
     device: None/"auto", "cpu", "cuda", "cuda:N" or a torch.device.   dtype: None, "float32" or "bfloat16".
     energy: "squared" or "linear".   init: None (the preset's), "noise", "mean" or "even".
-    motion: the start of a geodesic or two-image average: "warp" (default: the warp path with the engine's own
-    flow), "dis" (with OpenCV's DIS flow) or "none" (the cross-dissolve; `geometry.motion`).
+    motion: the start of a geodesic or two-image average (`geometry.motion`): "auto" (default: "texture" where
+    the endpoints' spectra differ by a turn or a scaling, else "warp"), "warp" (the warp path with the engine's
+    own flow), "dis" (with OpenCV's DIS flow), "texture" (the texture path) or "none" (the cross-dissolve).
     draws_per_step: random transformations per step (None: the preset's).
     checkpoint_every: steps between checkpoints (None: the engine's default).
 
@@ -54,7 +55,7 @@ class RunOptions:
     init: str | None = None
     draws_per_step: int | None = None
     checkpoint_every: int | None = None
-    motion: str = "warp"
+    motion: str = "auto"
 
     def __post_init__(self):
         problems = option_problems(self.__dict__)

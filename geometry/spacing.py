@@ -53,11 +53,11 @@ def even_times(a: torch.Tensor, b: torch.Tensor, count: int, metric: Any, genera
     draws = [metric.sample_draws(1, generator) for _ in range(DRAWS)]
     steps = FINE * (count + 1)
     grid = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
-    one_step, two_steps = _consecutive_distances(metric, frames(grid), draws, lags=(1, 2))
+    one_step, two_steps = consecutive_distances(metric, frames(grid), draws, lags=(1, 2))
     exponent = float(torch.log2(two_steps / (one_step[:-1] * one_step[1:]).sqrt()).median().clamp(1.0, 2.0))
     times = _equal_steps(grid, one_step, exponent, count + 2)
     for _ in range(ROUNDS):
-        (measured,) = _consecutive_distances(metric, frames(times), draws, lags=(1,))
+        (measured,) = consecutive_distances(metric, frames(times), draws, lags=(1,))
         times = _equal_steps(times, measured, exponent, count + 2)
     return times[1:-1]
 
@@ -67,7 +67,7 @@ def even_times_evaluations(count: int) -> int:
     return DRAWS * (FINE * (count + 1) + 1 + ROUNDS * (count + 2))
 
 
-def _consecutive_distances(metric: Any, frames: torch.Tensor, draws: list, lags: tuple[int, ...]) -> list[torch.Tensor]:
+def consecutive_distances(metric: Any, frames: torch.Tensor, draws: list, lags: tuple[int, ...]) -> list[torch.Tensor]:
     """For each lag, the mean over the draws of d(frame k, frame k + lag) (float64 CPU, at least 1e-12)."""
     n = frames.shape[0]
     totals = [torch.zeros(n - lag, dtype=torch.float64) for lag in lags]

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from geometry.inputs import resize
 from geometry.quality import LUMA, gaussian_blur
-from geometry.spacing import _consecutive_distances
+from geometry.spacing import consecutive_distances
 
 #: Log-polar grid of the spectra: angle bins over [0, pi), log-frequency bins from 2 cycles per image to Nyquist.
 ANGLES, RADII = 180, 48
@@ -39,6 +39,8 @@ ISOTROPY = 0.15
 MAX_SCALE = 4.0
 #: The least turn (degrees) or scaling that `is_texture_morph` takes for a texture change.
 MIN_TURN, MIN_SCALE = 10.0, 1.25
+#: Images with a shorter side hold too few frequencies to tell a texture's orientation or scale.
+MIN_TEXTURE_SIDE = 16
 #: Spectrum smoothing (frequency bins) for the gain, and the gain's bounds.
 SMOOTH = 1.5
 MAX_GAIN = 2.0
@@ -113,7 +115,10 @@ def estimate_similarity(a: torch.Tensor, b: torch.Tensor) -> Similarity:
 def is_texture_morph(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Whether the endpoints' spectra differ by a turn of at least MIN_TURN or a scaling of at least MIN_SCALE
     (`estimate_similarity`): a change that `texture_path` makes and a cross-dissolve turns into a plaid. Pans,
-    zooms of a few tens of percent and moving objects keep the spectrum: those are the motion paths' case."""
+    zooms of a few tens of percent and moving objects keep the spectrum: those are the motion paths' case.
+    Images under MIN_TEXTURE_SIDE px are not."""
+    if min(a.shape[-2:]) < MIN_TEXTURE_SIDE:
+        return False
     similarity = estimate_similarity(a, b)
     return abs(similarity.angle) >= math.radians(MIN_TURN) or abs(math.log(similarity.scale)) >= math.log(MIN_SCALE)
 
@@ -248,7 +253,7 @@ def arc_length_parameters(render: Callable[[torch.Tensor], torch.Tensor], a: tor
     def frames_at(inner: torch.Tensor) -> torch.Tensor:
         return resize(torch.cat([a, render(inner.to(a.device)), b]).float(), size)
     grid = torch.linspace(0, 1, FINE * (len(fractions) + 1) + 1, dtype=torch.float64)
-    one_step, two_steps, frame_step, two_frame_steps = _consecutive_distances(
+    one_step, two_steps, frame_step, two_frame_steps = consecutive_distances(
         metric, frames_at(grid[1:-1]), draws, lags=(1, 2, FINE, 2 * FINE))
     fine = float(torch.log2(two_steps / (one_step[:-1] * one_step[1:]).sqrt()).median().clamp(0.5, 2.0))
     coarse = float(torch.log2(two_frame_steps / (frame_step[:-FINE] * frame_step[FINE:]).sqrt()).median()
@@ -257,7 +262,7 @@ def arc_length_parameters(render: Callable[[torch.Tensor], torch.Tensor], a: tor
     targets = torch.cat([ends[0], fractions.sort().values, ends[1]])
     params = _at_fractions(grid, one_step, fine, targets)
     for _ in range(ROUNDS):
-        (measured,) = _consecutive_distances(metric, frames_at(params[1:-1]), draws, lags=(1,))
+        (measured,) = consecutive_distances(metric, frames_at(params[1:-1]), draws, lags=(1,))
         params = _at_fractions(params, measured, coarse, targets)
     order = fractions.argsort().argsort()
     return params[1:-1][order]

@@ -83,11 +83,11 @@ def test_dis_without_opencv_names_the_extra(pan, monkeypatch):
 
 def test_motion_option_is_validated_serialised_and_a_cli_option():
     assert set(MOTION_STARTS) | {"none"} == set(MOTION_NAMES)
-    with pytest.raises(ValueError, match=r"motion = 'sideways': use one of none, warp, dis"):
+    with pytest.raises(ValueError, match=r"motion = 'sideways': use one of none, auto, warp, dis, texture"):
         RunOptions(motion="sideways")
     options = RunOptions(motion="dis")
     assert RunOptions.from_dict(options.to_dict()) == options and "motion" in options.result_settings()
-    assert RunOptions().motion == "warp"
+    assert RunOptions().motion == "auto"
     args = geodesic_tool.build_parser().parse_args(["a.png", "b.png", "--out", "x", "--motion", "none"])
     assert run_options(args).motion == "none"
     with pytest.raises(SystemExit):
@@ -159,3 +159,20 @@ def test_a_run_that_fails_leaves_no_flow_file(pan, tmp_path):
     with pytest.raises(ValueError, match="larger size"):
         geodesic(a[..., :4, :4], b[..., :4, :4], frames=4, steps=2, seed=3, snapshot_steps=[], checkpoint=checkpoint)
     assert not (tmp_path / "run.pt.flow.pt").exists() and not checkpoint.exists()
+
+
+def test_auto_turns_a_turned_texture_and_warps_a_pan(pan):
+    from test_textures import orientation_morph
+
+    from geometry.quality import spectral_ghost
+
+    a, b, truth = orientation_morph(48)
+    chosen = {motion: pairwise_average(a, b, motion=motion, steps=1, distance="l2", seed=0, snapshot_steps=[])
+              for motion in ("auto", "texture", "none")}
+    assert torch.equal(chosen["auto"].images, chosen["texture"].images)
+    ghost = {motion: spectral_ghost(result.images, truth, a, b).fraction for motion, result in chosen.items()}
+    assert ghost["auto"] < 0.3 < 0.9 < ghost["none"]
+    a, b, truth = pan
+    auto, warp = (pairwise_average(a, b, motion=motion, steps=1, distance="l2", seed=0, snapshot_steps=[])
+                  for motion in ("auto", "warp"))
+    assert torch.equal(auto.images, warp.images)

@@ -82,9 +82,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                        help="optimisation recipe: fast (default) or reference (the E-LPIPS authors', 100000 steps)")
     from geometry.motion import MOTION_NAMES
 
-    group.add_argument("--motion", default="warp", choices=MOTION_NAMES,
-                       help="start of a geodesic or two-image average: warp (default: the endpoints warped by the "
-                            "engine's own flow), dis (OpenCV's DIS flow) or none (the cross-dissolve)")
+    group.add_argument("--motion", default="auto", choices=MOTION_NAMES,
+                       help="start of a geodesic or two-image average: auto (default: texture where the two differ by "
+                            "a turn or a scaling of their texture, else warp), warp (the endpoints warped by the "
+                            "engine's own flow), dis (OpenCV's DIS flow), texture, or none (the cross-dissolve)")
     add_seed_option(group)
     add_device_option(group)
     add_max_memory_option(group, "a run estimated to need more")
