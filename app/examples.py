@@ -8,9 +8,9 @@ otherwise generates them into its output folder.
 The scenes are chosen to show what the metric and the geometry do:
 
 - ``disc_left`` / ``disc_right``: one striped disc on a textured background at two
-  overlapping positions: a pixel (L2) geodesic cross-fades; a perceptual one keeps
-  the frames sharp and evenly spaced, a sharpened double exposure where the disc
-  moves more than a pixel or two per frame (README, "Motion").
+  overlapping positions: a pixel (L2) geodesic cross-fades; a perceptual one with
+  the default motion start moves the disc, and from the cross-dissolve (motion
+  "none") keeps a sharpened double exposure (docs/motion.md).
 - ``disc_top``: the same disc at a third position, for a three-image average.
 - ``texture_blobs`` / ``texture_stripes``: two procedural textures to morph.
 - ``disc_left_shifted`` / ``disc_left_noisy``: two candidates for the comparison

@@ -18,8 +18,7 @@ consecutive frames (`geometry.api.geodesic`). This module holds what that needs 
   `CUT_SIDE`, `CUT_DRAWS` draws, fixed seed); a pair at or above the threshold is a cut. The default
   thresholds sit between the distances of moving content and of unrelated pictures, as measured by
   ``python benchmarks/bench_clip.py --cut-distances`` (the README quotes its table). Content that moves by a
-  large part of the frame per frame can count as a cut: the geodesic would show it as a double exposure anyway
-  (README "Motion").
+  large part of the frame per frame can count as a cut (docs/motion.md).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ or any other path x(t), such as the warp path of the motion geodesics (`geometry
 
 A geodesic's consecutive frames are equally far apart. The cross-dissolve x(t) = (1 - t) a + t b at equal
 times t is not, under E-LPIPS: its distance changes fastest where the two images' structures overlap, and
-the steps of a 10-frame dissolve differ severalfold (README "Motion": their max/min ratio). Choosing the
+the steps of a 10-frame dissolve differ severalfold (docs/pixel-paths.md: their max/min ratio). Choosing the
 times so that the steps are equal makes a start with a lower path energy and even segments, which the
 optimiser then sharpens; it costs forward passes only, at the first stage's size (the "string method" of
 chemistry reparametrises its paths so).

@@ -50,7 +50,7 @@ centre-cropped to the first one's aspect, see `geometry.inputs`), ``--steps``, `
 (elpips_vgg, lpips_vgg, vgg, alex, l2), ``--energy`` (squared | linear), ``--preset`` (fast |
 reference), ``--seed``, ``--device``, ``--fps``, ``--gif``, ``--formats``, ``--checkpoint-every``,
 ``--no-progress``, ``--init FOLDER`` (start from another interpolator's frames and refine them: the
-engine keeps content where the start frames put it, see README "Motion"). Bad input prints one line on
+engine keeps content where the start frames put it, see docs/motion.md). Bad input prints one line on
 stderr and exits with code 2, writing nothing.
 """
 
