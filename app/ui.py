@@ -429,14 +429,13 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
 def motion_dropdown(elem_id: str) -> gr.Dropdown:
     """The motion start of a geodesic or two-image average (`geometry.motion`)."""
     return gr.Dropdown(list(MOTION_NAMES), value="auto", elem_id=elem_id,
-                       label="Motion start: auto (texture or warp), warp (own flow), dis, texture, none (dissolve)")
+                       label="Motion start (auto: texture or warp)")
 
 
 GEODESIC_TEXT = (
     "The shortest path of frames from A to B under the distance (a morph). Under L2 it is the cross-dissolve. "
-    "The default motion start warps A and B towards each other along a flow the engine finds itself, so content "
-    "that moves is shown moving (or, for two textures that differ by an orientation or a scale, turns and scales "
-    "them towards each other), then sharpens the frames under the distance."
+    "The default motion start warps A and B towards each other along a flow the engine finds itself (textures: "
+    "turns and scales them), then sharpens the frames under the distance."
 )
 GEODESIC_DETAILS = (
     "With the motion start \"none\" the path starts from the cross-dissolve and what moves stays a sharpened "
@@ -466,13 +465,13 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                                            elem_id="geodesic-distance")
                 geo_energy = gr.Radio(list(ENERGY_FORMS), value="squared",
                                       label="Path energy: sum of d^2 or of d")
+                geo_motion = motion_dropdown("geodesic-motion")
             with gr.Column():  # a fourth column rather than a row: the results start higher up
                 geo_size = size_slider(default_size(ctx.device), elem_id="geodesic-size")
                 geo_steps = gr.Slider(10, 5000, value=default_steps("geodesic", ctx.device), step=10,
                                       label="Steps", elem_id="geodesic-steps")
                 geo_fps = gr.Slider(1, 30, value=8, step=1, label="Video frames per second")
                 geo_seed = seed_box()
-                geo_motion = motion_dropdown("geodesic-motion")
         geo_estimate, geo_run, geo_cancel = run_buttons("geodesic")
         with gr.Row():  # the status beside the forming frames: both in view under the buttons while it runs
             with gr.Column(scale=2):
