@@ -11,7 +11,7 @@ MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel
   "texture": the texture path (`geometry.textures`): both endpoints turned and scaled towards each other, as
           tiles, blended with their contrast kept (textures that differ by an orientation or a scale);
   "auto": "texture" where the endpoints' spectra differ by a turn or a scaling (`is_texture_morph`), else
-          "warp" (the default).
+          "warp" where the flow explains the pair (`flow_explains`), else the dissolve (the default).
 
 A checkpointed run keeps its flow search in a file beside the checkpoint (:class:`FlowStore`): a resumed run
 continues after the last finished pyramid level and never recomputes a finished flow.
@@ -25,7 +25,8 @@ from typing import Callable
 
 import torch
 
-from .flows import dis_flow, engine_flow
+from .flows import dis_flow, engine_flow, mismatch
+from .spacing import dissolve
 from .textures import estimate_similarity, is_texture_morph, texture_frames
 from .warps import warp_frames
 
@@ -106,11 +107,32 @@ def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event |
     return lambda times: texture_frames(a, b, times.to(torch.float64), similarity).float()
 
 
+#: "auto" takes the warp path only where its flow removes at least this share of the endpoints' robust
+#: difference (`geometry.flows.mismatch`); elsewhere the pair is not one picture moved, and it starts from
+#: the dissolve (benchmarks/bench_motion_choice.py measures the share left on moving, texture and unrelated pairs).
+EXPLAINED = 0.5
+
+
+def flow_explains(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> bool:
+    """Whether `flow` leaves at most 1 - EXPLAINED of the mismatch the endpoints have without it."""
+    a, b = a.detach().float().cpu(), b.detach().float().cpu()
+    return bool(mismatch(a, b, flow) <= (1 - EXPLAINED) * mismatch(a, b, torch.zeros_like(flow)))
+
+
 def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                store: FlowStore | None = None) -> Path | None:
-    """The texture path where the endpoints' spectra differ by a turn or a scaling, else the warp path."""
-    start = texture_start if is_texture_morph(a, b) else warp_start
-    return start(a, b, cancel=cancel, store=store)
+    """The texture path where the endpoints' spectra differ by a turn or a scaling; else the warp path where the
+    engine's flow explains the pair (`flow_explains`); else the cross-dissolve (unrelated pictures)."""
+    if is_texture_morph(a, b):
+        return texture_start(a, b)
+    store = store or FlowStore(None, "")
+    flow = engine_flow(a, b, cancel=cancel, saved=store.load(), save=store.save)
+    if flow is None:
+        return None
+    if flow_explains(a, b, flow):
+        return _warp_path(a, b, flow)
+    a, b = a.detach().float().cpu(), b.detach().float().cpu()
+    return lambda times: dissolve(a, b, times)
 
 
 MOTION_STARTS: dict[str, Callable[..., Path | None]] = {

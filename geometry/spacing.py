@@ -83,11 +83,21 @@ def consecutive_distances(metric: Any, frames: torch.Tensor, draws: list, lags: 
 def _equal_steps(times: torch.Tensor, distances: torch.Tensor, exponent: float, frames: int) -> torch.Tensor:
     """`frames` times from 0 to 1 at equal steps of L = cumulative distances^(1/exponent) along `times`
     (piecewise linear between them)."""
-    length = torch.cat([torch.zeros(1, dtype=torch.float64), distances.pow(1 / exponent).cumsum(0)])
-    targets = torch.linspace(0, float(length[-1]), frames, dtype=torch.float64)
-    upper = torch.searchsorted(length, targets).clamp(1, len(times) - 1)
+    length = cumulative_length(distances, exponent)
+    return parameters_at(times, length, torch.linspace(0, float(length[-1]), frames, dtype=torch.float64))
+
+
+def cumulative_length(distances: torch.Tensor, exponent: float) -> torch.Tensor:
+    """L at each knot of a path: 0, then the running sum of the knots' distances^(1/exponent)."""
+    return torch.cat([torch.zeros(1, dtype=torch.float64), distances.pow(1 / exponent).cumsum(0)])
+
+
+def parameters_at(knots: torch.Tensor, length: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The path parameters at which L (`length` at `knots`, piecewise linear between them) reaches `targets`;
+    the first and last are 0 and 1."""
+    upper = torch.searchsorted(length, targets).clamp(1, len(knots) - 1)
     low, high = length[upper - 1], length[upper]
     fraction = ((targets - low) / (high - low).clamp_min(1e-300)).clamp(0, 1)
-    result = times[upper - 1] + fraction * (times[upper] - times[upper - 1])
+    result = knots[upper - 1] + fraction * (knots[upper] - knots[upper - 1])
     result[0], result[-1] = 0.0, 1.0
     return result

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from geometry.inputs import resize
 from geometry.quality import LUMA, gaussian_blur
-from geometry.spacing import consecutive_distances
+from geometry.spacing import consecutive_distances, cumulative_length, parameters_at
 
 #: Log-polar grid of the spectra: angle bins over [0, pi), log-frequency bins from 2 cycles per image to Nyquist.
 ANGLES, RADII = 180, 48
@@ -278,11 +278,5 @@ def _at_fractions(knots: torch.Tensor, distances: torch.Tensor, exponent: float,
                   fractions: torch.Tensor) -> torch.Tensor:
     """The parameters at `fractions` of the length L = cumulative distances^(1/exponent) along `knots`
     (piecewise linear between them); 0 and 1 stay."""
-    length = torch.cat([torch.zeros(1, dtype=torch.float64), distances.pow(1 / exponent).cumsum(0)])
-    targets = fractions * length[-1]
-    upper = torch.searchsorted(length, targets).clamp(1, len(knots) - 1)
-    low, high = length[upper - 1], length[upper]
-    share = ((targets - low) / (high - low).clamp_min(1e-300)).clamp(0, 1)
-    result = knots[upper - 1] + share * (knots[upper] - knots[upper - 1])
-    result[0], result[-1] = 0.0, 1.0
-    return result
+    length = cumulative_length(distances, exponent)
+    return parameters_at(knots, length, fractions * length[-1])

@@ -176,3 +176,13 @@ def test_auto_turns_a_turned_texture_and_warps_a_pan(pan):
     auto, warp = (pairwise_average(a, b, motion=motion, steps=1, distance="l2", seed=0, snapshot_steps=[])
                   for motion in ("auto", "warp"))
     assert torch.equal(auto.images, warp.images)
+
+
+def test_auto_starts_unrelated_pictures_from_the_dissolve(small_images):
+    from geometry.flows import engine_flow
+    from geometry.motion import auto_start, flow_explains
+
+    cat, dog = small_images[0], small_images[1]
+    assert not flow_explains(cat, dog, engine_flow(cat, dog))
+    times = torch.tensor([0.25, 0.5], dtype=torch.float64)
+    assert torch.allclose(auto_start(cat, dog)(times), torch.cat([0.75 * cat + 0.25 * dog, (cat + dog) / 2]))
