@@ -10,7 +10,7 @@ PORT ?= 7860
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[app,video,test,cluster]"
+	$(PY) -m pip install --quiet -e ".[app,video,motion,test,cluster]"
 	touch $@
 
 # The web UI on the bundled examples, at http://$(HOST):$(PORT)

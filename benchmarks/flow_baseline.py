@@ -1,6 +1,6 @@
 """The optical-flow interpolator a user would pick instead: OpenCV's Farneback flow with a midpoint warp.
 
-Benchmark-only (``pip install .[bench]`` brings opencv-python-headless). Flow is computed both ways on
+Benchmark-only (``pip install .[motion]`` brings opencv-python-headless). Flow is computed both ways on
 frames upsampled to at least 256 px (OpenCV skips pyramid levels under 32 px, which leaves 64 px frames with
 almost no pyramid and loses displacements of a few pixels), then each endpoint is warped to time t and the two
 warps are blended with weights (1 - t, t).
