@@ -183,10 +183,9 @@ def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torc
             return None
         if kind == "barycenter":
             return path(torch.tensor([float(weights[1])], dtype=torch.float64))
-        size = tuple(fixed.shape[-2:])
-        first_size = stage_sizes(effective_stages(recipe.stages, size), size)[0]
-        times = even_times(a, b, free_count, family.at_size(first_size),
-                           torch.Generator().manual_seed(int(options.seed) * 2 + 2), size=first_size, device=device,
+        first_size = _first_stage_size(recipe, fixed)
+        generator = seeds.generator(seeds.spacing_seed(options.seed))
+        times = even_times(a, b, free_count, family.at_size(first_size), generator, size=first_size, device=device,
                            path=path)
         return path(times)
     except Exception:  # a run that fails leaves no flow file of its own behind (another run's stays)
@@ -199,9 +198,14 @@ def _motion_evaluations(kind: str, free_count: int, recipe: Preset, fixed: torch
     """Network evaluations of the motion start (its even spacing), in full-size equivalents."""
     if kind == "barycenter":
         return 0.0
-    size = tuple(fixed.shape[-2:])
-    first_size = stage_sizes(effective_stages(recipe.stages, size), size)[0]
+    size, first_size = tuple(fixed.shape[-2:]), _first_stage_size(recipe, fixed)
     return even_times_evaluations(free_count) * first_size[0] * first_size[1] / (size[0] * size[1])
+
+
+def _first_stage_size(recipe: Preset, fixed: torch.Tensor) -> tuple[int, int]:
+    """The image size of the recipe's first stage at the run's output size: where a path's spacing is measured."""
+    size = tuple(fixed.shape[-2:])
+    return stage_sizes(effective_stages(recipe.stages, size), size)[0]
 
 
 def _cancelled_before_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,

@@ -82,9 +82,15 @@ def flow_store(checkpoint: str | os.PathLike | None, a: torch.Tensor, b: torch.T
 def warp_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                store: FlowStore | None = None) -> Path | None:
     """The warp path with the engine's own flow (`geometry.flows.engine_flow`)."""
-    store = store or FlowStore(None, "")
-    flow = engine_flow(a, b, cancel=cancel, saved=store.load(), save=store.save)
+    flow = _stored_engine_flow(a, b, cancel, store)
     return None if flow is None else _warp_path(a, b, flow)
+
+
+def _stored_engine_flow(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | None,
+                        store: FlowStore | None) -> torch.Tensor | None:
+    """`engine_flow`, continuing from and saving to `store` (None: nothing kept); None when cancelled."""
+    store = store or FlowStore(None, "")
+    return engine_flow(a, b, cancel=cancel, saved=store.load(), save=store.save)
 
 
 def dis_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
@@ -125,8 +131,7 @@ def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | No
     engine's flow explains the pair (`flow_explains`); else the cross-dissolve (unrelated pictures)."""
     if is_texture_morph(a, b):
         return texture_start(a, b)
-    store = store or FlowStore(None, "")
-    flow = engine_flow(a, b, cancel=cancel, saved=store.load(), save=store.save)
+    flow = _stored_engine_flow(a, b, cancel, store)
     if flow is None:
         return None
     if flow_explains(a, b, flow):
