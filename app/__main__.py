@@ -50,7 +50,7 @@ def _serve(args: argparse.Namespace) -> None:
     if problem is not None:
         raise SystemExit(f"elpips-app: --output-dir {args.output_dir}: {problem}; choose another folder")
     from elpips.extras import MissingExtra, require
-    from geometry.distances import resolve_device
+    from geometry.engine.distances import resolve_device
 
     try:
         require("gradio", "the web UI"), require("pandas", "the web UI")

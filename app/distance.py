@@ -26,7 +26,7 @@ from elpips import heatmap
 from elpips.images import to_uint8
 from elpips.sampling import Z_95
 from elpips.sampling import confidence as sampling_confidence
-from geometry.distances import METRIC_NAMES, DistanceFamily
+from geometry.engine.distances import METRIC_NAMES, DistanceFamily
 
 from app.tasks import format_seconds, time_left
 from app.uploads import display_name, load_upload, prepare_uploads
@@ -38,7 +38,7 @@ LIVE_INTERVAL = 0.3
 
 
 class MetricShelf:
-    """The app's metrics on its device, by name; loaded once per process (`geometry.distances.load_cached`)."""
+    """The app's metrics on its device, by name; loaded once per process (`geometry.engine.distances.load_cached`)."""
 
     def __init__(self, device: torch.device):
         self.device = device

@@ -7,7 +7,7 @@ engine steps are timed (`jobs.time_steps`) the first time, and every finished ru
 speeds of the stages it ran (`jobs.SpeedTable.refresh`), so that one slow measurement on a busy machine
 does not stick. The estimate is the sum over stages of steps times the step time.
 
-While a run runs, `geometry.eta.TimeLeft` gives the time left from the run's own measured steps, with these
+While a run runs, `geometry.engine.eta.TimeLeft` gives the time left from the run's own measured steps, with these
 forecasts as its priors for the stages still to come (the engine's own `Progress.eta_s` is the same clock with
 the stages' relative costs as priors).
 """
@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from geometry.optimize import effective_stages, stage_sizes
-from geometry.presets import Preset, Stage, get_preset
+from geometry.engine.optimize import effective_stages, stage_sizes
+from geometry.engine.presets import Preset, Stage, get_preset
 
 #: Engine steps timed per measurement (the first is dropped as warm-up).
 PROBE_STEPS = 4
@@ -49,7 +49,7 @@ class Plan:
         return sorted(found, key=lambda probe: (probe[0][0] * probe[0][1], probe[1]))
 
     def legs(self, step_seconds: Mapping[Probe, float] | None = None) -> list[tuple[int, float | None]]:
-        """(steps, seconds per step or None when unknown) of every stage, for `geometry.eta.TimeLeft`."""
+        """(steps, seconds per step or None when unknown) of every stage, for `geometry.engine.eta.TimeLeft`."""
         known = step_seconds or {}
         return [(stage.steps, known.get((size, stage.draws))) for stage, size in zip(self.stages, self.sizes)]
 

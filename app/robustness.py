@@ -21,7 +21,7 @@ import torch
 
 import elpips
 from elpips.adversarial import JUDGES, LEVELS, PIXEL_L2, AttackProgress, AttackRecord, footnote, summary, table
-from geometry.eta import TimeLeft
+from geometry.engine.eta import TimeLeft
 
 from app.forecast import PROBE_STEPS, snapshot_steps
 from app.runs import UNMEASURED, AppContext, RunView, follow_task, step_line, write_json

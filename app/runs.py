@@ -7,7 +7,7 @@ Each run goes through the same phases, reported in its status line:
    (Cancel withdraws it from there);
 3. holding the device, it estimates the run time from the step times measured on this device (`app.forecast`;
    a few steps are timed the first time a setting is seen), then runs the saved inputs through the run service
-   (`geometry.runs`, the same as the command-line tools' and the job files': the same files) while the
+   (`geometry.service.runs`, the same as the command-line tools' and the job files': the same files) while the
    generator streams its progress, time left, snapshots and energies;
 4. the worker refreshes the measured step times, zips a geodesic's frames, and the generator shows the
    results.
@@ -34,14 +34,14 @@ import torch
 import elpips
 import geometry
 from elpips.io import atomic_write, write_json
-from geometry import runs as geometry_runs
-from geometry import video
-from geometry.distances import DISTANCE_NAMES
-from geometry.energies import ENERGY_FORMS
-from geometry.eta import TimeLeft
-from geometry.geodesic_run import GeodesicRequest
+from geometry.engine.distances import DISTANCE_NAMES
+from geometry.engine.energies import ENERGY_FORMS
+from geometry.engine.eta import TimeLeft
 from geometry.options import RunOptions
-from geometry.runs import RunArtefacts
+from geometry.service import runs as geometry_runs
+from geometry.service import video
+from geometry.service.geodesic_run import GeodesicRequest
+from geometry.service.runs import RunArtefacts
 
 from app.distance import MetricShelf
 from app.forecast import Plan, Probe, plan_run, probe_preset, snapshot_steps
@@ -98,7 +98,8 @@ class RunSpec:
     key: tuple  # the SpeedTable key
     plan: Plan
     measure: Callable[..., Any]  # measure(callback, preset, size): engine steps on the inputs, nothing written
-    execute: Callable[..., RunArtefacts]  # execute(folder, callback, cancel, snapshot_steps), through geometry.runs
+    # execute(folder, callback, cancel, snapshot_steps), through geometry.service.runs
+    execute: Callable[..., RunArtefacts]
     outcome: Callable[[RunArtefacts], Any]  # what the tab shows, from the files the run wrote (worker thread)
     inputs: torch.Tensor  # the prepared input images, saved in the run folder as the run's inputs
     names: tuple[str, ...]
@@ -139,7 +140,7 @@ def _check_distance(name: str) -> str:
 
 def _check_memory(kind: str, options: RunOptions, images: int, free: int, size: tuple[int, int]) -> None:
     """Refuse a run too large for the device's memory before it is queued or measured: the service's check
-    (`geometry.runs.check_memory`), which the run makes again when it starts."""
+    (`geometry.service.runs.check_memory`), which the run makes again when it starts."""
     try:
         geometry_runs.check_memory(kind, options, images, free, size, wording=geometry_runs.APP,
                                    describe=f"This {'average' if kind == 'barycenter' else 'geodesic'}")
@@ -363,7 +364,7 @@ class GeodesicOutcome:
     sheet: Path
 
 
-#: The Geodesic tab's files: the run service's frames and movies (`geometry.video.write_movies`), and a zip of
+#: The Geodesic tab's files: the run service's frames and movies (`geometry.service.video.write_movies`), and a zip of
 #: the frames.
 GEODESIC_FORMATS = ("mp4", "gif", "sheet")
 FRAMES_ZIP = "frames.zip"
@@ -432,7 +433,8 @@ def progress_bar(view: RunView) -> str:
 
 
 def to_pixels(image: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [0, 1] -> (H, W, 3) uint8 for display, rounded as the saved frames are (`geometry.video`)."""
+    """(3, H, W) in [0, 1] -> (H, W, 3) uint8 for display, rounded as the saved frames are
+    (`geometry.service.video`)."""
     return video.to_uint8_frames(image[None])[0]
 
 

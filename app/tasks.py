@@ -138,7 +138,7 @@ class Watch:
     started: bool = False
     waiting: str | None = None  # while not started: what the job waits behind (`DeviceSlot.waiting_line`)
     notice: str | None = None  # the latest line the job's run reported (e.g. its estimate, once measured)
-    eta: Any = None  # the job's `geometry.eta.TimeLeft`, or None: the engine's own estimate
+    eta: Any = None  # the job's `geometry.engine.eta.TimeLeft`, or None: the engine's own estimate
 
     def add(self, progress: Progress | str) -> None:
         if isinstance(progress, str):
@@ -165,7 +165,7 @@ class DeviceTask:
     callback is a line for the watcher, `Watch.notice`); `save(result)` writes the result into the run's folder
     and returns what the UI shows. Both happen on the worker thread while it holds the device slot. A job
     cancelled while it waits for the slot is `withdrawn`: neither runs, and `on_withdraw()` tidies up.
-    `eta` (an `geometry.eta.TimeLeft`) is fed every progress on the worker thread, watched or not.
+    `eta` (an `geometry.engine.eta.TimeLeft`) is fed every progress on the worker thread, watched or not.
     """
 
     def __init__(

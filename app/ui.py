@@ -32,10 +32,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from geometry.distances import DISTANCE_NAMES, METRIC_NAMES  # noqa: E402
-from geometry.energies import ENERGY_FORMS  # noqa: E402
-from geometry.motion import MOTION_NAMES  # noqa: E402
-from geometry.presets import get_preset  # noqa: E402
+from geometry.engine.distances import DISTANCE_NAMES, METRIC_NAMES  # noqa: E402
+from geometry.engine.energies import ENERGY_FORMS  # noqa: E402
+from geometry.engine.presets import get_preset  # noqa: E402
+from geometry.paths.motion import MOTION_NAMES  # noqa: E402
 
 from app import robustness, runs  # noqa: E402
 from app.distance import DistanceRequest, Measurement, compare_candidates, measure_distance  # noqa: E402
@@ -69,7 +69,7 @@ def default_distance_size(device: torch.device) -> int:
 
 def default_steps(kind: str, device: torch.device) -> int:
     """Total optimisation steps: the fast preset's own on a CPU; four times as many on a GPU, where a step
-    takes milliseconds and longer runs keep lowering the energy (geometry.presets)."""
+    takes milliseconds and longer runs keep lowering the energy (geometry.engine.presets)."""
     side = default_size(device)
     steps = get_preset(runs.PRESET, kind, (side, side)).steps
     return 4 * steps if device.type == "cuda" else steps
@@ -427,7 +427,7 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
 
 
 def motion_dropdown(elem_id: str) -> gr.Dropdown:
-    """The motion start of a geodesic or two-image average (`geometry.motion`)."""
+    """The motion start of a geodesic or two-image average (`geometry.paths.motion`)."""
     return gr.Dropdown(list(MOTION_NAMES), value="auto", elem_id=elem_id,
                        label="Motion start (auto: texture or warp)")
 

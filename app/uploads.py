@@ -1,7 +1,7 @@
 """Turning uploaded files into the images the engine works on, with messages a user can act on.
 
 Uploads are read by the project's own loader (`elpips.load_image`) and brought to one size by
-the documented policy of `geometry.inputs` (centre crop to the first image's aspect ratio, then
+the documented policy of `geometry.engine.inputs` (centre crop to the first image's aspect ratio, then
 an antialiased resize). `prepare_uploads` also returns a note saying what was done to each image
 (cropped, shrunk or enlarged, grey levels or transparency converted), which the UI shows next to the result.
 Images smaller than MIN_SIDE are refused: enlarged to any working size they hold no detail to measure.
@@ -17,7 +17,7 @@ import PIL.Image
 import torch
 
 import elpips
-from geometry import inputs
+from geometry.engine import inputs
 
 #: Largest upload, in pixels, the app accepts (the file size is capped separately at launch).
 MAX_PIXELS = 40_000_000

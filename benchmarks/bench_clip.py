@@ -15,7 +15,7 @@ with ``--distance l2`` (the engine's cross-dissolve, the time baseline). Printed
 
 * seconds per inserted frame: wall time of the command (network loading, cut detection and writing included)
   and the engine's own seconds (the run records'), with the ratio to the L2 run's;
-* ghost fraction of the inserted frames (`geometry.quality.ghost_fraction`: 0 one object at the true place,
+* ghost fraction of the inserted frames (`geometry.paths.quality.ghost_fraction`: 0 one object at the true place,
   1 a double exposure of the pair's frames), mean over the inserted frames, and its R^2;
 * E-LPIPS to the truth (32 fixed draws) of the inserted frames, against the cross-dissolve's.
 """
@@ -39,7 +39,7 @@ os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 from bench_motion import Judge  # noqa: E402
 from motion_scenes import Scene, moving_object, numpy_frame, pan, pictures  # noqa: E402
 
-from geometry.quality import ghost_fraction  # noqa: E402
+from geometry.paths.quality import ghost_fraction  # noqa: E402
 from geometry.tools.geodesic import main as geodesic_main  # noqa: E402
 
 FPS = 10
@@ -106,9 +106,10 @@ def measure(scene: Scene, frames: int, insert: int, judge: Judge, work: Path) ->
 
 
 def cut_distances(size: int) -> None:
-    """What the scene-cut thresholds (geometry.clips.CUT_THRESHOLDS) separate: consecutive frames of moving content
+    """What the scene-cut thresholds (geometry.service.clips.CUT_THRESHOLDS) separate: consecutive frames of
+    moving content
     and pairs of unrelated pictures, under every distance, as the command measures them."""
-    from geometry.clips import CUT_THRESHOLDS, consecutive_distances
+    from geometry.service.clips import CUT_THRESHOLDS, consecutive_distances
 
     src = pictures(size)
     photo = "cat" if "cat" in src else "texture_blobs"

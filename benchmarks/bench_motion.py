@@ -13,7 +13,7 @@ by less than its width. For each scene, the middle frame (t = 1/2) of
 * the pairwise average (`geometry.pairwise_average`), and
 * a 5-frame geodesic (`geometry.geodesic`, its frame 2),
 
-is compared with the true middle frame: ghost fraction and R^2 (`geometry.quality.ghost_fraction`: 0 = one
+is compared with the true middle frame: ghost fraction and R^2 (`geometry.paths.quality.ghost_fraction`: 0 = one
 object at the true place, 1 = a double exposure), E-LPIPS (64 fixed, shared draws) and LPIPS-VGG to the truth,
 PSNR. Geodesics also report their path energy sum d^2 (96 fixed draws, the same for every path of a scene) and
 max/min consecutive distance. Methods:
@@ -22,8 +22,8 @@ max/min consecutive distance. Methods:
 * ``flow``: OpenCV Farneback flow both ways with a midpoint warp (benchmarks/flow_baseline.py);
 * ``truth``: the true frames themselves (no error by definition; their ENERGY is the landmark: the energy
   prefers motion where the truth's energy is below what the engine reaches from the dissolve);
-* ``dis``: the warp path (`geometry.warps`) with OpenCV's DIS flow, not refined;
-* ``warp``: the warp path with the engine's own coarse-to-fine flow (`geometry.flows`), not refined;
+* ``dis``: the warp path (`geometry.paths.warps`) with OpenCV's DIS flow, not refined;
+* ``warp``: the warp path with the engine's own coarse-to-fine flow (`geometry.paths.flows`), not refined;
 * ``none``: the engine's pixel-only path (``motion="none"``: the refinement from the cross-dissolve);
 * ``warp refined``: the engine's default (``motion="warp"``: the warp path spaced evenly, then refined);
 * ``dis refined``: the same from the DIS warp path (``motion="dis"``);
@@ -56,8 +56,8 @@ from motion_scenes import Scene, benchmark_scenes, pan, pictures  # noqa: E402
 
 import elpips  # noqa: E402
 from geometry import Preset, Stage, estimate_energy, geodesic, pairwise_average  # noqa: E402
-from geometry.motion import MOTION_STARTS  # noqa: E402
-from geometry.quality import ghost_fraction  # noqa: E402
+from geometry.paths.motion import MOTION_STARTS  # noqa: E402
+from geometry.paths.quality import ghost_fraction  # noqa: E402
 
 TRUTH_SEED, ENERGY_SEED = 777, 20260101
 ENGINE_METHODS = ("none", "warp refined", "dis refined", "fast from truth", "fast from flow")

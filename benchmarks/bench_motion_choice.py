@@ -7,8 +7,10 @@ engine's flow leaves, on moving, texture and unrelated pairs.
 Pairs: the motion benchmark's scenes (benchmarks/motion_scenes.py: pans, zooms, a sliding object), the texture
 benchmark's (benchmarks/texture_scenes.py: turns, scalings, blobs, stripes to blobs), and unrelated pictures (the
 reference cat and dog beside the checkout, the project's two example textures). Per pair: whether
-`geometry.textures.is_texture_morph` holds, the mismatch left by `geometry.flows.engine_flow` as a share of the
-mismatch without a flow (`geometry.flows.mismatch`), and the start "auto" takes (`geometry.motion.auto_start`:
+`geometry.paths.textures.is_texture_morph` holds, the mismatch left by `geometry.paths.flows.engine_flow` as a share of
+the
+mismatch without a flow (`geometry.paths.flows.mismatch`), and the start "auto" takes
+(`geometry.paths.motion.auto_start`:
 texture, else warp where at most 1 - EXPLAINED is left, else the dissolve).
 """
 from __future__ import annotations
@@ -25,10 +27,10 @@ import motion_scenes  # noqa: E402
 import texture_scenes  # noqa: E402
 
 import elpips  # noqa: E402
-from geometry.flows import engine_flow, mismatch  # noqa: E402
-from geometry.inputs import resize  # noqa: E402
-from geometry.motion import EXPLAINED  # noqa: E402
-from geometry.textures import is_texture_morph  # noqa: E402
+from geometry.engine.inputs import resize  # noqa: E402
+from geometry.paths.flows import engine_flow, mismatch  # noqa: E402
+from geometry.paths.motion import EXPLAINED  # noqa: E402
+from geometry.paths.textures import is_texture_morph  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 

@@ -41,7 +41,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 
 import elpips  # noqa: E402
-from geometry.inputs import prepare_images  # noqa: E402
+from geometry.engine.inputs import prepare_images  # noqa: E402
 
 from app.examples import example_arrays  # noqa: E402
 

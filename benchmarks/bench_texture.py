@@ -11,16 +11,16 @@ frequency, blob size or anisotropy moves with t; the truth at time t is that tex
 parameter. For each scene and method, the 5-frame path's middle frame (t = 1/2; for `average` the
 pairwise average) is judged by
 
-* spectral ghost (`geometry.quality.spectral_ghost`): the middle frame's power in the endpoints' bands over its
+* spectral ghost (`geometry.paths.quality.spectral_ghost`): the middle frame's power in the endpoints' bands over its
   power there and in the true middle texture's bands (0 = a texture at the middle parameter, 1 = a dissolve);
   for a 90 degree turn, the smaller against either way's middle; '-' where no parameter moves power apart;
-* contrast: `geometry.quality.highpass_contrast` over the true middle texture's;
+* contrast: `geometry.paths.quality.highpass_contrast` over the true middle texture's;
 * path energy sum d^2 (`geometry.estimate_energy`, fixed draws shared by every path of a scene) and evenness
   (max/min consecutive distance); seconds and network image-evaluations of the method itself.
 
 Methods: ``dissolve``; ``truth`` (the true path: its energy is the landmark); ``geodesic`` (the engine's
 default 5-frame `geometry.geodesic`); ``average`` (the default `geometry.pairwise_average`); ``texture``
-(`geometry.textures.texture_path` at equal warp parameters); ``texture-even`` (the same spaced evenly under
+(`geometry.paths.textures.texture_path` at equal warp parameters); ``texture-even`` (the same spaced evenly under
 E-LPIPS: `metric=`); ``spectral`` (`spectral_path` below: the spectra's displacement interpolation with
 the dissolve's phases); ``texture+refine`` (from ``texture-even``) and ``truth+refine``: the engine's
 default geodesic refinement started from those frames (`init=`).
@@ -47,9 +47,9 @@ os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 from texture_scenes import Scene, benchmark_scenes  # noqa: E402
 
 from geometry import estimate_energy, geodesic, pairwise_average  # noqa: E402
-from geometry.distances import DistanceFamily  # noqa: E402
-from geometry.quality import highpass_contrast, spectral_ghost  # noqa: E402
-from geometry.textures import (  # noqa: E402
+from geometry.engine.distances import DistanceFamily  # noqa: E402
+from geometry.paths.quality import highpass_contrast, spectral_ghost  # noqa: E402
+from geometry.paths.textures import (  # noqa: E402
     MEASURE_SIDE,
     estimate_similarity,
     is_texture_morph,
@@ -205,7 +205,7 @@ def part_paths(args) -> None:
 
 
 def part_choice(args) -> None:
-    """`geometry.textures.is_texture_morph` on the texture scenes and on the motion benchmark's scenes."""
+    """`geometry.paths.textures.is_texture_morph` on the texture scenes and on the motion benchmark's scenes."""
     import motion_scenes
 
     print("\n== the automatic choice: the similarity found between the endpoints' spectra, and is_texture_morph")

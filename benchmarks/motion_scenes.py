@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 import elpips
-from geometry.inputs import resize
+from geometry.engine.inputs import resize
 
 from app.examples import example_arrays
 

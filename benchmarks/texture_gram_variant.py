@@ -1,12 +1,12 @@
 """The statistics-matching candidate for texture morphs: a middle frame synthesised from noise so that its
 VGG-16 Gram matrices (Gatys et al., 2015) match interpolated statistics of the endpoints. Measured against
-`geometry.textures.texture_path` in docs/textures.md (it lost); kept to reproduce those numbers.
+`geometry.paths.textures.texture_path` in docs/textures.md (it lost); kept to reproduce those numbers.
 
     python benchmarks/texture_gram_variant.py            # orientation and scale morphs at 64 px
 
 Two interpolations of the statistics: ``linear``, the mean of the endpoints' Gram matrices (what matching
 "interpolated statistics" means literally), and ``warped``, the mean of the Gram matrices of the endpoints
-turned and scaled to the middle by `geometry.textures.warped_endpoints`.
+turned and scaled to the middle by `geometry.paths.textures.warped_endpoints`.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 from texture_scenes import benchmark_scenes  # noqa: E402
 
 import elpips  # noqa: E402
-from geometry.quality import highpass_contrast, spectral_ghost  # noqa: E402
-from geometry.textures import estimate_similarity, warped_endpoints  # noqa: E402
+from geometry.paths.quality import highpass_contrast, spectral_ghost  # noqa: E402
+from geometry.paths.textures import estimate_similarity, warped_endpoints  # noqa: E402
 
 STEPS, LR, SEED = 300, 0.02, 0
 MIDDLE = torch.tensor([0.5], dtype=torch.float64)

@@ -5,22 +5,27 @@
     res.images        # (10,3,64,64) frames in [0,1], CPU
     res.record        # RunRecord: energies, steps, seconds, settings, status (JSON via to_json())
 
-See `geometry.api` and `geometry.options.RunOptions` for the options, `geometry.presets` for the recipes and
-`geometry.inputs` for how inputs of different sizes are cropped and resized.
+See `geometry.api` and `geometry.options.RunOptions` for the options, `geometry.engine.presets` for the recipes and
+`geometry.engine.inputs` for how inputs of different sizes are cropped and resized.
 
-The names are imported on first use (`elpips.lazy`).
+The package is laid out as its architecture: `geometry.engine` (energies, the optimiser, schedules, presets,
+distances, seeds), `geometry.paths` (motion and texture starts, flows, warps, spacing, path quality),
+`geometry.service` (runs into output folders: run folders, jobs, clips, video, backends) and `geometry.tools`
+(the command-line tools). The names are imported on first use (`elpips.lazy`).
 """
 from elpips.lazy import lazy_exports
 
 _EXPORTS = {
     "pairwise_average": "api", "barycenter": "api", "perturbed_barycenter": "api", "geodesic": "api",
     "estimate_energy": "api", "Result": "api", "RunRecord": "api", "EnergyEstimate": "api",
-    "RunOptions": "options", "Progress": "optimize", "Preset": "presets", "Stage": "presets", "PRESETS": "presets",
+    "RunOptions": "options", "Progress": "engine.optimize", "Preset": "engine.presets", "Stage": "engine.presets",
+    "PRESETS": "engine.presets",
 }
-_SUBMODULES = ("inputs", "presets")
+_SUBMODULES = ("engine", "paths", "service", "tools")
 
 __all__ = ["pairwise_average", "barycenter", "perturbed_barycenter", "geodesic", "estimate_energy", "Result",
-           "RunRecord", "RunOptions", "Progress", "EnergyEstimate", "Preset", "Stage", "PRESETS", "inputs", "presets"]
+           "RunRecord", "RunOptions", "Progress", "EnergyEstimate", "Preset", "Stage", "PRESETS", "engine", "paths",
+           "service", "tools"]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

@@ -1,8 +1,8 @@
 """The public geometry API: perceptual averages, barycenters and geodesics under a differentiable distance.
 
 Every function takes images (tensors/arrays accepted by `elpips.as_image_batch`, or paths), brings them
-to one size with the `geometry.inputs` policy (centre-crop to the first image's aspect, resize; `size`
-sets the short side or (H, W)), optimises with a preset (`geometry.presets`: "fast" by default,
+to one size with the `geometry.engine.inputs` policy (centre-crop to the first image's aspect, resize; `size`
+sets the short side or (H, W)), optimises with a preset (`geometry.engine.presets`: "fast" by default,
 "reference" = the E-LPIPS authors' recipe) and returns a :class:`Result`: CPU images in [0, 1] and a
 JSON-serialisable :class:`RunRecord`.
 
@@ -10,16 +10,16 @@ The run settings, a `geometry.options.RunOptions` passed as `options=`, or its f
 replace the fields of `options` when both are given):
   distance: "elpips_vgg" (default), "lpips_vgg", "vgg", "alex", "l2" (mean squared pixel difference), or
       an object with the sample_draws/embed/embedding_distance trio (e.g. an `elpips.Metric`).
-  preset: "fast" | "reference" | a `geometry.presets.Preset`.   steps: total steps (overrides the preset's).
+  preset: "fast" | "reference" | a `geometry.engine.presets.Preset`.   steps: total steps (overrides the preset's).
   seed: 0 to 2**63 - 1; the initialisation and every random draw come from seeded CPU generators.
   device: None/"auto" (cuda when available), "cpu", "cuda", ...   dtype: None, "float32" or "bfloat16" (CUDA autocast).
-  checkpoint_every: steps between checkpoints (see `geometry.optimize`).
+  checkpoint_every: steps between checkpoints (see `geometry.engine.optimize`).
   draws_per_step: random transformations per step (overrides the preset's).
   energy: "squared" (sum w d^2, the default, as in the paper; docs/geometry.md) or "linear" (sum w d).
   init: "noise", "mean", "even" (overrides the preset's initialisation; "even": a geodesic starts from the
-      cross-dissolve with its frames spaced evenly under the distance, `geometry.spacing`).
+      cross-dissolve with its frames spaced evenly under the distance, `geometry.paths.spacing`).
   motion: the start of a geodesic or a two-image barycenter, "auto" (default), "warp", "dis", "texture" or
-      "none" (`geometry.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards each other along
+      "none" (`geometry.paths.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards each other along
       a flow (the engine's own, or OpenCV's DIS), or turned and scaled towards each other for textures ("auto"
       picks), spaced evenly under the distance, then refined; "none" starts from the
       cross-dissolve, which keeps what moves a sharpened double exposure. An `init` (name or images), a
@@ -43,16 +43,15 @@ from typing import Any
 import torch
 
 from elpips.sampling import SamplingPlan, sample_blocks, standard_error
-
-from . import seeds
-from .distances import DistanceFamily, resolve_device
-from .energies import barycenter_energy, check_form, path_energy
-from .inputs import prepare_images, resize
-from .motion import MOTION_STARTS, flow_store
-from .optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, effective_stages, optimize, stage_sizes
-from .options import OPTION_NAMES, RunOptions, weights_problem
-from .presets import Preset, get_preset, reference_snapshot_steps
-from .spacing import dissolve, even_times, even_times_evaluations
+from geometry.engine import seeds
+from geometry.engine.distances import DistanceFamily, resolve_device
+from geometry.engine.energies import barycenter_energy, check_form, path_energy
+from geometry.engine.inputs import prepare_images, resize
+from geometry.engine.optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, effective_stages, optimize, stage_sizes
+from geometry.engine.presets import Preset, get_preset, reference_snapshot_steps
+from geometry.options import OPTION_NAMES, RunOptions, weights_problem
+from geometry.paths.motion import MOTION_STARTS, flow_store
+from geometry.paths.spacing import dissolve, even_times, even_times_evaluations
 
 RECORD_VERSION = 1
 
@@ -173,7 +172,7 @@ def _motion_applies(kind: str, fixed: torch.Tensor, options: RunOptions, recipe:
 def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
                   options: RunOptions, family: DistanceFamily, recipe: Preset, device: torch.device,
                   cancel: threading.Event | None, checkpoint: Any) -> torch.Tensor | None:
-    """The free images of the motion start (`geometry.motion`): a geodesic's frames at times spaced evenly
+    """The free images of the motion start (`geometry.paths.motion`): a geodesic's frames at times spaced evenly
     under the distance along the path, a two-image barycenter's frame at time w_b; None when cancelled."""
     a, b = fixed[0:1], fixed[1:2]
     store = flow_store(checkpoint, a, b, options.motion)
@@ -259,7 +258,7 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
     Weights are normalised to sum to 1 (uniform when None); any count of images, any non-negative weights.
     With energy="squared" (default) f(d) = d^2 as in the reference; "linear" uses f(d) = d (with
     distance="l2" the linear energy's optimum is exactly the weighted pixel mean).
-    Inputs are centre-cropped to the first image's aspect ratio and resized (`geometry.inputs`).
+    Inputs are centre-cropped to the first image's aspect ratio and resized (`geometry.engine.inputs`).
     """
     options, start = _options_and_start(options, init, settings)
     targets = prepare_images(images, options.size)

@@ -1,7 +1,7 @@
 """`RunOptions`: the settings of a geometry run, defined, validated and serialised in one place.
 
 The engine (`geometry.api`: ``barycenter(..., options=RunOptions(...))`` or the same names as keywords),
-the job files (`geometry.jobs`: a job's ``settings``), the command-line tools (`geometry.tools.support.
+the job files (`geometry.service.jobs`: a job's ``settings``), the command-line tools (`geometry.tools.support.
 run_options`) and the UI (`app.runs`) all describe a run with these fields, check them with
 :func:`option_problems` and write them with :meth:`RunOptions.to_dict`.
 
@@ -31,11 +31,11 @@ class RunOptions:
     """The settings shared by every kind of run (see `geometry.api` for what each does).
 
     distance: a name ("elpips_vgg", "lpips_vgg", "vgg", "alex", "l2") or a distance object (`elpips.Metric`).
-    preset: "fast" | "reference" | a `geometry.presets.Preset`.   steps: total steps (None: the preset's).
+    preset: "fast" | "reference" | a `geometry.engine.presets.Preset`.   steps: total steps (None: the preset's).
     seed: 0 to 2**63 - 1.   size: the short side, or (H, W); None: the first input's size.
     device: None/"auto", "cpu", "cuda", "cuda:N" or a torch.device.   dtype: None, "float32" or "bfloat16".
     energy: "squared" or "linear".   init: None (the preset's), "noise", "mean" or "even".
-    motion: the start of a geodesic or two-image average (`geometry.motion`): "auto" (default: "texture" where
+    motion: the start of a geodesic or two-image average (`geometry.paths.motion`): "auto" (default: "texture" where
     the endpoints' spectra differ by a turn or a scaling, else "warp"), "warp" (the warp path with the engine's
     own flow), "dis" (with OpenCV's DIS flow), "texture" (the texture path) or "none" (the cross-dissolve).
     draws_per_step: random transformations per step (None: the preset's).
@@ -119,10 +119,10 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
 
     The messages read ``key = value: what to use``, for a job file as for the API.
     """
-    from geometry.distances import DISTANCE_NAMES  # these tables import torch: not at start-up
-    from geometry.energies import ENERGY_FORMS
-    from geometry.motion import MOTION_NAMES
-    from geometry.presets import PRESETS, Preset
+    from geometry.engine.distances import DISTANCE_NAMES  # these tables import torch: not at start-up
+    from geometry.engine.energies import ENERGY_FORMS
+    from geometry.engine.presets import PRESETS, Preset
+    from geometry.paths.motion import MOTION_NAMES
 
     problems: list[str] = []
 
@@ -174,7 +174,7 @@ def integer_problem(settings: Mapping[str, Any], key: str, minimum: int, maximum
 
 
 def is_distance_object(distance: Any) -> bool:
-    """Whether `distance` is a distance object rather than a name (`geometry.distances.DistanceFamily`)."""
+    """Whether `distance` is a distance object rather than a name (`geometry.engine.distances.DistanceFamily`)."""
     return all(callable(getattr(distance, method, None)) for method in ("sample_draws", "embed", "embedding_distance"))
 
 

@@ -16,8 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from geometry.eta import TimeLeft
-from geometry.presets import Preset, Stage, get_preset
+from geometry.engine.eta import TimeLeft
+from geometry.engine.presets import Preset, Stage, get_preset
 
 from app.__main__ import parse_args
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
@@ -318,7 +318,7 @@ def test_without_the_repository_assets_the_adversarial_example_is_made_once(tmp_
 
 
 def test_the_app_and_the_engine_share_one_metric_cache():
-    from geometry.distances import DistanceFamily, load_cached
+    from geometry.engine.distances import DistanceFamily, load_cached
 
     from app.distance import MetricShelf
 

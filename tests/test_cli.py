@@ -350,13 +350,13 @@ def _choices(parser, flag):
 
 
 def test_every_list_of_names_is_the_table_it_names():
-    """Metric, distance, preset and energy names come from elpips.configs.CONFIGS, geometry.presets.PRESETS and
-    geometry.energies.ENERGY_FORMS: a new entry there reaches every tool, job file and tab."""
+    """Metric, distance, preset and energy names come from elpips.configs.CONFIGS, geometry.engine.presets.PRESETS and
+    geometry.engine.energies.ENERGY_FORMS: a new entry there reaches every tool, job file and tab."""
     import importlib
 
-    from geometry import jobs
-    from geometry.energies import ENERGY_FORMS
-    from geometry.presets import PRESETS
+    from geometry.engine.energies import ENERGY_FORMS
+    from geometry.engine.presets import PRESETS
+    from geometry.service import jobs
 
     metrics = tuple(elpips.configs.CONFIGS)
     distance_parser = next(a for a in cli._parser()._actions if a.dest == "command").choices["distance"]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geometry import clips, video
+from geometry.service import clips, video
 from geometry.tools.geodesic import main as geodesic_main
 
 FAST = ["--distance", "l2", "--steps", "6", "--no-progress"]
@@ -343,9 +343,9 @@ def test_a_job_file_runs_a_batch_of_clips_and_skips_them_once_done(tmp_path, cap
 
 
 def test_a_clip_job_takes_exactly_the_requests_clip_fields_and_the_run_options():
-    from geometry import jobs
-    from geometry.geodesic_run import CLIP_SETTINGS, GeodesicRequest
     from geometry.options import OPTION_NAMES
+    from geometry.service import jobs
+    from geometry.service.geodesic_run import CLIP_SETTINGS, GeodesicRequest
 
     request_fields = set(GeodesicRequest.__dataclass_fields__)
     assert set(CLIP_SETTINGS) <= request_fields

@@ -53,7 +53,7 @@ def test_an_image_in_several_pairs_gets_the_same_gradient_every_time(metric_lpip
     """A barycenter's x is compared with every target: its gradient sums the pairs' contributions (in the
     metric's features and in the L2 distance's pixels)."""
     from elpips.metric import Embedding
-    from geometry.distances import SquaredL2
+    from geometry.engine.distances import SquaredL2
 
     generator = torch.Generator().manual_seed(1)
     maps = [torch.rand(1, 11, c, 128 >> k, 128 >> k, generator=generator)
@@ -75,7 +75,7 @@ _WORKER = textwrap.dedent('''
     import shutil, sys, torch
     from pathlib import Path
     from geometry.api import geodesic
-    from geometry.presets import Preset, Stage
+    from geometry.engine.presets import Preset, Stage
 
     torch.set_num_threads(4)  # more threads than cores: the interleaving under which the old code differed
     mode, a, b, folder = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])

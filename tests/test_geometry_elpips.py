@@ -6,8 +6,8 @@ import torch
 
 import elpips
 from geometry import Preset, Stage, barycenter, estimate_energy, geodesic
-from geometry.distances import DistanceFamily
-from geometry.inputs import resize
+from geometry.engine.distances import DistanceFamily
+from geometry.engine.inputs import resize
 
 SIZE = 32  # E-LPIPS with 4 scale levels (the engine picks the metric variant that fits)
 SHORT = Preset("short", init="noise", stages=(Stage(1, 30, 0.1, "cosine", 1),))
@@ -99,7 +99,7 @@ def test_refinement_keeps_a_motion_start_moving_and_a_dissolve_start_ghosted(met
     """The engine lowers the path energy within the basin it starts in: from frames that move (another
     interpolator's), content stays at the true place; from the cross-dissolve it stays a double exposure
     (benchmarks/results/motion-variants.md: at 2 px per frame the energy prefers the double exposure)."""
-    from geometry.quality import ghost_fraction
+    from geometry.paths.quality import ghost_fraction
 
     cat = small_images[0]
     truth = torch.cat([_pan(cat, 8, k / 4) for k in range(5)])

@@ -15,7 +15,7 @@ import torch
 
 import geometry
 from geometry import Preset, Stage, barycenter, estimate_energy, geodesic, pairwise_average, perturbed_barycenter
-from geometry.inputs import prepare_images
+from geometry.engine.inputs import prepare_images
 
 # A plain one-stage Adam recipe; with a deterministic distance it converges to float precision.
 EXACT = Preset("exact", init="noise", stages=(Stage(1, 300, 0.1, "cosine", 1),))
@@ -296,7 +296,7 @@ def test_sigint_writes_checkpoint_and_resume_matches(tmp_path):
 
 
 def test_a_preset_name_says_what_each_kind_of_run_takes():
-    from geometry.presets import FAST, PRESETS, REFERENCE, Recipe, get_preset
+    from geometry.engine.presets import FAST, PRESETS, REFERENCE, Recipe, get_preset
 
     assert all(isinstance(recipe, Recipe) for recipe in PRESETS.values())
     assert PRESETS["fast"].for_run("barycenter", (512, 512)) is FAST and get_preset("fast") is FAST

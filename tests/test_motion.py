@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from geometry import RunOptions, barycenter, geodesic, pairwise_average
-from geometry.flows import MISSING_CV2, dis_flow, engine_flow
-from geometry.motion import MOTION_NAMES, MOTION_STARTS
-from geometry.quality import ghost_fraction
+from geometry.paths.flows import MISSING_CV2, dis_flow, engine_flow
+from geometry.paths.motion import MOTION_NAMES, MOTION_STARTS
+from geometry.paths.quality import ghost_fraction
+from geometry.paths.warps import warp, warp_frames
 from geometry.tools import geodesic as geodesic_tool
 from geometry.tools.support import run_options
-from geometry.warps import warp, warp_frames
 
 SIDE, SHIFT = 40, 8
 
@@ -164,7 +164,7 @@ def test_a_run_that_fails_leaves_no_flow_file(pan, tmp_path):
 def test_auto_turns_a_turned_texture_and_warps_a_pan(pan):
     from test_textures import orientation_morph
 
-    from geometry.quality import spectral_ghost
+    from geometry.paths.quality import spectral_ghost
 
     a, b, truth = orientation_morph(48)
     chosen = {motion: pairwise_average(a, b, motion=motion, steps=1, distance="l2", seed=0, snapshot_steps=[])
@@ -179,8 +179,8 @@ def test_auto_turns_a_turned_texture_and_warps_a_pan(pan):
 
 
 def test_auto_starts_unrelated_pictures_from_the_dissolve(small_images):
-    from geometry.flows import engine_flow
-    from geometry.motion import auto_start, flow_explains
+    from geometry.paths.flows import engine_flow
+    from geometry.paths.motion import auto_start, flow_explains
 
     cat, dog = small_images[0], small_images[1]
     assert not flow_explains(cat, dog, engine_flow(cat, dog))

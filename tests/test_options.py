@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from elpips import cli
-from geometry import api, jobs
+from geometry import api
+from geometry.engine.presets import FAST
 from geometry.options import OPTION_NAMES, RunOptions, option_problems, weights_problem
-from geometry.presets import FAST
+from geometry.service import jobs
 
 
 @pytest.mark.parametrize("settings, needle", [

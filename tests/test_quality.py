@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from geometry.quality import gaussian_blur, ghost_fraction
+from geometry.paths.quality import gaussian_blur, ghost_fraction
 
 
 def textured_pan(size: int = 48, shift: int = 8, seed: int = 0):

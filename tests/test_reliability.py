@@ -24,7 +24,7 @@ import elpips
 from elpips import cli
 from elpips.io import writable_folder_problem
 from elpips.memory import MemoryLimitError, format_bytes, parse_bytes
-from geometry import memory
+from geometry.engine import memory
 
 REPO = Path(__file__).resolve().parents[1]
 from geometry.tools.average import main as average_main  # noqa: E402
@@ -41,12 +41,12 @@ def pair(data_dir):
 @pytest.fixture
 def no_network(monkeypatch):
     """Fail the test if a tool loads a distance (the checks must come before)."""
-    import geometry.distances
+    import geometry.engine.distances
 
     def refuse(*args, **kwargs):
         raise AssertionError("a distance was loaded before the check")
 
-    monkeypatch.setattr(geometry.distances, "load_cached", refuse)
+    monkeypatch.setattr(geometry.engine.distances, "load_cached", refuse)
 
 
 def run(capsys, main, *argv):
@@ -173,7 +173,7 @@ def test_a_video_cut_short_by_the_file_size_limit_is_an_error_not_a_truncated_fi
 
 def test_engine_checkpoint_failures_are_os_errors_with_the_path(tmp_path, monkeypatch, pair):
     from geometry import api
-    from geometry.optimize import CheckpointWriteError
+    from geometry.engine.optimize import CheckpointWriteError
 
     DiskFull(monkeypatch, after=1)
     checkpoint = tmp_path / "c.pt"
@@ -251,7 +251,7 @@ def test_batch_jobs_are_checked_for_output_seed_and_memory_before_their_network_
                                                                                    monkeypatch):
     import shutil
 
-    from geometry import distances
+    from geometry.engine import distances
     from geometry.tools import batch
 
     for name in ("cat64.png", "dog64.png"):

@@ -1,4 +1,4 @@
-"""The run service (`geometry.runs`): the command-line tool, the batch runner and the app's run function run the
+"""The run service (`geometry.service.runs`): the command-line tool, the batch runner and the app's run function run the
 same job through it, so they write the same files, byte for byte."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import elpips
-from geometry import runs
-from geometry.geodesic_run import GeodesicRequest
 from geometry.options import RunOptions
+from geometry.service import runs
+from geometry.service.geodesic_run import GeodesicRequest
 
 STEPS = 3
 SIZE = 32
@@ -21,7 +21,7 @@ SIZE = 32
 @pytest.fixture
 def small_pair(tmp_path, data_dir):
     """Two 32 px images: at the working size already, so that no front end resizes them."""
-    from geometry.inputs import prepare_images
+    from geometry.engine.inputs import prepare_images
 
     paths = []
     for name in ("cat64", "dog64"):

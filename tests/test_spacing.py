@@ -1,11 +1,11 @@
-"""geometry.spacing: the cross-dissolve's frames placed at equal distances, the fast geodesics' start."""
+"""geometry.paths.spacing: the cross-dissolve's frames placed at equal distances, the fast geodesics' start."""
 from __future__ import annotations
 
 import torch
 
 from geometry import Preset, Stage, geodesic
-from geometry.distances import SquaredL2
-from geometry.spacing import dissolve, even_times
+from geometry.engine.distances import SquaredL2
+from geometry.paths.spacing import dissolve, even_times
 
 
 class SquaredL2OfSquares(SquaredL2):

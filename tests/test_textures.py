@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from geometry import geodesic
-from geometry.distances import DistanceFamily
-from geometry.quality import highpass_contrast, spectral_ghost
-from geometry.textures import estimate_similarity, is_texture_morph, texture_path
+from geometry.engine.distances import DistanceFamily
+from geometry.paths.quality import highpass_contrast, spectral_ghost
+from geometry.paths.textures import estimate_similarity, is_texture_morph, texture_path
 
 MIDDLE = torch.tensor([0.5], dtype=torch.float64)
 

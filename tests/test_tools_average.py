@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from geometry import inputs
+from geometry.engine import inputs
 from geometry.tools import average
 
 L2 = ["--distance", "l2", "--size", "32", "--no-progress"]

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 import elpips
-from geometry import distances, jobs
-from geometry.backends import make_backend
-from geometry.backends.local import LocalBackend
+from geometry.engine import distances
+from geometry.service import jobs
+from geometry.service.backends import make_backend
+from geometry.service.backends.local import LocalBackend
 from geometry.tools import batch
 
 L2_DEFAULTS = '[settings]\ndistance = "l2"\nsize = 32\nsteps = 12\n'

@@ -16,7 +16,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from geometry import api, inputs, video
+from geometry import api
+from geometry.engine import inputs
+from geometry.service import video
 from geometry.tools.geodesic import main as geodesic_main  # noqa: E402
 
 FAST = ["--distance", "l2", "--size", "32", "--steps", "12"]

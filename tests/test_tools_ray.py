@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 ray = pytest.importorskip("ray")
 
 from geometry import jobs  # noqa: E402
-from geometry.backends.ray_backend import RayBackend  # noqa: E402
+from geometry.service.backends.ray_backend import RayBackend  # noqa: E402
 from geometry.tools import batch  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -268,7 +268,7 @@ def test_a_clips_pairs_run_on_several_workers_and_give_the_local_run_and_the_com
 def test_a_clip_resumed_on_ray_keeps_finished_pairs_and_continues_a_checkpointed_one(ray_cluster, tmp_path, capsys):
     import threading
 
-    from geometry import backends
+    from geometry.service import backends
 
     ray_file, local_file = clip_job_files(tmp_path, "ray", "local")
     job, = jobs.load_job_file(ray_file).jobs

@@ -1,4 +1,4 @@
-"""geometry.video: what is written can be read back with the frame count, size and rate asked for."""
+"""geometry.service.video: what is written can be read back with the frame count, size and rate asked for."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from geometry import video
+from geometry.service import video
 
 
 def moving_square(count: int = 4, height: int = 32, width: int = 32) -> np.ndarray:

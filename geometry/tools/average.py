@@ -23,7 +23,7 @@ Outputs in ``--out``:
 ``--perturbed noise|shift --count N`` takes ONE image and averages N perturbed copies of it
 (Gaussian noise, sigma 0.07; or random shifts of -2..2 px): the reference's 'bary10' experiment,
 whose pixel mean (``--distance l2``) is the blurry baseline. Other options: ``--size`` (short side or
-HxW; inputs of different sizes are centre-cropped to the first one's aspect, see `geometry.inputs`),
+HxW; inputs of different sizes are centre-cropped to the first one's aspect, see `geometry.engine.inputs`),
 ``--steps``, ``--distance`` (elpips_vgg, lpips_vgg, vgg, alex, l2), ``--preset`` (fast | reference),
 ``--seed``, ``--device``, ``--checkpoint-every``, ``--no-progress``. Bad input prints one line on
 stderr and exits with code 2, writing nothing.
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from geometry.runs import AVERAGE_NAME, AverageRequest, run_average
+    from geometry.service.runs import AVERAGE_NAME, AverageRequest, run_average
 
     snapshots = _snapshot_steps(args.snapshots)
     request = AverageRequest(tuple(args.images), None if args.weights is None else tuple(args.weights),

@@ -4,10 +4,10 @@
     elpips-batch jobs.json --device cuda --manifest runs/manifest.json
     elpips-batch jobs.toml --backend local       # the default
     elpips-batch jobs.toml --backend ray --address auto   # on a Ray cluster (pip install 'elpips-torch[cluster]';
-                                                          # see geometry.backends.ray_backend)
+                                                          # see geometry.service.backends.ray_backend)
 
 The job file format (TOML or JSON: kinds, inputs, weights, settings, output folders) is documented in
-`geometry.jobs`; relative paths in it are relative to the job file's folder.
+`geometry.service.jobs`; relative paths in it are relative to the job file's folder.
 
 What a run does:
 
@@ -53,8 +53,8 @@ from elpips.cli_common import (
     print_error,
 )
 from elpips.io import write_json
-from geometry.backends import BACKENDS, JobEvent, JobResult, finished_result, make_backend
-from geometry.jobs import JobFileError, load_job_file
+from geometry.service.backends import BACKENDS, JobEvent, JobResult, finished_result, make_backend
+from geometry.service.jobs import JobFileError, load_job_file
 from geometry.tools.support import exit_interrupted, tool_parser
 
 PROG = "elpips-batch"
@@ -115,7 +115,8 @@ class JobsBar:
 def build_parser() -> argparse.ArgumentParser:
     parser = tool_parser(PROG, "Run a job file (TOML or JSON) of averages, barycenters and geodesics; skips "
                                "finished jobs and resumes interrupted ones.", ["elpips-batch jobs.toml --device cuda"],
-                         note="Job file format: see `python -c 'import geometry.jobs; help(geometry.jobs)'`.")
+                         note="Job file format: see "
+                         "`python -c 'import geometry.service.jobs; help(geometry.service.jobs)'`.")
     parser.add_argument("job_file", type=Path, help="jobs.toml or jobs.json")
     parser.add_argument("--backend", default="local", choices=sorted(BACKENDS), help="where jobs run (default local)")
     parser.add_argument("--address", default=None,
@@ -156,7 +157,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def run_batch(job_file, backend, *, manifest_path: Path | None = None, progress: bool = True) -> int:
-    """Run a validated `geometry.jobs.JobFile` on `backend`, keeping the manifest; returns the exit code."""
+    """Run a validated `geometry.service.jobs.JobFile` on `backend`, keeping the manifest; returns the exit code."""
     names = job_file.names
     manifest = Manifest(manifest_path or default_manifest_path(job_file.path), job_file.path, backend.name, names)
     for problem in job_file.problems:

@@ -23,7 +23,7 @@ consecutive pair, played at fps x (K + 1) (same duration), or the frames a targe
 A pair of unrelated frames (a scene cut: at least ``--cut-threshold`` apart under the run's distance at 64
 px) is not morphed: its in-betweens hold its first frame. The clip's audio track is copied into the MP4 when
 the timing is kept (no ``--fps`` that changes it). The timing plan and the cut detection are in
-`geometry.clips`.
+`geometry.service.clips`.
 
 Interrupted (Ctrl-C, a crash, a kill)? Run the same command with ``--resume``: it continues from the
 checkpoint (a clip: finished pairs are kept, the next unfinished one continues)::
@@ -41,12 +41,12 @@ Outputs in ``--out``:
 * ``record.json``                the settings, output size, timing, cuts and the engine's run record of every pair
 * ``run.json``                   the run's settings and status (what ``--resume`` checks)
 
-This module is the command line only: the run is `geometry.runs.run_geodesic` (the same as a job file's and the
-app's; the engine is `geometry.geodesic`, the file writers `geometry.video`), imported when the command runs,
+This module is the command line only: the run is `geometry.service.runs.run_geodesic` (the same as a job file's and the
+app's; the engine is `geometry.geodesic`, the file writers `geometry.service.video`), imported when the command runs,
 so that Ctrl-C during start-up is handled.
 
 Options: ``--frames`` (default 10), ``--size`` (short side or HxW; inputs of different sizes are
-centre-cropped to the first one's aspect, see `geometry.inputs`), ``--steps``, ``--distance``
+centre-cropped to the first one's aspect, see `geometry.engine.inputs`), ``--steps``, ``--distance``
 (elpips_vgg, lpips_vgg, vgg, alex, l2), ``--energy`` (squared | linear), ``--preset`` (fast |
 reference), ``--seed``, ``--device``, ``--fps``, ``--gif``, ``--formats``, ``--checkpoint-every``,
 ``--no-progress``, ``--init FOLDER`` (start from another interpolator's frames and refine them: the
@@ -65,15 +65,15 @@ from elpips.cli_common import positive_float, positive_int
 from geometry.tools.support import StepBar, add_run_options, run_options, run_tool, tool_parser
 
 if TYPE_CHECKING:
-    from geometry.geodesic_run import GeodesicRequest
-    from geometry.runs import RunArtefacts
+    from geometry.service.geodesic_run import GeodesicRequest
+    from geometry.service.runs import RunArtefacts
 
 PROG = "elpips-geodesic"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from geometry.energies import ENERGY_FORMS  # imports torch, as add_run_options does: not at import
-    from geometry.video import DEFAULT_MOVIE_FORMATS, MOVIE_FORMATS
+    from geometry.engine.energies import ENERGY_FORMS  # imports torch, as add_run_options does: not at import
+    from geometry.service.video import DEFAULT_MOVIE_FORMATS, MOVIE_FORMATS
 
     parser = tool_parser(PROG, "Perceptual in-between frames: a geodesic between two images, or new frames "
                                "inserted into a clip (a video file or a folder of frames).", [
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cut-threshold", type=float, default=None, metavar="D",
                         help="with --video: consecutive frames at least D apart (the run's distance at 64 px) are "
                              "a scene cut, held instead of morphed (default per distance: elpips_vgg 0.05, l2 "
-                             "0.06, see geometry/clips.py; inf: never)")
+                             "0.06, see geometry/service/clips.py; inf: never)")
     parser.add_argument("--formats", type=_formats, default=DEFAULT_MOVIE_FORMATS, metavar="LIST",
                         help=f"files beside the PNG frames, comma-separated from {','.join(MOVIE_FORMATS)} "
                              f"(default {','.join(DEFAULT_MOVIE_FORMATS)})")
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _formats(text: str) -> tuple[str, ...]:
-    from geometry.video import MOVIE_FORMATS
+    from geometry.service.video import MOVIE_FORMATS
 
     chosen = tuple(part.strip().lower() for part in text.split(",") if part.strip())
     unknown = [f for f in chosen if f not in MOVIE_FORMATS]
@@ -133,8 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def request_of(args: argparse.Namespace) -> GeodesicRequest:
-    """The run the command line asks for (`geometry.geodesic_run.GeodesicRequest`)."""
-    from geometry.geodesic_run import GeodesicRequest
+    """The run the command line asks for (`geometry.service.geodesic_run.GeodesicRequest`)."""
+    from geometry.service.geodesic_run import GeodesicRequest
 
     return GeodesicRequest(images=tuple(args.images), video=args.video, input_fps=args.input_fps, insert=args.insert,
                            to_fps=args.to_fps, frames=args.frames, fps=args.fps, cut_threshold=args.cut_threshold,
@@ -142,7 +142,7 @@ def request_of(args: argparse.Namespace) -> GeodesicRequest:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from geometry.runs import run_geodesic
+    from geometry.service.runs import run_geodesic
 
     options = run_options(args)
     bar = StepBar(disable=args.no_progress, desc=PROG)

@@ -1,6 +1,6 @@
 """What the geometry command-line tools share beyond `elpips.cli_common` (the parser, option types, exit codes
 and error lines of every tool): the run options, the error policy, the progress bar. The runs themselves are
-`geometry.runs`' (the same for the tools, the job files and the app).
+`geometry.service.runs`' (the same for the tools, the job files and the app).
 
 The tools (``elpips-geodesic``, ``elpips-average``, ``elpips-batch``) promise the same behaviour:
 bad input is one clear line on stderr and exit code 2 (no traceback, nothing half-written), found
@@ -38,7 +38,7 @@ from elpips.cli_common import (
     print_error,
 )
 from elpips.extras import MissingExtra
-from geometry.run_folder import resumable
+from geometry.service.run_folder import resumable
 
 if TYPE_CHECKING:
     from geometry.options import RunOptions
@@ -70,8 +70,8 @@ def tool_parser(prog: str, description: str, examples: Sequence[str], note: str 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options every optimisation tool takes (the fields of the `RunOptions` it runs with, `run_options`)."""
-    from geometry.distances import DISTANCE_NAMES
-    from geometry.presets import PRESETS
+    from geometry.engine.distances import DISTANCE_NAMES
+    from geometry.engine.presets import PRESETS
 
     group = parser.add_argument_group("optimisation")
     add_distance_option(group, DISTANCE_NAMES, "distance to optimise under (l2 = pixel mean/cross-dissolve)")
@@ -80,7 +80,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--steps", type=positive_int, default=None, help="optimisation steps (default: the preset's)")
     group.add_argument("--preset", default="fast", choices=tuple(PRESETS),
                        help="optimisation recipe: fast (default) or reference (the E-LPIPS authors', 100000 steps)")
-    from geometry.motion import MOTION_NAMES
+    from geometry.paths.motion import MOTION_NAMES
 
     group.add_argument("--motion", default="auto", choices=MOTION_NAMES,
                        help="start of a geodesic or two-image average: auto (default: texture where the two differ by "
@@ -156,7 +156,7 @@ def exit_interrupted() -> NoReturn:
 def _os_error_message(error: OSError, out: Path | None) -> str:
     """One line: what could not be read or written (path, reason, errno), what is kept, how to go on."""
     from elpips.io import os_error_reason
-    from geometry.optimize import CheckpointWriteError
+    from geometry.engine.optimize import CheckpointWriteError
 
     what = f"{error.filename}: {os_error_reason(error)}" if error.filename else one_line(error)
     if isinstance(error, CheckpointWriteError):

@@ -27,9 +27,9 @@ from typing import Any, Callable, NamedTuple
 import torch
 import torch.nn.functional as F
 
-from geometry.inputs import resize
-from geometry.quality import LUMA, gaussian_blur
-from geometry.spacing import consecutive_distances, cumulative_length, parameters_at
+from geometry.engine.inputs import resize
+from geometry.paths.quality import LUMA, gaussian_blur
+from geometry.paths.spacing import consecutive_distances, cumulative_length, parameters_at
 
 #: Log-polar grid of the spectra: angle bins over [0, pi), log-frequency bins from 2 cycles per image to Nyquist.
 ANGLES, RADII = 180, 48
@@ -47,7 +47,7 @@ MAX_GAIN = 2.0
 #: Warps resample at this multiple of the size.
 UPSAMPLE = 2
 #: Spacing frames by length: measured at up to this many px, on this many draws, a grid of FINE points per
-#: frame step, and correction rounds (as `geometry.spacing`, whose estimator this reuses).
+#: frame step, and correction rounds (as `geometry.paths.spacing`, whose estimator this reuses).
 MEASURE_SIDE, DRAWS, FINE, ROUNDS = 64, 16, 4, 3
 
 
@@ -226,7 +226,7 @@ def texture_path(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor, *, metri
     (`estimate_similarity`), blended, the blend's contrast restored by `spectral_gain`.
 
     Without `metric`, t is the warp's parameter. With one (a distance with sample_draws/embed/
-    embedding_distance, as `geometry.spacing` takes), t is the fraction of the path's length under it, measured
+    embedding_distance, as `geometry.paths.spacing` takes), t is the fraction of the path's length under it, measured
     at up to MEASURE_SIDE px on DRAWS draws from `generator` (default seeded 0): equal steps of t give equally
     far frames, so pass k / (frames - 1) for an even start. `device`: where the work is done (default a's)."""
     a, b, times = _check(a, b, times)
@@ -244,7 +244,7 @@ def arc_length_parameters(render: Callable[[torch.Tensor], torch.Tensor], a: tor
                           fractions: torch.Tensor, metric: Any, generator: torch.Generator) -> torch.Tensor:
     """The parameters s at which the path `render` (s (T,) -> frames) from a to b has covered `fractions` of its
     length under `metric`: d(s, s + h) ~ h^p is measured on a fine grid (p from distances over one and two
-    grid steps, as `geometry.spacing` does for the dissolve), then ROUNDS corrections from the chosen frames'
+    grid steps, as `geometry.paths.spacing` does for the dissolve), then ROUNDS corrections from the chosen frames'
     own consecutive distances, with p measured over one and two frame steps (a path of unrelated content
     saturates: p is smaller there). float64 CPU (T,)."""
     side = min(a.shape[-2:])

@@ -11,7 +11,7 @@ How it works:
 * One :class:`JobWorker` actor per concurrent job: as many as the cluster has GPUs (each actor holds one
   GPU), or, on a cluster without GPUs (or with ``device="cpu"``), as many as it has CPUs divided by
   ``cpus_per_job``; never more than there are jobs (but a clip job's pairs may use them all). An actor is a
-  process that keeps its metrics loaded (`geometry.distances.load_cached`), so a network is loaded once per
+  process that keeps its metrics loaded (`geometry.engine.distances.load_cached`), so a network is loaded once per
   worker, not once per job. The driver hands a job to each idle actor.
 * A "clip" job is spread over the workers at pair granularity: one worker starts it (`start_clip`: cut
   detection, the pairs left), each of its pairs is then a unit of work that the next idle worker takes
@@ -46,7 +46,7 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterator, Sequence
 
-from geometry.backends import (
+from geometry.service.backends import (
     JobEvent,
     JobResult,
     finish_clip,
@@ -55,7 +55,7 @@ from geometry.backends import (
     run_job,
     start_clip,
 )
-from geometry.jobs import Job
+from geometry.service.jobs import Job
 
 __all__ = ["RayBackend", "JobWorker"]
 

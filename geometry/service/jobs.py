@@ -105,7 +105,8 @@ SETTINGS: dict[str, frozenset[str]] = {
     "barycenter": frozenset(_COMMON_SETTINGS),
     "geodesic": frozenset(_COMMON_SETTINGS | {"frames", "fps", "gif"}),
     "perturbed_barycenter": frozenset(_COMMON_SETTINGS | {"mode", "count"}),
-    # the run options a clip takes, and the fields of `geometry.geodesic_run.GeodesicRequest` it sets (CLIP_SETTINGS)
+    # the run options a clip takes, and the fields of `geometry.service.geodesic_run.GeodesicRequest` it sets
+    # (CLIP_SETTINGS)
     "clip": frozenset({"distance", "size", "steps", "preset", "seed", "energy", "checkpoint_every", "max_memory",
                        "insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif"}),
 }
@@ -310,7 +311,7 @@ def _check_inputs(inputs: Any, kind: str | None, base_dir: Path,
 
 
 def _clip_digests(paths: tuple[Path, ...], errors: list[str]) -> tuple[str, ...]:
-    from geometry.clips import source_digest
+    from geometry.service.clips import source_digest
 
     digests = []
     for p in paths:
@@ -371,7 +372,7 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
 
 
 def _check_clip_settings(settings: Mapping[str, Any], errors: list[str]) -> None:
-    from geometry.video import MOVIE_FORMATS
+    from geometry.service.video import MOVIE_FORMATS
 
     if ("insert" in settings) == ("to_fps" in settings):
         errors.append("a clip job needs insert (frames between consecutive frames) or to_fps, one of them")

@@ -59,7 +59,7 @@ def read_clip(path: str | os.PathLike, fps: float | None = None) -> ClipInput:
     Raises ValueError (one line) for a missing path, an unreadable video or frame, frames of different sizes,
     or fewer than two frames.
     """
-    from geometry import video
+    from geometry.service import video
 
     path = Path(path)
     if path.is_dir():
@@ -104,7 +104,7 @@ def frame_files(folder: Path) -> list[Path]:
 
 def _read_frames(files: list[Path]) -> np.ndarray:
     import elpips
-    from geometry.video import to_uint8_frames
+    from geometry.service.video import to_uint8_frames
 
     frames = [to_uint8_frames(elpips.load_image(f))[0] for f in files]
     sizes = {frame.shape[:2] for frame in frames}
@@ -180,8 +180,8 @@ def consecutive_distances(frames: np.ndarray, distance: Any, device: Any = None,
     draws shared by every pair."""
     import torch
 
-    from geometry.distances import DistanceFamily, resolve_device
-    from geometry.inputs import resize, target_size
+    from geometry.engine.distances import DistanceFamily, resolve_device
+    from geometry.engine.inputs import resize, target_size
 
     device = resolve_device(device, distance if not isinstance(distance, str) else None)
     size = target_size(frames.shape[1:3], min(side, min(frames.shape[1:3])))
@@ -213,7 +213,7 @@ def montage_columns(plan: TimingPlan, working: Callable[[int], Any]) -> tuple[np
     gives input frame i at the output size, (1, 3, H, W) in [0, 1]."""
     import torch
 
-    from geometry.video import to_uint8_frames
+    from geometry.service.video import to_uint8_frames
 
     frame = lru_cache(maxsize=4)(working)  # the positions go forward: each input frame is resized once
     held, dissolve = [], []

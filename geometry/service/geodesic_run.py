@@ -1,4 +1,4 @@
-"""A geodesic run into an output folder (`geometry.runs`): two images, or a clip's consecutive pairs.
+"""A geodesic run into an output folder (`geometry.service.runs`): two images, or a clip's consecutive pairs.
 
 A `GeodesicRequest` says what to compute; `GeodesicRun` is such a request read and checked against its output
 folder. It runs whole (:meth:`GeodesicRun.run_all`: what the tool, a job's "geodesic" and the app use), or in
@@ -6,7 +6,7 @@ parts that may run in different processes or machines on a folder they all reach
 :meth:`GeodesicRun.start` once (the scene cuts; the pairs left), :meth:`GeodesicRun.run_pair` for each of them in
 any order and at the same time, then :meth:`GeodesicRun.finish`. The files are the same either way.
 
-Pairs that are not morphed (a scene cut: at least the cut threshold apart, `geometry.clips`; or no in-between
+Pairs that are not morphed (a scene cut: at least the cut threshold apart, `geometry.service.clips`; or no in-between
 shown) hold their first frame. Each optimised pair has its own checkpoint (``checkpoint.pt`` for two images,
 ``checkpoints/pair_0000.pt`` ... for a clip); a finished pair's record is kept in ``run.json`` (whole runs) or
 ``pairs/pair_0000.json`` (parts), so that pairs finishing at the same time never share a file.
@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from elpips.io import read_json, write_json
-from geometry.run_folder import RUN_FILE, RunFolder, checkpoint_bytes, file_sha256
-from geometry.runs import CHECKPOINT_NAME, COMMAND_LINE, RECORD_NAME, MemoryWording, RunArtefacts, check_memory
+from geometry.service.run_folder import RUN_FILE, RunFolder, checkpoint_bytes, file_sha256
+from geometry.service.runs import CHECKPOINT_NAME, COMMAND_LINE, RECORD_NAME, MemoryWording, RunArtefacts, check_memory
 
 if TYPE_CHECKING:
-    from geometry.clips import TimingPlan
     from geometry.options import RunOptions
+    from geometry.service.clips import TimingPlan
 
 MONTAGE_NAME = "montage.mp4"
 #: The output rate of two images when the request gives none.
@@ -45,7 +45,7 @@ class GeodesicRequest:
     or a folder of numbered frames at ``input_fps``) -> ``insert`` new frames between every consecutive pair, or
     what plays it at ``to_fps``. ``fps``: the output's rate (None: two images 10, a clip what keeps its timing).
     ``cut_threshold``: a clip's scene-cut distance (None: the distance's default). ``formats``, ``gif``: the
-    movies (`geometry.video.write_movies`); ``montage``: also input, cross-dissolve and geodesic side by side.
+    movies (`geometry.service.video.write_movies`); ``montage``: also input, cross-dissolve and geodesic side by side.
     ``init``: a folder of start frames (two images). ``snapshot_steps``: steps at which the engine hands the
     callback the current frames (two images)."""
 
@@ -126,8 +126,8 @@ class GeodesicRun:
         """Read (unless ``source`` is given) and check the inputs, the memory and the output folder; nothing is
         written yet."""
         import elpips
-        from geometry import clips
-        from geometry.inputs import target_size
+        from geometry.engine.inputs import target_size
+        from geometry.service import clips
 
         source = source if source is not None else read_source(request)
         plan = source.plan
@@ -169,7 +169,7 @@ class GeodesicRun:
         """A clip's consecutive-frame distances and scene cuts (reported); the distance is loaded for it."""
         import numpy as np
 
-        from geometry import clips
+        from geometry.service import clips
 
         if self.source.is_clip:
             items = self.source.items
@@ -291,7 +291,7 @@ class GeodesicRun:
 
     def _write_frames(self, frames: list, total: int) -> None:
         """Write (output index, image (1, 3, H, W)) pairs into frames/."""
-        from geometry import video
+        from geometry.service import video
 
         target = self.folder.mkdir(self.out / video.FRAMES_DIR)
         for index, image in frames:
@@ -313,7 +313,7 @@ class GeodesicRun:
         """The movies, the montage and record.json from the frames in frames/."""
         import numpy as np
 
-        from geometry import clips, video
+        from geometry.service import clips, video
 
         request, source, size, out, plan = self.request, self.source, self.size, self.out, self.source.plan
         total = len(plan.positions)
@@ -351,15 +351,15 @@ class GeodesicRun:
 
     def stage_sizes(self) -> list[tuple[int, int]]:
         """The sizes the preset's stages optimise at, coarse to fine."""
-        from geometry.optimize import effective_stages, stage_sizes
-        from geometry.presets import get_preset
+        from geometry.engine.optimize import effective_stages, stage_sizes
+        from geometry.engine.presets import get_preset
 
         recipe = get_preset(self.options.preset, "geodesic", self.size)
         recipe = recipe.with_steps(self.options.steps) if self.options.steps is not None else recipe
         return stage_sizes(effective_stages(recipe.stages, self.size), self.size)
 
     def _report_distances(self, input_size) -> None:
-        from geometry.clips import CUT_SIDE
+        from geometry.service.clips import CUT_SIDE
 
         listed = " ".join(f"{d:.4f}{'*' if i in self.cuts else ''}" for i, d in enumerate(self.distances))
         side = min(CUT_SIDE, min(input_size))
@@ -385,7 +385,7 @@ def read_source(request: GeodesicRequest) -> FrameSource:
     if frames < 3:
         raise ValueError(f"--frames counts both endpoints and must be at least 3, got {frames}")
     import elpips
-    from geometry import clips
+    from geometry.service import clips
 
     fps = DEFAULT_FPS if request.fps is None else request.fps
     a, b = (elpips.load_image(path) for path in request.images)
@@ -393,7 +393,7 @@ def read_source(request: GeodesicRequest) -> FrameSource:
 
 
 def _read_clip(request: GeodesicRequest) -> FrameSource:
-    from geometry import clips
+    from geometry.service import clips
 
     if request.images:
         raise ValueError("give either two images or --video, not both")
@@ -424,7 +424,7 @@ def _start_frame_files(folder: Path, frames: int) -> list[Path]:
     """The image files of --init in name order: `frames` of them (endpoints included) or the frames - 2 in-betweens."""
     if not folder.is_dir():
         raise ValueError(f"--init {folder}: not a folder; give the folder that holds the start frames")
-    from geometry.clips import IMAGE_SUFFIXES
+    from geometry.service.clips import IMAGE_SUFFIXES
 
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if len(files) not in (frames, frames - 2):
@@ -440,7 +440,7 @@ def _name(options: RunOptions) -> str:
 
 
 def _working_frame(item, size):
-    from geometry.inputs import prepare_images
+    from geometry.engine.inputs import prepare_images
 
     return prepare_images([item], size)
 
@@ -460,7 +460,7 @@ def _checkpoint_path(out: Path, index: int, pairs: int) -> Path:
 
 
 def _frames_exist(out: Path, indices: list[int], total: int) -> bool:
-    from geometry import video
+    from geometry.service import video
 
     return all((out / video.FRAMES_DIR / video.png_frame_name(i, total)).is_file() for i in indices)
 

@@ -21,7 +21,7 @@ def draw_seed(seed: int) -> int:
 
 
 def spacing_seed(seed: int) -> int:
-    """The draws that measure the even-spacing times of a geodesic's start (geometry.spacing.even_times)."""
+    """The draws that measure the even-spacing times of a geodesic's start (geometry.paths.spacing.even_times)."""
     return int(seed) * 2 + 2
 
 

@@ -1,7 +1,7 @@
 """The time left of a running optimisation, from the step times it has measured so far: one clock for the engine's
 progress reports and the app's status lines.
 
-A run is a sequence of stages (`geometry.presets`: coarse to fine sizes, draws per step), each with a prior for
+A run is a sequence of stages (`geometry.engine.presets`: coarse to fine sizes, draws per step), each with a prior for
 its time per step: seconds measured before the run (the app's forecast, `app.forecast`), or a relative cost (the
 engine: draws x images x pixels), or None. Measured step times replace the prior of the running stage; the later
 stages' priors are scaled by how far the running stage's measurement is from its own prior, as the machine's load

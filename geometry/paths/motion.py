@@ -6,9 +6,9 @@ them moving (docs/motion.md). A motion start is a function of the two endpoints 
 of times (a float64 tensor in [0, 1]) to frames (T, 3, H, W), or None when the run was cancelled first.
 
 MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel-only path) is not in it.
-  "warp": the warp path (`geometry.warps`) with the engine's own coarse-to-fine flow (`geometry.flows`);
+  "warp": the warp path (`geometry.paths.warps`) with the engine's own coarse-to-fine flow (`geometry.paths.flows`);
   "dis":  the warp path with OpenCV's DIS flow (``pip install 'elpips-torch[motion]'``);
-  "texture": the texture path (`geometry.textures`): both endpoints turned and scaled towards each other, as
+  "texture": the texture path (`geometry.paths.textures`): both endpoints turned and scaled towards each other, as
           tiles, blended with their contrast kept (textures that differ by an orientation or a scale);
   "auto": "texture" where the endpoints' spectra differ by a turn or a scaling (`is_texture_morph`), else
           "warp" where the flow explains the pair (`flow_explains`), else the dissolve (the default).
@@ -25,10 +25,10 @@ from typing import Callable
 
 import torch
 
-from .flows import dis_flow, engine_flow, mismatch
-from .spacing import dissolve
-from .textures import estimate_similarity, is_texture_morph, texture_frames
-from .warps import warp_frames
+from geometry.paths.flows import dis_flow, engine_flow, mismatch
+from geometry.paths.spacing import dissolve
+from geometry.paths.textures import estimate_similarity, is_texture_morph, texture_frames
+from geometry.paths.warps import warp_frames
 
 Path = Callable[[torch.Tensor], torch.Tensor]
 FLOW_STORE_FORMAT = "elpips-geometry-flow"
@@ -81,7 +81,7 @@ def flow_store(checkpoint: str | os.PathLike | None, a: torch.Tensor, b: torch.T
 
 def warp_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                store: FlowStore | None = None) -> Path | None:
-    """The warp path with the engine's own flow (`geometry.flows.engine_flow`)."""
+    """The warp path with the engine's own flow (`geometry.paths.flows.engine_flow`)."""
     flow = _stored_engine_flow(a, b, cancel, store)
     return None if flow is None else _warp_path(a, b, flow)
 
@@ -95,7 +95,7 @@ def _stored_engine_flow(a: torch.Tensor, b: torch.Tensor, cancel: threading.Even
 
 def dis_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
               store: FlowStore | None = None) -> Path | None:
-    """The warp path with OpenCV's DIS flow (`geometry.flows.dis_flow`)."""
+    """The warp path with OpenCV's DIS flow (`geometry.paths.flows.dis_flow`)."""
     return _warp_path(a, b, dis_flow(a, b))
 
 
@@ -106,7 +106,7 @@ def _warp_path(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> Path:
 
 def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                   store: FlowStore | None = None) -> Path:
-    """The texture path (`geometry.textures.texture_frames`) under the turn and scaling between the endpoints'
+    """The texture path (`geometry.paths.textures.texture_frames`) under the turn and scaling between the endpoints'
     spectra; t is the warp's parameter (the engine spaces the frames evenly)."""
     a, b = a.detach().double().cpu(), b.detach().double().cpu()
     similarity = estimate_similarity(a, b)
@@ -114,7 +114,7 @@ def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event |
 
 
 #: "auto" takes the warp path only where its flow removes at least this share of the endpoints' robust
-#: difference (`geometry.flows.mismatch`); elsewhere the pair is not one picture moved, and it starts from
+#: difference (`geometry.paths.flows.mismatch`); elsewhere the pair is not one picture moved, and it starts from
 #: the dissolve (benchmarks/bench_motion_choice.py measures the share left on moving, texture and unrelated pairs).
 EXPLAINED = 0.5
 

@@ -7,14 +7,14 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
-from geometry.backends import JobEvent, JobResult, run_job
-from geometry.jobs import Job
+from geometry.service.backends import JobEvent, JobResult, run_job
+from geometry.service.jobs import Job
 
 
 class LocalBackend:
     """Runs jobs sequentially on ``device`` (None/"auto": CUDA when available, else CPU).
 
-    Networks are loaded once per process (`geometry.distances.load_cached`); ``cancel`` stops the
+    Networks are loaded once per process (`geometry.engine.distances.load_cached`); ``cancel`` stops the
     running job at its next step (it is reported failed, with its checkpoint kept for a rerun).
     """
 

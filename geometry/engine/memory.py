@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from elpips.memory import available_bytes, check, largest_fitting, step_bytes
-
-from .optimize import effective_stages, stage_sizes
-from .presets import get_preset
+from geometry.engine.optimize import effective_stages, stage_sizes
+from geometry.engine.presets import get_preset
 
 _FLOAT_BYTES = 4
 

@@ -9,7 +9,7 @@ video or image behind.
 Frames are accepted as a float tensor/array ``(T, 3, H, W)`` in [0, 1] (what the engine returns) or a
 ``uint8`` array ``(T, H, W, 3)`` (what :func:`read_video` returns)::
 
-    from geometry import video
+    from geometry.service import video
     clip = video.read_video("clip.mp4")              # DecodedVideo(frames (T,H,W,3) uint8, fps)
     video.write_mp4("out.mp4", clip.frames, fps=clip.fps)
     video.write_mp4("out.mp4", frames, fps=24, audio="clip.mp4")  # with the audio track of clip.mp4

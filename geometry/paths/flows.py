@@ -1,4 +1,4 @@
-"""Flow fields between two images for the warp path (`geometry.warps`): the engine's own, and OpenCV's DIS.
+"""Flow fields between two images for the warp path (`geometry.paths.warps`): the engine's own, and OpenCV's DIS.
 
 Both return u (1, 2, H, W) in pixels on the in-between grid: a(x - u/2) matches b(x + u/2).
 
@@ -25,8 +25,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .inputs import resize
-from .warps import resize_flow, warp
+from geometry.engine.inputs import resize
+from geometry.paths.warps import resize_flow, warp
 
 MIN_SIDE = 8
 GRID_SPACING = 4

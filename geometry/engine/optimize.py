@@ -5,7 +5,7 @@ One update t (1-based) of a stage:
   1. lr from the stage's schedule; `draws` transformations from the run's draw generator (a seeded CPU
      torch.Generator);
   2. all images (free and fixed, at the stage size) embedded once under those draws; the energy of
-     `geometry.energies` from the per-pair distances averaged over the draws;
+     `geometry.engine.energies` from the per-pair distances averaged over the draws;
   3. Adam step, then the free pixels clipped to [1e-5, 1 - 1e-5] (the reference's projection).
 The energy recorded for update t is the stochastic energy of the images before it.
 
@@ -37,14 +37,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from . import seeds
-from .distances import DistanceFamily
-from .energies import PairEnergy
-from .eta import TimeLeft
-from .inputs import resize
-from .presets import Preset, Stage
-from .schedules import learning_rate
-from .spacing import dissolve, even_times, even_times_evaluations
+from geometry.engine import seeds
+from geometry.engine.distances import DistanceFamily
+from geometry.engine.energies import PairEnergy
+from geometry.engine.eta import TimeLeft
+from geometry.engine.inputs import resize
+from geometry.engine.presets import Preset, Stage
+from geometry.engine.schedules import learning_rate
+from geometry.paths.spacing import dissolve, even_times, even_times_evaluations
 
 CLIP_LOW, CLIP_HIGH = 1e-5, 1.0 - 1e-5
 CHECKPOINT_FORMAT = "elpips-geometry-checkpoint"
@@ -98,7 +98,7 @@ class Problem:
 
         "noise": 0.5 + 0.2 N(0, 1), clipped (the reference's); "mean": the weighted pixel mean
         (barycenter) or the cross-dissolve (geodesic) — the exact optimum under squared L2; "even": for a
-        geodesic, the cross-dissolve at the inner `times` (`geometry.spacing.even_times`), else "mean";
+        geodesic, the cross-dissolve at the inner `times` (`geometry.paths.spacing.even_times`), else "mean";
         "given": the caller's `start` images (e.g. another interpolator's frames, to be refined).
         """
         shape = (self.free_count,) + tuple(fixed.shape[1:])
@@ -281,7 +281,7 @@ class StageCarry:
 
 class _RunClock:
     """The run's seconds (those of earlier processes, when resumed, plus this one's) and its time left, told by
-    the one time-left clock (`geometry.eta.TimeLeft`) with each stage's cost (draws x images x pixels) as the
+    the one time-left clock (`geometry.engine.eta.TimeLeft`) with each stage's cost (draws x images x pixels) as the
     prior of its step time, so a coarse stage's speed does not mislead the estimate for a fine one."""
 
     def __init__(self, costs: list[float], stages: Sequence[Stage], state: RunState):

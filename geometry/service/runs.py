@@ -1,7 +1,7 @@
 """The run service: one way to run an average or a geodesic into an output folder, for every front end.
 
-The command-line tools (`geometry.tools`), the batch and Ray backends (`geometry.backends`) and the app
-(`app.runs`) describe a run with its inputs (an `AverageRequest` or a `geometry.geodesic_run.GeodesicRequest`)
+The command-line tools (`geometry.tools`), the batch and Ray backends (`geometry.service.backends`) and the app
+(`app.runs`) describe a run with its inputs (an `AverageRequest` or a `geometry.service.geodesic_run.GeodesicRequest`)
 and its `RunOptions`, and call :func:`run_average` or :func:`run_geodesic` with an output folder. The service
 checks the inputs and the folder, refuses a run too large for the memory (:func:`check_memory`, before any
 network is loaded), runs the engine (`geometry.api`) with a checkpoint in the folder, and writes the outputs in
@@ -12,7 +12,7 @@ one layout whichever front end asked:
 * a geodesic: ``frames/frame_000.png`` ..., the movies (``geodesic.mp4``, ``.gif``, ``.webp``, ``.apng``,
   ``contact_sheet.png``, as asked), ``montage.mp4`` when asked, ``record.json`` (settings, timing, cuts and
   the engine's record of every pair);
-* both: ``run.json`` (settings and status: what ``resume=True`` checks, `geometry.run_folder`) and the
+* both: ``run.json`` (settings and status: what ``resume=True`` checks, `geometry.service.run_folder`) and the
   checkpoint while the run is unfinished.
 
 So the same request and options give the same files from the tool, a job file and the app. What differs is
@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from elpips.io import write_json
 from geometry.options import distance_name
-from geometry.run_folder import RunFolder, checkpoint_bytes, file_sha256
+from geometry.service.run_folder import RunFolder, checkpoint_bytes, file_sha256
 
 if TYPE_CHECKING:
     import threading
 
-    from geometry.geodesic_run import GeodesicRequest
     from geometry.options import RunOptions
+    from geometry.service.geodesic_run import GeodesicRequest
 
 __all__ = ["AverageRequest", "MemoryWording", "RunArtefacts", "check_memory", "run_average", "run_geodesic",
            "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME"]
@@ -62,11 +62,11 @@ APP = MemoryWording(None, "a resolution of {} px")
 
 def check_memory(kind: str, options: RunOptions, images: int, free: int, size: tuple[int, int], *,
                  limit: int | None = None, describe: str = "this run", wording: MemoryWording = COMMAND_LINE) -> None:
-    """Raise `geometry.memory.MemoryLimitError` (a ValueError) when a run of ``kind`` ("barycenter" or
+    """Raise `geometry.engine.memory.MemoryLimitError` (a ValueError) when a run of ``kind`` ("barycenter" or
     "geodesic"; ``images`` per step, ``free`` of them optimised, at output ``size``) is estimated to need more
     than ``limit`` bytes or what the options' device has. Needs no network: it is called before one is loaded."""
-    from geometry.distances import resolve_device
-    from geometry.memory import check_run
+    from geometry.engine.distances import resolve_device
+    from geometry.engine.memory import check_run
 
     check_run(kind, distance_name(options.distance), images, free, size, resolve_device(options.device),
               preset=options.preset, steps=options.steps, draws_per_step=options.draws_per_step, limit=limit,
@@ -154,7 +154,7 @@ def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *
     and keeps its checkpoint."""
     import elpips
     from geometry.api import barycenter, perturbed_barycenter
-    from geometry.inputs import target_size
+    from geometry.engine.inputs import target_size
 
     weights = request.checked_weights()
     sizes = [tuple(elpips.load_image(path).shape[-2:]) for path in request.images]  # a clear line for a missing
@@ -204,7 +204,7 @@ def run_geodesic(request: GeodesicRequest, options: RunOptions, out: str | Path,
     ``report`` gets the lines worth telling the user (the clip's consecutive distances and cuts, the audio);
     ``on_pair(k, n)`` is called before the k-th of the n optimised pairs starts (a progress bar over them). A run
     interrupted, or cancelled, keeps its finished pairs and its checkpoint; ``resume`` continues it."""
-    from geometry.geodesic_run import GeodesicRun
+    from geometry.service.geodesic_run import GeodesicRun
 
     run = GeodesicRun.open(request, options, out, resume=resume, max_memory=max_memory, wording=wording,
                            report=report)

@@ -1,7 +1,7 @@
 """An output folder a run can be resumed in: its ``run.json`` (settings and status), the checks that the folder
 is writable and has room for a checkpoint, and what a run created (removed again when it fails before writing).
 
-Every front end's run (`geometry.runs`) writes through one of these, so that a run interrupted in any of them
+Every front end's run (`geometry.service.runs`) writes through one of these, so that a run interrupted in any of them
 continues with ``resume=True`` (the tools' ``--resume``, a job file run again, the app never: each run there
 has a new folder).
 """

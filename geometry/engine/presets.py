@@ -6,7 +6,7 @@ to start and how to optimise: a sequence of stages, each at an image size (the o
 `divisor`) with its step count, Adam learning rate, schedule and number of random draws per step. A step
 at half the size costs about a quarter as much, so presets spend their many steps small. Between stages
 the engine carries the coarse stage's changes up and keeps the start's full-size detail
-(`geometry.optimize.StageCarry`).
+(`geometry.engine.optimize.StageCarry`).
 
 * ``"reference"``: the E-LPIPS authors' recipe (Kettunen et al., 2019; docs/geometry.md) exactly:
   x0 = 0.5 + 0.2 N(0, 1) clipped, Adam with lr(t) = 0.03 / (1 + 0.02 t'^0.75), one draw per step,
@@ -15,7 +15,7 @@ the engine carries the coarse stage's changes up and keeps the start's full-size
   cross-dissolve for a path) and refines it with small Adam steps on a cosine schedule: averages with 100
   steps of one draw at full size; paths (10 frames are 10 images per draw) with 60 steps of 4 draws at
   `PATH_WORK_SIDE` px and short refinements at each doubling of the size up to the output's. With the
-  default motion start (`geometry.motion`) geodesics and two-image averages start from the warp path instead.
+  default motion start (`geometry.paths.motion`) geodesics and two-image averages start from the warp path instead.
 
 Why these numbers: benchmarks/bench_geometry.py (time to the reference's quality, path energy and evenness)
 and benchmarks/bench_motion.py (motion, resolution, wall time) measure them; the variants that lost are
@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-from .schedules import SCHEDULES
+from geometry.engine.schedules import SCHEDULES
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Stage:
     divisor: int     # image size = output size / divisor (rounded)
     steps: int
     lr: float        # Adam base learning rate
-    schedule: str    # see geometry.schedules
+    schedule: str    # see geometry.engine.schedules
     draws: int       # random transformations per step, shared by all images
 
     def __post_init__(self):
@@ -48,7 +48,7 @@ class Stage:
 class Preset:
     name: str
     init: str                  # "noise" (the reference's), "mean" (pixel mean / cross-dissolve), "even" (the
-                               # dissolve spaced evenly, geometry.spacing) or "given"
+                               # dissolve spaced evenly, geometry.paths.spacing) or "given"
     stages: tuple[Stage, ...]
 
     @property
@@ -94,7 +94,7 @@ PATH_REFINE_STAGE = Stage(1, 8, 0.003, "cosine", 4)
 
 def fast_path(size: tuple[int, int] | None = None) -> Preset:
     """The fast recipe for a path with frames of `size` (H, W), from the evenly spaced cross-dissolve
-    (`geometry.spacing`): up to about PATH_WORK_SIDE px, one stage of 60 steps of 4 draws; larger, 30 such
+    (`geometry.paths.spacing`): up to about PATH_WORK_SIDE px, one stage of 60 steps of 4 draws; larger, 30 such
     steps at about PATH_WORK_SIDE px and 8 at each doubling of the size up to the output's
     (benchmarks/bench_motion.py --parts paths measures them)."""
     short = min(size) if size else PATH_WORK_SIDE
@@ -134,5 +134,6 @@ def get_preset(preset: str | Preset, kind: str = "barycenter", size: tuple[int, 
     if isinstance(preset, Preset):
         return preset
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)} or a geometry.presets.Preset")
+        raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)} "
+                         "or a geometry.engine.presets.Preset")
     return PRESETS[preset].for_run(kind, size)

@@ -15,13 +15,13 @@ writes the manifest from the results, so every backend produces the same manifes
 
 What runs one job lives here too, so that every backend runs jobs the same way: :func:`run_job`
 (call it in the worker: each network is loaded once per worker process, by
-`geometry.distances.load_cached`) and :func:`finished_result` (is the job already done?). Both only
+`geometry.engine.distances.load_cached`) and :func:`finished_result` (is the job already done?). Both only
 touch the job's output folder, which is where resumability lives:
 
 * ``job.json``         the job's spec (`Job.spec`), written when it starts;
 * ``checkpoint.pt``    the engine's checkpoint, written every ``checkpoint_every`` steps and on
                        SIGINT/SIGTERM; a rerun resumes from it (deleted when the job's spec changed);
-* the outputs          the run service's (`geometry.runs`: the same files as the tools' and the app's), with
+* the outputs          the run service's (`geometry.service.runs`: the same files as the tools' and the app's), with
                        its ``run.json``;
 * ``done.json``        written last, atomically: spec, output file names, run record. A job is
                        finished when ``done.json`` matches its spec and every output it lists exists.
@@ -47,13 +47,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Se
 
 from elpips.cli_common import one_line
 from elpips.io import read_json, remove_stale_temporaries, write_json
-from geometry.jobs import Job
-from geometry.runs import JOB_FILE
+from geometry.service.jobs import Job
+from geometry.service.runs import JOB_FILE
 
 if TYPE_CHECKING:  # imported when a job runs, so that `elpips-batch` starts (and stops on Ctrl-C) quickly
     import torch
 
-    from geometry.runs import RunArtefacts
+    from geometry.service.runs import RunArtefacts
 
 __all__ = [
     "Backend",
@@ -83,8 +83,8 @@ Status = Literal["done", "failed", "skipped"]
 
 #: Backend name -> "module:Class". A backend class takes ``device`` and its own keyword options.
 BACKENDS: dict[str, str] = {
-    "local": "geometry.backends.local:LocalBackend",
-    "ray": "geometry.backends.ray_backend:RayBackend",
+    "local": "geometry.service.backends.local:LocalBackend",
+    "ray": "geometry.service.backends.ray_backend:RayBackend",
 }
 
 
@@ -213,13 +213,14 @@ def run_clip(job: Job, device, on_event: Callable[[JobEvent], None],
 
 
 def start_clip(job: Job, device, on_event: Callable[[JobEvent], None]) -> list[int] | JobResult:
-    """A clip job's first part (`geometry.geodesic_run.GeodesicRun.start`) in its prepared folder: the pairs left to
+    """A clip job's first part (`geometry.service.geodesic_run.GeodesicRun.start`) in its prepared folder: the
+    pairs left to
     optimise, or the job's failed result."""
     on_event(JobEvent(job.name, "started"))
     try:
         _prepare_folder(job)
         request, options = _geodesic_request(job, device)
-        from geometry.geodesic_run import GeodesicRun
+        from geometry.service.geodesic_run import GeodesicRun
 
         run = GeodesicRun.open(request, options, job.output, resume=True, max_memory=_max_memory(job),
                                wording=JOB_FILE)
@@ -255,14 +256,14 @@ def finish_clip(job: Job, device, on_event: Callable[[JobEvent], None]) -> JobRe
 
 
 def _reopen_clip(job: Job, device):
-    from geometry.geodesic_run import GeodesicRun
+    from geometry.service.geodesic_run import GeodesicRun
 
     return GeodesicRun.reopen(*_geodesic_request(job, device), job.output)
 
 
 def _geodesic_request(job: Job, device):
     """The job's `GeodesicRequest` and its run options on ``device``."""
-    from geometry.geodesic_run import GeodesicRequest
+    from geometry.service.geodesic_run import GeodesicRequest
 
     return GeodesicRequest.from_job(job.kind, job.inputs, job.settings), _options(job, device)
 
@@ -319,8 +320,8 @@ def _prepare_folder(job: Job) -> Path:
 
 
 def _execute(job: Job, device, callback, cancel) -> RunArtefacts:
-    """The job through the run service (`geometry.runs`), resuming what its folder holds."""
-    from geometry import runs
+    """The job through the run service (`geometry.service.runs`), resuming what its folder holds."""
+    from geometry.service import runs
 
     options, common = _options(job, device), dict(resume=True, callback=callback, cancel=cancel,
                                                   max_memory=_max_memory(job), wording=JOB_FILE)
@@ -331,7 +332,8 @@ def _execute(job: Job, device, callback, cancel) -> RunArtefacts:
         perturbed = job.settings.get("mode", "noise") if job.kind == "perturbed_barycenter" else None
         request = runs.AverageRequest(tuple(job.inputs), job.weights, perturbed, job.settings.get("count", 10))
         return runs.run_average(request, options, job.output, **common)
-    raise ValueError(f"unknown job kind {job.kind!r}")  # validated by geometry.jobs; a raw Job gets a clear line
+    # validated by geometry.service.jobs; a raw Job gets a clear line
+    raise ValueError(f"unknown job kind {job.kind!r}")
 
 
 def _one_line(error: BaseException) -> str:

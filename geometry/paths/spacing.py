@@ -1,5 +1,5 @@
 """A path's frames spaced evenly under a distance: the cross-dissolve's (the pixel-only fast geodesics' start)
-or any other path x(t), such as the warp path of the motion geodesics (`geometry.motion`).
+or any other path x(t), such as the warp path of the motion geodesics (`geometry.paths.motion`).
 
 A geodesic's consecutive frames are equally far apart. The cross-dissolve x(t) = (1 - t) a + t b at equal
 times t is not, under E-LPIPS: its distance changes fastest where the two images' structures overlap, and
@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import torch
 
-from geometry.inputs import resize
+from geometry.engine.inputs import resize
 
 #: Grid points per frame step, draws shared by every distance, correction rounds.
 FINE = 4
@@ -39,7 +39,7 @@ def even_times(a: torch.Tensor, b: torch.Tensor, count: int, metric: Any, genera
     """The `count` inner times t_1 < ... < t_count in (0, 1) whose frames, with a and b, are equally far apart
     under `metric` (any distance with ``sample_draws``/``embed``/``embedding_distance``), measured at `size`
     (default: the images' own) on DRAWS draws from `generator`. The frames are the dissolve's, or those of
-    `path` (times -> (T, 3, H, W) frames at any size, e.g. a warp path, `geometry.motion`). Returns a float64
+    `path` (times -> (T, 3, H, W) frames at any size, e.g. a warp path, `geometry.paths.motion`). Returns a float64
     CPU tensor."""
     if size is not None:
         a, b = resize(a, size), resize(b, size)

@@ -42,7 +42,7 @@ class L2Embedding(NamedTuple):
 class SquaredL2:
     """d(x, y) = mean over pixels and channels of (x - y)^2 (no square root, like E-LPIPS).
 
-    Known optima, used as exact tests of the engine (see `geometry.energies`):
+    Known optima, used as exact tests of the engine (see `geometry.engine.energies`):
 
     * barycenter with the ``"linear"`` energy sum_i w_i d(x, y_i): the weighted pixel mean
       sum_i w_i y_i / sum_i w_i, for any non-negative weights;
