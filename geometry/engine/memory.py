@@ -46,7 +46,7 @@ def check_run(kind: str, distance: str, images: int, free: int, size: tuple[int,
               preset: str = "fast", steps: int | None = None, draws_per_step: int | None = None,
               limit: int | None = None, describe: str = "this run", flag: str | None = "--max-memory",
               size_option: str = "--size {}") -> None:
-    """Raise MemoryLimitError (a ValueError) when the run would need more than `limit` bytes (default: what
+    """Raise MemoryLimitError (an InputError) when the run would need more than `limit` bytes (default: what
     `device` has available), suggesting the largest short side that fits, formatted into `size_option`;
     `flag` is the option that raises the limit (see `elpips.memory.check`)."""
     def needed(hw: Sequence[int]) -> int:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
+from elpips.errors import InputError
 from geometry.engine.schedules import SCHEDULES
 
 
@@ -39,9 +40,9 @@ class Stage:
 
     def __post_init__(self):
         if self.divisor < 1 or self.steps < 0 or self.draws < 1 or self.lr <= 0:
-            raise ValueError(f"invalid stage {self}: divisor >= 1, steps >= 0, draws >= 1 and lr > 0 are required")
+            raise InputError(f"invalid stage {self}: divisor >= 1, steps >= 0, draws >= 1 and lr > 0 are required")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}: use one of {SCHEDULES}")
+            raise InputError(f"unknown schedule {self.schedule!r}: use one of {SCHEDULES}")
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Preset:
     def with_steps(self, steps: int) -> "Preset":
         """The same recipe with `steps` in total, shared among the stages in the preset's proportions."""
         if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
+            raise InputError(f"steps must be >= 1, got {steps}")
         total = self.steps
         shares = [stage.steps * steps / total for stage in self.stages]
         counts = [int(share) for share in shares]
@@ -134,6 +135,6 @@ def get_preset(preset: str | Preset, kind: str = "barycenter", size: tuple[int, 
     if isinstance(preset, Preset):
         return preset
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)} "
+        raise InputError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)} "
                          "or a geometry.engine.presets.Preset")
     return PRESETS[preset].for_run(kind, size)
