@@ -49,7 +49,7 @@ from geometry.engine.distances import DistanceFamily, resolve_device
 from geometry.engine.energies import barycenter_energy, check_form, path_energy
 from geometry.engine.inputs import prepare_images, resize
 from geometry.engine.optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, effective_stages, optimize, stage_sizes
-from geometry.engine.presets import Preset, get_preset, reference_snapshot_steps
+from geometry.engine.presets import Preset, reference_snapshot_steps, run_recipe
 from geometry.options import OPTION_NAMES, RunOptions, weights_problem
 from geometry.paths.motion import MOTION_STARTS, flow_store
 from geometry.paths.spacing import dissolve, even_times, even_times_evaluations
@@ -119,13 +119,8 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
          extra: dict, options: RunOptions, start: Any, callback, cancel, checkpoint, snapshot_steps) -> Result:
     device = resolve_device(options.device, options.distance if not isinstance(options.distance, str) else None)
     family = DistanceFamily(options.distance, device)
-    recipe = get_preset(options.preset, kind, tuple(fixed.shape[-2:]))
-    if options.steps is not None:
-        recipe = recipe.with_steps(options.steps)
-    if options.draws_per_step is not None:
-        recipe = recipe.with_draws(options.draws_per_step)
-    if options.init is not None:
-        recipe = recipe.with_init(options.init)
+    recipe = run_recipe(options.preset, kind, tuple(fixed.shape[-2:]), steps=options.steps,
+                        draws_per_step=options.draws_per_step, init=options.init)
     motion = _motion_applies(kind, fixed, options, recipe, start)
     motion_seconds = 0.0
     extra = {**extra, "motion": motion}

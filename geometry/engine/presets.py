@@ -138,3 +138,33 @@ def get_preset(preset: str | Preset, kind: str = "barycenter", size: tuple[int, 
         raise InputError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)} "
                          "or a geometry.engine.presets.Preset")
     return PRESETS[preset].for_run(kind, size)
+
+
+def run_recipe(preset: str | Preset, kind: str, size: tuple[int, int] | None, *, steps: int | None = None,
+               draws_per_step: int | None = None, init: str | None = None) -> Preset:
+    """The recipe a run takes: the one place that answers "which stages does this run optimise?" (the engine, the
+    run service, the memory check and the app's forecast all ask here).
+
+    Args:
+        preset: a preset name (``"fast"``, ``"reference"``) or a `Preset`.
+        kind: ``"barycenter"`` or ``"geodesic"`` (a path's fast recipe depends on its frames' size).
+        size: the run's output size (H, W).
+        steps: the total number of steps, rescaling the stages (None: the preset's).
+        draws_per_step: the draws of every stage (None: the preset's).
+        init: the start method (None: the preset's).
+
+    Returns:
+        The `Preset` to run with.
+
+    Example:
+        >>> run_recipe("fast", "geodesic", (256, 256), steps=40).steps
+        40
+    """
+    recipe = get_preset(preset, kind, None if size is None else tuple(size))
+    if steps is not None:
+        recipe = recipe.with_steps(int(steps))
+    if draws_per_step is not None:
+        recipe = recipe.with_draws(int(draws_per_step))
+    if init is not None:
+        recipe = recipe.with_init(init)
+    return recipe

@@ -353,10 +353,10 @@ class GeodesicRun:
     def stage_sizes(self) -> list[tuple[int, int]]:
         """The sizes the preset's stages optimise at, coarse to fine."""
         from geometry.engine.optimize import effective_stages, stage_sizes
-        from geometry.engine.presets import get_preset
+        from geometry.engine.presets import run_recipe
 
-        recipe = get_preset(self.options.preset, "geodesic", self.size)
-        recipe = recipe.with_steps(self.options.steps) if self.options.steps is not None else recipe
+        recipe = run_recipe(self.options.preset, "geodesic", self.size, steps=self.options.steps,
+                            draws_per_step=self.options.draws_per_step)
         return stage_sizes(effective_stages(recipe.stages, self.size), self.size)
 
     def _report_distances(self, input_size) -> None:
