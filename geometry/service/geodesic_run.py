@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from elpips.io import read_json, write_json
 from geometry.service.run_folder import RUN_FILE, RunFolder, checkpoint_bytes, file_sha256
-from geometry.service.runs import CHECKPOINT_NAME, COMMAND_LINE, RECORD_NAME, MemoryWording, RunArtefacts, check_memory
+from geometry.service.runs import (
+    CHECKPOINT_NAME,
+    COMMAND_LINE,
+    RECORD_NAME,
+    MemoryWording,
+    RunArtefacts,
+    check_memory,
+    check_render,
+)
 
 if TYPE_CHECKING:
     from geometry.options import RunOptions
@@ -34,7 +42,8 @@ DEFAULT_FPS = 10.0
 #: The finished pairs' records of a run in parts, one file each.
 PAIRS_DIR = "pairs"
 #: What a request's fields are called in a job file's "clip" settings (the same names as the fields).
-CLIP_SETTINGS = ("insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif")
+CLIP_SETTINGS = ("insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif",
+                 "output_size")
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,9 @@ class GeodesicRequest:
     ``cut_threshold``: a clip's scene-cut distance (None: the distance's default). ``formats``, ``gif``: the
     movies (`geometry.service.video.write_movies`); ``montage``: also input, cross-dissolve and geodesic side by side.
     ``init``: a folder of start frames (two images). ``snapshot_steps``: steps at which the engine hands the
-    callback the current frames (two images)."""
+    callback the current frames (two images). ``output_size``: the size of the frames written (a short side or
+    (H, W); None: the first input's own size): the engine works at the options' size and the frames are rendered
+    at this one (`geometry.api.Result.render`)."""
 
     images: tuple[Path, ...] = ()
     video: Path | None = None
@@ -62,6 +73,7 @@ class GeodesicRequest:
     gif: str = "forward"
     init: Path | None = None
     snapshot_steps: tuple[int, ...] = ()
+    output_size: int | tuple[int, int] | None = None
 
     @classmethod
     def from_job(cls, kind: str, inputs: tuple[Path, ...], settings: Mapping[str, Any]) -> GeodesicRequest:
@@ -70,9 +82,13 @@ class GeodesicRequest:
             given = {key: settings[key] for key in CLIP_SETTINGS if key in settings}
             if "formats" in given:
                 given["formats"] = tuple(given["formats"])
+            if isinstance(given.get("output_size"), list):
+                given["output_size"] = tuple(given["output_size"])
             return cls(video=Path(inputs[0]), **given)
+        output_size = settings.get("output_size")
         return cls(images=tuple(inputs), frames=int(settings.get("frames", 10)),
-                   fps=float(settings.get("fps", DEFAULT_FPS)), gif=settings.get("gif", "forward"))
+                   fps=float(settings.get("fps", DEFAULT_FPS)), gif=settings.get("gif", "forward"),
+                   output_size=tuple(output_size) if isinstance(output_size, list) else output_size)
 
 
 @dataclass
@@ -95,7 +111,8 @@ class GeodesicRun:
     request: GeodesicRequest
     source: FrameSource
     options: RunOptions
-    size: tuple[int, int]
+    size: tuple[int, int]            # the working size (the options' size)
+    output_size: tuple[int, int]     # the size of the frames written
     settings: dict
     threshold: float | None
     checkpoints: list[Path]
@@ -134,6 +151,7 @@ class GeodesicRun:
         start_files = _start_frame_files(request.init, plan.grid + 1) if request.init is not None else []
         threshold = clips.cut_threshold(_name(options), request.cut_threshold) if source.is_clip else None
         size = target_size(_shape(source.items[0]), options.size)
+        output_size = target_size(_shape(source.items[0]), request.output_size)
         settings = {
             "inputs": [str(p.resolve()) for p in source.sources],
             "input_sha256": [file_sha256(p) for p in source.sources],
@@ -143,14 +161,16 @@ class GeodesicRun:
             "timing": plan.to_dict(),
             **({"cut_threshold": threshold} if source.is_clip else {}),
             **options.result_settings(),
+            "output_size": list(output_size),
         }
         out, pairs = Path(out), len(source.items) - 1
         checkpoints = [_checkpoint_path(out, i, pairs) for i in range(pairs)]
         check_memory("geodesic", options, plan.grid + 1, plan.grid - 1, size, limit=max_memory,
                      describe="this geodesic" if pairs == 1 else "each pair", wording=wording)
+        check_render(plan.grid + 1, output_size, limit=max_memory, wording=wording)
         folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size))
         start = [elpips.load_image(path) for path in start_files] or None
-        return cls(request, source, options, size, settings, threshold, checkpoints, start, folder,
+        return cls(request, source, options, size, output_size, settings, threshold, checkpoints, start, folder,
                    report or (lambda line: None))
 
     @classmethod
@@ -263,7 +283,7 @@ class GeodesicRun:
         plan, total = self.source.plan, len(self.source.plan.positions)
         owned = self._owned_frames(index)
         if index not in self.morphed:
-            a, b = (_working_frame(self.source.items[k], self.size) for k in (index, index + 1))
+            a, b = (_working_frame(self.source.items[k], self.output_size) for k in (index, index + 1))
             self._write_frames([(n, b if j == plan.grid else a) for n, j in owned], total)
             return None
         checkpoint = self.checkpoints[index]
@@ -274,7 +294,9 @@ class GeodesicRun:
                                checkpoint=checkpoint, snapshot_steps=snapshots, init=self.start_frames)
         record = result.record.to_dict()
         if record.get("status") != "cancelled" or self.pair_count == 1:
-            self._write_frames([(n, result.images[j:j + 1]) for n, j in owned], total)
+            endpoints = _working_frame([self.source.items[index], self.source.items[index + 1]], self.output_size)
+            images = result.render(endpoints)
+            self._write_frames([(n, images[j:j + 1]) for n, j in owned], total)
         return record
 
     def _owned_frames(self, index: int) -> list[tuple[int, int]]:
@@ -315,7 +337,7 @@ class GeodesicRun:
 
         from geometry.service import clips, video
 
-        request, source, size, out, plan = self.request, self.source, self.size, self.out, self.source.plan
+        request, source, size, out, plan = self.request, self.source, self.output_size, self.out, self.source.plan
         total = len(plan.positions)
         frame_paths = [out / video.FRAMES_DIR / video.png_frame_name(i, total) for i in range(total)]
         video.remove_stale_frames(out / video.FRAMES_DIR, keep=frame_paths)
@@ -342,7 +364,8 @@ class GeodesicRun:
                       "not copied: no mp4 in --formats" if source.audio is not None else "none in the input")
         return {
             "settings": self.settings, "fps": source.fps, "frames": len(plan.positions),
-            "output_size": list(self.size), "optimised_at": [list(s) for s in self.stage_sizes()],
+            "output_size": list(self.output_size), "working_size": list(self.size),
+            "optimised_at": [list(s) for s in self.stage_sizes()],
             "timing": plan.to_dict(), "audio": audio_said,
             **({"pair_distances": self.distances, "cut_threshold": self.threshold, "cuts": sorted(cuts)}
                if source.is_clip else {}),
@@ -439,10 +462,11 @@ def _name(options: RunOptions) -> str:
     return distance_name(options.distance)
 
 
-def _working_frame(item, size):
+def _working_frame(items, size):
+    """An input frame (or a list of them) as (N, 3, H, W) at `size` (`geometry.engine.inputs.prepare_images`)."""
     from geometry.engine.inputs import prepare_images
 
-    return prepare_images([item], size)
+    return prepare_images(items if isinstance(items, list) else [items], size)
 
 
 def _held_record(index: int, cuts: set[int]) -> dict:
