@@ -133,3 +133,34 @@ def test_a_clip_worked_at_32_px_is_written_at_its_own_96_px_with_its_frames_exac
         assert (tmp_path / "resumed" / "frames" / path.name).read_bytes() == path.read_bytes()
     pairs = [json.loads((tmp_path / name / "record.json").read_text())["pairs"] for name in ("whole", "resumed")]
     assert [{**pair, "seconds": 0} for pair in pairs[0]] == [{**pair, "seconds": 0} for pair in pairs[1]]
+
+
+def test_a_clips_pairs_in_two_processes_write_the_same_files_and_its_forecast_is_said(tmp_path):
+    _clip(tmp_path / "clip", count=4, side=48)
+    request = GeodesicRequest(video=tmp_path / "clip", input_fps=10, insert=1, formats=(), cut_threshold=float("inf"))
+    from geometry.options import RunOptions
+
+    options, said = RunOptions(size=24, distance="l2", seed=0), []
+    run_geodesic(request, options, tmp_path / "one", report=said.append)
+    run_geodesic(request, options, tmp_path / "two", workers=2)
+    names = sorted(p.name for p in (tmp_path / "one" / "frames").glob("*.png"))
+    assert len(names) == 7
+    for name in names:
+        assert (tmp_path / "two" / "frames" / name).read_bytes() == (tmp_path / "one" / "frames" / name).read_bytes()
+    pairs = [json.loads((tmp_path / name / "record.json").read_text())["pairs"] for name in ("one", "two")]
+    assert [{**pair, "seconds": 0} for pair in pairs[0]] == [{**pair, "seconds": 0} for pair in pairs[1]]
+    forecast = [line for line in said if line.startswith("expected about")]
+    assert forecast and "3 pairs with refine none" in forecast[0] and "--refine pixels" in forecast[0]
+
+
+def test_the_default_leaves_an_exact_pans_warp_path_where_it_is(small_images):
+    cat = small_images[0]
+    a, b, truth = cat[..., 8:48, 4:44], cat[..., 8:48, 12:52], cat[..., 8:48, 8:48]   # an 8 px pan, its middle
+    flow = torch.zeros(1, 2, 40, 40)
+    flow[:, 0] = -8.0                        # the content moves left as the window moves right
+    exact = WarpPath(flow).frames(a, b, HALF)
+    assert (exact - truth).abs().max() < 1e-4
+    default = geodesic(a, b, frames=3, motion="warp", seed=0, snapshot_steps=[])
+    assert default.record.settings["refine"] == "none"
+    assert torch.equal(default.images[1:2], default.path(default.times))   # not moved from its start
+    assert (default.images[1:2] - truth).abs().mean() <= (exact - truth).abs().mean() + 2e-3

@@ -202,6 +202,7 @@ class GeodesicRun:
         with its checkpoint kept (two images: with the frames and movies of where it stopped)."""
         try:
             self.find_cuts()
+            self.report_forecast(1)
             records: dict[str, dict] = dict(self.folder.state.get("pairs", {}))
             cancelled = self._compute_pairs(records, callback, cancel, on_pair)
         except BaseException as error:
@@ -217,6 +218,43 @@ class GeodesicRun:
         if self.pair_count > 1:
             self.folder.discard_if_empty()  # the emptied checkpoints/ folder
         return artefacts
+
+    def run_parallel(self, workers: int, on_pair: Callable[[int, int], None] | None = None) -> RunArtefacts:
+        """A clip's pairs in `workers` processes at a time, each with its share of the CPU threads (a run in parts:
+        :meth:`start`, :meth:`run_pair` in each process, :meth:`finish`): the same files as :meth:`run_all`.
+        ``on_pair(k, n)`` is called as the k-th of the n pairs left ends."""
+        import concurrent.futures
+        import multiprocessing
+        import os
+
+        pending = self.start()
+        self.report_forecast(workers)
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch's threads
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_use_threads,
+                                                    initargs=(threads,)) as pool:
+            futures = [pool.submit(_run_pair_apart, self.request, self.options, self.out, index) for index in pending]
+            for done, future in enumerate(concurrent.futures.as_completed(futures)):
+                future.result()
+                if on_pair is not None:
+                    on_pair(done + 1, len(pending))
+        return self.finish()
+
+    def report_forecast(self, workers: int) -> None:
+        """Report a clip's expected time in the mode its options give and in the other one
+        (`geometry.service.cost`), before its pairs start."""
+        from geometry.api import refine_applies
+        from geometry.service import cost
+
+        if not self.source.is_clip:
+            return
+        refine = refine_applies(self.options.refine, "warp" if self.options.motion in ("auto", "warp", "dis")
+                                else "dissolve")
+        other = "pixels" if refine == "none" else "none"
+        frames, pairs = self.source.plan.grid + 1, len(self.morphed)
+        chosen, alternative = (cost.clip_cost(mode, self.size, self.output_size, frames, pairs, workers,
+                                              self.options.preset, self.options.steps) for mode in (refine, other))
+        self.report(cost.forecast_line(chosen, alternative))
 
     def start(self) -> list[int]:
         """A run in parts, first part: open (or continue) it, find the cuts, write the frames of the pairs that are
@@ -391,6 +429,17 @@ class GeodesicRun:
         if self.cuts:
             self.report(f"{len(self.cuts)} scene cut(s), pairs {', '.join(str(i) for i in sorted(self.cuts))} "
                         "(from 0): their in-betweens hold the first frame; raise --cut-threshold to morph them")
+
+
+def _use_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run_pair_apart(request: GeodesicRequest, options: RunOptions, out: Path, index: int) -> None:
+    """Pair `index` of the run started in `out`, in a worker process (`GeodesicRun.run_parallel`)."""
+    GeodesicRun.reopen(request, options, out).run_pair(index)
 
 
 def read_source(request: GeodesicRequest) -> FrameSource:

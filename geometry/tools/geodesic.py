@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-size", type=parse_size, default=None, metavar="SIZE",
                         help="size of the frames written: short side or HxW (default: the input's own size); the "
                              "motion is found at --size and rendered at this size, the full-size inputs warped")
+    parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                        help="with --video: run N of the clip's pairs at a time, each in its own process with its "
+                             "share of the cores (default 1); the files are the same byte for byte")
     add_run_options(parser)
     return parser
 
@@ -160,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         artefacts = run_geodesic(request_of(args), options, args.out, resume=args.resume, callback=bar,
-                                 max_memory=args.max_memory, report=say, on_pair=on_pair)
+                                 max_memory=args.max_memory, report=say, on_pair=on_pair, workers=args.workers)
     finally:
         bar.close()
     _say_done(artefacts, say)
