@@ -34,7 +34,7 @@ import torch  # noqa: E402
 
 from geometry.engine.distances import DISTANCE_NAMES, METRIC_NAMES  # noqa: E402
 from geometry.engine.energies import ENERGY_FORMS  # noqa: E402
-from geometry.engine.presets import get_preset  # noqa: E402
+from geometry.engine.presets import run_recipe  # noqa: E402
 from geometry.paths.motion import MOTION_NAMES  # noqa: E402
 
 from app import robustness, runs  # noqa: E402
@@ -71,7 +71,7 @@ def default_steps(kind: str, device: torch.device) -> int:
     """Total optimisation steps: the fast preset's own on a CPU; four times as many on a GPU, where a step
     takes milliseconds and longer runs keep lowering the energy (geometry.engine.presets)."""
     side = default_size(device)
-    steps = get_preset(runs.PRESET, kind, (side, side)).steps
+    steps = run_recipe(runs.PRESET, kind, (side, side)).steps
     return 4 * steps if device.type == "cuda" else steps
 
 

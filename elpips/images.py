@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import InputError
 from .io import atomic_write
 
 # Slack for floats produced by resampling or colour conversion that overshoot [0, 1] by rounding: values
@@ -26,7 +27,7 @@ from .io import atomic_write
 RANGE_TOLERANCE = 1e-3
 
 
-class ImageError(ValueError):
+class ImageError(InputError):
     """An image that cannot be used, with a message that says why and what to do."""
 
 
@@ -84,8 +85,8 @@ def _to_unit_float(x: torch.Tensor, name: str) -> torch.Tensor:
 def as_image_batch(x, name: str = "image") -> torch.Tensor:
     """Return ``x`` as an (N, 3, H, W) float32 tensor in [0, 1] on ``x``'s device (CPU for arrays).
 
-    Raises :class:`ImageError` (a ``ValueError``) for empty batches, unsupported shapes, dtypes or
-    channel counts, and non-finite or out-of-range values.
+    Raises :class:`ImageError` (an ``elpips.errors.InputError``, a ``ValueError``) for empty batches, unsupported
+    shapes, dtypes or channel counts, and non-finite or out-of-range values.
     """
     is_numpy = not isinstance(x, torch.Tensor)
     if is_numpy:
@@ -122,7 +123,7 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) or (1, 3, H, W) float in [0, 1] -> H x W x 3 uint8, rounding to nearest."""
     if image.ndim == 4:
         if image.shape[0] != 1:
-            raise ValueError(f"expected one image, got a batch of {image.shape[0]}")
+            raise InputError(f"expected one image, got a batch of {image.shape[0]}")
         image = image[0]
     pixels = (image.detach().float().clamp(0, 1) * 255.0 + 0.5).floor().to(torch.uint8)
     return pixels.permute(1, 2, 0).cpu().numpy()

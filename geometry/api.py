@@ -42,13 +42,14 @@ from typing import Any
 
 import torch
 
+from elpips.errors import InputError
 from elpips.sampling import SamplingPlan, sample_blocks, standard_error
 from geometry.engine import seeds
 from geometry.engine.distances import DistanceFamily, resolve_device
 from geometry.engine.energies import barycenter_energy, check_form, path_energy
 from geometry.engine.inputs import prepare_images, resize
 from geometry.engine.optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, effective_stages, optimize, stage_sizes
-from geometry.engine.presets import Preset, get_preset, reference_snapshot_steps
+from geometry.engine.presets import Preset, reference_snapshot_steps, run_recipe
 from geometry.options import OPTION_NAMES, RunOptions, weights_problem
 from geometry.paths.motion import MOTION_STARTS, BoundPath, DissolvePath, flow_store
 from geometry.paths.render import render_result
@@ -115,7 +116,7 @@ class EnergyEstimate:
         """self.value - other.value and its standard error, for two estimates made with the same draws (the
         same `seed` and `samples`): the shared draws' noise cancels, so this is far tighter than either stderr."""
         if len(self.linearised) != len(other.linearised) or len(self.linearised) < 2:
-            raise ValueError("a paired difference needs two estimates with the same number of draws (>= 2)")
+            raise InputError("a paired difference needs two estimates with the same number of draws (>= 2)")
         diff = torch.tensor(self.linearised, dtype=torch.float64) - torch.tensor(other.linearised, dtype=torch.float64)
         return self.value - other.value, (diff.std(unbiased=True) / len(diff) ** 0.5).item()
 
@@ -130,13 +131,8 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
          extra: dict, options: RunOptions, start: Any, callback, cancel, checkpoint, snapshot_steps) -> Result:
     device = resolve_device(options.device, options.distance if not isinstance(options.distance, str) else None)
     family = DistanceFamily(options.distance, device)
-    recipe = get_preset(options.preset, kind, tuple(fixed.shape[-2:]))
-    if options.steps is not None:
-        recipe = recipe.with_steps(options.steps)
-    if options.draws_per_step is not None:
-        recipe = recipe.with_draws(options.draws_per_step)
-    if options.init is not None:
-        recipe = recipe.with_init(options.init)
+    recipe = run_recipe(options.preset, kind, tuple(fixed.shape[-2:]), steps=options.steps,
+                        draws_per_step=options.draws_per_step, init=options.init)
     motion = _motion_applies(kind, fixed, options, recipe, start)
     motion_seconds, path, times, decision = 0.0, None, None, {}
     extra = {**extra, "motion": motion}
@@ -297,7 +293,7 @@ def _start_images(init: Any, free_count: int, size: tuple[int, int], path: bool)
     if path and start.shape[0] == free_count + 2:
         start = start[1:-1]
     if start.shape[0] != free_count:
-        raise ValueError(f"init has {start.shape[0]} images; this run optimises {free_count} "
+        raise InputError(f"init has {start.shape[0]} images; this run optimises {free_count} "
                          f"(pass those, or for a geodesic all {free_count + 2} frames)")
     return start.clamp(CLIP_LOW, CLIP_HIGH).contiguous()
 
@@ -308,7 +304,7 @@ def _normalised_weights(weights: Sequence[float] | torch.Tensor | None, count: i
     w = torch.as_tensor(weights, dtype=torch.float64).flatten()
     problem = weights_problem(w.tolist(), count)
     if problem is not None:
-        raise ValueError(problem)
+        raise InputError(problem)
     return (w / w.sum()).float()
 
 
@@ -347,12 +343,12 @@ def perturbed_copies(image: torch.Tensor, mode: str, count: int, generator: torc
     if mode == "shift":
         height, width = image.shape[-2:]
         if min(height, width) <= max_shift:
-            raise ValueError(f"image of {height}x{width} px is too small for shifts of {max_shift} px")
+            raise InputError(f"image of {height}x{width} px is too small for shifts of {max_shift} px")
         padded = torch.nn.functional.pad(image, (max_shift,) * 4, mode="reflect")
         offsets = torch.randint(-max_shift, max_shift + 1, (count, 2), generator=generator)
         return torch.cat([padded[..., max_shift - dy:max_shift - dy + height, max_shift - dx:max_shift - dx + width]
                           for dy, dx in offsets.tolist()])
-    raise ValueError(f"mode must be 'noise' or 'shift', got {mode!r}")
+    raise InputError(f"mode must be 'noise' or 'shift', got {mode!r}")
 
 
 def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, sigma: float = 0.07,
@@ -363,7 +359,7 @@ def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, si
     their pixel mean is the L2 baseline. Other keywords: those of `barycenter`.
     """
     if count < 1:
-        raise ValueError(f"count must be >= 1, got {count}")
+        raise InputError(f"count must be >= 1, got {count}")
     settings = {key: kwargs.pop(key) for key in list(kwargs) if key in OPTION_NAMES}
     options = RunOptions.build(options, **settings)
     source = prepare_images([image], options.size)
@@ -386,11 +382,11 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = N
     optimiser keeps a sharpened double exposure or a plaid (docs/motion.md, docs/textures.md).
     """
     if int(frames) < 3:
-        raise ValueError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")
+        raise InputError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")
     options, start = _options_and_start(options, init, settings)
     ends = prepare_images([a, b], options.size)
     if ends.shape[0] != 2:
-        raise ValueError(f"geodesic needs exactly two endpoint images, got {ends.shape[0]}")
+        raise InputError(f"geodesic needs exactly two endpoint images, got {ends.shape[0]}")
     free = int(frames) - 2
     order = torch.cat([torch.tensor([free]), torch.arange(free), torch.tensor([free + 1])])
     return _run("geodesic", ends, free, order, path_energy(int(frames), check_form(options.energy)), None,
@@ -417,9 +413,9 @@ def estimate_energy(result: Result | None = None, *, images: torch.Tensor | None
         if distance is None:
             distance = settings["distance"]
             if distance == "<custom>":
-                raise ValueError("this run used a custom distance object: pass it as distance=")
+                raise InputError("this run used a custom distance object: pass it as distance=")
     if images is None or inputs is None or kind not in ("barycenter", "geodesic"):
-        raise ValueError("pass a Result, or images with kind ('barycenter'|'geodesic') and inputs")
+        raise InputError("pass a Result, or images with kind ('barycenter'|'geodesic') and inputs")
     energy = check_form(energy or "squared")
     distance = "elpips_vgg" if distance is None else distance
     device = resolve_device(device, distance if not isinstance(distance, str) else None)

@@ -18,7 +18,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from elpips.cli_common import MAX_SEED
+from elpips.errors import InputError
+from geometry.engine.seeds import MAX_SEED
 
 #: The initialisations a run can be asked for by name (start images are passed as ``init=`` to the engine).
 INIT_NAMES = ("noise", "mean", "even")
@@ -69,7 +70,7 @@ class RunOptions:
     def __post_init__(self):
         problems = option_problems(self.__dict__)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise InputError("; ".join(problems))
         for name in ("steps", "seed", "draws_per_step", "checkpoint_every"):  # NumPy integers become ints
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, int(getattr(self, name)))
@@ -100,7 +101,7 @@ class RunOptions:
         """The options in `data` (the keys of `to_dict`; missing ones take their defaults)."""
         unknown = sorted(set(data) - set(OPTION_NAMES))
         if unknown:
-            raise ValueError(f"unknown run option(s) {', '.join(unknown)}: use {', '.join(OPTION_NAMES)}")
+            raise InputError(f"unknown run option(s) {', '.join(unknown)}: use {', '.join(OPTION_NAMES)}")
         return cls(**data)
 
     def result_settings(self) -> dict[str, Any]:

@@ -468,3 +468,21 @@ def test_the_time_left_takes_relative_costs_as_priors_as_the_engine_does():
         left = clock.tick(0, step, elapsed)
     assert left == pytest.approx(5 * 0.5 + 5 * 4.0 * 0.5)
     assert TimeLeft([(10, None), (5, None)]).tick(0, 1, 1.0) is None
+
+
+@pytest.mark.parametrize("kind", ["barycenter", "geodesic"])
+def test_the_forecast_the_memory_check_and_the_engine_take_one_recipe(kind, monkeypatch):
+    # The memory check once asked for a path's recipe without the image size, the forecast with it.
+    from geometry.engine import memory
+    from geometry.engine.optimize import effective_stages, stage_sizes
+    from geometry.engine.presets import run_recipe
+
+    size = (256, 384)
+    recipe = run_recipe("fast", kind, size, steps=120)
+    stages = effective_stages(recipe.stages, size)
+    plan = plan_run("fast", kind, 120, size)
+    assert plan.stages == tuple(stages) and plan.sizes == tuple(stage_sizes(stages, size))
+    asked = []
+    monkeypatch.setattr(memory, "run_recipe", lambda *args, **kwargs: asked.append((args, kwargs)) or recipe)
+    memory.run_memory(kind, "l2", 3, 1, size, "fast", 120)
+    assert asked == [(("fast", kind, size), {"steps": 120, "draws_per_step": None})]

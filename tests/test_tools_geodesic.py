@@ -241,3 +241,36 @@ def test_the_command_module_leaves_the_engine_function_in_place():
 
     assert callable(geometry.geodesic) and not isinstance(geometry.geodesic, types.ModuleType)
     assert geometry.geodesic is api.geodesic and tool.main is geodesic_main
+
+
+def test_the_largest_seed_runs(tmp_path, capsys, pair):
+    # Its derived seeds once overflowed a generator (2 * seed + 2 = 2**64), reported as "your input is wrong".
+    from geometry.engine.seeds import MAX_SEED
+
+    status, err = run(capsys, *pair, *FAST, "--frames", "3", "--seed", MAX_SEED, "--no-progress",
+                      "--out", tmp_path / "out")
+    assert status == 0, err
+
+
+def test_a_bug_in_the_run_layer_propagates_with_its_traceback(tmp_path, capsys, pair, monkeypatch):
+    # Only an InputError is the user's: any other exception, a ValueError included, is the program's and keeps
+    # its traceback rather than being printed as one line and exit code 2.
+    from geometry.service import geodesic_run
+
+    def broken(request):
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setattr(geodesic_run, "read_source", broken)
+    with pytest.raises(ValueError, match="an internal invariant broke"):
+        geodesic_main([str(p) for p in pair] + FAST + ["--out", str(tmp_path / "out")])
+    assert "error:" not in capsys.readouterr().err
+
+
+def test_verbose_shows_where_an_input_error_was_raised(tmp_path, capsys, pair):
+    argv = [*pair, *FAST, "--frames", "3", "--video", pair[0], "--out", tmp_path / "out"]
+    status, err = run(capsys, *argv)
+    assert status == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == ["elpips-geodesic: error: give either two images or --video, not both"]
+    status, err = run(capsys, "-v", *argv)
+    assert status == 2 and "Traceback (most recent call last)" in err and "InputError" in err
+    assert err.strip().splitlines()[-1] == "elpips-geodesic: error: give either two images or --video, not both"

@@ -29,6 +29,7 @@ from typing import Callable
 
 import torch
 
+from elpips.errors import InputError
 from geometry.paths.flows import dis_flow, engine_flow, mismatch
 from geometry.paths.render import WarpPath
 from geometry.paths.spacing import dissolve
@@ -52,12 +53,12 @@ class FlowStore:
         try:
             payload = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - any unreadable file gets the same advice
-            raise ValueError(f"flow file {os.fspath(self.path)!r} is unreadable ({type(error).__name__}); "
+            raise InputError(f"flow file {os.fspath(self.path)!r} is unreadable ({type(error).__name__}); "
                              "delete it to search the flow afresh") from error
         if not isinstance(payload, dict) or payload.get("format") != FLOW_STORE_FORMAT:
-            raise ValueError(f"{os.fspath(self.path)!r} is not a flow file; delete or move it")
+            raise InputError(f"{os.fspath(self.path)!r} is not a flow file; delete or move it")
         if payload.get("key") != self.key:
-            raise ValueError(f"flow file {os.fspath(self.path)!r} belongs to a different run (other inputs or "
+            raise InputError(f"flow file {os.fspath(self.path)!r} belongs to a different run (other inputs or "
                              "motion); delete it, or its checkpoint, to start afresh")
         self.owned = True
         return int(payload["level"]), payload["flow"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from elpips.errors import InputError
 from elpips.io import read_json, write_json
 from geometry.service.run_folder import RUN_FILE, RunFolder, checkpoint_bytes, file_sha256
 from geometry.service.runs import (
@@ -181,7 +182,7 @@ class GeodesicRun:
         digests = ((read_json(out / RUN_FILE) or {}).get("settings") or {}).get("input_sha256")
         run = cls.open(request, options, out, resume=True, source=_cached_source(request, tuple(digests or ())))
         if "cuts" not in run.folder.state:
-            raise ValueError(f"{out} holds no started clip run: start the job first")
+            raise InputError(f"{out} holds no started clip run: start the job first")
         run.distances, run.cuts = run.folder.state["pair_distances"], set(run.folder.state["cuts"])
         return run
 
@@ -284,7 +285,7 @@ class GeodesicRun:
         records = self._part_records()
         missing = [i for i in self.morphed if not self._pair_finished(i, records)]
         if missing:
-            raise ValueError(f"{self.out}: pairs {missing} are not finished; rerun the job to compute them")
+            raise InputError(f"{self.out}: pairs {missing} are not finished; rerun the job to compute them")
         artefacts = self._write_outputs(records)
         self.folder.save(status="done", pairs=records)
         for path in [*(self.out / PAIRS_DIR).glob("pair_*.json"), self.out / PAIRS_DIR, self.out / "checkpoints"]:
@@ -413,10 +414,10 @@ class GeodesicRun:
     def stage_sizes(self) -> list[tuple[int, int]]:
         """The sizes the preset's stages optimise at, coarse to fine."""
         from geometry.engine.optimize import effective_stages, stage_sizes
-        from geometry.engine.presets import get_preset
+        from geometry.engine.presets import run_recipe
 
-        recipe = get_preset(self.options.preset, "geodesic", self.size)
-        recipe = recipe.with_steps(self.options.steps) if self.options.steps is not None else recipe
+        recipe = run_recipe(self.options.preset, "geodesic", self.size, steps=self.options.steps,
+                            draws_per_step=self.options.draws_per_step)
         return stage_sizes(effective_stages(recipe.stages, self.size), self.size)
 
     def _report_distances(self, input_size) -> None:
@@ -448,14 +449,14 @@ def read_source(request: GeodesicRequest) -> FrameSource:
         return _read_clip(request)
     for name in ("to_fps", "input_fps", "cut_threshold"):
         if getattr(request, name) is not None:
-            raise ValueError(f"--{name.replace('_', '-')} applies to --video; two images take --frames or --insert")
+            raise InputError(f"--{name.replace('_', '-')} applies to --video; two images take --frames or --insert")
     if len(request.images) != 2:
-        raise ValueError(f"give exactly two images (got {len(request.images)}), or --video CLIP --insert K")
+        raise InputError(f"give exactly two images (got {len(request.images)}), or --video CLIP --insert K")
     if request.insert is not None and request.frames is not None:
-        raise ValueError("give --frames N or --insert K (= --frames K+2), not both")
+        raise InputError("give --frames N or --insert K (= --frames K+2), not both")
     frames = request.insert + 2 if request.insert is not None else 10 if request.frames is None else request.frames
     if frames < 3:
-        raise ValueError(f"--frames counts both endpoints and must be at least 3, got {frames}")
+        raise InputError(f"--frames counts both endpoints and must be at least 3, got {frames}")
     import elpips
     from geometry.service import clips
 
@@ -468,13 +469,16 @@ def _read_clip(request: GeodesicRequest) -> FrameSource:
     from geometry.service import clips
 
     if request.images:
-        raise ValueError("give either two images or --video, not both")
+        raise InputError("give either two images or --video, not both", field="video")
     if request.frames is not None:
-        raise ValueError("--frames applies to two images; with --video use --insert K or --to-fps FPS")
+        raise InputError("--frames applies to two images; with --video use --insert K or --to-fps FPS",
+                         field="frames")
     if (request.insert is None) == (request.to_fps is None):
-        raise ValueError("--video needs one of --insert K (frames between consecutive frames) or --to-fps FPS")
+        raise InputError("--video needs one of --insert K (frames between consecutive frames) or --to-fps FPS",
+                         field="video")
     if request.init is not None:
-        raise ValueError("--init applies to two images; a clip's pairs start from their cross-dissolves")
+        raise InputError("--init applies to two images; a clip's pairs start from their cross-dissolves",
+                         field="init")
     clip = clips.read_clip(request.video, request.input_fps)
     count = len(clip.frames)
     plan = (clips.insert_plan(count, clip.fps, request.insert) if request.insert is not None
@@ -495,12 +499,12 @@ def _cached_source(request: GeodesicRequest, digests: tuple[str, ...]) -> FrameS
 def _start_frame_files(folder: Path, frames: int) -> list[Path]:
     """The image files of --init in name order: `frames` of them (endpoints included) or the frames - 2 in-betweens."""
     if not folder.is_dir():
-        raise ValueError(f"--init {folder}: not a folder; give the folder that holds the start frames")
+        raise InputError(f"--init {folder}: not a folder; give the folder that holds the start frames")
     from geometry.service.clips import IMAGE_SUFFIXES
 
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if len(files) not in (frames, frames - 2):
-        raise ValueError(f"--init {folder} holds {len(files)} image files; this geodesic has {frames} frames: give "
+        raise InputError(f"--init {folder} holds {len(files)} image files; this geodesic has {frames} frames: give "
                          f"{frames} (endpoints included) or the {frames - 2} in-betweens, or set --frames to match")
     return files
 

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from elpips.errors import InputError
 from geometry.options import (
     OPTION_NAMES,
     RunOptions,
@@ -118,7 +119,7 @@ _NOT_IN_SPEC = {"checkpoint_every", "max_memory"}
 _JOB_KEYS = {"name", "kind", "inputs", "weights", "settings", "output"}
 
 
-class JobFileError(ValueError):
+class JobFileError(InputError):
     """The job file as a whole cannot be used (missing, unparsable, no job list)."""
 
 
@@ -304,7 +305,7 @@ def _check_inputs(inputs: Any, kind: str | None, base_dir: Path,
     for p in paths:
         try:
             elpips.load_image(p)
-        except ValueError as error:  # elpips.ImageError: missing or unreadable, one line
+        except InputError as error:  # elpips.ImageError: missing or unreadable, one line
             errors.append(str(error))
             continue
         digests.append(hashlib.sha256(p.read_bytes()).hexdigest())
@@ -318,7 +319,7 @@ def _clip_digests(paths: tuple[Path, ...], errors: list[str]) -> tuple[str, ...]
     for p in paths:
         try:
             digests.append(source_digest(p))
-        except (OSError, ValueError) as error:
+        except (OSError, InputError) as error:
             errors.append(f"clip {p}: {error}")
     return tuple(digests)
 
@@ -357,7 +358,7 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
 
         try:
             parse_bytes(str(settings["max_memory"]))
-        except ValueError as error:
+        except InputError as error:
             errors.append(f"max_memory = {settings['max_memory']!r}: {error}")
     if kind == "geodesic":
         integer("frames", 3)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from elpips.errors import InputError
 from elpips.io import write_json
 from geometry.options import distance_name
 from geometry.service.run_folder import RunFolder, checkpoint_bytes, file_sha256
@@ -62,7 +63,7 @@ APP = MemoryWording(None, "a resolution of {} px")
 
 def check_memory(kind: str, options: RunOptions, images: int, free: int, size: tuple[int, int], *,
                  limit: int | None = None, describe: str = "this run", wording: MemoryWording = COMMAND_LINE) -> None:
-    """Raise `geometry.engine.memory.MemoryLimitError` (a ValueError) when a run of ``kind`` ("barycenter" or
+    """Raise `geometry.engine.memory.MemoryLimitError` (an InputError) when a run of ``kind`` ("barycenter" or
     "geodesic"; ``images`` per step, ``free`` of them optimised, at output ``size``) is estimated to need more
     than ``limit`` bytes or what the options' device has. Needs no network: it is called before one is loaded."""
     from geometry.engine.distances import resolve_device
@@ -129,22 +130,24 @@ class AverageRequest:
     snapshot_steps: tuple[int, ...] | None = ()
 
     def checked_weights(self) -> list[float] | None:
-        """The weights to run with; ValueError naming the problem when the request does not hold together."""
+        """The weights to run with; InputError naming the problem when the request does not hold together."""
         if self.perturbed:
             if len(self.images) != 1:
-                raise ValueError(f"--perturbed averages copies of ONE image, got {len(self.images)}")
+                raise InputError(f"--perturbed averages copies of ONE image, got {len(self.images)}",
+                                 field="perturbed")
             if self.weights:
-                raise ValueError("--weights do not apply to --perturbed (its copies weigh the same)")
+                raise InputError("--weights do not apply to --perturbed (its copies weigh the same)", field="weights")
             return None
         if len(self.images) < 2:
-            raise ValueError("give at least two images to average (or one with --perturbed noise|shift)")
+            raise InputError("give at least two images to average (or one with --perturbed noise|shift)",
+                             field="images")
         if self.weights is None:
             return None
         from geometry.options import weights_problem
 
         problem = weights_problem(list(self.weights), len(self.images))
         if problem is not None:
-            raise ValueError(problem)
+            raise InputError(problem)
         return list(self.weights)
 
     def settings(self, options: RunOptions) -> dict:
@@ -162,7 +165,7 @@ def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *
                 callback: Callback | None = None, cancel: threading.Event | None = None,
                 max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE) -> RunArtefacts:
     """Run the average of ``request`` into ``out`` (see the module docstring); ``resume`` continues the unfinished
-    run there. Bad input raises ValueError before anything is written; a cancelled run writes its current image
+    run there. Bad input raises InputError before anything is written; a cancelled run writes its current image
     and keeps its checkpoint."""
     import elpips
     from geometry.api import barycenter, perturbed_barycenter
