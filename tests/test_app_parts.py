@@ -224,6 +224,23 @@ def test_command_line_defaults_are_local_and_private():
     assert chosen == ("0.0.0.0", 8000, Path("runs"), "cpu", True)
 
 
+def test_a_busy_port_is_one_line_with_the_fix_before_anything_loads(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "--port", str(port), "--output-dir", str(tmp_path), "--device", "cpu"],
+            capture_output=True, text=True, env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"),
+        )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == f"elpips-app: port {port} is in use: try make demo PORT={port + 1}\n"
+
+
 @pytest.mark.slow
 def test_python_dash_m_app_serves_the_app_on_loopback(tmp_path):
     """The command a README user types: it binds 127.0.0.1 and serves the five tabs."""
