@@ -39,3 +39,15 @@ def check_memory(kind: str, options: RunOptions, images: int, free: int, size: t
     check_run(kind, distance_name(options.distance), images, free, size, resolve_device(options.device),
               preset=options.preset, steps=options.steps, draws_per_step=options.draws_per_step, limit=limit,
               describe=describe, flag=wording.flag, size_option=wording.size_option)
+
+
+def check_render(frames: int, size: tuple[int, int], *, limit: int | None = None,
+                 wording: MemoryWording = COMMAND_LINE) -> None:
+    """Raise `geometry.engine.memory.MemoryLimitError` when rendering a pair's ``frames`` frames at the output
+    ``size`` (on the CPU, `geometry.paths.render.render_bytes`) needs more than ``limit`` bytes or the CPU has."""
+    from elpips.memory import check
+    from geometry.paths.render import render_bytes
+
+    height, width = size
+    check(render_bytes(frames, size), "cpu", limit, f"rendering {frames} frames of {width}x{height} px",
+          "use a smaller --output-size" if wording is COMMAND_LINE else "use a smaller output size", wording.flag)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from elpips.errors import InputError
 from elpips.io import write_json
-from geometry.service.memory_check import APP, COMMAND_LINE, JOB_FILE, MemoryWording, check_memory
+from geometry.service.memory_check import APP, COMMAND_LINE, JOB_FILE, MemoryWording, check_memory, check_render
 from geometry.service.run_folder import (
     CHECKPOINT_NAME,
     RECORD_NAME,
@@ -44,8 +44,9 @@ if TYPE_CHECKING:
     from geometry.options import RunOptions
     from geometry.service.geodesic_run import GeodesicRequest
 
-__all__ = ["AverageRequest", "MemoryWording", "RunArtefacts", "check_memory", "run_average", "run_geodesic",
-           "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME", "APP", "COMMAND_LINE", "JOB_FILE"]
+__all__ = ["AverageRequest", "MemoryWording", "RunArtefacts", "check_memory", "check_render", "run_average",
+           "run_geodesic", "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME", "APP", "COMMAND_LINE",
+           "JOB_FILE"]
 
 AVERAGE_NAME = "average.png"
 
@@ -153,16 +154,20 @@ def run_geodesic(request: GeodesicRequest, options: RunOptions, out: str | Path,
                  callback: Callback | None = None, cancel: threading.Event | None = None,
                  max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE,
                  report: Callable[[str], None] | None = None,
-                 on_pair: Callable[[int, int], None] | None = None) -> RunArtefacts:
+                 on_pair: Callable[[int, int], None] | None = None, workers: int = 1) -> RunArtefacts:
     """Run the geodesic of ``request`` (two images, or a clip's pairs) into ``out`` (see the module docstring).
 
     ``report`` gets the lines worth telling the user (the clip's consecutive distances and cuts, the audio);
     ``on_pair(k, n)`` is called before the k-th of the n optimised pairs starts (a progress bar over them). A run
-    interrupted, or cancelled, keeps its finished pairs and its checkpoint; ``resume`` continues it."""
+    interrupted, or cancelled, keeps its finished pairs and its checkpoint; ``resume`` continues it. ``workers``
+    > 1 runs a clip's pairs in that many processes at a time (`GeodesicRun.run_parallel`: the same files; no
+    ``callback`` nor ``cancel`` there, ``on_pair`` as pairs end)."""
     from geometry.service.geodesic_run import GeodesicRun
 
     run = GeodesicRun.open(request, options, out, resume=resume, max_memory=max_memory, wording=wording,
                            report=report)
+    if workers > 1 and run.pair_count > 1:
+        return run.run_parallel(workers, on_pair)
     return run.run_all(callback, cancel, on_pair)
 
 
