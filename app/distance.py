@@ -23,6 +23,7 @@ import torch
 
 import elpips
 from elpips import heatmap
+from elpips.errors import InputError
 from elpips.images import to_uint8
 from elpips.sampling import Z_95
 from elpips.sampling import confidence as sampling_confidence
@@ -49,8 +50,8 @@ class MetricShelf:
             raise gr.Error(f"Unknown metric {name!r}: choose one of {', '.join(METRIC_NAMES)}.")
         try:
             return DistanceFamily(name, self.device).at_size(size_hw)
-        except ValueError as error:
-            raise gr.Error(f"{error}. Raise the resolution.") from None
+        except InputError as error:
+            raise gr.Error(f"{error.worded('app')}. Raise the resolution.") from None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from geometry.engine.optimize import effective_stages, stage_sizes
-from geometry.engine.presets import Preset, Stage, get_preset
+from geometry.engine.presets import Preset, Stage, run_recipe
 
 #: Engine steps timed per measurement (the first is dropped as warm-up).
 PROBE_STEPS = 4
@@ -67,9 +67,7 @@ class Plan:
 
 def plan_run(preset: str | Preset, kind: str, steps: int | None, size: tuple[int, int]) -> Plan:
     """The stages of `preset` for a run of `kind` (rescaled to `steps` in total if given) for outputs of `size`."""
-    recipe = get_preset(preset, kind, tuple(size))
-    if steps:
-        recipe = recipe.with_steps(int(steps))
+    recipe = run_recipe(preset, kind, tuple(size), steps=steps or None)
     stages = effective_stages(recipe.stages, size)
     return Plan(tuple(stages), tuple(stage_sizes(stages, size)), tuple(size))
 

@@ -33,6 +33,7 @@ import torch
 
 import elpips
 import geometry
+from elpips.errors import InputError
 from elpips.io import atomic_write, write_json
 from geometry.engine.distances import DISTANCE_NAMES
 from geometry.engine.energies import ENERGY_FORMS
@@ -144,8 +145,8 @@ def _check_memory(kind: str, options: RunOptions, images: int, free: int, size: 
     try:
         geometry_runs.check_memory(kind, options, images, free, size, wording=geometry_runs.APP,
                                    describe=f"This {'average' if kind == 'barycenter' else 'geodesic'}")
-    except ValueError as error:
-        raise gr.Error(f"{error}.") from None
+    except InputError as error:
+        raise gr.Error(f"{error.worded('app')}.") from None
 
 
 def _load_all(paths: list, labels: list[str], size: int) -> tuple[torch.Tensor, str]:
@@ -204,8 +205,8 @@ def measured_speeds(ctx: AppContext, spec: RunSpec, hold_slot: bool = True) -> d
             (size, draws): ctx.speeds.seconds_per_step(spec.key + (size, draws), measure(size, draws))
             for size, draws in spec.plan.probes()
         }
-    except ValueError as error:
-        raise gr.Error(str(error)) from None
+    except InputError as error:
+        raise gr.Error(error.worded("app")) from None
 
 
 def speeds_known(ctx: AppContext, spec: RunSpec) -> bool:
@@ -284,9 +285,9 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
             outcome = job.outcome()
         except gr.Error:
             raise
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-        except Exception as error:  # the user gets one line; the log keeps the traceback
+        except InputError as error:
+            raise gr.Error(error.worded("app")) from None
+        except Exception as error:  # a bug: the user gets one line naming it; the log keeps the traceback
             log.exception("%s run failed", job.kind)
             raise gr.Error(f"The {job.kind} run failed: {type(error).__name__}: {error}") from None
     finally:

@@ -25,7 +25,7 @@ os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # the private cluster stays on loopback
 
-from geometry import jobs  # noqa: E402
+from geometry.service import jobs  # noqa: E402
 from geometry.service.backends.local import LocalBackend  # noqa: E402
 from geometry.service.backends.ray_backend import RayBackend  # noqa: E402
 from geometry.tools import batch  # noqa: E402

@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from .configs import METRIC_NAMES
+from .errors import InputError
 from .estimators import compare
 from .images import as_image_batch
 from .metric import Embedding, Metric, load_metric
@@ -223,9 +224,9 @@ def _metric(metric: Metric | str, device: str | torch.device | None) -> Metric:
         return metric
     if isinstance(metric, str):
         if metric not in METRIC_NAMES:
-            raise ValueError(f"unknown metric {metric!r} to attack: use one of {', '.join(METRIC_NAMES)}")
+            raise InputError(f"unknown metric {metric!r} to attack: use one of {', '.join(METRIC_NAMES)}")
         return load_metric(metric, device=device or "cpu")
-    raise ValueError(f"metric must be an elpips.Metric or a name ({', '.join(METRIC_NAMES)}), "
+    raise InputError(f"metric must be an elpips.Metric or a name ({', '.join(METRIC_NAMES)}), "
                      f"got {type(metric).__name__}")
 
 
@@ -233,19 +234,19 @@ def _one_image(x, name: str) -> torch.Tensor:
     """One image as (1, 3, H, W) on the CPU (the attack moves it to the metric's device)."""
     batch = as_image_batch(x, name=name).detach().cpu()
     if batch.shape[0] != 1:
-        raise ValueError(f"{name} is a batch of {batch.shape[0]} images; attack one image at a time")
+        raise InputError(f"{name} is a batch of {batch.shape[0]} images; attack one image at a time")
     return batch
 
 
 def _check_judges(judges: Sequence[Metric | str]) -> None:
     for metric in judges:
         if isinstance(metric, str) and metric not in JUDGES:
-            raise ValueError(f"unknown metric {metric!r} to judge with: use any of {', '.join(JUDGES)}")
+            raise InputError(f"unknown metric {metric!r} to judge with: use any of {', '.join(JUDGES)}")
 
 
 def _same_size(reference: torch.Tensor, other: torch.Tensor, name: str) -> None:
     if reference.shape[-2:] != other.shape[-2:]:
-        raise ValueError(
+        raise InputError(
             f"the reference is {reference.shape[-1]}x{reference.shape[-2]} but {name} is "
             f"{other.shape[-1]}x{other.shape[-2]} pixels (width x height): they must have the same size; "
             "resize or crop one"
@@ -254,18 +255,18 @@ def _same_size(reference: torch.Tensor, other: torch.Tensor, name: str) -> None:
 
 def _check_settings(epsilon: float, norm: str, steps: int, samples_per_step: int, step_size: float | None) -> None:
     if norm not in NORMS:
-        raise ValueError(f"unknown norm {norm!r}: use 'linf' (the largest change of any pixel) or 'l2'")
+        raise InputError(f"unknown norm {norm!r}: use 'linf' (the largest change of any pixel) or 'l2'")
     if not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon > 0):
-        raise ValueError(f"epsilon must be a positive budget in [0, 1] pixel units (e.g. 8/255), got {epsilon}")
+        raise InputError(f"epsilon must be a positive budget in [0, 1] pixel units (e.g. 8/255), got {epsilon}")
     if norm == "linf" and epsilon > 1:
-        raise ValueError(f"epsilon {epsilon} is larger than the whole [0, 1] range; "
+        raise InputError(f"epsilon {epsilon} is larger than the whole [0, 1] range; "
                          "give it in [0, 1] units, e.g. 8/255")
     if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a whole number >= 1, got {steps}")
+        raise InputError(f"steps must be a whole number >= 1, got {steps}")
     if int(samples_per_step) != samples_per_step or samples_per_step < 1:
-        raise ValueError(f"samples_per_step must be a whole number >= 1, got {samples_per_step}")
+        raise InputError(f"samples_per_step must be a whole number >= 1, got {samples_per_step}")
     if step_size is not None and not (math.isfinite(step_size) and step_size > 0):
-        raise ValueError(f"step_size must be positive, got {step_size}")
+        raise InputError(f"step_size must be positive, got {step_size}")
 
 
 # ------------------------------------------------------------------------------------------ the attack
@@ -426,7 +427,7 @@ def judge(
     for name, candidate in zip(("the image", "the attacked image", "the anchor"), candidates):
         _same_size(reference, candidate, name)
     if int(samples) != samples or samples < 1:
-        raise ValueError(f"samples must be a whole number >= 1, got {samples}")
+        raise InputError(f"samples must be a whole number >= 1, got {samples}")
     _check_judges(metrics)
     judgements = []
     for metric in metrics:

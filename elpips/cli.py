@@ -38,6 +38,7 @@ from .cli_common import (
     print_json,
 )
 from .configs import METRIC_NAMES
+from .errors import InputError
 from .sampling import (
     DEFAULT_COMPARE_MAX_SAMPLES,
     DEFAULT_MAX_ERROR,
@@ -50,7 +51,7 @@ from .sampling import (
 EXIT_WEIGHTS = EXIT_FAILED
 
 
-class UsageError(ValueError):
+class UsageError(InputError):
     """A bad combination of options or inputs, reported as one line with exit status 2."""
 
 
@@ -69,14 +70,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import ImageError
     from .weights import WeightsError
 
     try:
         return args.handler(args)
     except WeightsError as error:
         return _fail(error, EXIT_WEIGHTS, args.verbose)
-    except (UsageError, ImageError, ValueError) as error:
+    except InputError as error:  # the user's (usage, images, files); any other exception keeps its traceback
         return _fail(error, EXIT_USAGE, args.verbose)
     except KeyboardInterrupt:
         print("elpips: interrupted", file=sys.stderr)

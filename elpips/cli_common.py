@@ -27,7 +27,9 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 
-#: Seeds the tools accept: the geometry engine seeds generators with 2 * seed + 1, which torch takes up to 2**64 - 1.
+#: Seeds the elpips command accepts: it seeds a torch.Generator (0 to 2**64 - 1) with the seed itself. The geometry
+#: tools take `geometry.engine.seeds.MAX_SEED`, the range whose derived seeds (2 * seed + 0..3, modulo 2**64) are
+#: tested there.
 MAX_SEED = 2**63 - 1
 
 
@@ -61,14 +63,14 @@ def _positive(text: str, convert: type, what: str):
     return value
 
 
-def parse_seed(text: str) -> int:
-    """A seed: an integer from 0 to `MAX_SEED`."""
+def parse_seed(text: str, maximum: int = MAX_SEED) -> int:
+    """A seed: an integer from 0 to ``maximum``."""
     try:
         value = int(text)
     except ValueError:
         value = -1
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: use an integer from 0 to {MAX_SEED}")
+    if not 0 <= value <= maximum:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: use an integer from 0 to {maximum}")
     return value
 
 
@@ -110,9 +112,12 @@ def add_distance_option(parser, choices: Sequence[str], help: str, default: str 
                                              "--metric is an alias)")
 
 
-def add_seed_option(parser, what: str = "random seed") -> None:
-    parser.add_argument("--seed", type=parse_seed, default=0,
-                        help=f"{what}, 0 to {MAX_SEED} (default 0); same seed, same result")
+def add_seed_option(parser, what: str = "random seed", maximum: int = MAX_SEED) -> None:
+    def seed(text: str) -> int:
+        return parse_seed(text, maximum)
+
+    parser.add_argument("--seed", type=seed, default=0,
+                        help=f"{what}, 0 to {maximum} (default 0); same seed, same result")
 
 
 def add_device_option(parser) -> None:

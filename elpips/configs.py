@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from .errors import InputError
+
 
 @dataclass(frozen=True)
 class TransformConfig:
@@ -28,11 +30,11 @@ class TransformConfig:
 
     def __post_init__(self):
         if self.num_scales < 1:
-            raise ValueError(f"num_scales must be >= 1, got {self.num_scales}")
+            raise InputError(f"num_scales must be >= 1, got {self.num_scales}")
         if self.offset_max < 0:
-            raise ValueError(f"offset_max must be >= 0, got {self.offset_max}")
+            raise InputError(f"offset_max must be >= 0, got {self.offset_max}")
         if not 0.0 < self.dropout_keep <= 1.0:
-            raise ValueError(f"dropout_keep must be in (0, 1], got {self.dropout_keep}")
+            raise InputError(f"dropout_keep must be in (0, 1], got {self.dropout_keep}")
 
     @property
     def scale_probabilities(self) -> list[float]:
@@ -60,7 +62,7 @@ class MetricConfig:
     def with_scales(self, num_scales: int) -> "MetricConfig":
         """This config with a different number of scale levels (E-LPIPS configs only)."""
         if self.transforms is None:
-            raise ValueError(f"{self.name} has no random transformations, so no scale levels to set")
+            raise InputError(f"{self.name} has no random transformations, so no scale levels to set")
         return dataclasses.replace(self, transforms=dataclasses.replace(self.transforms, num_scales=num_scales))
 
 
@@ -113,4 +115,4 @@ def get_config(name: str) -> MetricConfig:
     try:
         return CONFIGS[name]
     except KeyError:
-        raise ValueError(f"unknown metric {name!r}; choose one of {', '.join(CONFIGS)}") from None
+        raise InputError(f"unknown metric {name!r}; choose one of {', '.join(CONFIGS)}") from None

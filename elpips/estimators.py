@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .errors import InputError
 from .metric import Metric
 from .sampling import (
     BLOCK,
@@ -121,7 +122,7 @@ def _plan(metric: Metric, samples: int | None, max_samples: int, block: int) -> 
 
 def _pairs(x: torch.Tensor, y: torch.Tensor):
     if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise InputError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     n = x.shape[0]
     return torch.cat([x, y]), torch.arange(n), torch.arange(n) + n
 
@@ -181,10 +182,10 @@ def compare(
     of every other by ``z`` standard errors of the difference (two blocks at least), or ``max_samples``.
     """
     if len(candidates) < 1:
-        raise ValueError("compare needs at least one candidate")
+        raise InputError("compare needs at least one candidate")
     shapes = {tuple(c.shape) for c in candidates} | {tuple(reference.shape)}
     if len(shapes) != 1:
-        raise ValueError(f"reference and candidates must have the same shape, got {sorted(shapes)}")
+        raise InputError(f"reference and candidates must have the same shape, got {sorted(shapes)}")
     images = torch.cat([reference, *candidates])
     k = len(candidates)
     i, j = torch.arange(1, k + 1), torch.zeros(k, dtype=torch.long)

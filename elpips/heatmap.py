@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from .errors import InputError
 from .io import atomic_write
 
 # A dark-to-light colour scale through purple and orange (perceptually ordered: lightness rises
@@ -38,10 +39,10 @@ def _as_array(values) -> np.ndarray:
         values = values.detach().cpu().double().numpy()
     array = np.asarray(values, dtype=np.float64)
     if array.ndim < 2 or array.size == 0 or np.prod(array.shape[:-2]) != 1:  # (H, W), (1, H, W), (1, 1, H, W)
-        raise ValueError(f"a difference map must be one H x W array, got shape {np.shape(values)}")
+        raise InputError(f"a difference map must be one H x W array, got shape {np.shape(values)}")
     array = array.reshape(array.shape[-2:])
     if not np.isfinite(array).all():
-        raise ValueError("the difference map contains NaN or Inf values")
+        raise InputError("the difference map contains NaN or Inf values")
     return array
 
 
@@ -71,7 +72,7 @@ def render(values, vmax: float | None = None, background: np.ndarray | None = No
     colors = colorize(array, vmax)
     if background is not None:
         if background.shape != (*array.shape, 3):
-            raise ValueError(f"the background must be an {array.shape[0]} x {array.shape[1]} RGB image, "
+            raise InputError(f"the background must be an {array.shape[0]} x {array.shape[1]} RGB image, "
                              f"got {background.shape}")
         level = np.clip(array / vmax, 0, 1) if vmax > 0 else np.zeros_like(array)
         colors = _overlay(colors, level, background)

@@ -39,6 +39,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from .errors import InputError
 from .estimators import Estimate
 from .metric import Embedding, Metric
 from .sampling import BLOCK, DEFAULT_MAX_ERROR, DEFAULT_MAX_REL_ERROR, DEFAULT_MAX_SAMPLES, SamplingPlan, sample_blocks
@@ -86,7 +87,7 @@ def _distances_and_maps(
     pairs, from one computation of the squared feature differences. The distances take the arithmetic of
     Metric.embedding_distance step for step, so that they are its numbers to the last bit."""
     if upsample not in UPSAMPLING:
-        raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING)}, got {upsample!r}")
+        raise InputError(f"upsample must be one of {', '.join(UPSAMPLING)}, got {upsample!r}")
     i = torch.as_tensor(i, device=metric.device)
     j = torch.as_tensor(j, device=metric.device)
     height, width = size
@@ -216,7 +217,7 @@ def _pairs(metric: Metric, x: torch.Tensor, y: torch.Tensor):
     x = metric._check_images(x, "x")
     y = metric._check_images(y, "y")
     if x.shape[1:] != y.shape[1:] or (len(x) != len(y) and 1 not in (len(x), len(y))):
-        raise ValueError(
+        raise InputError(
             f"x and y must have the same shape (or one of them be a single image), got {tuple(x.shape)} and "
             f"{tuple(y.shape)}"
         )
@@ -250,7 +251,7 @@ def difference_maps(
     :func:`elpips.estimate_adaptive` does. Metrics without transformations take one exact sample.
     """
     if upsample not in UPSAMPLING:
-        raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING)}, got {upsample!r}")
+        raise InputError(f"upsample must be one of {', '.join(UPSAMPLING)}, got {upsample!r}")
     plan = SamplingPlan(samples, max_samples, block).resolved(metric.config.transforms is None)
     images, i, j = _pairs(metric, x, y)
     size = tuple(images.shape[-2:])

@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 
 from .configs import MetricConfig
+from .errors import InputError
 from .networks import ARCHITECTURES, activation_elements
 from .transforms import transformed_size
 
@@ -38,7 +39,7 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 
           "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
-class MemoryLimitError(ValueError):
+class MemoryLimitError(InputError):
     """A run that would need more memory than the limit; the message says how much and what to change."""
 
 
@@ -102,7 +103,7 @@ def parse_bytes(text: str) -> int:
     """``"12GB"``, ``"500M"``, ``"2GiB"``, ``"1e9"`` -> bytes (decimal units unless ``iB``)."""
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-z]*)\s*", text.lower())
     if match is None or match.group(2) not in _UNITS or float(match.group(1)) <= 0:
-        raise ValueError(f"invalid memory size {text!r}: use a number with a unit, like 12GB or 500MB")
+        raise InputError(f"invalid memory size {text!r}: use a number with a unit, like 12GB or 500MB")
     return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 

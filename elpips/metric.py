@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .configs import MetricConfig, get_config
+from .errors import InputError
 from .images import RANGE_TOLERANCE
 from .memory import RUNTIME_BYTES, evaluation_bytes, network_input
 from .networks import ARCHITECTURES, Backbone
@@ -70,16 +71,16 @@ class Metric(nn.Module):
     ):
         super().__init__()
         if input_range not in ("[0,1]", "[-1,1]"):
-            raise ValueError(f"input_range must be '[0,1]' or '[-1,1]', got {input_range!r}")
+            raise InputError(f"input_range must be '[0,1]' or '[-1,1]', got {input_range!r}")
         self.config = config
         self.input_range = input_range
         self._max_batch = max_batch
         self.backbone = Backbone(ARCHITECTURES[config.backbone], config.pooling, config.taps)
         missing = self.backbone.load_state_dict(backbone_state, strict=False).missing_keys
         if missing:
-            raise ValueError(f"backbone weights for {config.backbone} lack {', '.join(missing)}")
+            raise InputError(f"backbone weights for {config.backbone} lack {', '.join(missing)}")
         if [len(w) for w in linear_weights] != self.backbone.channels:
-            raise ValueError(
+            raise InputError(
                 f"{config.linear_weights} has layers of {[len(w) for w in linear_weights]} channels; "
                 f"{config.name} compares maps of {self.backbone.channels}"
             )
@@ -142,33 +143,33 @@ class Metric(nn.Module):
     def _check_images(self, images: torch.Tensor, name: str) -> torch.Tensor:
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ValueError(f"{name} must be an (N, 3, H, W) tensor, got {shape}; "
+            raise InputError(f"{name} must be an (N, 3, H, W) tensor, got {shape}; "
                              "elpips.as_image_batch converts arrays and files")
         if images.shape[0] == 0:
-            raise ValueError(f"{name} is an empty batch; pass at least one image")
+            raise InputError(f"{name} is an empty batch; pass at least one image")
         height, width = images.shape[-2:]
         if min(height, width) < self.min_image_size:
             hint = ""
             if self.config.transforms:
                 hint = " or a config with fewer scale levels (load_metric(..., num_scales=...))"
-            raise ValueError(
+            raise InputError(
                 f"{name} is {height}x{width} pixels; {self.config.name} needs at least "
                 f"{self.min_image_size}x{self.min_image_size}: upscale the images{hint}"
             )
         if not images.is_floating_point():
-            raise ValueError(f"{name} has dtype {images.dtype}; pass floats (elpips.as_image_batch converts uint8)")
+            raise InputError(f"{name} has dtype {images.dtype}; pass floats (elpips.as_image_batch converts uint8)")
         images = images.to(device=self.device, dtype=self.shift.dtype)  # float16/64 -> the network's float32
         with torch.no_grad():  # one device sync for the three checks
             checks = [images.amin(), images.amax(), torch.isfinite(images).all().to(images.dtype)]
             low, high, finite = torch.stack(checks).tolist()
         if not finite:
-            raise ValueError(f"{name} contains NaN or Inf values")
+            raise InputError(f"{name} contains NaN or Inf values")
         lo_bound, hi_bound = (0.0, 1.0) if self.input_range == "[0,1]" else (-1.0, 1.0)
         if low < lo_bound - RANGE_TOLERANCE or high > hi_bound + RANGE_TOLERANCE:
             hint = ""
             if self.input_range == "[0,1]" and low >= -1 - RANGE_TOLERANCE:
                 hint = " (images in [-1, 1]? load the metric with input_range='[-1,1]' or map them with (x + 1) / 2)"
-            raise ValueError(f"{name} has values in [{low:.4g}, {high:.4g}]; with input_range={self.input_range!r} "
+            raise InputError(f"{name} has values in [{low:.4g}, {high:.4g}]; with input_range={self.input_range!r} "
                              f"they must lie in {self.input_range} "
                              f"(overshoots up to {RANGE_TOLERANCE:g} are clamped){hint}")
         if low < lo_bound or high > hi_bound:  # a resampling overshoot within the tolerance
@@ -268,7 +269,7 @@ class Metric(nn.Module):
         x = self._check_images(x, "x")
         y = self._check_images(y, "y")
         if x.shape != y.shape:
-            raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+            raise InputError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
         n = x.shape[0]
         draws = self.sample_draws(samples, generator, stratify=samples)
         embedding = self.embed(torch.cat([x, y]), draws)

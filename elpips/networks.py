@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .errors import InputError
+
 
 @dataclass(frozen=True)
 class Conv:
@@ -99,7 +101,7 @@ class Backbone(nn.Module):
     def __init__(self, architecture: Architecture, pooling: str, taps: str):
         super().__init__()
         if pooling not in ("max", "avg"):
-            raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
+            raise InputError(f"pooling must be 'max' or 'avg', got {pooling!r}")
         modules: list[nn.Module] = []
         for layer in architecture.layers:
             if isinstance(layer, Conv):

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
+from .errors import InputError
+
 if TYPE_CHECKING:  # torch loads when a standard error is computed: the command line starts without it
     import torch
 
@@ -44,7 +46,7 @@ Block = TypeVar("Block")
 def block_size(samples: int, block: int) -> int:
     """The largest block size up to ``block`` that splits ``samples`` into at least two whole blocks."""
     if samples < 1 or block < 1:
-        raise ValueError(f"samples and block must be >= 1, got {samples} and {block}")
+        raise InputError(f"samples and block must be >= 1, got {samples} and {block}")
     return next((b for b in range(min(block, samples // 2), 1, -1) if samples % b == 0), 1)
 
 
@@ -63,7 +65,7 @@ class SamplingPlan:
 
     def __post_init__(self) -> None:
         if (self.samples is not None and self.samples < 1) or self.max_samples < 1 or self.block < 1:
-            raise ValueError(f"samples, max_samples and block must be >= 1, got {self.samples}, "
+            raise InputError(f"samples, max_samples and block must be >= 1, got {self.samples}, "
                              f"{self.max_samples} and {self.block}")
 
     def resolved(self, deterministic: bool) -> "SamplingPlan":

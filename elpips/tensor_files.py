@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import InputError
+
 _DTYPES = {torch.float32: ("F32", np.dtype("<f4"))}
 _BY_CODE = {code: (dtype, np_dtype) for dtype, (code, np_dtype) in _DTYPES.items()}
 
 
-class TensorFileError(ValueError):
+class TensorFileError(InputError):
     """A file that is not a well-formed tensor file of the kinds this module writes."""
 
 
@@ -59,7 +61,7 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
             begin, end = entry["data_offsets"]
             shape = tuple(int(n) for n in entry["shape"])
             if not 0 <= begin <= end <= len(body) or end - begin != np_dtype.itemsize * int(np.prod(shape)):
-                raise ValueError(f"{name}: data offsets {begin}..{end} do not fit the file or the shape {shape}")
+                raise InputError(f"{name}: data offsets {begin}..{end} do not fit the file or the shape {shape}")
             array = np.frombuffer(body[begin:end], dtype=np_dtype).reshape(shape)
             tensors[name] = torch.from_numpy(array.astype(np_dtype.newbyteorder("="), copy=True)).to(dtype)
     except (struct.error, ValueError, KeyError, TypeError, AttributeError) as error:

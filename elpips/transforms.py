@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .configs import TransformConfig
+from .errors import InputError
 
 _PERMUTATIONS = torch.tensor(list(permutations(range(3))))
 
@@ -106,9 +107,9 @@ def sample_draws(config: TransformConfig, count: int, generator: torch.Generator
     and much less noisy than B i.i.d. draws (the scale level alone carries most of the variance).
     """
     if count < 1:
-        raise ValueError(f"count must be >= 1, got {count}")
+        raise InputError(f"count must be >= 1, got {count}")
     if stratify < 1:
-        raise ValueError(f"stratify must be >= 1, got {stratify}")
+        raise InputError(f"stratify must be >= 1, got {stratify}")
     g = generator
     cumulative = torch.tensor(config.scale_probabilities, dtype=torch.float64).cumsum(0)
     scale = torch.searchsorted(cumulative[:-1], _uniforms(count, stratify, g)[:, 0], right=True) + 1

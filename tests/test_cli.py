@@ -388,3 +388,24 @@ def test_the_progress_bar_is_honest_about_what_it_counts(distance, samples, tota
             bar = progress.__self__
             assert bar.total == total and bar.unit == "draw"
             assert ("at most 5000" in bar.desc) == (samples is None)
+
+
+def test_an_input_error_names_its_option_as_each_front_end_spells_it():
+    from elpips.errors import InputError
+
+    error = InputError("--max-memory 1GB is below the estimate: raise --max-memory or lower --size",
+                       field="max_memory")
+    assert str(error) == error.worded("tool") == error.message
+    assert error.worded("app") == "max_memory 1GB is below the estimate: raise max_memory or lower size"
+    assert error.worded("job") == error.worded("app") and error.field == "max_memory"
+    assert isinstance(error, ValueError) and issubclass(elpips.ImageError, InputError)
+
+
+def test_a_bug_is_not_reported_as_a_usage_error(monkeypatch, small):
+    # A ValueError the code did not mean for the user (an overflow, a broken invariant) keeps its traceback.
+    def broken(*args, **kwargs):
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setattr(elpips, "load_image", broken)
+    with pytest.raises(ValueError, match="internal invariant"):
+        cli.main(["distance", str(small[0]), str(small[1]), "--metric", "lpips_vgg"])

@@ -316,3 +316,21 @@ def test_progress_reports_the_time_left_from_the_runs_own_step_times():
     assert left[0] is None                      # one step: nothing measured yet
     assert all(s is not None and s >= 0 for s in left[1:])
     assert left[-1] == 0
+
+
+def test_every_derivation_of_the_largest_seed_seeds_a_generator():
+    from geometry.engine import seeds
+
+    for derive in seeds.DERIVATIONS:
+        generator = seeds.generator(derive(seeds.MAX_SEED))  # 2 * seed + 2 once overflowed (2**64)
+        assert torch.rand(1, generator=generator).shape == (1,)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7917, 7918, 7919, 2**62, 2**63 - 1])
+def test_no_derived_seed_is_another_stream_of_the_same_run(seed):
+    # 7917..7919 once gave the perturbed copies the stream of the run's own start, draws or spacing.
+    from geometry.engine import seeds
+
+    streams = [derive(seed) for derive in seeds.DERIVATIONS]
+    assert len(set(streams)) == len(streams)
+    assert all(0 <= stream < 2**64 for stream in streams)

@@ -158,7 +158,7 @@ def test_a_failed_frame_write_keeps_the_checkpoint_and_resume_writes_the_rest(tm
 
 
 def test_a_video_cut_short_by_the_file_size_limit_is_an_error_not_a_truncated_file(tmp_path):
-    code = ("import resource, sys, numpy as np; from geometry import video; "
+    code = ("import resource, sys, numpy as np; from geometry.service import video; "
             "resource.setrlimit(resource.RLIMIT_FSIZE, (3000, resource.RLIM_INFINITY)); "
             "frames = np.random.default_rng(0).integers(0, 255, (10, 64, 64, 3), dtype=np.uint8)\n"
             "for write in (video.write_mp4, video.write_gif):\n"

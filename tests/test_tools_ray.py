@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 
 ray = pytest.importorskip("ray")
 
-from geometry import jobs  # noqa: E402
+from geometry.service import jobs  # noqa: E402
 from geometry.service.backends.ray_backend import RayBackend  # noqa: E402
 from geometry.tools import batch  # noqa: E402
 

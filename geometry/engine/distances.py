@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import torch
 
 from elpips.configs import METRIC_NAMES
+from elpips.errors import InputError
 from geometry.options import distance_name, is_distance_object
 
 
@@ -112,7 +113,7 @@ class DistanceFamily:
         self.device = device
         if isinstance(distance, str):
             if distance not in DISTANCE_NAMES:
-                raise ValueError(
+                raise InputError(
                     f"unknown distance {distance!r}: use one of {', '.join(DISTANCE_NAMES)} "
                     "or an object with sample_draws/embed/embedding_distance")
             self.name = distance
@@ -121,7 +122,7 @@ class DistanceFamily:
             self.name = distance_name(distance)
             self._base = distance
         else:
-            raise ValueError(
+            raise InputError(
                 f"distance must be a name ({', '.join(DISTANCE_NAMES)}) or an object with "
                 f"sample_draws/embed/embedding_distance methods, got {type(distance).__name__}")
 
@@ -149,7 +150,7 @@ class DistanceFamily:
                 metric = self._load(scales)
                 if short >= metric.min_image_size:
                     return metric
-        raise ValueError(
+        raise InputError(
             f"images of {size[0]}x{size[1]} px are smaller than {self.name!r} accepts "
             f"({getattr(base, 'min_image_size', '?')} px); pass a larger size")
 
@@ -163,5 +164,5 @@ def resolve_device(device: str | torch.device | None, distance: Any = None) -> t
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was requested but CUDA is not available; use device='cpu' or 'auto'")
+        raise InputError("device 'cuda' was requested but CUDA is not available; use device='cpu' or 'auto'")
     return device

@@ -22,12 +22,14 @@ from typing import Any
 
 import torch
 
+from elpips.errors import InputError
+
 ENERGY_FORMS = ("squared", "linear")
 
 
 def check_form(form: str) -> str:
     if form not in ENERGY_FORMS:
-        raise ValueError(f"energy must be one of {ENERGY_FORMS}, got {form!r}")
+        raise InputError(f"energy must be one of {ENERGY_FORMS}, got {form!r}")
     return form
 
 
@@ -76,6 +78,6 @@ def barycenter_energy(weights: torch.Tensor, form: str = "squared") -> PairEnerg
 def path_energy(frames: int, form: str = "squared") -> PairEnergy:
     """Energy of a path of `frames` images (both endpoints included), laid out in order."""
     if frames < 2:
-        raise ValueError(f"a path needs at least 2 frames (its endpoints), got {frames}")
+        raise InputError(f"a path needs at least 2 frames (its endpoints), got {frames}")
     steps = torch.arange(frames - 1)
     return PairEnergy(steps, steps + 1, torch.ones(frames - 1), check_form(form))

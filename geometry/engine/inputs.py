@@ -22,6 +22,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from elpips.errors import InputError
+
 
 def _load_one(item: Any, position: int) -> torch.Tensor:
     import elpips
@@ -48,13 +50,13 @@ def target_size(first_hw: tuple[int, int], size: int | Sequence[int] | None) -> 
         return height, width
     if isinstance(size, int):
         if size < 1:
-            raise ValueError(f"size must be a positive number of pixels, got {size}")
+            raise InputError(f"size must be a positive number of pixels, got {size}")
         if height <= width:
             return size, max(1, round(size * width / height))
         return max(1, round(size * height / width)), size
     size = tuple(int(s) for s in size)
     if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"size must be an int (short side) or (H, W) with positive entries, got {size}")
+        raise InputError(f"size must be an int (short side) or (H, W) with positive entries, got {size}")
     return size
 
 
@@ -84,7 +86,7 @@ def prepare_images(images: Any, size: int | Sequence[int] | None = None) -> torc
     CPU tensor in [0, 1], centre-cropped to a common aspect ratio and resized (module docstring policy)."""
     batches = [_load_one(item, k).detach().to("cpu", torch.float32) for k, item in enumerate(_as_items(images))]
     if not batches:
-        raise ValueError("no images given: pass at least one image, path or array")
+        raise InputError("no images given: pass at least one image, path or array")
     singles = [image.unsqueeze(0) for batch in batches for image in batch]
     size_hw = target_size(tuple(singles[0].shape[-2:]), size)
     return torch.cat([resize(crop_to_aspect(image, size_hw), size_hw) for image in singles])

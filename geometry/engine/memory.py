@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from elpips.memory import available_bytes, check, largest_fitting, step_bytes
 from geometry.engine.optimize import effective_stages, stage_sizes
-from geometry.engine.presets import get_preset
+from geometry.engine.presets import run_recipe
 
 _FLOAT_BYTES = 4
 
@@ -23,11 +23,7 @@ def run_memory(kind: str, distance: str, images: int, free: int, size: tuple[int
     fixed: a geodesic's frames, or a barycenter's targets + 1), `free` optimised images, output `size` (H, W)."""
     from elpips.configs import get_config
 
-    recipe = get_preset(preset, kind)
-    if steps is not None:
-        recipe = recipe.with_steps(int(steps))
-    if draws_per_step is not None:
-        recipe = recipe.with_draws(int(draws_per_step))
+    recipe = run_recipe(preset, kind, tuple(size), steps=steps, draws_per_step=draws_per_step)
     stages = effective_stages(recipe.stages, tuple(size))
     config = None if distance == "l2" else get_config(distance)
     peak = 0
@@ -46,7 +42,7 @@ def check_run(kind: str, distance: str, images: int, free: int, size: tuple[int,
               preset: str = "fast", steps: int | None = None, draws_per_step: int | None = None,
               limit: int | None = None, describe: str = "this run", flag: str | None = "--max-memory",
               size_option: str = "--size {}") -> None:
-    """Raise MemoryLimitError (a ValueError) when the run would need more than `limit` bytes (default: what
+    """Raise MemoryLimitError (an InputError) when the run would need more than `limit` bytes (default: what
     `device` has available), suggesting the largest short side that fits, formatted into `size_option`;
     `flag` is the option that raises the limit (see `elpips.memory.check`)."""
     def needed(hw: Sequence[int]) -> int:

@@ -13,7 +13,7 @@ Checkpoints (a torch file, written atomically) hold the free images, the Adam st
 state, the stage position, the energies and the time spent: everything the trajectory depends on, so a
 resumed run continues exactly where the saved one was (bit-for-bit on the same device and software).
 A checkpoint that cannot be read, or belongs to another run (different inputs or settings), raises
-ValueError. On SIGINT/SIGTERM (main thread only) the loop finishes the current step, writes the
+InputError. On SIGINT/SIGTERM (main thread only) the loop finishes the current step, writes the
 checkpoint, and re-delivers the signal to the previous handler. A checkpoint that cannot be written
 (full disk, file size limit, permissions) raises CheckpointWriteError (an OSError naming the path and
 errno, and the step of the last checkpoint written, which stays as it was); only the final checkpoint
@@ -37,6 +37,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from elpips.errors import InputError
 from geometry.engine import seeds
 from geometry.engine.distances import DistanceFamily
 from geometry.engine.energies import PairEnergy
@@ -104,7 +105,7 @@ class Problem:
         shape = (self.free_count,) + tuple(fixed.shape[1:])
         if method == "given":
             if self.start is None:
-                raise ValueError("init 'given' needs start images")
+                raise InputError("init 'given' needs start images")
             start = resize(self.start, tuple(fixed.shape[-2:]))
         elif method == "noise":
             start = 0.5 + 0.2 * torch.randn(shape, generator=generator)
@@ -115,7 +116,7 @@ class Problem:
                 times = torch.arange(1, self.free_count + 1, dtype=torch.float64) / (self.free_count + 1)
             start = dissolve(fixed[0:1], fixed[1:2], times)
         else:
-            raise ValueError(f"unknown init {method!r}: use 'noise', 'mean', 'even' or start images")
+            raise InputError(f"unknown init {method!r}: use 'noise', 'mean', 'even' or start images")
         return start.clamp(CLIP_LOW, CLIP_HIGH)
 
 
@@ -188,15 +189,15 @@ def load_checkpoint(path: str | os.PathLike, key: str) -> RunState:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a damaged file
-        raise ValueError(f"checkpoint {os.fspath(path)!r} is unreadable or corrupt ({type(error).__name__}); "
+        raise InputError(f"checkpoint {os.fspath(path)!r} is unreadable or corrupt ({type(error).__name__}); "
                          "delete it to start the run afresh") from error
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{os.fspath(path)!r} is not a geometry checkpoint; delete or move it to start afresh")
+        raise InputError(f"{os.fspath(path)!r} is not a geometry checkpoint; delete or move it to start afresh")
     if payload.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint {os.fspath(path)!r} has version {payload.get('version')}, this code reads "
+        raise InputError(f"checkpoint {os.fspath(path)!r} has version {payload.get('version')}, this code reads "
                          f"version {CHECKPOINT_VERSION}; delete it to start afresh")
     if payload.get("fingerprint") != key:
-        raise ValueError(f"checkpoint {os.fspath(path)!r} belongs to a different run (other inputs or settings): "
+        raise InputError(f"checkpoint {os.fspath(path)!r} belongs to a different run (other inputs or settings): "
                          "resume with the same inputs and settings, or delete it to start afresh")
     try:
         return RunState(
@@ -205,7 +206,7 @@ def load_checkpoint(path: str | os.PathLike, key: str) -> RunState:
             energies=[(int(s), float(e)) for s, e in payload["energies"]],
             seconds=float(payload["seconds"]), evaluations=float(payload["evaluations"]))
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ValueError(f"checkpoint {os.fspath(path)!r} is incomplete or corrupt ({error}); "
+        raise InputError(f"checkpoint {os.fspath(path)!r} is incomplete or corrupt ({error}); "
                          "delete it to start the run afresh") from error
 
 
@@ -245,9 +246,9 @@ def _autocast(device: torch.device, dtype: str | None):
         return contextlib.nullcontext()
     if dtype == "bfloat16":
         if device.type != "cuda":
-            raise ValueError("dtype='bfloat16' (autocast for the network) needs a CUDA device; use dtype=None on CPU")
+            raise InputError("dtype='bfloat16' (autocast for the network) needs a CUDA device; use dtype=None on CPU")
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    raise ValueError(f"dtype must be None, 'float32' or 'bfloat16', got {dtype!r}")
+    raise InputError(f"dtype must be None, 'float32' or 'bfloat16', got {dtype!r}")
 
 
 def upsample(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -306,7 +307,7 @@ class _Run:
     def __init__(self, problem: Problem, family: DistanceFamily, preset: Preset, seed: int, device: torch.device,
                  settings: dict, checkpoint, checkpoint_every: int | None, snapshot_steps):
         if checkpoint_every is not None and checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be >= 1 steps, got {checkpoint_every}")
+            raise InputError(f"checkpoint_every must be >= 1 steps, got {checkpoint_every}")
         self.problem, self.family, self.device = problem, family, device
         self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
         self.out_size = tuple(problem.fixed.shape[-2:])

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
+from elpips.errors import InputError
 from geometry.engine.schedules import SCHEDULES
 
 
@@ -39,9 +40,9 @@ class Stage:
 
     def __post_init__(self):
         if self.divisor < 1 or self.steps < 0 or self.draws < 1 or self.lr <= 0:
-            raise ValueError(f"invalid stage {self}: divisor >= 1, steps >= 0, draws >= 1 and lr > 0 are required")
+            raise InputError(f"invalid stage {self}: divisor >= 1, steps >= 0, draws >= 1 and lr > 0 are required")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}: use one of {SCHEDULES}")
+            raise InputError(f"unknown schedule {self.schedule!r}: use one of {SCHEDULES}")
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Preset:
     def with_steps(self, steps: int) -> "Preset":
         """The same recipe with `steps` in total, shared among the stages in the preset's proportions."""
         if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
+            raise InputError(f"steps must be >= 1, got {steps}")
         total = self.steps
         shares = [stage.steps * steps / total for stage in self.stages]
         counts = [int(share) for share in shares]
@@ -134,6 +135,36 @@ def get_preset(preset: str | Preset, kind: str = "barycenter", size: tuple[int, 
     if isinstance(preset, Preset):
         return preset
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)} "
+        raise InputError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)} "
                          "or a geometry.engine.presets.Preset")
     return PRESETS[preset].for_run(kind, size)
+
+
+def run_recipe(preset: str | Preset, kind: str, size: tuple[int, int] | None, *, steps: int | None = None,
+               draws_per_step: int | None = None, init: str | None = None) -> Preset:
+    """The recipe a run takes: the one place that answers "which stages does this run optimise?" (the engine, the
+    run service, the memory check and the app's forecast all ask here).
+
+    Args:
+        preset: a preset name (``"fast"``, ``"reference"``) or a `Preset`.
+        kind: ``"barycenter"`` or ``"geodesic"`` (a path's fast recipe depends on its frames' size).
+        size: the run's output size (H, W).
+        steps: the total number of steps, rescaling the stages (None: the preset's).
+        draws_per_step: the draws of every stage (None: the preset's).
+        init: the start method (None: the preset's).
+
+    Returns:
+        The `Preset` to run with.
+
+    Example:
+        >>> run_recipe("fast", "geodesic", (256, 256), steps=40).steps
+        40
+    """
+    recipe = get_preset(preset, kind, None if size is None else tuple(size))
+    if steps is not None:
+        recipe = recipe.with_steps(int(steps))
+    if draws_per_step is not None:
+        recipe = recipe.with_draws(int(draws_per_step))
+    if init is not None:
+        recipe = recipe.with_init(init)
+    return recipe

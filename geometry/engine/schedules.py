@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from elpips.errors import InputError
+
 SCHEDULES = ("reference", "cosine")
 COSINE_FLOOR = 0.05
 
@@ -30,4 +32,4 @@ def learning_rate(schedule: str, t: int, total: int, base: float) -> float:
         return reference_lr(t, base)
     if schedule == "cosine":
         return cosine_lr(t, total, base)
-    raise ValueError(f"unknown schedule {schedule!r}: use one of {SCHEDULES}")
+    raise InputError(f"unknown schedule {schedule!r}: use one of {SCHEDULES}")

@@ -26,6 +26,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from elpips.errors import InputError
+
 LUMA = (0.299, 0.587, 0.114)
 
 
@@ -62,10 +64,10 @@ def ghost_fraction(result: torch.Tensor, truth: torch.Tensor, dissolve: torch.Te
     images = [torch.as_tensor(x).detach().double().cpu() for x in (result, truth, dissolve)]
     images = [x.unsqueeze(0) if x.dim() == 3 else x for x in images]
     if any(x.shape != images[0].shape or x.shape[:2] != (1, 3) for x in images):
-        raise ValueError(f"result, truth and dissolve must be single RGB images of one size, got "
+        raise InputError(f"result, truth and dissolve must be single RGB images of one size, got "
                          f"{[tuple(x.shape) for x in images]}")
     if min(images[0].shape[-2:]) <= 2 * border + 2:
-        raise ValueError(f"images of {tuple(images[0].shape[-2:])} px are too small for a {border} px border")
+        raise InputError(f"images of {tuple(images[0].shape[-2:])} px are too small for a {border} px border")
     y, t, d = (edges(x, sigma, border).flatten() for x in images)
     basis = torch.stack([t, d], dim=1)
     weights = torch.linalg.lstsq(basis, y.unsqueeze(1)).solution.flatten()
@@ -111,10 +113,10 @@ def spectral_ghost(result: torch.Tensor, truth: torch.Tensor, a: torch.Tensor, b
     images = [torch.as_tensor(x).detach().double().cpu() for x in (result, truth, a, b)]
     images = [x.unsqueeze(0) if x.dim() == 3 else x for x in images]
     if any(x.shape != images[0].shape or x.shape[:2] != (1, 3) for x in images):
-        raise ValueError(f"result, truth, a and b must be single RGB images of one size, got "
+        raise InputError(f"result, truth, a and b must be single RGB images of one size, got "
                          f"{[tuple(x.shape) for x in images]}")
     if min(images[0].shape[-2:]) < 16:
-        raise ValueError(f"images of {tuple(images[0].shape[-2:])} px are too small for a spectrum (16 px or more)")
+        raise InputError(f"images of {tuple(images[0].shape[-2:])} px are too small for a spectrum (16 px or more)")
     power = power_spectrum(images[0])[0]
     middle, end_a, end_b = (p / p.sum().clamp_min(1e-300) for p in power_spectrum(torch.cat(images[1:]), smooth))
     ends = (end_a + end_b) / 2
@@ -132,5 +134,5 @@ def highpass_contrast(image: torch.Tensor, sigma: float = 4.0, border: int = 4) 
     x = torch.as_tensor(image).detach().double().cpu()
     x = x.unsqueeze(0) if x.dim() == 3 else x
     if x.dim() != 4 or x.shape[1] != 3 or min(x.shape[-2:]) <= 2 * border + 2:
-        raise ValueError(f"expected RGB images (N, 3, H, W) larger than a {border} px border, got {tuple(x.shape)}")
+        raise InputError(f"expected RGB images (N, 3, H, W) larger than a {border} px border, got {tuple(x.shape)}")
     return edges(x, sigma, border).square().mean().sqrt().item()

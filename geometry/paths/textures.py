@@ -27,6 +27,7 @@ from typing import Any, Callable, NamedTuple
 import torch
 import torch.nn.functional as F
 
+from elpips.errors import InputError
 from geometry.engine.inputs import resize
 from geometry.paths.quality import LUMA, gaussian_blur
 from geometry.paths.spacing import consecutive_distances, cumulative_length, parameters_at
@@ -188,15 +189,15 @@ def spectral_gain(blend: torch.Tensor, target_power: torch.Tensor) -> torch.Tens
 def _check(a: Any, b: Any, times: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     for name, image in (("a", a), ("b", b)):
         if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[:2] != (1, 3):
-            raise ValueError(f"{name} must be a (1, 3, H, W) tensor, got "
+            raise InputError(f"{name} must be a (1, 3, H, W) tensor, got "
                              f"{tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__}")
     if a.shape != b.shape:
-        raise ValueError(f"a and b must have one size, got {tuple(a.shape)} and {tuple(b.shape)}: resize them first")
+        raise InputError(f"a and b must have one size, got {tuple(a.shape)} and {tuple(b.shape)}: resize them first")
     if min(a.shape[-2:]) < 16:
-        raise ValueError(f"images of {tuple(a.shape[-2:])} px are too small for a texture path (16 px or more)")
+        raise InputError(f"images of {tuple(a.shape[-2:])} px are too small for a texture path (16 px or more)")
     times = torch.as_tensor(times, dtype=torch.float64).flatten()
     if times.numel() == 0 or not bool(((times > 0) & (times < 1)).all()):
-        raise ValueError(f"times must be a non-empty 1-D tensor of inner times in (0, 1), got {times.tolist()}")
+        raise InputError(f"times must be a non-empty 1-D tensor of inner times in (0, 1), got {times.tolist()}")
     return a, b, times
 
 

@@ -33,6 +33,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from elpips.errors import InputError
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 #: Distance at or above which two consecutive frames count as a scene cut, per distance (see the module doc).
@@ -56,7 +58,7 @@ class ClipInput:
 def read_clip(path: str | os.PathLike, fps: float | None = None) -> ClipInput:
     """A video file, or a folder of frame images in numeric order at ``fps`` (required for a folder).
 
-    Raises ValueError (one line) for a missing path, an unreadable video or frame, frames of different sizes,
+    Raises InputError (one line) for a missing path, an unreadable video or frame, frames of different sizes,
     or fewer than two frames.
     """
     from geometry.service import video
@@ -64,17 +66,17 @@ def read_clip(path: str | os.PathLike, fps: float | None = None) -> ClipInput:
     path = Path(path)
     if path.is_dir():
         if fps is None:
-            raise ValueError(f"{path} is a folder of frames: give its frame rate with --input-fps")
+            raise InputError(f"{path} is a folder of frames: give its frame rate with --input-fps")
         files = frame_files(path)
         frames = _read_frames(files)
         clip = ClipInput(frames, float(fps), tuple(files))
     else:
         if fps is not None:
-            raise ValueError("--input-fps applies to a folder of frames; a video file has its own frame rate")
+            raise InputError("--input-fps applies to a folder of frames; a video file has its own frame rate")
         decoded = video.read_video(path)
         clip = ClipInput(decoded.frames, decoded.fps, (path,), path if video.has_audio(path) else None)
     if len(clip.frames) < 2:
-        raise ValueError(f"{path} has {len(clip.frames)} frame; in-between frames need at least 2")
+        raise InputError(f"{path} has {len(clip.frames)} frame; in-between frames need at least 2")
     return clip
 
 
@@ -87,7 +89,7 @@ def source_digest(path: str | os.PathLike) -> str:
     if path.is_file():
         return hashlib.sha256(path.read_bytes()).hexdigest()
     if not path.is_dir():
-        raise ValueError("not found: give a video file or a folder of frames")
+        raise InputError("not found: give a video file or a folder of frames")
     digest = hashlib.sha256()
     for file in frame_files(path):
         digest.update(file.name.encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
@@ -98,7 +100,7 @@ def frame_files(folder: Path) -> list[Path]:
     """The image files in ``folder`` in numeric order (frame_2 before frame_10), then by name."""
     files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
-        raise ValueError(f"{folder} holds no frame images ({', '.join(IMAGE_SUFFIXES)})")
+        raise InputError(f"{folder} holds no frame images ({', '.join(IMAGE_SUFFIXES)})")
     return sorted(files, key=lambda p: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", p.name)])
 
 
@@ -110,7 +112,7 @@ def _read_frames(files: list[Path]) -> np.ndarray:
     sizes = {frame.shape[:2] for frame in frames}
     if len(sizes) > 1:
         odd = next(f for f, frame in zip(files, frames) if frame.shape[:2] != frames[0].shape[:2])
-        raise ValueError(f"the frames differ in size: {files[0].name} is {frames[0].shape[1]}x{frames[0].shape[0]}, "
+        raise InputError(f"the frames differ in size: {files[0].name} is {frames[0].shape[1]}x{frames[0].shape[0]}, "
                          f"{odd.name} is not; give frames of one size")
     return np.stack(frames)
 
@@ -149,7 +151,7 @@ def rate_plan(count: int, fps: float, to_fps: float) -> TimingPlan:
     """Output frames at ``to_fps`` over the time of ``count`` frames at ``fps`` (output frame n at the input time
     n * fps / to_fps, up to the last input frame)."""
     if not to_fps > 0:
-        raise ValueError(f"--to-fps must be positive, got {to_fps}")
+        raise InputError(f"--to-fps must be positive, got {to_fps}")
     speed = fps / to_fps                          # input frames per output frame
     times = [n * speed for n in range(math.floor((count - 1) / speed + 1e-9) + 1)]
     ratio = (Fraction(to_fps) / Fraction(fps)).limit_denominator(1000)
@@ -199,11 +201,11 @@ def consecutive_distances(frames: np.ndarray, distance: Any, device: Any = None,
 
 
 def cut_threshold(distance_name: str, given: float | None) -> float:
-    """``given``, or the default for the distance (ValueError when there is none)."""
+    """``given``, or the default for the distance (InputError when there is none)."""
     if given is not None:
         return float(given)
     if distance_name not in CUT_THRESHOLDS:
-        raise ValueError(f"no default scene-cut threshold for the distance {distance_name!r}: give --cut-threshold")
+        raise InputError(f"no default scene-cut threshold for the distance {distance_name!r}: give --cut-threshold")
     return CUT_THRESHOLDS[distance_name]
 
 

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from elpips.errors import InputError
 from geometry.options import (
     OPTION_NAMES,
     RunOptions,
@@ -103,12 +104,13 @@ _COMMON_SETTINGS = (set(OPTION_NAMES) - {"device"}) | {"max_memory"}
 SETTINGS: dict[str, frozenset[str]] = {
     "average": frozenset(_COMMON_SETTINGS),
     "barycenter": frozenset(_COMMON_SETTINGS),
-    "geodesic": frozenset(_COMMON_SETTINGS | {"frames", "fps", "gif"}),
+    "geodesic": frozenset(_COMMON_SETTINGS | {"frames", "fps", "gif", "output_size"}),
     "perturbed_barycenter": frozenset(_COMMON_SETTINGS | {"mode", "count"}),
     # the run options a clip takes, and the fields of `geometry.service.geodesic_run.GeodesicRequest` it sets
     # (CLIP_SETTINGS)
     "clip": frozenset({"distance", "size", "steps", "preset", "seed", "energy", "checkpoint_every", "max_memory",
-                       "insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif"}),
+                       "motion", "refine", "insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats",
+                       "montage", "gif", "output_size"}),
 }
 
 #: Settings that do not change a job's outputs (resume is bit-for-bit whatever the checkpoint interval).
@@ -117,7 +119,7 @@ _NOT_IN_SPEC = {"checkpoint_every", "max_memory"}
 _JOB_KEYS = {"name", "kind", "inputs", "weights", "settings", "output"}
 
 
-class JobFileError(ValueError):
+class JobFileError(InputError):
     """The job file as a whole cannot be used (missing, unparsable, no job list)."""
 
 
@@ -303,7 +305,7 @@ def _check_inputs(inputs: Any, kind: str | None, base_dir: Path,
     for p in paths:
         try:
             elpips.load_image(p)
-        except ValueError as error:  # elpips.ImageError: missing or unreadable, one line
+        except InputError as error:  # elpips.ImageError: missing or unreadable, one line
             errors.append(str(error))
             continue
         digests.append(hashlib.sha256(p.read_bytes()).hexdigest())
@@ -317,7 +319,7 @@ def _clip_digests(paths: tuple[Path, ...], errors: list[str]) -> tuple[str, ...]
     for p in paths:
         try:
             digests.append(source_digest(p))
-        except (OSError, ValueError) as error:
+        except (OSError, InputError) as error:
             errors.append(f"clip {p}: {error}")
     return tuple(digests)
 
@@ -356,7 +358,7 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
 
         try:
             parse_bytes(str(settings["max_memory"]))
-        except ValueError as error:
+        except InputError as error:
             errors.append(f"max_memory = {settings['max_memory']!r}: {error}")
     if kind == "geodesic":
         integer("frames", 3)
@@ -369,6 +371,9 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
         integer("count", 1)
     if kind == "clip":
         _check_clip_settings(settings, errors)
+    if kind in ("geodesic", "clip") and "output_size" in settings:
+        errors.extend(problem.replace("size", "output_size", 1)  # the same values as size
+                      for problem in option_problems({"size": settings["output_size"]}))
 
 
 def _check_clip_settings(settings: Mapping[str, Any], errors: list[str]) -> None:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from elpips.errors import InputError
 from elpips.io import read_json, write_json
 
 #: The folder's own state: what resuming checks (not an output of the run).
@@ -54,11 +55,11 @@ class RunFolder:
         if resume and stored is not None and stored.get("settings") != settings:
             changed = sorted(k for k in set(settings) | set(stored.get("settings", {}))
                              if settings.get(k) != stored.get("settings", {}).get(k))
-            raise ValueError(f"{self.out} holds a run with other settings ({', '.join(changed)} differ): "
-                             "use the same inputs and options to resume, or another --out")
+            raise InputError(f"{self.out} holds a run with other settings ({', '.join(changed)} differ): "
+                             "use the same inputs and options to resume, or another --out", field="out", path=self.out)
         if not resume and unfinished:
-            raise ValueError(f"{self.out} holds an unfinished run: pass --resume to continue it, "
-                             "or choose another --out")
+            raise InputError(f"{self.out} holds an unfinished run: pass --resume to continue it, "
+                             "or choose another --out", field="resume", path=self.out)
         self.state = stored if resume and stored else {"settings": settings, "status": "running"}
 
     def mkdir(self, folder: Path) -> Path:
@@ -90,7 +91,7 @@ class RunFolder:
 
 
 def check_output_folder(out: Path, checkpoint_bytes: int = 0) -> None:
-    """Raise ValueError unless files can be written in ``out`` and a checkpoint of ``checkpoint_bytes``
+    """Raise InputError unless files can be written in ``out`` and a checkpoint of ``checkpoint_bytes``
     fits the file size limit (``ulimit -f``) and the free space (twice: the new one is written beside the old)."""
     import resource
     import shutil
@@ -100,15 +101,16 @@ def check_output_folder(out: Path, checkpoint_bytes: int = 0) -> None:
 
     problem = writable_folder_problem(out)
     if problem is not None:
-        raise ValueError(f"--out {out}: {problem}; choose another --out or fix its permissions")
+        raise InputError(f"--out {out}: {problem}; choose another --out or fix its permissions",
+                         field="out", path=out)
     limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
     if limit != resource.RLIM_INFINITY and limit < checkpoint_bytes:
-        raise ValueError(f"the file size limit (ulimit -f) is {limit} bytes, but this run's checkpoint needs about "
+        raise InputError(f"the file size limit (ulimit -f) is {limit} bytes, but this run's checkpoint needs about "
                          f"{format_bytes(checkpoint_bytes)}: raise the limit, or use a smaller --size")
     existing = next(p for p in [Path(out), *Path(out).parents] if p.exists())
     free = shutil.disk_usage(existing).free
     if free < 2 * checkpoint_bytes:
-        raise ValueError(f"{existing} has {format_bytes(free)} free, but this run's checkpoints need about "
+        raise InputError(f"{existing} has {format_bytes(free)} free, but this run's checkpoints need about "
                          f"{format_bytes(2 * checkpoint_bytes)}: free some space or choose another --out")
 
 

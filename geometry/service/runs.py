@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from elpips.errors import InputError
 from elpips.io import write_json
 from geometry.options import distance_name
 from geometry.service.run_folder import RunFolder, checkpoint_bytes, file_sha256
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
     from geometry.options import RunOptions
     from geometry.service.geodesic_run import GeodesicRequest
 
-__all__ = ["AverageRequest", "MemoryWording", "RunArtefacts", "check_memory", "run_average", "run_geodesic",
-           "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME"]
+__all__ = ["AverageRequest", "MemoryWording", "RunArtefacts", "check_memory", "check_render", "run_average",
+           "run_geodesic", "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME"]
 
 AVERAGE_NAME = "average.png"
 RECORD_NAME = "record.json"
@@ -62,7 +63,7 @@ APP = MemoryWording(None, "a resolution of {} px")
 
 def check_memory(kind: str, options: RunOptions, images: int, free: int, size: tuple[int, int], *,
                  limit: int | None = None, describe: str = "this run", wording: MemoryWording = COMMAND_LINE) -> None:
-    """Raise `geometry.engine.memory.MemoryLimitError` (a ValueError) when a run of ``kind`` ("barycenter" or
+    """Raise `geometry.engine.memory.MemoryLimitError` (an InputError) when a run of ``kind`` ("barycenter" or
     "geodesic"; ``images`` per step, ``free`` of them optimised, at output ``size``) is estimated to need more
     than ``limit`` bytes or what the options' device has. Needs no network: it is called before one is loaded."""
     from geometry.engine.distances import resolve_device
@@ -71,6 +72,18 @@ def check_memory(kind: str, options: RunOptions, images: int, free: int, size: t
     check_run(kind, distance_name(options.distance), images, free, size, resolve_device(options.device),
               preset=options.preset, steps=options.steps, draws_per_step=options.draws_per_step, limit=limit,
               describe=describe, flag=wording.flag, size_option=wording.size_option)
+
+
+def check_render(frames: int, size: tuple[int, int], *, limit: int | None = None,
+                 wording: MemoryWording = COMMAND_LINE) -> None:
+    """Raise `geometry.engine.memory.MemoryLimitError` when rendering a pair's ``frames`` frames at the output
+    ``size`` (on the CPU, `geometry.paths.render.render_bytes`) needs more than ``limit`` bytes or the CPU has."""
+    from elpips.memory import check
+    from geometry.paths.render import render_bytes
+
+    height, width = size
+    check(render_bytes(frames, size), "cpu", limit, f"rendering {frames} frames of {width}x{height} px",
+          "use a smaller --output-size" if wording is COMMAND_LINE else "use a smaller output size", wording.flag)
 
 
 @dataclass
@@ -117,22 +130,24 @@ class AverageRequest:
     snapshot_steps: tuple[int, ...] | None = ()
 
     def checked_weights(self) -> list[float] | None:
-        """The weights to run with; ValueError naming the problem when the request does not hold together."""
+        """The weights to run with; InputError naming the problem when the request does not hold together."""
         if self.perturbed:
             if len(self.images) != 1:
-                raise ValueError(f"--perturbed averages copies of ONE image, got {len(self.images)}")
+                raise InputError(f"--perturbed averages copies of ONE image, got {len(self.images)}",
+                                 field="perturbed")
             if self.weights:
-                raise ValueError("--weights do not apply to --perturbed (its copies weigh the same)")
+                raise InputError("--weights do not apply to --perturbed (its copies weigh the same)", field="weights")
             return None
         if len(self.images) < 2:
-            raise ValueError("give at least two images to average (or one with --perturbed noise|shift)")
+            raise InputError("give at least two images to average (or one with --perturbed noise|shift)",
+                             field="images")
         if self.weights is None:
             return None
         from geometry.options import weights_problem
 
         problem = weights_problem(list(self.weights), len(self.images))
         if problem is not None:
-            raise ValueError(problem)
+            raise InputError(problem)
         return list(self.weights)
 
     def settings(self, options: RunOptions) -> dict:
@@ -150,7 +165,7 @@ def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *
                 callback: Callback | None = None, cancel: threading.Event | None = None,
                 max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE) -> RunArtefacts:
     """Run the average of ``request`` into ``out`` (see the module docstring); ``resume`` continues the unfinished
-    run there. Bad input raises ValueError before anything is written; a cancelled run writes its current image
+    run there. Bad input raises InputError before anything is written; a cancelled run writes its current image
     and keeps its checkpoint."""
     import elpips
     from geometry.api import barycenter, perturbed_barycenter
@@ -198,16 +213,20 @@ def run_geodesic(request: GeodesicRequest, options: RunOptions, out: str | Path,
                  callback: Callback | None = None, cancel: threading.Event | None = None,
                  max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE,
                  report: Callable[[str], None] | None = None,
-                 on_pair: Callable[[int, int], None] | None = None) -> RunArtefacts:
+                 on_pair: Callable[[int, int], None] | None = None, workers: int = 1) -> RunArtefacts:
     """Run the geodesic of ``request`` (two images, or a clip's pairs) into ``out`` (see the module docstring).
 
     ``report`` gets the lines worth telling the user (the clip's consecutive distances and cuts, the audio);
     ``on_pair(k, n)`` is called before the k-th of the n optimised pairs starts (a progress bar over them). A run
-    interrupted, or cancelled, keeps its finished pairs and its checkpoint; ``resume`` continues it."""
+    interrupted, or cancelled, keeps its finished pairs and its checkpoint; ``resume`` continues it. ``workers``
+    > 1 runs a clip's pairs in that many processes at a time (`GeodesicRun.run_parallel`: the same files; no
+    ``callback`` nor ``cancel`` there, ``on_pair`` as pairs end)."""
     from geometry.service.geodesic_run import GeodesicRun
 
     run = GeodesicRun.open(request, options, out, resume=resume, max_memory=max_memory, wording=wording,
                            report=report)
+    if workers > 1 and run.pair_count > 1:
+        return run.run_parallel(workers, on_pair)
     return run.run_all(callback, cancel, on_pair)
 
 

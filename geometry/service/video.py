@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from elpips.errors import InputError
 from elpips.extras import require
 from elpips.io import atomic_write
 
@@ -77,7 +78,7 @@ WEBP_SUFFIX, APNG_SUFFIX = ".webp", ".apng"
 GifMode = Literal["forward", "pingpong"]
 
 
-class VideoError(ValueError):
+class VideoError(InputError):
     """A video file that cannot be read (missing, not a video, no frames)."""
 
 
@@ -134,12 +135,12 @@ def to_uint8_frames(frames) -> np.ndarray:
         frames = np.asarray(frames)
         if frames.dtype != np.uint8:
             if frames.ndim != 4 or frames.shape[1] != 3:
-                raise ValueError(
+                raise InputError(
                     f"float frames must be (T, 3, H, W) in [0, 1]; got shape {frames.shape}"
                 )
             frames = (np.clip(frames, 0, 1) * 255).round().astype(np.uint8).transpose(0, 2, 3, 1)
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
-        raise ValueError(f"frames must be a non-empty (T, H, W, 3) sequence; got shape {frames.shape}")
+        raise InputError(f"frames must be a non-empty (T, H, W, 3) sequence; got shape {frames.shape}")
     return np.ascontiguousarray(frames)
 
 
@@ -152,7 +153,7 @@ def write_mp4(path: str | os.PathLike, frames, fps: float, *, crf: int = 18,
     takes its codec, else re-encoded as AAC), whole: the caller makes sure the timing matches.
     """
     if not fps > 0:
-        raise ValueError(f"fps must be positive; got {fps}")
+        raise InputError(f"fps must be positive; got {fps}")
     frames = _pad_to_even(to_uint8_frames(frames))
     height, width = frames.shape[1:3]
     path = Path(path)
@@ -217,9 +218,9 @@ def write_gif(
     their durations added (Pillow's GIF encoder does this), so the playing time is always right.
     """
     if mode not in ("forward", "pingpong"):
-        raise ValueError(f"GIF mode must be 'forward' or 'pingpong'; got {mode!r}")
+        raise InputError(f"GIF mode must be 'forward' or 'pingpong'; got {mode!r}")
     if not fps > 0:
-        raise ValueError(f"fps must be positive; got {fps}")
+        raise InputError(f"fps must be positive; got {fps}")
     frames = to_uint8_frames(frames)
     if mode == "pingpong" and len(frames) > 2:
         frames = np.concatenate([frames, frames[-2:0:-1]])
@@ -243,7 +244,7 @@ def write_apng(path: str | os.PathLike, frames, fps: float, *, loop: bool = True
 
 def _write_pillow_animation(path, frames, fps: float, format: str, loop: bool, **options) -> Path:
     if not fps > 0:
-        raise ValueError(f"fps must be positive; got {fps}")
+        raise InputError(f"fps must be positive; got {fps}")
     images = [Image.fromarray(frame) for frame in to_uint8_frames(frames)]
     path = Path(path)
     with atomic_write(path) as tmp:
@@ -256,7 +257,7 @@ def side_by_side(columns: Sequence, labels: Sequence[str], *, gap: int = 4) -> n
     """Frame sequences of one length and size placed side by side, each under its label: (T, H', W', 3) uint8."""
     columns = [to_uint8_frames(c) for c in columns]
     if len(labels) != len(columns) or len({c.shape for c in columns}) != 1:
-        raise ValueError(f"side_by_side needs one label per column and columns of one shape, got "
+        raise InputError(f"side_by_side needs one label per column and columns of one shape, got "
                          f"{[c.shape for c in columns]} and {len(labels)} labels")
     count, height, width = columns[0].shape[:3]
     font = ImageFont.load_default()
@@ -293,7 +294,7 @@ def write_contact_sheet(
     count, height, width = frames.shape[:3]
     labels = [str(i) for i in range(count)] if labels is None else list(labels)
     if len(labels) != count:
-        raise ValueError(f"need one label per frame: {count} frames, {len(labels)} labels")
+        raise InputError(f"need one label per frame: {count} frames, {len(labels)} labels")
     columns = columns or math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
     font = ImageFont.load_default()
@@ -362,7 +363,7 @@ def write_movies(out: str | os.PathLike, frames, *, fps: float, gif: GifMode = "
     :func:`write_sequence`); ``audio`` goes into the MP4 (:func:`write_mp4`)."""
     unknown = set(formats) - set(MOVIE_FORMATS)
     if unknown:
-        raise ValueError(f"unknown formats {sorted(unknown)}: use {', '.join(MOVIE_FORMATS)}")
+        raise InputError(f"unknown formats {sorted(unknown)}: use {', '.join(MOVIE_FORMATS)}")
     out = Path(out)
     frames = to_uint8_frames(frames)
     loop = np.concatenate([frames, frames[-2:0:-1]]) if gif == "pingpong" and len(frames) > 2 else frames

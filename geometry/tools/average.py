@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Sequence
 
 from elpips.cli_common import positive_int
+from elpips.errors import InputError
 from geometry.tools.support import StepBar, add_run_options, run_options, run_tool, tool_parser
 
 PROG = "elpips-average"
@@ -89,7 +90,7 @@ def _snapshot_steps(text: str) -> list[int] | tuple | None:
     except ValueError:
         steps = [-1]
     if not steps or steps[0] < 0:
-        raise ValueError(f"--snapshots {text!r}: use 'reference', 'none' or steps like 0,10,100")
+        raise InputError(f"--snapshots {text!r}: use 'reference', 'none' or steps like 0,10,100")
     return steps
 
 

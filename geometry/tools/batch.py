@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -52,9 +53,10 @@ from elpips.cli_common import (
     one_line,
     print_error,
 )
+from elpips.errors import InputError
 from elpips.io import write_json
 from geometry.service.backends import BACKENDS, JobEvent, JobResult, finished_result, make_backend
-from geometry.service.jobs import JobFileError, load_job_file
+from geometry.service.jobs import load_job_file
 from geometry.tools.support import exit_interrupted, tool_parser
 
 PROG = "elpips-batch"
@@ -146,12 +148,14 @@ def _main(argv: Sequence[str] | None) -> int:
     import_native_modules()
     try:
         if args.address is not None and args.backend != "ray":
-            raise ValueError("--address applies to --backend ray only")
+            raise InputError("--address applies to --backend ray only")
         job_file = load_job_file(args.job_file)
         options = {"address": args.address} if args.address is not None else {}
         backend = make_backend(args.backend, device=args.device, **options)
-    except (JobFileError, ValueError) as error:
-        print_error(PROG, one_line(error))
+    except InputError as error:  # JobFileError too; any other exception keeps its traceback
+        if args.verbose:
+            traceback.print_exc()
+        print_error(PROG, one_line(error.worded("tool")))
         return EXIT_USAGE
     return run_batch(job_file, backend, manifest_path=args.manifest, progress=not args.no_progress)
 

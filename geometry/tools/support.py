@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
@@ -37,6 +38,7 @@ from elpips.cli_common import (
     positive_int,
     print_error,
 )
+from elpips.errors import InputError
 from elpips.extras import MissingExtra
 from geometry.service.run_folder import resumable
 
@@ -64,8 +66,11 @@ def tool_parser(prog: str, description: str, examples: Sequence[str], note: str 
     """A tool's parser (`elpips.cli_common.OneLineParser`: one-line usage errors) whose help ends with its
     example command lines and ``note``."""
     epilog = ("examples:" if len(examples) > 1 else "example:") + "".join(f"\n  {line}" for line in examples)
-    return OneLineParser(prog=prog, description=description, epilog=epilog + (f"\n\n{note}" if note else ""),
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog=prog, description=description, epilog=epilog + (f"\n\n{note}" if note else ""),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="with an error about the input, also print where it was raised (the traceback)")
+    return parser
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -86,7 +91,16 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                        help="start of a geodesic or two-image average: auto (default: texture where the two differ by "
                             "a turn or a scaling of their texture, else warp), warp (the endpoints warped by the "
                             "engine's own flow), dis (OpenCV's DIS flow), texture, or none (the cross-dissolve)")
-    add_seed_option(group)
+    from geometry.options import REFINE_NAMES
+
+    group.add_argument("--refine", default="auto", choices=REFINE_NAMES,
+                       help="what follows the start: auto (default: nothing after a warp start, whose frames every "
+                            "refinement tried took further from real footage's true frames; the E-LPIPS pixel "
+                            "refinement after the others), none (the start alone, no network: the fast mode for whole "
+                            "clips) or pixels (the E-LPIPS refinement of the pixels)")
+    from geometry.engine.seeds import MAX_SEED
+
+    add_seed_option(group, maximum=MAX_SEED)
     add_device_option(group)
     add_max_memory_option(group, "a run estimated to need more")
     group.add_argument("--checkpoint-every", type=positive_int, default=50, metavar="STEPS",
@@ -126,8 +140,10 @@ def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], arg
         else:
             print(f"{prog}: interrupted before the optimisation started; nothing to resume", file=sys.stderr)
         exit_interrupted()
-    except ValueError as error:  # the engine's and elpips' user-facing errors are ValueErrors
-        print_error(prog, one_line(error))
+    except InputError as error:  # the user's; any other exception is a bug and keeps its traceback
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        print_error(prog, one_line(error.worded("tool")))
         return EXIT_USAGE
     except OSError as error:
         print_error(prog, _os_error_message(error, getattr(args, 'out', None)))

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Sequence
 
 from elpips.cli_common import one_line
+from elpips.errors import InputError
 from elpips.io import read_json, remove_stale_temporaries, write_json
 from geometry.service.jobs import Job
 from geometry.service.runs import JOB_FILE
@@ -136,12 +137,12 @@ class Backend(Protocol):
 def make_backend(name: str, **options: Any) -> Backend:
     """Instantiate the backend registered under ``name`` with ``options`` (e.g. ``device``)."""
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}: use one of {', '.join(sorted(BACKENDS))}")
+        raise InputError(f"unknown backend {name!r}: use one of {', '.join(sorted(BACKENDS))}")
     module_name, _, class_name = BACKENDS[name].partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise ValueError(f"backend {name!r} is not available ({error}); install its extra, "
+        raise InputError(f"backend {name!r} is not available ({error}); install its extra, "
                          "e.g. pip install 'elpips-torch[cluster]'") from None
     return getattr(module, class_name)(**options)
 
@@ -295,7 +296,7 @@ def _progress_event(job: Job, progress) -> JobEvent:
 def _error_text(error: Exception) -> str:
     """The error on one line; where it was raised, when it is unexpected (for the bug report)."""
     text = _one_line(error)
-    if not isinstance(error, (ValueError, OSError)):
+    if not isinstance(error, (InputError, OSError)):
         frame = traceback.extract_tb(error.__traceback__)[-1]
         text += f" (at {Path(frame.filename).name}:{frame.lineno})"
     return text
@@ -338,5 +339,6 @@ def _execute(job: Job, device, callback, cancel) -> RunArtefacts:
 
 def _one_line(error: BaseException) -> str:
     """The error on one line, after its type's name (the manifest says what kind of failure it was)."""
-    text, name = one_line(error), type(error).__name__
+    text = one_line(error.worded("job") if isinstance(error, InputError) else error)
+    name = type(error).__name__
     return text if text == name else f"{name}: {text}"

@@ -46,6 +46,7 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterator, Sequence
 
+from elpips.errors import InputError
 from geometry.service.backends import (
     JobEvent,
     JobResult,
@@ -129,7 +130,7 @@ class RayBackend:
         starts a private Ray cluster on this machine when the jobs run (on loopback; ``num_cpus`` caps its
         CPUs); "auto" joins the cluster this machine belongs to; "HOST:PORT" (or "ray://HOST:PORT")
         that cluster's head. A cluster named by address is joined here, so that a wrong address is a
-        ValueError before anything runs. When Ray is already initialised in this process, that connection is
+        InputError before anything runs. When Ray is already initialised in this process, that connection is
         used as it is.
     device: None/"auto" (a GPU per job where the cluster has GPUs, else CPU), "cpu", or "cuda".
     max_retries: how many times a job is run again after its worker process died.
@@ -141,9 +142,9 @@ class RayBackend:
     def __init__(self, device: str | None = None, address: str | None = None, *, num_cpus: int | None = None,
                  max_retries: int = 3, cpus_per_job: int = 1) -> None:
         if importlib.util.find_spec("ray") is None:
-            raise ValueError("backend 'ray' needs Ray: pip install 'elpips-torch[cluster]'")
+            raise InputError("backend 'ray' needs Ray: pip install 'elpips-torch[cluster]'")
         if max_retries < 0 or cpus_per_job < 1:
-            raise ValueError(f"max_retries = {max_retries} and cpus_per_job = {cpus_per_job}: "
+            raise InputError(f"max_retries = {max_retries} and cpus_per_job = {cpus_per_job}: "
                              "use max_retries >= 0 and cpus_per_job >= 1")
         self.device = None if device in (None, "auto") else str(device)
         self.address = address if address is not None else os.environ.get("RAY_ADDRESS") or None
@@ -303,6 +304,6 @@ def _connect(address: str | None, num_cpus: int | None) -> bool:
     try:
         ray.init(address=address, logging_level=logging.WARNING)
     except ConnectionError as error:
-        raise ValueError(f"cannot reach a Ray cluster at address {address!r} ({' '.join(str(error).split())}): "
+        raise InputError(f"cannot reach a Ray cluster at address {address!r} ({' '.join(str(error).split())}): "
                          "start one with `ray start --head`, or check --address") from None
     return True
