@@ -21,7 +21,7 @@ from PIL import Image
 from geometry.service import clips, video
 from geometry.tools.geodesic import main as geodesic_main
 
-FAST = ["--distance", "l2", "--steps", "6", "--no-progress"]
+FAST = ["--distance", "l2", "--steps", "6", "--refine", "pixels", "--no-progress"]
 SIZE, COUNT, FPS = 32, 6, 4.0
 
 
@@ -246,14 +246,19 @@ def video_to_tensor(frame):
     return torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
 
 
-def test_working_size_is_the_output_size_and_said(tmp_path, capsys, clip_forms):
+def test_the_output_is_at_the_clips_own_size_whatever_the_working_size_and_said(tmp_path, capsys, clip_forms):
     out = tmp_path / "out"
     status, err = run(capsys, *clip_forms["video"], "--insert", "1", *FAST, "--size", "16", "--out", out)
     assert status == 0, err
-    assert pngs(out).shape[1:3] == (16, 16)
+    assert pngs(out).shape[1:3] == disk_frames().shape[1:3] == (32, 32)
     record = json.loads((out / "record.json").read_text())
-    assert record["output_size"] == [16, 16] and record["optimised_at"] == [[16, 16]]
-    assert "16x16 px (optimised at 16x16)" in err
+    assert record["output_size"] == [32, 32] and record["working_size"] == [16, 16]
+    assert record["optimised_at"] == [[16, 16]]
+    assert "32x32 px (motion found at 16x16, optimised at 16x16)" in err
+    small = tmp_path / "small"
+    status, err = run(capsys, *clip_forms["video"], "--insert", "1", *FAST, "--size", "16", "--output-size", "16",
+                      "--out", small)
+    assert status == 0 and pngs(small).shape[1:3] == (16, 16)
 
 
 def test_resume_after_a_kill_between_pairs(tmp_path, capsys, clip_forms):

@@ -26,7 +26,7 @@ import torch
 
 from elpips.configs import METRIC_NAMES
 from elpips.errors import InputError
-from geometry.options import distance_name, is_distance_object
+from geometry.engine.distance_names import distance_name, is_distance_object
 
 
 class IdentityDraws(NamedTuple):
