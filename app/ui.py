@@ -159,7 +159,7 @@ def seed_box() -> gr.Number:
 def run_buttons(prefix: str, estimate: bool = True) -> tuple[gr.Button | None, gr.Button, gr.Button]:
     """The Estimate, Run and Cancel buttons of a long-run tab."""
     with gr.Row():
-        estimate_button = gr.Button("Estimate run time") if estimate else None
+        estimate_button = gr.Button("Estimate time") if estimate else None
         run = gr.Button("Attack" if prefix == "robustness" else "Run", variant="primary", elem_id=f"{prefix}-run")
         cancel = gr.Button("Cancel", variant="stop", elem_id=f"{prefix}-cancel")
     return estimate_button, run, cancel
@@ -347,14 +347,22 @@ AVERAGE_TEXT = (
 
 
 def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
-    """Average: the barycenter of 2 to MAX_AVERAGE_IMAGES weighted uploads, formed live. Returns its Cancel button."""
+    """Average: the barycenter of 2 to MAX_AVERAGE_IMAGES weighted uploads, formed live. Returns its Cancel button.
+    The examples are preloaded and a one-click choice; an upload replaces them (`runs.without_examples`), and the
+    tab says which images and weights Run will average. Status, progress and live picture sit beside the buttons,
+    where a run shows without scrolling."""
     with gr.Tab("Average"):
         gr.Markdown(AVERAGE_TEXT)
-        avg_defaults = [examples["disc_left"], examples["disc_right"], examples["disc_top"]]
+        example_sets = [[examples[name] for name in names] for names in AVERAGE_EXAMPLES]
+        avg_defaults = example_sets[0]
+        digests = frozenset(runs.file_digest(path) for path in examples.values())
         with gr.Row():
             with gr.Column():
                 avg_files = gr.File(avg_defaults, file_count="multiple", file_types=["image"],
-                                    label=f"Images (2 to {MAX_AVERAGE_IMAGES})", elem_id="average-files")
+                                    label=f"Images (2 to {MAX_AVERAGE_IMAGES}; an upload replaces the examples)",
+                                    elem_id="average-files")
+                avg_plan = gr.Markdown(runs.average_plan(avg_defaults, [1.0] * len(avg_defaults)),
+                                       elem_id="average-plan")
                 # no fixed height: a fixed one cut the square thumbnails off at the bottom
                 avg_preview = gr.Gallery(avg_defaults, label="Inputs", columns=MAX_AVERAGE_IMAGES, height="auto",
                                          object_fit="contain", interactive=False, allow_preview=False,
@@ -364,45 +372,53 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                               label=f"Weight of {display_name(path)}" if path else None)
                     for path in avg_defaults + [None] * (MAX_AVERAGE_IMAGES - len(avg_defaults))
                 ]
+                gr.Examples([[paths] for paths in example_sets], inputs=[avg_files],
+                            cache_examples=False, label="Examples (replace the images above)")
             with gr.Column():
-                avg_distance = gr.Dropdown(list(DISTANCE_NAMES), value="elpips_vgg", label="Distance",
-                                           elem_id="average-distance")
-                avg_size = size_slider(default_size(ctx.device))
-                avg_steps = gr.Slider(10, 5000, value=default_steps("barycenter", ctx.device), step=10,
-                                      label="Steps")
-                avg_seed, avg_motion = seed_box(), motion_dropdown("average-motion")
+                with gr.Row():
+                    avg_distance = gr.Dropdown(list(DISTANCE_NAMES), value="elpips_vgg", label="Distance",
+                                               elem_id="average-distance")
+                    avg_seed = seed_box()
+                with gr.Row():
+                    avg_size = size_slider(default_size(ctx.device))
+                    avg_steps = gr.Slider(10, 5000, value=default_steps("barycenter", ctx.device), step=10,
+                                          label="Steps")
+                avg_motion = motion_dropdown("average-motion", AVERAGE_MOTION_INFO)
                 avg_estimate, avg_run, avg_cancel = run_buttons("average")
-        avg_status = gr.Markdown(elem_id="average-status")
-        avg_progress = gr.HTML(elem_id="average-progress")
+                avg_status = gr.Markdown(elem_id="average-status")
+                avg_progress = gr.HTML(elem_id="average-progress")
+                avg_live = gr.Image(label="Average (forming live)", interactive=False, height=128,
+                                    elem_id="average-live")
         with gr.Row():
-            avg_live = gr.Image(label="Average (forming live)", interactive=False, height=256,
-                                elem_id="average-live")
             avg_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=256,
                                    title=f"Energy over steps (running mean of the last {SMOOTHING:.0%} of them)")
-        avg_result = gr.File(label="Result (PNG)")
+            avg_result = gr.File(label="Result (PNG)")
         avg_note = gr.Markdown()
-        gr.Examples(
-            [[[examples["disc_left"], examples["disc_right"], examples["disc_top"]]],
-             [[examples["texture_blobs"], examples["texture_stripes"]]]],
-            inputs=[avg_files], cache_examples=False,
-        )
 
-        def on_files(files):
+        def on_files(files, *weights):
             files, _ = runs.average_selection(files)
             names = [display_name(path) for path in files]
             sliders = [gr.update(visible=k < len(files), label=f"Weight of {names[k]}" if k < len(files) else None)
                        for k in range(MAX_AVERAGE_IMAGES)]
-            return [files, *sliders]
+            return [files, runs.average_plan(files, list(weights)), *sliders]
 
-        def on_upload(files):  # more files than weight sliders: the extra ones are taken out, and named
-            kept, message = runs.average_selection(files)
+        def on_upload(files):
+            # an upload replaces the examples; more files than weight sliders: the extra ones are taken out, named
+            uploaded, replaced = runs.without_examples(files, digests)
+            kept, message = runs.average_selection(uploaded)
             problems = [problem for k, path in enumerate(kept)
                         if (problem := upload_problem(path, f"Image {k + 1}")) is not None]
             lines = [runs.error_status(problem) for problem in problems] + ([message] if message else [])
-            return (kept if message else gr.skip()), "\n\n".join(lines)
+            if replaced:
+                lines.insert(0, "Your uploads replace the example images.")
+            return (kept if message or replaced else gr.skip()), "\n\n".join(lines)
 
-        avg_files.change(on_files, avg_files, [avg_preview, *avg_weights], api_name=False, queue=False)
+        avg_files.change(on_files, [avg_files, *avg_weights], [avg_preview, avg_plan, *avg_weights],
+                         api_name=False, queue=False)
         avg_files.upload(on_upload, avg_files, [avg_files, avg_status], api_name=False, queue=False)
+        for slider in avg_weights:
+            slider.change(lambda files, *weights: runs.average_plan(files, list(weights)), [avg_files, *avg_weights],
+                          avg_plan, api_name=False, queue=False)
 
         # Gradio passes the request only to a named parameter, hence one parameter per slider.
         @shows_errors(2)
@@ -428,10 +444,23 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
     return avg_cancel
 
 
-def motion_dropdown(elem_id: str) -> gr.Dropdown:
-    """The motion start of a geodesic or two-image average (`geometry.paths.motion`)."""
-    return gr.Dropdown(list(MOTION_NAMES), value="auto", elem_id=elem_id,
-                       label="Motion start (auto: texture or warp)")
+#: The Average tab's example sets, the first preloaded.
+AVERAGE_EXAMPLES = (("disc_left", "disc_right", "disc_top"), ("texture_blobs", "texture_stripes"))
+#: Each motion start in one line, shown where it is chosen (`geometry.paths.motion`, docs/motion.md).
+MOTION_WORDS = {
+    "none": "start from the cross-dissolve (the pixel mean): what moves stays a sharpened double exposure",
+    "auto": "texture where the two spectra differ by a turn or a scaling, else warp",
+    "warp": "the two images warped towards each other along the engine's own flow",
+    "dis": "the same warp along OpenCV's DIS optical flow",
+    "texture": "two textures turned and scaled towards each other",
+}
+AVERAGE_MOTION_INFO = "Applies to two images; an average of three or more takes no motion start."
+
+
+def motion_dropdown(elem_id: str, info: str | None = None) -> gr.Dropdown:
+    """The motion start of a geodesic or two-image average (`geometry.paths.motion`), each choice described."""
+    choices = [(f"{name}: {MOTION_WORDS[name]}", name) for name in MOTION_NAMES]
+    return gr.Dropdown(choices, value="auto", elem_id=elem_id, label="Motion start", info=info)
 
 
 GEODESIC_TEXT = (
@@ -481,7 +510,7 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
             with gr.Column(scale=2):
                 geo_status = gr.Markdown(elem_id="geodesic-status")
                 geo_progress = gr.HTML(elem_id="geodesic-progress")
-            geo_live = gr.Image(label="Frames (forming live)", interactive=False, height=160, scale=3,
+            geo_live = gr.Image(label="Frames (forming live)", interactive=False, height=128, scale=3,
                                 elem_id="geodesic-live")
         geo_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=200,
                                title=f"Path energy over steps (running mean of the last {SMOOTHING:.0%})")
@@ -527,6 +556,18 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
     return geo_cancel
 
 
+#: What the tab's default run does and what the robustness benchmark measured, in place of a promise the
+#: default contradicted ("E-LPIPS does not" fall for it, while the default fooled it too).
+ROBUSTNESS_MEASURED = (
+    "What to expect, measured: the default here (the noisy disc attacked against LPIPS-VGG at 8/255, 50 steps, "
+    "64 px) lowers LPIPS-VGG by 89 % and E-LPIPS by about 30 %, and **both** then rank it closer than the moved "
+    "anchor (4 of 4 seeds; benchmarks/bench_app_attack_default.py). Across 16 photo and procedural pairs an "
+    "attack on LPIPS-VGG (8/255, 48 steps) fooled LPIPS-VGG in 13 and E-LPIPS in none, and an attack on "
+    "E-LPIPS itself fooled it in 4 (25 %) (docs/robustness.md, benchmarks/bench_robustness.py): E-LPIPS is "
+    "harder to fool, not immune."
+)
+
+
 def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) -> gr.Button:
     """Robustness: attack a metric on the user's images (`app.robustness`). Returns its Cancel button."""
     cpu = ctx.device.type == "cpu"
@@ -534,8 +575,8 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) 
         gr.Markdown("Change every pixel of an image by at most epsilon so that a metric calls it closer to the "
                     "reference: an adversarial attack (projected gradient steps; a random metric like E-LPIPS is "
                     "attacked through the average over several random transformations per step). Then see under "
-                    "every metric whether the image now ranks closer to the reference than an anchor does. "
-                    "LPIPS falls for this; E-LPIPS does not.")
+                    "every metric whether the image now ranks closer to the reference than an anchor does.\n\n"
+                    + ROBUSTNESS_MEASURED)
         with gr.Row():
             rob_ref = image_input(examples["disc_left"], label="Reference", elem_id="robustness-reference",
                                   **IMAGE_INPUT)
