@@ -12,6 +12,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import argparse  # noqa: E402
+import errno  # noqa: E402
+import socket  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from elpips.cli_common import OneLineParser, parse_device  # noqa: E402  (light: no torch until a device is checked)
@@ -43,8 +45,29 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, in one line with the fix, or None when it can.
+
+    Checked before torch and Gradio are imported, so a busy port is said at once (Gradio finds it only after
+    seconds of start-up, and its traceback's advice, GRADIO_SERVER_PORT, does nothing when the port is given)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"port {port} is in use: try make demo PORT={port + 1}"
+            return f"cannot listen on {host}:{port} ({error.strerror}): choose another --host or --port"
+    return None
+
+
 def _serve(args: argparse.Namespace) -> None:
     from elpips.io import writable_folder_problem
+
+    busy = port_problem(args.host, args.port)
+    if busy is not None:
+        raise SystemExit(f"elpips-app: {busy}")
 
     problem = writable_folder_problem(args.output_dir)
     if problem is not None:
@@ -62,10 +85,13 @@ def _serve(args: argparse.Namespace) -> None:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     print(f"elpips-app: computing on {device}; results go to {args.output_dir.resolve()}")
     demo = build_app(args.output_dir, device)
-    demo.launch(
+    share_hint = "" if args.share else " (--share also makes a public link)"
+    print(f"elpips-app: open http://{args.host}:{args.port}{share_hint}; Ctrl+C stops", flush=True)
+    demo.launch(  # quiet: Gradio's banner advises share=True in launch(), which an app user cannot pass
         server_name=args.host,
         server_port=args.port,
         share=args.share,
+        quiet=not args.share,  # shared: Gradio prints the public link
         **launch_options(args.output_dir),
     )
 

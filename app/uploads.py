@@ -45,10 +45,12 @@ def image_input(value=None, **options) -> gr.Image:
     """A `gr.Image` (filepath) whose unreadable uploads reach the tab's function as `UnreadableUpload`.
 
     Gradio opens an uploaded image with PIL before the app sees it; a broken file fails there with
-    an error the browser shows without its text. (The check wraps the instance's `preprocess`: a `gr.Image`
+    an error the browser shows without its text. `image_mode=None` hands the app the uploaded file itself
+    (Gradio's default converts it to 8-bit RGB first, clipping 16-bit grey levels and dropping alpha), so
+    `load_upload` reads exactly what the tools read. (The check wraps the instance's `preprocess`: a `gr.Image`
     subclass would make Gradio write a type-stub file into this package at import time.)
     """
-    image = gr.Image(value, type="filepath", **options)
+    image = gr.Image(value, type="filepath", image_mode=None, **options)
     preprocess = image.preprocess
 
     def checked_preprocess(payload):
@@ -99,7 +101,7 @@ def load_upload(path: str | os.PathLike | None, label: str) -> torch.Tensor:
 
 def colour_handling(path: str | os.PathLike | None) -> str | None:
     """How the loader turned the file at `path` into RGB, when it changed anything: grey levels copied into
-    the three channels, transparency dropped (None for plain RGB files and for images given as arrays)."""
+    the three channels, transparency composited onto white (None for plain RGB files and for images given as arrays)."""
     if path is None or isinstance(path, UnreadableUpload):
         return None
     try:
@@ -111,7 +113,7 @@ def colour_handling(path: str | os.PathLike | None) -> str | None:
     if mode in GREY_MODES:
         notes.append("grey levels copied into red, green and blue")
     if mode in ("LA", "RGBA", "PA", "La", "RGBa") or transparent:
-        notes.append("transparency dropped (the colours stored under transparent pixels show)")
+        notes.append("transparency composited onto white, as the preview shows it")
     return "; ".join(notes) or None
 
 

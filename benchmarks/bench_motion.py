@@ -24,8 +24,9 @@ max/min consecutive distance. Methods:
   prefers motion where the truth's energy is below what the engine reaches from the dissolve);
 * ``dis``: the warp path (`geometry.paths.warps`) with OpenCV's DIS flow, not refined;
 * ``warp``: the warp path with the engine's own coarse-to-fine flow (`geometry.paths.flows`), not refined;
+* ``default``: what a user gets (``motion="auto"``, ``refine="auto"``: a warp start is not refined);
 * ``none``: the engine's pixel-only path (``motion="none"``: the refinement from the cross-dissolve);
-* ``warp refined``: the engine's default (``motion="warp"``: the warp path spaced evenly, then refined);
+* ``warp refined``: the warp path spaced evenly, then refined (``motion="warp"``, ``refine="pixels"``);
 * ``dis refined``: the same from the DIS warp path (``motion="dis"``);
 * ``fast from truth``: the same refinement started from the true frames (an oracle: the energy of the motion
   basin after the same work);
@@ -60,7 +61,7 @@ from geometry.paths.motion import MOTION_STARTS  # noqa: E402
 from geometry.paths.quality import ghost_fraction  # noqa: E402
 
 TRUTH_SEED, ENERGY_SEED = 777, 20260101
-ENGINE_METHODS = ("none", "warp refined", "dis refined", "fast from truth", "fast from flow")
+ENGINE_METHODS = ("default", "none", "warp refined", "dis refined", "fast from truth", "fast from flow")
 FLOW_METHODS = ("flow", "dis", "warp")
 MOTION_OF = {"none": "none", "warp refined": "warp", "dis refined": "dis"}
 
@@ -126,7 +127,10 @@ def run_method(method: str, kind: str, scene: Scene, steps: int | None) -> Outco
         init = scene.frames(5) if kind == "geodesic" else scene.render(0.5)
     elif method == "fast from flow":
         init = farneback_frames(a, b, times)
-    options = dict(seed=0, snapshot_steps=[], steps=steps, init=init, motion=MOTION_OF.get(method, "none"))
+    options = dict(seed=0, snapshot_steps=[], steps=steps, init=init, motion=MOTION_OF.get(method, "none"),
+                   refine="pixels")
+    if method == "default":
+        options = dict(seed=0, snapshot_steps=[], steps=steps)
     if kind == "average":
         res = pairwise_average(a, b, **options)
         return Outcome(res.images, None, res.record.seconds, res.record.evaluations)

@@ -6,8 +6,9 @@ Layout rules, in order:
   a NumPy array the other way round (H x W x C first), as images are usually stored.
 - 4-D: a torch tensor is N x C x H x W; a NumPy array is N x H x W x C when its last dimension is
   1, 3 or 4 and its second is not, else N x C x H x W.
-Channels: 1 is replicated to RGB; 4 (RGBA) has its alpha channel dropped, not composited, exactly as the
-reference implementation reads its inputs; 2 (gray + alpha) keeps the gray.
+Channels: 1 is replicated to RGB; 4 (RGBA) and 2 (gray + alpha) are composited onto white (`BACKGROUND`),
+the background image viewers and the web app's preview show under transparent pixels, so what is measured is
+what is seen (never the colour stored under a transparent pixel).
 Values: uint8 is divided by 255, uint16 by 65535, bool maps to {0, 1}; floats must already lie in [0, 1].
 """
 
@@ -25,6 +26,8 @@ from .io import atomic_write
 # Slack for floats produced by resampling or colour conversion that overshoot [0, 1] by rounding: values
 # within it are clamped, values beyond it refused (here and in `Metric`).
 RANGE_TOLERANCE = 1e-3
+#: The grey level transparent pixels are composited onto (white, as the web app's preview shows them).
+BACKGROUND = 1.0
 
 
 class ImageError(InputError):
@@ -53,13 +56,16 @@ def _to_nchw(x: torch.Tensor, is_numpy: bool, name: str) -> torch.Tensor:
 
 
 def _to_rgb(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Unit-range (N, C, H, W) to RGB: grey replicated, alpha composited onto `BACKGROUND`."""
     channels = x.shape[1]
     if channels == 3:
         return x
-    if channels == 4:
-        return x[:, :3]
-    if channels in (1, 2):
-        return x[:, :1].expand(-1, 3, -1, -1)
+    if channels in (2, 4):
+        alpha = x[:, -1:]
+        x = x[:, :-1] * alpha + BACKGROUND * (1.0 - alpha)
+        return x if channels == 4 else x.expand(-1, 3, -1, -1)
+    if channels == 1:
+        return x.expand(-1, 3, -1, -1)
     raise ImageError(f"{name} has {channels} channels (shape {tuple(x.shape)}); expected 1 (gray), 3 (RGB) or 4 (RGBA)")
 
 
@@ -98,8 +104,7 @@ def as_image_batch(x, name: str = "image") -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(arr))
     if x.numel() == 0:
         raise ImageError(f"{name} is empty (shape {tuple(x.shape)}); pass at least one image with pixels")
-    batch = _to_rgb(_to_nchw(x, is_numpy, name), name)
-    return _to_unit_float(batch, name).contiguous()
+    return _to_rgb(_to_unit_float(_to_nchw(x, is_numpy, name), name), name).contiguous()
 
 
 def load_image(path: str | os.PathLike) -> torch.Tensor:

@@ -51,7 +51,8 @@ from geometry.engine.inputs import prepare_images, resize
 from geometry.engine.optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, effective_stages, optimize, stage_sizes
 from geometry.engine.presets import Preset, reference_snapshot_steps, run_recipe
 from geometry.options import OPTION_NAMES, RunOptions, weights_problem
-from geometry.paths.motion import MOTION_STARTS, flow_store
+from geometry.paths.motion import MOTION_STARTS, BoundPath, DissolvePath, flow_store
+from geometry.paths.render import render_result
 from geometry.paths.spacing import dissolve, even_times, even_times_evaluations
 
 RECORD_VERSION = 1
@@ -89,6 +90,17 @@ class Result:
     images: torch.Tensor             # (M,3,H,W) float [0,1] CPU: the barycenter (M=1) or all frames
     record: RunRecord
     inputs: torch.Tensor = field(repr=False, default=None)  # the prepared fixed images: targets or endpoints
+    path: BoundPath | None = field(repr=False, default=None)  # the start's path (None: no motion start)
+    times: torch.Tensor | None = field(repr=False, default=None)  # the start's times of the free images
+    refined: bool = False            # whether the images were refined beyond the start
+
+    def render(self, endpoints: torch.Tensor) -> torch.Tensor:
+        """The images at the size of `endpoints` ((2, 3, H, W): the inputs at that size, e.g. their own,
+        `geometry.engine.inputs.prepare_images`): the start's path rendered there (a warp path's flow and
+        visibility resampled, the full-size endpoints warped) plus what the refinement changed, resampled; a
+        geodesic's first and last frames are the endpoints themselves (`geometry.paths.render.render_result`)."""
+        return render_result(self.images, self.inputs, endpoints, self.record.kind == "geodesic",
+                             None if self.path is None else self.path.shape, self.times, self.refined)
 
 
 @dataclass
@@ -122,18 +134,27 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
     recipe = run_recipe(options.preset, kind, tuple(fixed.shape[-2:]), steps=options.steps,
                         draws_per_step=options.draws_per_step, init=options.init)
     motion = _motion_applies(kind, fixed, options, recipe, start)
-    motion_seconds = 0.0
+    motion_seconds, path, times, decision = 0.0, None, None, {}
     extra = {**extra, "motion": motion}
     if motion != "none":
         began = time.perf_counter()
-        start = _motion_start(kind, fixed, free_count, weights, options, family, recipe, device, cancel, checkpoint)
+        started = _motion_start(kind, fixed, free_count, weights, options, family, recipe, device, cancel,
+                                checkpoint, decision)
         motion_seconds = time.perf_counter() - began
-        if start is None:
+        if started is None:
             return _cancelled_before_start(kind, fixed, free_count, weights, extra, motion_seconds)
+        start, path, times = started
+    refine = refine_applies(options.refine, decision.get("taken", "none" if start is None else "given"))
+    extra = {**extra, "start": decision or {"taken": "given" if start is not None else recipe.init},
+             "refine": refine}
     if start is not None:
         start = _start_images(start, free_count, tuple(fixed.shape[-2:]), path=kind == "geodesic")
         recipe = recipe.with_init("given")
         extra = {**extra, "start_sha256": hashlib.sha256(start.numpy().tobytes()).hexdigest()}
+    if refine == "none":
+        flow_store(checkpoint, fixed[0:1], fixed[1:2], motion).discard()
+        return _unrefined(kind, fixed, free_count, weights, family, recipe, options, start, extra, path, times,
+                          motion_seconds)
     if snapshot_steps is None:
         snapshot_steps = reference_snapshot_steps(recipe.steps)
     settings = _problem_settings(kind, fixed, family, recipe, options.seed, pair_energy.form, extra)
@@ -152,7 +173,40 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
                                             else 0.0))
     if motion != "none" and status == "completed":
         flow_store(checkpoint, fixed[0:1], fixed[1:2], motion).discard()
-    return Result(images.clamp(0, 1), record, fixed)
+    return Result(images.clamp(0, 1), record, fixed, path, times, refined=True)
+
+
+#: The starts after which refine="auto" skips the refinement: the warp path's, whose middle frames the pixel
+#: refinement (and every variant tried) took further from real footage's true frames on PSNR
+#: (benchmarks/results/refine-variants.md).
+UNREFINED_STARTS = ("warp", "dis")
+
+
+def refine_applies(refine: str, taken: str) -> str:
+    """What follows a start `taken` ("warp", "dis", "texture", "dissolve", "given", or an init name) under the
+    option `refine`: "none" or "pixels"."""
+    if refine == "auto":
+        return "none" if taken in UNREFINED_STARTS else "pixels"
+    return refine
+
+
+def _unrefined(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
+               family: DistanceFamily, recipe: Preset, options: RunOptions, start: torch.Tensor | None, extra: dict,
+               path: Any, times: torch.Tensor | None, seconds: float) -> Result:
+    """The result of a run with refine "none": its start (without one, the dissolve at equal times)."""
+    if start is None:
+        a, b = fixed[0:1], fixed[1:2]
+        times = (torch.tensor([float(weights[1])], dtype=torch.float64) if kind == "barycenter"
+                 else torch.linspace(0, 1, free_count + 2, dtype=torch.float64)[1:-1])
+        path = BoundPath(DissolvePath(), a, b)
+        start = path(times)
+    images = start if kind == "barycenter" else torch.cat([fixed[0:1], start, fixed[1:2]])
+    settings = _problem_settings(kind, fixed, family, recipe, options.seed, options.energy, extra)
+    evenly = extra["start"].get("spacing") == "even"
+    evaluations = _motion_evaluations(kind, free_count, recipe, fixed) if evenly else 0.0
+    record = RunRecord(kind, {**settings, "device": "cpu", "dtype": options.dtype}, 0, [], seconds, "completed",
+                       evaluations)
+    return Result(images.clamp(0, 1), record, fixed, path, times)
 
 
 def _motion_applies(kind: str, fixed: torch.Tensor, options: RunOptions, recipe: Preset, start: Any) -> str:
@@ -167,22 +221,31 @@ def _motion_applies(kind: str, fixed: torch.Tensor, options: RunOptions, recipe:
 
 def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
                   options: RunOptions, family: DistanceFamily, recipe: Preset, device: torch.device,
-                  cancel: threading.Event | None, checkpoint: Any) -> torch.Tensor | None:
-    """The free images of the motion start (`geometry.paths.motion`): a geodesic's frames at times spaced evenly
-    under the distance along the path, a two-image barycenter's frame at time w_b; None when cancelled."""
+                  cancel: threading.Event | None, checkpoint: Any, decision: dict
+                  ) -> tuple[torch.Tensor, BoundPath, torch.Tensor] | None:
+    """(the free images, the path, their times) of the motion start (`geometry.paths.motion`): a geodesic's frames at
+    times spaced evenly under the distance along the path, or at equal times where the start's frames are kept
+    as they are (a warp path not refined moves at constant speed, as footage does); a two-image barycenter's
+    frame at time w_b. None when cancelled. What the start took and why goes into `decision`."""
     a, b = fixed[0:1], fixed[1:2]
     store = flow_store(checkpoint, a, b, options.motion)
     try:
-        path = MOTION_STARTS[options.motion](a, b, cancel=cancel, store=store)
+        path = MOTION_STARTS[options.motion](a, b, cancel=cancel, store=store, decision=decision)
         if path is None:
             return None
         if kind == "barycenter":
-            return path(torch.tensor([float(weights[1])], dtype=torch.float64))
-        first_size = _first_stage_size(recipe, fixed)
-        generator = seeds.generator(seeds.spacing_seed(options.seed))
-        times = even_times(a, b, free_count, family.at_size(first_size), generator, size=first_size, device=device,
-                           path=path)
-        return path(times)
+            times = torch.tensor([float(weights[1])], dtype=torch.float64)
+            return path(times), path, times
+        if refine_applies(options.refine, decision["taken"]) == "none" and decision["taken"] != "texture":
+            decision["spacing"] = "equal times"
+            times = torch.linspace(0, 1, free_count + 2, dtype=torch.float64)[1:-1]
+        else:
+            decision["spacing"] = "even"
+            first_size = _first_stage_size(recipe, fixed)
+            generator = seeds.generator(seeds.spacing_seed(options.seed))
+            times = even_times(a, b, free_count, family.at_size(first_size), generator, size=first_size,
+                               device=device, path=path)
+        return path(times), path, times
     except Exception:  # a run that fails leaves no flow file of its own behind (another run's stays)
         if store.owned:
             store.discard()
@@ -255,6 +318,25 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
     With energy="squared" (default) f(d) = d^2 as in the reference; "linear" uses f(d) = d (with
     distance="l2" the linear energy's optimum is exactly the weighted pixel mean).
     Inputs are centre-cropped to the first image's aspect ratio and resized (`geometry.engine.inputs`).
+
+    Args:
+        images: the targets y_i: paths, arrays or an (N, 3, H, W) tensor in [0, 1].
+        weights: one non-negative weight per image (None: equal).
+        options: the run's `RunOptions`; keyword `settings` (``distance="l2"``, ``size=64``, ``steps=100``, ...)
+            override its fields.
+        callback: called with a `Progress` after every step; cancel: set it to stop at the next step.
+        checkpoint: a file to resume from and save to; snapshot_steps: the steps whose images `Progress` carries.
+        init: a start method's name ("noise", "mean") or the start image.
+
+    Returns:
+        A `Result`: ``images`` (1, 3, H, W), ``record`` (a `RunRecord`: energies, steps, the start taken and why).
+        InputError (a ValueError) names a bad input or option.
+
+    Example:
+        >>> from geometry import barycenter
+        >>> result = barycenter(["a.png", "b.png", "c.png"], (1, 2, 1), distance="l2", size=32, steps=20)
+        >>> result.images.shape
+        torch.Size([1, 3, 32, 32])
     """
     options, start = _options_and_start(options, init, settings)
     targets = prepare_images(images, options.size)
@@ -266,7 +348,20 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
 
 def pairwise_average(a: Any, b: Any, **kwargs: Any) -> Result:
     """The perceptual average of two images: `barycenter([a, b], (0.5, 0.5), **kwargs)`; with the default
-    motion start its start is the warp path's middle frame (content half-way along its motion)."""
+    motion start its start is the warp path's middle frame (content half-way along its motion).
+
+    Args:
+        a, b: the two images (paths, arrays or (1, 3, H, W) tensors in [0, 1]).
+        kwargs: those of `barycenter`.
+
+    Returns:
+        A `Result` whose ``images`` is the (1, 3, H, W) average.
+
+    Example:
+        >>> from geometry import pairwise_average
+        >>> pairwise_average("cat.png", "dog.png", size=64).images.shape
+        torch.Size([1, 3, 64, 64])
+    """
     return barycenter([a, b], (0.5, 0.5), **kwargs)
 
 
@@ -294,6 +389,18 @@ def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, si
 
     The copies are drawn from a generator seeded with the run's `seed` and returned in `result.inputs`;
     their pixel mean is the L2 baseline. Other keywords: those of `barycenter`.
+
+    Args:
+        image: the one image; mode: "noise" (Gaussian, `sigma`) or "shift" (up to `max_shift` px);
+        count: how many copies.
+
+    Returns:
+        A `Result` with the (1, 3, H, W) barycenter in ``images`` and the copies in ``inputs``.
+
+    Example:
+        >>> from geometry import perturbed_barycenter
+        >>> perturbed_barycenter("cat.png", "shift", count=4, size=32, steps=10).inputs.shape
+        torch.Size([4, 3, 32, 32])
     """
     if count < 1:
         raise InputError(f"count must be >= 1, got {count}")
@@ -317,6 +424,20 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = N
     The default motion start ("auto") makes content that moves between a and b move along the path and a texture
     that turns or changes scale pass through the in-between ones; from the cross-dissolve (motion="none") the
     optimiser keeps a sharpened double exposure or a plaid (docs/motion.md, docs/textures.md).
+
+    Args:
+        a, b: the endpoints (paths, arrays or (1, 3, H, W) tensors in [0, 1]).
+        frames: the path's frames, both endpoints included (>= 3).
+        options, callback, cancel, checkpoint, snapshot_steps, settings: as for `barycenter`.
+        init: a start method's name, or start frames (the in-between ones, or all of them).
+
+    Returns:
+        A `Result`: ``images`` (frames, 3, H, W) from a to b; ``record`` names the start taken and why.
+
+    Example:
+        >>> from geometry import geodesic
+        >>> geodesic("a.png", "b.png", frames=5, size=48, steps=30).images.shape
+        torch.Size([5, 3, 48, 48])
     """
     if int(frames) < 3:
         raise InputError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")

@@ -19,12 +19,17 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from elpips.errors import InputError
+from geometry.engine.distance_names import distance_name, is_distance_object
 from geometry.engine.seeds import MAX_SEED
 
 #: The initialisations a run can be asked for by name (start images are passed as ``init=`` to the engine).
 INIT_NAMES = ("noise", "mean", "even")
 #: The precisions of the network's forward pass (``bfloat16``: CUDA autocast).
 DTYPES = ("float32", "bfloat16")
+#: What follows a geodesic's or two-image average's start: "auto" (none after a warp start, the pixel refinement
+#: after the others), "none" (the start itself: no network, frames at their own times) or "pixels" (the preset's
+#: E-LPIPS refinement of the free pixels). Measured on real footage: benchmarks/results/refine-variants.md.
+REFINE_NAMES = ("auto", "none", "pixels")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,10 @@ class RunOptions:
     motion: the start of a geodesic or two-image average (`geometry.paths.motion`): "auto" (default: "texture" where
     the endpoints' spectra differ by a turn or a scaling, else "warp"), "warp" (the warp path with the engine's
     own flow), "dis" (with OpenCV's DIS flow), "texture" (the texture path) or "none" (the cross-dissolve).
+    refine: what follows the start (`REFINE_NAMES`): "auto" (default: nothing after a warp start, whose frames
+    the pixel refinement took further from real footage's true frames, benchmarks/results/refine-variants.md;
+    the pixel refinement after the dissolve and texture starts), "none" (the start's frames at their own times,
+    no network: the warp-only mode for whole clips) or "pixels" (the preset's E-LPIPS refinement of the pixels).
     draws_per_step: random transformations per step (None: the preset's).
     checkpoint_every: steps between checkpoints (None: the engine's default).
 
@@ -57,6 +66,7 @@ class RunOptions:
     draws_per_step: int | None = None
     checkpoint_every: int | None = None
     motion: str = "auto"
+    refine: str = "auto"
 
     def __post_init__(self):
         problems = option_problems(self.__dict__)
@@ -107,14 +117,6 @@ class RunOptions:
 OPTION_NAMES: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(RunOptions))
 
 
-def distance_name(distance: Any) -> str:
-    """What records call a distance: its name, an elpips metric's config name, or "<custom>"."""
-    if isinstance(distance, str):
-        return distance
-    config = getattr(distance, "config", None)
-    return getattr(config, "name", None) or getattr(distance, "name", None) or "<custom>"
-
-
 def option_problems(settings: Mapping[str, Any]) -> list[str]:
     """One message per invalid run option in `settings` (only the keys present are checked; others are ignored).
 
@@ -141,6 +143,7 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
         choice("dtype", DTYPES)
     choice("energy", ENERGY_FORMS)
     choice("motion", MOTION_NAMES)
+    choice("refine", REFINE_NAMES)
     if settings.get("init") is not None:
         choice("init", INIT_NAMES)
     integer("steps", 1)
@@ -172,11 +175,6 @@ def integer_problem(settings: Mapping[str, Any], key: str, minimum: int, maximum
         return None
     bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
     return f"{key} = {value!r}: must be an integer {bounds}"
-
-
-def is_distance_object(distance: Any) -> bool:
-    """Whether `distance` is a distance object rather than a name (`geometry.engine.distances.DistanceFamily`)."""
-    return all(callable(getattr(distance, method, None)) for method in ("sample_draws", "embed", "embedding_distance"))
 
 
 def is_integer(value: Any) -> bool:

@@ -224,6 +224,23 @@ def test_command_line_defaults_are_local_and_private():
     assert chosen == ("0.0.0.0", 8000, Path("runs"), "cpu", True)
 
 
+def test_a_busy_port_is_one_line_with_the_fix_before_anything_loads(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "--port", str(port), "--output-dir", str(tmp_path), "--device", "cpu"],
+            capture_output=True, text=True, env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"),
+        )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == f"elpips-app: port {port} is in use: try make demo PORT={port + 1}\n"
+
+
 @pytest.mark.slow
 def test_python_dash_m_app_serves_the_app_on_loopback(tmp_path):
     """The command a README user types: it binds 127.0.0.1 and serves the five tabs."""
@@ -352,6 +369,42 @@ def test_energy_plot_is_the_running_mean_of_the_last_tenth_of_the_steps():
     assert _energy_frame([]).empty
 
 
+def test_an_upload_replaces_the_average_examples_and_the_tab_says_what_it_will_average(tmp_path):
+    """Gradio appends an upload to the files shown: the bundled examples among them are taken out (they were
+    averaged with the user's photos into a ghost blend); a list of examples only, chosen as one, stays."""
+    from app.runs import average_plan, file_digest, without_examples
+
+    examples = [str(REPO_EXAMPLES_DIR / f"{name}.png") for name in ("disc_left", "disc_right", "disc_top")]
+    copies = []  # the examples as Gradio holds them: copies in another folder
+    for path in examples:
+        copy = tmp_path / "cache" / Path(path).name
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes(Path(path).read_bytes())
+        copies.append(str(copy))
+    photos = []
+    for k in range(2):
+        photos.append(str(tmp_path / f"photo{k}.png"))
+        Image.fromarray(np.full((32, 32, 3), 60 * k, dtype=np.uint8)).save(photos[-1])
+    digests = frozenset(file_digest(path) for path in examples)
+    assert without_examples(copies + photos, digests) == (photos, True)
+    assert without_examples(copies, digests) == (copies, False)
+    assert without_examples(photos, digests) == (photos, False)
+    assert average_plan(photos, [1.0, 0.5, 1.0, 1.0, 1.0, 1.0]) == (
+        "Run averages these 2 images, weighted: **photo0.png** × 1 (67%), **photo1.png** × 0.5 (33%).")
+    assert "upload 2 to 6" in average_plan(photos[:1], [1.0] * 6)
+
+
+def test_every_motion_start_is_described_where_it_is_chosen():
+    from geometry.paths.motion import MOTION_NAMES
+
+    from app.ui import AVERAGE_MOTION_INFO, motion_dropdown
+
+    dropdown = motion_dropdown("motion", AVERAGE_MOTION_INFO)
+    assert [value for _, value in dropdown.choices] == list(MOTION_NAMES) and dropdown.value == "auto"
+    assert all(label.startswith(f"{value}: ") and len(label) > len(value) + 20 for label, value in dropdown.choices)
+    assert "three or more" in dropdown.info
+
+
 def test_the_average_keeps_as_many_files_as_it_has_weight_sliders():
     from app.runs import MAX_AVERAGE_IMAGES, average_selection
 
@@ -421,7 +474,8 @@ def test_the_resize_note_says_what_was_enlarged_and_how_grey_and_transparency_we
     grey, clear, plain = note.splitlines()[1:]
     assert "64x64, **enlarged 1.5x** to 96x96" in grey and "a resolution of 64 px keeps its own pixels" in grey
     assert "grey levels copied into red, green and blue" in grey and "transparency" not in grey
-    assert "96x96, used as is, transparency dropped" in clear
+    assert "96x96, used as is, transparency composited onto white, as the preview shows it" in clear
+    assert batch[1].eq(1).all()  # fully transparent: measured as the white the preview shows
     assert "centre-cropped to 96x96" in plain and "enlarged" not in plain and "grey" not in plain
     for name, size in (("dot.png", "1x1"), ("thin.png", f"200x{MIN_SIDE - 1}")):
         with pytest.raises(gr.Error) as raised:
@@ -486,3 +540,48 @@ def test_the_forecast_the_memory_check_and_the_engine_take_one_recipe(kind, monk
     monkeypatch.setattr(memory, "run_recipe", lambda *args, **kwargs: asked.append((args, kwargs)) or recipe)
     memory.run_memory(kind, "l2", 3, 1, size, "fast", 120)
     assert asked == [(("fast", kind, size), {"steps": 120, "draws_per_step": None})]
+
+
+def test_an_upload_is_measured_as_the_librarys_loader_reads_the_file(tmp_path):
+    """A 16-bit grey ramp keeps its levels and an RGBA image is composited as the tools composite it: the
+    upload component hands over the file itself, never Gradio's 8-bit RGB conversion of it."""
+    from gradio.data_classes import ImageData
+
+    import elpips
+
+    from app.uploads import image_input, load_upload
+
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (32, 1))
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[..., 0] = 255  # red stored everywhere, opaque blue square in the middle
+    rgba[8:24, 8:24] = (0, 0, 255, 255)
+    files = {"ramp.png": Image.fromarray(ramp), "square.png": Image.fromarray(rgba, mode="RGBA")}
+    component = image_input(label="Image A")
+    for name, image in files.items():
+        image.save(tmp_path / name)
+        path = component.preprocess(ImageData(path=str(tmp_path / name), orig_name=name))
+        measured = load_upload(path, "Image A")
+        assert torch.equal(measured, elpips.load_image(tmp_path / name))
+    assert float(measured[0, 0, 0, 0]) == 1.0 and float(measured[0, 2, 16, 16]) == 1.0  # white around blue
+    ramp_read = load_upload(component.preprocess(ImageData(path=str(tmp_path / "ramp.png"))), "Image A")
+    assert float(ramp_read.min()) == 0.0 and float(ramp_read.max()) == 1.0 and ramp_read.unique().numel() == 64
+
+
+def test_a_click_shows_errors_in_as_many_outputs_as_the_event_has():
+    import gradio as gr
+
+    from app.ui import on_click
+
+    wired = {}
+
+    class Button:
+        def click(self, function, inputs, outputs, **kwargs):
+            wired.update(function=function, outputs=outputs, kwargs=kwargs)
+
+    def fail():
+        raise gr.Error("Average: upload at least two images.")
+
+    on_click(Button(), fail, [], ["status", "progress", "note", "live"], api_name="average")
+    (shown,) = list(wired["function"]())
+    assert len(shown) == 4 and shown[0] == "**Error:** Average: upload at least two images."
+    assert wired["kwargs"] == {"api_name": "average"}

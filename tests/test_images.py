@@ -25,12 +25,16 @@ def test_layouts_become_nchw_rgb(value, shape):
     assert elpips.as_image_batch(value).shape == shape
 
 
-def test_values_are_scaled_to_unit_range_and_alpha_is_dropped():
+def test_values_are_scaled_to_unit_range_and_alpha_is_composited_onto_white():
     rgba = np.zeros((4, 4, 4), np.uint8)
-    rgba[..., 0] = 255
-    rgba[..., 3] = 7
-    out = elpips.as_image_batch(rgba)
-    assert out[0, 0].eq(1).all() and out[0, 1:].eq(0).all()
+    rgba[..., 2] = 255  # blue where opaque, red stored under the transparent half
+    rgba[:, :2, 3] = 255
+    rgba[:, 2:, 0] = 255
+    out = elpips.as_image_batch(rgba)[0]
+    assert out[:, :, :2].eq(torch.tensor([0.0, 0.0, 1.0])[:, None, None]).all()  # opaque: as stored
+    assert out[:, :, 2:].eq(1).all()  # transparent: the white background, not the red stored under it
+    grey_alpha = np.stack([np.zeros((4, 4)), np.full((4, 4), 0.5)], -1).astype(np.float32)
+    assert torch.allclose(elpips.as_image_batch(grey_alpha), torch.full((1, 3, 4, 4), 0.5))
     gray16 = np.full((4, 4), 65535, np.uint16)
     assert elpips.as_image_batch(gray16).eq(1).all()
 

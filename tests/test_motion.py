@@ -6,12 +6,14 @@ import threading
 
 import pytest
 import torch
+from synthetic import orientation_morph
 
 from geometry import RunOptions, barycenter, geodesic, pairwise_average
-from geometry.paths.flows import MISSING_CV2, dis_flow, engine_flow
+from geometry.paths.flows import STEPS_PER_LEVEL, dis_flow, engine_flow, pyramid_sizes
 from geometry.paths.motion import MOTION_NAMES, MOTION_STARTS
 from geometry.paths.quality import ghost_fraction
-from geometry.paths.warps import warp, warp_frames
+from geometry.paths.render import WarpPath
+from geometry.paths.warps import warp
 from geometry.tools import geodesic as geodesic_tool
 from geometry.tools.support import run_options
 
@@ -53,7 +55,7 @@ def test_the_warp_path_ends_at_the_endpoints_and_a_constant_pan_is_its_truth(pan
     a, b, truth = pan
     flow = torch.zeros(1, 2, SIDE, SIDE)
     flow[:, 0] = -SHIFT                     # the content moves left as the window moves right
-    frames = warp_frames(a, b, flow, torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64))
+    frames = WarpPath(flow).frames(a, b, torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64))
     assert torch.equal(frames[0:1], a) and torch.equal(frames[2:3], b)
     assert (frames[1:2] - truth).abs().max() < 1e-4
 
@@ -62,7 +64,7 @@ def test_the_engine_flow_finds_the_pan_and_its_middle_frame_moves(pan):
     a, b, truth = pan
     flow = engine_flow(a, b)
     assert abs(flow[0, 0].median().item() + SHIFT) < 0.25 and abs(flow[0, 1].median().item()) < 0.25
-    middle = warp_frames(a, b, flow, torch.tensor([0.5], dtype=torch.float64))
+    middle = WarpPath(flow).frames(a, b, torch.tensor([0.5], dtype=torch.float64))
     assert ghost_fraction(middle, truth, (a + b) / 2).fraction < 0.2
     assert torch.equal(engine_flow(a, b), flow)  # deterministic
 
@@ -78,7 +80,6 @@ def test_dis_without_opencv_names_the_extra(pan, monkeypatch):
     monkeypatch.setitem(sys.modules, "cv2", None)
     with pytest.raises(ImportError, match=r"pip install 'elpips-torch\[motion\]'"):
         dis_flow(*pan[:2])
-    assert "elpips-torch[motion]" in MISSING_CV2
 
 
 def test_motion_option_is_validated_serialised_and_a_cli_option():
@@ -121,17 +122,23 @@ def test_a_geodesic_of_a_pan_moves_where_the_pixel_path_ghosts(pan):
     assert fits["none"].fraction > 0.85
 
 
-def _run(pan, checkpoint=None, cancel=None):
+def _run(pan, checkpoint=None, cancel=None, refine="pixels"):
     a, b, _ = pan
     return geodesic(a, b, frames=4, steps=6, distance="l2", seed=3, snapshot_steps=[], checkpoint=checkpoint,
-                    checkpoint_every=2, cancel=cancel)
+                    checkpoint_every=2, cancel=cancel, refine=refine)
 
 
-@pytest.mark.parametrize("checks, stage", [(50, "flow"), (40 * 3 + 3, "refinement")])
-def test_a_run_interrupted_in_each_stage_resumes_bit_for_bit(pan, tmp_path, checks, stage):
-    whole = _run(pan)
+#: Cancel checks of the engine flow: one per step of each level of its pyramid; then one per optimiser step.
+FLOW_CHECKS = STEPS_PER_LEVEL * len(pyramid_sizes((SIDE, SIDE)))
+#: A cancel in the flow's second level (its first level saved), and one after the third optimiser step.
+CANCEL_AT = {"flow": STEPS_PER_LEVEL + STEPS_PER_LEVEL // 4, "refinement": FLOW_CHECKS + 3}
+
+
+@pytest.mark.parametrize("stage, refine", [("flow", "pixels"), ("refinement", "pixels"), ("flow", "none")])
+def test_a_run_interrupted_in_each_stage_resumes_bit_for_bit(pan, tmp_path, stage, refine):
+    whole = _run(pan, refine=refine)
     checkpoint = tmp_path / "run.pt"
-    stopped = _run(pan, checkpoint, CancelAfter(checks))
+    stopped = _run(pan, checkpoint, CancelAfter(CANCEL_AT[stage]), refine)
     assert stopped.record.status == "cancelled"
     flow_file = tmp_path / "run.pt.flow.pt"
     if stage == "flow":
@@ -139,14 +146,14 @@ def test_a_run_interrupted_in_each_stage_resumes_bit_for_bit(pan, tmp_path, chec
         assert torch.load(flow_file, weights_only=True)["level"] == 0
     else:
         assert stopped.record.steps == 3 and checkpoint.exists()
-    resumed = _run(pan, checkpoint)
+    resumed = _run(pan, checkpoint, refine=refine)
     assert resumed.record.status == "completed" and torch.equal(resumed.images, whole.images)
     assert not flow_file.exists()  # a finished run leaves no flow file behind
 
 
 def test_a_flow_file_of_another_run_is_refused(pan, tmp_path):
     checkpoint = tmp_path / "run.pt"
-    _run(pan, checkpoint, CancelAfter(50))
+    _run(pan, checkpoint, CancelAfter(CANCEL_AT["flow"]))
     a, b, _ = pan
     with pytest.raises(ValueError, match="flow file .* belongs to a different run"):
         geodesic(b, a, frames=4, steps=6, distance="l2", seed=3, snapshot_steps=[], checkpoint=checkpoint)
@@ -157,13 +164,12 @@ def test_a_run_that_fails_leaves_no_flow_file(pan, tmp_path):
     a, b, _ = pan
     checkpoint = tmp_path / "run.pt"
     with pytest.raises(ValueError, match="larger size"):
-        geodesic(a[..., :4, :4], b[..., :4, :4], frames=4, steps=2, seed=3, snapshot_steps=[], checkpoint=checkpoint)
+        geodesic(a[..., :4, :4], b[..., :4, :4], frames=4, steps=2, seed=3, snapshot_steps=[], checkpoint=checkpoint,
+                 refine="pixels")
     assert not (tmp_path / "run.pt.flow.pt").exists() and not checkpoint.exists()
 
 
 def test_auto_turns_a_turned_texture_and_warps_a_pan(pan):
-    from test_textures import orientation_morph
-
     from geometry.paths.quality import spectral_ghost
 
     a, b, truth = orientation_morph(48)

@@ -46,15 +46,15 @@ def test_two_images_give_frames_mp4_gif_and_contact_sheet(tmp_path, capsys, pair
     frames = frame_files(out)
     assert [f.name for f in frames] == [f"frame_00{i}.png" for i in range(5)]
     pngs = np.stack([iio.imread(f) for f in frames])
-    assert pngs.shape == (5, 32, 32, 3)
-    start = video.to_uint8_frames(inputs.prepare_images([pair[0]], 32))[0]
-    assert np.abs(pngs[0].astype(int) - start).max() <= 1, "the first frame is the first image"
+    assert pngs.shape == (5, 64, 64, 3)  # worked at --size 32, written at the inputs' own size
+    start = video.to_uint8_frames(inputs.prepare_images([pair[0]]))[0]
+    assert np.array_equal(pngs[0], start), "the first frame is the first image"
 
     clip = video.read_video(out / "geodesic.mp4")
-    assert clip.frames.shape == (5, 32, 32, 3) and clip.fps == pytest.approx(8)
+    assert clip.frames.shape == (5, 64, 64, 3) and clip.fps == pytest.approx(8)
     gif = iio.imread(out / "geodesic.gif", index=None)
-    assert gif.shape[:3] == (5 + 3, 32, 32)  # ping-pong: 0 1 2 3 4 3 2 1
-    assert iio.imread(out / "contact_sheet.png").shape[1] > 3 * 32
+    assert gif.shape[:3] == (5 + 3, 64, 64)  # ping-pong: 0 1 2 3 4 3 2 1
+    assert iio.imread(out / "contact_sheet.png").shape[1] > 3 * 64
 
     record = json.loads((out / "record.json").read_text())
     assert record["frames"] == 5 and record["pairs"][0]["status"] == "completed"
@@ -148,7 +148,8 @@ def test_init_frames_are_where_the_path_starts(tmp_path, capsys, pair):
 
 def test_too_small_for_the_metric_fails_in_the_engine_and_leaves_nothing(tmp_path, capsys, pair):
     out = tmp_path / "out"
-    status, err = run(capsys, *pair, "--distance", "elpips_vgg", "--size", "4", "--steps", "2", "--out", out)
+    status, err = run(capsys, *pair, "--distance", "elpips_vgg", "--size", "4", "--steps", "2", "--refine", "pixels",
+                      "--out", out)
     assert status == 2
     assert len(err.strip().splitlines()) == 1, err
     assert "4x4" in err and "larger size" in err
@@ -195,7 +196,8 @@ def test_module_entry_point_with_elpips(tmp_path, pair):
     out = tmp_path / "elpips"
     done = subprocess.run(
         [sys.executable, "-m", "geometry.tools.geodesic", *map(str, pair), "--distance", "elpips_vgg", "--size", "32",
-         "--steps", "3", "--frames", "3", "--device", "cpu", "--no-progress", "--out", str(out)],
+         "--steps", "3", "--frames", "3", "--refine", "pixels", "--output-size", "32", "--device", "cpu",
+         "--no-progress", "--out", str(out)],
         capture_output=True, text=True, timeout=300, env={**os.environ},
     )
     assert done.returncode == 0, done.stderr

@@ -127,6 +127,37 @@ def engine_flow(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | N
 
 def dis_flow(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """OpenCV DIS flow from a to b ((1, 3, H, W) in [0, 1]) on the in-between grid; needs opencv."""
+    forward, backward = _dis_both_ways(a, b)
+    return resize_flow((forward - backward) / 2, tuple(a.shape[-2:]))
+
+
+#: The forward-backward consistency test of Sundaram, Brox and Keutzer (ECCV 2010): a pixel p of a is seen in b
+#: where |f(p) + g(p + f(p))|^2 <= FB_RELATIVE (|f(p)|^2 + |g(p + f(p))|^2) + FB_ABSOLUTE (pixels^2 at DIS's size).
+FB_RELATIVE = 0.01
+FB_ABSOLUTE = 0.5
+
+
+def dis_visibility(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(seen_a, seen_b), each (1, 1, H, W) in [0, 1]: the share of each pixel of a seen in b (and of b in a) by
+    the forward-backward consistency of OpenCV's DIS flows (FB_RELATIVE, FB_ABSOLUTE), found on the frames
+    upsampled for DIS and averaged down to the images' size; needs opencv."""
+    forward, backward = _dis_both_ways(a, b)
+    size = tuple(a.shape[-2:])
+    return (F.interpolate(_consistent(forward, backward), size=size, mode="area"),
+            F.interpolate(_consistent(backward, forward), size=size, mode="area"))
+
+
+def _consistent(there: torch.Tensor, back: torch.Tensor) -> torch.Tensor:
+    """(1, 1, H, W) in {0, 1}: the pixels whose flow `there` is undone by the flow `back` where it lands."""
+    returned, inside = warp(back, there)
+    error = (there + returned).square().sum(1, keepdim=True)
+    bound = FB_RELATIVE * (there.square().sum(1, keepdim=True) + returned.square().sum(1, keepdim=True)) + FB_ABSOLUTE
+    return ((error <= bound) & (inside > 0)).float()
+
+
+def _dis_both_ways(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """OpenCV DIS flows a -> b (on a's grid) and b -> a (on b's) in pixels of the frames upsampled to at least
+    DIS_WORK_SIDE px (the flows' own size)."""
     try:
         import cv2
     except ImportError as error:
@@ -139,7 +170,7 @@ def dis_flow(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     forward = torch.from_numpy(dis.calc(gray[0], gray[1], None)).permute(2, 0, 1)[None]
     backward = torch.from_numpy(dis.calc(gray[1], gray[0], None)).permute(2, 0, 1)[None]
-    return resize_flow((forward - backward) / 2, (height, width))
+    return forward, backward
 
 
 def _luma(image: torch.Tensor) -> torch.Tensor:

@@ -2,8 +2,11 @@
 
 The pixel-space E-LPIPS path energy prefers a sharpened double exposure to motion beyond about a pixel per
 frame, so a refinement from the cross-dissolve never finds motion; started from frames that move, it keeps
-them moving (docs/motion.md). A motion start is a function of the two endpoints returning a path: a function
-of times (a float64 tensor in [0, 1]) to frames (T, 3, H, W), or None when the run was cancelled first.
+them moving (docs/motion.md). A motion start is a function of the two endpoints returning a :class:`BoundPath`:
+a function of times (a float64 tensor in [0, 1]) to frames (T, 3, H, W) whose ``shape`` (a
+`geometry.paths.render.WarpPath`, :class:`TexturePath` or :class:`DissolvePath`) renders the same path between
+endpoints of any size, or None when the run was cancelled first. Given a ``decision`` dict, a start writes into it
+the start it took ("taken"), why, and the figures it decided on.
 
 MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel-only path) is not in it.
   "warp": the warp path (`geometry.paths.warps`) with the engine's own coarse-to-fine flow (`geometry.paths.flows`);
@@ -19,6 +22,7 @@ continues after the last finished pyramid level and never recomputes a finished 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 from typing import Callable
@@ -27,9 +31,9 @@ import torch
 
 from elpips.errors import InputError
 from geometry.paths.flows import dis_flow, engine_flow, mismatch
+from geometry.paths.render import WarpPath
 from geometry.paths.spacing import dissolve
 from geometry.paths.textures import estimate_similarity, is_texture_morph, texture_frames
-from geometry.paths.warps import warp_frames
 
 Path = Callable[[torch.Tensor], torch.Tensor]
 FLOW_STORE_FORMAT = "elpips-geometry-flow"
@@ -81,10 +85,11 @@ def flow_store(checkpoint: str | os.PathLike | None, a: torch.Tensor, b: torch.T
 
 
 def warp_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
-               store: FlowStore | None = None) -> Path | None:
+               store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """The warp path with the engine's own flow (`geometry.paths.flows.engine_flow`)."""
     flow = _stored_engine_flow(a, b, cancel, store)
-    return None if flow is None else _warp_path(a, b, flow)
+    _decide(decision, "warp", "asked for")
+    return None if flow is None else BoundPath(WarpPath(flow), a, b)
 
 
 def _stored_engine_flow(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | None,
@@ -95,23 +100,19 @@ def _stored_engine_flow(a: torch.Tensor, b: torch.Tensor, cancel: threading.Even
 
 
 def dis_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
-              store: FlowStore | None = None) -> Path | None:
+              store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """The warp path with OpenCV's DIS flow (`geometry.paths.flows.dis_flow`)."""
-    return _warp_path(a, b, dis_flow(a, b))
-
-
-def _warp_path(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> Path:
-    a, b = a.detach().float().cpu(), b.detach().float().cpu()
-    return lambda times: warp_frames(a, b, flow, times.to(torch.float64))
+    _decide(decision, "dis", "asked for")
+    return BoundPath(WarpPath(dis_flow(a, b)), a, b)
 
 
 def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
-                  store: FlowStore | None = None) -> Path:
+                  store: FlowStore | None = None, decision: dict | None = None) -> Path:
     """The texture path (`geometry.paths.textures.texture_frames`) under the turn and scaling between the endpoints'
     spectra; t is the warp's parameter (the engine spaces the frames evenly)."""
-    a, b = a.detach().double().cpu(), b.detach().double().cpu()
-    similarity = estimate_similarity(a, b)
-    return lambda times: texture_frames(a, b, times.to(torch.float64), similarity).float()
+    similarity = estimate_similarity(a.detach().double().cpu(), b.detach().double().cpu())
+    _decide(decision, "texture", "asked for")
+    return BoundPath(TexturePath(similarity), a, b)
 
 
 #: "auto" takes the warp path only where its flow removes at least this share of the endpoints' robust
@@ -122,23 +123,70 @@ EXPLAINED = 0.5
 
 def flow_explains(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> bool:
     """Whether `flow` leaves at most 1 - EXPLAINED of the mismatch the endpoints have without it."""
+    return flow_share_left(a, b, flow) <= 1 - EXPLAINED
+
+
+def flow_share_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> float:
+    """The share of the endpoints' mismatch (without motion) that `flow` leaves."""
     a, b = a.detach().float().cpu(), b.detach().float().cpu()
-    return bool(mismatch(a, b, flow) <= (1 - EXPLAINED) * mismatch(a, b, torch.zeros_like(flow)))
+    return float(mismatch(a, b, flow) / mismatch(a, b, torch.zeros_like(flow)).clamp_min(1e-12))
 
 
 def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
-               store: FlowStore | None = None) -> Path | None:
+               store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """The texture path where the endpoints' spectra differ by a turn or a scaling; else the warp path where the
-    engine's flow explains the pair (`flow_explains`); else the cross-dissolve (unrelated pictures)."""
+    engine's flow explains the pair (`flow_explains`); else the cross-dissolve (unrelated pictures). What it took
+    and the figures it decided on go into `decision`."""
     if is_texture_morph(a, b):
-        return texture_start(a, b)
+        similarity = estimate_similarity(a.detach().double().cpu(), b.detach().double().cpu())
+        _decide(decision, "texture", "the endpoints' spectra differ by a turn or a scaling",
+                turn_degrees=round(math.degrees(similarity.angle), 2), scale=round(similarity.scale, 4))
+        return BoundPath(TexturePath(similarity), a, b)
     flow = _stored_engine_flow(a, b, cancel, store)
     if flow is None:
         return None
-    if flow_explains(a, b, flow):
-        return _warp_path(a, b, flow)
-    a, b = a.detach().float().cpu(), b.detach().float().cpu()
-    return lambda times: dissolve(a, b, times)
+    left = flow_share_left(a, b, flow)
+    figures = {"mismatch_left_by_flow": round(left, 4), "warp_if_at_most": 1 - EXPLAINED}
+    if left <= 1 - EXPLAINED:
+        _decide(decision, "warp", "the engine's flow explains the pair", **figures)
+        return BoundPath(WarpPath(flow), a, b)
+    _decide(decision, "dissolve", "no flow explains the pair (unrelated pictures)", **figures)
+    return BoundPath(DissolvePath(), a, b)
+
+
+def _decide(decision: dict | None, taken: str, why: str, **figures) -> None:
+    if decision is not None:
+        decision.update({"taken": taken, "why": why, **figures})
+
+
+class DissolvePath:
+    """The cross-dissolve as a path: frames (1 - t) a + t b at any size."""
+
+    def frames(self, a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        return dissolve(a, b, times)
+
+
+class TexturePath:
+    """The texture path (`geometry.paths.textures.texture_frames`) under one similarity, at any size."""
+
+    def __init__(self, similarity):
+        self.similarity = similarity
+
+    def frames(self, a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        return texture_frames(a.double(), b.double(), times.to(torch.float64), self.similarity).to(a.dtype)
+
+
+class BoundPath:
+    """A path (an object with ``frames(a, b, times)`` at any size: `WarpPath`, `TexturePath`, `DissolvePath`) bound
+    to the run's endpoints: called with times, the frames at the working size; `shape` is the path itself, for
+    rendering at another size."""
+
+    def __init__(self, shape, a: torch.Tensor, b: torch.Tensor):
+        self.shape = shape
+        self.a, self.b = a.detach().float().cpu(), b.detach().float().cpu()
+
+    def __call__(self, times: torch.Tensor) -> torch.Tensor:
+        return self.shape.frames(self.a, self.b, times.to(torch.float64))
 
 
 MOTION_STARTS: dict[str, Callable[..., Path | None]] = {

@@ -1,10 +1,11 @@
-"""Images moved by a flow field, and the warp path between two images (the start of motion geodesics).
+"""Images moved by a flow field (the warp path between two images that starts motion geodesics is
+`geometry.paths.render.WarpPath`).
 
 A flow u (N, 2, H, W) holds displacements in pixels, channel 0 along x (columns) and channel 1 along y
 (rows). :func:`warp` is the backward warp image(x + u(x)), bilinear, with reflection at the borders and a
 mask of the pixels whose source lies inside the image.
 
-The warp path between a and b for a flow u from a to b defined on the in-between grid is
+The warp path between a and b for a flow u from a to b defined on the in-between grid is, with its fixed blend,
 
     x(t) = (1 - t) a(x - t u(x)) + t b(x + (1 - t) u(x)),
 
@@ -40,25 +41,6 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.T
     inside = ((where[:, 0] >= -0.5) & (where[:, 0] <= width - 0.5)
               & (where[:, 1] >= -0.5) & (where[:, 1] <= height - 0.5)).unsqueeze(1).to(image.dtype)
     return moved, inside
-
-
-def warp_frames(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
-    """(T, 3, H, W): the warp path of a, b ((1, 3, H, W)) with flow (1, 2, H, W) at `times` (see the module)."""
-    frames = []
-    for t in times.tolist():
-        if t in (0.0, 1.0):  # the endpoints themselves, not resampled
-            frames.append(a if t == 0.0 else b)
-            continue
-        from_a, inside_a = warp(a, -t * flow)
-        from_b, inside_b = warp(b, (1 - t) * flow)
-        weight_a, weight_b = (1 - t) * inside_a, t * inside_b
-        total = weight_a + weight_b
-        neither = total <= 0
-        weight_a = torch.where(neither, torch.full_like(weight_a, 1 - t), weight_a)
-        weight_b = torch.where(neither, torch.full_like(weight_b, t), weight_b)
-        total = weight_a + weight_b
-        frames.append((weight_a * from_a + weight_b * from_b) / total)
-    return torch.cat(frames).clamp(0, 1)
 
 
 def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

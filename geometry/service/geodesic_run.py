@@ -22,8 +22,19 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from elpips.errors import InputError
 from elpips.io import read_json, write_json
-from geometry.service.run_folder import RUN_FILE, RunFolder, checkpoint_bytes, file_sha256
-from geometry.service.runs import CHECKPOINT_NAME, COMMAND_LINE, RECORD_NAME, MemoryWording, RunArtefacts, check_memory
+from geometry.service.memory_check import COMMAND_LINE, MemoryWording, check_memory, check_render
+from geometry.service.run_folder import (
+    CHECKPOINTS_DIR,
+    PAIRS_DIR,
+    RECORD_NAME,
+    RUN_FILE,
+    RunArtefacts,
+    RunFolder,
+    checkpoint_bytes,
+    checkpoint_file,
+    file_sha256,
+    pair_files,
+)
 
 if TYPE_CHECKING:
     from geometry.options import RunOptions
@@ -32,10 +43,9 @@ if TYPE_CHECKING:
 MONTAGE_NAME = "montage.mp4"
 #: The output rate of two images when the request gives none.
 DEFAULT_FPS = 10.0
-#: The finished pairs' records of a run in parts, one file each.
-PAIRS_DIR = "pairs"
 #: What a request's fields are called in a job file's "clip" settings (the same names as the fields).
-CLIP_SETTINGS = ("insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif")
+CLIP_SETTINGS = ("insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif",
+                 "output_size")
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,9 @@ class GeodesicRequest:
     ``cut_threshold``: a clip's scene-cut distance (None: the distance's default). ``formats``, ``gif``: the
     movies (`geometry.service.video.write_movies`); ``montage``: also input, cross-dissolve and geodesic side by side.
     ``init``: a folder of start frames (two images). ``snapshot_steps``: steps at which the engine hands the
-    callback the current frames (two images)."""
+    callback the current frames (two images). ``output_size``: the size of the frames written (a short side or
+    (H, W); None: the first input's own size): the engine works at the options' size and the frames are rendered
+    at this one (`geometry.api.Result.render`)."""
 
     images: tuple[Path, ...] = ()
     video: Path | None = None
@@ -63,6 +75,7 @@ class GeodesicRequest:
     gif: str = "forward"
     init: Path | None = None
     snapshot_steps: tuple[int, ...] = ()
+    output_size: int | tuple[int, int] | None = None
 
     @classmethod
     def from_job(cls, kind: str, inputs: tuple[Path, ...], settings: Mapping[str, Any]) -> GeodesicRequest:
@@ -71,9 +84,13 @@ class GeodesicRequest:
             given = {key: settings[key] for key in CLIP_SETTINGS if key in settings}
             if "formats" in given:
                 given["formats"] = tuple(given["formats"])
+            if isinstance(given.get("output_size"), list):
+                given["output_size"] = tuple(given["output_size"])
             return cls(video=Path(inputs[0]), **given)
+        output_size = settings.get("output_size")
         return cls(images=tuple(inputs), frames=int(settings.get("frames", 10)),
-                   fps=float(settings.get("fps", DEFAULT_FPS)), gif=settings.get("gif", "forward"))
+                   fps=float(settings.get("fps", DEFAULT_FPS)), gif=settings.get("gif", "forward"),
+                   output_size=tuple(output_size) if isinstance(output_size, list) else output_size)
 
 
 @dataclass
@@ -96,7 +113,8 @@ class GeodesicRun:
     request: GeodesicRequest
     source: FrameSource
     options: RunOptions
-    size: tuple[int, int]
+    size: tuple[int, int]            # the working size (the options' size)
+    output_size: tuple[int, int]     # the size of the frames written
     settings: dict
     threshold: float | None
     checkpoints: list[Path]
@@ -135,6 +153,7 @@ class GeodesicRun:
         start_files = _start_frame_files(request.init, plan.grid + 1) if request.init is not None else []
         threshold = clips.cut_threshold(_name(options), request.cut_threshold) if source.is_clip else None
         size = target_size(_shape(source.items[0]), options.size)
+        output_size = target_size(_shape(source.items[0]), request.output_size)
         settings = {
             "inputs": [str(p.resolve()) for p in source.sources],
             "input_sha256": [file_sha256(p) for p in source.sources],
@@ -144,14 +163,16 @@ class GeodesicRun:
             "timing": plan.to_dict(),
             **({"cut_threshold": threshold} if source.is_clip else {}),
             **options.result_settings(),
+            "output_size": list(output_size),
         }
         out, pairs = Path(out), len(source.items) - 1
-        checkpoints = [_checkpoint_path(out, i, pairs) for i in range(pairs)]
+        checkpoints = [checkpoint_file(out, None if pairs == 1 else i) for i in range(pairs)]
         check_memory("geodesic", options, plan.grid + 1, plan.grid - 1, size, limit=max_memory,
                      describe="this geodesic" if pairs == 1 else "each pair", wording=wording)
+        check_render(plan.grid + 1, output_size, limit=max_memory, wording=wording)
         folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size))
         start = [elpips.load_image(path) for path in start_files] or None
-        return cls(request, source, options, size, settings, threshold, checkpoints, start, folder,
+        return cls(request, source, options, size, output_size, settings, threshold, checkpoints, start, folder,
                    report or (lambda line: None))
 
     @classmethod
@@ -183,6 +204,7 @@ class GeodesicRun:
         with its checkpoint kept (two images: with the frames and movies of where it stopped)."""
         try:
             self.find_cuts()
+            self.report_forecast(1)
             records: dict[str, dict] = dict(self.folder.state.get("pairs", {}))
             cancelled = self._compute_pairs(records, callback, cancel, on_pair)
         except BaseException as error:
@@ -198,6 +220,43 @@ class GeodesicRun:
         if self.pair_count > 1:
             self.folder.discard_if_empty()  # the emptied checkpoints/ folder
         return artefacts
+
+    def run_parallel(self, workers: int, on_pair: Callable[[int, int], None] | None = None) -> RunArtefacts:
+        """A clip's pairs in `workers` processes at a time, each with its share of the CPU threads (a run in parts:
+        :meth:`start`, :meth:`run_pair` in each process, :meth:`finish`): the same files as :meth:`run_all`.
+        ``on_pair(k, n)`` is called as the k-th of the n pairs left ends."""
+        import concurrent.futures
+        import multiprocessing
+        import os
+
+        pending = self.start()
+        self.report_forecast(workers)
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch's threads
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_use_threads,
+                                                    initargs=(threads,)) as pool:
+            futures = [pool.submit(_run_pair_apart, self.request, self.options, self.out, index) for index in pending]
+            for done, future in enumerate(concurrent.futures.as_completed(futures)):
+                future.result()
+                if on_pair is not None:
+                    on_pair(done + 1, len(pending))
+        return self.finish()
+
+    def report_forecast(self, workers: int) -> None:
+        """Report a clip's expected time in the mode its options give and in the other one
+        (`geometry.service.cost`), before its pairs start."""
+        from geometry.api import refine_applies
+        from geometry.service import cost
+
+        if not self.source.is_clip:
+            return
+        refine = refine_applies(self.options.refine, "warp" if self.options.motion in ("auto", "warp", "dis")
+                                else "dissolve")
+        other = "pixels" if refine == "none" else "none"
+        frames, pairs = self.source.plan.grid + 1, len(self.morphed)
+        chosen, alternative = (cost.clip_cost(mode, self.size, self.output_size, frames, pairs, workers,
+                                              self.options.preset, self.options.steps) for mode in (refine, other))
+        self.report(cost.forecast_line(chosen, alternative))
 
     def start(self) -> list[int]:
         """A run in parts, first part: open (or continue) it, find the cuts, write the frames of the pairs that are
@@ -217,7 +276,7 @@ class GeodesicRun:
         record = self._compute_pair(index, callback, cancel)
         if record.get("status") == "cancelled":
             return False
-        write_json(self._pair_file(index), record)
+        write_json(self.folder.pair_record(index), record)
         self.checkpoints[index].unlink(missing_ok=True)
         return True
 
@@ -230,7 +289,7 @@ class GeodesicRun:
             raise InputError(f"{self.out}: pairs {missing} are not finished; rerun the job to compute them")
         artefacts = self._write_outputs(records)
         self.folder.save(status="done", pairs=records)
-        for path in [*(self.out / PAIRS_DIR).glob("pair_*.json"), self.out / PAIRS_DIR, self.out / "checkpoints"]:
+        for path in [*pair_files(self.out), self.out / PAIRS_DIR, self.out / CHECKPOINTS_DIR]:
             with contextlib.suppress(OSError):
                 path.unlink() if path.is_file() else path.rmdir()
         return artefacts
@@ -264,7 +323,7 @@ class GeodesicRun:
         plan, total = self.source.plan, len(self.source.plan.positions)
         owned = self._owned_frames(index)
         if index not in self.morphed:
-            a, b = (_working_frame(self.source.items[k], self.size) for k in (index, index + 1))
+            a, b = (_working_frame(self.source.items[k], self.output_size) for k in (index, index + 1))
             self._write_frames([(n, b if j == plan.grid else a) for n, j in owned], total)
             return None
         checkpoint = self.checkpoints[index]
@@ -275,7 +334,9 @@ class GeodesicRun:
                                checkpoint=checkpoint, snapshot_steps=snapshots, init=self.start_frames)
         record = result.record.to_dict()
         if record.get("status") != "cancelled" or self.pair_count == 1:
-            self._write_frames([(n, result.images[j:j + 1]) for n, j in owned], total)
+            endpoints = _working_frame([self.source.items[index], self.source.items[index + 1]], self.output_size)
+            images = result.render(endpoints)
+            self._write_frames([(n, images[j:j + 1]) for n, j in owned], total)
         return record
 
     def _owned_frames(self, index: int) -> list[tuple[int, int]]:
@@ -302,13 +363,10 @@ class GeodesicRun:
         """The engine's records of the finished pairs, by pair index: run.json's and the pair files'."""
         records = dict(self.folder.state.get("pairs", {}))
         for index in self.morphed:
-            record = read_json(self._pair_file(index))
+            record = read_json(self.folder.pair_record(index))
             if record is not None:
                 records[str(index)] = record
         return records
-
-    def _pair_file(self, index: int) -> Path:
-        return self.out / PAIRS_DIR / f"pair_{index:04d}.json"
 
     def _write_outputs(self, records: dict) -> RunArtefacts:
         """The movies, the montage and record.json from the frames in frames/."""
@@ -316,7 +374,7 @@ class GeodesicRun:
 
         from geometry.service import clips, video
 
-        request, source, size, out, plan = self.request, self.source, self.size, self.out, self.source.plan
+        request, source, size, out, plan = self.request, self.source, self.output_size, self.out, self.source.plan
         total = len(plan.positions)
         frame_paths = [out / video.FRAMES_DIR / video.png_frame_name(i, total) for i in range(total)]
         video.remove_stale_frames(out / video.FRAMES_DIR, keep=frame_paths)
@@ -343,7 +401,8 @@ class GeodesicRun:
                       "not copied: no mp4 in --formats" if source.audio is not None else "none in the input")
         return {
             "settings": self.settings, "fps": source.fps, "frames": len(plan.positions),
-            "output_size": list(self.size), "optimised_at": [list(s) for s in self.stage_sizes()],
+            "output_size": list(self.output_size), "working_size": list(self.size),
+            "optimised_at": [list(s) for s in self.stage_sizes()],
             "timing": plan.to_dict(), "audio": audio_said,
             **({"pair_distances": self.distances, "cut_threshold": self.threshold, "cuts": sorted(cuts)}
                if source.is_clip else {}),
@@ -369,6 +428,17 @@ class GeodesicRun:
         if self.cuts:
             self.report(f"{len(self.cuts)} scene cut(s), pairs {', '.join(str(i) for i in sorted(self.cuts))} "
                         "(from 0): their in-betweens hold the first frame; raise --cut-threshold to morph them")
+
+
+def _use_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run_pair_apart(request: GeodesicRequest, options: RunOptions, out: Path, index: int) -> None:
+    """Pair `index` of the run started in `out`, in a worker process (`GeodesicRun.run_parallel`)."""
+    GeodesicRun.reopen(request, options, out).run_pair(index)
 
 
 def read_source(request: GeodesicRequest) -> FrameSource:
@@ -438,15 +508,16 @@ def _start_frame_files(folder: Path, frames: int) -> list[Path]:
 
 
 def _name(options: RunOptions) -> str:
-    from geometry.options import distance_name
+    from geometry.engine.distance_names import distance_name
 
     return distance_name(options.distance)
 
 
-def _working_frame(item, size):
+def _working_frame(items, size):
+    """An input frame (or a list of them) as (N, 3, H, W) at `size` (`geometry.engine.inputs.prepare_images`)."""
     from geometry.engine.inputs import prepare_images
 
-    return prepare_images([item], size)
+    return prepare_images(items if isinstance(items, list) else [items], size)
 
 
 def _held_record(index: int, cuts: set[int]) -> dict:
@@ -457,10 +528,6 @@ def _held_record(index: int, cuts: set[int]) -> dict:
 
 def _shape(item) -> tuple[int, int]:
     return tuple(item.shape[-2:]) if hasattr(item, "dim") else tuple(item.shape[:2])
-
-
-def _checkpoint_path(out: Path, index: int, pairs: int) -> Path:
-    return out / CHECKPOINT_NAME if pairs == 1 else out / "checkpoints" / f"pair_{index:04d}.pt"
 
 
 def _frames_exist(out: Path, indices: list[int], total: int) -> bool:

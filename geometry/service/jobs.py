@@ -104,12 +104,13 @@ _COMMON_SETTINGS = (set(OPTION_NAMES) - {"device"}) | {"max_memory"}
 SETTINGS: dict[str, frozenset[str]] = {
     "average": frozenset(_COMMON_SETTINGS),
     "barycenter": frozenset(_COMMON_SETTINGS),
-    "geodesic": frozenset(_COMMON_SETTINGS | {"frames", "fps", "gif"}),
+    "geodesic": frozenset(_COMMON_SETTINGS | {"frames", "fps", "gif", "output_size"}),
     "perturbed_barycenter": frozenset(_COMMON_SETTINGS | {"mode", "count"}),
     # the run options a clip takes, and the fields of `geometry.service.geodesic_run.GeodesicRequest` it sets
     # (CLIP_SETTINGS)
     "clip": frozenset({"distance", "size", "steps", "preset", "seed", "energy", "checkpoint_every", "max_memory",
-                       "insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif"}),
+                       "motion", "refine", "insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats",
+                       "montage", "gif", "output_size"}),
 }
 
 #: Settings that do not change a job's outputs (resume is bit-for-bit whatever the checkpoint interval).
@@ -370,6 +371,9 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
         integer("count", 1)
     if kind == "clip":
         _check_clip_settings(settings, errors)
+    if kind in ("geodesic", "clip") and "output_size" in settings:
+        errors.extend(problem.replace("size", "output_size", 1)  # the same values as size
+                      for problem in option_problems({"size": settings["output_size"]}))
 
 
 def _check_clip_settings(settings: Mapping[str, Any], errors: list[str]) -> None:

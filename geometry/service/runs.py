@@ -22,14 +22,21 @@ what each front end does around it: the progress it shows (``callback``), how it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from elpips.errors import InputError
 from elpips.io import write_json
-from geometry.options import distance_name
-from geometry.service.run_folder import RunFolder, checkpoint_bytes, file_sha256
+from geometry.service.memory_check import APP, COMMAND_LINE, JOB_FILE, MemoryWording, check_memory, check_render
+from geometry.service.run_folder import (
+    CHECKPOINT_NAME,
+    RECORD_NAME,
+    RunArtefacts,
+    RunFolder,
+    checkpoint_bytes,
+    file_sha256,
+)
 
 if TYPE_CHECKING:
     import threading
@@ -37,67 +44,13 @@ if TYPE_CHECKING:
     from geometry.options import RunOptions
     from geometry.service.geodesic_run import GeodesicRequest
 
-__all__ = ["AverageRequest", "MemoryWording", "RunArtefacts", "check_memory", "run_average", "run_geodesic",
-           "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME"]
+__all__ = ["AverageRequest", "MemoryWording", "RunArtefacts", "check_memory", "check_render", "run_average",
+           "run_geodesic", "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME", "APP", "COMMAND_LINE",
+           "JOB_FILE"]
 
 AVERAGE_NAME = "average.png"
-RECORD_NAME = "record.json"
-CHECKPOINT_NAME = "checkpoint.pt"
 
 Callback = Callable[[Any], None]  # called with the engine's `geometry.Progress` after every step
-
-
-@dataclass(frozen=True)
-class MemoryWording:
-    """How a front end names, in a memory refusal, the setting that raises the limit (``flag``; None: there is
-    none) and the size that would fit (``size_option``, formatted with the largest fitting short side)."""
-
-    flag: str | None = "--max-memory"
-    size_option: str = "--size {}"
-
-
-COMMAND_LINE = MemoryWording()
-JOB_FILE = MemoryWording("max_memory", "size = {}")
-APP = MemoryWording(None, "a resolution of {} px")
-
-
-def check_memory(kind: str, options: RunOptions, images: int, free: int, size: tuple[int, int], *,
-                 limit: int | None = None, describe: str = "this run", wording: MemoryWording = COMMAND_LINE) -> None:
-    """Raise `geometry.engine.memory.MemoryLimitError` (an InputError) when a run of ``kind`` ("barycenter" or
-    "geodesic"; ``images`` per step, ``free`` of them optimised, at output ``size``) is estimated to need more
-    than ``limit`` bytes or what the options' device has. Needs no network: it is called before one is loaded."""
-    from geometry.engine.distances import resolve_device
-    from geometry.engine.memory import check_run
-
-    check_run(kind, distance_name(options.distance), images, free, size, resolve_device(options.device),
-              preset=options.preset, steps=options.steps, draws_per_step=options.draws_per_step, limit=limit,
-              describe=describe, flag=wording.flag, size_option=wording.size_option)
-
-
-@dataclass
-class RunArtefacts:
-    """What a run wrote: the folder, its output files (relative to ``out``, in the order written; not the
-    bookkeeping ``run.json`` nor the checkpoint), ``record.json``'s content and the engine's record of each
-    optimisation it ran (one for an average, one per optimised pair for a geodesic)."""
-
-    out: Path
-    files: list[str]
-    record: dict
-    engine_records: list[dict] = field(default_factory=list)
-
-    @property
-    def status(self) -> str:
-        """"completed", or "cancelled" when a cancel event stopped it (its checkpoint is kept)."""
-        cancelled = any(r.get("status") == "cancelled" for r in self.engine_records)
-        return "cancelled" if cancelled else "completed"
-
-    @property
-    def steps(self) -> int:
-        return sum(int(r.get("steps", 0)) for r in self.engine_records)
-
-    @property
-    def seconds(self) -> float:
-        return sum(float(r.get("seconds", 0.0)) for r in self.engine_records)
 
 
 def snapshot_name(step: int) -> str:
@@ -201,16 +154,20 @@ def run_geodesic(request: GeodesicRequest, options: RunOptions, out: str | Path,
                  callback: Callback | None = None, cancel: threading.Event | None = None,
                  max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE,
                  report: Callable[[str], None] | None = None,
-                 on_pair: Callable[[int, int], None] | None = None) -> RunArtefacts:
+                 on_pair: Callable[[int, int], None] | None = None, workers: int = 1) -> RunArtefacts:
     """Run the geodesic of ``request`` (two images, or a clip's pairs) into ``out`` (see the module docstring).
 
     ``report`` gets the lines worth telling the user (the clip's consecutive distances and cuts, the audio);
     ``on_pair(k, n)`` is called before the k-th of the n optimised pairs starts (a progress bar over them). A run
-    interrupted, or cancelled, keeps its finished pairs and its checkpoint; ``resume`` continues it."""
+    interrupted, or cancelled, keeps its finished pairs and its checkpoint; ``resume`` continues it. ``workers``
+    > 1 runs a clip's pairs in that many processes at a time (`GeodesicRun.run_parallel`: the same files; no
+    ``callback`` nor ``cancel`` there, ``on_pair`` as pairs end)."""
     from geometry.service.geodesic_run import GeodesicRun
 
     run = GeodesicRun.open(request, options, out, resume=resume, max_memory=max_memory, wording=wording,
                            report=report)
+    if workers > 1 and run.pair_count > 1:
+        return run.run_parallel(workers, on_pair)
     return run.run_all(callback, cancel, on_pair)
 
 

@@ -4,8 +4,9 @@ A discrete geodesic between images a and b is the sequence of frames a = x_0, x_
 the smallest path energy sum_i d(x_i, x_{i+1})^2 under the distance d (E-LPIPS by default). Under plain
 L2 it is a cross-dissolve; under E-LPIPS the frames stay sharp and evenly spaced. Started from the
 cross-dissolve (``--motion none``), content that moves more than a pixel or two per frame stays a sharpened
-double exposure, because the E-LPIPS path energy is lower there; the default (``--motion warp``) starts from
-the endpoints warped towards each other by a flow the engine finds itself, and the refinement keeps the
+double exposure, because the E-LPIPS path energy is lower there; the default (``--motion auto``) starts from
+the endpoints warped towards each other by a flow the engine finds itself (``warp``), or, where the two differ
+by a turn or a scaling of their texture, from the texture path (``texture``), and the refinement keeps the
 motion (docs/motion.md, benchmarks/bench_motion.py). ``--init`` starts from given frames instead.
 
 Two images -> N frames (both endpoints included)::
@@ -62,7 +63,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from elpips.cli_common import positive_float, positive_int
-from geometry.tools.support import StepBar, add_run_options, run_options, run_tool, tool_parser
+from geometry.tools.support import StepBar, add_run_options, parse_size, run_options, run_tool, tool_parser
 
 if TYPE_CHECKING:
     from geometry.service.geodesic_run import GeodesicRequest
@@ -113,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="two images: start from the frames in FOLDER (image files in name order: all --frames "
                              "of them, or the in-betweens) instead of the cross-dissolve, e.g. another "
                              "interpolator's output, which the geodesic then refines")
+    parser.add_argument("--output-size", type=parse_size, default=None, metavar="SIZE",
+                        help="size of the frames written: short side or HxW (default: the input's own size); the "
+                             "motion is found at --size and rendered at this size, the full-size inputs warped")
+    parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                        help="with --video: run N of the clip's pairs at a time, each in its own process with its "
+                             "share of the cores (default 1); the files are the same byte for byte")
     add_run_options(parser)
     return parser
 
@@ -138,7 +145,8 @@ def request_of(args: argparse.Namespace) -> GeodesicRequest:
 
     return GeodesicRequest(images=tuple(args.images), video=args.video, input_fps=args.input_fps, insert=args.insert,
                            to_fps=args.to_fps, frames=args.frames, fps=args.fps, cut_threshold=args.cut_threshold,
-                           formats=tuple(args.formats), montage=args.montage, gif=args.gif, init=args.init_folder)
+                           formats=tuple(args.formats), montage=args.montage, gif=args.gif, init=args.init_folder,
+                            output_size=args.output_size)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -156,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         artefacts = run_geodesic(request_of(args), options, args.out, resume=args.resume, callback=bar,
-                                 max_memory=args.max_memory, report=say, on_pair=on_pair)
+                                 max_memory=args.max_memory, report=say, on_pair=on_pair, workers=args.workers)
     finally:
         bar.close()
     _say_done(artefacts, say)
@@ -166,10 +174,13 @@ def _run(args: argparse.Namespace) -> int:
 def _say_done(artefacts: RunArtefacts, say) -> None:
     record = artefacts.record
     stages = [tuple(s) for s in record["optimised_at"]]
-    size = tuple(record["output_size"])
-    refined = f", refined at {' then '.join(_hw(s) for s in stages[1:])}" if len(stages) > 1 else ""
-    say(f"{record['frames']} frames at {record['fps']:g} fps, {_hw(size)} px (optimised at {_hw(stages[0])}"
-        f"{refined}) in {artefacts.out}")
+    size, working = tuple(record["output_size"]), _hw(tuple(record["working_size"]))
+    if any((pair.get("settings") or {}).get("refine") == "pixels" for pair in record["pairs"]):
+        refined = f", refined at {' then '.join(_hw(s) for s in stages[1:])}" if len(stages) > 1 else ""
+        how = f"motion found at {working}, optimised at {_hw(stages[0])}{refined}"
+    else:
+        how = f"motion found at {working}, not refined"
+    say(f"{record['frames']} frames at {record['fps']:g} fps, {_hw(size)} px ({how}) in {artefacts.out}")
 
 
 def _hw(size) -> str:

@@ -91,6 +91,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                        help="start of a geodesic or two-image average: auto (default: texture where the two differ by "
                             "a turn or a scaling of their texture, else warp), warp (the endpoints warped by the "
                             "engine's own flow), dis (OpenCV's DIS flow), texture, or none (the cross-dissolve)")
+    from geometry.options import REFINE_NAMES
+
+    group.add_argument("--refine", default="auto", choices=REFINE_NAMES,
+                       help="what follows the start: auto (default: nothing after a warp start, whose frames every "
+                            "refinement tried took further from real footage's true frames; the E-LPIPS pixel "
+                            "refinement after the others), none (the start alone, no network: the fast mode for whole "
+                            "clips) or pixels (the E-LPIPS refinement of the pixels)")
     from geometry.engine.seeds import MAX_SEED
 
     add_seed_option(group, maximum=MAX_SEED)

@@ -1,0 +1,89 @@
+"""The expected time of a clip's geodesics, before they start: what the tool prints, and the mode that would fit.
+
+A pair costs its motion start (the engine's coarse-to-fine flow at the working size: about its pixels, the pyramid
+included), the render of its in-between frames at the output size (about their pixels), and with the pixel
+refinement the network's evaluations (the preset's stages: steps x draws x frames x pixels of each stage). The
+seconds per pixel of each part were measured by benchmarks/bench_clip_cost.py on 2 CPU cores
+(benchmarks/results/bench_clip_cost.txt): CPU seconds, so a quiet machine of that speed; pairs run side by side
+(``workers``) share the time.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+#: CPU seconds of the engine's flow: a pair, and per working pixel (all pyramid levels); per output pixel of one
+#: rendered in-between frame; of the pixel refinement per evaluated pixel (one E-LPIPS image evaluation with its
+#: backward pass, `refine_pixel_evaluations`), and its even spacing and set-up per working pixel.
+FLOW_SECONDS = 0.6
+FLOW_SECONDS_PER_PIXEL = 4.6e-5
+RENDER_SECONDS_PER_PIXEL = 7.2e-7
+REFINE_SECONDS_PER_PIXEL = 7.7e-5
+SPACING_SECONDS_PER_PIXEL = 5.5e-3
+
+
+@dataclass(frozen=True)
+class ClipCost:
+    """The expected seconds of one pair and of the whole clip (`pairs` pairs, `workers` at a time)."""
+
+    refine: str
+    pair_seconds: float
+    pairs: int
+    workers: int
+
+    @property
+    def seconds(self) -> float:
+        return self.pair_seconds * math.ceil(self.pairs / max(1, self.workers))
+
+
+def pair_seconds(refine: str, working: tuple[int, int], output: tuple[int, int], frames: int, preset: Any = "fast",
+                 steps: int | None = None) -> float:
+    """Expected CPU seconds of one pair of `frames` frames (endpoints included) found at `working` (H, W), rendered
+    at `output`, followed by `refine` ("none" or "pixels")."""
+    seconds = flow_seconds(working) + RENDER_SECONDS_PER_PIXEL * output[0] * output[1] * (frames - 2)
+    if refine == "pixels":
+        seconds += REFINE_SECONDS_PER_PIXEL * refine_pixel_evaluations(working, frames, preset, steps)
+        seconds += SPACING_SECONDS_PER_PIXEL * working[0] * working[1]
+    return seconds
+
+
+def flow_seconds(working: tuple[int, int]) -> float:
+    """Expected CPU seconds of the engine's flow at the working size (H, W)."""
+    return FLOW_SECONDS + FLOW_SECONDS_PER_PIXEL * working[0] * working[1]
+
+
+def refine_pixel_evaluations(working: tuple[int, int], frames: int, preset: Any = "fast",
+                             steps: int | None = None) -> float:
+    """Pixels the pixel refinement evaluates: over the preset's stages, steps x draws x frames x the stage's pixels."""
+    from geometry.engine.optimize import effective_stages, stage_sizes
+    from geometry.engine.presets import get_preset
+
+    recipe = get_preset(preset, "geodesic", working)
+    recipe = recipe.with_steps(steps) if steps is not None else recipe
+    stages = effective_stages(recipe.stages, working)
+    return float(sum(stage.steps * stage.draws * frames * h * w
+                     for stage, (h, w) in zip(stages, stage_sizes(stages, working))))
+
+
+def clip_cost(refine: str, working: tuple[int, int], output: tuple[int, int], frames: int, pairs: int,
+              workers: int = 1, preset: Any = "fast", steps: int | None = None) -> ClipCost:
+    """The expected cost of a clip of `pairs` pairs (see `pair_seconds`), `workers` at a time; `preset`: a name or
+    a `geometry.engine.presets.Preset`."""
+    return ClipCost(refine, pair_seconds(refine, working, output, frames, preset, steps), pairs, workers)
+
+
+def describe(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def forecast_line(chosen: ClipCost, other: ClipCost) -> str:
+    """What the tool prints before a clip starts: the expected time of the mode chosen and of the other one."""
+    return (f"expected about {describe(chosen.seconds)} for {chosen.pairs} pairs with refine {chosen.refine} "
+            f"({describe(chosen.pair_seconds)} a pair, {chosen.workers} at a time); with --refine {other.refine} "
+            f"about {describe(other.seconds)}")
