@@ -19,30 +19,26 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+import gradio as gr
+import numpy as np
+import pandas as pd
+import torch
 
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Callable, Iterator  # noqa: E402
+from geometry.engine.distances import DISTANCE_NAMES, METRIC_NAMES
+from geometry.engine.energies import ENERGY_FORMS
+from geometry.engine.presets import run_recipe
+from geometry.paths.motion import MOTION_NAMES
 
-import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from geometry.engine.distances import DISTANCE_NAMES, METRIC_NAMES  # noqa: E402
-from geometry.engine.energies import ENERGY_FORMS  # noqa: E402
-from geometry.engine.presets import run_recipe  # noqa: E402
-from geometry.paths.motion import MOTION_NAMES  # noqa: E402
-
-from app import robustness, runs  # noqa: E402
-from app.distance import DistanceRequest, Measurement, compare_candidates, measure_distance  # noqa: E402
-from app.examples import adversarial_example_path, example_paths  # noqa: E402
-from app.runs import MAX_AVERAGE_IMAGES, AppContext, RunView  # noqa: E402
-from app.tasks import DeviceSlot  # noqa: E402
-from app.uploads import display_name, image_input, upload_problem  # noqa: E402
+from app import robustness, runs
+from app.distance import DistanceRequest, Measurement, compare_candidates, measure_distance
+from app.examples import adversarial_example_path, example_paths
+from app.runs import MAX_AVERAGE_IMAGES, AppContext, RunView
+from app.tasks import DeviceSlot
+from app.uploads import display_name, image_input, upload_problem
 
 HEAVY = dict(concurrency_id="device", concurrency_limit=1)
 #: Long runs wait for the device in the app's own queue (`app.tasks.DeviceSlot`), not Gradio's: there they say
@@ -104,6 +100,12 @@ def _energy_frame(energies: list[tuple[int, float]], max_points: int = 400, smoo
     steps = [step for step, _ in kept]
     values = [float(energy) for _, energy in kept]
     return pd.DataFrame({"step": pd.Series(steps, dtype="int64"), "energy": pd.Series(values, dtype="float64")})
+
+
+def on_click(button: gr.Button, function, inputs: list, outputs: list, **kwargs):
+    """``button.click(function, inputs, outputs, ...)`` with `function`'s `gr.Error`s shown in the status area,
+    the first of ``outputs`` (`shows_errors`, told how many outputs the event has by the list itself)."""
+    return button.click(shows_errors(len(outputs))(function), inputs, outputs, **kwargs)
 
 
 def shows_errors(outputs: int):
@@ -253,7 +255,6 @@ def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         check_on_upload(dist_a, "Image A", dist_answer)
         check_on_upload(dist_b, "Image B", dist_answer)
 
-        @shows_errors(4)
         def on_distance(a, b, metric, size, mode, samples, error, max_samples, seed, overlay, request: gr.Request):
             distance_request = _distance_request(metric, size, mode, samples, error, max_samples, seed)
             with stoppable(ctx, request, "distance") as stop:
@@ -261,8 +262,8 @@ def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                     yield (answer, details, gr.skip(), gr.skip()) if view is None else (
                         answer, details, view.render(overlay)[0], view)
 
-        dist_button.click(
-            on_distance,
+        on_click(
+            dist_button, on_distance,
             [dist_a, dist_b, dist_metric, dist_size, dist_mode, dist_samples, dist_error, dist_max, dist_seed,
              dist_overlay],
             [dist_answer, dist_details, dist_map, dist_view], api_name="distance", **HEAVY,
@@ -304,7 +305,6 @@ def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         for image, label in ((cmp_ref, "Reference"), (cmp_a, "Candidate A"), (cmp_b, "Candidate B")):
             check_on_upload(image, label, cmp_answer)
 
-        @shows_errors(5)
         def on_compare(ref, a, b, metric, size, samples, seed, overlay, request: gr.Request):
             compare_request = _distance_request(metric, size, "Sample budget", samples, 0, samples, seed)
             with stoppable(ctx, request, "comparison") as stop:
@@ -313,8 +313,8 @@ def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                     yield (answer, details, gr.skip(), gr.skip(), gr.skip()) if view is None else (
                         answer, details, *view.render(overlay), view)
 
-        cmp_button.click(
-            on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay],
+        on_click(
+            cmp_button, on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay],
             [cmp_answer, cmp_details, cmp_map_a, cmp_map_b, cmp_view], api_name="compare", **HEAVY,
         )
         cmp_overlay.change(_redraw_maps, [cmp_view, cmp_overlay], [cmp_map_a, cmp_map_b], api_name=False,
@@ -338,9 +338,11 @@ class stoppable:
 
 AVERAGE_TEXT = (
     "The image that minimises the weighted sum of squared distances to the inputs (a barycenter). Under L2 it is "
-    "the pixel mean; under E-LPIPS it keeps the inputs' contrast and sharpness. Objects at different places do "
-    "**not** average to one object in between: each stays where it is, a sharpened double exposure (measured on "
-    "a photo panned by 4, 8 and 16 px at 64 px: README, \"Motion\"; benchmarks/bench_motion.py)."
+    "the pixel mean; under E-LPIPS it keeps the inputs' contrast and sharpness. Two images start from their "
+    "motion (warped towards each other by a flow the engine finds), so an object at different places "
+    "averages to one object in between (9 of 9 measured scenes, median ghost 0.02: docs/motion.md, \"Measured\"; "
+    "benchmarks/bench_motion.py); three or more images start from the pixel mean, where each object stays a "
+    "sharpened double exposure."
 )
 
 
@@ -419,7 +421,6 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                           avg_plan, api_name=False, queue=False)
 
         # Gradio passes the request only to a named parameter, hence one parameter per slider.
-        @shows_errors(2)
         def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, motion):
             weights = [w1, w2, w3, w4, w5, w6]
             spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed, motion)
@@ -428,17 +429,16 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         live = LiveTab(1, 1, preview=lambda images: (runs.enlarged(runs.to_pixels(images[0])),),
                        results=lambda done: (str(done.png),), final_images=lambda done: done.image)
 
-        @shows_errors(6)
         def on_average(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, motion, request: gr.Request):
             weights = [w1, w2, w3, w4, w5, w6]
             spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed, motion)
             yield from stream_to_tab(runs.stream_run(ctx, spec, _session(request)), note, live)
 
         avg_inputs = [avg_files, avg_distance, avg_size, avg_steps, avg_seed, *avg_weights, avg_motion]
-        avg_estimate.click(on_average_estimate, avg_inputs, [avg_status, avg_note],
-                           api_name="average_estimate", **HEAVY)
-        avg_run.click(on_average, avg_inputs, [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result],
-                      api_name="average", **RUN)
+        on_click(avg_estimate, on_average_estimate, avg_inputs, [avg_status, avg_note],
+                 api_name="average_estimate", **HEAVY)
+        on_click(avg_run, on_average, avg_inputs,
+                 [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result], api_name="average", **RUN)
     return avg_cancel
 
 
@@ -528,7 +528,6 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         check_on_upload(geo_a, "Start (A)", geo_status)
         check_on_upload(geo_b, "End (B)", geo_status)
 
-        @shows_errors(2)
         def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps, motion):
             spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps, motion)
             return runs.forecast_now(ctx, spec), note
@@ -539,18 +538,17 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
 
         live = LiveTab(1, 3, preview=lambda frames: (runs.enlarged(runs.filmstrip(frames)),), results=results)
 
-        @shows_errors(8)
         def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, motion, request: gr.Request):
             spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps, motion)
             yield from stream_to_tab(runs.stream_run(ctx, spec, _session(request)), note, live)
 
         geo_inputs = [geo_a, geo_b, geo_frames, geo_distance, geo_energy, geo_size, geo_steps, geo_seed, geo_fps,
                       geo_motion]
-        geo_estimate.click(on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
-                           api_name="geodesic_estimate", **HEAVY)
-        geo_run.click(on_geodesic, geo_inputs,
-                      [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
-                      api_name="geodesic", **RUN)
+        on_click(geo_estimate, on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
+                 api_name="geodesic_estimate", **HEAVY)
+        on_click(geo_run, on_geodesic, geo_inputs,
+                 [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
+                 api_name="geodesic", **RUN)
     return geo_cancel
 
 
@@ -620,7 +618,6 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) 
         )
         for image, label in ((rob_ref, "Reference"), (rob_image, "Image"), (rob_anchor, "Anchor")):
             check_on_upload(image, label, rob_status)
-        @shows_errors(9)
         def on_attack(ref, image, anchor, metric, epsilon, judges, size, steps, draws, samples, seed,
                       request: gr.Request):
             spec, note = robustness.prepare_attack(ctx, ref, image, anchor, metric, epsilon, steps, draws, judges,
@@ -635,8 +632,8 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) 
                            results=lambda done: (done.table, str(done.png), done.record.to_dict()))
             yield from stream_to_tab(robustness.stream_attack(ctx, spec, _session(request)), note, live)
 
-        rob_run.click(
-            on_attack,
+        on_click(
+            rob_run, on_attack,
             [rob_ref, rob_image, rob_anchor, rob_metric, rob_epsilon, rob_judges, rob_size, rob_steps, rob_draws,
              rob_samples, rob_seed],
             [rob_status, rob_progress, rob_note, rob_live, rob_perturbation, rob_plot, rob_table, rob_file,
@@ -654,7 +651,8 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
     examples = {name: str(path) for name, path in example_paths(output_root / "examples").items()}
     adversarial = str(adversarial_example_path(output_root / "examples"))
 
-    with gr.Blocks(title="E-LPIPS: distances, averages, geodesics") as demo:
+    # analytics_enabled=False: no usage reports (Gradio then also turns off huggingface_hub's telemetry)
+    with gr.Blocks(title="E-LPIPS: distances, averages, geodesics", analytics_enabled=False) as demo:
         gr.Markdown(
             "# E-LPIPS: perceptual distances, averages and geodesics\n"
             f"Computing on **{device}**. Every run's results are saved under `{output_root}`, "

@@ -582,3 +582,23 @@ def test_a_distance_is_placed_among_the_measured_reference_pairs():
     assert "at or beyond two different photos" in scale_sentence("elpips_vgg", 100, 1.0)  # nearest: 96 px
     assert "at 256 px" in scale_sentence("lpips_vgg", 300, 0.01)
     assert scale_sentence("not_a_metric", 96, 0.1) is None
+
+
+def test_a_click_shows_errors_in_as_many_outputs_as_the_event_has():
+    import gradio as gr
+
+    from app.ui import on_click
+
+    wired = {}
+
+    class Button:
+        def click(self, function, inputs, outputs, **kwargs):
+            wired.update(function=function, outputs=outputs, kwargs=kwargs)
+
+    def fail():
+        raise gr.Error("Average: upload at least two images.")
+
+    on_click(Button(), fail, [], ["status", "progress", "note", "live"], api_name="average")
+    (shown,) = list(wired["function"]())
+    assert len(shown) == 4 and shown[0] == "**Error:** Average: upload at least two images."
+    assert wired["kwargs"] == {"api_name": "average"}
