@@ -567,6 +567,23 @@ def test_an_upload_is_measured_as_the_librarys_loader_reads_the_file(tmp_path):
     assert float(ramp_read.min()) == 0.0 and float(ramp_read.max()) == 1.0 and ramp_read.unique().numel() == 64
 
 
+def test_a_distance_is_placed_among_the_measured_reference_pairs():
+    from geometry.engine.distances import METRIC_NAMES
+
+    from app.scale import reference_distances, scale_sentence
+
+    stored = reference_distances()
+    assert set(stored) == set(METRIC_NAMES)  # every metric the Distance tab offers has its references
+    pairs = stored["elpips_vgg"]["96"]
+    assert pairs["identical"] == 0 < pairs["jpeg"] and max(pairs.values()) == pairs["different_photos"]
+    middle = (max(pairs["jpeg"], pairs["shift_1px"]) + pairs["different_photos"]) / 2
+    assert "lies between a " in scale_sentence("elpips_vgg", 96, middle) and "and two different photos" in \
+        scale_sentence("elpips_vgg", 96, middle)
+    assert "at or beyond two different photos" in scale_sentence("elpips_vgg", 100, 1.0)  # nearest: 96 px
+    assert "at 256 px" in scale_sentence("lpips_vgg", 300, 0.01)
+    assert scale_sentence("not_a_metric", 96, 0.1) is None
+
+
 def test_a_click_shows_errors_in_as_many_outputs_as_the_event_has():
     import gradio as gr
 
