@@ -512,7 +512,9 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                                 elem_id="geodesic-live")
         geo_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=200,
                                title=f"Path energy over steps (running mean of the last {SMOOTHING:.0%})")
-        geo_gallery = gr.Gallery(label="Frames", columns=8, height=220, elem_id="geodesic-gallery")
+        # no fixed height: 220 px cut the second row (frames 8-9 of the default 10) off
+        geo_gallery = gr.Gallery(label="Frames", columns=10, height="auto", object_fit="contain",
+                                 elem_id="geodesic-gallery")
         with gr.Row():
             # a few frames last a fraction of a second: the video loops
             geo_video = gr.Video(label="Video (MP4, looping)", elem_id="geodesic-video", height=256, loop=True,
@@ -655,8 +657,8 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
     with gr.Blocks(title="E-LPIPS: distances, averages, geodesics", analytics_enabled=False) as demo:
         gr.Markdown(
             "# E-LPIPS: perceptual distances, averages and geodesics\n"
-            f"Computing on **{device}**. Every run's results are saved under `{output_root}`, "
-            "so closing this tab loses nothing."
+            f"Computing on **{device}**. Average, geodesic and attack runs are saved under `{output_root}`, "
+            "so closing this tab loses none of them; distances and comparisons are shown here only."
         )
         stops = [distance_tab(ctx, examples), compare_tab(ctx, examples), average_tab(ctx, examples),
                  geodesic_tab(ctx, examples), robustness_tab(ctx, examples, adversarial)]
