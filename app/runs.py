@@ -19,6 +19,7 @@ watching part, also streams the Robustness tab's attacks (`app.robustness`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import shutil
@@ -131,6 +132,34 @@ def average_selection(files: list | None) -> tuple[list, str | None]:
     return files[:MAX_AVERAGE_IMAGES], (
         f"The Average takes at most {MAX_AVERAGE_IMAGES} images (one weight slider each): kept the first "
         f"{MAX_AVERAGE_IMAGES}, left out {dropped}. Remove one of the kept images to use another.")
+
+
+def file_digest(path) -> str:
+    """The SHA-256 of a file's bytes: the same picture whatever folder Gradio copied it into."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def without_examples(files: list, example_digests: frozenset[str]) -> tuple[list, bool]:
+    """An upload replaces the example images it was added to: the files that are not bundled examples when the
+    list mixes both (Gradio appends an upload to the files shown), and whether examples were taken out. A list
+    of examples only (one chosen from the examples row) stays as it is."""
+    files = [path for path in (files or []) if path]
+    example = [file_digest(path) in example_digests for path in files]
+    if any(example) and not all(example):
+        return [path for path, is_example in zip(files, example) if not is_example], True
+    return files, False
+
+
+def average_plan(files: list, weights: list[float]) -> str:
+    """What Run will average: each image's name with its weight and share of the total."""
+    files = [path for path in (files or []) if path]
+    if len(files) < 2:
+        return f"Run averages the images above: upload 2 to {MAX_AVERAGE_IMAGES} (or pick an example below)."
+    weights = [float(w) for w in weights[: len(files)]]
+    total = sum(weights)
+    parts = [f"**{display_name(path)}** × {w:g}" + (f" ({w / total:.0%})" if total > 0 else "")
+             for path, w in zip(files, weights)]
+    return f"Run averages these {len(files)} images, weighted: " + ", ".join(parts) + "."
 
 
 def _check_distance(name: str) -> str:

@@ -5,6 +5,7 @@
     python benchmarks/bench_texture.py --methods dissolve truth texture spectral   # no optimisation (seconds)
     python benchmarks/bench_texture.py --parts paths --path-sizes 128   # 10-frame geodesics: time, evenness
     python benchmarks/bench_texture.py --parts choice --sizes 64 128    # texture or motion? (seconds)
+    python benchmarks/bench_texture.py --parts photos --sizes 64 128    # turns and zooms found on photographs
 
 Scenes (benchmarks/texture_scenes.py): one fixed white noise seen through a band-pass whose orientation, centre
 frequency, blob size or anisotropy moves with t; the truth at time t is that texture at the in-between
@@ -219,10 +220,36 @@ def part_choice(args) -> None:
                   f"{found.scale:5.2f}: {'texture' if is_texture_morph(a, b) else 'motion'}", flush=True)
 
 
+def part_photos(args) -> None:
+    """Turns and zooms of photographed textures (benchmarks/texture_photos.py, endpoints from different crops):
+    the turn and zoom found by `estimate_similarity` (the texture path's) and by `detect_similarity`, against
+    the true ones; target within 10 degrees and 10 %."""
+    from texture_photos import photo_scenes
+
+    from geometry.paths.detection import detect_similarity
+
+    print("\n== photographed textures, unaligned crops: turn and zoom found (estimate_similarity | detect_similarity)")
+    for size in args.sizes:
+        met = {"estimate_similarity": 0, "detect_similarity": 0}
+        scenes = [scene for scene in photo_scenes(size) if not scene.change]
+        for scene in scenes:
+            a, b = scene.render(0.0), scene.render(1.0)
+            cells = []
+            for label, found in (("estimate_similarity", estimate_similarity(a, b)),
+                                 ("detect_similarity", detect_similarity(a, b))):
+                turn_error = abs((math.degrees(found.angle - scene.angle) + 90) % 180 - 90)
+                within = turn_error <= 10 and abs(found.scale / scene.scale - 1) <= 0.1
+                met[label] += within
+                cells.append(f"{math.degrees(found.angle):6.1f} deg x{found.scale:4.2f} {'ok' if within else '--'}")
+            print(f"{size:4d} px {scene.name:20s} true {math.degrees(scene.angle):4.0f} deg x{scene.scale:4.2f}: "
+                  + " | ".join(cells), flush=True)
+        print(f"{size:4d} px within 10 deg and 10 %: " + ", ".join(f"{k} {v}/{len(scenes)}" for k, v in met.items()))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="orientation and scale morphs only")
-    parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths", "choice"])
+    parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths", "choice", "photos"])
     parser.add_argument("--path-sizes", type=int, nargs="*", default=[128])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64])
     parser.add_argument("--scenes", nargs="*", default=None, help="only the scenes of these names")
@@ -245,6 +272,8 @@ def main(argv=None) -> None:
         part_paths(args)
     if "choice" in args.parts:
         part_choice(args)
+    if "photos" in args.parts:
+        part_photos(args)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

@@ -164,14 +164,15 @@ class _RunningMaps:
 
     def stderr(self) -> torch.Tensor:
         blocks = self.count // self.block
-        if blocks >= 2 and blocks * self.block == self.count:
-            n, total, squares = blocks, self.sums["means"], self.sums["mean_squares"]
-        elif self.count < 2:
+        if blocks >= 2:  # the whole blocks' spread, scaled to all draws so far (as `standard_error`)
+            total, squares = self.sums["means"], self.sums["mean_squares"]
+            variance = ((squares - total.square() / blocks) / (blocks - 1)).clamp(min=0)
+            return (variance * self.block / self.count).sqrt()
+        if self.count < 2:
             return torch.zeros_like(self.mean())
-        else:
-            n, total, squares = self.count, self.sums["draws"], self.sums["squares"]
-        variance = ((squares - total.square() / n) / (n - 1)).clamp(min=0)
-        return (variance / n).sqrt()
+        total, squares = self.sums["draws"], self.sums["squares"]
+        variance = ((squares - total.square() / self.count) / (self.count - 1)).clamp(min=0)
+        return (variance / self.count).sqrt()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ through :func:`sample_blocks`:
 - metrics without transformations are deterministic: one draw.
 
 Stratified blocks have independent, unbiased means; :func:`standard_error` takes the error from their
-spread. ``Z_95`` and :func:`confidence` turn standard errors into 95 % intervals and probabilities.
+spread, for a running mean too (one statistic while draws come in and at the end). ``Z_95`` and
+:func:`confidence` turn standard errors into 95 % intervals and probabilities.
 """
 
 from __future__ import annotations
@@ -81,11 +82,6 @@ class SamplingPlan:
         """The block size that :func:`standard_error` takes for draws of this (resolved) plan."""
         return self.block if self.stratified else 1
 
-    @property
-    def most_draws(self) -> int:
-        """The number of draws the plan takes at most (the length of a progress bar)."""
-        return self.samples if self.samples is not None else self.max_samples
-
 
 def sample_blocks(draw: Callable[[int, int], Block], plan: SamplingPlan,
                   stop: Callable[[], bool] = lambda: False) -> Iterator[Block]:
@@ -108,13 +104,16 @@ def sample_blocks(draw: Callable[[int, int], Block], plan: SamplingPlan,
 
 def standard_error(per_draw: torch.Tensor, block: int) -> torch.Tensor:
     """Standard error of the mean of (n, ...) per-draw values drawn in stratified blocks of ``block``
-    (``block=1``: independent draws). With fewer than two whole blocks, the independent-draws formula,
-    an upper bound; zero for a single draw."""
+    (``block=1``: independent draws). From two whole blocks on, the spread of the whole blocks' means, scaled
+    to the n draws (``std(means) * sqrt(block / n)``): a mean of draws still in an unfinished block gets the same
+    statistic as the finished run, so an interval shown while draws come in does not jump when the last
+    block completes. With fewer than two whole blocks, the independent-draws formula, an upper bound; zero for
+    a single draw."""
     n = per_draw.shape[0]
     blocks = n // block
-    if blocks >= 2 and blocks * block == n:
-        means = per_draw.unflatten(0, (blocks, block)).mean(dim=1)
-        return means.std(dim=0) / math.sqrt(blocks)
+    if blocks >= 2:
+        means = per_draw[: blocks * block].unflatten(0, (blocks, block)).mean(dim=1)
+        return means.std(dim=0) * math.sqrt(block / n)
     if n < 2:
         return per_draw.new_zeros(per_draw.shape[1:])
     return per_draw.std(dim=0) / math.sqrt(n)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from elpips.errors import InputError
+from geometry.engine.distance_names import distance_name, is_distance_object
 from geometry.engine.seeds import MAX_SEED
 
 #: The initialisations a run can be asked for by name (start images are passed as ``init=`` to the engine).
@@ -116,14 +117,6 @@ class RunOptions:
 OPTION_NAMES: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(RunOptions))
 
 
-def distance_name(distance: Any) -> str:
-    """What records call a distance: its name, an elpips metric's config name, or "<custom>"."""
-    if isinstance(distance, str):
-        return distance
-    config = getattr(distance, "config", None)
-    return getattr(config, "name", None) or getattr(distance, "name", None) or "<custom>"
-
-
 def option_problems(settings: Mapping[str, Any]) -> list[str]:
     """One message per invalid run option in `settings` (only the keys present are checked; others are ignored).
 
@@ -182,11 +175,6 @@ def integer_problem(settings: Mapping[str, Any], key: str, minimum: int, maximum
         return None
     bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
     return f"{key} = {value!r}: must be an integer {bounds}"
-
-
-def is_distance_object(distance: Any) -> bool:
-    """Whether `distance` is a distance object rather than a name (`geometry.engine.distances.DistanceFamily`)."""
-    return all(callable(getattr(distance, method, None)) for method in ("sample_draws", "embed", "embedding_distance"))
 
 
 def is_integer(value: Any) -> bool:

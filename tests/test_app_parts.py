@@ -369,6 +369,42 @@ def test_energy_plot_is_the_running_mean_of_the_last_tenth_of_the_steps():
     assert _energy_frame([]).empty
 
 
+def test_an_upload_replaces_the_average_examples_and_the_tab_says_what_it_will_average(tmp_path):
+    """Gradio appends an upload to the files shown: the bundled examples among them are taken out (they were
+    averaged with the user's photos into a ghost blend); a list of examples only, chosen as one, stays."""
+    from app.runs import average_plan, file_digest, without_examples
+
+    examples = [str(REPO_EXAMPLES_DIR / f"{name}.png") for name in ("disc_left", "disc_right", "disc_top")]
+    copies = []  # the examples as Gradio holds them: copies in another folder
+    for path in examples:
+        copy = tmp_path / "cache" / Path(path).name
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes(Path(path).read_bytes())
+        copies.append(str(copy))
+    photos = []
+    for k in range(2):
+        photos.append(str(tmp_path / f"photo{k}.png"))
+        Image.fromarray(np.full((32, 32, 3), 60 * k, dtype=np.uint8)).save(photos[-1])
+    digests = frozenset(file_digest(path) for path in examples)
+    assert without_examples(copies + photos, digests) == (photos, True)
+    assert without_examples(copies, digests) == (copies, False)
+    assert without_examples(photos, digests) == (photos, False)
+    assert average_plan(photos, [1.0, 0.5, 1.0, 1.0, 1.0, 1.0]) == (
+        "Run averages these 2 images, weighted: **photo0.png** × 1 (67%), **photo1.png** × 0.5 (33%).")
+    assert "upload 2 to 6" in average_plan(photos[:1], [1.0] * 6)
+
+
+def test_every_motion_start_is_described_where_it_is_chosen():
+    from geometry.paths.motion import MOTION_NAMES
+
+    from app.ui import AVERAGE_MOTION_INFO, motion_dropdown
+
+    dropdown = motion_dropdown("motion", AVERAGE_MOTION_INFO)
+    assert [value for _, value in dropdown.choices] == list(MOTION_NAMES) and dropdown.value == "auto"
+    assert all(label.startswith(f"{value}: ") and len(label) > len(value) + 20 for label, value in dropdown.choices)
+    assert "three or more" in dropdown.info
+
+
 def test_the_average_keeps_as_many_files_as_it_has_weight_sliders():
     from app.runs import MAX_AVERAGE_IMAGES, average_selection
 
@@ -529,3 +565,40 @@ def test_an_upload_is_measured_as_the_librarys_loader_reads_the_file(tmp_path):
     assert float(measured[0, 0, 0, 0]) == 1.0 and float(measured[0, 2, 16, 16]) == 1.0  # white around blue
     ramp_read = load_upload(component.preprocess(ImageData(path=str(tmp_path / "ramp.png"))), "Image A")
     assert float(ramp_read.min()) == 0.0 and float(ramp_read.max()) == 1.0 and ramp_read.unique().numel() == 64
+
+
+def test_a_distance_is_placed_among_the_measured_reference_pairs():
+    from geometry.engine.distances import METRIC_NAMES
+
+    from app.scale import reference_distances, scale_sentence
+
+    stored = reference_distances()
+    assert set(stored) == set(METRIC_NAMES)  # every metric the Distance tab offers has its references
+    pairs = stored["elpips_vgg"]["96"]
+    assert pairs["identical"] == 0 < pairs["jpeg"] and max(pairs.values()) == pairs["different_photos"]
+    middle = (max(pairs["jpeg"], pairs["shift_1px"]) + pairs["different_photos"]) / 2
+    assert "lies between a " in scale_sentence("elpips_vgg", 96, middle) and "and two different photos" in \
+        scale_sentence("elpips_vgg", 96, middle)
+    assert "at or beyond two different photos" in scale_sentence("elpips_vgg", 100, 1.0)  # nearest: 96 px
+    assert "at 256 px" in scale_sentence("lpips_vgg", 300, 0.01)
+    assert scale_sentence("not_a_metric", 96, 0.1) is None
+
+
+def test_a_click_shows_errors_in_as_many_outputs_as_the_event_has():
+    import gradio as gr
+
+    from app.ui import on_click
+
+    wired = {}
+
+    class Button:
+        def click(self, function, inputs, outputs, **kwargs):
+            wired.update(function=function, outputs=outputs, kwargs=kwargs)
+
+    def fail():
+        raise gr.Error("Average: upload at least two images.")
+
+    on_click(Button(), fail, [], ["status", "progress", "note", "live"], api_name="average")
+    (shown,) = list(wired["function"]())
+    assert len(shown) == 4 and shown[0] == "**Error:** Average: upload at least two images."
+    assert wired["kwargs"] == {"api_name": "average"}

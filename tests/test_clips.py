@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import wave
 
 import imageio.v3 as iio
@@ -261,23 +260,35 @@ def test_the_output_is_at_the_clips_own_size_whatever_the_working_size_and_said(
     assert status == 0 and pngs(small).shape[1:3] == (16, 16)
 
 
+#: The tool, with the run folder's save announcing on stdout the first time a finished pair is in run.json and then
+#: waiting there: the test kills it at that point, whatever the machine's speed (no clock involved).
+_STOP_AFTER_A_PAIR = """
+import sys, threading
+from geometry.service.run_folder import RunFolder
+from geometry.tools.geodesic import main
+save = RunFolder.save
+def save_then_wait(self, **fields):
+    save(self, **fields)
+    if self.state.get("pairs"):
+        print("a pair is finished", flush=True)
+        threading.Event().wait()
+RunFolder.save = save_then_wait
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_resume_after_a_kill_between_pairs(tmp_path, capsys, clip_forms):
     """A run killed (SIGKILL) after its first pair continues with the next pair and ends as an uninterrupted one."""
-    argv = [*map(str, clip_forms["png folder"]), "--insert", "1", "--distance", "l2", "--steps", "400",
+    argv = [*map(str, clip_forms["png folder"]), "--insert", "1", "--distance", "l2", "--steps", "12",
             "--checkpoint-every", "1000", "--no-progress"]
     out = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-m", "geometry.tools.geodesic", *argv, "--out", str(out)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
-    deadline = time.monotonic() + 120
-    finished = {}
-    while time.monotonic() < deadline and process.poll() is None:
-        finished = (_read_json(out / "run.json") or {}).get("pairs", {})
-        if finished:
-            process.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.01)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed between pairs"
+    process = subprocess.Popen([sys.executable, "-c", _STOP_AFTER_A_PAIR, *argv, "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    announced = process.stdout.readline()  # returns at the announcement, or at the end of a run that never made one
+    process.send_signal(signal.SIGKILL)
+    _, err = process.communicate()
+    assert announced == "a pair is finished\n", err
+    assert process.returncode == -signal.SIGKILL
     state = _read_json(out / "run.json")
     done = set(state["pairs"])
     assert state["status"] == "running" and "0" in done and len(done) < COUNT - 1

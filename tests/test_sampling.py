@@ -49,6 +49,18 @@ def test_standard_error_from_block_means_and_from_single_draws():
     assert standard_error(per_draw[:1], 1) == 0
 
 
+def test_a_running_mean_between_whole_blocks_keeps_the_block_statistic():
+    """60 of 64 draws in blocks of 8: the error is the 7 whole blocks' spread scaled to 60 draws, the statistic
+    the finished 64 get, not the independent-draws bound (which was twice as wide and jumped at the end)."""
+    generator = torch.Generator().manual_seed(0)
+    per_draw = torch.rand(64, generator=generator)
+    whole = per_draw[:56].unflatten(0, (7, 8)).mean(dim=1)
+    assert torch.isclose(standard_error(per_draw[:60], 8), whole.std() * math.sqrt(8 / 60))
+    assert torch.isclose(standard_error(per_draw[:56], 8), whole.std() / math.sqrt(7))
+    means = per_draw.unflatten(0, (8, 8)).mean(dim=1)
+    assert torch.isclose(standard_error(per_draw, 8), means.std() / math.sqrt(8))
+
+
 def test_confidence_is_a_normal_probability_and_exact_without_error():
     assert confidence(1.96, 1.0) == pytest.approx(0.975, abs=1e-3)
     assert (confidence(0.1, 0.0), confidence(0.0, None)) == (1.0, 0.5)

@@ -22,15 +22,18 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from elpips.errors import InputError
 from elpips.io import read_json, write_json
-from geometry.service.run_folder import RUN_FILE, RunFolder, checkpoint_bytes, file_sha256
-from geometry.service.runs import (
-    CHECKPOINT_NAME,
-    COMMAND_LINE,
+from geometry.service.memory_check import COMMAND_LINE, MemoryWording, check_memory, check_render
+from geometry.service.run_folder import (
+    CHECKPOINTS_DIR,
+    PAIRS_DIR,
     RECORD_NAME,
-    MemoryWording,
+    RUN_FILE,
     RunArtefacts,
-    check_memory,
-    check_render,
+    RunFolder,
+    checkpoint_bytes,
+    checkpoint_file,
+    file_sha256,
+    pair_files,
 )
 
 if TYPE_CHECKING:
@@ -40,8 +43,6 @@ if TYPE_CHECKING:
 MONTAGE_NAME = "montage.mp4"
 #: The output rate of two images when the request gives none.
 DEFAULT_FPS = 10.0
-#: The finished pairs' records of a run in parts, one file each.
-PAIRS_DIR = "pairs"
 #: What a request's fields are called in a job file's "clip" settings (the same names as the fields).
 CLIP_SETTINGS = ("insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats", "montage", "gif",
                  "output_size")
@@ -165,7 +166,7 @@ class GeodesicRun:
             "output_size": list(output_size),
         }
         out, pairs = Path(out), len(source.items) - 1
-        checkpoints = [_checkpoint_path(out, i, pairs) for i in range(pairs)]
+        checkpoints = [checkpoint_file(out, None if pairs == 1 else i) for i in range(pairs)]
         check_memory("geodesic", options, plan.grid + 1, plan.grid - 1, size, limit=max_memory,
                      describe="this geodesic" if pairs == 1 else "each pair", wording=wording)
         check_render(plan.grid + 1, output_size, limit=max_memory, wording=wording)
@@ -275,7 +276,7 @@ class GeodesicRun:
         record = self._compute_pair(index, callback, cancel)
         if record.get("status") == "cancelled":
             return False
-        write_json(self._pair_file(index), record)
+        write_json(self.folder.pair_record(index), record)
         self.checkpoints[index].unlink(missing_ok=True)
         return True
 
@@ -288,7 +289,7 @@ class GeodesicRun:
             raise InputError(f"{self.out}: pairs {missing} are not finished; rerun the job to compute them")
         artefacts = self._write_outputs(records)
         self.folder.save(status="done", pairs=records)
-        for path in [*(self.out / PAIRS_DIR).glob("pair_*.json"), self.out / PAIRS_DIR, self.out / "checkpoints"]:
+        for path in [*pair_files(self.out), self.out / PAIRS_DIR, self.out / CHECKPOINTS_DIR]:
             with contextlib.suppress(OSError):
                 path.unlink() if path.is_file() else path.rmdir()
         return artefacts
@@ -362,13 +363,10 @@ class GeodesicRun:
         """The engine's records of the finished pairs, by pair index: run.json's and the pair files'."""
         records = dict(self.folder.state.get("pairs", {}))
         for index in self.morphed:
-            record = read_json(self._pair_file(index))
+            record = read_json(self.folder.pair_record(index))
             if record is not None:
                 records[str(index)] = record
         return records
-
-    def _pair_file(self, index: int) -> Path:
-        return self.out / PAIRS_DIR / f"pair_{index:04d}.json"
 
     def _write_outputs(self, records: dict) -> RunArtefacts:
         """The movies, the montage and record.json from the frames in frames/."""
@@ -510,7 +508,7 @@ def _start_frame_files(folder: Path, frames: int) -> list[Path]:
 
 
 def _name(options: RunOptions) -> str:
-    from geometry.options import distance_name
+    from geometry.engine.distance_names import distance_name
 
     return distance_name(options.distance)
 
@@ -530,10 +528,6 @@ def _held_record(index: int, cuts: set[int]) -> dict:
 
 def _shape(item) -> tuple[int, int]:
     return tuple(item.shape[-2:]) if hasattr(item, "dim") else tuple(item.shape[:2])
-
-
-def _checkpoint_path(out: Path, index: int, pairs: int) -> Path:
-    return out / CHECKPOINT_NAME if pairs == 1 else out / "checkpoints" / f"pair_{index:04d}.pt"
 
 
 def _frames_exist(out: Path, indices: list[int], total: int) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,13 +19,40 @@ from elpips.io import read_json, write_json
 
 #: The folder's own state: what resuming checks (not an output of the run).
 RUN_FILE = "run.json"
+#: The engine's record of the run (and, for a geodesic, its timing and every pair's record).
+RECORD_NAME = "record.json"
+#: The checkpoint of a run of one optimisation (an average, a two-image geodesic).
+CHECKPOINT_NAME = "checkpoint.pt"
+#: A clip's pairs: their checkpoints (``checkpoints/pair_0003.pt``) and, in a run in parts, each finished pair's
+#: record (``pairs/pair_0003.json``: pairs finishing at the same time never share a file).
+CHECKPOINTS_DIR = "checkpoints"
+PAIRS_DIR = "pairs"
+
+
+def checkpoint_file(out: str | os.PathLike, pair: int | None = None) -> Path:
+    """The checkpoint of the run in ``out``: ``checkpoint.pt`` for one optimisation (``pair`` None), else
+    pair ``pair``'s of a clip."""
+    if pair is None:
+        return Path(out) / CHECKPOINT_NAME
+    return Path(out) / CHECKPOINTS_DIR / f"pair_{pair:04d}.pt"
+
+
+def pair_record_file(out: str | os.PathLike, pair: int) -> Path:
+    """Where a run in parts keeps finished pair ``pair``'s record until the run's last part folds it into run.json."""
+    return Path(out) / PAIRS_DIR / f"pair_{pair:04d}.json"
+
+
+def pair_files(out: str | os.PathLike) -> list[Path]:
+    """The pairs' checkpoints and records in ``out`` (what a finished or restarted clip run removes)."""
+    out = Path(out)
+    return [*(out / CHECKPOINTS_DIR).glob("pair_*.pt"), *(out / PAIRS_DIR).glob("pair_*.json")]
 
 
 def resumable(out: Path) -> bool:
     """Whether ``out`` holds a run that ``--resume`` continues (a checkpoint, or an unfinished run.json)."""
     out = Path(out)
     stored = read_json(out / RUN_FILE)
-    return ((out / "checkpoint.pt").is_file() or any((out / "checkpoints").glob("*.pt"))
+    return ((out / CHECKPOINT_NAME).is_file() or any((out / CHECKPOINTS_DIR).glob("*.pt"))
             or (stored or {}).get("status") == "running")
 
 
@@ -61,6 +89,14 @@ class RunFolder:
             raise InputError(f"{self.out} holds an unfinished run: pass --resume to continue it, "
                              "or choose another --out", field="resume", path=self.out)
         self.state = stored if resume and stored else {"settings": settings, "status": "running"}
+
+    def checkpoint(self, pair: int | None = None) -> Path:
+        """This run's checkpoint (`checkpoint_file`): pair ``pair``'s for a clip, else the one."""
+        return checkpoint_file(self.out, pair)
+
+    def pair_record(self, pair: int) -> Path:
+        """Where finished pair ``pair``'s record waits for the run's last part (`pair_record_file`)."""
+        return pair_record_file(self.out, pair)
 
     def mkdir(self, folder: Path) -> Path:
         """Create ``folder`` (and parents), remembering what was new for :meth:`discard_if_empty`."""
@@ -117,3 +153,29 @@ def check_output_folder(out: Path, checkpoint_bytes: int = 0) -> None:
 def checkpoint_bytes(free_images: int, size: tuple[int, int]) -> int:
     """About the size of a checkpoint of ``free_images`` images of ``size``: pixels and two Adam moments."""
     return 3 * free_images * 3 * size[0] * size[1] * 4 + 64 * 1024
+
+
+@dataclass
+class RunArtefacts:
+    """What a run wrote: the folder, its output files (relative to ``out``, in the order written; not the
+    bookkeeping ``run.json`` nor the checkpoint), ``record.json``'s content and the engine's record of each
+    optimisation it ran (one for an average, one per optimised pair for a geodesic)."""
+
+    out: Path
+    files: list[str]
+    record: dict
+    engine_records: list[dict] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """"completed", or "cancelled" when a cancel event stopped it (its checkpoint is kept)."""
+        cancelled = any(r.get("status") == "cancelled" for r in self.engine_records)
+        return "cancelled" if cancelled else "completed"
+
+    @property
+    def steps(self) -> int:
+        return sum(int(r.get("steps", 0)) for r in self.engine_records)
+
+    @property
+    def seconds(self) -> float:
+        return sum(float(r.get("seconds", 0.0)) for r in self.engine_records)

@@ -22,14 +22,21 @@ what each front end does around it: the progress it shows (``callback``), how it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from elpips.errors import InputError
 from elpips.io import write_json
-from geometry.options import distance_name
-from geometry.service.run_folder import RunFolder, checkpoint_bytes, file_sha256
+from geometry.service.memory_check import APP, COMMAND_LINE, JOB_FILE, MemoryWording, check_memory, check_render
+from geometry.service.run_folder import (
+    CHECKPOINT_NAME,
+    RECORD_NAME,
+    RunArtefacts,
+    RunFolder,
+    checkpoint_bytes,
+    file_sha256,
+)
 
 if TYPE_CHECKING:
     import threading
@@ -38,78 +45,12 @@ if TYPE_CHECKING:
     from geometry.service.geodesic_run import GeodesicRequest
 
 __all__ = ["AverageRequest", "MemoryWording", "RunArtefacts", "check_memory", "check_render", "run_average",
-           "run_geodesic", "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME"]
+           "run_geodesic", "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME", "APP", "COMMAND_LINE",
+           "JOB_FILE"]
 
 AVERAGE_NAME = "average.png"
-RECORD_NAME = "record.json"
-CHECKPOINT_NAME = "checkpoint.pt"
 
 Callback = Callable[[Any], None]  # called with the engine's `geometry.Progress` after every step
-
-
-@dataclass(frozen=True)
-class MemoryWording:
-    """How a front end names, in a memory refusal, the setting that raises the limit (``flag``; None: there is
-    none) and the size that would fit (``size_option``, formatted with the largest fitting short side)."""
-
-    flag: str | None = "--max-memory"
-    size_option: str = "--size {}"
-
-
-COMMAND_LINE = MemoryWording()
-JOB_FILE = MemoryWording("max_memory", "size = {}")
-APP = MemoryWording(None, "a resolution of {} px")
-
-
-def check_memory(kind: str, options: RunOptions, images: int, free: int, size: tuple[int, int], *,
-                 limit: int | None = None, describe: str = "this run", wording: MemoryWording = COMMAND_LINE) -> None:
-    """Raise `geometry.engine.memory.MemoryLimitError` (an InputError) when a run of ``kind`` ("barycenter" or
-    "geodesic"; ``images`` per step, ``free`` of them optimised, at output ``size``) is estimated to need more
-    than ``limit`` bytes or what the options' device has. Needs no network: it is called before one is loaded."""
-    from geometry.engine.distances import resolve_device
-    from geometry.engine.memory import check_run
-
-    check_run(kind, distance_name(options.distance), images, free, size, resolve_device(options.device),
-              preset=options.preset, steps=options.steps, draws_per_step=options.draws_per_step, limit=limit,
-              describe=describe, flag=wording.flag, size_option=wording.size_option)
-
-
-def check_render(frames: int, size: tuple[int, int], *, limit: int | None = None,
-                 wording: MemoryWording = COMMAND_LINE) -> None:
-    """Raise `geometry.engine.memory.MemoryLimitError` when rendering a pair's ``frames`` frames at the output
-    ``size`` (on the CPU, `geometry.paths.render.render_bytes`) needs more than ``limit`` bytes or the CPU has."""
-    from elpips.memory import check
-    from geometry.paths.render import render_bytes
-
-    height, width = size
-    check(render_bytes(frames, size), "cpu", limit, f"rendering {frames} frames of {width}x{height} px",
-          "use a smaller --output-size" if wording is COMMAND_LINE else "use a smaller output size", wording.flag)
-
-
-@dataclass
-class RunArtefacts:
-    """What a run wrote: the folder, its output files (relative to ``out``, in the order written; not the
-    bookkeeping ``run.json`` nor the checkpoint), ``record.json``'s content and the engine's record of each
-    optimisation it ran (one for an average, one per optimised pair for a geodesic)."""
-
-    out: Path
-    files: list[str]
-    record: dict
-    engine_records: list[dict] = field(default_factory=list)
-
-    @property
-    def status(self) -> str:
-        """"completed", or "cancelled" when a cancel event stopped it (its checkpoint is kept)."""
-        cancelled = any(r.get("status") == "cancelled" for r in self.engine_records)
-        return "cancelled" if cancelled else "completed"
-
-    @property
-    def steps(self) -> int:
-        return sum(int(r.get("steps", 0)) for r in self.engine_records)
-
-    @property
-    def seconds(self) -> float:
-        return sum(float(r.get("seconds", 0.0)) for r in self.engine_records)
 
 
 def snapshot_name(step: int) -> str:

@@ -4,8 +4,9 @@ A discrete geodesic between images a and b is the sequence of frames a = x_0, x_
 the smallest path energy sum_i d(x_i, x_{i+1})^2 under the distance d (E-LPIPS by default). Under plain
 L2 it is a cross-dissolve; under E-LPIPS the frames stay sharp and evenly spaced. Started from the
 cross-dissolve (``--motion none``), content that moves more than a pixel or two per frame stays a sharpened
-double exposure, because the E-LPIPS path energy is lower there; the default (``--motion warp``) starts from
-the endpoints warped towards each other by a flow the engine finds itself, and the refinement keeps the
+double exposure, because the E-LPIPS path energy is lower there; the default (``--motion auto``) starts from
+the endpoints warped towards each other by a flow the engine finds itself (``warp``), or, where the two differ
+by a turn or a scaling of their texture, from the texture path (``texture``), and the refinement keeps the
 motion (docs/motion.md, benchmarks/bench_motion.py). ``--init`` starts from given frames instead.
 
 Two images -> N frames (both endpoints included)::

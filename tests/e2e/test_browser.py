@@ -191,8 +191,9 @@ def test_robustness_attack_in_chromium(app_url, browser_page):
 
 def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url, browser_page, tmp_path):
     """Uploads are checked when uploaded; a broken upload's error is still readable in the tab after the toast has
-    gone, naming the user's file; the Average tab's input thumbnails show whole; seven files on the Average tab
-    (six weight sliders) keep the first six and say which one was left out."""
+    gone, naming the user's file; the Average tab's input thumbnails show whole, its Run button and live picture
+    are in view; two uploaded photos replace its examples; seven files (six weight sliders) keep the first six
+    and say which one was left out."""
     page, blocked = browser_page
     page.goto(app_url)
     page.get_by_role("tab", name="Geodesic").click()
@@ -227,6 +228,24 @@ def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url,
         " return {fit: getComputedStyle(img).objectFit, inside: r.top >= clip.top - 1 && r.bottom <= clip.bottom + 1"
         " && r.left >= clip.left - 1 && r.right <= clip.right + 1 && r.bottom <= g.bottom + 1}; }); }")
     assert thumbnails and all(t["fit"] == "contain" and t["inside"] for t in thumbnails), thumbnails
+    # the live picture and the status beside the Run button are in view at 1280x900, without scrolling
+    assert page.evaluate("() => document.getElementById('average-live').getBoundingClientRect().bottom") <= 900
+    assert page.evaluate("() => document.getElementById('average-run').getBoundingClientRect().bottom") <= 900
+    # two uploaded photos replace the three examples: exactly those two are averaged
+    photos = []
+    for k in range(2):
+        path = tmp_path / f"photo{k}.png"
+        Image.fromarray(np.full((32, 32, 3), 90 * k, dtype=np.uint8)).save(path)
+        photos.append(str(path))
+    page.locator("#average-files input[type=file]").set_input_files(photos)
+    page.wait_for_function(
+        "() => (document.querySelector('#average-plan')?.innerText || '').includes('these 2 images')")
+    plan = page.locator("#average-plan").inner_text()
+    assert "photo0.png" in plan and "photo1.png" in plan and "disc" not in plan, plan
+    page.wait_for_function("() => document.querySelector('#average-files').innerText.split('.png').length - 1 === 2")
+    page.wait_for_function("() => document.querySelectorAll('#average-preview img').length === 2")
+    page.goto(app_url)  # afresh: the examples again
+    page.get_by_role("tab", name="Average").click()
     files = []
     for k in range(7):
         path = tmp_path / f"shade{k}.png"
@@ -235,8 +254,9 @@ def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url,
     page.locator("#average-files input[type=file]").set_input_files(files)
     page.wait_for_function(
         "() => (document.querySelector('#average-status')?.innerText || '').includes('at most 6 images')")
-    # an upload adds to the tab's three example images: the first six are kept
-    assert "left out shade3.png, shade4.png, shade5.png, shade6.png" in page.locator("#average-status").inner_text()
+    # the upload replaces the three example images; of the seven, the first six are kept
+    status = page.locator("#average-status").inner_text()
+    assert "replace the example images" in status and "left out shade6.png." in status, status
     page.wait_for_function("() => document.querySelector('#average-files').innerText.split('.png').length - 1 === 6")
     page.screenshot(path=str(ARTIFACTS / "browser-errors.png"), full_page=True)
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"

@@ -49,7 +49,8 @@ from elpips.cli_common import one_line
 from elpips.errors import InputError
 from elpips.io import read_json, remove_stale_temporaries, write_json
 from geometry.service.jobs import Job
-from geometry.service.runs import JOB_FILE
+from geometry.service.memory_check import JOB_FILE
+from geometry.service.run_folder import CHECKPOINT_NAME, RUN_FILE, pair_files
 
 if TYPE_CHECKING:  # imported when a job runs, so that `elpips-batch` starts (and stops on Ctrl-C) quickly
     import torch
@@ -76,7 +77,7 @@ __all__ = [
 
 SPEC_FILE = "job.json"
 DONE_FILE = "done.json"
-CHECKPOINT_FILE = "checkpoint.pt"
+CHECKPOINT_FILE = CHECKPOINT_NAME
 #: Steps between checkpoints when a job does not say (a few seconds of work at typical sizes).
 DEFAULT_CHECKPOINT_EVERY = 50
 
@@ -313,8 +314,8 @@ def _prepare_folder(job: Job) -> Path:
     if read_json(job.output / SPEC_FILE) != spec:
         checkpoint.unlink(missing_ok=True)
         (job.output / DONE_FILE).unlink(missing_ok=True)
-        (job.output / "run.json").unlink(missing_ok=True)  # a clip job's run state: its pairs are redone
-        for stale in [*(job.output / "checkpoints").glob("*.pt"), *(job.output / "pairs").glob("*.json")]:
+        (job.output / RUN_FILE).unlink(missing_ok=True)  # a clip job's run state: its pairs are redone
+        for stale in pair_files(job.output):
             stale.unlink()  # a clip job's pair checkpoints and finished pairs' records
         write_json(job.output / SPEC_FILE, spec)
     return checkpoint
