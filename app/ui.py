@@ -106,6 +106,12 @@ def _energy_frame(energies: list[tuple[int, float]], max_points: int = 400, smoo
     return pd.DataFrame({"step": pd.Series(steps, dtype="int64"), "energy": pd.Series(values, dtype="float64")})
 
 
+def on_click(button: gr.Button, function, inputs: list, outputs: list, **kwargs):
+    """``button.click(function, inputs, outputs, ...)`` with `function`'s `gr.Error`s shown in the status area,
+    the first of ``outputs`` (`shows_errors`, told how many outputs the event has by the list itself)."""
+    return button.click(shows_errors(len(outputs))(function), inputs, outputs, **kwargs)
+
+
 def shows_errors(outputs: int):
     """A tab function whose `gr.Error`s go to the tab's status area (its first output), where they stay, and to a
     toast; its other outputs keep what they show. (Raised, Gradio would cover every output with a bare "Error".)"""
@@ -253,7 +259,6 @@ def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         check_on_upload(dist_a, "Image A", dist_answer)
         check_on_upload(dist_b, "Image B", dist_answer)
 
-        @shows_errors(4)
         def on_distance(a, b, metric, size, mode, samples, error, max_samples, seed, overlay, request: gr.Request):
             distance_request = _distance_request(metric, size, mode, samples, error, max_samples, seed)
             with stoppable(ctx, request, "distance") as stop:
@@ -261,8 +266,8 @@ def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                     yield (answer, details, gr.skip(), gr.skip()) if view is None else (
                         answer, details, view.render(overlay)[0], view)
 
-        dist_button.click(
-            on_distance,
+        on_click(
+            dist_button, on_distance,
             [dist_a, dist_b, dist_metric, dist_size, dist_mode, dist_samples, dist_error, dist_max, dist_seed,
              dist_overlay],
             [dist_answer, dist_details, dist_map, dist_view], api_name="distance", **HEAVY,
@@ -304,7 +309,6 @@ def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         for image, label in ((cmp_ref, "Reference"), (cmp_a, "Candidate A"), (cmp_b, "Candidate B")):
             check_on_upload(image, label, cmp_answer)
 
-        @shows_errors(5)
         def on_compare(ref, a, b, metric, size, samples, seed, overlay, request: gr.Request):
             compare_request = _distance_request(metric, size, "Sample budget", samples, 0, samples, seed)
             with stoppable(ctx, request, "comparison") as stop:
@@ -313,8 +317,8 @@ def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                     yield (answer, details, gr.skip(), gr.skip(), gr.skip()) if view is None else (
                         answer, details, *view.render(overlay), view)
 
-        cmp_button.click(
-            on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay],
+        on_click(
+            cmp_button, on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay],
             [cmp_answer, cmp_details, cmp_map_a, cmp_map_b, cmp_view], api_name="compare", **HEAVY,
         )
         cmp_overlay.change(_redraw_maps, [cmp_view, cmp_overlay], [cmp_map_a, cmp_map_b], api_name=False,
@@ -421,7 +425,6 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                           avg_plan, api_name=False, queue=False)
 
         # Gradio passes the request only to a named parameter, hence one parameter per slider.
-        @shows_errors(2)
         def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, motion):
             weights = [w1, w2, w3, w4, w5, w6]
             spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed, motion)
@@ -430,17 +433,16 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         live = LiveTab(1, 1, preview=lambda images: (runs.enlarged(runs.to_pixels(images[0])),),
                        results=lambda done: (str(done.png),), final_images=lambda done: done.image)
 
-        @shows_errors(6)
         def on_average(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, motion, request: gr.Request):
             weights = [w1, w2, w3, w4, w5, w6]
             spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed, motion)
             yield from stream_to_tab(runs.stream_run(ctx, spec, _session(request)), note, live)
 
         avg_inputs = [avg_files, avg_distance, avg_size, avg_steps, avg_seed, *avg_weights, avg_motion]
-        avg_estimate.click(on_average_estimate, avg_inputs, [avg_status, avg_note],
-                           api_name="average_estimate", **HEAVY)
-        avg_run.click(on_average, avg_inputs, [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result],
-                      api_name="average", **RUN)
+        on_click(avg_estimate, on_average_estimate, avg_inputs, [avg_status, avg_note],
+                 api_name="average_estimate", **HEAVY)
+        on_click(avg_run, on_average, avg_inputs,
+                 [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result], api_name="average", **RUN)
     return avg_cancel
 
 
@@ -530,7 +532,6 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         check_on_upload(geo_a, "Start (A)", geo_status)
         check_on_upload(geo_b, "End (B)", geo_status)
 
-        @shows_errors(2)
         def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps, motion):
             spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps, motion)
             return runs.forecast_now(ctx, spec), note
@@ -541,18 +542,17 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
 
         live = LiveTab(1, 3, preview=lambda frames: (runs.enlarged(runs.filmstrip(frames)),), results=results)
 
-        @shows_errors(8)
         def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, motion, request: gr.Request):
             spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps, motion)
             yield from stream_to_tab(runs.stream_run(ctx, spec, _session(request)), note, live)
 
         geo_inputs = [geo_a, geo_b, geo_frames, geo_distance, geo_energy, geo_size, geo_steps, geo_seed, geo_fps,
                       geo_motion]
-        geo_estimate.click(on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
-                           api_name="geodesic_estimate", **HEAVY)
-        geo_run.click(on_geodesic, geo_inputs,
-                      [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
-                      api_name="geodesic", **RUN)
+        on_click(geo_estimate, on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
+                 api_name="geodesic_estimate", **HEAVY)
+        on_click(geo_run, on_geodesic, geo_inputs,
+                 [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
+                 api_name="geodesic", **RUN)
     return geo_cancel
 
 
@@ -622,7 +622,6 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) 
         )
         for image, label in ((rob_ref, "Reference"), (rob_image, "Image"), (rob_anchor, "Anchor")):
             check_on_upload(image, label, rob_status)
-        @shows_errors(9)
         def on_attack(ref, image, anchor, metric, epsilon, judges, size, steps, draws, samples, seed,
                       request: gr.Request):
             spec, note = robustness.prepare_attack(ctx, ref, image, anchor, metric, epsilon, steps, draws, judges,
@@ -637,8 +636,8 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) 
                            results=lambda done: (done.table, str(done.png), done.record.to_dict()))
             yield from stream_to_tab(robustness.stream_attack(ctx, spec, _session(request)), note, live)
 
-        rob_run.click(
-            on_attack,
+        on_click(
+            rob_run, on_attack,
             [rob_ref, rob_image, rob_anchor, rob_metric, rob_epsilon, rob_judges, rob_size, rob_steps, rob_draws,
              rob_samples, rob_seed],
             [rob_status, rob_progress, rob_note, rob_live, rob_perturbation, rob_plot, rob_table, rob_file,

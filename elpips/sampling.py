@@ -82,11 +82,6 @@ class SamplingPlan:
         """The block size that :func:`standard_error` takes for draws of this (resolved) plan."""
         return self.block if self.stratified else 1
 
-    @property
-    def most_draws(self) -> int:
-        """The number of draws the plan takes at most (the length of a progress bar)."""
-        return self.samples if self.samples is not None else self.max_samples
-
 
 def sample_blocks(draw: Callable[[int, int], Block], plan: SamplingPlan,
                   stop: Callable[[], bool] = lambda: False) -> Iterator[Block]:

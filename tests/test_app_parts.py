@@ -565,3 +565,23 @@ def test_an_upload_is_measured_as_the_librarys_loader_reads_the_file(tmp_path):
     assert float(measured[0, 0, 0, 0]) == 1.0 and float(measured[0, 2, 16, 16]) == 1.0  # white around blue
     ramp_read = load_upload(component.preprocess(ImageData(path=str(tmp_path / "ramp.png"))), "Image A")
     assert float(ramp_read.min()) == 0.0 and float(ramp_read.max()) == 1.0 and ramp_read.unique().numel() == 64
+
+
+def test_a_click_shows_errors_in_as_many_outputs_as_the_event_has():
+    import gradio as gr
+
+    from app.ui import on_click
+
+    wired = {}
+
+    class Button:
+        def click(self, function, inputs, outputs, **kwargs):
+            wired.update(function=function, outputs=outputs, kwargs=kwargs)
+
+    def fail():
+        raise gr.Error("Average: upload at least two images.")
+
+    on_click(Button(), fail, [], ["status", "progress", "note", "live"], api_name="average")
+    (shown,) = list(wired["function"]())
+    assert len(shown) == 4 and shown[0] == "**Error:** Average: upload at least two images."
+    assert wired["kwargs"] == {"api_name": "average"}

@@ -334,3 +334,20 @@ def test_no_derived_seed_is_another_stream_of_the_same_run(seed):
     streams = [derive(seed) for derive in seeds.DERIVATIONS]
     assert len(set(streams)) == len(streams)
     assert all(0 <= stream < 2**64 for stream in streams)
+
+
+def test_the_metric_cache_keeps_the_most_recently_used(monkeypatch):
+    import elpips
+    from geometry.engine import distances
+
+    loads = []
+    monkeypatch.setattr(distances, "_LOADED", {})
+    monkeypatch.setattr(distances, "MAX_LOADED", 2)
+    monkeypatch.setattr(elpips, "load_metric", lambda name, device, **kwargs: loads.append(name) or object())
+    first = distances.load_cached("a", "cpu")
+    distances.load_cached("b", "cpu")
+    assert distances.load_cached("a", "cpu") is first  # kept, and now the most recently used
+    distances.load_cached("c", "cpu")  # lets "b" go
+    assert list(distances._LOADED) == [("a", "cpu", None), ("c", "cpu", None)]
+    distances.load_cached("b", "cpu")
+    assert loads == ["a", "b", "c", "b"]

@@ -77,22 +77,29 @@ class SquaredL2:
 #: Every name a run accepts as its distance: the metrics of `elpips.configs`, and the pixel distance.
 DISTANCE_NAMES = METRIC_NAMES + (SquaredL2.name,)
 
-#: The process's metrics by (name, device, scale levels): the one metric cache of the engine, the batch
-#: workers and the app (metrics are frozen, so every run and request shares them).
+#: The process's metrics by (name, device, scale levels), least recently used first: the one metric cache of the
+#: engine, the batch workers and the app (metrics are frozen, so every run and request shares them).
 _LOADED: dict[tuple[str, str, int | None], Any] = {}
 _LOADING = threading.Lock()
+#: Metrics kept at most (a long-lived app asked for many sizes and devices must not hold every network it ever
+#: loaded); a run holds its own reference, so one evicted while in use stays alive until the run ends.
+MAX_LOADED = 8
 
 
 def load_cached(name: str, device: torch.device | str, num_scales: int | None = None) -> Any:
     """`elpips.load_metric(name, device, num_scales=...)`, loaded once per process (and once when threads ask
-    at the same time)."""
+    at the same time); the least recently used of more than `MAX_LOADED` are let go."""
     key = (name, str(device), num_scales)
     with _LOADING:
-        if key not in _LOADED:
+        if key in _LOADED:
+            _LOADED[key] = _LOADED.pop(key)  # the most recently used last
+        else:
             import elpips
 
             kwargs = {} if num_scales is None else {"num_scales": num_scales}
             _LOADED[key] = elpips.load_metric(name, device=device, **kwargs)
+            while len(_LOADED) > MAX_LOADED:
+                del _LOADED[next(iter(_LOADED))]
         return _LOADED[key]
 
 
