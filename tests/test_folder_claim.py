@@ -22,9 +22,9 @@ def test_refuses_folder_holding_or_above_inputs(tmp_path):
     frames.mkdir()
     (frames / "frame_000.png").write_bytes(b"original")
     before = _digests(tmp_path)
-    for out in (tmp_path, frames):
+    for out, source in ((tmp_path, frames), (frames, frames), (tmp_path, frames / "frame_000.png")):
         with pytest.raises(FolderRefused, match="holds the input .*choose an --out folder outside") as error:
-            with claim_folder(out, inputs=[frames / "frame_000.png"]):
+            with claim_folder(out, inputs=[source]):
                 pass
         assert isinstance(error.value, InputError) and str(out) in str(error.value)
     assert _digests(tmp_path) == before

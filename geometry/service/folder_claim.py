@@ -42,11 +42,14 @@ def _alive(pid: int) -> bool:
 
 
 def check_not_over_inputs(folder: str | os.PathLike, inputs: Iterable[str | os.PathLike]) -> None:
-    """Refuse ``folder`` when it is one of ``inputs`` or lies above one (writing there could replace them)."""
+    """Refuse ``folder`` when it is one of ``inputs`` or lies above one in a subfolder (a clip's frames folder:
+    the run's ``frames/`` could replace them). A file directly in ``folder`` is allowed: the app keeps its
+    uploads there beside the run's outputs."""
     out = Path(folder).resolve()
     for item in inputs:
         source = Path(item).resolve()
-        if source == out or out in source.parents:
+        beside = source.parent == out and not source.is_dir()
+        if source == out or (out in source.parents and not beside):
             raise FolderRefused(f"--out {folder} holds the input {item}: choose an --out folder outside the "
                                 f"inputs (a new or empty one)", path=folder)
 
@@ -74,8 +77,10 @@ class FolderClaim:
         self.folder = Path(folder)
         self.lock = self.folder / LOCK_FILE
         self.held = False
+        self.created: list[Path] = []  # the folders acquire made, removed on release when left empty
 
     def acquire(self) -> "FolderClaim":
+        self.created = [p for p in [self.folder, *self.folder.parents] if not p.exists()]
         self.folder.mkdir(parents=True, exist_ok=True)
         me = {"pid": os.getpid(), "host": socket.gethostname()}
         for _ in range(2):  # a second try after removing a stale lock
@@ -99,9 +104,14 @@ class FolderClaim:
                             f"folder", path=self.folder)
 
     def release(self) -> None:
-        """Remove the lock if this claim created it."""
+        """Remove the lock if this claim created it, and the folders it created if the run left them empty."""
         if self.held and lock_owner(self.folder) == {"pid": os.getpid(), "host": socket.gethostname()}:
             self.lock.unlink(missing_ok=True)
+            for folder in self.created:  # deepest first
+                try:
+                    folder.rmdir()
+                except OSError:  # the run wrote into it: kept
+                    break
         self.held = False
 
     def __enter__(self) -> "FolderClaim":
