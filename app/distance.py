@@ -29,6 +29,7 @@ from elpips.sampling import Z_95
 from elpips.sampling import confidence as sampling_confidence
 from geometry.engine.distances import METRIC_NAMES, DistanceFamily
 
+from app.scale import scale_sentence
 from app.tasks import format_seconds, time_left
 from app.uploads import display_name, load_upload, prepare_uploads
 
@@ -250,6 +251,8 @@ def measure_distance(slot, shelf: MetricShelf, path_a, path_b, request: Distance
             )
         else:
             answer = f"### Distance: {value:.5f}"
+        scale = scale_sentence(metric.config.name, min(batch.shape[-2:]), value)
+        answer += f"\n\n{scale}" if scale else ""
         yield f"{answer}\n\n{_metric_note(metric)}\n\n{note}", details, view
 
 

@@ -19,30 +19,26 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+import gradio as gr
+import numpy as np
+import pandas as pd
+import torch
 
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Callable, Iterator  # noqa: E402
+from geometry.engine.distances import DISTANCE_NAMES, METRIC_NAMES
+from geometry.engine.energies import ENERGY_FORMS
+from geometry.engine.presets import run_recipe
+from geometry.paths.motion import MOTION_NAMES
 
-import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from geometry.engine.distances import DISTANCE_NAMES, METRIC_NAMES  # noqa: E402
-from geometry.engine.energies import ENERGY_FORMS  # noqa: E402
-from geometry.engine.presets import run_recipe  # noqa: E402
-from geometry.paths.motion import MOTION_NAMES  # noqa: E402
-
-from app import robustness, runs  # noqa: E402
-from app.distance import DistanceRequest, Measurement, compare_candidates, measure_distance  # noqa: E402
-from app.examples import adversarial_example_path, example_paths  # noqa: E402
-from app.runs import MAX_AVERAGE_IMAGES, AppContext, RunView  # noqa: E402
-from app.tasks import DeviceSlot  # noqa: E402
-from app.uploads import display_name, image_input, upload_problem  # noqa: E402
+from app import robustness, runs
+from app.distance import DistanceRequest, Measurement, compare_candidates, measure_distance
+from app.examples import adversarial_example_path, example_paths
+from app.runs import MAX_AVERAGE_IMAGES, AppContext, RunView
+from app.tasks import DeviceSlot
+from app.uploads import display_name, image_input, upload_problem
 
 HEAVY = dict(concurrency_id="device", concurrency_limit=1)
 #: Long runs wait for the device in the app's own queue (`app.tasks.DeviceSlot`), not Gradio's: there they say
@@ -516,7 +512,9 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                                 elem_id="geodesic-live")
         geo_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=200,
                                title=f"Path energy over steps (running mean of the last {SMOOTHING:.0%})")
-        geo_gallery = gr.Gallery(label="Frames", columns=8, height=220, elem_id="geodesic-gallery")
+        # no fixed height: 220 px cut the second row (frames 8-9 of the default 10) off
+        geo_gallery = gr.Gallery(label="Frames", columns=10, height="auto", object_fit="contain",
+                                 elem_id="geodesic-gallery")
         with gr.Row():
             # a few frames last a fraction of a second: the video loops
             geo_video = gr.Video(label="Video (MP4, looping)", elem_id="geodesic-video", height=256, loop=True,
@@ -655,11 +653,12 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
     examples = {name: str(path) for name, path in example_paths(output_root / "examples").items()}
     adversarial = str(adversarial_example_path(output_root / "examples"))
 
-    with gr.Blocks(title="E-LPIPS: distances, averages, geodesics") as demo:
+    # analytics_enabled=False: no usage reports (Gradio then also turns off huggingface_hub's telemetry)
+    with gr.Blocks(title="E-LPIPS: distances, averages, geodesics", analytics_enabled=False) as demo:
         gr.Markdown(
             "# E-LPIPS: perceptual distances, averages and geodesics\n"
-            f"Computing on **{device}**. Every run's results are saved under `{output_root}`, "
-            "so closing this tab loses nothing."
+            f"Computing on **{device}**. Average, geodesic and attack runs are saved under `{output_root}`, "
+            "so closing this tab loses none of them; distances and comparisons are shown here only."
         )
         stops = [distance_tab(ctx, examples), compare_tab(ctx, examples), average_tab(ctx, examples),
                  geodesic_tab(ctx, examples), robustness_tab(ctx, examples, adversarial)]

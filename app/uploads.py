@@ -146,7 +146,7 @@ def prepare_uploads(
         crop_h, crop_w = inputs.crop_to_aspect(image, target).shape[-2:]
         steps = [f"{width}x{height}"]
         if (crop_h, crop_w) != (height, width):
-            steps.append(f"centre-cropped to {crop_w}x{crop_h}")
+            steps.append(f"centre-cropped to {crop_w}x{crop_h} (the first image's aspect ratio)")
         if (crop_h, crop_w) != target:
             factor = target[0] / crop_h
             if factor > 1:

@@ -318,6 +318,25 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
     With energy="squared" (default) f(d) = d^2 as in the reference; "linear" uses f(d) = d (with
     distance="l2" the linear energy's optimum is exactly the weighted pixel mean).
     Inputs are centre-cropped to the first image's aspect ratio and resized (`geometry.engine.inputs`).
+
+    Args:
+        images: the targets y_i: paths, arrays or an (N, 3, H, W) tensor in [0, 1].
+        weights: one non-negative weight per image (None: equal).
+        options: the run's `RunOptions`; keyword `settings` (``distance="l2"``, ``size=64``, ``steps=100``, ...)
+            override its fields.
+        callback: called with a `Progress` after every step; cancel: set it to stop at the next step.
+        checkpoint: a file to resume from and save to; snapshot_steps: the steps whose images `Progress` carries.
+        init: a start method's name ("noise", "mean") or the start image.
+
+    Returns:
+        A `Result`: ``images`` (1, 3, H, W), ``record`` (a `RunRecord`: energies, steps, the start taken and why).
+        InputError (a ValueError) names a bad input or option.
+
+    Example:
+        >>> from geometry import barycenter
+        >>> result = barycenter(["a.png", "b.png", "c.png"], (1, 2, 1), distance="l2", size=32, steps=20)
+        >>> result.images.shape
+        torch.Size([1, 3, 32, 32])
     """
     options, start = _options_and_start(options, init, settings)
     targets = prepare_images(images, options.size)
@@ -329,7 +348,20 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
 
 def pairwise_average(a: Any, b: Any, **kwargs: Any) -> Result:
     """The perceptual average of two images: `barycenter([a, b], (0.5, 0.5), **kwargs)`; with the default
-    motion start its start is the warp path's middle frame (content half-way along its motion)."""
+    motion start its start is the warp path's middle frame (content half-way along its motion).
+
+    Args:
+        a, b: the two images (paths, arrays or (1, 3, H, W) tensors in [0, 1]).
+        kwargs: those of `barycenter`.
+
+    Returns:
+        A `Result` whose ``images`` is the (1, 3, H, W) average.
+
+    Example:
+        >>> from geometry import pairwise_average
+        >>> pairwise_average("cat.png", "dog.png", size=64).images.shape
+        torch.Size([1, 3, 64, 64])
+    """
     return barycenter([a, b], (0.5, 0.5), **kwargs)
 
 
@@ -357,6 +389,18 @@ def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, si
 
     The copies are drawn from a generator seeded with the run's `seed` and returned in `result.inputs`;
     their pixel mean is the L2 baseline. Other keywords: those of `barycenter`.
+
+    Args:
+        image: the one image; mode: "noise" (Gaussian, `sigma`) or "shift" (up to `max_shift` px);
+        count: how many copies.
+
+    Returns:
+        A `Result` with the (1, 3, H, W) barycenter in ``images`` and the copies in ``inputs``.
+
+    Example:
+        >>> from geometry import perturbed_barycenter
+        >>> perturbed_barycenter("cat.png", "shift", count=4, size=32, steps=10).inputs.shape
+        torch.Size([4, 3, 32, 32])
     """
     if count < 1:
         raise InputError(f"count must be >= 1, got {count}")
@@ -380,6 +424,20 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = N
     The default motion start ("auto") makes content that moves between a and b move along the path and a texture
     that turns or changes scale pass through the in-between ones; from the cross-dissolve (motion="none") the
     optimiser keeps a sharpened double exposure or a plaid (docs/motion.md, docs/textures.md).
+
+    Args:
+        a, b: the endpoints (paths, arrays or (1, 3, H, W) tensors in [0, 1]).
+        frames: the path's frames, both endpoints included (>= 3).
+        options, callback, cancel, checkpoint, snapshot_steps, settings: as for `barycenter`.
+        init: a start method's name, or start frames (the in-between ones, or all of them).
+
+    Returns:
+        A `Result`: ``images`` (frames, 3, H, W) from a to b; ``record`` names the start taken and why.
+
+    Example:
+        >>> from geometry import geodesic
+        >>> geodesic("a.png", "b.png", frames=5, size=48, steps=30).images.shape
+        torch.Size([5, 3, 48, 48])
     """
     if int(frames) < 3:
         raise InputError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")

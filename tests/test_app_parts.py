@@ -44,6 +44,29 @@ def test_job_streams_progress_then_returns_what_save_made():
     assert job.outcome() == "RESULT"
 
 
+def test_cancel_before_the_first_step_says_cancelling_at_the_next_update(tmp_path):
+    """A run still in its start (speed measurement, motion start, spacing) said "Starting..." after Cancel
+    until it stopped; the status says "Cancelling..." from the next update on."""
+    from app.runs import CANCELLING, AppContext, cancel_session, follow_task
+
+    ctx = AppContext(output_root=tmp_path, device=torch.device("cpu"), slot=DeviceSlot("cpu"))
+
+    def run(callback, cancel):
+        assert cancel.wait(30)
+        return SimpleNamespace(record=SimpleNamespace(status="cancelled", steps=0))
+
+    job = DeviceTask("geodesic", ctx.slot, run, save=lambda result: result)
+    views = follow_task(ctx, job, "session", "header")
+    first = next(views)
+    while first.status.endswith("Waiting"):
+        first = next(views)
+    assert first.status == "header\n\nStarting..."
+    assert cancel_session(ctx, "session").startswith("Cancelling")
+    statuses = [view.status for view in views]
+    assert statuses[0] == f"header\n\n{CANCELLING}" and "Starting" not in "".join(statuses)
+    assert "**Cancelled at step 0; the partial result is kept**." in statuses[-1]
+
+
 def test_job_reraises_the_run_error_to_its_watcher():
     def run(callback, cancel):
         raise ValueError("bad settings")
@@ -565,6 +588,23 @@ def test_an_upload_is_measured_as_the_librarys_loader_reads_the_file(tmp_path):
     assert float(measured[0, 0, 0, 0]) == 1.0 and float(measured[0, 2, 16, 16]) == 1.0  # white around blue
     ramp_read = load_upload(component.preprocess(ImageData(path=str(tmp_path / "ramp.png"))), "Image A")
     assert float(ramp_read.min()) == 0.0 and float(ramp_read.max()) == 1.0 and ramp_read.unique().numel() == 64
+
+
+def test_a_distance_is_placed_among_the_measured_reference_pairs():
+    from geometry.engine.distances import METRIC_NAMES
+
+    from app.scale import reference_distances, scale_sentence
+
+    stored = reference_distances()
+    assert set(stored) == set(METRIC_NAMES)  # every metric the Distance tab offers has its references
+    pairs = stored["elpips_vgg"]["96"]
+    assert pairs["identical"] == 0 < pairs["jpeg"] and max(pairs.values()) == pairs["different_photos"]
+    middle = (max(pairs["jpeg"], pairs["shift_1px"]) + pairs["different_photos"]) / 2
+    assert "lies between a " in scale_sentence("elpips_vgg", 96, middle) and "and two different photos" in \
+        scale_sentence("elpips_vgg", 96, middle)
+    assert "at or beyond two different photos" in scale_sentence("elpips_vgg", 100, 1.0)  # nearest: 96 px
+    assert "at 256 px" in scale_sentence("lpips_vgg", 300, 0.01)
+    assert scale_sentence("not_a_metric", 96, 0.1) is None
 
 
 def test_a_click_shows_errors_in_as_many_outputs_as_the_event_has():
