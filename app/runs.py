@@ -115,6 +115,8 @@ def input_paths(folder: Path, count: int) -> tuple[Path, ...]:
 
 #: The status of a run whose uploads and settings checked out, shown while the previous result is cleared.
 STARTING = "Starting the run..."
+#: What a run's status says from the moment Cancel is pressed until it has stopped, in every phase.
+CANCELLING = "Cancelling..."
 
 
 def error_status(message: str) -> str:
@@ -301,12 +303,13 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
                                   "queue.")
                 continue
             latest = watch.latest
-            if latest is None:
-                yield RunView(f"{header}\n\nStarting...", watch)
+            if latest is None:  # before the engine's first step (measuring, motion start, spacing)
+                phase = CANCELLING if job.cancel_event.is_set() else "Starting..."
+                yield RunView(f"{header}\n\n{phase}", watch)
                 continue
             line = describe(latest, watch.seconds_left)
             if job.cancel_event.is_set():
-                line = "Cancelling... " + line
+                line = f"{CANCELLING} {line}"
             new_snapshot = watch.snapshot_step != last_snapshot
             last_snapshot = watch.snapshot_step
             yield RunView(f"{header}\n\n{line}", watch, new_snapshot)

@@ -44,6 +44,29 @@ def test_job_streams_progress_then_returns_what_save_made():
     assert job.outcome() == "RESULT"
 
 
+def test_cancel_before_the_first_step_says_cancelling_at_the_next_update(tmp_path):
+    """A run still in its start (speed measurement, motion start, spacing) said "Starting..." after Cancel
+    until it stopped; the status says "Cancelling..." from the next update on."""
+    from app.runs import CANCELLING, AppContext, cancel_session, follow_task
+
+    ctx = AppContext(output_root=tmp_path, device=torch.device("cpu"), slot=DeviceSlot("cpu"))
+
+    def run(callback, cancel):
+        assert cancel.wait(30)
+        return SimpleNamespace(record=SimpleNamespace(status="cancelled", steps=0))
+
+    job = DeviceTask("geodesic", ctx.slot, run, save=lambda result: result)
+    views = follow_task(ctx, job, "session", "header")
+    first = next(views)
+    while first.status.endswith("Waiting"):
+        first = next(views)
+    assert first.status == "header\n\nStarting..."
+    assert cancel_session(ctx, "session").startswith("Cancelling")
+    statuses = [view.status for view in views]
+    assert statuses[0] == f"header\n\n{CANCELLING}" and "Starting" not in "".join(statuses)
+    assert "**Cancelled at step 0; the partial result is kept**." in statuses[-1]
+
+
 def test_job_reraises_the_run_error_to_its_watcher():
     def run(callback, cancel):
         raise ValueError("bad settings")
