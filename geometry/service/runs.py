@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from elpips.errors import InputError
 from elpips.io import write_json
+from geometry.service.folder_claim import claim_folder
 from geometry.service.memory_check import APP, COMMAND_LINE, JOB_FILE, MemoryWording, check_memory, check_render
 from geometry.service.run_folder import (
     CHECKPOINT_NAME,
@@ -109,7 +110,6 @@ def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *
     run there. Bad input raises InputError before anything is written; a cancelled run writes its current image
     and keeps its checkpoint."""
     import elpips
-    from geometry.api import barycenter, perturbed_barycenter
     from geometry.engine.inputs import target_size
 
     weights = request.checked_weights()
@@ -122,7 +122,18 @@ def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *
     targets = request.count if request.perturbed else len(request.images)
     check_memory("barycenter", options, targets + 1, 1, size, limit=max_memory, describe="this average",
                  wording=wording)
-    folder = RunFolder(out, settings, resume, [checkpoint], checkpoint_bytes(1, size))
+    with claim_folder(out, request.images):  # the folder is this run's until it ends
+        folder = RunFolder(out, settings, resume, [checkpoint], checkpoint_bytes(1, size))
+        return _average_into(folder, request, options, weights, callback, cancel)
+
+
+def _average_into(folder: RunFolder, request: AverageRequest, options: RunOptions, weights, callback, cancel):
+    """`run_average`'s optimisation, in its claimed and checked ``folder``."""
+    import elpips
+    from geometry.api import barycenter, perturbed_barycenter
+
+    out = folder.out
+    checkpoint = out / CHECKPOINT_NAME
     snapshots: list[str] = []
 
     def on_progress(progress) -> None:
@@ -164,11 +175,13 @@ def run_geodesic(request: GeodesicRequest, options: RunOptions, out: str | Path,
     ``callback`` nor ``cancel`` there, ``on_pair`` as pairs end)."""
     from geometry.service.geodesic_run import GeodesicRun
 
-    run = GeodesicRun.open(request, options, out, resume=resume, max_memory=max_memory, wording=wording,
-                           report=report)
-    if workers > 1 and run.pair_count > 1:
-        return run.run_parallel(workers, on_pair)
-    return run.run_all(callback, cancel, on_pair)
+    inputs = [*request.images, *([request.video] if request.video is not None else [])]
+    with claim_folder(out, inputs):  # the folder is this run's until it ends (`geometry.service.folder_claim`)
+        run = GeodesicRun.open(request, options, out, resume=resume, max_memory=max_memory, wording=wording,
+                               report=report)
+        if workers > 1 and run.pair_count > 1:
+            return run.run_parallel(workers, on_pair)
+        return run.run_all(callback, cancel, on_pair)
 
 
 def _close(folder: RunFolder, cancelled: bool, checkpoints: list[Path]) -> None:

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Se
 from elpips.cli_common import one_line
 from elpips.errors import InputError
 from elpips.io import read_json, remove_stale_temporaries, write_json
+from geometry.service.folder_claim import FolderClaim, FolderRefused, check_not_over_inputs
 from geometry.service.jobs import Job
 from geometry.service.memory_check import JOB_FILE
 from geometry.service.run_folder import CHECKPOINT_NAME, RUN_FILE, pair_files
@@ -169,7 +170,10 @@ def run_job(job: Job, device: torch.device | str | None,
         return run_clip(job, device, on_event, cancel)
     started = time.perf_counter()
     result = JobResult(name=job.name, kind=job.kind, output=job.output, status="failed")
+    claim = FolderClaim(job.output)
     try:
+        check_not_over_inputs(job.output, job.inputs)  # before the lock: nothing is written over the inputs
+        claim.acquire()  # held for the job's lifetime: two runners on one folder never interleave
         checkpoint = _prepare_folder(job)
         resumed = checkpoint.exists()
         seen_step: list[int] = []
@@ -193,6 +197,8 @@ def run_job(job: Job, device: torch.device | str | None,
             result.status, result.outputs, result.record = "done", artefacts.files, artefacts.record
     except Exception as error:  # one job's failure must not stop the others; the manifest says why
         result.error = _error_text(error)
+    finally:
+        claim.release()
     result.seconds = time.perf_counter() - started
     on_event(JobEvent(job.name, "finished"))
     return result
@@ -305,13 +311,20 @@ def _error_text(error: Exception) -> str:
 
 def _prepare_folder(job: Job) -> Path:
     """Create the output folder and record the job's spec; a checkpoint or done marker of a different
-    spec is stale and removed, so a changed job starts afresh, and so are temporary files that a worker
-    killed mid-write left behind."""
+    spec of this job is stale and removed, so a changed job starts afresh, and so are temporary files that a
+    worker killed mid-write left behind. A folder over the job's inputs, or holding a run that is not this
+    job's (run state but no ``job.json``), is refused with nothing changed."""
+    check_not_over_inputs(job.output, job.inputs)
     job.output.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(job.output)
     spec = job.spec()
     checkpoint = job.output / CHECKPOINT_FILE
-    if read_json(job.output / SPEC_FILE) != spec:
+    stored = read_json(job.output / SPEC_FILE)
+    if stored is None and _holds_run(job.output):
+        raise FolderRefused(f"{job.output} holds a run that is not this job's (no {SPEC_FILE}): choose another "
+                            f"output folder for job {job.name!r}, or finish that run with its own tool",
+                            path=job.output)
+    remove_stale_temporaries(job.output)
+    if stored != spec:
         checkpoint.unlink(missing_ok=True)
         (job.output / DONE_FILE).unlink(missing_ok=True)
         (job.output / RUN_FILE).unlink(missing_ok=True)  # a clip job's run state: its pairs are redone
@@ -319,6 +332,11 @@ def _prepare_folder(job: Job) -> Path:
             stale.unlink()  # a clip job's pair checkpoints and finished pairs' records
         write_json(job.output / SPEC_FILE, spec)
     return checkpoint
+
+
+def _holds_run(folder: Path) -> bool:
+    """Whether ``folder`` holds a run's state (checkpoint, run.json, done.json or a clip's pair files)."""
+    return any((folder / name).exists() for name in (CHECKPOINT_FILE, RUN_FILE, DONE_FILE)) or bool(pair_files(folder))
 
 
 def _execute(job: Job, device, callback, cancel) -> RunArtefacts:
