@@ -365,8 +365,9 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     _check_memory("barycenter", options, len(paths) + 1, 1, size_hw)
 
     def measure(callback, preset, work_size):
-        return geometry.barycenter(batch, weights, options=replace(options, preset=preset, steps=None, size=work_size),
-                                   callback=callback, snapshot_steps=())
+        # the probe times engine steps, so it refines whatever the run's start (refine="auto" skips a warp's)
+        probe = replace(options, preset=preset, steps=None, size=work_size, refine="pixels")
+        return geometry.barycenter(batch, weights, options=probe, callback=callback, snapshot_steps=())
 
     def execute(folder: Path, callback, cancel, snaps) -> RunArtefacts:
         request = geometry_runs.AverageRequest(input_paths(folder, len(paths)), tuple(weights),
@@ -422,8 +423,10 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     _check_memory("geodesic", options, frames, frames - 2, size_hw)
 
     def measure(callback, preset, work_size):
+        # the probe times engine steps, so it refines whatever the run's start (refine="auto" skips a warp's)
         return geometry.geodesic(batch[0:1], batch[1:2], frames=frames, callback=callback, snapshot_steps=(),
-                                 options=replace(options, preset=preset, steps=None, size=work_size))
+                                 options=replace(options, preset=preset, steps=None, size=work_size,
+                                                 refine="pixels"))
 
     def execute(folder: Path, callback, cancel, snaps) -> RunArtefacts:
         request = GeodesicRequest(images=input_paths(folder, 2), frames=frames, fps=float(fps), gif="pingpong",

@@ -387,7 +387,7 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                 avg_estimate, avg_run, avg_cancel = run_buttons("average")
                 avg_status = gr.Markdown(elem_id="average-status")
                 avg_progress = gr.HTML(elem_id="average-progress")
-                avg_live = gr.Image(label="Average (forming live)", interactive=False, height=128,
+                avg_live = gr.Image(label="Average (forming live)", interactive=False, height=112,
                                     elem_id="average-live")
         with gr.Row():
             avg_plot = gr.LinePlot(_energy_frame([]), x="step", y="energy", height=256,
@@ -657,8 +657,8 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
     with gr.Blocks(title="E-LPIPS: distances, averages, geodesics", analytics_enabled=False) as demo:
         gr.Markdown(
             "# E-LPIPS: perceptual distances, averages and geodesics\n"
-            f"Computing on **{device}**. Average, geodesic and attack runs are saved under `{output_root}`, "
-            "so closing this tab loses none of them; distances and comparisons are shown here only."
+            f"Computing on **{device}**. Averages, geodesics and attacks are saved under `{output_root}`; "
+            "distances and comparisons are not."
         )
         stops = [distance_tab(ctx, examples), compare_tab(ctx, examples), average_tab(ctx, examples),
                  geodesic_tab(ctx, examples), robustness_tab(ctx, examples, adversarial)]

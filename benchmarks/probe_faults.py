@@ -271,6 +271,44 @@ def weights(work: Path) -> None:
            f"{sum(matches)} of {len(matches)} match", all(matches))
 
 
+def folders(work: Path) -> None:
+    """Issue 25: a run refuses a folder over its inputs, one holding frames it did not write, and one a live run
+    holds; every file is unchanged (md5 of each before and after)."""
+    def files(folder: Path) -> dict:
+        return {p: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    frames = work / "clip" / "frames"
+    frames.mkdir(parents=True)
+    for index, source in enumerate((CAT, DOG, CAT)):
+        shutil.copy(source, frames / f"frame_{index:03d}.png")
+    fast = ["--size", "32", "--steps", "2", "--distance", "l2"]
+    before = files(work)
+    done = tool("geometry.tools.geodesic", "--video", str(frames), "--input-fps", "4", "--insert", "1", *fast,
+                "--out", str(frames.parent))
+    expect_refusal("--video FRAMES --out PARENT_OF_FRAMES", done, ["holds the input"])
+    report("  inputs after it", "unchanged" if files(work) == before else "CHANGED", files(work) == before)
+    foreign = work / "foreign"
+    (foreign / "frames").mkdir(parents=True)
+    shutil.copy(CAT, foreign / "frames" / "frame_000.png")
+    before = files(work)
+    done = tool("geometry.tools.geodesic", CAT, DOG, "--frames", "3", *fast, "--out", str(foreign))
+    expect_refusal("--out holding frames no run wrote", done, ["no run here wrote"])
+    report("  its frames after it", "unchanged" if files(work) == before else "CHANGED", files(work) == before)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from geometry.service.folder_claim import "
+                               f"claim_folder\nclaim_folder({str(work / 'busy')!r}).acquire(); print('held', "
+                               "flush=True); sys.stdin.read()"], cwd=REPO, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        holder.stdout.readline()
+        done = tool("geometry.tools.geodesic", CAT, DOG, "--frames", "3", *fast, "--out", str(work / "busy"))
+        expect_refusal("a second run on a live run's --out", done, ["in use by another run"])
+    finally:
+        holder.kill()
+        holder.wait()
+    done = tool("geometry.tools.geodesic", CAT, DOG, "--frames", "3", *fast, "--out", str(work / "busy"))
+    report("the same run once the first died (stale lock)", f"exit {done.returncode}", done.returncode == 0)
+
+
 def determinism(work: Path) -> None:
     """Three seeded 5-frame geodesics with the real network in parallel, then a resume from each step."""
     worker = (REPO / "tests" / "test_determinism.py").read_text()
@@ -302,7 +340,7 @@ def determinism(work: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    groups = {group.__name__: group for group in (outputs, memory, inputs, messages, weights, determinism)}
+    groups = {group.__name__: group for group in (outputs, memory, inputs, messages, weights, folders, determinism)}
     parser.add_argument("--quick", action="store_true", help="skip the real-network determinism probes")
     parser.add_argument("--only", nargs="+", choices=sorted(groups), help="run these groups of probes only")
     args = parser.parse_args()

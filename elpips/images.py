@@ -14,6 +14,7 @@ Values: uint8 is divided by 255, uint16 by 65535, bool maps to {0, 1}; floats mu
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -115,7 +116,14 @@ def load_image(path: str | os.PathLike) -> torch.Tensor:
     if path.is_dir():
         raise ImageError(f"{path} is a folder, not an image file; give the path of an image in it")
     if not path.is_file():
+        try:
+            path.stat()
+        except OSError as error:  # a symlink loop is not "no such file"
+            if error.errno == errno.ELOOP:
+                raise ImageError(f"{path} is a symbolic link loop: point it at an image file") from None
         raise ImageError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path.name} is empty (0 bytes): give an image file with its pixels ({path})")
     try:
         pixels = iio.imread(path, index=0)
     except Exception as error:  # imageio raises many types; the user needs one line either way

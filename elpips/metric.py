@@ -285,19 +285,22 @@ def load_metric(
     weights_dir: str | None = None,
     input_range: str = "[0,1]",
     max_batch: int | None = None,
+    download: bool = True,
 ) -> Metric:
     """Build a metric by name (``elpips_vgg``, ``lpips_vgg``, ``vgg``, ``alex``), weights resolved by
-    :mod:`elpips.weights`. ``num_scales`` overrides E-LPIPS' number of scale levels (smaller images)."""
+    :mod:`elpips.weights`. ``num_scales`` overrides E-LPIPS' number of scale levels (smaller images).
+    ``download=False`` keeps it offline: only the local folders are searched, and a missing file raises
+    `elpips.weights.WeightsError` in one line naming ``elpips weights fetch`` and ``ELPIPS_WEIGHTS_DIR``."""
     from . import weights
 
     config = get_config(name)
     if num_scales is not None:
         config = config.with_scales(num_scales)
-    backbone = weights.backbone_state_dict(config.backbone, weights_dir)
+    backbone = weights.backbone_state_dict(config.backbone, weights_dir, download=download)
     if config.linear_weights.startswith("lpips:"):
-        linear = weights.lpips_linear_weights(config.linear_weights.split(":", 1)[1], weights_dir)
+        linear = weights.lpips_linear_weights(config.linear_weights.split(":", 1)[1], weights_dir, download=download)
     else:
-        linear = weights.linear_weights(config.linear_weights, weights_dir)
+        linear = weights.linear_weights(config.linear_weights, weights_dir, download=download)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(device)

@@ -192,7 +192,8 @@ def resolve(
             return attempt()
         except _Unavailable as why:
             tried.append(f"{route}: {why}")
-    raise WeightsError(_missing_message(spec, tried))
+    message = _missing_message(spec, tried)
+    raise WeightsError(message if download else message.splitlines()[0])  # offline: the one line that says what to do
 
 
 def fetch(

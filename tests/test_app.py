@@ -80,14 +80,19 @@ def compare_inputs(ref, a, b, metric="lpips_vgg", size=64, samples=4, seed=0) ->
     return dict(ref=_upload(ref), a=_upload(a), b=_upload(b), metric=metric, size=size, samples=samples, seed=seed)
 
 
-def average_inputs(files, distance="l2", size=32, steps=10, seed=0, weights=(1.0,) * 6) -> dict:
+def average_inputs(files, distance="l2", size=32, steps=10, seed=0, weights=(1.0,) * 6, motion="none") -> dict:
+    """The Average tab's inputs; the pixel-mean start ("none") by default, so that a two-image run refines for
+    `steps` (after a warp start the refinement is skipped)."""
     return dict(files=[_upload(f) for f in files], distance=distance, size=size, steps=steps, seed=seed,
-                **{f"w{k + 1}": w for k, w in enumerate(weights)})
+                **{f"w{k + 1}": w for k, w in enumerate(weights)}, motion=motion)
 
 
-def geodesic_inputs(a, b, frames=4, distance="l2", energy="squared", size=32, steps=20, seed=0, fps=8) -> dict:
+def geodesic_inputs(a, b, frames=4, distance="l2", energy="squared", size=32, steps=20, seed=0, fps=8,
+                    motion="none") -> dict:
+    """The Geodesic tab's inputs; the dissolve start ("none") by default, so that the run refines for `steps`
+    (after the default "auto" motion's warp start the refinement is skipped: geometry.api.refine_applies)."""
     return dict(a=_upload(a), b=_upload(b), frames=frames, distance=distance, energy=energy, size=size,
-                steps=steps, seed=seed, fps=fps)
+                steps=steps, seed=seed, fps=fps, motion=motion)
 
 
 def _record(folder: Path) -> dict:

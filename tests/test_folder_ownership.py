@@ -92,3 +92,19 @@ def test_service_run_refused_while_another_live_run_holds_the_folder_then_allowe
     artefacts = runs.run_average(request, options, out)  # its owner died: the lock is stale
     assert (out / runs.AVERAGE_NAME).is_file() and artefacts.record["status"] != "cancelled"
     assert not (out / LOCK_FILE).exists()
+
+
+def test_tool_refuses_a_folder_holding_frames_no_run_wrote(frames, tmp_path, capsys):
+    """Frames in ``--out/frames`` with no run.json are the user's: never replaced nor removed as stale."""
+    a, b = sorted(frames.glob("*.png"))[:2]
+    out = tmp_path / "out"
+    (out / "frames").mkdir(parents=True)
+    for index in range(6):
+        (out / "frames" / f"frame_{index:03d}.png").write_bytes(b"the user's frame %d" % index)
+    before = _digests(tmp_path)
+    code = geodesic.main([str(a), str(b), "--frames", "3", "--size", "32", "--steps", "2", "--distance", "l2",
+                          "--out", str(out)])
+    assert code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert str(out) in line and "no run here wrote" in line and "choose another --out" in line
+    assert _digests(tmp_path) == before

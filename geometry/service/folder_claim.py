@@ -125,3 +125,16 @@ def claim_folder(folder: str | os.PathLike, inputs: Iterable[str | os.PathLike] 
     """Check ``folder`` against ``inputs`` and take its lock; use as ``with claim_folder(out, inputs): ...``."""
     check_not_over_inputs(folder, inputs)
     return FolderClaim(folder)
+
+
+def check_no_foreign_outputs(folder: str | os.PathLike, pattern: str, record: str = "run.json") -> None:
+    """Refuse ``folder`` when it holds files named like the run's outputs (``pattern``, e.g.
+    ``frames/frame_*.png``) but no run ``record`` of its own: they are someone else's, and the run would replace
+    or remove them."""
+    folder = Path(folder)
+    if (folder / record).exists():
+        return
+    foreign = next(iter(sorted(folder.glob(pattern))), None)
+    if foreign is not None:
+        raise FolderRefused(f"{folder} holds {foreign.relative_to(folder)} that no run here wrote (no {record}): "
+                            f"choose another --out folder (a new or empty one)", path=folder)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from elpips.errors import InputError
 from elpips.io import read_json, write_json
+from geometry.service.folder_claim import check_no_foreign_outputs
 from geometry.service.memory_check import COMMAND_LINE, MemoryWording, check_memory, check_render
 from geometry.service.run_folder import (
     CHECKPOINTS_DIR,
@@ -170,6 +171,7 @@ class GeodesicRun:
         check_memory("geodesic", options, plan.grid + 1, plan.grid - 1, size, limit=max_memory,
                      describe="this geodesic" if pairs == 1 else "each pair", wording=wording)
         check_render(plan.grid + 1, output_size, limit=max_memory, wording=wording)
+        check_no_foreign_outputs(out, "frames/frame_*.png")  # the frames it writes, and removes when stale
         folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size))
         start = [elpips.load_image(path) for path in start_files] or None
         return cls(request, source, options, size, output_size, settings, threshold, checkpoints, start, folder,
