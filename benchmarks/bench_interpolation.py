@@ -121,6 +121,7 @@ def summary(run: Run, methods: list[str]) -> str:
     names = [t.name for t in run.triplets]
     ran = {m: [n for n in names if m in run.outcomes[n]] for m in methods}
     lines = [f"### {run.size}, gap {run.gap}: {len(names)} triplets", "",
+             f"Triplets (clip:first input+gap): {', '.join(names)}.", "",
              "| method | n | " + " | ".join(f"{m} mean" for m in MEASURES) + " | CPU s/frame | wall s/frame |",
              "|---" * (len(MEASURES) + 4) + "|"]
     for m in methods:
@@ -210,6 +211,8 @@ def main(argv=None) -> list[Run]:
               f"torch {torch.__version__}, {torch.get_num_threads()} threads. Truth: the middle frame. Clips: "
               + "; ".join(f"{c}: {CLIPS[c].licence}" for c in args.clips) + ".", "",
               "Methods: " + "; ".join(f"{m}: {METHODS[m].description}" for m in methods) + ".", ""]
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
     runs = []
     started = time.perf_counter()
     for size in args.size:
@@ -226,10 +229,8 @@ def main(argv=None) -> list[Run]:
                 sheet = contact_sheet(run, methods, Path(f"{args.out}_{label.replace(' ', '')}_gap{gap}.png"))
                 if sheet is not None:
                     report += [f"Contact sheet ({CLIPS['bigbuckbunny'].licence}): {sheet.name}", ""]
+                Path(f"{args.out}.md").write_text("\n".join(report))  # after every run: nothing lost to a stop
     print(f"total {time.perf_counter() - started:.0f} s")
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        Path(f"{args.out}.md").write_text("\n".join(report))
     return runs
 
 
