@@ -277,6 +277,21 @@ class Metric(nn.Module):
         return self.embedding_distance(embedding, pairs, pairs + n).mean(dim=0)
 
 
+def _checked_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device ("auto": CUDA when there is one), or an InputError in one line naming it."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device {device!r} is not a device: use 'cpu', 'cuda', 'cuda:0' or 'auto'",
+                         field="device") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {str(device)!r} needs a CUDA GPU and there is none here: use 'cpu' or 'auto'",
+                         field="device")
+    return device
+
+
 def load_metric(
     name: str = "elpips_vgg",
     device: str | torch.device = "cpu",
@@ -293,6 +308,7 @@ def load_metric(
     `elpips.weights.WeightsError` in one line naming ``elpips weights fetch`` and ``ELPIPS_WEIGHTS_DIR``."""
     from . import weights
 
+    device = _checked_device(device)
     config = get_config(name)
     if num_scales is not None:
         config = config.with_scales(num_scales)
@@ -301,7 +317,4 @@ def load_metric(
         linear = weights.lpips_linear_weights(config.linear_weights.split(":", 1)[1], weights_dir, download=download)
     else:
         linear = weights.linear_weights(config.linear_weights, weights_dir, download=download)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
     return Metric(config, backbone, linear, input_range=input_range, max_batch=max_batch).to(device)

@@ -8,6 +8,7 @@ import torch
 
 import elpips
 from elpips import weights
+from elpips.errors import InputError
 
 
 @pytest.fixture
@@ -37,3 +38,14 @@ def test_present_weights_load_offline(monkeypatch, no_network):
     metric = elpips.load_metric("lpips_vgg", weights_dir=str(folder), download=False)
     image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     assert float(metric(image, image)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_an_unknown_device_is_one_line_naming_it():
+    with pytest.raises(InputError, match="device 'banana' is not a device: use 'cpu'"):
+        elpips.load_metric("lpips_vgg", device="banana", download=False)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_without_a_gpu_is_one_line():
+    with pytest.raises(InputError, match="needs a CUDA GPU and there is none here"):
+        elpips.load_metric("lpips_vgg", device="cuda", download=False)

@@ -80,6 +80,12 @@ class FolderClaim:
         self.created: list[Path] = []  # the folders acquire made, removed on release when left empty
 
     def acquire(self) -> "FolderClaim":
+        from elpips.io import writable_folder_problem
+
+        problem = writable_folder_problem(self.folder)  # a file in the way, a read-only mount: one line
+        if problem is not None:
+            raise FolderRefused(f"--out {self.folder}: {problem}; choose another --out or fix its permissions",
+                                path=self.folder)
         self.created = [p for p in [self.folder, *self.folder.parents] if not p.exists()]
         self.folder.mkdir(parents=True, exist_ok=True)
         me = {"pid": os.getpid(), "host": socket.gethostname()}
