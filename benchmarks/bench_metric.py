@@ -65,8 +65,8 @@ def image_pairs(count: int, size: int, device: torch.device) -> tuple[torch.Tens
     else seeded noise (timings do not depend on the content)."""
     if DATA.is_dir():
         names = [PAIRS[k % len(PAIRS)] for k in range(count)]
-        x = torch.cat([_square(elpips.load_image(DATA / f"{a}.png"), size) for a, _ in names])
-        y = torch.cat([_square(elpips.load_image(DATA / f"{b}.png"), size) for _, b in names])
+        x = torch.cat([_square(elpips.load_image(DATA / f"{a}.png", alpha="drop"), size) for a, _ in names])
+        y = torch.cat([_square(elpips.load_image(DATA / f"{b}.png", alpha="drop"), size) for _, b in names])
     else:
         generator = torch.Generator().manual_seed(SEED)
         x, y = (torch.rand(count, 3, size, size, generator=generator) for _ in range(2))

@@ -108,8 +108,17 @@ def as_image_batch(x, name: str = "image") -> torch.Tensor:
     return _to_rgb(_to_unit_float(_to_nchw(x, is_numpy, name), name), name).contiguous()
 
 
-def load_image(path: str | os.PathLike) -> torch.Tensor:
-    """Read an image file as a (1, 3, H, W) float32 tensor in [0, 1] (first frame of animations)."""
+def load_image(path: str | os.PathLike, alpha: str = "composite") -> torch.Tensor:
+    """Read an image file as a (1, 3, H, W) float32 tensor in [0, 1] (first frame of animations).
+
+    Args:
+        path: the image file.
+        alpha: "composite" (default: transparent pixels composited onto `BACKGROUND`, what a viewer shows) or
+            "drop" (the alpha channel ignored, as the reference implementation reads its inputs: its published
+            numbers are reproduced so, docs/metric.md).
+    """
+    if alpha not in ("composite", "drop"):
+        raise InputError(f"alpha must be 'composite' or 'drop', got {alpha!r}", field="alpha")
     import imageio.v3 as iio
 
     path = Path(path)
@@ -129,6 +138,8 @@ def load_image(path: str | os.PathLike) -> torch.Tensor:
     except Exception as error:  # imageio raises many types; the user needs one line either way
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ImageError(f"{path}: not a readable image ({reason}); use PNG, JPEG, BMP, TIFF or WebP") from None
+    if alpha == "drop" and pixels.ndim == 3 and pixels.shape[-1] in (2, 4):
+        pixels = pixels[..., :-1]
     return as_image_batch(pixels, name=str(path))
 
 

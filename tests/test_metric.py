@@ -28,7 +28,7 @@ def metric_without_dropout():
 @pytest.fixture(scope="module")
 def adversarial(data_dir):
     names = ("adv_reference", "adv_anchor", "adv_vgg_sqz")
-    return {name: elpips.load_image(data_dir / f"{name}.png") for name in names}
+    return {name: elpips.load_image(data_dir / f"{name}.png", alpha="drop") for name in names}
 
 
 def test_lpips_vgg_reproduces_published_numbers(metric_lpips, adversarial):
