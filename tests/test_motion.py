@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import sys
-import threading
 
 import pytest
 import torch
+from events import CancelAfter
 from synthetic import orientation_morph
 
 from geometry import RunOptions, barycenter, geodesic, pairwise_average
@@ -27,17 +27,6 @@ def pan(small_images):
     window = lambda left: cat[..., 8:8 + SIDE, left:left + SIDE].contiguous()  # noqa: E731
     return window(4), window(4 + SHIFT), window(4 + SHIFT // 2)
 
-
-class CancelAfter(threading.Event):
-    """An event that reads as set from its `calls`-th check on: interrupts a run at a chosen point."""
-
-    def __init__(self, calls: int):
-        super().__init__()
-        self.calls = calls
-
-    def is_set(self) -> bool:
-        self.calls -= 1
-        return self.calls < 0 or super().is_set()
 
 
 def test_zero_flow_is_the_identity_and_an_integer_flow_a_shift():

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from events import CancelAfter
 
 from geometry import geodesic, pairwise_average
 from geometry.engine.inputs import prepare_images
@@ -30,17 +30,6 @@ def sliding_square(shift: int, side: int = 48) -> torch.Tensor:
     image[..., 16:32, 12 + shift:28 + shift] = _smooth(generator, 3, 16) * 0.6 + 0.4
     return image
 
-
-class CancelAfter(threading.Event):
-    """An event that reads as set from its `calls`-th check on."""
-
-    def __init__(self, calls: int):
-        super().__init__()
-        self.calls = calls
-
-    def is_set(self) -> bool:
-        self.calls -= 1
-        return self.calls < 0 or super().is_set()
 
 
 def test_visibility_takes_the_uncovered_side_where_the_fixed_blend_leaves_a_halo():
