@@ -190,10 +190,13 @@ def test_address_is_a_ray_option_and_an_unreachable_cluster_is_one_line_exit_2(t
     assert "cannot reach a Ray cluster at address '10.0.0.5:6379'" in err and "ray start --head" in err
 
 
-# A clip of 4 frames (3 pairs, 2 frames inserted in each), L2, 40 steps checkpointed every 10.
+# A clip of 4 frames (3 pairs, 2 frames inserted in each), L2, 40 steps checkpointed every 10; the pixel
+# refinement is asked for, since after the default's warp start a pair runs no steps to checkpoint.
 CLIP_JOB = ('[[jobs]]\nname = "clip"\nkind = "clip"\ninputs = ["clip"]\noutput = "out/{output}"\nsettings = '
-            '{{ distance = "l2", size = 32, steps = 40, insert = 2, input_fps = 4, checkpoint_every = 10 }}\n')
-CLIP_ARGS = ["--distance", "l2", "--size", "32", "--steps", "40", "--insert", "2", "--input-fps", "4", "--no-progress"]
+            '{{ distance = "l2", size = 32, steps = 40, insert = 2, input_fps = 4, checkpoint_every = 10, '
+            'refine = "pixels" }}\n')
+CLIP_ARGS = ["--distance", "l2", "--size", "32", "--steps", "40", "--insert", "2", "--input-fps", "4",
+             "--refine", "pixels", "--no-progress"]
 
 
 def clip_job_files(root, *outputs):

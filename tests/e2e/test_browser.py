@@ -8,6 +8,7 @@ and the test fails if there was any. Screenshots go to ``test-artifacts/`` at th
 """
 
 import os
+import re
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
@@ -125,6 +126,9 @@ def test_geodesic_and_distance_in_chromium(app_url, browser_page, upload_images)
     _set_number(page, "geodesic-size", 32)
     _set_number(page, "geodesic-steps", 20)
     _choose(page, "geodesic-distance", "l2")
+    # the dissolve start, which the run refines for its 20 steps (after a warp start refine "auto" runs none)
+    page.locator("#geodesic-motion input").first.click()
+    page.get_by_role("option", name=re.compile(r"^none: ")).click()
     page.locator("#geodesic-run").click()
 
     page.wait_for_function("() => document.querySelectorAll('#geodesic-gallery img').length >= 4")
