@@ -231,7 +231,7 @@ def part_photos(args) -> None:
     print("\n== photographed textures, unaligned crops: turn and zoom found (estimate_similarity | detect_similarity)")
     for size in args.sizes:
         met = {"estimate_similarity": 0, "detect_similarity": 0}
-        scenes = [scene for scene in photo_scenes(size) if not scene.change]
+        scenes = [scene for scene in photo_scenes(size) if scene.spectral]
         for scene in scenes:
             a, b = scene.render(0.0), scene.render(1.0)
             cells = []

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from texture_scenes import Scene
 
 from geometry.paths.quality import gaussian_blur
 
@@ -58,31 +58,12 @@ def view(source: torch.Tensor, size: int, centre: tuple[float, float], angle: fl
 
 
 @dataclass(frozen=True)
-class PhotoScene:
-    """A morph between two views; the interface of `texture_scenes.Scene` (render, middles, frames,
-    dissolve), plus the true `angle` (radians) and `scale` b has against a, and whether a truth exists."""
-    name: str
-    size: int
-    render: Callable[[float], torch.Tensor]
+class PhotoScene(Scene):
+    """A morph between two views: a `texture_scenes.Scene` (render, middles, frames, dissolve; `spectral` False
+    for one texture becoming another, which has no truth) plus the true `angle` (radians) and `scale` b has
+    against a."""
     angle: float = 0.0
     scale: float = 1.0
-    change: bool = False             # one texture becoming another: no truth, no spectral ghost
-    other_middles: tuple[Callable[[], torch.Tensor], ...] = ()
-
-    @property
-    def spectral(self) -> bool:
-        return not self.change
-
-    def middles(self) -> list[torch.Tensor]:
-        return [self.render(0.5)] + [other() for other in self.other_middles]
-
-    def frames(self, count: int) -> torch.Tensor:
-        return torch.cat([self.render(k / (count - 1)) for k in range(count)])
-
-    def dissolve(self, count: int) -> torch.Tensor:
-        a, b = self.render(0.0), self.render(1.0)
-        t = torch.linspace(0, 1, count, dtype=torch.float64).view(-1, 1, 1, 1)
-        return ((1 - t) * a + t * b).float()
 
 
 def _centre(t: float, aligned: bool) -> tuple[float, float]:
@@ -107,14 +88,15 @@ def similarity_scene(name: str, size: int, degrees: float = 0.0, zoom: float = 1
         others = (lambda: view(source, size, _centre(0.5, aligned), -angle / 2, zoom ** 0.5),)
     kind = f"turn {degrees:g}" if degrees else f"zoom x{zoom:g}"
     label = f"{name} {kind}{' aligned' if aligned else ''}"
-    return PhotoScene(label, size, render, angle, zoom, other_middles=others)
+    return PhotoScene(label, size, render, other_middles=others, angle=angle, scale=zoom)
 
 
 def change_scene(first: str, second: str, size: int) -> PhotoScene:
     """One photo becoming another (the render at inner times is their dissolve: there is no truth)."""
     a = view(photo(first), size, CENTRES[0], 0.0, 1.0)
     b = view(photo(second), size, CENTRES[1], 0.0, 1.0)
-    return PhotoScene(f"{first}->{second}", size, lambda t: ((1 - t) * a + t * b).float(), change=True)
+    return PhotoScene(f"{first}->{second}", size, lambda t: ((1 - t) * a + t * b).float(),
+                      spectral=False)
 
 
 def photo_scenes(size: int, quick: bool = False, aligned: bool = False) -> list[PhotoScene]:

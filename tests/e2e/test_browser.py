@@ -104,6 +104,16 @@ def _set_number(page, elem_id: str, value) -> None:
     box.press("Enter")
 
 
+def _flat_pngs(folder: Path, stem: str, count: int, step: int) -> list[str]:
+    """`count` flat 32 px grey PNGs `stem0.png`, ... of levels 0, step, 2*step, ... in `folder`."""
+    paths = []
+    for k in range(count):
+        path = folder / f"{stem}{k}.png"
+        Image.fromarray(np.full((32, 32, 3), step * k, dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    return paths
+
+
 def _choose(page, elem_id: str, option: str) -> None:
     page.locator(f"#{elem_id} input").first.click()
     page.get_by_role("option", name=option, exact=True).click()
@@ -236,12 +246,7 @@ def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url,
     assert page.evaluate("() => document.getElementById('average-live').getBoundingClientRect().bottom") <= 900
     assert page.evaluate("() => document.getElementById('average-run').getBoundingClientRect().bottom") <= 900
     # two uploaded photos replace the three examples: exactly those two are averaged
-    photos = []
-    for k in range(2):
-        path = tmp_path / f"photo{k}.png"
-        Image.fromarray(np.full((32, 32, 3), 90 * k, dtype=np.uint8)).save(path)
-        photos.append(str(path))
-    page.locator("#average-files input[type=file]").set_input_files(photos)
+    page.locator("#average-files input[type=file]").set_input_files(_flat_pngs(tmp_path, "photo", 2, 90))
     page.wait_for_function(
         "() => (document.querySelector('#average-plan')?.innerText || '').includes('these 2 images')")
     plan = page.locator("#average-plan").inner_text()
@@ -250,12 +255,7 @@ def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url,
     page.wait_for_function("() => document.querySelectorAll('#average-preview img').length === 2")
     page.goto(app_url)  # afresh: the examples again
     page.get_by_role("tab", name="Average").click()
-    files = []
-    for k in range(7):
-        path = tmp_path / f"shade{k}.png"
-        Image.fromarray(np.full((32, 32, 3), 30 * k, dtype=np.uint8)).save(path)
-        files.append(str(path))
-    page.locator("#average-files input[type=file]").set_input_files(files)
+    page.locator("#average-files input[type=file]").set_input_files(_flat_pngs(tmp_path, "shade", 7, 30))
     page.wait_for_function(
         "() => (document.querySelector('#average-status')?.innerText || '').includes('at most 6 images')")
     # the upload replaces the three example images; of the seven, the first six are kept
