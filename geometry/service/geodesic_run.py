@@ -142,9 +142,10 @@ class GeodesicRun:
     @classmethod
     def open(cls, request: GeodesicRequest, options: RunOptions, out: str | Path, *, resume: bool,
              max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE,
-             report: Callable[[str], None] | None = None, source: FrameSource | None = None) -> GeodesicRun:
-        """Read (unless ``source`` is given) and check the inputs, the memory and the output folder; nothing is
-        written yet."""
+             report: Callable[[str], None] | None = None, source: FrameSource | None = None,
+             overwrite: bool = False) -> GeodesicRun:
+        """Read (unless ``source`` is given) and check the inputs, the memory and the output folder (``overwrite``:
+        a finished run there may be replaced); nothing is written yet."""
         import elpips
         from geometry.engine.inputs import target_size
         from geometry.service import clips
@@ -172,7 +173,7 @@ class GeodesicRun:
                      describe="this geodesic" if pairs == 1 else "each pair", wording=wording)
         check_render(plan.grid + 1, output_size, limit=max_memory, wording=wording)
         check_no_foreign_outputs(out, "frames/frame_*.png")  # the frames it writes, and removes when stale
-        folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size))
+        folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size), overwrite)
         start = [elpips.load_image(path) for path in start_files] or None
         return cls(request, source, options, size, output_size, settings, threshold, checkpoints, start, folder,
                    report or (lambda line: None))
