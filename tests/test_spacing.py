@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from geometry import Preset, Stage, geodesic
+from geometry import Recipe, Stage, geodesic
 from geometry.engine.distances import SquaredL2
 from geometry.paths.spacing import dissolve, even_times
 
@@ -34,7 +34,7 @@ def test_times_equalise_the_distances_of_a_curved_distance():
 def test_even_init_is_where_a_geodesic_starts_and_counts_its_evaluations():
     a, b = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
     snapshots = {}
-    preset = Preset("even", init="even", stages=(Stage(1, 1, 1e-4, "cosine", 1),))
+    preset = Recipe("even", init="even", stages=(Stage(1, 1, 1e-4, "cosine", 1),))
     res = geodesic(a, b, frames=5, distance=SquaredL2OfSquares(), preset=preset, device="cpu", snapshot_steps=[0],
                    callback=lambda p: snapshots.setdefault(p.step, p.snapshot))
     start = snapshots[0][1:-1, 0, 0, 0].double()
