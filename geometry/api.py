@@ -45,7 +45,7 @@ import torch
 
 from elpips.errors import InputError
 from elpips.sampling import SamplingPlan, sample_blocks, standard_error
-from geometry.engine import seeds
+from geometry.engine import phases, seeds
 from geometry.engine.distances import DistanceFamily, resolve_device
 from geometry.engine.energies import barycenter_energy, check_form, path_energy
 from geometry.engine.inputs import prepare_images, resize
@@ -146,6 +146,9 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
             return _cancelled_before_start(kind, fixed, free_count, weights, extra, motion_seconds)
         start, path, times = started
     refine = refine_applies(options.refine, decision.get("taken", "none" if start is None else "given"))
+    if motion == "none":  # a motion start reported it when it was taken
+        phases.report("refinement", taken="given" if start is not None else recipe.init,
+                      steps=recipe.steps if refine == "pixels" else 0)
     extra = {**extra, "start": decision or {"taken": "given" if start is not None else recipe.init},
              "refine": refine}
     if start is not None:
@@ -234,10 +237,12 @@ def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torc
         path = MOTION_STARTS[options.motion](a, b, cancel=cancel, store=store, decision=decision)
         if path is None:
             return None
+        refine = refine_applies(options.refine, decision["taken"])
+        phases.report("refinement", taken=decision["taken"], steps=recipe.steps if refine == "pixels" else 0)
         if kind == "barycenter":
             times = torch.tensor([float(weights[1])], dtype=torch.float64)
             return path(times), path, times
-        if refine_applies(options.refine, decision["taken"]) == "none" and decision["taken"] != "texture":
+        if refine == "none" and decision["taken"] != "texture":
             decision["spacing"] = "equal times"
             times = torch.linspace(0, 1, free_count + 2, dtype=torch.float64)[1:-1]
         else:
@@ -245,7 +250,9 @@ def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torc
             first_size = _first_stage_size(recipe, fixed)
             generator = seeds.generator(seeds.spacing_seed(options.seed))
             times = even_times(a, b, free_count, family.at_size(first_size), generator, size=first_size,
-                               device=device, path=path)
+                               device=device, path=path, cancel=cancel)
+            if times is None:
+                return None
         return path(times), path, times
     except Exception:  # a run that fails leaves no flow file of its own behind (another run's stays)
         if store.owned:

@@ -305,7 +305,8 @@ class _Optimization:
     checkpoints, snapshots and progress reports along the way."""
 
     def __init__(self, problem: Problem, family: DistanceFamily, recipe: Recipe, seed: int, device: torch.device,
-                 settings: dict, checkpoint, checkpoint_every: int | None, snapshot_steps):
+                 settings: dict, checkpoint, checkpoint_every: int | None, snapshot_steps,
+                 cancel: threading.Event | None = None):
         if checkpoint_every is not None and checkpoint_every < 1:
             raise InputError(f"checkpoint_every must be >= 1 steps, got {checkpoint_every}")
         self.problem, self.family, self.device = problem, family, device
@@ -321,10 +322,12 @@ class _Optimization:
         self.draw_gen = seeds.generator(seeds.draw_seed(seed))
         self.first_size = self.sizes[0] if self.stages else self.out_size
         self.saved_step = None
-        self.state, self.carry = self._start(recipe, seed)
+        self.cancelled_in_start = False  # cancelled while its start was spaced: no step taken, nothing to save
+        self.state, self.carry = self._start(recipe, seed, cancel)
 
-    def _start(self, recipe: Recipe, seed: int) -> tuple[OptimizerState, StageCarry]:
-        """The state to run from (the checkpoint's, or the recipe's start) and the carry between stages."""
+    def _start(self, recipe: Recipe, seed: int, cancel: threading.Event | None) -> tuple[OptimizerState, StageCarry]:
+        """The state to run from (the checkpoint's, or the recipe's start) and the carry between stages; a start
+        cancelled while it was spaced is the plain dissolve (`cancelled_in_start`)."""
         problem, first_size = self.problem, self.first_size
         resuming = self.checkpoint is not None and os.path.exists(self.checkpoint)
         carries_start = recipe.init != "noise" and len(self.stages) >= 2  # StageCarry needs the full-size start
@@ -333,7 +336,8 @@ class _Optimization:
             # forward passes only; on resume recomputed (the same) for StageCarry's start, else not needed
             times = even_times(problem.fixed[0:1], problem.fixed[1:2], problem.free_count,
                                self.family.at_size(first_size), seeds.generator(seeds.spacing_seed(seed)),
-                               size=first_size, device=self.device)
+                               size=first_size, device=self.device, cancel=cancel)
+            self.cancelled_in_start = times is None
         if resuming:
             state = load_checkpoint(self.checkpoint, self.key)
             self.draw_gen.set_state(state.draw_rng)
@@ -342,7 +346,7 @@ class _Optimization:
             start = problem.initial(recipe.init, resize(problem.fixed, first_size),
                                     seeds.generator(seeds.start_seed(seed)), times)
             state = OptimizerState(free=start)
-            if times is not None:
+            if times is not None and not self.cancelled_in_start:
                 state.evaluations += even_times_evaluations(problem.free_count) * (
                     first_size[0] * first_size[1]) / (self.out_size[0] * self.out_size[1])
         carry = StageCarry(problem.initial(recipe.init, problem.fixed, seeds.generator(seeds.start_seed(seed)), times)
@@ -425,8 +429,11 @@ def optimize(problem: Problem, family: DistanceFamily, recipe: Recipe, *, seed: 
              dtype: str | None = None) -> tuple[torch.Tensor, OptimizerState, str]:
     """Run `recipe` on `problem`. Returns (output images on CPU, final state, status)."""
     autocast = _autocast(device, dtype)
-    run = _Optimization(problem, family, recipe, seed, device, settings, checkpoint, checkpoint_every, snapshot_steps)
+    run = _Optimization(problem, family, recipe, seed, device, settings, checkpoint, checkpoint_every,
+                        snapshot_steps, cancel)
     state = run.state
+    if run.cancelled_in_start:  # no step taken and no spaced start to resume from: nothing saved
+        return run.output(state.free), state, "cancelled"
     clock = _Clock(run.costs, run.stages, state)
     status = "completed"
     if callback is not None and state.step == 0 and 0 in run.snapshots:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from elpips.errors import InputError
 from elpips.io import read_json, write_json
+from geometry.engine import phases
 from geometry.service.folder_claim import check_no_foreign_outputs
 from geometry.service.memory_check import COMMAND_LINE, MemoryWording, check_memory, check_render
 from geometry.service.run_folder import (
@@ -337,6 +338,7 @@ class GeodesicRunner:
                                checkpoint=checkpoint, snapshot_steps=snapshots, start_images=self.start_images)
         record = result.record.to_dict()
         if record.get("status") != "cancelled" or self.pair_count == 1:
+            phases.report("render")
             endpoints = _working_frame([self.source.items[index], self.source.items[index + 1]], self.output_size)
             images = result.render(endpoints)
             self._write_frames([(n, images[j:j + 1]) for n, j in owned], total)
