@@ -143,9 +143,10 @@ class GeodesicRunner:
     @classmethod
     def open(cls, request: GeodesicRequest, options: RunOptions, out: str | Path, *, resume: bool,
              max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE,
-             report: Callable[[str], None] | None = None, source: FrameSource | None = None) -> GeodesicRunner:
-        """Read (unless ``source`` is given) and check the inputs, the memory and the output folder; nothing is
-        written yet."""
+             report: Callable[[str], None] | None = None, source: FrameSource | None = None,
+             overwrite: bool = False) -> GeodesicRunner:
+        """Read (unless ``source`` is given) and check the inputs, the memory and the output folder (``overwrite``:
+        a finished run there may be replaced); nothing is written yet."""
         import elpips
         from geometry.engine.inputs import target_size
         from geometry.service import clips
@@ -174,7 +175,7 @@ class GeodesicRunner:
                      describe="this geodesic" if pairs == 1 else "each pair", wording=wording)
         check_render(plan.grid + 1, output_size, limit=max_memory, wording=wording)
         check_no_foreign_outputs(out, "frames/frame_*.png")  # the frames it writes, and removes when stale
-        folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size))
+        folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size), overwrite)
         start_images = [elpips.load_image(path) for path in start_files] or None
         return cls(request, source, options, size, output_size, settings, threshold, checkpoints, start_images,
                    folder, report or (lambda line: None))

@@ -26,6 +26,8 @@ px) is not morphed: its in-betweens hold its first frame. The clip's audio track
 the timing is kept (no ``--fps`` that changes it). The timing plan and the cut detection are in
 `geometry.service.clips`.
 
+A finished run in ``--out`` is never replaced silently: the command refuses it unless given ``--overwrite``.
+
 Interrupted (Ctrl-C, a crash, a kill)? Run the same command with ``--resume``: it continues from the
 checkpoint (a clip: finished pairs are kept, the next unfinished one continues)::
 
@@ -164,7 +166,8 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         artefacts = run_geodesic(request_of(args), options, args.out, resume=args.resume, callback=bar,
-                                 max_memory=args.max_memory, report=say, on_pair=on_pair, workers=args.workers)
+                                 max_memory=args.max_memory, report=say, on_pair=on_pair, workers=args.workers,
+                                 overwrite=args.overwrite)
     finally:
         bar.close()
     _say_done(artefacts, say)

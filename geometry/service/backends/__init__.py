@@ -51,7 +51,7 @@ from elpips.io import read_json, remove_stale_temporaries, write_json
 from geometry.service.folder_claim import FolderClaim, FolderRefused, check_not_over_inputs
 from geometry.service.jobs import Job
 from geometry.service.memory_check import JOB_FILE
-from geometry.service.run_folder import CHECKPOINT_NAME, RUN_FILE, pair_files
+from geometry.service.run_folder import CHECKPOINT_NAME, RUN_FILE, flow_file, pair_files
 
 if TYPE_CHECKING:  # imported when a job runs, so that `elpips-batch` starts (and stops on Ctrl-C) quickly
     import torch
@@ -312,8 +312,9 @@ def _error_text(error: Exception) -> str:
 def _prepare_folder(job: Job) -> Path:
     """Create the output folder and record the job's spec; a checkpoint or done marker of a different
     spec of this job is stale and removed, so a changed job starts afresh, and so are temporary files that a
-    worker killed mid-write left behind. A folder over the job's inputs, or holding a run that is not this
-    job's (run state but no ``job.json``), is refused with nothing changed."""
+    worker killed mid-write left behind. A folder over the job's inputs, holding a run that is not this
+    job's (run state but no ``job.json``), or holding this job's finished run of a different spec (unless the
+    job's settings say ``overwrite = true``) is refused with nothing changed."""
     check_not_over_inputs(job.output, job.inputs)
     job.output.mkdir(parents=True, exist_ok=True)
     spec = job.spec()
@@ -323,15 +324,25 @@ def _prepare_folder(job: Job) -> Path:
         raise FolderRefused(f"{job.output} holds a run that is not this job's (no {SPEC_FILE}): choose another "
                             f"output folder for job {job.name!r}, or finish that run with its own tool",
                             path=job.output)
+    if stored is not None and stored != spec and _holds_finished_run(job.output) and not job.settings.get("overwrite"):
+        raise FolderRefused(f"{job.output} holds job {job.name!r}'s finished run of other settings or inputs: set "
+                            f"overwrite = true in the job's settings to replace it, or give the job another output "
+                            f"folder", path=job.output)
     remove_stale_temporaries(job.output)
     if stored != spec:
         checkpoint.unlink(missing_ok=True)
+        flow_file(checkpoint).unlink(missing_ok=True)
         (job.output / DONE_FILE).unlink(missing_ok=True)
         (job.output / RUN_FILE).unlink(missing_ok=True)  # a clip job's run state: its pairs are redone
         for stale in pair_files(job.output):
             stale.unlink()  # a clip job's pair checkpoints and finished pairs' records
         write_json(job.output / SPEC_FILE, spec)
     return checkpoint
+
+
+def _holds_finished_run(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished run (its ``done.json``, or a ``run.json`` that says done)."""
+    return (folder / DONE_FILE).exists() or (read_json(folder / RUN_FILE) or {}).get("status") == "done"
 
 
 def _holds_run(folder: Path) -> bool:
