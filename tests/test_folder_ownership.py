@@ -90,7 +90,7 @@ def test_service_run_refused_while_another_live_run_holds_the_folder_then_allowe
         holder.kill()
         holder.wait()
     artefacts = runs.run_average(request, options, out)  # its owner died: the lock is stale
-    assert (out / runs.AVERAGE_NAME).is_file() and artefacts.record["status"] != "cancelled"
+    assert (out / runs.AVERAGE_NAME).is_file() and artefacts.record_json["status"] != "cancelled"
     assert not (out / LOCK_FILE).exists()
 
 

@@ -97,7 +97,7 @@ def test_barycenters_of_three_images_and_given_starts_take_no_motion_start(pan):
     a, b, truth = pan
     three = barycenter([a, b, truth], steps=1, distance="l2", snapshot_steps=[])
     assert three.record.settings["motion"] == "none"
-    given = geodesic(a, b, frames=3, init=truth, steps=1, distance="l2", snapshot_steps=[])
+    given = geodesic(a, b, frames=3, start_images=truth, steps=1, distance="l2", snapshot_steps=[])
     assert given.record.settings["motion"] == "none" and "start_sha256" in given.record.settings
 
 

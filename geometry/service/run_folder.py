@@ -177,12 +177,13 @@ def checkpoint_bytes(free_images: int, size: tuple[int, int]) -> int:
 @dataclass
 class RunArtefacts:
     """What a run wrote: the folder, its output files (relative to ``out``, in the order written; not the
-    bookkeeping ``run.json`` nor the checkpoint), ``record.json``'s content and the engine's record of each
-    optimisation it ran (one for an average, one per optimised pair for a geodesic)."""
+    bookkeeping ``run.json`` nor the checkpoint), ``record.json``'s content (``record_json``) and the engine's
+    record (`geometry.api.RunRecord`, as a dict) of each optimisation it ran (one for an average, one per
+    optimised pair for a geodesic)."""
 
     out: Path
     files: list[str]
-    record: dict
+    record_json: dict
     engine_records: list[dict] = field(default_factory=list)
 
     @property

@@ -121,7 +121,7 @@ class JobResult:
     status: Status
     error: str | None = None
     outputs: list[str] = field(default_factory=list)  # file names relative to `output`
-    record: dict | None = None                         # the engine's RunRecord.to_dict()
+    record: dict | None = None                         # record.json's content (the manifest's key)
     resumed_from_step: int | None = None
     seconds: float = 0.0
 
@@ -196,8 +196,8 @@ def run_job(job: Job, device: torch.device | str | None,
             if resumed and not seen_step:  # the checkpoint already held the finished optimisation
                 result.resumed_from_step = artefacts.steps
             write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": artefacts.files,
-                                                "record": artefacts.record})
-            result.status, result.outputs, result.record = "done", artefacts.files, artefacts.record
+                                                "record": artefacts.record_json})
+            result.status, result.outputs, result.record = "done", artefacts.files, artefacts.record_json
     except Exception as error:  # one job's failure must not stop the others; the manifest says why
         result.error = _error_text(error)
     finally:
@@ -247,16 +247,16 @@ def hold_clip_folder(job: Job, on_event: Callable[[JobEvent], None]) -> FolderCl
 
 
 def start_clip(job: Job, device, on_event: Callable[[JobEvent], None]) -> list[int] | JobResult:
-    """A clip job's first part (`geometry.service.geodesic_run.GeodesicRun.start`) in its prepared folder: the
+    """A clip job's first part (`geometry.service.geodesic_run.GeodesicRunner.start`) in its prepared folder: the
     pairs left to
     optimise, or the job's failed result."""
     on_event(JobEvent(job.name, "started"))
     try:
         _prepare_folder(job)
         request, options = _geodesic_request(job, device)
-        from geometry.service.geodesic_run import GeodesicRun
+        from geometry.service.geodesic_run import GeodesicRunner
 
-        run = GeodesicRun.open(request, options, job.output, resume=True, max_memory=_max_memory(job),
+        run = GeodesicRunner.open(request, options, job.output, resume=True, max_memory=_max_memory(job),
                                wording=JOB_FILE)
         return run.start()
     except Exception as error:
@@ -281,18 +281,18 @@ def finish_clip(job: Job, device, on_event: Callable[[JobEvent], None]) -> JobRe
     try:
         artefacts = _reopen_clip(job, device).finish()
         write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": artefacts.files,
-                                            "record": artefacts.record})
+                                            "record": artefacts.record_json})
     except Exception as error:
         return _failed(job, error, on_event)
     on_event(JobEvent(job.name, "finished"))
     return JobResult(name=job.name, kind=job.kind, output=job.output, status="done", outputs=artefacts.files,
-                     record=artefacts.record)
+                     record=artefacts.record_json)
 
 
 def _reopen_clip(job: Job, device):
-    from geometry.service.geodesic_run import GeodesicRun
+    from geometry.service.geodesic_run import GeodesicRunner
 
-    return GeodesicRun.reopen(*_geodesic_request(job, device), job.output)
+    return GeodesicRunner.reopen(*_geodesic_request(job, device), job.output)
 
 
 def _geodesic_request(job: Job, device):
