@@ -132,6 +132,8 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
          extra: dict, options: RunOptions, start: Any, callback, cancel, checkpoint, snapshot_steps) -> Result:
     device = resolve_device(options.device, options.distance if not isinstance(options.distance, str) else None)
     family = DistanceFamily(options.distance, device)
+    if options.refine != "none":  # before the start's flow search and any network: a run that cannot refine
+        family.check_size(tuple(fixed.shape[-2:]))
     recipe = run_recipe(options.preset, kind, tuple(fixed.shape[-2:]), steps=options.steps,
                         draws_per_step=options.draws_per_step, init=options.init)
     motion = _motion_applies(kind, fixed, options, recipe, start)
