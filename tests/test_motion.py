@@ -9,7 +9,7 @@ from events import CancelAfter
 from synthetic import orientation_morph
 
 from geometry import RunOptions, barycenter, geodesic, pairwise_average
-from geometry.paths.flows import STEPS_PER_LEVEL, dis_flow, engine_flow, pyramid_sizes
+from geometry.paths.flows import dis_flow, engine_flow, level_steps, pyramid_sizes
 from geometry.paths.motion import MOTION_NAMES, MOTION_STARTS
 from geometry.paths.quality import ghost_fraction
 from geometry.paths.render import WarpPath
@@ -118,9 +118,10 @@ def _run(pan, checkpoint=None, cancel=None, refine="pixels"):
 
 
 #: Cancel checks of the engine flow: one per step of each level of its pyramid; then one per optimiser step.
-FLOW_CHECKS = STEPS_PER_LEVEL * len(pyramid_sizes((SIDE, SIDE)))
+FLOW_LEVELS = [level_steps(size) for size in pyramid_sizes((SIDE, SIDE))]
+FLOW_CHECKS = sum(FLOW_LEVELS)
 #: A cancel in the flow's second level (its first level saved), and one after the third optimiser step.
-CANCEL_AT = {"flow": STEPS_PER_LEVEL + STEPS_PER_LEVEL // 4, "refinement": FLOW_CHECKS + 3}
+CANCEL_AT = {"flow": FLOW_LEVELS[0] + FLOW_LEVELS[1] // 4, "refinement": FLOW_CHECKS + 3}
 
 
 @pytest.mark.parametrize("stage, refine", [("flow", "pixels"), ("refinement", "pixels"), ("flow", "none")])
