@@ -28,6 +28,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from geometry.engine import phases
 from geometry.engine.inputs import resize
 from geometry.engine.threads import single_threaded
 from geometry.paths.warps import resize_flow, warp
@@ -117,13 +118,16 @@ def engine_flow(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | N
                 save: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor | None:
     """The flow from a to b ((1, 3, H, W) in [0, 1]) found coarse to fine (see the module); None when `cancel`
     is set before it is done. `save(level, flow)` is called after each level; `saved` = (level, flow), what
-    an interrupted search saved, continues after that level."""
+    an interrupted search saved, continues after that level. Reports its progress as the phase "flow search"
+    (`geometry.engine.phases`), each level's share by its pixels."""
     a, b = a.detach().float().cpu(), b.detach().float().cpu()
     sizes = pyramid_sizes(tuple(a.shape[-2:]))
     first, flow = 0, None
     if saved is not None:
         first, flow = saved[0] + 1, saved[1].float()
+    pixels = [height * width for height, width in sizes]
     for level in range(first, len(sizes)):
+        phases.report("flow search", sum(pixels[:level]) / sum(pixels))
         level_a, level_b = resize(a, sizes[level]), resize(b, sizes[level])
         if flow is None:
             start = best_translation(level_a, level_b)
