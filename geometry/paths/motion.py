@@ -16,8 +16,9 @@ MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel
   "auto": "texture" where the endpoints' spectra differ by a turn or a scaling (`is_texture_morph`), else
           "warp" where the flow explains the pair (`flow_explains`), else the dissolve (the default).
 
-A checkpointed run keeps its flow search in a file beside the checkpoint (:class:`FlowStore`): a resumed run
-continues after the last finished pyramid level and never recomputes a finished flow.
+The starts run on one torch thread (`geometry.engine.threads`). A checkpointed run keeps its flow search in a file
+beside the checkpoint (:class:`FlowStore`): a resumed run continues after the last finished pyramid level and never
+recomputes a finished flow.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from typing import Callable
 import torch
 
 from elpips.errors import InputError
+from geometry.engine.threads import single_threaded
 from geometry.paths.flows import dis_flow, engine_flow, mismatch
 from geometry.paths.render import WarpPath
 from geometry.paths.spacing import dissolve
@@ -84,6 +86,7 @@ def flow_store(checkpoint: str | os.PathLike | None, a: torch.Tensor, b: torch.T
     return FlowStore(None if checkpoint is None else f"{os.fspath(checkpoint)}.flow.pt", digest.hexdigest())
 
 
+@single_threaded
 def warp_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """The warp path with the engine's own flow (`geometry.paths.flows.engine_flow`)."""
@@ -99,6 +102,7 @@ def _stored_engine_flow(a: torch.Tensor, b: torch.Tensor, cancel: threading.Even
     return engine_flow(a, b, cancel=cancel, saved=store.load(), save=store.save)
 
 
+@single_threaded
 def dis_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
               store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """The warp path with OpenCV's DIS flow (`geometry.paths.flows.dis_flow`)."""
@@ -106,6 +110,7 @@ def dis_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | Non
     return BoundPath(WarpPath(dis_flow(a, b)), a, b)
 
 
+@single_threaded
 def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                   store: FlowStore | None = None, decision: dict | None = None) -> Path:
     """The texture path (`geometry.paths.textures.texture_frames`) under the turn and scaling between the endpoints'
@@ -132,6 +137,7 @@ def flow_share_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> flo
     return float(mismatch(a, b, flow) / mismatch(a, b, torch.zeros_like(flow)).clamp_min(1e-12))
 
 
+@single_threaded
 def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """The texture path where the endpoints' spectra differ by a turn or a scaling; else the warp path where the
