@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from geometry.engine.optimize import effective_stages, stage_sizes
-from geometry.engine.presets import Preset, Stage, run_recipe
+from geometry.engine.presets import Recipe, Stage, run_recipe
 
 #: Engine steps timed per measurement (the first is dropped as warm-up).
 PROBE_STEPS = 4
@@ -26,9 +26,9 @@ PROBE_STEPS = 4
 Probe = tuple[tuple[int, int], int]  # (image size (H, W), draws per step)
 
 
-def probe_preset(draws: int) -> Preset:
+def probe_preset(draws: int) -> Recipe:
     """The measurement's recipe: one stage at the size asked for, from the cross-dissolve, small steps."""
-    return Preset("probe", init="mean", stages=(Stage(1, PROBE_STEPS, 0.01, "cosine", int(draws)),))
+    return Recipe("probe", init="mean", stages=(Stage(1, PROBE_STEPS, 0.01, "cosine", int(draws)),))
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Plan:
         )
 
 
-def plan_run(preset: str | Preset, kind: str, steps: int | None, size: tuple[int, int]) -> Plan:
+def plan_run(preset: str | Recipe, kind: str, steps: int | None, size: tuple[int, int]) -> Plan:
     """The stages of `preset` for a run of `kind` (rescaled to `steps` in total if given) for outputs of `size`."""
     recipe = run_recipe(preset, kind, tuple(size), steps=steps or None)
     stages = effective_stages(recipe.stages, size)

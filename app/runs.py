@@ -12,7 +12,7 @@ Each run goes through the same phases, reported in its status line:
 4. the worker refreshes the measured step times, zips a geodesic's frames, and the generator shows the
    results.
 
-The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values. `follow_task`, the
+The tabs' functions in `app.ui` turn the `TabUpdate`s yielded here into component values. `follow_task`, the
 watching part, also streams the Robustness tab's attacks (`app.robustness`).
 """
 
@@ -83,7 +83,7 @@ class AppContext:
 
 
 @dataclass
-class RunView:
+class TabUpdate:
     """One update of a run for the browser."""
 
     status: str
@@ -93,7 +93,7 @@ class RunView:
 
 
 @dataclass(frozen=True)
-class RunSpec:
+class PreparedRun:
     """A prepared run: how to measure its speed, how to run it into its folder, what its tab shows of it."""
 
     kind: str
@@ -186,7 +186,7 @@ def _load_all(paths: list, labels: list[str], size: int) -> tuple[torch.Tensor, 
     return prepare_uploads(images, [display_name(path) for path in paths], int(size), paths=paths)
 
 
-def start_folder(ctx: AppContext, spec: RunSpec) -> Path:
+def start_folder(ctx: AppContext, spec: PreparedRun) -> Path:
     """A new run folder holding the prepared inputs and the settings."""
     folder = new_run_folder(ctx.output_root, spec.kind)
     for k, image in enumerate(spec.inputs):
@@ -198,7 +198,7 @@ def start_folder(ctx: AppContext, spec: RunSpec) -> Path:
     return folder
 
 
-def forecast_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, float]) -> str:
+def forecast_text(ctx: AppContext, spec: PreparedRun, step_seconds: dict[Probe, float]) -> str:
     height, width = spec.plan.size
     largest = spec.plan.probes()[-1]
     return (
@@ -208,7 +208,7 @@ def forecast_text(ctx: AppContext, spec: RunSpec, step_seconds: dict[Probe, floa
     )
 
 
-def forecast_now(ctx: AppContext, spec: RunSpec) -> str:
+def forecast_now(ctx: AppContext, spec: PreparedRun) -> str:
     """The Estimate button's answer: from the speeds known, or measured now if the device is free; while another
     run holds it, a measurement would wait for that run to end, so it says so instead."""
     if not speeds_known(ctx, spec):
@@ -219,7 +219,7 @@ def forecast_now(ctx: AppContext, spec: RunSpec) -> str:
     return forecast_text(ctx, spec, measured_speeds(ctx, spec))
 
 
-def measured_speeds(ctx: AppContext, spec: RunSpec, hold_slot: bool = True) -> dict[Probe, float]:
+def measured_speeds(ctx: AppContext, spec: PreparedRun, hold_slot: bool = True) -> dict[Probe, float]:
     """Seconds per step at each (size, draws) of the run's plan on this device: measured by running
     a few engine steps on the run's own inputs the first time a setting is seen (taking the device slot
     unless the caller holds it), then refreshed by every finished run (`SpeedTable`)."""
@@ -240,7 +240,7 @@ def measured_speeds(ctx: AppContext, spec: RunSpec, hold_slot: bool = True) -> d
         raise gr.Error(error.worded("app")) from None
 
 
-def speeds_known(ctx: AppContext, spec: RunSpec) -> bool:
+def speeds_known(ctx: AppContext, spec: PreparedRun) -> bool:
     return all(ctx.speeds.known(spec.key + probe) is not None for probe in spec.plan.probes())
 
 
@@ -248,8 +248,8 @@ def speeds_known(ctx: AppContext, spec: RunSpec) -> bool:
 UNMEASURED = "The run time is estimated when the run gets the device (a few steps are timed first)."
 
 
-def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView]:
-    """Estimate, run and save `spec`, yielding `RunView`s; the last one carries the outcome (None when the run
+def stream_run(ctx: AppContext, spec: PreparedRun, session: str) -> Iterator[TabUpdate]:
+    """Estimate, run and save `spec`, yielding `TabUpdate`s; the last one carries the outcome (None when the run
     was withdrawn from the queue before it started). Speeds not known yet are measured on the worker once it
     holds the device, so that a run waiting in the queue can be withdrawn."""
     folder = start_folder(ctx, spec)
@@ -287,10 +287,11 @@ def step_line(latest, seconds_left: float | None, quantity: str = "energy") -> s
 
 
 def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
-               describe: Callable[[Any], str] = step_line) -> Iterator[RunView]:
-    """Start `job` for `session` (so its Cancel button reaches it) and yield its progress as `RunView`s, the
+                describe: Callable[[Any], str] = step_line,
+                tally: Callable[[Any], Any] = lambda outcome: outcome.artefacts) -> Iterator[TabUpdate]:
+    """Start `job` for `session` (so its Cancel button reaches it) and yield its progress as `TabUpdate`s, the
     status being `header` and `describe(latest progress)`; the last view carries what the job's save returned,
-    whose `record` has the run's `status`, `steps` and `seconds`."""
+    whose `tally(outcome)` has the run's `status`, `steps` and `seconds` (a run's `RunArtefacts`)."""
     ctx.board.add(session, job)
     try:
         job.start()
@@ -299,20 +300,20 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
             header = watch.notice or header
             if not watch.started:
                 if watch.waiting is not None:
-                    yield RunView(f"{header}\n\n**Waiting {watch.waiting}.** Cancel withdraws this run from the "
+                    yield TabUpdate(f"{header}\n\n**Waiting {watch.waiting}.** Cancel withdraws this run from the "
                                   "queue.")
                 continue
             latest = watch.latest
             if latest is None:  # before the engine's first step (measuring, motion start, spacing)
                 phase = CANCELLING if job.cancel_event.is_set() else "Starting..."
-                yield RunView(f"{header}\n\n{phase}", watch)
+                yield TabUpdate(f"{header}\n\n{phase}", watch)
                 continue
             line = describe(latest, watch.seconds_left)
             if job.cancel_event.is_set():
                 line = f"{CANCELLING} {line}"
             new_snapshot = watch.snapshot_step != last_snapshot
             last_snapshot = watch.snapshot_step
-            yield RunView(f"{header}\n\n{line}", watch, new_snapshot)
+            yield TabUpdate(f"{header}\n\n{line}", watch, new_snapshot)
         try:
             outcome = job.outcome()
         except gr.Error:
@@ -325,14 +326,14 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
     finally:
         ctx.board.remove(session, job)
     if job.withdrawn:
-        yield RunView(f"**{WITHDRAWN}**", watch, False, None)
+        yield TabUpdate(f"**{WITHDRAWN}**", watch, False, None)
         return
-    record = outcome.record
-    if record.status == "cancelled":
-        done = f"Cancelled at step {record.steps}; the partial result is kept"
+    ended = tally(outcome)
+    if ended.status == "cancelled":
+        done = f"Cancelled at step {ended.steps}; the partial result is kept"
     else:
-        done = f"Done: {record.steps} steps in {format_seconds(record.seconds)}"
-    yield RunView(f"{header}\n\n**{done}**.", watch, True, outcome)
+        done = f"Done: {ended.steps} steps in {format_seconds(ended.seconds)}"
+    yield TabUpdate(f"{header}\n\n**{done}**.", watch, True, outcome)
 
 
 # ---------------------------------------------------------------- average / barycenter
@@ -340,13 +341,13 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
 
 @dataclass(frozen=True)
 class AverageOutcome:
-    record: RunArtefacts  # status, steps, seconds and the files written
+    artefacts: RunArtefacts  # status, steps, seconds and the files written
     image: torch.Tensor  # (1, 3, H, W)
     png: Path
 
 
 def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance: str, size: int,
-                    steps: int, seed: int, motion: str = "auto") -> tuple[RunSpec, str]:
+                    steps: int, seed: int, motion: str = "auto") -> tuple[PreparedRun, str]:
     """Check the uploads and settings of an average; returns the run and the resize note."""
     paths = [path for path in (paths or []) if path]
     if len(paths) < 2:
@@ -382,7 +383,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     key = ("average", distance, size_hw, len(paths), str(ctx.device))
     settings = {"weights": weights, **options.to_dict()}
     names = tuple(display_name(path) for path in paths)
-    return RunSpec("average", key, plan, measure, execute, outcome, batch, names, settings), note
+    return PreparedRun("average", key, plan, measure, execute, outcome, batch, names, settings), note
 
 
 # ---------------------------------------------------------------- geodesic / morph
@@ -390,7 +391,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
 
 @dataclass(frozen=True)
 class GeodesicOutcome:
-    record: RunArtefacts  # status, steps, seconds and the files written
+    artefacts: RunArtefacts  # status, steps, seconds and the files written
     frames: list[Path]
     mp4: Path
     gif: Path
@@ -405,7 +406,7 @@ FRAMES_ZIP = "frames.zip"
 
 
 def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str, energy: str, size: int,
-                     steps: int, seed: int, fps: float, motion: str = "auto") -> tuple[RunSpec, str]:
+                     steps: int, seed: int, fps: float, motion: str = "auto") -> tuple[PreparedRun, str]:
     """Check the uploads and settings of a geodesic; returns the run and the resize note."""
     frames = int(frames)
     if not 3 <= frames <= 64:
@@ -437,7 +438,7 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     key = ("geodesic", distance, energy, size_hw, frames, str(ctx.device))
     settings = {"frames": frames, "fps": float(fps), **options.to_dict()}
     names = (display_name(path_a), display_name(path_b))
-    return RunSpec("geodesic", key, plan, measure, execute, geodesic_outcome, batch, names, settings), note
+    return PreparedRun("geodesic", key, plan, measure, execute, geodesic_outcome, batch, names, settings), note
 
 
 def geodesic_outcome(artefacts: RunArtefacts) -> GeodesicOutcome:
@@ -453,7 +454,7 @@ def geodesic_outcome(artefacts: RunArtefacts) -> GeodesicOutcome:
                            archive, out / video.SHEET_NAME)
 
 
-def progress_bar(view: RunView) -> str:
+def progress_bar(view: TabUpdate) -> str:
     """An HTML progress bar with the step count and the engine's estimate of the time left."""
     latest = view.watch.latest if view.watch is not None else None
     if latest is None:

@@ -47,15 +47,15 @@ def main() -> None:
             started = time.perf_counter()
             estimate = spec.plan.seconds(runs.measured_speeds(ctx, spec))  # measured now only for the first run
             measuring = time.perf_counter() - started
-            at_ten, record = None, None
+            at_ten, artefacts = None, None
             for view in runs.stream_run(ctx, spec, "bench"):
                 watch = view.watch
                 if (at_ten is None and watch is not None and watch.latest is not None and watch.latest.step >= 10
                         and watch.seconds_left is not None):
                     at_ten = (watch.latest.step, watch.latest.elapsed_s, watch.seconds_left)
                 if view.outcome is not None:
-                    record = view.outcome.record
-            taken = record.seconds
+                    artefacts = view.outcome.artefacts
+            taken = artefacts.seconds
             line = (f"run {run}: estimate {estimate:.1f} s (measuring took {measuring:.1f} s), took {taken:.1f} s, "
                     f"estimate/actual {estimate / taken:.2f}")
             if at_ten is not None:

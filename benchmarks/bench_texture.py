@@ -25,7 +25,7 @@ default 5-frame `geometry.geodesic`); ``average`` (the default `geometry.pairwis
 (`geometry.paths.textures.texture_path` at equal warp parameters); ``texture-even`` (the same spaced evenly under
 E-LPIPS: `metric=`); ``spectral`` (`spectral_path` below: the spectra's displacement interpolation with
 the dissolve's phases); ``texture+refine`` (from ``texture-even``) and ``truth+refine``: the engine's
-default geodesic refinement started from those frames (`init=`).
+default geodesic refinement started from those frames (`start_images=`).
 
 Targets (issue): spectral ghost <= 0.3 on orientation and scale morphs, contrast >= 0.9x a true texture's,
 max/min <= 1.3.
@@ -113,7 +113,7 @@ def run_method(method: str, scene: Scene, steps: int | None) -> Outcome:
         start = even_texture_start(a, b)
     elif method == "truth+refine":
         start = scene.frames(5)[1:-1]
-    res = geodesic(a, b, frames=5, init=start, **options)
+    res = geodesic(a, b, frames=5, start_images=start, **options)
     return Outcome(res.images[2:3], res.images, time.perf_counter() - started, res.record.evaluations)
 
 
@@ -198,7 +198,7 @@ def part_paths(args) -> None:
             start = None
             if label == "texture+refine":
                 start = even_texture_start(a, b, inner)
-            res = geodesic(a, b, frames=10, seed=0, snapshot_steps=[], init=start)
+            res = geodesic(a, b, frames=10, seed=0, snapshot_steps=[], start_images=start)
             seconds = time.perf_counter() - started
             energy, evenness = path_energy(res.images, args.energy_samples)
             ghost = spectral_ghost(res.images[4:5], scene.render(4 / 9), a, b).fraction

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from geometry.engine.eta import TimeLeft
-from geometry.engine.presets import Preset, Stage, get_preset
+from geometry.engine.presets import Recipe, Stage, run_recipe
 
 from app.__main__ import parse_args
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
@@ -53,7 +53,7 @@ def test_cancel_before_the_first_step_says_cancelling_at_the_next_update(tmp_pat
 
     def run(callback, cancel):
         assert cancel.wait(30)
-        return SimpleNamespace(record=SimpleNamespace(status="cancelled", steps=0))
+        return SimpleNamespace(artefacts=SimpleNamespace(status="cancelled", steps=0))
 
     job = DeviceTask("geodesic", ctx.slot, run, save=lambda result: result)
     views = follow_task(ctx, job, "session", "header")
@@ -184,7 +184,7 @@ def test_time_steps_is_the_median_gap_without_the_first_step(monkeypatch):
 def test_plan_lists_the_step_times_it_needs_and_sums_them():
     for kind in ("barycenter", "geodesic"):
         plan = plan_run("fast", kind, 620, (64, 64))
-        stages = get_preset("fast", kind).with_steps(620).stages
+        stages = run_recipe("fast", kind, None, steps=620).stages
         assert plan.total_steps == 620
         # one probe per stage: its image size (64 px / divisor) and draws per step, smallest first
         expected = [((64 // stage.divisor, 64 // stage.divisor), stage.draws) for stage in stages]
@@ -192,7 +192,7 @@ def test_plan_lists_the_step_times_it_needs_and_sums_them():
         times = {probe: 0.01 * 4.0**k for k, probe in enumerate(plan.probes())}
         expected_seconds = sum(stage.steps * times[probe] for stage, probe in zip(stages, expected))
         assert plan.seconds(times) == pytest.approx(expected_seconds)
-    coarse_to_fine = Preset("c2f", init="mean",
+    coarse_to_fine = Recipe("c2f", init="mean",
                             stages=(Stage(4, 50, 0.05, "cosine", 1), Stage(1, 50, 0.01, "cosine", 2)))
     small = plan_run(coarse_to_fine, "barycenter", 100, (32, 32))  # the 8-px stage is dropped, its steps move on
     assert small.total_steps == 100 and small.probes() == [((32, 32), 2)]
@@ -513,15 +513,15 @@ def test_one_adapter_streams_every_long_run_tab():
     for a new snapshot, the results come with the outcome and the final picture from it when the tab says so."""
     import gradio as gr
 
-    from app.runs import STARTING, RunView
+    from app.runs import STARTING, TabUpdate
     from app.tasks import Watch
     from app.ui import LiveTab, _energy_frame, stream_to_tab
 
     skip = type(gr.skip())
     watch = Watch(snapshot="frames-at-2", snapshot_step=2, energies=[(1, 2.0), (2, 1.0)])
     watch.latest = SimpleNamespace(step=2, total_steps=4, eta_s=None)
-    views = [RunView("waiting"), RunView("step 2", watch, True), RunView("step 3", watch, False),
-             RunView("done", watch, True, outcome="outcome")]
+    views = [TabUpdate("waiting"), TabUpdate("step 2", watch, True), TabUpdate("step 3", watch, False),
+             TabUpdate("done", watch, True, outcome="outcome")]
     tab = LiveTab(2, 1, preview=lambda images: (f"live {images}", f"diff {images}"),
                   results=lambda done: (f"result of {done}",), final_images=lambda done: f"final of {done}")
     updates = list(stream_to_tab(iter(views), "note", tab))

@@ -366,4 +366,4 @@ def test_a_clip_job_takes_exactly_the_requests_clip_fields_and_the_run_options()
     request_fields = set(GeodesicRequest.__dataclass_fields__)
     assert set(CLIP_SETTINGS) <= request_fields
     clip = jobs.SETTINGS["clip"]
-    assert set(CLIP_SETTINGS) <= clip and clip - set(CLIP_SETTINGS) <= set(OPTION_NAMES) | {"max_memory"}
+    assert set(CLIP_SETTINGS) <= clip and clip - set(CLIP_SETTINGS) <= set(OPTION_NAMES) | {"max_memory", "overwrite"}

@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-
 from synthetic import brick_view
 
 from geometry.paths.detection import detect_similarity

@@ -9,10 +9,11 @@ from events import CancelAfter
 from synthetic import orientation_morph
 
 from geometry import RunOptions, barycenter, geodesic, pairwise_average
-from geometry.paths.flows import STEPS_PER_LEVEL, dis_flow, engine_flow, pyramid_sizes
+from geometry.paths.flows import dis_flow, engine_flow, level_steps, pyramid_sizes
 from geometry.paths.motion import MOTION_NAMES, MOTION_STARTS
 from geometry.paths.quality import ghost_fraction
 from geometry.paths.render import WarpPath
+from geometry.paths.spacing import DRAWS, ROUNDS
 from geometry.paths.warps import warp
 from geometry.tools import geodesic as geodesic_tool
 from geometry.tools.support import run_options
@@ -96,7 +97,7 @@ def test_barycenters_of_three_images_and_given_starts_take_no_motion_start(pan):
     a, b, truth = pan
     three = barycenter([a, b, truth], steps=1, distance="l2", snapshot_steps=[])
     assert three.record.settings["motion"] == "none"
-    given = geodesic(a, b, frames=3, init=truth, steps=1, distance="l2", snapshot_steps=[])
+    given = geodesic(a, b, frames=3, start_images=truth, steps=1, distance="l2", snapshot_steps=[])
     assert given.record.settings["motion"] == "none" and "start_sha256" in given.record.settings
 
 
@@ -117,22 +118,32 @@ def _run(pan, checkpoint=None, cancel=None, refine="pixels"):
                     checkpoint_every=2, cancel=cancel, refine=refine)
 
 
-#: Cancel checks of the engine flow: one per step of each level of its pyramid; then one per optimiser step.
-FLOW_CHECKS = STEPS_PER_LEVEL * len(pyramid_sizes((SIDE, SIDE)))
-#: A cancel in the flow's second level (its first level saved), and one after the third optimiser step.
-CANCEL_AT = {"flow": STEPS_PER_LEVEL + STEPS_PER_LEVEL // 4, "refinement": FLOW_CHECKS + 3}
+#: Cancel checks of the engine flow: one per step of each level of its pyramid; of the even spacing that follows
+#: a refined start: one per draw of its grid and of each correction round; then one per optimiser step.
+FLOW_LEVELS = [level_steps(size) for size in pyramid_sizes((SIDE, SIDE))]
+FLOW_CHECKS = sum(FLOW_LEVELS)
+SPACING_CHECKS = DRAWS * (1 + ROUNDS)
+#: A cancel in the flow's second level (its first level saved), one in the spacing's first correction round, and
+#: one after the third optimiser step.
+CANCEL_AT = {"flow": FLOW_LEVELS[0] + FLOW_LEVELS[1] // 4, "spacing": FLOW_CHECKS + DRAWS + 2,
+             "refinement": FLOW_CHECKS + SPACING_CHECKS + 3}
 
 
-@pytest.mark.parametrize("stage, refine", [("flow", "pixels"), ("refinement", "pixels"), ("flow", "none")])
+@pytest.mark.parametrize("stage, refine", [("flow", "pixels"), ("spacing", "pixels"), ("refinement", "pixels"),
+                                           ("flow", "none")])
 def test_a_run_interrupted_in_each_stage_resumes_bit_for_bit(pan, tmp_path, stage, refine):
     whole = _run(pan, refine=refine)
     checkpoint = tmp_path / "run.pt"
-    stopped = _run(pan, checkpoint, CancelAfter(CANCEL_AT[stage]), refine)
+    cancel = CancelAfter(CANCEL_AT[stage])
+    stopped = _run(pan, checkpoint, cancel, refine)
     assert stopped.record.status == "cancelled"
     flow_file = tmp_path / "run.pt.flow.pt"
     if stage == "flow":
         assert stopped.record.steps == 0 and flow_file.exists() and not checkpoint.exists()
         assert torch.load(flow_file, weights_only=True)["level"] == 0
+    elif stage == "spacing":  # stopped at its next draw: the flow kept whole, no step taken
+        assert cancel.calls == -1 and stopped.record.steps == 0 and not checkpoint.exists()
+        assert torch.load(flow_file, weights_only=True)["level"] == len(pyramid_sizes((SIDE, SIDE))) - 1
     else:
         assert stopped.record.steps == 3 and checkpoint.exists()
     resumed = _run(pan, checkpoint, refine=refine)

@@ -111,11 +111,14 @@ def test_bad_jobs_are_reported_and_the_rest_run_then_a_rerun_skips_them(workdir,
     assert (workdir / "out/avg/average.png").stat().st_mtime_ns == stamp, "finished jobs are not recomputed"
 
 
-def test_a_changed_job_or_a_lost_output_is_recomputed(workdir, capsys):
+def test_a_changed_job_is_recomputed_when_asked_and_a_lost_output_is_recomputed(workdir, capsys):
     text = L2_DEFAULTS + '[[jobs]]\nname = "avg"\nkind = "average"\ninputs = ["cat64.png", "dog64.png"]\noutput = "o"\n'
     job_file = write_jobs(workdir, text)
     assert batch.main([str(job_file), "--no-progress"]) == 0
     write_jobs(workdir, text.replace("steps = 12", "steps = 7"))
+    assert batch.main([str(job_file), "--no-progress"]) == 1  # its finished run is not replaced silently
+    assert "overwrite = true" in read_manifest(job_file)[1]["avg"]["error"]
+    write_jobs(workdir, text.replace("steps = 12", "steps = 7\noverwrite = true"))
     assert batch.main([str(job_file), "--no-progress"]) == 0
     assert read_manifest(job_file)[1]["avg"]["record"]["steps"] == 7
     (workdir / "o" / "average.png").unlink()

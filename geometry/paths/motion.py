@@ -20,8 +20,9 @@ MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel
           "warp" where the flow explains the pair (`flow_explains`), else "change" where both endpoints are
           stationary textures (`geometry.paths.detection.stationarity`), else the dissolve (the default).
 
-A checkpointed run keeps its flow search in a file beside the checkpoint (:class:`FlowStore`): a resumed run
-continues after the last finished pyramid level and never recomputes a finished flow.
+The starts run on one torch thread (`geometry.engine.threads`). A checkpointed run keeps its flow search in a file
+beside the checkpoint (:class:`FlowStore`): a resumed run continues after the last finished pyramid level and never
+recomputes a finished flow.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from typing import Callable
 import torch
 
 from elpips.errors import InputError
+from geometry.engine.threads import single_threaded
 from geometry.paths.detection import SIMILARITY_LEFT, STATIONARY, similarity_share_left, stationarity
 from geometry.paths.flows import dis_flow, engine_flow, mismatch
 from geometry.paths.render import WarpPath
@@ -90,6 +92,7 @@ def flow_store(checkpoint: str | os.PathLike | None, a: torch.Tensor, b: torch.T
     return FlowStore(None if checkpoint is None else f"{os.fspath(checkpoint)}.flow.pt", digest.hexdigest())
 
 
+@single_threaded
 def warp_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """The warp path with the engine's own flow (`geometry.paths.flows.engine_flow`)."""
@@ -105,6 +108,7 @@ def _stored_engine_flow(a: torch.Tensor, b: torch.Tensor, cancel: threading.Even
     return engine_flow(a, b, cancel=cancel, saved=store.load(), save=store.save)
 
 
+@single_threaded
 def dis_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
               store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """The warp path with OpenCV's DIS flow (`geometry.paths.flows.dis_flow`)."""
@@ -112,6 +116,7 @@ def dis_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | Non
     return BoundPath(WarpPath(dis_flow(a, b)), a, b)
 
 
+@single_threaded
 def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                   store: FlowStore | None = None, decision: dict | None = None) -> Path:
     """The texture path (`geometry.paths.textures.texture_frames`) under the turn and scaling between the endpoints'
@@ -157,7 +162,16 @@ def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | No
     to b's (`geometry.paths.detection.similarity_share_left` at most SIMILARITY_LEFT); else the warp path where the
     engine's flow explains the pair (`flow_explains`); else the texture change where both endpoints are
     stationary (`geometry.paths.detection.stationarity` at most STATIONARY); else the cross-dissolve (unrelated
-    pictures). What it took and the figures it decided on go into `decision`."""
+    pictures). What it took and the figures it decided on go into `decision`. The choice runs on one thread, the
+    change's synthesis (network work) on the threads it was given."""
+    path = _auto_choice(a, b, cancel, store, decision)
+    return _change_path(a, b) if path == "change" else path
+
+
+@single_threaded
+def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | None, store: FlowStore | None,
+                 decision: dict | None) -> Path | str | None:
+    """auto_start's path, or "change" for the texture change (not yet synthesised)."""
     figures = {}
     if is_texture_morph(a, b):
         similarity = estimate_similarity(a.detach().double().cpu(), b.detach().double().cpu())
@@ -180,7 +194,7 @@ def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | No
         figures["change_if_at_most"] = STATIONARY
         if figures["stationarity"] <= STATIONARY:
             _decide(decision, "change", "no flow explains the pair and both are stationary textures", **figures)
-            return _change_path(a, b)
+            return "change"
     _decide(decision, "dissolve", "no flow explains the pair (unrelated pictures)", **figures)
     return BoundPath(DissolvePath(), a, b)
 

@@ -15,10 +15,12 @@ consecutive distances and redistribute them the same way.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
 import torch
 
+from geometry.engine import phases
 from geometry.engine.inputs import resize
 
 #: Grid points per frame step, draws shared by every distance, correction rounds.
@@ -35,12 +37,14 @@ def dissolve(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Ten
 
 def even_times(a: torch.Tensor, b: torch.Tensor, count: int, metric: Any, generator: torch.Generator, *,
                size: tuple[int, int] | None = None, device: torch.device | str = "cpu",
-               path: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+               path: Callable[[torch.Tensor], torch.Tensor] | None = None,
+               cancel: threading.Event | None = None) -> torch.Tensor | None:
     """The `count` inner times t_1 < ... < t_count in (0, 1) whose frames, with a and b, are equally far apart
     under `metric` (any distance with ``sample_draws``/``embed``/``embedding_distance``), measured at `size`
     (default: the images' own) on DRAWS draws from `generator`. The frames are the dissolve's, or those of
     `path` (times -> (T, 3, H, W) frames at any size, e.g. a warp path, `geometry.paths.motion`). Returns a float64
-    CPU tensor."""
+    CPU tensor, or None when `cancel` is set first (it is checked before every draw's forward pass). Reports its
+    progress as the phase "spacing" (`geometry.engine.phases`)."""
     if size is not None:
         a, b = resize(a, size), resize(b, size)
     a, b = a.to(device), b.to(device)
@@ -52,13 +56,24 @@ def even_times(a: torch.Tensor, b: torch.Tensor, count: int, metric: Any, genera
             return resize(path(times), tuple(a.shape[-2:])).to(device, a.dtype)
     draws = [metric.sample_draws(1, generator) for _ in range(DRAWS)]
     steps = FINE * (count + 1)
+    total = even_times_evaluations(count)
+    phases.report("spacing", 0.0)
     grid = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
-    one_step, two_steps = consecutive_distances(metric, frames(grid), draws, lags=(1, 2))
+    measured = consecutive_distances(metric, frames(grid), draws, lags=(1, 2), cancel=cancel)
+    if measured is None:
+        return None
+    one_step, two_steps = measured
+    done = DRAWS * (steps + 1)
+    phases.report("spacing", done / total)
     exponent = float(torch.log2(two_steps / (one_step[:-1] * one_step[1:]).sqrt()).median().clamp(1.0, 2.0))
     times = _equal_steps(grid, one_step, exponent, count + 2)
     for _ in range(ROUNDS):
-        (measured,) = consecutive_distances(metric, frames(times), draws, lags=(1,))
-        times = _equal_steps(times, measured, exponent, count + 2)
+        measured = consecutive_distances(metric, frames(times), draws, lags=(1,), cancel=cancel)
+        if measured is None:
+            return None
+        done += DRAWS * (count + 2)
+        phases.report("spacing", done / total)
+        times = _equal_steps(times, measured[0], exponent, count + 2)
     return times[1:-1]
 
 
@@ -67,12 +82,16 @@ def even_times_evaluations(count: int) -> int:
     return DRAWS * (FINE * (count + 1) + 1 + ROUNDS * (count + 2))
 
 
-def consecutive_distances(metric: Any, frames: torch.Tensor, draws: list, lags: tuple[int, ...]) -> list[torch.Tensor]:
-    """For each lag, the mean over the draws of d(frame k, frame k + lag) (float64 CPU, at least 1e-12)."""
+def consecutive_distances(metric: Any, frames: torch.Tensor, draws: list, lags: tuple[int, ...],
+                          cancel: threading.Event | None = None) -> list[torch.Tensor] | None:
+    """For each lag, the mean over the draws of d(frame k, frame k + lag) (float64 CPU, at least 1e-12); None when
+    `cancel` is set before a draw."""
     n = frames.shape[0]
     totals = [torch.zeros(n - lag, dtype=torch.float64) for lag in lags]
     with torch.no_grad():
         for draw in draws:
+            if cancel is not None and cancel.is_set():
+                return None
             embedding = metric.embed(frames, draw)
             for total, lag in zip(totals, lags):
                 index = torch.arange(n - lag, device=frames.device)

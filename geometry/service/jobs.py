@@ -42,6 +42,9 @@ defaults that every job's own ``settings`` override::
     output = "out/clip-2x"
     settings = { insert = 1, formats = ["mp4", "webp"], montage = true }   # or to_fps = 60; fps, cut_threshold
 
+A job whose output folder holds its finished run of other settings (the job was changed after it finished) is
+refused rather than replaced: set ``overwrite = true`` in its settings (or the top-level ones) to replace it.
+
 Relative paths (inputs, outputs) are relative to the job file's folder, so a job file and its images
 can move together. The same file as JSON: ``{"settings": {...}, "jobs": [{"kind": ..., ...}]}``.
 
@@ -98,7 +101,7 @@ KINDS: dict[str, tuple[int, int | None]] = {
 }
 
 #: The run options (`geometry.options.RunOptions`) except the device (the backend's), and the memory limit.
-_COMMON_SETTINGS = (set(OPTION_NAMES) - {"device"}) | {"max_memory"}
+_COMMON_SETTINGS = (set(OPTION_NAMES) - {"device"}) | {"max_memory", "overwrite"}
 
 #: The settings each kind accepts (anything else in a job is reported as a problem).
 SETTINGS: dict[str, frozenset[str]] = {
@@ -109,12 +112,12 @@ SETTINGS: dict[str, frozenset[str]] = {
     # the run options a clip takes, and the fields of `geometry.service.geodesic_run.GeodesicRequest` it sets
     # (CLIP_SETTINGS)
     "clip": frozenset({"distance", "size", "steps", "preset", "seed", "energy", "checkpoint_every", "max_memory",
-                       "motion", "refine", "insert", "to_fps", "input_fps", "fps", "cut_threshold", "formats",
-                       "montage", "gif", "output_size"}),
+                       "overwrite", "motion", "refine", "insert", "to_fps", "input_fps", "fps", "cut_threshold",
+                       "formats", "montage", "gif", "output_size"}),
 }
 
 #: Settings that do not change a job's outputs (resume is bit-for-bit whatever the checkpoint interval).
-_NOT_IN_SPEC = {"checkpoint_every", "max_memory"}
+_NOT_IN_SPEC = {"checkpoint_every", "max_memory", "overwrite"}
 
 _JOB_KEYS = {"name", "kind", "inputs", "weights", "settings", "output"}
 
@@ -147,7 +150,8 @@ class Job:
         """What the job computes, as JSON data: equal specs give equal outputs.
 
         Stored next to its outputs and checkpoint, so a changed job (other settings, edited input
-        images) is recomputed instead of being skipped or resumed from a stale checkpoint.
+        images) is never skipped nor resumed from a stale checkpoint (its finished run is replaced only with
+        ``overwrite = true``).
         """
         return {
             "kind": self.kind,
@@ -353,6 +357,8 @@ def _check_settings(settings: Mapping[str, Any], kind: str, errors: list[str]) -
         errors.extend(filter(None, [integer_problem(settings, key, minimum)]))
 
     errors.extend(option_problems({k: v for k, v in settings.items() if k in OPTION_NAMES}))
+    if "overwrite" in settings and not isinstance(settings["overwrite"], bool):
+        errors.append(f"overwrite = {settings['overwrite']!r}: must be true or false")
     if "max_memory" in settings:
         from elpips.memory import parse_bytes
 

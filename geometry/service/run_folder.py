@@ -23,6 +23,9 @@ RUN_FILE = "run.json"
 RECORD_NAME = "record.json"
 #: The checkpoint of a run of one optimisation (an average, a two-image geodesic).
 CHECKPOINT_NAME = "checkpoint.pt"
+#: The flow search's progress beside a checkpoint (``checkpoint.pt.flow.pt``, `geometry.paths.motion.flow_store`):
+#: a run stopped in its motion start resumes from it.
+FLOW_SUFFIX = ".flow.pt"
 #: A clip's pairs: their checkpoints (``checkpoints/pair_0003.pt``) and, in a run in parts, each finished pair's
 #: record (``pairs/pair_0003.json``: pairs finishing at the same time never share a file).
 CHECKPOINTS_DIR = "checkpoints"
@@ -48,12 +51,18 @@ def pair_files(out: str | os.PathLike) -> list[Path]:
     return [*(out / CHECKPOINTS_DIR).glob("pair_*.pt"), *(out / PAIRS_DIR).glob("pair_*.json")]
 
 
+def flow_file(checkpoint: str | os.PathLike) -> Path:
+    """Where the flow search of the run checkpointed in ``checkpoint`` keeps its progress."""
+    return Path(f"{os.fspath(checkpoint)}{FLOW_SUFFIX}")
+
+
 def resumable(out: Path) -> bool:
-    """Whether ``out`` holds a run that ``--resume`` continues (a checkpoint, or an unfinished run.json)."""
+    """Whether ``out`` holds a run that ``--resume`` continues (a checkpoint, a flow search's progress, or an
+    unfinished run.json)."""
     out = Path(out)
     stored = read_json(out / RUN_FILE)
-    return ((out / CHECKPOINT_NAME).is_file() or any((out / CHECKPOINTS_DIR).glob("*.pt"))
-            or (stored or {}).get("status") == "running")
+    return ((out / CHECKPOINT_NAME).is_file() or flow_file(out / CHECKPOINT_NAME).is_file()
+            or any((out / CHECKPOINTS_DIR).glob("*.pt")) or (stored or {}).get("status") == "running")
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -64,30 +73,37 @@ class RunFolder:
     """An output folder with a ``run.json`` that makes ``--resume`` safe.
 
     ``run.json`` holds the tool's settings and status ("running" or "done"). A new run refuses a folder
-    whose run is unfinished (``--resume`` continues it); ``--resume`` refuses settings that differ from
-    the stored ones. The folder must be writable, and the file size limit and free space must allow a
-    checkpoint of ``checkpoint_bytes``, before anything runs. If the run fails on bad input or is
-    interrupted before it produced anything, the folders it created are removed (never after a failed
-    write: the folder then holds what was kept).
+    whose run is unfinished (``--resume`` continues it) or finished (``overwrite`` replaces it); ``--resume``
+    refuses settings that differ from the stored ones. The folder must be writable, and the file size limit
+    and free space must allow a checkpoint of ``checkpoint_bytes``, before anything runs. If the run fails on
+    bad input or is interrupted before it produced anything, the folders it created are removed (never after a
+    failed write: the folder then holds what was kept).
     """
 
     def __init__(self, out: Path, settings: dict, resume: bool, checkpoints: Sequence[Path],
-                 checkpoint_bytes: int = 0):
+                 checkpoint_bytes: int = 0, overwrite: bool = False):
         self.out = Path(out)
         self.path = self.out / RUN_FILE
         self.settings = settings
         self.created: list[Path] = []
-        check_output_folder(self.out, checkpoint_bytes)
+        if resume and overwrite:
+            raise InputError("give --resume (continue the unfinished run in --out) or --overwrite (replace the "
+                             "finished one), not both", field="overwrite")
         stored = read_json(self.path)
-        unfinished = any(Path(c).exists() for c in checkpoints) or (stored or {}).get("status") == "running"
+        unfinished = (any(Path(c).exists() or flow_file(c).exists() for c in checkpoints)
+                      or (stored or {}).get("status") == "running")
         if resume and stored is not None and stored.get("settings") != settings:
-            changed = sorted(k for k in set(settings) | set(stored.get("settings", {}))
-                             if settings.get(k) != stored.get("settings", {}).get(k))
-            raise InputError(f"{self.out} holds a run with other settings ({', '.join(changed)} differ): "
-                             "use the same inputs and options to resume, or another --out", field="out", path=self.out)
+            changed = changes(stored.get("settings") or {}, settings)
+            raise InputError(f"{self.out} holds a run with other settings ({changed}): use the same inputs and "
+                             "options to resume, or another --out", field="out", path=self.out)
         if not resume and unfinished:
             raise InputError(f"{self.out} holds an unfinished run: pass --resume to continue it, "
                              "or choose another --out", field="resume", path=self.out)
+        if not resume and not overwrite and (stored or {}).get("status") == "done":
+            raise InputError(f"{self.out} holds a finished run: pass --overwrite to replace it, or choose another "
+                             "--out", field="overwrite", path=self.out)
+        kept = sum(Path(c).stat().st_size for c in checkpoints if Path(c).is_file()) if resume else 0
+        check_output_folder(self.out, checkpoint_bytes, kept)
         self.state = stored if resume and stored else {"settings": settings, "status": "running"}
 
     def checkpoint(self, pair: int | None = None) -> Path:
@@ -126,9 +142,31 @@ class RunFolder:
                 pass
 
 
-def check_output_folder(out: Path, checkpoint_bytes: int = 0) -> None:
+#: How a resume refusal names the stored settings that are no option of their own.
+_SETTING_NAMES = {
+    "inputs": "the input files", "input_sha256": "the inputs' contents", "start_sha256": "the --init frames",
+    "mode": "two images or --video", "recipe": "--preset or --steps",
+    **dict.fromkeys(("frames_per_pair", "timing"), "the frames or their timing (--frames, --insert, --to-fps, --fps)"),
+}
+
+
+def changes(stored: dict, given: dict) -> str:
+    """The settings that differ between a stored run's and this run's, as options: ``--size was 32, now 24``."""
+    named = []
+    for key in sorted(set(stored) | set(given)):
+        old, new = stored.get(key), given.get(key)
+        if old == new:
+            continue
+        option = f"--{key.replace('_', '-')}"
+        scalar = all(value is None or isinstance(value, (int, float, str)) for value in (old, new))
+        named.append(_SETTING_NAMES.get(key) or (f"{option} was {old}, now {new}" if scalar else option))
+    return "; ".join(dict.fromkeys(named))
+
+
+def check_output_folder(out: Path, checkpoint_bytes: int = 0, kept: int = 0) -> None:
     """Raise InputError unless files can be written in ``out`` and a checkpoint of ``checkpoint_bytes``
-    fits the file size limit (``ulimit -f``) and the free space (twice: the new one is written beside the old)."""
+    fits the file size limit (``ulimit -f``) and the free space (twice: the new one is written beside the old;
+    ``kept``: the bytes of the run's own checkpoints already there, which a resumed run replaces)."""
     import resource
     import shutil
 
@@ -145,9 +183,10 @@ def check_output_folder(out: Path, checkpoint_bytes: int = 0) -> None:
                          f"{format_bytes(checkpoint_bytes)}: raise the limit, or use a smaller --size")
     existing = next(p for p in [Path(out), *Path(out).parents] if p.exists())
     free = shutil.disk_usage(existing).free
-    if free < 2 * checkpoint_bytes:
+    needed = max(checkpoint_bytes, 2 * checkpoint_bytes - kept)
+    if free < needed:
         raise InputError(f"{existing} has {format_bytes(free)} free, but this run's checkpoints need about "
-                         f"{format_bytes(2 * checkpoint_bytes)}: free some space or choose another --out")
+                         f"{format_bytes(needed)} more: free some space or choose another --out")
 
 
 def checkpoint_bytes(free_images: int, size: tuple[int, int]) -> int:
@@ -158,12 +197,13 @@ def checkpoint_bytes(free_images: int, size: tuple[int, int]) -> int:
 @dataclass
 class RunArtefacts:
     """What a run wrote: the folder, its output files (relative to ``out``, in the order written; not the
-    bookkeeping ``run.json`` nor the checkpoint), ``record.json``'s content and the engine's record of each
-    optimisation it ran (one for an average, one per optimised pair for a geodesic)."""
+    bookkeeping ``run.json`` nor the checkpoint), ``record.json``'s content (``record_json``) and the engine's
+    record (`geometry.api.RunRecord`, as a dict) of each optimisation it ran (one for an average, one per
+    optimised pair for a geodesic)."""
 
     out: Path
     files: list[str]
-    record: dict
+    record_json: dict
     engine_records: list[dict] = field(default_factory=list)
 
     @property

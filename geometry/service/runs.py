@@ -105,10 +105,11 @@ class AverageRequest:
 
 def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *, resume: bool = False,
                 callback: Callback | None = None, cancel: threading.Event | None = None,
-                max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE) -> RunArtefacts:
+                max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE,
+                overwrite: bool = False) -> RunArtefacts:
     """Run the average of ``request`` into ``out`` (see the module docstring); ``resume`` continues the unfinished
-    run there. Bad input raises InputError before anything is written; a cancelled run writes its current image
-    and keeps its checkpoint."""
+    run there, ``overwrite`` replaces the finished one (refused without it). Bad input raises InputError before
+    anything is written; a cancelled run writes its current image and keeps its checkpoint."""
     import elpips
     from geometry.engine.inputs import target_size
 
@@ -123,7 +124,7 @@ def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *
     check_memory("barycenter", options, targets + 1, 1, size, limit=max_memory, describe="this average",
                  wording=wording)
     with claim_folder(out, request.images):  # the folder is this run's until it ends
-        folder = RunFolder(out, settings, resume, [checkpoint], checkpoint_bytes(1, size))
+        folder = RunFolder(out, settings, resume, [checkpoint], checkpoint_bytes(1, size), overwrite)
         return _average_into(folder, request, options, weights, callback, cancel)
 
 
@@ -154,7 +155,7 @@ def _average_into(folder: RunFolder, request: AverageRequest, options: RunOption
     except BaseException as error:
         folder.discard_if_empty(error)
         raise
-    record = result.record.to_dict()
+    record = result.record.to_dict()  # an average's record.json is the engine's record
     elpips.save_image(out / AVERAGE_NAME, result.images[:1])
     write_json(out / RECORD_NAME, record)
     _close(folder, record["status"] == "cancelled", [checkpoint])
@@ -165,20 +166,22 @@ def run_geodesic(request: GeodesicRequest, options: RunOptions, out: str | Path,
                  callback: Callback | None = None, cancel: threading.Event | None = None,
                  max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE,
                  report: Callable[[str], None] | None = None,
-                 on_pair: Callable[[int, int], None] | None = None, workers: int = 1) -> RunArtefacts:
+                 on_pair: Callable[[int, int], None] | None = None, workers: int = 1,
+                 overwrite: bool = False) -> RunArtefacts:
     """Run the geodesic of ``request`` (two images, or a clip's pairs) into ``out`` (see the module docstring).
 
     ``report`` gets the lines worth telling the user (the clip's consecutive distances and cuts, the audio);
     ``on_pair(k, n)`` is called before the k-th of the n optimised pairs starts (a progress bar over them). A run
-    interrupted, or cancelled, keeps its finished pairs and its checkpoint; ``resume`` continues it. ``workers``
-    > 1 runs a clip's pairs in that many processes at a time (`GeodesicRun.run_parallel`: the same files; no
+    interrupted, or cancelled, keeps its finished pairs and its checkpoint; ``resume`` continues it; ``overwrite``
+    replaces a finished run in ``out`` (refused without it). ``workers``
+    > 1 runs a clip's pairs in that many processes at a time (`GeodesicRunner.run_parallel`: the same files; no
     ``callback`` nor ``cancel`` there, ``on_pair`` as pairs end)."""
-    from geometry.service.geodesic_run import GeodesicRun
+    from geometry.service.geodesic_run import GeodesicRunner
 
     inputs = [*request.images, *([request.video] if request.video is not None else [])]
     with claim_folder(out, inputs):  # the folder is this run's until it ends (`geometry.service.folder_claim`)
-        run = GeodesicRun.open(request, options, out, resume=resume, max_memory=max_memory, wording=wording,
-                               report=report)
+        run = GeodesicRunner.open(request, options, out, resume=resume, max_memory=max_memory, wording=wording,
+                                  report=report, overwrite=overwrite)
         if workers > 1 and run.pair_count > 1:
             return run.run_parallel(workers, on_pair)
         return run.run_all(callback, cancel, on_pair)

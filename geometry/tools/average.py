@@ -10,6 +10,7 @@ Examples::
     elpips-average cat.png --perturbed shift --count 10 --out bary10/   # the reference's 'bary10'
     elpips-average cat.png dog.png --preset reference --steps 5000 --out ref/
     elpips-average cat.png dog.png --out avg/ --resume                  # continue an interrupted run
+    elpips-average cat.png dog.png --out avg/ --overwrite               # replace the finished run there
 
 Outputs in ``--out``:
 
@@ -72,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
     bar = StepBar(disable=args.no_progress, desc=PROG)
     try:
         artefacts = run_average(request, run_options(args), args.out, resume=args.resume, callback=bar,
-                                max_memory=args.max_memory)
+                                max_memory=args.max_memory, overwrite=args.overwrite)
     finally:
         bar.close()
     print(f"{PROG}: {artefacts.out / AVERAGE_NAME} after {artefacts.steps} steps", file=sys.stderr)

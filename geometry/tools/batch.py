@@ -15,8 +15,9 @@ What a run does:
    number of inputs, invalid weights or size, unknown kind or setting) on stderr; those jobs are
    marked failed and the others still run.
 2. Skips finished jobs: a job is finished when its output folder's ``done.json`` matches the job
-   (kind, inputs and their contents, weights, settings) and the outputs it lists exist. Change a job
-   and it is recomputed.
+   (kind, inputs and their contents, weights, settings) and the outputs it lists exist. A changed job
+   that had not finished starts afresh; one that had finished is refused (its outputs kept) unless its
+   settings say ``overwrite = true``.
 3. Runs the rest on the backend (local: one after another, each network loaded once for all jobs).
    A job interrupted earlier (Ctrl-C, crash, killed machine) resumes from the checkpoint in its
    output folder. A progress bar counts jobs, with the running job's step and ETA.

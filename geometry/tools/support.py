@@ -108,6 +108,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --out from its checkpoint (same inputs and options)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the finished run in --out (without it, a finished run there is refused)")
     add_no_progress_option(parser)
 
 
