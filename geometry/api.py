@@ -19,12 +19,13 @@ replace the fields of `options` when both are given):
   energy: "squared" (sum w d^2, the default, as in the paper; docs/geometry.md) or "linear" (sum w d).
   init: the start method, "noise", "mean", "even" (overrides the preset's; "even": a geodesic starts from the
       cross-dissolve with its frames spaced evenly under the distance, `geometry.paths.spacing`).
-  motion: the start of a geodesic or a two-image barycenter, "auto" (default), "warp", "dis", "texture" or
-      "none" (`geometry.paths.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards each other along
-      a flow (the engine's own, or OpenCV's DIS), or turned and scaled towards each other for textures ("auto"
-      picks), spaced evenly under the distance, then refined; "none" starts from the
-      cross-dissolve, which keeps what moves a sharpened double exposure. An `init`, `start_images`, a
-      recipe that starts from noise (the "reference" preset) or a barycenter of 3+ images takes no motion start.
+  motion: the start of a geodesic or a two-image barycenter, "auto" (default), "warp", "dis", "texture",
+      "change" or "none" (`geometry.paths.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards
+      each other along a flow (the engine's own, or OpenCV's DIS), turned and scaled towards each other for
+      textures, or one texture synthesised between two different ones ("auto" picks), spaced evenly under the
+      distance, then refined; "none" starts from the cross-dissolve, which keeps what moves a sharpened double
+      exposure. An `init`, `start_images`, a recipe that starts from noise (the "reference" preset) or a
+      barycenter of 3+ images takes no motion start.
 Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list);
   cancel: threading.Event — the run stops at the next step, status "cancelled"; checkpoint: the resumable
   run's file; start_images: the free images to refine (for a geodesic its free frames, or all frames with the
@@ -244,7 +245,7 @@ def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torc
         if kind == "barycenter":
             times = torch.tensor([float(weights[1])], dtype=torch.float64)
             return path(times), path, times
-        if refine == "none" and decision["taken"] != "texture":
+        if refine == "none" and decision["taken"] not in ("texture", "change"):
             decision["spacing"] = "equal times"
             times = torch.linspace(0, 1, free_count + 2, dtype=torch.float64)[1:-1]
         else:
