@@ -16,6 +16,8 @@ CPU per frame). The built-in methods:
 * ``dissolve``: the cross-dissolve;
 * ``DIS midpoint``: OpenCV DIS flow both ways, a midpoint warp (benchmarks/flow_baseline.py), the baseline;
 * ``warp``: the engine's warp path with its own flow, unrefined;
+* ``warp DIS flow``, ``warp DIS flow + visibility``: the warp path with OpenCV's DIS flow, without and with the
+  forward-backward visibility;
 * ``default geodesic``: the middle frame of a 3-frame geodesic with every default (expensive).
 
 The benchmarks folder must be on sys.path (bench_interpolation.py puts it there).
@@ -91,3 +93,21 @@ def default_geodesic(job: Job) -> torch.Tensor:
     from geometry import geodesic
 
     return geodesic(job.a, job.b, frames=3, seed=job.seed, snapshot_steps=[]).images[1:2]
+
+
+@method("warp DIS flow")
+def warp_dis_flow(job: Job) -> torch.Tensor:
+    """the engine's warp path with OpenCV DIS flow both ways, symmetrised on the in-between grid (motion 'dis')"""
+    from geometry.paths.motion import MOTION_STARTS
+
+    return MOTION_STARTS["dis"](job.a, job.b)(torch.tensor([0.5], dtype=torch.float64)).float()
+
+
+@method("warp DIS flow + visibility")
+def warp_dis_visibility(job: Job) -> torch.Tensor:
+    """the warp path with DIS flow and DIS forward-backward visibility (which endpoint a pixel comes from)"""
+    from geometry.paths.flows import dis_flow, dis_visibility
+    from geometry.paths.render import WarpPath
+
+    path = WarpPath(dis_flow(job.a, job.b), *dis_visibility(job.a, job.b))
+    return path.frames(job.a, job.b, torch.tensor([0.5], dtype=torch.float64)).float()

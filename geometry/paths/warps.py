@@ -28,16 +28,17 @@ def pixel_grid(height: int, width: int, device: torch.device | str = "cpu",
     return torch.stack([grid_x, grid_y])[None]
 
 
-def warp(image: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> tuple[torch.Tensor, torch.Tensor]:
     """(image sampled at x + flow(x), inside mask (N, 1, H, W) in {0, 1}) for image (N, C, H, W) and flow
-    (N or 1, 2, H, W) in pixels."""
+    (N or 1, 2, H, W) in pixels; `mode` is grid_sample's ("bicubic" blurs a sub-pixel shift less than
+    "bilinear" and may overshoot [0, 1])."""
     height, width = image.shape[-2:]
     where = pixel_grid(height, width, image.device, image.dtype) + flow
     scale = torch.tensor([2 / max(width - 1, 1), 2 / max(height - 1, 1)], device=image.device, dtype=image.dtype)
     normalised = (where * scale.view(1, 2, 1, 1) - 1).permute(0, 2, 3, 1)
     if normalised.shape[0] != image.shape[0]:
         normalised = normalised.expand(image.shape[0], -1, -1, -1)
-    moved = F.grid_sample(image, normalised, mode="bilinear", padding_mode="reflection", align_corners=True)
+    moved = F.grid_sample(image, normalised, mode=mode, padding_mode="reflection", align_corners=True)
     inside = ((where[:, 0] >= -0.5) & (where[:, 0] <= width - 0.5)
               & (where[:, 1] >= -0.5) & (where[:, 1] <= height - 0.5)).unsqueeze(1).to(image.dtype)
     return moved, inside
