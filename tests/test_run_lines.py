@@ -87,3 +87,22 @@ def test_resume_with_changed_settings_names_them(pair, tmp_path, capsys):
     line = _line(capsys)
     assert "--size was 32, now 24" in line and "--seed was 0, now 3" in line and "use the same" in line
     assert before == {p: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
+
+
+def test_a_flow_search_stopped_early_is_a_run_to_resume(pair, tmp_path, capsys):
+    """Issue 25 item 6: after Ctrl-C in the flow stage only the flow file is there; the interrupt handler's test
+    (`resumable`) says --resume, and a new run without it is refused as unfinished instead of starting over."""
+    from geometry.paths.motion import flow_store
+    from geometry.service.run_folder import CHECKPOINT_NAME, flow_file, resumable
+
+    out = tmp_path / "out"
+    store = flow_store(out / CHECKPOINT_NAME, torch.zeros(1, 3, 4, 4), torch.ones(1, 3, 4, 4), "warp")
+    assert Path(store.path) == flow_file(out / CHECKPOINT_NAME)
+    out.mkdir()
+    store.save(0, torch.zeros(1, 2, 4, 4))
+    assert resumable(out)
+    before = hashlib.md5(Path(store.path).read_bytes()).hexdigest()
+    assert geodesic.main([*pair, *QUICK, "--size", "32", "--out", str(out)]) == 2
+    line = _line(capsys)
+    assert "holds an unfinished run: pass --resume" in line
+    assert hashlib.md5(Path(store.path).read_bytes()).hexdigest() == before
