@@ -24,7 +24,7 @@ from elpips.adversarial import JUDGES, LEVELS, PIXEL_L2, AttackProgress, AttackR
 from geometry.engine.eta import TimeLeft
 
 from app.forecast import snapshot_steps
-from app.runs import AppContext, RunView, follow_task, step_line, write_json
+from app.runs import AppContext, TabUpdate, follow_task, step_line, write_json
 from app.tasks import DeviceTask, format_seconds, new_run_folder, time_steps
 from app.uploads import display_name, load_upload, prepare_uploads
 
@@ -155,8 +155,8 @@ def table_markdown(record: AttackRecord) -> str:
     return "\n".join(lines) + "\n\n" + "\n\n".join([footnote(record), *summary(record)])
 
 
-def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[RunView]:
-    """Estimate, run and save the attack, yielding `RunView`s; the last one carries an `AttackOutcome`."""
+def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[TabUpdate]:
+    """Estimate, run and save the attack, yielding `TabUpdate`s; the last one carries an `AttackOutcome`."""
     folder = new_run_folder(ctx.output_root, "attack")
     for name, image in zip(("reference", "image", "anchor"), spec.images):
         elpips.save_image(folder / f"{name}.png", image)
@@ -191,4 +191,4 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[R
 
     job = DeviceTask("attack", ctx.slot, run=run, save=save, eta=eta,
               on_withdraw=lambda: shutil.rmtree(folder, ignore_errors=True))
-    yield from follow_task(ctx, job, session, header, describe=attack_line)
+    yield from follow_task(ctx, job, session, header, describe=attack_line, tally=lambda outcome: outcome.record)

@@ -12,7 +12,7 @@ Each run goes through the same phases, reported in its status line:
 4. the worker refreshes the cost model with the time each phase took, zips a geodesic's frames, and the
    generator shows the results.
 
-The tabs' functions in `app.ui` turn the `RunView`s yielded here into component values. `follow_task`, the
+The tabs' functions in `app.ui` turn the `TabUpdate`s yielded here into component values. `follow_task`, the
 watching part, also streams the Robustness tab's attacks (`app.robustness`).
 """
 
@@ -85,7 +85,7 @@ class AppContext:
 
 
 @dataclass
-class RunView:
+class TabUpdate:
     """One update of a run for the browser."""
 
     status: str
@@ -95,7 +95,7 @@ class RunView:
 
 
 @dataclass(frozen=True)
-class RunSpec:
+class PreparedRun:
     """A prepared run: what its cost depends on, how to run it into its folder, what its tab shows of it."""
 
     kind: str
@@ -190,7 +190,7 @@ def _load_all(paths: list, labels: list[str], size: int) -> tuple[torch.Tensor, 
     return prepare_uploads(images, [display_name(path) for path in paths], int(size), paths=paths)
 
 
-def start_folder(ctx: AppContext, spec: RunSpec) -> Path:
+def start_folder(ctx: AppContext, spec: PreparedRun) -> Path:
     """A new run folder holding the prepared inputs and the settings."""
     folder = new_run_folder(ctx.output_root, spec.kind)
     for k, image in enumerate(spec.inputs):
@@ -202,7 +202,7 @@ def start_folder(ctx: AppContext, spec: RunSpec) -> Path:
     return folder
 
 
-def forecast_text(ctx: AppContext, spec: RunSpec) -> str:
+def forecast_text(ctx: AppContext, spec: PreparedRun) -> str:
     """The estimate of a run from the stored cost model (`app.forecast`), in words: what runs after each start it
     may take, and how long each takes on this device."""
     device = ctx.device.type
@@ -218,7 +218,7 @@ def forecast_text(ctx: AppContext, spec: RunSpec) -> str:
             "refreshed by every finished run here).")
 
 
-def _branch_text(ctx: AppContext, branch: Branch, spec: RunSpec) -> str:
+def _branch_text(ctx: AppContext, branch: Branch, spec: PreparedRun) -> str:
     """'**about 5 s** if ... (the warp start kept as it is: flow search, render; no refinement step)'."""
     seconds = ctx.costs.seconds(branch, ctx.device.type)
     said = ("not known until a run has finished on this device" if seconds is None
@@ -231,7 +231,7 @@ def _branch_text(ctx: AppContext, branch: Branch, spec: RunSpec) -> str:
     return f"{said}{when} ({', '.join(phases_said)})"
 
 
-def run_clock(ctx: AppContext, spec: RunSpec) -> RunClock:
+def run_clock(ctx: AppContext, spec: PreparedRun) -> RunClock:
     """The progress bar's clock of a run about to start, from the forecast's branches and this device's scales."""
     device = ctx.device.type
     names = ("flow search", "spacing", "refinement", "render")
@@ -239,8 +239,8 @@ def run_clock(ctx: AppContext, spec: RunSpec) -> RunClock:
     return RunClock(ctx.costs.branches(spec.shape), scales)
 
 
-def stream_run(ctx: AppContext, spec: RunSpec, session: str) -> Iterator[RunView]:
-    """Estimate, run and save `spec`, yielding `RunView`s; the last one carries the outcome (None when the run
+def stream_run(ctx: AppContext, spec: PreparedRun, session: str) -> Iterator[TabUpdate]:
+    """Estimate, run and save `spec`, yielding `TabUpdate`s; the last one carries the outcome (None when the run
     was withdrawn from the queue before it started). The run's phases (`geometry.engine.phases`) and steps move
     one clock (`RunClock`); when the run has finished, the time each phase took refreshes the cost model."""
     folder = start_folder(ctx, spec)
@@ -274,10 +274,11 @@ def step_line(latest, seconds_left: float | None, quantity: str = "energy") -> s
 
 
 def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
-               describe: Callable[[Any], str] = step_line) -> Iterator[RunView]:
-    """Start `job` for `session` (so its Cancel button reaches it) and yield its progress as `RunView`s, the
+                describe: Callable[[Any], str] = step_line,
+                tally: Callable[[Any], Any] = lambda outcome: outcome.artefacts) -> Iterator[TabUpdate]:
+    """Start `job` for `session` (so its Cancel button reaches it) and yield its progress as `TabUpdate`s, the
     status being `header` and `describe(latest progress)`; the last view carries what the job's save returned,
-    whose `record` has the run's `status`, `steps` and `seconds`."""
+    whose `tally(outcome)` has the run's `status`, `steps` and `seconds` (a run's `RunArtefacts`)."""
     ctx.board.add(session, job)
     try:
         job.start()
@@ -286,7 +287,7 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
             header = watch.notice or header
             if not watch.started:
                 if watch.waiting is not None:
-                    yield RunView(f"{header}\n\n**Waiting {watch.waiting}.** Cancel withdraws this run from the "
+                    yield TabUpdate(f"{header}\n\n**Waiting {watch.waiting}.** Cancel withdraws this run from the "
                                   "queue.")
                 continue
             latest = watch.latest
@@ -295,14 +296,14 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
                 said = f"{PHASE_WORDS[phase].capitalize()}..." if phase is not None else "Starting..."
                 if phase is not None and watch.seconds_left is not None:
                     said += f" {time_left(watch.seconds_left)} in all"
-                yield RunView(f"{header}\n\n{CANCELLING if job.cancel_event.is_set() else said}", watch)
+                yield TabUpdate(f"{header}\n\n{CANCELLING if job.cancel_event.is_set() else said}", watch)
                 continue
             line = describe(latest, watch.seconds_left)
             if job.cancel_event.is_set():
                 line = f"{CANCELLING} {line}"
             new_snapshot = watch.snapshot_step != last_snapshot
             last_snapshot = watch.snapshot_step
-            yield RunView(f"{header}\n\n{line}", watch, new_snapshot)
+            yield TabUpdate(f"{header}\n\n{line}", watch, new_snapshot)
         try:
             outcome = job.outcome()
         except gr.Error:
@@ -315,16 +316,16 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
     finally:
         ctx.board.remove(session, job)
     if job.withdrawn:
-        yield RunView(f"**{WITHDRAWN}**", watch, False, None)
+        yield TabUpdate(f"**{WITHDRAWN}**", watch, False, None)
         return
-    record = outcome.record
+    record = tally(outcome)
     if record.status == "cancelled":
         done = f"Cancelled at step {record.steps}; the partial result is kept"
     elif record.steps:
         done = f"Done: {record.steps} steps in {format_seconds(record.seconds)}"
     else:  # a warp start, kept as it is (`geometry.api.refine_applies`)
         done = f"Done in {format_seconds(record.seconds)}: the start kept as it is, no refinement step"
-    yield RunView(f"{header}\n\n**{done}**.", watch, True, outcome)
+    yield TabUpdate(f"{header}\n\n**{done}**.", watch, True, outcome)
 
 
 # ---------------------------------------------------------------- average / barycenter
@@ -332,13 +333,13 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
 
 @dataclass(frozen=True)
 class AverageOutcome:
-    record: RunArtefacts  # status, steps, seconds and the files written
+    artefacts: RunArtefacts  # status, steps, seconds and the files written
     image: torch.Tensor  # (1, 3, H, W)
     png: Path
 
 
 def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance: str, size: int,
-                    steps: int, seed: int, motion: str = "auto") -> tuple[RunSpec, str]:
+                    steps: int, seed: int, motion: str = "auto") -> tuple[PreparedRun, str]:
     """Check the uploads and settings of an average; returns the run and the resize note."""
     paths = [path for path in (paths or []) if path]
     if len(paths) < 2:
@@ -369,7 +370,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     shape = RunShape("barycenter", distance, plan, len(paths), motion)
     settings = {"weights": weights, **options.to_dict()}
     names = tuple(display_name(path) for path in paths)
-    return RunSpec("average", shape, execute, outcome, batch, names, settings), note
+    return PreparedRun("average", shape, execute, outcome, batch, names, settings), note
 
 
 # ---------------------------------------------------------------- geodesic / morph
@@ -377,7 +378,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
 
 @dataclass(frozen=True)
 class GeodesicOutcome:
-    record: RunArtefacts  # status, steps, seconds and the files written
+    artefacts: RunArtefacts  # status, steps, seconds and the files written
     frames: list[Path]
     mp4: Path
     gif: Path
@@ -392,7 +393,7 @@ FRAMES_ZIP = "frames.zip"
 
 
 def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str, energy: str, size: int,
-                     steps: int, seed: int, fps: float, motion: str = "auto") -> tuple[RunSpec, str]:
+                     steps: int, seed: int, fps: float, motion: str = "auto") -> tuple[PreparedRun, str]:
     """Check the uploads and settings of a geodesic; returns the run and the resize note."""
     frames = int(frames)
     if not 3 <= frames <= 64:
@@ -418,7 +419,7 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     shape = RunShape("geodesic", distance, plan, frames, motion)
     settings = {"frames": frames, "fps": float(fps), **options.to_dict()}
     names = (display_name(path_a), display_name(path_b))
-    return RunSpec("geodesic", shape, execute, geodesic_outcome, batch, names, settings), note
+    return PreparedRun("geodesic", shape, execute, geodesic_outcome, batch, names, settings), note
 
 
 def geodesic_outcome(artefacts: RunArtefacts) -> GeodesicOutcome:
@@ -434,7 +435,7 @@ def geodesic_outcome(artefacts: RunArtefacts) -> GeodesicOutcome:
                            archive, out / video.SHEET_NAME)
 
 
-def progress_bar(view: RunView) -> str:
+def progress_bar(view: TabUpdate) -> str:
     """An HTML progress bar of the whole run: every phase (`RunClock`: flow search, spacing, refinement, render) with
     the time left of the run; where the run has no such clock (an attack), its steps."""
     watch = view.watch
@@ -442,7 +443,8 @@ def progress_bar(view: RunView) -> str:
         return ""
     latest, clock = watch.latest, watch.eta if isinstance(watch.eta, RunClock) else None
     if view.outcome is not None:
-        if getattr(getattr(view.outcome, "record", None), "status", "completed") == "completed":
+        ended = getattr(view.outcome, "artefacts", None) or getattr(view.outcome, "record", None)
+        if getattr(ended, "status", "completed") == "completed":
             return _bar(1.0, "Done: every phase of the run")
         return "" if latest is None else _bar(latest.step / max(1, latest.total_steps),
                                               f"Cancelled at step {latest.step}/{latest.total_steps}")

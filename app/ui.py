@@ -36,7 +36,7 @@ from geometry.paths.motion import MOTION_NAMES
 from app import robustness, runs
 from app.distance import DistanceRequest, Measurement, compare_candidates, measure_distance
 from app.examples import adversarial_example_path, example_paths
-from app.runs import MAX_AVERAGE_IMAGES, AppContext, RunView
+from app.runs import MAX_AVERAGE_IMAGES, AppContext, TabUpdate
 from app.tasks import DeviceSlot
 from app.uploads import display_name, image_input, upload_problem
 
@@ -210,8 +210,8 @@ class LiveTab:
     smooth: bool = True
 
 
-def stream_to_tab(views: Iterator[RunView], note: str, tab: LiveTab) -> Iterator[tuple]:
-    """A run's `RunView`s as the values of its tab's outputs: status, progress bar, note, the live pictures, the
+def stream_to_tab(views: Iterator[TabUpdate], note: str, tab: LiveTab) -> Iterator[tuple]:
+    """A run's `TabUpdate`s as the values of its tab's outputs: status, progress bar, note, the live pictures, the
     energy plot, the results. The first update clears the previous run's pictures and results."""
     skip_live, skip_results = (gr.skip(),) * tab.live_count, (gr.skip(),) * tab.result_count
     yield (runs.STARTING, "", note, *(None,) * tab.live_count, _energy_frame([], smooth=tab.smooth),

@@ -40,7 +40,7 @@ def main() -> None:
             outcome = None
             for view in runs.stream_run(ctx, spec, "bench"):
                 outcome = view.outcome or outcome
-            record = outcome.record.engine_records[0]
+            record = outcome.artefacts.engine_records[0]
             mean = spec.inputs.mean(0, keepdim=True)
             levels = (outcome.image - mean).abs().mean().item() * 255
         start = record["settings"].get("start", {}).get("taken", "-")

@@ -60,7 +60,7 @@ def main() -> None:
             for view in runs.stream_run(ctx, spec, "bench"):
                 outcome = view.outcome or outcome
             taken, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_began
-            steps = outcome.record.steps
+            steps = outcome.artefacts.steps
             estimate = next(seconds for planned, seconds in estimates if (planned > 0) == (steps > 0))
         print(f"{size} px, motion {motion}: estimate answered in {answered:.3f} s "
               f"({answered / taken:.4f} of the run's time); the run took {taken:.1f} s wall, {cpu_seconds:.1f} CPU s, "

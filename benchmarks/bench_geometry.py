@@ -84,7 +84,7 @@ def time_to_quality(args, metric, label: str, a, b, slug: str, landmarks: dict):
     for name, image in landmarks.items():
         est = estimate(ref, args.samples, images=image)
         print(f"{name}: energy {est.value:.6f} +- {est.stderr:.6f}")
-    fast_steps = geometry.engine.presets.get_preset("fast", "barycenter").steps
+    fast_steps = geometry.engine.presets.run_recipe("fast", "barycenter", None).steps
     reached = None
     for fraction in args.budgets:
         budget = max(3, round(fast_steps * fraction))

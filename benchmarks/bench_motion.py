@@ -30,7 +30,7 @@ max/min consecutive distance. Methods:
 * ``dis refined``: the same from the DIS warp path (``motion="dis"``);
 * ``fast from truth``: the same refinement started from the true frames (an oracle: the energy of the motion
   basin after the same work);
-* ``fast from flow``: the same refinement started from the flow baseline's frames (`init=` start images).
+* ``fast from flow``: the same refinement started from the flow baseline's frames (`start_images=`).
 Seconds and network image-evaluations are the method's own (flow: OpenCV on the CPU).
 
 Targets: ghost fraction <= 0.3 with R^2 >= 0.5, E-LPIPS to the truth <= 0.5x the dissolve's and LPIPS-VGG to
@@ -56,7 +56,7 @@ os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 from motion_scenes import Scene, benchmark_scenes, pan, pictures  # noqa: E402
 
 import elpips  # noqa: E402
-from geometry import Preset, Stage, estimate_energy, geodesic, pairwise_average  # noqa: E402
+from geometry import Recipe, Stage, estimate_energy, geodesic, pairwise_average  # noqa: E402
 from geometry.paths.motion import MOTION_STARTS  # noqa: E402
 from geometry.paths.quality import ghost_fraction  # noqa: E402
 
@@ -122,12 +122,12 @@ def run_method(method: str, kind: str, scene: Scene, steps: int | None) -> Outco
         seconds = time.perf_counter() - started
         return Outcome(frames[len(frames) // 2:len(frames) // 2 + 1], frames if kind == "geodesic" else None,
                        seconds, 0.0)
-    init = None
+    start = None
     if method == "fast from truth":
-        init = scene.frames(5) if kind == "geodesic" else scene.render(0.5)
+        start = scene.frames(5) if kind == "geodesic" else scene.render(0.5)
     elif method == "fast from flow":
-        init = farneback_frames(a, b, times)
-    options = dict(seed=0, snapshot_steps=[], steps=steps, init=init, motion=MOTION_OF.get(method, "none"),
+        start = farneback_frames(a, b, times)
+    options = dict(seed=0, snapshot_steps=[], steps=steps, start_images=start, motion=MOTION_OF.get(method, "none"),
                    refine="pixels")
     if method == "default":
         options = dict(seed=0, snapshot_steps=[], steps=steps)
@@ -208,14 +208,14 @@ def summarise(rows: list[dict]) -> None:
 PREVIOUS_FAST_PATH_STAGES = ((60, 4), (20, 4))
 
 
-def previous_fast_path(size: int) -> Preset:
+def previous_fast_path(size: int) -> Recipe:
     (work_steps, work_draws), (refine_steps, refine_draws) = PREVIOUS_FAST_PATH_STAGES
     divisor = max(1, size // 64)
     stages = [Stage(divisor, work_steps, 0.003, "cosine", work_draws)]
     while divisor > 1:
         divisor //= 2
         stages.append(Stage(divisor, refine_steps, 0.003, "cosine", refine_draws))
-    return Preset("previous fast", init="mean", stages=tuple(stages))
+    return Recipe("previous fast", init="mean", stages=tuple(stages))
 
 
 def part_paths(args) -> None:

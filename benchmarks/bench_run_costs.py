@@ -37,7 +37,7 @@ from elpips.io import atomic_write
 from geometry.engine import phases
 from geometry.engine.distances import DISTANCE_NAMES, DistanceFamily
 from geometry.engine.inputs import prepare_images
-from geometry.engine.presets import Preset, Stage
+from geometry.engine.presets import Recipe, Stage
 from geometry.options import RunOptions
 from geometry.paths.flows import engine_flow
 from geometry.paths.spacing import even_times, even_times_evaluations
@@ -70,7 +70,7 @@ def flow_points(sizes: list[int]) -> list[tuple[float, float]]:
 
 def step_points(distance: str, sizes: list[int], steps: int) -> list[tuple[float, float]]:
     points = []
-    preset = Preset("timing", init="mean", stages=(Stage(1, steps + 1, 0.003, "cosine", DRAWS),))
+    preset = Recipe("timing", init="mean", stages=(Stage(1, steps + 1, 0.003, "cosine", DRAWS),))
     for size in sizes:
         stamps: list[float] = []
         geometry.geodesic(str(ENDS[0]), str(ENDS[1]), frames=FRAMES, distance=distance, size=size, preset=preset,

@@ -6,6 +6,7 @@
     python benchmarks/bench_texture.py --parts paths --path-sizes 128   # 10-frame geodesics: time, evenness
     python benchmarks/bench_texture.py --parts choice --sizes 64 128    # texture or motion? (seconds)
     python benchmarks/bench_texture.py --parts photos --sizes 64 128    # turns and zooms found on photographs
+    python benchmarks/bench_texture.py --parts morphs --sizes 64 128 --run-sizes 64   # photo morphs' middles, sheets
 
 Scenes (benchmarks/texture_scenes.py): one fixed white noise seen through a band-pass whose orientation, centre
 frequency, blob size or anisotropy moves with t; the truth at time t is that texture at the in-between
@@ -24,7 +25,7 @@ default 5-frame `geometry.geodesic`); ``average`` (the default `geometry.pairwis
 (`geometry.paths.textures.texture_path` at equal warp parameters); ``texture-even`` (the same spaced evenly under
 E-LPIPS: `metric=`); ``spectral`` (`spectral_path` below: the spectra's displacement interpolation with
 the dissolve's phases); ``texture+refine`` (from ``texture-even``) and ``truth+refine``: the engine's
-default geodesic refinement started from those frames (`init=`).
+default geodesic refinement started from those frames (`start_images=`).
 
 Targets (issue): spectral ghost <= 0.3 on orientation and scale morphs, contrast >= 0.9x a true texture's,
 max/min <= 1.3.
@@ -112,7 +113,7 @@ def run_method(method: str, scene: Scene, steps: int | None) -> Outcome:
         start = even_texture_start(a, b)
     elif method == "truth+refine":
         start = scene.frames(5)[1:-1]
-    res = geodesic(a, b, frames=5, init=start, **options)
+    res = geodesic(a, b, frames=5, start_images=start, **options)
     return Outcome(res.images[2:3], res.images, time.perf_counter() - started, res.record.evaluations)
 
 
@@ -197,7 +198,7 @@ def part_paths(args) -> None:
             start = None
             if label == "texture+refine":
                 start = even_texture_start(a, b, inner)
-            res = geodesic(a, b, frames=10, seed=0, snapshot_steps=[], init=start)
+            res = geodesic(a, b, frames=10, seed=0, snapshot_steps=[], start_images=start)
             seconds = time.perf_counter() - started
             energy, evenness = path_energy(res.images, args.energy_samples)
             ghost = spectral_ghost(res.images[4:5], scene.render(4 / 9), a, b).fraction
@@ -249,7 +250,12 @@ def part_photos(args) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="orientation and scale morphs only")
-    parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths", "choice", "photos"])
+    parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths", "choice", "photos",
+                                                                          "morphs"])
+    parser.add_argument("--run-sizes", type=int, nargs="*", default=[64],
+                        help="sizes at which --parts morphs times whole runs of the texture changes")
+    parser.add_argument("--sheets", default=str(Path(__file__).resolve().parent / "results" / "bench_texture_morphs"),
+                        help="--parts morphs writes its contact sheets to SHEETS_<size>px.png")
     parser.add_argument("--path-sizes", type=int, nargs="*", default=[128])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64])
     parser.add_argument("--scenes", nargs="*", default=None, help="only the scenes of these names")
@@ -274,6 +280,10 @@ def main(argv=None) -> None:
         part_choice(args)
     if "photos" in args.parts:
         part_photos(args)
+    if "morphs" in args.parts:
+        from texture_photo_morphs import part_morphs
+
+        part_morphs(args.sizes, args.run_sizes, Path(args.sheets))
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

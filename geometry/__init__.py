@@ -18,14 +18,15 @@ from elpips.lazy import lazy_exports
 _EXPORTS = {
     "pairwise_average": "api", "barycenter": "api", "perturbed_barycenter": "api", "geodesic": "api",
     "estimate_energy": "api", "Result": "api", "RunRecord": "api", "EnergyEstimate": "api",
-    "RunOptions": "options", "Progress": "engine.optimize", "Preset": "engine.presets", "Stage": "engine.presets",
+    "RunOptions": "options", "Progress": "engine.optimize", "Preset": "engine.presets",
+    "Recipe": "engine.presets", "Stage": "engine.presets",
     "PRESETS": "engine.presets",
 }
 _SUBMODULES = ("engine", "paths", "service", "tools")
 
 __all__ = ["pairwise_average", "barycenter", "perturbed_barycenter", "geodesic", "estimate_energy", "Result",
-           "RunRecord", "RunOptions", "Progress", "EnergyEstimate", "Preset", "Stage", "PRESETS", "engine", "paths",
-           "service", "tools"]
+           "RunRecord", "RunOptions", "Progress", "EnergyEstimate", "Preset", "Recipe", "Stage", "PRESETS",
+           "engine", "paths", "service", "tools"]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

@@ -10,24 +10,26 @@ The run settings, a `geometry.options.RunOptions` passed as `options=`, or its f
 replace the fields of `options` when both are given):
   distance: "elpips_vgg" (default), "lpips_vgg", "vgg", "alex", "l2" (mean squared pixel difference), or
       an object with the sample_draws/embed/embedding_distance trio (e.g. an `elpips.Metric`).
-  preset: "fast" | "reference" | a `geometry.engine.presets.Preset`.   steps: total steps (overrides the preset's).
+  preset: "fast" | "reference" | a `geometry.engine.presets.Preset` or `Recipe`.
+  steps: total steps (overrides the preset's).
   seed: 0 to 2**63 - 1; the initialisation and every random draw come from seeded CPU generators.
   device: None/"auto" (cuda when available), "cpu", "cuda", ...   dtype: None, "float32" or "bfloat16" (CUDA autocast).
   checkpoint_every: steps between checkpoints (see `geometry.engine.optimize`).
   draws_per_step: random transformations per step (overrides the preset's).
   energy: "squared" (sum w d^2, the default, as in the paper; docs/geometry.md) or "linear" (sum w d).
-  init: "noise", "mean", "even" (overrides the preset's initialisation; "even": a geodesic starts from the
+  init: the start method, "noise", "mean", "even" (overrides the preset's; "even": a geodesic starts from the
       cross-dissolve with its frames spaced evenly under the distance, `geometry.paths.spacing`).
-  motion: the start of a geodesic or a two-image barycenter, "auto" (default), "warp", "dis", "texture" or
-      "none" (`geometry.paths.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards each other along
-      a flow (the engine's own, or OpenCV's DIS), or turned and scaled towards each other for textures ("auto"
-      picks), spaced evenly under the distance, then refined; "none" starts from the
-      cross-dissolve, which keeps what moves a sharpened double exposure. An `init` (name or images), a
-      recipe that starts from noise (the "reference" preset) or a barycenter of 3+ images takes no motion start.
+  motion: the start of a geodesic or a two-image barycenter, "auto" (default), "warp", "dis", "texture",
+      "change" or "none" (`geometry.paths.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards
+      each other along a flow (the engine's own, or OpenCV's DIS), turned and scaled towards each other for
+      textures, or one texture synthesised between two different ones ("auto" picks), spaced evenly under the
+      distance, then refined; "none" starts from the cross-dissolve, which keeps what moves a sharpened double
+      exposure. An `init`, `start_images`, a recipe that starts from noise (the "reference" preset) or a
+      barycenter of 3+ images takes no motion start.
 Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list);
   cancel: threading.Event — the run stops at the next step, status "cancelled"; checkpoint: the resumable
-  run's file; init may also be start images: the free images to refine (for a geodesic its free frames, or
-  all frames with the endpoints) as a tensor, array, path or list.
+  run's file; start_images: the free images to refine (for a geodesic its free frames, or all frames with the
+  endpoints) as a tensor, array, path or list.
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ from geometry.engine.distances import DistanceFamily, resolve_device
 from geometry.engine.energies import barycenter_energy, check_form, path_energy
 from geometry.engine.inputs import prepare_images, resize
 from geometry.engine.optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, effective_stages, optimize, stage_sizes
-from geometry.engine.presets import Preset, reference_snapshot_steps, run_recipe
+from geometry.engine.presets import Recipe, reference_snapshot_steps, run_recipe
 from geometry.options import OPTION_NAMES, RunOptions, weights_problem
 from geometry.paths.motion import MOTION_STARTS, BoundPath, DissolvePath, flow_store
 from geometry.paths.render import render_result
@@ -121,7 +123,7 @@ class EnergyEstimate:
         return self.value - other.value, (diff.std(unbiased=True) / len(diff) ** 0.5).item()
 
 
-def _problem_settings(kind: str, fixed: torch.Tensor, family: DistanceFamily, recipe: Preset, seed: int,
+def _problem_settings(kind: str, fixed: torch.Tensor, family: DistanceFamily, recipe: Recipe, seed: int,
                       energy: str, extra: dict) -> dict:
     return {"kind": kind, "distance": family.name, "preset": recipe.name, "recipe": recipe.to_dict(),
             "seed": seed, "energy": energy, "size": list(fixed.shape[-2:]), **extra}
@@ -131,6 +133,8 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
          extra: dict, options: RunOptions, start: Any, callback, cancel, checkpoint, snapshot_steps) -> Result:
     device = resolve_device(options.device, options.distance if not isinstance(options.distance, str) else None)
     family = DistanceFamily(options.distance, device)
+    if options.refine != "none":  # before the start's flow search and any network: a run that cannot refine
+        family.check_size(tuple(fixed.shape[-2:]))
     recipe = run_recipe(options.preset, kind, tuple(fixed.shape[-2:]), steps=options.steps,
                         draws_per_step=options.draws_per_step, init=options.init)
     motion = _motion_applies(kind, fixed, options, recipe, start)
@@ -194,7 +198,7 @@ def refine_applies(refine: str, taken: str) -> str:
 
 
 def _unrefined(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
-               family: DistanceFamily, recipe: Preset, options: RunOptions, start: torch.Tensor | None, extra: dict,
+               family: DistanceFamily, recipe: Recipe, options: RunOptions, start: torch.Tensor | None, extra: dict,
                path: Any, times: torch.Tensor | None, seconds: float) -> Result:
     """The result of a run with refine "none": its start (without one, the dissolve at equal times)."""
     if start is None:
@@ -212,7 +216,7 @@ def _unrefined(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.T
     return Result(images.clamp(0, 1), record, fixed, path, times)
 
 
-def _motion_applies(kind: str, fixed: torch.Tensor, options: RunOptions, recipe: Preset, start: Any) -> str:
+def _motion_applies(kind: str, fixed: torch.Tensor, options: RunOptions, recipe: Recipe, start: Any) -> str:
     """The run's motion start name, or "none" where it has none: start images or an init name given, a
     barycenter of other than two images, a recipe that starts from noise (the authors')."""
     if start is not None or options.init is not None or recipe.init == "noise":
@@ -223,7 +227,7 @@ def _motion_applies(kind: str, fixed: torch.Tensor, options: RunOptions, recipe:
 
 
 def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
-                  options: RunOptions, family: DistanceFamily, recipe: Preset, device: torch.device,
+                  options: RunOptions, family: DistanceFamily, recipe: Recipe, device: torch.device,
                   cancel: threading.Event | None, checkpoint: Any, decision: dict
                   ) -> tuple[torch.Tensor, BoundPath, torch.Tensor] | None:
     """(the free images, the path, their times) of the motion start (`geometry.paths.motion`): a geodesic's frames at
@@ -241,7 +245,7 @@ def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torc
         if kind == "barycenter":
             times = torch.tensor([float(weights[1])], dtype=torch.float64)
             return path(times), path, times
-        if refine == "none" and decision["taken"] != "texture":
+        if refine == "none" and decision["taken"] not in ("texture", "change"):
             decision["spacing"] = "equal times"
             times = torch.linspace(0, 1, free_count + 2, dtype=torch.float64)[1:-1]
         else:
@@ -259,7 +263,7 @@ def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torc
         raise
 
 
-def _motion_evaluations(kind: str, free_count: int, recipe: Preset, fixed: torch.Tensor) -> float:
+def _motion_evaluations(kind: str, free_count: int, recipe: Recipe, fixed: torch.Tensor) -> float:
     """Network evaluations of the motion start (its even spacing), in full-size equivalents."""
     if kind == "barycenter":
         return 0.0
@@ -267,7 +271,7 @@ def _motion_evaluations(kind: str, free_count: int, recipe: Preset, fixed: torch
     return even_times_evaluations(free_count) * first_size[0] * first_size[1] / (size[0] * size[1])
 
 
-def _first_stage_size(recipe: Preset, fixed: torch.Tensor) -> tuple[int, int]:
+def _first_stage_size(recipe: Recipe, fixed: torch.Tensor) -> tuple[int, int]:
     """The image size of the recipe's first stage at the run's output size: where a path's spacing is measured."""
     size = tuple(fixed.shape[-2:])
     return stage_sizes(effective_stages(recipe.stages, size), size)[0]
@@ -285,22 +289,23 @@ def _cancelled_before_start(kind: str, fixed: torch.Tensor, free_count: int, wei
     return Result(images.clamp(0, 1), record, fixed)
 
 
-def _options_and_start(options: RunOptions | None, init: Any, settings: dict) -> tuple[RunOptions, Any]:
-    """The run's options (`options` with the keyword `settings` applied) and its start images: `init` is a
-    name (an option) or the start images."""
-    if isinstance(init, str):
-        settings = {**settings, "init": init}
-    return RunOptions.build(options, **settings), None if isinstance(init, str) else init
+def _run_options(options: RunOptions | None, settings: dict) -> RunOptions:
+    """The run's options: `options` with the keyword `settings` applied."""
+    init = settings.get("init")
+    if init is not None and not isinstance(init, str):
+        raise InputError("init names a start method (noise, mean or even): pass start images as start_images=",
+                         field="init")
+    return RunOptions.build(options, **settings)
 
 
-def _start_images(init: Any, free_count: int, size: tuple[int, int], path: bool) -> torch.Tensor:
+def _start_images(given: Any, free_count: int, size: tuple[int, int], path: bool) -> torch.Tensor:
     """The caller's start images for the free images: `free_count` images, or for a path all its frames
     (endpoints included, which are dropped); brought to the run's size."""
-    start = prepare_images(init, size)
+    start = prepare_images(given, size)
     if path and start.shape[0] == free_count + 2:
         start = start[1:-1]
     if start.shape[0] != free_count:
-        raise InputError(f"init has {start.shape[0]} images; this run optimises {free_count} "
+        raise InputError(f"start_images has {start.shape[0]} images; this run optimises {free_count} "
                          f"(pass those, or for a geodesic all {free_count + 2} frames)")
     return start.clamp(CLIP_LOW, CLIP_HIGH).contiguous()
 
@@ -318,7 +323,7 @@ def _normalised_weights(weights: Sequence[float] | torch.Tensor | None, count: i
 def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = None, *,
                options: RunOptions | None = None, callback: Callable[[Progress], Any] | None = None,
                cancel: threading.Event | None = None, checkpoint: str | os.PathLike | None = None,
-               snapshot_steps: Sequence[int] | None = None, init: Any = None, **settings: Any) -> Result:
+               snapshot_steps: Sequence[int] | None = None, start_images: Any = None, **settings: Any) -> Result:
     """The image x minimising sum_i w_i f(d(x, y_i)) over the pixels of x (docs/geometry.md).
 
     Weights are normalised to sum to 1 (uniform when None); any count of images, any non-negative weights.
@@ -333,7 +338,7 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
             override its fields.
         callback: called with a `Progress` after every step; cancel: set it to stop at the next step.
         checkpoint: a file to resume from and save to; snapshot_steps: the steps whose images `Progress` carries.
-        init: a start method's name ("noise", "mean") or the start image.
+        start_images: the start image (None: the start that `init`, the motion or the preset gives).
 
     Returns:
         A `Result`: ``images`` (1, 3, H, W), ``record`` (a `RunRecord`: energies, steps, the start taken and why).
@@ -345,7 +350,7 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
         >>> result.images.shape
         torch.Size([1, 3, 32, 32])
     """
-    options, start = _options_and_start(options, init, settings)
+    options, start = _run_options(options, settings), start_images
     targets = prepare_images(images, options.size)
     w = _normalised_weights(weights, targets.shape[0])
     return _run("barycenter", targets, 1, torch.arange(targets.shape[0] + 1),
@@ -369,6 +374,10 @@ def pairwise_average(a: Any, b: Any, **kwargs: Any) -> Result:
         >>> pairwise_average("cat.png", "dog.png", size=64).images.shape
         torch.Size([1, 3, 64, 64])
     """
+    for name, image in (("a", a), ("b", b)):
+        if getattr(image, "ndim", 3) == 4 and image.shape[0] != 1:
+            raise InputError(f"pairwise_average takes two single images, and {name} is a batch of {image.shape[0]}: "
+                             f"pass one image ({name}[k:k + 1]), or a list of images to barycenter")
     return barycenter([a, b], (0.5, 0.5), **kwargs)
 
 
@@ -422,7 +431,7 @@ def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, si
 def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = None,
              callback: Callable[[Progress], Any] | None = None, cancel: threading.Event | None = None,
              checkpoint: str | os.PathLike | None = None, snapshot_steps: Sequence[int] | None = None,
-             init: Any = None, **settings: Any) -> Result:
+             start_images: Any = None, **settings: Any) -> Result:
     """A discrete geodesic: frames x_0 = a, x_1..x_{N-1}, x_N = b (`frames` = N + 1 counts both endpoints)
     minimising the path energy sum_i f(d(x_i, x_{i+1})) with the endpoints fixed.
 
@@ -436,7 +445,8 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = N
         a, b: the endpoints (paths, arrays or (1, 3, H, W) tensors in [0, 1]).
         frames: the path's frames, both endpoints included (>= 3).
         options, callback, cancel, checkpoint, snapshot_steps, settings: as for `barycenter`.
-        init: a start method's name, or start frames (the in-between ones, or all of them).
+        start_images: start frames (the in-between ones, or all of them; None: the start that `init`, the motion
+            or the preset gives).
 
     Returns:
         A `Result`: ``images`` (frames, 3, H, W) from a to b; ``record`` names the start taken and why.
@@ -448,7 +458,7 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = N
     """
     if int(frames) < 3:
         raise InputError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")
-    options, start = _options_and_start(options, init, settings)
+    options, start = _run_options(options, settings), start_images
     ends = prepare_images([a, b], options.size)
     if ends.shape[0] != 2:
         raise InputError(f"geodesic needs exactly two endpoint images, got {ends.shape[0]}")

@@ -22,7 +22,7 @@ from elpips.errors import InputError
 from geometry.engine.distance_names import distance_name, is_distance_object
 from geometry.engine.seeds import MAX_SEED
 
-#: The initialisations a run can be asked for by name (start images are passed as ``init=`` to the engine).
+#: The initialisations a run can be asked for by name (start images are passed as ``start_images=`` to the engine).
 INIT_NAMES = ("noise", "mean", "even")
 #: The precisions of the network's forward pass (``bfloat16``: CUDA autocast).
 DTYPES = ("float32", "bfloat16")
@@ -37,13 +37,16 @@ class RunOptions:
     """The settings shared by every kind of run (see `geometry.api` for what each does).
 
     distance: a name ("elpips_vgg", "lpips_vgg", "vgg", "alex", "l2") or a distance object (`elpips.Metric`).
-    preset: "fast" | "reference" | a `geometry.engine.presets.Preset`.   steps: total steps (None: the preset's).
+    preset: "fast" | "reference" | a `geometry.engine.presets.Preset` | a `Recipe` (run as it is).
+    steps: total steps (None: the preset's).
     seed: 0 to 2**63 - 1.   size: the short side, or (H, W); None: the first input's size.
     device: None/"auto", "cpu", "cuda", "cuda:N" or a torch.device.   dtype: None, "float32" or "bfloat16".
     energy: "squared" or "linear".   init: None (the preset's), "noise", "mean" or "even".
     motion: the start of a geodesic or two-image average (`geometry.paths.motion`): "auto" (default: "texture" where
-    the endpoints' spectra differ by a turn or a scaling, else "warp"), "warp" (the warp path with the engine's
-    own flow), "dis" (with OpenCV's DIS flow), "texture" (the texture path) or "none" (the cross-dissolve).
+    the endpoints' spectra differ by a turn or a scaling, else "warp" where the flow explains the pair, else
+    "change" for two stationary textures, else the dissolve), "warp" (the warp path with the engine's own flow),
+    "dis" (with OpenCV's DIS flow), "texture" (the texture path), "change" (one texture synthesised between two,
+    `geometry.paths.synthesis`) or "none" (the cross-dissolve).
     refine: what follows the start (`REFINE_NAMES`): "auto" (default: nothing after a warp start, whose frames
     the pixel refinement took further from real footage's true frames, benchmarks/results/refine-variants.md;
     the pixel refinement after the dissolve and texture starts), "none" (the start's frames at their own times,
@@ -124,7 +127,7 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
     """
     from geometry.engine.distances import DISTANCE_NAMES  # these tables import torch: not at start-up
     from geometry.engine.energies import ENERGY_FORMS
-    from geometry.engine.presets import PRESETS, Preset
+    from geometry.engine.presets import PRESETS, Preset, Recipe
     from geometry.paths.motion import MOTION_NAMES
 
     problems: list[str] = []
@@ -137,7 +140,7 @@ def option_problems(settings: Mapping[str, Any]) -> list[str]:
 
     if not is_distance_object(settings.get("distance")):
         choice("distance", DISTANCE_NAMES)
-    if not isinstance(settings.get("preset"), Preset):
+    if not isinstance(settings.get("preset"), (Preset, Recipe)):
         choice("preset", tuple(PRESETS))
     if settings.get("dtype") is not None:
         choice("dtype", DTYPES)

@@ -56,7 +56,7 @@ def test_cancel_before_the_first_step_says_cancelling_at_the_next_update(tmp_pat
 
     def run(callback, cancel):
         assert cancel.wait(30)
-        return SimpleNamespace(record=SimpleNamespace(status="cancelled", steps=0))
+        return SimpleNamespace(artefacts=SimpleNamespace(status="cancelled", steps=0))
 
     job = DeviceTask("geodesic", ctx.slot, run, save=lambda result: result)
     views = follow_task(ctx, job, "session", "header")
@@ -593,15 +593,15 @@ def test_one_adapter_streams_every_long_run_tab():
     for a new snapshot, the results come with the outcome and the final picture from it when the tab says so."""
     import gradio as gr
 
-    from app.runs import STARTING, RunView
+    from app.runs import STARTING, TabUpdate
     from app.tasks import Watch
     from app.ui import LiveTab, _energy_frame, stream_to_tab
 
     skip = type(gr.skip())
     watch = Watch(snapshot="frames-at-2", snapshot_step=2, energies=[(1, 2.0), (2, 1.0)])
     watch.latest = SimpleNamespace(step=2, total_steps=4, eta_s=None)
-    views = [RunView("waiting"), RunView("step 2", watch, True), RunView("step 3", watch, False),
-             RunView("done", watch, True, outcome="outcome")]
+    views = [TabUpdate("waiting"), TabUpdate("step 2", watch, True), TabUpdate("step 3", watch, False),
+             TabUpdate("done", watch, True, outcome="outcome")]
     tab = LiveTab(2, 1, preview=lambda images: (f"live {images}", f"diff {images}"),
                   results=lambda done: (f"result of {done}",), final_images=lambda done: f"final of {done}")
     updates = list(stream_to_tab(iter(views), "note", tab))
@@ -730,7 +730,7 @@ def test_a_run_shows_each_phase_in_its_status_and_in_one_bar(tmp_path):
         assert proceed.wait(30)
         callback(Phase("refinement", detail={"taken": "warp", "steps": 0}))
         callback(Phase("render"))
-        return SimpleNamespace(record=SimpleNamespace(status="completed", steps=0, seconds=2.0))
+        return SimpleNamespace(artefacts=SimpleNamespace(status="completed", steps=0, seconds=2.0))
 
     views = follow_task(ctx, DeviceTask("geodesic", ctx.slot, run, save=lambda result: result, eta=clock), "s", "hi")
     searching = next(view for view in views if "Searching" in view.status)

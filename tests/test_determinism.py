@@ -75,13 +75,13 @@ _WORKER = textwrap.dedent('''
     import shutil, sys, torch
     from pathlib import Path
     from geometry.api import geodesic
-    from geometry.engine.presets import Preset, Stage
+    from geometry.engine.presets import Recipe, Stage
 
     torch.set_num_threads(4)  # more threads than cores: the interleaving under which the old code differed
     mode, a, b, folder = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
     # two stages (16 px, then 32 px) so that resumes cross a stage boundary and an upsampling
     # (8 draws a step: several at one scale level, whose shared pixels the old backward added in racing order)
-    preset = Preset("two-stage", init="mean", stages=(Stage(2, 2, 0.01, "cosine", 8), Stage(1, 2, 0.003, "cosine", 8)))
+    preset = Recipe("two-stage", init="mean", stages=(Stage(2, 2, 0.01, "cosine", 8), Stage(1, 2, 0.003, "cosine", 8)))
 
     def run(checkpoint, callback=None):
         return geodesic(a, b, frames=3, size=32, preset=preset, seed=3, device="cpu", checkpoint=checkpoint,

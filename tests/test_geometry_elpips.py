@@ -5,12 +5,12 @@ import pytest
 import torch
 
 import elpips
-from geometry import Preset, Stage, barycenter, estimate_energy, geodesic
+from geometry import Recipe, Stage, barycenter, estimate_energy, geodesic
 from geometry.engine.distances import DistanceFamily
 from geometry.engine.inputs import resize
 
 SIZE = 32  # E-LPIPS with 4 scale levels (the engine picks the metric variant that fits)
-SHORT = Preset("short", init="noise", stages=(Stage(1, 30, 0.1, "cosine", 1),))
+SHORT = Recipe("short", init="noise", stages=(Stage(1, 30, 0.1, "cosine", 1),))
 
 
 def distance(metric, a, b, samples=24):
@@ -70,7 +70,7 @@ def test_fast_preset_improves_on_the_pixel_mean(metric_elpips, small):
 def test_geodesic_keeps_endpoints_and_evens_out_consecutive_distances(metric_elpips, small):
     cat, dog = small
     # the fast path recipe's learning rate, shortened (at lr 0.01 with one draw, 20 steps RAISE the energy)
-    preset = Preset("short", init="mean", stages=(Stage(1, 20, 0.003, "cosine", 2),))
+    preset = Recipe("short", init="mean", stages=(Stage(1, 20, 0.003, "cosine", 2),))
     res = geodesic(cat, dog, frames=4, distance=metric_elpips, preset=preset, seed=0)
     assert res.images.shape == (4, 3, SIZE, SIZE)
     assert torch.equal(res.images[0], cat[0]) and torch.equal(res.images[-1], dog[0])
@@ -106,7 +106,7 @@ def test_refinement_keeps_a_motion_start_moving_and_a_dissolve_start_ghosted(met
     a, b = truth[:1], truth[-1:]
     dissolve_mid = (a + b) / 2
     options = dict(frames=5, distance=metric_elpips, steps=20, seed=0, snapshot_steps=[])
-    moved = geodesic(a, b, init=truth, **options)
+    moved = geodesic(a, b, start_images=truth, **options)
     faded = geodesic(a, b, motion="none", **options)
     assert ghost_fraction(moved.images[2:3], truth[2:3], dissolve_mid).fraction < 0.2
     assert ghost_fraction(faded.images[2:3], truth[2:3], dissolve_mid).fraction > 0.8

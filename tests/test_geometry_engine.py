@@ -14,11 +14,11 @@ import pytest
 import torch
 
 import geometry
-from geometry import Preset, Stage, barycenter, estimate_energy, geodesic, pairwise_average, perturbed_barycenter
+from geometry import Recipe, Stage, barycenter, estimate_energy, geodesic, pairwise_average, perturbed_barycenter
 from geometry.engine.inputs import prepare_images
 
 # A plain one-stage Adam recipe; with a deterministic distance it converges to float precision.
-EXACT = Preset("exact", init="noise", stages=(Stage(1, 300, 0.1, "cosine", 1),))
+EXACT = Recipe("exact", init="noise", stages=(Stage(1, 300, 0.1, "cosine", 1),))
 
 
 def random_images(count: int, size: int = 16, seed: int = 0) -> torch.Tensor:
@@ -72,7 +72,7 @@ def test_l2_geodesic_is_cross_dissolve(energy, tolerance):
 
 def test_the_engine_optimises_when_the_caller_has_gradients_disabled():
     a, b = random_images(2, seed=2).split(1)
-    short = Preset("short", init="noise", stages=(Stage(1, 20, 0.1, "cosine", 1),))
+    short = Recipe("short", init="noise", stages=(Stage(1, 20, 0.1, "cosine", 1),))
     free = geodesic(a, b, frames=4, distance="l2", preset=short)
     with torch.no_grad():
         disabled = geodesic(a, b, frames=4, distance="l2", preset=short)
@@ -175,9 +175,9 @@ def test_perturbed_copies_are_reproducible_and_shift_by_at_most_two_pixels():
 
 # --- checkpoints ----------------------------------------------------------------------------------------------
 
-TWO_STAGES = Preset("two-stage", init="noise",
+TWO_STAGES = Recipe("two-stage", init="noise",
                     stages=(Stage(2, 10, 0.05, "cosine", 2), Stage(1, 10, 0.02, "cosine", 2)))
-THREE_STAGES = Preset("three-stage", init="mean",
+THREE_STAGES = Recipe("three-stage", init="mean",
                       stages=(Stage(4, 6, 0.05, "cosine", 2), Stage(2, 6, 0.03, "cosine", 2),
                               Stage(1, 6, 0.02, "cosine", 1)))
 
@@ -221,7 +221,7 @@ def test_coarse_stages_keep_the_start_images_detail():
     even on a zero gradient) barely change it; what reaches full size must then be the cross-dissolve itself,
     fine detail included, not an upsampled thumbnail (which differs by about 0.2 on random pixels)."""
     a, b = random_images(2, size=64, seed=9)
-    gentle = Preset("gentle", init="mean", stages=(Stage(4, 6, 1e-4, "cosine", 1), Stage(2, 6, 1e-4, "cosine", 1),
+    gentle = Recipe("gentle", init="mean", stages=(Stage(4, 6, 1e-4, "cosine", 1), Stage(2, 6, 1e-4, "cosine", 1),
                                                    Stage(1, 1, 1e-4, "cosine", 1)))
     res = geodesic(a, b, frames=5, distance="l2", preset=gentle, device="cpu", snapshot_steps=[], motion="none")
     t = torch.linspace(0, 1, 5).view(-1, 1, 1, 1)
@@ -232,15 +232,15 @@ def test_given_start_images_are_where_the_run_starts():
     a, b = random_images(2, size=32, seed=10)
     start = random_images(5, size=32, seed=11).clamp(0.01, 0.99)
     snapshots = {}
-    res = geodesic(a, b, frames=5, distance="l2", steps=2, init=start, device="cpu", snapshot_steps=[0],
+    res = geodesic(a, b, frames=5, distance="l2", steps=2, start_images=start, device="cpu", snapshot_steps=[0],
                    callback=lambda p: snapshots.setdefault(p.step, p.snapshot))
     assert torch.allclose(snapshots[0][1:-1], start[1:-1], atol=1e-6)   # all frames given: endpoints dropped
     assert res.record.settings["recipe"]["init"] == "given" and "start_sha256" in res.record.settings
-    avg = pairwise_average(a, b, distance="l2", steps=1, init=start[2:3], device="cpu", snapshot_steps=[0],
+    avg = pairwise_average(a, b, distance="l2", steps=1, start_images=start[2:3], device="cpu", snapshot_steps=[0],
                            callback=lambda p: snapshots.setdefault("avg", p.snapshot))
     assert torch.allclose(snapshots["avg"], start[2:3], atol=1e-6) and avg.images.shape == (1, 3, 32, 32)
-    with pytest.raises(ValueError, match="init has 2 images; this run optimises 3"):
-        geodesic(a, b, frames=5, distance="l2", steps=1, init=start[:2], device="cpu")
+    with pytest.raises(ValueError, match="start_images has 2 images; this run optimises 3"):
+        geodesic(a, b, frames=5, distance="l2", steps=1, start_images=start[:2], device="cpu")
 
 
 def test_corrupt_or_foreign_checkpoint_is_refused(tmp_path):
@@ -296,20 +296,20 @@ def test_sigint_writes_checkpoint_and_resume_matches(tmp_path):
 
 
 def test_a_preset_name_says_what_each_kind_of_run_takes():
-    from geometry.engine.presets import FAST, PRESETS, REFERENCE, Recipe, get_preset
+    from geometry.engine.presets import FAST, PRESETS, REFERENCE, Preset, run_recipe
 
-    assert all(isinstance(recipe, Recipe) for recipe in PRESETS.values())
-    assert PRESETS["fast"].for_run("barycenter", (512, 512)) is FAST and get_preset("fast") is FAST
-    small, large = get_preset("fast", "geodesic", (64, 64)), get_preset("fast", "geodesic", (256, 384))
+    assert all(isinstance(preset, Preset) for preset in PRESETS.values())
+    assert PRESETS["fast"].for_run("barycenter", (512, 512)) is FAST and run_recipe("fast", "barycenter", None) is FAST
+    small, large = run_recipe("fast", "geodesic", (64, 64)), run_recipe("fast", "geodesic", (256, 384))
     assert small.init == "even" and [s.divisor for s in small.stages] == [1]
     assert [(s.divisor, s.steps) for s in large.stages] == [(4, 30), (2, 8), (1, 8)]  # 64 px work, then doublings
-    assert get_preset("reference", "geodesic", (256, 256)) is REFERENCE
+    assert run_recipe("reference", "geodesic", (256, 256)) is REFERENCE
 
 
 def test_progress_reports_the_time_left_from_the_runs_own_step_times():
     seen = []
     stages = (Stage(2, 4, 0.01, "cosine", 1), Stage(1, 4, 0.01, "cosine", 1))
-    preset = Preset("two stages", init="noise", stages=stages)
+    preset = Recipe("two stages", init="noise", stages=stages)
     barycenter([torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)], distance="l2", preset=preset,
                callback=seen.append, snapshot_steps=[])
     left = [p.eta_s for p in seen if p.step > 0]

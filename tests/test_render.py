@@ -112,9 +112,9 @@ def test_a_clip_worked_at_32_px_is_written_at_its_own_96_px_with_its_frames_exac
     assert len(written) == 5 and all(iio.imread(p).shape == (96, 96, 3) for p in written)
     for k, frame in enumerate(frames):                       # the clip's own frames, exactly
         assert np.array_equal(iio.imread(written[2 * k])[..., :3], frame)
-    assert whole.record["output_size"] == [96, 96] and whole.record["working_size"] == [32, 32]
-    assert whole.record["settings"]["output_size"] == [96, 96]
-    assert [pair["settings"]["start"]["taken"] for pair in whole.record["pairs"]] == ["warp", "warp"]
+    assert whole.record_json["output_size"] == [96, 96] and whole.record_json["working_size"] == [32, 32]
+    assert whole.record_json["settings"]["output_size"] == [96, 96]
+    assert [pair["settings"]["start"]["taken"] for pair in whole.record_json["pairs"]] == ["warp", "warp"]
     stopped = run_geodesic(request, options, tmp_path / "resumed", cancel=CancelAfter(180))  # in the second pair's flow
     assert stopped.status == "cancelled"
     run_geodesic(request, options, tmp_path / "resumed", resume=True)

@@ -52,7 +52,7 @@ def _app(tmp_path, prepare, *arguments):
     ctx = app_runs.AppContext(tmp_path / "app", torch.device("cpu"), DeviceSlot("cpu"))
     spec, _ = getattr(app_runs, prepare)(ctx, *arguments)
     views = list(app_runs.stream_run(ctx, spec, "session"))
-    artefacts = views[-1].outcome.record
+    artefacts = views[-1].outcome.artefacts
     assert artefacts.status == "completed" and artefacts.steps == STEPS
     return artefacts
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from events import CancelAfter
 
-from geometry import Preset, Stage, geodesic
+from geometry import Recipe, Stage, geodesic
 from geometry.engine import phases
 from geometry.engine.distances import SquaredL2
 from geometry.paths.spacing import DRAWS, dissolve, even_times
@@ -36,7 +36,7 @@ def test_times_equalise_the_distances_of_a_curved_distance():
 def test_even_init_is_where_a_geodesic_starts_and_counts_its_evaluations():
     a, b = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
     snapshots = {}
-    preset = Preset("even", init="even", stages=(Stage(1, 1, 1e-4, "cosine", 1),))
+    preset = Recipe("even", init="even", stages=(Stage(1, 1, 1e-4, "cosine", 1),))
     res = geodesic(a, b, frames=5, distance=SquaredL2OfSquares(), preset=preset, device="cpu", snapshot_steps=[0],
                    callback=lambda p: snapshots.setdefault(p.step, p.snapshot))
     start = snapshots[0][1:-1, 0, 0, 0].double()
@@ -53,7 +53,7 @@ def test_cancel_stops_the_spacing_at_its_next_draw():
 
 def test_a_geodesic_cancelled_while_its_dissolve_is_spaced_takes_no_step_and_saves_nothing(tmp_path):
     a, b = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
-    preset = Preset("even", init="even", stages=(Stage(1, 5, 1e-4, "cosine", 1),))
+    preset = Recipe("even", init="even", stages=(Stage(1, 5, 1e-4, "cosine", 1),))
     checkpoint = tmp_path / "run.pt"
     result = geodesic(a, b, frames=5, distance=SquaredL2OfSquares(), preset=preset, device="cpu", snapshot_steps=[],
                       motion="none", cancel=CancelAfter(2), checkpoint=checkpoint)

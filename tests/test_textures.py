@@ -123,6 +123,6 @@ def test_texture_path_runs_on_cuda_like_on_the_cpu():
 def test_a_short_refinement_from_the_texture_path_keeps_the_middle_texture():
     a, b, truth = orientation_morph(32)
     start = texture_path(a, b, MIDDLE)
-    refined = geodesic(a, b, frames=3, init=start, steps=20, seed=0, snapshot_steps=[]).images[1:2]
+    refined = geodesic(a, b, frames=3, start_images=start, steps=20, seed=0, snapshot_steps=[]).images[1:2]
     assert not torch.equal(refined, start)   # the engine did change it
     assert spectral_ghost(refined, truth, a, b).fraction < 0.3 < spectral_ghost((a + b) / 2, truth, a, b).fraction

@@ -106,9 +106,10 @@ def bad_cases(pair, tmp_path):
         "input rate of a video": (["--video", junk, "--insert", "1", "--input-fps", "5"], "--input-fps"),
         "unknown format": ([cat, dog, "--formats", "mp4,avi"], "avi"),
         "frames with video": (["--video", junk, "--frames", "4"], "--frames"),
-        "init not a folder": ([cat, dog, "--init", cat], "--init"),
-        "init frame count": ([cat, dog, "--frames", "5", "--init", two_frames], "holds 2 image files"),
-        "init with video": (["--video", junk, "--insert", "1", "--init", two_frames], "--init"),
+        "start frames not a folder": ([cat, dog, "--init", cat], "--start-frames"),  # --init: its former name
+        "start frames count": ([cat, dog, "--frames", "5", "--start-frames", two_frames], "holds 2 image files"),
+        "start frames with video": (["--video", junk, "--insert", "1", "--start-frames", two_frames],
+                                    "--start-frames"),
     }
 
 
@@ -116,7 +117,7 @@ def bad_cases(pair, tmp_path):
                                   "two frames", "unknown distance", "bad size", "to-fps with two images",
                                   "insert and to-fps", "folder without its rate", "input rate of a video",
                                   "unknown format", "frames with video",
-                                  "init not a folder", "init frame count", "init with video"])
+                                  "start frames not a folder", "start frames count", "start frames with video"])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, pair, case):
     argv, needle = bad_cases(pair, tmp_path)[case]
     out = tmp_path / "out"
@@ -127,15 +128,15 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, pair,
     assert not out.exists()
 
 
-def test_init_frames_are_where_the_path_starts(tmp_path, capsys, pair):
-    """--init puts another interpolator's in-betweens in place of the cross-dissolve (here: black frames, which
+def test_start_frames_are_where_the_path_starts(tmp_path, capsys, pair):
+    """--start-frames puts another interpolator's in-betweens in place of the cross-dissolve (here: black frames, which
     two small L2 steps barely move), and the record ties the run to them."""
     start = tmp_path / "start"
     start.mkdir()
     for k in range(3):
         iio.imwrite(start / f"in_between_{k}.png", np.zeros((40, 40, 3), np.uint8))  # resized like the inputs
     common = [*pair, "--distance", "l2", "--size", "32", "--steps", "2", "--frames", "5", "--no-progress"]
-    status, err = run(capsys, *common, "--init", start, "--out", tmp_path / "from_start")
+    status, err = run(capsys, *common, "--start-frames", start, "--out", tmp_path / "from_start")
     assert status == 0, err
     status, err = run(capsys, *common, "--out", tmp_path / "from_dissolve")
     assert status == 0, err

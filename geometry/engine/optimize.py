@@ -43,7 +43,7 @@ from geometry.engine.distances import DistanceFamily
 from geometry.engine.energies import PairEnergy
 from geometry.engine.eta import TimeLeft
 from geometry.engine.inputs import resize
-from geometry.engine.presets import Preset, Stage
+from geometry.engine.presets import Recipe, Stage
 from geometry.engine.schedules import learning_rate
 from geometry.paths.spacing import dissolve, even_times, even_times_evaluations
 
@@ -121,7 +121,7 @@ class Problem:
 
 
 @dataclass
-class RunState:
+class OptimizerState:
     stage: int = 0
     stage_step: int = 0
     step: int = 0
@@ -138,7 +138,7 @@ def stage_sizes(stages: Sequence[Stage], size: tuple[int, int]) -> list[tuple[in
 
 
 def effective_stages(stages: Sequence[Stage], size: tuple[int, int]) -> list[Stage]:
-    """The preset's stages for this output size: coarse stages whose images would be smaller than
+    """The recipe's stages for this output size: coarse stages whose images would be smaller than
     MIN_STAGE_SIZE are dropped and their steps given to the next stage (small outputs run at full size)."""
     kept: list[Stage] = []
     carried = 0
@@ -167,7 +167,7 @@ class CheckpointWriteError(OSError):
     saved_step: int | None = None
 
 
-def save_checkpoint(path: str | os.PathLike, state: RunState, key: str) -> None:
+def save_checkpoint(path: str | os.PathLike, state: OptimizerState, key: str) -> None:
     from elpips.io import atomic_write
 
     payload = {
@@ -185,7 +185,7 @@ def save_checkpoint(path: str | os.PathLike, state: RunState, key: str) -> None:
         raise CheckpointWriteError(error.errno, error.strerror or str(error), os.fspath(path)) from error
 
 
-def load_checkpoint(path: str | os.PathLike, key: str) -> RunState:
+def load_checkpoint(path: str | os.PathLike, key: str) -> OptimizerState:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a damaged file
@@ -200,7 +200,7 @@ def load_checkpoint(path: str | os.PathLike, key: str) -> RunState:
         raise InputError(f"checkpoint {os.fspath(path)!r} belongs to a different run (other inputs or settings): "
                          "resume with the same inputs and settings, or delete it to start afresh")
     try:
-        return RunState(
+        return OptimizerState(
             stage=int(payload["stage"]), stage_step=int(payload["stage_step"]), step=int(payload["step"]),
             free=payload["free"].float(), optimizer=payload["optimizer"], draw_rng=payload["draw_rng"],
             energies=[(int(s), float(e)) for s, e in payload["energies"]],
@@ -280,12 +280,12 @@ class StageCarry:
         return carried.clamp(CLIP_LOW, CLIP_HIGH)
 
 
-class _RunClock:
+class _Clock:
     """The run's seconds (those of earlier processes, when resumed, plus this one's) and its time left, told by
     the one time-left clock (`geometry.engine.eta.TimeLeft`) with each stage's cost (draws x images x pixels) as the
     prior of its step time, so a coarse stage's speed does not mislead the estimate for a fine one."""
 
-    def __init__(self, costs: list[float], stages: Sequence[Stage], state: RunState):
+    def __init__(self, costs: list[float], stages: Sequence[Stage], state: OptimizerState):
         self.started = time.perf_counter()
         self.prior_seconds = state.seconds
         self.time_left = TimeLeft([(s.steps, cost) for s, cost in zip(stages, costs)])
@@ -300,11 +300,11 @@ class _RunClock:
         return elapsed, self.time_left.tick(stage, step, elapsed)
 
 
-class _Run:
+class _Optimization:
     """One call of `optimize`: the stages it runs, where it starts (fresh or from a checkpoint), and the
     checkpoints, snapshots and progress reports along the way."""
 
-    def __init__(self, problem: Problem, family: DistanceFamily, preset: Preset, seed: int, device: torch.device,
+    def __init__(self, problem: Problem, family: DistanceFamily, recipe: Recipe, seed: int, device: torch.device,
                  settings: dict, checkpoint, checkpoint_every: int | None, snapshot_steps,
                  cancel: threading.Event | None = None):
         if checkpoint_every is not None and checkpoint_every < 1:
@@ -312,7 +312,7 @@ class _Run:
         self.problem, self.family, self.device = problem, family, device
         self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
         self.out_size = tuple(problem.fixed.shape[-2:])
-        self.stages = effective_stages(preset.stages, self.out_size)
+        self.stages = effective_stages(recipe.stages, self.out_size)
         self.sizes = stage_sizes(self.stages, self.out_size)
         self.total = sum(s.steps for s in self.stages)
         self.snapshots = set(int(s) for s in (snapshot_steps or ()))
@@ -323,16 +323,16 @@ class _Run:
         self.first_size = self.sizes[0] if self.stages else self.out_size
         self.saved_step = None
         self.cancelled_in_start = False  # cancelled while its start was spaced: no step taken, nothing to save
-        self.state, self.carry = self._start(preset, seed, cancel)
+        self.state, self.carry = self._start(recipe, seed, cancel)
 
-    def _start(self, preset: Preset, seed: int, cancel: threading.Event | None) -> tuple[RunState, StageCarry]:
-        """The state to run from (the checkpoint's, or the preset's start) and the carry between stages; a start
+    def _start(self, recipe: Recipe, seed: int, cancel: threading.Event | None) -> tuple[OptimizerState, StageCarry]:
+        """The state to run from (the checkpoint's, or the recipe's start) and the carry between stages; a start
         cancelled while it was spaced is the plain dissolve (`cancelled_in_start`)."""
         problem, first_size = self.problem, self.first_size
         resuming = self.checkpoint is not None and os.path.exists(self.checkpoint)
-        carries_start = preset.init != "noise" and len(self.stages) >= 2  # StageCarry needs the full-size start
+        carries_start = recipe.init != "noise" and len(self.stages) >= 2  # StageCarry needs the full-size start
         times = None
-        if preset.init == "even" and problem.kind == "geodesic" and (carries_start or not resuming):
+        if recipe.init == "even" and problem.kind == "geodesic" and (carries_start or not resuming):
             # forward passes only; on resume recomputed (the same) for StageCarry's start, else not needed
             times = even_times(problem.fixed[0:1], problem.fixed[1:2], problem.free_count,
                                self.family.at_size(first_size), seeds.generator(seeds.spacing_seed(seed)),
@@ -343,13 +343,13 @@ class _Run:
             self.draw_gen.set_state(state.draw_rng)
             self.saved_step = state.step
         else:
-            start = problem.initial(preset.init, resize(problem.fixed, first_size),
+            start = problem.initial(recipe.init, resize(problem.fixed, first_size),
                                     seeds.generator(seeds.start_seed(seed)), times)
-            state = RunState(free=start)
+            state = OptimizerState(free=start)
             if times is not None and not self.cancelled_in_start:
                 state.evaluations += even_times_evaluations(problem.free_count) * (
                     first_size[0] * first_size[1]) / (self.out_size[0] * self.out_size[1])
-        carry = StageCarry(problem.initial(preset.init, problem.fixed, seeds.generator(seeds.start_seed(seed)), times)
+        carry = StageCarry(problem.initial(recipe.init, problem.fixed, seeds.generator(seeds.start_seed(seed)), times)
                            if carries_start else None)
         return state, carry
 
@@ -373,7 +373,7 @@ class _Run:
                                                 bool(every and self.state.step % every == 0))
 
 
-def _run_stage(run: _Run, clock: _RunClock, signals: _SignalCatcher, autocast, callback, cancel) -> str:
+def _run_stage(run: _Optimization, clock: _Clock, signals: _SignalCatcher, autocast, callback, cancel) -> str:
     """The updates of the state's current stage from its current step; "cancelled" or "completed"."""
     state, problem = run.state, run.problem
     stage, size = run.stages[state.stage], run.sizes[state.stage]
@@ -422,18 +422,19 @@ def _run_stage(run: _Run, clock: _RunClock, signals: _SignalCatcher, autocast, c
     return status
 
 
-def optimize(problem: Problem, family: DistanceFamily, preset: Preset, *, seed: int, device: torch.device,
+def optimize(problem: Problem, family: DistanceFamily, recipe: Recipe, *, seed: int, device: torch.device,
              settings: dict, callback: Callable[[Progress], Any] | None = None,
              cancel: threading.Event | None = None, checkpoint: str | os.PathLike | None = None,
              checkpoint_every: int | None = None, snapshot_steps: Sequence[int] | None = None,
-             dtype: str | None = None) -> tuple[torch.Tensor, RunState, str]:
-    """Run `preset` on `problem`. Returns (output images on CPU, final state, status)."""
+             dtype: str | None = None) -> tuple[torch.Tensor, OptimizerState, str]:
+    """Run `recipe` on `problem`. Returns (output images on CPU, final state, status)."""
     autocast = _autocast(device, dtype)
-    run = _Run(problem, family, preset, seed, device, settings, checkpoint, checkpoint_every, snapshot_steps, cancel)
+    run = _Optimization(problem, family, recipe, seed, device, settings, checkpoint, checkpoint_every,
+                        snapshot_steps, cancel)
     state = run.state
     if run.cancelled_in_start:  # no step taken and no spaced start to resume from: nothing saved
         return run.output(state.free), state, "cancelled"
-    clock = _RunClock(run.costs, run.stages, state)
+    clock = _Clock(run.costs, run.stages, state)
     status = "completed"
     if callback is not None and state.step == 0 and 0 in run.snapshots:
         callback(Progress(0, run.total, math.nan, 0.0, None, run.output(state.free), 0, run.first_size))

@@ -1,7 +1,8 @@
-"""Named optimisation recipes.
+"""Named optimisation presets and the recipes they stand for.
 
-A preset name (``PRESETS``) stands for a `Recipe`: the `Preset` an average runs and the one a path of a
-given frame size runs (`Recipe.for_run`), the one place that says what a name means. A `Preset` says how
+A preset name (``PRESETS``, the ``preset`` option) stands for a `Preset`: the `Recipe` an average runs and the
+one a path of a given frame size runs (`Preset.for_run`), the one place that says what a name means; `run_recipe`
+is the one function that says which recipe a run takes. A `Recipe` says how
 to start and how to optimise: a sequence of stages, each at an image size (the output size divided by
 `divisor`) with its step count, Adam learning rate, schedule and number of random draws per step. A step
 at half the size costs about a quarter as much, so presets spend their many steps small. Between stages
@@ -46,7 +47,7 @@ class Stage:
 
 
 @dataclass(frozen=True)
-class Preset:
+class Recipe:
     name: str
     init: str                  # "noise" (the reference's), "mean" (pixel mean / cross-dissolve), "even" (the
                                # dissolve spaced evenly, geometry.paths.spacing) or "given"
@@ -56,7 +57,7 @@ class Preset:
     def steps(self) -> int:
         return sum(stage.steps for stage in self.stages)
 
-    def with_steps(self, steps: int) -> "Preset":
+    def with_steps(self, steps: int) -> "Recipe":
         """The same recipe with `steps` in total, shared among the stages in the preset's proportions."""
         if steps < 1:
             raise InputError(f"steps must be >= 1, got {steps}")
@@ -66,10 +67,10 @@ class Preset:
         counts[-1] += steps - sum(counts)  # rounding goes to the finest stage
         return replace(self, stages=tuple(replace(s, steps=c) for s, c in zip(self.stages, counts)))
 
-    def with_draws(self, draws: int) -> "Preset":
+    def with_draws(self, draws: int) -> "Recipe":
         return replace(self, stages=tuple(replace(s, draws=int(draws)) for s in self.stages))
 
-    def with_init(self, init: str) -> "Preset":
+    def with_init(self, init: str) -> "Recipe":
         return replace(self, init=init)
 
     def to_dict(self) -> dict:
@@ -82,9 +83,9 @@ def reference_snapshot_steps(total: int) -> list[int]:
     return [s for s in early if s <= total] + list(range(2000, total + 1, 500))
 
 
-REFERENCE = Preset("reference", init="noise", stages=(Stage(1, 100_000, 0.03, "reference", 1),))
+REFERENCE = Recipe("reference", init="noise", stages=(Stage(1, 100_000, 0.03, "reference", 1),))
 
-FAST = Preset("fast", init="mean", stages=(Stage(1, 100, 0.003, "cosine", 1),))
+FAST = Recipe("fast", init="mean", stages=(Stage(1, 100, 0.003, "cosine", 1),))
 
 #: Short side (px) at which fast paths take most of their steps.
 PATH_WORK_SIDE = 64
@@ -93,7 +94,7 @@ PATH_WORK_STAGE = Stage(1, 60, 0.003, "cosine", 4)
 PATH_WORK_STEPS_BEFORE_REFINING = 30
 PATH_REFINE_STAGE = Stage(1, 8, 0.003, "cosine", 4)
 
-def fast_path(size: tuple[int, int] | None = None) -> Preset:
+def fast_path(size: tuple[int, int] | None = None) -> Recipe:
     """The fast recipe for a path with frames of `size` (H, W), from the evenly spaced cross-dissolve
     (`geometry.paths.spacing`): up to about PATH_WORK_SIDE px, one stage of 60 steps of 4 draws; larger, 30 such
     steps at about PATH_WORK_SIDE px and 8 at each doubling of the size up to the output's
@@ -101,52 +102,42 @@ def fast_path(size: tuple[int, int] | None = None) -> Preset:
     short = min(size) if size else PATH_WORK_SIDE
     divisor = max(1, short // PATH_WORK_SIDE)
     if divisor == 1:
-        return Preset("fast", init="even", stages=(PATH_WORK_STAGE,))
+        return Recipe("fast", init="even", stages=(PATH_WORK_STAGE,))
     stages = [replace(PATH_WORK_STAGE, divisor=divisor, steps=PATH_WORK_STEPS_BEFORE_REFINING)]
     while divisor > 1:
         divisor //= 2
         stages.append(replace(PATH_REFINE_STAGE, divisor=divisor))
-    return Preset("fast", init="even", stages=tuple(stages))
+    return Recipe("fast", init="even", stages=tuple(stages))
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """What a preset name means: the `Preset` of an average (barycenter), and that of a path (geodesic),
+class Preset:
+    """What a preset name means: the `Recipe` of an average (barycenter), and that of a path (geodesic),
     which may depend on the frames' size (H, W)."""
 
     name: str
-    average: Preset
-    path: Callable[[tuple[int, int] | None], Preset]
+    average: Recipe
+    path: Callable[[tuple[int, int] | None], Recipe]
 
-    def for_run(self, kind: str, size: tuple[int, int] | None = None) -> Preset:
-        """The preset a run of `kind` ("barycenter" or "geodesic") at output `size` takes."""
+    def for_run(self, kind: str, size: tuple[int, int] | None = None) -> Recipe:
+        """The recipe a run of `kind` ("barycenter" or "geodesic") at output `size` takes."""
         return self.path(size) if kind == "geodesic" else self.average
 
 
-PRESETS = {recipe.name: recipe for recipe in (
-    Recipe("reference", REFERENCE, lambda size: REFERENCE),
-    Recipe("fast", FAST, fast_path),
+#: The presets by name: what the ``preset`` option names.
+PRESETS = {preset.name: preset for preset in (
+    Preset("reference", REFERENCE, lambda size: REFERENCE),
+    Preset("fast", FAST, fast_path),
 )}
 
 
-def get_preset(preset: str | Preset, kind: str = "barycenter", size: tuple[int, int] | None = None) -> Preset:
-    """The recipe named `preset` for `kind` ("barycenter" or "geodesic") at output `size` (H, W); Preset objects
-    pass through."""
-    if isinstance(preset, Preset):
-        return preset
-    if preset not in PRESETS:
-        raise InputError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)} "
-                         "or a geometry.engine.presets.Preset")
-    return PRESETS[preset].for_run(kind, size)
-
-
-def run_recipe(preset: str | Preset, kind: str, size: tuple[int, int] | None, *, steps: int | None = None,
-               draws_per_step: int | None = None, init: str | None = None) -> Preset:
+def run_recipe(preset: str | Preset | Recipe, kind: str, size: tuple[int, int] | None, *, steps: int | None = None,
+               draws_per_step: int | None = None, init: str | None = None) -> Recipe:
     """The recipe a run takes: the one place that answers "which stages does this run optimise?" (the engine, the
     run service, the memory check and the app's forecast all ask here).
 
     Args:
-        preset: a preset name (``"fast"``, ``"reference"``) or a `Preset`.
+        preset: a preset name (``"fast"``, ``"reference"``), a `Preset`, or a `Recipe` (run as it is).
         kind: ``"barycenter"`` or ``"geodesic"`` (a path's fast recipe depends on its frames' size).
         size: the run's output size (H, W).
         steps: the total number of steps, rescaling the stages (None: the preset's).
@@ -154,13 +145,18 @@ def run_recipe(preset: str | Preset, kind: str, size: tuple[int, int] | None, *,
         init: the start method (None: the preset's).
 
     Returns:
-        The `Preset` to run with.
+        The `Recipe` to run with.
 
     Example:
         >>> run_recipe("fast", "geodesic", (256, 256), steps=40).steps
         40
     """
-    recipe = get_preset(preset, kind, None if size is None else tuple(size))
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise InputError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}, "
+                             "a geometry.engine.presets.Preset or Recipe")
+        preset = PRESETS[preset]
+    recipe = preset if isinstance(preset, Recipe) else preset.for_run(kind, None if size is None else tuple(size))
     if steps is not None:
         recipe = recipe.with_steps(int(steps))
     if draws_per_step is not None:

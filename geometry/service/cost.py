@@ -57,10 +57,9 @@ def refine_pixel_evaluations(working: tuple[int, int], frames: int, preset: Any 
                              steps: int | None = None) -> float:
     """Pixels the pixel refinement evaluates: over the preset's stages, steps x draws x frames x the stage's pixels."""
     from geometry.engine.optimize import effective_stages, stage_sizes
-    from geometry.engine.presets import get_preset
+    from geometry.engine.presets import run_recipe
 
-    recipe = get_preset(preset, "geodesic", working)
-    recipe = recipe.with_steps(steps) if steps is not None else recipe
+    recipe = run_recipe(preset, "geodesic", working, steps=steps)
     stages = effective_stages(recipe.stages, working)
     return float(sum(stage.steps * stage.draws * frames * h * w
                      for stage, (h, w) in zip(stages, stage_sizes(stages, working))))
@@ -69,7 +68,7 @@ def refine_pixel_evaluations(working: tuple[int, int], frames: int, preset: Any 
 def clip_cost(refine: str, working: tuple[int, int], output: tuple[int, int], frames: int, pairs: int,
               workers: int = 1, preset: Any = "fast", steps: int | None = None) -> ClipCost:
     """The expected cost of a clip of `pairs` pairs (see `pair_seconds`), `workers` at a time; `preset`: a name or
-    a `geometry.engine.presets.Preset`."""
+    a `geometry.engine.presets.Preset` or `Recipe`."""
     return ClipCost(refine, pair_seconds(refine, working, output, frames, preset, steps), pairs, workers)
 
 

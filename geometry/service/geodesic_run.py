@@ -1,10 +1,10 @@
 """A geodesic run into an output folder (`geometry.service.runs`): two images, or a clip's consecutive pairs.
 
-A `GeodesicRequest` says what to compute; `GeodesicRun` is such a request read and checked against its output
-folder. It runs whole (:meth:`GeodesicRun.run_all`: what the tool, a job's "geodesic" and the app use), or in
+A `GeodesicRequest` says what to compute; `GeodesicRunner` is such a request read and checked against its output
+folder. It runs whole (:meth:`GeodesicRunner.run_all`: what the tool, a job's "geodesic" and the app use), or in
 parts that may run in different processes or machines on a folder they all reach (a job file's "clip" on Ray):
-:meth:`GeodesicRun.start` once (the scene cuts; the pairs left), :meth:`GeodesicRun.run_pair` for each of them in
-any order and at the same time, then :meth:`GeodesicRun.finish`. The files are the same either way.
+:meth:`GeodesicRunner.start` once (the scene cuts; the pairs left), :meth:`GeodesicRunner.run_pair` for each of them in
+any order and at the same time, then :meth:`GeodesicRunner.finish`. The files are the same either way.
 
 Pairs that are not morphed (a scene cut: at least the cut threshold apart, `geometry.service.clips`; or no in-between
 shown) hold their first frame. Each optimised pair has its own checkpoint (``checkpoint.pt`` for two images,
@@ -59,7 +59,7 @@ class GeodesicRequest:
     what plays it at ``to_fps``. ``fps``: the output's rate (None: two images 10, a clip what keeps its timing).
     ``cut_threshold``: a clip's scene-cut distance (None: the distance's default). ``formats``, ``gif``: the
     movies (`geometry.service.video.write_movies`); ``montage``: also input, cross-dissolve and geodesic side by side.
-    ``init``: a folder of start frames (two images). ``snapshot_steps``: steps at which the engine hands the
+    ``start_frames``: a folder of start frames (two images). ``snapshot_steps``: steps at which the engine hands the
     callback the current frames (two images). ``output_size``: the size of the frames written (a short side or
     (H, W); None: the first input's own size): the engine works at the options' size and the frames are rendered
     at this one (`geometry.api.Result.render`)."""
@@ -75,7 +75,7 @@ class GeodesicRequest:
     formats: tuple[str, ...] = ("mp4", "gif", "sheet")
     montage: bool = False
     gif: str = "forward"
-    init: Path | None = None
+    start_frames: Path | None = None
     snapshot_steps: tuple[int, ...] = ()
     output_size: int | tuple[int, int] | None = None
 
@@ -109,7 +109,7 @@ class FrameSource:
 
 
 @dataclass
-class GeodesicRun:
+class GeodesicRunner:
     """A request read and checked against its output folder; the distances and cuts once measured."""
 
     request: GeodesicRequest
@@ -120,7 +120,7 @@ class GeodesicRun:
     settings: dict
     threshold: float | None
     checkpoints: list[Path]
-    start_frames: list | None
+    start_images: list | None        # the start frames read (two images), or None
     folder: RunFolder
     report: Callable[[str], None]
     distances: list[float] = field(default_factory=list)
@@ -144,7 +144,7 @@ class GeodesicRun:
     def open(cls, request: GeodesicRequest, options: RunOptions, out: str | Path, *, resume: bool,
              max_memory: int | None = None, wording: MemoryWording = COMMAND_LINE,
              report: Callable[[str], None] | None = None, source: FrameSource | None = None,
-             overwrite: bool = False) -> GeodesicRun:
+             overwrite: bool = False) -> GeodesicRunner:
         """Read (unless ``source`` is given) and check the inputs, the memory and the output folder (``overwrite``:
         a finished run there may be replaced); nothing is written yet."""
         import elpips
@@ -153,7 +153,8 @@ class GeodesicRun:
 
         source = source if source is not None else read_source(request)
         plan = source.plan
-        start_files = _start_frame_files(request.init, plan.grid + 1) if request.init is not None else []
+        start_files = (_start_frame_files(request.start_frames, plan.grid + 1) if request.start_frames is not None
+                       else [])
         threshold = clips.cut_threshold(_name(options), request.cut_threshold) if source.is_clip else None
         size = target_size(_shape(source.items[0]), options.size)
         output_size = target_size(_shape(source.items[0]), request.output_size)
@@ -171,16 +172,16 @@ class GeodesicRun:
         out, pairs = Path(out), len(source.items) - 1
         checkpoints = [checkpoint_file(out, None if pairs == 1 else i) for i in range(pairs)]
         check_memory("geodesic", options, plan.grid + 1, plan.grid - 1, size, limit=max_memory,
-                     describe="this geodesic" if pairs == 1 else "each pair", wording=wording)
+                     describe="this geodesic" if pairs == 1 else "each pair", wording=wording, clip=source.is_clip)
         check_render(plan.grid + 1, output_size, limit=max_memory, wording=wording)
         check_no_foreign_outputs(out, "frames/frame_*.png")  # the frames it writes, and removes when stale
         folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size), overwrite)
-        start = [elpips.load_image(path) for path in start_files] or None
-        return cls(request, source, options, size, output_size, settings, threshold, checkpoints, start, folder,
-                   report or (lambda line: None))
+        start_images = [elpips.load_image(path) for path in start_files] or None
+        return cls(request, source, options, size, output_size, settings, threshold, checkpoints, start_images,
+                   folder, report or (lambda line: None))
 
     @classmethod
-    def reopen(cls, request: GeodesicRequest, options: RunOptions, out: str | Path) -> GeodesicRun:
+    def reopen(cls, request: GeodesicRequest, options: RunOptions, out: str | Path) -> GeodesicRunner:
         """The run that :meth:`start` opened in ``out`` (in this process or another), with its cuts. A clip is
         decoded once per process for the inputs run.json names (a worker runs many of its pairs)."""
         out = Path(out)
@@ -335,7 +336,7 @@ class GeodesicRun:
         snapshots = self.request.snapshot_steps if self.pair_count == 1 else ()
         result = geodesic_path(self.source.items[index], self.source.items[index + 1], frames=plan.grid + 1,
                                options=replace(self.options, size=self.size), callback=callback, cancel=cancel,
-                               checkpoint=checkpoint, snapshot_steps=snapshots, init=self.start_frames)
+                               checkpoint=checkpoint, snapshot_steps=snapshots, start_images=self.start_images)
         record = result.record.to_dict()
         if record.get("status") != "cancelled" or self.pair_count == 1:
             phases.report("render")
@@ -391,15 +392,15 @@ class GeodesicRun:
             held, dissolve = clips.montage_columns(plan, lambda i: _working_frame(source.items[i], size))
             written.append(video.write_montage(out / MONTAGE_NAME, [held, dissolve, frames],
                                                ["input", "dissolve", "geodesic"], fps=source.fps))
-        record = self._record(records, "mp4" in request.formats)
-        write_json(out / RECORD_NAME, record)
+        record_json = self._record_json(records, "mp4" in request.formats)
+        write_json(out / RECORD_NAME, record_json)
         if source.audio is not None or source.audio_note:
-            self.report(f"audio {record['audio']}")
+            self.report(f"audio {record_json['audio']}")
         names = [str(Path(p).relative_to(out)) for p in written] + [RECORD_NAME]
         optimised = [records[str(i)] for i in self.morphed if str(i) in records]
-        return RunArtefacts(out, names, record, optimised)
+        return RunArtefacts(out, names, record_json, optimised)
 
-    def _record(self, records: dict, mp4: bool) -> dict:
+    def _record_json(self, records: dict, mp4: bool) -> dict:
         """record.json: the settings, output size, timing, cuts and the engine's record of every pair."""
         source, plan, cuts = self.source, self.source.plan, self.cuts
         audio_said = ("copied" if mp4 and source.audio is not None else source.audio_note if source.audio_note else
@@ -442,8 +443,8 @@ def _use_threads(threads: int) -> None:
 
 
 def _run_pair_apart(request: GeodesicRequest, options: RunOptions, out: Path, index: int) -> None:
-    """Pair `index` of the run started in `out`, in a worker process (`GeodesicRun.run_parallel`)."""
-    GeodesicRun.reopen(request, options, out).run_pair(index)
+    """Pair `index` of the run started in `out`, in a worker process (`GeodesicRunner.run_parallel`)."""
+    GeodesicRunner.reopen(request, options, out).run_pair(index)
 
 
 def read_source(request: GeodesicRequest) -> FrameSource:
@@ -479,9 +480,9 @@ def _read_clip(request: GeodesicRequest) -> FrameSource:
     if (request.insert is None) == (request.to_fps is None):
         raise InputError("--video needs one of --insert K (frames between consecutive frames) or --to-fps FPS",
                          field="video")
-    if request.init is not None:
-        raise InputError("--init applies to two images; a clip's pairs start from their cross-dissolves",
-                         field="init")
+    if request.start_frames is not None:
+        raise InputError("--start-frames applies to two images; a clip's pairs start from their cross-dissolves",
+                         field="start_frames")
     clip = clips.read_clip(request.video, request.input_fps)
     count = len(clip.frames)
     plan = (clips.insert_plan(count, clip.fps, request.insert) if request.insert is not None
@@ -500,15 +501,19 @@ def _cached_source(request: GeodesicRequest, digests: tuple[str, ...]) -> FrameS
 
 
 def _start_frame_files(folder: Path, frames: int) -> list[Path]:
-    """The image files of --init in name order: `frames` of them (endpoints included) or the frames - 2 in-betweens."""
+    """The image files of --start-frames in name order: `frames` of them (endpoints included) or the frames - 2
+    in-betweens."""
     if not folder.is_dir():
-        raise InputError(f"--init {folder}: not a folder; give the folder that holds the start frames")
+        raise InputError(f"--start-frames {folder}: not a folder; give the folder that holds the start frames",
+                         field="start_frames", path=folder)
     from geometry.service.clips import IMAGE_SUFFIXES
 
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if len(files) not in (frames, frames - 2):
-        raise InputError(f"--init {folder} holds {len(files)} image files; this geodesic has {frames} frames: give "
-                         f"{frames} (endpoints included) or the {frames - 2} in-betweens, or set --frames to match")
+        raise InputError(f"--start-frames {folder} holds {len(files)} image files; this geodesic has {frames} "
+                         f"frames: give {frames} (endpoints included) or the {frames - 2} in-betweens, or set --frames "
+                         "to match",
+                         field="start_frames", path=folder)
     return files
 
 

@@ -155,7 +155,7 @@ def _average_into(folder: RunFolder, request: AverageRequest, options: RunOption
     except BaseException as error:
         folder.discard_if_empty(error)
         raise
-    record = result.record.to_dict()
+    record = result.record.to_dict()  # an average's record.json is the engine's record
     elpips.save_image(out / AVERAGE_NAME, result.images[:1])
     write_json(out / RECORD_NAME, record)
     _close(folder, record["status"] == "cancelled", [checkpoint])
@@ -174,14 +174,14 @@ def run_geodesic(request: GeodesicRequest, options: RunOptions, out: str | Path,
     ``on_pair(k, n)`` is called before the k-th of the n optimised pairs starts (a progress bar over them). A run
     interrupted, or cancelled, keeps its finished pairs and its checkpoint; ``resume`` continues it; ``overwrite``
     replaces a finished run in ``out`` (refused without it). ``workers``
-    > 1 runs a clip's pairs in that many processes at a time (`GeodesicRun.run_parallel`: the same files; no
+    > 1 runs a clip's pairs in that many processes at a time (`GeodesicRunner.run_parallel`: the same files; no
     ``callback`` nor ``cancel`` there, ``on_pair`` as pairs end)."""
-    from geometry.service.geodesic_run import GeodesicRun
+    from geometry.service.geodesic_run import GeodesicRunner
 
     inputs = [*request.images, *([request.video] if request.video is not None else [])]
     with claim_folder(out, inputs):  # the folder is this run's until it ends (`geometry.service.folder_claim`)
-        run = GeodesicRun.open(request, options, out, resume=resume, max_memory=max_memory, wording=wording,
-                               report=report, overwrite=overwrite)
+        run = GeodesicRunner.open(request, options, out, resume=resume, max_memory=max_memory, wording=wording,
+                                  report=report, overwrite=overwrite)
         if workers > 1 and run.pair_count > 1:
             return run.run_parallel(workers, on_pair)
         return run.run_all(callback, cancel, on_pair)

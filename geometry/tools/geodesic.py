@@ -7,7 +7,7 @@ cross-dissolve (``--motion none``), content that moves more than a pixel or two 
 double exposure, because the E-LPIPS path energy is lower there; the default (``--motion auto``) starts from
 the endpoints warped towards each other by a flow the engine finds itself (``warp``), or, where the two differ
 by a turn or a scaling of their texture, from the texture path (``texture``), and the refinement keeps the
-motion (docs/motion.md, benchmarks/bench_motion.py). ``--init`` starts from given frames instead.
+motion (docs/motion.md, benchmarks/bench_motion.py). ``--start-frames`` starts from given frames instead.
 
 Two images -> N frames (both endpoints included)::
 
@@ -52,9 +52,9 @@ Options: ``--frames`` (default 10), ``--size`` (short side or HxW; inputs of dif
 centre-cropped to the first one's aspect, see `geometry.engine.inputs`), ``--steps``, ``--distance``
 (elpips_vgg, lpips_vgg, vgg, alex, l2), ``--energy`` (squared | linear), ``--preset`` (fast |
 reference), ``--seed``, ``--device``, ``--fps``, ``--gif``, ``--formats``, ``--checkpoint-every``,
-``--no-progress``, ``--init FOLDER`` (start from another interpolator's frames and refine them: the
-engine keeps content where the start frames put it, see docs/motion.md). Bad input prints one line on
-stderr and exits with code 2, writing nothing.
+``--no-progress``, ``--start-frames FOLDER`` (``--init``, its former name: start from another interpolator's
+frames and refine them: the engine keeps content where the start frames put it, see docs/motion.md). Bad input
+prints one line on stderr and exits with code 2, writing nothing.
 """
 
 from __future__ import annotations
@@ -112,10 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="GIF/WebP/APNG playback: forward, or forward then backward (default forward)")
     parser.add_argument("--energy", default="squared", choices=ENERGY_FORMS,
                         help="path energy: sum of d^2 (default) or sum of d")
-    parser.add_argument("--init", type=Path, metavar="FOLDER", dest="init_folder",  # not RunOptions.init, a name
+    parser.add_argument("--start-frames", "--init", type=Path, metavar="FOLDER", dest="start_frames",
                         help="two images: start from the frames in FOLDER (image files in name order: all --frames "
                              "of them, or the in-betweens) instead of the cross-dissolve, e.g. another "
-                             "interpolator's output, which the geodesic then refines")
+                             "interpolator's output, which the geodesic then refines (--init: its former name)")
     parser.add_argument("--output-size", type=parse_size, default=None, metavar="SIZE",
                         help="size of the frames written: short side or HxW (default: the input's own size); the "
                              "motion is found at --size and rendered at this size, the full-size inputs warped")
@@ -147,8 +147,8 @@ def request_of(args: argparse.Namespace) -> GeodesicRequest:
 
     return GeodesicRequest(images=tuple(args.images), video=args.video, input_fps=args.input_fps, insert=args.insert,
                            to_fps=args.to_fps, frames=args.frames, fps=args.fps, cut_threshold=args.cut_threshold,
-                           formats=tuple(args.formats), montage=args.montage, gif=args.gif, init=args.init_folder,
-                            output_size=args.output_size)
+                           formats=tuple(args.formats), montage=args.montage, gif=args.gif,
+                           start_frames=args.start_frames, output_size=args.output_size)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _say_done(artefacts: RunArtefacts, say) -> None:
-    record = artefacts.record
+    record = artefacts.record_json
     stages = [tuple(s) for s in record["optimised_at"]]
     size, working = tuple(record["output_size"]), _hw(tuple(record["working_size"]))
     if any((pair.get("settings") or {}).get("refine") == "pixels" for pair in record["pairs"]):
