@@ -163,7 +163,7 @@ class CostBook:
             return [Branch("", tuple(after + render))]
         if shape.motion in ("warp", "dis"):
             return [Branch("", (flow, *render))]
-        if shape.motion == "texture":
+        if shape.motion in ("texture", "change"):  # the change's synthesis is not in the model
             return [Branch("", tuple(after + render))]
         return [Branch("if the engine's flow explains the pair (the warp start, kept as it is)", (flow, *render)),
                 Branch("if not (the dissolve or a texture start, refined)", tuple([flow, *after, *render]))]

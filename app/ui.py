@@ -466,10 +466,11 @@ AVERAGE_EXAMPLES = (("disc_left", "disc_right", "disc_top"), ("texture_blobs", "
 MOTION_WORDS = {
     "none": "the cross-dissolve (the pixel mean), refined: what moves stays a sharpened double exposure",
     "auto": "texture where the spectra differ by a turn or a scaling, else warp where the flow explains the pair, "
-            "else none",
+            "else change for two textures, else none",
     "warp": "the two images warped towards each other along the engine's own flow, kept as it is (no refinement)",
     "dis": "the same warp along OpenCV's DIS optical flow, kept as it is",
     "texture": "two textures turned and scaled towards each other, then refined",
+    "change": "one texture becoming another (synthesised in between), then refined",
 }
 
 
