@@ -133,6 +133,9 @@ class Metric(nn.Module):
                              "elpips.as_image_batch converts arrays and files")
         if images.shape[0] == 0:
             raise InputError(f"{name} is an empty batch; pass at least one image")
+        if images.is_meta:
+            raise InputError(f"{name} is on the meta device (a shape without pixels): create it with its pixels, "
+                             f"e.g. on the metric's device {str(self.device)!r}")
         height, width = images.shape[-2:]
         if min(height, width) < self.min_image_size:
             hint = ""
@@ -263,7 +266,7 @@ class Metric(nn.Module):
         return self.embedding_distance(embedding, pairs, pairs + n).mean(dim=0)
 
 
-def _checked_device(device: str | torch.device) -> torch.device:
+def checked_device(device: str | torch.device) -> torch.device:
     """``device`` as a torch.device ("auto": CUDA when there is one), or an InputError in one line naming it."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -294,7 +297,7 @@ def load_metric(
     `elpips.weights.WeightsError` in one line naming ``elpips weights fetch`` and ``ELPIPS_WEIGHTS_DIR``."""
     from . import weights
 
-    device = _checked_device(device)
+    device = checked_device(device)
     config = get_config(name)
     if num_scales is not None:
         config = config.with_scales(num_scales)

@@ -376,6 +376,10 @@ def pairwise_average(a: Any, b: Any, **kwargs: Any) -> Result:
         >>> pairwise_average("cat.png", "dog.png", size=64).images.shape
         torch.Size([1, 3, 64, 64])
     """
+    for name, image in (("a", a), ("b", b)):
+        if getattr(image, "ndim", 3) == 4 and image.shape[0] != 1:
+            raise InputError(f"pairwise_average takes two single images, and {name} is a batch of {image.shape[0]}: "
+                             f"pass one image ({name}[k:k + 1]), or a list of images to barycenter")
     return barycenter([a, b], (0.5, 0.5), **kwargs)
 
 

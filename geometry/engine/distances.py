@@ -188,7 +188,6 @@ def resolve_device(device: str | torch.device | None, distance: Any = None) -> t
         if found is not None:
             return found
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was requested but CUDA is not available; use device='cpu' or 'auto'")
-    return device
+    from elpips.metric import checked_device
+
+    return checked_device(device)  # one line for a name that is no device, or CUDA without a GPU
