@@ -19,12 +19,13 @@ replace the fields of `options` when both are given):
   energy: "squared" (sum w d^2, the default, as in the paper; docs/geometry.md) or "linear" (sum w d).
   init: the start method, "noise", "mean", "even" (overrides the preset's; "even": a geodesic starts from the
       cross-dissolve with its frames spaced evenly under the distance, `geometry.paths.spacing`).
-  motion: the start of a geodesic or a two-image barycenter, "auto" (default), "warp", "dis", "texture" or
-      "none" (`geometry.paths.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards each other along
-      a flow (the engine's own, or OpenCV's DIS), or turned and scaled towards each other for textures ("auto"
-      picks), spaced evenly under the distance, then refined; "none" starts from the
-      cross-dissolve, which keeps what moves a sharpened double exposure. An `init`, `start_images`, a
-      recipe that starts from noise (the "reference" preset) or a barycenter of 3+ images takes no motion start.
+  motion: the start of a geodesic or a two-image barycenter, "auto" (default), "warp", "dis", "texture",
+      "change" or "none" (`geometry.paths.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards
+      each other along a flow (the engine's own, or OpenCV's DIS), turned and scaled towards each other for
+      textures, or one texture synthesised between two different ones ("auto" picks), spaced evenly under the
+      distance, then refined; "none" starts from the cross-dissolve, which keeps what moves a sharpened double
+      exposure. An `init`, `start_images`, a recipe that starts from noise (the "reference" preset) or a
+      barycenter of 3+ images takes no motion start.
 Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list);
   cancel: threading.Event — the run stops at the next step, status "cancelled"; checkpoint: the resumable
   run's file; start_images: the free images to refine (for a geodesic its free frames, or all frames with the
@@ -132,6 +133,8 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
          extra: dict, options: RunOptions, start: Any, callback, cancel, checkpoint, snapshot_steps) -> Result:
     device = resolve_device(options.device, options.distance if not isinstance(options.distance, str) else None)
     family = DistanceFamily(options.distance, device)
+    if options.refine != "none":  # before the start's flow search and any network: a run that cannot refine
+        family.check_size(tuple(fixed.shape[-2:]))
     recipe = run_recipe(options.preset, kind, tuple(fixed.shape[-2:]), steps=options.steps,
                         draws_per_step=options.draws_per_step, init=options.init)
     motion = _motion_applies(kind, fixed, options, recipe, start)
@@ -182,12 +185,14 @@ def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, p
 
 #: The starts after which refine="auto" skips the refinement: the warp path's, whose middle frames the pixel
 #: refinement (and every variant tried) took further from real footage's true frames on PSNR
-#: (benchmarks/results/refine-variants.md).
-UNREFINED_STARTS = ("warp", "dis")
+#: (benchmarks/results/refine-variants.md); and the texture change's, whose middle frame the refinement took back
+#: towards the superposition (brick->gravel at 64 px: score 0.41 -> 0.50, 120 CPU s more;
+#: benchmarks/results/bench_texture_morphs.txt).
+UNREFINED_STARTS = ("warp", "dis", "change")
 
 
 def refine_applies(refine: str, taken: str) -> str:
-    """What follows a start `taken` ("warp", "dis", "texture", "dissolve", "given", or an init name) under the
+    """What follows a start `taken` ("warp", "dis", "texture", "change", "dissolve", "given", or an init name) under the
     option `refine`: "none" or "pixels"."""
     if refine == "auto":
         return "none" if taken in UNREFINED_STARTS else "pixels"
@@ -242,7 +247,7 @@ def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torc
         if kind == "barycenter":
             times = torch.tensor([float(weights[1])], dtype=torch.float64)
             return path(times), path, times
-        if refine == "none" and decision["taken"] != "texture":
+        if refine == "none" and decision["taken"] not in ("texture", "change"):
             decision["spacing"] = "equal times"
             times = torch.linspace(0, 1, free_count + 2, dtype=torch.float64)[1:-1]
         else:
@@ -371,6 +376,10 @@ def pairwise_average(a: Any, b: Any, **kwargs: Any) -> Result:
         >>> pairwise_average("cat.png", "dog.png", size=64).images.shape
         torch.Size([1, 3, 64, 64])
     """
+    for name, image in (("a", a), ("b", b)):
+        if getattr(image, "ndim", 3) == 4 and image.shape[0] != 1:
+            raise InputError(f"pairwise_average takes two single images, and {name} is a batch of {image.shape[0]}: "
+                             f"pass one image ({name}[k:k + 1]), or a list of images to barycenter")
     return barycenter([a, b], (0.5, 0.5), **kwargs)
 
 

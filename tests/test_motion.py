@@ -74,7 +74,7 @@ def test_dis_without_opencv_names_the_extra(pan, monkeypatch):
 
 def test_motion_option_is_validated_serialised_and_a_cli_option():
     assert set(MOTION_STARTS) | {"none"} == set(MOTION_NAMES)
-    with pytest.raises(ValueError, match=r"motion = 'sideways': use one of none, auto, warp, dis, texture"):
+    with pytest.raises(ValueError, match=r"motion = 'sideways': use one of none, auto, warp, dis, texture, change"):
         RunOptions(motion="sideways")
     options = RunOptions(motion="dis")
     assert RunOptions.from_dict(options.to_dict()) == options and "motion" in options.result_settings()
