@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from geometry.engine.optimize import effective_stages, stage_sizes
-from geometry.engine.presets import Recipe, Stage, run_recipe
+from geometry.engine.presets import Recipe, Stage, effective_stages, run_recipe, stage_sizes
+from geometry.engine.problems import PROBLEMS
 
 #: Engine steps timed per measurement (the first is dropped as warm-up).
 PROBE_STEPS = 4
@@ -67,7 +67,7 @@ class Plan:
 
 def plan_run(preset: str | Recipe, kind: str, steps: int | None, size: tuple[int, int]) -> Plan:
     """The stages of `preset` for a run of `kind` (rescaled to `steps` in total if given) for outputs of `size`."""
-    recipe = run_recipe(preset, kind, tuple(size), steps=steps or None)
+    recipe = run_recipe(preset, PROBLEMS[kind], tuple(size), steps=steps or None)
     stages = effective_stages(recipe.stages, size)
     return Plan(tuple(stages), tuple(stage_sizes(stages, size)), tuple(size))
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 from geometry.engine.eta import TimeLeft
 from geometry.engine.presets import Recipe, Stage, run_recipe
+from geometry.engine.problems import PROBLEMS
 
 from app.__main__ import parse_args
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
@@ -184,7 +185,7 @@ def test_time_steps_is_the_median_gap_without_the_first_step(monkeypatch):
 def test_plan_lists_the_step_times_it_needs_and_sums_them():
     for kind in ("barycenter", "geodesic"):
         plan = plan_run("fast", kind, 620, (64, 64))
-        stages = run_recipe("fast", kind, None, steps=620).stages
+        stages = run_recipe("fast", PROBLEMS[kind], None, steps=620).stages
         assert plan.total_steps == 620
         # one probe per stage: its image size (64 px / divisor) and draws per step, smallest first
         expected = [((64 // stage.divisor, 64 // stage.divisor), stage.draws) for stage in stages]
@@ -551,18 +552,17 @@ def test_the_time_left_takes_relative_costs_as_priors_as_the_engine_does():
 def test_the_forecast_the_memory_check_and_the_engine_take_one_recipe(kind, monkeypatch):
     # The memory check once asked for a path's recipe without the image size, the forecast with it.
     from geometry.engine import memory
-    from geometry.engine.optimize import effective_stages, stage_sizes
-    from geometry.engine.presets import run_recipe
+    from geometry.engine.presets import effective_stages, run_recipe, stage_sizes
 
     size = (256, 384)
-    recipe = run_recipe("fast", kind, size, steps=120)
+    recipe = run_recipe("fast", PROBLEMS[kind], size, steps=120)
     stages = effective_stages(recipe.stages, size)
     plan = plan_run("fast", kind, 120, size)
     assert plan.stages == tuple(stages) and plan.sizes == tuple(stage_sizes(stages, size))
     asked = []
     monkeypatch.setattr(memory, "run_recipe", lambda *args, **kwargs: asked.append((args, kwargs)) or recipe)
     memory.run_memory(kind, "l2", 3, 1, size, "fast", 120)
-    assert asked == [(("fast", kind, size), {"steps": 120, "draws_per_step": None})]
+    assert asked == [(("fast", PROBLEMS[kind], size), {"steps": 120, "draws_per_step": None})]
 
 
 def test_an_upload_is_measured_as_the_librarys_loader_reads_the_file(tmp_path):

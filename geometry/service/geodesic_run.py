@@ -250,7 +250,7 @@ class GeodesicRunner:
     def report_forecast(self, workers: int) -> None:
         """Report a clip's expected time in the mode its options give and in the other one
         (`geometry.service.cost`), before its pairs start."""
-        from geometry.api import refine_applies
+        from geometry.engine.problems import refine_applies
         from geometry.service import cost
 
         if not self.source.is_clip:
@@ -417,10 +417,10 @@ class GeodesicRunner:
 
     def stage_sizes(self) -> list[tuple[int, int]]:
         """The sizes the preset's stages optimise at, coarse to fine."""
-        from geometry.engine.optimize import effective_stages, stage_sizes
-        from geometry.engine.presets import run_recipe
+        from geometry.engine.presets import effective_stages, run_recipe, stage_sizes
+        from geometry.engine.problems import GeodesicProblem
 
-        recipe = run_recipe(self.options.preset, "geodesic", self.size, steps=self.options.steps,
+        recipe = run_recipe(self.options.preset, GeodesicProblem, self.size, steps=self.options.steps,
                             draws_per_step=self.options.draws_per_step)
         return stage_sizes(effective_stages(recipe.stages, self.size), self.size)
 
