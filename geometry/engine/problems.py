@@ -228,7 +228,7 @@ class Problem:
         settings = {"start": self.start.to_record()}
         if self.start.images is None:
             return recipe, settings
-        self.start.images = self.start.images.clamp(CLIP_LOW, CLIP_HIGH).contiguous()
+        self.start.images = self.start.images.float().clamp(CLIP_LOW, CLIP_HIGH).contiguous()
         return recipe.with_init("given"), {
             **settings, "start_sha256": hashlib.sha256(self.start.images.numpy().tobytes()).hexdigest()}
 
