@@ -6,6 +6,7 @@
     python benchmarks/bench_texture.py --parts paths --path-sizes 128   # 10-frame geodesics: time, evenness
     python benchmarks/bench_texture.py --parts choice --sizes 64 128    # texture or motion? (seconds)
     python benchmarks/bench_texture.py --parts photos --sizes 64 128    # turns and zooms found on photographs
+    python benchmarks/bench_texture.py --parts morphs --sizes 64 128 --run-sizes 64   # photo morphs' middles, sheets
 
 Scenes (benchmarks/texture_scenes.py): one fixed white noise seen through a band-pass whose orientation, centre
 frequency, blob size or anisotropy moves with t; the truth at time t is that texture at the in-between
@@ -249,7 +250,12 @@ def part_photos(args) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="orientation and scale morphs only")
-    parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths", "choice", "photos"])
+    parser.add_argument("--parts", nargs="*", default=["scenes"], choices=["scenes", "paths", "choice", "photos",
+                                                                          "morphs"])
+    parser.add_argument("--run-sizes", type=int, nargs="*", default=[64],
+                        help="sizes at which --parts morphs times whole runs of the texture changes")
+    parser.add_argument("--sheets", default=str(Path(__file__).resolve().parent / "results" / "bench_texture_morphs"),
+                        help="--parts morphs writes its contact sheets to SHEETS_<size>px.png")
     parser.add_argument("--path-sizes", type=int, nargs="*", default=[128])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64])
     parser.add_argument("--scenes", nargs="*", default=None, help="only the scenes of these names")
@@ -274,6 +280,10 @@ def main(argv=None) -> None:
         part_choice(args)
     if "photos" in args.parts:
         part_photos(args)
+    if "morphs" in args.parts:
+        from texture_photo_morphs import part_morphs
+
+        part_morphs(args.sizes, args.run_sizes, Path(args.sheets))
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

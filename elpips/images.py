@@ -82,7 +82,7 @@ def _to_unit_float(x: torch.Tensor, name: str) -> torch.Tensor:
     x = x.float()
     if not torch.isfinite(x).all():
         raise ImageError(f"{name} contains NaN or Inf values; every pixel must be a finite number in [0, 1]")
-    lo, hi = float(x.min()), float(x.max())
+    lo, hi = float(x.detach().min()), float(x.detach().max())  # the range check is no part of the graph
     if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
         hint = " (images in [-1, 1]? map them with (x + 1) / 2)" if lo >= -1 - RANGE_TOLERANCE else ""
         raise ImageError(f"{name} has values in [{lo:.3g}, {hi:.3g}]; float images must lie in [0, 1]{hint}")
@@ -105,6 +105,8 @@ def as_image_batch(x, name: str = "image") -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(arr))
     if x.numel() == 0:
         raise ImageError(f"{name} is empty (shape {tuple(x.shape)}); pass at least one image with pixels")
+    if x.is_meta:
+        raise ImageError(f"{name} is on the meta device (a shape without pixels): create it on 'cpu' or 'cuda'")
     return _to_rgb(_to_unit_float(_to_nchw(x, is_numpy, name), name), name).contiguous()
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .configs import MetricConfig
 from .errors import InputError
-from .networks import ARCHITECTURES, activation_elements
+from .networks import ARCHITECTURES, activation_elements, output_side
 from .transforms import transformed_size
 
 # Peak bytes per activation byte of one evaluation, measured by benchmarks/bench_memory.py and rounded up.
@@ -48,6 +48,17 @@ def network_input(config: MetricConfig, height: int, width: int, scale: int = 1)
     if config.transforms is None:
         return height, width
     return transformed_size(height, scale, config.transforms), transformed_size(width, scale, config.transforms)
+
+
+def smallest_side(config: MetricConfig, num_scales: int | None = None) -> int:
+    """The smallest image side ``config``'s network accepts with its first ``num_scales`` scale levels (None: all),
+    known without loading it (every scale level's network input keeps a feature map of at least 1 px)."""
+    architecture = ARCHITECTURES[config.backbone]
+    scales = range(1, (num_scales or config.transforms.num_scales) + 1) if config.transforms is not None else [1]
+    side = 2
+    while min(output_side(architecture, network_input(config, side, side, scale)[0]) for scale in scales) < 1:
+        side += 1
+    return side
 
 
 def evaluation_bytes(config: MetricConfig, height: int, width: int, grad: bool) -> int:

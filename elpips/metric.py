@@ -19,9 +19,9 @@ from torch import nn
 from .configs import MetricConfig, get_config
 from .errors import InputError
 from .images import RANGE_TOLERANCE
-from .memory import RUNTIME_BYTES, evaluation_bytes, network_input
+from .memory import RUNTIME_BYTES, evaluation_bytes, network_input, smallest_side
 from .networks import ARCHITECTURES, Backbone
-from .transforms import Draws, apply_draws, sample_draws, transformed_size
+from .transforms import Draws, apply_draws, sample_draws
 
 # LPIPS' input scaling layer, applied after mapping [0, 1] to [-1, 1].
 _SHIFT = (-0.030, -0.088, -0.188)
@@ -90,7 +90,7 @@ class Metric(nn.Module):
         self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1))
         self.requires_grad_(False)
         self.eval()
-        self.min_image_size = self._smallest_valid_size()
+        self.min_image_size = smallest_side(self.config)
 
     @property
     def linear(self) -> list[torch.Tensor]:
@@ -120,23 +120,9 @@ class Metric(nn.Module):
         inputs = images * 3 * height * width * self.shift.element_size()
         return per_pass * images * evaluation_bytes(self.config, height, width, grad=False) + inputs + RUNTIME_BYTES
 
-    def _network_sizes(self, size: int, num_scales: int | None = None) -> list[int]:
-        """Input sizes the network sees for an image side of ``size`` pixels, one per scale level (of the
-        first ``num_scales``, default all)."""
-        transforms = self.config.transforms
-        if transforms is None:
-            return [size]
-        return [transformed_size(size, s, transforms) for s in range(1, (num_scales or transforms.num_scales) + 1)]
-
-    def _smallest_valid_size(self, num_scales: int | None = None) -> int:
-        size = 2
-        while min(self.backbone.output_size(n) for n in self._network_sizes(size, num_scales)) < 1:
-            size += 1
-        return size
-
     def min_image_size_with_scales(self, num_scales: int) -> int:
         """The smallest image side this metric's network would accept with ``num_scales`` scale levels."""
-        return self._smallest_valid_size(num_scales)
+        return smallest_side(self.config, num_scales)
 
     # Checks ----------------------------------------------------------------------------------------
 
@@ -147,6 +133,9 @@ class Metric(nn.Module):
                              "elpips.as_image_batch converts arrays and files")
         if images.shape[0] == 0:
             raise InputError(f"{name} is an empty batch; pass at least one image")
+        if images.is_meta:
+            raise InputError(f"{name} is on the meta device (a shape without pixels): create it with its pixels, "
+                             f"e.g. on the metric's device {str(self.device)!r}")
         height, width = images.shape[-2:]
         if min(height, width) < self.min_image_size:
             hint = ""
@@ -277,7 +266,7 @@ class Metric(nn.Module):
         return self.embedding_distance(embedding, pairs, pairs + n).mean(dim=0)
 
 
-def _checked_device(device: str | torch.device) -> torch.device:
+def checked_device(device: str | torch.device) -> torch.device:
     """``device`` as a torch.device ("auto": CUDA when there is one), or an InputError in one line naming it."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -308,7 +297,7 @@ def load_metric(
     `elpips.weights.WeightsError` in one line naming ``elpips weights fetch`` and ``ELPIPS_WEIGHTS_DIR``."""
     from . import weights
 
-    device = _checked_device(device)
+    device = checked_device(device)
     config = get_config(name)
     if num_scales is not None:
         config = config.with_scales(num_scales)

@@ -83,6 +83,14 @@ def activation_elements(architecture: Architecture, height: int, width: int) -> 
     return total
 
 
+def output_side(architecture: Architecture, side: int) -> int:
+    """Side of the stack's last feature map for a square input of ``side`` px (0 when it vanishes on the way)."""
+    for layer in architecture.layers:
+        padding = layer.padding if isinstance(layer, Conv) else 0
+        side = (side + 2 * padding - layer.kernel) // layer.stride + 1 if side + 2 * padding >= layer.kernel else 0
+    return side
+
+
 def _dropout(x: torch.Tensor, keep: float, generator: torch.Generator, groups: int) -> torch.Tensor:
     """Inverted dropout whose mask is shared by all images of a group (one group = one random draw)."""
     grouped = x.unflatten(0, (groups, -1))
@@ -137,15 +145,3 @@ class Backbone(nn.Module):
             if index in self.tap_indices:
                 taps.append(x)
         return taps
-
-    def output_size(self, size: int) -> int:
-        """Spatial size of the last feature map for an input of ``size`` pixels (0 if it vanishes)."""
-        for layer in self.features:
-            if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-                kernel, stride, padding = (_pair0(layer.kernel_size), _pair0(layer.stride), _pair0(layer.padding))
-                size = (size + 2 * padding - kernel) // stride + 1 if size + 2 * padding >= kernel else 0
-        return size
-
-
-def _pair0(value) -> int:
-    return value[0] if isinstance(value, tuple) else value

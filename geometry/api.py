@@ -19,12 +19,13 @@ replace the fields of `options` when both are given):
   energy: "squared" (sum w d^2, the default, as in the paper; docs/geometry.md) or "linear" (sum w d).
   init: the start method, "noise", "mean", "even" (overrides the preset's; "even": a geodesic starts from the
       cross-dissolve with its frames spaced evenly under the distance, `geometry.paths.spacing`).
-  motion: the start of a geodesic or a two-image barycenter, "auto" (default), "warp", "dis", "texture" or
-      "none" (`geometry.paths.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards each other along
-      a flow (the engine's own, or OpenCV's DIS), or turned and scaled towards each other for textures ("auto"
-      picks), spaced evenly under the distance, then refined; "none" starts from the
-      cross-dissolve, which keeps what moves a sharpened double exposure. An `init`, `start_images`, a
-      recipe that starts from noise (the "reference" preset) or a barycenter of 3+ images takes no motion start.
+  motion: the start of a geodesic or a two-image barycenter, "auto" (default), "warp", "dis", "texture",
+      "change" or "none" (`geometry.paths.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards
+      each other along a flow (the engine's own, or OpenCV's DIS), turned and scaled towards each other for
+      textures, or one texture synthesised between two different ones ("auto" picks), spaced evenly under the
+      distance, then refined; "none" starts from the cross-dissolve, which keeps what moves a sharpened double
+      exposure. An `init`, `start_images`, a recipe that starts from noise (the "reference" preset) or a
+      barycenter of 3+ images takes no motion start.
 Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list);
   cancel: threading.Event — the run stops at the next step, status "cancelled"; checkpoint: the resumable
   run's file; start_images: the free images to refine (for a geodesic its free frames, or all frames with the
@@ -142,6 +143,8 @@ def solve(problem: Problem, options: RunOptions, callbacks: Callbacks | None = N
     calls = callbacks or Callbacks()
     device = resolve_device(options.device, options.distance if not isinstance(options.distance, str) else None)
     family = DistanceFamily(options.distance, device)
+    if options.refine != "none":  # before the start's flow search and any network: a run that cannot refine
+        family.check_size(problem.size)
     recipe = problem.recipe(options)
     start = problem.take_start(options, recipe, family, device, calls.cancel, calls.checkpoint)
     settings = {"kind": problem.kind, **problem.settings(), "motion": start.motion}
@@ -240,6 +243,10 @@ def pairwise_average(a: Any, b: Any, **kwargs: Any) -> Result:
         >>> pairwise_average("cat.png", "dog.png", size=64).images.shape
         torch.Size([1, 3, 64, 64])
     """
+    for name, image in (("a", a), ("b", b)):
+        if getattr(image, "ndim", 3) == 4 and image.shape[0] != 1:
+            raise InputError(f"pairwise_average takes two single images, and {name} is a batch of {image.shape[0]}: "
+                             f"pass one image ({name}[k:k + 1]), or a list of images to barycenter")
     return barycenter([a, b], (0.5, 0.5), **kwargs)
 
 

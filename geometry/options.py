@@ -43,8 +43,10 @@ class RunOptions:
     device: None/"auto", "cpu", "cuda", "cuda:N" or a torch.device.   dtype: None, "float32" or "bfloat16".
     energy: "squared" or "linear".   init: None (the preset's), "noise", "mean" or "even".
     motion: the start of a geodesic or two-image average (`geometry.paths.motion`): "auto" (default: "texture" where
-    the endpoints' spectra differ by a turn or a scaling, else "warp"), "warp" (the warp path with the engine's
-    own flow), "dis" (with OpenCV's DIS flow), "texture" (the texture path) or "none" (the cross-dissolve).
+    the endpoints' spectra differ by a turn or a scaling, else "warp" where the flow explains the pair, else
+    "change" for two stationary textures, else the dissolve), "warp" (the warp path with the engine's own flow),
+    "dis" (with OpenCV's DIS flow), "texture" (the texture path), "change" (one texture synthesised between two,
+    `geometry.paths.synthesis`) or "none" (the cross-dissolve).
     refine: what follows the start (`REFINE_NAMES`): "auto" (default: nothing after a warp start, whose frames
     the pixel refinement took further from real footage's true frames, benchmarks/results/refine-variants.md;
     the pixel refinement after the dissolve and texture starts), "none" (the start's frames at their own times,

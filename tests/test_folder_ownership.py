@@ -108,3 +108,28 @@ def test_tool_refuses_a_folder_holding_frames_no_run_wrote(frames, tmp_path, cap
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert str(out) in line and "no run here wrote" in line and "choose another --out" in line
     assert _digests(tmp_path) == before
+
+
+def test_a_clip_job_holds_its_folder_and_is_refused_while_another_run_holds_it(frames, tmp_path):
+    """A clip job's parts run under one hold of its folder (`backends.run_clip`): refused, with nothing changed,
+    while a live run holds the folder; run once that run died."""
+    out = tmp_path / "clip"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from geometry.service.folder_claim import claim_folder\n"
+         f"claim_folder({str(out)!r}).acquire(); print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    job = Job(name="clip", kind="clip", inputs=(frames,), output=out, input_digests=("x",),
+              settings={"distance": "l2", "size": 32, "insert": 1, "input_fps": 4, "refine": "none",
+                        "formats": ["sheet"]})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = _digests(tmp_path)
+        result = run_job(job, "cpu", lambda event: None)
+        assert result.status == "failed" and f"{out} is in use by another run (pid {holder.pid}" in result.error
+        assert _digests(tmp_path) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    result = run_job(job, "cpu", lambda event: None)
+    assert result.status == "done", result.error
+    assert not (out / LOCK_FILE).exists()

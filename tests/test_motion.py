@@ -9,7 +9,7 @@ from events import CancelAfter
 from synthetic import orientation_morph
 
 from geometry import RunOptions, barycenter, geodesic, pairwise_average
-from geometry.paths.flows import STEPS_PER_LEVEL, dis_flow, engine_flow, pyramid_sizes
+from geometry.paths.flows import dis_flow, engine_flow, level_steps, pyramid_sizes
 from geometry.paths.motion import MOTION_NAMES, MOTION_STARTS
 from geometry.paths.quality import ghost_fraction
 from geometry.paths.render import WarpPath
@@ -74,7 +74,7 @@ def test_dis_without_opencv_names_the_extra(pan, monkeypatch):
 
 def test_motion_option_is_validated_serialised_and_a_cli_option():
     assert set(MOTION_STARTS) | {"none"} == set(MOTION_NAMES)
-    with pytest.raises(ValueError, match=r"motion = 'sideways': use one of none, auto, warp, dis, texture"):
+    with pytest.raises(ValueError, match=r"motion = 'sideways': use one of none, auto, warp, dis, texture, change"):
         RunOptions(motion="sideways")
     options = RunOptions(motion="dis")
     assert RunOptions.from_dict(options.to_dict()) == options and "motion" in options.result_settings()
@@ -120,11 +120,12 @@ def _run(pan, checkpoint=None, cancel=None, refine="pixels"):
 
 #: Cancel checks of the engine flow: one per step of each level of its pyramid; of the even spacing that follows
 #: a refined start: one per draw of its grid and of each correction round; then one per optimiser step.
-FLOW_CHECKS = STEPS_PER_LEVEL * len(pyramid_sizes((SIDE, SIDE)))
+FLOW_LEVELS = [level_steps(size) for size in pyramid_sizes((SIDE, SIDE))]
+FLOW_CHECKS = sum(FLOW_LEVELS)
 SPACING_CHECKS = DRAWS * (1 + ROUNDS)
 #: A cancel in the flow's second level (its first level saved), one in the spacing's first correction round, and
 #: one after the third optimiser step.
-CANCEL_AT = {"flow": STEPS_PER_LEVEL + STEPS_PER_LEVEL // 4, "spacing": FLOW_CHECKS + DRAWS + 2,
+CANCEL_AT = {"flow": FLOW_LEVELS[0] + FLOW_LEVELS[1] // 4, "spacing": FLOW_CHECKS + DRAWS + 2,
              "refinement": FLOW_CHECKS + SPACING_CHECKS + 3}
 
 

@@ -324,3 +324,39 @@ def test_a_clip_pair_whose_worker_is_killed_resumes_from_its_checkpoint_and_matc
     assert manifest_entries(ray_file)[1]["clip"]["status"] == "done"
     assert batch.main([str(local_file), "--device", "cpu", "--no-progress"]) == 0
     assert_same_outputs(tmp_path / "out/ray", tmp_path / "out/local")
+
+
+def test_a_clips_folder_is_held_by_the_driver_while_its_pairs_run_and_a_dead_drivers_lock_is_taken_over(
+        ray_cluster, tmp_path, capsys):
+    """A clip's pairs run on several workers: the driver holds the folder's lock for the clip's lifetime, so a
+    second run on it is refused while the pairs run, and a lock left by a dead driver is stale and taken over."""
+    import socket
+    import subprocess
+    import sys
+
+    from geometry.service.folder_claim import LOCK_FILE, lock_owner
+
+    ray_file, second_file = clip_job_files(tmp_path, "ray", "second")
+    second_file.write_text(ray_file.read_text())  # the same clip into the same folder: a second run
+    out = tmp_path / "out/ray"
+    out.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    (out / LOCK_FILE).write_text(json.dumps({"pid": dead.pid, "host": me["host"]}))  # a driver killed earlier
+    seen = []
+
+    def second_run_while_a_pair_runs(event, pid):
+        if seen:
+            return
+        seen.append(lock_owner(out))  # the driver waits in this call: the clip's pairs are still under way
+        second = subprocess.run([sys.executable, "-m", "geometry.tools.batch", str(second_file), "--device", "cpu",
+                                 "--no-progress"], capture_output=True, text=True)
+        seen.append((second.returncode, second.stderr))
+
+    assert run_on_ray(ray_file, second_run_while_a_pair_runs) == 0
+    owner, (code, err) = seen
+    assert owner == me, "the driver, not a worker, holds the clip's folder"
+    assert code == 1 and f"{out} is in use by another run (pid {me['pid']} on {me['host']})" in err
+    assert manifest_entries(ray_file)[1]["clip"]["status"] == "done"
+    assert not (out / LOCK_FILE).exists()

@@ -125,9 +125,11 @@ class DistanceFamily:
                     "or an object with sample_draws/embed/embedding_distance")
             self.name = distance
             self._base = SquaredL2() if distance == "l2" else None
+            self._named_metric = distance in METRIC_NAMES
         elif is_distance_object(distance):
             self.name = distance_name(distance)
             self._base = distance
+            self._named_metric = False
         else:
             raise InputError(
                 f"distance must be a name ({', '.join(DISTANCE_NAMES)}) or an object with "
@@ -157,9 +159,26 @@ class DistanceFamily:
                 metric = self._load(scales)
                 if short >= metric.min_image_size:
                     return metric
-        raise InputError(
-            f"images of {size[0]}x{size[1]} px are smaller than {self.name!r} accepts "
-            f"({getattr(base, 'min_image_size', '?')} px); pass a larger size")
+        raise self._too_small(size)
+
+    def smallest_side(self) -> int:
+        """The smallest image side this distance works at, known without loading a network: a metric's with one
+        scale level (`at_size` drops scale levels for smaller images), an object's ``min_image_size``."""
+        if self._named_metric:
+            from elpips.configs import get_config
+            from elpips.memory import smallest_side
+
+            return smallest_side(get_config(self.name), 1)
+        return getattr(self._base, "min_image_size", 1)
+
+    def check_size(self, size: tuple[int, int]) -> None:
+        """Raise InputError (naming the smallest size that works) when images of ``size`` are too small for it."""
+        if min(size) < self.smallest_side():
+            raise self._too_small(size)
+
+    def _too_small(self, size: tuple[int, int]) -> InputError:
+        return InputError(f"images of {size[0]}x{size[1]} px are smaller than {self.name!r} works at: use --size "
+                          f"{self.smallest_side()} or more (its smallest), or --refine none (no network)", field="size")
 
 
 def resolve_device(device: str | torch.device | None, distance: Any = None) -> torch.device:
@@ -169,7 +188,6 @@ def resolve_device(device: str | torch.device | None, distance: Any = None) -> t
         if found is not None:
             return found
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was requested but CUDA is not available; use device='cpu' or 'auto'")
-    return device
+    from elpips.metric import checked_device
+
+    return checked_device(device)  # one line for a name that is no device, or CUDA without a GPU

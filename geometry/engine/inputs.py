@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from elpips.errors import InputError
+from geometry.engine.threads import single_threaded
 
 
 def _load_one(item: Any, position: int) -> torch.Tensor:
@@ -81,6 +82,7 @@ def resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return resized.clamp(0.0, 1.0)
 
 
+@single_threaded
 def prepare_images(images: Any, size: int | Sequence[int] | None = None) -> torch.Tensor:
     """Load `images` (a list of paths/arrays/tensors, or one (N,3,H,W) tensor) as one (M,3,H,W) float32
     CPU tensor in [0, 1], centre-cropped to a common aspect ratio and resized (module docstring policy)."""

@@ -41,12 +41,15 @@ def run_memory(kind: str, distance: str, images: int, free: int, size: tuple[int
 def check_run(kind: str, distance: str, images: int, free: int, size: tuple[int, int], device, *,
               preset: str = "fast", steps: int | None = None, draws_per_step: int | None = None,
               limit: int | None = None, describe: str = "this run", flag: str | None = "--max-memory",
-              size_option: str = "--size {}") -> None:
+              size_option: str = "--size {}", count_option: str | None = None, count_offset: int = 0) -> None:
     """Raise MemoryLimitError (an InputError) when the run would need more than `limit` bytes (default: what
-    `device` has available), suggesting the largest short side that fits, formatted into `size_option`;
-    `flag` is the option that raises the limit (see `elpips.memory.check`)."""
-    def needed(hw: Sequence[int]) -> int:
-        return run_memory(kind, distance, images, free, (int(hw[0]), int(hw[1])), preset, steps, draws_per_step)
+    `device` has available), suggesting the largest short side that fits, formatted into `size_option`, and for a
+    geodesic given `count_option` (e.g. "--frames {}") the most frames that fit at this size (the option's value
+    is the frame count less `count_offset`: 2 for "--insert {}"); `flag` is the option that raises the limit (see
+    `elpips.memory.check`)."""
+    def needed(hw: Sequence[int], count: int = images) -> int:
+        return run_memory(kind, distance, count, free + count - images, (int(hw[0]), int(hw[1])), preset, steps,
+                          draws_per_step)
 
     height, width = size
     total, room = needed(size), available_bytes(device) if limit is None else limit
@@ -54,7 +57,11 @@ def check_run(kind: str, distance: str, images: int, free: int, size: tuple[int,
     if total > room:
         short = min(height, width)
         fits = largest_fitting(lambda side: needed(_scaled(size, side / short)) <= room, short - 1)
-        smaller = f"use {size_option.format(fits)} or less" if fits else "not even 16 px fits"
+        ways = [f"{size_option.format(fits)} or less"] if fits else []
+        if PROBLEMS[kind].is_path and count_option is not None and images > 3:  # a path's frames can be fewer
+            count = largest_fitting(lambda n: needed(size, n) <= room, images - 1, smallest=3)  # 1 in-between
+            ways += [f"{count_option.format(count - count_offset)} or fewer"] if count else []
+        smaller = f"use {', or '.join(ways)}" if ways else "not even 16 px fits"
     check(total, device, limit, f"{describe} ({images} images of {width}x{height} px, {distance} on {device})",
           smaller, flag)
 

@@ -360,7 +360,7 @@ class GeodesicProblem(Problem):
     def _motion_times(self, start, refine, seed, recipe, family, device, cancel) -> torch.Tensor | None:
         """Times spaced evenly under the distance along the path, or equal times where the start's frames are
         kept as they are (a warp path not refined moves at constant speed, as footage does)."""
-        if refine == "none" and start.name != "texture":
+        if refine == "none" and start.name not in ("texture", "change"):
             start.details["spacing"] = "equal times"
             return self._equal_times()
         start.details["spacing"] = "even"

@@ -15,8 +15,10 @@ power falls alike at every zoom: grass and gravel zoomed x2 and x3 were found as
   VGG channel statistics (`geometry.paths.features.channel_statistics`) compared with the other's; the zoom
   minimises their distance, and its confidence is 1 - that distance over the distance at no zoom.
 
-Not yet wired into ``motion="auto"`` (which still uses `geometry.paths.textures.is_texture_morph`):
-benchmarks/bench_texture.py --parts photos measures the turns and zooms found on photographed textures.
+:func:`stationarity` says whether an image is a texture at all (the same statistics everywhere): ``motion="auto"``
+takes the texture-change start for a pair of stationary images that no flow explains
+(`geometry.paths.motion.auto_start`). benchmarks/bench_texture.py --parts photos measures the turns and zooms
+found on photographed textures.
 """
 from __future__ import annotations
 
@@ -35,6 +37,14 @@ BINS_PER_OCTAVE, HIGH, ANGLES = 8, 0.42, 90
 TILE_FRACTIONS, MIN_TILE, MIN_OVERLAP = (1.0, 0.5), 16, 6
 #: Zoom candidates: factors 2^(k / ZOOM_STEPS) up to MAX_SCALE, compared at up to WORK_SIDE px.
 ZOOM_STEPS, MAX_SCALE, WORK_SIDE = 8, 4.0, 128
+#: An image whose quarters' feature statistics differ by at most this (mean `statistics_distance`) is stationary:
+#: measured 0.05-0.46 on the procedural and photographed textures at 64 and 128 px, 0.28-0.64 on the cat and dog
+#: photos (benchmarks/results/bench_texture_photos_*.txt).
+STATIONARY = 0.5
+#: A turn and zoom explain a pair when a turned and zoomed by them leaves at most this share of the feature
+#: statistics distance to b: measured 0.02-0.30 on turns and zooms of one texture, 0.59-0.79 on two textures
+#: whose spectra only seem to differ by one (stripes into blobs, a brick wall into coarse noise).
+SIMILARITY_LEFT = 0.5
 
 
 class Detection(NamedTuple):
@@ -43,6 +53,33 @@ class Detection(NamedTuple):
     angle_confidence: float  # correlation of the whitened angular profiles at the turn, less at no turn
     scale_confidence: float  # 1 - feature-statistics distance at the zoom / at no zoom
     distance: float          # the feature-statistics distance at the zoom (0: the same texture up to a zoom)
+
+
+def stationarity(image: torch.Tensor) -> float:
+    """The mean `statistics_distance` between the VGG channel statistics of the image's four quarters
+    ((1, 3, H, W), 32 px or more): small where the image is one texture throughout (STATIONARY)."""
+    height, width = (side // 2 for side in image.shape[-2:])
+    quarters = torch.cat([image[..., i * height:(i + 1) * height, j * width:(j + 1) * width]
+                          for i in range(2) for j in range(2)]).detach().float().cpu()
+    with torch.no_grad():
+        statistics = channel_statistics(quarters)
+    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
+    return sum(float(statistics_distance([s[i:i + 1] for s in statistics], [s[j:j + 1] for s in statistics]))
+               for i, j in pairs) / len(pairs)
+
+
+def similarity_share_left(a: torch.Tensor, b: torch.Tensor, angle: float, scale: float) -> float:
+    """The feature statistics distance between a turned by `angle` and enlarged by `scale` (as a tile,
+    `geometry.paths.textures.similarity_warp`) and b, over the distance between a and b: small where the turn and
+    zoom are the whole change (one texture), near 1 where the textures differ otherwise."""
+    from geometry.paths.textures import similarity_warp
+
+    a, b = a.detach().double().cpu(), b.detach().double().cpu()
+    turned = similarity_warp(a, torch.tensor([angle], dtype=torch.float64), torch.tensor([scale], dtype=torch.float64))
+    with torch.no_grad():
+        statistics = channel_statistics(torch.cat([turned.clamp(0, 1), a, b]).float())
+    first, second, third = ([s[i:i + 1] for s in statistics] for i in range(3))
+    return float(statistics_distance(first, third) / statistics_distance(second, third).clamp_min(1e-12))
 
 
 def _gray(image: torch.Tensor) -> torch.Tensor:

@@ -8,9 +8,12 @@ sees it. The coarsest level starts from the best global translation found by exh
 steps); every level then fits a smooth flow (a control grid of about one point per GRID_SPACING pixels,
 upsampled bilinearly) by Adam, minimising a robust (Charbonnier) difference of the two half-warped images and
 of their gradients over the pixels both see, plus a small smoothness penalty; each level's flow, upsampled, is
-the next level's start. The distance is a pixel one, not the run's E-LPIPS: E-LPIPS's gradient does not see a
-correspondence several pixels away, and the pixel fit is what lets the search take seconds (docs/motion.md).
-The search runs on the CPU in float32, deterministic, so a run computes the same flow on any device.
+the next level's start: COARSE_STEPS steps at the levels up to FINE_SIDE px, FINE_STEPS at the finer ones, which
+start from the motion the coarse levels found and only refine it (the 256 px flow of real footage in a third
+of the time, its frames' PSNR to the truth the same: benchmarks/results/bench_clip_speed.txt). The distance is
+a pixel one, not the run's E-LPIPS: E-LPIPS's gradient does not see a correspondence several pixels away, and
+the pixel fit is what lets the search take seconds (docs/motion.md). The search runs on the CPU in float32 and
+one thread (`geometry.engine.threads`), deterministic, so a run computes the same flow on any device.
 
 :func:`dis_flow` is OpenCV's DIS optical flow (``pip install 'elpips-torch[motion]'``), both ways, on frames
 upsampled to at least DIS_WORK_SIDE px (it needs enough pixels for its pyramid), symmetrised onto the
@@ -27,11 +30,14 @@ import torch.nn.functional as F
 
 from geometry.engine import phases
 from geometry.engine.inputs import resize
+from geometry.engine.threads import single_threaded
 from geometry.paths.warps import resize_flow, warp
 
 MIN_SIDE = 8
 GRID_SPACING = 4
-STEPS_PER_LEVEL = 40
+COARSE_STEPS = 40            # Adam steps at a level whose short side is at most FINE_SIDE
+FINE_STEPS = 10
+FINE_SIDE = 64
 LEARNING_RATE = 0.1          # pixels of the level per Adam step
 SMOOTHNESS = 0.01
 CHARBONNIER_EPS = 1e-3
@@ -64,6 +70,11 @@ def mismatch(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> torch.Tens
     return total
 
 
+def level_steps(size: tuple[int, int]) -> int:
+    """Adam steps of the level of size (H, W): COARSE_STEPS up to FINE_SIDE px (short side), else FINE_STEPS."""
+    return COARSE_STEPS if min(size) <= FINE_SIDE else FINE_STEPS
+
+
 def best_translation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(1, 2, H, W): the constant flow of half-pixel steps within SEARCH_REACH of the side that best matches;
     of equally good ones the shortest (a featureless image does not move)."""
@@ -88,7 +99,7 @@ def fit_level(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor,
     control = F.interpolate(start, size=grid_size, mode="area").clone().requires_grad_(True)
     optimizer = torch.optim.Adam([control], lr=LEARNING_RATE)
     with torch.enable_grad():
-        for _ in range(STEPS_PER_LEVEL):
+        for _ in range(level_steps(size)):
             if cancel is not None and cancel.is_set():
                 return None
             flow = F.interpolate(control, size=size, mode="bilinear", align_corners=True)
@@ -101,6 +112,7 @@ def fit_level(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor,
     return F.interpolate(control.detach(), size=size, mode="bilinear", align_corners=True)
 
 
+@single_threaded
 def engine_flow(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                 saved: tuple[int, torch.Tensor] | None = None,
                 save: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor | None:

@@ -13,11 +13,16 @@ MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel
   "dis":  the warp path with OpenCV's DIS flow (``pip install 'elpips-torch[motion]'``);
   "texture": the texture path (`geometry.paths.textures`): both endpoints turned and scaled towards each other, as
           tiles, blended with their contrast kept (textures that differ by an orientation or a scale);
-  "auto": "texture" where the endpoints' spectra differ by a turn or a scaling (`is_texture_morph`), else
-          "warp" where the flow explains the pair (`flow_explains`), else the dissolve (the default).
+  "change": one texture becoming another (`geometry.paths.synthesis`): the dissolve's frames at the knots
+          re-synthesised as ONE texture with the endpoints' interpolated deep feature statistics;
+  "auto": "texture" where the endpoints' spectra differ by a turn or a scaling (`is_texture_morph`) that explains
+          their feature statistics (`geometry.paths.detection.similarity_share_left`), else
+          "warp" where the flow explains the pair (`flow_explains`), else "change" where both endpoints are
+          stationary textures (`geometry.paths.detection.stationarity`), else the dissolve (the default).
 
-A checkpointed run keeps its flow search in a file beside the checkpoint (:class:`FlowStore`): a resumed run
-continues after the last finished pyramid level and never recomputes a finished flow.
+The starts run on one torch thread (`geometry.engine.threads`). A checkpointed run keeps its flow search in a file
+beside the checkpoint (:class:`FlowStore`): a resumed run continues after the last finished pyramid level and never
+recomputes a finished flow.
 """
 from __future__ import annotations
 
@@ -30,10 +35,13 @@ from typing import Callable
 import torch
 
 from elpips.errors import InputError
+from geometry.engine.threads import single_threaded
+from geometry.paths.detection import SIMILARITY_LEFT, STATIONARY, similarity_share_left, stationarity
 from geometry.paths.flows import dis_flow, engine_flow, mismatch
 from geometry.paths.render import WarpPath
 from geometry.paths.spacing import dissolve
-from geometry.paths.textures import estimate_similarity, is_texture_morph, texture_frames
+from geometry.paths.synthesis import synthesised_path
+from geometry.paths.textures import estimate_similarity, is_texture_morph, texture_frames, warped_endpoints
 
 Path = Callable[[torch.Tensor], torch.Tensor]
 FLOW_STORE_FORMAT = "elpips-geometry-flow"
@@ -84,6 +92,7 @@ def flow_store(checkpoint: str | os.PathLike | None, a: torch.Tensor, b: torch.T
     return FlowStore(None if checkpoint is None else f"{os.fspath(checkpoint)}.flow.pt", digest.hexdigest())
 
 
+@single_threaded
 def warp_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """The warp path with the engine's own flow (`geometry.paths.flows.engine_flow`)."""
@@ -99,6 +108,7 @@ def _stored_engine_flow(a: torch.Tensor, b: torch.Tensor, cancel: threading.Even
     return engine_flow(a, b, cancel=cancel, saved=store.load(), save=store.save)
 
 
+@single_threaded
 def dis_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
               store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """The warp path with OpenCV's DIS flow (`geometry.paths.flows.dis_flow`)."""
@@ -106,6 +116,7 @@ def dis_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | Non
     return BoundPath(WarpPath(dis_flow(a, b)), a, b)
 
 
+@single_threaded
 def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                   store: FlowStore | None = None, decision: dict | None = None) -> Path:
     """The texture path (`geometry.paths.textures.texture_frames`) under the turn and scaling between the endpoints'
@@ -113,6 +124,19 @@ def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event |
     similarity = estimate_similarity(a.detach().double().cpu(), b.detach().double().cpu())
     _decide(decision, "texture", "asked for")
     return BoundPath(TexturePath(similarity), a, b)
+
+
+def change_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
+                 store: FlowStore | None = None, decision: dict | None = None) -> Path:
+    """One texture becoming another: the dissolve with its knots synthesised at the endpoints' interpolated
+    statistics (`geometry.paths.synthesis.synthesised_path`)."""
+    _decide(decision, "change", "asked for")
+    return _change_path(a, b)
+
+
+def _change_path(a: torch.Tensor, b: torch.Tensor) -> BoundPath:
+    a, b = a.detach().float().cpu(), b.detach().float().cpu()
+    return BoundPath(synthesised_path(DissolvePath(), a, b, generator=torch.Generator().manual_seed(0)), a, b)
 
 
 #: "auto" takes the warp path only where its flow removes at least this share of the endpoints' robust
@@ -134,22 +158,43 @@ def flow_share_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> flo
 
 def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
-    """The texture path where the endpoints' spectra differ by a turn or a scaling; else the warp path where the
-    engine's flow explains the pair (`flow_explains`); else the cross-dissolve (unrelated pictures). What it took
-    and the figures it decided on go into `decision`."""
+    """The texture path where the endpoints' spectra differ by a turn or a scaling that takes a's feature statistics
+    to b's (`geometry.paths.detection.similarity_share_left` at most SIMILARITY_LEFT); else the warp path where the
+    engine's flow explains the pair (`flow_explains`); else the texture change where both endpoints are
+    stationary (`geometry.paths.detection.stationarity` at most STATIONARY); else the cross-dissolve (unrelated
+    pictures). What it took and the figures it decided on go into `decision`. The choice runs on one thread, the
+    change's synthesis (network work) on the threads it was given."""
+    path = _auto_choice(a, b, cancel, store, decision)
+    return _change_path(a, b) if path == "change" else path
+
+
+@single_threaded
+def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | None, store: FlowStore | None,
+                 decision: dict | None) -> Path | str | None:
+    """auto_start's path, or "change" for the texture change (not yet synthesised)."""
+    figures = {}
     if is_texture_morph(a, b):
         similarity = estimate_similarity(a.detach().double().cpu(), b.detach().double().cpu())
-        _decide(decision, "texture", "the endpoints' spectra differ by a turn or a scaling",
-                turn_degrees=round(math.degrees(similarity.angle), 2), scale=round(similarity.scale, 4))
-        return BoundPath(TexturePath(similarity), a, b)
+        figures = {"turn_degrees": round(math.degrees(similarity.angle), 2), "scale": round(similarity.scale, 4),
+                   "statistics_left_by_turn": round(similarity_share_left(a, b, *similarity), 4),
+                   "texture_if_at_most": SIMILARITY_LEFT}
+        if figures["statistics_left_by_turn"] <= SIMILARITY_LEFT:
+            _decide(decision, "texture", "the endpoints are one texture turned or scaled", **figures)
+            return BoundPath(TexturePath(similarity), a, b)
     flow = _stored_engine_flow(a, b, cancel, store)
     if flow is None:
         return None
     left = flow_share_left(a, b, flow)
-    figures = {"mismatch_left_by_flow": round(left, 4), "warp_if_at_most": 1 - EXPLAINED}
+    figures.update({"mismatch_left_by_flow": round(left, 4), "warp_if_at_most": 1 - EXPLAINED})
     if left <= 1 - EXPLAINED:
         _decide(decision, "warp", "the engine's flow explains the pair", **figures)
         return BoundPath(WarpPath(flow), a, b)
+    if min(a.shape[-2:]) >= 32:
+        figures["stationarity"] = round(max(stationarity(a), stationarity(b)), 4)
+        figures["change_if_at_most"] = STATIONARY
+        if figures["stationarity"] <= STATIONARY:
+            _decide(decision, "change", "no flow explains the pair and both are stationary textures", **figures)
+            return "change"
     _decide(decision, "dissolve", "no flow explains the pair (unrelated pictures)", **figures)
     return BoundPath(DissolvePath(), a, b)
 
@@ -175,6 +220,11 @@ class TexturePath:
     def frames(self, a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
         return texture_frames(a.double(), b.double(), times.to(torch.float64), self.similarity).to(a.dtype)
 
+    def sources(self, a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The endpoints turned and scaled to each time (`warped_endpoints`): one texture's statistics each."""
+        first, second = warped_endpoints(a.double(), b.double(), times.to(torch.float64), self.similarity)
+        return first.to(a.dtype), second.to(a.dtype)
+
 
 class BoundPath:
     """A path (an object with ``frames(a, b, times)`` at any size: `WarpPath`, `TexturePath`, `DissolvePath`) bound
@@ -190,6 +240,6 @@ class BoundPath:
 
 
 MOTION_STARTS: dict[str, Callable[..., Path | None]] = {
-    "auto": auto_start, "warp": warp_start, "dis": dis_start, "texture": texture_start}
+    "auto": auto_start, "warp": warp_start, "dis": dis_start, "texture": texture_start, "change": change_start}
 #: The motion names a run accepts: "none" (the cross-dissolve start) and the starts.
 MOTION_NAMES: tuple[str, ...] = ("none", *MOTION_STARTS)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from geometry.engine.threads import single_threaded
 from geometry.paths.warps import warp
 
 #: A side's weight never falls below this share of the fixed blend's, so that a pixel neither side sees
@@ -59,6 +60,7 @@ class WarpPath:
     def size(self) -> tuple[int, int]:
         return tuple(self.flow.shape[-2:])
 
+    @single_threaded
     def frames(self, a: torch.Tensor, b: torch.Tensor, times: torch.Tensor, *, clamp: bool = True) -> torch.Tensor:
         """(T, 3, H, W): the frames at `times` of the path between a and b ((1, 3, H, W), any size: the
         parameters are resampled to it); times 0 and 1 are a and b themselves. Differentiable in the parameters
@@ -100,6 +102,7 @@ def _sampled(seen: torch.Tensor | None, flow: torch.Tensor) -> torch.Tensor | fl
     return 1.0 if seen is None else warp(seen, flow)[0].clamp(0, 1)
 
 
+@single_threaded
 def render_result(images: torch.Tensor, inputs: torch.Tensor, endpoints: torch.Tensor, geodesic: bool,
                   shape, times: torch.Tensor | None, refined: bool) -> torch.Tensor:
     """A run's `images` (at the working size of its fixed `inputs`) at the size of `endpoints` (the same fixed

@@ -174,7 +174,7 @@ class GeodesicRunner:
         out, pairs = Path(out), len(source.items) - 1
         checkpoints = [checkpoint_file(out, None if pairs == 1 else i) for i in range(pairs)]
         check_memory("geodesic", options, plan.grid + 1, plan.grid - 1, size, limit=max_memory,
-                     describe="this geodesic" if pairs == 1 else "each pair", wording=wording)
+                     describe="this geodesic" if pairs == 1 else "each pair", wording=wording, clip=source.is_clip)
         check_render(plan.grid + 1, output_size, limit=max_memory, wording=wording)
         check_no_foreign_outputs(out, "frames/frame_*.png")  # the frames it writes, and removes when stale
         folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size), overwrite)

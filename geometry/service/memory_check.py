@@ -17,28 +17,35 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class MemoryWording:
     """How a front end names, in a memory refusal, the setting that raises the limit (``flag``; None: there is
-    none) and the size that would fit (``size_option``, formatted with the largest fitting short side)."""
+    none), the size that would fit (``size_option``, formatted with the largest fitting short side) and the
+    frames that would (``frames_option`` for two images, ``insert_option`` for a clip's pairs)."""
 
     flag: str | None = "--max-memory"
     size_option: str = "--size {}"
+    frames_option: str = "--frames {}"
+    insert_option: str = "--insert {}"
 
 
 COMMAND_LINE = MemoryWording()
-JOB_FILE = MemoryWording("max_memory", "size = {}")
-APP = MemoryWording(None, "a resolution of {} px")
+JOB_FILE = MemoryWording("max_memory", "size = {}", "frames = {}", "insert = {}")
+APP = MemoryWording(None, "a resolution of {} px", "{} frames", "{} in-betweens")
 
 
 def check_memory(kind: str, options: RunOptions, images: int, free: int, size: tuple[int, int], *,
-                 limit: int | None = None, describe: str = "this run", wording: MemoryWording = COMMAND_LINE) -> None:
+                 limit: int | None = None, describe: str = "this run", wording: MemoryWording = COMMAND_LINE,
+                 clip: bool = False) -> None:
     """Raise `geometry.engine.memory.MemoryLimitError` (an InputError) when a run of ``kind`` ("barycenter" or
     "geodesic"; ``images`` per step, ``free`` of them optimised, at output ``size``) is estimated to need more
-    than ``limit`` bytes or what the options' device has. Needs no network: it is called before one is loaded."""
+    than ``limit`` bytes or what the options' device has; a geodesic's refusal names the frames that fit (a
+    ``clip``'s: the in-betweens per pair). Needs no network: it is called before one is loaded."""
     from geometry.engine.distances import resolve_device
     from geometry.engine.memory import check_run
 
+    count_option, offset = (wording.insert_option, 2) if clip else (wording.frames_option, 0)
     check_run(kind, distance_name(options.distance), images, free, size, resolve_device(options.device),
               preset=options.preset, steps=options.steps, draws_per_step=options.draws_per_step, limit=limit,
-              describe=describe, flag=wording.flag, size_option=wording.size_option)
+              describe=describe, flag=wording.flag, size_option=wording.size_option, count_option=count_option,
+              count_offset=offset)
 
 
 def check_render(frames: int, size: tuple[int, int], *, limit: int | None = None,

@@ -95,10 +95,9 @@ class RunFolder:
         unfinished = (any(Path(c).exists() or flow_file(c).exists() for c in checkpoints)
                       or (stored or {}).get("status") == "running")
         if resume and stored is not None and stored.get("settings") != settings:
-            changed = sorted(k for k in set(settings) | set(stored.get("settings", {}))
-                             if settings.get(k) != stored.get("settings", {}).get(k))
-            raise InputError(f"{self.out} holds a run with other settings ({', '.join(changed)} differ): "
-                             "use the same inputs and options to resume, or another --out", field="out", path=self.out)
+            changed = changes(stored.get("settings") or {}, settings)
+            raise InputError(f"{self.out} holds a run with other settings ({changed}): use the same inputs and "
+                             "options to resume, or another --out", field="out", path=self.out)
         if not resume and unfinished:
             raise InputError(f"{self.out} holds an unfinished run: pass --resume to continue it, "
                              "or choose another --out", field="resume", path=self.out)
@@ -147,6 +146,27 @@ class RunFolder:
                 folder.rmdir()
             except OSError:
                 pass
+
+
+#: How a resume refusal names the stored settings that are no option of their own.
+_SETTING_NAMES = {
+    "inputs": "the input files", "input_sha256": "the inputs' contents", "start_sha256": "the --init frames",
+    "mode": "two images or --video", "recipe": "--preset or --steps",
+    **dict.fromkeys(("frames_per_pair", "timing"), "the frames or their timing (--frames, --insert, --to-fps, --fps)"),
+}
+
+
+def changes(stored: dict, given: dict) -> str:
+    """The settings that differ between a stored run's and this run's, as options: ``--size was 32, now 24``."""
+    named = []
+    for key in sorted(set(stored) | set(given)):
+        old, new = stored.get(key), given.get(key)
+        if old == new:
+            continue
+        option = f"--{key.replace('_', '-')}"
+        scalar = all(value is None or isinstance(value, (int, float, str)) for value in (old, new))
+        named.append(_SETTING_NAMES.get(key) or (f"{option} was {old}, now {new}" if scalar else option))
+    return "; ".join(dict.fromkeys(named))
 
 
 def check_output_folder(out: Path, checkpoint_bytes: int = 0, kept: int = 0) -> None:

@@ -29,7 +29,9 @@ touch the job's output folder, which is where resumability lives:
 A "clip" job runs in parts (:func:`run_clip`): :func:`start_clip` (cut detection; the pairs left), then
 :func:`run_clip_pair` for each of them, each pair checkpointed in ``checkpoints/`` and its record written
 to its own file in ``pairs/``, then :func:`finish_clip` (movies, ``record.json``, ``done.json``). The local
-backend runs the parts one after another; a cluster backend may run the pairs at the same time.
+backend runs the parts one after another; a cluster backend may run the pairs at the same time. The process
+that owns a clip's parts (:func:`run_clip`'s, a cluster backend's driver) holds its folder's lock
+(:func:`hold_folder`) from before its start until no part of it runs any more; :func:`run_job` holds a whole job's.
 
 A cluster backend (Ray) runs :func:`run_job` (or a clip's parts) in its workers on a folder every
 node can reach, and registers itself in :data:`BACKENDS`.
@@ -48,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Se
 from elpips.cli_common import one_line
 from elpips.errors import InputError
 from elpips.io import read_json, remove_stale_temporaries, write_json
-from geometry.service.folder_claim import FolderClaim, FolderRefused, check_not_over_inputs
+from geometry.service.folder_claim import FolderClaim, FolderRefused, check_not_over_inputs, claim_folder
 from geometry.service.jobs import Job
 from geometry.service.memory_check import JOB_FILE
 from geometry.service.run_folder import CHECKPOINT_NAME, RUN_FILE, flow_file, pair_files
@@ -70,6 +72,8 @@ __all__ = [
     "run_clip_pair",
     "finish_clip",
     "finished_result",
+    "hold_folder",
+    "hold_clip_folder",
     "SPEC_FILE",
     "DONE_FILE",
     "CHECKPOINT_FILE",
@@ -170,10 +174,9 @@ def run_job(job: Job, device: torch.device | str | None,
         return run_clip(job, device, on_event, cancel)
     started = time.perf_counter()
     result = JobResult(name=job.name, kind=job.kind, output=job.output, status="failed")
-    claim = FolderClaim(job.output)
+    claim = None
     try:
-        check_not_over_inputs(job.output, job.inputs)  # before the lock: nothing is written over the inputs
-        claim.acquire()  # held for the job's lifetime: two runners on one folder never interleave
+        claim = hold_folder(job)  # for the job's lifetime: two runners on one folder never interleave
         checkpoint = _prepare_folder(job)
         resumed = checkpoint.exists()
         seen_step: list[int] = []
@@ -198,7 +201,8 @@ def run_job(job: Job, device: torch.device | str | None,
     except Exception as error:  # one job's failure must not stop the others; the manifest says why
         result.error = _error_text(error)
     finally:
-        claim.release()
+        if claim is not None:
+            claim.release()
     result.seconds = time.perf_counter() - started
     on_event(JobEvent(job.name, "finished"))
     return result
@@ -206,18 +210,40 @@ def run_job(job: Job, device: torch.device | str | None,
 
 def run_clip(job: Job, device, on_event: Callable[[JobEvent], None],
              cancel: threading.Event | None = None) -> JobResult:
-    """A "clip" job in this process: :func:`start_clip`, its pairs one after another, :func:`finish_clip` (the
-    Ray backend hands the same parts to its workers, the pairs to whichever is idle)."""
+    """A "clip" job in this process, its folder held throughout: :func:`start_clip`, its pairs one after another,
+    :func:`finish_clip` (the Ray backend hands the same parts to its workers, the pairs to whichever is idle, and
+    its driver holds the folder)."""
     started = time.perf_counter()
-    pending = start_clip(job, device, on_event)
-    for index in pending if isinstance(pending, list) else ():
-        failed = run_clip_pair(job, index, device, on_event, cancel)
-        if failed is not None:
-            pending = failed
-            break
-    result = pending if isinstance(pending, JobResult) else finish_clip(job, device, on_event)
+    claim = hold_clip_folder(job, on_event)
+    if isinstance(claim, JobResult):
+        return claim
+    try:
+        pending = start_clip(job, device, on_event)
+        for index in pending if isinstance(pending, list) else ():
+            failed = run_clip_pair(job, index, device, on_event, cancel)
+            if failed is not None:
+                pending = failed
+                break
+        result = pending if isinstance(pending, JobResult) else finish_clip(job, device, on_event)
+    finally:
+        claim.release()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def hold_folder(job: Job) -> FolderClaim:
+    """Claim the job's output folder (`geometry.service.folder_claim`) in this process, for as long as the job
+    runs: by :func:`run_job` for a whole job, by whoever owns a clip's parts (:func:`run_clip`, the Ray driver)
+    for a clip. Raises FolderRefused (one line) for a folder over the job's inputs or held by a live run."""
+    return claim_folder(job.output, job.inputs).acquire()
+
+
+def hold_clip_folder(job: Job, on_event: Callable[[JobEvent], None]) -> FolderClaim | JobResult:
+    """:func:`hold_folder` for the owner of a clip's parts: the claim, or the job's failed result (the line)."""
+    try:
+        return hold_folder(job)
+    except InputError as error:
+        return _failed(job, error, on_event)
 
 
 def start_clip(job: Job, device, on_event: Callable[[JobEvent], None]) -> list[int] | JobResult:

@@ -17,7 +17,10 @@ How it works:
   detection, the pairs left), each of its pairs is then a unit of work that the next idle worker takes
   (`run_clip_pair`: the pair's checkpoint, frames and record are its own files in the clip's folder), and
   once all are done one worker finishes it (`finish_clip`: movies, montage, record.json, done.json). A clip's
-  pairs and its finish go to the front of the queue, so a clip is finished before later jobs start.
+  pairs and its finish go to the front of the queue, so a clip is finished before later jobs start. The driver
+  holds the clip's folder lock (`geometry.service.folder_claim`, with the driver's pid and host) from before its
+  start until none of its parts runs any more: a second run on that folder is refused meanwhile, and takes a
+  dead driver's lock over. A whole job's worker holds its own job's folder.
 * Jobs run through the same `run_job` as the local backend, in the job's output folder, so the driver
   (`geometry.tools.batch`) writes the same manifest and skips the same finished jobs. The folders (outputs,
   checkpoints, done markers) and the input images must be on storage every node reaches at the same path
@@ -52,10 +55,12 @@ from geometry.service.backends import (
     JobResult,
     finish_clip,
     finished_result,
+    hold_clip_folder,
     run_clip_pair,
     run_job,
     start_clip,
 )
+from geometry.service.folder_claim import FolderClaim
 from geometry.service.jobs import Job
 
 __all__ = ["RayBackend", "JobWorker"]
@@ -167,8 +172,15 @@ class RayBackend:
         spread = any(job.kind == "clip" for job in jobs)  # a clip's pairs can keep every worker busy
         workers = self._start_workers(ray, None if spread else len(jobs))
         idle = deque(workers)
-        queue = deque((job, START if job.kind == "clip" else WHOLE) for job in jobs)
-        clips = {job.name: _ClipState() for job in jobs if job.kind == "clip"}
+        holds: dict[str, FolderClaim] = {}  # clip name -> this driver's hold on its folder, while a part of it runs
+        queue: deque = deque()
+        for job in jobs:
+            refused = self._hold_clip(job, holds, on_event) if job.kind == "clip" else None
+            if refused is not None:
+                yield refused
+            else:
+                queue.append((job, START if job.kind == "clip" else WHOLE))
+        clips = {job.name: _ClipState() for job, _ in queue if job.kind == "clip"}
         running: dict[Any, tuple[Job, str | int, Any]] = {}  # result ref -> (job, part, worker)
         try:
             while queue or running:
@@ -185,11 +197,26 @@ class RayBackend:
                     result = self._part_ended(ray, ref, job, part, queue, clips)
                     if result is not None:
                         yield result
+                busy = {job.name for job, _, _ in running.values()}
+                for name in [name for name in holds if name not in clips and name not in busy]:
+                    holds.pop(name).release()  # the clip ended and none of its parts runs any more
             self._forward_events(ray, inbox, on_event)
         finally:
             self._stop(ray, running, workers + [inbox])
+            for hold in holds.values():
+                hold.release()
             if started_here:
                 ray.shutdown()
+
+    @staticmethod
+    def _hold_clip(job: Job, holds: dict, on_event: Callable[[JobEvent], None]) -> JobResult | None:
+        """Claim a clip's folder in this driver (its parts run on several workers); the job's failed result when
+        the folder is refused (another live run holds it, it holds the job's inputs), else None."""
+        claim = hold_clip_folder(job, on_event)
+        if isinstance(claim, JobResult):
+            return claim
+        holds[job.name] = claim
+        return None
 
     def _start_workers(self, ray, job_count: int | None) -> list:
         """One actor per concurrent job (``job_count`` at most, None: as many as the cluster holds): a GPU each

@@ -1,0 +1,143 @@
+"""Morphs of photographed textures (benchmarks/texture_photos.py, endpoints from different crops): the middle
+frames of the starts, judged without a shared layout, and contact sheets.
+
+* turns and zooms (a truth exists: the photo at the middle angle and scale, cut from a third place): spectral
+  ghost from the MEASURED spectra of the endpoints and the truth (`geometry.paths.quality.spectral_ghost`: the
+  middle frame's power in the endpoints' bands over its power there and in the truth's), contrast over the
+  truth's, E-LPIPS to the truth. Methods: ``dissolve``; ``texture`` (the texture path's warped, blended
+  endpoints, under the turn and zoom `detect_similarity` finds); ``texture+synth`` (its knots synthesised at the
+  warped endpoints' statistics, `geometry.paths.synthesis`);
+* changes (one photo becoming another; no truth): the superposition score (`geometry.paths.sliced`: 1 for the
+  dissolve, 0 for a texture with the interpolated statistics), contrast over the endpoints' mean, and the
+  5-frame path's evenness (max/min consecutive E-LPIPS distance). Methods: ``dissolve``, ``change`` (the
+  texture-change start spaced evenly as a run spaces it), ``change+refine`` (`geometry.geodesic(...,
+  motion="change", refine="pixels")`) and ``change run`` (the default run, motion="auto"), with CPU seconds.
+
+Contact sheets (only the CC0 photos, or images made from them): STEM_<size>px.png, one row per scene and method:
+a, the three in-between frames, b (and for turns and zooms the truth).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from texture_photos import photo_scenes
+
+from geometry import geodesic
+from geometry.engine.distances import DistanceFamily
+from geometry.paths.detection import detect_similarity
+from geometry.paths.motion import BoundPath, DissolvePath, TexturePath
+from geometry.paths.quality import highpass_contrast, spectral_ghost
+from geometry.paths.sliced import superposition_score
+from geometry.paths.spacing import even_times
+from geometry.paths.synthesis import synthesised_path
+from geometry.paths.textures import Similarity
+
+TIMES = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
+
+
+def _even(path: BoundPath, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The path's 3 in-between frames at times spaced evenly under E-LPIPS at up to 64 px (as a run spaces)."""
+    side = min(64, a.shape[-1])
+    metric = DistanceFamily("elpips_vgg", torch.device("cpu")).at_size((side, side))
+    times = even_times(a, b, 3, metric, torch.Generator().manual_seed(1), size=(side, side), path=path)
+    return path(times)
+
+
+def _evenness(frames: torch.Tensor) -> float:
+    from geometry import estimate_energy
+
+    est = estimate_energy(images=frames, kind="geodesic", inputs=torch.cat([frames[:1], frames[-1:]]), samples=32,
+                          seed=20261205)
+    return max(est.distances) / min(est.distances)
+
+
+def similarity_rows(size: int, metric, sheet: list) -> list[dict]:
+    rows = []
+    for scene in [s for s in photo_scenes(size) if s.spectral]:
+        a, b = scene.render(0.0), scene.render(1.0)
+        middles = scene.middles()
+        found = detect_similarity(a, b)
+        texture = TexturePath(Similarity(found.angle, found.scale))
+        candidates = {"dissolve": scene.dissolve(5)[1:4]}
+        started = time.process_time()
+        candidates["texture"] = BoundPath(texture, a, b)(TIMES).float()
+        synthesised = BoundPath(synthesised_path(texture, a, b, generator=torch.Generator().manual_seed(0)), a, b)
+        candidates["texture+synth"] = synthesised(TIMES).float()
+        cpu = time.process_time() - started
+        for method, inner in candidates.items():
+            middle = inner[1:2]
+            ghost = min(spectral_ghost(middle, m, a, b).fraction for m in middles)
+            contrast = highpass_contrast(middle) / highpass_contrast(middles[0])
+            with torch.no_grad():
+                to_truth = min(float(metric(middle, m)) for m in middles)
+            rows.append(dict(size=size, scene=scene.name, method=method, ghost=ghost, contrast=contrast,
+                             elpips=to_truth, cpu=cpu if method == "texture+synth" else 0.0))
+            sheet.append((f"{scene.name} {method}", torch.cat([a, inner, b, middles[0]])))
+            print(f"{size:4d} px {scene.name:20s} {method:14s} ghost {ghost:6.3f} contrast {contrast:5.2f} "
+                  f"E-LPIPS to truth {to_truth:.4f}", flush=True)
+    return rows
+
+
+def change_rows(size: int, sheet: list, run_sizes: list[int]) -> list[dict]:
+    rows = []
+    for index, scene in enumerate([s for s in photo_scenes(size) if not s.spectral]):
+        a, b = scene.render(0.0), scene.render(1.0)
+        reference = (highpass_contrast(a) + highpass_contrast(b)) / 2
+
+        def report(method: str, inner: torch.Tensor, cpu: float, taken: str = "") -> None:
+            score = superposition_score(inner[1:2], a, b)
+            contrast = highpass_contrast(inner[1:2]) / reference
+            evenness = _evenness(torch.cat([a, inner, b]))
+            rows.append(dict(size=size, scene=scene.name, method=method, superposition=score.fraction,
+                             contrast=contrast, evenness=evenness, cpu=cpu, taken=taken))
+            sheet.append((f"{scene.name} {method}", torch.cat([a, inner, b])))
+            print(f"{size:4d} px {scene.name:20s} {method:14s} superposition {score.fraction:5.3f} contrast "
+                  f"{contrast:5.2f} max/min {evenness:5.2f} CPU {cpu:6.1f} s {taken}", flush=True)
+
+        report("dissolve", scene.dissolve(5)[1:4], 0.0)
+        started = time.process_time()
+        path = BoundPath(synthesised_path(DissolvePath(), a, b, generator=torch.Generator().manual_seed(0)), a, b)
+        report("change", _even(path, a, b).float(), time.process_time() - started)
+        if size not in run_sizes or index > 0:   # whole runs: the first change only (minutes each)
+            continue
+        for label, settings in (("change run", dict()), ("change+refine", dict(motion="change", refine="pixels"))):
+            started = time.process_time()
+            result = geodesic(a, b, frames=5, seed=0, snapshot_steps=[], **settings)
+            taken = result.record.settings.get("start", {}).get("taken", "")
+            report(label, result.images[1:4], time.process_time() - started, taken)
+    return rows
+
+
+def write_sheet(path: Path, sheet: list) -> None:
+    from geometry.service.video import write_contact_sheet
+
+    width = max(len(frames) for _, frames in sheet)
+    frames, labels = [], []
+    for label, row in sheet:
+        padded = torch.cat([row, torch.ones(width - len(row), *row.shape[1:])]) if len(row) < width else row
+        frames.append(padded)
+        labels += [label[:28]] + [""] * (width - 1)
+    write_contact_sheet(path, torch.cat(frames), columns=width, labels=labels)
+
+
+def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path) -> None:
+    import elpips
+
+    metric = elpips.load_metric("elpips_vgg", device="cpu")
+    print("\n== photographed textures, unaligned crops: middle frames of the starts (targets: turns and zooms "
+          "ghost <= 0.3, contrast >= 0.9; changes superposition <= half the dissolve's, contrast >= 0.9, "
+          "max/min <= 1.3)")
+    for size in sizes:
+        sheet: list = []
+        rows = change_rows(size, sheet, run_sizes) + similarity_rows(size, metric, sheet)
+        write_sheet(Path(f"{stem}_{size}px.png"), sheet)
+        for method in dict.fromkeys(r["method"] for r in rows):
+            members = [r for r in rows if r["method"] == method]
+            if "ghost" in members[0]:
+                met = sum(r["ghost"] <= 0.3 and r["contrast"] >= 0.9 for r in members)
+            else:
+                met = sum(r["superposition"] <= 0.5 and r["contrast"] >= 0.9 and r["evenness"] <= 1.3
+                          for r in members)
+            print(f"{size:4d} px {method:14s} targets met on {met}/{len(members)}")

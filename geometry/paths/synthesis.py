@@ -1,0 +1,97 @@
+"""Texture synthesis at in-between statistics: each frame one texture, not two overlaid.
+
+A frame at time t is optimised (Adam on its pixels, from a start image) until its VGG feature distributions
+match, on random directions redrawn each step, the interpolated quantiles of two sources' (`geometry.paths.sliced`:
+the sliced optimal-transport loss of Heitz et al. 2021 towards the displacement interpolation). The sources
+are the endpoints themselves for one texture becoming another, or the endpoints turned and scaled to the
+in-between orientation and size for a turn or a zoom (`geometry.paths.textures.warped_endpoints`). Endpoints
+that are grey (equal channels) give grey frames: one channel is optimised.
+"""
+from __future__ import annotations
+
+import torch
+
+from geometry.paths.sliced import directions, feature_clouds, interpolated, quantiles
+
+#: Directions per layer and step, Adam's step size (pixel units) and the default number of steps.
+DIRECTIONS, LEARNING_RATE, STEPS = 64, 0.02, 20
+
+
+def is_grey(image: torch.Tensor) -> bool:
+    return bool((image - image.mean(1, keepdim=True)).abs().max() < 1e-6)
+
+
+def synthesise(first: torch.Tensor, second: torch.Tensor, times: torch.Tensor, start: torch.Tensor, *,
+               steps: int = STEPS, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Frames (T, 3, H, W) in [0, 1] optimised from `start` (T, 3, H, W) for `steps` Adam steps towards the
+    statistics (1 - t) first + t second at each time (T,): `first` and `second` are one image (1, 3, H, W)
+    or one per frame (T, 3, H, W), of the frames' size. Directions come from `generator` (CPU; default seeded
+    0); the work is done on `start`'s device, in float32."""
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    device = start.device
+    first, second = first.detach().float().to(device), second.detach().float().to(device)
+    grey = is_grey(first) and is_grey(second) and is_grey(start)
+    variable = start.detach().float()[:, :1] if grey else start.detach().float()
+    variable = variable.clone().requires_grad_(True)
+    optimiser = torch.optim.Adam([variable], lr=LEARNING_RATE)
+    with torch.no_grad():
+        sources = feature_clouds(torch.cat([first, second]))
+    split = first.shape[0]
+    for _ in range(steps):
+        image = variable.expand(-1, 3, -1, -1) if grey else variable
+        clouds = feature_clouds(image)
+        slices = directions(clouds, DIRECTIONS, generator)
+        with torch.no_grad():
+            projected = quantiles(sources, slices)
+            targets = interpolated([q[:split] for q in projected], [q[split:] for q in projected], times)
+        loss = sum((q - target).square().mean() for q, target in zip(quantiles(clouds, slices), targets))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        with torch.no_grad():
+            variable.clamp_(0, 1)
+    result = variable.detach()
+    return (result.expand(-1, 3, -1, -1) if grey else result).contiguous()
+
+
+#: The times at which a synthesised path's frames are synthesised (its knots); between them the corrections
+#: are interpolated linearly.
+KNOTS = (0.25, 0.5, 0.75)
+
+
+class SynthesisPath:
+    """A path `base` (an object with ``frames(a, b, times)``: the dissolve, the texture path) whose frames at
+    the KNOTS were re-synthesised at in-between statistics: at any time, the base's frame plus the knots'
+    corrections (synthesised minus base frame) interpolated linearly in t (none at the endpoints), resized to
+    the endpoints' size. Since the dissolve is linear in t, between two knots of a dissolve base the frames
+    are the blend of the two synthesised knots."""
+
+    def __init__(self, base, corrections: torch.Tensor, knots: tuple[float, ...] = KNOTS):
+        self.base, self.corrections, self.knots = base, corrections.detach().float().cpu(), knots
+
+    def frames(self, a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        from geometry.paths.render import field_at
+
+        times = times.to(torch.float64).cpu()
+        knots = torch.tensor((0.0, *self.knots, 1.0), dtype=torch.float64)
+        zero = torch.zeros_like(self.corrections[:1])
+        corrections = field_at(torch.cat([zero, self.corrections, zero]), tuple(a.shape[-2:]))
+        upper = torch.searchsorted(knots, times.clamp(0, 1), right=True).clamp(1, len(knots) - 1)
+        weight = ((times - knots[upper - 1]) / (knots[upper] - knots[upper - 1])).float().view(-1, 1, 1, 1)
+        blended = (1 - weight) * corrections[upper - 1] + weight * corrections[upper]
+        base = self.base.frames(a, b, times)
+        return (base + blended.to(base.device, base.dtype)).clamp(0, 1)
+
+
+def synthesised_path(base, a: torch.Tensor, b: torch.Tensor, *, steps: int = STEPS,
+                     generator: torch.Generator | None = None, device=None) -> SynthesisPath:
+    """`base`'s frames at the KNOTS re-synthesised from themselves (`synthesise`): towards the endpoints'
+    interpolated statistics, or, for a base with a ``sources(a, b, times)`` method (the texture path: the
+    endpoints turned and scaled to each time), towards those sources' statistics. `device`: where (default a's)."""
+    work = torch.device(device) if device is not None else a.device
+    a_work, b_work = a.detach().float().to(work), b.detach().float().to(work)
+    times = torch.tensor(KNOTS, dtype=torch.float64)
+    start = base.frames(a_work, b_work, times).float()
+    first, second = base.sources(a_work, b_work, times) if hasattr(base, "sources") else (a_work, b_work)
+    made = synthesise(first, second, times, start, steps=steps, generator=generator)
+    return SynthesisPath(base, made - start)
