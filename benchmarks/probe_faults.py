@@ -340,6 +340,19 @@ def lines(work: Path) -> None:
     report("  its outputs after it", "unchanged" if files(work / "job") == before else "CHANGED",
            files(work / "job") == before)
 
+    disk = work / "tmpfs"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        report("a full disk while writing frames (tmpfs)", "skipped: mounting a tmpfs needs root", True)
+    else:
+        script = ("import numpy as np, sys\nfrom geometry.service.video import write_png_frames\nwrite_png_frames("
+                  "sys.argv[1], np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8))\n")
+        done = subprocess.run([sys.executable, "-c", script, str(disk / "frames")], capture_output=True, text=True,
+                              cwd=REPO)
+        subprocess.run(["umount", str(disk)], capture_output=True)
+        leaked = done.stderr.count("Exception ignored")
+        report("a full disk while writing frames (64 KB tmpfs)", f"exit {done.returncode}: {first_line(done.stderr)}"
+               f"; {leaked} 'Exception ignored' traceback(s)", not leaked and "No space left" in done.stderr)
     started = time.perf_counter()
     done = tool("geometry.tools.geodesic", CAT, str(work / "no-such.png"), "--out", str(work / "m"))
     baseline = time.perf_counter() - started

@@ -2,6 +2,7 @@
 most --frames that fit, the settings a --resume changed), before any network is loaded."""
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -106,3 +107,39 @@ def test_a_flow_search_stopped_early_is_a_run_to_resume(pair, tmp_path, capsys):
     line = _line(capsys)
     assert "holds an unfinished run: pass --resume" in line
     assert hashlib.md5(Path(store.path).read_bytes()).hexdigest() == before
+
+
+def test_a_frame_write_that_fails_is_one_error_and_leaves_no_frame(tmp_path):
+    """A full disk (here the file size limit) while writing frames: the write's OSError, no second "Exception
+    ignored in PluginV3.__del__" traceback from imageio, and no partial frame."""
+    import resource
+    import subprocess
+    import sys
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, resource.RLIM_INFINITY))
+
+    script = ("import numpy as np\nfrom geometry.service.video import write_png_frames\n"
+              "frames = np.random.default_rng(0).integers(0, 255, (1, 64, 64, 3), dtype=np.uint8)\n"
+              f"write_png_frames({str(tmp_path)!r}, frames)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=small_files)
+    assert done.returncode != 0 and "File too large" in done.stderr
+    assert "Exception ignored" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resume_does_not_count_its_own_kept_checkpoint_against_the_free_space(tmp_path, monkeypatch):
+    """After a full disk the run's checkpoint is kept; freeing room for one more checkpoint is enough to resume."""
+    import shutil
+
+    from geometry.service.run_folder import RunFolder
+
+    size = 10_000_000
+    kept = tmp_path / "checkpoint.pt"
+    kept.touch()
+    os.truncate(kept, size)  # sparse: its size without the disk it would take
+    free = type("Usage", (), {"free": int(1.5 * size)})()
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: free)
+    RunFolder(tmp_path, {}, True, [kept], size)  # room for the new checkpoint beside the kept one
+    with pytest.raises(InputError, match="free some space"):
+        RunFolder(tmp_path / "fresh", {}, False, [tmp_path / "fresh" / "checkpoint.pt"], size)

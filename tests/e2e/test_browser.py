@@ -139,6 +139,7 @@ def test_geodesic_and_distance_in_chromium(app_url, browser_page, upload_images)
     # the dissolve start, which the run refines for its 20 steps (after a warp start refine "auto" runs none)
     page.locator("#geodesic-motion input").first.click()
     page.get_by_role("option", name=re.compile(r"^none: ")).click()
+    assert page.locator("#geodesic-cancel").is_disabled()  # nothing runs: Cancel is inactive
     page.locator("#geodesic-run").click()
 
     page.wait_for_function("() => document.querySelectorAll('#geodesic-gallery img').length >= 4")
@@ -150,6 +151,8 @@ def test_geodesic_and_distance_in_chromium(app_url, browser_page, upload_images)
         "() => { const v = document.querySelector('#geodesic-video video'); return [v.duration, v.loop]; }")
     assert duration > 0 and loops  # 4 frames at 8 per second last half a second: the video loops
     assert "Done: 20 steps" in page.locator("#geodesic-status").inner_text()
+    page.wait_for_function("() => document.querySelector('#geodesic-cancel').disabled")  # inactive again
+    assert page.locator("#distance-stop").is_disabled()
     # the results start in view, above the examples, without scrolling (a 1280x900 window)
     page.evaluate("() => window.scrollTo(0, 0)")
     boxes = page.evaluate(
