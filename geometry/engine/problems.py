@@ -38,13 +38,15 @@ if TYPE_CHECKING:
 CLIP_LOW, CLIP_HIGH = 1e-5, 1.0 - 1e-5
 #: The starts after which refine="auto" skips the refinement: the warp path's, whose middle frames the pixel
 #: refinement (and every variant tried) took further from real footage's true frames on PSNR
-#: (benchmarks/results/refine-variants.md).
-UNREFINED_STARTS = ("warp", "dis")
+#: (benchmarks/results/refine-variants.md); and the texture change's, whose middle frame the refinement took back
+#: towards the superposition (brick->gravel at 64 px: score 0.41 -> 0.50, 120 CPU s more;
+#: benchmarks/results/bench_texture_morphs.txt).
+UNREFINED_STARTS = ("warp", "dis", "change")
 
 
 def refine_applies(refine: str, taken: str) -> str:
-    """What follows a start `taken` ("warp", "dis", "texture", "dissolve", "given", or an init name) under the
-    option `refine`: "none" or "pixels"."""
+    """What follows a start `taken` ("warp", "dis", "texture", "change", "dissolve", "given", or an init name)
+    under the option `refine`: "none" or "pixels"."""
     if refine == "auto":
         return "none" if taken in UNREFINED_STARTS else "pixels"
     return refine
