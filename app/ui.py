@@ -31,6 +31,7 @@ import torch
 from geometry.engine.distances import DISTANCE_NAMES, METRIC_NAMES
 from geometry.engine.energies import ENERGY_FORMS
 from geometry.engine.presets import run_recipe
+from geometry.engine.problems import PROBLEMS
 from geometry.paths.motion import MOTION_NAMES
 
 from app import robustness, runs
@@ -67,7 +68,7 @@ def default_steps(kind: str, device: torch.device) -> int:
     """Total optimisation steps: the fast preset's own on a CPU; four times as many on a GPU, where a step
     takes milliseconds and longer runs keep lowering the energy (geometry.engine.presets)."""
     side = default_size(device)
-    steps = run_recipe(runs.PRESET, kind, (side, side)).steps
+    steps = run_recipe(runs.PRESET, PROBLEMS[kind], (side, side)).steps
     return 4 * steps if device.type == "cuda" else steps
 
 

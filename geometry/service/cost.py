@@ -16,9 +16,9 @@ from typing import Any
 #: CPU seconds of the engine's flow: a pair, and per working pixel (all pyramid levels); per output pixel of one
 #: rendered in-between frame; of the pixel refinement per evaluated pixel (one E-LPIPS image evaluation with its
 #: backward pass, `refine_pixel_evaluations`), and its even spacing and set-up per working pixel.
-FLOW_SECONDS = 0.6
-FLOW_SECONDS_PER_PIXEL = 4.6e-5
-RENDER_SECONDS_PER_PIXEL = 7.2e-7
+FLOW_SECONDS = 0.23
+FLOW_SECONDS_PER_PIXEL = 2.8e-6
+RENDER_SECONDS_PER_PIXEL = 1.7e-7
 REFINE_SECONDS_PER_PIXEL = 7.7e-5
 SPACING_SECONDS_PER_PIXEL = 5.5e-3
 
@@ -56,10 +56,10 @@ def flow_seconds(working: tuple[int, int]) -> float:
 def refine_pixel_evaluations(working: tuple[int, int], frames: int, preset: Any = "fast",
                              steps: int | None = None) -> float:
     """Pixels the pixel refinement evaluates: over the preset's stages, steps x draws x frames x the stage's pixels."""
-    from geometry.engine.optimize import effective_stages, stage_sizes
-    from geometry.engine.presets import run_recipe
+    from geometry.engine.presets import effective_stages, run_recipe, stage_sizes
+    from geometry.engine.problems import GeodesicProblem
 
-    recipe = run_recipe(preset, "geodesic", working, steps=steps)
+    recipe = run_recipe(preset, GeodesicProblem, working, steps=steps)
     stages = effective_stages(recipe.stages, working)
     return float(sum(stage.steps * stage.draws * frames * h * w
                      for stage, (h, w) in zip(stages, stage_sizes(stages, working))))
