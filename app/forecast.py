@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Mapping
 
 from elpips.io import atomic_write
-from geometry.engine.optimize import effective_stages, stage_sizes
-from geometry.engine.presets import Stage, run_recipe
+from geometry.engine.presets import Stage, effective_stages, run_recipe, stage_sizes
+from geometry.engine.problems import PROBLEMS
 from geometry.paths.spacing import even_times_evaluations
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Plan:
 
 def plan_run(preset, kind: str, steps: int | None, size: tuple[int, int]) -> Plan:
     """The stages of `preset` for a run of `kind` (rescaled to `steps` in total if given) for outputs of `size`."""
-    recipe = run_recipe(preset, kind, tuple(size), steps=steps or None)
+    recipe = run_recipe(preset, PROBLEMS[kind], tuple(size), steps=steps or None)
     stages = effective_stages(recipe.stages, size)
     return Plan(tuple(stages), tuple(stage_sizes(stages, size)), tuple(size))
 

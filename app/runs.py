@@ -214,8 +214,7 @@ def forecast_text(ctx: AppContext, spec: PreparedRun) -> str:
         said = f"Estimated run time: {parts[0]}"
     else:
         said = "Estimated run time: " + "; ".join(parts)
-    return (f"{said} ({width}x{height} px on {device}; from the engine's stored costs, app/run_costs.json, "
-            "refreshed by every finished run here).")
+    return f"{said} ({width}x{height} px on {device}, from the stored run costs)."
 
 
 def _branch_text(ctx: AppContext, branch: Branch, spec: PreparedRun) -> str:

@@ -254,7 +254,7 @@ def test_the_estimate_comes_from_the_stored_cost_model_and_says_what_runs(client
     status, note = client.predict(**geodesic_inputs(ex["disc_left"], ex["disc_right"], 5, steps=200),
                                   api_name="/geodesic_estimate")
     assert "Estimated run time: **" in status and "200 refinement steps" in status
-    assert "app/run_costs.json" in status and "resized to 32x32" in note
+    assert "from the stored run costs" in status and "resized to 32x32" in note
     auto, _ = client.predict(**geodesic_inputs(ex["disc_left"], ex["disc_right"], 5, steps=200, motion="auto"),
                              api_name="/geodesic_estimate")
     assert "if the engine's flow explains the pair" in auto and "no refinement step" in auto, auto

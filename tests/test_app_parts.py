@@ -19,6 +19,7 @@ from PIL import Image
 
 from geometry.engine.eta import TimeLeft
 from geometry.engine.phases import Phase
+from geometry.engine.problems import PROBLEMS
 from geometry.paths.spacing import even_times_evaluations
 
 from app.__main__ import parse_args
@@ -631,18 +632,17 @@ def test_the_time_left_takes_relative_costs_as_priors_as_the_engine_does():
 def test_the_forecast_the_memory_check_and_the_engine_take_one_recipe(kind, monkeypatch):
     # The memory check once asked for a path's recipe without the image size, the forecast with it.
     from geometry.engine import memory
-    from geometry.engine.optimize import effective_stages, stage_sizes
-    from geometry.engine.presets import run_recipe
+    from geometry.engine.presets import effective_stages, run_recipe, stage_sizes
 
     size = (256, 384)
-    recipe = run_recipe("fast", kind, size, steps=120)
+    recipe = run_recipe("fast", PROBLEMS[kind], size, steps=120)
     stages = effective_stages(recipe.stages, size)
     plan = plan_run("fast", kind, 120, size)
     assert plan.stages == tuple(stages) and plan.sizes == tuple(stage_sizes(stages, size))
     asked = []
     monkeypatch.setattr(memory, "run_recipe", lambda *args, **kwargs: asked.append((args, kwargs)) or recipe)
     memory.run_memory(kind, "l2", 3, 1, size, "fast", 120)
-    assert asked == [(("fast", kind, size), {"steps": 120, "draws_per_step": None})]
+    assert asked == [(("fast", PROBLEMS[kind], size), {"steps": 120, "draws_per_step": None})]
 
 
 def test_an_upload_is_measured_as_the_librarys_loader_reads_the_file(tmp_path):

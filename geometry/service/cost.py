@@ -65,10 +65,10 @@ def flow_seconds(working: tuple[int, int]) -> float:
 def refine_pixel_evaluations(working: tuple[int, int], frames: int, preset: Any = "fast",
                              steps: int | None = None) -> float:
     """Pixels the pixel refinement evaluates: over the preset's stages, steps x draws x frames x the stage's pixels."""
-    from geometry.engine.optimize import effective_stages, stage_sizes
-    from geometry.engine.presets import run_recipe
+    from geometry.engine.presets import effective_stages, run_recipe, stage_sizes
+    from geometry.engine.problems import GeodesicProblem
 
-    recipe = run_recipe(preset, "geodesic", working, steps=steps)
+    recipe = run_recipe(preset, GeodesicProblem, working, steps=steps)
     stages = effective_stages(recipe.stages, working)
     return float(sum(stage.steps * stage.draws * frames * h * w
                      for stage, (h, w) in zip(stages, stage_sizes(stages, working))))
