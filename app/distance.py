@@ -29,7 +29,7 @@ from elpips.sampling import Z_95
 from elpips.sampling import confidence as sampling_confidence
 from geometry.engine.distances import METRIC_NAMES, DistanceFamily
 
-from app.scale import scale_sentence
+from app.scale import scale_of, scale_sentence
 from app.tasks import format_seconds, time_left
 from app.uploads import display_name, load_upload, prepare_uploads
 
@@ -311,4 +311,6 @@ def compare_candidates(
             f"- A - B: {diff:+.5f} ± {Z_95 * diff_err:.5f} (same transformations for both, {maps.samples} samples in "
             f"{format_seconds(live.seconds)}{'; stopped early, at your request' if live.stopped else ''})"
         )
+        scale = scale_of(metric.config.name, min(batch.shape[-2:]), {"A": values[0], "B": values[1]})
+        answer += f"\n\n{scale}" if scale else ""
         yield f"{answer}\n\n{_metric_note(metric)}\n\n{note}", details, view

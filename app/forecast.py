@@ -1,34 +1,46 @@
-"""Run-time forecasts from speed measured on this device, before a run starts.
+"""Run-time forecasts of the Average and Geodesic tabs, from a stored cost model of the engine: an answer in
+well under a second, before a run and without running anything.
 
-The engine runs a preset's stages at growing image sizes. A step's time depends on the stage's
-image size and number of random draws in ways no formula catches (small images are dominated by
-fixed overheads), so it is measured: for each distinct (size, draws) of the plan, a few real
-engine steps are timed (`jobs.time_steps`) the first time, and every finished run then refreshes the
-speeds of the stages it ran (`jobs.SpeedTable.refresh`), so that one slow measurement on a busy machine
-does not stick. The estimate is the sum over stages of steps times the step time.
+A run goes through phases (`geometry.engine.phases`): the motion start's flow search, the even spacing of a path's
+frames, the refinement's optimisation steps, the render of the frames with the movies. Which of them run depends
+on the start: after a warp start a path is kept as it is (`geometry.api.refine_applies`), so the refinement takes
+no step; "auto" takes the warp start only where the flow explains the pair, which is known after the flow search.
+A forecast therefore lists its `Branch`es: one, or for "auto" the warp start's and the other's.
 
-While a run runs, `geometry.engine.eta.TimeLeft` gives the time left from the run's own measured steps, with these
-forecasts as its priors for the stages still to come (the engine's own `Progress.eta_s` is the same clock with
-the stages' relative costs as priors).
+The cost of each phase comes from ``run_costs.json`` beside this module, measured by benchmarks/bench_run_costs.py
+in CPU seconds of one thread (what a phase costs on a quiet core) at a few sizes, as (units, seconds) points,
+interpolated between them (the flow: working pixels; a step:
+draws x images x pixels of its stage; the spacing: seconds per forward evaluation by its pixels; the render: pixels
+of all frames). Every finished run
+refreshes it (`CostBook.refresh`): the ratio of the wall-clock time each phase took to the model's enters a moving
+average per device and phase, kept in the app's output folder (``LEARNED_NAME``), so that the next estimate is this
+machine's, with its threads and its load. The flow search and the render run on the CPU whatever the device; the
+spacing and the steps on another device are not estimated until a run has finished there.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 
-from geometry.engine.optimize import effective_stages, stage_sizes
-from geometry.engine.presets import Recipe, Stage, run_recipe
+from elpips.io import atomic_write
+from geometry.engine.presets import Stage, effective_stages, run_recipe, stage_sizes
+from geometry.engine.problems import PROBLEMS
+from geometry.paths.spacing import even_times_evaluations
 
-#: Engine steps timed per measurement (the first is dropped as warm-up).
-PROBE_STEPS = 4
+log = logging.getLogger(__name__)
 
-Probe = tuple[tuple[int, int], int]  # (image size (H, W), draws per step)
-
-
-def probe_preset(draws: int) -> Recipe:
-    """The measurement's recipe: one stage at the size asked for, from the cross-dissolve, small steps."""
-    return Recipe("probe", init="mean", stages=(Stage(1, PROBE_STEPS, 0.01, "cosine", int(draws)),))
+COSTS_FILE = Path(__file__).with_name("run_costs.json")
+#: What finished runs measured, in the app's output folder: device -> phase -> measured over model seconds.
+LEARNED_NAME = "app_run_costs.json"
+#: Weight of a finished run's ratio in the moving average.
+RUN_WEIGHT = 0.5
+#: The phases that run on the CPU whatever the device (`geometry.paths.flows`, `geometry.service.video`).
+CPU_PHASES = ("flow search", "render")
 
 
 @dataclass(frozen=True)
@@ -43,31 +55,10 @@ class Plan:
     def total_steps(self) -> int:
         return sum(stage.steps for stage in self.stages)
 
-    def probes(self) -> list[Probe]:
-        """The distinct (size, draws) whose step time the estimate needs, largest last."""
-        found = {(size, stage.draws) for stage, size in zip(self.stages, self.sizes) if stage.steps}
-        return sorted(found, key=lambda probe: (probe[0][0] * probe[0][1], probe[1]))
 
-    def legs(self, step_seconds: Mapping[Probe, float] | None = None) -> list[tuple[int, float | None]]:
-        """(steps, seconds per step or None when unknown) of every stage, for `geometry.engine.eta.TimeLeft`."""
-        known = step_seconds or {}
-        return [(stage.steps, known.get((size, stage.draws))) for stage, size in zip(self.stages, self.sizes)]
-
-    def probe_of(self, stage: int) -> Probe:
-        return self.sizes[stage], self.stages[stage].draws
-
-    def seconds(self, step_seconds: Mapping[Probe, float]) -> float:
-        """The run's time, given the seconds per step of each of its probes."""
-        return sum(
-            stage.steps * step_seconds[(size, stage.draws)]
-            for stage, size in zip(self.stages, self.sizes)
-            if stage.steps
-        )
-
-
-def plan_run(preset: str | Recipe, kind: str, steps: int | None, size: tuple[int, int]) -> Plan:
+def plan_run(preset, kind: str, steps: int | None, size: tuple[int, int]) -> Plan:
     """The stages of `preset` for a run of `kind` (rescaled to `steps` in total if given) for outputs of `size`."""
-    recipe = run_recipe(preset, kind, tuple(size), steps=steps or None)
+    recipe = run_recipe(preset, PROBLEMS[kind], tuple(size), steps=steps or None)
     stages = effective_stages(recipe.stages, size)
     return Plan(tuple(stages), tuple(stage_sizes(stages, size)), tuple(size))
 
@@ -76,3 +67,154 @@ def snapshot_steps(total_steps: int, count: int = 30) -> list[int]:
     """About `count` evenly spaced steps (and step 0) at which the engine sends the current images."""
     every = max(1, total_steps // count)
     return sorted(set(range(0, total_steps + 1, every)) | {total_steps})
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What a run's cost depends on: its kind ("barycenter" or "geodesic"), distance, the stages of its `plan`
+    (whose size is the working size), `images` (a path's frames, or an average's inputs) and motion start."""
+
+    kind: str
+    distance: str
+    plan: Plan
+    images: int
+    motion: str
+
+    @property
+    def images_per_draw(self) -> int:
+        """Images the network evaluates per draw of a step: every frame of a path; the average and its inputs."""
+        return self.images if self.kind == "geodesic" else self.images + 1
+
+    @property
+    def motion_applies(self) -> bool:
+        return self.motion != "none" and (self.kind == "geodesic" or self.images == 2)
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One phase of a run: its model seconds (before the device's learned scale) and, for the refinement, its
+    steps, and the steps and model seconds per step of each stage."""
+
+    phase: str
+    seconds: float
+    steps: int = 0
+    stage_steps: tuple[int, ...] = ()
+    step_seconds: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Branch:
+    """The phases a run goes through after one kind of start; `when` says which (empty: the only branch)."""
+
+    when: str
+    legs: tuple[Leg, ...]
+
+    @property
+    def steps(self) -> int:
+        return sum(leg.steps for leg in self.legs)
+
+
+class CostBook:
+    """The stored cost model (`COSTS_FILE`) and what finished runs measured on this machine (`LEARNED_NAME` in
+    `folder`; None: nothing kept)."""
+
+    def __init__(self, model: Mapping, folder: Path | None = None):
+        self.model = model
+        self.path = None if folder is None else Path(folder) / LEARNED_NAME
+        self._lock = threading.Lock()
+        self.learned: dict[str, dict[str, float]] = {}
+        if self.path is not None and self.path.exists():
+            try:
+                self.learned = json.loads(self.path.read_text())["scales"]
+            except (OSError, ValueError, KeyError) as error:  # a damaged file costs its refinements, not the app
+                log.warning("%s is unreadable (%s): estimates start from the stored model", self.path, error)
+
+    @classmethod
+    def load(cls, folder: Path | None = None) -> "CostBook":
+        return cls(json.loads(COSTS_FILE.read_text()), folder)
+
+    def knows(self, distance: str) -> bool:
+        return distance in self.model["step"]
+
+    # ---------------------------------------------------------------- the model's seconds
+
+    def _fit(self, part: Mapping, units: float) -> float:
+        """Seconds at `units` from the measured (units, seconds) `points`: piecewise linear between them, the end
+        segments continued beyond (never below the nearest point's seconds: small sizes are mostly overhead)."""
+        points = sorted(part["points"])
+        if len(points) == 1 or units <= points[0][0]:
+            return points[0][1]
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            if units <= x1:
+                return y0 + (y1 - y0) * (units - x0) / (x1 - x0)
+        (x0, y0), (x1, y1) = points[-2], points[-1]
+        return y1 + max(0.0, (y1 - y0) / (x1 - x0)) * (units - x1)
+
+    def branches(self, shape: RunShape) -> list[Branch]:
+        """The phases of a run of `shape` after each start it may take, the likelier first (for "auto": the warp
+        start, which the bundled examples take)."""
+        height, width = shape.plan.size
+        flow = Leg("flow search", self._fit(self.model["flow"], height * width))
+        steps = self._refinement(shape)
+        after = [self._spacing(shape), steps] if shape.kind == "geodesic" else [steps]
+        render = [Leg("render", self._fit(self.model["render"], shape.images * height * width))] \
+            if shape.kind == "geodesic" else []
+        if not shape.motion_applies:
+            return [Branch("", tuple(after + render))]
+        if shape.motion in ("warp", "dis"):
+            return [Branch("", (flow, *render))]
+        if shape.motion in ("texture", "change"):  # the change's synthesis is not in the model
+            return [Branch("", tuple(after + render))]
+        return [Branch("if the engine's flow explains the pair (the warp start, kept as it is)", (flow, *render)),
+                Branch("if not (the dissolve or a texture start, refined)", tuple([flow, *after, *render]))]
+
+    def _spacing(self, shape: RunShape) -> Leg:
+        height, width = shape.plan.sizes[0] if shape.plan.sizes else shape.plan.size
+        evaluations = even_times_evaluations(shape.images - 2)
+        return Leg("spacing", evaluations * self._fit(self.model["spacing"][shape.distance], height * width))
+
+    def _refinement(self, shape: RunShape) -> Leg:
+        part = self.model["step"][shape.distance]
+        per_step = tuple(self._fit(part, stage.draws * shape.images_per_draw * height * width)
+                         for stage, (height, width) in zip(shape.plan.stages, shape.plan.sizes))
+        seconds = sum(stage.steps * each for stage, each in zip(shape.plan.stages, per_step))
+        return Leg("refinement", seconds, shape.plan.total_steps, tuple(stage.steps for stage in shape.plan.stages),
+                   per_step)
+
+    # ---------------------------------------------------------------- this machine's scale
+
+    def scale(self, device: str, phase: str) -> float | None:
+        """Measured over model seconds of `phase` on `device` ("cpu", "cuda", ...): what finished runs measured,
+        1 for the CPU before any, None where nothing tells it (the network's phases on another device)."""
+        device = "cpu" if phase in CPU_PHASES else device
+        with self._lock:
+            learned = self.learned.get(device, {}).get(phase)
+        return learned if learned is not None else (1.0 if device == "cpu" else None)
+
+    def seconds(self, branch: Branch, device: str) -> float | None:
+        """The expected seconds of `branch` on `device`; None when a phase's scale there is not known yet."""
+        total = 0.0
+        for leg in branch.legs:
+            scale = self.scale(device, leg.phase)
+            if scale is None:
+                return None
+            total += leg.seconds * scale
+        return total
+
+    def refresh(self, device: str, measured: Mapping[str, tuple[float, float]]) -> None:
+        """Take a finished run's phases, {phase: (seconds taken, model seconds)}, into account, and keep them."""
+        with self._lock:
+            for phase, (taken, model) in measured.items():
+                if model <= 0 or taken <= 0:
+                    continue
+                where = self.learned.setdefault("cpu" if phase in CPU_PHASES else device, {})
+                ratio = min(100.0, max(0.01, taken / model))
+                old = where.get(phase)
+                where[phase] = ratio if old is None else (1 - RUN_WEIGHT) * old + RUN_WEIGHT * ratio
+            learned = json.dumps({"scales": self.learned}, indent=1)
+        if self.path is not None:
+            try:
+                with atomic_write(self.path) as tmp:
+                    Path(tmp).write_text(learned + "\n")
+            except OSError as error:  # the estimate keeps what it learned in memory
+                log.warning("could not keep the measured run costs in %s: %s", self.path, error)

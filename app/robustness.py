@@ -23,10 +23,15 @@ import elpips
 from elpips.adversarial import JUDGES, LEVELS, PIXEL_L2, AttackProgress, AttackRecord, footnote, summary, table
 from geometry.engine.eta import TimeLeft
 
-from app.forecast import PROBE_STEPS, snapshot_steps
-from app.runs import UNMEASURED, AppContext, TabUpdate, follow_task, step_line, write_json
+from app.forecast import snapshot_steps
+from app.runs import AppContext, TabUpdate, follow_task, step_line, write_json
 from app.tasks import DeviceTask, format_seconds, new_run_folder, time_steps
 from app.uploads import display_name, load_upload, prepare_uploads
+
+#: Attack steps timed the first time a setting is seen (the first is dropped as warm-up).
+PROBE_STEPS = 4
+#: The first line of an attack waiting for the device before its speed has been measured.
+UNMEASURED = "The attack time is estimated when the attack gets the device (a few steps are timed first)."
 
 #: The largest budget the tab offers, in 8-bit levels (32/255: clearly visible).
 MAX_EPSILON_LEVELS = 32

@@ -5,12 +5,12 @@ Each run goes through the same phases, reported in its status line:
 1. the uploads are read and brought to one size (`app.uploads`), and saved in a new run folder;
 2. a worker thread (`app.tasks`) waits for the device in the app's queue, saying what it waits behind
    (Cancel withdraws it from there);
-3. holding the device, it estimates the run time from the step times measured on this device (`app.forecast`;
-   a few steps are timed the first time a setting is seen), then runs the saved inputs through the run service
-   (`geometry.service.runs`, the same as the command-line tools' and the job files': the same files) while the
-   generator streams its progress, time left, snapshots and energies;
-4. the worker refreshes the measured step times, zips a geodesic's frames, and the generator shows the
-   results.
+3. the run's estimate comes from the stored cost model of the engine (`app.forecast`: nothing runs for it);
+   holding the device, the worker runs the saved inputs through the run service (`geometry.service.runs`, the
+   same as the command-line tools' and the job files': the same files) while the generator streams its phases
+   and steps in one progress bar (`app.run_clock`), its time left, snapshots and energies;
+4. the worker refreshes the cost model with the time each phase took, zips a geodesic's frames, and the
+   generator shows the results.
 
 The tabs' functions in `app.ui` turn the `TabUpdate`s yielded here into component values. `follow_task`, the
 watching part, also streams the Robustness tab's attacks (`app.robustness`).
@@ -18,13 +18,12 @@ watching part, also streams the Robustness tab's attacks (`app.robustness`).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
 import shutil
 import zipfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -33,12 +32,11 @@ import numpy as np
 import torch
 
 import elpips
-import geometry
 from elpips.errors import InputError
 from elpips.io import atomic_write, write_json
+from geometry.engine import phases
 from geometry.engine.distances import DISTANCE_NAMES
 from geometry.engine.energies import ENERGY_FORMS
-from geometry.engine.eta import TimeLeft
 from geometry.options import RunOptions
 from geometry.service import runs as geometry_runs
 from geometry.service import video
@@ -46,7 +44,8 @@ from geometry.service.geodesic_run import GeodesicRequest
 from geometry.service.runs import RunArtefacts
 
 from app.distance import MetricShelf
-from app.forecast import Plan, Probe, plan_run, probe_preset, snapshot_steps
+from app.forecast import Branch, CostBook, Plan, RunShape, plan_run, snapshot_steps
+from app.run_clock import PHASE_WORDS, RunClock
 from app.tasks import (
     DeviceSlot,
     DeviceTask,
@@ -56,7 +55,6 @@ from app.tasks import (
     format_seconds,
     new_run_folder,
     time_left,
-    time_steps,
 )
 from app.uploads import display_name, load_upload, prepare_uploads
 
@@ -68,7 +66,8 @@ MAX_AVERAGE_IMAGES = 6  # one weight slider each in the UI
 
 @dataclass
 class AppContext:
-    """What every request shares: where results go, the device and its job queue, measured speeds."""
+    """What every request shares: where results go, the device and its job queue, the run-cost model (refreshed by
+    finished runs, kept in the output folder), the attacks' measured speeds."""
 
     output_root: Path
     device: torch.device
@@ -76,10 +75,13 @@ class AppContext:
     board: TaskBoard = field(default_factory=TaskBoard)
     speeds: SpeedTable = field(default_factory=SpeedTable)
     shelf: MetricShelf | None = None
+    costs: CostBook | None = None
 
     def __post_init__(self):
         if self.shelf is None:
             self.shelf = MetricShelf(self.device)
+        if self.costs is None:
+            self.costs = CostBook.load(self.output_root)
 
 
 @dataclass
@@ -94,18 +96,20 @@ class TabUpdate:
 
 @dataclass(frozen=True)
 class PreparedRun:
-    """A prepared run: how to measure its speed, how to run it into its folder, what its tab shows of it."""
+    """A prepared run: what its cost depends on, how to run it into its folder, what its tab shows of it."""
 
     kind: str
-    key: tuple  # the SpeedTable key
-    plan: Plan
-    measure: Callable[..., Any]  # measure(callback, preset, size): engine steps on the inputs, nothing written
+    shape: RunShape
     # execute(folder, callback, cancel, snapshot_steps), through geometry.service.runs
     execute: Callable[..., RunArtefacts]
     outcome: Callable[[RunArtefacts], Any]  # what the tab shows, from the files the run wrote (worker thread)
     inputs: torch.Tensor  # the prepared input images, saved in the run folder as the run's inputs
     names: tuple[str, ...]
     settings: dict  # saved in the run folder as settings.json
+
+    @property
+    def plan(self) -> Plan:
+        return self.shape.plan
 
 
 def input_paths(folder: Path, count: int) -> tuple[Path, ...]:
@@ -198,82 +202,64 @@ def start_folder(ctx: AppContext, spec: PreparedRun) -> Path:
     return folder
 
 
-def forecast_text(ctx: AppContext, spec: PreparedRun, step_seconds: dict[Probe, float]) -> str:
+def forecast_text(ctx: AppContext, spec: PreparedRun) -> str:
+    """The estimate of a run from the stored cost model (`app.forecast`), in words: what runs after each start it
+    may take, and how long each takes on this device."""
+    device = ctx.device.type
+    if not ctx.costs.knows(spec.shape.distance):
+        return f"No stored run costs for the distance {spec.shape.distance}: the run shows its time left as it goes."
+    parts = [_branch_text(ctx, branch, spec) for branch in ctx.costs.branches(spec.shape)]
     height, width = spec.plan.size
-    largest = spec.plan.probes()[-1]
-    return (
-        f"Estimated run time: **{format_seconds(spec.plan.seconds(step_seconds), about=True)}** "
-        f"({spec.plan.total_steps} steps in {len(spec.plan.stages)} stage(s) up to {width}x{height} px on "
-        f"{ctx.device.type}; measured here: {step_seconds[largest]:.3g} s per step at full size)."
-    )
+    if len(parts) == 1:
+        said = f"Estimated run time: {parts[0]}"
+    else:
+        said = "Estimated run time: " + "; ".join(parts)
+    return f"{said} ({width}x{height} px on {device}, from the stored run costs)."
 
 
-def forecast_now(ctx: AppContext, spec: PreparedRun) -> str:
-    """The Estimate button's answer: from the speeds known, or measured now if the device is free; while another
-    run holds it, a measurement would wait for that run to end, so it says so instead."""
-    if not speeds_known(ctx, spec):
-        busy = ctx.slot.holder_line()
-        if busy is not None:
-            return (f"The device is busy with {busy}: this run's speed is measured when it gets the device, and Run "
-                    "then shows the estimate.")
-    return forecast_text(ctx, spec, measured_speeds(ctx, spec))
+def _branch_text(ctx: AppContext, branch: Branch, spec: PreparedRun) -> str:
+    """'**about 5 s** if ... (the warp start kept as it is: flow search, render; no refinement step)'."""
+    seconds = ctx.costs.seconds(branch, ctx.device.type)
+    said = ("not known until a run has finished on this device" if seconds is None
+            else f"**{format_seconds(seconds, about=True)}**")
+    phases_said = [f"{leg.steps} refinement steps" if leg.phase == "refinement" else leg.phase
+                   for leg in branch.legs]
+    if not branch.steps:
+        phases_said.append("no refinement step")
+    when = f" {branch.when}" if branch.when else ""
+    return f"{said}{when} ({', '.join(phases_said)})"
 
 
-def measured_speeds(ctx: AppContext, spec: PreparedRun, hold_slot: bool = True) -> dict[Probe, float]:
-    """Seconds per step at each (size, draws) of the run's plan on this device: measured by running
-    a few engine steps on the run's own inputs the first time a setting is seen (taking the device slot
-    unless the caller holds it), then refreshed by every finished run (`SpeedTable`)."""
-
-    def measure(size: tuple[int, int], draws: int) -> Callable[[], float]:
-        def timed() -> float:
-            with ctx.slot if hold_slot else contextlib.nullcontext():
-                return time_steps(lambda callback: spec.measure(callback, probe_preset(draws), size))
-
-        return timed
-
-    try:
-        return {
-            (size, draws): ctx.speeds.seconds_per_step(spec.key + (size, draws), measure(size, draws))
-            for size, draws in spec.plan.probes()
-        }
-    except InputError as error:
-        raise gr.Error(error.worded("app")) from None
-
-
-def speeds_known(ctx: AppContext, spec: PreparedRun) -> bool:
-    return all(ctx.speeds.known(spec.key + probe) is not None for probe in spec.plan.probes())
-
-
-#: The first line of a run waiting for the device before its speed has been measured.
-UNMEASURED = "The run time is estimated when the run gets the device (a few steps are timed first)."
+def run_clock(ctx: AppContext, spec: PreparedRun) -> RunClock:
+    """The progress bar's clock of a run about to start, from the forecast's branches and this device's scales."""
+    device = ctx.device.type
+    names = ("flow search", "spacing", "refinement", "render")
+    scales = {name: ctx.costs.scale(device, name) for name in names}
+    return RunClock(ctx.costs.branches(spec.shape), scales)
 
 
 def stream_run(ctx: AppContext, spec: PreparedRun, session: str) -> Iterator[TabUpdate]:
     """Estimate, run and save `spec`, yielding `TabUpdate`s; the last one carries the outcome (None when the run
-    was withdrawn from the queue before it started). Speeds not known yet are measured on the worker once it
-    holds the device, so that a run waiting in the queue can be withdrawn."""
+    was withdrawn from the queue before it started). The run's phases (`geometry.engine.phases`) and steps move
+    one clock (`RunClock`); when the run has finished, the time each phase took refreshes the cost model."""
     folder = start_folder(ctx, spec)
-    saved = f" Results are saved in `{folder}`."
-    known = speeds_known(ctx, spec)
-    header = (forecast_text(ctx, spec, measured_speeds(ctx, spec)) if known else UNMEASURED) + saved
+    header = forecast_text(ctx, spec) + f" Results are saved in `{folder}`."
     snaps = snapshot_steps(spec.plan.total_steps)
-    eta = TimeLeft(spec.plan.legs())
+    clock = run_clock(ctx, spec) if ctx.costs.knows(spec.shape.distance) else None
 
     def run(callback, cancel):
-        if not speeds_known(ctx, spec):
-            callback(f"Measuring the speed of this run on {ctx.device.type}...{saved}")
-        speeds = measured_speeds(ctx, spec, hold_slot=False)
-        eta.legs = spec.plan.legs(speeds)
-        callback(forecast_text(ctx, spec, speeds) + saved)
-        return spec.execute(folder, callback, cancel, snaps)
+        with phases.listening(callback):
+            return spec.execute(folder, callback, cancel, snaps)
 
     def save(artefacts: RunArtefacts):  # on the worker thread: done even when nobody watches any more
-        for stage, seconds in eta.measured().items():
-            ctx.speeds.refresh(spec.key + spec.plan.probe_of(stage), seconds)
+        if clock is not None:
+            clock.finish()
+            if artefacts.status != "cancelled":
+                ctx.costs.refresh(ctx.device.type, clock.measured())
         return spec.outcome(artefacts)
 
-    job = DeviceTask(spec.kind, ctx.slot, run=run, save=save, eta=eta,
-              on_withdraw=lambda: shutil.rmtree(folder, ignore_errors=True))
+    job = DeviceTask(spec.kind, ctx.slot, run=run, save=save, eta=clock,
+                     on_withdraw=lambda: shutil.rmtree(folder, ignore_errors=True))
     yield from follow_task(ctx, job, session, header)
 
 
@@ -304,9 +290,12 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
                                   "queue.")
                 continue
             latest = watch.latest
-            if latest is None:  # before the engine's first step (measuring, motion start, spacing)
-                phase = CANCELLING if job.cancel_event.is_set() else "Starting..."
-                yield TabUpdate(f"{header}\n\n{phase}", watch)
+            phase = watch.eta.phase if isinstance(watch.eta, RunClock) else None
+            if latest is None or phase not in (None, "refinement"):  # the phases before or after the steps
+                said = f"{PHASE_WORDS[phase].capitalize()}..." if phase is not None else "Starting..."
+                if phase is not None and watch.seconds_left is not None:
+                    said += f" {time_left(watch.seconds_left)} in all"
+                yield TabUpdate(f"{header}\n\n{CANCELLING if job.cancel_event.is_set() else said}", watch)
                 continue
             line = describe(latest, watch.seconds_left)
             if job.cancel_event.is_set():
@@ -328,11 +317,13 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
     if job.withdrawn:
         yield TabUpdate(f"**{WITHDRAWN}**", watch, False, None)
         return
-    ended = tally(outcome)
-    if ended.status == "cancelled":
-        done = f"Cancelled at step {ended.steps}; the partial result is kept"
-    else:
-        done = f"Done: {ended.steps} steps in {format_seconds(ended.seconds)}"
+    record = tally(outcome)
+    if record.status == "cancelled":
+        done = f"Cancelled at step {record.steps}; the partial result is kept"
+    elif record.steps:
+        done = f"Done: {record.steps} steps in {format_seconds(record.seconds)}"
+    else:  # a warp start, kept as it is (`geometry.api.refine_applies`)
+        done = f"Done in {format_seconds(record.seconds)}: the start kept as it is, no refinement step"
     yield TabUpdate(f"{header}\n\n**{done}**.", watch, True, outcome)
 
 
@@ -365,11 +356,6 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
                          motion=motion)
     _check_memory("barycenter", options, len(paths) + 1, 1, size_hw)
 
-    def measure(callback, preset, work_size):
-        # the probe times engine steps, so it refines whatever the run's start (refine="auto" skips a warp's)
-        probe = replace(options, preset=preset, steps=None, size=work_size, refine="pixels")
-        return geometry.barycenter(batch, weights, options=probe, callback=callback, snapshot_steps=())
-
     def execute(folder: Path, callback, cancel, snaps) -> RunArtefacts:
         request = geometry_runs.AverageRequest(input_paths(folder, len(paths)), tuple(weights),
                                                snapshot_steps=tuple(snaps))
@@ -380,10 +366,10 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
         png = artefacts.out / geometry_runs.AVERAGE_NAME
         return AverageOutcome(artefacts, elpips.load_image(png), png)
 
-    key = ("average", distance, size_hw, len(paths), str(ctx.device))
+    shape = RunShape("barycenter", distance, plan, len(paths), motion)
     settings = {"weights": weights, **options.to_dict()}
     names = tuple(display_name(path) for path in paths)
-    return PreparedRun("average", key, plan, measure, execute, outcome, batch, names, settings), note
+    return PreparedRun("average", shape, execute, outcome, batch, names, settings), note
 
 
 # ---------------------------------------------------------------- geodesic / morph
@@ -423,22 +409,16 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
                          steps=plan.total_steps, motion=motion)
     _check_memory("geodesic", options, frames, frames - 2, size_hw)
 
-    def measure(callback, preset, work_size):
-        # the probe times engine steps, so it refines whatever the run's start (refine="auto" skips a warp's)
-        return geometry.geodesic(batch[0:1], batch[1:2], frames=frames, callback=callback, snapshot_steps=(),
-                                 options=replace(options, preset=preset, steps=None, size=work_size,
-                                                 refine="pixels"))
-
     def execute(folder: Path, callback, cancel, snaps) -> RunArtefacts:
         request = GeodesicRequest(images=input_paths(folder, 2), frames=frames, fps=float(fps), gif="pingpong",
                                   formats=GEODESIC_FORMATS, snapshot_steps=tuple(snaps))
         return geometry_runs.run_geodesic(request, options, folder, callback=callback, cancel=cancel,
                                           wording=geometry_runs.APP)
 
-    key = ("geodesic", distance, energy, size_hw, frames, str(ctx.device))
+    shape = RunShape("geodesic", distance, plan, frames, motion)
     settings = {"frames": frames, "fps": float(fps), **options.to_dict()}
     names = (display_name(path_a), display_name(path_b))
-    return PreparedRun("geodesic", key, plan, measure, execute, geodesic_outcome, batch, names, settings), note
+    return PreparedRun("geodesic", shape, execute, geodesic_outcome, batch, names, settings), note
 
 
 def geodesic_outcome(artefacts: RunArtefacts) -> GeodesicOutcome:
@@ -455,18 +435,34 @@ def geodesic_outcome(artefacts: RunArtefacts) -> GeodesicOutcome:
 
 
 def progress_bar(view: TabUpdate) -> str:
-    """An HTML progress bar with the step count and the engine's estimate of the time left."""
-    latest = view.watch.latest if view.watch is not None else None
+    """An HTML progress bar of the whole run: every phase (`RunClock`: flow search, spacing, refinement, render) with
+    the time left of the run; where the run has no such clock (an attack), its steps."""
+    watch = view.watch
+    if watch is None:
+        return ""
+    latest, clock = watch.latest, watch.eta if isinstance(watch.eta, RunClock) else None
+    if view.outcome is not None:
+        ended = getattr(view.outcome, "artefacts", None) or getattr(view.outcome, "record", None)
+        if getattr(ended, "status", "completed") == "completed":
+            return _bar(1.0, "Done: every phase of the run")
+        return "" if latest is None else _bar(latest.step / max(1, latest.total_steps),
+                                              f"Cancelled at step {latest.step}/{latest.total_steps}")
+    left = "" if watch.seconds_left is None else f", {time_left(watch.seconds_left)}"
+    if clock is not None:
+        if clock.phase is None:
+            return ""
+        share = clock.share_done()
+        steps = f", step {latest.step}/{latest.total_steps}" if clock.phase == "refinement" and latest else ""
+        return _bar(share, f"{clock.describe().capitalize()}{steps}: {100 * share:.0f} % of the run{left}")
     if latest is None:
         return ""
     step, total = int(latest.step), max(1, int(latest.total_steps))
-    left, seconds = "", view.watch.seconds_left
-    if view.outcome is None and seconds is not None:
-        left = f", {time_left(seconds)}"
-    return (
-        f'<progress max="{total}" value="{step}" style="width:100%;height:12px"></progress>'
-        f"<div>{step}/{total} steps ({100 * step / total:.0f} %){left}</div>"
-    )
+    return _bar(step / total, f"{step}/{total} steps ({100 * step / total:.0f} %){left}")
+
+
+def _bar(share: float, said: str) -> str:
+    return (f'<progress max="1000" value="{round(1000 * min(1.0, max(0.0, share)))}" '
+            f'style="width:100%;height:12px"></progress><div>{said}</div>')
 
 
 def to_pixels(image: torch.Tensor) -> np.ndarray:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator
 
+from geometry.engine.phases import Phase
+
 if TYPE_CHECKING:
     from geometry import Progress
 
@@ -140,9 +142,11 @@ class Watch:
     notice: str | None = None  # the latest line the job's run reported (e.g. its estimate, once measured)
     eta: Any = None  # the job's `geometry.engine.eta.TimeLeft`, or None: the engine's own estimate
 
-    def add(self, progress: Progress | str) -> None:
+    def add(self, progress: Progress | Phase | str) -> None:
         if isinstance(progress, str):
             self.notice = progress
+            return
+        if isinstance(progress, Phase):  # the job's `eta` (an `app.run_clock.RunClock`) has taken it in
             return
         self.latest = progress
         if progress.energy is not None and math.isfinite(progress.energy):
@@ -162,10 +166,12 @@ class DeviceTask:
     """One run on a worker thread.
 
     `run(callback, cancel)` does the computation (it calls the engine with these two; a string passed to the
-    callback is a line for the watcher, `Watch.notice`); `save(result)` writes the result into the run's folder
+    callback is a line for the watcher, `Watch.notice`; a `geometry.engine.phases.Phase` goes to `eta` only);
+    `save(result)` writes the result into the run's folder
     and returns what the UI shows. Both happen on the worker thread while it holds the device slot. A job
     cancelled while it waits for the slot is `withdrawn`: neither runs, and `on_withdraw()` tidies up.
-    `eta` (an `geometry.engine.eta.TimeLeft`) is fed every progress on the worker thread, watched or not.
+    `eta` (a `geometry.engine.eta.TimeLeft`, or an `app.run_clock.RunClock` for the phases too) is fed every
+    progress on the worker thread, watched or not.
     """
 
     def __init__(
@@ -208,15 +214,19 @@ class DeviceTask:
         """How the job appears to the runs waiting behind it."""
         line = f"a{'n' if self.kind[0] in 'aeiou' else ''} {self.kind} run"
         latest = self.latest
-        if latest is None:
-            return line + " (starting)"
+        # a phase without steps (an `app.run_clock.RunClock`'s flow search, spacing or render)
+        phase = None if getattr(self.eta, "phase", None) in (None, "refinement") else self.eta.describe()
+        if latest is None or phase is not None:
+            left = self.eta.seconds_left() if phase is not None else None
+            return line + f" ({phase or 'starting'}{'' if left is None else ', ' + time_left(left)})"
         line += f" at step {latest.step}/{latest.total_steps}"
         left = self.eta.seconds_left() if self.eta is not None else latest.eta_s
         return line + ("" if left is None else f", {time_left(left)}")
 
-    def _report(self, progress: Progress | str) -> None:
+    def _report(self, progress: Progress | Phase | str) -> None:
         if not isinstance(progress, str):
-            self.latest = progress
+            if not isinstance(progress, Phase):
+                self.latest = progress
             if self.eta is not None:
                 self.eta.add(progress)
         self._updates.put(progress)

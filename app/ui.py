@@ -31,6 +31,7 @@ import torch
 from geometry.engine.distances import DISTANCE_NAMES, METRIC_NAMES
 from geometry.engine.energies import ENERGY_FORMS
 from geometry.engine.presets import run_recipe
+from geometry.engine.problems import PROBLEMS
 from geometry.paths.motion import MOTION_NAMES
 
 from app import robustness, runs
@@ -67,7 +68,7 @@ def default_steps(kind: str, device: torch.device) -> int:
     """Total optimisation steps: the fast preset's own on a CPU; four times as many on a GPU, where a step
     takes milliseconds and longer runs keep lowering the energy (geometry.engine.presets)."""
     side = default_size(device)
-    steps = run_recipe(runs.PRESET, kind, (side, side)).steps
+    steps = run_recipe(runs.PRESET, PROBLEMS[kind], (side, side)).steps
     return 4 * steps if device.type == "cuda" else steps
 
 
@@ -159,12 +160,25 @@ def seed_box() -> gr.Number:
 
 
 def run_buttons(prefix: str, estimate: bool = True) -> tuple[gr.Button | None, gr.Button, gr.Button]:
-    """The Estimate, Run and Cancel buttons of a long-run tab."""
+    """The Estimate, Run and Cancel buttons of a long-run tab; Cancel is inactive until a run starts
+    (`active_while_running`)."""
     with gr.Row():
         estimate_button = gr.Button("Estimate time") if estimate else None
         run = gr.Button("Attack" if prefix == "robustness" else "Run", variant="primary", elem_id=f"{prefix}-run")
-        cancel = gr.Button("Cancel", variant="stop", elem_id=f"{prefix}-cancel")
+        cancel = stop_button("Cancel", f"{prefix}-cancel")
     return estimate_button, run, cancel
+
+
+def stop_button(label: str, elem_id: str, **kwargs) -> gr.Button:
+    """A Cancel or Stop button, inactive while nothing runs."""
+    return gr.Button(label, variant="stop", elem_id=elem_id, interactive=False, **kwargs)
+
+
+def active_while_running(run: gr.Button, stop: gr.Button, event) -> None:
+    """`stop` turns active as soon as `run` is pressed and inactive again when the run's `event` has ended, however
+    it ended (done, cancelled, refused)."""
+    run.click(lambda: gr.update(interactive=True), None, stop, queue=False, api_name=False)
+    event.then(lambda: gr.update(interactive=False), None, stop, queue=False, api_name=False)
 
 
 def check_on_upload(image: gr.Image, label: str, status: gr.Markdown) -> None:
@@ -241,7 +255,7 @@ def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
             dist_max = gr.Slider(10, 5000, value=1000, step=10, label="Max samples (error target)")
         with gr.Row():
             dist_button = gr.Button("Measure distance", variant="primary", elem_id="distance-run", scale=3)
-            dist_stop = gr.Button("Stop (keep the estimate so far)", variant="stop", elem_id="distance-stop")
+            dist_stop = stop_button("Stop (keep the estimate so far)", "distance-stop")
             dist_overlay = gr.Checkbox(False, label="Overlay the map on image A", elem_id="distance-overlay")
         dist_answer = gr.Markdown(elem_id="distance-answer")
         dist_view = gr.State()
@@ -262,12 +276,13 @@ def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                     yield (answer, details, gr.skip(), gr.skip()) if view is None else (
                         answer, details, view.render(overlay)[0], view)
 
-        on_click(
+        measuring = on_click(
             dist_button, on_distance,
             [dist_a, dist_b, dist_metric, dist_size, dist_mode, dist_samples, dist_error, dist_max, dist_seed,
              dist_overlay],
             [dist_answer, dist_details, dist_map, dist_view], api_name="distance", **HEAVY,
         )
+        active_while_running(dist_button, dist_stop, measuring)
         dist_overlay.change(_redraw_maps, [dist_view, dist_overlay], [dist_map], api_name=False, queue=False)
     return dist_stop
 
@@ -298,7 +313,7 @@ def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
             cmp_seed = seed_box()
         with gr.Row():
             cmp_button = gr.Button("Compare", variant="primary", elem_id="compare-run", scale=3)
-            cmp_stop = gr.Button("Stop (keep the estimate so far)", variant="stop", elem_id="compare-stop")
+            cmp_stop = stop_button("Stop (keep the estimate so far)", "compare-stop")
         cmp_answer = gr.Markdown(elem_id="compare-answer")
         cmp_details = gr.JSON(label="Details")
         cmp_view = gr.State()
@@ -313,10 +328,11 @@ def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                     yield (answer, details, gr.skip(), gr.skip(), gr.skip()) if view is None else (
                         answer, details, *view.render(overlay), view)
 
-        on_click(
+        comparing = on_click(
             cmp_button, on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay],
             [cmp_answer, cmp_details, cmp_map_a, cmp_map_b, cmp_view], api_name="compare", **HEAVY,
         )
+        active_while_running(cmp_button, cmp_stop, comparing)
         cmp_overlay.change(_redraw_maps, [cmp_view, cmp_overlay], [cmp_map_a, cmp_map_b], api_name=False,
                            queue=False)
     return cmp_stop
@@ -338,11 +354,9 @@ class stoppable:
 
 AVERAGE_TEXT = (
     "The image that minimises the weighted sum of squared distances to the inputs (a barycenter). Under L2 it is "
-    "the pixel mean; under E-LPIPS it keeps the inputs' contrast and sharpness. Two images start from their "
-    "motion (warped towards each other by a flow the engine finds), so an object at different places "
-    "averages to one object in between (9 of 9 measured scenes, median ghost 0.02: docs/motion.md, \"Measured\"; "
-    "benchmarks/bench_motion.py); three or more images start from the pixel mean, where each object stays a "
-    "sharpened double exposure."
+    "the pixel mean; under E-LPIPS the two textures here end 17.7/255 from it (benchmarks/"
+    "bench_app_average_default.py). Two images start from their motion (one object in between, kept with no "
+    "refinement step: docs/motion.md); three or more from the pixel mean, refined (3.5/255 from it for three discs)."
 )
 
 
@@ -383,7 +397,8 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                     avg_size = size_slider(default_size(ctx.device))
                     avg_steps = gr.Slider(10, 5000, value=default_steps("barycenter", ctx.device), step=10,
                                           label="Steps")
-                avg_motion = motion_dropdown("average-motion", AVERAGE_MOTION_INFO)
+                avg_motion = motion_dropdown("average-motion", average_motion_info(len(avg_defaults)),
+                                             interactive=len(avg_defaults) == 2)
                 avg_estimate, avg_run, avg_cancel = run_buttons("average")
                 avg_status = gr.Markdown(elem_id="average-status")
                 avg_progress = gr.HTML(elem_id="average-progress")
@@ -400,7 +415,7 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
             names = [display_name(path) for path in files]
             sliders = [gr.update(visible=k < len(files), label=f"Weight of {names[k]}" if k < len(files) else None)
                        for k in range(MAX_AVERAGE_IMAGES)]
-            return [files, runs.average_plan(files, list(weights)), *sliders]
+            return [files, runs.average_plan(files, list(weights)), average_motion_update(len(files)), *sliders]
 
         def on_upload(files):
             # an upload replaces the examples; more files than weight sliders: the extra ones are taken out, named
@@ -413,7 +428,7 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                 lines.insert(0, "Your uploads replace the example images.")
             return (kept if message or replaced else gr.skip()), "\n\n".join(lines)
 
-        avg_files.change(on_files, [avg_files, *avg_weights], [avg_preview, avg_plan, *avg_weights],
+        avg_files.change(on_files, [avg_files, *avg_weights], [avg_preview, avg_plan, avg_motion, *avg_weights],
                          api_name=False, queue=False)
         avg_files.upload(on_upload, avg_files, [avg_files, avg_status], api_name=False, queue=False)
         for slider in avg_weights:
@@ -424,7 +439,7 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         def on_average_estimate(files, distance, size, steps, seed, w1, w2, w3, w4, w5, w6, motion):
             weights = [w1, w2, w3, w4, w5, w6]
             spec, note = runs.prepare_average(ctx, files, weights, distance, size, steps, seed, motion)
-            return runs.forecast_now(ctx, spec), note
+            return runs.forecast_text(ctx, spec), note
 
         live = LiveTab(1, 1, preview=lambda images: (runs.enlarged(runs.to_pixels(images[0])),),
                        results=lambda done: (str(done.png),), final_images=lambda done: done.image)
@@ -436,29 +451,51 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
 
         avg_inputs = [avg_files, avg_distance, avg_size, avg_steps, avg_seed, *avg_weights, avg_motion]
         on_click(avg_estimate, on_average_estimate, avg_inputs, [avg_status, avg_note],
-                 api_name="average_estimate", **HEAVY)
-        on_click(avg_run, on_average, avg_inputs,
-                 [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result], api_name="average", **RUN)
+                 api_name="average_estimate", **RUN)  # the stored cost model: nothing runs on the device
+        averaging = on_click(avg_run, on_average, avg_inputs,
+                             [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result], api_name="average",
+                             **RUN)
+        active_while_running(avg_run, avg_cancel, averaging)
     return avg_cancel
 
 
 #: The Average tab's example sets, the first preloaded.
-AVERAGE_EXAMPLES = (("disc_left", "disc_right", "disc_top"), ("texture_blobs", "texture_stripes"))
+#: The first is where the E-LPIPS average differs most from the pixel mean at the tab's defaults (17.7/255 on average,
+#: against 15.7 for the two discs and 3.5 for the three: benchmarks/bench_app_average_default.py).
+AVERAGE_EXAMPLES = (("texture_blobs", "texture_stripes"), ("disc_left", "disc_right"),
+                    ("disc_left", "disc_right", "disc_top"))
 #: Each motion start in one line, shown where it is chosen (`geometry.paths.motion`, docs/motion.md).
 MOTION_WORDS = {
-    "none": "start from the cross-dissolve (the pixel mean): what moves stays a sharpened double exposure",
-    "auto": "texture where the two spectra differ by a turn or a scaling, else warp",
-    "warp": "the two images warped towards each other along the engine's own flow",
-    "dis": "the same warp along OpenCV's DIS optical flow",
-    "texture": "two textures turned and scaled towards each other",
+    "none": "the cross-dissolve (the pixel mean), refined: what moves stays a sharpened double exposure",
+    "auto": "texture where the spectra differ by a turn or a scaling, else warp where the flow explains the pair, "
+            "else change for two textures, else none",
+    "warp": "the two images warped towards each other along the engine's own flow, kept as it is (no refinement)",
+    "dis": "the same warp along OpenCV's DIS optical flow, kept as it is",
+    "texture": "two textures turned and scaled towards each other, then refined",
+    "change": "one texture becoming another (synthesised in between), then refined",
 }
-AVERAGE_MOTION_INFO = "Applies to two images; an average of three or more takes no motion start."
 
 
-def motion_dropdown(elem_id: str, info: str | None = None) -> gr.Dropdown:
+def average_motion_info(count: int) -> str:
+    """What the Average tab's motion start does for `count` images (it applies to two only)."""
+    if count == 2:
+        return "Two images: the average starts from this (each choice described in the list)."
+    if count < 2:
+        return "Applies to an average of two images."
+    return (f"Not used for {count} images: a motion start applies to two images only; {count} images start from "
+            "their pixel mean and are refined.")
+
+
+def average_motion_update(count: int):
+    """The Average tab's motion start for `count` images: a choice for two, inactive and saying why otherwise."""
+    return gr.update(interactive=count == 2, info=average_motion_info(count))
+
+
+def motion_dropdown(elem_id: str, info: str | None = None, interactive: bool = True) -> gr.Dropdown:
     """The motion start of a geodesic or two-image average (`geometry.paths.motion`), each choice described."""
     choices = [(f"{name}: {MOTION_WORDS[name]}", name) for name in MOTION_NAMES]
-    return gr.Dropdown(choices, value="auto", elem_id=elem_id, label="Motion start", info=info)
+    return gr.Dropdown(choices, value="auto", elem_id=elem_id, label="Motion start", info=info,
+                       interactive=interactive)
 
 
 GEODESIC_TEXT = (
@@ -532,7 +569,7 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
 
         def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps, motion):
             spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps, motion)
-            return runs.forecast_now(ctx, spec), note
+            return runs.forecast_text(ctx, spec), note
 
         def results(done) -> tuple:
             gallery = [(str(path), f"frame {k}") for k, path in enumerate(done.frames)]
@@ -547,10 +584,11 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         geo_inputs = [geo_a, geo_b, geo_frames, geo_distance, geo_energy, geo_size, geo_steps, geo_seed, geo_fps,
                       geo_motion]
         on_click(geo_estimate, on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
-                 api_name="geodesic_estimate", **HEAVY)
-        on_click(geo_run, on_geodesic, geo_inputs,
-                 [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
-                 api_name="geodesic", **RUN)
+                 api_name="geodesic_estimate", **RUN)  # the stored cost model: nothing runs on the device
+        running = on_click(geo_run, on_geodesic, geo_inputs,
+                           [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
+                           api_name="geodesic", **RUN)
+        active_while_running(geo_run, geo_cancel, running)
     return geo_cancel
 
 
@@ -634,7 +672,7 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) 
                            results=lambda done: (done.table, str(done.png), done.record.to_dict()))
             yield from stream_to_tab(robustness.stream_attack(ctx, spec, _session(request)), note, live)
 
-        on_click(
+        attacking = on_click(
             rob_run, on_attack,
             [rob_ref, rob_image, rob_anchor, rob_metric, rob_epsilon, rob_judges, rob_size, rob_steps, rob_draws,
              rob_samples, rob_seed],
@@ -642,6 +680,7 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) 
              rob_details],
             api_name="attack", **RUN,
         )
+        active_while_running(rob_run, rob_cancel, attacking)
     return rob_cancel
 
 

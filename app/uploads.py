@@ -146,7 +146,7 @@ def prepare_uploads(
         crop_h, crop_w = inputs.crop_to_aspect(image, target).shape[-2:]
         steps = [f"{width}x{height}"]
         if (crop_h, crop_w) != (height, width):
-            steps.append(f"centre-cropped to {crop_w}x{crop_h} (the first image's aspect ratio)")
+            steps.append(crop_words(width, height, crop_w, crop_h))
         if (crop_h, crop_w) != target:
             factor = target[0] / crop_h
             if factor > 1:
@@ -165,6 +165,15 @@ def prepare_uploads(
         "the first image: centre crop, then antialiased resize):\n" + "\n".join(lines)
     )
     return batch, note
+
+
+def crop_words(width: int, height: int, crop_w: int, crop_h: int) -> str:
+    """What the centre crop did: a trim of a pixel or two (rounding the frame to the target's whole pixels) in
+    those words, not as a crop to a size that looks like the original ("480x300, centre-cropped to 480x299")."""
+    cut = (width - crop_w, "width") if crop_w != width else (height - crop_h, "height")
+    if cut[0] <= 2:
+        return f"{cut[0]} px trimmed from its {cut[1]} (rounding to whole pixels at the target size)"
+    return f"centre-cropped to {crop_w}x{crop_h} (the first image's aspect ratio)"
 
 
 def _unreadable(label: str, name: str, reason: str) -> str:

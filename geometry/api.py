@@ -33,11 +33,9 @@ Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (de
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -46,16 +44,16 @@ import torch
 
 from elpips.errors import InputError
 from elpips.sampling import SamplingPlan, sample_blocks, standard_error
-from geometry.engine import phases, seeds
+from geometry.engine import seeds
 from geometry.engine.distances import DistanceFamily, resolve_device
-from geometry.engine.energies import barycenter_energy, check_form, path_energy
+from geometry.engine.energies import check_form
 from geometry.engine.inputs import prepare_images, resize
-from geometry.engine.optimize import CLIP_HIGH, CLIP_LOW, Problem, Progress, effective_stages, optimize, stage_sizes
-from geometry.engine.presets import Recipe, reference_snapshot_steps, run_recipe
-from geometry.options import OPTION_NAMES, RunOptions, weights_problem
-from geometry.paths.motion import MOTION_STARTS, BoundPath, DissolvePath, flow_store
+from geometry.engine.optimize import Progress, optimize
+from geometry.engine.presets import reference_snapshot_steps
+from geometry.engine.problems import PROBLEMS, BarycenterProblem, GeodesicProblem, Problem, refine_applies
+from geometry.options import OPTION_NAMES, RunOptions
+from geometry.paths.motion import BoundPath, flow_store
 from geometry.paths.render import render_result
-from geometry.paths.spacing import dissolve, even_times, even_times_evaluations
 
 RECORD_VERSION = 1
 
@@ -101,7 +99,7 @@ class Result:
         `geometry.engine.inputs.prepare_images`): the start's path rendered there (a warp path's flow and
         visibility resampled, the full-size endpoints warped) plus what the refinement changed, resampled; a
         geodesic's first and last frames are the endpoints themselves (`geometry.paths.render.render_result`)."""
-        return render_result(self.images, self.inputs, endpoints, self.record.kind == "geodesic",
+        return render_result(self.images, self.inputs, endpoints, PROBLEMS[self.record.kind].is_path,
                              None if self.path is None else self.path.shape, self.times, self.refined)
 
 
@@ -123,170 +121,66 @@ class EnergyEstimate:
         return self.value - other.value, (diff.std(unbiased=True) / len(diff) ** 0.5).item()
 
 
-def _problem_settings(kind: str, fixed: torch.Tensor, family: DistanceFamily, recipe: Recipe, seed: int,
-                      energy: str, extra: dict) -> dict:
-    return {"kind": kind, "distance": family.name, "preset": recipe.name, "recipe": recipe.to_dict(),
-            "seed": seed, "energy": energy, "size": list(fixed.shape[-2:]), **extra}
+@dataclass
+class Callbacks:
+    """What a caller hands a run beside its problem and options: ``progress`` (called with a `Progress` after
+    every step), ``cancel`` (set it to stop at the next step), ``checkpoint`` (the file to resume from and save to)
+    and ``snapshot_steps`` (the steps whose images `Progress` carries; None: the reference's)."""
+
+    progress: Callable[[Progress], Any] | None = None
+    cancel: threading.Event | None = None
+    checkpoint: str | os.PathLike | None = None
+    snapshot_steps: Sequence[int] | None = None
 
 
-def _run(kind: str, fixed: torch.Tensor, free_count: int, order: torch.Tensor, pair_energy, weights,
-         extra: dict, options: RunOptions, start: Any, callback, cancel, checkpoint, snapshot_steps) -> Result:
+def solve(problem: Problem, options: RunOptions, callbacks: Callbacks | None = None) -> Result:
+    """Run `problem` (a `geometry.engine.problems.BarycenterProblem` or `GeodesicProblem`, its images prepared)
+    with `options`: its start (`Problem.take_start`), then the refinement its start calls for, if any.
+
+    What `barycenter` and `geodesic` do once they have prepared their images; the run service calls it with images
+    it has prepared itself.
+    """
+    calls = callbacks or Callbacks()
     device = resolve_device(options.device, options.distance if not isinstance(options.distance, str) else None)
     family = DistanceFamily(options.distance, device)
     if options.refine != "none":  # before the start's flow search and any network: a run that cannot refine
-        family.check_size(tuple(fixed.shape[-2:]))
-    recipe = run_recipe(options.preset, kind, tuple(fixed.shape[-2:]), steps=options.steps,
-                        draws_per_step=options.draws_per_step, init=options.init)
-    motion = _motion_applies(kind, fixed, options, recipe, start)
-    motion_seconds, path, times, decision = 0.0, None, None, {}
-    extra = {**extra, "motion": motion}
-    if motion != "none":
-        began = time.perf_counter()
-        started = _motion_start(kind, fixed, free_count, weights, options, family, recipe, device, cancel,
-                                checkpoint, decision)
-        motion_seconds = time.perf_counter() - began
-        if started is None:
-            return _cancelled_before_start(kind, fixed, free_count, weights, extra, motion_seconds)
-        start, path, times = started
-    refine = refine_applies(options.refine, decision.get("taken", "none" if start is None else "given"))
-    if motion == "none":  # a motion start reported it when it was taken
-        phases.report("refinement", taken="given" if start is not None else recipe.init,
-                      steps=recipe.steps if refine == "pixels" else 0)
-    extra = {**extra, "start": decision or {"taken": "given" if start is not None else recipe.init},
-             "refine": refine}
-    if start is not None:
-        start = _start_images(start, free_count, tuple(fixed.shape[-2:]), path=kind == "geodesic")
-        recipe = recipe.with_init("given")
-        extra = {**extra, "start_sha256": hashlib.sha256(start.numpy().tobytes()).hexdigest()}
+        family.check_size(problem.size)
+    recipe = problem.recipe(options)
+    start = problem.take_start(options, recipe, family, device, calls.cancel, calls.checkpoint)
+    settings = {"kind": problem.kind, **problem.settings(), "motion": start.motion}
+    if problem.cancelled:  # in its motion start: no step taken
+        record = RunRecord(problem.kind, settings, 0, [], start.seconds, "cancelled", 0.0)
+        return Result(problem.cancelled_output().clamp(0, 1), record, problem.fixed)
+    refine = refine_applies(options.refine, start.name)
+    recipe, start_settings = problem.record_start(recipe)
+    settings = {"kind": problem.kind, "distance": family.name, "preset": recipe.name, "recipe": recipe.to_dict(),
+                "seed": options.seed, "energy": problem.energy.form, "size": list(problem.size),
+                **problem.settings(), "motion": start.motion, "start": start_settings["start"], "refine": refine,
+                **({"start_sha256": start_settings["start_sha256"]} if "start_sha256" in start_settings else {})}
+    flows = flow_store(calls.checkpoint, problem.fixed[0:1], problem.fixed[1:2], start.motion)
     if refine == "none":
-        flow_store(checkpoint, fixed[0:1], fixed[1:2], motion).discard()
-        return _unrefined(kind, fixed, free_count, weights, family, recipe, options, start, extra, path, times,
-                          motion_seconds)
+        flows.discard()
+        images, path, times = problem.unrefined(options)
+        record = RunRecord(problem.kind, {**settings, "device": "cpu", "dtype": options.dtype}, 0, [],
+                           start.seconds, "completed", start.evaluations)
+        return Result(images.clamp(0, 1), record, problem.fixed, path, times)
+    snapshot_steps = calls.snapshot_steps
     if snapshot_steps is None:
         snapshot_steps = reference_snapshot_steps(recipe.steps)
-    settings = _problem_settings(kind, fixed, family, recipe, options.seed, pair_energy.form, extra)
-    problem = Problem(kind, fixed, free_count, order, pair_energy, weights, start)
     try:
         images, state, status = optimize(
-            problem, family, recipe, seed=options.seed, device=device, settings=settings, callback=callback,
-            cancel=cancel, checkpoint=checkpoint, checkpoint_every=options.checkpoint_every,
+            problem, family, recipe, seed=options.seed, device=device, settings=settings, callback=calls.progress,
+            cancel=calls.cancel, checkpoint=calls.checkpoint, checkpoint_every=options.checkpoint_every,
             snapshot_steps=snapshot_steps, dtype=options.dtype)
     except Exception:  # a run that fails leaves no flow file of its own behind
-        flow_store(checkpoint, fixed[0:1], fixed[1:2], motion).discard()
+        flows.discard()
         raise
-    record = RunRecord(kind, {**settings, "device": str(device), "dtype": options.dtype}, state.step,
-                       [tuple(e) for e in state.energies], state.seconds + motion_seconds, status,
-                       state.evaluations + (_motion_evaluations(kind, free_count, recipe, fixed) if motion != "none"
-                                            else 0.0))
-    if motion != "none" and status == "completed":
-        flow_store(checkpoint, fixed[0:1], fixed[1:2], motion).discard()
-    return Result(images.clamp(0, 1), record, fixed, path, times, refined=True)
-
-
-#: The starts after which refine="auto" skips the refinement: the warp path's, whose middle frames the pixel
-#: refinement (and every variant tried) took further from real footage's true frames on PSNR
-#: (benchmarks/results/refine-variants.md).
-UNREFINED_STARTS = ("warp", "dis")
-
-
-def refine_applies(refine: str, taken: str) -> str:
-    """What follows a start `taken` ("warp", "dis", "texture", "dissolve", "given", or an init name) under the
-    option `refine`: "none" or "pixels"."""
-    if refine == "auto":
-        return "none" if taken in UNREFINED_STARTS else "pixels"
-    return refine
-
-
-def _unrefined(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
-               family: DistanceFamily, recipe: Recipe, options: RunOptions, start: torch.Tensor | None, extra: dict,
-               path: Any, times: torch.Tensor | None, seconds: float) -> Result:
-    """The result of a run with refine "none": its start (without one, the dissolve at equal times)."""
-    if start is None:
-        a, b = fixed[0:1], fixed[1:2]
-        times = (torch.tensor([float(weights[1])], dtype=torch.float64) if kind == "barycenter"
-                 else torch.linspace(0, 1, free_count + 2, dtype=torch.float64)[1:-1])
-        path = BoundPath(DissolvePath(), a, b)
-        start = path(times)
-    images = start if kind == "barycenter" else torch.cat([fixed[0:1], start, fixed[1:2]])
-    settings = _problem_settings(kind, fixed, family, recipe, options.seed, options.energy, extra)
-    evenly = extra["start"].get("spacing") == "even"
-    evaluations = _motion_evaluations(kind, free_count, recipe, fixed) if evenly else 0.0
-    record = RunRecord(kind, {**settings, "device": "cpu", "dtype": options.dtype}, 0, [], seconds, "completed",
-                       evaluations)
-    return Result(images.clamp(0, 1), record, fixed, path, times)
-
-
-def _motion_applies(kind: str, fixed: torch.Tensor, options: RunOptions, recipe: Recipe, start: Any) -> str:
-    """The run's motion start name, or "none" where it has none: start images or an init name given, a
-    barycenter of other than two images, a recipe that starts from noise (the authors')."""
-    if start is not None or options.init is not None or recipe.init == "noise":
-        return "none"
-    if kind == "barycenter" and fixed.shape[0] != 2:
-        return "none"
-    return options.motion
-
-
-def _motion_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
-                  options: RunOptions, family: DistanceFamily, recipe: Recipe, device: torch.device,
-                  cancel: threading.Event | None, checkpoint: Any, decision: dict
-                  ) -> tuple[torch.Tensor, BoundPath, torch.Tensor] | None:
-    """(the free images, the path, their times) of the motion start (`geometry.paths.motion`): a geodesic's frames at
-    times spaced evenly under the distance along the path, or at equal times where the start's frames are kept
-    as they are (a warp path not refined moves at constant speed, as footage does); a two-image barycenter's
-    frame at time w_b. None when cancelled. What the start took and why goes into `decision`."""
-    a, b = fixed[0:1], fixed[1:2]
-    store = flow_store(checkpoint, a, b, options.motion)
-    try:
-        path = MOTION_STARTS[options.motion](a, b, cancel=cancel, store=store, decision=decision)
-        if path is None:
-            return None
-        refine = refine_applies(options.refine, decision["taken"])
-        phases.report("refinement", taken=decision["taken"], steps=recipe.steps if refine == "pixels" else 0)
-        if kind == "barycenter":
-            times = torch.tensor([float(weights[1])], dtype=torch.float64)
-            return path(times), path, times
-        if refine == "none" and decision["taken"] not in ("texture", "change"):
-            decision["spacing"] = "equal times"
-            times = torch.linspace(0, 1, free_count + 2, dtype=torch.float64)[1:-1]
-        else:
-            decision["spacing"] = "even"
-            first_size = _first_stage_size(recipe, fixed)
-            generator = seeds.generator(seeds.spacing_seed(options.seed))
-            times = even_times(a, b, free_count, family.at_size(first_size), generator, size=first_size,
-                               device=device, path=path, cancel=cancel)
-            if times is None:
-                return None
-        return path(times), path, times
-    except Exception:  # a run that fails leaves no flow file of its own behind (another run's stays)
-        if store.owned:
-            store.discard()
-        raise
-
-
-def _motion_evaluations(kind: str, free_count: int, recipe: Recipe, fixed: torch.Tensor) -> float:
-    """Network evaluations of the motion start (its even spacing), in full-size equivalents."""
-    if kind == "barycenter":
-        return 0.0
-    size, first_size = tuple(fixed.shape[-2:]), _first_stage_size(recipe, fixed)
-    return even_times_evaluations(free_count) * first_size[0] * first_size[1] / (size[0] * size[1])
-
-
-def _first_stage_size(recipe: Recipe, fixed: torch.Tensor) -> tuple[int, int]:
-    """The image size of the recipe's first stage at the run's output size: where a path's spacing is measured."""
-    size = tuple(fixed.shape[-2:])
-    return stage_sizes(effective_stages(recipe.stages, size), size)[0]
-
-
-def _cancelled_before_start(kind: str, fixed: torch.Tensor, free_count: int, weights: torch.Tensor | None,
-                            extra: dict, seconds: float) -> Result:
-    """A run cancelled in its motion start: no step taken; the images are the dissolve (or pixel mean)."""
-    if kind == "barycenter":
-        images = (weights.view(-1, 1, 1, 1) * fixed).sum(0, keepdim=True)
-    else:
-        times = torch.linspace(0, 1, free_count + 2, dtype=torch.float64)
-        images = dissolve(fixed[0:1], fixed[1:2], times)
-    record = RunRecord(kind, {"kind": kind, **extra}, 0, [], seconds, "cancelled", 0.0)
-    return Result(images.clamp(0, 1), record, fixed)
+    record = RunRecord(problem.kind, {**settings, "device": str(device), "dtype": options.dtype}, state.step,
+                       [tuple(e) for e in state.energies], state.seconds + start.seconds, status,
+                       state.evaluations + start.evaluations)
+    if start.motion != "none" and status == "completed":
+        flows.discard()
+    return Result(images.clamp(0, 1), record, problem.fixed, start.path, start.times, refined=True)
 
 
 def _run_options(options: RunOptions | None, settings: dict) -> RunOptions:
@@ -296,28 +190,6 @@ def _run_options(options: RunOptions | None, settings: dict) -> RunOptions:
         raise InputError("init names a start method (noise, mean or even): pass start images as start_images=",
                          field="init")
     return RunOptions.build(options, **settings)
-
-
-def _start_images(given: Any, free_count: int, size: tuple[int, int], path: bool) -> torch.Tensor:
-    """The caller's start images for the free images: `free_count` images, or for a path all its frames
-    (endpoints included, which are dropped); brought to the run's size."""
-    start = prepare_images(given, size)
-    if path and start.shape[0] == free_count + 2:
-        start = start[1:-1]
-    if start.shape[0] != free_count:
-        raise InputError(f"start_images has {start.shape[0]} images; this run optimises {free_count} "
-                         f"(pass those, or for a geodesic all {free_count + 2} frames)")
-    return start.clamp(CLIP_LOW, CLIP_HIGH).contiguous()
-
-
-def _normalised_weights(weights: Sequence[float] | torch.Tensor | None, count: int) -> torch.Tensor:
-    if weights is None:
-        return torch.full((count,), 1.0 / count)
-    w = torch.as_tensor(weights, dtype=torch.float64).flatten()
-    problem = weights_problem(w.tolist(), count)
-    if problem is not None:
-        raise InputError(problem)
-    return (w / w.sum()).float()
 
 
 def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = None, *,
@@ -350,12 +222,9 @@ def barycenter(images: Any, weights: Sequence[float] | torch.Tensor | None = Non
         >>> result.images.shape
         torch.Size([1, 3, 32, 32])
     """
-    options, start = _run_options(options, settings), start_images
-    targets = prepare_images(images, options.size)
-    w = _normalised_weights(weights, targets.shape[0])
-    return _run("barycenter", targets, 1, torch.arange(targets.shape[0] + 1),
-                barycenter_energy(w, check_form(options.energy)), w, {"weights": w.tolist()}, options, start,
-                callback, cancel, checkpoint, snapshot_steps)
+    options = _run_options(options, settings)
+    problem = BarycenterProblem(prepare_images(images, options.size), weights, options.energy, start_images)
+    return solve(problem, options, Callbacks(callback, cancel, checkpoint, snapshot_steps))
 
 
 def pairwise_average(a: Any, b: Any, **kwargs: Any) -> Result:
@@ -458,14 +327,12 @@ def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = N
     """
     if int(frames) < 3:
         raise InputError(f"frames counts both endpoints and must be >= 3 to have a frame to optimise, got {frames}")
-    options, start = _run_options(options, settings), start_images
+    options = _run_options(options, settings)
     ends = prepare_images([a, b], options.size)
     if ends.shape[0] != 2:
         raise InputError(f"geodesic needs exactly two endpoint images, got {ends.shape[0]}")
-    free = int(frames) - 2
-    order = torch.cat([torch.tensor([free]), torch.arange(free), torch.tensor([free + 1])])
-    return _run("geodesic", ends, free, order, path_energy(int(frames), check_form(options.energy)), None,
-                {"frames": int(frames)}, options, start, callback, cancel, checkpoint, snapshot_steps)
+    problem = GeodesicProblem(ends, int(frames), options.energy, start_images)
+    return solve(problem, options, Callbacks(callback, cancel, checkpoint, snapshot_steps))
 
 
 def estimate_energy(result: Result | None = None, *, images: torch.Tensor | None = None, distance: str | Any = None,
@@ -489,7 +356,7 @@ def estimate_energy(result: Result | None = None, *, images: torch.Tensor | None
             distance = settings["distance"]
             if distance == "<custom>":
                 raise InputError("this run used a custom distance object: pass it as distance=")
-    if images is None or inputs is None or kind not in ("barycenter", "geodesic"):
+    if images is None or inputs is None or kind not in PROBLEMS:
         raise InputError("pass a Result, or images with kind ('barycenter'|'geodesic') and inputs")
     energy = check_form(energy or "squared")
     distance = "elpips_vgg" if distance is None else distance
@@ -497,14 +364,10 @@ def estimate_energy(result: Result | None = None, *, images: torch.Tensor | None
     family = DistanceFamily(distance, device)
     size = tuple(inputs.shape[-2:])
     images = resize(images.float(), size)
-    if kind == "barycenter":
-        w = _normalised_weights(weights, inputs.shape[0])
-        all_images, pair_energy = torch.cat([images[:1], inputs]), barycenter_energy(w, energy)
-    else:
-        all_images, pair_energy = images, path_energy(images.shape[0], energy)
+    problem = PROBLEMS[kind].of_result(inputs, images, weights, energy)
     metric = family.at_size(size)
-    pair_energy = pair_energy.to(device)
-    all_images = all_images.to(device)
+    pair_energy = problem.energy.to(device)
+    all_images = problem.laid_out(images).to(device)
     generator = torch.Generator().manual_seed(int(seed))
     plan = SamplingPlan(max_samples=int(samples), block=int(batch), stratified=False)  # any distance: independent
     with torch.no_grad():

@@ -48,7 +48,8 @@ class RunOptions:
     "dis" (with OpenCV's DIS flow), "texture" (the texture path), "change" (one texture synthesised between two,
     `geometry.paths.synthesis`) or "none" (the cross-dissolve).
     refine: what follows the start (`REFINE_NAMES`): "auto" (default: nothing after a warp start, whose frames
-    the pixel refinement took further from real footage's true frames, benchmarks/results/refine-variants.md;
+    the pixel refinement took further from real footage's true frames, benchmarks/results/refine-variants.md,
+    nor after a texture change, which it took back towards the superposition;
     the pixel refinement after the dissolve and texture starts), "none" (the start's frames at their own times,
     no network: the warp-only mode for whole clips) or "pixels" (the preset's E-LPIPS refinement of the pixels).
     draws_per_step: random transformations per step (None: the preset's).

@@ -155,6 +155,7 @@ def test_compare_names_the_identical_candidate_closer_with_full_confidence(clien
     assert details["closest"] == "B" and details["confidence"] == 1.0
     assert details["distances"]["B"] == pytest.approx(0.0, abs=1e-6)
     assert "Candidate B is closer" in answer
+    assert "**Scale:** A " in answer and "; B 0.0000 lies " in answer  # both placed among the reference pairs
     a, b = (np.asarray(Image.open(_local(picture)).convert("RGB")) for picture in (map_a, map_b))
     assert a.shape == b.shape and a.shape[0] >= 256
     assert a[:256, :256].max() > 200 and b[:256, :256].max() < 10  # one colour scale: B's map is all black
@@ -224,7 +225,7 @@ def test_geodesic_returns_frames_video_gif_and_zip(client, ex, outputs):
     before = set(outputs.iterdir())
     status, bar, note, live, plot, gallery, video, files = client.predict(
         **geodesic_inputs(ex["texture_blobs"], ex["texture_stripes"]), api_name="/geodesic")
-    assert 'max="20" value="20"' in bar
+    assert 'max="1000" value="1000"' in bar and "Done: every phase of the run" in bar
     assert len(gallery) == 4
     names = sorted(_local(f).name for f in files)
     assert names == ["contact_sheet.png", "frames.zip", "geodesic.gif", "geodesic.mp4"]
@@ -249,11 +250,14 @@ def test_elpips_geodesic_runs_on_tiny_images(client, ex, outputs):
     assert pair["status"] == "completed" and pair["steps"] == 10 and len(gallery) == 3
 
 
-def test_estimate_comes_from_a_measured_speed(client, ex):
+def test_the_estimate_comes_from_the_stored_cost_model_and_says_what_runs(client, ex):
     status, note = client.predict(**geodesic_inputs(ex["disc_left"], ex["disc_right"], 5, steps=200),
                                   api_name="/geodesic_estimate")
-    assert "Estimated run time" in status and "200 steps" in status and "s per step at full size" in status
-    assert "resized to 32x32" in note
+    assert "Estimated run time: **" in status and "200 refinement steps" in status
+    assert "from the stored run costs" in status and "resized to 32x32" in note
+    auto, _ = client.predict(**geodesic_inputs(ex["disc_left"], ex["disc_right"], 5, steps=200, motion="auto"),
+                             api_name="/geodesic_estimate")
+    assert "if the engine's flow explains the pair" in auto and "no refinement step" in auto, auto
 
 
 def _geodesic_under_way(client, ex, frames: int, steps: int):
@@ -286,8 +290,8 @@ def test_a_queued_run_says_what_it_waits_behind_and_cancel_withdraws_it(client, 
     waiting = _first_status_with(queued, "Waiting behind", "the queued run never said it was waiting")
     assert re.search(r"Waiting behind a geodesic run at step \d+/5000", waiting), waiting
     busy, _ = other.predict(**geodesic_inputs(ex["texture_blobs"], ex["texture_stripes"], 3, energy="linear", size=48),
-                            api_name="/geodesic_estimate")  # a setting not measured yet
-    assert busy.startswith("The device is busy with a geodesic run at step "), busy
+                            api_name="/geodesic_estimate")  # the stored model: it answers while the device is busy
+    assert busy.startswith("Estimated run time"), busy
     assert other.predict(api_name="/cancel") == "Withdrew 1 waiting run from the queue."
     assert queued.result(timeout=30)[0] == f"**{WITHDRAWN}**"
     assert not _run_folders(outputs, before, "average")  # no folder left behind

@@ -6,6 +6,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 import math
+import re
 import threading
 import time
 from pathlib import Path
@@ -17,11 +18,14 @@ import torch
 from PIL import Image
 
 from geometry.engine.eta import TimeLeft
-from geometry.engine.presets import Recipe, Stage, run_recipe
+from geometry.engine.phases import Phase
+from geometry.engine.problems import PROBLEMS
+from geometry.paths.spacing import even_times_evaluations
 
 from app.__main__ import parse_args
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
-from app.forecast import plan_run, snapshot_steps
+from app.forecast import LEARNED_NAME, CostBook, RunShape, plan_run, snapshot_steps
+from app.run_clock import RunClock
 from app.runs import enlarged, filmstrip
 from app.tasks import DeviceSlot, DeviceTask, SpeedTable, TaskBoard, format_seconds, new_run_folder, time_steps
 
@@ -181,21 +185,94 @@ def test_time_steps_is_the_median_gap_without_the_first_step(monkeypatch):
         time_steps(lambda callback: [callback(_progress(k)) for k in range(2)])
 
 
-def test_plan_lists_the_step_times_it_needs_and_sums_them():
-    for kind in ("barycenter", "geodesic"):
-        plan = plan_run("fast", kind, 620, (64, 64))
-        stages = run_recipe("fast", kind, None, steps=620).stages
-        assert plan.total_steps == 620
-        # one probe per stage: its image size (64 px / divisor) and draws per step, smallest first
-        expected = [((64 // stage.divisor, 64 // stage.divisor), stage.draws) for stage in stages]
-        assert plan.probes() == sorted(set(expected), key=lambda probe: (probe[0][0] * probe[0][1], probe[1]))
-        times = {probe: 0.01 * 4.0**k for k, probe in enumerate(plan.probes())}
-        expected_seconds = sum(stage.steps * times[probe] for stage, probe in zip(stages, expected))
-        assert plan.seconds(times) == pytest.approx(expected_seconds)
-    coarse_to_fine = Recipe("c2f", init="mean",
-                            stages=(Stage(4, 50, 0.05, "cosine", 1), Stage(1, 50, 0.01, "cosine", 2)))
-    small = plan_run(coarse_to_fine, "barycenter", 100, (32, 32))  # the 8-px stage is dropped, its steps move on
-    assert small.total_steps == 100 and small.probes() == [((32, 32), 2)]
+#: A cost model with round numbers, as (units, seconds) points on lines: the flow 1 s + 1e-3 s per pixel, a step
+#: 0.1 s + 1e-5 s per evaluated pixel, the spacing 0.01 s per evaluation, the render 0.5 s.
+MODEL = {"flow": {"points": [[0, 1.0], [10_000, 11.0]]}, "render": {"points": [[0, 0.5], [10**6, 0.5]]},
+         "step": {"l2": {"points": [[0, 0.1], [10**6, 10.1]]}},
+         "spacing": {"l2": {"points": [[0, 0.01], [10**6, 0.01]]}}}
+
+
+def test_the_cost_model_interpolates_its_measured_points_and_continues_the_last_segment():
+    book = CostBook({**MODEL, "flow": {"points": [[1024, 1.0], [4096, 2.0], [16384, 10.0]]}})
+    assert book._fit(book.model["flow"], 512) == 1.0  # below the smallest size: its seconds (overhead)
+    assert book._fit(book.model["flow"], 2560) == pytest.approx(1.5)
+    assert book._fit(book.model["flow"], 65536) == pytest.approx(10.0 + 8.0 / 12288 * 49152)
+
+
+def _shape(kind, motion, images, steps=60, size=(32, 32)):
+    return RunShape(kind, "l2", plan_run("fast", kind, steps, size), images, motion)
+
+
+def test_the_estimate_lists_what_runs_after_each_start_the_motion_may_take():
+    book = CostBook(MODEL)
+    flow = 1.0 + 1e-3 * 32 * 32
+    warp, = book.branches(_shape("geodesic", "warp", 10))
+    assert [leg.phase for leg in warp.legs] == ["flow search", "render"] and warp.steps == 0
+    assert book.seconds(warp, "cpu") == pytest.approx(flow + 0.5)
+    kept, refined = book.branches(_shape("geodesic", "auto", 10))
+    assert kept.legs == warp.legs and "flow explains" in kept.when
+    assert [leg.phase for leg in refined.legs] == ["flow search", "spacing", "refinement", "render"]
+    step = 0.1 + 1e-5 * 4 * 10 * 32 * 32  # 4 draws of 10 frames at 32 px
+    assert refined.steps == 60 and book.seconds(refined, "cpu") == pytest.approx(
+        flow + 0.01 * even_times_evaluations(8) + 60 * step + 0.5)
+    none, = book.branches(_shape("geodesic", "none", 10))
+    assert [leg.phase for leg in none.legs] == ["spacing", "refinement", "render"]
+    three, = book.branches(_shape("barycenter", "auto", 3, steps=100))  # three images: no motion start applies
+    assert [leg.phase for leg in three.legs] == ["refinement"]
+    assert book.seconds(three, "cpu") == pytest.approx(100 * (0.1 + 1e-5 * 4 * 32 * 32))  # one draw of 4 images
+    two = book.branches(_shape("barycenter", "auto", 2, steps=100))
+    assert [[leg.phase for leg in branch.legs] for branch in two] == [["flow search"], ["flow search", "refinement"]]
+
+
+def test_finished_runs_refresh_the_model_per_device_and_phase_and_keep_it(tmp_path):
+    book = CostBook(MODEL, tmp_path)
+    _, refined = book.branches(_shape("geodesic", "auto", 10))
+    assert book.seconds(refined, "cuda") is None  # the network's phases on a GPU: not known before a run there
+    book.refresh("cuda", {"flow search": (4.0, 2.0), "refinement": (3.0, 30.0), "spacing": (0.5, 5.0),
+                          "render": (0.5, 0.5)})
+    assert book.scale("cpu", "flow search") == 2.0 and book.scale("cuda", "flow search") == 2.0  # on the CPU
+    assert book.scale("cuda", "refinement") == pytest.approx(0.1) and book.scale("cpu", "refinement") == 1.0
+    book.refresh("cuda", {"refinement": (6.0, 30.0)})
+    assert book.scale("cuda", "refinement") == pytest.approx(0.15)  # averaged in
+    again = CostBook(MODEL, tmp_path)  # the app restarted: what runs measured is kept in its output folder
+    assert again.scale("cuda", "refinement") == pytest.approx(0.15) and again.seconds(refined, "cuda") is not None
+    (tmp_path / LEARNED_NAME).write_text("{not json")
+    assert CostBook(MODEL, tmp_path).scale("cpu", "flow search") == 1.0  # a damaged file: the stored model
+
+
+class _Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_run_clock_follows_every_phase_in_one_bar_and_takes_the_branch_the_start_took():
+    book, clock = CostBook(MODEL), _Clock()
+    kept, refined = book.branches(_shape("geodesic", "auto", 10, steps=10))
+    run = RunClock([kept, refined], {name: 1.0 for name in ("flow search", "spacing", "refinement", "render")}, clock)
+    flow = kept.legs[0].seconds
+    assert run.phase is None and run.seconds_left() == pytest.approx(flow + 0.5)
+    run.add(Phase("flow search"))
+    clock.now = flow / 2
+    assert run.describe() == "searching the flow between the images (phase 1 of 2)"
+    assert run.seconds_left() == pytest.approx(flow / 2 + 0.5) and run.share_done() == pytest.approx(
+        (flow / 2) / (flow + 0.5))
+    clock.now = 2 * flow  # the flow took twice as long as expected: later phases are expected twice as long too
+    run.add(Phase("refinement", detail={"taken": "dissolve", "steps": 10}))  # not the warp start: steps follow
+    run.add(Phase("spacing"))
+    assert run.describe() == "spacing the frames evenly (phase 2 of 4)" and run.run_scale == pytest.approx(2.0)
+    assert run.seconds_left() == pytest.approx(2 * (refined.legs[1].seconds + refined.legs[2].seconds + 0.5))
+    clock.now += 1.0
+    run.add(SimpleNamespace(step=1, total_steps=10, stage=0, elapsed_s=0.5, eta_s=None))
+    assert run.phase == "refinement" and run.taken["spacing"] == pytest.approx(1.0)
+    run.add(Phase("render"))
+    run.finish()
+    assert set(run.measured()) == {"flow search", "spacing", "refinement", "render"}
+    assert run.measured()["flow search"] == (pytest.approx(2 * flow), flow)
 
 
 def test_snapshot_steps_start_at_zero_and_end_at_the_last_step():
@@ -420,12 +497,16 @@ def test_an_upload_replaces_the_average_examples_and_the_tab_says_what_it_will_a
 def test_every_motion_start_is_described_where_it_is_chosen():
     from geometry.paths.motion import MOTION_NAMES
 
-    from app.ui import AVERAGE_MOTION_INFO, motion_dropdown
+    from app.ui import average_motion_info, average_motion_update, motion_dropdown
 
-    dropdown = motion_dropdown("motion", AVERAGE_MOTION_INFO)
+    dropdown = motion_dropdown("motion", average_motion_info(2))
     assert [value for _, value in dropdown.choices] == list(MOTION_NAMES) and dropdown.value == "auto"
     assert all(label.startswith(f"{value}: ") and len(label) > len(value) + 20 for label, value in dropdown.choices)
-    assert "three or more" in dropdown.info
+    assert "Two images" in dropdown.info and dropdown.interactive
+    # three images take no motion start: the Average tab's choice turns inactive and says so, per image count
+    three = average_motion_update(3)
+    assert three["interactive"] is False and "Not used for 3 images" in three["info"]
+    assert average_motion_update(2)["interactive"] is True
 
 
 def test_the_average_keeps_as_many_files_as_it_has_weight_sliders():
@@ -551,18 +632,17 @@ def test_the_time_left_takes_relative_costs_as_priors_as_the_engine_does():
 def test_the_forecast_the_memory_check_and_the_engine_take_one_recipe(kind, monkeypatch):
     # The memory check once asked for a path's recipe without the image size, the forecast with it.
     from geometry.engine import memory
-    from geometry.engine.optimize import effective_stages, stage_sizes
-    from geometry.engine.presets import run_recipe
+    from geometry.engine.presets import effective_stages, run_recipe, stage_sizes
 
     size = (256, 384)
-    recipe = run_recipe("fast", kind, size, steps=120)
+    recipe = run_recipe("fast", PROBLEMS[kind], size, steps=120)
     stages = effective_stages(recipe.stages, size)
     plan = plan_run("fast", kind, 120, size)
     assert plan.stages == tuple(stages) and plan.sizes == tuple(stage_sizes(stages, size))
     asked = []
     monkeypatch.setattr(memory, "run_recipe", lambda *args, **kwargs: asked.append((args, kwargs)) or recipe)
     memory.run_memory(kind, "l2", 3, 1, size, "fast", 120)
-    assert asked == [(("fast", kind, size), {"steps": 120, "draws_per_step": None})]
+    assert asked == [(("fast", PROBLEMS[kind], size), {"steps": 120, "draws_per_step": None})]
 
 
 def test_an_upload_is_measured_as_the_librarys_loader_reads_the_file(tmp_path):
@@ -625,3 +705,40 @@ def test_a_click_shows_errors_in_as_many_outputs_as_the_event_has():
     (shown,) = list(wired["function"]())
     assert len(shown) == 4 and shown[0] == "**Error:** Average: upload at least two images."
     assert wired["kwargs"] == {"api_name": "average"}
+
+
+def test_a_pixel_trimmed_by_rounding_is_said_as_a_trim_not_a_crop():
+    from app.uploads import crop_words
+
+    assert crop_words(480, 300, 480, 299) == ("1 px trimmed from its height (rounding to whole pixels at the target "
+                                              "size)")
+    assert crop_words(72, 40, 40, 40) == "centre-cropped to 40x40 (the first image's aspect ratio)"
+
+
+def test_a_run_shows_each_phase_in_its_status_and_in_one_bar(tmp_path):
+    """Before its first step (the flow search) and after its last (the render) a run said "Starting..." with no bar;
+    each phase is named in the status and the one bar, with the run's time left."""
+    from app.runs import AppContext, follow_task, progress_bar
+
+    ctx = AppContext(output_root=tmp_path, device=torch.device("cpu"), slot=DeviceSlot("cpu"))
+    kept, refined = CostBook(MODEL).branches(_shape("geodesic", "auto", 10))
+    clock = RunClock([kept, refined], {name: 1.0 for name in ("flow search", "spacing", "refinement", "render")})
+    proceed = threading.Event()
+
+    def run(callback, cancel):
+        callback(Phase("flow search"))
+        assert proceed.wait(30)
+        callback(Phase("refinement", detail={"taken": "warp", "steps": 0}))
+        callback(Phase("render"))
+        return SimpleNamespace(artefacts=SimpleNamespace(status="completed", steps=0, seconds=2.0))
+
+    views = follow_task(ctx, DeviceTask("geodesic", ctx.slot, run, save=lambda result: result, eta=clock), "s", "hi")
+    searching = next(view for view in views if "Searching" in view.status)
+    assert re.search(r"Searching the flow between the images\.\.\. (about .+|under a second) left in all",
+                     searching.status), searching.status
+    bar = progress_bar(searching)
+    assert "Searching the flow between the images (phase 1 of 2)" in bar and "% of the run" in bar, bar
+    proceed.set()
+    last = list(views)[-1]
+    assert "Done in 2 s: the start kept as it is, no refinement step" in last.status
+    assert "Done: every phase of the run" in progress_bar(last)

@@ -260,19 +260,20 @@ def test_the_output_is_at_the_clips_own_size_whatever_the_working_size_and_said(
     assert status == 0 and pngs(small).shape[1:3] == (16, 16)
 
 
-#: The tool, with the run folder's save announcing on stdout the first time a finished pair is in run.json and then
+#: The tool, announcing on stdout the first time a pair is finished (its frames and record written) and then
 #: waiting there: the test kills it at that point, whatever the machine's speed (no clock involved).
 _STOP_AFTER_A_PAIR = """
 import sys, threading
-from geometry.service.run_folder import RunFolder
+from geometry.service.geodesic_run import GeodesicRunner
 from geometry.tools.geodesic import main
-save = RunFolder.save
-def save_then_wait(self, **fields):
-    save(self, **fields)
-    if self.state.get("pairs"):
+run_pair = GeodesicRunner.run_pair
+def run_pair_then_wait(self, index, *args, **kwargs):
+    stopped = run_pair(self, index, *args, **kwargs)
+    if stopped is None:
         print("a pair is finished", flush=True)
         threading.Event().wait()
-RunFolder.save = save_then_wait
+    return stopped
+GeodesicRunner.run_pair = run_pair_then_wait
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -290,8 +291,8 @@ def test_resume_after_a_kill_between_pairs(tmp_path, capsys, clip_forms):
     assert announced == "a pair is finished\n", err
     assert process.returncode == -signal.SIGKILL
     state = _read_json(out / "run.json")
-    done = set(state["pairs"])
-    assert state["status"] == "running" and "0" in done and len(done) < COUNT - 1
+    done = {path.name for path in (out / "pairs").glob("pair_*.json")}  # each finished pair's record
+    assert state["status"] == "running" and "pair_0000.json" in done and len(done) < COUNT - 1
     stamp = (out / "frames" / "frame_001.png").stat().st_mtime_ns
 
     status, err = run(capsys, *argv, "--out", out, "--resume")

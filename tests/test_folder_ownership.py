@@ -47,7 +47,7 @@ def test_tool_refuses_out_above_its_input_frames(frames, capsys):
 
 def _job(frames: Path, output: Path) -> Job:
     images = sorted(frames.glob("*.png"))[:2]
-    return Job(name="avg", kind="average", inputs=tuple(images), output=output,
+    return Job(name="avg", kind="barycenter", inputs=tuple(images), output=output,
                settings={"distance": "l2", "size": 32, "steps": 2})
 
 

@@ -297,13 +297,15 @@ def test_sigint_writes_checkpoint_and_resume_matches(tmp_path):
 
 def test_a_preset_name_says_what_each_kind_of_run_takes():
     from geometry.engine.presets import FAST, PRESETS, REFERENCE, Preset, run_recipe
+    from geometry.engine.problems import BarycenterProblem, GeodesicProblem
 
     assert all(isinstance(preset, Preset) for preset in PRESETS.values())
-    assert PRESETS["fast"].for_run("barycenter", (512, 512)) is FAST and run_recipe("fast", "barycenter", None) is FAST
-    small, large = run_recipe("fast", "geodesic", (64, 64)), run_recipe("fast", "geodesic", (256, 384))
+    assert run_recipe("fast", BarycenterProblem, (512, 512)) is FAST
+    assert run_recipe("fast", BarycenterProblem, None) is FAST
+    small, large = run_recipe("fast", GeodesicProblem, (64, 64)), run_recipe("fast", GeodesicProblem, (256, 384))
     assert small.init == "even" and [s.divisor for s in small.stages] == [1]
     assert [(s.divisor, s.steps) for s in large.stages] == [(4, 30), (2, 8), (1, 8)]  # 64 px work, then doublings
-    assert run_recipe("reference", "geodesic", (256, 256)) is REFERENCE
+    assert run_recipe("reference", GeodesicProblem, (256, 256)) is REFERENCE
 
 
 def test_progress_reports_the_time_left_from_the_runs_own_step_times():

@@ -2,6 +2,7 @@
 most --frames that fit, the settings a --resume changed), before any network is loaded."""
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -87,3 +88,58 @@ def test_resume_with_changed_settings_names_them(pair, tmp_path, capsys):
     line = _line(capsys)
     assert "--size was 32, now 24" in line and "--seed was 0, now 3" in line and "use the same" in line
     assert before == {p: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
+
+
+def test_a_flow_search_stopped_early_is_a_run_to_resume(pair, tmp_path, capsys):
+    """Issue 25 item 6: after Ctrl-C in the flow stage only the flow file is there; the interrupt handler's test
+    (`resumable`) says --resume, and a new run without it is refused as unfinished instead of starting over."""
+    from geometry.paths.motion import flow_store
+    from geometry.service.run_folder import CHECKPOINT_NAME, flow_file, resumable
+
+    out = tmp_path / "out"
+    store = flow_store(out / CHECKPOINT_NAME, torch.zeros(1, 3, 4, 4), torch.ones(1, 3, 4, 4), "warp")
+    assert Path(store.path) == flow_file(out / CHECKPOINT_NAME)
+    out.mkdir()
+    store.save(0, torch.zeros(1, 2, 4, 4))
+    assert resumable(out)
+    before = hashlib.md5(Path(store.path).read_bytes()).hexdigest()
+    assert geodesic.main([*pair, *QUICK, "--size", "32", "--out", str(out)]) == 2
+    line = _line(capsys)
+    assert "holds an unfinished run: pass --resume" in line
+    assert hashlib.md5(Path(store.path).read_bytes()).hexdigest() == before
+
+
+def test_a_frame_write_that_fails_is_one_error_and_leaves_no_frame(tmp_path):
+    """A full disk (here the file size limit) while writing frames: the write's OSError, no second "Exception
+    ignored in PluginV3.__del__" traceback from imageio, and no partial frame."""
+    import resource
+    import subprocess
+    import sys
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, resource.RLIM_INFINITY))
+
+    script = ("import numpy as np\nfrom geometry.service.video import write_png_frames\n"
+              "frames = np.random.default_rng(0).integers(0, 255, (1, 64, 64, 3), dtype=np.uint8)\n"
+              f"write_png_frames({str(tmp_path)!r}, frames)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=small_files)
+    assert done.returncode != 0 and "File too large" in done.stderr
+    assert "Exception ignored" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resume_does_not_count_its_own_kept_checkpoint_against_the_free_space(tmp_path, monkeypatch):
+    """After a full disk the run's checkpoint is kept; freeing room for one more checkpoint is enough to resume."""
+    import shutil
+
+    from geometry.service.run_folder import RunFolder
+
+    size = 10_000_000
+    kept = tmp_path / "checkpoint.pt"
+    kept.touch()
+    os.truncate(kept, size)  # sparse: its size without the disk it would take
+    free = type("Usage", (), {"free": int(1.5 * size)})()
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: free)
+    RunFolder(tmp_path, {}, True, [kept], size)  # room for the new checkpoint beside the kept one
+    with pytest.raises(InputError, match="free some space"):
+        RunFolder(tmp_path / "fresh", {}, False, [tmp_path / "fresh" / "checkpoint.pt"], size)

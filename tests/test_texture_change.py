@@ -65,6 +65,12 @@ def test_auto_takes_the_texture_change_for_two_stationary_textures(change):
     assert panned["taken"] == "warp"
 
 
+def test_a_texture_change_is_not_refined_by_default():
+    from geometry.api import refine_applies
+
+    assert refine_applies("auto", "change") == "none" and refine_applies("pixels", "change") == "pixels"
+
+
 def test_superposition_score_rejects_bad_images(change):
     a, b = change
     with pytest.raises(ValueError, match="one size"):

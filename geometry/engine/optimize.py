@@ -40,17 +40,14 @@ import torch.nn.functional as F
 from elpips.errors import InputError
 from geometry.engine import seeds
 from geometry.engine.distances import DistanceFamily
-from geometry.engine.energies import PairEnergy
 from geometry.engine.eta import TimeLeft
 from geometry.engine.inputs import resize
-from geometry.engine.presets import Recipe, Stage
+from geometry.engine.presets import Recipe, Stage, effective_stages, stage_sizes
+from geometry.engine.problems import CLIP_HIGH, CLIP_LOW, Problem
 from geometry.engine.schedules import learning_rate
-from geometry.paths.spacing import dissolve, even_times, even_times_evaluations
 
-CLIP_LOW, CLIP_HIGH = 1e-5, 1.0 - 1e-5
 CHECKPOINT_FORMAT = "elpips-geometry-checkpoint"
 CHECKPOINT_VERSION = 1
-MIN_STAGE_SIZE = 16  # coarse stages smaller than this (short side) are skipped: too little for VGG to see
 
 
 @dataclass
@@ -73,54 +70,6 @@ class Progress:
 
 
 @dataclass
-class Problem:
-    """What is optimised: the free images among fixed ones, and the energy over their layout.
-
-    images = cat([free, fixed])[order]; `output` is what the user gets (the barycenter alone, or all frames).
-    """
-
-    kind: str                  # "barycenter" | "geodesic"
-    fixed: torch.Tensor        # (K,3,H,W) CPU, output size
-    free_count: int
-    order: torch.Tensor        # (M,) long
-    energy: PairEnergy
-    weights: torch.Tensor | None = None  # barycenter weights, normalised to sum 1
-    start: torch.Tensor | None = None    # (free_count,3,H,W) CPU: the caller's start images, for init "given"
-
-    def compose(self, free: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
-        return torch.cat([free, fixed])[self.order.to(free.device)]
-
-    def output(self, free: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
-        return free if self.kind == "barycenter" else self.compose(free, fixed)
-
-    def initial(self, method: str, fixed: torch.Tensor, generator: torch.Generator,
-                times: torch.Tensor | None = None) -> torch.Tensor:
-        """Initial free images at the size of `fixed` (CPU).
-
-        "noise": 0.5 + 0.2 N(0, 1), clipped (the reference's); "mean": the weighted pixel mean
-        (barycenter) or the cross-dissolve (geodesic) — the exact optimum under squared L2; "even": for a
-        geodesic, the cross-dissolve at the inner `times` (`geometry.paths.spacing.even_times`), else "mean";
-        "given": the caller's `start` images (e.g. another interpolator's frames, to be refined).
-        """
-        shape = (self.free_count,) + tuple(fixed.shape[1:])
-        if method == "given":
-            if self.start is None:
-                raise InputError("init 'given' needs start images")
-            start = resize(self.start, tuple(fixed.shape[-2:]))
-        elif method == "noise":
-            start = 0.5 + 0.2 * torch.randn(shape, generator=generator)
-        elif method in ("mean", "even") and self.kind == "barycenter":
-            start = (self.weights.view(-1, 1, 1, 1) * fixed).sum(0, keepdim=True)
-        elif method in ("mean", "even"):
-            if times is None:
-                times = torch.arange(1, self.free_count + 1, dtype=torch.float64) / (self.free_count + 1)
-            start = dissolve(fixed[0:1], fixed[1:2], times)
-        else:
-            raise InputError(f"unknown init {method!r}: use 'noise', 'mean', 'even' or start images")
-        return start.clamp(CLIP_LOW, CLIP_HIGH)
-
-
-@dataclass
 class OptimizerState:
     stage: int = 0
     stage_step: int = 0
@@ -131,24 +80,6 @@ class OptimizerState:
     energies: list = field(default_factory=list)
     seconds: float = 0.0
     evaluations: float = 0.0
-
-
-def stage_sizes(stages: Sequence[Stage], size: tuple[int, int]) -> list[tuple[int, int]]:
-    return [(max(1, round(size[0] / s.divisor)), max(1, round(size[1] / s.divisor))) for s in stages]
-
-
-def effective_stages(stages: Sequence[Stage], size: tuple[int, int]) -> list[Stage]:
-    """The recipe's stages for this output size: coarse stages whose images would be smaller than
-    MIN_STAGE_SIZE are dropped and their steps given to the next stage (small outputs run at full size)."""
-    kept: list[Stage] = []
-    carried = 0
-    for k, (stage, hw) in enumerate(zip(stages, stage_sizes(stages, size))):
-        if k < len(stages) - 1 and stage.divisor > 1 and min(hw) < MIN_STAGE_SIZE:
-            carried += stage.steps
-            continue
-        kept.append(Stage(stage.divisor, stage.steps + carried, stage.lr, stage.schedule, stage.draws))
-        carried = 0
-    return kept
 
 
 def fingerprint(fixed: torch.Tensor, settings: dict) -> str:
@@ -332,11 +263,9 @@ class _Optimization:
         resuming = self.checkpoint is not None and os.path.exists(self.checkpoint)
         carries_start = recipe.init != "noise" and len(self.stages) >= 2  # StageCarry needs the full-size start
         times = None
-        if recipe.init == "even" and problem.kind == "geodesic" and (carries_start or not resuming):
+        if recipe.init == "even" and problem.is_path and (carries_start or not resuming):
             # forward passes only; on resume recomputed (the same) for StageCarry's start, else not needed
-            times = even_times(problem.fixed[0:1], problem.fixed[1:2], problem.free_count,
-                               self.family.at_size(first_size), seeds.generator(seeds.spacing_seed(seed)),
-                               size=first_size, device=self.device, cancel=cancel)
+            times = problem.even_times(self.family, first_size, seed, self.device, cancel)
             self.cancelled_in_start = times is None
         if resuming:
             state = load_checkpoint(self.checkpoint, self.key)
@@ -347,8 +276,7 @@ class _Optimization:
                                     seeds.generator(seeds.start_seed(seed)), times)
             state = OptimizerState(free=start)
             if times is not None and not self.cancelled_in_start:
-                state.evaluations += even_times_evaluations(problem.free_count) * (
-                    first_size[0] * first_size[1]) / (self.out_size[0] * self.out_size[1])
+                state.evaluations += problem.spacing_evaluations(first_size)
         carry = StageCarry(problem.initial(recipe.init, problem.fixed, seeds.generator(seeds.start_seed(seed)), times)
                            if carries_start else None)
         return state, carry

@@ -1,7 +1,7 @@
 """Named optimisation presets and the recipes they stand for.
 
 A preset name (``PRESETS``, the ``preset`` option) stands for a `Preset`: the `Recipe` an average runs and the
-one a path of a given frame size runs (`Preset.for_run`), the one place that says what a name means; `run_recipe`
+one a path of a given frame size runs, the one place that says what a name means; `run_recipe`
 is the one function that says which recipe a run takes. A `Recipe` says how
 to start and how to optimise: a sequence of stages, each at an image size (the output size divided by
 `divisor`) with its step count, Adam learning rate, schedule and number of random draws per step. A step
@@ -24,8 +24,9 @@ listed with their numbers in benchmarks/results/.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from elpips.errors import InputError
 from geometry.engine.schedules import SCHEDULES
@@ -77,6 +78,29 @@ class Recipe:
         return asdict(self)
 
 
+#: Coarse stages smaller than this (short side) are skipped: too little for VGG to see.
+MIN_STAGE_SIZE = 16
+
+
+def stage_sizes(stages: Sequence[Stage], size: tuple[int, int]) -> list[tuple[int, int]]:
+    """The image size (H, W) each stage optimises at, for output `size`."""
+    return [(max(1, round(size[0] / s.divisor)), max(1, round(size[1] / s.divisor))) for s in stages]
+
+
+def effective_stages(stages: Sequence[Stage], size: tuple[int, int]) -> list[Stage]:
+    """The recipe's stages for this output size: coarse stages whose images would be smaller than
+    MIN_STAGE_SIZE are dropped and their steps given to the next stage (small outputs run at full size)."""
+    kept: list[Stage] = []
+    carried = 0
+    for k, (stage, hw) in enumerate(zip(stages, stage_sizes(stages, size))):
+        if k < len(stages) - 1 and stage.divisor > 1 and min(hw) < MIN_STAGE_SIZE:
+            carried += stage.steps
+            continue
+        kept.append(Stage(stage.divisor, stage.steps + carried, stage.lr, stage.schedule, stage.draws))
+        carried = 0
+    return kept
+
+
 def reference_snapshot_steps(total: int) -> list[int]:
     """The reference scripts' snapshot steps: 0, 1, 2, 3, 5, 7, 10, ..., 1500, then every 500, up to `total`."""
     early = [0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 400, 600, 900, 1200, 1500]
@@ -119,10 +143,6 @@ class Preset:
     average: Recipe
     path: Callable[[tuple[int, int] | None], Recipe]
 
-    def for_run(self, kind: str, size: tuple[int, int] | None = None) -> Recipe:
-        """The recipe a run of `kind` ("barycenter" or "geodesic") at output `size` takes."""
-        return self.path(size) if kind == "geodesic" else self.average
-
 
 #: The presets by name: what the ``preset`` option names.
 PRESETS = {preset.name: preset for preset in (
@@ -131,14 +151,16 @@ PRESETS = {preset.name: preset for preset in (
 )}
 
 
-def run_recipe(preset: str | Preset | Recipe, kind: str, size: tuple[int, int] | None, *, steps: int | None = None,
-               draws_per_step: int | None = None, init: str | None = None) -> Recipe:
+def run_recipe(preset: str | Preset | Recipe, problem: Any, size: tuple[int, int] | None, *,
+               steps: int | None = None, draws_per_step: int | None = None, init: str | None = None) -> Recipe:
     """The recipe a run takes: the one place that answers "which stages does this run optimise?" (the engine, the
     run service, the memory check and the app's forecast all ask here).
 
     Args:
         preset: a preset name (``"fast"``, ``"reference"``), a `Preset`, or a `Recipe` (run as it is).
-        kind: ``"barycenter"`` or ``"geodesic"`` (a path's fast recipe depends on its frames' size).
+        problem: the kind of run, a problem class (`geometry.engine.problems.BarycenterProblem`,
+            `GeodesicProblem`): its ``recipe_of(preset, size)`` picks the preset's recipe (a path's fast recipe
+            depends on its frames' size).
         size: the run's output size (H, W).
         steps: the total number of steps, rescaling the stages (None: the preset's).
         draws_per_step: the draws of every stage (None: the preset's).
@@ -148,7 +170,8 @@ def run_recipe(preset: str | Preset | Recipe, kind: str, size: tuple[int, int] |
         The `Recipe` to run with.
 
     Example:
-        >>> run_recipe("fast", "geodesic", (256, 256), steps=40).steps
+        >>> from geometry.engine.problems import GeodesicProblem
+        >>> run_recipe("fast", GeodesicProblem, (256, 256), steps=40).steps
         40
     """
     if isinstance(preset, str):
@@ -156,7 +179,7 @@ def run_recipe(preset: str | Preset | Recipe, kind: str, size: tuple[int, int] |
             raise InputError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}, "
                              "a geometry.engine.presets.Preset or Recipe")
         preset = PRESETS[preset]
-    recipe = preset if isinstance(preset, Recipe) else preset.for_run(kind, None if size is None else tuple(size))
+    recipe = preset if isinstance(preset, Recipe) else problem.recipe_of(preset, None if size is None else tuple(size))
     if steps is not None:
         recipe = recipe.with_steps(int(steps))
     if draws_per_step is not None:

@@ -14,7 +14,7 @@ import torch
 from geometry.paths.sliced import directions, feature_clouds, interpolated, quantiles
 
 #: Directions per layer and step, Adam's step size (pixel units) and the default number of steps.
-DIRECTIONS, LEARNING_RATE, STEPS = 64, 0.02, 20
+DIRECTIONS, LEARNING_RATE, STEPS = 64, 0.02, 30
 
 
 def is_grey(image: torch.Tensor) -> bool:

@@ -1,11 +1,14 @@
 """The expected time of a clip's geodesics, before they start: what the tool prints, and the mode that would fit.
 
-A pair costs its motion start (the engine's coarse-to-fine flow at the working size: about its pixels, the pyramid
-included), the render of its in-between frames at the output size (about their pixels), and with the pixel
-refinement the network's evaluations (the preset's stages: steps x draws x frames x pixels of each stage). The
-seconds per pixel of each part were measured by benchmarks/bench_clip_cost.py on 2 CPU cores
-(benchmarks/results/bench_clip_cost.txt): CPU seconds, so a quiet machine of that speed; pairs run side by side
-(``workers``) share the time.
+A clip costs a fixed part (the interpreter, torch and the network loaded, the scene-cut check, the movie) and its
+pairs. A pair costs its motion start (the engine's coarse-to-fine flow at the working size: about its pixels, the
+pyramid included), the render of its in-between frames at the output size (about their pixels), reading its frames
+and writing its PNG frames (about the output pixels it writes), and with the pixel refinement the network's
+evaluations (the preset's stages: steps x draws x frames x pixels of each stage). The flow, render and refinement
+constants were measured by benchmarks/bench_clip_cost.py, the fixed part and the reading and writing by
+benchmarks/bench_clip_speed.py (two clip lengths), on 2 CPU cores (benchmarks/results/bench_clip_cost.txt,
+bench_clip_speed.txt): CPU seconds, so a quiet machine of that speed; pairs run side by side (``workers``) share
+the time.
 """
 from __future__ import annotations
 
@@ -14,18 +17,22 @@ from dataclasses import dataclass
 from typing import Any
 
 #: CPU seconds of the engine's flow: a pair, and per working pixel (all pyramid levels); per output pixel of one
-#: rendered in-between frame; of the pixel refinement per evaluated pixel (one E-LPIPS image evaluation with its
-#: backward pass, `refine_pixel_evaluations`), and its even spacing and set-up per working pixel.
-FLOW_SECONDS = 0.6
-FLOW_SECONDS_PER_PIXEL = 4.6e-5
-RENDER_SECONDS_PER_PIXEL = 7.2e-7
+#: rendered in-between frame; per output pixel of each frame a pair reads or writes; a clip's fixed part; of the
+#: pixel refinement per evaluated pixel (one E-LPIPS image evaluation with its backward pass,
+#: `refine_pixel_evaluations`), and its even spacing and set-up per working pixel.
+FLOW_SECONDS = 0.23
+FLOW_SECONDS_PER_PIXEL = 2.8e-6
+RENDER_SECONDS_PER_PIXEL = 1.7e-7
+FRAME_IO_SECONDS_PER_PIXEL = 6.6e-7
+CLIP_SECONDS = 7.7
 REFINE_SECONDS_PER_PIXEL = 7.7e-5
 SPACING_SECONDS_PER_PIXEL = 5.5e-3
 
 
 @dataclass(frozen=True)
 class ClipCost:
-    """The expected seconds of one pair and of the whole clip (`pairs` pairs, `workers` at a time)."""
+    """The expected seconds of one pair and of the whole clip (its fixed part and `pairs` pairs, `workers` at a
+    time)."""
 
     refine: str
     pair_seconds: float
@@ -34,14 +41,16 @@ class ClipCost:
 
     @property
     def seconds(self) -> float:
-        return self.pair_seconds * math.ceil(self.pairs / max(1, self.workers))
+        return CLIP_SECONDS + self.pair_seconds * math.ceil(self.pairs / max(1, self.workers))
 
 
 def pair_seconds(refine: str, working: tuple[int, int], output: tuple[int, int], frames: int, preset: Any = "fast",
                  steps: int | None = None) -> float:
     """Expected CPU seconds of one pair of `frames` frames (endpoints included) found at `working` (H, W), rendered
-    at `output`, followed by `refine` ("none" or "pixels")."""
-    seconds = flow_seconds(working) + RENDER_SECONDS_PER_PIXEL * output[0] * output[1] * (frames - 2)
+    at `output`, followed by `refine` ("none" or "pixels"): its flow, render, and the frames it reads (2) and writes
+    (all but its last)."""
+    seconds = flow_seconds(working) + output[0] * output[1] * (
+        RENDER_SECONDS_PER_PIXEL * (frames - 2) + FRAME_IO_SECONDS_PER_PIXEL * (frames + 1))
     if refine == "pixels":
         seconds += REFINE_SECONDS_PER_PIXEL * refine_pixel_evaluations(working, frames, preset, steps)
         seconds += SPACING_SECONDS_PER_PIXEL * working[0] * working[1]
@@ -56,10 +65,10 @@ def flow_seconds(working: tuple[int, int]) -> float:
 def refine_pixel_evaluations(working: tuple[int, int], frames: int, preset: Any = "fast",
                              steps: int | None = None) -> float:
     """Pixels the pixel refinement evaluates: over the preset's stages, steps x draws x frames x the stage's pixels."""
-    from geometry.engine.optimize import effective_stages, stage_sizes
-    from geometry.engine.presets import run_recipe
+    from geometry.engine.presets import effective_stages, run_recipe, stage_sizes
+    from geometry.engine.problems import GeodesicProblem
 
-    recipe = run_recipe(preset, "geodesic", working, steps=steps)
+    recipe = run_recipe(preset, GeodesicProblem, working, steps=steps)
     stages = effective_stages(recipe.stages, working)
     return float(sum(stage.steps * stage.draws * frames * h * w
                      for stage, (h, w) in zip(stages, stage_sizes(stages, working))))

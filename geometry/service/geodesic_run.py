@@ -1,22 +1,24 @@
 """A geodesic run into an output folder (`geometry.service.runs`): two images, or a clip's consecutive pairs.
 
 A `GeodesicRequest` says what to compute; `GeodesicRunner` is such a request read and checked against its output
-folder. It runs whole (:meth:`GeodesicRunner.run_all`: what the tool, a job's "geodesic" and the app use), or in
-parts that may run in different processes or machines on a folder they all reach (a job file's "clip" on Ray):
-:meth:`GeodesicRunner.start` once (the scene cuts; the pairs left), :meth:`GeodesicRunner.run_pair` for each of them in
-any order and at the same time, then :meth:`GeodesicRunner.finish`. The files are the same either way.
+folder. A run is made of parts: :meth:`GeodesicRunner.start` once (the scene cuts; the pairs left),
+:meth:`GeodesicRunner.run_pair` for each of them in any order and at the same time, then
+:meth:`GeodesicRunner.finish`. They run in different processes or machines on a folder they all reach (a job
+file's "clip" on Ray, `GeodesicRunner.run_parallel`), or one after another in this process: the run whole
+(:meth:`GeodesicRunner.run_all`: what the tool, a job's "geodesic" and the app use). The files are the same either
+way.
 
 Pairs that are not morphed (a scene cut: at least the cut threshold apart, `geometry.service.clips`; or no in-between
 shown) hold their first frame. Each optimised pair has its own checkpoint (``checkpoint.pt`` for two images,
-``checkpoints/pair_0000.pt`` ... for a clip); a finished pair's record is kept in ``run.json`` (whole runs) or
-``pairs/pair_0000.json`` (parts), so that pairs finishing at the same time never share a file.
+``checkpoints/pair_0000.pt`` ... for a clip) and, once finished, its own record (``pairs/pair_0000.json``: pairs
+finishing at the same time never share a file), which the last part folds into ``run.json``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -205,25 +207,31 @@ class GeodesicRunner:
             self._report_distances(_shape(items[0]))
 
     def run_all(self, callback=None, cancel=None, on_pair: Callable[[int, int], None] | None = None) -> RunArtefacts:
-        """Every pair one after another (finished ones kept), then the outputs; a cancelled pair ends the run
-        with its checkpoint kept (two images: with the frames and movies of where it stopped)."""
+        """The run whole: its parts one after another in this process (:meth:`start`, :meth:`run_pair` for each pair
+        left, :meth:`finish`). A cancelled pair ends the run with its checkpoint kept (two images: with the frames
+        and movies of where it stopped)."""
         try:
-            self.find_cuts()
+            pending = self.start()
             self.report_forecast(1)
-            records: dict[str, dict] = dict(self.folder.state.get("pairs", {}))
-            cancelled = self._compute_pairs(records, callback, cancel, on_pair)
+            for index in pending:
+                if on_pair is not None:
+                    on_pair(self.morphed.index(index), len(self.morphed))
+                stopped = self.run_pair(index, callback, cancel)
+                if stopped is not None:
+                    return self._cancelled(stopped)
         except BaseException as error:
             self.folder.discard_if_empty(error)
             raise
-        if cancelled is not None and self.pair_count > 1:
-            self.folder.save(status="cancelled")
-            return RunArtefacts(self.out, [], {}, [cancelled])
-        if cancelled is not None:
-            records["0"] = cancelled
-        artefacts = self._write_outputs(records)
-        self.folder.save(status="cancelled" if cancelled else "done")
+        return self.finish()
+
+    def _cancelled(self, record: dict) -> RunArtefacts:
+        """The run a cancel stopped in a pair (whose engine record is `record`): run.json says so and the checkpoint
+        is kept; two images also write the movies of the frames where it stopped."""
         if self.pair_count > 1:
-            self.folder.discard_if_empty()  # the emptied checkpoints/ folder
+            self.folder.save(status="cancelled")
+            return RunArtefacts(self.out, [], {}, [record])
+        artefacts = self._write_outputs({**self._part_records(), "0": record})
+        self.folder.save(status="cancelled")
         return artefacts
 
     def run_parallel(self, workers: int, on_pair: Callable[[int, int], None] | None = None) -> RunArtefacts:
@@ -250,7 +258,7 @@ class GeodesicRunner:
     def report_forecast(self, workers: int) -> None:
         """Report a clip's expected time in the mode its options give and in the other one
         (`geometry.service.cost`), before its pairs start."""
-        from geometry.api import refine_applies
+        from geometry.engine.problems import refine_applies
         from geometry.service import cost
 
         if not self.source.is_clip:
@@ -273,17 +281,18 @@ class GeodesicRunner:
             self._compute_pair(index, None)
         return [i for i in self.morphed if not self._pair_finished(i, records)]
 
-    def run_pair(self, index: int, callback=None, cancel=None) -> bool:
+    def run_pair(self, index: int, callback=None, cancel=None) -> dict | None:
         """Optimise pair ``index`` of a started run (from its checkpoint, if any) and write its frames and record,
-        unless it is finished already; False when ``cancel`` stopped it (its checkpoint is kept)."""
+        unless it is finished already. Returns the pair's engine record when ``cancel`` stopped it (its checkpoint
+        is kept), else None."""
         if self._pair_finished(index, self._part_records()):
-            return True
+            return None
         record = self._compute_pair(index, callback, cancel)
         if record.get("status") == "cancelled":
-            return False
+            return record
         write_json(self.folder.pair_record(index), record)
         self.checkpoints[index].unlink(missing_ok=True)
-        return True
+        return None
 
     def finish(self) -> RunArtefacts:
         """The last part, once every pair is done: the movies, montage and record.json; the pairs' records
@@ -299,31 +308,14 @@ class GeodesicRunner:
                 path.unlink() if path.is_file() else path.rmdir()
         return artefacts
 
-    def _compute_pairs(self, records: dict, callback, cancel, on_pair) -> dict | None:
-        """Every pair's frames; the records of the optimised pairs saved in run.json as each ends. Returns the
-        record of the pair a cancel stopped, else None."""
-        morphed = self.morphed
-        for index in range(self.pair_count):
-            if index in morphed and self._pair_finished(index, records):
-                continue  # finished before the interruption
-            if index in morphed and on_pair is not None:
-                on_pair(morphed.index(index), len(morphed))
-            record = self._compute_pair(index, callback, cancel)
-            if record is not None and record.get("status") == "cancelled":
-                return record
-            if record is not None:
-                records[str(index)] = record
-                self.folder.save(pairs=records)
-                self.checkpoints[index].unlink(missing_ok=True)
-        return None
-
     def _compute_pair(self, index: int, callback, cancel=None) -> dict | None:
         """Write pair ``index``'s output frames: the optimised geodesic's (resumed from the pair's checkpoint), or
         for a pair that is not morphed its first frame held. Returns the engine's record of an optimised pair.
 
         Pairs computed at the same time never write the same file (`_owned_frames`). A cancelled pair of a clip
         writes nothing (its checkpoint is kept); two images write where they stopped."""
-        from geometry.api import geodesic as geodesic_path
+        from geometry.api import Callbacks, solve
+        from geometry.engine.problems import GeodesicProblem
 
         plan, total = self.source.plan, len(self.source.plan.positions)
         owned = self._owned_frames(index)
@@ -334,9 +326,9 @@ class GeodesicRunner:
         checkpoint = self.checkpoints[index]
         self.folder.mkdir(checkpoint.parent)
         snapshots = self.request.snapshot_steps if self.pair_count == 1 else ()
-        result = geodesic_path(self.source.items[index], self.source.items[index + 1], frames=plan.grid + 1,
-                               options=replace(self.options, size=self.size), callback=callback, cancel=cancel,
-                               checkpoint=checkpoint, snapshot_steps=snapshots, start_images=self.start_images)
+        ends = _working_frame([self.source.items[index], self.source.items[index + 1]], self.size)
+        problem = GeodesicProblem(ends, plan.grid + 1, self.options.energy, self.start_images)
+        result = solve(problem, self.options, Callbacks(callback, cancel, checkpoint, snapshots))
         record = result.record.to_dict()
         if record.get("status") != "cancelled" or self.pair_count == 1:
             phases.report("render")
@@ -417,10 +409,10 @@ class GeodesicRunner:
 
     def stage_sizes(self) -> list[tuple[int, int]]:
         """The sizes the preset's stages optimise at, coarse to fine."""
-        from geometry.engine.optimize import effective_stages, stage_sizes
-        from geometry.engine.presets import run_recipe
+        from geometry.engine.presets import effective_stages, run_recipe, stage_sizes
+        from geometry.engine.problems import GeodesicProblem
 
-        recipe = run_recipe(self.options.preset, "geodesic", self.size, steps=self.options.steps,
+        recipe = run_recipe(self.options.preset, GeodesicProblem, self.size, steps=self.options.steps,
                             draws_per_step=self.options.draws_per_step)
         return stage_sizes(effective_stages(recipe.stages, self.size), self.size)
 

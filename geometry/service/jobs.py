@@ -13,7 +13,7 @@ defaults that every job's own ``settings`` override::
 
     [[jobs]]
     name = "cat-dog"                 # optional; defaults to the output folder
-    kind = "average"                 # the pairwise average of two images
+    kind = "barycenter"              # the average of two images ("average" is another name for it)
     inputs = ["cat.png", "dog.png"]
     output = "out/cat-dog"
 
@@ -93,7 +93,6 @@ __all__ = [
 
 #: How many input images each kind takes: (minimum, maximum or None for any number).
 KINDS: dict[str, tuple[int, int | None]] = {
-    "average": (2, 2),
     "barycenter": (1, None),
     "geodesic": (2, 2),
     "perturbed_barycenter": (1, 1),
@@ -105,7 +104,6 @@ _COMMON_SETTINGS = (set(OPTION_NAMES) - {"device"}) | {"max_memory", "overwrite"
 
 #: The settings each kind accepts (anything else in a job is reported as a problem).
 SETTINGS: dict[str, frozenset[str]] = {
-    "average": frozenset(_COMMON_SETTINGS),
     "barycenter": frozenset(_COMMON_SETTINGS),
     "geodesic": frozenset(_COMMON_SETTINGS | {"frames", "fps", "gif", "output_size"}),
     "perturbed_barycenter": frozenset(_COMMON_SETTINGS | {"mode", "count"}),
@@ -120,6 +118,8 @@ SETTINGS: dict[str, frozenset[str]] = {
 _NOT_IN_SPEC = {"checkpoint_every", "max_memory", "overwrite"}
 
 _JOB_KEYS = {"name", "kind", "inputs", "weights", "settings", "output"}
+#: Other names a job file may give a kind: the job is that kind (its spec, manifest and folder say so).
+KIND_ALIASES = {"average": "barycenter"}
 
 
 class JobFileError(InputError):
@@ -270,6 +270,7 @@ def _parse_job(entry: Any, index: int, defaults: Mapping[str, Any], base_dir: Pa
     job["name"] = name
 
     kind = entry.get("kind")
+    kind = KIND_ALIASES.get(kind, kind) if isinstance(kind, str) else kind
     if kind not in KINDS:
         errors.append(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
         kind = None

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from elpips.errors import InputError
 from elpips.io import read_json, write_json
+from geometry.service.folder_claim import LOCK_FILE
 
 #: The folder's own state: what resuming checks (not an output of the run).
 RUN_FILE = "run.json"
@@ -90,6 +91,7 @@ class RunFolder:
             raise InputError("give --resume (continue the unfinished run in --out) or --overwrite (replace the "
                              "finished one), not both", field="overwrite")
         stored = read_json(self.path)
+        self.new_state = not self.path.exists()  # run.json is this run's own: removed again if nothing else is
         unfinished = (any(Path(c).exists() or flow_file(c).exists() for c in checkpoints)
                       or (stored or {}).get("status") == "running")
         if resume and stored is not None and stored.get("settings") != settings:
@@ -131,10 +133,14 @@ class RunFolder:
         write_json(self.path, self.state)
 
     def discard_if_empty(self, error: BaseException | None = None) -> None:
-        """After a failure: remove the folders this run created if nothing was written into them (not
-        after a failed write, `error` an OSError: the user looks for the folder the message names)."""
+        """After a failure: remove the folders this run created if nothing was written into them, and the
+        ``run.json`` it wrote when the folder holds nothing else (not after a failed write, `error` an OSError: the
+        user looks for the folder the message names)."""
         if isinstance(error, OSError):
             return
+        if self.new_state and self.path.is_file() and [
+                p.name for p in self.out.iterdir() if p.name != LOCK_FILE] == [RUN_FILE]:  # the claim's lock aside
+            self.path.unlink()
         for folder in sorted(self.created, key=lambda f: len(f.parts), reverse=True):  # deepest first
             try:
                 folder.rmdir()

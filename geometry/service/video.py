@@ -332,8 +332,9 @@ def write_png_frames(folder: str | os.PathLike, frames, *, start: int = 0, count
     paths = []
     for offset, frame in enumerate(frames):
         path = folder / png_frame_name(start + offset, total)
-        with atomic_write(path) as tmp:
-            iio.imwrite(tmp, frame, extension=".png")
+        data = iio.imwrite("<bytes>", frame, extension=".png")  # encoded in memory: a full disk fails the write
+        with atomic_write(path) as tmp:                          # below, not an imageio plugin's (whose __del__
+            Path(tmp).write_bytes(data)                          # then printed a second, ignored traceback)
         paths.append(path)
     return paths
 

@@ -25,7 +25,7 @@ What a run does:
    every job: each job's status (done, failed, skipped; pending while waiting), error message,
    output files and run record.
 
-Outputs per job, in its output folder: ``average.png`` (average, barycenter, perturbed_barycenter) or
+Outputs per job, in its output folder: ``average.png`` (barycenter, perturbed_barycenter) or
 ``frames/frame_000.png ...``, ``geodesic.mp4``, ``geodesic.gif``, ``contact_sheet.png`` (geodesic; a clip:
 what ``elpips-geodesic --video`` writes, its pairs resumed one by one, spread over the workers on Ray);
 ``record.json`` (the engine's run record) and ``done.json``.

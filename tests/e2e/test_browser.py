@@ -139,6 +139,7 @@ def test_geodesic_and_distance_in_chromium(app_url, browser_page, upload_images)
     # the dissolve start, which the run refines for its 20 steps (after a warp start refine "auto" runs none)
     page.locator("#geodesic-motion input").first.click()
     page.get_by_role("option", name=re.compile(r"^none: ")).click()
+    assert page.locator("#geodesic-cancel").is_disabled()  # nothing runs: Cancel is inactive
     page.locator("#geodesic-run").click()
 
     page.wait_for_function("() => document.querySelectorAll('#geodesic-gallery img').length >= 4")
@@ -150,6 +151,7 @@ def test_geodesic_and_distance_in_chromium(app_url, browser_page, upload_images)
         "() => { const v = document.querySelector('#geodesic-video video'); return [v.duration, v.loop]; }")
     assert duration > 0 and loops  # 4 frames at 8 per second last half a second: the video loops
     assert "Done: 20 steps" in page.locator("#geodesic-status").inner_text()
+    assert page.locator("#distance-stop").is_disabled()
     # the results start in view, above the examples, without scrolling (a 1280x900 window)
     page.evaluate("() => window.scrollTo(0, 0)")
     boxes = page.evaluate(
@@ -232,7 +234,7 @@ def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url,
 
     page.get_by_role("tab", name="Average").click()
     # the input thumbnails show whole: inside the gallery's box, scaled to fit rather than cropped
-    page.wait_for_function("() => document.querySelectorAll('#average-preview img').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('#average-preview img').length === 2")
     thumbnails = page.evaluate(
         "() => { const g = document.getElementById('average-preview').getBoundingClientRect();"
         " return [...document.querySelectorAll('#average-preview img')].map(img => {"
@@ -245,12 +247,13 @@ def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url,
     # the live picture and the status beside the Run button are in view at 1280x900, without scrolling
     assert page.evaluate("() => document.getElementById('average-live').getBoundingClientRect().bottom") <= 900
     assert page.evaluate("() => document.getElementById('average-run').getBoundingClientRect().bottom") <= 900
-    # two uploaded photos replace the three examples: exactly those two are averaged
+    # two uploaded photos replace the two example textures: exactly those two are averaged
     page.locator("#average-files input[type=file]").set_input_files(_flat_pngs(tmp_path, "photo", 2, 90))
     page.wait_for_function(
-        "() => (document.querySelector('#average-plan')?.innerText || '').includes('these 2 images')")
+        "() => { const plan = document.querySelector('#average-plan')?.innerText || '';"
+        " return plan.includes('photo1.png') && plan.includes('these 2 images'); }")
     plan = page.locator("#average-plan").inner_text()
-    assert "photo0.png" in plan and "photo1.png" in plan and "disc" not in plan, plan
+    assert "these 2 images" in plan and "photo0.png" in plan and "texture" not in plan, plan
     page.wait_for_function("() => document.querySelector('#average-files').innerText.split('.png').length - 1 === 2")
     page.wait_for_function("() => document.querySelectorAll('#average-preview img').length === 2")
     page.goto(app_url)  # afresh: the examples again

@@ -269,7 +269,7 @@ def run_clip_pair(job: Job, index: int, device, on_event: Callable[[JobEvent], N
     failed result (a cancelled pair keeps its checkpoint)."""
     try:
         run = _reopen_clip(job, device)
-        if run.run_pair(index, lambda progress: on_event(_progress_event(job, progress)), cancel):
+        if run.run_pair(index, lambda progress: on_event(_progress_event(job, progress)), cancel) is None:
             return None
         return _failed(job, "cancelled; rerun the job file to resume from its checkpoint", on_event)
     except Exception as error:
@@ -385,7 +385,7 @@ def _execute(job: Job, device, callback, cancel) -> RunArtefacts:
     if job.kind == "geodesic":
         request, _ = _geodesic_request(job, device)
         return runs.run_geodesic(request, options, job.output, **common)
-    if job.kind in ("average", "barycenter", "perturbed_barycenter"):
+    if job.kind in ("barycenter", "perturbed_barycenter"):
         perturbed = job.settings.get("mode", "noise") if job.kind == "perturbed_barycenter" else None
         request = runs.AverageRequest(tuple(job.inputs), job.weights, perturbed, job.settings.get("count", 10))
         return runs.run_average(request, options, job.output, **common)

