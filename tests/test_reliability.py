@@ -349,10 +349,9 @@ def test_a_checkpoint_of_another_run_says_what_to_do_in_the_tool_s_terms(tmp_pat
     from geometry.api import geodesic
 
     out = tmp_path / "out"
-    stop = threading.Event()
-    stop.set()  # the run stops before its first step and leaves its checkpoint (a motion start would stop first)
+    stop = threading.Event()  # set after the first step: the run stops there and leaves its checkpoint
     geodesic(*pair, frames=5, distance="l2", size=32, steps=6, checkpoint=out / "checkpoint.pt", cancel=stop,
-             motion="none")
+             checkpoint_every=1, callback=lambda progress: stop.set(), motion="none")
     status, err = run(capsys, geodesic_main, *pair, *FAST, "--frames", "4", "--out", out, "--resume")
     line = one_line(err)
     assert status == 2 and "belongs to a different run" in line
