@@ -125,11 +125,9 @@ class DistanceFamily:
                     "or an object with sample_draws/embed/embedding_distance")
             self.name = distance
             self._base = SquaredL2() if distance == "l2" else None
-            self._named_metric = distance in METRIC_NAMES
         elif is_distance_object(distance):
             self.name = distance_name(distance)
             self._base = distance
-            self._named_metric = False
         else:
             raise InputError(
                 f"distance must be a name ({', '.join(DISTANCE_NAMES)}) or an object with "
@@ -163,8 +161,9 @@ class DistanceFamily:
 
     def smallest_side(self) -> int:
         """The smallest image side this distance works at, known without loading a network: a metric's with one
-        scale level (`at_size` drops scale levels for smaller images), an object's ``min_image_size``."""
-        if self._named_metric:
+        scale level (`at_size` drops scale levels for smaller images, a loaded metric's too), another object's
+        ``min_image_size``."""
+        if self.name in METRIC_NAMES:
             from elpips.configs import get_config
             from elpips.memory import smallest_side
 
