@@ -3,9 +3,9 @@ well under a second, before a run and without running anything.
 
 A run goes through phases (`geometry.engine.phases`): the motion start's flow search, the even spacing of a path's
 frames, the refinement's optimisation steps, the render of the frames with the movies. Which of them run depends
-on the start: after a warp start a path is kept as it is (`geometry.api.refine_applies`), so the refinement takes
-no step; "auto" takes the warp start only where the flow explains the pair, which is known after the flow search.
-A forecast therefore lists its `Branch`es: one, or for "auto" the warp start's and the other's.
+on the start: after a warp start a path is kept as it is (`geometry.engine.problems.refine_applies`), so the
+refinement takes no step; "auto" takes the warp start only where the flow explains the pair, which is known after
+the flow search. A forecast therefore lists its `Branch`es: one, or for "auto" the warp start's and the other's.
 
 The cost of each phase comes from ``run_costs.json`` beside this module, measured by benchmarks/bench_run_costs.py
 in CPU seconds of one thread (what a phase costs on a quiet core) at a few sizes, as (units, seconds) points,

@@ -322,7 +322,7 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
         done = f"Cancelled at step {record.steps}; the partial result is kept"
     elif record.steps:
         done = f"Done: {record.steps} steps in {format_seconds(record.seconds)}"
-    else:  # a warp start, kept as it is (`geometry.api.refine_applies`)
+    else:  # a warp start, kept as it is (`geometry.engine.problems.refine_applies`)
         done = f"Done in {format_seconds(record.seconds)}: the start kept as it is, no refinement step"
     yield TabUpdate(f"{header}\n\n**{done}**.", watch, True, outcome)
 

@@ -50,7 +50,7 @@ from geometry.engine.energies import check_form
 from geometry.engine.inputs import prepare_images, resize
 from geometry.engine.optimize import Progress, optimize
 from geometry.engine.presets import reference_snapshot_steps
-from geometry.engine.problems import PROBLEMS, BarycenterProblem, GeodesicProblem, Problem, refine_applies
+from geometry.engine.problems import PROBLEMS, BarycenterProblem, GeodesicProblem, Problem
 from geometry.options import OPTION_NAMES, RunOptions
 from geometry.paths.motion import BoundPath, flow_store
 from geometry.paths.render import render_result
@@ -151,7 +151,7 @@ def solve(problem: Problem, options: RunOptions, callbacks: Callbacks | None = N
     if problem.cancelled:  # in its motion start: no step taken
         record = RunRecord(problem.kind, settings, 0, [], start.seconds, "cancelled", 0.0)
         return Result(problem.cancelled_output().clamp(0, 1), record, problem.fixed)
-    refine = refine_applies(options.refine, start.name)
+    refine = start.refine
     recipe, start_settings = problem.record_start(recipe)
     settings = {"kind": problem.kind, "distance": family.name, "preset": recipe.name, "recipe": recipe.to_dict(),
                 "seed": options.seed, "energy": problem.energy.form, "size": list(problem.size),

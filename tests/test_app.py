@@ -90,7 +90,8 @@ def average_inputs(files, distance="l2", size=32, steps=10, seed=0, weights=(1.0
 def geodesic_inputs(a, b, frames=4, distance="l2", energy="squared", size=32, steps=20, seed=0, fps=8,
                     motion="none") -> dict:
     """The Geodesic tab's inputs; the dissolve start ("none") by default, so that the run refines for `steps`
-    (after the default "auto" motion's warp start the refinement is skipped: geometry.api.refine_applies)."""
+    (after the default "auto" motion's warp start the refinement is skipped:
+    geometry.engine.problems.refine_applies)."""
     return dict(a=_upload(a), b=_upload(b), frames=frames, distance=distance, energy=energy, size=size,
                 steps=steps, seed=seed, fps=fps, motion=motion)
 

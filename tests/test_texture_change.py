@@ -66,7 +66,7 @@ def test_auto_takes_the_texture_change_for_two_stationary_textures(change):
 
 
 def test_a_texture_change_is_not_refined_by_default():
-    from geometry.api import refine_applies
+    from geometry.engine.problems import refine_applies
 
     assert refine_applies("auto", "change") == "none" and refine_applies("pixels", "change") == "pixels"
 

@@ -62,6 +62,7 @@ class Start:
     spacing), in full-size equivalents. why: why a motion start took it (None: it was not chosen). details: the
     figures it was chosen on and how its frames were spaced. motion: the motion start asked for ("none": none).
     path, times: a motion start's path and the times of the free images on it. seconds: the time it took.
+    refine: what follows it (`refine_applies`: "none" or "pixels").
     """
 
     name: str
@@ -73,6 +74,7 @@ class Start:
     path: BoundPath | None = None
     times: torch.Tensor | None = None
     seconds: float = 0.0
+    refine: str = "pixels"
 
     def to_record(self) -> dict:
         """What the record's ``start`` says: the start taken, why, and the figures and spacing."""
@@ -171,14 +173,20 @@ class Problem:
         motion = options.motion if self.takes_motion(options, recipe) else "none"
         if motion == "none":
             name = "given" if self.given is not None else recipe.init
-            refine = refine_applies(options.refine, name)
-            phases.report("refinement", taken=name, steps=recipe.steps if refine == "pixels" else 0)
-            self.start = Start(name, self.given)
+            self.start = Start(name, self.given, refine=self._follows(options, recipe, name))
             return self.start
         began = time.perf_counter()
         self.start = self._motion_start(options, recipe, family, device, cancel, checkpoint)
         self.start.seconds = time.perf_counter() - began
         return self.start
+
+    @staticmethod
+    def _follows(options: RunOptions, recipe: Recipe, taken: str) -> str:
+        """What follows the start `taken` under the options' refine ("none" or "pixels"), reported as the phase
+        "refinement" with the steps it takes."""
+        refine = refine_applies(options.refine, taken)
+        phases.report("refinement", taken=taken, steps=recipe.steps if refine == "pixels" else 0)
+        return refine
 
     def _motion_start(self, options: RunOptions, recipe: Recipe, family: DistanceFamily, device: torch.device,
                       cancel: threading.Event | None, checkpoint: Any) -> Start:
@@ -190,10 +198,9 @@ class Problem:
             if path is None:
                 self.cancelled = True
                 return Start("none", motion=options.motion)
-            refine = refine_applies(options.refine, decision["taken"])
-            phases.report("refinement", taken=decision["taken"], steps=recipe.steps if refine == "pixels" else 0)
+            refine = self._follows(options, recipe, decision["taken"])
             start = Start(decision.pop("taken"), why=decision.pop("why"), details=decision, motion=options.motion,
-                          path=path)
+                          path=path, refine=refine)
             start.times = self._motion_times(start, refine, options.seed, recipe, family, device, cancel)
             if start.times is None:
                 self.cancelled = True
