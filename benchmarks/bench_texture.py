@@ -246,7 +246,8 @@ def part_photos(args) -> None:
                 met[label] += within
                 cells.append(f"{math.degrees(found.angle):6.1f} deg x{found.scale:4.2f} {'ok' if within else '--'}")
             print(f"{size:4d} px {scene.name:20s} true {math.degrees(scene.angle):4.0f} deg x{scene.scale:4.2f}: "
-                  + " | ".join(cells) + f" confidence {detected.confidence:5.3f} left {detected.distance:5.3f} ({seconds:4.1f} CPU s)", flush=True)
+                  + " | ".join(cells) + f" confidence {detected.confidence:5.3f} left {detected.distance:5.3f} "
+                  f"({seconds:4.1f} CPU s)", flush=True)
         print(f"{size:4d} px within 10 deg and 10 %: " + ", ".join(f"{k} {v}/{len(scenes)}" for k, v in met.items()))
         for scene in [scene for scene in photo_scenes(size) if not scene.spectral]:
             found = detect_similarity(scene.render(0.0), scene.render(1.0))
