@@ -93,12 +93,18 @@ class FlowStore:
             os.remove(self.path)
 
 
+def flow_path(checkpoint: str | os.PathLike) -> str:
+    """The flow file beside `checkpoint`: ``checkpoint.pt.flow.pt``."""
+    return f"{os.fspath(checkpoint)}.flow.pt"
+
+
 def flow_store(checkpoint: str | os.PathLike | None, a: torch.Tensor, b: torch.Tensor, motion: str) -> FlowStore:
-    """The FlowStore beside `checkpoint` (none without one), keyed by the endpoints and the motion name."""
+    """The FlowStore beside `checkpoint` (`flow_path`; none without one), keyed by the endpoints and the motion
+    name."""
     digest = hashlib.sha256(motion.encode())
     for image in (a, b):
         digest.update(image.detach().float().cpu().contiguous().numpy().tobytes())
-    return FlowStore(None if checkpoint is None else f"{os.fspath(checkpoint)}.flow.pt", digest.hexdigest())
+    return FlowStore(None if checkpoint is None else flow_path(checkpoint), digest.hexdigest())
 
 
 @single_threaded
