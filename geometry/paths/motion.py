@@ -170,17 +170,28 @@ def _change_path(a: torch.Tensor, b: torch.Tensor) -> BoundPath:
 #: difference (`geometry.paths.flows.mismatch`); elsewhere the pair is not one picture moved, and it starts from
 #: the dissolve (benchmarks/bench_motion_choice.py measures the share left on moving, texture and unrelated pairs).
 EXPLAINED = 0.5
+#: ... or where the mismatch it leaves is at most this (`geometry.paths.flows.mismatch`, absolute): two frames of
+#: one shot that move little keep noise, blur and light changes no flow removes, so the share left by the flow is
+#: high (real footage: up to 0.72) while the pair is one picture; what the flow leaves there is at most 0.03, on
+#: unrelated pictures and one texture becoming another at least 0.2 (benchmarks/results/bench_motion_choice.txt).
+ALIGNED = 0.05
 
 
 def flow_explains(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> bool:
-    """Whether `flow` leaves at most 1 - EXPLAINED of the mismatch the endpoints have without it."""
-    return flow_share_left(a, b, flow) <= 1 - EXPLAINED
+    """Whether `flow` leaves at most 1 - EXPLAINED of the mismatch the endpoints have without it, or a mismatch of
+    at most ALIGNED."""
+    return flow_share_left(a, b, flow) <= 1 - EXPLAINED or flow_mismatch_left(a, b, flow) <= ALIGNED
 
 
 def flow_share_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> float:
     """The share of the endpoints' mismatch (without motion) that `flow` leaves."""
     a, b = a.detach().float().cpu(), b.detach().float().cpu()
     return float(mismatch(a, b, flow) / mismatch(a, b, torch.zeros_like(flow)).clamp_min(1e-12))
+
+
+def flow_mismatch_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> float:
+    """The mismatch of the endpoints that `flow` leaves (`geometry.paths.flows.mismatch`)."""
+    return float(mismatch(a.detach().float().cpu(), b.detach().float().cpu(), flow))
 
 
 def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
@@ -218,6 +229,10 @@ def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | Non
     figures.update({"mismatch_left_by_flow": round(left, 4), "warp_if_at_most": 1 - EXPLAINED})
     if left <= 1 - EXPLAINED:
         _decide(decision, "warp", "the engine's flow explains the pair", **figures)
+        return BoundPath(WarpPath(flow), a, b)
+    figures.update({"mismatch_after_flow": round(flow_mismatch_left(a, b, flow), 4), "aligned_if_at_most": ALIGNED})
+    if figures["mismatch_after_flow"] <= ALIGNED:
+        _decide(decision, "warp", "the engine's flow aligns the pair (a small motion under noise or light)", **figures)
         return BoundPath(WarpPath(flow), a, b)
     if stationary:
         _decide(decision, "change", "no turn, zoom or flow explains two stationary textures", **figures)
