@@ -594,7 +594,8 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
             gallery = [(str(path), f"frame {k}") for k, path in enumerate(done.frames)]
             return gallery, str(done.mp4), [str(done.mp4), str(done.gif), str(done.zip), str(done.sheet)]
 
-        live = LiveTab(1, 3, preview=lambda frames: (runs.enlarged(runs.filmstrip(frames)),), results=results)
+        live = LiveTab(1, 3, preview=lambda frames: (runs.enlarged(runs.filmstrip(frames)),), results=results,
+                       final_images=lambda done: done.images)
 
         def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, motion, request: gr.Request):
             spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps, motion)
