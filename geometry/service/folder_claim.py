@@ -137,14 +137,14 @@ def claim_folder(folder: str | os.PathLike, inputs: Iterable[str | os.PathLike] 
 RUN_RECORDS = ("run.json", "job.json")
 
 
-def check_no_foreign_outputs(folder: str | os.PathLike, pattern: str) -> None:
-    """Refuse ``folder`` when it holds files named like the run's outputs (``pattern``, e.g.
+def check_no_foreign_outputs(folder: str | os.PathLike, patterns: Iterable[str]) -> None:
+    """Refuse ``folder`` when it holds files named like the run's outputs (``patterns``, e.g.
     ``frames/frame_*.png``) but no run record (`RUN_RECORDS`) of its own: they are someone else's, and the run
     would replace or remove them."""
     folder = Path(folder)
     if any((folder / record).exists() for record in RUN_RECORDS):
         return
-    foreign = next(iter(sorted(folder.glob(pattern))), None)
+    foreign = next(iter(sorted(path for pattern in patterns for path in folder.glob(pattern))), None)
     if foreign is not None:
         raise FolderRefused(f"{folder} holds {foreign.relative_to(folder)} that no run here wrote (no "
                             f"{RUN_RECORDS[0]}): choose another --out folder (a new or empty one)", path=folder)

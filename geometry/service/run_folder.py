@@ -22,6 +22,13 @@ from geometry.service.folder_claim import LOCK_FILE
 RUN_FILE = "run.json"
 #: The engine's record of the run (and, for a geodesic, its timing and every pair's record).
 RECORD_NAME = "record.json"
+#: The files a geodesic writes (patterns in its folder; the movies of `geometry.service.video.write_movies`), and an
+#: average (its snapshots aside: `geometry.service.runs.run_average` adds those asked for). A folder holding one
+#: without a run record of its own (`geometry.service.folder_claim.check_no_foreign_outputs`) is someone else's.
+GEODESIC_OUTPUTS = ("frames/frame_*.png", "geodesic.mp4", "geodesic.gif", "geodesic.webp", "geodesic.apng",
+                    "contact_sheet.png", "montage.mp4", RECORD_NAME)
+AVERAGE_NAME = "average.png"
+AVERAGE_OUTPUTS = (AVERAGE_NAME, RECORD_NAME)
 #: The checkpoint of a run of one optimisation (an average, a two-image geodesic).
 CHECKPOINT_NAME = "checkpoint.pt"
 #: The flow search's progress beside a checkpoint (``checkpoint.pt.flow.pt``, `geometry.paths.motion.flow_store`):

@@ -28,9 +28,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from elpips.errors import InputError
 from elpips.io import write_json
-from geometry.service.folder_claim import claim_folder
+from geometry.service.folder_claim import check_no_foreign_outputs, claim_folder
 from geometry.service.memory_check import APP, COMMAND_LINE, JOB_FILE, MemoryWording, check_memory, check_render
 from geometry.service.run_folder import (
+    AVERAGE_NAME,
+    AVERAGE_OUTPUTS,
     CHECKPOINT_NAME,
     RECORD_NAME,
     RunArtefacts,
@@ -49,7 +51,6 @@ __all__ = ["AverageRequest", "MemoryWording", "RunArtefacts", "check_memory", "c
            "run_geodesic", "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME", "APP", "COMMAND_LINE",
            "JOB_FILE"]
 
-AVERAGE_NAME = "average.png"
 
 Callback = Callable[[Any], None]  # called with the engine's `geometry.Progress` after every step
 
@@ -124,6 +125,9 @@ def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *
     check_memory("barycenter", options, targets + 1, 1, size, limit=max_memory, describe="this average",
                  wording=wording)
     with claim_folder(out, request.images):  # the folder is this run's until it ends
+        snapshots = ["[0-9]" * 6 + ".png"] if request.snapshot_steps is None else map(snapshot_name,
+                                                                                       request.snapshot_steps)
+        check_no_foreign_outputs(out, [*AVERAGE_OUTPUTS, *snapshots])
         folder = RunFolder(out, settings, resume, [checkpoint], checkpoint_bytes(1, size), overwrite)
         return _average_into(folder, request, options, weights, callback, cancel)
 
