@@ -39,7 +39,7 @@ from app.distance import DistanceRequest, Measurement, compare_candidates, measu
 from app.examples import adversarial_example_path, example_paths
 from app.runs import MAX_AVERAGE_IMAGES, AppContext, TabUpdate
 from app.tasks import DeviceSlot
-from app.uploads import display_name, image_input, upload_problem
+from app.uploads import display_name, image_input, not_an_image, upload_problem
 
 HEAVY = dict(concurrency_id="device", concurrency_limit=1)
 #: Long runs wait for the device in the app's own queue (`app.tasks.DeviceSlot`), not Gradio's: there they say
@@ -103,10 +103,28 @@ def _energy_frame(energies: list[tuple[int, float]], max_points: int = 400, smoo
     return pd.DataFrame({"step": pd.Series(steps, dtype="int64"), "energy": pd.Series(values, dtype="float64")})
 
 
-def on_click(button: gr.Button, function, inputs: list, outputs: list, **kwargs):
+def on_click(button: gr.Button, function, inputs: list, outputs: list, stop: gr.Button | None = None, **kwargs):
     """``button.click(function, inputs, outputs, ...)`` with `function`'s `gr.Error`s shown in the status area,
-    the first of ``outputs`` (`shows_errors`, told how many outputs the event has by the list itself)."""
-    return button.click(shows_errors(len(outputs))(function), inputs, outputs, **kwargs)
+    the first of ``outputs`` (`shows_errors`, told how many outputs the event has by the list itself).
+
+    Given the tab's `stop` (its Cancel or Stop button), the click is one chain of events: `stop` made active and
+    `button` inactive, the run, then both back. Two separate listeners on the click (one turning `stop` on, the
+    run turning it off when it ends) raced: a run that ended at once (refused, or a short one) could be answered
+    before the first, leaving `stop` active after the run. `button` inactive while its run goes on keeps a second
+    press from queuing the same run again (a chain's first event ends at once, so Gradio's own "once" trigger
+    mode no longer holds the button)."""
+    function = shows_errors(len(outputs))(function)
+    if stop is None:
+        return button.click(function, inputs, outputs, **kwargs)
+    started = button.click(running_buttons(True), None, [stop, button], queue=False, api_name=False)
+    running = started.then(function, inputs, outputs, **kwargs)
+    running.then(running_buttons(False), None, [stop, button], queue=False, api_name=False)
+    return running
+
+
+def running_buttons(running: bool) -> Callable[[], tuple]:
+    """The updates of a tab's (stop, run) buttons while a run goes on (`running`) or after it."""
+    return lambda: (gr.update(interactive=running), gr.update(interactive=not running))
 
 
 def shows_errors(outputs: int):
@@ -123,12 +141,21 @@ def shows_errors(outputs: int):
                 else:
                     yield result
             except gr.Error as error:
-                gr.Warning(error.message, title="Error")
+                error_toast(error.message)
                 yield (runs.error_status(error.message),) + (gr.skip(),) * (outputs - 1)
 
         return wrapper
 
     return decorate
+
+
+def error_toast(message: str) -> None:
+    """A red toast titled "Error" that the event survives (its outputs then show the error in the status area).
+    `gr.Warning(title="Error")` is titled "Warning" all the same: Gradio's browser code titles a toast by its
+    level, and only its log messages, not `gr.Warning` nor `gr.Info`, take the level "error" without raising."""
+    from gradio.helpers import log_message
+
+    log_message(message, title="Error", level="error")  # type: ignore[arg-type]  (the message type takes "error")
 
 
 def _distance_request(metric, size, mode, samples, error_target, max_samples, seed) -> DistanceRequest:
@@ -161,7 +188,7 @@ def seed_box() -> gr.Number:
 
 def run_buttons(prefix: str, estimate: bool = True) -> tuple[gr.Button | None, gr.Button, gr.Button]:
     """The Estimate, Run and Cancel buttons of a long-run tab; Cancel is inactive until a run starts
-    (`active_while_running`)."""
+    (`on_click` given it as the run's `stop`)."""
     with gr.Row():
         estimate_button = gr.Button("Estimate time") if estimate else None
         run = gr.Button("Attack" if prefix == "robustness" else "Run", variant="primary", elem_id=f"{prefix}-run")
@@ -174,24 +201,19 @@ def stop_button(label: str, elem_id: str, **kwargs) -> gr.Button:
     return gr.Button(label, variant="stop", elem_id=elem_id, interactive=False, **kwargs)
 
 
-def active_while_running(run: gr.Button, stop: gr.Button, event) -> None:
-    """`stop` turns active as soon as `run` is pressed and inactive again when the run's `event` has ended, however
-    it ended (done, cancelled, refused)."""
-    run.click(lambda: gr.update(interactive=True), None, stop, queue=False, api_name=False)
-    event.then(lambda: gr.update(interactive=False), None, stop, queue=False, api_name=False)
-
-
 def check_on_upload(image: gr.Image, label: str, status: gr.Markdown) -> None:
     """Check `image` as soon as it is uploaded: a file the run would refuse is named in the tab's `status` at once
-    (not only when Run is pressed); a good upload clears an earlier error about the same input."""
+    (not only when Run is pressed); a good upload clears an earlier error about the same input. A file that is
+    no image at all is taken out of the input (the browser would show a broken-image icon in its place), the
+    status line saying why."""
 
     def check(path, shown: str | None):
         problem = upload_problem(path, label)
         if problem is not None:
-            return runs.error_status(problem)
-        return "" if shown and shown.startswith(runs.error_status(label)) else gr.skip()
+            return runs.error_status(problem), (None if not_an_image(path) else gr.skip())
+        return ("" if shown and shown.startswith(runs.error_status(label)) else gr.skip()), gr.skip()
 
-    image.upload(check, [image, status], status, api_name=False, queue=False)
+    image.upload(check, [image, status], [status, image], api_name=False, queue=False)
 
 
 # ---------------------------------------------------------------- the one adapter for long runs
@@ -276,13 +298,12 @@ def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                     yield (answer, details, gr.skip(), gr.skip()) if view is None else (
                         answer, details, view.render(overlay)[0], view)
 
-        measuring = on_click(
+        on_click(
             dist_button, on_distance,
             [dist_a, dist_b, dist_metric, dist_size, dist_mode, dist_samples, dist_error, dist_max, dist_seed,
              dist_overlay],
-            [dist_answer, dist_details, dist_map, dist_view], api_name="distance", **HEAVY,
+            [dist_answer, dist_details, dist_map, dist_view], stop=dist_stop, api_name="distance", **HEAVY,
         )
-        active_while_running(dist_button, dist_stop, measuring)
         dist_overlay.change(_redraw_maps, [dist_view, dist_overlay], [dist_map], api_name=False, queue=False)
     return dist_stop
 
@@ -328,11 +349,10 @@ def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                     yield (answer, details, gr.skip(), gr.skip(), gr.skip()) if view is None else (
                         answer, details, *view.render(overlay), view)
 
-        comparing = on_click(
+        on_click(
             cmp_button, on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay],
-            [cmp_answer, cmp_details, cmp_map_a, cmp_map_b, cmp_view], api_name="compare", **HEAVY,
+            [cmp_answer, cmp_details, cmp_map_a, cmp_map_b, cmp_view], stop=cmp_stop, api_name="compare", **HEAVY,
         )
-        active_while_running(cmp_button, cmp_stop, comparing)
         cmp_overlay.change(_redraw_maps, [cmp_view, cmp_overlay], [cmp_map_a, cmp_map_b], api_name=False,
                            queue=False)
     return cmp_stop
@@ -452,10 +472,9 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         avg_inputs = [avg_files, avg_distance, avg_size, avg_steps, avg_seed, *avg_weights, avg_motion]
         on_click(avg_estimate, on_average_estimate, avg_inputs, [avg_status, avg_note],
                  api_name="average_estimate", **RUN)  # the stored cost model: nothing runs on the device
-        averaging = on_click(avg_run, on_average, avg_inputs,
-                             [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result], api_name="average",
-                             **RUN)
-        active_while_running(avg_run, avg_cancel, averaging)
+        on_click(avg_run, on_average, avg_inputs,
+                             [avg_status, avg_progress, avg_note, avg_live, avg_plot, avg_result], avg_cancel,
+                             api_name="average", **RUN)
     return avg_cancel
 
 
@@ -558,7 +577,7 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                                  autoplay=True)
             geo_files = gr.File(label="Downloads: MP4, GIF, ZIP of the frames, contact sheet",
                                 file_count="multiple")
-        geo_note = gr.Markdown()
+        geo_note = gr.Markdown(elem_id="geodesic-note")
         gr.Examples(
             [[examples["disc_left"], examples["disc_right"]],
              [examples["texture_blobs"], examples["texture_stripes"]]],
@@ -585,10 +604,9 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                       geo_motion]
         on_click(geo_estimate, on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
                  api_name="geodesic_estimate", **RUN)  # the stored cost model: nothing runs on the device
-        running = on_click(geo_run, on_geodesic, geo_inputs,
+        on_click(geo_run, on_geodesic, geo_inputs,
                            [geo_status, geo_progress, geo_note, geo_live, geo_plot, geo_gallery, geo_video, geo_files],
-                           api_name="geodesic", **RUN)
-        active_while_running(geo_run, geo_cancel, running)
+                           geo_cancel, api_name="geodesic", **RUN)
     return geo_cancel
 
 
@@ -672,15 +690,14 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) 
                            results=lambda done: (done.table, str(done.png), done.record.to_dict()))
             yield from stream_to_tab(robustness.stream_attack(ctx, spec, _session(request)), note, live)
 
-        attacking = on_click(
+        on_click(
             rob_run, on_attack,
             [rob_ref, rob_image, rob_anchor, rob_metric, rob_epsilon, rob_judges, rob_size, rob_steps, rob_draws,
              rob_samples, rob_seed],
             [rob_status, rob_progress, rob_note, rob_live, rob_perturbation, rob_plot, rob_table, rob_file,
              rob_details],
-            api_name="attack", **RUN,
+            stop=rob_cancel, api_name="attack", **RUN,
         )
-        active_while_running(rob_run, rob_cancel, attacking)
     return rob_cancel
 
 

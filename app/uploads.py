@@ -117,6 +117,19 @@ def colour_handling(path: str | os.PathLike | None) -> str | None:
     return "; ".join(notes) or None
 
 
+def not_an_image(path) -> bool:
+    """Whether the upload at `path` is no image the loader can open (what the browser shows as a broken icon)."""
+    if path is None or str(path) == "":
+        return False
+    if isinstance(path, UnreadableUpload):
+        return True
+    try:
+        with PIL.Image.open(path):
+            return False
+    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError):
+        return True
+
+
 def upload_problem(path, label: str) -> str | None:
     """The error a run would give for this upload (`load_upload`), or None: checked as soon as it is uploaded.
     An empty input is no problem yet (the run says so if it is still empty)."""

@@ -37,21 +37,20 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 
 from elpips.errors import InputError
 from elpips.sampling import SamplingPlan, sample_blocks, standard_error
-from geometry.engine import seeds
 from geometry.engine.distances import DistanceFamily, resolve_device
 from geometry.engine.energies import check_form
 from geometry.engine.inputs import prepare_images, resize
 from geometry.engine.optimize import Progress, optimize
 from geometry.engine.presets import reference_snapshot_steps
 from geometry.engine.problems import PROBLEMS, BarycenterProblem, GeodesicProblem, Problem
-from geometry.options import OPTION_NAMES, RunOptions
+from geometry.options import RunOptions
 from geometry.paths.motion import BoundPath, flow_store
 from geometry.paths.render import render_result
 
@@ -250,34 +249,20 @@ def pairwise_average(a: Any, b: Any, **kwargs: Any) -> Result:
     return barycenter([a, b], (0.5, 0.5), **kwargs)
 
 
-def perturbed_copies(image: torch.Tensor, mode: str, count: int, generator: torch.Generator,
-                     sigma: float = 0.07, max_shift: int = 2) -> torch.Tensor:
-    """The reference's 'bary10' inputs: `count` copies of image (1,3,H,W) with Gaussian noise (sigma, clipped
-    to [0, 1]) or shifted by a random integer offset in [-max_shift, max_shift]^2 with reflect padding."""
-    if mode == "noise":
-        noise = torch.randn((count,) + tuple(image.shape[1:]), generator=generator)
-        return (image + sigma * noise).clamp(0, 1)
-    if mode == "shift":
-        height, width = image.shape[-2:]
-        if min(height, width) <= max_shift:
-            raise InputError(f"image of {height}x{width} px is too small for shifts of {max_shift} px")
-        padded = torch.nn.functional.pad(image, (max_shift,) * 4, mode="reflect")
-        offsets = torch.randint(-max_shift, max_shift + 1, (count, 2), generator=generator)
-        return torch.cat([padded[..., max_shift - dy:max_shift - dy + height, max_shift - dx:max_shift - dx + width]
-                          for dy, dx in offsets.tolist()])
-    raise InputError(f"mode must be 'noise' or 'shift', got {mode!r}")
-
-
 def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, sigma: float = 0.07,
-                         max_shift: int = 2, options: RunOptions | None = None, **kwargs: Any) -> Result:
+                         max_shift: int = 2, options: RunOptions | None = None,
+                         callback: Callable[[Progress], Any] | None = None, cancel: threading.Event | None = None,
+                         checkpoint: str | os.PathLike | None = None, snapshot_steps: Sequence[int] | None = None,
+                         start_images: Any = None, **settings: Any) -> Result:
     """The barycenter (equal weights) of `count` perturbed copies of `image` — the reference's bary10.
 
-    The copies are drawn from a generator seeded with the run's `seed` and returned in `result.inputs`;
-    their pixel mean is the L2 baseline. Other keywords: those of `barycenter`.
+    The copies are drawn from a generator seeded with the run's `seed` (`BarycenterProblem.perturbed`) and
+    returned in `result.inputs`; their pixel mean is the L2 baseline.
 
     Args:
         image: the one image; mode: "noise" (Gaussian, `sigma`) or "shift" (up to `max_shift` px);
         count: how many copies.
+        options, callback, cancel, checkpoint, snapshot_steps, start_images, settings: as for `barycenter`.
 
     Returns:
         A `Result` with the (1, 3, H, W) barycenter in ``images`` and the copies in ``inputs``.
@@ -287,14 +272,10 @@ def perturbed_barycenter(image: Any, mode: str = "noise", count: int = 10, *, si
         >>> perturbed_barycenter("cat.png", "shift", count=4, size=32, steps=10).inputs.shape
         torch.Size([4, 3, 32, 32])
     """
-    if count < 1:
-        raise InputError(f"count must be >= 1, got {count}")
-    settings = {key: kwargs.pop(key) for key in list(kwargs) if key in OPTION_NAMES}
-    options = RunOptions.build(options, **settings)
-    source = prepare_images([image], options.size)
-    generator = seeds.generator(seeds.perturbation_seed(options.seed))
-    copies = perturbed_copies(source, mode, count, generator, sigma, max_shift)
-    return barycenter(copies, None, options=replace(options, size=None), **kwargs)
+    options = _run_options(options, settings)
+    problem = BarycenterProblem.perturbed(prepare_images([image], options.size), mode, count, options.seed,
+                                          options.energy, sigma=sigma, max_shift=max_shift, start_images=start_images)
+    return solve(problem, options, Callbacks(callback, cancel, checkpoint, snapshot_steps))
 
 
 def geodesic(a: Any, b: Any, frames: int = 10, *, options: RunOptions | None = None,

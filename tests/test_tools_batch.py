@@ -162,6 +162,46 @@ def test_an_interrupted_job_resumes_from_its_checkpoint_and_matches_an_uninterru
                           iio.imread(workdir / "straight" / "average.png"))
 
 
+def as_an_old_average_job(folder):
+    """Rewrite the spec that ``folder``'s job.json (and done.json) store as a version that still called the kind
+    "average" wrote it."""
+    spec = json.loads((folder / "job.json").read_text())
+    (folder / "job.json").write_text(json.dumps({**spec, "kind": "average"}))
+    if (folder / "done.json").exists():
+        done = json.loads((folder / "done.json").read_text())
+        (folder / "done.json").write_text(json.dumps({**done, "spec": {**done["spec"], "kind": "average"}}))
+
+
+def test_an_old_average_jobs_folder_resumes_and_is_skipped_as_the_same_job(workdir):
+    job_file = write_jobs(workdir, L2_DEFAULTS + '[[jobs]]\nname = "avg"\nkind = "average"\n'
+                          'inputs = ["cat64.png", "dog64.png"]\noutput = "o"\nsettings = { checkpoint_every = 4 }\n')
+    assert jobs.load_job_file(job_file).jobs[0].kind == "barycenter"
+    cancel = threading.Event()
+    backend = LocalBackend(device="cpu", cancel=cancel)
+    original_run = backend.run
+
+    def run_until_step_5(pending, on_event):
+        def watch(event):
+            if event.kind == "progress" and event.step >= 5:
+                cancel.set()
+            on_event(event)
+        return original_run(pending, watch)
+
+    backend.run = run_until_step_5
+    assert batch.run_batch(jobs.load_job_file(job_file), backend, progress=False) == 1
+    as_an_old_average_job(workdir / "o")  # an unfinished run of the old kind name: resumed, not restarted
+    assert batch.main([str(job_file), "--device", "cpu", "--no-progress"]) == 0
+    entry = read_manifest(job_file)[1]["avg"]
+    assert entry["status"] == "done" and entry["resumed_from_step"] == 5
+
+    as_an_old_average_job(workdir / "o")  # a finished one: skipped, not refused as a changed job
+    stamp = (workdir / "o" / "average.png").stat().st_mtime_ns
+    assert batch.main([str(job_file), "--device", "cpu", "--no-progress"]) == 0
+    entry = read_manifest(job_file)[1]["avg"]
+    assert entry["status"] == "skipped" and entry["record"]["steps"] == 12
+    assert (workdir / "o" / "average.png").stat().st_mtime_ns == stamp
+
+
 @pytest.mark.slow
 def test_one_network_load_serves_every_job_of_a_distance(workdir, capsys, monkeypatch):
     """Two E-LPIPS jobs (tiny: 64 px, 2 steps of the single-stage reference preset) share one load."""

@@ -92,3 +92,21 @@ def prepare_images(images: Any, size: int | Sequence[int] | None = None) -> torc
     singles = [image.unsqueeze(0) for batch in batches for image in batch]
     size_hw = target_size(tuple(singles[0].shape[-2:]), size)
     return torch.cat([resize(crop_to_aspect(image, size_hw), size_hw) for image in singles])
+
+
+def perturbed_copies(image: torch.Tensor, mode: str, count: int, generator: torch.Generator,
+                     sigma: float = 0.07, max_shift: int = 2) -> torch.Tensor:
+    """The reference's 'bary10' inputs: `count` copies of image (1,3,H,W) with Gaussian noise (sigma, clipped
+    to [0, 1]) or shifted by a random integer offset in [-max_shift, max_shift]^2 with reflect padding."""
+    if mode == "noise":
+        noise = torch.randn((count,) + tuple(image.shape[1:]), generator=generator)
+        return (image + sigma * noise).clamp(0, 1)
+    if mode == "shift":
+        height, width = image.shape[-2:]
+        if min(height, width) <= max_shift:
+            raise InputError(f"image of {height}x{width} px is too small for shifts of {max_shift} px")
+        padded = torch.nn.functional.pad(image, (max_shift,) * 4, mode="reflect")
+        offsets = torch.randint(-max_shift, max_shift + 1, (count, 2), generator=generator)
+        return torch.cat([padded[..., max_shift - dy:max_shift - dy + height, max_shift - dx:max_shift - dx + width]
+                          for dy, dx in offsets.tolist()])
+    raise InputError(f"mode must be 'noise' or 'shift', got {mode!r}")

@@ -24,7 +24,7 @@ import torch
 from elpips.errors import InputError
 from geometry.engine import phases, seeds
 from geometry.engine.energies import PairEnergy, barycenter_energy, check_form, path_energy
-from geometry.engine.inputs import prepare_images, resize
+from geometry.engine.inputs import perturbed_copies, prepare_images, resize
 from geometry.engine.presets import Preset, Recipe, effective_stages, run_recipe, stage_sizes
 from geometry.options import weights_problem
 from geometry.paths.motion import MOTION_STARTS, BoundPath, DissolvePath, flow_store
@@ -276,6 +276,17 @@ class BarycenterProblem(Problem):
         self.weights = normalised_weights(weights, targets.shape[0])
         super().__init__(targets, 1, torch.arange(targets.shape[0] + 1),
                          barycenter_energy(self.weights, check_form(energy)), start_images)
+
+    @classmethod
+    def perturbed(cls, image: torch.Tensor, mode: str, count: int, seed: int, energy: str, *, sigma: float = 0.07,
+                  max_shift: int = 2, start_images: Any = None) -> BarycenterProblem:
+        """The reference's 'bary10': equal weights over `count` copies of `image` ((1, 3, H, W), prepared) perturbed
+        by `mode` ("noise" or "shift", `geometry.engine.inputs.perturbed_copies`), drawn from the run's perturbation
+        stream (`seeds.perturbation_seed` of `seed`): the same copies for the same seed."""
+        if count < 1:
+            raise InputError(f"count must be >= 1, got {count}", field="count")
+        generator = seeds.generator(seeds.perturbation_seed(seed))
+        return cls(perturbed_copies(image, mode, count, generator, sigma, max_shift), None, energy, start_images)
 
     @classmethod
     def recipe_of(cls, preset: Preset, size: tuple[int, int] | None) -> Recipe:

@@ -161,6 +161,15 @@ class Job:
             "settings": {k: v for k, v in sorted(self.settings.items()) if k not in _NOT_IN_SPEC},
         }
 
+    def is_spec(self, stored: Mapping[str, Any] | None) -> bool:
+        """Whether ``stored`` (a ``job.json``, or a ``done.json``'s spec) is this job's `spec`: one written under
+        another name of its kind (`KIND_ALIASES`: a job file's "average" before it became "barycenter") is, so an
+        old job's folder resumes or is skipped as before."""
+        if not isinstance(stored, Mapping):
+            return False
+        kind = stored.get("kind")
+        return {**stored, "kind": KIND_ALIASES.get(kind, kind) if isinstance(kind, str) else kind} == self.spec()
+
 
 @dataclass(frozen=True)
 class JobProblem:

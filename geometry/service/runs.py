@@ -133,9 +133,12 @@ def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *
 
 
 def _average_into(folder: RunFolder, request: AverageRequest, options: RunOptions, weights, callback, cancel):
-    """`run_average`'s optimisation, in its claimed and checked ``folder``."""
+    """`run_average`'s optimisation, in its claimed and checked ``folder``: the request's problem solved by the
+    engine (`geometry.api.solve`)."""
     import elpips
-    from geometry.api import barycenter, perturbed_barycenter
+    from geometry.api import Callbacks, solve
+    from geometry.engine.inputs import prepare_images
+    from geometry.engine.problems import BarycenterProblem
 
     out = folder.out
     checkpoint = out / CHECKPOINT_NAME
@@ -148,14 +151,15 @@ def _average_into(folder: RunFolder, request: AverageRequest, options: RunOption
         if callback is not None:
             callback(progress)
 
-    per_call = dict(options=options, callback=on_progress, cancel=cancel, checkpoint=checkpoint,
-                    snapshot_steps=request.snapshot_steps)
     try:
         folder.mkdir(out)
         if request.perturbed:
-            result = perturbed_barycenter(request.images[0], mode=request.perturbed, count=request.count, **per_call)
+            image = prepare_images([request.images[0]], options.size)
+            problem = BarycenterProblem.perturbed(image, request.perturbed, request.count, options.seed,
+                                                  options.energy)
         else:
-            result = barycenter(list(request.images), weights, **per_call)
+            problem = BarycenterProblem(prepare_images(list(request.images), options.size), weights, options.energy)
+        result = solve(problem, options, Callbacks(on_progress, cancel, checkpoint, request.snapshot_steps))
     except BaseException as error:
         folder.discard_if_empty(error)
         raise

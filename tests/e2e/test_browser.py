@@ -226,11 +226,18 @@ def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url,
     status = page.locator("#geodesic-status")
     page.wait_for_function(
         "() => (document.querySelector('#geodesic-status')?.innerText || '').includes('could not read')")
+    text = status.inner_text()
+    assert "Error: Start (A): could not read holiday.png as an image" in text and "/tmp" not in text, text
+    # no broken-image icon: the file that is no image is taken out of the input
+    page.wait_for_function("() => document.querySelectorAll('#geodesic-a img').length === 0")
     page.locator("#geodesic-run").click()
+    page.wait_for_selector(".toast-title")
+    title = page.locator(".toast-title").first.inner_text()
+    assert "Error" in title and "Warning" not in title, title  # the toast of an error is titled so
     page.wait_for_timeout(11_000)  # past a toast's 10 s
     text = status.inner_text()
-    assert status.is_visible() and "Error: Start (A): could not read holiday.png as an image" in text, text
-    assert "/tmp" not in text and page.locator("#geodesic-status .error").count() == 0
+    assert status.is_visible() and "Error: Geodesic: give both a start and an end image." in text, text
+    assert page.locator("#geodesic-status .error").count() == 0
 
     page.get_by_role("tab", name="Average").click()
     # the input thumbnails show whole: inside the gallery's box, scaled to fit rather than cropped
@@ -266,4 +273,110 @@ def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url,
     assert "replace the example images" in status and "left out shade6.png." in status, status
     page.wait_for_function("() => document.querySelector('#average-files').innerText.split('.png').length - 1 === 6")
     page.screenshot(path=str(ARTIFACTS / "browser-errors.png"), full_page=True)
+    assert blocked == [], f"the page tried to reach other hosts: {blocked}"
+
+
+#: Records every change of a button's `disabled` state, from now on, in ``window.__states[elem_id]``.
+WATCH_BUTTON = """(id) => { const button = document.querySelector(`#${id}`);
+  window.__states = window.__states || {}; const states = window.__states[id] = [];
+  new MutationObserver(() => states.push(button.disabled))
+    .observe(button, {attributes: true, attributeFilter: ['disabled']}); }"""
+
+
+def _press_and_watch(page, run: str, stop: str, during=None) -> None:
+    """Press `run` and wait for the run's events: `stop` turned active (and `run` inactive) while it goes on, then
+    `stop` inactive and `run` active again once it has ended. `during(page)` acts while it runs (a Cancel)."""
+    for elem_id in (run, stop):
+        page.evaluate(WATCH_BUTTON, elem_id)
+    page.locator(f"#{run}").click()
+    page.wait_for_function(f"() => window.__states['{stop}'].includes(false)")  # active while running
+    if during is not None:
+        during(page)
+    page.wait_for_function(f"() => {{ const s = window.__states['{stop}'];"
+                           " return s.indexOf(false) >= 0 && s.lastIndexOf(true) > s.indexOf(false); }")
+    page.wait_for_function(f"() => {{ const s = window.__states['{run}'];"
+                           " return s.indexOf(true) >= 0 && s.lastIndexOf(false) > s.indexOf(true); }")
+    # the last word is the end of the run: Stop inactive, Run active
+    assert page.locator(f"#{stop}").is_disabled() and page.locator(f"#{run}").is_enabled()
+
+
+def test_stop_and_cancel_are_active_while_a_run_goes_on_and_only_then(app_url, browser_page, tmp_path):
+    """Issue 24 item 12: Stop and Cancel were active with nothing running, and after a run Cancel sometimes stayed
+    active (two listeners on the click raced). Each press goes through the same events: Cancel active and Run
+    inactive while the run goes on, then back, for a run cancelled half way, a distance, and runs refused at once
+    (the quickest, where the race showed)."""
+    page, blocked = browser_page
+    page.goto(app_url)
+    page.get_by_role("tab", name="Geodesic").click()
+    assert page.locator("#geodesic-cancel").is_disabled() and page.locator("#geodesic-run").is_enabled()
+    _set_number(page, "geodesic-size", 32)
+    _set_number(page, "geodesic-frames", 3)
+    _set_number(page, "geodesic-steps", 5000)
+    _choose(page, "geodesic-distance", "l2")
+    page.locator("#geodesic-motion input").first.click()
+    page.get_by_role("option", name=re.compile(r"^none: ")).click()
+
+    def cancel_after_a_step(page):
+        page.wait_for_function(
+            "() => /Step \\d+\\/5000/.test(document.querySelector('#geodesic-status')?.innerText || '')")
+        page.locator("#geodesic-cancel").click()
+        page.wait_for_function(
+            "() => (document.querySelector('#geodesic-status')?.innerText || '').includes('Cancelled at step')")
+
+    _press_and_watch(page, "geodesic-run", "geodesic-cancel", during=cancel_after_a_step)
+
+    page.get_by_role("tab", name="Average").click()
+    page.locator("#average-files input[type=file]").set_input_files(_flat_pngs(tmp_path, "lonely", 1, 50))
+    page.wait_for_function(
+        "() => (document.querySelector('#average-plan')?.innerText || '').includes('upload 2 to')")
+    for _ in range(3):  # refused at once: the run's end comes right after its start
+        _press_and_watch(page, "average-run", "average-cancel")
+        assert "upload at least 2 images" in page.locator("#average-status").inner_text()
+
+    page.get_by_role("tab", name="Distance").click()
+    _choose(page, "distance-metric", "alex")
+    _press_and_watch(page, "distance-run", "distance-stop")
+    assert "Distance:" in page.locator("#distance-answer").inner_text()
+    assert blocked == [], f"the page tried to reach other hosts: {blocked}"
+
+
+def test_a_16_bit_ramp_and_an_rgba_upload_are_measured_as_the_loader_reads_them(app_url, browser_page, tmp_path):
+    """Issue 24's Done-when: a 16-bit grey ramp and an RGBA image uploaded in the browser are measured as the
+    library's loader reads the files (the run saves what it measured as its inputs), not as an 8-bit RGB
+    conversion (which clipped the ramp to 99.6 % white and measured the colour under transparent pixels)."""
+    import elpips
+
+    page, blocked = browser_page
+    ramp, square = tmp_path / "ramp16.png", tmp_path / "square_rgba.png"
+    Image.fromarray(np.tile(np.linspace(0, 65535, 32).astype(np.uint16), (32, 1))).save(ramp)
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[..., 0] = 255  # red stored under the transparent pixels, an opaque blue square in the middle
+    rgba[8:24, 8:24] = (0, 0, 255, 255)
+    Image.fromarray(rgba, mode="RGBA").save(square)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Geodesic").click()
+    for elem_id, path in (("geodesic-a", ramp), ("geodesic-b", square)):
+        page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+    page.wait_for_function(
+        "() => [['geodesic-a', 'ramp16'], ['geodesic-b', 'square_rgba']].every(([id, name]) => "
+        "[...document.querySelectorAll(`#${id} img`)].some(img => img.src.includes(name)))")
+    _set_number(page, "geodesic-size", 32)
+    _set_number(page, "geodesic-frames", 3)
+    _set_number(page, "geodesic-steps", 10)
+    _choose(page, "geodesic-distance", "l2")
+    page.locator("#geodesic-motion input").first.click()
+    page.get_by_role("option", name=re.compile(r"^none: ")).click()
+    page.locator("#geodesic-run").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#geodesic-status')?.innerText || '').includes('Done: 10 steps')")
+    status = page.locator("#geodesic-status").inner_text()
+    folder = Path(re.search(r"Results are saved in (\S+?)\.?\s", status).group(1).strip("`"))
+    for k, original in enumerate((ramp, square)):
+        measured = elpips.load_image(folder / f"input_{k}.png")  # the run's inputs, as 8-bit PNGs
+        expected = elpips.load_image(original)
+        assert float((measured - expected).abs().max()) <= 0.5 / 255 + 1e-6, original.name
+    assert float(elpips.load_image(folder / "input_0.png").mean()) == pytest.approx(0.5, abs=0.01)  # not white
+    note = page.locator("#geodesic-note").inner_text()
+    assert "ramp16.png**" not in note and "grey levels copied into red, green and blue" in note, note
+    assert "transparency composited onto white" in note, note
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"

@@ -169,7 +169,7 @@ def make_backend(name: str, **options: Any) -> Backend:
 def finished_result(job: Job) -> JobResult | None:
     """The job's result from its ``done.json`` when it is finished (same spec, outputs present), else None."""
     done = read_json(job.output / DONE_FILE)
-    if not done or done.get("spec") != job.spec():
+    if not done or not job.is_spec(done.get("spec")):
         return None
     outputs = done.get("outputs") or []
     if not all((job.output / name).is_file() for name in outputs):
@@ -365,12 +365,13 @@ def _prepare_folder(job: Job) -> Path:
                             path=job.output)
     if stored is None:  # before job.json marks the folder as the job's
         check_no_foreign_outputs(job.output, GEODESIC_OUTPUTS if job.kind in ("geodesic", "clip") else AVERAGE_OUTPUTS)
-    if stored is not None and stored != spec and _holds_finished_run(job.output) and not job.settings.get("overwrite"):
+    changed = stored is not None and not job.is_spec(stored)
+    if changed and _holds_finished_run(job.output) and not job.settings.get("overwrite"):
         raise FolderRefused(f"{job.output} holds job {job.name!r}'s finished run of other settings or inputs: set "
                             f"overwrite = true in the job's settings to replace it, or give the job another output "
                             f"folder", path=job.output)
     remove_stale_temporaries(job.output)
-    if stored != spec:
+    if not job.is_spec(stored):
         checkpoint.unlink(missing_ok=True)
         flow_file(checkpoint).unlink(missing_ok=True)
         (job.output / DONE_FILE).unlink(missing_ok=True)
