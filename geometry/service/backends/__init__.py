@@ -352,8 +352,9 @@ def _prepare_folder(job: Job) -> Path:
     """Create the output folder and record the job's spec; a checkpoint or done marker of a different
     spec of this job is stale and removed, so a changed job starts afresh, and so are temporary files that a
     worker killed mid-write left behind. A folder over the job's inputs, holding a run that is not this
-    job's (run state but no ``job.json``) or files named like its outputs that no run wrote, or holding this job's finished run of a different spec (unless the
-    job's settings say ``overwrite = true``) is refused with nothing changed."""
+    job's (run state but no ``job.json``) or files named like its outputs that no run wrote, or holding this
+    job's finished run of a different spec (unless the job's settings say ``overwrite = true``) is refused with
+    nothing changed."""
     check_not_over_inputs(job.output, job.inputs)
     job.output.mkdir(parents=True, exist_ok=True)
     spec = job.spec()
