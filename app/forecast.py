@@ -81,13 +81,18 @@ class RunShape:
     motion: str
 
     @property
+    def is_path(self) -> bool:
+        """Whether the run's problem is a path (`geometry.engine.problems.Problem.is_path`)."""
+        return PROBLEMS[self.kind].is_path
+
+    @property
     def images_per_draw(self) -> int:
         """Images the network evaluates per draw of a step: every frame of a path; the average and its inputs."""
-        return self.images if self.kind == "geodesic" else self.images + 1
+        return self.images if self.is_path else self.images + 1
 
     @property
     def motion_applies(self) -> bool:
-        return self.motion != "none" and (self.kind == "geodesic" or self.images == 2)
+        return self.motion != "none" and (self.is_path or self.images == 2)
 
 
 @dataclass(frozen=True)
@@ -156,9 +161,9 @@ class CostBook:
         height, width = shape.plan.size
         flow = Leg("flow search", self._fit(self.model["flow"], height * width))
         steps = self._refinement(shape)
-        after = [self._spacing(shape), steps] if shape.kind == "geodesic" else [steps]
+        after = [self._spacing(shape), steps] if shape.is_path else [steps]
         render = [Leg("render", self._fit(self.model["render"], shape.images * height * width))] \
-            if shape.kind == "geodesic" else []
+            if shape.is_path else []
         if not shape.motion_applies:
             return [Branch("", tuple(after + render))]
         if shape.motion in ("warp", "dis"):

@@ -37,10 +37,12 @@ from elpips.io import atomic_write, write_json
 from geometry.engine import phases
 from geometry.engine.distances import DISTANCE_NAMES
 from geometry.engine.energies import ENERGY_FORMS
+from geometry.engine.problems import PROBLEMS
 from geometry.options import RunOptions
 from geometry.service import runs as geometry_runs
 from geometry.service import video
 from geometry.service.geodesic_run import GeodesicRequest
+from geometry.service.run_folder import FolderLayout
 from geometry.service.runs import RunArtefacts
 
 from app.distance import MetricShelf
@@ -114,7 +116,7 @@ class PreparedRun:
 
 def input_paths(folder: Path, count: int) -> tuple[Path, ...]:
     """The prepared inputs `start_folder` saved: what the run service reads."""
-    return tuple(folder / f"input_{k}.png" for k in range(count))
+    return tuple(FolderLayout(folder).app_input(k) for k in range(count))
 
 
 #: The status of a run whose uploads and settings checked out, shown while the previous result is cleared.
@@ -179,7 +181,7 @@ def _check_memory(kind: str, options: RunOptions, images: int, free: int, size: 
     (`geometry.service.runs.check_memory`), which the run makes again when it starts."""
     try:
         geometry_runs.check_memory(kind, options, images, free, size, wording=geometry_runs.APP,
-                                   describe=f"This {'average' if kind == 'barycenter' else 'geodesic'}")
+                                   describe=f"This {PROBLEMS[kind].noun}")
     except InputError as error:
         raise gr.Error(f"{error.worded('app')}.") from None
 
@@ -193,9 +195,10 @@ def _load_all(paths: list, labels: list[str], size: int) -> tuple[torch.Tensor, 
 def start_folder(ctx: AppContext, spec: PreparedRun) -> Path:
     """A new run folder holding the prepared inputs and the settings."""
     folder = new_run_folder(ctx.output_root, spec.kind)
+    layout = FolderLayout(folder)
     for k, image in enumerate(spec.inputs):
-        elpips.save_image(folder / f"input_{k}.png", image)
-    write_json(folder / "settings.json", {
+        elpips.save_image(layout.app_input(k), image)
+    write_json(layout.app_settings, {
         **spec.settings, "inputs": list(spec.names), "size": list(spec.plan.size),
         "steps": spec.plan.total_steps, "preset": PRESET, "device": str(ctx.device),
     })
@@ -317,13 +320,13 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
     if job.withdrawn:
         yield TabUpdate(f"**{WITHDRAWN}**", watch, False, None)
         return
-    record = tally(outcome)
-    if record.status == "cancelled":
-        done = f"Cancelled at step {record.steps}; the partial result is kept"
-    elif record.steps:
-        done = f"Done: {record.steps} steps in {format_seconds(record.seconds)}"
+    ran = tally(outcome)  # what the run did: its status, steps and seconds
+    if ran.status == "cancelled":
+        done = f"Cancelled at step {ran.steps}; the partial result is kept"
+    elif ran.steps:
+        done = f"Done: {ran.steps} steps in {format_seconds(ran.seconds)}"
     else:  # a warp start, kept as it is (`geometry.engine.problems.refine_applies`)
-        done = f"Done in {format_seconds(record.seconds)}: the start kept as it is, no refinement step"
+        done = f"Done in {format_seconds(ran.seconds)}: the start kept as it is, no refinement step"
     yield TabUpdate(f"{header}\n\n**{done}**.", watch, True, outcome)
 
 
@@ -363,7 +366,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
                                          wording=geometry_runs.APP)
 
     def outcome(artefacts: RunArtefacts) -> AverageOutcome:
-        png = artefacts.out / geometry_runs.AVERAGE_NAME
+        png = FolderLayout(artefacts.out).average
         return AverageOutcome(artefacts, elpips.load_image(png), png)
 
     shape = RunShape("barycenter", distance, plan, len(paths), motion)
@@ -388,7 +391,6 @@ class GeodesicOutcome:
 #: The Geodesic tab's files: the run service's frames and movies (`geometry.service.video.write_movies`), and a zip of
 #: the frames.
 GEODESIC_FORMATS = ("mp4", "gif", "sheet")
-FRAMES_ZIP = "frames.zip"
 
 
 def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str, energy: str, size: int,
@@ -423,15 +425,14 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
 
 def geodesic_outcome(artefacts: RunArtefacts) -> GeodesicOutcome:
     """The Geodesic tab's results from the files the run wrote, with the frames zipped for download."""
-    out = artefacts.out
-    frames = [out / name for name in artefacts.files if name.startswith(f"{video.FRAMES_DIR}/")]
-    archive = out / FRAMES_ZIP
+    layout = FolderLayout(artefacts.out)
+    frames = [layout.out / name for name in artefacts.files if (layout.out / name).parent == layout.frames]
+    archive = layout.frames_zip
     with atomic_write(archive) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
             for path in frames:
                 bundle.write(path, arcname=path.name)
-    return GeodesicOutcome(artefacts, frames, out / f"geodesic{video.MP4_SUFFIX}", out / f"geodesic{video.GIF_SUFFIX}",
-                           archive, out / video.SHEET_NAME)
+    return GeodesicOutcome(artefacts, frames, layout.movie("mp4"), layout.movie("gif"), archive, layout.movie("sheet"))
 
 
 def progress_bar(view: TabUpdate) -> str:

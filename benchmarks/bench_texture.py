@@ -223,8 +223,9 @@ def part_choice(args) -> None:
 
 def part_photos(args) -> None:
     """Turns and zooms of photographed textures (benchmarks/texture_photos.py, endpoints from different crops):
-    the turn and zoom found by `estimate_similarity` (the texture path's) and by `detect_similarity`, against
-    the true ones; target within 10 degrees and 10 %."""
+    the turn and zoom found by `estimate_similarity` (the texture path's) and by `detect_similarity` (with its
+    confidence), against the true ones; target within 10 degrees and 10 %. Then `detect_similarity` on the
+    texture changes (no turn or zoom is true there: its confidence is what `auto` must not take for one)."""
     from texture_photos import photo_scenes
 
     from geometry.paths.detection import detect_similarity
@@ -236,15 +237,22 @@ def part_photos(args) -> None:
         for scene in scenes:
             a, b = scene.render(0.0), scene.render(1.0)
             cells = []
-            for label, found in (("estimate_similarity", estimate_similarity(a, b)),
-                                 ("detect_similarity", detect_similarity(a, b))):
+            started = time.process_time()
+            detected = detect_similarity(a, b)
+            seconds = time.process_time() - started
+            for label, found in (("estimate_similarity", estimate_similarity(a, b)), ("detect_similarity", detected)):
                 turn_error = abs((math.degrees(found.angle - scene.angle) + 90) % 180 - 90)
                 within = turn_error <= 10 and abs(found.scale / scene.scale - 1) <= 0.1
                 met[label] += within
                 cells.append(f"{math.degrees(found.angle):6.1f} deg x{found.scale:4.2f} {'ok' if within else '--'}")
             print(f"{size:4d} px {scene.name:20s} true {math.degrees(scene.angle):4.0f} deg x{scene.scale:4.2f}: "
-                  + " | ".join(cells), flush=True)
+                  + " | ".join(cells) + f" confidence {detected.confidence:5.3f} left {detected.distance:5.3f} "
+                  f"({seconds:4.1f} CPU s)", flush=True)
         print(f"{size:4d} px within 10 deg and 10 %: " + ", ".join(f"{k} {v}/{len(scenes)}" for k, v in met.items()))
+        for scene in [scene for scene in photo_scenes(size) if not scene.spectral]:
+            found = detect_similarity(scene.render(0.0), scene.render(1.0))
+            print(f"{size:4d} px {scene.name:20s} (a change) detect_similarity {math.degrees(found.angle):6.1f} deg "
+                  f"x{found.scale:4.2f} confidence {found.confidence:5.3f} left {found.distance:5.3f}", flush=True)
 
 
 def main(argv=None) -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from synthetic import brick_view
 
-from geometry.paths.detection import detect_similarity
+from geometry.paths.detection import confident, detect_similarity
 
 
 @pytest.mark.parametrize("degrees, zoom", [(60.0, 1.0), (0.0, 2.0)])
@@ -17,6 +17,7 @@ def test_a_turn_and_a_zoom_of_a_brick_wall_are_found_from_different_crops(degree
     found = detect_similarity(a, b)
     assert math.degrees(found.angle) == pytest.approx(degrees, abs=10.0)
     assert found.scale == pytest.approx(zoom, rel=0.1)
+    assert confident(found)   # "auto" takes the texture path for it
 
 
 def test_detection_rejects_images_of_two_sizes():

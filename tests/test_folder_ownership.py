@@ -15,9 +15,10 @@ from elpips.errors import InputError
 from geometry.options import RunOptions
 from geometry.service import runs
 from geometry.service.backends import run_job
-from geometry.service.folder_claim import LOCK_FILE, FolderRefused
+from geometry.service.folder_claim import FolderRefused
 from geometry.service.geodesic_run import GeodesicRequest
 from geometry.service.jobs import Job
+from geometry.service.run_folder import LOCK_FILE
 from geometry.tools import average, geodesic
 
 

@@ -92,16 +92,18 @@ def test_resume_with_changed_settings_names_them(pair, tmp_path, capsys):
 
 def test_a_flow_search_stopped_early_is_a_run_to_resume(pair, tmp_path, capsys):
     """Issue 25 item 6: after Ctrl-C in the flow stage only the flow file is there; the interrupt handler's test
-    (`resumable`) says --resume, and a new run without it is refused as unfinished instead of starting over."""
+    (`FolderLayout.resumable`) says --resume, and a new run without it is refused as unfinished instead of starting
+    over."""
     from geometry.paths.motion import flow_store
-    from geometry.service.run_folder import CHECKPOINT_NAME, flow_file, resumable
+    from geometry.service.run_folder import FolderLayout
 
     out = tmp_path / "out"
-    store = flow_store(out / CHECKPOINT_NAME, torch.zeros(1, 3, 4, 4), torch.ones(1, 3, 4, 4), "warp")
-    assert Path(store.path) == flow_file(out / CHECKPOINT_NAME)
+    layout = FolderLayout(out)
+    store = flow_store(layout.checkpoint(), torch.zeros(1, 3, 4, 4), torch.ones(1, 3, 4, 4), "warp")
+    assert Path(store.path) == layout.flow()
     out.mkdir()
     store.save(0, torch.zeros(1, 2, 4, 4))
-    assert resumable(out)
+    assert layout.resumable()
     before = hashlib.md5(Path(store.path).read_bytes()).hexdigest()
     assert geodesic.main([*pair, *QUICK, "--size", "32", "--out", str(out)]) == 2
     line = _line(capsys)
@@ -239,7 +241,7 @@ def test_ctrl_c_in_the_flow_search_says_resume_and_the_resume_finishes_it(tmp_pa
     import sys
     import time
 
-    from geometry.service.run_folder import CHECKPOINT_NAME, flow_file
+    from geometry.service.run_folder import FolderLayout
 
     smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 24, 26, generator=torch.Generator().manual_seed(4)),
                                              size=(768, 832), mode="bicubic", align_corners=False).clamp(0, 1)
@@ -252,7 +254,7 @@ def test_ctrl_c_in_the_flow_search_says_resume_and_the_resume_finishes_it(tmp_pa
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     run = subprocess.Popen([*command, "--out", str(out)], stderr=subprocess.PIPE, text=True, env=env,
                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
-    saved = flow_file(out / CHECKPOINT_NAME)
+    saved = FolderLayout(out).flow()
     while not saved.is_file() and run.poll() is None:  # the event: the first level saved
         time.sleep(0.01)
     run.send_signal(signal.SIGINT)

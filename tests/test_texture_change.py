@@ -57,7 +57,7 @@ def test_auto_takes_the_texture_change_for_two_stationary_textures(change):
     a, b = change
     decision: dict = {}
     path = auto_start(a, b, decision=decision)
-    assert decision["taken"] == "change" and decision["stationarity"] <= decision["change_if_at_most"]
+    assert decision["taken"] == "change" and decision["stationarity"] <= decision["textures_if_at_most"]
     middle = path(MIDDLE)
     assert superposition_score(middle, a, b).fraction < 0.75
     wall, panned = brick_view(64, (100.0, 40.0)), {}

@@ -3,22 +3,26 @@
 Photographs defeat a plain Fourier-Mellin estimate (`geometry.paths.textures.estimate_similarity`): their
 borders put a cross on the spectrum's axes (a turn of 0), one periodogram is noisy, and their roughly 1/f
 power falls alike at every zoom: grass and gravel zoomed x2 and x3 were found as x1.0. Here
-(:func:`detect_similarity`):
+(:func:`detect_similarity`), candidates come from two cheap curves and deep features decide between them:
 
-* the turn comes from Welch spectra: Hann-windowed tiles of several working sizes (the whole image, and
-  half-size tiles overlapping by half), their powers averaged, on one log-polar grid in absolute frequency
-  (BINS_PER_OCTAVE radial bins from 2 cycles per tile to HIGH cycles per pixel, ANGLES angle bins over pi),
-  whitened (log power less its mean over angle at each radius: the fall with frequency removed) and matched
-  by circular correlation over angle; its confidence is the correlation at the turn less that at no turn;
-* the zoom comes from deep features, whose statistics depend on scale where the spectrum barely does: one
-  image is shrunk by each candidate factor 2^(k / ZOOM_STEPS) up to MAX_SCALE (several working sizes) and the
-  VGG channel statistics (`geometry.paths.features.channel_statistics`) compared with the other's; the zoom
-  minimises their distance, and its confidence is 1 - that distance over the distance at no zoom.
+* turns: Welch spectra: Hann-windowed tiles of several working sizes (the whole image, and half-size tiles
+  overlapping by half), their powers averaged, on one log-polar grid in absolute frequency (BINS_PER_OCTAVE
+  radial bins from 2 cycles per tile to HIGH cycles per pixel, ANGLES angle bins over pi), whitened (log power
+  less its mean over angle at each radius: the fall with frequency removed) and matched by circular
+  correlation over angle: the ANGLE_CANDIDATES highest peaks, and no turn;
+* zooms: one image shrunk by each factor 2^(k / ZOOM_STEPS) up to MAX_SCALE and its VGG channel statistics
+  (`geometry.paths.features.channel_statistics`) compared with the other's: the ZOOM_CANDIDATES lowest local
+  minima, and no zoom;
+* each (turn, zoom) pair is judged by `matched_distance`: a turned and zoomed, within its own pixels, against b,
+  both resampled alike; the best pair's zoom is refined on the zoom curve (a parabola). Its confidence is the share of
+  the statistics distance between a and b that the turn and zoom explain (0: none, 1: all).
 
-:func:`stationarity` says whether an image is a texture at all (the same statistics everywhere): ``motion="auto"``
-takes the texture-change start for a pair of stationary images that no flow explains
-(`geometry.paths.motion.auto_start`). benchmarks/bench_texture.py --parts photos measures the turns and zooms
-found on photographed textures.
+A turn that leaves the statistics as they are (nearly isotropic textures: gravel, grass at 64 px) is found as
+no turn: it changes nothing a morph has to show. :func:`stationarity` says whether an image is a texture at
+all (the same statistics everywhere): ``motion="auto"`` takes the texture path for stationary pairs with a
+confident turn or zoom, and the texture-change start for stationary pairs that neither a turn nor a zoom nor a
+flow explains (`geometry.paths.motion.auto_start`). benchmarks/bench_texture.py --parts photos measures the
+turns and zooms found on photographed textures.
 """
 from __future__ import annotations
 
@@ -35,24 +39,35 @@ from geometry.paths.quality import LUMA
 BINS_PER_OCTAVE, HIGH, ANGLES = 8, 0.42, 90
 #: Working tile sizes as fractions of the short side (each at least MIN_TILE px); radial shifts need MIN_OVERLAP.
 TILE_FRACTIONS, MIN_TILE, MIN_OVERLAP = (1.0, 0.5), 16, 6
-#: Zoom candidates: factors 2^(k / ZOOM_STEPS) up to MAX_SCALE, compared at up to WORK_SIDE px.
+#: Zoom curve: factors 2^(k / ZOOM_STEPS) up to MAX_SCALE, compared at up to WORK_SIDE px.
 ZOOM_STEPS, MAX_SCALE, WORK_SIDE = 8, 4.0, 128
+#: Candidates judged by deep features (besides no turn and no zoom), at up to VERIFY_SIDE px.
+ZOOM_CANDIDATES, ANGLE_CANDIDATES, VERIFY_SIDE = 3, 2, 64
 #: An image whose quarters' feature statistics differ by at most this (mean `statistics_distance`) is stationary:
 #: measured 0.05-0.46 on the procedural and photographed textures at 64 and 128 px, 0.28-0.64 on the cat and dog
 #: photos (benchmarks/results/bench_texture_photos_*.txt).
 STATIONARY = 0.5
-#: A turn and zoom explain a pair when a turned and zoomed by them leaves at most this share of the feature
-#: statistics distance to b: measured 0.02-0.30 on turns and zooms of one texture, 0.59-0.79 on two textures
-#: whose spectra only seem to differ by one (stripes into blobs, a brick wall into coarse noise).
-SIMILARITY_LEFT = 0.5
+#: A detection is trusted (`confident`) where its turn and zoom explain at least CONFIDENT of the statistics
+#: distance between the endpoints and leave at most LEFT_AT_MOST: measured at 64 and 128 px on photographed
+#: textures' turns and zooms 0.22-0.95 explained (the x1.5 grass zooms 0.22-0.23: they take the texture change)
+#: and 0.04-0.33 left, on changes between two photographed textures 0.04-0.39 explained and 0.22-1.03 left
+#: (benchmarks/results/bench_texture_photos_detection.txt), on the procedural turns and zooms 0.82-0.96
+#: explained and 0.07-0.18 left, on a brick wall against coarse noise 0.56 explained but 0.61 left.
+CONFIDENT, LEFT_AT_MOST = 0.3, 0.4
 
 
 class Detection(NamedTuple):
     angle: float             # radians in (-pi/2, pi/2]: b's texture is a's turned by this
     scale: float             # b's texture is a's enlarged by this
     angle_confidence: float  # correlation of the whitened angular profiles at the turn, less at no turn
-    scale_confidence: float  # 1 - feature-statistics distance at the zoom / at no zoom
-    distance: float          # the feature-statistics distance at the zoom (0: the same texture up to a zoom)
+    confidence: float        # 1 - matched_distance at the turn and zoom / at none: the share they explain
+    distance: float          # matched_distance at the turn and zoom (0: the same texture up to them)
+
+
+def confident(found: Detection) -> bool:
+    """Whether the turn and zoom found explain enough of the endpoints' difference (CONFIDENT) and leave little
+    (LEFT_AT_MOST): the endpoints are then one texture turned and zoomed."""
+    return found.confidence >= CONFIDENT and found.distance <= LEFT_AT_MOST
 
 
 def stationarity(image: torch.Tensor) -> float:
@@ -66,20 +81,6 @@ def stationarity(image: torch.Tensor) -> float:
     pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
     return sum(float(statistics_distance([s[i:i + 1] for s in statistics], [s[j:j + 1] for s in statistics]))
                for i, j in pairs) / len(pairs)
-
-
-def similarity_share_left(a: torch.Tensor, b: torch.Tensor, angle: float, scale: float) -> float:
-    """The feature statistics distance between a turned by `angle` and enlarged by `scale` (as a tile,
-    `geometry.paths.textures.similarity_warp`) and b, over the distance between a and b: small where the turn and
-    zoom are the whole change (one texture), near 1 where the textures differ otherwise."""
-    from geometry.paths.textures import similarity_warp
-
-    a, b = a.detach().double().cpu(), b.detach().double().cpu()
-    turned = similarity_warp(a, torch.tensor([angle], dtype=torch.float64), torch.tensor([scale], dtype=torch.float64))
-    with torch.no_grad():
-        statistics = channel_statistics(torch.cat([turned.clamp(0, 1), a, b]).float())
-    first, second, third = ([s[i:i + 1] for s in statistics] for i in range(3))
-    return float(statistics_distance(first, third) / statistics_distance(second, third).clamp_min(1e-12))
 
 
 def _gray(image: torch.Tensor) -> torch.Tensor:
@@ -141,6 +142,15 @@ def _angle_curve(a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor
     return total / max(weight, 1.0)
 
 
+def _refined_scale(factors: torch.Tensor, distances: torch.Tensor, scale: float) -> float:
+    """`scale` (a factor of the zoom curve) moved to the vertex of the parabola through the zoom curve there and
+    at its neighbours (in log scale)."""
+    index = int((factors.log() - math.log(scale)).abs().argmin())
+    if not 0 < index < len(factors) - 1:
+        return scale
+    return scale * 2.0 ** (_parabolic_peak(*(-distances[index - 1:index + 2]).tolist()) / ZOOM_STEPS)
+
+
 def _parabolic_peak(left: float, centre: float, right: float) -> float:
     denominator = left - 2 * centre + right
     return 0.0 if denominator >= 0 else max(-0.5, min(0.5, 0.5 * (left - right) / denominator))
@@ -168,23 +178,75 @@ def zoom_curve(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return factors, torch.tensor(distances, dtype=torch.float64)
 
 
+def _turned_crop(image: torch.Tensor, angle: float, scale: float) -> torch.Tensor:
+    """The largest square of the image (N, 3, H, W) turned by `angle` about its centre and enlarged by `scale`
+    (>= 1) that holds only the image's own pixels (no border, no wrap-around): bicubic samples, in [0, 1]."""
+    height, width = image.shape[-2:]
+    cos, sin = math.cos(angle), math.sin(angle)
+    side = max(MIN_TILE, int(min(height, width) * scale / (abs(cos) + abs(sin))))
+    coords = (torch.arange(side, dtype=torch.float64) - (side - 1) / 2) / scale
+    yy, xx = torch.meshgrid(coords, coords, indexing="ij")
+    grid = torch.stack([(cos * xx + sin * yy) / ((width - 1) / 2), (-sin * xx + cos * yy) / ((height - 1) / 2)], -1)
+    sampled = F.grid_sample(image.float(), grid.unsqueeze(0).float().expand(len(image), -1, -1, -1), mode="bicubic",
+                            padding_mode="reflection", align_corners=True)
+    return sampled.clamp(0, 1)
+
+
+def _band_limited(image: torch.Tensor, scale: float) -> torch.Tensor:
+    """The image with the detail an enlargement by `scale` (>= 1) cannot hold removed: shrunk by it (antialiased)
+    and enlarged back."""
+    if scale <= 1.0:
+        return image.float()
+    return F.interpolate(_shrink(image.float(), scale), size=image.shape[-2:], mode="bicubic",
+                         align_corners=False).clamp(0, 1)
+
+
+def matched_distance(a: torch.Tensor, b: torch.Tensor, angle: float, scale: float) -> float:
+    """The VGG channel statistics distance (`statistics_distance`) between a turned by `angle` and enlarged by
+    `scale` and b, both treated alike: the smaller of the two is enlarged (bicubic, within its own pixels) and
+    the other band-limited to the same detail, and each is turned half the way (one interpolation each), so
+    that resampling favours no candidate turn."""
+    source, reference, turn, factor = (a, b, angle, scale) if scale >= 1 else (b, a, -angle, 1 / scale)
+    first = _turned_crop(source, turn / 2, factor)
+    second = _turned_crop(_band_limited(reference, factor), -turn / 2, 1.0)
+    with torch.no_grad():
+        return float(statistics_distance(channel_statistics(first), channel_statistics(second)))
+
+
+def _local_extrema(values: torch.Tensor, count: int, circular: bool) -> list[int]:
+    """Indices of the `count` largest local maxima of values (ties kept; circular: the ends are neighbours)."""
+    n = len(values)
+    def neighbour(i: int) -> float:
+        return float(values[i % n]) if circular or 0 <= i < n else -math.inf
+    peaks = [i for i in range(n) if values[i] >= neighbour(i - 1) and values[i] >= neighbour(i + 1)]
+    return sorted(peaks, key=lambda i: -float(values[i]))[:count]
+
+
+def _wrapped(angle: float) -> float:
+    angle = math.remainder(angle, math.pi)
+    return math.pi / 2 if angle == -math.pi / 2 else angle
+
+
 def detect_similarity(a: torch.Tensor, b: torch.Tensor) -> Detection:
     """The turn and zoom that take a's texture to b's ((1, 3, H, W) images of one size, 16 px or more), with
     confidences (module docstring)."""
     if a.shape != b.shape or a.dim() != 4 or a.shape[:2] != (1, 3) or min(a.shape[-2:]) < MIN_TILE:
         raise ValueError(f"detection needs two (1, 3, H, W) images of one size, {MIN_TILE} px or more; got "
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
+    a, b = (x.detach().float().cpu() for x in (a, b))
     factors, distances = zoom_curve(a, b)
-    best, reach = int(distances.argmin()), len(factors) // 2
-    offset = 0.0
-    if 0 < best < len(factors) - 1:
-        offset = _parabolic_peak(*(-distances[best - 1:best + 2]).tolist())
-    scale = 2.0 ** ((best - reach + offset) / ZOOM_STEPS)
-    scale_confidence = 1.0 - float(distances[best] / distances[reach].clamp_min(1e-12))
-    curve = _angle_curve(a, b, scale)
-    column = int(curve.argmax())
-    angular = column + _parabolic_peak(curve[(column - 1) % ANGLES].item(), curve[column].item(),
-                                       curve[(column + 1) % ANGLES].item())
-    angle = math.pi * angular / ANGLES
-    angle = angle - math.pi if angle > math.pi / 2 else angle
-    return Detection(angle, scale, float(curve[column] - curve[0]), scale_confidence, float(distances[best]))
+    scales = {1.0} | {float(factors[i]) for i in _local_extrema(-distances, ZOOM_CANDIDATES, circular=False)}
+    small_a, small_b = a, b
+    if min(a.shape[-2:]) > VERIFY_SIDE:
+        small_a, small_b = (_shrink(x, min(x.shape[-2:]) / VERIFY_SIDE) for x in (a, b))
+    candidates = []
+    for scale in sorted(scales):
+        curve = _angle_curve(a, b, scale)
+        for column in {0, *_local_extrema(curve, ANGLE_CANDIDATES, circular=True)}:
+            angle = _wrapped(math.pi * column / ANGLES)
+            candidates.append((matched_distance(small_a, small_b, angle, scale), angle, scale,
+                               float(curve[column] - curve[0])))
+    distance, angle, scale, angle_confidence = min(candidates)
+    scale = _refined_scale(factors, distances, scale)
+    confidence = 1.0 - distance / max(matched_distance(small_a, small_b, 0.0, 1.0), 1e-12)
+    return Detection(angle, scale, angle_confidence, confidence, distance)

@@ -12,13 +12,14 @@ MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel
   "warp": the warp path (`geometry.paths.warps`) with the engine's own coarse-to-fine flow (`geometry.paths.flows`);
   "dis":  the warp path with OpenCV's DIS flow (``pip install 'elpips-torch[motion]'``);
   "texture": the texture path (`geometry.paths.textures`): both endpoints turned and scaled towards each other, as
-          tiles, blended with their contrast kept (textures that differ by an orientation or a scale);
+          tiles, blended with their contrast kept (textures that differ by an orientation or a scale), under the
+          turn and zoom `geometry.paths.detection.detect_similarity` finds;
   "change": one texture becoming another (`geometry.paths.synthesis`): the dissolve's frames at the knots
           re-synthesised as ONE texture with the endpoints' interpolated deep feature statistics;
-  "auto": "texture" where the endpoints' spectra differ by a turn or a scaling (`is_texture_morph`) that explains
-          their feature statistics (`geometry.paths.detection.similarity_share_left`), else
-          "warp" where the flow explains the pair (`flow_explains`), else "change" where both endpoints are
-          stationary textures (`geometry.paths.detection.stationarity`), else the dissolve (the default).
+  "auto": for two stationary textures (`geometry.paths.detection.stationarity`), "texture" where
+          `detect_similarity` finds a turn or a zoom (`is_turn_or_zoom`) it is confident of
+          (`geometry.paths.detection.confident`); else "warp" where the flow explains the pair
+          (`flow_explains`), else "change" for two stationary textures, else the dissolve (the default).
 
 The starts run on one torch thread (`geometry.engine.threads`). A checkpointed run keeps its flow search in a file
 beside the checkpoint (:class:`FlowStore`): a resumed run continues after the last finished pyramid level and never
@@ -36,12 +37,20 @@ import torch
 
 from elpips.errors import InputError
 from geometry.engine.threads import single_threaded
-from geometry.paths.detection import SIMILARITY_LEFT, STATIONARY, similarity_share_left, stationarity
+from geometry.paths.detection import (
+    CONFIDENT,
+    LEFT_AT_MOST,
+    STATIONARY,
+    Detection,
+    confident,
+    detect_similarity,
+    stationarity,
+)
 from geometry.paths.flows import dis_flow, engine_flow, mismatch
 from geometry.paths.render import WarpPath
 from geometry.paths.spacing import dissolve
 from geometry.paths.synthesis import synthesised_path
-from geometry.paths.textures import estimate_similarity, is_texture_morph, texture_frames, warped_endpoints
+from geometry.paths.textures import MIN_SCALE, MIN_TURN, Similarity, texture_frames, warped_endpoints
 
 Path = Callable[[torch.Tensor], torch.Tensor]
 FLOW_STORE_FORMAT = "elpips-geometry-flow"
@@ -84,12 +93,18 @@ class FlowStore:
             os.remove(self.path)
 
 
+def flow_path(checkpoint: str | os.PathLike) -> str:
+    """The flow file beside `checkpoint`: ``checkpoint.pt.flow.pt``."""
+    return f"{os.fspath(checkpoint)}.flow.pt"
+
+
 def flow_store(checkpoint: str | os.PathLike | None, a: torch.Tensor, b: torch.Tensor, motion: str) -> FlowStore:
-    """The FlowStore beside `checkpoint` (none without one), keyed by the endpoints and the motion name."""
+    """The FlowStore beside `checkpoint` (`flow_path`; none without one), keyed by the endpoints and the motion
+    name."""
     digest = hashlib.sha256(motion.encode())
     for image in (a, b):
         digest.update(image.detach().float().cpu().contiguous().numpy().tobytes())
-    return FlowStore(None if checkpoint is None else f"{os.fspath(checkpoint)}.flow.pt", digest.hexdigest())
+    return FlowStore(None if checkpoint is None else flow_path(checkpoint), digest.hexdigest())
 
 
 @single_threaded
@@ -119,11 +134,23 @@ def dis_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | Non
 @single_threaded
 def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                   store: FlowStore | None = None, decision: dict | None = None) -> Path:
-    """The texture path (`geometry.paths.textures.texture_frames`) under the turn and scaling between the endpoints'
-    spectra; t is the warp's parameter (the engine spaces the frames evenly)."""
-    similarity = estimate_similarity(a.detach().double().cpu(), b.detach().double().cpu())
-    _decide(decision, "texture", "asked for")
-    return BoundPath(TexturePath(similarity), a, b)
+    """The texture path (`geometry.paths.textures.texture_frames`) under the turn and zoom between the endpoints
+    (`geometry.paths.detection.detect_similarity`); t is the warp's parameter (the engine spaces the frames
+    evenly)."""
+    found = detect_similarity(a, b)
+    _decide(decision, "texture", "asked for", **_detection_figures(found))
+    return BoundPath(TexturePath(Similarity(found.angle, found.scale)), a, b)
+
+
+def is_turn_or_zoom(found: Detection) -> bool:
+    """Whether a detection is a turn of at least MIN_TURN degrees or a zoom of at least MIN_SCALE (either way):
+    a change a cross-dissolve turns into a plaid; pans and zooms of a few tens of percent are the warp's."""
+    return abs(found.angle) >= math.radians(MIN_TURN) or abs(math.log(found.scale)) >= math.log(MIN_SCALE)
+
+
+def _detection_figures(found: Detection) -> dict:
+    return {"turn_degrees": round(math.degrees(found.angle), 2), "scale": round(found.scale, 4),
+            "detection_confidence": round(found.confidence, 4), "statistics_left": round(found.distance, 4)}
 
 
 def change_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
@@ -143,11 +170,17 @@ def _change_path(a: torch.Tensor, b: torch.Tensor) -> BoundPath:
 #: difference (`geometry.paths.flows.mismatch`); elsewhere the pair is not one picture moved, and it starts from
 #: the dissolve (benchmarks/bench_motion_choice.py measures the share left on moving, texture and unrelated pairs).
 EXPLAINED = 0.5
+#: ... or where the mismatch it leaves is at most this (`geometry.paths.flows.mismatch`, absolute): two frames of
+#: one shot that move little keep noise, blur and light changes no flow removes, so the share left by the flow is
+#: high (real footage: up to 0.72) while the pair is one picture; what the flow leaves there is at most 0.03, on
+#: unrelated pictures and one texture becoming another at least 0.2 (benchmarks/results/bench_motion_choice.txt).
+ALIGNED = 0.05
 
 
 def flow_explains(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> bool:
-    """Whether `flow` leaves at most 1 - EXPLAINED of the mismatch the endpoints have without it."""
-    return flow_share_left(a, b, flow) <= 1 - EXPLAINED
+    """Whether `flow` leaves at most 1 - EXPLAINED of the mismatch the endpoints have without it, or a mismatch of
+    at most ALIGNED."""
+    return flow_share_left(a, b, flow) <= 1 - EXPLAINED or flow_mismatch_left(a, b, flow) <= ALIGNED
 
 
 def flow_share_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> float:
@@ -156,14 +189,19 @@ def flow_share_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> flo
     return float(mismatch(a, b, flow) / mismatch(a, b, torch.zeros_like(flow)).clamp_min(1e-12))
 
 
+def flow_mismatch_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> float:
+    """The mismatch of the endpoints that `flow` leaves (`geometry.paths.flows.mismatch`)."""
+    return float(mismatch(a.detach().float().cpu(), b.detach().float().cpu(), flow))
+
+
 def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
-    """The texture path where the endpoints' spectra differ by a turn or a scaling that takes a's feature statistics
-    to b's (`geometry.paths.detection.similarity_share_left` at most SIMILARITY_LEFT); else the warp path where the
-    engine's flow explains the pair (`flow_explains`); else the texture change where both endpoints are
-    stationary (`geometry.paths.detection.stationarity` at most STATIONARY); else the cross-dissolve (unrelated
-    pictures). What it took and the figures it decided on go into `decision`. The choice runs on one thread, the
-    change's synthesis (network work) on the threads it was given."""
+    """For two stationary textures (`geometry.paths.detection.stationarity` at most STATIONARY), the texture path
+    where `detect_similarity` finds a turn or zoom (`is_turn_or_zoom`) it is confident of (`confident`); else the
+    warp path where the engine's flow explains the pair (`flow_explains`); else the texture change for two
+    stationary textures; else the cross-dissolve (unrelated pictures). What it took and the figures it decided on
+    go into `decision`. The choice runs on one thread, the change's synthesis (network work) on the threads it
+    was given."""
     path = _auto_choice(a, b, cancel, store, decision)
     return _change_path(a, b) if path == "change" else path
 
@@ -172,15 +210,18 @@ def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | No
 def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | None, store: FlowStore | None,
                  decision: dict | None) -> Path | str | None:
     """auto_start's path, or "change" for the texture change (not yet synthesised)."""
-    figures = {}
-    if is_texture_morph(a, b):
-        similarity = estimate_similarity(a.detach().double().cpu(), b.detach().double().cpu())
-        figures = {"turn_degrees": round(math.degrees(similarity.angle), 2), "scale": round(similarity.scale, 4),
-                   "statistics_left_by_turn": round(similarity_share_left(a, b, *similarity), 4),
-                   "texture_if_at_most": SIMILARITY_LEFT}
-        if figures["statistics_left_by_turn"] <= SIMILARITY_LEFT:
-            _decide(decision, "texture", "the endpoints are one texture turned or scaled", **figures)
-            return BoundPath(TexturePath(similarity), a, b)
+    figures: dict = {}
+    stationary = False
+    if min(a.shape[-2:]) >= 32:
+        figures = {"stationarity": round(max(stationarity(a), stationarity(b)), 4), "textures_if_at_most": STATIONARY}
+        stationary = figures["stationarity"] <= STATIONARY
+    if stationary:
+        found = detect_similarity(a, b)
+        figures.update(_detection_figures(found), texture_if_confidence_at_least=CONFIDENT,
+                       texture_if_left_at_most=LEFT_AT_MOST)
+        if is_turn_or_zoom(found) and confident(found):
+            _decide(decision, "texture", "the endpoints are one texture turned or zoomed", **figures)
+            return BoundPath(TexturePath(Similarity(found.angle, found.scale)), a, b)
     flow = _stored_engine_flow(a, b, cancel, store)
     if flow is None:
         return None
@@ -189,12 +230,13 @@ def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | Non
     if left <= 1 - EXPLAINED:
         _decide(decision, "warp", "the engine's flow explains the pair", **figures)
         return BoundPath(WarpPath(flow), a, b)
-    if min(a.shape[-2:]) >= 32:
-        figures["stationarity"] = round(max(stationarity(a), stationarity(b)), 4)
-        figures["change_if_at_most"] = STATIONARY
-        if figures["stationarity"] <= STATIONARY:
-            _decide(decision, "change", "no flow explains the pair and both are stationary textures", **figures)
-            return "change"
+    figures.update({"mismatch_after_flow": round(flow_mismatch_left(a, b, flow), 4), "aligned_if_at_most": ALIGNED})
+    if figures["mismatch_after_flow"] <= ALIGNED:
+        _decide(decision, "warp", "the engine's flow aligns the pair (a small motion under noise or light)", **figures)
+        return BoundPath(WarpPath(flow), a, b)
+    if stationary:
+        _decide(decision, "change", "no turn, zoom or flow explains two stationary textures", **figures)
+        return "change"
     _decide(decision, "dissolve", "no flow explains the pair (unrelated pictures)", **figures)
     return BoundPath(DissolvePath(), a, b)
 
