@@ -22,6 +22,7 @@ import torch
 import elpips
 from elpips.adversarial import JUDGES, LEVELS, PIXEL_L2, AttackProgress, AttackRecord, footnote, summary, table
 from geometry.engine.eta import TimeLeft
+from geometry.service.run_folder import FolderLayout
 
 from app.forecast import snapshot_steps
 from app.runs import AppContext, TabUpdate, follow_task, step_line, write_json
@@ -160,7 +161,7 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[T
     folder = new_run_folder(ctx.output_root, "attack")
     for name, image in zip(("reference", "image", "anchor"), spec.images):
         elpips.save_image(folder / f"{name}.png", image)
-    write_json(folder / "settings.json", {**spec.settings(), "device": str(ctx.device)})
+    write_json(FolderLayout(folder).app_settings, {**spec.settings(), "device": str(ctx.device)})
     saved = f" Results are saved in `{folder}`."
     known = ctx.speeds.known(spec.key)
     header = (UNMEASURED if known is None else forecast_text(ctx, spec, known)) + saved
@@ -186,7 +187,7 @@ def stream_attack(ctx: AppContext, spec: AttackSpec, session: str) -> Iterator[T
         elpips.save_image(png, result.image)
         magnified = perturbation_view(result.image, spec.image, spec.epsilon)
         elpips.save_image(folder / "perturbation_magnified.png", magnified)
-        write_json(folder / "record.json", result.record.to_dict())
+        write_json(FolderLayout(folder).record, result.record.to_dict())
         return AttackOutcome(result.record, result.image, png, table_markdown(result.record))
 
     job = DeviceTask("attack", ctx.slot, run=run, save=save, eta=eta,

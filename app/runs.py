@@ -35,12 +35,14 @@ import elpips
 from elpips.errors import InputError
 from elpips.io import atomic_write, write_json
 from geometry.engine import phases
-from geometry.engine.distances import DISTANCE_NAMES
+from geometry.engine.distances import DISTANCE_NAMES, DistanceFamily, is_loaded
 from geometry.engine.energies import ENERGY_FORMS
+from geometry.engine.problems import PROBLEMS
 from geometry.options import RunOptions
 from geometry.service import runs as geometry_runs
 from geometry.service import video
 from geometry.service.geodesic_run import GeodesicRequest
+from geometry.service.run_folder import FolderLayout
 from geometry.service.runs import RunArtefacts
 
 from app.distance import MetricShelf
@@ -114,7 +116,7 @@ class PreparedRun:
 
 def input_paths(folder: Path, count: int) -> tuple[Path, ...]:
     """The prepared inputs `start_folder` saved: what the run service reads."""
-    return tuple(folder / f"input_{k}.png" for k in range(count))
+    return tuple(FolderLayout(folder).app_input(k) for k in range(count))
 
 
 #: The status of a run whose uploads and settings checked out, shown while the previous result is cleared.
@@ -168,6 +170,29 @@ def average_plan(files: list, weights: list[float]) -> str:
     return f"Run averages these {len(files)} images, weighted: " + ", ".join(parts) + "."
 
 
+def warm_up() -> None:
+    """Pay at the server's start what the first run after it would pay in its flow search: torch imports
+    torch._dynamo when the first optimiser is made (about 1 CPU s; benchmarks/bench_app_estimate.py measured a first
+    64 px geodesic at 1.39 CPU s without this and 0.36 with it, the same as the second)."""
+    import torch._dynamo  # noqa: F401
+
+
+def network_loaded(distance: str, device: torch.device) -> bool:
+    """Whether a run of `distance` on `device` finds its network loaded (`load_network`; the pixel distance has
+    none)."""
+    return distance == "l2" or is_loaded(distance, device)
+
+
+def load_network(distance: str, device: torch.device, sizes) -> None:
+    """Load the distance's network at the sizes the run works at before the run's phases begin, so that the loading
+    is a phase of its own (`app.forecast`'s "loading") and not a part of whatever phase first needs it."""
+    if distance == "l2":
+        return
+    family = DistanceFamily(distance, device)
+    for size in dict.fromkeys(tuple(size) for size in sizes):
+        family.at_size(size)
+
+
 def _check_distance(name: str) -> str:
     if name not in DISTANCE_NAMES:
         raise gr.Error(f"Unknown distance {name!r}: choose one of {', '.join(DISTANCE_NAMES)}.")
@@ -179,7 +204,7 @@ def _check_memory(kind: str, options: RunOptions, images: int, free: int, size: 
     (`geometry.service.runs.check_memory`), which the run makes again when it starts."""
     try:
         geometry_runs.check_memory(kind, options, images, free, size, wording=geometry_runs.APP,
-                                   describe=f"This {'average' if kind == 'barycenter' else 'geodesic'}")
+                                   describe=f"This {PROBLEMS[kind].noun}")
     except InputError as error:
         raise gr.Error(f"{error.worded('app')}.") from None
 
@@ -193,9 +218,10 @@ def _load_all(paths: list, labels: list[str], size: int) -> tuple[torch.Tensor, 
 def start_folder(ctx: AppContext, spec: PreparedRun) -> Path:
     """A new run folder holding the prepared inputs and the settings."""
     folder = new_run_folder(ctx.output_root, spec.kind)
+    layout = FolderLayout(folder)
     for k, image in enumerate(spec.inputs):
-        elpips.save_image(folder / f"input_{k}.png", image)
-    write_json(folder / "settings.json", {
+        elpips.save_image(layout.app_input(k), image)
+    write_json(layout.app_settings, {
         **spec.settings, "inputs": list(spec.names), "size": list(spec.plan.size),
         "steps": spec.plan.total_steps, "preset": PRESET, "device": str(ctx.device),
     })
@@ -218,10 +244,18 @@ def forecast_text(ctx: AppContext, spec: PreparedRun) -> str:
 
 
 def _branch_text(ctx: AppContext, branch: Branch, spec: PreparedRun) -> str:
-    """'**about 5 s** if ... (the warp start kept as it is: flow search, render; no refinement step)'."""
-    seconds = ctx.costs.seconds(branch, ctx.device.type)
-    said = ("not known until a run has finished on this device" if seconds is None
-            else f"**{format_seconds(seconds, about=True)}**")
+    """'**about 5 s** if ... (the warp start kept as it is: flow search, render; no refinement step)'. On a device
+    no run has measured yet (a GPU before its first run), it says so and gives the CPU's time instead: the stored
+    costs are the CPU's, and no factor between the two is known here."""
+    device = ctx.device.type
+    seconds = ctx.costs.seconds(branch, device)
+    if seconds is None:
+        cpu = ctx.costs.seconds(branch, "cpu")
+        said = (f"not measured on {device} yet (no run has finished there: the first one measures it, and the "
+                f"progress bar gives its time left from its own steps; on this machine's CPU it would take "
+                f"{format_seconds(cpu, about=True)})")
+    else:
+        said = f"**{format_seconds(seconds, about=True)}**"
     phases_said = [f"{leg.steps} refinement steps" if leg.phase == "refinement" else leg.phase
                    for leg in branch.legs]
     if not branch.steps:
@@ -233,7 +267,7 @@ def _branch_text(ctx: AppContext, branch: Branch, spec: PreparedRun) -> str:
 def run_clock(ctx: AppContext, spec: PreparedRun) -> RunClock:
     """The progress bar's clock of a run about to start, from the forecast's branches and this device's scales."""
     device = ctx.device.type
-    names = ("flow search", "spacing", "refinement", "render")
+    names = ("loading", "flow search", "synthesis", "spacing", "refinement", "render")
     scales = {name: ctx.costs.scale(device, name) for name in names}
     return RunClock(ctx.costs.branches(spec.shape), scales)
 
@@ -317,13 +351,13 @@ def follow_task(ctx: AppContext, job: DeviceTask, session: str, header: str,
     if job.withdrawn:
         yield TabUpdate(f"**{WITHDRAWN}**", watch, False, None)
         return
-    record = tally(outcome)
-    if record.status == "cancelled":
-        done = f"Cancelled at step {record.steps}; the partial result is kept"
-    elif record.steps:
-        done = f"Done: {record.steps} steps in {format_seconds(record.seconds)}"
+    ran = tally(outcome)  # what the run did: its status, steps and seconds
+    if ran.status == "cancelled":
+        done = f"Cancelled at step {ran.steps}; the partial result is kept"
+    elif ran.steps:
+        done = f"Done: {ran.steps} steps in {format_seconds(ran.seconds)}"
     else:  # a warp start, kept as it is (`geometry.engine.problems.refine_applies`)
-        done = f"Done in {format_seconds(record.seconds)}: the start kept as it is, no refinement step"
+        done = f"Done in {format_seconds(ran.seconds)}: the start kept as it is, no refinement step"
     yield TabUpdate(f"{header}\n\n**{done}**.", watch, True, outcome)
 
 
@@ -357,16 +391,17 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     _check_memory("barycenter", options, len(paths) + 1, 1, size_hw)
 
     def execute(folder: Path, callback, cancel, snaps) -> RunArtefacts:
+        load_network(distance, ctx.device, (*plan.sizes, size_hw))
         request = geometry_runs.AverageRequest(input_paths(folder, len(paths)), tuple(weights),
                                                snapshot_steps=tuple(snaps))
         return geometry_runs.run_average(request, options, folder, callback=callback, cancel=cancel,
                                          wording=geometry_runs.APP)
 
     def outcome(artefacts: RunArtefacts) -> AverageOutcome:
-        png = artefacts.out / geometry_runs.AVERAGE_NAME
+        png = FolderLayout(artefacts.out).average
         return AverageOutcome(artefacts, elpips.load_image(png), png)
 
-    shape = RunShape("barycenter", distance, plan, len(paths), motion)
+    shape = RunShape("barycenter", distance, plan, len(paths), motion, network_loaded(distance, ctx.device))
     settings = {"weights": weights, **options.to_dict()}
     names = tuple(display_name(path) for path in paths)
     return PreparedRun("average", shape, execute, outcome, batch, names, settings), note
@@ -388,7 +423,6 @@ class GeodesicOutcome:
 #: The Geodesic tab's files: the run service's frames and movies (`geometry.service.video.write_movies`), and a zip of
 #: the frames.
 GEODESIC_FORMATS = ("mp4", "gif", "sheet")
-FRAMES_ZIP = "frames.zip"
 
 
 def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str, energy: str, size: int,
@@ -410,12 +444,13 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     _check_memory("geodesic", options, frames, frames - 2, size_hw)
 
     def execute(folder: Path, callback, cancel, snaps) -> RunArtefacts:
+        load_network(distance, ctx.device, (*plan.sizes, size_hw))
         request = GeodesicRequest(images=input_paths(folder, 2), frames=frames, fps=float(fps), gif="pingpong",
                                   formats=GEODESIC_FORMATS, snapshot_steps=tuple(snaps))
         return geometry_runs.run_geodesic(request, options, folder, callback=callback, cancel=cancel,
                                           wording=geometry_runs.APP)
 
-    shape = RunShape("geodesic", distance, plan, frames, motion)
+    shape = RunShape("geodesic", distance, plan, frames, motion, network_loaded(distance, ctx.device))
     settings = {"frames": frames, "fps": float(fps), **options.to_dict()}
     names = (display_name(path_a), display_name(path_b))
     return PreparedRun("geodesic", shape, execute, geodesic_outcome, batch, names, settings), note
@@ -423,15 +458,14 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
 
 def geodesic_outcome(artefacts: RunArtefacts) -> GeodesicOutcome:
     """The Geodesic tab's results from the files the run wrote, with the frames zipped for download."""
-    out = artefacts.out
-    frames = [out / name for name in artefacts.files if name.startswith(f"{video.FRAMES_DIR}/")]
-    archive = out / FRAMES_ZIP
+    layout = FolderLayout(artefacts.out)
+    frames = [layout.out / name for name in artefacts.files if (layout.out / name).parent == layout.frames]
+    archive = layout.frames_zip
     with atomic_write(archive) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
             for path in frames:
                 bundle.write(path, arcname=path.name)
-    return GeodesicOutcome(artefacts, frames, out / f"geodesic{video.MP4_SUFFIX}", out / f"geodesic{video.GIF_SUFFIX}",
-                           archive, out / video.SHEET_NAME)
+    return GeodesicOutcome(artefacts, frames, layout.movie("mp4"), layout.movie("gif"), archive, layout.movie("sheet"))
 
 
 def progress_bar(view: TabUpdate) -> str:

@@ -706,6 +706,7 @@ def build_app(output_dir: str | os.PathLike, device: str | torch.device) -> gr.B
     device = torch.device(device)
     output_root = Path(output_dir)
     ctx = AppContext(output_root=output_root, device=device, slot=DeviceSlot(str(device)))
+    runs.warm_up()
     examples = {name: str(path) for name, path in example_paths(output_root / "examples").items()}
     adversarial = str(adversarial_example_path(output_root / "examples"))
 

@@ -138,6 +138,22 @@ def solve(problem: Problem, options: RunOptions, callbacks: Callbacks | None = N
 
     What `barycenter` and `geodesic` do once they have prepared their images; the run service calls it with images
     it has prepared itself.
+
+    Args:
+        problem: what to optimise, with its fixed images at the run's size and any start images.
+        options: the run's `RunOptions` (its ``size`` is the problem's business: the images are prepared already).
+        callbacks: progress, cancel, checkpoint and snapshot steps (`Callbacks`; None: none of them).
+
+    Returns:
+        A `Result`: the output images (the barycenter, or every frame of the path) and the `RunRecord`, whose
+        settings name the start taken and why.
+
+    Example:
+        >>> from geometry import BarycenterProblem, RunOptions, solve
+        >>> from geometry.engine.inputs import prepare_images
+        >>> problem = BarycenterProblem(prepare_images(["a.png", "b.png"], 32), None, "squared")
+        >>> solve(problem, RunOptions(distance="l2", steps=10)).images.shape
+        torch.Size([1, 3, 32, 32])
     """
     calls = callbacks or Callbacks()
     device = resolve_device(options.device, options.distance if not isinstance(options.distance, str) else None)
@@ -325,6 +341,20 @@ def estimate_energy(result: Result | None = None, *, images: torch.Tensor | None
     with its standard error (delta method over the draws; see `PairEnergy.estimate`).
 
     The energy is evaluated at the inputs' size with the distance of the run unless `distance` is given.
+
+    Args:
+        result: a run's `Result` (or None, with `images`, `kind`, `inputs` and for a barycenter `weights`).
+        distance: the distance to evaluate under (None: the run's); samples, batch: the draws and their blocks;
+        seed: the draws' generator seed; device: where to evaluate; energy: "squared" or "linear" (None: the run's).
+
+    Returns:
+        An `EnergyEstimate`: the value, its standard error, and each pair's mean distance.
+
+    Example:
+        >>> from geometry import barycenter, estimate_energy
+        >>> result = barycenter(["a.png", "b.png"], distance="l2", size=32, steps=10)
+        >>> estimate_energy(result, samples=8).samples
+        8
     """
     if result is not None:
         settings = result.record.settings

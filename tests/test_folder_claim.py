@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from elpips.errors import InputError
-from geometry.service.folder_claim import LOCK_FILE, FolderRefused, claim_folder, lock_owner
+from geometry.service.folder_claim import FolderRefused, claim_folder, lock_owner
+from geometry.service.run_folder import LOCK_FILE
 
 
 def _digests(folder):

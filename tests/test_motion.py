@@ -184,6 +184,21 @@ def test_auto_turns_a_turned_texture_and_warps_a_pan(pan):
     assert torch.equal(auto.images, warp.images)
 
 
+def test_auto_warps_one_picture_under_noise_and_a_light_change(small_images):
+    """Two frames of one shot that barely move differ by noise and light the flow cannot remove: a high share left,
+    a small mismatch left; auto takes the warp (no refinement) instead of refining the dissolve."""
+    from geometry.paths.motion import ALIGNED, EXPLAINED, auto_start, flow_mismatch_left, flow_share_left
+
+    a = small_images[0][..., 8:48, 4:44]
+    noise = 0.01 * torch.randn(1, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+    b = (a * 0.97 + 0.02 + noise).clamp(0, 1)
+    flow = engine_flow(a, b)
+    assert flow_share_left(a, b, flow) > 1 - EXPLAINED and flow_mismatch_left(a, b, flow) <= ALIGNED
+    decision = {}
+    auto_start(a, b, decision=decision)
+    assert decision["taken"] == "warp" and decision["mismatch_after_flow"] <= decision["aligned_if_at_most"]
+
+
 def test_auto_starts_unrelated_pictures_from_the_dissolve(small_images):
     from geometry.paths.flows import engine_flow
     from geometry.paths.motion import auto_start, flow_explains

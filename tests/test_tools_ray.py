@@ -334,7 +334,8 @@ def test_a_clips_folder_is_held_by_the_driver_while_its_pairs_run_and_a_dead_dri
     import subprocess
     import sys
 
-    from geometry.service.folder_claim import LOCK_FILE, lock_owner
+    from geometry.service.folder_claim import lock_owner
+    from geometry.service.run_folder import LOCK_FILE
 
     ray_file, second_file = clip_job_files(tmp_path, "ray", "second")
     second_file.write_text(ray_file.read_text())  # the same clip into the same folder: a second run

@@ -73,12 +73,16 @@ def test_png_frames_are_numbered_and_exact(tmp_path):
     assert video.png_frame_name(7, 1200) == "frame_0007.png"
 
 
-def test_write_sequence_writes_everything_and_drops_frames_of_a_longer_earlier_run(tmp_path):
-    video.write_sequence(tmp_path, moving_square(5), fps=10)
-    written = video.write_sequence(tmp_path, moving_square(3), fps=10, gif="pingpong")
-    names = sorted(p.name for p in (tmp_path / "frames").iterdir())
-    assert names == ["frame_000.png", "frame_001.png", "frame_002.png"]
-    assert {p.name for p in written} >= {"geodesic.mp4", "geodesic.gif", "contact_sheet.png"}
+def test_movies_are_named_by_format_and_frames_of_a_longer_earlier_run_are_dropped(tmp_path):
+    video.write_png_frames(tmp_path / "frames", moving_square(5))
+    kept = video.write_png_frames(tmp_path / "frames", moving_square(3))
+    video.remove_stale_frames(tmp_path / "frames", keep=kept)
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == ["frame_000.png", "frame_001.png",
+                                                                       "frame_002.png"]
+    written = video.write_movies(tmp_path, moving_square(3), fps=10, gif="pingpong", formats=("mp4", "gif", "sheet"))
+    assert [p.name for p in written] == [video.movie_name(kind) for kind in ("mp4", "gif", "sheet")]
+    assert [p.name for p in written] == ["geodesic.mp4", "geodesic.gif", "contact_sheet.png"]
+    assert all(p.is_file() for p in written)
 
 
 @pytest.mark.parametrize("content", [None, b"not a video at all"])

@@ -91,6 +91,8 @@ class Problem:
 
     kind: ClassVar[str]
     is_path: ClassVar[bool]
+    #: What a user calls a run of it ("this average", "this geodesic").
+    noun: ClassVar[str]
 
     def __init__(self, fixed: torch.Tensor, free_count: int, order: torch.Tensor, energy: PairEnergy,
                  start_images: Any = None):
@@ -270,6 +272,7 @@ class BarycenterProblem(Problem):
 
     kind = "barycenter"
     is_path = False
+    noun = "average"
 
     def __init__(self, targets: torch.Tensor, weights: Sequence[float] | torch.Tensor | None, energy: str,
                  start_images: Any = None):
@@ -337,6 +340,7 @@ class GeodesicProblem(Problem):
 
     kind = "geodesic"
     is_path = True
+    noun = "geodesic"
 
     def __init__(self, ends: torch.Tensor, frames: int, energy: str, start_images: Any = None):
         free = int(frames) - 2

@@ -93,12 +93,18 @@ class FlowStore:
             os.remove(self.path)
 
 
+def flow_path(checkpoint: str | os.PathLike) -> str:
+    """The flow file beside `checkpoint`: ``checkpoint.pt.flow.pt``."""
+    return f"{os.fspath(checkpoint)}.flow.pt"
+
+
 def flow_store(checkpoint: str | os.PathLike | None, a: torch.Tensor, b: torch.Tensor, motion: str) -> FlowStore:
-    """The FlowStore beside `checkpoint` (none without one), keyed by the endpoints and the motion name."""
+    """The FlowStore beside `checkpoint` (`flow_path`; none without one), keyed by the endpoints and the motion
+    name."""
     digest = hashlib.sha256(motion.encode())
     for image in (a, b):
         digest.update(image.detach().float().cpu().contiguous().numpy().tobytes())
-    return FlowStore(None if checkpoint is None else f"{os.fspath(checkpoint)}.flow.pt", digest.hexdigest())
+    return FlowStore(None if checkpoint is None else flow_path(checkpoint), digest.hexdigest())
 
 
 @single_threaded
@@ -148,33 +154,48 @@ def _detection_figures(found: Detection) -> dict:
 
 
 def change_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
-                 store: FlowStore | None = None, decision: dict | None = None) -> Path:
+                 store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """One texture becoming another: the dissolve with its knots synthesised at the endpoints' interpolated
-    statistics (`geometry.paths.synthesis.synthesised_path`)."""
+    statistics (`geometry.paths.synthesis.synthesised_path`); None when `cancel` stopped the synthesis."""
     _decide(decision, "change", "asked for")
-    return _change_path(a, b)
+    return _change_path(a, b, cancel)
 
 
-def _change_path(a: torch.Tensor, b: torch.Tensor) -> BoundPath:
+def _change_path(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | None) -> BoundPath | None:
+    """The texture change's path; None when `cancel` stopped its synthesis."""
     a, b = a.detach().float().cpu(), b.detach().float().cpu()
-    return BoundPath(synthesised_path(DissolvePath(), a, b, generator=torch.Generator().manual_seed(0)), a, b)
+    path = synthesised_path(DissolvePath(), a, b, generator=torch.Generator().manual_seed(0), cancel=cancel)
+    return None if path is None else BoundPath(path, a, b)
 
 
+#: The smallest side of a pair "auto" may take the texture change for (smaller holds too little texture to tell).
+CHANGE_MIN_SIDE = 32
 #: "auto" takes the warp path only where its flow removes at least this share of the endpoints' robust
 #: difference (`geometry.paths.flows.mismatch`); elsewhere the pair is not one picture moved, and it starts from
 #: the dissolve (benchmarks/bench_motion_choice.py measures the share left on moving, texture and unrelated pairs).
 EXPLAINED = 0.5
+#: ... or where the mismatch it leaves is at most this (`geometry.paths.flows.mismatch`, absolute): two frames of
+#: one shot that move little keep noise, blur and light changes no flow removes, so the share left by the flow is
+#: high (real footage: up to 0.72) while the pair is one picture; what the flow leaves there is at most 0.03, on
+#: unrelated pictures and one texture becoming another at least 0.2 (benchmarks/results/bench_motion_choice.txt).
+ALIGNED = 0.05
 
 
 def flow_explains(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> bool:
-    """Whether `flow` leaves at most 1 - EXPLAINED of the mismatch the endpoints have without it."""
-    return flow_share_left(a, b, flow) <= 1 - EXPLAINED
+    """Whether `flow` leaves at most 1 - EXPLAINED of the mismatch the endpoints have without it, or a mismatch of
+    at most ALIGNED."""
+    return flow_share_left(a, b, flow) <= 1 - EXPLAINED or flow_mismatch_left(a, b, flow) <= ALIGNED
 
 
 def flow_share_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> float:
     """The share of the endpoints' mismatch (without motion) that `flow` leaves."""
     a, b = a.detach().float().cpu(), b.detach().float().cpu()
     return float(mismatch(a, b, flow) / mismatch(a, b, torch.zeros_like(flow)).clamp_min(1e-12))
+
+
+def flow_mismatch_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> float:
+    """The mismatch of the endpoints that `flow` leaves (`geometry.paths.flows.mismatch`)."""
+    return float(mismatch(a.detach().float().cpu(), b.detach().float().cpu(), flow))
 
 
 def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
@@ -186,7 +207,7 @@ def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | No
     go into `decision`. The choice runs on one thread, the change's synthesis (network work) on the threads it
     was given."""
     path = _auto_choice(a, b, cancel, store, decision)
-    return _change_path(a, b) if path == "change" else path
+    return _change_path(a, b, cancel) if path == "change" else path
 
 
 @single_threaded
@@ -195,7 +216,7 @@ def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | Non
     """auto_start's path, or "change" for the texture change (not yet synthesised)."""
     figures: dict = {}
     stationary = False
-    if min(a.shape[-2:]) >= 32:
+    if min(a.shape[-2:]) >= CHANGE_MIN_SIDE:
         figures = {"stationarity": round(max(stationarity(a), stationarity(b)), 4), "textures_if_at_most": STATIONARY}
         stationary = figures["stationarity"] <= STATIONARY
     if stationary:
@@ -212,6 +233,10 @@ def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | Non
     figures.update({"mismatch_left_by_flow": round(left, 4), "warp_if_at_most": 1 - EXPLAINED})
     if left <= 1 - EXPLAINED:
         _decide(decision, "warp", "the engine's flow explains the pair", **figures)
+        return BoundPath(WarpPath(flow), a, b)
+    figures.update({"mismatch_after_flow": round(flow_mismatch_left(a, b, flow), 4), "aligned_if_at_most": ALIGNED})
+    if figures["mismatch_after_flow"] <= ALIGNED:
+        _decide(decision, "warp", "the engine's flow aligns the pair (a small motion under noise or light)", **figures)
         return BoundPath(WarpPath(flow), a, b)
     if stationary:
         _decide(decision, "change", "no turn, zoom or flow explains two stationary textures", **figures)

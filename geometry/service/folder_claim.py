@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from elpips.errors import InputError
-
-#: The lock file in a claimed folder: ``{"pid": ..., "host": ...}`` of the run that holds it.
-LOCK_FILE = ".elpips-lock"
+from geometry.service.run_folder import RUN_FILE, FolderLayout
 
 
 class FolderRefused(InputError):
@@ -57,7 +55,7 @@ def check_not_over_inputs(folder: str | os.PathLike, inputs: Iterable[str | os.P
 def lock_owner(folder: str | os.PathLike) -> dict | None:
     """The ``{"pid", "host"}`` of the run holding ``folder``'s lock, or None when it has none (or is unreadable)."""
     try:
-        owner = json.loads((Path(folder) / LOCK_FILE).read_text())
+        owner = json.loads(FolderLayout(folder).lock.read_text())
     except (OSError, ValueError):
         return None
     return owner if isinstance(owner, dict) else None
@@ -75,7 +73,7 @@ class FolderClaim:
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
-        self.lock = self.folder / LOCK_FILE
+        self.lock = FolderLayout(self.folder).lock
         self.held = False
         self.created: list[Path] = []  # the folders acquire made, removed on release when left empty
 
@@ -133,18 +131,15 @@ def claim_folder(folder: str | os.PathLike, inputs: Iterable[str | os.PathLike] 
     return FolderClaim(folder)
 
 
-#: What marks a folder as a run's own: a run's ``run.json``, a batch job's ``job.json``.
-RUN_RECORDS = ("run.json", "job.json")
-
-
-def check_no_foreign_outputs(folder: str | os.PathLike, pattern: str) -> None:
-    """Refuse ``folder`` when it holds files named like the run's outputs (``pattern``, e.g.
-    ``frames/frame_*.png``) but no run record (`RUN_RECORDS`) of its own: they are someone else's, and the run
-    would replace or remove them."""
+def check_no_foreign_outputs(folder: str | os.PathLike, patterns: Iterable[str]) -> None:
+    """Refuse ``folder`` when it holds files named like the run's outputs (``patterns``, relative to it:
+    `FolderLayout.geodesic_outputs`, `FolderLayout.average_outputs`) but no run record of its own
+    (`FolderLayout.marks_run`: a run's ``run.json``, a batch job's ``job.json``): they are someone else's, and the
+    run would replace or remove them."""
     folder = Path(folder)
-    if any((folder / record).exists() for record in RUN_RECORDS):
+    if FolderLayout(folder).marks_run():
         return
-    foreign = next(iter(sorted(folder.glob(pattern))), None)
+    foreign = next(iter(sorted(path for pattern in patterns for path in folder.glob(pattern))), None)
     if foreign is not None:
         raise FolderRefused(f"{folder} holds {foreign.relative_to(folder)} that no run here wrote (no "
-                            f"{RUN_RECORDS[0]}): choose another --out folder (a new or empty one)", path=folder)
+                            f"{RUN_FILE}): choose another --out folder (a new or empty one)", path=folder)

@@ -27,24 +27,12 @@ from elpips.io import read_json, write_json
 from geometry.engine import phases
 from geometry.service.folder_claim import check_no_foreign_outputs
 from geometry.service.memory_check import COMMAND_LINE, MemoryWording, check_memory, check_render
-from geometry.service.run_folder import (
-    CHECKPOINTS_DIR,
-    PAIRS_DIR,
-    RECORD_NAME,
-    RUN_FILE,
-    RunArtefacts,
-    RunFolder,
-    checkpoint_bytes,
-    checkpoint_file,
-    file_sha256,
-    pair_files,
-)
+from geometry.service.run_folder import MOVIE_STEM, FolderLayout, RunArtefacts, RunFolder, checkpoint_bytes, file_sha256
 
 if TYPE_CHECKING:
     from geometry.options import RunOptions
     from geometry.service.clips import TimingPlan
 
-MONTAGE_NAME = "montage.mp4"
 #: The output rate of two images when the request gives none.
 DEFAULT_FPS = 10.0
 #: What a request's fields are called in a job file's "clip" settings (the same names as the fields).
@@ -127,6 +115,7 @@ class GeodesicRunner:
     report: Callable[[str], None]
     distances: list[float] = field(default_factory=list)
     cuts: set[int] = field(default_factory=set)
+    wording: MemoryWording = COMMAND_LINE   # how its lines name the settings
 
     @property
     def out(self) -> Path:
@@ -171,23 +160,22 @@ class GeodesicRunner:
             **options.result_settings(),
             "output_size": list(output_size),
         }
-        out, pairs = Path(out), len(source.items) - 1
-        checkpoints = [checkpoint_file(out, None if pairs == 1 else i) for i in range(pairs)]
+        layout, pairs = FolderLayout(out), len(source.items) - 1
+        checkpoints = layout.checkpoints(pairs)
         check_memory("geodesic", options, plan.grid + 1, plan.grid - 1, size, limit=max_memory,
                      describe="this geodesic" if pairs == 1 else "each pair", wording=wording, clip=source.is_clip)
         check_render(plan.grid + 1, output_size, limit=max_memory, wording=wording)
-        check_no_foreign_outputs(out, "frames/frame_*.png")  # the frames it writes, and removes when stale
+        check_no_foreign_outputs(out, layout.geodesic_outputs())  # what it writes, and the frames it removes when stale
         folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size), overwrite)
         start_images = [elpips.load_image(path) for path in start_files] or None
         return cls(request, source, options, size, output_size, settings, threshold, checkpoints, start_images,
-                   folder, report or (lambda line: None))
+                   folder, report or (lambda line: None), wording=wording)
 
     @classmethod
     def reopen(cls, request: GeodesicRequest, options: RunOptions, out: str | Path) -> GeodesicRunner:
         """The run that :meth:`start` opened in ``out`` (in this process or another), with its cuts. A clip is
         decoded once per process for the inputs run.json names (a worker runs many of its pairs)."""
-        out = Path(out)
-        digests = ((read_json(out / RUN_FILE) or {}).get("settings") or {}).get("input_sha256")
+        digests = ((read_json(FolderLayout(out).run_file) or {}).get("settings") or {}).get("input_sha256")
         run = cls.open(request, options, out, resume=True, source=_cached_source(request, tuple(digests or ())))
         if "cuts" not in run.folder.state:
             raise InputError(f"{out} holds no started clip run: start the job first")
@@ -257,19 +245,33 @@ class GeodesicRunner:
 
     def report_forecast(self, workers: int) -> None:
         """Report a clip's expected time in the mode its options give and in the other one
-        (`geometry.service.cost`), before its pairs start."""
+        (`geometry.service.cost`), before its pairs start; two images only when long (`cost.long_run_line`:
+        with the frames that take less), and not where the cost model's refinement constant (E-LPIPS on the CPU)
+        does not apply."""
         from geometry.engine.problems import refine_applies
         from geometry.service import cost
 
-        if not self.source.is_clip:
-            return
         refine = refine_applies(self.options.refine, "warp" if self.options.motion in ("auto", "warp", "dis")
                                 else "dissolve")
+        frames = self.source.plan.grid + 1
+        if not self.source.is_clip:
+            line = (cost.long_run_line(refine, self.size, self.output_size, frames, self.options.preset,
+                                       self.options.steps, self.wording.frames_option)
+                    if refine == "none" or self._measured_refinement() else None)
+            if line is not None:
+                self.report(line)
+            return
         other = "pixels" if refine == "none" else "none"
-        frames, pairs = self.source.plan.grid + 1, len(self.morphed)
+        pairs = len(self.morphed)
         chosen, alternative = (cost.clip_cost(mode, self.size, self.output_size, frames, pairs, workers,
                                               self.options.preset, self.options.steps) for mode in (refine, other))
         self.report(cost.forecast_line(chosen, alternative))
+
+    def _measured_refinement(self) -> bool:
+        """The pixel refinement's cost was measured for this run's distance and device (E-LPIPS, the CPU)."""
+        from geometry.engine.distances import resolve_device
+
+        return _name(self.options) == "elpips_vgg" and resolve_device(self.options.device).type == "cpu"
 
     def start(self) -> list[int]:
         """A run in parts, first part: open (or continue) it, find the cuts, write the frames of the pairs that are
@@ -303,7 +305,7 @@ class GeodesicRunner:
             raise InputError(f"{self.out}: pairs {missing} are not finished; rerun the job to compute them")
         artefacts = self._write_outputs(records)
         self.folder.save(status="done", pairs=records)
-        for path in [*pair_files(self.out), self.out / PAIRS_DIR, self.out / CHECKPOINTS_DIR]:
+        for path in [*self.folder.pair_files(), *self.folder.pair_folders()]:
             with contextlib.suppress(OSError):
                 path.unlink() if path.is_file() else path.rmdir()
         return artefacts
@@ -347,13 +349,14 @@ class GeodesicRunner:
     def _pair_finished(self, index: int, records: dict) -> bool:
         """Pair ``index`` has its record and all its output frames."""
         owned = [n for n, _ in self._owned_frames(index)]
-        return str(index) in records and _frames_exist(self.out, owned, len(self.source.plan.positions))
+        total = len(self.source.plan.positions)
+        return str(index) in records and all(self.folder.frame(n, total).is_file() for n in owned)
 
     def _write_frames(self, frames: list, total: int) -> None:
         """Write (output index, image (1, 3, H, W)) pairs into frames/."""
         from geometry.service import video
 
-        target = self.folder.mkdir(self.out / video.FRAMES_DIR)
+        target = self.folder.mkdir(self.folder.frames)
         for index, image in frames:
             video.write_png_frames(target, image, start=index, count=total)
 
@@ -372,25 +375,25 @@ class GeodesicRunner:
 
         from geometry.service import clips, video
 
-        request, source, size, out, plan = self.request, self.source, self.output_size, self.out, self.source.plan
+        request, source, size, folder, plan = self.request, self.source, self.output_size, self.folder, self.source.plan
         total = len(plan.positions)
-        frame_paths = [out / video.FRAMES_DIR / video.png_frame_name(i, total) for i in range(total)]
-        video.remove_stale_frames(out / video.FRAMES_DIR, keep=frame_paths)
+        frame_paths = [folder.frame(i, total) for i in range(total)]
+        video.remove_stale_frames(folder.frames, keep=frame_paths)
         frames = np.stack([_read_png(p) for p in frame_paths])
         audio = source.audio if "mp4" in request.formats else None
-        written = [*frame_paths, *video.write_movies(out, frames, fps=source.fps, gif=request.gif,
-                                                     formats=request.formats, audio=audio)]
+        written = [*frame_paths, *video.write_movies(folder.out, frames, fps=source.fps, gif=request.gif,
+                                                     name=MOVIE_STEM, formats=request.formats, audio=audio)]
         if request.montage:
             held, dissolve = clips.montage_columns(plan, lambda i: _working_frame(source.items[i], size))
-            written.append(video.write_montage(out / MONTAGE_NAME, [held, dissolve, frames],
+            written.append(video.write_montage(folder.montage, [held, dissolve, frames],
                                                ["input", "dissolve", "geodesic"], fps=source.fps))
         record_json = self._record_json(records, "mp4" in request.formats)
-        write_json(out / RECORD_NAME, record_json)
+        write_json(folder.record, record_json)
         if source.audio is not None or source.audio_note:
             self.report(f"audio {record_json['audio']}")
-        names = [str(Path(p).relative_to(out)) for p in written] + [RECORD_NAME]
+        names = [folder.relative(p) for p in [*written, folder.record]]
         optimised = [records[str(i)] for i in self.morphed if str(i) in records]
-        return RunArtefacts(out, names, record_json, optimised)
+        return RunArtefacts(folder.out, names, record_json, optimised)
 
     def _record_json(self, records: dict, mp4: bool) -> dict:
         """record.json: the settings, output size, timing, cuts and the engine's record of every pair."""
@@ -530,12 +533,6 @@ def _held_record(index: int, cuts: set[int]) -> dict:
 
 def _shape(item) -> tuple[int, int]:
     return tuple(item.shape[-2:]) if hasattr(item, "dim") else tuple(item.shape[:2])
-
-
-def _frames_exist(out: Path, indices: list[int], total: int) -> bool:
-    from geometry.service import video
-
-    return all((out / video.FRAMES_DIR / video.png_frame_name(i, total)).is_file() for i in indices)
 
 
 def _read_png(path: Path):

@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from elpips.errors import InputError
 from elpips.io import write_json
-from geometry.service.folder_claim import claim_folder
+from geometry.service.folder_claim import check_no_foreign_outputs, claim_folder
 from geometry.service.memory_check import APP, COMMAND_LINE, JOB_FILE, MemoryWording, check_memory, check_render
 from geometry.service.run_folder import (
+    AVERAGE_NAME,
     CHECKPOINT_NAME,
     RECORD_NAME,
+    FolderLayout,
     RunArtefacts,
     RunFolder,
     checkpoint_bytes,
@@ -46,17 +48,9 @@ if TYPE_CHECKING:
     from geometry.service.geodesic_run import GeodesicRequest
 
 __all__ = ["AverageRequest", "MemoryWording", "RunArtefacts", "check_memory", "check_render", "run_average",
-           "run_geodesic", "snapshot_name", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME", "APP", "COMMAND_LINE",
-           "JOB_FILE"]
-
-AVERAGE_NAME = "average.png"
+           "run_geodesic", "AVERAGE_NAME", "RECORD_NAME", "CHECKPOINT_NAME", "APP", "COMMAND_LINE", "JOB_FILE"]
 
 Callback = Callable[[Any], None]  # called with the engine's `geometry.Progress` after every step
-
-
-def snapshot_name(step: int) -> str:
-    """``000100.png`` for step 100, as the reference scripts name their snapshots."""
-    return f"{step:06d}.png"
 
 
 @dataclass(frozen=True)
@@ -118,12 +112,13 @@ def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *
     # or unreadable image, before anything is written
     settings = request.settings(options)
     out = Path(out)
-    checkpoint = out / CHECKPOINT_NAME
+    checkpoint = FolderLayout(out).checkpoint()
     size = target_size(sizes[0], options.size)
     targets = request.count if request.perturbed else len(request.images)
     check_memory("barycenter", options, targets + 1, 1, size, limit=max_memory, describe="this average",
                  wording=wording)
     with claim_folder(out, request.images):  # the folder is this run's until it ends
+        check_no_foreign_outputs(out, FolderLayout(out).average_outputs(request.snapshot_steps))
         folder = RunFolder(out, settings, resume, [checkpoint], checkpoint_bytes(1, size), overwrite)
         return _average_into(folder, request, options, weights, callback, cancel)
 
@@ -136,19 +131,19 @@ def _average_into(folder: RunFolder, request: AverageRequest, options: RunOption
     from geometry.engine.inputs import prepare_images
     from geometry.engine.problems import BarycenterProblem
 
-    out = folder.out
-    checkpoint = out / CHECKPOINT_NAME
+    checkpoint = folder.checkpoint()
     snapshots: list[str] = []
 
     def on_progress(progress) -> None:
         if progress.snapshot is not None:
-            elpips.save_image(out / snapshot_name(progress.step), progress.snapshot[:1])
-            snapshots.append(snapshot_name(progress.step))
+            snapshot = folder.snapshot(progress.step)
+            elpips.save_image(snapshot, progress.snapshot[:1])
+            snapshots.append(folder.relative(snapshot))
         if callback is not None:
             callback(progress)
 
     try:
-        folder.mkdir(out)
+        folder.mkdir(folder.out)
         if request.perturbed:
             image = prepare_images([request.images[0]], options.size)
             problem = BarycenterProblem.perturbed(image, request.perturbed, request.count, options.seed,
@@ -160,10 +155,11 @@ def _average_into(folder: RunFolder, request: AverageRequest, options: RunOption
         folder.discard_if_empty(error)
         raise
     record = result.record.to_dict()  # an average's record.json is the engine's record
-    elpips.save_image(out / AVERAGE_NAME, result.images[:1])
-    write_json(out / RECORD_NAME, record)
+    elpips.save_image(folder.average, result.images[:1])
+    write_json(folder.record, record)
     _close(folder, record["status"] == "cancelled", [checkpoint])
-    return RunArtefacts(out, [*dict.fromkeys(snapshots), AVERAGE_NAME, RECORD_NAME], record, [record])
+    outputs = [*dict.fromkeys(snapshots), folder.relative(folder.average), folder.relative(folder.record)]
+    return RunArtefacts(folder.out, outputs, record, [record])
 
 
 def run_geodesic(request: GeodesicRequest, options: RunOptions, out: str | Path, *, resume: bool = False,

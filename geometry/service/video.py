@@ -18,7 +18,7 @@ Frames are accepted as a float tensor/array ``(T, 3, H, W)`` in [0, 1] (what the
     video.write_gif("out.gif", clip.frames, fps=10, mode="pingpong")
     video.write_contact_sheet("sheet.png", clip.frames)
     video.write_png_frames("frames/", clip.frames)   # frames/frame_000.png, frame_001.png, ...
-    video.write_sequence("out/", frames, fps=10)      # all of the above for a geodesic's frames
+    video.write_movies("out/", frames, fps=10)        # geodesic.mp4, geodesic.gif, contact_sheet.png
 
 MP4s are H.264 in yuv420p with the index at the front (``-movflags +faststart``), so browsers play
 them while they load. yuv420p needs even dimensions: odd sizes are padded by one row/column that
@@ -63,15 +63,13 @@ __all__ = [
     "write_contact_sheet",
     "write_png_frames",
     "png_frame_name",
-    "write_sequence",
     "write_movies",
+    "movie_name",
     "MOVIE_FORMATS",
     "remove_stale_frames",
-    "FRAMES_DIR",
 ]
 
-#: Names `write_sequence` uses inside its output folder.
-FRAMES_DIR = "frames"
+#: The movies' names (`movie_name`).
 MP4_SUFFIX, GIF_SUFFIX, SHEET_NAME = ".mp4", ".gif", "contact_sheet.png"
 WEBP_SUFFIX, APNG_SUFFIX = ".webp", ".apng"
 
@@ -339,18 +337,6 @@ def write_png_frames(folder: str | os.PathLike, frames, *, start: int = 0, count
     return paths
 
 
-def write_sequence(out: str | os.PathLike, frames, *, fps: float, gif: GifMode = "forward",
-                   name: str = "geodesic") -> list[Path]:
-    """Write a frame sequence every way: ``frames/frame_000.png ...``, ``<name>.mp4``, ``<name>.gif`` and
-    ``contact_sheet.png`` in ``out``; returns the files written. Frame PNGs left by an earlier, longer
-    sequence in the same folder are removed."""
-    out = Path(out)
-    frames = to_uint8_frames(frames)
-    pngs = write_png_frames(out / FRAMES_DIR, frames)
-    remove_stale_frames(out / FRAMES_DIR, keep=pngs)
-    return pngs + write_movies(out, frames, fps=fps, gif=gif, name=name)
-
-
 #: What :func:`write_movies` can write, and what it writes by default.
 MOVIE_FORMATS = ("mp4", "gif", "webp", "apng", "sheet")
 DEFAULT_MOVIE_FORMATS = ("mp4", "gif", "sheet")
@@ -360,8 +346,8 @@ def write_movies(out: str | os.PathLike, frames, *, fps: float, gif: GifMode = "
                  name: str = "geodesic", formats: Sequence[str] = DEFAULT_MOVIE_FORMATS,
                  audio: str | os.PathLike | None = None) -> list[Path]:
     """``<name>.mp4``, ``<name>.gif``, ``<name>.webp``, ``<name>.apng`` (the loops play like the GIF:
-    ``gif="pingpong"`` too) and ``contact_sheet.png`` in ``out``, those of ``formats`` (see
-    :func:`write_sequence`); ``audio`` goes into the MP4 (:func:`write_mp4`)."""
+    ``gif="pingpong"`` too) and ``contact_sheet.png`` in ``out`` (`movie_name`), those of ``formats``;
+    ``audio`` goes into the MP4 (:func:`write_mp4`)."""
     unknown = set(formats) - set(MOVIE_FORMATS)
     if unknown:
         raise InputError(f"unknown formats {sorted(unknown)}: use {', '.join(MOVIE_FORMATS)}")
@@ -369,13 +355,20 @@ def write_movies(out: str | os.PathLike, frames, *, fps: float, gif: GifMode = "
     frames = to_uint8_frames(frames)
     loop = np.concatenate([frames, frames[-2:0:-1]]) if gif == "pingpong" and len(frames) > 2 else frames
     writers = {
-        "mp4": lambda: write_mp4(out / f"{name}{MP4_SUFFIX}", frames, fps=fps, audio=audio),
-        "gif": lambda: write_gif(out / f"{name}{GIF_SUFFIX}", frames, fps=fps, mode=gif),
-        "webp": lambda: write_webp(out / f"{name}{WEBP_SUFFIX}", loop, fps=fps),
-        "apng": lambda: write_apng(out / f"{name}{APNG_SUFFIX}", loop, fps=fps),
-        "sheet": lambda: write_contact_sheet(out / SHEET_NAME, frames),
+        "mp4": lambda: write_mp4(out / movie_name("mp4", name), frames, fps=fps, audio=audio),
+        "gif": lambda: write_gif(out / movie_name("gif", name), frames, fps=fps, mode=gif),
+        "webp": lambda: write_webp(out / movie_name("webp", name), loop, fps=fps),
+        "apng": lambda: write_apng(out / movie_name("apng", name), loop, fps=fps),
+        "sheet": lambda: write_contact_sheet(out / movie_name("sheet", name), frames),
     }
     return [writers[kind]() for kind in MOVIE_FORMATS if kind in formats]
+
+
+def movie_name(kind: str, name: str = "geodesic") -> str:
+    """The file :func:`write_movies` writes for format ``kind``: ``<name>.mp4`` ..., or ``contact_sheet.png``."""
+    if kind == "sheet":
+        return SHEET_NAME
+    return f"{name}{dict(mp4=MP4_SUFFIX, gif=GIF_SUFFIX, webp=WEBP_SUFFIX, apng=APNG_SUFFIX)[kind]}"
 
 
 def remove_stale_frames(folder: str | os.PathLike, keep: Sequence[str | os.PathLike]) -> None:

@@ -65,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from geometry.service.runs import AVERAGE_NAME, AverageRequest, run_average
+    from geometry.service.run_folder import FolderLayout
+    from geometry.service.runs import AverageRequest, run_average
 
     snapshots = _snapshot_steps(args.snapshots)
     request = AverageRequest(tuple(args.images), None if args.weights is None else tuple(args.weights),
@@ -76,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
                                 max_memory=args.max_memory, overwrite=args.overwrite)
     finally:
         bar.close()
-    print(f"{PROG}: {artefacts.out / AVERAGE_NAME} after {artefacts.steps} steps", file=sys.stderr)
+    print(f"{PROG}: {FolderLayout(artefacts.out).average} after {artefacts.steps} steps", file=sys.stderr)
     return 0
 
 

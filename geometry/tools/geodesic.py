@@ -76,6 +76,7 @@ PROG = "elpips-geodesic"
 
 def build_parser() -> argparse.ArgumentParser:
     from geometry.engine.energies import ENERGY_FORMS  # imports torch, as add_run_options does: not at import
+    from geometry.service.run_folder import MONTAGE_NAME
     from geometry.service.video import DEFAULT_MOVIE_FORMATS, MOVIE_FORMATS
 
     parser = tool_parser(PROG, "Perceptual in-between frames: a geodesic between two images, or new frames "
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"files beside the PNG frames, comma-separated from {','.join(MOVIE_FORMATS)} "
                              f"(default {','.join(DEFAULT_MOVIE_FORMATS)})")
     parser.add_argument("--montage", action="store_true",
-                        help="also write montage.mp4: the input (held), the cross-dissolve and the geodesic "
+                        help=f"also write {MONTAGE_NAME}: the input (held), the cross-dissolve and the geodesic "
                              "side by side")
     parser.add_argument("--gif", default="forward", choices=("forward", "pingpong"),
                         help="GIF/WebP/APNG playback: forward, or forward then backward (default forward)")

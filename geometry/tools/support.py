@@ -40,7 +40,7 @@ from elpips.cli_common import (
 )
 from elpips.errors import InputError
 from elpips.extras import MissingExtra
-from geometry.service.run_folder import resumable
+from geometry.service.run_folder import FolderLayout
 
 if TYPE_CHECKING:
     from geometry.options import RunOptions
@@ -136,7 +136,7 @@ def run_tool(prog: str, build_parser: Callable[[], argparse.ArgumentParser], arg
         return body(args)
     except KeyboardInterrupt:
         out = getattr(args, "out", None)
-        if out is not None and resumable(out):
+        if out is not None and FolderLayout(out).resumable():
             print(f"{prog}: interrupted; run the same command with --resume to continue from the checkpoint",
                   file=sys.stderr)
         else:
@@ -183,7 +183,7 @@ def _os_error_message(error: OSError, out: Path | None) -> str:
         what = f"cannot write the checkpoint {error.filename} ({os_error_reason(error)}); {kept}"
     elif error.filename and out is not None and Path(error.filename).resolve().is_relative_to(Path(out).resolve()):
         what = f"cannot write {error.filename} ({os_error_reason(error)}); what was written before is kept in {out}"
-    if out is not None and resumable(out):
+    if out is not None and FolderLayout(out).resumable():
         what += ("; free some space (or raise the file size limit, fix the permissions) and run the same "
                  "command with --resume")
     return what

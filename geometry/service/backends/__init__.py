@@ -50,10 +50,16 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Se
 from elpips.cli_common import one_line
 from elpips.errors import InputError
 from elpips.io import read_json, remove_stale_temporaries, write_json
-from geometry.service.folder_claim import FolderClaim, FolderRefused, check_not_over_inputs, claim_folder
+from geometry.service.folder_claim import (
+    FolderClaim,
+    FolderRefused,
+    check_no_foreign_outputs,
+    check_not_over_inputs,
+    claim_folder,
+)
 from geometry.service.jobs import Job
 from geometry.service.memory_check import JOB_FILE
-from geometry.service.run_folder import CHECKPOINT_NAME, RUN_FILE, flow_file, pair_files
+from geometry.service.run_folder import SPEC_FILE, FolderLayout
 
 if TYPE_CHECKING:  # imported when a job runs, so that `elpips-batch` starts (and stops on Ctrl-C) quickly
     import torch
@@ -74,15 +80,9 @@ __all__ = [
     "finished_result",
     "hold_folder",
     "hold_clip_folder",
-    "SPEC_FILE",
-    "DONE_FILE",
-    "CHECKPOINT_FILE",
     "DEFAULT_CHECKPOINT_EVERY",
 ]
 
-SPEC_FILE = "job.json"
-DONE_FILE = "done.json"
-CHECKPOINT_FILE = CHECKPOINT_NAME
 #: Steps between checkpoints when a job does not say (a few seconds of work at typical sizes).
 DEFAULT_CHECKPOINT_EVERY = 50
 
@@ -155,7 +155,7 @@ def make_backend(name: str, **options: Any) -> Backend:
 
 def finished_result(job: Job) -> JobResult | None:
     """The job's result from its ``done.json`` when it is finished (same spec, outputs present), else None."""
-    done = read_json(job.output / DONE_FILE)
+    done = read_json(FolderLayout(job.output).done)
     if not done or not job.is_spec(done.get("spec")):
         return None
     outputs = done.get("outputs") or []
@@ -195,8 +195,8 @@ def run_job(job: Job, device: torch.device | str | None,
         else:
             if resumed and not seen_step:  # the checkpoint already held the finished optimisation
                 result.resumed_from_step = artefacts.steps
-            write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": artefacts.files,
-                                                "record": artefacts.record_json})
+            write_json(FolderLayout(job.output).done, {"spec": job.spec(), "outputs": artefacts.files,
+                                                    "record": artefacts.record_json})
             result.status, result.outputs, result.record = "done", artefacts.files, artefacts.record_json
     except Exception as error:  # one job's failure must not stop the others; the manifest says why
         result.error = _error_text(error)
@@ -280,8 +280,8 @@ def finish_clip(job: Job, device, on_event: Callable[[JobEvent], None]) -> JobRe
     """A clip job's last part, once all its pairs are done: its movies and records, then ``done.json``."""
     try:
         artefacts = _reopen_clip(job, device).finish()
-        write_json(job.output / DONE_FILE, {"spec": job.spec(), "outputs": artefacts.files,
-                                            "record": artefacts.record_json})
+        write_json(FolderLayout(job.output).done, {"spec": job.spec(), "outputs": artefacts.files,
+                                                "record": artefacts.record_json})
     except Exception as error:
         return _failed(job, error, on_event)
     on_event(JobEvent(job.name, "finished"))
@@ -339,42 +339,36 @@ def _prepare_folder(job: Job) -> Path:
     """Create the output folder and record the job's spec; a checkpoint or done marker of a different
     spec of this job is stale and removed, so a changed job starts afresh, and so are temporary files that a
     worker killed mid-write left behind. A folder over the job's inputs, holding a run that is not this
-    job's (run state but no ``job.json``), or holding this job's finished run of a different spec (unless the
-    job's settings say ``overwrite = true``) is refused with nothing changed."""
+    job's (run state but no ``job.json``) or files named like its outputs that no run wrote, or holding this
+    job's finished run of a different spec (unless the job's settings say ``overwrite = true``) is refused with
+    nothing changed."""
     check_not_over_inputs(job.output, job.inputs)
     job.output.mkdir(parents=True, exist_ok=True)
-    spec = job.spec()
-    checkpoint = job.output / CHECKPOINT_FILE
-    stored = read_json(job.output / SPEC_FILE)
-    if stored is None and _holds_run(job.output):
+    spec, layout = job.spec(), FolderLayout(job.output)
+    checkpoint = layout.checkpoint()
+    stored = read_json(layout.spec)
+    if stored is None and layout.holds_run():
         raise FolderRefused(f"{job.output} holds a run that is not this job's (no {SPEC_FILE}): choose another "
                             f"output folder for job {job.name!r}, or finish that run with its own tool",
                             path=job.output)
+    if stored is None:  # before job.json marks the folder as the job's
+        check_no_foreign_outputs(job.output, layout.geodesic_outputs() if job.kind in ("geodesic", "clip")
+                                 else layout.average_outputs())
     changed = stored is not None and not job.is_spec(stored)
-    if changed and _holds_finished_run(job.output) and not job.settings.get("overwrite"):
+    if changed and layout.holds_finished_run() and not job.settings.get("overwrite"):
         raise FolderRefused(f"{job.output} holds job {job.name!r}'s finished run of other settings or inputs: set "
                             f"overwrite = true in the job's settings to replace it, or give the job another output "
                             f"folder", path=job.output)
     remove_stale_temporaries(job.output)
     if not job.is_spec(stored):
         checkpoint.unlink(missing_ok=True)
-        flow_file(checkpoint).unlink(missing_ok=True)
-        (job.output / DONE_FILE).unlink(missing_ok=True)
-        (job.output / RUN_FILE).unlink(missing_ok=True)  # a clip job's run state: its pairs are redone
-        for stale in pair_files(job.output):
+        layout.flow(checkpoint).unlink(missing_ok=True)
+        layout.done.unlink(missing_ok=True)
+        layout.run_file.unlink(missing_ok=True)  # a clip job's run state: its pairs are redone
+        for stale in layout.pair_files():
             stale.unlink()  # a clip job's pair checkpoints and finished pairs' records
-        write_json(job.output / SPEC_FILE, spec)
+        write_json(layout.spec, spec)
     return checkpoint
-
-
-def _holds_finished_run(folder: Path) -> bool:
-    """Whether ``folder`` holds a finished run (its ``done.json``, or a ``run.json`` that says done)."""
-    return (folder / DONE_FILE).exists() or (read_json(folder / RUN_FILE) or {}).get("status") == "done"
-
-
-def _holds_run(folder: Path) -> bool:
-    """Whether ``folder`` holds a run's state (checkpoint, run.json, done.json or a clip's pair files)."""
-    return any((folder / name).exists() for name in (CHECKPOINT_FILE, RUN_FILE, DONE_FILE)) or bool(pair_files(folder))
 
 
 def _execute(job: Job, device, callback, cancel) -> RunArtefacts:
