@@ -491,7 +491,7 @@ MOTION_WORDS = {
     "warp": "the two images warped towards each other along the engine's own flow, kept as it is (no refinement)",
     "dis": "the same warp along OpenCV's DIS optical flow, kept as it is",
     "texture": "two textures turned and scaled towards each other, then refined",
-    "change": "one texture becoming another (synthesised in between), then refined",
+    "change": "one texture becoming another (synthesised in between), kept as it is (no refinement step)",
 }
 
 
