@@ -36,7 +36,7 @@ from interpolation_scores import HIGHER_IS_BETTER, MEASURES, Judge  # noqa: E402
 from real_clips import CLIPS, Triplet, clip_triplets  # noqa: E402
 
 #: Modules whose import registers more methods (each must be importable from benchmarks/).
-METHOD_MODULES: tuple[str, ...] = ()
+METHOD_MODULES: tuple[str, ...] = ("refine_variants",)
 BASELINE = "DIS midpoint"
 
 

@@ -13,6 +13,13 @@ step shared by both distances):
 * :func:`masked_pixels`: over the pixels where the two warped endpoints disagree (a change masked by their
   difference), elsewhere the start stays.
 
+:func:`consistency` has another data term: not the path energy of the middle frame but how well the two endpoints,
+each warped half way, agree (E-LPIPS between them plus a robust pixel difference, each relative to its value at
+the start), over a correction of the flow on a control grid held near the flow search's flow; the draws are fixed,
+so the energy is one function, the lowest of it found is kept (the start when nothing is lower) and the search
+stops when it stops falling.
+
+Importing the module registers each variant as a method of benchmarks/bench_interpolation.py ("refine ...").
 None of them is the engine's default: they did not end no worse than their start on every measure.
 """
 from __future__ import annotations
@@ -20,7 +27,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from geometry.paths.render import WarpPath
+from geometry.paths.flows import CHARBONNIER_EPS
+from geometry.paths.render import SAMPLING, WarpPath
 from geometry.paths.warps import warp
 
 HALF = torch.tensor([0.5], dtype=torch.float64)
@@ -113,3 +121,100 @@ def masked_pixels(a: torch.Tensor, b: torch.Tensor, path: WarpPath, metric, seed
                   steps: int = STEPS) -> torch.Tensor:
     """The warp path's middle frame refined only where the warped endpoints disagree (`disagreement`)."""
     return _pixels(a, b, path.frames(a, b, HALF), metric, seed, steps, disagreement(a, b, path), 0.0)
+
+
+CONSISTENCY_STEPS = 20
+CONSISTENCY_DRAWS = 2
+CONSISTENCY_GRID = 2      # px of the working size per control point of the flow's correction
+CONSISTENCY_LR = 0.05     # px per Adam step
+ANCHOR = 0.05             # on the correction's mean square (px^2), against energies of about 2
+STALL = 1e-4              # relative fall below which a step counts as not falling
+
+
+def _agreement(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor, metric, draws) -> tuple[torch.Tensor, ...]:
+    """(E-LPIPS between a and b warped half way along `flow` (0 without a metric), their Charbonnier difference
+    over the pixels both see)."""
+    from_a, inside_a = warp(a, -0.5 * flow, SAMPLING)
+    from_b, inside_b = warp(b, 0.5 * flow, SAMPLING)
+    perceptual = torch.zeros(())
+    if metric is not None:
+        embedding = metric.embed(torch.cat([from_a, from_b]).clamp(0, 1), draws)
+        perceptual = metric.embedding_distance(embedding, torch.tensor([0]), torch.tensor([1])).mean()
+    seen = inside_a * inside_b
+    robust = ((from_a - from_b).square() + CHARBONNIER_EPS ** 2).sqrt()
+    return perceptual, (robust * seen).sum() / (3 * seen.sum()).clamp_min(1.0)
+
+
+def consistency(a: torch.Tensor, b: torch.Tensor, path: WarpPath, metric, seed: int = 0,
+                steps: int = CONSISTENCY_STEPS) -> WarpPath:
+    """The warp path with its flow corrected so that the endpoints warped half way agree (see the module);
+    `metric` None leaves the pixel term alone. Returns the path (the start itself when no step lowered the
+    energy)."""
+    size = tuple(a.shape[-2:])
+    grid = tuple(max(2, side // CONSISTENCY_GRID) for side in size)
+    draws = None if metric is None else metric.sample_draws(CONSISTENCY_DRAWS, torch.Generator().manual_seed(seed),
+                                                            stratify=CONSISTENCY_DRAWS)
+    correction = torch.zeros(1, 2, *grid, requires_grad=True)
+    optimizer = torch.optim.Adam([correction], lr=CONSISTENCY_LR)
+    with torch.no_grad():
+        scale = [max(term.item(), 1e-12) for term in _agreement(a, b, path.flow, metric, draws)]
+    best, best_energy, since = None, float("inf"), 0
+    with torch.enable_grad():
+        for _ in range(steps + 1):
+            flow = path.flow + F.interpolate(correction, size=size, mode="bilinear", align_corners=True)
+            perceptual, pixels = _agreement(a, b, flow, metric, draws)
+            energy = (perceptual / scale[0] + pixels / scale[1]
+                      + ANCHOR * correction.square().mean())
+            if energy.item() < best_energy * (1 - STALL):
+                best, best_energy, since = flow.detach(), energy.item(), 0
+            else:
+                since += 1
+                if since >= PATIENCE:
+                    break
+            optimizer.zero_grad(set_to_none=True)
+            energy.backward()
+            optimizer.step()
+    return WarpPath(best, path.seen_a, path.seen_b, path.residual)
+
+
+def _register() -> None:
+    from interpolation_methods import Job, method
+
+    from geometry.engine.distances import DistanceFamily
+    from geometry.paths.motion import MOTION_STARTS
+
+    def start(job: Job) -> WarpPath:
+        return MOTION_STARTS["warp"](job.a, job.b).shape
+
+    def metric(job: Job):
+        return DistanceFamily("elpips_vgg", torch.device("cpu")).at_size(tuple(job.a.shape[-2:]))
+
+    @method("refine consistency", expensive=True)
+    def refine_consistency(job: Job) -> torch.Tensor:
+        """the warp path's flow corrected (2 px grid, anchored) so the half-warped endpoints agree under E-LPIPS
+        (2 fixed draws) and a Charbonnier pixel term; the start kept where nothing is lower"""
+        return consistency(job.a, job.b, start(job), metric(job), job.seed).frames(job.a, job.b, HALF).float()
+
+    @method("refine consistency, pixels only")
+    def refine_consistency_pixels(job: Job) -> torch.Tensor:
+        """as refine consistency without the E-LPIPS term (a finer flow grid under the pixel term alone)"""
+        path = consistency(job.a, job.b, start(job), None, job.seed)
+        return path.frames(job.a, job.b, HALF).float()
+
+    @method("refine path parameters", expensive=True)
+    def refine_path_parameters(job: Job) -> torch.Tensor:
+        """flow grid + visibility + residual under the E-LPIPS path energy (refine_variants.path_parameters)"""
+        return path_parameters(job.a, job.b, start(job), metric(job), job.seed).float()
+
+    @method("refine held pixels", expensive=True)
+    def refine_held_pixels(job: Job) -> torch.Tensor:
+        """pixels under the path energy held near the start, early stopping (refine_variants.held_pixels)"""
+        return held_pixels(job.a, job.b, start(job), metric(job), job.seed).float()
+
+    @method("refine masked pixels", expensive=True)
+    def refine_masked_pixels(job: Job) -> torch.Tensor:
+        """pixels under the path energy where the warped endpoints disagree (refine_variants.masked_pixels)"""
+        return masked_pixels(job.a, job.b, start(job), metric(job), job.seed).float()
+
+
+_register()
