@@ -256,8 +256,8 @@ def _branch_text(ctx: AppContext, branch: Branch, spec: PreparedRun) -> str:
                 f"{format_seconds(cpu, about=True)})")
     else:
         said = f"**{format_seconds(seconds, about=True)}**"
-    phases_said = [f"{leg.steps} refinement steps" if leg.phase == "refinement" else leg.phase
-                   for leg in branch.legs]
+    phases_said = [f"{leg.steps} refinement steps" if leg.phase == "refinement"
+                   else "loading the network" if leg.phase == "loading" else leg.phase for leg in branch.legs]
     if not branch.steps:
         phases_said.append("no refinement step")
     when = f" {branch.when}" if branch.when else ""
@@ -418,6 +418,7 @@ class GeodesicOutcome:
     gif: Path
     zip: Path
     sheet: Path
+    images: torch.Tensor | None = None  # the frames written, (T, 3, H, W), for the live preview's last picture
 
 
 #: The Geodesic tab's files: the run service's frames and movies (`geometry.service.video.write_movies`), and a zip of
@@ -465,7 +466,10 @@ def geodesic_outcome(artefacts: RunArtefacts) -> GeodesicOutcome:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
             for path in frames:
                 bundle.write(path, arcname=path.name)
-    return GeodesicOutcome(artefacts, frames, layout.movie("mp4"), layout.movie("gif"), archive, layout.movie("sheet"))
+    # the frames as written: a start kept as it is sends no step's snapshot, and the live preview showed nothing
+    images = torch.cat([elpips.load_image(path) for path in frames]) if frames else None
+    return GeodesicOutcome(artefacts, frames, layout.movie("mp4"), layout.movie("gif"), archive, layout.movie("sheet"),
+                           images)
 
 
 def progress_bar(view: TabUpdate) -> str:

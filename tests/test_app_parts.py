@@ -566,6 +566,14 @@ def test_every_motion_start_is_described_where_it_is_chosen():
     three = average_motion_update(3)
     assert three["interactive"] is False and "Not used for 3 images" in three["info"]
     assert average_motion_update(2)["interactive"] is True
+    # each start's line says what the engine does after it: kept as it is, or refined
+    from geometry.engine.problems import UNREFINED_STARTS
+
+    from app.ui import MOTION_WORDS
+
+    for name in ("warp", "dis", "texture", "change", "none"):
+        assert ("kept as it is" in MOTION_WORDS[name]) == (name in UNREFINED_STARTS), name
+        assert ("refined" in MOTION_WORDS[name]) == (name not in UNREFINED_STARTS), name
 
 
 def test_the_average_keeps_as_many_files_as_it_has_weight_sliders():
