@@ -1,21 +1,24 @@
 """Run-time forecasts of the Average and Geodesic tabs, from a stored cost model of the engine: an answer in
 well under a second, before a run and without running anything.
 
-A run goes through phases (`geometry.engine.phases`): the motion start's flow search, the even spacing of a path's
-frames, the refinement's optimisation steps, the render of the frames with the movies. Which of them run depends
-on the start: after a warp start a path is kept as it is (`geometry.engine.problems.refine_applies`), so the
-refinement takes no step; "auto" takes the warp start only where the flow explains the pair, which is known after
-the flow search. A forecast therefore lists its `Branch`es: one, or for "auto" the warp start's and the other's.
+A run goes through phases (`geometry.engine.phases`): the loading of the distance's network (the first run of a
+distance after the server started: `RunShape.network_loaded`), the motion start's flow search, the texture change's
+synthesis, the even spacing of a path's frames, the refinement's optimisation steps, the render of the frames with
+the movies. Which of them run depends on the start: after a warp start a path is kept as it is
+(`geometry.engine.problems.refine_applies`), so the refinement takes no step; "auto" takes the warp start only where
+the flow explains the pair, which is known after the flow search, and the texture change only for two stationary
+textures. A forecast therefore lists its `Branch`es: one, or for "auto" the warp start's and the others'.
 
 The cost of each phase comes from ``run_costs.json`` beside this module, measured by benchmarks/bench_run_costs.py
 in CPU seconds of one thread (what a phase costs on a quiet core) at a few sizes, as (units, seconds) points,
-interpolated between them (the flow: working pixels; a step:
+interpolated between them (the flow and the synthesis: working pixels; a step:
 draws x images x pixels of its stage; the spacing: seconds per forward evaluation by its pixels; the render: pixels
-of all frames). Every finished run
+of all frames), and the loading of each network in a fresh process. Every finished run
 refreshes it (`CostBook.refresh`): the ratio of the wall-clock time each phase took to the model's enters a moving
 average per device and phase, kept in the app's output folder (``LEARNED_NAME``), so that the next estimate is this
-machine's, with its threads and its load. The flow search and the render run on the CPU whatever the device; the
-spacing and the steps on another device are not estimated until a run has finished there.
+machine's, with its threads and its load. The flow search, the synthesis and the render run on the CPU whatever the
+device; the loading, the spacing and the steps on another device have no scale until a run has finished there
+(`CostBook.seconds` is None: the app then says so, with the CPU's time beside it).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Mapping
 from elpips.io import atomic_write
 from geometry.engine.presets import Stage, effective_stages, run_recipe, stage_sizes
 from geometry.engine.problems import PROBLEMS
+from geometry.paths.motion import CHANGE_MIN_SIDE
 from geometry.paths.spacing import even_times_evaluations
 
 log = logging.getLogger(__name__)
@@ -40,7 +44,7 @@ LEARNED_NAME = "app_run_costs.json"
 #: Weight of a finished run's ratio in the moving average.
 RUN_WEIGHT = 0.5
 #: The phases that run on the CPU whatever the device (`geometry.paths.flows`, `geometry.service.video`).
-CPU_PHASES = ("flow search", "render")
+CPU_PHASES = ("flow search", "synthesis", "render")
 
 
 @dataclass(frozen=True)
@@ -72,13 +76,15 @@ def snapshot_steps(total_steps: int, count: int = 30) -> list[int]:
 @dataclass(frozen=True)
 class RunShape:
     """What a run's cost depends on: its kind ("barycenter" or "geodesic"), distance, the stages of its `plan`
-    (whose size is the working size), `images` (a path's frames, or an average's inputs) and motion start."""
+    (whose size is the working size), `images` (a path's frames, or an average's inputs), motion start, and
+    whether this process has the distance's network loaded already (`geometry.engine.distances.is_loaded`)."""
 
     kind: str
     distance: str
     plan: Plan
     images: int
     motion: str
+    network_loaded: bool = True
 
     @property
     def is_path(self) -> bool:
@@ -159,19 +165,32 @@ class CostBook:
         """The phases of a run of `shape` after each start it may take, the likelier first (for "auto": the warp
         start, which the bundled examples take)."""
         height, width = shape.plan.size
+        loading = [] if shape.network_loaded or shape.distance not in self.model.get("loading", {}) else [
+            Leg("loading", self.model["loading"][shape.distance])]
         flow = Leg("flow search", self._fit(self.model["flow"], height * width))
+        synthesis = Leg("synthesis", self._fit(self.model["synthesis"], height * width))
         steps = self._refinement(shape)
-        after = [self._spacing(shape), steps] if shape.is_path else [steps]
+        spacing = [self._spacing(shape)] if shape.is_path else []
+        after = spacing + [steps]
         render = [Leg("render", self._fit(self.model["render"], shape.images * height * width))] \
             if shape.is_path else []
         if not shape.motion_applies:
-            return [Branch("", tuple(after + render))]
+            return [Branch("", tuple(loading + after + render))]
         if shape.motion in ("warp", "dis"):
-            return [Branch("", (flow, *render))]
-        if shape.motion in ("texture", "change"):  # the change's synthesis is not in the model
-            return [Branch("", tuple(after + render))]
-        return [Branch("if the engine's flow explains the pair (the warp start, kept as it is)", (flow, *render)),
-                Branch("if not (the dissolve or a texture start, refined)", tuple([flow, *after, *render]))]
+            return [Branch("", (*loading, flow, *render))]
+        if shape.motion == "texture":
+            return [Branch("", tuple(loading + after + render))]
+        if shape.motion == "change":  # kept as it is (`geometry.engine.problems.UNREFINED_STARTS`), spaced evenly
+            return [Branch("", tuple([*loading, synthesis, *spacing, *render]))]
+        branches = [Branch("if the engine's flow explains the pair (the warp start, kept as it is)",
+                           (*loading, flow, *render)),
+                    Branch("if not (the dissolve or a texture start, refined)",
+                           tuple([*loading, flow, *after, *render]))]
+        if min(height, width) >= CHANGE_MIN_SIDE:
+            branches.append(Branch("if the two are stationary textures no flow explains (the texture change: "
+                                   "synthesised, kept as it is)",
+                                   tuple([*loading, flow, synthesis, *spacing, *render])))
+        return branches
 
     def _spacing(self, shape: RunShape) -> Leg:
         height, width = shape.plan.sizes[0] if shape.plan.sizes else shape.plan.size

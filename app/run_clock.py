@@ -1,9 +1,11 @@
-"""The one progress bar of an Average or Geodesic run: every phase (flow search, spacing, refinement, render) in
-one bar, with the time left of the whole run.
+"""The one progress bar of an Average or Geodesic run: every phase (loading, flow search, synthesis, spacing,
+refinement, render) in one bar, with the time left of the whole run.
 
 A `RunClock` starts from the forecast's likelier `app.forecast.Branch` and follows what the run reports: a
 `geometry.engine.phases.Phase` when a phase begins or moves on (the refinement's report says which start was
-taken and how many steps follow, which picks the branch), and a `geometry.Progress` after every step. The time
+taken and how many steps follow, which picks the branch; a phase only another branch has, the synthesis of the
+texture change, picks that one), and a `geometry.Progress` after every step. The loading of the network, which
+reports no phase, is the running phase from the clock's start until the first phase reported. The time
 left is the running phase's (its expected seconds less those spent, or for the refinement the step times measured
 so far, `geometry.engine.eta.TimeLeft`) plus the later phases' expected seconds, all scaled by how far the last
 finished phase was from its own expectation (the machine's load moves them together). The share done is the time
@@ -22,7 +24,9 @@ from app.forecast import Branch, Leg
 
 #: What the bar says of each phase.
 PHASE_WORDS = {
+    "loading": "loading the network (the first run of this distance since the server started)",
     "flow search": "searching the flow between the images",
+    "synthesis": "synthesising the texture change's frames",
     "spacing": "spacing the frames evenly",
     "refinement": "refining",
     "render": "rendering and writing the frames",
@@ -40,7 +44,8 @@ class RunClock:
         self.branches, self.scales, self.clock = branches, scales, clock
         self.legs: tuple[Leg, ...] = branches[0].legs
         self.began = clock()
-        self.current: int | None = None  # index into legs of the running phase
+        # index into legs of the running phase: the loading from the start (it reports no phase of its own)
+        self.current: int | None = 0 if self.legs and self.legs[0].phase == "loading" else None
         self.phase_began = self.began
         self.done = 0.0
         self.taken: dict[str, float] = {}  # seconds each finished phase took
@@ -73,14 +78,30 @@ class RunClock:
             self.steps.add(report)
 
     def _decided(self, steps: int) -> None:
-        """The start is taken: the branch with or without refinement steps (the same legs already passed)."""
+        """The start is taken: the branch with or without refinement steps (the same legs already passed); the
+        one followed so far where it agrees (a synthesis already picked the texture change's)."""
+        if (sum(leg.steps for leg in self.legs) > 0) == (steps > 0):
+            return
         for branch in self.branches:
             if (branch.steps > 0) == (steps > 0):
                 self.legs = branch.legs
                 self.steps = self._step_clock()
                 break
 
+    def _switch_to(self, phase: str) -> None:
+        """Follow the first branch that has `phase` where the one followed has not (none: stay)."""
+        branch = next((branch for branch in self.branches if phase in [leg.phase for leg in branch.legs]), None)
+        if branch is None:
+            return
+        running = self.phase
+        self.legs = branch.legs
+        names = [leg.phase for leg in self.legs]
+        self.current = names.index(running) if running in names else None
+        self.steps = self._step_clock()
+
     def _enter(self, phase: str) -> None:
+        if phase not in [leg.phase for leg in self.legs]:
+            self._switch_to(phase)
         names = [leg.phase for leg in self.legs]
         if phase not in names or (self.current is not None and names[self.current] == phase):
             return

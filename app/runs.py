@@ -35,7 +35,7 @@ import elpips
 from elpips.errors import InputError
 from elpips.io import atomic_write, write_json
 from geometry.engine import phases
-from geometry.engine.distances import DISTANCE_NAMES
+from geometry.engine.distances import DISTANCE_NAMES, DistanceFamily, is_loaded
 from geometry.engine.energies import ENERGY_FORMS
 from geometry.engine.problems import PROBLEMS
 from geometry.options import RunOptions
@@ -170,6 +170,29 @@ def average_plan(files: list, weights: list[float]) -> str:
     return f"Run averages these {len(files)} images, weighted: " + ", ".join(parts) + "."
 
 
+def warm_up() -> None:
+    """Pay at the server's start what the first run after it would pay in its flow search: torch imports
+    torch._dynamo when the first optimiser is made (about 1 CPU s; benchmarks/bench_app_estimate.py measured a first
+    64 px geodesic at 1.39 CPU s without this and 0.36 with it, the same as the second)."""
+    import torch._dynamo  # noqa: F401
+
+
+def network_loaded(distance: str, device: torch.device) -> bool:
+    """Whether a run of `distance` on `device` finds its network loaded (`load_network`; the pixel distance has
+    none)."""
+    return distance == "l2" or is_loaded(distance, device)
+
+
+def load_network(distance: str, device: torch.device, sizes) -> None:
+    """Load the distance's network at the sizes the run works at before the run's phases begin, so that the loading
+    is a phase of its own (`app.forecast`'s "loading") and not a part of whatever phase first needs it."""
+    if distance == "l2":
+        return
+    family = DistanceFamily(distance, device)
+    for size in dict.fromkeys(tuple(size) for size in sizes):
+        family.at_size(size)
+
+
 def _check_distance(name: str) -> str:
     if name not in DISTANCE_NAMES:
         raise gr.Error(f"Unknown distance {name!r}: choose one of {', '.join(DISTANCE_NAMES)}.")
@@ -221,12 +244,20 @@ def forecast_text(ctx: AppContext, spec: PreparedRun) -> str:
 
 
 def _branch_text(ctx: AppContext, branch: Branch, spec: PreparedRun) -> str:
-    """'**about 5 s** if ... (the warp start kept as it is: flow search, render; no refinement step)'."""
-    seconds = ctx.costs.seconds(branch, ctx.device.type)
-    said = ("not known until a run has finished on this device" if seconds is None
-            else f"**{format_seconds(seconds, about=True)}**")
-    phases_said = [f"{leg.steps} refinement steps" if leg.phase == "refinement" else leg.phase
-                   for leg in branch.legs]
+    """'**about 5 s** if ... (the warp start kept as it is: flow search, render; no refinement step)'. On a device
+    no run has measured yet (a GPU before its first run), it says so and gives the CPU's time instead: the stored
+    costs are the CPU's, and no factor between the two is known here."""
+    device = ctx.device.type
+    seconds = ctx.costs.seconds(branch, device)
+    if seconds is None:
+        cpu = ctx.costs.seconds(branch, "cpu")
+        said = (f"not measured on {device} yet (no run has finished there: the first one measures it, and the "
+                f"progress bar gives its time left from its own steps; on this machine's CPU it would take "
+                f"{format_seconds(cpu, about=True)})")
+    else:
+        said = f"**{format_seconds(seconds, about=True)}**"
+    phases_said = [f"{leg.steps} refinement steps" if leg.phase == "refinement"
+                   else "loading the network" if leg.phase == "loading" else leg.phase for leg in branch.legs]
     if not branch.steps:
         phases_said.append("no refinement step")
     when = f" {branch.when}" if branch.when else ""
@@ -236,7 +267,7 @@ def _branch_text(ctx: AppContext, branch: Branch, spec: PreparedRun) -> str:
 def run_clock(ctx: AppContext, spec: PreparedRun) -> RunClock:
     """The progress bar's clock of a run about to start, from the forecast's branches and this device's scales."""
     device = ctx.device.type
-    names = ("flow search", "spacing", "refinement", "render")
+    names = ("loading", "flow search", "synthesis", "spacing", "refinement", "render")
     scales = {name: ctx.costs.scale(device, name) for name in names}
     return RunClock(ctx.costs.branches(spec.shape), scales)
 
@@ -360,6 +391,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
     _check_memory("barycenter", options, len(paths) + 1, 1, size_hw)
 
     def execute(folder: Path, callback, cancel, snaps) -> RunArtefacts:
+        load_network(distance, ctx.device, (*plan.sizes, size_hw))
         request = geometry_runs.AverageRequest(input_paths(folder, len(paths)), tuple(weights),
                                                snapshot_steps=tuple(snaps))
         return geometry_runs.run_average(request, options, folder, callback=callback, cancel=cancel,
@@ -369,7 +401,7 @@ def prepare_average(ctx: AppContext, paths: list, weights: list[float], distance
         png = FolderLayout(artefacts.out).average
         return AverageOutcome(artefacts, elpips.load_image(png), png)
 
-    shape = RunShape("barycenter", distance, plan, len(paths), motion)
+    shape = RunShape("barycenter", distance, plan, len(paths), motion, network_loaded(distance, ctx.device))
     settings = {"weights": weights, **options.to_dict()}
     names = tuple(display_name(path) for path in paths)
     return PreparedRun("average", shape, execute, outcome, batch, names, settings), note
@@ -386,6 +418,7 @@ class GeodesicOutcome:
     gif: Path
     zip: Path
     sheet: Path
+    images: torch.Tensor | None = None  # the frames written, (T, 3, H, W), for the live preview's last picture
 
 
 #: The Geodesic tab's files: the run service's frames and movies (`geometry.service.video.write_movies`), and a zip of
@@ -412,12 +445,13 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
     _check_memory("geodesic", options, frames, frames - 2, size_hw)
 
     def execute(folder: Path, callback, cancel, snaps) -> RunArtefacts:
+        load_network(distance, ctx.device, (*plan.sizes, size_hw))
         request = GeodesicRequest(images=input_paths(folder, 2), frames=frames, fps=float(fps), gif="pingpong",
                                   formats=GEODESIC_FORMATS, snapshot_steps=tuple(snaps))
         return geometry_runs.run_geodesic(request, options, folder, callback=callback, cancel=cancel,
                                           wording=geometry_runs.APP)
 
-    shape = RunShape("geodesic", distance, plan, frames, motion)
+    shape = RunShape("geodesic", distance, plan, frames, motion, network_loaded(distance, ctx.device))
     settings = {"frames": frames, "fps": float(fps), **options.to_dict()}
     names = (display_name(path_a), display_name(path_b))
     return PreparedRun("geodesic", shape, execute, geodesic_outcome, batch, names, settings), note
@@ -432,7 +466,10 @@ def geodesic_outcome(artefacts: RunArtefacts) -> GeodesicOutcome:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
             for path in frames:
                 bundle.write(path, arcname=path.name)
-    return GeodesicOutcome(artefacts, frames, layout.movie("mp4"), layout.movie("gif"), archive, layout.movie("sheet"))
+    # the frames as written: a start kept as it is sends no step's snapshot, and the live preview showed nothing
+    images = torch.cat([elpips.load_image(path) for path in frames]) if frames else None
+    return GeodesicOutcome(artefacts, frames, layout.movie("mp4"), layout.movie("gif"), archive, layout.movie("sheet"),
+                           images)
 
 
 def progress_bar(view: TabUpdate) -> str:

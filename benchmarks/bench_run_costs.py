@@ -13,7 +13,12 @@ at a few sizes, and stored as (units, seconds) points that the app interpolates 
 * the even spacing of each distance (`geometry.paths.spacing.even_times`): seconds per forward evaluation, by
   the pixels of the measured frames;
 * the render (the frames rendered and written with the app's movies, `geometry.service.runs.run_geodesic`, from
-  its "render" phase to its end): units = pixels of all frames.
+  its "render" phase to its end): units = pixels of all frames;
+* the texture change's synthesis (`geometry.paths.motion.change_start` on the bundled textures, after a warm-up):
+  units = working pixels;
+* the loading of each distance's network in a fresh process (`geometry.engine.distances.DistanceFamily.at_size` at
+  LOAD_SIZE px, the median of LOAD_REPEATS processes): what the first run of a distance after the server started
+  pays before its first phase (the app loads it then, `app.runs.load_network`).
 
 CPU seconds of one thread (`time.process_time`, torch set to one thread): what a run costs on a quiet core,
 the same on a loaded machine (whose wall-clock times here varied twentyfold within minutes). The app scales them
@@ -25,6 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -40,6 +47,7 @@ from geometry.engine.inputs import prepare_images
 from geometry.engine.presets import Recipe, Stage
 from geometry.options import RunOptions
 from geometry.paths.flows import engine_flow
+from geometry.paths.motion import change_start
 from geometry.paths.spacing import even_times, even_times_evaluations
 from geometry.service import runs as geometry_runs
 from geometry.service.geodesic_run import GeodesicRequest
@@ -49,6 +57,17 @@ from app.forecast import COSTS_FILE
 
 FRAMES, DRAWS = 6, 4
 ENDS = [REPO_EXAMPLES_DIR / f"{name}.png" for name in ("disc_left", "disc_right")]
+TEXTURES = [REPO_EXAMPLES_DIR / f"{name}.png" for name in ("texture_blobs", "texture_stripes")]
+LOAD_SIZE, LOAD_REPEATS = 64, 3
+#: Run in a fresh process: the CPU seconds of loading one distance's network (the process's first load).
+LOAD_CODE = """
+import sys, time, torch
+torch.set_num_threads(1)
+from geometry.engine.distances import DistanceFamily
+began = time.process_time()
+DistanceFamily(sys.argv[1], torch.device("cpu")).at_size((int(sys.argv[2]),) * 2)
+print(time.process_time() - began)
+"""
 
 
 REPEATS = 2
@@ -97,6 +116,28 @@ def spacing_points(distance: str, sizes: list[int]) -> list[tuple[float, float]]
     return points
 
 
+def synthesis_points(sizes: list[int]) -> list[tuple[float, float]]:
+    points = []
+    ends = prepare_images([str(p) for p in TEXTURES], sizes[0])
+    change_start(ends[0:1], ends[1:2])  # warm-up
+    for size in sizes:
+        ends = prepare_images([str(p) for p in TEXTURES], size)
+        began = time.process_time()
+        change_start(ends[0:1], ends[1:2])
+        points.append((size * size, time.process_time() - began))
+    return points
+
+
+def loading_seconds(distance: str) -> float:
+    """The median CPU seconds of loading `distance`'s network, each in a fresh process."""
+    times = []
+    for _ in range(LOAD_REPEATS):
+        done = subprocess.run([sys.executable, "-c", LOAD_CODE, distance, str(LOAD_SIZE)], capture_output=True,
+                              text=True, check=True)
+        times.append(float(done.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
 def render_points(sizes: list[int]) -> list[tuple[float, float]]:
     points = []
     for size in sizes:
@@ -129,6 +170,11 @@ def main() -> None:
     print(f"flow search (working pixels: seconds): {said(flow)}", flush=True)
     render = render_points(args.sizes)
     print(f"render (frame pixels: seconds): {said(render)}", flush=True)
+    synthesis = synthesis_points(args.sizes)
+    print(f"synthesis of the texture change (working pixels: seconds): {said(synthesis)}", flush=True)
+    loading = {name: loading_seconds(name) for name in args.distances if name != "l2"}
+    print("loading in a fresh process (seconds): " + ", ".join(f"{name} {seconds:.3g} s"
+                                                               for name, seconds in loading.items()), flush=True)
     step, spacing = {}, {}
     for distance in args.distances:
         step[distance] = step_points(distance, args.sizes, args.steps)
@@ -139,7 +185,8 @@ def main() -> None:
     stored = {
         "measured_by": "benchmarks/bench_run_costs.py", "device": "cpu", "seconds": "CPU seconds of one thread",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "flow": {"points": flow}, "render": {"points": render},
+        "flow": {"points": flow}, "render": {"points": render}, "synthesis": {"points": synthesis},
+        "loading": loading,
         "step": {name: {"points": points} for name, points in step.items()},
         "spacing": {name: {"points": points} for name, points in spacing.items()},
     }

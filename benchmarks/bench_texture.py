@@ -207,8 +207,11 @@ def part_paths(args) -> None:
 
 
 def part_choice(args) -> None:
-    """`geometry.paths.textures.is_texture_morph` on the texture scenes and on the motion benchmark's scenes."""
+    """`geometry.paths.textures.is_texture_morph`, and `detect_similarity` with its confidence, on the texture
+    scenes and on the motion benchmark's scenes."""
     import motion_scenes
+
+    from geometry.paths.detection import confident, detect_similarity
 
     print("\n== the automatic choice: the similarity found between the endpoints' spectra, and is_texture_morph")
     for size in args.sizes:
@@ -216,9 +219,12 @@ def part_choice(args) -> None:
         scenes += [("motion", s) for s in motion_scenes.benchmark_scenes(size)]
         for kind, scene in scenes:
             a, b = scene.render(0.0), scene.render(1.0)
-            found = estimate_similarity(a, b)
+            found, detected = estimate_similarity(a, b), detect_similarity(a, b)
             print(f"{size:4d} px {kind:8s} {scene.name:26s} turn {math.degrees(found.angle):6.1f} deg, scale "
-                  f"{found.scale:5.2f}: {'texture' if is_texture_morph(a, b) else 'motion'}", flush=True)
+                  f"{found.scale:5.2f}: {'texture' if is_texture_morph(a, b) else 'motion'} | detect_similarity "
+                  f"{math.degrees(detected.angle):6.1f} deg x{detected.scale:4.2f} confidence "
+                  f"{detected.confidence:5.3f} left {detected.distance:5.3f}: "
+                  f"{'confident' if confident(detected) else 'not confident'}", flush=True)
 
 
 def part_photos(args) -> None:
@@ -263,7 +269,9 @@ def main(argv=None) -> None:
     parser.add_argument("--run-sizes", type=int, nargs="*", default=[64],
                         help="sizes at which --parts morphs times whole runs of the texture changes")
     parser.add_argument("--sheets", default=str(Path(__file__).resolve().parent / "results" / "bench_texture_morphs"),
-                        help="--parts morphs writes its contact sheets to SHEETS_<size>px.png")
+                        help="--parts morphs writes its contact sheets to SHEETS_<morphs>_<size>px.png")
+    parser.add_argument("--morphs", nargs="*", default=["changes", "similar"], choices=["changes", "similar"],
+                        help="--parts morphs: texture changes, turns and zooms (similar), or both")
     parser.add_argument("--path-sizes", type=int, nargs="*", default=[128])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64])
     parser.add_argument("--scenes", nargs="*", default=None, help="only the scenes of these names")
@@ -291,7 +299,7 @@ def main(argv=None) -> None:
     if "morphs" in args.parts:
         from texture_photo_morphs import part_morphs
 
-        part_morphs(args.sizes, args.run_sizes, Path(args.sheets))
+        part_morphs(args.sizes, args.run_sizes, Path(args.sheets), tuple(args.morphs))
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

@@ -43,6 +43,21 @@ def tool(*argv: str, limit_fsize: int | None = None, timeout: float = 900) -> su
                           preexec_fn=limits)
 
 
+def said_before(start: str, *argv: str) -> str:
+    """Run a tool until it says a line that begins ``start`` (then interrupt it): that line, or what it said last."""
+    process = subprocess.Popen([sys.executable, "-m", *argv], stderr=subprocess.PIPE, text=True, cwd=REPO,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a background
+    # shell's job starts with SIGINT ignored, and Python then keeps it ignored
+    last = "(nothing)"
+    for line in process.stderr:
+        last = line.split(": ", 1)[-1].strip()
+        if last.startswith(start):
+            process.send_signal(signal.SIGINT)
+            break
+    process.communicate(timeout=300)
+    return last
+
+
 def first_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "(nothing)"
@@ -294,6 +309,22 @@ def folders(work: Path) -> None:
     done = tool("geometry.tools.geodesic", CAT, DOG, "--frames", "3", *fast, "--out", str(foreign))
     expect_refusal("--out holding frames no run wrote", done, ["no run here wrote"])
     report("  its frames after it", "unchanged" if files(work) == before else "CHANGED", files(work) == before)
+    job = work / "jobs.toml"
+    job.write_text(f'[[jobs]]\nname = "g"\nkind = "geodesic"\ninputs = ["{CAT}", "{DOG}"]\noutput = "foreign"\n'
+                   'settings = { distance = "l2", size = 32, steps = 2, frames = 3 }\n')
+    before = files(foreign)
+    done = tool("geometry.tools.batch", str(job), "--no-progress")
+    said = next((line for line in done.stderr.splitlines() if "no run here wrote" in line), first_line(done.stderr))
+    report("a batch job into a folder holding frames no run wrote", f"exit {done.returncode}: {said}",
+           done.returncode == 1 and "no run here wrote" in said)
+    report("  its frames after it", "unchanged" if files(foreign) == before else "CHANGED", files(foreign) == before)
+    mine = work / "mine"
+    mine.mkdir()
+    shutil.copy(CAT, mine / "average.png")
+    before = files(work)
+    done = tool("geometry.tools.average", CAT, DOG, *fast, "--snapshots", "none", "--out", str(mine))
+    expect_refusal("elpips-average into a folder holding an average.png no run wrote", done, ["no run here wrote"])
+    report("  its average.png after it", "unchanged" if files(work) == before else "CHANGED", files(work) == before)
     holder = subprocess.Popen([sys.executable, "-c", "import sys; from geometry.service.folder_claim import "
                                f"claim_folder\nclaim_folder({str(work / 'busy')!r}).acquire(); print('held', "
                                "flush=True); sys.stdin.read()"], cwd=REPO, stdin=subprocess.PIPE,
@@ -363,6 +394,10 @@ def lines(work: Path) -> None:
     done = tool("geometry.tools.geodesic", CAT, DOG, "--frames", "10000", "--refine", "pixels", "--out",
                 str(work / "f"))
     expect_refusal("--frames 10000", done, ["--frames", "or fewer"])
+    said = said_before("expected about", "geometry.tools.geodesic", CAT, DOG, "--frames", "10000", "--size", "16",
+                       "--refine", "pixels", "--max-memory", "100TB", "--no-progress", "--out", str(work / "f16"))
+    report("--frames 10000 at 16 px whose memory is allowed", f"said: {said}",
+           "use --frames" in said and "--refine none" in said)
     done = subprocess.run([sys.executable, "-m", "elpips", "distance", CAT, DOG], capture_output=True, text=True,
                           cwd=REPO, env={**os.environ, "ELPIPS_WEIGHTS_DIR": CAT})
     expect_refusal("ELPIPS_WEIGHTS_DIR naming an image", done, ["is not a weights file"], code=done.returncode or 1)

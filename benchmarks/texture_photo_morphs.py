@@ -125,7 +125,8 @@ def write_sheet(path: Path, sheet: list) -> None:
     write_contact_sheet(path, torch.cat(frames), columns=width, labels=labels)
 
 
-def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path) -> None:
+def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple[str, ...] = ("changes", "similar")) \
+        -> None:
     import elpips
 
     metric = elpips.load_metric("elpips_vgg", device="cpu")
@@ -134,8 +135,9 @@ def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path) -> None:
           "max/min <= 1.3)")
     for size in sizes:
         sheet: list = []
-        rows = change_rows(size, sheet, run_sizes) + similarity_rows(size, metric, sheet)
-        write_sheet(Path(f"{stem}_{size}px.png"), sheet)
+        rows = change_rows(size, sheet, run_sizes) if "changes" in kinds else []
+        rows += similarity_rows(size, metric, sheet) if "similar" in kinds else []
+        write_sheet(Path(f"{stem}_{'_'.join(kinds)}_{size}px.png"), sheet)
         for kind, method in dict.fromkeys(("ghost" in r, r["method"]) for r in rows):
             members = [r for r in rows if r["method"] == method and ("ghost" in r) == kind]
             if kind:

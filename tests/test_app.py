@@ -251,6 +251,16 @@ def test_elpips_geodesic_runs_on_tiny_images(client, ex, outputs):
     assert pair["status"] == "completed" and pair["steps"] == 10 and len(gallery) == 3
 
 
+def test_a_start_kept_as_it_is_shows_its_frames_in_the_live_preview(client, ex):
+    """A warp start kept as it is sends no step's snapshot: the live preview showed nothing after the run; it shows
+    the frames written, side by side."""
+    status, bar, note, live, plot, gallery, video, files = client.predict(
+        **geodesic_inputs(ex["disc_left"], ex["disc_right"], 3, motion="warp"), api_name="/geodesic")
+    assert "no refinement step" in status and len(gallery) == 3
+    width, height = Image.open(_local(live)).size
+    assert width * 32 == height * (3 * 32 + 2 * 2)  # three 32 px frames in a row with 2 px gaps, enlarged
+
+
 def test_the_estimate_comes_from_the_stored_cost_model_and_says_what_runs(client, ex):
     status, note = client.predict(**geodesic_inputs(ex["disc_left"], ex["disc_right"], 5, steps=200),
                                   api_name="/geodesic_estimate")

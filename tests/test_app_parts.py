@@ -186,8 +186,10 @@ def test_time_steps_is_the_median_gap_without_the_first_step(monkeypatch):
 
 
 #: A cost model with round numbers, as (units, seconds) points on lines: the flow 1 s + 1e-3 s per pixel, a step
-#: 0.1 s + 1e-5 s per evaluated pixel, the spacing 0.01 s per evaluation, the render 0.5 s.
+#: 0.1 s + 1e-5 s per evaluated pixel, the spacing 0.01 s per evaluation, the render 0.5 s, the synthesis 3 s, the
+#: network's loading 2 s.
 MODEL = {"flow": {"points": [[0, 1.0], [10_000, 11.0]]}, "render": {"points": [[0, 0.5], [10**6, 0.5]]},
+         "synthesis": {"points": [[0, 3.0], [10**6, 3.0]]}, "loading": {"l2": 2.0},
          "step": {"l2": {"points": [[0, 0.1], [10**6, 10.1]]}},
          "spacing": {"l2": {"points": [[0, 0.01], [10**6, 0.01]]}}}
 
@@ -209,24 +211,81 @@ def test_the_estimate_lists_what_runs_after_each_start_the_motion_may_take():
     warp, = book.branches(_shape("geodesic", "warp", 10))
     assert [leg.phase for leg in warp.legs] == ["flow search", "render"] and warp.steps == 0
     assert book.seconds(warp, "cpu") == pytest.approx(flow + 0.5)
-    kept, refined = book.branches(_shape("geodesic", "auto", 10))
+    kept, refined, changed = book.branches(_shape("geodesic", "auto", 10))
     assert kept.legs == warp.legs and "flow explains" in kept.when
     assert [leg.phase for leg in refined.legs] == ["flow search", "spacing", "refinement", "render"]
     step = 0.1 + 1e-5 * 4 * 10 * 32 * 32  # 4 draws of 10 frames at 32 px
     assert refined.steps == 60 and book.seconds(refined, "cpu") == pytest.approx(
         flow + 0.01 * even_times_evaluations(8) + 60 * step + 0.5)
+    assert [leg.phase for leg in changed.legs] == ["flow search", "synthesis", "spacing", "render"]
+    assert "stationary textures" in changed.when and changed.steps == 0 and book.seconds(changed, "cpu") == (
+        pytest.approx(flow + 3.0 + 0.01 * even_times_evaluations(8) + 0.5))
+    assert len(book.branches(_shape("geodesic", "auto", 10, size=(24, 24)))) == 2  # too small for the change
+    change, = book.branches(_shape("geodesic", "change", 10))
+    assert [leg.phase for leg in change.legs] == ["synthesis", "spacing", "render"]
     none, = book.branches(_shape("geodesic", "none", 10))
     assert [leg.phase for leg in none.legs] == ["spacing", "refinement", "render"]
     three, = book.branches(_shape("barycenter", "auto", 3, steps=100))  # three images: no motion start applies
     assert [leg.phase for leg in three.legs] == ["refinement"]
     assert book.seconds(three, "cpu") == pytest.approx(100 * (0.1 + 1e-5 * 4 * 32 * 32))  # one draw of 4 images
     two = book.branches(_shape("barycenter", "auto", 2, steps=100))
-    assert [[leg.phase for leg in branch.legs] for branch in two] == [["flow search"], ["flow search", "refinement"]]
+    assert [[leg.phase for leg in branch.legs] for branch in two] == [
+        ["flow search"], ["flow search", "refinement"], ["flow search", "synthesis"]]
+
+
+def test_the_first_run_of_a_distance_after_the_start_pays_the_loading_of_its_network():
+    """Issue 24: the first estimate after a server start was 5x short of the run (the start-up was not in it). The
+    loading of the network is a phase of its own, first, for a distance this process has not loaded."""
+    book = CostBook(MODEL)
+    first = RunShape("geodesic", "l2", plan_run("fast", "geodesic", 60, (32, 32)), 10, "warp", network_loaded=False)
+    (cold,), (warm,) = book.branches(first), book.branches(_shape("geodesic", "warp", 10))
+    assert [leg.phase for leg in cold.legs] == ["loading", "flow search", "render"]
+    assert book.seconds(cold, "cpu") == pytest.approx(book.seconds(warm, "cpu") + 2.0)
+    clock = _Clock()
+    run = RunClock([cold], {"loading": 1.0, "flow search": 1.0, "render": 1.0}, clock)
+    assert run.describe().startswith("loading the network") and "phase 1 of 3" in run.describe()
+    clock.now = 4.0
+    run.add(Phase("flow search"))
+    assert run.taken["loading"] == 4.0 and run.run_scale == pytest.approx(2.0)  # took twice the model's 2 s
+
+
+def test_the_run_clock_follows_the_texture_changes_synthesis_when_it_comes():
+    book, clock = CostBook(MODEL), _Clock()
+    branches = book.branches(_shape("geodesic", "auto", 10, steps=10))
+    run = RunClock(branches, dict.fromkeys(("flow search", "synthesis", "spacing", "refinement", "render"), 1.0),
+                   clock)
+    run.add(Phase("flow search"))
+    clock.now = 1.0
+    run.add(Phase("synthesis", 0.0))  # only the texture change's branch has it
+    assert run.legs == branches[2].legs and run.phase == "synthesis" and run.taken["flow search"] == 1.0
+    assert run.describe() == "synthesising the texture change's frames (phase 2 of 4)"
+    clock.now = 4.0
+    run.add(Phase("refinement", detail={"taken": "change", "steps": 0}))  # kept as it is, as in the branch followed
+    run.add(Phase("spacing"))
+    assert run.legs == branches[2].legs and run.taken["synthesis"] == 3.0
+
+
+def test_a_device_no_run_has_measured_says_so_with_the_cpus_time():
+    """Issue 24: on a GPU the estimate said "not known" until a run had finished there; it says what is known (the
+    CPU's time from the stored model) and no number of its own for the GPU."""
+    from app.runs import forecast_text
+
+    shape = _shape("geodesic", "none", 10)
+    costs = CostBook(MODEL)
+    said = forecast_text(SimpleNamespace(device=torch.device("cuda"), costs=costs),
+                         SimpleNamespace(shape=shape, plan=shape.plan))
+    (branch,) = costs.branches(shape)
+    cpu = format_seconds(costs.seconds(branch, "cpu"), about=True)
+    assert "not measured on cuda yet" in said and f"on this machine's CPU it would take {cpu}" in said, said
+    costs.refresh("cuda", {"spacing": (1.0, 10.0), "refinement": (1.0, 10.0)})
+    said = forecast_text(SimpleNamespace(device=torch.device("cuda"), costs=costs),
+                         SimpleNamespace(shape=shape, plan=shape.plan))
+    assert "not measured" not in said and "**" in said, said
 
 
 def test_finished_runs_refresh_the_model_per_device_and_phase_and_keep_it(tmp_path):
     book = CostBook(MODEL, tmp_path)
-    _, refined = book.branches(_shape("geodesic", "auto", 10))
+    _, refined, _ = book.branches(_shape("geodesic", "auto", 10))
     assert book.seconds(refined, "cuda") is None  # the network's phases on a GPU: not known before a run there
     book.refresh("cuda", {"flow search": (4.0, 2.0), "refinement": (3.0, 30.0), "spacing": (0.5, 5.0),
                           "render": (0.5, 0.5)})
@@ -252,7 +311,7 @@ class _Clock:
 
 def test_the_run_clock_follows_every_phase_in_one_bar_and_takes_the_branch_the_start_took():
     book, clock = CostBook(MODEL), _Clock()
-    kept, refined = book.branches(_shape("geodesic", "auto", 10, steps=10))
+    kept, refined, _ = book.branches(_shape("geodesic", "auto", 10, steps=10))
     run = RunClock([kept, refined], {name: 1.0 for name in ("flow search", "spacing", "refinement", "render")}, clock)
     flow = kept.legs[0].seconds
     assert run.phase is None and run.seconds_left() == pytest.approx(flow + 0.5)
@@ -507,6 +566,14 @@ def test_every_motion_start_is_described_where_it_is_chosen():
     three = average_motion_update(3)
     assert three["interactive"] is False and "Not used for 3 images" in three["info"]
     assert average_motion_update(2)["interactive"] is True
+    # each start's line says what the engine does after it: kept as it is, or refined
+    from geometry.engine.problems import UNREFINED_STARTS
+
+    from app.ui import MOTION_WORDS
+
+    for name in ("warp", "dis", "texture", "change", "none"):
+        assert ("kept as it is" in MOTION_WORDS[name]) == (name in UNREFINED_STARTS), name
+        assert ("refined" in MOTION_WORDS[name]) == (name not in UNREFINED_STARTS), name
 
 
 def test_the_average_keeps_as_many_files_as_it_has_weight_sliders():
@@ -721,7 +788,7 @@ def test_a_run_shows_each_phase_in_its_status_and_in_one_bar(tmp_path):
     from app.runs import AppContext, follow_task, progress_bar
 
     ctx = AppContext(output_root=tmp_path, device=torch.device("cpu"), slot=DeviceSlot("cpu"))
-    kept, refined = CostBook(MODEL).branches(_shape("geodesic", "auto", 10))
+    kept, refined, _ = CostBook(MODEL).branches(_shape("geodesic", "auto", 10))
     clock = RunClock([kept, refined], {name: 1.0 for name in ("flow search", "spacing", "refinement", "render")})
     proceed = threading.Event()
 

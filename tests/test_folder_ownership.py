@@ -16,9 +16,10 @@ from geometry.options import RunOptions
 from geometry.service import runs
 from geometry.service.backends import run_job
 from geometry.service.folder_claim import FolderRefused
+from geometry.service.geodesic_run import GeodesicRequest
 from geometry.service.jobs import Job
 from geometry.service.run_folder import LOCK_FILE
-from geometry.tools import geodesic
+from geometry.tools import average, geodesic
 
 
 def _digests(folder: Path) -> dict:
@@ -134,3 +135,87 @@ def test_a_clip_job_holds_its_folder_and_is_refused_while_another_run_holds_it(f
     result = run_job(job, "cpu", lambda event: None)
     assert result.status == "done", result.error
     assert not (out / LOCK_FILE).exists()
+
+
+def _over_inputs(frames: Path, tmp_path: Path) -> tuple[dict, Path]:
+    """A clip of the user's frames with its output folder the one that holds them."""
+    return {"video": frames}, frames.parent
+
+
+def _foreign_frames(frames: Path, tmp_path: Path) -> tuple[dict, Path]:
+    """Two images into a folder whose frames/ holds frames no run wrote."""
+    out = tmp_path / "out"
+    (out / "frames").mkdir(parents=True)
+    for index in range(6):
+        (out / "frames" / f"frame_{index:03d}.png").write_bytes(b"the user's frame %d" % index)
+    return {"images": tuple(sorted(frames.glob("*.png"))[:2])}, out
+
+
+def _unfinished_other_run(frames: Path, tmp_path: Path) -> tuple[dict, Path]:
+    """Two images into a folder holding another run's unfinished state (its checkpoint and run.json)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"an unfinished elpips-geodesic run's checkpoint")
+    (out / "run.json").write_text(json.dumps({"settings": {"size": 48}, "status": "running"}))
+    return {"images": tuple(sorted(frames.glob("*.png"))[:2])}, out
+
+
+def _refused_by_tool(inputs: dict, out: Path, capsys) -> str:
+    given = (["--video", str(inputs["video"]), "--input-fps", "4", "--insert", "1"] if "video" in inputs
+             else [*map(str, inputs["images"]), "--frames", "3"])
+    assert geodesic.main([*given, "--size", "32", "--steps", "2", "--distance", "l2", "--refine", "none",
+                          "--formats", "sheet", "--no-progress", "--out", str(out)]) == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def _refused_by_batch_job(inputs: dict, out: Path, capsys) -> str:
+    settings = {"distance": "l2", "size": 32, "steps": 2, "refine": "none", "formats": ["sheet"]}
+    job = (Job(name="j", kind="clip", inputs=(inputs["video"],), output=out, input_digests=("x",),
+               settings={**settings, "insert": 1, "input_fps": 4}) if "video" in inputs
+           else Job(name="j", kind="geodesic", inputs=inputs["images"], output=out, settings={**settings, "frames": 3}))
+    result = run_job(job, "cpu", lambda event: None)
+    assert result.status == "failed"
+    return result.error
+
+
+def _refused_by_the_apps_run_function(inputs: dict, out: Path, capsys) -> str:
+    request = (GeodesicRequest(video=inputs["video"], input_fps=4, insert=1, formats=("sheet",)) if "video" in inputs
+               else GeodesicRequest(images=inputs["images"], frames=3, formats=("sheet",)))
+    with pytest.raises(InputError) as error:
+        runs.run_geodesic(request, RunOptions(distance="l2", size=32, steps=2, refine="none"), out)
+    return error.value.worded("app")
+
+
+@pytest.mark.parametrize("front_end", [_refused_by_tool, _refused_by_batch_job, _refused_by_the_apps_run_function])
+@pytest.mark.parametrize("case, needle", [(_over_inputs, "holds the input"), (_foreign_frames, "no run here wrote"),
+                                          (_unfinished_other_run, "unfinished run")])
+def test_each_data_loss_case_is_refused_with_every_file_unchanged_in_every_front_end(front_end, case, needle, frames,
+                                                                                    tmp_path, capsys):
+    """Issue 25's three cases of data loss (its finished-run case: tests/test_overwrite.py) in the tool, a batch
+    job and the run function the app calls: one line naming the folder, and the md5 of every file unchanged."""
+    inputs, out = case(frames, tmp_path)
+    before = _digests(tmp_path)
+    line = front_end(inputs, out, capsys)
+    assert str(out) in line and (needle in line or "not this job's" in line), line
+    assert _digests(tmp_path) == before
+
+
+@pytest.mark.parametrize("front_end", ["tool", "batch job", "app's run function"])
+def test_an_average_refuses_a_folder_holding_an_average_no_run_wrote(front_end, frames, tmp_path, capsys):
+    a, b = sorted(frames.glob("*.png"))[:2]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "average.png").write_bytes(b"the user's own average")
+    before = _digests(tmp_path)
+    if front_end == "tool":
+        assert average.main([str(a), str(b), "--size", "32", "--steps", "2", "--distance", "l2", "--snapshots",
+                             "none", "--no-progress", "--out", str(out)]) == 2
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+    elif front_end == "batch job":
+        line = run_job(_job(frames, out), "cpu", lambda event: None).error
+    else:
+        with pytest.raises(InputError) as error:
+            runs.run_average(runs.AverageRequest((a, b)), RunOptions(distance="l2", size=32, steps=2), out)
+        line = str(error.value)
+    assert str(out) in line and "average.png that no run here wrote" in line, line
+    assert _digests(tmp_path) == before

@@ -111,23 +111,55 @@ def test_a_flow_search_stopped_early_is_a_run_to_resume(pair, tmp_path, capsys):
     assert hashlib.md5(Path(store.path).read_bytes()).hexdigest() == before
 
 
-def test_a_frame_write_that_fails_is_one_error_and_leaves_no_frame(tmp_path):
-    """A full disk (here the file size limit) while writing frames: the write's OSError, no second "Exception
-    ignored in PluginV3.__del__" traceback from imageio, and no partial frame."""
-    import resource
+#: Writes 4 frames into argv[1] on a disk with argv[2] bytes free: every binary file opened for writing there is a
+#: real file whose writes past the free bytes write what fits, then fail with ENOSPC, as the kernel's do (a buffered
+#: writer then fails again on close, with what it still holds: what made imageio's plugin leak a traceback).
+FULL_DISK = """
+import builtins, errno, io, os, sys
+import numpy as np
+
+FOLDER, free = sys.argv[1], [int(sys.argv[2])]
+
+
+class FullDisk(io.FileIO):
+    def write(self, data):
+        if free[0] <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        taken = super().write(bytes(data)[:free[0]])
+        free[0] -= taken
+        return taken
+
+
+real_open = io.open
+
+
+def open_on_full_disk(file, mode="r", *args, **kwargs):
+    if "w" in mode and "b" in mode and os.path.abspath(os.fspath(file)).startswith(FOLDER):
+        return io.BufferedWriter(FullDisk(file, "w"))
+    return real_open(file, mode, *args, **kwargs)
+
+
+builtins.open = io.open = open_on_full_disk
+from geometry.service.video import write_png_frames
+
+write_png_frames(FOLDER, np.random.default_rng(0).integers(0, 255, (4, 64, 64, 3), dtype=np.uint8))
+"""
+
+
+def test_a_full_disk_while_writing_frames_is_one_error_and_leaves_no_partial_frame(tmp_path):
+    """The disk fills in the second frame (a 64 px noise PNG is about 12 KB; 20 KB are free): the write's ENOSPC
+    naming the frame, no second "Exception ignored in PluginV3.__del__" traceback (imageio's plugin gave one when
+    it wrote the file itself), the first frame whole and no partial second one."""
     import subprocess
     import sys
 
-    def small_files():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, resource.RLIM_INFINITY))
-
-    script = ("import numpy as np\nfrom geometry.service.video import write_png_frames\n"
-              "frames = np.random.default_rng(0).integers(0, 255, (1, 64, 64, 3), dtype=np.uint8)\n"
-              f"write_png_frames({str(tmp_path)!r}, frames)\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=small_files)
-    assert done.returncode != 0 and "File too large" in done.stderr
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(tmp_path), "20000"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode != 0
+    assert "No space left on device" in done.stderr and "frame_001.png" in done.stderr.strip().splitlines()[-1]
     assert "Exception ignored" not in done.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frame_000.png"]
+    assert elpips.load_image(tmp_path / "frame_000.png").shape == (1, 3, 64, 64)
 
 
 def test_a_resume_does_not_count_its_own_kept_checkpoint_against_the_free_space(tmp_path, monkeypatch):
@@ -145,3 +177,97 @@ def test_a_resume_does_not_count_its_own_kept_checkpoint_against_the_free_space(
     RunFolder(tmp_path, {}, True, [kept], size)  # room for the new checkpoint beside the kept one
     with pytest.raises(InputError, match="free some space"):
         RunFolder(tmp_path / "fresh", {}, False, [tmp_path / "fresh" / "checkpoint.pt"], size)
+
+
+class _Said(Exception):
+    """Stops a run once it has said its expected time."""
+
+
+def test_a_long_run_of_two_images_names_the_frames_that_take_less(pair, tmp_path, no_network):
+    # --frames 10000 whose memory fits (at 16 px with room given) runs for hours: it says so before the network
+    # loads, and names the most frames the cost model expects to take no longer than its bound.
+    from geometry.options import RunOptions
+    from geometry.service import cost
+    from geometry.service.geodesic_run import GeodesicRequest
+    from geometry.service.runs import run_geodesic
+
+    said = []
+
+    def report(line):
+        said.append(line)
+        if line.startswith("expected about"):
+            raise _Said
+
+    options = RunOptions(size=16, refine="pixels", motion="none", seed=0)
+    with pytest.raises(_Said):
+        run_geodesic(GeodesicRequest(images=tuple(Path(p) for p in pair), frames=10000, output_size=16), options,
+                     tmp_path / "out", max_memory=parse_bytes("100TB"), report=report)
+    line = said[-1]
+    hours = float(re.search(r"expected about ([\d.]+) h for 10000 frames with refine pixels", line).group(1))
+    fewer = int(re.search(r"use --frames (\d+) \(about", line).group(1))
+    assert hours > cost.LONG_RUN_SECONDS / 3600 and "--refine none (about" in line
+    seconds = [cost.clip_cost("pixels", (16, 16), (16, 16), n, 1).seconds for n in (fewer, fewer + 1)]
+    assert seconds[0] <= cost.LONG_RUN_SECONDS < seconds[1]
+
+
+def test_no_expected_time_for_a_short_run_or_an_unmeasured_distance(pair, tmp_path):
+    # The refinement's cost was measured for E-LPIPS on the CPU: under L2 the same long run says nothing.
+    from geometry.options import RunOptions
+    from geometry.service import cost
+    from geometry.service.geodesic_run import GeodesicRequest
+    from geometry.service.runs import run_geodesic
+
+    assert cost.long_run_line("pixels", (16, 16), (16, 16), 3) is None
+    assert cost.long_run_line("pixels", (16, 16), (16, 16), 2000) is not None
+    said = []
+
+    def stop(*args):
+        raise _Said
+
+    with pytest.raises(_Said):
+        run_geodesic(GeodesicRequest(images=tuple(Path(p) for p in pair), frames=2000, output_size=16),
+                     RunOptions(size=16, distance="l2", refine="pixels", motion="none", seed=0), tmp_path / "out",
+                     max_memory=parse_bytes("100TB"), report=said.append, callback=stop)
+    assert not [line for line in said if line.startswith("expected about")]
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_flow_search_says_resume_and_the_resume_finishes_it(tmp_path):
+    """Issue 25 item 6 with a real Ctrl-C: SIGINT to the tool once the flow search has saved its first level (its
+    flow file appears; the finer levels of a 768 px search take seconds more) says --resume, not "nothing to
+    resume", and the same command with --resume finishes it with the frames of a run never stopped."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from geometry.service.run_folder import FolderLayout
+
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 24, 26, generator=torch.Generator().manual_seed(4)),
+                                             size=(768, 832), mode="bicubic", align_corners=False).clamp(0, 1)
+    pair = [tmp_path / "a.png", tmp_path / "b.png"]
+    for path, image in zip(pair, (smooth[..., :, :768], smooth[..., :, 64:])):
+        Image.fromarray((image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(path)
+    out, whole = tmp_path / "out", tmp_path / "whole"
+    command = [sys.executable, "-m", "geometry.tools.geodesic", *map(str, pair), "--size", "768", "--frames", "3",
+               "--motion", "warp", "--refine", "none", "--distance", "l2", "--formats", "sheet", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.Popen([*command, "--out", str(out)], stderr=subprocess.PIPE, text=True, env=env,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
+    saved = FolderLayout(out).flow()
+    while not saved.is_file() and run.poll() is None:  # the event: the first level saved
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    said = run.communicate(timeout=300)[1]
+    assert run.returncode == 130, said
+    assert saved.is_file() and not (out / "frames").exists(), "the Ctrl-C landed outside the flow search"
+    line = said.strip().splitlines()[-1]
+    assert "--resume" in line and "nothing to resume" not in line, line
+    resumed = subprocess.run([*command, "--out", str(out), "--resume"], capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not saved.exists()
+    assert subprocess.run([*command, "--out", str(whole)], capture_output=True, env=env).returncode == 0
+    frames = sorted(p.name for p in (whole / "frames").iterdir())
+    assert len(frames) == 3
+    for name in frames:
+        assert (out / "frames" / name).read_bytes() == (whole / "frames" / name).read_bytes()

@@ -9,7 +9,7 @@ from synthetic import band_noise, brick_view
 from geometry.paths.motion import DissolvePath, auto_start
 from geometry.paths.quality import highpass_contrast
 from geometry.paths.sliced import superposition_score
-from geometry.paths.synthesis import KNOTS, SynthesisPath, synthesise, synthesised_path
+from geometry.paths.synthesis import KNOTS, STEPS, SynthesisPath, synthesise, synthesised_path
 
 MIDDLE = torch.tensor([0.5], dtype=torch.float64)
 
@@ -87,3 +87,24 @@ def test_synthesis_runs_on_cuda_like_on_the_cpu(change):
     on_gpu = synthesise(a.cuda(), b.cuda(), MIDDLE, start.cuda(), steps=3, generator=torch.Generator().manual_seed(0))
     assert on_gpu.is_cuda
     assert (on_gpu.cpu() - on_cpu).abs().max() < 2e-2
+
+
+def test_the_synthesis_reports_its_phase_and_stops_at_a_cancel(change):
+    """Issue 24: every phase shows in the app's one progress bar, and Cancel is prompt in every phase."""
+    import threading
+
+    from geometry.engine import phases
+    from geometry.paths.motion import change_start
+
+    a, b = change
+    reports, cancel = [], threading.Event()
+
+    def listener(phase):
+        reports.append(phase)
+        if len(reports) == 2:
+            cancel.set()  # pressed during the second step
+
+    with phases.listening(listener):
+        assert change_start(a, b, cancel=cancel) is None
+    assert [(phase.name, phase.done) for phase in reports] == [("synthesis", 0.0), ("synthesis", 1 / STEPS)]
+    assert synthesised_path(DissolvePath(), a, b, steps=1, cancel=cancel) is None

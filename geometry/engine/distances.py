@@ -103,6 +103,13 @@ def load_cached(name: str, device: torch.device | str, num_scales: int | None = 
         return _LOADED[key]
 
 
+def is_loaded(name: str, device: torch.device | str) -> bool:
+    """Whether this process has loaded the metric `name` on `device` already (at any scale levels): a run of it
+    then pays no loading (`app.forecast`)."""
+    with _LOADING:
+        return any(key[:2] == (name, str(device)) for key in _LOADED)
+
+
 def _module_device(obj: Any) -> torch.device | None:
     if isinstance(obj, torch.nn.Module):
         for tensor in list(obj.parameters()) + list(obj.buffers()):

@@ -154,18 +154,22 @@ def _detection_figures(found: Detection) -> dict:
 
 
 def change_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
-                 store: FlowStore | None = None, decision: dict | None = None) -> Path:
+                 store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """One texture becoming another: the dissolve with its knots synthesised at the endpoints' interpolated
-    statistics (`geometry.paths.synthesis.synthesised_path`)."""
+    statistics (`geometry.paths.synthesis.synthesised_path`); None when `cancel` stopped the synthesis."""
     _decide(decision, "change", "asked for")
-    return _change_path(a, b)
+    return _change_path(a, b, cancel)
 
 
-def _change_path(a: torch.Tensor, b: torch.Tensor) -> BoundPath:
+def _change_path(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | None) -> BoundPath | None:
+    """The texture change's path; None when `cancel` stopped its synthesis."""
     a, b = a.detach().float().cpu(), b.detach().float().cpu()
-    return BoundPath(synthesised_path(DissolvePath(), a, b, generator=torch.Generator().manual_seed(0)), a, b)
+    path = synthesised_path(DissolvePath(), a, b, generator=torch.Generator().manual_seed(0), cancel=cancel)
+    return None if path is None else BoundPath(path, a, b)
 
 
+#: The smallest side of a pair "auto" may take the texture change for (smaller holds too little texture to tell).
+CHANGE_MIN_SIDE = 32
 #: "auto" takes the warp path only where its flow removes at least this share of the endpoints' robust
 #: difference (`geometry.paths.flows.mismatch`); elsewhere the pair is not one picture moved, and it starts from
 #: the dissolve (benchmarks/bench_motion_choice.py measures the share left on moving, texture and unrelated pairs).
@@ -203,7 +207,7 @@ def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | No
     go into `decision`. The choice runs on one thread, the change's synthesis (network work) on the threads it
     was given."""
     path = _auto_choice(a, b, cancel, store, decision)
-    return _change_path(a, b) if path == "change" else path
+    return _change_path(a, b, cancel) if path == "change" else path
 
 
 @single_threaded
@@ -212,7 +216,7 @@ def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | Non
     """auto_start's path, or "change" for the texture change (not yet synthesised)."""
     figures: dict = {}
     stationary = False
-    if min(a.shape[-2:]) >= 32:
+    if min(a.shape[-2:]) >= CHANGE_MIN_SIDE:
         figures = {"stationarity": round(max(stationarity(a), stationarity(b)), 4), "textures_if_at_most": STATIONARY}
         stationary = figures["stationarity"] <= STATIONARY
     if stationary:

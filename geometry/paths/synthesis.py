@@ -9,8 +9,11 @@ that are grey (equal channels) give grey frames: one channel is optimised.
 """
 from __future__ import annotations
 
+import threading
+
 import torch
 
+from geometry.engine import phases
 from geometry.paths.sliced import directions, feature_clouds, interpolated, quantiles
 
 #: Directions per layer and step, Adam's step size (pixel units) and the default number of steps.
@@ -22,11 +25,13 @@ def is_grey(image: torch.Tensor) -> bool:
 
 
 def synthesise(first: torch.Tensor, second: torch.Tensor, times: torch.Tensor, start: torch.Tensor, *,
-               steps: int = STEPS, generator: torch.Generator | None = None) -> torch.Tensor:
+               steps: int = STEPS, generator: torch.Generator | None = None,
+               cancel: threading.Event | None = None) -> torch.Tensor | None:
     """Frames (T, 3, H, W) in [0, 1] optimised from `start` (T, 3, H, W) for `steps` Adam steps towards the
     statistics (1 - t) first + t second at each time (T,): `first` and `second` are one image (1, 3, H, W)
     or one per frame (T, 3, H, W), of the frames' size. Directions come from `generator` (CPU; default seeded
-    0); the work is done on `start`'s device, in float32."""
+    0); the work is done on `start`'s device, in float32. Reports the phase "synthesis" before each step
+    (`geometry.engine.phases`); None when `cancel` is set before a step (a Cancel stops it within one)."""
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     device = start.device
     first, second = first.detach().float().to(device), second.detach().float().to(device)
@@ -37,7 +42,10 @@ def synthesise(first: torch.Tensor, second: torch.Tensor, times: torch.Tensor, s
     with torch.no_grad():
         sources = feature_clouds(torch.cat([first, second]))
     split = first.shape[0]
-    for _ in range(steps):
+    for step in range(steps):
+        if cancel is not None and cancel.is_set():
+            return None
+        phases.report("synthesis", step / steps)
         image = variable.expand(-1, 3, -1, -1) if grey else variable
         clouds = feature_clouds(image)
         slices = directions(clouds, DIRECTIONS, generator)
@@ -84,14 +92,16 @@ class SynthesisPath:
 
 
 def synthesised_path(base, a: torch.Tensor, b: torch.Tensor, *, steps: int = STEPS,
-                     generator: torch.Generator | None = None, device=None) -> SynthesisPath:
+                     generator: torch.Generator | None = None, device=None,
+                     cancel: threading.Event | None = None) -> SynthesisPath | None:
     """`base`'s frames at the KNOTS re-synthesised from themselves (`synthesise`): towards the endpoints'
     interpolated statistics, or, for a base with a ``sources(a, b, times)`` method (the texture path: the
-    endpoints turned and scaled to each time), towards those sources' statistics. `device`: where (default a's)."""
+    endpoints turned and scaled to each time), towards those sources' statistics. `device`: where (default a's).
+    None when `cancel` stopped the synthesis."""
     work = torch.device(device) if device is not None else a.device
     a_work, b_work = a.detach().float().to(work), b.detach().float().to(work)
     times = torch.tensor(KNOTS, dtype=torch.float64)
     start = base.frames(a_work, b_work, times).float()
     first, second = base.sources(a_work, b_work, times) if hasattr(base, "sources") else (a_work, b_work)
-    made = synthesise(first, second, times, start, steps=steps, generator=generator)
-    return SynthesisPath(base, made - start)
+    made = synthesise(first, second, times, start, steps=steps, generator=generator, cancel=cancel)
+    return None if made is None else SynthesisPath(base, made - start)

@@ -27,6 +27,8 @@ FRAME_IO_SECONDS_PER_PIXEL = 6.6e-7
 CLIP_SECONDS = 7.7
 REFINE_SECONDS_PER_PIXEL = 7.7e-5
 SPACING_SECONDS_PER_PIXEL = 5.5e-3
+#: Two images expected to take longer than this are told the frames that take about this long.
+LONG_RUN_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -95,3 +97,23 @@ def forecast_line(chosen: ClipCost, other: ClipCost) -> str:
     return (f"expected about {describe(chosen.seconds)} for {chosen.pairs} pairs with refine {chosen.refine} "
             f"({describe(chosen.pair_seconds)} a pair, {chosen.workers} at a time); with --refine {other.refine} "
             f"about {describe(other.seconds)}")
+
+
+def long_run_line(refine: str, working: tuple[int, int], output: tuple[int, int], frames: int, preset: Any = "fast",
+                  steps: int | None = None, frames_option: str = "--frames {}") -> str | None:
+    """What the tool prints before a geodesic of two images expected to take longer than `LONG_RUN_SECONDS`: its
+    expected time, the most frames (`frames_option`) expected to take no longer than that, and with the pixel
+    refinement the time without it; None for a shorter run."""
+    def seconds(count: int, mode: str = refine) -> float:
+        return clip_cost(mode, working, output, count, 1, 1, preset, steps).seconds
+
+    if seconds(frames) <= LONG_RUN_SECONDS:
+        return None
+    low, high = 2, frames  # seconds(low) <= the bound unless low == 2 (no geodesic); seconds(high) > the bound
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if seconds(middle) <= LONG_RUN_SECONDS else (low, middle)
+    ways = [f"use {frames_option.format(low)} (about {describe(seconds(low))})"] if low >= 3 else []
+    ways += [f"--refine none (about {describe(seconds(frames, 'none'))})"] if refine == "pixels" else []
+    return (f"expected about {describe(seconds(frames))} for {frames} frames with refine {refine}"
+            + (f": for less, {' or '.join(ways)}" if ways else ""))

@@ -131,14 +131,15 @@ def claim_folder(folder: str | os.PathLike, inputs: Iterable[str | os.PathLike] 
     return FolderClaim(folder)
 
 
-def check_no_foreign_outputs(folder: str | os.PathLike, pattern: str) -> None:
-    """Refuse ``folder`` when it holds files named like the run's outputs (``pattern``, e.g.
-    ``frames/frame_*.png``) but no run record of its own (`FolderLayout.marks_run`: a run's ``run.json``, a batch job's
-    ``job.json``): they are someone else's, and the run would replace or remove them."""
+def check_no_foreign_outputs(folder: str | os.PathLike, patterns: Iterable[str]) -> None:
+    """Refuse ``folder`` when it holds files named like the run's outputs (``patterns``, relative to it:
+    `FolderLayout.geodesic_outputs`, `FolderLayout.average_outputs`) but no run record of its own
+    (`FolderLayout.marks_run`: a run's ``run.json``, a batch job's ``job.json``): they are someone else's, and the
+    run would replace or remove them."""
     folder = Path(folder)
     if FolderLayout(folder).marks_run():
         return
-    foreign = next(iter(sorted(folder.glob(pattern))), None)
+    foreign = next(iter(sorted(path for pattern in patterns for path in folder.glob(pattern))), None)
     if foreign is not None:
         raise FolderRefused(f"{folder} holds {foreign.relative_to(folder)} that no run here wrote (no "
                             f"{RUN_FILE}): choose another --out folder (a new or empty one)", path=folder)

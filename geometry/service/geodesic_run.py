@@ -115,6 +115,7 @@ class GeodesicRunner:
     report: Callable[[str], None]
     distances: list[float] = field(default_factory=list)
     cuts: set[int] = field(default_factory=set)
+    wording: MemoryWording = COMMAND_LINE   # how its lines name the settings
 
     @property
     def out(self) -> Path:
@@ -164,11 +165,11 @@ class GeodesicRunner:
         check_memory("geodesic", options, plan.grid + 1, plan.grid - 1, size, limit=max_memory,
                      describe="this geodesic" if pairs == 1 else "each pair", wording=wording, clip=source.is_clip)
         check_render(plan.grid + 1, output_size, limit=max_memory, wording=wording)
-        check_no_foreign_outputs(out, layout.frame_pattern)  # the frames it writes, and removes when stale
+        check_no_foreign_outputs(out, layout.geodesic_outputs())  # what it writes, and the frames it removes when stale
         folder = RunFolder(out, settings, resume, checkpoints, checkpoint_bytes(plan.grid - 1, size), overwrite)
         start_images = [elpips.load_image(path) for path in start_files] or None
         return cls(request, source, options, size, output_size, settings, threshold, checkpoints, start_images,
-                   folder, report or (lambda line: None))
+                   folder, report or (lambda line: None), wording=wording)
 
     @classmethod
     def reopen(cls, request: GeodesicRequest, options: RunOptions, out: str | Path) -> GeodesicRunner:
@@ -244,19 +245,33 @@ class GeodesicRunner:
 
     def report_forecast(self, workers: int) -> None:
         """Report a clip's expected time in the mode its options give and in the other one
-        (`geometry.service.cost`), before its pairs start."""
+        (`geometry.service.cost`), before its pairs start; two images only when long (`cost.long_run_line`:
+        with the frames that take less), and not where the cost model's refinement constant (E-LPIPS on the CPU)
+        does not apply."""
         from geometry.engine.problems import refine_applies
         from geometry.service import cost
 
-        if not self.source.is_clip:
-            return
         refine = refine_applies(self.options.refine, "warp" if self.options.motion in ("auto", "warp", "dis")
                                 else "dissolve")
+        frames = self.source.plan.grid + 1
+        if not self.source.is_clip:
+            line = (cost.long_run_line(refine, self.size, self.output_size, frames, self.options.preset,
+                                       self.options.steps, self.wording.frames_option)
+                    if refine == "none" or self._measured_refinement() else None)
+            if line is not None:
+                self.report(line)
+            return
         other = "pixels" if refine == "none" else "none"
-        frames, pairs = self.source.plan.grid + 1, len(self.morphed)
+        pairs = len(self.morphed)
         chosen, alternative = (cost.clip_cost(mode, self.size, self.output_size, frames, pairs, workers,
                                               self.options.preset, self.options.steps) for mode in (refine, other))
         self.report(cost.forecast_line(chosen, alternative))
+
+    def _measured_refinement(self) -> bool:
+        """The pixel refinement's cost was measured for this run's distance and device (E-LPIPS, the CPU)."""
+        from geometry.engine.distances import resolve_device
+
+        return _name(self.options) == "elpips_vgg" and resolve_device(self.options.device).type == "cpu"
 
     def start(self) -> list[int]:
         """A run in parts, first part: open (or continue) it, find the cuts, write the frames of the pairs that are

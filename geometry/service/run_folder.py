@@ -152,6 +152,22 @@ class FolderLayout:
 
         return self.out / movie_name(kind, MOVIE_STEM)
 
+    def geodesic_outputs(self) -> list[str]:
+        """What a geodesic writes, as glob patterns relative to ``out``: its frames, every movie, the montage and
+        the record (a folder holding one without a run of its own is someone else's:
+        `geometry.service.folder_claim.check_no_foreign_outputs`)."""
+        from geometry.service.video import MOVIE_FORMATS
+
+        return [self.frame_pattern, *(self.relative(self.movie(kind)) for kind in MOVIE_FORMATS), MONTAGE_NAME,
+                RECORD_NAME]
+
+    def average_outputs(self, snapshot_steps: Sequence[int] | None = ()) -> list[str]:
+        """What an average writes, as glob patterns relative to ``out``: its image, the record and the snapshots at
+        ``snapshot_steps`` (None: the reference's steps, any step's name)."""
+        snapshots = (["[0-9]" * 6 + ".png"] if snapshot_steps is None
+                     else [self.relative(self.snapshot(step)) for step in snapshot_steps])
+        return [AVERAGE_NAME, RECORD_NAME, *snapshots]
+
     def relative(self, path: str | os.PathLike) -> str:
         """``path`` as the run's file list names it: relative to ``out``, with forward slashes."""
         return Path(path).relative_to(self.out).as_posix()

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from elpips.errors import InputError
 from elpips.io import write_json
-from geometry.service.folder_claim import claim_folder
+from geometry.service.folder_claim import check_no_foreign_outputs, claim_folder
 from geometry.service.memory_check import APP, COMMAND_LINE, JOB_FILE, MemoryWording, check_memory, check_render
 from geometry.service.run_folder import (
     AVERAGE_NAME,
@@ -118,6 +118,7 @@ def run_average(request: AverageRequest, options: RunOptions, out: str | Path, *
     check_memory("barycenter", options, targets + 1, 1, size, limit=max_memory, describe="this average",
                  wording=wording)
     with claim_folder(out, request.images):  # the folder is this run's until it ends
+        check_no_foreign_outputs(out, FolderLayout(out).average_outputs(request.snapshot_steps))
         folder = RunFolder(out, settings, resume, [checkpoint], checkpoint_bytes(1, size), overwrite)
         return _average_into(folder, request, options, weights, callback, cancel)
 

@@ -50,7 +50,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Protocol, Se
 from elpips.cli_common import one_line
 from elpips.errors import InputError
 from elpips.io import read_json, remove_stale_temporaries, write_json
-from geometry.service.folder_claim import FolderClaim, FolderRefused, check_not_over_inputs, claim_folder
+from geometry.service.folder_claim import (
+    FolderClaim,
+    FolderRefused,
+    check_no_foreign_outputs,
+    check_not_over_inputs,
+    claim_folder,
+)
 from geometry.service.jobs import Job
 from geometry.service.memory_check import JOB_FILE
 from geometry.service.run_folder import SPEC_FILE, FolderLayout
@@ -333,8 +339,9 @@ def _prepare_folder(job: Job) -> Path:
     """Create the output folder and record the job's spec; a checkpoint or done marker of a different
     spec of this job is stale and removed, so a changed job starts afresh, and so are temporary files that a
     worker killed mid-write left behind. A folder over the job's inputs, holding a run that is not this
-    job's (run state but no ``job.json``), or holding this job's finished run of a different spec (unless the
-    job's settings say ``overwrite = true``) is refused with nothing changed."""
+    job's (run state but no ``job.json``) or files named like its outputs that no run wrote, or holding this
+    job's finished run of a different spec (unless the job's settings say ``overwrite = true``) is refused with
+    nothing changed."""
     check_not_over_inputs(job.output, job.inputs)
     job.output.mkdir(parents=True, exist_ok=True)
     spec, layout = job.spec(), FolderLayout(job.output)
@@ -344,6 +351,9 @@ def _prepare_folder(job: Job) -> Path:
         raise FolderRefused(f"{job.output} holds a run that is not this job's (no {SPEC_FILE}): choose another "
                             f"output folder for job {job.name!r}, or finish that run with its own tool",
                             path=job.output)
+    if stored is None:  # before job.json marks the folder as the job's
+        check_no_foreign_outputs(job.output, layout.geodesic_outputs() if job.kind in ("geodesic", "clip")
+                                 else layout.average_outputs())
     changed = stored is not None and not job.is_spec(stored)
     if changed and layout.holds_finished_run() and not job.settings.get("overwrite"):
         raise FolderRefused(f"{job.output} holds job {job.name!r}'s finished run of other settings or inputs: set "
