@@ -77,11 +77,26 @@ def path_parameters(a: torch.Tensor, b: torch.Tensor, path: WarpPath, metric, se
         return WarpPath(flow, torch.sigmoid(logits[0]), torch.sigmoid(logits[1]), residual).frames(a, b, HALF)
 
 
+class _Lowest:
+    """The early stop both refinements share: keeps the candidate of the lowest energy seen (lower by more than
+    the relative ``margin``) and says when `PATIENCE` steps in a row brought none."""
+
+    def __init__(self, start: torch.Tensor | None, margin: float = 0.0):
+        self.best, self.energy, self.margin, self.since = start, float("inf"), margin, 0
+
+    def stalled(self, energy: float, candidate: torch.Tensor) -> bool:
+        if energy < self.energy * (1 - self.margin):
+            self.best, self.energy, self.since = candidate.detach(), energy, 0
+            return False
+        self.since += 1
+        return self.since >= PATIENCE
+
+
 def _pixels(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, metric, seed: int, steps: int,
             mask: torch.Tensor | None, hold: float) -> torch.Tensor:
     change = torch.zeros_like(start, requires_grad=True)
     optimizer = torch.optim.Adam([change], lr=0.003)
-    best, best_energy, since, smoothed = start, float("inf"), 0, None
+    lowest, smoothed = _Lowest(start), None
     with torch.enable_grad():
         for step in range(steps):
             moved = change if mask is None else change * mask
@@ -89,16 +104,12 @@ def _pixels(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor, metric, seed:
             energy = _energy(metric, a, middle, b, seed + step)
             loss = energy + hold * moved.square().mean()
             smoothed = energy.item() if smoothed is None else 0.7 * smoothed + 0.3 * energy.item()
-            if smoothed < best_energy:
-                best, best_energy, since = middle.detach(), smoothed, 0
-            else:
-                since += 1
-                if since >= PATIENCE:
-                    break
+            if lowest.stalled(smoothed, middle):
+                break
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-    return best
+    return lowest.best
 
 
 def held_pixels(a: torch.Tensor, b: torch.Tensor, path: WarpPath, metric, seed: int = 0,
@@ -158,23 +169,19 @@ def consistency(a: torch.Tensor, b: torch.Tensor, path: WarpPath, metric, seed: 
     optimizer = torch.optim.Adam([correction], lr=CONSISTENCY_LR)
     with torch.no_grad():
         scale = [max(term.item(), 1e-12) for term in _agreement(a, b, path.flow, metric, draws)]
-    best, best_energy, since = None, float("inf"), 0
+    lowest = _Lowest(None, margin=STALL)
     with torch.enable_grad():
         for _ in range(steps + 1):
             flow = path.flow + F.interpolate(correction, size=size, mode="bilinear", align_corners=True)
             perceptual, pixels = _agreement(a, b, flow, metric, draws)
             energy = (perceptual / scale[0] + pixels / scale[1]
                       + ANCHOR * correction.square().mean())
-            if energy.item() < best_energy * (1 - STALL):
-                best, best_energy, since = flow.detach(), energy.item(), 0
-            else:
-                since += 1
-                if since >= PATIENCE:
-                    break
+            if lowest.stalled(energy.item(), flow):
+                break
             optimizer.zero_grad(set_to_none=True)
             energy.backward()
             optimizer.step()
-    return WarpPath(best, path.seen_a, path.seen_b, path.residual)
+    return WarpPath(lowest.best, path.seen_a, path.seen_b, path.residual)
 
 
 def _register() -> None:

@@ -271,3 +271,19 @@ def test_ctrl_c_in_the_flow_search_says_resume_and_the_resume_finishes_it(tmp_pa
     assert len(frames) == 3
     for name in frames:
         assert (out / "frames" / name).read_bytes() == (whole / "frames" / name).read_bytes()
+
+
+def test_a_run_that_refines_nothing_is_not_refused_for_the_networks_memory():
+    """A --refine none run optimises nothing and runs no network (the warp-only mode for clips): the memory check
+    sized its refinement anyway and refused 768 px runs as needing tens of GB. Its render is checked on its own."""
+    from elpips.memory import MemoryLimitError
+    from geometry.options import RunOptions
+    from geometry.service.memory_check import check_memory
+
+    def check(refine: str) -> None:
+        check_memory("geodesic", RunOptions(refine=refine, device="cpu"), 10, 8, (768, 768),
+                     limit=parse_bytes("2GB"))
+
+    with pytest.raises(MemoryLimitError, match="use --size"):
+        check("pixels")
+    check("none")

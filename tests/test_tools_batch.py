@@ -127,25 +127,30 @@ def test_a_changed_job_is_recomputed_when_asked_and_a_lost_output_is_recomputed(
     assert (workdir / "o" / "average.png").is_file()
 
 
+def backend_cancelled_after(step: int) -> LocalBackend:
+    """A local backend whose runs are cancelled once a job reports ``step``: as if the machine went away there."""
+    cancel = threading.Event()
+    backend = LocalBackend(device="cpu", cancel=cancel)
+    run = backend.run
+
+    def run_until_cancelled(pending, on_event):
+        def watch(event):
+            if event.kind == "progress" and event.step >= step:
+                cancel.set()
+            on_event(event)
+        return run(pending, watch)
+
+    backend.run = run_until_cancelled
+    return backend
+
+
 def test_an_interrupted_job_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run(workdir, capsys):
     job = ('[[jobs]]\nname = "bary"\nkind = "barycenter"\ninputs = ["cat64.png", "dog64.png"]\nweights = [1, 2]\n'
            'output = "{out}"\nsettings = {{ checkpoint_every = 4 }}\n')
     job_file = write_jobs(workdir, L2_DEFAULTS + job.format(out="interrupted"))
     straight_file = write_jobs(workdir, L2_DEFAULTS + job.format(out="straight"), "straight.toml")
 
-    cancel = threading.Event()
-    backend = LocalBackend(device="cpu", cancel=cancel)
-    original_run = backend.run
-
-    def run_until_step_5(pending, on_event):
-        def watch(event):
-            if event.kind == "progress" and event.step >= 5:
-                cancel.set()  # as if the machine went away after step 5
-            on_event(event)
-        return original_run(pending, watch)
-
-    backend.run = run_until_step_5
-    assert batch.run_batch(jobs.load_job_file(job_file), backend, progress=False) == 1
+    assert batch.run_batch(jobs.load_job_file(job_file), backend_cancelled_after(5), progress=False) == 1
     entry = read_manifest(job_file)[1]["bary"]
     assert entry["status"] == "failed" and "cancelled" in entry["error"]
     assert (workdir / "interrupted" / "checkpoint.pt").exists()
@@ -176,19 +181,7 @@ def test_an_old_average_jobs_folder_resumes_and_is_skipped_as_the_same_job(workd
     job_file = write_jobs(workdir, L2_DEFAULTS + '[[jobs]]\nname = "avg"\nkind = "average"\n'
                           'inputs = ["cat64.png", "dog64.png"]\noutput = "o"\nsettings = { checkpoint_every = 4 }\n')
     assert jobs.load_job_file(job_file).jobs[0].kind == "barycenter"
-    cancel = threading.Event()
-    backend = LocalBackend(device="cpu", cancel=cancel)
-    original_run = backend.run
-
-    def run_until_step_5(pending, on_event):
-        def watch(event):
-            if event.kind == "progress" and event.step >= 5:
-                cancel.set()
-            on_event(event)
-        return original_run(pending, watch)
-
-    backend.run = run_until_step_5
-    assert batch.run_batch(jobs.load_job_file(job_file), backend, progress=False) == 1
+    assert batch.run_batch(jobs.load_job_file(job_file), backend_cancelled_after(5), progress=False) == 1
     as_an_old_average_job(workdir / "o")  # an unfinished run of the old kind name: resumed, not restarted
     assert batch.main([str(job_file), "--device", "cpu", "--no-progress"]) == 0
     entry = read_manifest(job_file)[1]["avg"]

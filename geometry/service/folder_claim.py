@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from elpips.errors import InputError
-from geometry.service.run_folder import RUN_FILE, FolderLayout
+from geometry.service.run_folder import RUN_FILE, SPEC_FILE, FolderLayout
 
 
 class FolderRefused(InputError):
@@ -142,4 +142,5 @@ def check_no_foreign_outputs(folder: str | os.PathLike, patterns: Iterable[str])
     foreign = next(iter(sorted(path for pattern in patterns for path in folder.glob(pattern))), None)
     if foreign is not None:
         raise FolderRefused(f"{folder} holds {foreign.relative_to(folder)} that no run here wrote (no "
-                            f"{RUN_FILE}): choose another --out folder (a new or empty one)", path=folder)
+                            f"{RUN_FILE} or {SPEC_FILE}): choose another --out folder (a new or empty one)",
+                            path=folder)

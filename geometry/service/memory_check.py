@@ -37,10 +37,13 @@ def check_memory(kind: str, options: RunOptions, images: int, free: int, size: t
     """Raise `geometry.engine.memory.MemoryLimitError` (an InputError) when a run of ``kind`` ("barycenter" or
     "geodesic"; ``images`` per step, ``free`` of them optimised, at output ``size``) is estimated to need more
     than ``limit`` bytes or what the options' device has; a geodesic's refusal names the frames that fit (a
-    ``clip``'s: the in-betweens per pair). Needs no network: it is called before one is loaded."""
+    ``clip``'s: the in-betweens per pair). A run with ``refine="none"`` optimises nothing and is not refused.
+    Needs no network: it is called before one is loaded."""
     from geometry.engine.distances import resolve_device
     from geometry.engine.memory import check_run
 
+    if options.refine == "none":  # no step runs: the start's frames are the result (`check_render` covers them)
+        return
     count_option, offset = (wording.insert_option, 2) if clip else (wording.frames_option, 0)
     check_run(kind, distance_name(options.distance), images, free, size, resolve_device(options.device),
               preset=options.preset, steps=options.steps, draws_per_step=options.draws_per_step, limit=limit,

@@ -119,6 +119,17 @@ def _choose(page, elem_id: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
+def _quick_l2_geodesic(page, frames: int, steps: int) -> None:
+    """Set the Geodesic tab for a quick run: 32 px, L2, the dissolve start (which the run refines for its
+    ``steps``; after a warp start refine "auto" runs none)."""
+    _set_number(page, "geodesic-size", 32)
+    _set_number(page, "geodesic-frames", frames)
+    _set_number(page, "geodesic-steps", steps)
+    _choose(page, "geodesic-distance", "l2")
+    page.locator("#geodesic-motion input").first.click()
+    page.get_by_role("option", name=re.compile(r"^none: ")).click()
+
+
 def test_geodesic_and_distance_in_chromium(app_url, browser_page, upload_images):
     page, blocked = browser_page
     ARTIFACTS.mkdir(exist_ok=True)
@@ -132,13 +143,7 @@ def test_geodesic_and_distance_in_chromium(app_url, browser_page, upload_images)
         "() => ['geodesic-a', 'geodesic-b'].every(id => "
         "[...document.querySelectorAll(`#${id} img`)].some(img => img.src.includes('square_')))"
     )
-    _set_number(page, "geodesic-frames", 4)
-    _set_number(page, "geodesic-size", 32)
-    _set_number(page, "geodesic-steps", 20)
-    _choose(page, "geodesic-distance", "l2")
-    # the dissolve start, which the run refines for its 20 steps (after a warp start refine "auto" runs none)
-    page.locator("#geodesic-motion input").first.click()
-    page.get_by_role("option", name=re.compile(r"^none: ")).click()
+    _quick_l2_geodesic(page, frames=4, steps=20)
     assert page.locator("#geodesic-cancel").is_disabled()  # nothing runs: Cancel is inactive
     page.locator("#geodesic-run").click()
 
@@ -309,12 +314,7 @@ def test_stop_and_cancel_are_active_while_a_run_goes_on_and_only_then(app_url, b
     page.goto(app_url)
     page.get_by_role("tab", name="Geodesic").click()
     assert page.locator("#geodesic-cancel").is_disabled() and page.locator("#geodesic-run").is_enabled()
-    _set_number(page, "geodesic-size", 32)
-    _set_number(page, "geodesic-frames", 3)
-    _set_number(page, "geodesic-steps", 5000)
-    _choose(page, "geodesic-distance", "l2")
-    page.locator("#geodesic-motion input").first.click()
-    page.get_by_role("option", name=re.compile(r"^none: ")).click()
+    _quick_l2_geodesic(page, frames=3, steps=5000)
 
     def cancel_after_a_step(page):
         page.wait_for_function(
@@ -360,12 +360,7 @@ def test_a_16_bit_ramp_and_an_rgba_upload_are_measured_as_the_loader_reads_them(
     page.wait_for_function(
         "() => [['geodesic-a', 'ramp16'], ['geodesic-b', 'square_rgba']].every(([id, name]) => "
         "[...document.querySelectorAll(`#${id} img`)].some(img => img.src.includes(name)))")
-    _set_number(page, "geodesic-size", 32)
-    _set_number(page, "geodesic-frames", 3)
-    _set_number(page, "geodesic-steps", 10)
-    _choose(page, "geodesic-distance", "l2")
-    page.locator("#geodesic-motion input").first.click()
-    page.get_by_role("option", name=re.compile(r"^none: ")).click()
+    _quick_l2_geodesic(page, frames=3, steps=10)
     page.locator("#geodesic-run").click()
     page.wait_for_function(
         "() => (document.querySelector('#geodesic-status')?.innerText || '').includes('Done: 10 steps')")
