@@ -1,7 +1,7 @@
 """The engine's flow against flows it could start from or be swapped for, on real footage: PSNR of the warp path.
 
     python benchmarks/bench_flow_starts.py --size 256 --gap 2 4 --triplets 3
-    python benchmarks/bench_flow_starts.py --size 64 128 --gap 2 4 --triplets 3 --out benchmarks/results/x.txt
+    python benchmarks/bench_flow_starts.py --size native --clips bikes carphone --flows engine --out results.txt
 
 Why the engine's flow loses PSNR to the DIS midpoint on some triplets (bikes:94+2 at 256 px), and what a change of
 its search that needs no truth at run time would win. The triplets are benchmarks/bench_interpolation.py's
@@ -82,9 +82,10 @@ FLOWS = {
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=parse_size, nargs="+", default=[256])
+    parser.add_argument("--size", type=parse_size, nargs="+", default=[256], help="short side in px or 'native'")
     parser.add_argument("--gap", type=int, nargs="+", default=[2])
     parser.add_argument("--triplets", type=int, default=3, help="triplets per clip")
+    parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--flows", nargs="+", default=list(FLOWS), choices=list(FLOWS))
     parser.add_argument("--out", type=Path, default=None, help="also write the output to this file")
     args = parser.parse_args(argv)
@@ -104,7 +105,7 @@ def main(argv=None) -> None:
     flows.engine_flow(*torch.rand(2, 1, 3, 32, 32, generator=torch.Generator().manual_seed(0)))  # warm-up
     for size in args.size:
         for gap in args.gap:
-            triplets = round_robin(clip_triplets(list(CLIPS), size, gap, args.triplets))
+            triplets = round_robin(clip_triplets(args.clips, size, gap, args.triplets))
             label = "native" if size is None else f"{size} px"
             say(f"\n## {label}, gap {gap}: {len(triplets)} triplets")
             means: dict[str, list[float]] = {"DIS midpoint": []}
