@@ -326,7 +326,7 @@ def main(argv=None) -> None:
     if "morphs" in args.parts:
         from texture_photo_morphs import part_morphs
 
-        part_morphs(args.sizes, args.run_sizes, Path(args.sheets), tuple(args.morphs))
+        part_morphs(args.sizes, args.run_sizes, Path(args.sheets), tuple(args.morphs), args.scenes)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

@@ -183,9 +183,11 @@ def zoom_curve(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     factors = 2.0 ** (torch.arange(-reach, reach + 1, dtype=torch.float64) / ZOOM_STEPS)
     distances = []
     with torch.no_grad():
+        whole_a, whole_b = channel_statistics(a), channel_statistics(b)  # each side's unshrunk statistics, once
         for factor in factors.tolist():
-            x, y = (a, _shrink(b, factor)) if factor >= 1 else (_shrink(a, 1 / factor), b)
-            distances.append(float(statistics_distance(channel_statistics(x), channel_statistics(y))))
+            x, y = (whole_a, channel_statistics(_shrink(b, factor))) if factor >= 1 else (
+                channel_statistics(_shrink(a, 1 / factor)), whole_b)
+            distances.append(float(statistics_distance(x, y)))
     return factors, torch.tensor(distances, dtype=torch.float64)
 
 
