@@ -17,8 +17,9 @@ power falls alike at every zoom: grass and gravel zoomed x2 and x3 were found as
   both resampled alike; the best pair's zoom is refined on the zoom curve (a parabola). Its confidence is the share of
   the statistics distance between a and b that the turn and zoom explain (0: none, 1: all).
 
-A turn that leaves the statistics as they are (nearly isotropic textures: gravel, grass at 64 px) is found as
-no turn: it changes nothing a morph has to show. :func:`stationarity` says whether an image is a texture at
+A turn that leaves the statistics as they are (nearly isotropic textures: gravel, grass) is found as no turn
+unless the spectra of independent halves of the crops agree on one (:func:`seen_turn`, `Detection.agreement`):
+where fewer than SEEN agree, no turn can be seen. :func:`stationarity` says whether an image is a texture at
 all (the same statistics everywhere): ``motion="auto"`` takes the texture path for stationary pairs with a
 confident turn or zoom, and the texture-change start for stationary pairs that neither a turn nor a zoom nor a
 flow explains (`geometry.paths.motion.auto_start`). benchmarks/bench_texture.py --parts photos measures the
@@ -48,8 +49,8 @@ ZOOM_CANDIDATES, ANGLE_CANDIDATES, VERIFY_SIDE = 3, 2, 64
 #: size the turns seen by 3 or more were right (within 10 degrees) 34/34 brick, 1/1 and 4/4 grass at 64 and 128
 #: px, 0/0 and 8/8 gravel (by 2 or more: 3/3, 7/7, 0/2, 14/15), where the plain peak was right 6/17 grass and
 #: 8/17 gravel at 64 px (chance: 2/17), 9/17 and 15/17 at 128 px; on pairs of isotropic noise (no turn to see)
-#: 3 or more saw a turn other than 0 in 1 of 20 pairs, 2 or more in 4 of 20
-#: (benchmarks/results/bench_texture_photos_detection.txt).
+#: 3 or more saw a turn other than none in 1 and 2 of 20 pairs at 64 and 128 px, 2 or more in 5 and 3 of 20
+#: (benchmarks/results/bench_texture_photos_detection.txt, docs/textures.md).
 SEEN, AGREE = 3, 10.0
 #: An image whose quarters' feature statistics differ by at most this (mean `statistics_distance`) is stationary:
 #: measured 0.05-0.46 on the procedural and photographed textures at 64 and 128 px, 0.28-0.64 on the cat and dog
