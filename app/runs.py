@@ -18,7 +18,6 @@ watching part, also streams the Robustness tab's attacks (`app.robustness`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import shutil
@@ -47,6 +46,7 @@ from geometry.service.runs import RunArtefacts
 
 from app.distance import MetricShelf
 from app.forecast import Branch, CostBook, Plan, RunShape, plan_run, snapshot_steps
+from app.previews import file_digest
 from app.run_clock import PHASE_WORDS, RunClock
 from app.tasks import (
     DeviceSlot,
@@ -140,11 +140,6 @@ def average_selection(files: list | None) -> tuple[list, str | None]:
     return files[:MAX_AVERAGE_IMAGES], (
         f"The Average takes at most {MAX_AVERAGE_IMAGES} images (one weight slider each): kept the first "
         f"{MAX_AVERAGE_IMAGES}, left out {dropped}. Remove one of the kept images to use another.")
-
-
-def file_digest(path) -> str:
-    """The SHA-256 of a file's bytes: the same picture whatever folder Gradio copied it into."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def without_examples(files: list, example_digests: frozenset[str]) -> tuple[list, bool]:

@@ -37,6 +37,7 @@ from geometry.paths.motion import MOTION_NAMES
 from app import robustness, runs
 from app.distance import DistanceRequest, Measurement, compare_candidates, measure_distance
 from app.examples import adversarial_example_path, example_paths
+from app.previews import Shown, browser_shows, file_digest, image_format, measured_file, preview_of
 from app.runs import MAX_AVERAGE_IMAGES, AppContext, TabUpdate
 from app.tasks import DeviceSlot
 from app.uploads import display_name, image_input, not_an_image, upload_problem
@@ -201,19 +202,51 @@ def stop_button(label: str, elem_id: str, **kwargs) -> gr.Button:
     return gr.Button(label, variant="stop", elem_id=elem_id, interactive=False, **kwargs)
 
 
-def check_on_upload(image: gr.Image, label: str, status: gr.Markdown) -> None:
+def check_on_upload(image: gr.Image, label: str, status: gr.Markdown) -> gr.State:
     """Check `image` as soon as it is uploaded: a file the run would refuse is named in the tab's `status` at once
-    (not only when Run is pressed); a good upload clears an earlier error about the same input. A file that is
+    (not only when Run is pressed); a good upload clears an earlier word about the same input. A file that is
     no image at all is taken out of the input (the browser would show a broken-image icon in its place), the
-    status line saying why."""
+    status line saying why. A file browsers do not display (TIFF) is shown as the app's own picture of it
+    (`app.previews`), the status saying so; the returned state remembers the upload behind that picture, which
+    the run reads (`measured_file`)."""
 
     def check(path, shown: str | None):
         problem = upload_problem(path, label)
         if problem is not None:
-            return runs.error_status(problem), (None if not_an_image(path) else gr.skip())
-        return ("" if shown and shown.startswith(runs.error_status(label)) else gr.skip()), gr.skip()
+            words = upload_words(shown, label, runs.error_status(problem))
+            return words, (None if not_an_image(path) else gr.skip()), None
+        if browser_shows(path):
+            said = any(_about(part, label) for part in (shown or "").split("\n\n"))
+            return (upload_words(shown, label, None) if said else gr.skip()), gr.skip(), None
+        preview = preview_of(path)
+        return upload_words(shown, label, preview_note(label, path)), preview, Shown.of(path, preview)
 
-    image.upload(check, [image, status], [status, image], api_name=False, queue=False)
+    upload = gr.State(None)
+    image.upload(check, [image, status], [status, image, upload], api_name=False, queue=False)
+    return upload
+
+
+#: The words of a status line about an upload shown as the app's own picture of it (`preview_note`).
+NOT_DISPLAYED = "browsers do not display"
+
+
+def preview_note(label: str, path) -> str:
+    """What the status says of an upload shown as the app's own picture of it (`app.previews.preview_of`)."""
+    return (f"{label}: {NOT_DISPLAYED} {display_name(path)} (a {image_format(path)} file): the input shows the app's "
+            "picture of what is measured; the run reads the file itself.")
+
+
+def upload_words(shown: str | None, label: str, line: str | None) -> str:
+    """A tab's status after an upload to its input `label`: what it said about the tab's other uploads (errors,
+    preview notes) kept, what it said about this input replaced by `line` (or dropped), a previous result dropped."""
+    parts = [part for part in (shown or "").split("\n\n")
+             if (part.startswith(runs.error_status("")) or f": {NOT_DISPLAYED} " in part) and not _about(part, label)]
+    return "\n\n".join(parts + ([line] if line else []))
+
+
+def _about(part: str, label: str) -> bool:
+    """Whether a status line is an error or a preview note about the input `label`."""
+    return part.startswith((runs.error_status(f"{label}: "), f"{label}: {NOT_DISPLAYED} "))
 
 
 # ---------------------------------------------------------------- the one adapter for long runs
@@ -267,7 +300,7 @@ def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         with gr.Row():
             dist_metric = gr.Dropdown(list(METRIC_NAMES), value="elpips_vgg", label="Metric",
                                       elem_id="distance-metric")
-            dist_size = size_slider(default_distance_size(ctx.device))
+            dist_size = size_slider(default_distance_size(ctx.device), elem_id="distance-size")
             dist_seed = seed_box()
         with gr.Row():
             dist_mode = gr.Radio(["Sample budget", "Error target"], value="Sample budget",
@@ -288,10 +321,12 @@ def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
              [examples["texture_blobs"], examples["texture_stripes"]]],
             inputs=[dist_a, dist_b], cache_examples=False,
         )
-        check_on_upload(dist_a, "Image A", dist_answer)
-        check_on_upload(dist_b, "Image B", dist_answer)
+        dist_uploads = [check_on_upload(image, label, dist_answer) for image, label in ((dist_a, "Image A"),
+                                                                                         (dist_b, "Image B"))]
 
-        def on_distance(a, b, metric, size, mode, samples, error, max_samples, seed, overlay, request: gr.Request):
+        def on_distance(a, b, metric, size, mode, samples, error, max_samples, seed, overlay, upload_a, upload_b,
+                        request: gr.Request):
+            a, b = measured_file(a, upload_a), measured_file(b, upload_b)
             distance_request = _distance_request(metric, size, mode, samples, error, max_samples, seed)
             with stoppable(ctx, request, "distance") as stop:
                 for answer, details, view in measure_distance(ctx.slot, ctx.shelf, a, b, distance_request, stop):
@@ -301,7 +336,7 @@ def distance_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         on_click(
             dist_button, on_distance,
             [dist_a, dist_b, dist_metric, dist_size, dist_mode, dist_samples, dist_error, dist_max, dist_seed,
-             dist_overlay],
+             dist_overlay, *dist_uploads],
             [dist_answer, dist_details, dist_map, dist_view], stop=dist_stop, api_name="distance", **HEAVY,
         )
         dist_overlay.change(_redraw_maps, [dist_view, dist_overlay], [dist_map], api_name=False, queue=False)
@@ -338,10 +373,12 @@ def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         cmp_answer = gr.Markdown(elem_id="compare-answer")
         cmp_details = gr.JSON(label="Details")
         cmp_view = gr.State()
-        for image, label in ((cmp_ref, "Reference"), (cmp_a, "Candidate A"), (cmp_b, "Candidate B")):
-            check_on_upload(image, label, cmp_answer)
+        cmp_uploads = [check_on_upload(image, label, cmp_answer)
+                       for image, label in ((cmp_ref, "Reference"), (cmp_a, "Candidate A"), (cmp_b, "Candidate B"))]
 
-        def on_compare(ref, a, b, metric, size, samples, seed, overlay, request: gr.Request):
+        def on_compare(ref, a, b, metric, size, samples, seed, overlay, upload_ref, upload_a, upload_b,
+                       request: gr.Request):
+            ref, a, b = (measured_file(*pair) for pair in ((ref, upload_ref), (a, upload_a), (b, upload_b)))
             compare_request = _distance_request(metric, size, "Sample budget", samples, 0, samples, seed)
             with stoppable(ctx, request, "comparison") as stop:
                 for answer, details, view in compare_candidates(ctx.slot, ctx.shelf, ref, a, b, compare_request,
@@ -350,7 +387,8 @@ def compare_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                         answer, details, *view.render(overlay), view)
 
         on_click(
-            cmp_button, on_compare, [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay],
+            cmp_button, on_compare,
+            [cmp_ref, cmp_a, cmp_b, cmp_metric, cmp_size, cmp_samples, cmp_seed, cmp_overlay, *cmp_uploads],
             [cmp_answer, cmp_details, cmp_map_a, cmp_map_b, cmp_view], stop=cmp_stop, api_name="compare", **HEAVY,
         )
         cmp_overlay.change(_redraw_maps, [cmp_view, cmp_overlay], [cmp_map_a, cmp_map_b], api_name=False,
@@ -390,7 +428,7 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         gr.Markdown(AVERAGE_TEXT)
         example_sets = [[examples[name] for name in names] for names in AVERAGE_EXAMPLES]
         avg_defaults = example_sets[0]
-        digests = frozenset(runs.file_digest(path) for path in examples.values())
+        digests = frozenset(file_digest(path) for path in examples.values())
         with gr.Row():
             with gr.Column():
                 avg_files = gr.File(avg_defaults, file_count="multiple", file_types=["image"],
@@ -415,9 +453,9 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
                                                elem_id="average-distance")
                     avg_seed = seed_box()
                 with gr.Row():
-                    avg_size = size_slider(default_size(ctx.device))
+                    avg_size = size_slider(default_size(ctx.device), elem_id="average-size")
                     avg_steps = gr.Slider(10, 5000, value=default_steps("barycenter", ctx.device), step=10,
-                                          label="Steps")
+                                          label="Steps", elem_id="average-steps")
                 avg_motion = motion_dropdown("average-motion", average_motion_info(len(avg_defaults)),
                                              interactive=len(avg_defaults) == 2)
                 avg_estimate, avg_run, avg_cancel = run_buttons("average")
@@ -436,7 +474,8 @@ def average_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
             names = [display_name(path) for path in files]
             sliders = [gr.update(visible=k < len(files), label=f"Weight of {names[k]}" if k < len(files) else None)
                        for k in range(MAX_AVERAGE_IMAGES)]
-            return [files, runs.average_plan(files, list(weights)), average_motion_update(len(files)), *sliders]
+            return [shown_pictures(files), runs.average_plan(files, list(weights)), average_motion_update(len(files)),
+                    *sliders]
 
         def on_upload(files):
             # an upload replaces the examples; more files than weight sliders: the extra ones are taken out, named
@@ -494,6 +533,12 @@ MOTION_WORDS = {
     "texture": "two textures turned and scaled towards each other, then refined",
     "change": "one texture becoming another (synthesised in between), kept as it is (no refinement step)",
 }
+
+
+def shown_pictures(files: list) -> list[str]:
+    """The Average tab's pictures of its input files, as a browser displays them (`app.previews.preview_of`: the
+    app's own picture of a TIFF); a file the run would refuse is left out (the status names it)."""
+    return [preview_of(path) for path in files if upload_problem(path, "Image") is None]
 
 
 def average_motion_info(count: int) -> str:
@@ -584,10 +629,10 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
              [examples["texture_blobs"], examples["texture_stripes"]]],
             inputs=[geo_a, geo_b], cache_examples=False, elem_id="geodesic-examples",
         )
-        check_on_upload(geo_a, "Start (A)", geo_status)
-        check_on_upload(geo_b, "End (B)", geo_status)
+        geo_uploads = [check_on_upload(geo_a, "Start (A)", geo_status), check_on_upload(geo_b, "End (B)", geo_status)]
 
-        def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps, motion):
+        def on_geodesic_estimate(a, b, frames, distance, energy, size, steps, seed, fps, motion, upload_a, upload_b):
+            a, b = measured_file(a, upload_a), measured_file(b, upload_b)
             spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps, motion)
             return runs.forecast_text(ctx, spec), note
 
@@ -598,12 +643,14 @@ def geodesic_tab(ctx: AppContext, examples: dict[str, str]) -> gr.Button:
         live = LiveTab(1, 3, preview=lambda frames: (runs.enlarged(runs.filmstrip(frames)),), results=results,
                        final_images=lambda done: done.images)
 
-        def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, motion, request: gr.Request):
+        def on_geodesic(a, b, frames, distance, energy, size, steps, seed, fps, motion, upload_a, upload_b,
+                        request: gr.Request):
+            a, b = measured_file(a, upload_a), measured_file(b, upload_b)
             spec, note = runs.prepare_geodesic(ctx, a, b, frames, distance, energy, size, steps, seed, fps, motion)
             yield from stream_to_tab(runs.stream_run(ctx, spec, _session(request)), note, live)
 
         geo_inputs = [geo_a, geo_b, geo_frames, geo_distance, geo_energy, geo_size, geo_steps, geo_seed, geo_fps,
-                      geo_motion]
+                      geo_motion, *geo_uploads]
         on_click(geo_estimate, on_geodesic_estimate, geo_inputs, [geo_status, geo_note],
                  api_name="geodesic_estimate", **RUN)  # the stored cost model: nothing runs on the device
         on_click(geo_run, on_geodesic, geo_inputs,
@@ -676,10 +723,13 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) 
             inputs=[rob_ref, rob_image, rob_anchor], cache_examples=False,
             label="Examples (the second image was made by this attack against LPIPS-VGG at 8/255)",
         )
-        for image, label in ((rob_ref, "Reference"), (rob_image, "Image"), (rob_anchor, "Anchor")):
-            check_on_upload(image, label, rob_status)
-        def on_attack(ref, image, anchor, metric, epsilon, judges, size, steps, draws, samples, seed,
-                      request: gr.Request):
+        rob_uploads = [check_on_upload(image, label, rob_status)
+                       for image, label in ((rob_ref, "Reference"), (rob_image, "Image"), (rob_anchor, "Anchor"))]
+
+        def on_attack(ref, image, anchor, metric, epsilon, judges, size, steps, draws, samples, seed, upload_ref,
+                      upload_image, upload_anchor, request: gr.Request):
+            ref, image, anchor = (measured_file(*pair) for pair in
+                                  ((ref, upload_ref), (image, upload_image), (anchor, upload_anchor)))
             spec, note = robustness.prepare_attack(ctx, ref, image, anchor, metric, epsilon, steps, draws, judges,
                                                    samples, size, seed)
 
@@ -695,7 +745,7 @@ def robustness_tab(ctx: AppContext, examples: dict[str, str], adversarial: str) 
         on_click(
             rob_run, on_attack,
             [rob_ref, rob_image, rob_anchor, rob_metric, rob_epsilon, rob_judges, rob_size, rob_steps, rob_draws,
-             rob_samples, rob_seed],
+             rob_samples, rob_seed, *rob_uploads],
             [rob_status, rob_progress, rob_note, rob_live, rob_perturbation, rob_plot, rob_table, rob_file,
              rob_details],
             stop=rob_cancel, api_name="attack", **RUN,

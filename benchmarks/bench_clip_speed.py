@@ -17,7 +17,10 @@ pair at 480p (`flow_baseline.dis_frames` at factor 1: 480p frames have pyramid e
 PNG frames and an mp4 by the tool's own writers. Printed per run: wall seconds, CPU seconds (the child's and its
 worker processes': getrusage of the children), their ratio to the baseline's, output frames per wall second, and
 the tool's forecast (the line it printed before its pairs started, and the model's seconds) against the measured
-wall time. The load average is printed before and after: on shared cores the wall time is pessimistic.
+wall time. On shared cores the wall time is pessimistic: the 1-minute load average is sampled every 10 s while the
+tool runs (printed: min, mean, max), and beside the wall time stands the wall time projected for a quiet machine
+with this many cores, the CPU seconds divided by the cores the run can use (its workers, at most the cores: the
+engine's pixel work runs on one thread, `geometry.engine.threads`).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -59,19 +63,47 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_tool(clip: Path, out: Path, size: int, workers: int) -> tuple[float, float, str]:
-    """(wall s, CPU s, the forecast line) of the command on the clip."""
+class LoadSampler:
+    """The 1-minute load average every `every` seconds, in a thread, while in its `with` block."""
+
+    def __init__(self, every: float = 10.0):
+        self.every, self.samples, self.stop = every, [], threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self.stop.wait(self.every):
+                return
+
+    def __enter__(self) -> "LoadSampler":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def summary(self) -> str:
+        return (f"load average while it ran {min(self.samples):.1f} min, "
+                f"{sum(self.samples) / len(self.samples):.1f} mean, {max(self.samples):.1f} max "
+                f"({len(self.samples)} samples)")
+
+
+def run_tool(clip: Path, out: Path, size: int, workers: int) -> tuple[float, float, str, str]:
+    """(wall s, CPU s, the forecast line, the load while it ran) of the command on the clip."""
     command = [sys.executable, "-m", "geometry.tools.geodesic", "--video", str(clip), "--input-fps", str(FPS),
                "--insert", "1", "--refine", "none", "--size", str(size), "--formats", "mp4", "--no-progress",
                "--out", str(out), "--workers", str(workers)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     began_cpu, began = children_cpu(), time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    with LoadSampler() as load:
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
     wall, cpu = time.perf_counter() - began, children_cpu() - began_cpu
     if done.returncode != 0:
         raise SystemExit(f"elpips-geodesic failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     forecast = next((line for line in done.stderr.splitlines() if "expected about" in line), "(no forecast)")
-    return wall, cpu, forecast
+    return wall, cpu, forecast, load.summary()
 
 
 def run_baseline(clip: Path, out: Path) -> tuple[float, float, int]:
@@ -106,7 +138,7 @@ def main() -> None:
             working = (size, round(size * OUTPUT[1] / OUTPUT[0]))
             for workers in args.workers:
                 out = work / f"tool-{size}-{workers}"
-                tool_wall, tool_cpu, forecast = run_tool(work / "clip", out, size, workers)
+                tool_wall, tool_cpu, forecast, load = run_tool(work / "clip", out, size, workers)
                 frames = len(list((out / "frames").glob("*.png")))
                 model = cost.clip_cost("none", working, OUTPUT, 3, pairs, workers)
                 seconds = re.search(r"expected about (.*?) for", forecast)
@@ -116,6 +148,9 @@ def main() -> None:
                       f"{tool_cpu / pairs:.2f} CPU s per in-between frame; "
                       f"forecast {seconds.group(1) if seconds else '?'} (model {model.seconds:.0f} s: "
                       f"{model.seconds / tool_wall:.2f}x the wall time, {model.seconds / tool_cpu:.2f}x the CPU)")
+                cores = min(workers, os.cpu_count() or 1)
+                print(f"  {load}; CPU/wall {tool_cpu / tool_wall:.2f}; projected wall on {os.cpu_count()} quiet "
+                      f"cores: {tool_cpu / cores:.0f} s (CPU s / {cores} core{'s' if cores > 1 else ''} used)")
                 print(f"  the tool said: {forecast.strip()}")
         wall, cpu, count = run_baseline(work / "clip", work / "dis")
         print(f"DIS midpoint at 480p (baseline): {wall:.1f} s wall, {cpu:.1f} CPU s, {count / wall:.1f} frames/s")

@@ -4,10 +4,13 @@ frames of the starts, judged without a shared layout, and contact sheets.
 * turns and zooms (SIMILARITY_SCENES; a truth exists: the photo at the middle angle and scale, cut from a third
   place): spectral ghost from the MEASURED spectra of the endpoints and the truth
   (`geometry.paths.quality.spectral_ghost`: the middle frame's power in the endpoints' bands over its power
-  there and in the truth's), contrast over the truth's, E-LPIPS to the truth. Methods: ``dissolve``;
-  ``texture`` (the texture path's warped, blended endpoints, under the turn and zoom `detect_similarity` finds);
-  ``texture+synth`` (its knots synthesised at the
-  warped endpoints' statistics, `geometry.paths.synthesis`);
+  there and in the truth's), contrast over the truth's, E-LPIPS to the truth (16 shared draws); the middle
+  frame (t = 1/2). Rows: ``truth elsewhere`` (the true middle cut from a fourth place: what a perfect morph can
+  score, the measures' floor on single crops); ``dissolve``; ``tile`` (the `texture` start: the texture path's
+  warped, blended endpoints) and ``synth`` (benchmarks/texture_turn_variant.py: one texture synthesised at the
+  interpolated statistics of the endpoints turned and scaled within their own pixels, from the tile blend),
+  each under the TRUE turn and zoom and under the one `detect_similarity` finds, so that detection and start
+  are judged apart;
 * changes (one photo becoming another; no truth): the superposition score (`geometry.paths.sliced`: 1 for the
   dissolve, 0 for a texture with the interpolated statistics), contrast over the endpoints' mean, and the
   5-frame path's evenness (max/min consecutive E-LPIPS distance). Methods: ``dissolve``, ``change`` (the
@@ -19,11 +22,13 @@ a, the three in-between frames, b (and for turns and zooms the truth).
 """
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
 import torch
 from texture_photos import photo_scenes
+from texture_turn_variant import synthesise_turned
 
 from geometry import geodesic
 from geometry.engine.distances import DistanceFamily
@@ -35,9 +40,11 @@ from geometry.paths.spacing import even_times
 from geometry.paths.synthesis import synthesised_path
 from geometry.paths.textures import Similarity
 
-#: The turns and zooms judged (detection and synthesis cost about a CPU minute each on a loaded machine).
+#: The turns and zooms judged by default (`--scenes` names others: every turn and zoom of texture_photos).
 SIMILARITY_SCENES = ("brick turn 60", "brick turn 90", "grass turn 60", "gravel zoom x2", "brick zoom x3")
-TIMES = torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64)
+MIDDLE = torch.tensor([0.5], dtype=torch.float64)
+#: E-LPIPS to the truth: the mean over this many draws, the same draws for every method.
+ELPIPS_SAMPLES, ELPIPS_SEED = 16, 20261205
 
 
 def _even(path: BoundPath, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -56,30 +63,38 @@ def _evenness(frames: torch.Tensor) -> float:
     return max(est.distances) / min(est.distances)
 
 
-def similarity_rows(size: int, metric, sheet: list) -> list[dict]:
+def similarity_rows(size: int, metric, sheet: list, scenes: list[str] | None = None) -> list[dict]:
     rows = []
-    for scene in [s for s in photo_scenes(size) if s.name in SIMILARITY_SCENES]:
+    chosen = [s for s in photo_scenes(size) if s.spectral and (s.name in (scenes or SIMILARITY_SCENES))]
+    for scene in chosen:
         a, b = scene.render(0.0), scene.render(1.0)
         middles = scene.middles()
-        found = detect_similarity(a, b)
-        texture = TexturePath(Similarity(found.angle, found.scale))
-        candidates = {"dissolve": scene.dissolve(5)[1:4]}
         started = time.process_time()
-        candidates["texture"] = BoundPath(texture, a, b)(TIMES).float()
-        synthesised = BoundPath(synthesised_path(texture, a, b, generator=torch.Generator().manual_seed(0)), a, b)
-        candidates["texture+synth"] = synthesised(TIMES).float()
-        cpu = time.process_time() - started
-        for method, inner in candidates.items():
-            middle = inner[1:2]
+        found = detect_similarity(a, b)
+        detection_cpu = time.process_time() - started
+        candidates = {"truth elsewhere": (scene.elsewhere(), 0.0), "dissolve": (scene.dissolve(3)[1:2], 0.0)}
+        for source, (angle, scale) in (("true", (scene.angle, scene.scale)), ("found", (found.angle, found.scale))):
+            texture = TexturePath(Similarity(angle, scale))
+            started = time.process_time()
+            candidates[f"tile ({source})"] = (BoundPath(texture, a, b)(MIDDLE).float(), time.process_time() - started)
+            started = time.process_time()
+            made = synthesise_turned(a, b, MIDDLE, candidates[f"tile ({source})"][0], angle, scale,
+                                     generator=torch.Generator().manual_seed(0))
+            candidates[f"synth ({source})"] = (made, time.process_time() - started)
+        print(f"{size:4d} px {scene.name:20s} found {math.degrees(found.angle):6.1f} deg x{found.scale:4.2f} "
+              f"(true {math.degrees(scene.angle):4.0f} deg x{scene.scale:4.2f}; {detection_cpu:4.1f} CPU s)",
+              flush=True)
+        for method, (middle, cpu) in candidates.items():
             ghost = min(spectral_ghost(middle, m, a, b).fraction for m in middles)
             contrast = highpass_contrast(middle) / highpass_contrast(middles[0])
             with torch.no_grad():
-                to_truth = min(float(metric(middle, m)) for m in middles)
+                to_truth = min(float(metric(middle, m, samples=ELPIPS_SAMPLES,
+                                            generator=torch.Generator().manual_seed(ELPIPS_SEED))) for m in middles)
             rows.append(dict(size=size, scene=scene.name, method=method, ghost=ghost, contrast=contrast,
-                             elpips=to_truth, cpu=cpu if method == "texture+synth" else 0.0))
-            sheet.append((f"{scene.name} {method}", torch.cat([a, inner, b, middles[0]])))
-            print(f"{size:4d} px {scene.name:20s} {method:14s} ghost {ghost:6.3f} contrast {contrast:5.2f} "
-                  f"E-LPIPS to truth {to_truth:.4f}", flush=True)
+                             elpips=to_truth, cpu=cpu))
+            sheet.append((f"{scene.name} {method}", torch.cat([a, middle, b, middles[0]])))
+            print(f"{size:4d} px {scene.name:20s} {method:16s} ghost {ghost:6.3f} contrast {contrast:5.2f} "
+                  f"E-LPIPS to truth {to_truth:.4f} CPU {cpu:5.1f} s", flush=True)
     return rows
 
 
@@ -125,8 +140,8 @@ def write_sheet(path: Path, sheet: list) -> None:
     write_contact_sheet(path, torch.cat(frames), columns=width, labels=labels)
 
 
-def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple[str, ...] = ("changes", "similar")) \
-        -> None:
+def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple[str, ...] = ("changes", "similar"),
+                scenes: list[str] | None = None) -> None:
     import elpips
 
     metric = elpips.load_metric("elpips_vgg", device="cpu")
@@ -136,7 +151,7 @@ def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple
     for size in sizes:
         sheet: list = []
         rows = change_rows(size, sheet, run_sizes) if "changes" in kinds else []
-        rows += similarity_rows(size, metric, sheet) if "similar" in kinds else []
+        rows += similarity_rows(size, metric, sheet, scenes) if "similar" in kinds else []
         write_sheet(Path(f"{stem}_{'_'.join(kinds)}_{size}px.png"), sheet)
         for kind, method in dict.fromkeys(("ghost" in r, r["method"]) for r in rows):
             members = [r for r in rows if r["method"] == method and ("ghost" in r) == kind]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,8 @@ PHOTOS = ("brick", "grass", "gravel")
 SPACING = 2.0
 #: Centres (fractions of the photo's side) of a, of b, and of the truth: three different places.
 CENTRES = ((0.35, 0.4), (0.62, 0.58), (0.45, 0.68))
+#: A fourth place: the truth cut there (`PhotoScene.elsewhere`) is what a perfect morph could at best score.
+ELSEWHERE = (0.7, 0.3)
 TURNS = (30.0, 60.0, 90.0)
 ZOOMS = (1.5, 2.0, 3.0)
 CHANGES = (("brick", "gravel"), ("grass", "gravel"), ("brick", "grass"))
@@ -64,6 +67,7 @@ class PhotoScene(Scene):
     against a."""
     angle: float = 0.0
     scale: float = 1.0
+    elsewhere: Callable[[], torch.Tensor] | None = None   # the true middle cut from a fourth place (ELSEWHERE)
 
 
 def _centre(t: float, aligned: bool) -> tuple[float, float]:
@@ -88,7 +92,10 @@ def similarity_scene(name: str, size: int, degrees: float = 0.0, zoom: float = 1
         others = (lambda: view(source, size, _centre(0.5, aligned), -angle / 2, zoom ** 0.5),)
     kind = f"turn {degrees:g}" if degrees else f"zoom x{zoom:g}"
     label = f"{name} {kind}{' aligned' if aligned else ''}"
-    return PhotoScene(label, size, render, other_middles=others, angle=angle, scale=zoom)
+    def elsewhere() -> torch.Tensor:
+        return view(source, size, ELSEWHERE, angle / 2, zoom ** 0.5)
+
+    return PhotoScene(label, size, render, other_middles=others, angle=angle, scale=zoom, elsewhere=elsewhere)
 
 
 def change_scene(first: str, second: str, size: int) -> PhotoScene:

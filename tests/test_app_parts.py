@@ -556,7 +556,8 @@ def test_energy_plot_is_the_running_mean_of_the_last_tenth_of_the_steps():
 def test_an_upload_replaces_the_average_examples_and_the_tab_says_what_it_will_average(tmp_path):
     """Gradio appends an upload to the files shown: the bundled examples among them are taken out (they were
     averaged with the user's photos into a ghost blend); a list of examples only, chosen as one, stays."""
-    from app.runs import average_plan, file_digest, without_examples
+    from app.previews import file_digest
+    from app.runs import average_plan, without_examples
 
     examples = [str(REPO_EXAMPLES_DIR / f"{name}.png") for name in ("disc_left", "disc_right", "disc_top")]
     copies = []  # the examples as Gradio holds them: copies in another folder
@@ -760,6 +761,49 @@ def test_an_upload_is_measured_as_the_librarys_loader_reads_the_file(tmp_path):
     assert float(measured[0, 0, 0, 0]) == 1.0 and float(measured[0, 2, 16, 16]) == 1.0  # white around blue
     ramp_read = load_upload(component.preprocess(ImageData(path=str(tmp_path / "ramp.png"))), "Image A")
     assert float(ramp_read.min()) == 0.0 and float(ramp_read.max()) == 1.0 and ramp_read.unique().numel() == 64
+
+
+def test_a_tiff_upload_is_shown_as_the_apps_picture_and_measured_from_the_file(tmp_path):
+    """Browsers do not display TIFF: the input gets a PNG of what the loader reads (transparency on white, at most
+    PREVIEW_SIDE px), the status says so beside what it said of other inputs, and the run reads the TIFF itself, not
+    the 8-bit picture; a PNG is shown as it is, and anything else in the input is read as it is."""
+    import imageio.v3 as iio
+
+    import elpips
+
+    from app.previews import PREVIEW_SIDE, Shown, browser_shows, measured_file, preview_of
+    from app.runs import error_status
+    from app.ui import preview_note, upload_words
+
+    rgba = np.zeros((40, 2 * PREVIEW_SIDE, 4), np.uint8)
+    rgba[..., 0] = 255  # red under the transparent pixels, an opaque blue band
+    rgba[10:30] = (0, 0, 255, 255)
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (32, 1))
+    for name, pixels in (("band.tif", rgba), ("ramp16.tif", ramp), ("band.png", rgba)):
+        iio.imwrite(tmp_path / name, pixels)
+    assert browser_shows(tmp_path / "band.png") and preview_of(tmp_path / "band.png") == str(tmp_path / "band.png")
+    picture = Path(preview_of(tmp_path / "band.tif"))
+    assert picture.name == "band.tif.preview.png" and browser_shows(picture)
+    pixels = np.asarray(Image.open(picture))
+    assert pixels.shape == (20, PREVIEW_SIDE, 3)  # 40 x 2048 shrunk to at most PREVIEW_SIDE
+    assert (pixels[0, 0] == (255, 255, 255)).all() and (pixels[10, 0] == (0, 0, 255)).all()  # white, not red
+
+    preview = preview_of(tmp_path / "ramp16.tif")
+    upload = Shown.of(tmp_path / "ramp16.tif", preview)
+    copy = tmp_path / "gradio-cache" / "ramp16.tif.preview.png"  # Gradio serves the picture from its own copy
+    copy.parent.mkdir()
+    copy.write_bytes(Path(preview).read_bytes())
+    assert measured_file(str(copy), upload) == str(tmp_path / "ramp16.tif")
+    assert elpips.load_image(measured_file(str(copy), upload)).unique().numel() == 64  # the 16-bit levels
+    assert measured_file(str(tmp_path / "band.png"), upload) == str(tmp_path / "band.png")  # another image put in since
+    assert measured_file(None, upload) is None and measured_file(str(copy), None) == str(copy)
+
+    note = preview_note("Image A", tmp_path / "ramp16.tif")
+    assert note.startswith("Image A: browsers do not display ramp16.tif (a TIFF file)")
+    error = error_status("Image B: could not read x.png as an image")
+    status = upload_words(f"### Distance: 0.1\n\n{error}", "Image A", note)  # the old result goes, B's error stays
+    assert status == f"{error}\n\n{note}"
+    assert upload_words(status, "Image A", None) == error and upload_words(status, "Image B", None) == note
 
 
 def test_a_distance_is_placed_among_the_measured_reference_pairs():

@@ -187,7 +187,14 @@ def test_auto_turns_a_turned_texture_and_warps_a_pan(pan):
 def test_auto_warps_one_picture_under_noise_and_a_light_change(small_images):
     """Two frames of one shot that barely move differ by noise and light the flow cannot remove: a high share left,
     a small mismatch left; auto takes the warp (no refinement) instead of refining the dissolve."""
-    from geometry.paths.motion import ALIGNED, EXPLAINED, auto_start, flow_mismatch_left, flow_share_left
+    from geometry.paths.motion import (
+        ALIGNED,
+        EXPLAINED,
+        auto_start,
+        flow_mismatch_left,
+        flow_share_left,
+        flow_verdict,
+    )
 
     a = small_images[0][..., 8:48, 4:44]
     noise = 0.01 * torch.randn(1, 3, 40, 40, generator=torch.Generator().manual_seed(0))
@@ -197,13 +204,19 @@ def test_auto_warps_one_picture_under_noise_and_a_light_change(small_images):
     decision = {}
     auto_start(a, b, decision=decision)
     assert decision["taken"] == "warp" and decision["mismatch_after_flow"] <= decision["aligned_if_at_most"]
+    why, figures = flow_verdict(a, b, flow)  # auto decides by the one statement of the rule
+    assert decision["why"] == why and decision.items() >= figures.items()
 
 
 def test_auto_starts_unrelated_pictures_from_the_dissolve(small_images):
     from geometry.paths.flows import engine_flow
-    from geometry.paths.motion import auto_start, flow_explains
+    from geometry.paths.motion import auto_start, flow_explains, flow_verdict
 
     cat, dog = small_images[0], small_images[1]
-    assert not flow_explains(cat, dog, engine_flow(cat, dog))
+    flow = engine_flow(cat, dog)
+    assert not flow_explains(cat, dog, flow)
     times = torch.tensor([0.25, 0.5], dtype=torch.float64)
-    assert torch.allclose(auto_start(cat, dog)(times), torch.cat([0.75 * cat + 0.25 * dog, (cat + dog) / 2]))
+    decision = {}
+    assert torch.allclose(auto_start(cat, dog, decision=decision)(times),
+                          torch.cat([0.75 * cat + 0.25 * dog, (cat + dog) / 2]))
+    assert decision["taken"] == "dissolve" and decision.items() >= flow_verdict(cat, dog, flow)[1].items()

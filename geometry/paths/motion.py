@@ -20,7 +20,7 @@ MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel
   "auto": for two stationary textures (`geometry.paths.detection.stationarity`), "texture" where
           `detect_similarity` finds a turn or a zoom (`is_turn_or_zoom`) it is confident of
           (`geometry.paths.detection.confident`); else "warp" where the flow explains the pair
-          (`flow_explains`), else "change" for two stationary textures, else the dissolve (the default).
+          (`flow_verdict`), else "change" for two stationary textures, else the dissolve (the default).
 
 The starts run on one torch thread (`geometry.engine.threads`). A checkpointed run keeps its flow search in a file
 beside the checkpoint (:class:`FlowStore`): a resumed run continues after the last finished pyramid level and never
@@ -186,10 +186,25 @@ EXPLAINED = 0.5
 ALIGNED = 0.05
 
 
+def flow_verdict(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> tuple[str | None, dict]:
+    """`auto`'s warp rule, its one statement: (why the warp path is taken, or None where it is not; the figures
+    decided on). Taken where `flow` leaves at most 1 - EXPLAINED of the mismatch the endpoints have without it
+    (`flow_share_left`), else where it leaves a mismatch of at most ALIGNED (`flow_mismatch_left`, only then
+    computed and recorded)."""
+    left = flow_share_left(a, b, flow)
+    figures = {"mismatch_left_by_flow": round(left, 4), "warp_if_at_most": 1 - EXPLAINED}
+    if left <= 1 - EXPLAINED:
+        return "the engine's flow explains the pair", figures
+    after = flow_mismatch_left(a, b, flow)
+    figures.update({"mismatch_after_flow": round(after, 4), "aligned_if_at_most": ALIGNED})
+    if after <= ALIGNED:
+        return "the engine's flow aligns the pair (a small motion under noise or light)", figures
+    return None, figures
+
+
 def flow_explains(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> bool:
-    """Whether `flow` leaves at most 1 - EXPLAINED of the mismatch the endpoints have without it, or a mismatch of
-    at most ALIGNED."""
-    return flow_share_left(a, b, flow) <= 1 - EXPLAINED or flow_mismatch_left(a, b, flow) <= ALIGNED
+    """Whether `auto` takes the warp path for `flow` (`flow_verdict`)."""
+    return flow_verdict(a, b, flow)[0] is not None
 
 
 def flow_share_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> float:
@@ -207,7 +222,7 @@ def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | No
                store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """For two stationary textures (`geometry.paths.detection.stationarity` at most STATIONARY), the texture path
     where `detect_similarity` finds a turn or zoom (`is_turn_or_zoom`) it is confident of (`confident`); else the
-    warp path where the engine's flow explains the pair (`flow_explains`); else the texture change for two
+    warp path where the engine's flow explains the pair (`flow_verdict`); else the texture change for two
     stationary textures; else the cross-dissolve (unrelated pictures). What it took and the figures it decided on
     go into `decision`. The choice runs on one thread, the change's synthesis (network work) on the threads it
     was given."""
@@ -234,14 +249,10 @@ def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | Non
     flow = _stored_engine_flow(a, b, cancel, store)
     if flow is None:
         return None
-    left = flow_share_left(a, b, flow)
-    figures.update({"mismatch_left_by_flow": round(left, 4), "warp_if_at_most": 1 - EXPLAINED})
-    if left <= 1 - EXPLAINED:
-        _decide(decision, "warp", "the engine's flow explains the pair", **figures)
-        return BoundPath(WarpPath(flow), a, b)
-    figures.update({"mismatch_after_flow": round(flow_mismatch_left(a, b, flow), 4), "aligned_if_at_most": ALIGNED})
-    if figures["mismatch_after_flow"] <= ALIGNED:
-        _decide(decision, "warp", "the engine's flow aligns the pair (a small motion under noise or light)", **figures)
+    why, flow_figures = flow_verdict(a, b, flow)
+    figures.update(flow_figures)
+    if why is not None:
+        _decide(decision, "warp", why, **figures)
         return BoundPath(WarpPath(flow), a, b)
     if stationary:
         _decide(decision, "change", "no turn, zoom or flow explains two stationary textures", **figures)

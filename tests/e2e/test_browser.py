@@ -239,7 +239,7 @@ def test_errors_stay_in_the_status_area_and_the_average_keeps_six_files(app_url,
     page.wait_for_selector(".toast-title")
     title = page.locator(".toast-title").first.inner_text()
     assert "Error" in title and "Warning" not in title, title  # the toast of an error is titled so
-    page.wait_for_timeout(11_000)  # past a toast's 10 s
+    page.wait_for_selector(".toast-title", state="detached")  # the toast has gone (after its 10 s)
     text = status.inner_text()
     assert status.is_visible() and "Error: Geodesic: give both a start and an end image." in text, text
     assert page.locator("#geodesic-status .error").count() == 0
@@ -340,6 +340,34 @@ def test_stop_and_cancel_are_active_while_a_run_goes_on_and_only_then(app_url, b
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"
 
 
+def _saved_inputs(page, status_id: str) -> dict[str, Path]:
+    """The inputs a finished run saved (what it measured), by the name of the upload, from its status and folder."""
+    import json
+
+    status = page.locator(f"#{status_id}").inner_text()
+    folder = Path(re.search(r"Results are saved in (\S+?)\.?\s", status).group(1).strip("`"))
+    names = json.loads((folder / "settings.json").read_text())["inputs"]
+    return {name: folder / f"input_{k}.png" for k, name in enumerate(names)}
+
+
+def _assert_measured_as_loaded(saved: dict[str, Path], originals: list[Path]) -> None:
+    """Each run input, saved as an 8-bit PNG, is what `elpips.load_image` reads from the uploaded file (to 8 bits)."""
+    import elpips
+
+    assert sorted(saved) == sorted(path.name for path in originals), saved
+    for original in originals:
+        measured, expected = elpips.load_image(saved[original.name]), elpips.load_image(original)
+        assert float((measured - expected).abs().max()) <= 0.5 / 255 + 1e-6, original.name
+
+
+def _wait_for_pictures(page, selector: str, names: list[str]) -> None:
+    """Wait until the images under `selector` include one drawn by the browser (naturalWidth > 0) for each name: a
+    file the browser cannot display would be a broken icon of width 0."""
+    page.wait_for_function(
+        "([selector, names]) => names.every(name => [...document.querySelectorAll(`${selector} img`)]"
+        ".some(img => img.src.includes(name) && img.complete && img.naturalWidth > 0))", arg=[selector, names])
+
+
 def test_a_16_bit_ramp_and_an_rgba_upload_are_measured_as_the_loader_reads_them(app_url, browser_page, tmp_path):
     """Issue 24's Done-when: a 16-bit grey ramp and an RGBA image uploaded in the browser are measured as the
     library's loader reads the files (the run saves what it measured as its inputs), not as an 8-bit RGB
@@ -349,29 +377,145 @@ def test_a_16_bit_ramp_and_an_rgba_upload_are_measured_as_the_loader_reads_them(
     page, blocked = browser_page
     ramp, square = tmp_path / "ramp16.png", tmp_path / "square_rgba.png"
     Image.fromarray(np.tile(np.linspace(0, 65535, 32).astype(np.uint16), (32, 1))).save(ramp)
-    rgba = np.zeros((32, 32, 4), np.uint8)
-    rgba[..., 0] = 255  # red stored under the transparent pixels, an opaque blue square in the middle
-    rgba[8:24, 8:24] = (0, 0, 255, 255)
-    Image.fromarray(rgba, mode="RGBA").save(square)
+    Image.fromarray(_transparent_square(), mode="RGBA").save(square)
     page.goto(app_url)
     page.get_by_role("tab", name="Geodesic").click()
     for elem_id, path in (("geodesic-a", ramp), ("geodesic-b", square)):
         page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
-    page.wait_for_function(
-        "() => [['geodesic-a', 'ramp16'], ['geodesic-b', 'square_rgba']].every(([id, name]) => "
-        "[...document.querySelectorAll(`#${id} img`)].some(img => img.src.includes(name)))")
+    _wait_for_pictures(page, "#geodesic-a", ["ramp16"])
+    _wait_for_pictures(page, "#geodesic-b", ["square_rgba"])
     _quick_l2_geodesic(page, frames=3, steps=10)
     page.locator("#geodesic-run").click()
     page.wait_for_function(
         "() => (document.querySelector('#geodesic-status')?.innerText || '').includes('Done: 10 steps')")
-    status = page.locator("#geodesic-status").inner_text()
-    folder = Path(re.search(r"Results are saved in (\S+?)\.?\s", status).group(1).strip("`"))
-    for k, original in enumerate((ramp, square)):
-        measured = elpips.load_image(folder / f"input_{k}.png")  # the run's inputs, as 8-bit PNGs
-        expected = elpips.load_image(original)
-        assert float((measured - expected).abs().max()) <= 0.5 / 255 + 1e-6, original.name
-    assert float(elpips.load_image(folder / "input_0.png").mean()) == pytest.approx(0.5, abs=0.01)  # not white
+    saved = _saved_inputs(page, "geodesic-status")
+    _assert_measured_as_loaded(saved, [ramp, square])
+    assert float(elpips.load_image(saved["ramp16.png"]).mean()) == pytest.approx(0.5, abs=0.01)  # not white
     note = page.locator("#geodesic-note").inner_text()
-    assert "ramp16.png**" not in note and "grey levels copied into red, green and blue" in note, note
+    assert "ramp16.png: 32x32, used as is, grey levels copied into red, green and blue" in note, note
     assert "transparency composited onto white" in note, note
+    assert blocked == [], f"the page tried to reach other hosts: {blocked}"
+
+
+def _transparent_square(side: int = 32) -> np.ndarray:
+    """RGBA pixels: red stored under the transparent pixels, an opaque blue square in the middle."""
+    rgba = np.zeros((side, side, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[side // 4: 3 * side // 4, side // 4: 3 * side // 4] = (0, 0, 255, 255)
+    return rgba
+
+
+@pytest.fixture(scope="module")
+def tiff_uploads(tmp_path_factory) -> list[Path]:
+    """32 px TIFFs: 8-bit grey, 8-bit RGB, 16-bit grey, 16-bit RGB (both with detail finer than an 8-bit level:
+    read at 8 bits, they measure other distances) and 8-bit RGBA with red under its transparent pixels."""
+    import imageio.v3 as iio
+
+    folder = tmp_path_factory.mktemp("tiffs")
+    y, x = np.mgrid[0:32, 0:32] / 31.0
+    fine = 3.0 / 255 * np.sin(2 * np.pi * 4 * (x + y))
+    rgb = np.clip(np.stack([0.25 + 0.5 * x + fine, 0.5 + fine, 0.75 - 0.5 * y + fine], -1), 0, 1)
+    pixels = {"grey8": np.round(255 * rgb[..., 0]).astype(np.uint8), "rgb8": np.round(255 * rgb).astype(np.uint8),
+              "grey16": np.round(65535 * rgb[..., 0]).astype(np.uint16),
+              "rgb16": np.round(65535 * rgb).astype(np.uint16), "rgba8": _transparent_square()}
+    paths = []
+    for name, array in pixels.items():
+        paths.append(folder / f"{name}.tif")
+        iio.imwrite(paths[-1], array)
+    return paths
+
+
+def test_tiff_uploads_show_and_are_measured_as_the_loader_reads_them(app_url, browser_page, tiff_uploads, tmp_path):
+    """Browsers do not display TIFF: the Distance, Geodesic and Average tabs show the app's own picture of each TIFF
+    upload (8- and 16-bit, grey and RGB, with alpha), say so, and measure the file as `elpips.load_image` reads it:
+    the distance equals the library's on the loaded files (16-bit detail included), the runs' saved inputs equal
+    the loaded files to 8 bits, and the notes name the uploaded files."""
+    import torch
+
+    import elpips
+    from geometry.engine.distances import DistanceFamily
+
+    page, blocked = browser_page
+    reference = tmp_path / "reference.png"
+    Image.fromarray(np.where(np.arange(32)[None, :, None] < 16, 128, 96).repeat(32, 0).astype(np.uint8)
+                    .repeat(3, 2)).save(reference)
+    metric = DistanceFamily("lpips_vgg", torch.device("cpu")).at_size((32, 32))
+    page.goto(app_url)
+
+    # -------- Distance: each TIFF against one PNG, under the deterministic LPIPS-VGG at the files' own 32 px
+    page.get_by_role("tab", name="Distance").click()
+    _choose(page, "distance-metric", "lpips_vgg")
+    _set_number(page, "distance-samples", 1)
+    page.locator("#distance-b input[type=file]").set_input_files(str(reference))
+    _wait_for_pictures(page, "#distance-b", ["reference.png"])
+    _set_number(page, "distance-size", 32)
+    for path in tiff_uploads:
+        page.locator("#distance-a input[type=file]").set_input_files(str(path))
+        _wait_for_pictures(page, "#distance-a", [f"{path.name}.preview.png"])
+        page.wait_for_function("(name) => document.querySelector('#distance-answer').innerText.includes("
+                               "`Image A: browsers do not display ${name} (a TIFF file)`)", arg=path.name)
+        page.locator("#distance-run").click()
+        page.wait_for_function("() => document.querySelector('#distance-answer').innerText.includes('Distance:')")
+        answer = page.locator("#distance-answer").inner_text()
+        shown = float(answer.split("Distance:")[1].split()[0])
+        loaded = elpips.load_image(path)
+        expected = float(metric(loaded, elpips.load_image(reference)))
+        assert shown == pytest.approx(expected, abs=0.6e-5), (path.name, answer)
+        if "16" in path.stem:  # read at 8 bits, the distance would differ in the digits shown
+            eight_bits = float(metric(torch.round(loaded * 255) / 255, elpips.load_image(reference)))
+            assert abs(eight_bits - expected) > 5e-5, path.name
+        assert f"Image A ({path.name}): 32x32, used as is" in answer and ".preview.png" not in answer, answer
+    assert "grey levels copied" not in answer and "transparency composited onto white" in answer, answer
+
+    # -------- Geodesic: a 16-bit grey TIFF into an RGBA TIFF
+    grey16, rgba8 = (next(p for p in tiff_uploads if p.stem == stem) for stem in ("grey16", "rgba8"))
+    page.get_by_role("tab", name="Geodesic").click()
+    page.locator("#geodesic-a input[type=file]").set_input_files(str(grey16))
+    page.wait_for_function("() => document.querySelector('#geodesic-status').innerText.includes('grey16.tif')")
+    page.locator("#geodesic-b input[type=file]").set_input_files(str(rgba8))
+    _wait_for_pictures(page, "#geodesic-a", ["grey16.tif.preview.png"])
+    _wait_for_pictures(page, "#geodesic-b", ["rgba8.tif.preview.png"])
+    status = page.locator("#geodesic-status")
+    page.wait_for_function("() => document.querySelector('#geodesic-status').innerText.includes('rgba8.tif')")
+    assert "Start (A): browsers do not display grey16.tif" in status.inner_text(), status.inner_text()
+    _quick_l2_geodesic(page, frames=3, steps=10)
+    page.locator("#geodesic-run").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#geodesic-status')?.innerText || '').includes('Done: 10 steps')")
+    _assert_measured_as_loaded(_saved_inputs(page, "geodesic-status"), [grey16, rgba8])
+
+    # -------- Average: all five TIFFs, their pictures in the gallery, the L2 average (the pixel mean, refined)
+    page.get_by_role("tab", name="Average").click()
+    page.locator("#average-files input[type=file]").set_input_files([str(path) for path in tiff_uploads])
+    _wait_for_pictures(page, "#average-preview", [f"{path.name}.preview.png" for path in tiff_uploads])
+    page.wait_for_function("() => document.querySelector('#average-plan').innerText.includes('these 5 images')")
+    _choose(page, "average-distance", "l2")
+    _set_number(page, "average-size", 32)
+    _set_number(page, "average-steps", 10)
+    page.locator("#average-run").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#average-status')?.innerText || '').includes('Done: 10 steps')")
+    _assert_measured_as_loaded(_saved_inputs(page, "average-status"), tiff_uploads)
+    page.screenshot(path=str(ARTIFACTS / "browser-tiff.png"), full_page=True)
+    assert blocked == [], f"the page tried to reach other hosts: {blocked}"
+
+
+def test_the_default_geodesic_shows_all_its_frames_whole(app_url, browser_page):
+    """Issue 24 item 12: the gallery had a fixed height that cut frames 8-9 of the default 10 off. The Geodesic tab's
+    defaults (the bundled discs, 10 frames, the warp start kept as it is: seconds on a CPU) end with every frame
+    inside the gallery's box."""
+    page, blocked = browser_page
+    page.goto(app_url)
+    page.get_by_role("tab", name="Geodesic").click()
+    page.locator("#geodesic-run").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#geodesic-status')?.innerText || '').includes('Done')")
+    page.wait_for_function("() => document.querySelectorAll('#geodesic-gallery img').length === 10")
+    page.wait_for_function("() => [...document.querySelectorAll('#geodesic-gallery img')].every(i => i.complete)")
+    frames = page.evaluate(
+        "() => { const box = document.getElementById('geodesic-gallery').getBoundingClientRect();"
+        " return [...document.querySelectorAll('#geodesic-gallery img')].map(img => {"
+        " const r = img.getBoundingClientRect();"
+        " return r.height > 8 && r.top >= box.top - 1 && r.bottom <= box.bottom + 1 && r.right <= box.right + 1; }); }")
+    assert frames == [True] * 10, frames
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"
