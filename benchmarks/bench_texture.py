@@ -253,12 +253,38 @@ def part_photos(args) -> None:
                 cells.append(f"{math.degrees(found.angle):6.1f} deg x{found.scale:4.2f} {'ok' if within else '--'}")
             print(f"{size:4d} px {scene.name:20s} true {math.degrees(scene.angle):4.0f} deg x{scene.scale:4.2f}: "
                   + " | ".join(cells) + f" confidence {detected.confidence:5.3f} left {detected.distance:5.3f} "
-                  f"({seconds:4.1f} CPU s)", flush=True)
+                  f"turn seen by {detected.agreement}/4 halves ({seconds:4.1f} CPU s)", flush=True)
         print(f"{size:4d} px within 10 deg and 10 %: " + ", ".join(f"{k} {v}/{len(scenes)}" for k, v in met.items()))
         for scene in [scene for scene in photo_scenes(size) if not scene.spectral]:
             found = detect_similarity(scene.render(0.0), scene.render(1.0))
             print(f"{size:4d} px {scene.name:20s} (a change) detect_similarity {math.degrees(found.angle):6.1f} deg "
-                  f"x{found.scale:4.2f} confidence {found.confidence:5.3f} left {found.distance:5.3f}", flush=True)
+                  f"x{found.scale:4.2f} confidence {found.confidence:5.3f} left {found.distance:5.3f} "
+                  f"turn seen by {found.agreement}/4 halves", flush=True)
+
+
+def isotropic_noise(seed: int, size: int) -> torch.Tensor:
+    """(1, 3, size, size): blurred Gaussian noise, one isotropic texture whatever its turn."""
+    from geometry.paths.quality import gaussian_blur
+
+    noise = torch.randn(1, 1, size, size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    noise = gaussian_blur(noise, 1.5)
+    return (0.5 + 0.2 * noise / noise.std()).clamp(0, 1).expand(1, 3, size, size).float()
+
+
+def part_unseen_turns(args) -> None:
+    """`detection.seen_turn` on 20 pairs of isotropic noise (no turn to see): how often it sees a turn other
+    than none, with SEEN and with one agreeing half fewer."""
+    from geometry.paths.detection import AGREE, SEEN, seen_turn
+
+    print("\n== isotropic noise pairs: spectral turns seen (none is there)")
+    for size in args.sizes:
+        found = [seen_turn(isotropic_noise(2 * k, size), isotropic_noise(2 * k + 1, size), 1.0) for k in range(20)]
+        turned = [(turn, agreement) for turn, agreement in found if abs(math.degrees(turn)) > AGREE]
+        print(f"{size:4d} px turns found (deg, halves agreeing): "
+              + " ".join(f"{math.degrees(t):.0f}/{k}" for t, k in found))
+        for least in (SEEN, SEEN - 1):
+            print(f"{size:4d} px seen by >= {least} halves, other than no turn: "
+                  f"{sum(k >= least for _, k in turned)}/{len(found)}")
 
 
 def main(argv=None) -> None:
@@ -295,6 +321,7 @@ def main(argv=None) -> None:
     if "choice" in args.parts:
         part_choice(args)
     if "photos" in args.parts:
+        part_unseen_turns(args)
         part_photos(args)
     if "morphs" in args.parts:
         from texture_photo_morphs import part_morphs

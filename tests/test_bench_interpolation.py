@@ -102,3 +102,23 @@ def test_tiny_run_on_generated_frames(monkeypatch, tmp_path):
         assert (tmp_path / "tiny_64px_gap4.png").exists()  # the picture of the triplet that allows one
     finally:
         del interpolation_methods.METHODS["test oracle"]
+
+
+def test_flow_starts_engine_search_from_a_given_start_and_the_grid_restored():
+    import bench_flow_starts
+
+    import geometry.paths.flows as flows
+
+    frames = pan_clip(3, size=32, step=2)
+    a, b = frames[0:1], frames[2:3]
+    true = torch.tensor([-4.0, 0.0]).view(1, 2, 1, 1).expand(1, 2, 32, 32)
+    found = bench_flow_starts.engine_from(a, b, true.clone())
+    # content moves 4 px left: started from that pan, the search keeps it (the median: content enters at a border)
+    assert found.shape == (1, 2, 32, 32)
+    assert abs(found[0, 0].median().item() + 4.0) < 0.5 and found[0, 1].abs().median().item() < 0.5
+    kept = flows.GRID_SPACING
+    with pytest.raises(RuntimeError):
+        with bench_flow_starts.grid_spacing(3):
+            assert flows.GRID_SPACING == 3
+            raise RuntimeError("stop")
+    assert flows.GRID_SPACING == kept

@@ -7,7 +7,8 @@ import pytest
 import torch
 from synthetic import brick_view
 
-from geometry.paths.detection import confident, detect_similarity
+from geometry.paths.detection import SEEN, confident, detect_similarity, seen_turn
+from geometry.paths.quality import gaussian_blur
 
 
 @pytest.mark.parametrize("degrees, zoom", [(60.0, 1.0), (0.0, 2.0)])
@@ -18,6 +19,25 @@ def test_a_turn_and_a_zoom_of_a_brick_wall_are_found_from_different_crops(degree
     assert math.degrees(found.angle) == pytest.approx(degrees, abs=10.0)
     assert found.scale == pytest.approx(zoom, rel=0.1)
     assert confident(found)   # "auto" takes the texture path for it
+    assert found.agreement >= SEEN   # the spectra of independent halves agree on the turn (none for the zoom)
+
+
+def test_a_turn_is_seen_by_independent_halves_of_the_crops():
+    turn, agreement = seen_turn(brick_view(64, (100.0, 40.0)), brick_view(64, (317.0, 251.0), 60.0, seed=1), 1.0)
+    assert math.degrees(turn) == pytest.approx(60.0, abs=10.0)
+    assert agreement >= SEEN
+
+
+def _isotropic_noise(seed: int) -> torch.Tensor:
+    noise = gaussian_blur(torch.randn(1, 1, 64, 64, generator=torch.Generator().manual_seed(seed),
+                                      dtype=torch.float64), 1.5)
+    return (0.5 + 0.2 * noise / noise.std()).clamp(0, 1).expand(1, 3, 64, 64).float()
+
+
+def test_no_turn_is_seen_between_two_crops_of_isotropic_noise():
+    # the spectral peak of two noise crops lies anywhere; the halves of the crops do not agree on it
+    _, agreement = seen_turn(_isotropic_noise(0), _isotropic_noise(1), 1.0)
+    assert agreement < SEEN
 
 
 def test_detection_rejects_images_of_two_sizes():

@@ -2,10 +2,10 @@
 
 That work is thousands of operations on tensors of at most a few million values; split over threads it gains no
 wall time, and where the cores are busy with other work (a clip's pairs run side by side, other processes) each
-operation's threads wait for one another: on 2 loaded cores the flow search of a 256 px pair took 11-20 CPU s
-with 2 threads and 1 s with one, the render of a 480p frame 0.6 CPU s and 0.04 s
-(benchmarks/results/bench_clip_speed.txt, with benchmarks/bench_clip_cost.py before and after). The network's
-convolutions keep the threads they were given.
+operation's threads wait for one another: on 2 cores under load 13 the flow search of a 256 px pair of real
+footage took 7.8-10.1 CPU s with 2 threads and 0.5-0.8 s with one (12-15x; wall 8-13x), while the render of a
+480p frame cost the same with either (0.91-1.03x) (benchmarks/bench_clip_threads.py,
+benchmarks/results/bench_clip_threads.txt). The network's convolutions keep the threads they were given.
 """
 from __future__ import annotations
 

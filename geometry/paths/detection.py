@@ -17,8 +17,9 @@ power falls alike at every zoom: grass and gravel zoomed x2 and x3 were found as
   both resampled alike; the best pair's zoom is refined on the zoom curve (a parabola). Its confidence is the share of
   the statistics distance between a and b that the turn and zoom explain (0: none, 1: all).
 
-A turn that leaves the statistics as they are (nearly isotropic textures: gravel, grass at 64 px) is found as
-no turn: it changes nothing a morph has to show. :func:`stationarity` says whether an image is a texture at
+A turn that leaves the statistics as they are (nearly isotropic textures: gravel, grass) is found as no turn
+unless the spectra of independent halves of the crops agree on one (:func:`seen_turn`, `Detection.agreement`):
+where fewer than SEEN agree, no turn can be seen. :func:`stationarity` says whether an image is a texture at
 all (the same statistics everywhere): ``motion="auto"`` takes the texture path for stationary pairs with a
 confident turn or zoom, and the texture-change start for stationary pairs that neither a turn nor a zoom nor a
 flow explains (`geometry.paths.motion.auto_start`). benchmarks/bench_texture.py --parts photos measures the
@@ -38,11 +39,19 @@ from geometry.paths.quality import LUMA
 #: Radial resolution, highest frequency (cycles per pixel) and angle bins of the log-polar spectra.
 BINS_PER_OCTAVE, HIGH, ANGLES = 8, 0.42, 90
 #: Working tile sizes as fractions of the short side (each at least MIN_TILE px); radial shifts need MIN_OVERLAP.
-TILE_FRACTIONS, MIN_TILE, MIN_OVERLAP = (1.0, 0.5), 16, 6
+TILE_FRACTIONS, MIN_TILE, MIN_OVERLAP = (1.0, 0.5, 0.25), 16, 6
 #: Zoom curve: factors 2^(k / ZOOM_STEPS) up to MAX_SCALE, compared at up to WORK_SIDE px.
 ZOOM_STEPS, MAX_SCALE, WORK_SIDE = 8, 4.0, 128
 #: Candidates judged by deep features (besides no turn and no zoom), at up to VERIFY_SIDE px.
 ZOOM_CANDIDATES, ANGLE_CANDIDATES, VERIFY_SIDE = 3, 2, 64
+#: A spectral turn is seen where at least SEEN of the four half-image pairs (left, right, top, bottom halves of
+#: both) put their own peak within AGREE degrees of it. Measured: on 17 random unaligned crop pairs per photo and
+#: size the turns seen by 3 or more were right (within 10 degrees) 34/34 brick, 1/1 and 4/4 grass at 64 and 128
+#: px, 0/0 and 8/8 gravel (by 2 or more: 3/3, 7/7, 0/2, 14/15), where the plain peak was right 6/17 grass and
+#: 8/17 gravel at 64 px (chance: 2/17), 9/17 and 15/17 at 128 px; on pairs of isotropic noise (no turn to see)
+#: 3 or more saw a turn other than none in 1 and 2 of 20 pairs at 64 and 128 px, 2 or more in 5 and 3 of 20
+#: (benchmarks/results/bench_texture_photos_detection.txt, docs/textures.md).
+SEEN, AGREE = 3, 10.0
 #: An image whose quarters' feature statistics differ by at most this (mean `statistics_distance`) is stationary:
 #: measured 0.05-0.46 on the procedural and photographed textures at 64 and 128 px, 0.28-0.64 on the cat and dog
 #: photos (benchmarks/results/bench_texture_photos_*.txt).
@@ -62,6 +71,7 @@ class Detection(NamedTuple):
     angle_confidence: float  # correlation of the whitened angular profiles at the turn, less at no turn
     confidence: float        # 1 - matched_distance at the turn and zoom / at none: the share they explain
     distance: float          # matched_distance at the turn and zoom (0: the same texture up to them)
+    agreement: int           # half-image pairs (of 4) whose spectral turn agrees (`seen_turn`); < SEEN: unseen
 
 
 def confident(found: Detection) -> bool:
@@ -121,6 +131,8 @@ def _shifted(profile_a: torch.Tensor, profile_b: torch.Tensor, shift: int) -> tu
     """The overlapping radial bins when b's bin i matches a's bin i - shift (b = a enlarged by
     2^(shift / BINS_PER_OCTAVE): its features at lower frequencies, higher bin indices)."""
     n = len(profile_a)
+    if abs(shift) >= n:   # no radius overlaps
+        return profile_a[:0], profile_b[:0]
     if shift >= 0:
         return profile_a[:n - shift], profile_b[shift:]
     return profile_a[-shift:], profile_b[:n + shift]
@@ -229,6 +241,23 @@ def _wrapped(angle: float) -> float:
     return math.pi / 2 if angle == -math.pi / 2 else angle
 
 
+def _peak(curve: torch.Tensor) -> float:
+    return _wrapped(math.pi * int(curve.argmax()) / ANGLES)
+
+
+def seen_turn(a: torch.Tensor, b: torch.Tensor, scale: float) -> tuple[float, int]:
+    """The spectral turn (`_angle_curve`'s peak) and how many of the four half-image pairs (the left halves of a
+    and b, the right, the top, the bottom: independent samples of the texture) find their peak within AGREE
+    degrees of it: a turn that independent parts of the crops agree on is seen (SEEN), one they do not is noise."""
+    turn = _peak(_angle_curve(a, b, scale))
+    h, w = (side // 2 for side in a.shape[-2:])
+    halves = [(..., slice(None), slice(None, w)), (..., slice(None), slice(w, None)),
+              (..., slice(None, h), slice(None)), (..., slice(h, None), slice(None))]
+    agreement = sum(abs(math.degrees(math.remainder(_peak(_angle_curve(a[part], b[part], scale)) - turn, math.pi)))
+                    <= AGREE for part in halves)
+    return turn, agreement
+
+
 def detect_similarity(a: torch.Tensor, b: torch.Tensor) -> Detection:
     """The turn and zoom that take a's texture to b's ((1, 3, H, W) images of one size, 16 px or more), with
     confidences (module docstring)."""
@@ -249,6 +278,13 @@ def detect_similarity(a: torch.Tensor, b: torch.Tensor) -> Detection:
             candidates.append((matched_distance(small_a, small_b, angle, scale), angle, scale,
                                float(curve[column] - curve[0])))
     distance, angle, scale, angle_confidence = min(candidates)
+    turn, agreement = seen_turn(a, b, scale)
+    if agreement >= SEEN and abs(math.degrees(math.remainder(turn - angle, math.pi))) > AGREE:
+        # the deep statistics of nearly isotropic textures (grass, gravel) barely change under a turn: where
+        # they pick a turn that the spectra of independent halves contradict, the seen spectral turn is taken
+        curve = _angle_curve(a, b, scale)
+        angle, angle_confidence = turn, float(curve.max() - curve[0])
+        distance = matched_distance(small_a, small_b, angle, scale)
     scale = _refined_scale(factors, distances, scale)
     confidence = 1.0 - distance / max(matched_distance(small_a, small_b, 0.0, 1.0), 1e-12)
-    return Detection(angle, scale, angle_confidence, confidence, distance)
+    return Detection(angle, scale, angle_confidence, confidence, distance, agreement)

@@ -9,10 +9,11 @@ steps); every level then fits a smooth flow (a control grid of about one point p
 upsampled bilinearly) by Adam, minimising a robust (Charbonnier) difference of the two half-warped images and
 of their gradients over the pixels both see, plus a small smoothness penalty; each level's flow, upsampled, is
 the next level's start: COARSE_STEPS steps at the levels up to FINE_SIDE px, FINE_STEPS at the finer ones, which
-start from the motion the coarse levels found and only refine it (the 256 px flow of real footage in a third
-of the time, its frames' PSNR to the truth the same: benchmarks/results/bench_clip_speed.txt). The distance is
-a pixel one, not the run's E-LPIPS: E-LPIPS's gradient does not see a correspondence several pixels away, and
-the pixel fit is what lets the search take seconds (docs/motion.md). The search runs on the CPU in float32 and
+start from the motion the coarse levels found and only refine it (on real footage 0.38-0.42x the CPU of
+COARSE_STEPS at every level at 256 px, 0.61-0.69x at 128 px, the warp path's middle frame's PSNR to the truth
+changed by -0.25 to +0.03 dB: benchmarks/bench_clip_threads.py, benchmarks/results/bench_clip_threads.txt). The
+distance is a pixel one, not the run's E-LPIPS: E-LPIPS's gradient does not see a correspondence several pixels
+away, and the pixel fit is what lets the search take seconds (docs/motion.md). The search runs on the CPU in float32 and
 one thread (`geometry.engine.threads`), deterministic, so a run computes the same flow on any device.
 
 :func:`dis_flow` is OpenCV's DIS optical flow (``pip install 'elpips-torch[motion]'``), both ways, on frames

