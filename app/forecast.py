@@ -3,7 +3,8 @@ well under a second, before a run and without running anything.
 
 A run goes through phases (`geometry.engine.phases`): the loading of the distance's network (the first run of a
 distance after the server started: `RunShape.network_loaded`), the motion start's flow search, the texture change's
-synthesis, the even spacing of a path's frames, the refinement's optimisation steps, the render of the frames with
+synthesis, the even spacing of a path's frames (for the texture change also its frames synthesised at their
+times), the refinement's optimisation steps, the render of the frames with
 the movies. Which of them run depends on the start: after a warp start a path is kept as it is
 (`geometry.engine.problems.refine_applies`), so the refinement takes no step; "auto" takes the warp start only where
 the flow explains the pair, which is known after the flow search, and the texture change only for two stationary
@@ -34,7 +35,8 @@ from elpips.io import atomic_write
 from geometry.engine.presets import Stage, effective_stages, run_recipe, stage_sizes
 from geometry.engine.problems import PROBLEMS
 from geometry.paths.motion import CHANGE_MIN_SIDE
-from geometry.paths.spacing import even_times_evaluations
+from geometry.paths.spacing import DRAWS, even_times_evaluations
+from geometry.paths.synthesis import KNOTS
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +182,9 @@ class CostBook:
             return [Branch("", (*loading, flow, *render))]
         if shape.motion == "texture":
             return [Branch("", tuple(loading + after + render))]
+        changed = [self._change_spacing(shape)] if shape.is_path else []
         if shape.motion == "change":  # kept as it is (`geometry.engine.problems.UNREFINED_STARTS`), spaced evenly
-            return [Branch("", tuple([*loading, synthesis, *spacing, *render]))]
+            return [Branch("", tuple([*loading, synthesis, *changed, *render]))]
         branches = [Branch("if the engine's flow explains the pair (the warp start, kept as it is)",
                            (*loading, flow, *render)),
                     Branch("if not (the dissolve or a texture start, refined)",
@@ -189,13 +192,22 @@ class CostBook:
         if min(height, width) >= CHANGE_MIN_SIDE:
             branches.append(Branch("if the two are stationary textures no flow explains (the texture change: "
                                    "synthesised, kept as it is)",
-                                   tuple([*loading, flow, synthesis, *spacing, *render])))
+                                   tuple([*loading, flow, synthesis, *changed, *render])))
         return branches
 
     def _spacing(self, shape: RunShape) -> Leg:
         height, width = shape.plan.sizes[0] if shape.plan.sizes else shape.plan.size
         evaluations = even_times_evaluations(shape.images - 2)
         return Leg("spacing", evaluations * self._fit(self.model["spacing"][shape.distance], height * width))
+
+    def _change_spacing(self, shape: RunShape) -> Leg:
+        """The texture change's spacing (`geometry.engine.problems.GeodesicProblem`): the even spacing, then its
+        in-between frames synthesised twice at their times (each synthesis as the start's of len(KNOTS) frames,
+        scaled to the frames) around one re-timing round at the output size (DRAWS evaluations of every frame)."""
+        height, width = shape.plan.size
+        synthesis = self._fit(self.model["synthesis"], height * width) * (shape.images - 2) / len(KNOTS)
+        retiming = DRAWS * shape.images * self._fit(self.model["spacing"][shape.distance], height * width)
+        return Leg("spacing", self._spacing(shape).seconds + 2 * synthesis + retiming)
 
     def _refinement(self, shape: RunShape) -> Leg:
         part = self.model["step"][shape.distance]

@@ -51,6 +51,7 @@ class RunClock:
         self.taken: dict[str, float] = {}  # seconds each finished phase took
         self.steps = self._step_clock()
         self.run_scale = 1.0
+        self.shown = 0.0  # the highest share done said so far
 
     def _step_clock(self) -> TimeLeft:
         """The refinement's clock: its stages as the forecast planned them, each with its expected step time."""
@@ -158,10 +159,14 @@ class RunClock:
         return spent * (1 - self.done) / self.done if self.done > 0 else spent - expected
 
     def share_done(self) -> float:
-        """The time spent over the time spent and left (0 where the time left is not known)."""
+        """The time spent over the time spent and left (0 where the time left is not known), never less than it
+        said before: a phase that took longer than expected makes the later ones expected longer too, which would
+        take the bar back; it holds instead until the run catches up (the time left says the new expectation)."""
         left = self.seconds_left()
         spent = self.clock() - self.began
-        return 0.0 if left is None or spent + left <= 0 else spent / (spent + left)
+        share = 0.0 if left is None or spent + left <= 0 else spent / (spent + left)
+        self.shown = max(self.shown, share)
+        return self.shown
 
     def describe(self) -> str | None:
         """The running phase and its place among the run's phases: 'flow search (phase 1 of 2)'."""

@@ -2,13 +2,19 @@
 that "auto" takes for two different stationary textures."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 from synthetic import band_noise, brick_view
 
+from geometry import geodesic
+from geometry.engine import phases
+from geometry.engine.problems import CLIP_HIGH, CLIP_LOW
 from geometry.paths.motion import DissolvePath, auto_start
 from geometry.paths.quality import highpass_contrast
 from geometry.paths.sliced import superposition_score
+from geometry.paths.spacing import dissolve as spaced_dissolve
 from geometry.paths.synthesis import KNOTS, STEPS, SynthesisPath, synthesise, synthesised_path
 
 MIDDLE = torch.tensor([0.5], dtype=torch.float64)
@@ -53,6 +59,99 @@ def test_a_synthesised_path_holds_its_knots_and_renders_at_any_size(change):
     assert isinstance(path, SynthesisPath)
 
 
+def test_a_path_synthesised_at_given_times_is_the_synthesis_there_and_blends_between(change):
+    """Issue 27: a frame at one of the times a change path was synthesised at is that synthesis, not a blend."""
+    a, b = change
+    knots = torch.tensor([0.3, 0.6], dtype=torch.float64)
+    path = synthesised_path(DissolvePath(), a, b, knots=knots, steps=1, generator=torch.Generator().manual_seed(0))
+    made = synthesise(a, b, knots, spaced_dissolve(a, b, knots), steps=1, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(path.frames(a, b, knots), made)
+    between = path.frames(a, b, torch.tensor([0.45], dtype=torch.float64))
+    assert torch.allclose(between, ((made[0] + made[1]) / 2).clamp(0, 1), atol=1e-5)
+    assert not any(torch.equal(between[0], frame) for frame in made)
+
+
+def _change_run(change, **settings):
+    a, b = change
+    return geodesic(a[..., :32, :32], b[..., :32, :32], frames=5, seed=0, motion="change", snapshot_steps=[],
+                    distance="l2", **settings)
+
+
+@pytest.mark.slow
+def test_a_change_runs_frames_are_each_one_synthesis_at_its_spaced_time_and_report_one_spacing(change):
+    """Issue 27: the run synthesises every in-between frame at its time; the syntheses after the start's are part
+    of its spacing, whose share only moves forward (the app's bar never goes back to the synthesis)."""
+    reports: list = []
+    with phases.listening(reports.append):
+        run = _change_run(change)
+    a, b = (x[..., :32, :32] for x in change)
+    times = run.times
+    made = synthesise(a, b, times, spaced_dissolve(a, b, times), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(run.path(times), made)
+    assert torch.equal(run.images[1:-1], made.clamp(CLIP_LOW, CLIP_HIGH))
+    names = [report.name for report in reports]
+    first_spacing = names.index("spacing")
+    assert set(names[:first_spacing]) == {"synthesis", "refinement"} and set(names[first_spacing:]) == {"spacing"}
+    shares = [report.done for report in reports[first_spacing:]]
+    assert shares == sorted(shares) and shares[-1] <= 1 and len(shares) > 2 * STEPS
+    assert run.record.settings["start"]["taken"] == "change" and run.record.evaluations > 0
+
+
+@pytest.mark.slow
+def test_a_cancel_reaches_the_changes_synthesis_inside_its_spacing(change):
+    cancel, spacing = threading.Event(), []
+
+    def listener(phase):
+        if phase.name == "spacing":
+            spacing.append(phase.done)
+            if len(spacing) == 6:  # the even spacing reports 4 times: this is the second synthesis step
+                cancel.set()
+
+    with phases.listening(listener):
+        run = _change_run(change, cancel=cancel)
+    assert run.record.status == "cancelled" and len(spacing) == 6
+
+
+@pytest.mark.slow
+def test_a_refined_change_run_resumes_bit_for_bit(change, tmp_path):
+    """The change start is made again on resume: it must come out the same."""
+    whole = _change_run(change, refine="pixels", steps=6)
+    cancel = threading.Event()
+
+    def after_three(progress):
+        if progress.step == 3:
+            cancel.set()
+
+    checkpoint = tmp_path / "run.pt"
+    stopped = _change_run(change, refine="pixels", steps=6, checkpoint=checkpoint, checkpoint_every=2,
+                          callback=after_three, cancel=cancel)
+    assert stopped.record.status == "cancelled" and 0 < stopped.record.steps < 6 and checkpoint.exists()
+    resumed = _change_run(change, refine="pixels", steps=6, checkpoint=checkpoint, checkpoint_every=2)
+    assert resumed.record.status == "completed" and torch.equal(resumed.images, whole.images)
+
+
+@pytest.mark.slow
+def test_a_change_runs_segments_are_more_even_than_the_fixed_knot_starts():
+    """Issue 27: frames blended between syntheses at fixed knots and spaced along that blend came out uneven;
+    synthesised at their times and re-timed once, they come out more even (max/min consecutive E-LPIPS)."""
+    from geometry import estimate_energy
+    from geometry.engine.distances import DistanceFamily
+    from geometry.engine.problems import GeodesicProblem
+    from geometry.paths.motion import change_start
+
+    a, b = brick_view(48, (100.0, 40.0)), band_noise(48, None, period=10.0, seed=3)
+
+    def evenness(frames):
+        found = estimate_energy(images=frames, kind="geodesic", inputs=torch.cat([a, b]), samples=32, seed=20261205)
+        return max(found.distances) / min(found.distances)
+
+    run = geodesic(a, b, frames=5, seed=0, motion="change", snapshot_steps=[])
+    fixed = change_start(a, b)
+    times = GeodesicProblem(torch.cat([a, b]), 5, "squared").even_times(
+        DistanceFamily("elpips_vgg", torch.device("cpu")), (48, 48), 0, torch.device("cpu"), None, path=fixed)
+    assert evenness(run.images) < evenness(torch.cat([a, fixed(times), b]))
+
+
 def test_auto_takes_the_texture_change_for_two_stationary_textures(change):
     a, b = change
     decision: dict = {}
@@ -91,9 +190,6 @@ def test_synthesis_runs_on_cuda_like_on_the_cpu(change):
 
 def test_the_synthesis_reports_its_phase_and_stops_at_a_cancel(change):
     """Issue 24: every phase shows in the app's one progress bar, and Cancel is prompt in every phase."""
-    import threading
-
-    from geometry.engine import phases
     from geometry.paths.motion import change_start
 
     a, b = change

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 #: The phases a run reports, in the order they run: the motion start's search ("flow search"; a texture start's
-#: spectra are read in well under a second and not reported), "spacing" (`geometry.paths.spacing.even_times`),
-#: "refinement" (reported once, when the start is decided, with the steps that follow: 0 when none do),
-#: "render" (the frames at the output size, written with the movies).
-PHASE_NAMES = ("flow search", "spacing", "refinement", "render")
+#: spectra are read in well under a second and not reported), the texture change's "synthesis"
+#: (`geometry.paths.synthesis`), "refinement" (reported once, when the start is decided, with the steps that
+#: follow: 0 when none do), "spacing" (`geometry.paths.spacing.even_times`; for the texture change also its
+#: syntheses at the spaced times, `part_of`), "render" (the frames at the output size, written with the movies).
+PHASE_NAMES = ("flow search", "synthesis", "refinement", "spacing", "render")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,19 @@ def listening(listener: Callable[[Phase], None]) -> Iterator[None]:
         yield
     finally:
         _LISTENER.reset(token)
+
+
+@contextlib.contextmanager
+def part_of(name: str, begin: float, end: float) -> Iterator[None]:
+    """Within the block, every report (of any phase) counts as the share from `begin` to `end` (0 to 1) of phase
+    `name`: work that runs inside a phase (the texture change's syntheses inside its spacing) moves that phase's
+    share forward rather than taking the listener back to another phase."""
+    outer = _LISTENER.get()
+    if outer is None:
+        yield
+        return
+    with listening(lambda phase: outer(Phase(name, begin + (end - begin) * phase.done, phase.detail))):
+        yield
 
 
 def report(name: str, done: float = 0.0, **detail) -> None:

@@ -27,8 +27,9 @@ from geometry.engine.energies import PairEnergy, barycenter_energy, check_form, 
 from geometry.engine.inputs import perturbed_copies, prepare_images, resize
 from geometry.engine.presets import Preset, Recipe, effective_stages, run_recipe, stage_sizes
 from geometry.options import weights_problem
-from geometry.paths.motion import MOTION_STARTS, BoundPath, DissolvePath, flow_store
-from geometry.paths.spacing import dissolve, even_times, even_times_evaluations
+from geometry.paths.motion import MOTION_STARTS, BoundPath, DissolvePath, change_path, flow_store
+from geometry.paths.spacing import DRAWS, dissolve, even_times, even_times_evaluations, retimed
+from geometry.paths.synthesis import STEPS as SYNTHESIS_STEPS
 
 if TYPE_CHECKING:
     from geometry.engine.distances import DistanceFamily
@@ -42,6 +43,13 @@ CLIP_LOW, CLIP_HIGH = 1e-5, 1.0 - 1e-5
 #: towards the superposition (brick->gravel at 64 px: score 0.41 -> 0.50, 120 CPU s more;
 #: benchmarks/results/bench_texture_morphs.txt).
 UNREFINED_STARTS = ("warp", "dis", "change")
+#: The texture change's re-timing takes L = distance^(1/RETIME_EXPONENT) along its synthesised frames (distances
+#: between frames synthesised apart, not a fine grid, so no exponent is measured; 1 and 1.5 gave times within
+#: 0.01 of each other in the prototype: benchmarks/results/texspace_prototype_64px.txt).
+RETIME_EXPONENT = 1.0
+#: One frame's synthesis step in network evaluations of the same size, for the spacing phase's share done
+#: (app/run_costs.json at 64 px: 7.7 s per synthesis of 3 frames x 30 steps, 0.0196 s per evaluation).
+SYNTHESIS_STEP_EVALUATIONS = 4.4
 
 
 def refine_applies(refine: str, taken: str) -> str:
@@ -207,7 +215,7 @@ class Problem:
             if start.times is None:
                 self.cancelled = True
                 return start
-            start.images = path(start.times)
+            start.images = start.path(start.times)
             return start
         except Exception:  # a run that fails leaves no flow file of its own behind (another run's stays)
             if store.owned:
@@ -389,9 +397,53 @@ class GeodesicProblem(Problem):
             return self._equal_times()
         start.details["spacing"] = "even"
         first_size = self.first_stage_size(recipe)
+        if start.name == "change":
+            return self._change_times(start, seed, first_size, family, device, cancel)
         times = self.even_times(family, first_size, seed, device, cancel, path=start.path)
         if times is not None:
             start.evaluations = self.spacing_evaluations(first_size)
+        return times
+
+    def _change_times(self, start: Start, seed: int, first_size: tuple[int, int], family: DistanceFamily,
+                      device: torch.device, cancel: threading.Event | None) -> torch.Tensor | None:
+        """The texture change's times, with its path (``start.path``) synthesised at them: times spaced evenly
+        along the start's path (its frames synthesised at fixed knots), every in-between frame synthesised AT its
+        time, then one round at the run's size: the syntheses' consecutive distances re-time them
+        (`geometry.paths.spacing.retimed`) and the frames are synthesised afresh at the new times. So each frame is
+        one synthesis, not a blend of two, and the segments are even under the run's distance (issue 27;
+        benchmarks/results/bench_texture_morphs_changes_*px.txt). All of it is the phase "spacing"
+        (`phases.part_of`). None when cancelled."""
+        a, b = self.fixed[0:1], self.fixed[1:2]
+        pixels = self.size[0] * self.size[1]
+        spacing = even_times_evaluations(self.free_count) * first_size[0] * first_size[1] / pixels
+        synthesis = SYNTHESIS_STEP_EVALUATIONS * self.free_count * SYNTHESIS_STEPS
+        retiming = DRAWS * (self.free_count + 2)
+        parts = torch.tensor([spacing, synthesis, retiming, synthesis], dtype=torch.float64)
+        ends = [0.0, *(parts.cumsum(0) / parts.sum()).tolist()]
+        with phases.part_of("spacing", ends[0], ends[1]):
+            times = self.even_times(family, first_size, seed, device, cancel, path=start.path)
+        if times is None:
+            return None
+        with phases.part_of("spacing", ends[1], ends[2]):
+            path = change_path(a, b, times, cancel=cancel)
+        if path is None:
+            return None
+        metric = family.at_size(self.size)
+        generator = seeds.generator(seeds.spacing_seed(seed))
+        draws = [metric.sample_draws(1, generator) for _ in range(DRAWS)]
+        knots = torch.cat([torch.zeros(1, dtype=torch.float64), times, torch.ones(1, dtype=torch.float64)])
+        with phases.part_of("spacing", ends[2], ends[3]):
+            frames = torch.cat([a, path(times), b]).to(device)
+            knots = retimed(metric, frames, knots, draws, RETIME_EXPONENT, cancel)
+        if knots is None:
+            return None
+        times = knots[1:-1]
+        with phases.part_of("spacing", ends[3], ends[4]):
+            path = change_path(a, b, times, cancel=cancel)
+        if path is None:
+            return None
+        start.path = path
+        start.evaluations = self.spacing_evaluations(first_size) + retiming
         return times
 
     def _equal_times(self) -> torch.Tensor:

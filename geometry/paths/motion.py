@@ -15,7 +15,8 @@ MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel
           tiles, blended with their contrast kept (textures that differ by an orientation or a scale), under the
           turn and zoom `geometry.paths.detection.detect_similarity` finds;
   "change": one texture becoming another (`geometry.paths.synthesis`): the dissolve's frames at the knots
-          re-synthesised as ONE texture with the endpoints' interpolated deep feature statistics;
+          re-synthesised as ONE texture with the endpoints' interpolated deep feature statistics (a run then
+          synthesises each in-between frame at its own evenly spaced time: `change_path`);
   "auto": for two stationary textures (`geometry.paths.detection.stationarity`), "texture" where
           `detect_similarity` finds a turn or a zoom (`is_turn_or_zoom`) it is confident of
           (`geometry.paths.detection.confident`); else "warp" where the flow explains the pair
@@ -49,7 +50,7 @@ from geometry.paths.detection import (
 from geometry.paths.flows import dis_flow, engine_flow, mismatch
 from geometry.paths.render import WarpPath
 from geometry.paths.spacing import dissolve
-from geometry.paths.synthesis import synthesised_path
+from geometry.paths.synthesis import KNOTS, synthesised_path
 from geometry.paths.textures import MIN_SCALE, MIN_TURN, Similarity, texture_frames, warped_endpoints
 
 Path = Callable[[torch.Tensor], torch.Tensor]
@@ -156,15 +157,19 @@ def _detection_figures(found: Detection) -> dict:
 def change_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                  store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
     """One texture becoming another: the dissolve with its knots synthesised at the endpoints' interpolated
-    statistics (`geometry.paths.synthesis.synthesised_path`); None when `cancel` stopped the synthesis."""
+    statistics (`geometry.paths.synthesis.synthesised_path`); None when `cancel` stopped the synthesis. A run
+    spaces it and synthesises its frames again at their times (`geometry.engine.problems.GeodesicProblem`)."""
     _decide(decision, "change", "asked for")
-    return _change_path(a, b, cancel)
+    return change_path(a, b, cancel=cancel)
 
 
-def _change_path(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | None) -> BoundPath | None:
-    """The texture change's path; None when `cancel` stopped its synthesis."""
+def change_path(a: torch.Tensor, b: torch.Tensor, knots=KNOTS, *,
+                cancel: threading.Event | None = None) -> BoundPath | None:
+    """The texture change's path: the dissolve with its frames at the `knots` (increasing times in (0, 1))
+    synthesised on the CPU, from the same seed every time; None when `cancel` stopped its synthesis."""
     a, b = a.detach().float().cpu(), b.detach().float().cpu()
-    path = synthesised_path(DissolvePath(), a, b, generator=torch.Generator().manual_seed(0), cancel=cancel)
+    path = synthesised_path(DissolvePath(), a, b, knots=knots, generator=torch.Generator().manual_seed(0),
+                            cancel=cancel)
     return None if path is None else BoundPath(path, a, b)
 
 
@@ -222,7 +227,7 @@ def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | No
     go into `decision`. The choice runs on one thread, the change's synthesis (network work) on the threads it
     was given."""
     path = _auto_choice(a, b, cancel, store, decision)
-    return _change_path(a, b, cancel) if path == "change" else path
+    return change_path(a, b, cancel=cancel) if path == "change" else path
 
 
 @single_threaded

@@ -68,13 +68,22 @@ def even_times(a: torch.Tensor, b: torch.Tensor, count: int, metric: Any, genera
     exponent = float(torch.log2(two_steps / (one_step[:-1] * one_step[1:]).sqrt()).median().clamp(1.0, 2.0))
     times = _equal_steps(grid, one_step, exponent, count + 2)
     for _ in range(ROUNDS):
-        measured = consecutive_distances(metric, frames(times), draws, lags=(1,), cancel=cancel)
-        if measured is None:
+        times = retimed(metric, frames(times), times, draws, exponent, cancel)
+        if times is None:
             return None
         done += DRAWS * (count + 2)
         phases.report("spacing", done / total)
-        times = _equal_steps(times, measured[0], exponent, count + 2)
     return times[1:-1]
+
+
+def retimed(metric: Any, frames: torch.Tensor, times: torch.Tensor, draws: list, exponent: float,
+            cancel: threading.Event | None = None) -> torch.Tensor | None:
+    """One round of re-timing: the path's `frames` (endpoints included) at `times` (0 and 1 included) are measured
+    under `metric` on `draws`, and the same number of times (float64 CPU, 0 and 1 included) returned at equal
+    steps of L = consecutive distances^(1/exponent), piecewise linear between the frames; None when `cancel` is
+    set before a draw. It costs DRAWS x frames evaluations (forward only)."""
+    measured = consecutive_distances(metric, frames, draws, lags=(1,), cancel=cancel)
+    return None if measured is None else _equal_steps(times, measured[0], exponent, len(times))
 
 
 def even_times_evaluations(count: int) -> int:

@@ -62,46 +62,57 @@ def synthesise(first: torch.Tensor, second: torch.Tensor, times: torch.Tensor, s
     return (result.expand(-1, 3, -1, -1) if grey else result).contiguous()
 
 
-#: The times at which a synthesised path's frames are synthesised (its knots); between them the corrections
-#: are interpolated linearly.
+#: The times at which a synthesised path's frames are synthesised by default (its knots); between them the
+#: corrections are interpolated linearly.
 KNOTS = (0.25, 0.5, 0.75)
 
 
 class SynthesisPath:
     """A path `base` (an object with ``frames(a, b, times)``: the dissolve, the texture path) whose frames at
-    the KNOTS were re-synthesised at in-between statistics: at any time, the base's frame plus the knots'
-    corrections (synthesised minus base frame) interpolated linearly in t (none at the endpoints), resized to
-    the endpoints' size. Since the dissolve is linear in t, between two knots of a dissolve base the frames
-    are the blend of the two synthesised knots."""
+    the `knots` (increasing times in (0, 1)) were re-synthesised at in-between statistics: at a knot, at the
+    size it was synthesised at, the synthesised frame itself; at any other time or size, the base's frame plus
+    the knots' corrections (synthesised minus base frame) interpolated linearly in t (none at the endpoints),
+    resized to the endpoints' size. Since the dissolve is linear in t, between two knots of a dissolve base the
+    frames are the blend of the two synthesised knots."""
 
-    def __init__(self, base, corrections: torch.Tensor, knots: tuple[float, ...] = KNOTS):
-        self.base, self.corrections, self.knots = base, corrections.detach().float().cpu(), knots
+    def __init__(self, base, made: torch.Tensor, start: torch.Tensor, knots=KNOTS):
+        self.base = base
+        self.made = made.detach().float().cpu()
+        self.corrections = self.made - start.detach().float().cpu()
+        self.knots = torch.as_tensor(knots, dtype=torch.float64).cpu()
 
     def frames(self, a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
         from geometry.paths.render import field_at
 
         times = times.to(torch.float64).cpu()
-        knots = torch.tensor((0.0, *self.knots, 1.0), dtype=torch.float64)
+        knots = torch.cat([torch.zeros(1, dtype=torch.float64), self.knots, torch.ones(1, dtype=torch.float64)])
         zero = torch.zeros_like(self.corrections[:1])
         corrections = field_at(torch.cat([zero, self.corrections, zero]), tuple(a.shape[-2:]))
         upper = torch.searchsorted(knots, times.clamp(0, 1), right=True).clamp(1, len(knots) - 1)
         weight = ((times - knots[upper - 1]) / (knots[upper] - knots[upper - 1])).float().view(-1, 1, 1, 1)
         blended = (1 - weight) * corrections[upper - 1] + weight * corrections[upper]
         base = self.base.frames(a, b, times)
-        return (base + blended.to(base.device, base.dtype)).clamp(0, 1)
+        frames = (base + blended.to(base.device, base.dtype)).clamp(0, 1)
+        if tuple(a.shape[-2:]) == tuple(self.made.shape[-2:]):
+            for row, time in enumerate(times.tolist()):
+                hit = (self.knots == time).nonzero()
+                if len(hit):
+                    frames[row] = self.made[int(hit[0])].to(frames.device, frames.dtype)
+        return frames
 
 
-def synthesised_path(base, a: torch.Tensor, b: torch.Tensor, *, steps: int = STEPS,
+def synthesised_path(base, a: torch.Tensor, b: torch.Tensor, *, knots=KNOTS, steps: int = STEPS,
                      generator: torch.Generator | None = None, device=None,
                      cancel: threading.Event | None = None) -> SynthesisPath | None:
-    """`base`'s frames at the KNOTS re-synthesised from themselves (`synthesise`): towards the endpoints'
-    interpolated statistics, or, for a base with a ``sources(a, b, times)`` method (the texture path: the
-    endpoints turned and scaled to each time), towards those sources' statistics. `device`: where (default a's).
+    """`base`'s frames at the `knots` (increasing times in (0, 1): a tuple or a tensor) re-synthesised from
+    themselves (`synthesise`): towards the endpoints' interpolated statistics, or, for a base with a
+    ``sources(a, b, times)`` method (the texture path: the endpoints turned and scaled to each time), towards
+    those sources' statistics. The path's frames at the knots are the syntheses. `device`: where (default a's).
     None when `cancel` stopped the synthesis."""
     work = torch.device(device) if device is not None else a.device
     a_work, b_work = a.detach().float().to(work), b.detach().float().to(work)
-    times = torch.tensor(KNOTS, dtype=torch.float64)
+    times = torch.as_tensor(knots, dtype=torch.float64).cpu()
     start = base.frames(a_work, b_work, times).float()
     first, second = base.sources(a_work, b_work, times) if hasattr(base, "sources") else (a_work, b_work)
     made = synthesise(first, second, times, start, steps=steps, generator=generator, cancel=cancel)
-    return None if made is None else SynthesisPath(base, made - start)
+    return None if made is None else SynthesisPath(base, made, start, times)
