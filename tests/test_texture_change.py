@@ -204,3 +204,35 @@ def test_the_synthesis_reports_its_phase_and_stops_at_a_cancel(change):
         assert change_start(a, b, cancel=cancel) is None
     assert [(phase.name, phase.done) for phase in reports] == [("synthesis", 0.0), ("synthesis", 1 / STEPS)]
     assert synthesised_path(DissolvePath(), a, b, steps=1, cancel=cancel) is None
+
+
+def _counted_change_run(change, monkeypatch, even_enough):
+    """A change run with the re-timing's stopping max/min set to `even_enough`: (run, the times the engine
+    synthesised its frames at, in order)."""
+    import geometry.engine.problems as problems
+    from geometry.paths.motion import change_path
+
+    synthesised: list = []
+
+    def counted(a, b, times, cancel=None):
+        synthesised.append(times.clone())
+        return change_path(a, b, times, cancel=cancel)
+
+    monkeypatch.setattr(problems, "EVEN_ENOUGH", even_enough)
+    monkeypatch.setattr(problems, "change_path", counted)
+    return _change_run(change), synthesised
+
+
+@pytest.mark.slow
+def test_a_change_is_re_timed_until_its_segments_are_even_enough(change, monkeypatch):
+    """Issue 27: frames synthesised at new times move the distances again, so the re-timing repeats (at most
+    CHANGE_ROUNDS rounds) until the measured segments' max/min is at most EVEN_ENOUGH, and stops at once when the
+    first syntheses are even enough."""
+    from geometry.engine.problems import CHANGE_ROUNDS
+
+    never, rounds = _counted_change_run(change, monkeypatch, even_enough=1.0)
+    assert len(rounds) == 1 + CHANGE_ROUNDS and torch.equal(never.times, rounds[-1])
+    assert all(not torch.equal(first, second) for first, second in zip(rounds, rounds[1:]))
+    at_once, kept = _counted_change_run(change, monkeypatch, even_enough=float("inf"))
+    assert len(kept) == 1 and torch.equal(at_once.times, kept[0]) and torch.equal(kept[0], rounds[0])
+    assert never.record.evaluations > at_once.record.evaluations

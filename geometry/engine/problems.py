@@ -28,7 +28,14 @@ from geometry.engine.inputs import perturbed_copies, prepare_images, resize
 from geometry.engine.presets import Preset, Recipe, effective_stages, run_recipe, stage_sizes
 from geometry.options import weights_problem
 from geometry.paths.motion import MOTION_STARTS, BoundPath, DissolvePath, change_path, flow_store
-from geometry.paths.spacing import DRAWS, dissolve, even_times, even_times_evaluations, retimed
+from geometry.paths.spacing import (
+    DRAWS,
+    consecutive_distances,
+    dissolve,
+    equal_steps,
+    even_times,
+    even_times_evaluations,
+)
 from geometry.paths.synthesis import STEPS as SYNTHESIS_STEPS
 
 if TYPE_CHECKING:
@@ -47,6 +54,10 @@ UNREFINED_STARTS = ("warp", "dis", "change")
 #: between frames synthesised apart, not a fine grid, so no exponent is measured; 1 and 1.5 gave times within
 #: 0.01 of each other in the prototype: benchmarks/results/texspace_prototype_64px.txt).
 RETIME_EXPONENT = 1.0
+#: The texture change's re-timing rounds at most, and the max/min of its measured consecutive distances at which
+#: it stops: frames synthesised at new times move the distances again, so one round left brick->gravel at 128 px
+#: at max/min 1.43 (benchmarks/results/bench_texture_morphs_changes_128px.txt).
+CHANGE_ROUNDS, EVEN_ENOUGH = 3, 1.15
 #: One frame's synthesis step in network evaluations of the same size, for the spacing phase's share done
 #: (app/run_costs.json at 64 px: 7.7 s per synthesis of 3 frames x 30 steps, 0.0196 s per evaluation).
 SYNTHESIS_STEP_EVALUATIONS = 4.4
@@ -408,17 +419,19 @@ class GeodesicProblem(Problem):
                       device: torch.device, cancel: threading.Event | None) -> torch.Tensor | None:
         """The texture change's times, with its path (``start.path``) synthesised at them: times spaced evenly
         along the start's path (its frames synthesised at fixed knots), every in-between frame synthesised AT its
-        time, then one round at the run's size: the syntheses' consecutive distances re-time them
-        (`geometry.paths.spacing.retimed`) and the frames are synthesised afresh at the new times. So each frame is
-        one synthesis, not a blend of two, and the segments are even under the run's distance (issue 27;
+        time, then rounds at the run's size: the syntheses' consecutive distances re-time them
+        (`geometry.paths.spacing.equal_steps`) and the frames are synthesised afresh at the new times, until the
+        distances' max/min is at most EVEN_ENOUGH or CHANGE_ROUNDS rounds are done (a frame synthesised at a new
+        time is not the blend the re-timing assumed, so one round can leave a long segment). So each frame is one
+        synthesis, not a blend of two, and the segments are even under the run's distance (issue 27;
         benchmarks/results/bench_texture_morphs_changes_*px.txt). All of it is the phase "spacing"
-        (`phases.part_of`). None when cancelled."""
+        (`phases.part_of`), each round its share whether or not it runs. None when cancelled."""
         a, b = self.fixed[0:1], self.fixed[1:2]
         pixels = self.size[0] * self.size[1]
         spacing = even_times_evaluations(self.free_count) * first_size[0] * first_size[1] / pixels
         synthesis = SYNTHESIS_STEP_EVALUATIONS * self.free_count * SYNTHESIS_STEPS
         retiming = DRAWS * (self.free_count + 2)
-        parts = torch.tensor([spacing, synthesis, retiming, synthesis], dtype=torch.float64)
+        parts = torch.tensor([spacing, synthesis, *[retiming, synthesis] * CHANGE_ROUNDS], dtype=torch.float64)
         ends = [0.0, *(parts.cumsum(0) / parts.sum()).tolist()]
         with phases.part_of("spacing", ends[0], ends[1]):
             times = self.even_times(family, first_size, seed, device, cancel, path=start.path)
@@ -431,19 +444,24 @@ class GeodesicProblem(Problem):
         metric = family.at_size(self.size)
         generator = seeds.generator(seeds.spacing_seed(seed))
         draws = [metric.sample_draws(1, generator) for _ in range(DRAWS)]
-        knots = torch.cat([torch.zeros(1, dtype=torch.float64), times, torch.ones(1, dtype=torch.float64)])
-        with phases.part_of("spacing", ends[2], ends[3]):
-            frames = torch.cat([a, path(times), b]).to(device)
-            knots = retimed(metric, frames, knots, draws, RETIME_EXPONENT, cancel)
-        if knots is None:
-            return None
-        times = knots[1:-1]
-        with phases.part_of("spacing", ends[3], ends[4]):
-            path = change_path(a, b, times, cancel=cancel)
-        if path is None:
-            return None
+        measured = 0
+        for round_ in range(CHANGE_ROUNDS):
+            knots = torch.cat([torch.zeros(1, dtype=torch.float64), times, torch.ones(1, dtype=torch.float64)])
+            with phases.part_of("spacing", ends[2 + 2 * round_], ends[3 + 2 * round_]):
+                frames = torch.cat([a, path(times), b]).to(device)
+                distances = consecutive_distances(metric, frames, draws, lags=(1,), cancel=cancel)
+            if distances is None:
+                return None
+            measured += 1
+            if float(distances[0].max() / distances[0].min()) <= EVEN_ENOUGH:
+                break
+            times = equal_steps(knots, distances[0], RETIME_EXPONENT, len(knots))[1:-1]
+            with phases.part_of("spacing", ends[3 + 2 * round_], ends[4 + 2 * round_]):
+                path = change_path(a, b, times, cancel=cancel)
+            if path is None:
+                return None
         start.path = path
-        start.evaluations = self.spacing_evaluations(first_size) + retiming
+        start.evaluations = self.spacing_evaluations(first_size) + measured * retiming
         return times
 
     def _equal_times(self) -> torch.Tensor:

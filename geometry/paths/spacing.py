@@ -66,7 +66,7 @@ def even_times(a: torch.Tensor, b: torch.Tensor, count: int, metric: Any, genera
     done = DRAWS * (steps + 1)
     phases.report("spacing", done / total)
     exponent = float(torch.log2(two_steps / (one_step[:-1] * one_step[1:]).sqrt()).median().clamp(1.0, 2.0))
-    times = _equal_steps(grid, one_step, exponent, count + 2)
+    times = equal_steps(grid, one_step, exponent, count + 2)
     for _ in range(ROUNDS):
         times = retimed(metric, frames(times), times, draws, exponent, cancel)
         if times is None:
@@ -83,7 +83,7 @@ def retimed(metric: Any, frames: torch.Tensor, times: torch.Tensor, draws: list,
     steps of L = consecutive distances^(1/exponent), piecewise linear between the frames; None when `cancel` is
     set before a draw. It costs DRAWS x frames evaluations (forward only)."""
     measured = consecutive_distances(metric, frames, draws, lags=(1,), cancel=cancel)
-    return None if measured is None else _equal_steps(times, measured[0], exponent, len(times))
+    return None if measured is None else equal_steps(times, measured[0], exponent, len(times))
 
 
 def even_times_evaluations(count: int) -> int:
@@ -108,7 +108,7 @@ def consecutive_distances(metric: Any, frames: torch.Tensor, draws: list, lags: 
     return [(total / len(draws)).clamp_min(1e-12) for total in totals]
 
 
-def _equal_steps(times: torch.Tensor, distances: torch.Tensor, exponent: float, frames: int) -> torch.Tensor:
+def equal_steps(times: torch.Tensor, distances: torch.Tensor, exponent: float, frames: int) -> torch.Tensor:
     """`frames` times from 0 to 1 at equal steps of L = cumulative distances^(1/exponent) along `times`
     (piecewise linear between them)."""
     length = cumulative_length(distances, exponent)
