@@ -530,7 +530,7 @@ MOTION_WORDS = {
             "else change for two textures, else none",
     "warp": "the two images warped towards each other along the engine's own flow, kept as it is (no refinement)",
     "dis": "the same warp along OpenCV's DIS optical flow, kept as it is",
-    "texture": "two textures turned and scaled towards each other, then refined",
+    "texture": "two textures turned and scaled towards each other, kept as it is (no refinement step)",
     "change": "one texture becoming another (synthesised in between), kept as it is (no refinement step)",
 }
 
