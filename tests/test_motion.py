@@ -9,6 +9,7 @@ from events import CancelAfter
 from synthetic import orientation_morph
 
 from geometry import RunOptions, barycenter, geodesic, pairwise_average
+from geometry.paths import flows
 from geometry.paths.flows import dis_flow, engine_flow, level_steps, pyramid_sizes
 from geometry.paths.motion import MOTION_NAMES, MOTION_STARTS
 from geometry.paths.quality import ghost_fraction
@@ -57,6 +58,44 @@ def test_the_engine_flow_finds_the_pan_and_its_middle_frame_moves(pan):
     middle = WarpPath(flow).frames(a, b, torch.tensor([0.5], dtype=torch.float64))
     assert ghost_fraction(middle, truth, (a + b) / 2).fraction < 0.2
     assert torch.equal(engine_flow(a, b), flow)  # deterministic
+
+
+def _still_bars_over_a_pan(shift: int, bar: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """64x96 frames (a, b, true middle): a smooth random texture panned down by `shift` px, behind still bars
+    of another texture `bar` px wide at the left and right (a vehicle passing between still walls)."""
+    height, width = 64, 96
+
+    def texture(rows: int, seed: int) -> torch.Tensor:
+        cells = torch.rand(1, 3, rows // 4 + 1, width // 4 + 1, generator=torch.Generator().manual_seed(seed))
+        return torch.nn.functional.interpolate(cells, size=(rows, width), mode="bicubic", align_corners=True)
+
+    moving, still = texture(height + shift, 1).clamp(0, 1), texture(height, 2).clamp(0, 1)
+
+    def frame(offset: int) -> torch.Tensor:
+        image = moving[..., offset:offset + height, :].clone()
+        image[..., :bar], image[..., width - bar:] = still[..., :bar], still[..., width - bar:]
+        return image
+
+    return frame(0), frame(shift), frame(shift // 2)
+
+
+def test_the_engine_flow_keeps_still_bars_still_in_front_of_a_pan(monkeypatch):
+    shift, bar = 16, 20
+    a, b, truth = _still_bars_over_a_pan(shift, bar)
+    half = torch.tensor([0.5], dtype=torch.float64)
+
+    def bar_error(flow: torch.Tensor) -> float:
+        middle = WarpPath(flow).frames(a, b, half)
+        return torch.cat([(middle - truth)[..., :bar], (middle - truth)[..., -bar:]], -1).abs().mean().item()
+
+    flow = engine_flow(a, b)
+    assert abs(flow[0, 1, :, bar + 4:-bar - 4].median().item() + shift) < 0.25     # the pan is found
+    assert flow[0, :, :, :bar].abs().median().item() < 0.5                          # the bars stay still
+    assert flow[0, :, :, -bar:].abs().median().item() < 0.5
+    monkeypatch.setattr(flows, "fuse", lambda a, b, flow, candidates: flow)        # the search without fusion
+    plain = engine_flow(a, b)
+    assert plain[0, 1, :, :bar].abs().median().item() > 4                           # drags the bars with the pan
+    assert bar_error(flow) < 0.5 * bar_error(plain)
 
 
 def test_dis_flow_finds_a_small_pan(small_images):
