@@ -8,8 +8,9 @@ sees it. The coarsest level starts from the best global translation found by exh
 steps); every level then fits a smooth flow (a control grid of about one point per GRID_SPACING pixels,
 upsampled bilinearly) by Adam, minimising a robust (Charbonnier) difference of the two half-warped images and
 of their gradients over the pixels both see, plus a small smoothness penalty; each level's flow, upsampled, is
-the next level's start, fused first with two candidates (:func:`fuse`, a fusion move with constant proposals):
-the coarsest level's translation and zero flow. Each pixel takes the candidate whose mismatch, averaged over a
+the next level's start, at the levels up to FINE_SIDE px (short side; where the motion is found) fused first
+with two candidates (:func:`fuse`, a fusion move with constant proposals): the coarsest level's translation and
+zero flow. Each pixel takes the candidate whose mismatch, averaged over a
 box of FUSION_WINDOW px around it, is clearly lower (FUSION_MARGIN, FUSION_FLOOR) than the current flow's, so a
 still object in front of a pan (a wall beside a passing vehicle) is not dragged along with the global motion
 into a false match of its texture, where a local fit cannot come back from, and flat regions, where every
@@ -178,8 +179,10 @@ def engine_flow(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | N
         if flow is None:
             start = translation
         else:
-            start = fuse(level_a, level_b, resize_flow(flow, sizes[level]),
-                         [resize_flow(translation, sizes[level]), torch.zeros(1, 2, *sizes[level])])
+            start = resize_flow(flow, sizes[level])
+            if min(sizes[level]) <= FINE_SIDE:
+                start = fuse(level_a, level_b, start, [resize_flow(translation, sizes[level]),
+                                                       torch.zeros(1, 2, *sizes[level])])
         flow = fit_level(level_a, level_b, start, cancel)
         if flow is None:
             return None
