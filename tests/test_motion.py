@@ -209,9 +209,9 @@ def test_auto_warps_one_picture_under_noise_and_a_light_change(small_images):
 
 
 def test_auto_runs_no_texture_check_where_the_flow_explains_the_pair(pan, monkeypatch):
-    """The flow comes first: a pan is taken as the warp without the texture checks (VGG statistics, most of the
-    choice's CPU), and the record says why and that they were not run; a turned texture, which no flow explains,
-    still gets them (its stationarity and detection are in the record)."""
+    """The flow comes first: a pan, which it aligns, is taken as the warp without the texture checks (VGG
+    statistics, most of the choice's CPU), and the record says why and that they were not run; a turned texture,
+    which no flow aligns, still gets them (its stationarity and detection are in the record)."""
     from geometry.paths import motion
 
     calls = []
@@ -221,7 +221,8 @@ def test_auto_runs_no_texture_check_where_the_flow_explains_the_pair(pan, monkey
     decision = {}
     motion.auto_start(a, b, decision=decision)
     assert calls == [] and decision["taken"] == "warp" and decision["why"] == "the engine's flow explains the pair"
-    assert decision["texture_checks"] == "not run: the flow explains the pair" and "stationarity" not in decision
+    assert decision["texture_checks"] == "not run: the flow aligns the pair" and "stationarity" not in decision
+    assert decision["mismatch_after_flow"] <= decision["texture_checks_if_above"]
     a, b, _ = orientation_morph(48)
     turned = {}
     motion.auto_start(a, b, decision=turned)
