@@ -239,8 +239,8 @@ def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | Non
     takes the warp (`flow_verdict`) and aligns the pair to a mismatch of at most ALIGNED, the pair is one picture
     moved and the texture checks (the endpoints' stationarity, the turn-and-zoom detection: VGG statistics, most
     of the choice's CPU) are not run (the record says so); elsewhere they decide first, as they did before the
-    flow. Turned and zoomed textures leave a mismatch of 0.10 or more, real footage 0.03 at most; a flow can take
-    the warp for a turned brick wall by its share left, not by its mismatch
+    flow. Turned and zoomed textures leave a mismatch of 0.08 or more, real footage 0.03 at most; a flow takes
+    the warp for a brick wall turned or zoomed by its share left, not by its mismatch
     (benchmarks/results/bench_motion_choice.txt)."""
     flow = _stored_engine_flow(a, b, cancel, store)
     if flow is None:
