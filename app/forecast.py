@@ -6,9 +6,10 @@ distance after the server started: `RunShape.network_loaded`), the motion start'
 synthesis, the even spacing of a path's frames (for the texture change also its frames synthesised at their
 times), the refinement's optimisation steps, the render of the frames with
 the movies. Which of them run depends on the start: after a warp start a path is kept as it is
-(`geometry.engine.problems.refine_applies`), so the refinement takes no step; "auto" takes the warp start only where
-the flow explains the pair, which is known after the flow search, and the texture change only for two stationary
-textures. A forecast therefore lists its `Branch`es: one, or for "auto" the warp start's and the others'.
+(`geometry.engine.problems.refine_applies`), so the refinement takes no step, and so after the texture starts (a
+turn or zoom, spaced evenly; a texture change); "auto" takes the warp start only where the flow explains the pair,
+which is known after the flow search, and the texture starts only for two stationary textures. A forecast
+therefore lists its `Branch`es: one, or for "auto" the warp start's and the others'.
 
 The cost of each phase comes from ``run_costs.json`` beside this module, measured by benchmarks/bench_run_costs.py
 in CPU seconds of one thread (what a phase costs on a quiet core) at a few sizes, as (units, seconds) points,
@@ -180,15 +181,19 @@ class CostBook:
             return [Branch("", tuple(loading + after + render))]
         if shape.motion in ("warp", "dis"):
             return [Branch("", (*loading, flow, *render))]
+        # the texture starts are kept as they are (`geometry.engine.problems.UNREFINED_STARTS`), a path's spaced evenly
+        turned = tuple([*loading, *spacing, *render]) if shape.is_path else ()
         if shape.motion == "texture":
-            return [Branch("", tuple(loading + after + render))]
+            return [Branch("", turned)]
         changed = [self._change_spacing(shape)] if shape.is_path else []
-        if shape.motion == "change":  # kept as it is (`geometry.engine.problems.UNREFINED_STARTS`), spaced evenly
+        if shape.motion == "change":
             return [Branch("", tuple([*loading, synthesis, *changed, *render]))]
         branches = [Branch("if the engine's flow explains the pair (the warp start, kept as it is)",
-                           (*loading, flow, *render)),
-                    Branch("if not (the dissolve or a texture start, refined)",
-                           tuple([*loading, flow, *after, *render]))]
+                           (*loading, flow, *render))]
+        if min(height, width) >= CHANGE_MIN_SIDE:  # the texture starts take stationary textures of this size
+            branches.append(Branch("if the two are one texture turned or zoomed (the texture start, kept as it is)",
+                                   turned))
+        branches.append(Branch("if not (the dissolve, refined)", tuple([*loading, flow, *after, *render])))
         if min(height, width) >= CHANGE_MIN_SIDE:
             branches.append(Branch("if the two are stationary textures no flow explains (the texture change: "
                                    "synthesised, kept as it is)",

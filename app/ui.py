@@ -530,7 +530,7 @@ MOTION_WORDS = {
             "else change for two textures, else none",
     "warp": "the two images warped towards each other along the engine's own flow, kept as it is (no refinement)",
     "dis": "the same warp along OpenCV's DIS optical flow, kept as it is",
-    "texture": "two textures turned and scaled towards each other, then refined",
+    "texture": "two textures turned and scaled towards each other, kept as it is (no refinement step)",
     "change": "one texture becoming another (synthesised in between), kept as it is (no refinement step)",
 }
 
@@ -566,7 +566,7 @@ def motion_dropdown(elem_id: str, info: str | None = None, interactive: bool = T
 GEODESIC_TEXT = (
     "The shortest path of frames from A to B under the distance (a morph). Under L2 it is the cross-dissolve. "
     "The default motion start warps A and B towards each other along a flow the engine finds itself (textures: "
-    "turns and scales them; those are then sharpened under the distance)."
+    "turns and scales them)."
 )
 GEODESIC_DETAILS = (
     "With the motion start \"none\" the path starts from the cross-dissolve and what moves stays a sharpened "
@@ -577,7 +577,9 @@ GEODESIC_DETAILS = (
     "(from the cross-dissolve their middle frame is a plaid of both; docs/textures.md, benchmarks/bench_texture.py); "
     "\"auto\" (default) takes \"texture\" where the two spectra differ by a turn or a scaling, else \"warp\". "
     "A warp start is kept as it is: on real footage the E-LPIPS refinement took its frames further from the true "
-    "ones (benchmarks/results/refine-variants.md). The frames come out at the resolution set here."
+    "ones (benchmarks/results/refine-variants.md); so is a texture start: the refinement lowered the energy but "
+    "drifted the texture towards the plaid (benchmarks/results/bench_texture_budget_64px.txt). The frames come "
+    "out at the resolution set here."
 )
 
 

@@ -22,10 +22,11 @@ replace the fields of `options` when both are given):
   motion: the start of a geodesic or a two-image barycenter, "auto" (default), "warp", "dis", "texture",
       "change" or "none" (`geometry.paths.motion`, docs/motion.md, docs/textures.md): the endpoints warped towards
       each other along a flow (the engine's own, or OpenCV's DIS), turned and scaled towards each other for
-      textures, or one texture synthesised between two different ones ("auto" picks), spaced evenly under the
-      distance, then refined; "none" starts from the cross-dissolve, which keeps what moves a sharpened double
-      exposure. An `init`, `start_images`, a recipe that starts from noise (the "reference" preset) or a
-      barycenter of 3+ images takes no motion start.
+      textures, or one texture synthesised between two different ones ("auto" picks), then what `refine` says
+      (by default only the dissolve is refined; the texture starts are spaced evenly under the distance); "none"
+      starts from the cross-dissolve, which keeps what moves a sharpened double exposure. An `init`,
+      `start_images`, a recipe that starts from noise (the "reference" preset) or a barycenter of 3+ images takes
+      no motion start.
 Per call: callback(Progress) after every step; snapshots at `snapshot_steps` (default: the reference's list);
   cancel: threading.Event — the run stops at the next step, status "cancelled"; checkpoint: the resumable
   run's file; start_images: the free images to refine (for a geodesic its free frames, or all frames with the

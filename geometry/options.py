@@ -26,9 +26,10 @@ from geometry.engine.seeds import MAX_SEED
 INIT_NAMES = ("noise", "mean", "even")
 #: The precisions of the network's forward pass (``bfloat16``: CUDA autocast).
 DTYPES = ("float32", "bfloat16")
-#: What follows a geodesic's or two-image average's start: "auto" (none after a warp start, the pixel refinement
-#: after the others), "none" (the start itself: no network, frames at their own times) or "pixels" (the preset's
-#: E-LPIPS refinement of the free pixels). Measured on real footage: benchmarks/results/refine-variants.md.
+#: What follows a geodesic's or two-image average's start: "auto" (none after a warp, texture or texture-change
+#: start, the pixel refinement after the dissolve), "none" (the start itself: no network, frames at their own
+#: times) or "pixels" (the preset's E-LPIPS refinement of the free pixels). Measured on real footage:
+#: benchmarks/results/refine-variants.md; on textures: benchmarks/results/bench_texture_budget_64px.txt.
 REFINE_NAMES = ("auto", "none", "pixels")
 
 
@@ -49,9 +50,10 @@ class RunOptions:
     `geometry.paths.synthesis`) or "none" (the cross-dissolve).
     refine: what follows the start (`REFINE_NAMES`): "auto" (default: nothing after a warp start, whose frames
     the pixel refinement took further from real footage's true frames, benchmarks/results/refine-variants.md,
-    nor after a texture change, which it took back towards the superposition;
-    the pixel refinement after the dissolve and texture starts), "none" (the start's frames at their own times,
-    no network: the warp-only mode for whole clips) or "pixels" (the preset's E-LPIPS refinement of the pixels).
+    nor after a texture change, which it took back towards the superposition, nor after a texture turn or zoom,
+    whose texture no refinement budget improved, docs/textures.md; the pixel refinement after the dissolve),
+    "none" (the start's frames at their own times, no network: the warp-only mode for whole clips) or "pixels"
+    (the preset's E-LPIPS refinement of the pixels).
     draws_per_step: random transformations per step (None: the preset's).
     checkpoint_every: steps between checkpoints (None: the engine's default).
 

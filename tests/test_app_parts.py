@@ -24,7 +24,7 @@ from geometry.paths.spacing import even_times_evaluations
 
 from app.__main__ import parse_args
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
-from app.forecast import LEARNED_NAME, CostBook, RunShape, plan_run, snapshot_steps
+from app.forecast import LEARNED_NAME, Branch, CostBook, RunShape, plan_run, snapshot_steps
 from app.run_clock import RunClock
 from app.runs import enlarged, filmstrip
 from app.tasks import DeviceSlot, DeviceTask, SpeedTable, TaskBoard, format_seconds, new_run_folder, time_steps
@@ -211,8 +211,12 @@ def test_the_estimate_lists_what_runs_after_each_start_the_motion_may_take():
     warp, = book.branches(_shape("geodesic", "warp", 10))
     assert [leg.phase for leg in warp.legs] == ["flow search", "render"] and warp.steps == 0
     assert book.seconds(warp, "cpu") == pytest.approx(flow + 0.5)
-    kept, refined, changed = book.branches(_shape("geodesic", "auto", 10))
+    kept, turned, refined, changed = book.branches(_shape("geodesic", "auto", 10))
     assert kept.legs == warp.legs and "flow explains" in kept.when
+    # issue 27: a turn or zoom is found before any flow search, its frames spaced evenly and kept as they are
+    assert [leg.phase for leg in turned.legs] == ["spacing", "render"] and turned.steps == 0
+    assert "turned or zoomed" in turned.when and book.branches(_shape("geodesic", "texture", 10)) == [
+        Branch("", turned.legs)]
     assert [leg.phase for leg in refined.legs] == ["flow search", "spacing", "refinement", "render"]
     step = 0.1 + 1e-5 * 4 * 10 * 32 * 32  # 4 draws of 10 frames at 32 px
     assert refined.steps == 60 and book.seconds(refined, "cpu") == pytest.approx(
@@ -232,7 +236,7 @@ def test_the_estimate_lists_what_runs_after_each_start_the_motion_may_take():
     assert book.seconds(three, "cpu") == pytest.approx(100 * (0.1 + 1e-5 * 4 * 32 * 32))  # one draw of 4 images
     two = book.branches(_shape("barycenter", "auto", 2, steps=100))
     assert [[leg.phase for leg in branch.legs] for branch in two] == [
-        ["flow search"], ["flow search", "refinement"], ["flow search", "synthesis"]]
+        ["flow search"], [], ["flow search", "refinement"], ["flow search", "synthesis"]]
 
 
 def test_the_first_run_of_a_distance_after_the_start_pays_the_loading_of_its_network():
@@ -282,12 +286,12 @@ def test_the_run_clock_follows_the_texture_changes_synthesis_when_it_comes():
     run.add(Phase("flow search"))
     clock.now = 1.0
     run.add(Phase("synthesis", 0.0))  # only the texture change's branch has it
-    assert run.legs == branches[2].legs and run.phase == "synthesis" and run.taken["flow search"] == 1.0
+    assert run.legs == branches[3].legs and run.phase == "synthesis" and run.taken["flow search"] == 1.0
     assert run.describe() == "synthesising the texture change's frames (phase 2 of 4)"
     clock.now = 4.0
     run.add(Phase("refinement", detail={"taken": "change", "steps": 0}))  # kept as it is, as in the branch followed
     run.add(Phase("spacing"))
-    assert run.legs == branches[2].legs and run.taken["synthesis"] == 3.0
+    assert run.legs == branches[3].legs and run.taken["synthesis"] == 3.0
 
 
 def test_a_device_no_run_has_measured_says_so_with_the_cpus_time():
@@ -310,7 +314,7 @@ def test_a_device_no_run_has_measured_says_so_with_the_cpus_time():
 
 def test_finished_runs_refresh_the_model_per_device_and_phase_and_keep_it(tmp_path):
     book = CostBook(MODEL, tmp_path)
-    _, refined, _ = book.branches(_shape("geodesic", "auto", 10))
+    _, _, refined, _ = book.branches(_shape("geodesic", "auto", 10))
     assert book.seconds(refined, "cuda") is None  # the network's phases on a GPU: not known before a run there
     book.refresh("cuda", {"flow search": (4.0, 2.0), "refinement": (3.0, 30.0), "spacing": (0.5, 5.0),
                           "render": (0.5, 0.5)})
@@ -336,7 +340,7 @@ class _Clock:
 
 def test_the_run_clock_follows_every_phase_in_one_bar_and_takes_the_branch_the_start_took():
     book, clock = CostBook(MODEL), _Clock()
-    kept, refined, _ = book.branches(_shape("geodesic", "auto", 10, steps=10))
+    kept, _, refined, _ = book.branches(_shape("geodesic", "auto", 10, steps=10))
     run = RunClock([kept, refined], {name: 1.0 for name in ("flow search", "spacing", "refinement", "render")}, clock)
     flow = kept.legs[0].seconds
     assert run.phase is None and run.seconds_left() == pytest.approx(flow + 0.5)
@@ -857,7 +861,7 @@ def test_a_run_shows_each_phase_in_its_status_and_in_one_bar(tmp_path):
     from app.runs import AppContext, follow_task, progress_bar
 
     ctx = AppContext(output_root=tmp_path, device=torch.device("cpu"), slot=DeviceSlot("cpu"))
-    kept, refined, _ = CostBook(MODEL).branches(_shape("geodesic", "auto", 10))
+    kept, _, refined, _ = CostBook(MODEL).branches(_shape("geodesic", "auto", 10))
     clock = RunClock([kept, refined], {name: 1.0 for name in ("flow search", "spacing", "refinement", "render")})
     proceed = threading.Event()
 

@@ -126,3 +126,24 @@ def test_a_short_refinement_from_the_texture_path_keeps_the_middle_texture():
     refined = geodesic(a, b, frames=3, start_images=start, steps=20, seed=0, snapshot_steps=[]).images[1:2]
     assert not torch.equal(refined, start)   # the engine did change it
     assert spectral_ghost(refined, truth, a, b).fraction < 0.3 < spectral_ghost((a + b) / 2, truth, a, b).fraction
+
+
+def test_a_texture_start_is_kept_as_it_is_by_default_and_refined_when_asked():
+    """Issue 27: the refinement of a texture start improved none of its texture figures and cost 7x its start
+    (benchmarks/results/bench_texture_budget_64px.txt), so `refine="auto"` keeps it: spaced evenly, no step; the
+    record says so. `refine="pixels"` still refines it."""
+    from geometry.engine.problems import refine_applies
+    from geometry.paths.spacing import even_times_evaluations
+
+    a, b, truth = orientation_morph(32)
+    run = dict(frames=5, motion="texture", distance="l2", seed=0, snapshot_steps=[])  # l2: the behaviour, fast
+    kept = geodesic(a, b, **run)
+    settings = kept.record.settings
+    assert settings["start"]["taken"] == "texture" and settings["start"]["spacing"] == "even"
+    assert settings["refine"] == "none" and not kept.refined and kept.record.steps == 0
+    assert kept.record.evaluations == even_times_evaluations(3)  # the spacing's, nothing after it
+    assert torch.allclose(kept.images[1:4], kept.path(kept.times).float(), atol=1e-4)
+    assert spectral_ghost(kept.images[2:3], truth, a, b).fraction < 0.3
+    refined = geodesic(a, b, refine="pixels", steps=2, **run)
+    assert refined.record.settings["refine"] == "pixels" and refined.refined and refined.record.steps == 2
+    assert refine_applies("auto", "texture") == "none" and refine_applies("pixels", "texture") == "pixels"

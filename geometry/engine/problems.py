@@ -39,10 +39,12 @@ if TYPE_CHECKING:
 CLIP_LOW, CLIP_HIGH = 1e-5, 1.0 - 1e-5
 #: The starts after which refine="auto" skips the refinement: the warp path's, whose middle frames the pixel
 #: refinement (and every variant tried) took further from real footage's true frames on PSNR
-#: (benchmarks/results/refine-variants.md); and the texture change's, whose middle frame the refinement took back
+#: (benchmarks/results/refine-variants.md); the texture change's, whose middle frame the refinement took back
 #: towards the superposition (brick->gravel at 64 px: score 0.41 -> 0.50, 120 CPU s more;
-#: benchmarks/results/bench_texture_morphs.txt).
-UNREFINED_STARTS = ("warp", "dis", "change")
+#: benchmarks/results/bench_texture_morphs.txt); and the texture start's (a turn or zoom), whose middle frame's
+#: texture figures no refinement budget improved while each step costs as much as a tenth of the start
+#: (benchmarks/results/bench_texture_budget_64px.txt).
+UNREFINED_STARTS = ("warp", "dis", "texture", "change")
 #: The texture change's re-timing takes L = distance^(1/RETIME_EXPONENT) along its synthesised frames (distances
 #: between frames synthesised apart, not a fine grid, so no exponent is measured; 1 and 1.5 gave times within
 #: 0.01 of each other in the prototype: benchmarks/results/texspace_prototype_64px.txt).

@@ -6,8 +6,9 @@ L2 it is a cross-dissolve; under E-LPIPS the frames stay sharp and evenly spaced
 cross-dissolve (``--motion none``), content that moves more than a pixel or two per frame stays a sharpened
 double exposure, because the E-LPIPS path energy is lower there; the default (``--motion auto``) starts from
 the endpoints warped towards each other by a flow the engine finds itself (``warp``), or, where the two differ
-by a turn or a scaling of their texture, from the texture path (``texture``), and the refinement keeps the
-motion (docs/motion.md, benchmarks/bench_motion.py). ``--start-frames`` starts from given frames instead.
+by a turn or a scaling of their texture, from the texture path (``texture``), each kept as it is by default
+(``--refine auto``; ``--refine pixels`` refines them and keeps the motion: docs/motion.md, docs/textures.md,
+benchmarks/bench_motion.py). ``--start-frames`` starts from given frames instead.
 
 Two images -> N frames (both endpoints included)::
 
