@@ -208,6 +208,29 @@ def test_auto_warps_one_picture_under_noise_and_a_light_change(small_images):
     assert decision["why"] == why and decision.items() >= figures.items()
 
 
+def test_auto_runs_no_texture_check_where_the_flow_explains_the_pair(pan, monkeypatch):
+    """The flow comes first: a pan, which it aligns, is taken as the warp without the texture checks (VGG
+    statistics, most of the choice's CPU), and the record says why and that they were not run; a turned texture,
+    which no flow aligns, still gets them (its stationarity and detection are in the record)."""
+    from geometry.paths import motion
+
+    calls = []
+    checked = motion.stationarity
+    monkeypatch.setattr(motion, "stationarity", lambda image: calls.append(1) or checked(image))
+    a, b, _ = pan
+    decision = {}
+    motion.auto_start(a, b, decision=decision)
+    assert calls == [] and decision["taken"] == "warp" and decision["why"] == "the engine's flow explains the pair"
+    assert decision["texture_checks"] == "not run: the flow aligns the pair" and "stationarity" not in decision
+    assert decision["mismatch_after_flow"] <= decision["texture_checks_if_above"]
+    a, b, _ = orientation_morph(48)
+    turned = {}
+    motion.auto_start(a, b, decision=turned)
+    assert calls and turned["taken"] == "texture" and "texture_checks" not in turned
+    assert turned["mismatch_left_by_flow"] > turned["warp_if_at_most"] and turned["stationarity"] <= 0.5
+    assert turned["mismatch_after_flow"] > turned["aligned_if_at_most"] and abs(turned["turn_degrees"]) >= 10
+
+
 def test_auto_starts_unrelated_pictures_from_the_dissolve(small_images):
     from geometry.paths.flows import engine_flow
     from geometry.paths.motion import auto_start, flow_explains, flow_verdict
