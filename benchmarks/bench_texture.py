@@ -298,6 +298,9 @@ def main(argv=None) -> None:
                         help="--parts morphs writes its contact sheets to SHEETS_<morphs>_<size>px.png")
     parser.add_argument("--morphs", nargs="*", default=["changes", "similar"], choices=["changes", "similar"],
                         help="--parts morphs: texture changes, turns and zooms (similar), or both")
+    parser.add_argument("--turn-starts", nargs="*", default=["tile", "synth"], choices=["tile", "synth"],
+                        help="--parts morphs: the turn/zoom starts judged besides the truth and the dissolve (tile: "
+                             "the run's texture start; synth: the synthesis variant, minutes at 128 px)")
     parser.add_argument("--path-sizes", type=int, nargs="*", default=[128])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64])
     parser.add_argument("--scenes", nargs="*", default=None, help="only the scenes of these names")
@@ -326,7 +329,8 @@ def main(argv=None) -> None:
     if "morphs" in args.parts:
         from texture_photo_morphs import part_morphs
 
-        part_morphs(args.sizes, args.run_sizes, Path(args.sheets), tuple(args.morphs), args.scenes)
+        part_morphs(args.sizes, args.run_sizes, Path(args.sheets), tuple(args.morphs), args.scenes,
+                    tuple(args.turn_starts))
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

@@ -53,7 +53,8 @@ def _evenness(frames: torch.Tensor) -> float:
     return max(est.distances) / min(est.distances)
 
 
-def similarity_rows(size: int, metric, sheet: list, scenes: list[str] | None = None) -> list[dict]:
+def similarity_rows(size: int, metric, sheet: list, scenes: list[str] | None = None,
+                    starts: tuple[str, ...] = ("tile", "synth")) -> list[dict]:
     rows = []
     chosen = [s for s in photo_scenes(size) if s.spectral and (s.name in (scenes or SIMILARITY_SCENES))]
     for scene in chosen:
@@ -67,6 +68,8 @@ def similarity_rows(size: int, metric, sheet: list, scenes: list[str] | None = N
             texture = TexturePath(Similarity(angle, scale))
             started = time.process_time()
             candidates[f"tile ({source})"] = (BoundPath(texture, a, b)(MIDDLE).float(), time.process_time() - started)
+            if "synth" not in starts:
+                continue
             started = time.process_time()
             made = synthesise_turned(a, b, MIDDLE, candidates[f"tile ({source})"][0], angle, scale,
                                      generator=torch.Generator().manual_seed(0))
@@ -131,7 +134,7 @@ def write_sheet(path: Path, sheet: list) -> None:
 
 
 def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple[str, ...] = ("changes", "similar"),
-                scenes: list[str] | None = None) -> None:
+                scenes: list[str] | None = None, starts: tuple[str, ...] = ("tile", "synth")) -> None:
     import elpips
 
     metric = elpips.load_metric("elpips_vgg", device="cpu")
@@ -141,7 +144,7 @@ def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple
     for size in sizes:
         sheet: list = []
         rows = change_rows(size, sheet, run_sizes) if "changes" in kinds else []
-        rows += similarity_rows(size, metric, sheet, scenes) if "similar" in kinds else []
+        rows += similarity_rows(size, metric, sheet, scenes, starts) if "similar" in kinds else []
         write_sheet(Path(f"{stem}_{'_'.join(kinds)}_{size}px.png"), sheet)
         for kind, method in dict.fromkeys(("ghost" in r, r["method"]) for r in rows):
             members = [r for r in rows if r["method"] == method and ("ghost" in r) == kind]

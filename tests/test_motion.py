@@ -9,6 +9,7 @@ from events import CancelAfter
 from synthetic import orientation_morph
 
 from geometry import RunOptions, barycenter, geodesic, pairwise_average
+from geometry.paths import flows
 from geometry.paths.flows import dis_flow, engine_flow, level_steps, pyramid_sizes
 from geometry.paths.motion import MOTION_NAMES, MOTION_STARTS
 from geometry.paths.quality import ghost_fraction
@@ -57,6 +58,44 @@ def test_the_engine_flow_finds_the_pan_and_its_middle_frame_moves(pan):
     middle = WarpPath(flow).frames(a, b, torch.tensor([0.5], dtype=torch.float64))
     assert ghost_fraction(middle, truth, (a + b) / 2).fraction < 0.2
     assert torch.equal(engine_flow(a, b), flow)  # deterministic
+
+
+def _still_bars_over_a_pan(shift: int, bar: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """64x96 frames (a, b, true middle): a smooth random texture panned down by `shift` px, behind still bars
+    of another texture `bar` px wide at the left and right (a vehicle passing between still walls)."""
+    height, width = 64, 96
+
+    def texture(rows: int, seed: int) -> torch.Tensor:
+        cells = torch.rand(1, 3, rows // 4 + 1, width // 4 + 1, generator=torch.Generator().manual_seed(seed))
+        return torch.nn.functional.interpolate(cells, size=(rows, width), mode="bicubic", align_corners=True)
+
+    moving, still = texture(height + shift, 1).clamp(0, 1), texture(height, 2).clamp(0, 1)
+
+    def frame(offset: int) -> torch.Tensor:
+        image = moving[..., offset:offset + height, :].clone()
+        image[..., :bar], image[..., width - bar:] = still[..., :bar], still[..., width - bar:]
+        return image
+
+    return frame(0), frame(shift), frame(shift // 2)
+
+
+def test_the_engine_flow_keeps_still_bars_still_in_front_of_a_pan(monkeypatch):
+    shift, bar = 16, 20
+    a, b, truth = _still_bars_over_a_pan(shift, bar)
+    half = torch.tensor([0.5], dtype=torch.float64)
+
+    def bar_error(flow: torch.Tensor) -> float:
+        middle = WarpPath(flow).frames(a, b, half)
+        return torch.cat([(middle - truth)[..., :bar], (middle - truth)[..., -bar:]], -1).abs().mean().item()
+
+    flow = engine_flow(a, b)
+    assert abs(flow[0, 1, :, bar + 4:-bar - 4].median().item() + shift) < 0.25     # the pan is found
+    assert flow[0, :, :, :bar].abs().median().item() < 0.5                          # the bars stay still
+    assert flow[0, :, :, -bar:].abs().median().item() < 0.5
+    monkeypatch.setattr(flows, "fuse", lambda a, b, flow, candidates: flow)        # the search without fusion
+    plain = engine_flow(a, b)
+    assert plain[0, 1, :, :bar].abs().median().item() > 4                           # drags the bars with the pan
+    assert bar_error(flow) < 0.5 * bar_error(plain)
 
 
 def test_dis_flow_finds_a_small_pan(small_images):
@@ -206,6 +245,29 @@ def test_auto_warps_one_picture_under_noise_and_a_light_change(small_images):
     assert decision["taken"] == "warp" and decision["mismatch_after_flow"] <= decision["aligned_if_at_most"]
     why, figures = flow_verdict(a, b, flow)  # auto decides by the one statement of the rule
     assert decision["why"] == why and decision.items() >= figures.items()
+
+
+def test_auto_runs_no_texture_check_where_the_flow_explains_the_pair(pan, monkeypatch):
+    """The flow comes first: a pan, which it aligns, is taken as the warp without the texture checks (VGG
+    statistics, most of the choice's CPU), and the record says why and that they were not run; a turned texture,
+    which no flow aligns, still gets them (its stationarity and detection are in the record)."""
+    from geometry.paths import motion
+
+    calls = []
+    checked = motion.stationarity
+    monkeypatch.setattr(motion, "stationarity", lambda image: calls.append(1) or checked(image))
+    a, b, _ = pan
+    decision = {}
+    motion.auto_start(a, b, decision=decision)
+    assert calls == [] and decision["taken"] == "warp" and decision["why"] == "the engine's flow explains the pair"
+    assert decision["texture_checks"] == "not run: the flow aligns the pair" and "stationarity" not in decision
+    assert decision["mismatch_after_flow"] <= decision["texture_checks_if_above"]
+    a, b, _ = orientation_morph(48)
+    turned = {}
+    motion.auto_start(a, b, decision=turned)
+    assert calls and turned["taken"] == "texture" and "texture_checks" not in turned
+    assert turned["mismatch_left_by_flow"] > turned["warp_if_at_most"] and turned["stationarity"] <= 0.5
+    assert turned["mismatch_after_flow"] > turned["aligned_if_at_most"] and abs(turned["turn_degrees"]) >= 10
 
 
 def test_auto_starts_unrelated_pictures_from_the_dissolve(small_images):

@@ -206,8 +206,25 @@ def test_a_long_run_of_two_images_names_the_frames_that_take_less(pair, tmp_path
     hours = float(re.search(r"expected about ([\d.]+) h for 10000 frames with refine pixels", line).group(1))
     fewer = int(re.search(r"use --frames (\d+) \(about", line).group(1))
     assert hours > cost.LONG_RUN_SECONDS / 3600 and "--refine none (about" in line
-    seconds = [cost.clip_cost("pixels", (16, 16), (16, 16), n, 1).seconds for n in (fewer, fewer + 1)]
+    seconds = [cost.clip_cost("pixels", (16, 16), (16, 16), n, 1, clip=False).seconds for n in (fewer, fewer + 1)]
     assert seconds[0] <= cost.LONG_RUN_SECONDS < seconds[1]
+
+
+def test_a_clips_forecast_counts_its_checks():
+    # A clip's scene-cut check runs on every pair before the pairs start, in the first process (workers do not
+    # share it), and auto's flow verdict on every pair; two images have no scene-cut check.
+    from geometry.service import cost
+
+    working, output = (256, 455), (480, 854)
+    clip = {workers: cost.clip_cost("none", working, output, 3, 124, workers) for workers in (1, 2)}
+    for workers, forecast in clip.items():
+        pairs = cost.CLIP_SECONDS + forecast.pair_seconds * -(-124 // workers)
+        assert forecast.seconds == pytest.approx(pairs + 124 * cost.CUT_CHECK_SECONDS)
+    alone = cost.pair_seconds("none", working, output, 3) - cost.flow_seconds(working)
+    assert alone > cost.VERDICT_SECONDS_PER_PIXEL * working[0] * working[1] > 0
+    assert cost.clip_cost("none", working, output, 3, 1, clip=False).seconds == pytest.approx(
+        cost.CLIP_SECONDS + clip[1].pair_seconds)
+    assert "of scene-cut checks" in cost.forecast_line(clip[1], cost.clip_cost("pixels", working, output, 3, 124))
 
 
 def test_no_expected_time_for_a_short_run_or_an_unmeasured_distance(pair, tmp_path):

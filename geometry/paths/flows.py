@@ -8,7 +8,14 @@ sees it. The coarsest level starts from the best global translation found by exh
 steps); every level then fits a smooth flow (a control grid of about one point per GRID_SPACING pixels,
 upsampled bilinearly) by Adam, minimising a robust (Charbonnier) difference of the two half-warped images and
 of their gradients over the pixels both see, plus a small smoothness penalty; each level's flow, upsampled, is
-the next level's start: COARSE_STEPS steps at the levels up to FINE_SIDE px, FINE_STEPS at the finer ones, which
+the next level's start, at the levels up to FINE_SIDE px (short side; where the motion is found) fused first
+with two candidates (:func:`fuse`, a fusion move with constant proposals): the coarsest level's translation and
+zero flow. Each pixel takes the candidate whose mismatch, averaged over a
+box of FUSION_WINDOW px around it, is clearly lower (FUSION_MARGIN, FUSION_FLOOR) than the current flow's, so a
+still object in front of a pan (a wall beside a passing vehicle) is not dragged along with the global motion
+into a false match of its texture, where a local fit cannot come back from, and flat regions, where every
+candidate matches, keep the fitted flow (benchmarks/results/interpolation_256px_fusion.md). A level's fit takes
+COARSE_STEPS steps up to FINE_SIDE px, FINE_STEPS at the finer levels, which
 start from the motion the coarse levels found and only refine it (on real footage 0.38-0.42x the CPU of
 COARSE_STEPS at every level at 256 px, 0.61-0.69x at 128 px, the warp path's middle frame's PSNR to the truth
 changed by -0.25 to +0.03 dB: benchmarks/bench_clip_threads.py, benchmarks/results/bench_clip_threads.txt). The
@@ -43,6 +50,10 @@ LEARNING_RATE = 0.1          # pixels of the level per Adam step
 SMOOTHNESS = 0.01
 CHARBONNIER_EPS = 1e-3
 SEARCH_REACH = 0.35          # exhaustive translation search: up to this fraction of the coarsest side
+FUSION_WINDOW = 31           # px of the level: the box over which a candidate's local mismatch is averaged
+FUSION_MARGIN = 0.2          # a candidate takes a pixel where its local mismatch * (1 + this) + FUSION_FLOOR ...
+FUSION_FLOOR = 0.003         # ... is below the current flow's (so flat, ambiguous regions keep the current flow)
+FUSION_SEEN = 0.25           # a local mismatch counts where at least this share of its box is seen by both images
 DIS_WORK_SIDE = 256
 MISSING_CV2 = "DIS flow needs OpenCV: pip install 'elpips-torch[motion]'"
 
@@ -113,6 +124,40 @@ def fit_level(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor,
     return F.interpolate(control.detach(), size=size, mode="bilinear", align_corners=True)
 
 
+def local_mismatch(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """(1, 1, H, W): `mismatch`'s robust terms per pixel, averaged over the FUSION_WINDOW box around it over the
+    pixels both images see; inf where less than FUSION_SEEN of the box is seen (no evidence)."""
+    from_a, inside_a = warp(a, -0.5 * flow)
+    from_b, inside_b = warp(b, 0.5 * flow)
+    seen = inside_a * inside_b
+    diff = from_a - from_b
+    terms = [diff, F.pad(diff[..., :, 1:] - diff[..., :, :-1], (0, 1)),
+             F.pad(diff[..., 1:, :] - diff[..., :-1, :], (0, 0, 0, 1))]
+    cost = sum((term.square() + CHARBONNIER_EPS ** 2).sqrt().mean(1, keepdim=True) for term in terms)
+    total, share = _box_mean(cost * seen), _box_mean(seen)
+    return torch.where(share >= FUSION_SEEN, total / share.clamp_min(1e-6), torch.full_like(total, math.inf))
+
+
+def _box_mean(x: torch.Tensor) -> torch.Tensor:
+    """The mean over the FUSION_WINDOW box around each pixel (within the image), separably."""
+    half = FUSION_WINDOW // 2
+    x = F.avg_pool2d(x, (FUSION_WINDOW, 1), 1, (half, 0), count_include_pad=False)
+    return F.avg_pool2d(x, (1, FUSION_WINDOW), 1, (0, half), count_include_pad=False)
+
+
+def fuse(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor, candidates: list[torch.Tensor]) -> torch.Tensor:
+    """`flow` with each pixel taken from the candidate flow (each (1, 2, H, W)) of the lowest `local_mismatch`,
+    a candidate's weighed by FUSION_MARGIN and FUSION_FLOOR against the current flow's."""
+    with torch.no_grad():
+        costs = torch.cat([local_mismatch(a, b, flow)]
+                          + [local_mismatch(a, b, c) * (1 + FUSION_MARGIN) + FUSION_FLOOR for c in candidates], 1)
+        choice = costs.argmin(1, keepdim=True)
+        fused = flow.clone()
+        for index, candidate in enumerate(candidates, start=1):
+            fused = torch.where(choice == index, candidate, fused)
+    return fused
+
+
 @single_threaded
 def engine_flow(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                 saved: tuple[int, torch.Tensor] | None = None,
@@ -127,13 +172,17 @@ def engine_flow(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | N
     if saved is not None:
         first, flow = saved[0] + 1, saved[1].float()
     pixels = [height * width for height, width in sizes]
+    translation = best_translation(resize(a, sizes[0]), resize(b, sizes[0]))
     for level in range(first, len(sizes)):
         phases.report("flow search", sum(pixels[:level]) / sum(pixels))
         level_a, level_b = resize(a, sizes[level]), resize(b, sizes[level])
         if flow is None:
-            start = best_translation(level_a, level_b)
+            start = translation
         else:
             start = resize_flow(flow, sizes[level])
+            if min(sizes[level]) <= FINE_SIDE:
+                start = fuse(level_a, level_b, start, [resize_flow(translation, sizes[level]),
+                                                       torch.zeros(1, 2, *sizes[level])])
         flow = fit_level(level_a, level_b, start, cancel)
         if flow is None:
             return None

@@ -17,10 +17,11 @@ MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel
   "change": one texture becoming another (`geometry.paths.synthesis`): the dissolve's frames at the knots
           re-synthesised as ONE texture with the endpoints' interpolated deep feature statistics (a run then
           synthesises each in-between frame at its own evenly spaced time: `change_path`);
-  "auto": for two stationary textures (`geometry.paths.detection.stationarity`), "texture" where
-          `detect_similarity` finds a turn or a zoom (`is_turn_or_zoom`) it is confident of
-          (`geometry.paths.detection.confident`); else "warp" where the flow explains the pair
-          (`flow_verdict`), else "change" for two stationary textures, else the dissolve (the default).
+  "auto": "warp" where the engine's flow explains the pair (`flow_verdict`) and aligns it (mismatch left at most
+          ALIGNED: no texture check then); else, for two stationary textures
+          (`geometry.paths.detection.stationarity`), "texture" where `detect_similarity` finds a turn or a zoom
+          (`is_turn_or_zoom`) it is confident of (`geometry.paths.detection.confident`); else "warp" where the
+          flow explains the pair, else "change" for two stationary textures, else the dissolve (the default).
 
 The starts run on one torch thread (`geometry.engine.threads`). A checkpointed run keeps its flow search in a file
 beside the checkpoint (:class:`FlowStore`): a resumed run continues after the last finished pyramid level and never
@@ -220,10 +221,11 @@ def flow_mismatch_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> 
 
 def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
-    """For two stationary textures (`geometry.paths.detection.stationarity` at most STATIONARY), the texture path
-    where `detect_similarity` finds a turn or zoom (`is_turn_or_zoom`) it is confident of (`confident`); else the
-    warp path where the engine's flow explains the pair (`flow_verdict`); else the texture change for two
-    stationary textures; else the cross-dissolve (unrelated pictures). What it took and the figures it decided on
+    """The warp path where the engine's flow explains the pair (`flow_verdict`) and aligns it (a mismatch left of at
+    most ALIGNED); else, for two stationary textures (`geometry.paths.detection.stationarity` at most STATIONARY),
+    the texture path where `detect_similarity` finds a turn or zoom (`is_turn_or_zoom`) it is confident of
+    (`confident`); else the warp path where the flow explains the pair; else the texture change for two stationary
+    textures; else the cross-dissolve (unrelated pictures). What it took and the figures it decided on
     go into `decision`. The choice runs on one thread, the change's synthesis (network work) on the threads it
     was given."""
     path = _auto_choice(a, b, cancel, store, decision)
@@ -233,11 +235,26 @@ def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | No
 @single_threaded
 def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | None, store: FlowStore | None,
                  decision: dict | None) -> Path | str | None:
-    """auto_start's path, or "change" for the texture change (not yet synthesised)."""
-    figures: dict = {}
+    """auto_start's path, or "change" for the texture change (not yet synthesised). The flow comes first: where it
+    takes the warp (`flow_verdict`) and aligns the pair to a mismatch of at most ALIGNED, the pair is one picture
+    moved and the texture checks (the endpoints' stationarity, the turn-and-zoom detection: VGG statistics, most
+    of the choice's CPU) are not run (the record says so); elsewhere they decide first, as they did before the
+    flow. Turned and zoomed textures leave a mismatch of 0.08 or more, real footage 0.03 at most; a flow takes
+    the warp for a brick wall turned or zoomed by its share left, not by its mismatch
+    (benchmarks/results/bench_motion_choice.txt)."""
+    flow = _stored_engine_flow(a, b, cancel, store)
+    if flow is None:
+        return None
+    why, figures = flow_verdict(a, b, flow)
+    if why is not None:
+        figures.setdefault("mismatch_after_flow", round(flow_mismatch_left(a, b, flow), 4))
+        figures["texture_checks_if_above"] = ALIGNED
+        if figures["mismatch_after_flow"] <= ALIGNED:
+            _decide(decision, "warp", why, **figures, texture_checks="not run: the flow aligns the pair")
+            return BoundPath(WarpPath(flow), a, b)
     stationary = False
     if min(a.shape[-2:]) >= CHANGE_MIN_SIDE:
-        figures = {"stationarity": round(max(stationarity(a), stationarity(b)), 4), "textures_if_at_most": STATIONARY}
+        figures.update(stationarity=round(max(stationarity(a), stationarity(b)), 4), textures_if_at_most=STATIONARY)
         stationary = figures["stationarity"] <= STATIONARY
     if stationary:
         found = detect_similarity(a, b)
@@ -246,11 +263,6 @@ def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | Non
         if is_turn_or_zoom(found) and confident(found):
             _decide(decision, "texture", "the endpoints are one texture turned or zoomed", **figures)
             return BoundPath(TexturePath(Similarity(found.angle, found.scale)), a, b)
-    flow = _stored_engine_flow(a, b, cancel, store)
-    if flow is None:
-        return None
-    why, flow_figures = flow_verdict(a, b, flow)
-    figures.update(flow_figures)
     if why is not None:
         _decide(decision, "warp", why, **figures)
         return BoundPath(WarpPath(flow), a, b)

@@ -1,14 +1,16 @@
 """The expected time of a clip's geodesics, before they start: what the tool prints, and the mode that would fit.
 
-A clip costs a fixed part (the interpreter, torch and the network loaded, the scene-cut check, the movie) and its
-pairs. A pair costs its motion start (the engine's coarse-to-fine flow at the working size: about its pixels, the
+A clip costs a fixed part (the interpreter, torch and the network loaded, the movie) and its pairs. A pair costs
+its checks (the scene-cut check of its two frames, E-LPIPS at 64 px, and `motion="auto"`'s flow verdict at the
+working size), its motion start (the engine's coarse-to-fine flow at the working size: about its pixels, the
 pyramid included), the render of its in-between frames at the output size (about their pixels), reading its frames
 and writing its PNG frames (about the output pixels it writes), and with the pixel refinement the network's
-evaluations (the preset's stages: steps x draws x frames x pixels of each stage). The flow, render and refinement
-constants were measured by benchmarks/bench_clip_cost.py, the fixed part and the reading and writing by
-benchmarks/bench_clip_speed.py (two clip lengths), on 2 CPU cores (benchmarks/results/bench_clip_cost.txt,
-bench_clip_speed.txt): CPU seconds, so a quiet machine of that speed; pairs run side by side (``workers``) share
-the time.
+evaluations (the preset's stages: steps x draws x frames x pixels of each stage). A pair the flow does not explain
+costs `auto`'s texture checks besides (stationarity, turn-and-zoom detection; not forecast: real footage's pairs
+are explained by the flow). The flow, render and refinement constants were measured by
+benchmarks/bench_clip_cost.py, the fixed part, the checks and the reading and writing by
+benchmarks/bench_clip_speed.py, on 2 CPU cores (benchmarks/results/bench_clip_cost.txt, bench_clip_speed.txt):
+CPU seconds, so a quiet machine of that speed; pairs run side by side (``workers``) share the time.
 """
 from __future__ import annotations
 
@@ -17,13 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 #: CPU seconds of the engine's flow: a pair, and per working pixel (all pyramid levels); per output pixel of one
-#: rendered in-between frame; per output pixel of each frame a pair reads or writes; a clip's fixed part; of the
-#: pixel refinement per evaluated pixel (one E-LPIPS image evaluation with its backward pass,
-#: `refine_pixel_evaluations`), and its even spacing and set-up per working pixel.
+#: rendered in-between frame; per output pixel of each frame a pair reads or writes; a clip's scene-cut check per
+#: pair (in the first process, before the pairs: not shared by workers); auto's flow verdict per working pixel; a
+#: clip's fixed part; of the pixel refinement per evaluated pixel (one E-LPIPS image evaluation with its backward
+#: pass, `refine_pixel_evaluations`), and its even spacing and set-up per working pixel.
 FLOW_SECONDS = 0.23
 FLOW_SECONDS_PER_PIXEL = 2.8e-6
 RENDER_SECONDS_PER_PIXEL = 1.7e-7
-FRAME_IO_SECONDS_PER_PIXEL = 6.6e-7
+FRAME_IO_SECONDS_PER_PIXEL = 2.4e-7
+CUT_CHECK_SECONDS = 1.2
+VERDICT_SECONDS_PER_PIXEL = 1.4e-7
 CLIP_SECONDS = 7.7
 REFINE_SECONDS_PER_PIXEL = 7.7e-5
 SPACING_SECONDS_PER_PIXEL = 5.5e-3
@@ -33,25 +38,27 @@ LONG_RUN_SECONDS = 3600.0
 
 @dataclass(frozen=True)
 class ClipCost:
-    """The expected seconds of one pair and of the whole clip (its fixed part and `pairs` pairs, `workers` at a
-    time)."""
+    """The expected seconds of one pair and of the whole clip (its fixed part, the scene-cut check of its `pairs`
+    pairs before they start where `cut_checked`, and the pairs, `workers` at a time)."""
 
     refine: str
     pair_seconds: float
     pairs: int
     workers: int
+    cut_checked: bool = True
 
     @property
     def seconds(self) -> float:
-        return CLIP_SECONDS + self.pair_seconds * math.ceil(self.pairs / max(1, self.workers))
+        checks = CUT_CHECK_SECONDS * self.pairs if self.cut_checked else 0.0
+        return CLIP_SECONDS + checks + self.pair_seconds * math.ceil(self.pairs / max(1, self.workers))
 
 
 def pair_seconds(refine: str, working: tuple[int, int], output: tuple[int, int], frames: int, preset: Any = "fast",
                  steps: int | None = None) -> float:
     """Expected CPU seconds of one pair of `frames` frames (endpoints included) found at `working` (H, W), rendered
-    at `output`, followed by `refine` ("none" or "pixels"): its flow, render, and the frames it reads (2) and writes
-    (all but its last)."""
-    seconds = flow_seconds(working) + output[0] * output[1] * (
+    at `output`, followed by `refine` ("none" or "pixels"): auto's flow verdict, its flow, render, and the frames
+    it reads (2) and writes (all but its last)."""
+    seconds = VERDICT_SECONDS_PER_PIXEL * working[0] * working[1] + flow_seconds(working) + output[0] * output[1] * (
         RENDER_SECONDS_PER_PIXEL * (frames - 2) + FRAME_IO_SECONDS_PER_PIXEL * (frames + 1))
     if refine == "pixels":
         seconds += REFINE_SECONDS_PER_PIXEL * refine_pixel_evaluations(working, frames, preset, steps)
@@ -77,10 +84,10 @@ def refine_pixel_evaluations(working: tuple[int, int], frames: int, preset: Any 
 
 
 def clip_cost(refine: str, working: tuple[int, int], output: tuple[int, int], frames: int, pairs: int,
-              workers: int = 1, preset: Any = "fast", steps: int | None = None) -> ClipCost:
-    """The expected cost of a clip of `pairs` pairs (see `pair_seconds`), `workers` at a time; `preset`: a name or
-    a `geometry.engine.presets.Preset` or `Recipe`."""
-    return ClipCost(refine, pair_seconds(refine, working, output, frames, preset, steps), pairs, workers)
+              workers: int = 1, preset: Any = "fast", steps: int | None = None, clip: bool = True) -> ClipCost:
+    """The expected cost of a clip of `pairs` pairs (see `pair_seconds`), `workers` at a time, with its scene-cut
+    check (`clip`; two images have none); `preset`: a name or a `geometry.engine.presets.Preset` or `Recipe`."""
+    return ClipCost(refine, pair_seconds(refine, working, output, frames, preset, steps), pairs, workers, clip)
 
 
 def describe(seconds: float) -> str:
@@ -94,9 +101,10 @@ def describe(seconds: float) -> str:
 
 def forecast_line(chosen: ClipCost, other: ClipCost) -> str:
     """What the tool prints before a clip starts: the expected time of the mode chosen and of the other one."""
+    checks = f", after {describe(CUT_CHECK_SECONDS * chosen.pairs)} of scene-cut checks" if chosen.cut_checked else ""
     return (f"expected about {describe(chosen.seconds)} for {chosen.pairs} pairs with refine {chosen.refine} "
-            f"({describe(chosen.pair_seconds)} a pair, {chosen.workers} at a time); with --refine {other.refine} "
-            f"about {describe(other.seconds)}")
+            f"({describe(chosen.pair_seconds)} a pair, {chosen.workers} at a time{checks}); with --refine "
+            f"{other.refine} about {describe(other.seconds)}")
 
 
 def long_run_line(refine: str, working: tuple[int, int], output: tuple[int, int], frames: int, preset: Any = "fast",
@@ -105,7 +113,7 @@ def long_run_line(refine: str, working: tuple[int, int], output: tuple[int, int]
     expected time, the most frames (`frames_option`) expected to take no longer than that, and with the pixel
     refinement the time without it; None for a shorter run."""
     def seconds(count: int, mode: str = refine) -> float:
-        return clip_cost(mode, working, output, count, 1, 1, preset, steps).seconds
+        return clip_cost(mode, working, output, count, 1, 1, preset, steps, clip=False).seconds
 
     if seconds(frames) <= LONG_RUN_SECONDS:
         return None
