@@ -69,10 +69,7 @@ def pyramid_sizes(size: tuple[int, int]) -> list[tuple[int, int]]:
 
 def mismatch(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """The robust difference of a(x - flow/2) and b(x + flow/2) and of their gradients, over pixels both see."""
-    from_a, inside_a = warp(a, -0.5 * flow)
-    from_b, inside_b = warp(b, 0.5 * flow)
-    seen = inside_a * inside_b
-    diff = from_a - from_b
+    diff, seen = _half_warped_difference(a, b, flow)
     terms = [diff, diff[..., :, 1:] - diff[..., :, :-1], diff[..., 1:, :] - diff[..., :-1, :]]
     masks = [seen, seen[..., :, 1:] * seen[..., :, :-1], seen[..., 1:, :] * seen[..., :-1, :]]
     total = 0.0
@@ -80,6 +77,13 @@ def mismatch(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> torch.Tens
         robust = (term.square() + CHARBONNIER_EPS ** 2).sqrt()
         total = total + (robust * mask).sum() / (mask.sum() * term.shape[1]).clamp_min(1.0)
     return total
+
+
+def _half_warped_difference(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(a(x - flow/2) - b(x + flow/2), the mask of the pixels both see)."""
+    from_a, inside_a = warp(a, -0.5 * flow)
+    from_b, inside_b = warp(b, 0.5 * flow)
+    return from_a - from_b, inside_a * inside_b
 
 
 def level_steps(size: tuple[int, int]) -> int:
@@ -127,10 +131,7 @@ def fit_level(a: torch.Tensor, b: torch.Tensor, start: torch.Tensor,
 def local_mismatch(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """(1, 1, H, W): `mismatch`'s robust terms per pixel, averaged over the FUSION_WINDOW box around it over the
     pixels both images see; inf where less than FUSION_SEEN of the box is seen (no evidence)."""
-    from_a, inside_a = warp(a, -0.5 * flow)
-    from_b, inside_b = warp(b, 0.5 * flow)
-    seen = inside_a * inside_b
-    diff = from_a - from_b
+    diff, seen = _half_warped_difference(a, b, flow)
     terms = [diff, F.pad(diff[..., :, 1:] - diff[..., :, :-1], (0, 1)),
              F.pad(diff[..., 1:, :] - diff[..., :-1, :], (0, 0, 0, 1))]
     cost = sum((term.square() + CHARBONNIER_EPS ** 2).sqrt().mean(1, keepdim=True) for term in terms)

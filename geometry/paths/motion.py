@@ -247,7 +247,8 @@ def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | Non
         return None
     why, figures = flow_verdict(a, b, flow)
     if why is not None:
-        figures.setdefault("mismatch_after_flow", round(flow_mismatch_left(a, b, flow), 4))
+        if "mismatch_after_flow" not in figures:  # flow_verdict computed it only where the share left did not decide
+            figures["mismatch_after_flow"] = round(flow_mismatch_left(a, b, flow), 4)
         figures["texture_checks_if_above"] = ALIGNED
         if figures["mismatch_after_flow"] <= ALIGNED:
             _decide(decision, "warp", why, **figures, texture_checks="not run: the flow aligns the pair")
