@@ -94,7 +94,7 @@ def test_a_change_runs_frames_are_each_one_synthesis_at_its_spaced_time_and_repo
     first_spacing = names.index("spacing")
     assert set(names[:first_spacing]) == {"synthesis", "refinement"} and set(names[first_spacing:]) == {"spacing"}
     shares = [report.done for report in reports[first_spacing:]]
-    assert shares == sorted(shares) and shares[-1] <= 1 and len(shares) > 2 * STEPS
+    assert shares == sorted(shares) and shares[-1] <= 1 and len(shares) > STEPS   # at least one synthesis
     assert run.record.settings["start"]["taken"] == "change" and run.record.evaluations > 0
 
 
