@@ -15,8 +15,8 @@
 the truth alone once: its SSIM statistics, its LPIPS-VGG features and, a draw (network pass) at a time, its E-LPIPS
 features; frames equal to one scored already take its scores. The passes are split as for one frame and its truth
 (so every draw keeps its dropout mask), and the values are those of :meth:`Judge.scores` to float rounding
-(tests/test_bench_interpolation.py). At 1280x720 one E-LPIPS network evaluation (VGG16, every tap) takes about
-10 CPU s, so a triplet of n methods costs n + 1 evaluations a draw instead of 2n.
+(tests/test_bench_interpolation.py): a triplet of n methods costs n + 1 network evaluations a draw instead of 2n,
+which is what E-LPIPS scoring costs at 720p (docs/results.md).
 """
 from __future__ import annotations
 
