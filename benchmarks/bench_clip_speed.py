@@ -27,7 +27,8 @@ engine's pixel work runs on one thread, `geometry.engine.threads`).
 them: the scene-cut check (E-LPIPS at 64 px, the default threads), and on one thread at the working size auto's
 texture checks (both endpoints' stationarity, the turn-and-zoom detection: they run only where the flow does not
 align the pair), the engine's flow, auto's flow verdict, the warp path's render of the 480p in-between frame, and
-writing a 480p PNG frame; per pair, the first pair's flow (its set-up) apart.
+writing a 480p PNG frame (at the tool's zlib level, and at Pillow's default 6 with the file sizes: the pixels are
+the same); per pair, the first pair's flow (its set-up) apart.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ from real_clips import read_frames  # noqa: E402
 
 from geometry.engine.inputs import resize  # noqa: E402
 from geometry.service import cost  # noqa: E402
-from geometry.service.video import write_movies, write_png_frames  # noqa: E402
+from geometry.service.video import PNG_COMPRESS_LEVEL, write_movies, write_png_frames  # noqa: E402
 
 FPS = 25
 OUTPUT = (480, 854)
@@ -170,14 +171,19 @@ def measure_stages(clip: Path, frames: int, size: int) -> None:
 
     for i in range(len(small) - 1):
         pair_stages(i)
-    with tempfile.TemporaryDirectory() as folder:
-        _, written = cpu(lambda: write_png_frames(folder, torch.cat(images)))
+    written = {}
+    for level in (PNG_COMPRESS_LEVEL, 6):
+        with tempfile.TemporaryDirectory() as folder:
+            paths, seconds = cpu(lambda: write_png_frames(folder, torch.cat(images), compress_level=level))
+            written[level] = seconds, sum(p.stat().st_size for p in paths) / len(paths) / 1e3
     print(f"stages of a pair at {working[1]}x{working[0]} ({len(files) - 1} pairs, CPU s per pair; load average "
           f"{os.getloadavg()[0]:.1f}):")
     print(f"  scene-cut check ({torch.get_num_threads()} threads): {cut / (len(files) - 1):.3f}")
     for name, values in times.items():
         print(f"  {name}: {sum(values) / len(values):.3f}")
-    print(f"  writing a 480p PNG frame: {written / len(files):.3f} (a pair writes 2)")
+    for level, (seconds, kilobytes) in written.items():
+        print(f"  writing a 480p PNG frame, zlib level {level}{' (the tool)' if level == PNG_COMPRESS_LEVEL else ''}: "
+              f"{seconds / len(files):.3f}, {kilobytes:.0f} kB a frame (a pair writes 2)")
 
 
 def main() -> None:

@@ -264,7 +264,8 @@ class GeodesicRunner:
         other = "pixels" if refine == "none" else "none"
         pairs = len(self.morphed)
         chosen, alternative = (cost.clip_cost(mode, self.size, self.output_size, frames, pairs, workers,
-                                              self.options.preset, self.options.steps) for mode in (refine, other))
+                                              self.options.preset, self.options.steps, motion=self.options.motion)
+                               for mode in (refine, other))
         self.report(cost.forecast_line(chosen, alternative))
 
     def _measured_refinement(self) -> bool:
