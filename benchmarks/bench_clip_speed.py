@@ -24,10 +24,12 @@ with this many cores, the CPU seconds divided by the cores the run can use (its 
 engine's pixel work runs on one thread, `geometry.engine.threads`).
 
 --stages N: first, the CPU seconds of each stage of a pair on the clip's first N frames, run alone as the tool runs
-them: the scene-cut check (E-LPIPS at 64 px, the default threads), and on one thread at the working size auto's
-texture checks (both endpoints' stationarity, the turn-and-zoom detection: they run only where the flow does not
-align the pair), the engine's flow, auto's flow verdict, the warp path's render of the 480p in-between frame, and
-writing a 480p PNG frame; per pair, the first pair's flow (its set-up) apart.
+them: the scene-cut check (E-LPIPS at 64 px, on one thread as the tool runs it and on the default threads), and
+on one thread at the working size auto's texture checks (both endpoints' stationarity, the turn-and-zoom
+detection: they run only where the flow does not align the pair), the engine's flow, auto's flow verdict, the
+warp path's render of the 480p in-between frame, and writing a 480p PNG frame (at the tool's zlib level, and at
+Pillow's default 6 with the file sizes: the pixels are the same); per pair, the first pair's flow (its set-up)
+apart.
 """
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ from real_clips import read_frames  # noqa: E402
 
 from geometry.engine.inputs import resize  # noqa: E402
 from geometry.service import cost  # noqa: E402
-from geometry.service.video import write_movies, write_png_frames  # noqa: E402
+from geometry.service.video import PNG_COMPRESS_LEVEL, write_movies, write_png_frames  # noqa: E402
 
 FPS = 25
 OUTPUT = (480, 854)
@@ -149,7 +151,9 @@ def measure_stages(clip: Path, frames: int, size: int) -> None:
     files = sorted(clip.glob("*.png"))[:frames]
     full = np.stack([iio.imread(f)[..., :3] for f in files])
     consecutive_distances(full[:2], "elpips_vgg")          # the metric loaded
-    _, cut = cpu(lambda: consecutive_distances(full, "elpips_vgg"))
+    threads = torch.get_num_threads()
+    cut = {1: cpu(lambda: single_threaded(consecutive_distances)(full, "elpips_vgg"))[1],
+           threads: cpu(lambda: consecutive_distances(full, "elpips_vgg"))[1]}
     images = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in full]
     working = (size, round(size * OUTPUT[1] / OUTPUT[0]))
     small = [resize(image, working) for image in images]
@@ -170,14 +174,21 @@ def measure_stages(clip: Path, frames: int, size: int) -> None:
 
     for i in range(len(small) - 1):
         pair_stages(i)
-    with tempfile.TemporaryDirectory() as folder:
-        _, written = cpu(lambda: write_png_frames(folder, torch.cat(images)))
+    written = {}
+    for level in (PNG_COMPRESS_LEVEL, 6):
+        with tempfile.TemporaryDirectory() as folder:
+            paths, seconds = cpu(lambda: write_png_frames(folder, torch.cat(images), compress_level=level))
+            written[level] = seconds, sum(p.stat().st_size for p in paths) / len(paths) / 1e3
     print(f"stages of a pair at {working[1]}x{working[0]} ({len(files) - 1} pairs, CPU s per pair; load average "
           f"{os.getloadavg()[0]:.1f}):")
-    print(f"  scene-cut check ({torch.get_num_threads()} threads): {cut / (len(files) - 1):.3f}")
+    for count, seconds in cut.items():
+        label = f"{count} threads" if count > 1 else "1 thread, the tool"
+        print(f"  scene-cut check ({label}): {seconds / (len(files) - 1):.3f}")
     for name, values in times.items():
         print(f"  {name}: {sum(values) / len(values):.3f}")
-    print(f"  writing a 480p PNG frame: {written / len(files):.3f} (a pair writes 2)")
+    for level, (seconds, kilobytes) in written.items():
+        print(f"  writing a 480p PNG frame, zlib level {level}{' (the tool)' if level == PNG_COMPRESS_LEVEL else ''}: "
+              f"{seconds / len(files):.3f}, {kilobytes:.0f} kB a frame (a pair writes 2)")
 
 
 def main() -> None:

@@ -122,3 +122,17 @@ def test_flow_starts_engine_search_from_a_given_start_and_the_grid_restored():
             assert flows.GRID_SPACING == 3
             raise RuntimeError("stop")
     assert flows.GRID_SPACING == kept
+
+
+def test_scores_of_many_frames_equal_one_at_a_time():
+    """The truth's part computed once (and a repeated frame scored once) gives each frame's own scores."""
+    clip = pan_clip(5, 40)
+    truth, frames = clip[2:3], [clip[0:1], clip[4:5], clip[0:1], (clip[1:2] + clip[3:4]) / 2]
+    judge = Judge(samples=8)
+    many = judge.scores_many(frames, truth)
+    for frame, scores in zip(frames, many):
+        one = judge.scores(frame, truth)
+        assert scores.keys() == one.keys()
+        for measure in one:
+            assert scores[measure] == pytest.approx(one[measure], rel=1e-5, abs=1e-9), measure
+    assert many[0] == many[2]

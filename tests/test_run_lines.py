@@ -227,6 +227,23 @@ def test_a_clips_forecast_counts_its_checks():
     assert "of scene-cut checks" in cost.forecast_line(clip[1], cost.clip_cost("pixels", working, output, 3, 124))
 
 
+def test_a_clips_forecast_bounds_autos_texture_checks():
+    # auto runs its texture checks only on the pairs the flow does not align: the forecast is the time where it aligns
+    # every pair and says the most it can be, where it aligns none; a fixed motion has no texture checks.
+    from geometry.service import cost
+
+    working, output = (256, 455), (480, 854)
+    for workers in (1, 2):
+        auto = cost.clip_cost("none", working, output, 3, 124, workers)
+        warp = cost.clip_cost("none", working, output, 3, 124, workers, motion="warp")
+        assert auto.seconds == pytest.approx(warp.seconds) and warp.most_seconds == pytest.approx(warp.seconds)
+        assert auto.most_seconds == pytest.approx(
+            auto.seconds + cost.texture_check_seconds(working) * -(-124 // workers))
+    line = cost.forecast_line(auto, cost.clip_cost("pixels", working, output, 3, 124, 2))
+    assert f"up to {cost.describe(auto.most_seconds)} where the flow does not align the pairs" in line
+    assert "up to" not in cost.forecast_line(warp, cost.clip_cost("pixels", working, output, 3, 124, 2, motion="warp"))
+
+
 def test_no_expected_time_for_a_short_run_or_an_unmeasured_distance(pair, tmp_path):
     # The refinement's cost was measured for E-LPIPS on the CPU: under L2 the same long run says nothing.
     from geometry.options import RunOptions

@@ -317,8 +317,15 @@ def png_frame_name(index: int, count: int) -> str:
     return f"frame_{index:0{digits}d}.png"
 
 
-def write_png_frames(folder: str | os.PathLike, frames, *, start: int = 0, count: int | None = None) -> list[Path]:
-    """Write frames as ``folder/frame_000.png, frame_001.png, ...``; returns the paths in order.
+#: zlib level of the PNG frames (the pixels are the same at every level): 1 rather than Pillow's default 6 costs a
+#: clip's frames a fraction of the CPU for slightly larger files (benchmarks/bench_clip_speed.py --stages).
+PNG_COMPRESS_LEVEL = 1
+
+
+def write_png_frames(folder: str | os.PathLike, frames, *, start: int = 0, count: int | None = None,
+                     compress_level: int = PNG_COMPRESS_LEVEL) -> list[Path]:
+    """Write frames as ``folder/frame_000.png, frame_001.png, ...`` (each atomically: a frame file is whole or
+    absent); returns the paths in order.
 
     ``start`` numbers the first frame (to write part of a longer sequence); ``count`` is the length
     of the whole sequence, which fixes the zero padding (defaults to ``start + len(frames)``).
@@ -330,9 +337,11 @@ def write_png_frames(folder: str | os.PathLike, frames, *, start: int = 0, count
     paths = []
     for offset, frame in enumerate(frames):
         path = folder / png_frame_name(start + offset, total)
-        data = iio.imwrite("<bytes>", frame, extension=".png")  # encoded in memory: a full disk fails the write
-        with atomic_write(path) as tmp:                          # below, not an imageio plugin's (whose __del__
-            Path(tmp).write_bytes(data)                          # then printed a second, ignored traceback)
+        # encoded in memory: a full disk fails the write below, not an imageio plugin's (whose __del__ then
+        # printed a second, ignored traceback)
+        data = iio.imwrite("<bytes>", frame, extension=".png", compress_level=compress_level)
+        with atomic_write(path) as tmp:
+            Path(tmp).write_bytes(data)
         paths.append(path)
     return paths
 
