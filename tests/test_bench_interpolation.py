@@ -136,3 +136,11 @@ def test_scores_of_many_frames_equal_one_at_a_time():
         for measure in one:
             assert scores[measure] == pytest.approx(one[measure], rel=1e-5, abs=1e-9), measure
     assert many[0] == many[2]
+
+
+def test_judge_takes_only_the_measures_asked_for():
+    clip = pan_clip(3, 32)
+    judge = Judge(samples=2, measures=("SSIM", "PSNR"))
+    assert list(judge.scores_many([clip[0:1]], clip[1:2])[0]) == ["PSNR", "SSIM"]
+    with pytest.raises(ValueError, match="unknown measure"):
+        Judge(measures=("PSNR", "VMAF"))
