@@ -332,6 +332,21 @@ def test_the_run_clock_follows_the_texture_changes_synthesis_when_it_comes():
     assert run.legs == branches[3].legs and run.taken["synthesis"] == 3.0
 
 
+def test_the_run_clock_takes_the_branch_of_the_start_the_run_names():
+    """After the texture checks the run may still take the warp start (the flow explains the pair, no turn or zoom):
+    the start the run names picks that branch, with no spacing ahead, rather than the texture start's."""
+    book, clock = CostBook(MODEL), _Clock()
+    branches = book.branches(_shape("geodesic", "auto", 10))
+    run = RunClock(branches, dict.fromkeys(("flow search", "texture checks", "spacing", "render"), 1.0), clock)
+    run.add(Phase("flow search"))
+    clock.now = branches[0].legs[0].seconds  # the flow took its expected time
+    run.add(Phase("texture checks"))
+    assert run.legs == branches[1].legs  # the first branch with the checks: the texture start's
+    run.add(Phase("refinement", detail={"taken": "warp", "steps": 0}))
+    assert run.legs == branches[2].legs and run.phase == "texture checks"
+    assert run.seconds_left() == pytest.approx(0.25 + 0.5)  # the checks, then the render: no spacing
+
+
 def test_a_device_no_run_has_measured_says_so_with_the_cpus_time():
     """Issue 24: on a GPU the estimate said "not known" until a run had finished there; it says what is known (the
     CPU's time from the stored model) and no number of its own for the GPU."""
