@@ -4,6 +4,7 @@ inserted frames move content or cross-fade it.
     python benchmarks/bench_clip.py                       # 64 and 128 px, K = 1, 2 threads (an hour on 2 cores)
     python benchmarks/bench_clip.py --frames 3            # two pairs per clip (what the README reports)
     python benchmarks/bench_clip.py --cut-distances       # what the scene-cut thresholds separate
+    python benchmarks/bench_clip.py --cut-distances --real   # and the candidate checks on real footage
     python benchmarks/bench_clip.py --sizes 64 --insert 2
 
 Clips (benchmarks/motion_scenes.py): the cat photo panned by size/16 px per input frame (4 px at 64, 8 at 128),
@@ -131,6 +132,59 @@ def cut_distances(size: int) -> None:
         print(f"{label:18s} " + " ".join(f"{value:10.4f}" for value in values), flush=True)
 
 
+#: The scene-cut checks compared on real footage: distance:short side:draws (0: the network on the frames as they
+#: are, no random transformation).
+CUT_CHECKS = ("elpips_vgg:64:8", "elpips_vgg:64:2", "elpips_vgg:64:0", "elpips_vgg:32:0", "lpips_vgg:64:1",
+              "lpips_vgg:32:1", "alex:64:1", "l2:64:1")
+
+
+def real_cut_distances(checks) -> None:
+    """What each scene-cut check (`CUT_CHECKS`) separates on real footage (benchmarks/real_clips.py: the clips of
+    the interpolation benchmark): per clip the largest distance of its consecutive frames that are no cut (RMS
+    change below real_clips.CUT_CHANGE at 64 px) and the smallest of those that are (bikes' cuts), and the
+    smallest of the spliced pairs (each clip's last frame followed by another clip's first, brought to its size);
+    with the CPU seconds per pair of each check (the clips' consecutive pairs, at their own size, all threads)."""
+    import numpy as np
+    from real_clips import CLIPS, CUT_CHANGE, RULE_SIZE, changes, read_frames, working_frames
+
+    from geometry.engine.inputs import resize
+    from geometry.service.clips import consecutive_distances
+
+    clips = {name: read_frames(name) for name in CLIPS}
+    rms = {name: changes(working_frames(frames, RULE_SIZE)) for name, frames in clips.items()}
+    spliced = []
+    for first, a in clips.items():
+        for second, b in clips.items():
+            if first != second:
+                end = torch.from_numpy(np.ascontiguousarray(b[:1])).permute(0, 3, 1, 2).float().div(255)
+                end = resize(end, a.shape[1:3]).mul(255).round().byte().permute(0, 2, 3, 1).numpy()
+                spliced.append(np.concatenate([a[-1:], end]))
+    rows = {}
+    print("\nreal footage (" + ", ".join(f"{n}: {len(f)} frames {f.shape[2]}x{f.shape[1]}" for n, f in clips.items())
+          + f"); cuts: consecutive frames whose RMS change at {RULE_SIZE} px is at least {CUT_CHANGE}")
+    for check in checks:
+        distance, side, draws = check.split(":")
+        side, draws = int(side), int(draws)
+        label = f"{distance} {side}px {draws if draws else 'identity'}"
+        consecutive_distances(clips["carphone"][:2], distance, "cpu", side=side, draws=draws)  # loaded
+        began, pairs, values = time.process_time(), 0, {}
+        for name, frames in clips.items():
+            values[name] = consecutive_distances(frames, distance, "cpu", side=side, draws=draws)
+            pairs += len(frames) - 1
+        seconds = (time.process_time() - began) / pairs
+        joins = [consecutive_distances(pair, distance, "cpu", side=side, draws=draws)[0] for pair in spliced]
+        moving = {name: max(v for v, c in zip(values[name], rms[name]) if c < CUT_CHANGE) for name in clips}
+        cuts = [v for name in clips for v, c in zip(values[name], rms[name]) if c >= CUT_CHANGE]
+        rows[label] = [*moving.values(), min(cuts) if cuts else float("nan"), len(cuts), min(joins), seconds]
+        print(f"  {label}: done", flush=True)
+    names = list(clips)
+    print(f"{'check':22s} " + " ".join(f"{'max ' + n:>16s}" for n in names)
+          + f" {'min cut':>10s} {'cuts':>5s} {'min spliced':>12s} {'CPU s/pair':>11s}")
+    for label, row in rows.items():
+        print(f"{label:22s} " + " ".join(f"{v:16.4f}" for v in row[:len(names)])
+              + f" {row[-4]:10.4f} {row[-3]:5d} {row[-2]:12.4f} {row[-1]:11.3f}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[64, 128])
@@ -139,6 +193,10 @@ def main(argv=None) -> None:
     parser.add_argument("--insert", type=int, default=1, help="frames inserted per pair (default 1)")
     parser.add_argument("--cut-distances", action="store_true",
                         help="only print the distances the scene-cut thresholds separate (at 64 px)")
+    parser.add_argument("--real", action="store_true",
+                        help="with --cut-distances: also the candidate checks on real footage (real_clips.py)")
+    parser.add_argument("--checks", nargs="+", default=list(CUT_CHECKS), metavar="D:SIDE:DRAWS",
+                        help="with --real: the checks compared (default: CUT_CHECKS)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2: the 2-core figure)")
     parser.add_argument("--samples", type=int, default=32, help="draws for E-LPIPS to the truth")
     args = parser.parse_args(argv)
@@ -147,6 +205,8 @@ def main(argv=None) -> None:
           f"{os.getloadavg()[0]:.1f} (other processes on the machine slow every figure alike)")
     if args.cut_distances:
         cut_distances(64)
+        if args.real:
+            real_cut_distances(args.checks)
         return
     judge = Judge(args.samples)
     started = time.perf_counter()

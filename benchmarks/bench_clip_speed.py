@@ -24,11 +24,12 @@ with this many cores, the CPU seconds divided by the cores the run can use (its 
 engine's pixel work runs on one thread, `geometry.engine.threads`).
 
 --stages N: first, the CPU seconds of each stage of a pair on the clip's first N frames, run alone as the tool runs
-them: the scene-cut check (E-LPIPS at 64 px, the default threads), and on one thread at the working size auto's
-texture checks (both endpoints' stationarity, the turn-and-zoom detection: they run only where the flow does not
-align the pair), the engine's flow, auto's flow verdict, the warp path's render of the 480p in-between frame, and
-writing a 480p PNG frame (at the tool's zlib level, and at Pillow's default 6 with the file sizes: the pixels are
-the same); per pair, the first pair's flow (its set-up) apart.
+them: the scene-cut check (E-LPIPS at 64 px, on one thread as the tool runs it and on the default threads), and
+on one thread at the working size auto's texture checks (both endpoints' stationarity, the turn-and-zoom
+detection: they run only where the flow does not align the pair), the engine's flow, auto's flow verdict, the
+warp path's render of the 480p in-between frame, and writing a 480p PNG frame (at the tool's zlib level, and at
+Pillow's default 6 with the file sizes: the pixels are the same); per pair, the first pair's flow (its set-up)
+apart.
 """
 from __future__ import annotations
 
@@ -150,7 +151,9 @@ def measure_stages(clip: Path, frames: int, size: int) -> None:
     files = sorted(clip.glob("*.png"))[:frames]
     full = np.stack([iio.imread(f)[..., :3] for f in files])
     consecutive_distances(full[:2], "elpips_vgg")          # the metric loaded
-    _, cut = cpu(lambda: consecutive_distances(full, "elpips_vgg"))
+    threads = torch.get_num_threads()
+    cut = {1: cpu(lambda: single_threaded(consecutive_distances)(full, "elpips_vgg"))[1],
+           threads: cpu(lambda: consecutive_distances(full, "elpips_vgg"))[1]}
     images = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in full]
     working = (size, round(size * OUTPUT[1] / OUTPUT[0]))
     small = [resize(image, working) for image in images]
@@ -178,7 +181,9 @@ def measure_stages(clip: Path, frames: int, size: int) -> None:
             written[level] = seconds, sum(p.stat().st_size for p in paths) / len(paths) / 1e3
     print(f"stages of a pair at {working[1]}x{working[0]} ({len(files) - 1} pairs, CPU s per pair; load average "
           f"{os.getloadavg()[0]:.1f}):")
-    print(f"  scene-cut check ({torch.get_num_threads()} threads): {cut / (len(files) - 1):.3f}")
+    for count, seconds in cut.items():
+        label = f"{count} threads" if count > 1 else "1 thread, the tool"
+        print(f"  scene-cut check ({label}): {seconds / (len(files) - 1):.3f}")
     for name, values in times.items():
         print(f"  {name}: {sum(values) / len(values):.3f}")
     for level, (seconds, kilobytes) in written.items():

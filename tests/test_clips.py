@@ -206,6 +206,16 @@ def test_consecutive_distances_under_l2_are_the_mean_squared_differences():
     assert distances == pytest.approx(expected, rel=1e-5)
 
 
+def test_the_elpips_check_finds_the_cut_and_not_the_moving_disk_the_same_every_time():
+    # E-LPIPS's scene-cut check runs its network on the frames as they are (no random draw): the disk moving 2 px a
+    # frame stays below the default threshold, the change of picture is above it, and no seed changes a distance.
+    frames = cut_frames()
+    distances = clips.consecutive_distances(frames, "elpips_vgg", "cpu")
+    threshold = clips.cut_threshold("elpips_vgg", None)
+    assert [i for i, d in enumerate(distances) if d >= threshold] == [2], distances
+    assert clips.consecutive_distances(frames, "elpips_vgg", "cpu", seed=7) == distances
+
+
 def test_audio_is_copied_when_the_timing_is_kept_and_dropped_otherwise(tmp_path, capsys):
     tone = tmp_path / "tone.wav"
     write_tone(tone, COUNT / FPS)

@@ -226,25 +226,38 @@ def test_auto_turns_a_turned_texture_and_warps_a_pan(pan):
 def test_auto_warps_one_picture_under_noise_and_a_light_change(small_images):
     """Two frames of one shot that barely move differ by noise and light the flow cannot remove: a high share left,
     a small mismatch left; auto takes the warp (no refinement) instead of refining the dissolve."""
-    from geometry.paths.motion import (
-        ALIGNED,
-        EXPLAINED,
-        auto_start,
-        flow_mismatch_left,
-        flow_share_left,
-        flow_verdict,
-    )
+    from geometry.paths.motion import ALIGNED, EXPLAINED, FlowVerdict, auto_start, flow_verdict
 
     a = small_images[0][..., 8:48, 4:44]
     noise = 0.01 * torch.randn(1, 3, 40, 40, generator=torch.Generator().manual_seed(0))
     b = (a * 0.97 + 0.02 + noise).clamp(0, 1)
     flow = engine_flow(a, b)
-    assert flow_share_left(a, b, flow) > 1 - EXPLAINED and flow_mismatch_left(a, b, flow) <= ALIGNED
+    verdict = flow_verdict(a, b, flow)
+    assert verdict.share_left > 1 - EXPLAINED and verdict.mismatch_left <= ALIGNED and verdict.aligned
+    assert verdict.why == "the engine's flow aligns the pair (a small motion under noise or light)"
     decision = {}
     auto_start(a, b, decision=decision)
     assert decision["taken"] == "warp" and decision["mismatch_after_flow"] <= decision["aligned_if_at_most"]
-    why, figures = flow_verdict(a, b, flow)  # auto decides by the one statement of the rule
-    assert decision["why"] == why and decision.items() >= figures.items()
+    # auto decides by the one statement of the rule, and its record's figures give that rule's verdict back
+    assert decision["why"] == verdict.why and decision.items() >= verdict.figures.items()
+    assert FlowVerdict(decision["mismatch_left_by_flow"], decision["mismatch_after_flow"]).why == verdict.why
+
+
+def test_the_warp_rule_takes_the_share_left_first_then_the_mismatch_left():
+    """One rule: the warp where the flow leaves at most 1 - EXPLAINED of the mismatch (the texture checks still run
+    where it leaves more than ALIGNED), or a mismatch of at most ALIGNED; the dissolve or the texture checks
+    decide elsewhere."""
+    from geometry.paths.motion import ALIGNED, EXPLAINED, FlowVerdict
+
+    explained = FlowVerdict(1 - EXPLAINED, 2 * ALIGNED)
+    assert explained.why == "the engine's flow explains the pair" and not explained.aligned
+    assert FlowVerdict(1 - EXPLAINED, ALIGNED).why == explained.why and FlowVerdict(1 - EXPLAINED, ALIGNED).aligned
+    assert FlowVerdict(0.9, ALIGNED).why.startswith("the engine's flow aligns the pair")
+    unexplained = FlowVerdict(0.9, 2 * ALIGNED)
+    assert unexplained.why is None and not unexplained.aligned
+    assert unexplained.figures == {"mismatch_left_by_flow": 0.9, "warp_if_at_most": 1 - EXPLAINED,
+                                   "mismatch_after_flow": 2 * ALIGNED, "aligned_if_at_most": ALIGNED,
+                                   "texture_checks_if_above": ALIGNED}
 
 
 def test_auto_runs_no_texture_check_where_the_flow_explains_the_pair(pan, monkeypatch):
@@ -256,15 +269,21 @@ def test_auto_runs_no_texture_check_where_the_flow_explains_the_pair(pan, monkey
     calls = []
     checked = motion.stationarity
     monkeypatch.setattr(motion, "stationarity", lambda image: calls.append(1) or checked(image))
+    from geometry.engine import phases
+
     a, b, _ = pan
-    decision = {}
-    motion.auto_start(a, b, decision=decision)
+    decision, reported = {}, []
+    with phases.listening(lambda phase: reported.append(phase.name)):
+        motion.auto_start(a, b, decision=decision)
     assert calls == [] and decision["taken"] == "warp" and decision["why"] == "the engine's flow explains the pair"
     assert decision["texture_checks"] == "not run: the flow aligns the pair" and "stationarity" not in decision
     assert decision["mismatch_after_flow"] <= decision["texture_checks_if_above"]
+    assert set(reported) == {"flow search"}  # the app's forecast: no "texture checks" phase on this branch
     a, b, _ = orientation_morph(48)
-    turned = {}
-    motion.auto_start(a, b, decision=turned)
+    turned, reported = {}, []
+    with phases.listening(lambda phase: reported.append(phase.name)):
+        motion.auto_start(a, b, decision=turned)
+    assert list(dict.fromkeys(reported)) == ["flow search", "texture checks"]  # in the order the forecast lists
     assert calls and turned["taken"] == "texture" and "texture_checks" not in turned
     assert turned["mismatch_left_by_flow"] > turned["warp_if_at_most"] and turned["stationarity"] <= 0.5
     assert turned["mismatch_after_flow"] > turned["aligned_if_at_most"] and abs(turned["turn_degrees"]) >= 10
@@ -272,13 +291,13 @@ def test_auto_runs_no_texture_check_where_the_flow_explains_the_pair(pan, monkey
 
 def test_auto_starts_unrelated_pictures_from_the_dissolve(small_images):
     from geometry.paths.flows import engine_flow
-    from geometry.paths.motion import auto_start, flow_explains, flow_verdict
+    from geometry.paths.motion import auto_start, flow_verdict
 
     cat, dog = small_images[0], small_images[1]
     flow = engine_flow(cat, dog)
-    assert not flow_explains(cat, dog, flow)
+    assert flow_verdict(cat, dog, flow).why is None
     times = torch.tensor([0.25, 0.5], dtype=torch.float64)
     decision = {}
     assert torch.allclose(auto_start(cat, dog, decision=decision)(times),
                           torch.cat([0.75 * cat + 0.25 * dog, (cat + dog) / 2]))
-    assert decision["taken"] == "dissolve" and decision.items() >= flow_verdict(cat, dog, flow)[1].items()
+    assert decision["taken"] == "dissolve" and decision.items() >= flow_verdict(cat, dog, flow).figures.items()

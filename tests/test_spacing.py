@@ -7,7 +7,7 @@ from events import CancelAfter
 from geometry import Recipe, Stage, geodesic
 from geometry.engine import phases
 from geometry.engine.distances import SquaredL2
-from geometry.paths.spacing import DRAWS, dissolve, even_times
+from geometry.paths.spacing import DRAWS, dissolve, even_times, retimed
 
 
 class SquaredL2OfSquares(SquaredL2):
@@ -31,6 +31,20 @@ def test_times_equalise_the_distances_of_a_curved_distance():
     frames = dissolve(a, b, torch.cat([torch.zeros(1, dtype=torch.float64), times, torch.ones(1, dtype=torch.float64)]))
     steps = (frames[1:].square() - frames[:-1].square()).square().flatten(1).mean(1)
     assert steps.max() / steps.min() < 1.05          # the uniform dissolve's ratio here is 81
+
+
+def test_a_retiming_round_says_how_uneven_the_frames_it_measured_were():
+    """One round measures the frames' consecutive distances once: their max/min (what the texture change's rounds
+    stop on) and the times at equal steps of L = distance^(1/2), which is t^2 along this dissolve: a quarter of it
+    is reached at t = 1/2, a frame measured."""
+    a, b = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
+    times = torch.linspace(0, 1, 5, dtype=torch.float64)
+    metric = SquaredL2OfSquares()
+    retiming = retimed(metric, dissolve(a, b, times), times, [metric.sample_draws(1, None)], 2.0)
+    squares = times.square()
+    steps = (squares[1:] - squares[:-1]).square()
+    assert abs(retiming.spread - float(steps.max() / steps.min())) < 1e-3 * retiming.spread
+    assert retiming.times[[0, 1, 4]].tolist() == [0.0, 0.5, 1.0] and bool((retiming.times.diff() > 0).all())
 
 
 def test_even_init_is_where_a_geodesic_starts_and_counts_its_evaluations():

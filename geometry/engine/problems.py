@@ -30,11 +30,10 @@ from geometry.options import weights_problem
 from geometry.paths.motion import MOTION_STARTS, BoundPath, DissolvePath, change_path, flow_store
 from geometry.paths.spacing import (
     DRAWS,
-    consecutive_distances,
     dissolve,
-    equal_steps,
     even_times,
     even_times_evaluations,
+    retimed,
 )
 from geometry.paths.synthesis import STEPS as SYNTHESIS_STEPS
 
@@ -422,18 +421,20 @@ class GeodesicProblem(Problem):
         """The texture change's times, with its path (``start.path``) synthesised at them: times spaced evenly
         along the start's path (its frames synthesised at fixed knots), every in-between frame synthesised AT its
         time, then rounds at the run's size: the syntheses' consecutive distances re-time them
-        (`geometry.paths.spacing.equal_steps`) and the frames are synthesised afresh at the new times, until the
+        (`geometry.paths.spacing.retimed`) and the frames are synthesised afresh at the new times, until the
         distances' max/min is at most EVEN_ENOUGH or CHANGE_ROUNDS rounds are done (a frame synthesised at a new
         time is not the blend the re-timing assumed, so one round can leave a long segment). So each frame is one
         synthesis, not a blend of two, and the segments are even under the run's distance (issue 27;
-        benchmarks/results/bench_texture_morphs_changes_*px.txt). All of it is the phase "spacing"
+        benchmarks/results/bench_texture_morphs_changes_*px.txt); the record's start says how many rounds measured
+        them (``retiming_rounds``) and the last max/min measured (``retiming_max_over_min``: above EVEN_ENOUGH, the
+        frames were synthesised once more after it). All of it is the phase "spacing"
         (`phases.part_of`), each round its share whether or not it runs. None when cancelled."""
         a, b = self.fixed[0:1], self.fixed[1:2]
         pixels = self.size[0] * self.size[1]
         spacing = even_times_evaluations(self.free_count) * first_size[0] * first_size[1] / pixels
         synthesis = SYNTHESIS_STEP_EVALUATIONS * self.free_count * SYNTHESIS_STEPS
-        retiming = DRAWS * (self.free_count + 2)
-        parts = torch.tensor([spacing, synthesis, *[retiming, synthesis] * CHANGE_ROUNDS], dtype=torch.float64)
+        round_evaluations = DRAWS * (self.free_count + 2)
+        parts = torch.tensor([spacing, synthesis, *[round_evaluations, synthesis] * CHANGE_ROUNDS], dtype=torch.float64)
         ends = [0.0, *(parts.cumsum(0) / parts.sum()).tolist()]
         with phases.part_of("spacing", ends[0], ends[1]):
             times = self.even_times(family, first_size, seed, device, cancel, path=start.path)
@@ -450,20 +451,21 @@ class GeodesicProblem(Problem):
         for round_ in range(CHANGE_ROUNDS):
             knots = torch.cat([torch.zeros(1, dtype=torch.float64), times, torch.ones(1, dtype=torch.float64)])
             with phases.part_of("spacing", ends[2 + 2 * round_], ends[3 + 2 * round_]):
-                frames = torch.cat([a, path(times), b]).to(device)
-                distances = consecutive_distances(metric, frames, draws, lags=(1,), cancel=cancel)
-            if distances is None:
+                retiming = retimed(metric, torch.cat([a, path(times), b]).to(device), knots, draws, RETIME_EXPONENT,
+                                   cancel)
+            if retiming is None:
                 return None
             measured += 1
-            if float(distances[0].max() / distances[0].min()) <= EVEN_ENOUGH:
+            start.details.update(retiming_rounds=measured, retiming_max_over_min=round(retiming.spread, 4))
+            if retiming.spread <= EVEN_ENOUGH:
                 break
-            times = equal_steps(knots, distances[0], RETIME_EXPONENT, len(knots))[1:-1]
+            times = retiming.times[1:-1]
             with phases.part_of("spacing", ends[3 + 2 * round_], ends[4 + 2 * round_]):
                 path = change_path(a, b, times, cancel=cancel)
             if path is None:
                 return None
         start.path = path
-        start.evaluations = self.spacing_evaluations(first_size) + measured * retiming
+        start.evaluations = self.spacing_evaluations(first_size) + measured * round_evaluations
         return times
 
     def _equal_times(self) -> torch.Tensor:

@@ -5,7 +5,9 @@ wall time, and where the cores are busy with other work (a clip's pairs run side
 operation's threads wait for one another: on 2 cores under load 13 the flow search of a 256 px pair of real
 footage took 7.8-10.1 CPU s with 2 threads and 0.5-0.8 s with one (12-15x; wall 8-13x), while the render of a
 480p frame cost the same with either (0.91-1.03x) (benchmarks/bench_clip_threads.py,
-benchmarks/results/bench_clip_threads.txt). The network's convolutions keep the threads they were given.
+benchmarks/results/bench_clip_threads.txt). The network's convolutions keep the threads they were given, but for
+a clip's scene-cut check (one evaluation at 64 px a frame; `benchmarks/bench_clip_speed.py --stages` times it both
+ways, benchmarks/results/bench_clip_speed.txt).
 """
 from __future__ import annotations
 

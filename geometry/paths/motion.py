@@ -17,7 +17,7 @@ MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel
   "change": one texture becoming another (`geometry.paths.synthesis`): the dissolve's frames at the knots
           re-synthesised as ONE texture with the endpoints' interpolated deep feature statistics (a run then
           synthesises each in-between frame at its own evenly spaced time: `change_path`);
-  "auto": "warp" where the engine's flow explains the pair (`flow_verdict`) and aligns it (mismatch left at most
+  "auto": "warp" where the engine's flow explains the pair (`FlowVerdict`) and aligns it (mismatch left at most
           ALIGNED: no texture check then); else, for two stationary textures
           (`geometry.paths.detection.stationarity`), "texture" where `detect_similarity` finds a turn or a zoom
           (`is_turn_or_zoom`) it is confident of (`geometry.paths.detection.confident`); else "warp" where the
@@ -33,11 +33,13 @@ import hashlib
 import math
 import os
 import threading
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from elpips.errors import InputError
+from geometry.engine import phases
 from geometry.engine.threads import single_threaded
 from geometry.paths.detection import (
     CONFIDENT,
@@ -138,7 +140,8 @@ def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event |
                   store: FlowStore | None = None, decision: dict | None = None) -> Path:
     """The texture path (`geometry.paths.textures.texture_frames`) under the turn and zoom between the endpoints
     (`geometry.paths.detection.detect_similarity`); t is the warp's parameter (the engine spaces the frames
-    evenly)."""
+    evenly). The detection is reported as the phase "texture checks"."""
+    phases.report("texture checks")
     found = detect_similarity(a, b)
     _decide(decision, "texture", "asked for", **_detection_figures(found))
     return BoundPath(TexturePath(Similarity(found.angle, found.scale)), a, b)
@@ -187,41 +190,51 @@ EXPLAINED = 0.5
 ALIGNED = 0.05
 
 
-def flow_verdict(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> tuple[str | None, dict]:
-    """`auto`'s warp rule, its one statement: (why the warp path is taken, or None where it is not; the figures
-    decided on). Taken where `flow` leaves at most 1 - EXPLAINED of the mismatch the endpoints have without it
-    (`flow_share_left`), else where it leaves a mismatch of at most ALIGNED (`flow_mismatch_left`, only then
-    computed and recorded)."""
-    left = flow_share_left(a, b, flow)
-    figures = {"mismatch_left_by_flow": round(left, 4), "warp_if_at_most": 1 - EXPLAINED}
-    if left <= 1 - EXPLAINED:
-        return "the engine's flow explains the pair", figures
-    after = flow_mismatch_left(a, b, flow)
-    figures.update({"mismatch_after_flow": round(after, 4), "aligned_if_at_most": ALIGNED})
-    if after <= ALIGNED:
-        return "the engine's flow aligns the pair (a small motion under noise or light)", figures
-    return None, figures
+@dataclass(frozen=True)
+class FlowVerdict:
+    """`auto`'s warp rule, its one statement, on what the engine's flow leaves of the endpoints' mismatch
+    (`geometry.paths.flows.mismatch`): `share_left`, the share of their mismatch without a flow, and
+    `mismatch_left`, the mismatch itself. `flow_verdict` measures them; `auto_start` decides by them and records
+    `figures`; benchmarks/bench_motion_choice.py reads them back from that record."""
+
+    share_left: float
+    mismatch_left: float
+
+    @property
+    def why(self) -> str | None:
+        """Why the warp path is taken: the flow leaves at most 1 - EXPLAINED of the mismatch, or a mismatch of at
+        most ALIGNED (`aligned`); None where it is not."""
+        if self.share_left <= 1 - EXPLAINED:
+            return "the engine's flow explains the pair"
+        if self.aligned:
+            return "the engine's flow aligns the pair (a small motion under noise or light)"
+        return None
+
+    @property
+    def aligned(self) -> bool:
+        """Whether the flow leaves a mismatch of at most ALIGNED: the pair is one picture moved, and `auto` takes the
+        warp path without its texture checks."""
+        return self.mismatch_left <= ALIGNED
+
+    @property
+    def figures(self) -> dict:
+        """What a run's record says of the rule: the two figures and their bounds."""
+        return {"mismatch_left_by_flow": round(self.share_left, 4), "warp_if_at_most": 1 - EXPLAINED,
+                "mismatch_after_flow": round(self.mismatch_left, 4), "aligned_if_at_most": ALIGNED,
+                "texture_checks_if_above": ALIGNED}
 
 
-def flow_explains(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> bool:
-    """Whether `auto` takes the warp path for `flow` (`flow_verdict`)."""
-    return flow_verdict(a, b, flow)[0] is not None
-
-
-def flow_share_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> float:
-    """The share of the endpoints' mismatch (without motion) that `flow` leaves."""
+def flow_verdict(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> FlowVerdict:
+    """`auto`'s warp rule (`FlowVerdict`) on `flow` between `a` and `b`."""
     a, b = a.detach().float().cpu(), b.detach().float().cpu()
-    return float(mismatch(a, b, flow) / mismatch(a, b, torch.zeros_like(flow)).clamp_min(1e-12))
-
-
-def flow_mismatch_left(a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor) -> float:
-    """The mismatch of the endpoints that `flow` leaves (`geometry.paths.flows.mismatch`)."""
-    return float(mismatch(a.detach().float().cpu(), b.detach().float().cpu(), flow))
+    left = mismatch(a, b, flow)
+    without = mismatch(a, b, torch.zeros_like(flow)).clamp_min(1e-12)
+    return FlowVerdict(float(left / without), float(left))
 
 
 def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
-    """The warp path where the engine's flow explains the pair (`flow_verdict`) and aligns it (a mismatch left of at
+    """The warp path where the engine's flow explains the pair (`FlowVerdict`) and aligns it (a mismatch left of at
     most ALIGNED); else, for two stationary textures (`geometry.paths.detection.stationarity` at most STATIONARY),
     the texture path where `detect_similarity` finds a turn or zoom (`is_turn_or_zoom`) it is confident of
     (`confident`); else the warp path where the flow explains the pair; else the texture change for two stationary
@@ -236,25 +249,23 @@ def auto_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | No
 def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | None, store: FlowStore | None,
                  decision: dict | None) -> Path | str | None:
     """auto_start's path, or "change" for the texture change (not yet synthesised). The flow comes first: where it
-    takes the warp (`flow_verdict`) and aligns the pair to a mismatch of at most ALIGNED, the pair is one picture
+    takes the warp and aligns the pair to a mismatch of at most ALIGNED (`FlowVerdict`), the pair is one picture
     moved and the texture checks (the endpoints' stationarity, the turn-and-zoom detection: VGG statistics, most
-    of the choice's CPU) are not run (the record says so); elsewhere they decide first, as they did before the
-    flow. Turned and zoomed textures leave a mismatch of 0.08 or more, real footage 0.03 at most; a flow takes
-    the warp for a brick wall turned or zoomed by its share left, not by its mismatch
+    of the choice's CPU; the phase "texture checks") are not run (the record says so); elsewhere they decide
+    first, as they did before the flow. Turned and zoomed textures leave a mismatch of 0.08 or more, real footage
+    0.03 at most; a flow takes the warp for a brick wall turned or zoomed by its share left, not by its mismatch
     (benchmarks/results/bench_motion_choice.txt)."""
     flow = _stored_engine_flow(a, b, cancel, store)
     if flow is None:
         return None
-    why, figures = flow_verdict(a, b, flow)
-    if why is not None:
-        if "mismatch_after_flow" not in figures:  # flow_verdict computed it only where the share left did not decide
-            figures["mismatch_after_flow"] = round(flow_mismatch_left(a, b, flow), 4)
-        figures["texture_checks_if_above"] = ALIGNED
-        if figures["mismatch_after_flow"] <= ALIGNED:
-            _decide(decision, "warp", why, **figures, texture_checks="not run: the flow aligns the pair")
-            return BoundPath(WarpPath(flow), a, b)
+    verdict = flow_verdict(a, b, flow)
+    why, figures = verdict.why, verdict.figures
+    if verdict.aligned:
+        _decide(decision, "warp", why, **figures, texture_checks="not run: the flow aligns the pair")
+        return BoundPath(WarpPath(flow), a, b)
     stationary = False
     if min(a.shape[-2:]) >= CHANGE_MIN_SIDE:
+        phases.report("texture checks")
         figures.update(stationarity=round(max(stationarity(a), stationarity(b)), 4), textures_if_at_most=STATIONARY)
         stationary = figures["stationarity"] <= STATIONARY
     if stationary:

@@ -16,6 +16,7 @@ consecutive distances and redistribute them the same way.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -68,22 +69,34 @@ def even_times(a: torch.Tensor, b: torch.Tensor, count: int, metric: Any, genera
     exponent = float(torch.log2(two_steps / (one_step[:-1] * one_step[1:]).sqrt()).median().clamp(1.0, 2.0))
     times = equal_steps(grid, one_step, exponent, count + 2)
     for _ in range(ROUNDS):
-        times = retimed(metric, frames(times), times, draws, exponent, cancel)
-        if times is None:
+        retiming = retimed(metric, frames(times), times, draws, exponent, cancel)
+        if retiming is None:
             return None
+        times = retiming.times
         done += DRAWS * (count + 2)
         phases.report("spacing", done / total)
     return times[1:-1]
 
 
+@dataclass(frozen=True)
+class Retiming:
+    """One re-timing round: the new `times` (float64 CPU, 0 and 1 included) and the `spread` (max/min) of the
+    consecutive distances measured at the old ones, which says how even the frames measured were."""
+
+    times: torch.Tensor
+    spread: float
+
+
 def retimed(metric: Any, frames: torch.Tensor, times: torch.Tensor, draws: list, exponent: float,
-            cancel: threading.Event | None = None) -> torch.Tensor | None:
+            cancel: threading.Event | None = None) -> Retiming | None:
     """One round of re-timing: the path's `frames` (endpoints included) at `times` (0 and 1 included) are measured
-    under `metric` on `draws`, and the same number of times (float64 CPU, 0 and 1 included) returned at equal
-    steps of L = consecutive distances^(1/exponent), piecewise linear between the frames; None when `cancel` is
-    set before a draw. It costs DRAWS x frames evaluations (forward only)."""
+    under `metric` on `draws`, and the same number of times returned at equal steps of L = consecutive
+    distances^(1/exponent), piecewise linear between the frames; None when `cancel` is set before a draw. It costs
+    DRAWS x frames evaluations (forward only)."""
     measured = consecutive_distances(metric, frames, draws, lags=(1,), cancel=cancel)
-    return None if measured is None else equal_steps(times, measured[0], exponent, len(times))
+    if measured is None:
+        return None
+    return Retiming(equal_steps(times, measured[0], exponent, len(times)), float(measured[0].max() / measured[0].min()))
 
 
 def even_times_evaluations(count: int) -> int:

@@ -15,10 +15,14 @@ consecutive frames (`geometry.api.geodesic`). This module holds what that needs 
   grid that no output frame shows are still optimised: they are part of the path the shown ones lie on.
 * :func:`consecutive_distances` and :data:`CUT_THRESHOLDS`: a pair whose frames are unrelated (a scene cut)
   is not morphed. Consecutive frames are compared under the run's distance at a small size (short side
-  `CUT_SIDE`, `CUT_DRAWS` draws, fixed seed); a pair at or above the threshold is a cut. The default
-  thresholds sit between the distances of moving content and of unrelated pictures, as measured by
-  ``python benchmarks/bench_clip.py --cut-distances`` (the README quotes its table). Content that moves by a
-  large part of the frame per frame can count as a cut (docs/motion.md).
+  `CUT_SIDE`) on the frames as they are: E-LPIPS's network without its random transformations (`CUT_DRAWS` = 0:
+  one deterministic evaluation per frame, each frame embedded once for both its pairs, rather than an average
+  over random draws: 8 draws made the same decisions at several times the CPU); a pair at or above the
+  threshold is a cut. The default thresholds sit between the distances of moving content and of unrelated
+  pictures, as measured by ``python benchmarks/bench_clip.py --cut-distances --real`` (generated pans and
+  objects against unrelated pictures; the interpolation benchmark's real clips, their cuts and clips spliced
+  together: benchmarks/results/bench_clip_cut_distances.txt). Content that moves by a large part of the frame
+  per frame can count as a cut (docs/motion.md).
 """
 from __future__ import annotations
 
@@ -40,7 +44,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 #: Distance at or above which two consecutive frames count as a scene cut, per distance (see the module doc).
 CUT_THRESHOLDS = {"elpips_vgg": 0.05, "lpips_vgg": 0.045, "vgg": 0.5, "alex": 0.3, "l2": 0.06}
 CUT_SIDE = 64
-CUT_DRAWS = 8
+#: Random draws the check averages over; 0: none, the frames as they are (see the module doc).
+CUT_DRAWS = 0
 #: The largest grid (geodesic steps per pair) a --to-fps plan uses for an exact timing before it rounds.
 MAX_EXACT_GRID = 8
 
@@ -179,7 +184,7 @@ def consecutive_distances(frames: np.ndarray, distance: Any, device: Any = None,
                           draws: int = CUT_DRAWS, seed: int = 0, chunk: int = 16) -> list[float]:
     """The distance between every pair of consecutive frames ((T, H, W, 3) uint8), under ``distance`` (a name or
     a loaded metric) at short side ``side`` (or the frames' own when smaller), averaged over ``draws`` seeded
-    draws shared by every pair."""
+    draws shared by every pair; ``draws`` 0: on the frames as they are (E-LPIPS without its transformations)."""
     import torch
 
     from geometry.engine.distances import DistanceFamily, resolve_device
@@ -188,7 +193,12 @@ def consecutive_distances(frames: np.ndarray, distance: Any, device: Any = None,
     device = resolve_device(device, distance if not isinstance(distance, str) else None)
     size = target_size(frames.shape[1:3], min(side, min(frames.shape[1:3])))
     metric = DistanceFamily(distance, device).at_size(size)
-    sampled = metric.sample_draws(draws, torch.Generator().manual_seed(int(seed)))
+    if draws == 0 and getattr(getattr(metric, "config", None), "transforms", None) is not None:
+        from elpips.transforms import Draws
+
+        sampled = Draws.identities(1)
+    else:
+        sampled = metric.sample_draws(max(1, draws), torch.Generator().manual_seed(int(seed)))
     distances: list[float] = []
     with torch.no_grad():
         for start in range(0, len(frames) - 1, chunk):

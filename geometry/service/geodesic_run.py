@@ -183,14 +183,17 @@ class GeodesicRunner:
         return run
 
     def find_cuts(self) -> None:
-        """A clip's consecutive-frame distances and scene cuts (reported); the distance is loaded for it."""
+        """A clip's consecutive-frame distances and scene cuts (reported); the distance is loaded for it. On one
+        thread: an evaluation at 64 px a frame is pixel work too small to split (`geometry.engine.threads`)."""
         import numpy as np
 
+        from geometry.engine.threads import single_threaded
         from geometry.service import clips
 
         if self.source.is_clip:
             items = self.source.items
-            self.distances = clips.consecutive_distances(np.stack(items), self.options.distance, self.options.device)
+            self.distances = single_threaded(clips.consecutive_distances)(np.stack(items), self.options.distance,
+                                                                          self.options.device)
             self.cuts = {i for i, d in enumerate(self.distances) if d >= self.threshold}
             self._report_distances(_shape(items[0]))
 

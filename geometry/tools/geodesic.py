@@ -23,9 +23,9 @@ consecutive pair, played at fps x (K + 1) (same duration), or the frames a targe
     elpips-geodesic --video frames/ --input-fps 24 --to-fps 60 --formats mp4,webp --montage --out smooth/
 
 A pair of unrelated frames (a scene cut: at least ``--cut-threshold`` apart under the run's distance at 64
-px) is not morphed: its in-betweens hold its first frame. The clip's audio track is copied into the MP4 when
-the timing is kept (no ``--fps`` that changes it). The timing plan and the cut detection are in
-`geometry.service.clips`.
+px, E-LPIPS without its random transformations) is not morphed: its in-betweens hold its first frame. The
+clip's audio track is copied into the MP4 when the timing is kept (no ``--fps`` that changes it). The timing plan
+and the cut detection are in `geometry.service.clips`.
 
 A finished run in ``--out`` is never replaced silently: the command refuses it unless given ``--overwrite``.
 
