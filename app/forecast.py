@@ -2,25 +2,26 @@
 well under a second, before a run and without running anything.
 
 A run goes through phases (`geometry.engine.phases`): the loading of the distance's network (the first run of a
-distance after the server started: `RunShape.network_loaded`), the motion start's flow search, the texture change's
-synthesis, the even spacing of a path's frames (for the texture change also its frames synthesised at their
-times), the refinement's optimisation steps, the render of the frames with
-the movies. Which of them run depends on the start: after a warp start a path is kept as it is
-(`geometry.engine.problems.refine_applies`), so the refinement takes no step, and so after the texture starts (a
-turn or zoom, spaced evenly; a texture change); "auto" takes the warp start only where the flow explains the pair,
-which is known after the flow search, and the texture starts only for two stationary textures. A forecast
-therefore lists its `Branch`es: one, or for "auto" the warp start's and the others'.
+distance after the server started: `RunShape.network_loaded`), the motion start's flow search, auto's texture checks
+(where the flow does not align the pair), the texture change's synthesis, the even spacing of a path's frames (for
+the texture change also its frames synthesised at their times, re-timed in rounds until they are even enough), the
+refinement's optimisation steps, the render of the frames with the movies. Which of them run depends on the start:
+after a warp start a path is kept as it is (`geometry.engine.problems.refine_applies`), so the refinement takes no
+step, and so after the texture starts (a turn or zoom, spaced evenly; a texture change). "auto" searches the flow
+first and takes the warp start where the flow aligns the pair; elsewhere its texture checks decide between the
+texture start, the warp start, the texture change and the dissolve (`geometry.paths.motion.auto_start`). A
+forecast therefore lists its `Branch`es: one, or for "auto" one per start in the order auto decides.
 
 The cost of each phase comes from ``run_costs.json`` beside this module, measured by benchmarks/bench_run_costs.py
 in CPU seconds of one thread (what a phase costs on a quiet core) at a few sizes, as (units, seconds) points,
-interpolated between them (the flow and the synthesis: working pixels; a step:
+interpolated between them (the flow, the texture checks and the synthesis: working pixels; a step:
 draws x images x pixels of its stage; the spacing: seconds per forward evaluation by its pixels; the render: pixels
 of all frames), and the loading of each network in a fresh process. Every finished run
 refreshes it (`CostBook.refresh`): the ratio of the wall-clock time each phase took to the model's enters a moving
 average per device and phase, kept in the app's output folder (``LEARNED_NAME``), so that the next estimate is this
-machine's, with its threads and its load. The flow search, the synthesis and the render run on the CPU whatever the
-device; the loading, the spacing and the steps on another device have no scale until a run has finished there
-(`CostBook.seconds` is None: the app then says so, with the CPU's time beside it).
+machine's, with its threads and its load. The flow search, the texture checks, the synthesis and the render run on
+the CPU whatever the device; the loading, the spacing and the steps on another device have no scale until a run has
+finished there (`CostBook.seconds` is None: the app then says so, with the CPU's time beside it).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Mapping
 
 from elpips.io import atomic_write
 from geometry.engine.presets import Stage, effective_stages, run_recipe, stage_sizes
-from geometry.engine.problems import PROBLEMS
+from geometry.engine.problems import CHANGE_ROUNDS, PROBLEMS
 from geometry.paths.motion import CHANGE_MIN_SIDE
 from geometry.paths.spacing import DRAWS, even_times_evaluations
 from geometry.paths.synthesis import KNOTS
@@ -46,8 +47,12 @@ COSTS_FILE = Path(__file__).with_name("run_costs.json")
 LEARNED_NAME = "app_run_costs.json"
 #: Weight of a finished run's ratio in the moving average.
 RUN_WEIGHT = 0.5
+#: Re-timing rounds the texture change's spacing is expected to measure (`Leg.seconds`; at most CHANGE_ROUNDS:
+#: `Leg.most`): of the change runs at 64 px (the app's size on a CPU) two stopped after 2, one took 3; at 32 px all
+#: took 3 (benchmarks/results/bench_app_forecast.txt).
+EXPECTED_CHANGE_ROUNDS = 2
 #: The phases that run on the CPU whatever the device (`geometry.paths.flows`, `geometry.service.video`).
-CPU_PHASES = ("flow search", "synthesis", "render")
+CPU_PHASES = ("flow search", "texture checks", "synthesis", "render")
 
 
 @dataclass(frozen=True)
@@ -107,21 +112,26 @@ class RunShape:
 @dataclass(frozen=True)
 class Leg:
     """One phase of a run: its model seconds (before the device's learned scale) and, for the refinement, its
-    steps, and the steps and model seconds per step of each stage."""
+    steps, and the steps and model seconds per step of each stage; `most`: the model seconds where the phase
+    repeats a part until it is good enough (the texture change's re-timing rounds), with every repetition (None:
+    `seconds`)."""
 
     phase: str
     seconds: float
     steps: int = 0
     stage_steps: tuple[int, ...] = ()
     step_seconds: tuple[float, ...] = ()
+    most: float | None = None
 
 
 @dataclass(frozen=True)
 class Branch:
-    """The phases a run goes through after one kind of start; `when` says which (empty: the only branch)."""
+    """The phases a run goes through after one kind of start; `when` says which (empty: the only branch), `start`
+    the start a run's record names for it (empty: any)."""
 
     when: str
     legs: tuple[Leg, ...]
+    start: str = ""
 
     @property
     def steps(self) -> int:
@@ -165,40 +175,49 @@ class CostBook:
         return y1 + max(0.0, (y1 - y0) / (x1 - x0)) * (units - x1)
 
     def branches(self, shape: RunShape) -> list[Branch]:
-        """The phases of a run of `shape` after each start it may take, the likelier first (for "auto": the warp
-        start, which the bundled examples take)."""
+        """The phases of a run of `shape` after each start it may take; for "auto" in the order it decides
+        (`geometry.paths.motion.auto_start`), which puts the likeliest first (the warp start, which the bundled
+        examples and real footage take): the flow search on every pair; where the flow aligns the pair the warp
+        start; elsewhere, for pairs of CHANGE_MIN_SIDE px or more, the texture checks (for two stationary textures
+        also the turn-and-zoom detection), then the texture start, the warp start, the texture change or the
+        dissolve."""
         height, width = shape.plan.size
-        loading = [] if shape.network_loaded or shape.distance not in self.model.get("loading", {}) else [
-            Leg("loading", self.model["loading"][shape.distance])]
-        flow = Leg("flow search", self._fit(self.model["flow"], height * width))
-        synthesis = Leg("synthesis", self._fit(self.model["synthesis"], height * width))
-        steps = self._refinement(shape)
-        spacing = [self._spacing(shape)] if shape.is_path else []
-        after = spacing + [steps]
-        render = [Leg("render", self._fit(self.model["render"], shape.images * height * width))] \
-            if shape.is_path else []
+        pixels = height * width
+        loading = () if shape.network_loaded or shape.distance not in self.model.get("loading", {}) else (
+            Leg("loading", self.model["loading"][shape.distance]),)
+        flow = Leg("flow search", self._fit(self.model["flow"], pixels))
+        stationarity = self._fit(self.model["stationarity"], pixels)
+        detection = self._fit(self.model["detection"], pixels)
+        checks = Leg("texture checks", stationarity + detection)  # two stationary textures: both
+        unlike = Leg("texture checks", stationarity)  # the detection runs only for two stationary textures
+        synthesis = Leg("synthesis", self._fit(self.model["synthesis"], pixels))
+        spacing = (self._spacing(shape),) if shape.is_path else ()
+        refined = (*spacing, self._refinement(shape))
+        render = (Leg("render", self._fit(self.model["render"], shape.images * pixels)),) if shape.is_path else ()
         if not shape.motion_applies:
-            return [Branch("", tuple(loading + after + render))]
+            return [Branch("", (*loading, *refined, *render))]
+        warp = (*loading, flow, *render)
         if shape.motion in ("warp", "dis"):
-            return [Branch("", (*loading, flow, *render))]
+            return [Branch("", warp)]
         # the texture starts are kept as they are (`geometry.engine.problems.UNREFINED_STARTS`), a path's spaced evenly
-        turned = tuple([*loading, *spacing, *render]) if shape.is_path else ()
         if shape.motion == "texture":
-            return [Branch("", turned)]
-        changed = [self._change_spacing(shape)] if shape.is_path else []
+            return [Branch("", (*loading, Leg("texture checks", detection), *spacing, *render))]
+        changed = (synthesis, self._change_spacing(shape)) if shape.is_path else (synthesis,)
         if shape.motion == "change":
-            return [Branch("", tuple([*loading, synthesis, *changed, *render]))]
-        branches = [Branch("if the engine's flow explains the pair (the warp start, kept as it is)",
-                           (*loading, flow, *render))]
-        if min(height, width) >= CHANGE_MIN_SIDE:  # the texture starts take stationary textures of this size
-            branches.append(Branch("if the two are one texture turned or zoomed (the texture start, kept as it is)",
-                                   turned))
-        branches.append(Branch("if not (the dissolve, refined)", tuple([*loading, flow, *after, *render])))
-        if min(height, width) >= CHANGE_MIN_SIDE:
-            branches.append(Branch("if the two are stationary textures no flow explains (the texture change: "
-                                   "synthesised, kept as it is)",
-                                   tuple([*loading, flow, synthesis, *changed, *render])))
-        return branches
+            return [Branch("", (*loading, *changed, *render))]
+        if min(height, width) < CHANGE_MIN_SIDE:  # too small for the texture checks: the flow alone decides
+            return [Branch("if the engine's flow explains the pair (the warp start, kept as it is)", warp, "warp"),
+                    Branch("if not (the dissolve, refined)", (*loading, flow, *refined, *render), "dissolve")]
+        return [
+            Branch("if the engine's flow aligns the pair (the warp start, kept as it is; no texture check)", warp,
+                   "warp"),
+            Branch("if not, and the two are one texture turned or zoomed (the texture start, kept as it is)",
+                   (*loading, flow, checks, *spacing, *render), "texture"),
+            Branch("if not, and the flow explains the pair (the warp start, kept as it is)",
+                   (*loading, flow, unlike, *render), "warp"),
+            Branch("if not, and the two are stationary textures (the texture change: synthesised, kept as it is)",
+                   (*loading, flow, checks, *changed, *render), "change"),
+            Branch("if not (the dissolve, refined)", (*loading, flow, unlike, *refined, *render), "dissolve")]
 
     def _spacing(self, shape: RunShape) -> Leg:
         height, width = shape.plan.sizes[0] if shape.plan.sizes else shape.plan.size
@@ -206,13 +225,22 @@ class CostBook:
         return Leg("spacing", evaluations * self._fit(self.model["spacing"][shape.distance], height * width))
 
     def _change_spacing(self, shape: RunShape) -> Leg:
-        """The texture change's spacing (`geometry.engine.problems.GeodesicProblem`): the even spacing, then its
-        in-between frames synthesised twice at their times (each synthesis as the start's of len(KNOTS) frames,
-        scaled to the frames) around one re-timing round at the output size (DRAWS evaluations of every frame)."""
+        """The texture change's spacing (`geometry.engine.problems.GeodesicProblem`): the even spacing, its
+        in-between frames synthesised at their times (each synthesis as the start's of len(KNOTS) frames, scaled to
+        the frames), then re-timing rounds at the output size (DRAWS evaluations of every frame) until the frames
+        are even enough, each round that finds them uneven followed by the frames synthesised afresh: `seconds`
+        with EXPECTED_CHANGE_ROUNDS rounds, `most` with all CHANGE_ROUNDS uneven (one synthesis more than rounds)."""
         height, width = shape.plan.size
         synthesis = self._fit(self.model["synthesis"], height * width) * (shape.images - 2) / len(KNOTS)
         retiming = DRAWS * shape.images * self._fit(self.model["spacing"][shape.distance], height * width)
-        return Leg("spacing", self._spacing(shape).seconds + 2 * synthesis + retiming)
+        even = self._spacing(shape).seconds
+
+        def with_rounds(rounds: int) -> float:
+            """`rounds` measured: the last found the frames even (rounds syntheses), or all were uneven (one more)."""
+            syntheses = rounds if rounds < CHANGE_ROUNDS else CHANGE_ROUNDS + 1
+            return even + syntheses * synthesis + rounds * retiming
+
+        return Leg("spacing", with_rounds(EXPECTED_CHANGE_ROUNDS), most=with_rounds(CHANGE_ROUNDS))
 
     def _refinement(self, shape: RunShape) -> Leg:
         part = self.model["step"][shape.distance]
@@ -232,14 +260,15 @@ class CostBook:
             learned = self.learned.get(device, {}).get(phase)
         return learned if learned is not None else (1.0 if device == "cpu" else None)
 
-    def seconds(self, branch: Branch, device: str) -> float | None:
-        """The expected seconds of `branch` on `device`; None when a phase's scale there is not known yet."""
+    def seconds(self, branch: Branch, device: str, most: bool = False) -> float | None:
+        """The expected seconds of `branch` on `device` (`most`: with every repetition, `Leg.most`); None when a
+        phase's scale there is not known yet."""
         total = 0.0
         for leg in branch.legs:
             scale = self.scale(device, leg.phase)
             if scale is None:
                 return None
-            total += leg.seconds * scale
+            total += (leg.most if most and leg.most is not None else leg.seconds) * scale
         return total
 
     def refresh(self, device: str, measured: Mapping[str, tuple[float, float]]) -> None:

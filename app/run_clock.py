@@ -1,11 +1,12 @@
-"""The one progress bar of an Average or Geodesic run: every phase (loading, flow search, synthesis, spacing,
-refinement, render) in one bar, with the time left of the whole run.
+"""The one progress bar of an Average or Geodesic run: every phase (loading, flow search, texture checks,
+synthesis, spacing, refinement, render) in one bar, with the time left of the whole run.
 
 A `RunClock` starts from the forecast's likelier `app.forecast.Branch` and follows what the run reports: a
 `geometry.engine.phases.Phase` when a phase begins or moves on (the refinement's report says which start was
-taken and how many steps follow, which picks the branch; a phase only another branch has, the synthesis of the
-texture change, picks that one), and a `geometry.Progress` after every step. The loading of the network, which
-reports no phase, is the running phase from the clock's start until the first phase reported. The time
+taken and how many steps follow, which picks the branch; a phase the branch followed lacks, such as the texture
+checks or the synthesis of the texture change, picks the first branch that has it), and a `geometry.Progress`
+after every step. The loading of the network, which reports no phase, is the running phase from the clock's start
+until the first phase reported. The time
 left is the running phase's (its expected seconds less those spent, or for the refinement the step times measured
 so far, `geometry.engine.eta.TimeLeft`) plus the later phases' expected seconds, all scaled by how far the last
 finished phase was from its own expectation (the machine's load moves them together). The share done is the time
@@ -26,6 +27,7 @@ from app.forecast import Branch, Leg
 PHASE_WORDS = {
     "loading": "loading the network (the first run of this distance since the server started)",
     "flow search": "searching the flow between the images",
+    "texture checks": "checking whether the images are textures, turned or zoomed",
     "synthesis": "synthesising the texture change's frames",
     "spacing": "spacing the frames evenly",
     "refinement": "refining",
@@ -69,7 +71,7 @@ class RunClock:
         """A `Phase`, or a step's `Progress` (a step-0 report, before any step, moves nothing)."""
         if isinstance(report, Phase):
             if report.name == "refinement":
-                self._decided(int(report.detail.get("steps", 0)))
+                self._decided(str(report.detail.get("taken", "")), int(report.detail.get("steps", 0)))
                 return
             self._enter(report.name)
             self.done = report.done
@@ -78,16 +80,20 @@ class RunClock:
             self._enter("refinement")
             self.steps.add(report)
 
-    def _decided(self, steps: int) -> None:
-        """The start is taken: the branch with or without refinement steps (the same legs already passed); the
-        one followed so far where it agrees (a synthesis already picked the texture change's)."""
-        if (sum(leg.steps for leg in self.legs) > 0) == (steps > 0):
+    def _decided(self, taken: str, steps: int) -> None:
+        """The start is taken: the branch of that start (`Branch.start`), else the one with or without refinement
+        steps as the run has them; the one followed so far where it agrees (a synthesis already picked the texture
+        change's), else the first that has the running phase (the warp start after the texture checks)."""
+        named = [branch for branch in self.branches if branch.start and branch.start == taken]
+        agreeing = named or [branch for branch in self.branches if (branch.steps > 0) == (steps > 0)]
+        if not agreeing or any(branch.legs == self.legs for branch in agreeing):
             return
-        for branch in self.branches:
-            if (branch.steps > 0) == (steps > 0):
-                self.legs = branch.legs
-                self.steps = self._step_clock()
-                break
+        running = self.phase
+        branch = next((branch for branch in agreeing if running in [leg.phase for leg in branch.legs]), agreeing[0])
+        self.legs = branch.legs
+        names = [leg.phase for leg in self.legs]
+        self.current = names.index(running) if running in names else None
+        self.steps = self._step_clock()
 
     def _switch_to(self, phase: str) -> None:
         """Follow the first branch that has `phase` where the one followed has not (none: stay)."""

@@ -36,7 +36,7 @@ from elpips.io import atomic_write, write_json
 from geometry.engine import phases
 from geometry.engine.distances import DISTANCE_NAMES, DistanceFamily, is_loaded
 from geometry.engine.energies import ENERGY_FORMS
-from geometry.engine.problems import PROBLEMS
+from geometry.engine.problems import CHANGE_ROUNDS, PROBLEMS
 from geometry.options import RunOptions
 from geometry.service import runs as geometry_runs
 from geometry.service import video
@@ -45,7 +45,7 @@ from geometry.service.run_folder import FolderLayout
 from geometry.service.runs import RunArtefacts
 
 from app.distance import MetricShelf
-from app.forecast import Branch, CostBook, Plan, RunShape, plan_run, snapshot_steps
+from app.forecast import EXPECTED_CHANGE_ROUNDS, Branch, CostBook, Plan, RunShape, plan_run, snapshot_steps
 from app.previews import file_digest
 from app.run_clock import PHASE_WORDS, RunClock
 from app.tasks import (
@@ -251,8 +251,13 @@ def _branch_text(ctx: AppContext, branch: Branch, spec: PreparedRun) -> str:
                 f"{format_seconds(cpu, about=True)})")
     else:
         said = f"**{format_seconds(seconds, about=True)}**"
+        most = ctx.costs.seconds(branch, device, most=True)
+        if most > seconds * 1.05:
+            said += f" (up to {format_seconds(most, about=True)} with every re-timing round)"
     phases_said = [f"{leg.steps} refinement steps" if leg.phase == "refinement"
-                   else "loading the network" if leg.phase == "loading" else leg.phase for leg in branch.legs]
+                   else "loading the network" if leg.phase == "loading"
+                   else f"spacing (re-timed in {EXPECTED_CHANGE_ROUNDS} rounds, at most {CHANGE_ROUNDS})"
+                   if leg.most is not None else leg.phase for leg in branch.legs]
     if not branch.steps:
         phases_said.append("no refinement step")
     when = f" {branch.when}" if branch.when else ""
@@ -262,7 +267,7 @@ def _branch_text(ctx: AppContext, branch: Branch, spec: PreparedRun) -> str:
 def run_clock(ctx: AppContext, spec: PreparedRun) -> RunClock:
     """The progress bar's clock of a run about to start, from the forecast's branches and this device's scales."""
     device = ctx.device.type
-    names = ("loading", "flow search", "synthesis", "spacing", "refinement", "render")
+    names = ("loading", "flow search", "texture checks", "synthesis", "spacing", "refinement", "render")
     scales = {name: ctx.costs.scale(device, name) for name in names}
     return RunClock(ctx.costs.branches(spec.shape), scales)
 

@@ -17,6 +17,13 @@ perceptual ones are bench_interpolation.py's). The flows:
 * ``grid 3 px``: the engine's search with control points every 3 px instead of GRID_SPACING (4);
 * ``no fusion``: the engine's search without the fusion of each level's start with the coarse translation and
   zero flow (geometry.paths.flows.fuse), as it was before.
+* ``256 px``: the engine's flow found at 256 px (short side; the default's working size) and rendered at the
+  triplet's size (WarpPath resamples it): what the default's frames are at a larger output size;
+* ``256 px, finer levels``: that flow continued at the finer levels of the triplet's own pyramid (FINE_STEPS
+  each): a flow refinement at the output's size;
+* ``fine steps 30``, ``grid 2 px``, ``smoothness 0.001``: the engine's search with 30 Adam steps at the levels
+  above FINE_SIDE (FINE_STEPS: 10), control points every 2 px, or a tenth of SMOOTHNESS (0.01): more detail for
+  non-rigid motion (grass) at 720p.
 
 Also printed: the DIS midpoint (benchmarks/flow_baseline.py), the mismatch each flow leaves, and CPU seconds
 (process time) per flow; with --lpips also LPIPS v0.1 (the ``alex`` metric, benchmarks/interpolation_scores.py)
@@ -41,8 +48,8 @@ from real_clips import CLIPS, clip_triplets  # noqa: E402
 
 import geometry.paths.flows as flows  # noqa: E402
 from geometry.engine.distances import load_cached  # noqa: E402
-from geometry.engine.inputs import resize  # noqa: E402
-from geometry.paths.render import WarpPath  # noqa: E402
+from geometry.engine.inputs import resize, target_size  # noqa: E402
+from geometry.paths.render import WarpPath, field_at  # noqa: E402
 from geometry.paths.warps import resize_flow  # noqa: E402
 
 
@@ -84,6 +91,41 @@ def without_fusion(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         flows.fuse = kept
 
 
+@contextmanager
+def constant(name: str, value):
+    kept = getattr(flows, name)
+    setattr(flows, name, value)
+    try:
+        yield
+    finally:
+        setattr(flows, name, kept)
+
+
+def with_constant(name: str, value):
+    def flow(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        with constant(name, value):
+            return flows.engine_flow(a, b)
+    return flow
+
+
+WORKING_SIDE = 256
+
+
+def at_working_size(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    if min(a.shape[-2:]) <= WORKING_SIDE:  # a run works at the images' own size then
+        return flows.engine_flow(a, b)
+    size = target_size(tuple(a.shape[-2:]), WORKING_SIDE)
+    return flows.engine_flow(resize(a, size), resize(b, size))
+
+
+def working_then_finer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    flow = at_working_size(a, b)
+    for size in flows.pyramid_sizes(tuple(a.shape[-2:])):
+        if min(size) > min(flow.shape[-2:]):
+            flow = flows.fit_level(resize(a, size), resize(b, size), resize_flow(flow, size))
+    return flow
+
+
 FLOWS = {
     "engine": flows.engine_flow,
     "DIS": flows.dis_flow,
@@ -91,6 +133,11 @@ FLOWS = {
     "lower mismatch": lower_mismatch,
     "grid 3 px": grid_3,
     "no fusion": without_fusion,
+    "256 px": at_working_size,
+    "256 px, finer levels": working_then_finer,
+    "fine steps 30": with_constant("FINE_STEPS", 30),
+    "grid 2 px": with_constant("GRID_SPACING", 2),
+    "smoothness 0.001": with_constant("SMOOTHNESS", 0.001),
 }
 
 
@@ -152,7 +199,8 @@ def main(argv=None) -> None:
                     if alex is not None:
                         lpips.setdefault(name, []).append(score(alex, middle, truth))
                         row += f" L {lpips[name][-1]:.4f}"
-                    row += f" m {flows.mismatch(a, b, flow).item():.4f} s {seconds:4.2f}"
+                    full = field_at(flow, tuple(a.shape[-2:]), displacement=True)  # as the render resamples it
+                    row += f" m {flows.mismatch(a, b, full).item():.4f} s {seconds:4.2f}"
                 say(row)
             say("mean PSNR: " + ", ".join(f"{name} {sum(v) / len(v):.2f}" for name, v in means.items())
                 + "; mean CPU s: " + ", ".join(f"{name} {sum(v) / len(v):.2f}" for name, v in cpu.items()))

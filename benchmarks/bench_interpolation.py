@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("ELPIPS_WEIGHTS_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "weights" / "elpips"))
 
 from interpolation_methods import METHODS, Job  # noqa: E402
-from interpolation_scores import HIGHER_IS_BETTER, MEASURES, Judge  # noqa: E402
+from interpolation_scores import HIGHER_IS_BETTER, Judge  # noqa: E402
+from interpolation_scores import MEASURES as ALL_MEASURES  # noqa: E402
 from real_clips import CLIPS, Triplet, clip_triplets  # noqa: E402
 
 #: Modules whose import registers more methods (each must be importable from benchmarks/).
@@ -96,9 +97,8 @@ def run_methods(triplets: list[Triplet], methods: list[str], judge: Judge, expen
         scores = judge.scores_many([frame for frame, _, _ in made.values()], truth)  # the truth's part once
         for (name, (frame, cpu, wall)), s in zip(made.items(), scores):
             row[name] = Outcome(frame, s, cpu, wall)
-            log(f"{triplet.name:22s} {name:24s} PSNR {s['PSNR']:6.2f} SSIM {s['SSIM']:.4f} "
-                f"LPIPS {s['LPIPS v0.1']:.4f} LPIPS-VGG {s['LPIPS-VGG']:.4f} E-LPIPS {s['E-LPIPS']:.4f} "
-                f"cpu {cpu:7.2f} s", flush=True)
+            log(f"{triplet.name:22s} {name:24s} " + " ".join(f"{k} {_fmt(k, v)}" for k, v in s.items())
+                + f" cpu {cpu:7.2f} s", flush=True)
         log(f"{triplet.name:22s} scoring {len(made)} frames: {time.process_time() - scoring:.1f} CPU s", flush=True)
     return run
 
@@ -122,39 +122,48 @@ def _mean(values: list[float]) -> float:
 
 
 def summary(run: Run, methods: list[str]) -> str:
-    """The markdown tables of one run (see the module docstring)."""
+    """The markdown tables of one run (see the module docstring), of the measures it took."""
     names = [t.name for t in run.triplets]
+    taken = {k for row in run.outcomes.values() for o in row.values() for k in o.scores}
+    measures = [k for k in ALL_MEASURES if k in taken]
     ran = {m: [n for n in names if m in run.outcomes[n]] for m in methods}
     lines = [f"### {run.size}, gap {run.gap}: {len(names)} triplets", "",
              f"Triplets (clip:first input+gap): {', '.join(names)}.", "",
-             "| method | n | " + " | ".join(f"{m} mean" for m in MEASURES) + " | CPU s/frame | wall s/frame |",
-             "|---" * (len(MEASURES) + 4) + "|"]
+             "| method | n | " + " | ".join(f"{m} mean" for m in measures) + " | CPU s/frame | wall s/frame |",
+             "|---" * (len(measures) + 4) + "|"]
     for m in methods:
         if not ran[m]:
             continue
         outs = [run.outcomes[n][m] for n in ran[m]]
         lines.append(f"| {m} | {len(outs)} | " + " | ".join(_fmt(k, _mean([o.scores[k] for o in outs]))
-                                                             for k in MEASURES)
+                                                             for k in measures)
                      + f" | {_mean([o.cpu for o in outs]):.3f} | {_mean([o.wall for o in outs]):.3f} |")
-    lines += ["", "| method | " + " | ".join(f"{m} worst" for m in MEASURES) + " | "
-              + " | ".join(f"{m} wins vs DIS" for m in MEASURES) + " |", "|---" * (2 * len(MEASURES) + 1) + "|"]
+    lines += ["", "| method | " + " | ".join(f"{m} worst" for m in measures) + " | "
+              + " | ".join(f"{m} wins vs DIS" for m in measures) + " |", "|---" * (2 * len(measures) + 1) + "|"]
     for m in methods:
         if not ran[m]:
             continue
-        worst = [_fmt(k, _worst(k, [run.outcomes[n][m].scores[k] for n in ran[m]])) for k in MEASURES]
+        worst = [_fmt(k, _worst(k, [run.outcomes[n][m].scores[k] for n in ran[m]])) for k in measures]
         both = [n for n in ran[m] if BASELINE in run.outcomes[n]]
         wins = [f"{sum(_beats(k, run.outcomes[n][m].scores[k], run.outcomes[n][BASELINE].scores[k]) for n in both)}"
-                f"/{len(both)}" if both and m != BASELINE else "-" for k in MEASURES]
+                f"/{len(both)}" if both and m != BASELINE else "-" for k in measures]
         lines.append(f"| {m} | " + " | ".join(worst) + " | " + " | ".join(wins) + " |")
     common = [n for n in names if all(m in run.outcomes[n] for m in methods)]
     if common and len(common) < len(names):
         lines += ["", f"Means over the {len(common)} triplets every method ran ({', '.join(common)}):", "",
-                  "| method | " + " | ".join(MEASURES) + " | CPU s/frame |", "|---" * (len(MEASURES) + 2) + "|"]
+                  "| method | " + " | ".join(measures) + " | CPU s/frame |", "|---" * (len(measures) + 2) + "|"]
         for m in methods:
             outs = [run.outcomes[n][m] for n in common]
-            lines.append(f"| {m} | " + " | ".join(_fmt(k, _mean([o.scores[k] for o in outs])) for k in MEASURES)
+            lines.append(f"| {m} | " + " | ".join(_fmt(k, _mean([o.scores[k] for o in outs])) for k in measures)
                          + f" | {_mean([o.cpu for o in outs]):.3f} |")
     return "\n".join(lines) + "\n"
+
+
+def _label(method: str, scores: dict[str, float]) -> str:
+    """A contact sheet cell's label: the method and its LPIPS v0.1 (its PSNR where LPIPS was not taken)."""
+    if "LPIPS v0.1" in scores:
+        return f"{method} {scores['LPIPS v0.1']:.3f}"
+    return f"{method} {_fmt('PSNR', scores['PSNR'])} dB"
 
 
 def contact_sheet(run: Run, methods: list[str], path: Path) -> Path | None:
@@ -171,7 +180,7 @@ def contact_sheet(run: Run, methods: list[str], path: Path) -> Path | None:
         cells[2:2] = [run.outcomes[t.name][m].frame[0] for m in done]
         cells.append(t.frames[2])
         frames += cells
-        labels += [f"{t.name} in", "truth"] + [f"{m} {run.outcomes[t.name][m].scores['LPIPS v0.1']:.3f}"
+        labels += [f"{t.name} in", "truth"] + [_label(m, run.outcomes[t.name][m].scores)
                                                for m in done] + ["-"] * (len(methods) - len(done)) + ["in"]
     return write_contact_sheet(path, torch.stack(frames), columns=len(methods) + 3, labels=labels)
 
@@ -197,6 +206,9 @@ def main(argv=None) -> list[Run]:
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--methods", nargs="+", default=None, metavar="NAME",
                         help=f"methods to run (default: all): {', '.join(METHODS)}")
+    parser.add_argument("--measures", nargs="+", default=list(ALL_MEASURES), choices=list(ALL_MEASURES),
+                        metavar="MEASURE", help=f"measures to take (default: all): {', '.join(ALL_MEASURES)}; PSNR and "
+                        "SSIM alone need no network (a cheap screen at 720p, where the networks cost minutes a frame)")
     parser.add_argument("--samples", type=int, default=64, help="E-LPIPS draws (the same for every method)")
     parser.add_argument("--seed", type=int, default=0, help="seed given to every method")
     parser.add_argument("--threads", type=int, default=None)
@@ -211,7 +223,7 @@ def main(argv=None) -> list[Run]:
         methods = [BASELINE] + [m for m in methods if m != BASELINE]
     if args.threads:
         torch.set_num_threads(args.threads)
-    judge = Judge(args.samples)
+    judge = Judge(args.samples, measures=tuple(args.measures))
     report = [f"# Real-footage interpolation: {' '.join(sys.argv[1:]) if argv is None else ' '.join(argv)}", "",
               f"torch {torch.__version__}, {torch.get_num_threads()} threads. Truth: the middle frame. Clips: "
               + "; ".join(f"{c}: {CLIPS[c].licence}" for c in args.clips) + ".", "",

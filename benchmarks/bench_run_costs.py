@@ -2,6 +2,7 @@
 as package data in app/run_costs.json. Not a test.
 
     ELPIPS_WEIGHTS_DIR=~/.cache/elpips python benchmarks/bench_run_costs.py [--sizes 32 64] [--steps 5]
+    ... --parts "texture checks" --check-sizes 32 64 128    # re-measure some parts, keep the file's others
 
 Each part of a run is timed through the engine's own code on the bundled examples (disc_left -> disc_right)
 at a few sizes, and stored as (units, seconds) points that the app interpolates (`app.forecast.CostBook`):
@@ -16,6 +17,8 @@ at a few sizes, and stored as (units, seconds) points that the app interpolates 
   its "render" phase to its end): units = pixels of all frames;
 * the texture change's synthesis (`geometry.paths.motion.change_start` on the bundled textures, after a warm-up):
   units = working pixels;
+* auto's texture checks (`geometry.paths.detection` on the bundled textures, after a warm-up): the stationarity of
+  both endpoints and the turn-and-zoom detection, each by working pixels;
 * the loading of each distance's network in a fresh process (`geometry.engine.distances.DistanceFamily.at_size` at
   LOAD_SIZE px, the median of LOAD_REPEATS processes): what the first run of a distance after the server started
   pays before its first phase (the app loads it then, `app.runs.load_network`).
@@ -46,6 +49,7 @@ from geometry.engine.distances import DISTANCE_NAMES, DistanceFamily
 from geometry.engine.inputs import prepare_images
 from geometry.engine.presets import Recipe, Stage
 from geometry.options import RunOptions
+from geometry.paths.detection import detect_similarity, stationarity
 from geometry.paths.flows import engine_flow
 from geometry.paths.motion import change_start
 from geometry.paths.spacing import even_times, even_times_evaluations
@@ -128,6 +132,22 @@ def synthesis_points(sizes: list[int]) -> list[tuple[float, float]]:
     return points
 
 
+def texture_check_points(sizes: list[int]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """(pixels, seconds) of the stationarity of both endpoints, and of the turn-and-zoom detection, per size."""
+    ends = prepare_images([str(p) for p in TEXTURES], sizes[0])
+    stationarity(ends[0:1]), detect_similarity(ends[0:1], ends[1:2])  # warm-up: the statistics' network
+    stationary, detection = [], []
+    for size in sizes:
+        a, b = prepare_images([str(p) for p in TEXTURES], size).split(1)
+        began = time.process_time()
+        stationarity(a), stationarity(b)
+        middle = time.process_time()
+        detect_similarity(a, b)
+        stationary.append((size * size, middle - began))
+        detection.append((size * size, time.process_time() - middle))
+    return stationary, detection
+
+
 def loading_seconds(distance: str) -> float:
     """The median CPU seconds of loading `distance`'s network, each in a fresh process."""
     times = []
@@ -152,47 +172,63 @@ def render_points(sizes: list[int]) -> list[tuple[float, float]]:
     return points
 
 
+PARTS = ("flow", "render", "synthesis", "texture checks", "loading", "distances")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--flow-sizes", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--check-sizes", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--steps", type=int, default=5, help="timed steps per distance and size (after one more)")
     parser.add_argument("--distances", nargs="+", default=list(DISTANCE_NAMES))
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS,
+                        help="what to measure; the others are kept from --out ('distances': steps and spacing)")
     parser.add_argument("--out", type=Path, default=COSTS_FILE)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(f"torch threads {torch.get_num_threads()}, sizes {args.sizes}, flow at {args.flow_sizes}", flush=True)
+    print(f"torch threads {torch.get_num_threads()}, sizes {args.sizes}, flow at {args.flow_sizes}, texture checks "
+          f"at {args.check_sizes}, parts {args.parts}", flush=True)
+    stored = json.loads(args.out.read_text()) if set(args.parts) != set(PARTS) else {}
 
     def said(points) -> str:
         return ", ".join(f"{units:.0f}: {seconds:.4g} s" for units, seconds in points)
 
-    flow = flow_points(args.flow_sizes)
-    print(f"flow search (working pixels: seconds): {said(flow)}", flush=True)
-    render = render_points(args.sizes)
-    print(f"render (frame pixels: seconds): {said(render)}", flush=True)
-    synthesis = synthesis_points(args.sizes)
-    print(f"synthesis of the texture change (working pixels: seconds): {said(synthesis)}", flush=True)
-    loading = {name: loading_seconds(name) for name in args.distances if name != "l2"}
-    print("loading in a fresh process (seconds): " + ", ".join(f"{name} {seconds:.3g} s"
-                                                               for name, seconds in loading.items()), flush=True)
-    step, spacing = {}, {}
-    for distance in args.distances:
-        step[distance] = step_points(distance, args.sizes, args.steps)
-        spacing[distance] = spacing_points(distance, args.sizes)
-        print(f"{distance}: step (evaluated pixels: seconds) {said(step[distance])}; spacing (pixels: seconds per "
-              f"evaluation) {said(spacing[distance])}", flush=True)
+    if "flow" in args.parts:
+        stored["flow"] = {"points": flow_points(args.flow_sizes)}
+        print(f"flow search (working pixels: seconds): {said(stored['flow']['points'])}", flush=True)
+    if "render" in args.parts:
+        stored["render"] = {"points": render_points(args.sizes)}
+        print(f"render (frame pixels: seconds): {said(stored['render']['points'])}", flush=True)
+    if "synthesis" in args.parts:
+        stored["synthesis"] = {"points": synthesis_points(args.sizes)}
+        print(f"synthesis of the texture change (working pixels: seconds): {said(stored['synthesis']['points'])}",
+              flush=True)
+    if "texture checks" in args.parts:
+        stationary, detection = texture_check_points(args.check_sizes)
+        stored["stationarity"], stored["detection"] = {"points": stationary}, {"points": detection}
+        print(f"texture checks (working pixels: seconds): stationarity of both {said(stationary)}; detection "
+              f"{said(detection)}", flush=True)
+    if "loading" in args.parts:
+        stored["loading"] = {name: loading_seconds(name) for name in args.distances if name != "l2"}
+        print("loading in a fresh process (seconds): " + ", ".join(f"{name} {seconds:.3g} s"
+                                                                   for name, seconds in stored["loading"].items()),
+              flush=True)
+    if "distances" in args.parts:
+        stored["step"], stored["spacing"] = {}, {}
+        for distance in args.distances:
+            step, spacing = step_points(distance, args.sizes, args.steps), spacing_points(distance, args.sizes)
+            stored["step"][distance], stored["spacing"][distance] = {"points": step}, {"points": spacing}
+            print(f"{distance}: step (evaluated pixels: seconds) {said(step)}; spacing (pixels: seconds per "
+                  f"evaluation) {said(spacing)}", flush=True)
 
-    stored = {
-        "measured_by": "benchmarks/bench_run_costs.py", "device": "cpu", "seconds": "CPU seconds of one thread",
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "flow": {"points": flow}, "render": {"points": render}, "synthesis": {"points": synthesis},
-        "loading": loading,
-        "step": {name: {"points": points} for name, points in step.items()},
-        "spacing": {name: {"points": points} for name, points in spacing.items()},
-    }
+    stored.update({"measured_by": "benchmarks/bench_run_costs.py", "device": "cpu",
+                   "seconds": "CPU seconds of one thread",
+                   "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")})
     with atomic_write(args.out) as tmp:
         Path(tmp).write_text(json.dumps(stored, indent=1) + "\n")
     print(f"wrote {args.out}")
+
 
 if __name__ == "__main__":
     main()

@@ -80,7 +80,11 @@ def ssim(x: torch.Tensor, truth: torch.Tensor, of_truth: tuple | None = None) ->
 class Judge:
     """Every measure of a frame against the truth, with E-LPIPS draws shared by every frame of a size."""
 
-    def __init__(self, samples: int = 64, device: torch.device | str = "cpu"):
+    def __init__(self, samples: int = 64, device: torch.device | str = "cpu", measures: tuple[str, ...] = MEASURES):
+        unknown = [m for m in measures if m not in MEASURES]
+        if unknown:
+            raise ValueError(f"unknown measure(s) {unknown}: choose among {', '.join(MEASURES)}")
+        self.measures = tuple(m for m in MEASURES if m in measures)
         self.samples = samples
         self.device = torch.device(device)
         self.elpips = DistanceFamily("elpips_vgg", self.device)
@@ -135,7 +139,7 @@ class Judge:
         return values
 
     def scores(self, x: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
-        """{measure: value} for a frame x and the truth, (1, 3, H, W) in [0, 1] each."""
+        """{measure: value} for a frame x and the truth, (1, 3, H, W) in [0, 1] each (every measure)."""
         x = x.detach().float().cpu().clamp(0, 1)
         truth = truth.detach().float().cpu()
         with torch.no_grad():
@@ -158,12 +162,18 @@ class Judge:
                 same = len(distinct) - 1
             which.append(same)
         with torch.no_grad():
-            of_truth = _ssim_truth(truth)
-            alex = load_cached("alex", self.device)
-            scored = [{"PSNR": psnr(x, truth), "SSIM": ssim(x, truth, of_truth),
-                       "LPIPS v0.1": alex(x.to(self.device), truth.to(self.device)).item()} for x in distinct]
-            for measure, values in (("LPIPS-VGG", self._lpips_vgg_many(distinct, truth)),
-                                    ("E-LPIPS", self._elpips_many(distinct, truth))):
-                for score, value in zip(scored, values):
-                    score[measure] = value
+            of_truth = _ssim_truth(truth) if "SSIM" in self.measures else None
+            alex = load_cached("alex", self.device) if "LPIPS v0.1" in self.measures else None
+            scored = [{} for _ in distinct]
+            for score, x in zip(scored, distinct):
+                score["PSNR"] = psnr(x, truth)
+                if of_truth is not None:
+                    score["SSIM"] = ssim(x, truth, of_truth)
+                if alex is not None:
+                    score["LPIPS v0.1"] = alex(x.to(self.device), truth.to(self.device)).item()
+            for measure, many in (("LPIPS-VGG", self._lpips_vgg_many), ("E-LPIPS", self._elpips_many)):
+                if measure in self.measures:
+                    for score, value in zip(scored, many(distinct, truth)):
+                        score[measure] = value
+            scored = [{m: score[m] for m in self.measures} for score in scored]
         return [dict(scored[k]) for k in which]

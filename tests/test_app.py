@@ -268,7 +268,8 @@ def test_the_estimate_comes_from_the_stored_cost_model_and_says_what_runs(client
     assert "from the stored run costs" in status and "resized to 32x32" in note
     auto, _ = client.predict(**geodesic_inputs(ex["disc_left"], ex["disc_right"], 5, steps=200, motion="auto"),
                              api_name="/geodesic_estimate")
-    assert "if the engine's flow explains the pair" in auto and "no refinement step" in auto, auto
+    assert auto.index("if the engine's flow aligns the pair") < auto.index("texture checks"), auto  # auto's order
+    assert "no refinement step" in auto and "(the dissolve, refined)" in auto, auto
 
 
 def _geodesic_under_way(client, ex, frames: int, steps: int):

@@ -19,12 +19,12 @@ from PIL import Image
 
 from geometry.engine.eta import TimeLeft
 from geometry.engine.phases import Phase
-from geometry.engine.problems import PROBLEMS
+from geometry.engine.problems import CHANGE_ROUNDS, PROBLEMS
 from geometry.paths.spacing import even_times_evaluations
 
 from app.__main__ import parse_args
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
-from app.forecast import LEARNED_NAME, Branch, CostBook, RunShape, plan_run, snapshot_steps
+from app.forecast import EXPECTED_CHANGE_ROUNDS, LEARNED_NAME, CostBook, Leg, RunShape, plan_run, snapshot_steps
 from app.run_clock import RunClock
 from app.runs import enlarged, filmstrip
 from app.tasks import DeviceSlot, DeviceTask, SpeedTable, TaskBoard, format_seconds, new_run_folder, time_steps
@@ -187,9 +187,10 @@ def test_time_steps_is_the_median_gap_without_the_first_step(monkeypatch):
 
 #: A cost model with round numbers, as (units, seconds) points on lines: the flow 1 s + 1e-3 s per pixel, a step
 #: 0.1 s + 1e-5 s per evaluated pixel, the spacing 0.01 s per evaluation, the render 0.5 s, the synthesis 3 s, the
-#: network's loading 2 s.
+#: network's loading 2 s, the texture checks' stationarity 0.25 s and detection 1.5 s.
 MODEL = {"flow": {"points": [[0, 1.0], [10_000, 11.0]]}, "render": {"points": [[0, 0.5], [10**6, 0.5]]},
          "synthesis": {"points": [[0, 3.0], [10**6, 3.0]]}, "loading": {"l2": 2.0},
+         "stationarity": {"points": [[0, 0.25], [10**6, 0.25]]}, "detection": {"points": [[0, 1.5], [10**6, 1.5]]},
          "step": {"l2": {"points": [[0, 0.1], [10**6, 10.1]]}},
          "spacing": {"l2": {"points": [[0, 0.01], [10**6, 0.01]]}}}
 
@@ -211,24 +212,30 @@ def test_the_estimate_lists_what_runs_after_each_start_the_motion_may_take():
     warp, = book.branches(_shape("geodesic", "warp", 10))
     assert [leg.phase for leg in warp.legs] == ["flow search", "render"] and warp.steps == 0
     assert book.seconds(warp, "cpu") == pytest.approx(flow + 0.5)
-    kept, turned, refined, changed = book.branches(_shape("geodesic", "auto", 10))
-    assert kept.legs == warp.legs and "flow explains" in kept.when
-    # issue 27: a turn or zoom is found before any flow search, its frames spaced evenly and kept as they are
-    assert [leg.phase for leg in turned.legs] == ["spacing", "render"] and turned.steps == 0
-    assert "turned or zoomed" in turned.when and book.branches(_shape("geodesic", "texture", 10)) == [
-        Branch("", turned.legs)]
-    assert [leg.phase for leg in refined.legs] == ["flow search", "spacing", "refinement", "render"]
+    # auto in the order it decides: the flow first on every pair; where it does not align the pair, the texture
+    # checks (stationarity; the turn-and-zoom detection for two stationary textures) before any other start
+    kept, turned, explained, changed, refined = book.branches(_shape("geodesic", "auto", 10))
+    assert [branch.start for branch in (kept, turned, explained, changed, refined)] == [
+        "warp", "texture", "warp", "change", "dissolve"]
+    assert kept.legs == warp.legs and "flow aligns the pair" in kept.when and "no texture check" in kept.when
+    assert [leg.phase for leg in turned.legs] == ["flow search", "texture checks", "spacing", "render"]
+    assert "turned or zoomed" in turned.when and turned.steps == 0
+    assert book.seconds(turned, "cpu") == pytest.approx(flow + 0.25 + 1.5 + 0.01 * even_times_evaluations(8) + 0.5)
+    texture, = book.branches(_shape("geodesic", "texture", 10))  # asked for: the detection alone, no flow
+    assert [leg.phase for leg in texture.legs] == ["texture checks", "spacing", "render"]
+    assert texture.legs[0].seconds == 1.5 and texture.legs[1:] == turned.legs[2:]
+    assert [leg.phase for leg in explained.legs] == ["flow search", "texture checks", "render"]
+    assert "flow explains" in explained.when and explained.legs[1].seconds == 0.25
+    assert [leg.phase for leg in refined.legs] == ["flow search", "texture checks", "spacing", "refinement", "render"]
     step = 0.1 + 1e-5 * 4 * 10 * 32 * 32  # 4 draws of 10 frames at 32 px
     assert refined.steps == 60 and book.seconds(refined, "cpu") == pytest.approx(
-        flow + 0.01 * even_times_evaluations(8) + 60 * step + 0.5)
-    assert [leg.phase for leg in changed.legs] == ["flow search", "synthesis", "spacing", "render"]
-    # issue 27: the change's spacing synthesises its 8 in-between frames twice (the start's synthesis is of 3
-    # frames) around one re-timing round of all 10 frames under 8 draws at the output size
-    assert "stationary textures" in changed.when and changed.steps == 0 and book.seconds(changed, "cpu") == (
-        pytest.approx(flow + 3.0 + 0.01 * even_times_evaluations(8) + 2 * 3.0 * 8 / 3 + 0.01 * 8 * 10 + 0.5))
-    assert len(book.branches(_shape("geodesic", "auto", 10, size=(24, 24)))) == 2  # too small for the change
+        flow + 0.25 + 0.01 * even_times_evaluations(8) + 60 * step + 0.5)
+    assert [leg.phase for leg in changed.legs] == ["flow search", "texture checks", "synthesis", "spacing", "render"]
+    assert "stationary textures" in changed.when and changed.steps == 0
+    assert len(book.branches(_shape("geodesic", "auto", 10, size=(24, 24)))) == 2  # too small for the checks
     change, = book.branches(_shape("geodesic", "change", 10))
     assert [leg.phase for leg in change.legs] == ["synthesis", "spacing", "render"]
+    assert change.legs[1:] == changed.legs[3:]
     none, = book.branches(_shape("geodesic", "none", 10))
     assert [leg.phase for leg in none.legs] == ["spacing", "refinement", "render"]
     three, = book.branches(_shape("barycenter", "auto", 3, steps=100))  # three images: no motion start applies
@@ -236,7 +243,35 @@ def test_the_estimate_lists_what_runs_after_each_start_the_motion_may_take():
     assert book.seconds(three, "cpu") == pytest.approx(100 * (0.1 + 1e-5 * 4 * 32 * 32))  # one draw of 4 images
     two = book.branches(_shape("barycenter", "auto", 2, steps=100))
     assert [[leg.phase for leg in branch.legs] for branch in two] == [
-        ["flow search"], [], ["flow search", "refinement"], ["flow search", "synthesis"]]
+        ["flow search"], ["flow search", "texture checks"], ["flow search", "texture checks"],
+        ["flow search", "texture checks", "synthesis"], ["flow search", "texture checks", "refinement"]]
+
+
+def test_the_change_forecasts_its_re_timing_rounds_as_the_engine_runs_them():
+    """Issue 27: the change's spacing re-times and re-synthesises its frames until they are even enough, at most
+    CHANGE_ROUNDS rounds: the forecast counts EXPECTED_CHANGE_ROUNDS of them, and says what every round costs."""
+    book = CostBook(MODEL)
+    change, = book.branches(_shape("geodesic", "change", 10))
+    spacing = change.legs[1]
+    even, synthesis, retiming = 0.01 * even_times_evaluations(8), 3.0 * 8 / 3, 0.01 * 8 * 10  # of 8 frames, 3 knots
+
+    def with_rounds(rounds):  # the last round measured even (one synthesis a round), or all uneven (one more)
+        return even + (rounds if rounds < CHANGE_ROUNDS else rounds + 1) * synthesis + rounds * retiming
+
+    assert spacing.seconds == pytest.approx(with_rounds(EXPECTED_CHANGE_ROUNDS))
+    assert spacing.most == pytest.approx(with_rounds(CHANGE_ROUNDS)) and spacing.most >= spacing.seconds
+    assert book.seconds(change, "cpu", most=True) - book.seconds(change, "cpu") == pytest.approx(
+        spacing.most - spacing.seconds)
+
+
+def test_an_averages_starts_pay_the_loading_of_the_network_too():
+    """An average of two images loads its network before any start, the texture starts' included."""
+    book = CostBook(MODEL)
+    cold = RunShape("barycenter", "l2", plan_run("fast", "barycenter", 100, (32, 32)), 2, "auto", network_loaded=False)
+    assert all(branch.legs[0].phase == "loading" for branch in book.branches(cold))
+    for motion in ("texture", "change", "warp"):
+        (branch,) = book.branches(RunShape("barycenter", "l2", cold.plan, 2, motion, network_loaded=False))
+        assert branch.legs[0] == Leg("loading", 2.0)
 
 
 def test_the_first_run_of_a_distance_after_the_start_pays_the_loading_of_its_network():
@@ -285,13 +320,31 @@ def test_the_run_clock_follows_the_texture_changes_synthesis_when_it_comes():
                    clock)
     run.add(Phase("flow search"))
     clock.now = 1.0
+    run.add(Phase("texture checks"))  # the flow did not align the pair: the texture start's branch, the first
+    assert run.legs == branches[1].legs and run.taken["flow search"] == 1.0
+    clock.now = 2.0
     run.add(Phase("synthesis", 0.0))  # only the texture change's branch has it
-    assert run.legs == branches[3].legs and run.phase == "synthesis" and run.taken["flow search"] == 1.0
-    assert run.describe() == "synthesising the texture change's frames (phase 2 of 4)"
-    clock.now = 4.0
+    assert run.legs == branches[3].legs and run.phase == "synthesis" and run.taken["texture checks"] == 1.0
+    assert run.describe() == "synthesising the texture change's frames (phase 3 of 5)"
+    clock.now = 5.0
     run.add(Phase("refinement", detail={"taken": "change", "steps": 0}))  # kept as it is, as in the branch followed
     run.add(Phase("spacing"))
     assert run.legs == branches[3].legs and run.taken["synthesis"] == 3.0
+
+
+def test_the_run_clock_takes_the_branch_of_the_start_the_run_names():
+    """After the texture checks the run may still take the warp start (the flow explains the pair, no turn or zoom):
+    the start the run names picks that branch, with no spacing ahead, rather than the texture start's."""
+    book, clock = CostBook(MODEL), _Clock()
+    branches = book.branches(_shape("geodesic", "auto", 10))
+    run = RunClock(branches, dict.fromkeys(("flow search", "texture checks", "spacing", "render"), 1.0), clock)
+    run.add(Phase("flow search"))
+    clock.now = branches[0].legs[0].seconds  # the flow took its expected time
+    run.add(Phase("texture checks"))
+    assert run.legs == branches[1].legs  # the first branch with the checks: the texture start's
+    run.add(Phase("refinement", detail={"taken": "warp", "steps": 0}))
+    assert run.legs == branches[2].legs and run.phase == "texture checks"
+    assert run.seconds_left() == pytest.approx(0.25 + 0.5)  # the checks, then the render: no spacing
 
 
 def test_a_device_no_run_has_measured_says_so_with_the_cpus_time():
@@ -314,7 +367,7 @@ def test_a_device_no_run_has_measured_says_so_with_the_cpus_time():
 
 def test_finished_runs_refresh_the_model_per_device_and_phase_and_keep_it(tmp_path):
     book = CostBook(MODEL, tmp_path)
-    _, _, refined, _ = book.branches(_shape("geodesic", "auto", 10))
+    *_, refined = book.branches(_shape("geodesic", "auto", 10))
     assert book.seconds(refined, "cuda") is None  # the network's phases on a GPU: not known before a run there
     book.refresh("cuda", {"flow search": (4.0, 2.0), "refinement": (3.0, 30.0), "spacing": (0.5, 5.0),
                           "render": (0.5, 0.5)})
@@ -340,7 +393,7 @@ class _Clock:
 
 def test_the_run_clock_follows_every_phase_in_one_bar_and_takes_the_branch_the_start_took():
     book, clock = CostBook(MODEL), _Clock()
-    kept, _, refined, _ = book.branches(_shape("geodesic", "auto", 10, steps=10))
+    kept, refined = book.branches(_shape("geodesic", "auto", 10, steps=10, size=(24, 24)))  # no texture checks
     run = RunClock([kept, refined], {name: 1.0 for name in ("flow search", "spacing", "refinement", "render")}, clock)
     flow = kept.legs[0].seconds
     assert run.phase is None and run.seconds_left() == pytest.approx(flow + 0.5)
@@ -861,7 +914,7 @@ def test_a_run_shows_each_phase_in_its_status_and_in_one_bar(tmp_path):
     from app.runs import AppContext, follow_task, progress_bar
 
     ctx = AppContext(output_root=tmp_path, device=torch.device("cpu"), slot=DeviceSlot("cpu"))
-    kept, _, refined, _ = CostBook(MODEL).branches(_shape("geodesic", "auto", 10))
+    kept, *_, refined = CostBook(MODEL).branches(_shape("geodesic", "auto", 10))
     clock = RunClock([kept, refined], {name: 1.0 for name in ("flow search", "spacing", "refinement", "render")})
     proceed = threading.Event()
 

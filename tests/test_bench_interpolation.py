@@ -136,3 +136,25 @@ def test_scores_of_many_frames_equal_one_at_a_time():
         for measure in one:
             assert scores[measure] == pytest.approx(one[measure], rel=1e-5, abs=1e-9), measure
     assert many[0] == many[2]
+
+
+def test_judge_takes_only_the_measures_asked_for():
+    clip = pan_clip(3, 32)
+    judge = Judge(samples=2, measures=("SSIM", "PSNR"))
+    assert list(judge.scores_many([clip[0:1]], clip[1:2])[0]) == ["PSNR", "SSIM"]
+    with pytest.raises(ValueError, match="unknown measure"):
+        Judge(measures=("PSNR", "VMAF"))
+
+
+def test_flow_starts_working_size_flows_and_their_finer_levels(monkeypatch):
+    import bench_flow_starts
+
+    monkeypatch.setattr(bench_flow_starts, "WORKING_SIDE", 16)
+    clip = pan_clip(3, 32)
+    a, b = clip[0:1], clip[2:3]
+    assert bench_flow_starts.at_working_size(a, b).shape == (1, 2, 16, 16)
+    finer = bench_flow_starts.working_then_finer(a, b)
+    assert finer.shape == (1, 2, 32, 32)
+    assert finer[:, 0].mean().item() == pytest.approx(-4.0, abs=1.0)  # the pan: 2 px a frame to the left, 2 frames
+    assert bench_flow_starts.FLOWS["grid 2 px"](a, b).shape == (1, 2, 32, 32)
+    assert bench_flow_starts.flows.GRID_SPACING == 4  # restored

@@ -269,15 +269,21 @@ def test_auto_runs_no_texture_check_where_the_flow_explains_the_pair(pan, monkey
     calls = []
     checked = motion.stationarity
     monkeypatch.setattr(motion, "stationarity", lambda image: calls.append(1) or checked(image))
+    from geometry.engine import phases
+
     a, b, _ = pan
-    decision = {}
-    motion.auto_start(a, b, decision=decision)
+    decision, reported = {}, []
+    with phases.listening(lambda phase: reported.append(phase.name)):
+        motion.auto_start(a, b, decision=decision)
     assert calls == [] and decision["taken"] == "warp" and decision["why"] == "the engine's flow explains the pair"
     assert decision["texture_checks"] == "not run: the flow aligns the pair" and "stationarity" not in decision
     assert decision["mismatch_after_flow"] <= decision["texture_checks_if_above"]
+    assert set(reported) == {"flow search"}  # the app's forecast: no "texture checks" phase on this branch
     a, b, _ = orientation_morph(48)
-    turned = {}
-    motion.auto_start(a, b, decision=turned)
+    turned, reported = {}, []
+    with phases.listening(lambda phase: reported.append(phase.name)):
+        motion.auto_start(a, b, decision=turned)
+    assert list(dict.fromkeys(reported)) == ["flow search", "texture checks"]  # in the order the forecast lists
     assert calls and turned["taken"] == "texture" and "texture_checks" not in turned
     assert turned["mismatch_left_by_flow"] > turned["warp_if_at_most"] and turned["stationarity"] <= 0.5
     assert turned["mismatch_after_flow"] > turned["aligned_if_at_most"] and abs(turned["turn_degrees"]) >= 10

@@ -267,3 +267,7 @@ def test_a_change_is_re_timed_until_its_segments_are_even_enough(change, monkeyp
     at_once, kept = _counted_change_run(change, monkeypatch, even_enough=float("inf"))
     assert len(kept) == 1 and torch.equal(at_once.times, kept[0]) and torch.equal(kept[0], rounds[0])
     assert never.record.evaluations > at_once.record.evaluations
+    # the record says how many rounds measured the frames (the app's forecast counts them) and how even the last found
+    ran, once = never.record.settings["start"], at_once.record.settings["start"]
+    assert ran["retiming_rounds"] == CHANGE_ROUNDS and once["retiming_rounds"] == 1
+    assert ran["retiming_max_over_min"] > 1.0 and once["retiming_max_over_min"] < float("inf")

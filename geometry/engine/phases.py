@@ -14,12 +14,13 @@ import contextvars
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-#: The phases a run reports, in the order they run: the motion start's search ("flow search"; a texture start's
-#: spectra are read in well under a second and not reported), the texture change's "synthesis"
-#: (`geometry.paths.synthesis`), "refinement" (reported once, when the start is decided, with the steps that
-#: follow: 0 when none do), "spacing" (`geometry.paths.spacing.even_times`; for the texture change also its
+#: The phases a run reports, in the order they run: the motion start's search ("flow search"), the texture checks
+#: of `motion="auto"` where the flow does not align the pair and of the texture start ("texture checks": the
+#: endpoints' stationarity and the turn-and-zoom detection, `geometry.paths.detection`), the texture change's
+#: "synthesis" (`geometry.paths.synthesis`), "refinement" (reported once, when the start is decided, with the steps
+#: that follow: 0 when none do), "spacing" (`geometry.paths.spacing.even_times`; for the texture change also its
 #: syntheses at the spaced times, `part_of`), "render" (the frames at the output size, written with the movies).
-PHASE_NAMES = ("flow search", "synthesis", "refinement", "spacing", "render")
+PHASE_NAMES = ("flow search", "texture checks", "synthesis", "refinement", "spacing", "render")
 
 
 @dataclass(frozen=True)

@@ -425,7 +425,9 @@ class GeodesicProblem(Problem):
         distances' max/min is at most EVEN_ENOUGH or CHANGE_ROUNDS rounds are done (a frame synthesised at a new
         time is not the blend the re-timing assumed, so one round can leave a long segment). So each frame is one
         synthesis, not a blend of two, and the segments are even under the run's distance (issue 27;
-        benchmarks/results/bench_texture_morphs_changes_*px.txt). All of it is the phase "spacing"
+        benchmarks/results/bench_texture_morphs_changes_*px.txt); the record's start says how many rounds measured
+        them (``retiming_rounds``) and the last max/min measured (``retiming_max_over_min``: above EVEN_ENOUGH, the
+        frames were synthesised once more after it). All of it is the phase "spacing"
         (`phases.part_of`), each round its share whether or not it runs. None when cancelled."""
         a, b = self.fixed[0:1], self.fixed[1:2]
         pixels = self.size[0] * self.size[1]
@@ -454,6 +456,7 @@ class GeodesicProblem(Problem):
             if retiming is None:
                 return None
             measured += 1
+            start.details.update(retiming_rounds=measured, retiming_max_over_min=round(retiming.spread, 4))
             if retiming.spread <= EVEN_ENOUGH:
                 break
             times = retiming.times[1:-1]

@@ -40,6 +40,7 @@ from typing import Callable
 import torch
 
 from elpips.errors import InputError
+from geometry.engine import phases
 from geometry.engine.threads import single_threaded
 from geometry.paths.detection import (
     CONFIDENT,
@@ -140,7 +141,8 @@ def texture_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event |
                   store: FlowStore | None = None, decision: dict | None = None) -> Path:
     """The texture path (`geometry.paths.textures.texture_frames`) under the turn and zoom between the endpoints
     (`geometry.paths.detection.detect_similarity`); t is the warp's parameter (the engine spaces the frames
-    evenly)."""
+    evenly). The detection is reported as the phase "texture checks"."""
+    phases.report("texture checks")
     found = detect_similarity(a, b)
     _decide(decision, "texture", "asked for", **_detection_figures(found))
     return BoundPath(TexturePath(Similarity(found.angle, found.scale)), a, b)
@@ -253,9 +255,9 @@ def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | Non
     """auto_start's path, or "change" for the texture change (not yet synthesised). The flow comes first: where it
     takes the warp and aligns the pair to a mismatch of at most ALIGNED (`FlowVerdict`), the pair is one picture
     moved and the texture checks (the endpoints' stationarity, the turn-and-zoom detection: VGG statistics, most
-    of the choice's CPU) are not run (the record says so); elsewhere they decide first, as they did before the
-    flow. Turned and zoomed textures leave a mismatch of 0.08 or more, real footage 0.03 at most; a flow takes
-    the warp for a brick wall turned or zoomed by its share left, not by its mismatch
+    of the choice's CPU; the phase "texture checks") are not run (the record says so); elsewhere they decide
+    first, as they did before the flow. Turned and zoomed textures leave a mismatch of 0.08 or more, real footage
+    0.03 at most; a flow takes the warp for a brick wall turned or zoomed by its share left, not by its mismatch
     (benchmarks/results/bench_motion_choice.txt)."""
     flow = _stored_engine_flow(a, b, cancel, store)
     if flow is None:
@@ -267,6 +269,7 @@ def _auto_choice(a: torch.Tensor, b: torch.Tensor, cancel: threading.Event | Non
         return BoundPath(WarpPath(flow), a, b)
     stationary = False
     if min(a.shape[-2:]) >= CHANGE_MIN_SIDE:
+        phases.report("texture checks")
         figures.update(stationarity=round(max(stationarity(a), stationarity(b)), 4), textures_if_at_most=STATIONARY)
         stationary = figures["stationarity"] <= STATIONARY
     if stationary:
