@@ -12,10 +12,13 @@ frames of the starts, judged without a shared layout, and contact sheets.
   each under the TRUE turn and zoom and under the one `detect_similarity` finds, so that detection and start
   are judged apart;
 * changes (one photo becoming another; no truth): the superposition score (`geometry.paths.sliced`: 1 for the
-  dissolve, 0 for a texture with the interpolated statistics), contrast over the endpoints' mean, and the
-  5-frame path's evenness (max/min consecutive E-LPIPS distance). Methods: ``dissolve``, ``change`` (the
-  texture-change start as a run makes it: `geometry.geodesic(..., motion="change")`, each frame synthesised at
-  its evenly spaced time), ``change+refine`` (`geometry.geodesic(...,
+  dissolve, 0 for a texture with the interpolated statistics), the middle frame's layout correlation with each
+  endpoint (`geometry.paths.quality.layout_correlation`: about 0.7 for the dissolve, 0 for a layout of its own;
+  the mortar lines the score does not see), contrast over the endpoints' mean, and the 5-frame path's evenness
+  (max/min consecutive E-LPIPS distance). Methods: ``dissolve``, ``change`` (the texture-change start as a run
+  makes it: `geometry.geodesic(..., motion="change")`, each frame synthesised at its evenly spaced time),
+  ``change (dissolve start)`` (the same, its syntheses started from the dissolve as before issue 27's mortar
+  fix; `--change-variants`), ``change+refine`` (`geometry.geodesic(...,
   motion="change", refine="pixels")`) and ``change run`` (the default run, motion="auto"), with CPU seconds.
 
 Contact sheets (only the CC0 photos, or images made from them): STEM_<size>px.png, one row per scene and method:
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -34,13 +38,16 @@ from texture_turn_variant import synthesise_turned
 from geometry import geodesic
 from geometry.paths.detection import detect_similarity
 from geometry.paths.motion import BoundPath, TexturePath
-from geometry.paths.quality import highpass_contrast, spectral_ghost
+from geometry.paths.quality import highpass_contrast, layout_correlation, spectral_ghost
 from geometry.paths.sliced import superposition_score
 from geometry.paths.textures import Similarity
 
 #: The turns and zooms judged by default (`--scenes` names others: every turn and zoom of texture_photos).
 SIMILARITY_SCENES = ("brick turn 60", "brick turn 90", "grass turn 60", "gravel zoom x2", "brick zoom x3")
 MIDDLE = torch.tensor([0.5], dtype=torch.float64)
+#: A change's middle frame has a layout of its own where its correlation with either endpoint's is at most this
+#: (the dissolve's: 0.66-0.79; a synthesis from noise: |0.06| or less).
+LAYOUT_AT_MOST = 0.2
 #: E-LPIPS to the truth: the mean over this many draws, the same draws for every method.
 ELPIPS_SAMPLES, ELPIPS_SEED = 16, 20261205
 
@@ -91,7 +98,20 @@ def similarity_rows(size: int, metric, sheet: list, scenes: list[str] | None = N
     return rows
 
 
-def change_rows(size: int, sheet: list, run_sizes: list[int]) -> list[dict]:
+@contextmanager
+def dissolve_started():
+    """The change start as it was before the fresh layout: syntheses started from the dissolve's frames."""
+    from geometry.paths import motion
+
+    kept = motion.FreshLayoutPath
+    motion.FreshLayoutPath = lambda a, b: motion.DissolvePath()
+    try:
+        yield
+    finally:
+        motion.FreshLayoutPath = kept
+
+
+def change_rows(size: int, sheet: list, run_sizes: list[int], variants: bool = False) -> list[dict]:
     rows = []
     for index, scene in enumerate([s for s in photo_scenes(size) if not s.spectral]):
         a, b = scene.render(0.0), scene.render(1.0)
@@ -99,18 +119,25 @@ def change_rows(size: int, sheet: list, run_sizes: list[int]) -> list[dict]:
 
         def report(method: str, inner: torch.Tensor, cpu: float, taken: str = "") -> None:
             score = superposition_score(inner[1:2], a, b)
+            layout = (layout_correlation(inner[1:2], a), layout_correlation(inner[1:2], b))
             contrast = highpass_contrast(inner[1:2]) / reference
             evenness = _evenness(torch.cat([a, inner, b]))
             rows.append(dict(size=size, scene=scene.name, method=method, superposition=score.fraction,
-                             contrast=contrast, evenness=evenness, cpu=cpu, taken=taken))
+                             layout=max(layout), contrast=contrast, evenness=evenness, cpu=cpu, taken=taken))
             sheet.append((f"{scene.name} {method}", torch.cat([a, inner, b])))
-            print(f"{size:4d} px {scene.name:20s} {method:14s} superposition {score.fraction:5.3f} contrast "
-                  f"{contrast:5.2f} max/min {evenness:5.2f} CPU {cpu:6.1f} s {taken}", flush=True)
+            print(f"{size:4d} px {scene.name:20s} {method:23s} superposition {score.fraction:5.3f} layout a/b "
+                  f"{layout[0]:+5.2f}/{layout[1]:+5.2f} contrast {contrast:5.2f} max/min {evenness:5.2f} CPU "
+                  f"{cpu:6.1f} s {taken}", flush=True)
 
         report("dissolve", scene.dissolve(5)[1:4], 0.0)
         started = time.process_time()
         start = geodesic(a, b, frames=5, seed=0, motion="change", snapshot_steps=[])  # the start, kept as it is
         report("change", start.images[1:4], time.process_time() - started)
+        if variants:
+            started = time.process_time()
+            with dissolve_started():
+                old = geodesic(a, b, frames=5, seed=0, motion="change", snapshot_steps=[])
+            report("change (dissolve start)", old.images[1:4], time.process_time() - started)
         if size not in run_sizes or index > 0:   # whole runs: the first change only (minutes each)
             continue
         for label, settings in (("change run", dict()), ("change+refine", dict(motion="change", refine="pixels"))):
@@ -134,7 +161,8 @@ def write_sheet(path: Path, sheet: list) -> None:
 
 
 def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple[str, ...] = ("changes", "similar"),
-                scenes: list[str] | None = None, starts: tuple[str, ...] = ("tile", "synth")) -> None:
+                scenes: list[str] | None = None, starts: tuple[str, ...] = ("tile", "synth"),
+                change_variants: bool = False) -> None:
     import elpips
 
     metric = elpips.load_metric("elpips_vgg", device="cpu")
@@ -143,7 +171,7 @@ def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple
           "max/min <= 1.3)")
     for size in sizes:
         sheet: list = []
-        rows = change_rows(size, sheet, run_sizes) if "changes" in kinds else []
+        rows = change_rows(size, sheet, run_sizes, change_variants) if "changes" in kinds else []
         rows += similarity_rows(size, metric, sheet, scenes, starts) if "similar" in kinds else []
         write_sheet(Path(f"{stem}_{'_'.join(kinds)}_{size}px.png"), sheet)
         for kind, method in dict.fromkeys(("ghost" in r, r["method"]) for r in rows):
@@ -153,5 +181,7 @@ def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple
             else:
                 met = sum(r["superposition"] <= 0.5 and r["contrast"] >= 0.9 and r["evenness"] <= 1.3
                           for r in members)
+                fresh = sum(r["layout"] <= LAYOUT_AT_MOST for r in members)
             label = "turns/zooms" if kind else "changes"
-            print(f"{size:4d} px {label:11s} {method:14s} targets met on {met}/{len(members)}")
+            print(f"{size:4d} px {label:11s} {method:23s} targets met on {met}/{len(members)}"
+                  + ("" if kind else f", middle's layout correlation <= {LAYOUT_AT_MOST} on {fresh}/{len(members)}"))

@@ -53,3 +53,16 @@ def test_inputs_are_checked():
     with pytest.raises(ValueError, match="too small"):
         ghost_fraction(truth[..., :8, :8], truth[..., :8, :8], dissolve[..., :8, :8])
     assert ghost_fraction(truth[0], truth[0], dissolve[0]).fraction == pytest.approx(0.0, abs=1e-6)
+
+
+def test_layout_correlation_sees_a_copied_arrangement_and_not_a_new_one():
+    """Issue 27: a texture change's middle must not keep an endpoint's layout, which statistics do not see."""
+    from geometry.paths.quality import layout_correlation
+
+    a, other = textured_pan(seed=4)[0], textured_pan(seed=5)[0]
+    assert layout_correlation(a, a) == pytest.approx(1.0)
+    assert abs(layout_correlation(other, a)) < 0.1
+    assert 0.5 < layout_correlation((a + other) / 2, a) < 0.9
+    assert layout_correlation(1.7 * a, a) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one size"):
+        layout_correlation(a, a[..., :40])

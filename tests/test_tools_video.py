@@ -73,6 +73,14 @@ def test_png_frames_are_numbered_and_exact(tmp_path):
     assert video.png_frame_name(7, 1200) == "frame_0007.png"
 
 
+def test_float_frames_become_the_nearest_level_clamped_to_the_range():
+    levels = torch.arange(256.0) / 255
+    frames = torch.cat([levels, levels + 0.4 / 255, levels - 0.6 / 255, torch.tensor([-0.3, 1.7, 1.0 + 1e-7])])
+    expected = (frames.clamp(0, 1) * 255).round().to(torch.uint8)
+    converted = video.to_uint8_frames(frames.view(1, 1, 1, -1).expand(1, 3, 1, -1))
+    assert np.array_equal(converted[0, 0, :, 0], expected.numpy())
+
+
 def test_movies_are_named_by_format_and_frames_of_a_longer_earlier_run_are_dropped(tmp_path):
     video.write_png_frames(tmp_path / "frames", moving_square(5))
     kept = video.write_png_frames(tmp_path / "frames", moving_square(3))

@@ -14,9 +14,10 @@ MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel
   "texture": the texture path (`geometry.paths.textures`): both endpoints turned and scaled towards each other, as
           tiles, blended with their contrast kept (textures that differ by an orientation or a scale), under the
           turn and zoom `geometry.paths.detection.detect_similarity` finds;
-  "change": one texture becoming another (`geometry.paths.synthesis`): the dissolve's frames at the knots
-          re-synthesised as ONE texture with the endpoints' interpolated deep feature statistics (a run then
-          synthesises each in-between frame at its own evenly spaced time: `change_path`);
+  "change": one texture becoming another (`geometry.paths.synthesis`): the frames at the knots of a path whose
+          middle has a layout of its own (`FreshLayoutPath`) synthesised as ONE texture with the endpoints'
+          interpolated deep feature statistics (a run then synthesises each in-between frame at its own evenly
+          spaced time: `change_path`);
   "auto": "warp" where the engine's flow explains the pair (`FlowVerdict`) and aligns it (mismatch left at most
           ALIGNED: no texture check then); else, for two stationary textures
           (`geometry.paths.detection.stationarity`), "texture" where `detect_similarity` finds a turn or a zoom
@@ -53,7 +54,7 @@ from geometry.paths.detection import (
 from geometry.paths.flows import dis_flow, engine_flow, mismatch
 from geometry.paths.render import WarpPath
 from geometry.paths.spacing import dissolve
-from geometry.paths.synthesis import KNOTS, synthesised_path
+from geometry.paths.synthesis import KNOTS, FreshLayoutPath, synthesised_path
 from geometry.paths.textures import MIN_SCALE, MIN_TURN, Similarity, texture_frames, warped_endpoints
 
 Path = Callable[[torch.Tensor], torch.Tensor]
@@ -160,19 +161,22 @@ def _detection_figures(found: Detection) -> dict:
 
 def change_start(a: torch.Tensor, b: torch.Tensor, *, cancel: threading.Event | None = None,
                  store: FlowStore | None = None, decision: dict | None = None) -> Path | None:
-    """One texture becoming another: the dissolve with its knots synthesised at the endpoints' interpolated
-    statistics (`geometry.paths.synthesis.synthesised_path`); None when `cancel` stopped the synthesis. A run
-    spaces it and synthesises its frames again at their times (`geometry.engine.problems.GeodesicProblem`)."""
+    """One texture becoming another: a path through a fresh layout (`geometry.paths.synthesis.FreshLayoutPath`)
+    with its knots synthesised at the endpoints' interpolated statistics
+    (`geometry.paths.synthesis.synthesised_path`); None when `cancel` stopped the synthesis. A run spaces it and
+    synthesises its frames again at their times (`geometry.engine.problems.GeodesicProblem`)."""
     _decide(decision, "change", "asked for")
     return change_path(a, b, cancel=cancel)
 
 
 def change_path(a: torch.Tensor, b: torch.Tensor, knots=KNOTS, *,
                 cancel: threading.Event | None = None) -> BoundPath | None:
-    """The texture change's path: the dissolve with its frames at the `knots` (increasing times in (0, 1))
-    synthesised on the CPU, from the same seed every time; None when `cancel` stopped its synthesis."""
+    """The texture change's path: `FreshLayoutPath` (the endpoints' layouts fading out, a fresh one in; from the
+    dissolve, 30 synthesis steps kept the endpoints' layout: docs/textures.md) with its frames at the `knots`
+    (increasing times in (0, 1)) synthesised on the CPU, from the same seeds every time; None when `cancel` stopped
+    its synthesis."""
     a, b = a.detach().float().cpu(), b.detach().float().cpu()
-    path = synthesised_path(DissolvePath(), a, b, knots=knots, generator=torch.Generator().manual_seed(0),
+    path = synthesised_path(FreshLayoutPath(a, b), a, b, knots=knots, generator=torch.Generator().manual_seed(0),
                             cancel=cancel)
     return None if path is None else BoundPath(path, a, b)
 

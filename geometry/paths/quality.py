@@ -136,3 +136,17 @@ def highpass_contrast(image: torch.Tensor, sigma: float = 4.0, border: int = 4) 
     if x.dim() != 4 or x.shape[1] != 3 or min(x.shape[-2:]) <= 2 * border + 2:
         raise InputError(f"expected RGB images (N, 3, H, W) larger than a {border} px border, got {tuple(x.shape)}")
     return edges(x, sigma, border).square().mean().sqrt().item()
+
+
+def layout_correlation(image: torch.Tensor, reference: torch.Tensor, sigma: float = 4.0, border: int = 4) -> float:
+    """The correlation of two images' grayscale high-passes (as `highpass_contrast`'s) pixel by pixel: whether
+    `image` keeps the ARRANGEMENT of `reference` (1: the same layout; about 0: a layout of its own; a dissolve's
+    middle about 0.7 with each endpoint). Statistics measures (`geometry.paths.sliced.superposition_score`) do
+    not see a layout copied from an endpoint: the brick wall's mortar lines left in a texture change's middle."""
+    x, y = (torch.as_tensor(v).detach().double().cpu() for v in (image, reference))
+    if x.dim() != 4 or x.shape[:2] != (1, 3) or x.shape != y.shape or min(x.shape[-2:]) <= 2 * border + 2:
+        raise InputError(f"expected two RGB images (1, 3, H, W) of one size larger than a {border} px border, got "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    u, v = (edges(z, sigma, border).flatten() for z in (x, y))
+    u, v = u - u.mean(), v - v.mean()
+    return float((u * v).sum() / (u.norm() * v.norm()).clamp_min(1e-12))

@@ -15,17 +15,22 @@ side only, so a pan does not show a reflected ghost at its borders.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
 
-def pixel_grid(height: int, width: int, device: torch.device | str = "cpu",
-               dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(1, 2, H, W): each pixel's own (x, y) coordinates."""
+@functools.lru_cache(maxsize=16)
+def _grid_and_scale(height: int, width: int, device: torch.device,
+                    dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(each pixel's own (x, y) coordinates (1, 2, H, W), the scale (1, 2, 1, 1) of pixels to grid_sample's
+    [-1, 1]), made once per size: a flow search warps at the same few sizes thousands of times. Read-only."""
     ys = torch.arange(height, device=device, dtype=dtype)
     xs = torch.arange(width, device=device, dtype=dtype)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([grid_x, grid_y])[None]
+    scale = torch.tensor([2 / max(width - 1, 1), 2 / max(height - 1, 1)], device=device, dtype=dtype)
+    return torch.stack([grid_x, grid_y])[None], scale.view(1, 2, 1, 1)
 
 
 def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,9 +38,9 @@ def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> tup
     (N or 1, 2, H, W) in pixels; `mode` is grid_sample's ("bicubic" blurs a sub-pixel shift less than
     "bilinear" and may overshoot [0, 1])."""
     height, width = image.shape[-2:]
-    where = pixel_grid(height, width, image.device, image.dtype) + flow
-    scale = torch.tensor([2 / max(width - 1, 1), 2 / max(height - 1, 1)], device=image.device, dtype=image.dtype)
-    normalised = (where * scale.view(1, 2, 1, 1) - 1).permute(0, 2, 3, 1)
+    grid, scale = _grid_and_scale(height, width, image.device, image.dtype)
+    where = grid + flow
+    normalised = (where * scale - 1).permute(0, 2, 3, 1)
     if normalised.shape[0] != image.shape[0]:
         normalised = normalised.expand(image.shape[0], -1, -1, -1)
     moved = F.grid_sample(image, normalised, mode=mode, padding_mode="reflection", align_corners=True)

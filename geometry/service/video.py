@@ -127,7 +127,8 @@ def to_uint8_frames(frames) -> np.ndarray:
     if isinstance(frames, torch.Tensor):
         frames = frames.detach().cpu()
         if frames.dtype != torch.uint8:
-            frames = (frames.float().clamp(0, 1) * 255).round().to(torch.uint8)
+            # in place on one new tensor (no intermediates): the same levels as clamping to [0, 1] first
+            frames = frames.float().mul(255).round_().clamp_(0, 255).to(torch.uint8)
         frames = frames.permute(0, 2, 3, 1).numpy()
     else:
         frames = np.asarray(frames)
