@@ -86,17 +86,16 @@ class FreshLayoutPath:
     A fresh layout at every time would not be a path: its first frame jumps away from a."""
 
     def __init__(self, a: torch.Tensor, b: torch.Tensor, seed: int = PHASE_SEED):
-        self.a, self.b = a.detach().double().cpu(), b.detach().double().cpu()
         white = torch.randn(tuple(a.shape[-2:]), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         spectrum = torch.fft.fft2(white)
         self.phase = spectrum / spectrum.abs().clamp_min(1e-12)
+        self.power_a, self.power_b = (torch.fft.fft2(x - x.mean((-2, -1), keepdim=True)).abs().square()
+                                      for x in (a.detach().double().cpu(), b.detach().double().cpu()))
 
     def noise(self, times: torch.Tensor) -> torch.Tensor:
         """(T, C, h, w) at the size of the endpoints given at construction, mean 0."""
         t = times.to(torch.float64).cpu().view(-1, 1, 1, 1)
-        power_a, power_b = (torch.fft.fft2(x - x.mean((-2, -1), keepdim=True)).abs().square()
-                            for x in (self.a, self.b))
-        return torch.fft.ifft2(((1 - t) * power_a + t * power_b).sqrt() * self.phase).real
+        return torch.fft.ifft2(((1 - t) * self.power_a + t * self.power_b).sqrt() * self.phase).real
 
     def frames(self, a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
         from geometry.paths.render import field_at
