@@ -267,8 +267,7 @@ def _branch_text(ctx: AppContext, branch: Branch, spec: PreparedRun) -> str:
 def run_clock(ctx: AppContext, spec: PreparedRun) -> RunClock:
     """The progress bar's clock of a run about to start, from the forecast's branches and this device's scales."""
     device = ctx.device.type
-    names = ("loading", "flow search", "texture checks", "synthesis", "spacing", "refinement", "render")
-    scales = {name: ctx.costs.scale(device, name) for name in names}
+    scales = {name: ctx.costs.scale(device, name) for name in ("loading", *phases.PHASE_NAMES)}
     return RunClock(ctx.costs.branches(spec.shape), scales)
 
 
