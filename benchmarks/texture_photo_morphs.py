@@ -5,8 +5,12 @@ frames of the starts, judged without a shared layout, and contact sheets.
   place): spectral ghost from the MEASURED spectra of the endpoints and the truth
   (`geometry.paths.quality.spectral_ghost`: the middle frame's power in the endpoints' bands over its power
   there and in the truth's), contrast over the truth's, E-LPIPS to the truth (16 shared draws); the middle
-  frame (t = 1/2). Rows: ``truth elsewhere`` (the true middle cut from a fourth place: what a perfect morph can
-  score, the measures' floor on single crops); ``dissolve``; ``tile`` (the `texture` start: the texture path's
+  frame (t = 1/2). The ghost twice: from the single crops a, b and the truth (bands of one crop each: crop
+  noise on photos), and POOLED, its bands from the spectra of the photo at the endpoints' and the middle's
+  parameters averaged over `texture_photos.POOLED_VIEWS` crops from random places (`PhotoScene.pooled`), with
+  contrast over the pooled truth's; "n/a" where those bands hold too little power (`SpectralGhost.applies`).
+  Rows: ``truth elsewhere`` (the true middle cut from a fourth place: what a perfect morph can score, the
+  single-crop measures' floor); ``dissolve``; ``tile`` (the `texture` start: the texture path's
   warped, blended endpoints) and ``synth`` (benchmarks/texture_turn_variant.py: one texture synthesised at the
   interpolated statistics of the endpoints turned and scaled within their own pixels, from the tile blend),
   each under the TRUE turn and zoom and under the one `detect_similarity` finds, so that detection and start
@@ -84,17 +88,24 @@ def similarity_rows(size: int, metric, sheet: list, scenes: list[str] | None = N
         print(f"{size:4d} px {scene.name:20s} found {math.degrees(found.angle):6.1f} deg x{found.scale:4.2f} "
               f"(true {math.degrees(scene.angle):4.0f} deg x{scene.scale:4.2f}; {detection_cpu:4.1f} CPU s)",
               flush=True)
+        pooled_ends = scene.pooled(0.0, 1.0), scene.pooled(scene.angle, scene.scale)
+        pooled_middles = [scene.pooled(*parameters) for parameters in scene.middle_parameters]
+        pooled_contrast = highpass_contrast(pooled_middles[0])
         for method, (middle, cpu) in candidates.items():
             ghost = min(spectral_ghost(middle, m, a, b).fraction for m in middles)
+            pooled = min((spectral_ghost(middle, m, *pooled_ends) for m in pooled_middles), key=lambda g: g.fraction)
             contrast = highpass_contrast(middle) / highpass_contrast(middles[0])
             with torch.no_grad():
                 to_truth = min(float(metric(middle, m, samples=ELPIPS_SAMPLES,
                                             generator=torch.Generator().manual_seed(ELPIPS_SEED))) for m in middles)
             rows.append(dict(size=size, scene=scene.name, method=method, ghost=ghost, contrast=contrast,
-                             elpips=to_truth, cpu=cpu))
+                             pooled=pooled.fraction if pooled.applies else None, band_share=pooled.band_share,
+                             pooled_contrast=highpass_contrast(middle) / pooled_contrast, elpips=to_truth, cpu=cpu))
             sheet.append((f"{scene.name} {method}", torch.cat([a, middle, b, middles[0]])))
+            shown = f"{pooled.fraction:6.3f}" if pooled.applies else "   n/a"
             print(f"{size:4d} px {scene.name:20s} {method:16s} ghost {ghost:6.3f} contrast {contrast:5.2f} "
-                  f"E-LPIPS to truth {to_truth:.4f} CPU {cpu:5.1f} s", flush=True)
+                  f"E-LPIPS to truth {to_truth:.4f} CPU {cpu:5.1f} s | pooled ghost {shown} (bands hold "
+                  f"{pooled.band_share:.3f}) contrast {rows[-1]['pooled_contrast']:5.2f}", flush=True)
     return rows
 
 
@@ -178,10 +189,14 @@ def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple
             members = [r for r in rows if r["method"] == method and ("ghost" in r) == kind]
             if kind:
                 met = sum(r["ghost"] <= 0.3 and r["contrast"] >= 0.9 for r in members)
+                judged = [r for r in members if r["pooled"] is not None]
+                pooled = sum(r["pooled"] <= 0.3 and r["pooled_contrast"] >= 0.9 for r in judged)
             else:
                 met = sum(r["superposition"] <= 0.5 and r["contrast"] >= 0.9 and r["evenness"] <= 1.3
                           for r in members)
                 fresh = sum(r["layout"] <= LAYOUT_AT_MOST for r in members)
             label = "turns/zooms" if kind else "changes"
             print(f"{size:4d} px {label:11s} {method:23s} targets met on {met}/{len(members)}"
-                  + ("" if kind else f", middle's layout correlation <= {LAYOUT_AT_MOST} on {fresh}/{len(members)}"))
+                  + (f"; pooled ghost and contrast on {pooled}/{len(judged)} where the pooled ghost applies "
+                     f"({len(members) - len(judged)} n/a: the change moves no power apart)" if kind else
+                     f", middle's layout correlation <= {LAYOUT_AT_MOST} on {fresh}/{len(members)}"))

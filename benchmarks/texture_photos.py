@@ -29,6 +29,9 @@ CENTRES = ((0.35, 0.4), (0.62, 0.58), (0.45, 0.68))
 ELSEWHERE = (0.7, 0.3)
 TURNS = (30.0, 60.0, 90.0)
 ZOOMS = (1.5, 2.0, 3.0)
+#: Views from random places of the photo (seeded: the same draws at every parameter) whose spectra, averaged, are
+#: the reference spectra of the pooled spectral ghost (`PhotoScene.pooled`).
+POOLED_VIEWS, POOL_SEED = 24, 20261206
 CHANGES = (("brick", "gravel"), ("grass", "gravel"), ("brick", "grass"))
 
 
@@ -60,6 +63,19 @@ def view(source: torch.Tensor, size: int, centre: tuple[float, float], angle: fl
     return out.clamp(0, 1).expand(1, 3, size, size).float().clone()
 
 
+def pooled_views(source: torch.Tensor, size: int, angle: float, scale: float, count: int = POOLED_VIEWS,
+                 seed: int = POOL_SEED) -> torch.Tensor:
+    """(count, 3, size, size): `view`s at `angle` and `scale` about random centres, each wholly inside the photo
+    (no reflected border)."""
+    side = source.shape[-1] - 1
+    reach = SPACING / scale * (size - 1) / 2 * (abs(math.cos(angle)) + abs(math.sin(angle))) / side
+    if reach >= 0.5:
+        raise ValueError(f"a {size} px view at x{scale:g} and {math.degrees(angle):g} deg does not fit in the photo")
+    places = reach + (1 - 2 * reach) * torch.rand(count, 2, generator=torch.Generator().manual_seed(seed),
+                                                  dtype=torch.float64)
+    return torch.cat([view(source, size, (y, x), angle, scale) for y, x in places.tolist()])
+
+
 @dataclass(frozen=True)
 class PhotoScene(Scene):
     """A morph between two views: a `texture_scenes.Scene` (render, middles, frames, dissolve; `spectral` False
@@ -68,6 +84,10 @@ class PhotoScene(Scene):
     angle: float = 0.0
     scale: float = 1.0
     elsewhere: Callable[[], torch.Tensor] | None = None   # the true middle cut from a fourth place (ELSEWHERE)
+    #: (angle, scale) -> `pooled_views` of the photo there; with `middle_parameters`, the (angle, scale) of each
+    #: of `middles()`: the references of the pooled spectral ghost.
+    pooled: Callable[[float, float], torch.Tensor] | None = None
+    middle_parameters: tuple[tuple[float, float], ...] = ()
 
 
 def _centre(t: float, aligned: bool) -> tuple[float, float]:
@@ -87,15 +107,18 @@ def similarity_scene(name: str, size: int, degrees: float = 0.0, zoom: float = 1
     def render(t: float) -> torch.Tensor:
         return view(source, size, _centre(t, aligned), angle * t, zoom ** t)
 
-    others = ()
+    others, parameters = (), ((angle / 2, zoom ** 0.5),)
     if degrees == 90:   # a turn by 90 degrees is as well one by -90: its middle is at -45 as much as at 45
         others = (lambda: view(source, size, _centre(0.5, aligned), -angle / 2, zoom ** 0.5),)
+        parameters += ((-angle / 2, zoom ** 0.5),)
     kind = f"turn {degrees:g}" if degrees else f"zoom x{zoom:g}"
     label = f"{name} {kind}{' aligned' if aligned else ''}"
     def elsewhere() -> torch.Tensor:
         return view(source, size, ELSEWHERE, angle / 2, zoom ** 0.5)
 
-    return PhotoScene(label, size, render, other_middles=others, angle=angle, scale=zoom, elsewhere=elsewhere)
+    return PhotoScene(label, size, render, other_middles=others, angle=angle, scale=zoom, elsewhere=elsewhere,
+                      pooled=lambda turned, scaled: pooled_views(source, size, turned, scaled),
+                      middle_parameters=parameters)
 
 
 def change_scene(first: str, second: str, size: int) -> PhotoScene:

@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from synthetic import band_noise, orientation_morph
+from synthetic import band_noise, brick_view, orientation_morph
 
 from geometry import geodesic
 from geometry.engine.distances import DistanceFamily
@@ -30,6 +30,34 @@ def test_spectral_ghost_of_a_mixture_lies_between():
     a, b, truth = orientation_morph()
     half = spectral_ghost(0.5 * truth + 0.25 * (a + b), truth, a, b).fraction
     assert 0.2 < half < 0.8
+
+
+def _walls(degrees: float, zoom: float, count: int = 12) -> torch.Tensor:
+    """`count` views of the generated wall turned by `degrees` and enlarged by `zoom`, from random places (a
+    photo's pooled crops; the same places at every parameter)."""
+    places = 400 * torch.rand(count, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return torch.cat([brick_view(48, (y, x), degrees, zoom, seed=index)
+                      for index, (y, x) in enumerate(places.tolist())])
+
+
+@pytest.mark.parametrize("turn, zoom", [(60.0, 1.0), (0.0, 3.0)])
+def test_pooled_spectral_ghost_scores_a_wall_at_the_middle_parameter_low_and_a_dissolve_high(turn, zoom):
+    a, b = brick_view(48, (100.0, 40.0)), brick_view(48, (317.0, 251.0), turn, zoom, seed=1)   # unaligned crops
+    references = _walls(turn / 2, zoom ** 0.5), _walls(0.0, 1.0), _walls(turn, zoom)
+    elsewhere = brick_view(48, (205.0, 133.0), turn / 2, zoom ** 0.5, seed=2)   # the middle cut from another place
+    truth = spectral_ghost(elsewhere, *references)
+    dissolve = spectral_ghost((a + b) / 2, *references)
+    assert truth.applies and dissolve.applies
+    assert truth.fraction < 0.1 and dissolve.fraction > 0.9
+
+
+def test_pooled_spectral_ghost_does_not_apply_where_a_turn_moves_no_power():
+    def isotropic(first_seed: int) -> torch.Tensor:
+        return torch.cat([band_noise(48, None, seed=first_seed + k) for k in range(12)])
+
+    a, b = band_noise(48, None, seed=100), band_noise(48, None, seed=101)
+    ghost = spectral_ghost((a + b) / 2, isotropic(0), isotropic(20), isotropic(40))
+    assert not ghost.applies and ghost.band_share < 0.05
 
 
 def test_a_blend_of_unrelated_textures_loses_contrast():

@@ -94,10 +94,28 @@ def power_spectrum(images: torch.Tensor, smooth: float = 0.0) -> torch.Tensor:
     return gaussian_blur(power.unsqueeze(1), smooth).squeeze(1) if smooth > 0 else power
 
 
+#: Where the endpoints' reference spectrum holds less than this share of its power in the endpoints' band, or the
+#: truth's in the middle band, the parameter moves no power apart (a turn of an isotropic texture, a zoom of a
+#: 1/f spectrum): the spectral ghost does not apply (`SpectralGhost.applies`).
+MIN_BAND_SHARE = 0.05
+
+
 class SpectralGhost(NamedTuple):
     fraction: float   # end-band power / (end-band + middle-band power): ~0 a texture at the middle, 1 a dissolve
     end_power: float  # the result's power in the endpoints' bands
     middle_power: float  # the result's power in the true middle texture's bands
+    band_share: float  # the smaller of the endpoints' references' power share in their band and the truth's in its
+
+    @property
+    def applies(self) -> bool:
+        """Whether the bands hold power enough for the fraction to say anything (`MIN_BAND_SHARE`)."""
+        return self.band_share >= MIN_BAND_SHARE
+
+
+def _mean_spectrum(images: torch.Tensor, smooth: float) -> torch.Tensor:
+    """The mean over a stack of its smoothed power spectra, each normalised to sum 1."""
+    power = power_spectrum(images, smooth)
+    return (power / power.sum((-2, -1), keepdim=True).clamp_min(1e-300)).mean(0)
 
 
 def spectral_ghost(result: torch.Tensor, truth: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *,
@@ -108,23 +126,30 @@ def spectral_ghost(result: torch.Tensor, truth: torch.Tensor, a: torch.Tensor, b
 
     The bands come from the smoothed, normalised power spectra (`power_spectrum`): the endpoints' band is where
     their mean spectrum exceeds the truth's `ratio` times over, the middle band where the truth's exceeds the
-    endpoints' so; frequencies under `floor` times the larger spectrum's peak belong to neither. Inputs:
-    (1, 3, H, W) or (3, H, W) in [0, 1], all one size. Contrast does not change the fraction."""
+    endpoints' so; frequencies under `floor` times the larger spectrum's peak belong to neither. `truth`, `a` and
+    `b` may each be a stack (N, 3, H, W) of views of the texture at that parameter (crops from many places of a
+    photo): their spectra are averaged, so the bands are the parameter's rather than one crop's. The result's
+    power is its own single image's. `band_share` is the smaller of the endpoints' (mean) reference power in their
+    band and the truth's in its band: where it is under `MIN_BAND_SHARE` no power moves apart, the fraction says
+    nothing (`applies` is False; a fraction of 1 may then only say that the middle band is empty). Inputs in [0, 1],
+    all one size; `result` (1, 3, H, W) or (3, H, W). Contrast does not change the fraction."""
     images = [torch.as_tensor(x).detach().double().cpu() for x in (result, truth, a, b)]
     images = [x.unsqueeze(0) if x.dim() == 3 else x for x in images]
-    if any(x.shape != images[0].shape or x.shape[:2] != (1, 3) for x in images):
-        raise InputError(f"result, truth, a and b must be single RGB images of one size, got "
-                         f"{[tuple(x.shape) for x in images]}")
+    if images[0].shape[0] != 1 or any(x.dim() != 4 or x.shape[1:] != images[0].shape[1:] or x.shape[1] != 3
+                                      or x.shape[0] < 1 for x in images):
+        raise InputError(f"result (a single RGB image), truth, a and b (RGB images or stacks) must be of one size, "
+                         f"got {[tuple(x.shape) for x in images]}")
     if min(images[0].shape[-2:]) < 16:
         raise InputError(f"images of {tuple(images[0].shape[-2:])} px are too small for a spectrum (16 px or more)")
     power = power_spectrum(images[0])[0]
-    middle, end_a, end_b = (p / p.sum().clamp_min(1e-300) for p in power_spectrum(torch.cat(images[1:]), smooth))
+    middle, end_a, end_b = (_mean_spectrum(x, smooth) for x in images[1:])
     ends = (end_a + end_b) / 2
     present = torch.maximum(middle, ends) >= floor * max(middle.max(), ends.max())
-    end_power = power[present & (ends > ratio * middle)].sum().item()
-    middle_power = power[present & (middle > ratio * ends)].sum().item()
+    end_band, middle_band = present & (ends > ratio * middle), present & (middle > ratio * ends)
+    end_power, middle_power = power[end_band].sum().item(), power[middle_band].sum().item()
+    band_share = min(ends[end_band].sum().item(), middle[middle_band].sum().item())
     total = end_power + middle_power
-    return SpectralGhost(end_power / total if total > 0 else math.nan, end_power, middle_power)
+    return SpectralGhost(end_power / total if total > 0 else math.nan, end_power, middle_power, band_share)
 
 
 def highpass_contrast(image: torch.Tensor, sigma: float = 4.0, border: int = 4) -> float:
