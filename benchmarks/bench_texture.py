@@ -301,6 +301,8 @@ def main(argv=None) -> None:
     parser.add_argument("--turn-starts", nargs="*", default=["tile", "synth"], choices=["tile", "synth"],
                         help="--parts morphs: the turn/zoom starts judged besides the truth and the dissolve (tile: "
                              "the run's texture start; synth: the synthesis variant, minutes at 128 px)")
+    parser.add_argument("--truth-samples", type=int, default=16,
+                        help="--parts morphs: E-LPIPS draws for a turn/zoom middle's distance to the truth")
     parser.add_argument("--change-variants", action="store_true",
                         help="--parts morphs: also the change start as it was, its syntheses from the dissolve")
     parser.add_argument("--path-sizes", type=int, nargs="*", default=[128])
@@ -332,7 +334,7 @@ def main(argv=None) -> None:
         from texture_photo_morphs import part_morphs
 
         part_morphs(args.sizes, args.run_sizes, Path(args.sheets), tuple(args.morphs), args.scenes,
-                    tuple(args.turn_starts), args.change_variants)
+                    tuple(args.turn_starts), args.change_variants, args.truth_samples)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

@@ -65,7 +65,7 @@ def _evenness(frames: torch.Tensor) -> float:
 
 
 def similarity_rows(size: int, metric, sheet: list, scenes: list[str] | None = None,
-                    starts: tuple[str, ...] = ("tile", "synth")) -> list[dict]:
+                    starts: tuple[str, ...] = ("tile", "synth"), samples: int = ELPIPS_SAMPLES) -> list[dict]:
     rows = []
     chosen = [s for s in photo_scenes(size) if s.spectral and (s.name in (scenes or SIMILARITY_SCENES))]
     for scene in chosen:
@@ -96,7 +96,7 @@ def similarity_rows(size: int, metric, sheet: list, scenes: list[str] | None = N
             pooled = min((spectral_ghost(middle, m, *pooled_ends) for m in pooled_middles), key=lambda g: g.fraction)
             contrast = highpass_contrast(middle) / highpass_contrast(middles[0])
             with torch.no_grad():
-                to_truth = min(float(metric(middle, m, samples=ELPIPS_SAMPLES,
+                to_truth = min(float(metric(middle, m, samples=samples,
                                             generator=torch.Generator().manual_seed(ELPIPS_SEED))) for m in middles)
             rows.append(dict(size=size, scene=scene.name, method=method, ghost=ghost, contrast=contrast,
                              pooled=pooled.fraction if pooled.applies else None, band_share=pooled.band_share,
@@ -173,7 +173,7 @@ def write_sheet(path: Path, sheet: list) -> None:
 
 def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple[str, ...] = ("changes", "similar"),
                 scenes: list[str] | None = None, starts: tuple[str, ...] = ("tile", "synth"),
-                change_variants: bool = False) -> None:
+                change_variants: bool = False, samples: int = ELPIPS_SAMPLES) -> None:
     import elpips
 
     metric = elpips.load_metric("elpips_vgg", device="cpu")
@@ -183,7 +183,7 @@ def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple
     for size in sizes:
         sheet: list = []
         rows = change_rows(size, sheet, run_sizes, change_variants) if "changes" in kinds else []
-        rows += similarity_rows(size, metric, sheet, scenes, starts) if "similar" in kinds else []
+        rows += similarity_rows(size, metric, sheet, scenes, starts, samples) if "similar" in kinds else []
         write_sheet(Path(f"{stem}_{'_'.join(kinds)}_{size}px.png"), sheet)
         for kind, method in dict.fromkeys(("ghost" in r, r["method"]) for r in rows):
             members = [r for r in rows if r["method"] == method and ("ghost" in r) == kind]

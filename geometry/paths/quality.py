@@ -112,7 +112,7 @@ class SpectralGhost(NamedTuple):
         return self.band_share >= MIN_BAND_SHARE
 
 
-def _mean_spectrum(images: torch.Tensor, smooth: float) -> torch.Tensor:
+def mean_power_spectrum(images: torch.Tensor, smooth: float) -> torch.Tensor:
     """The mean over a stack of its smoothed power spectra, each normalised to sum 1."""
     power = power_spectrum(images, smooth)
     return (power / power.sum((-2, -1), keepdim=True).clamp_min(1e-300)).mean(0)
@@ -142,7 +142,7 @@ def spectral_ghost(result: torch.Tensor, truth: torch.Tensor, a: torch.Tensor, b
     if min(images[0].shape[-2:]) < 16:
         raise InputError(f"images of {tuple(images[0].shape[-2:])} px are too small for a spectrum (16 px or more)")
     power = power_spectrum(images[0])[0]
-    middle, end_a, end_b = (_mean_spectrum(x, smooth) for x in images[1:])
+    middle, end_a, end_b = (mean_power_spectrum(x, smooth) for x in images[1:])
     ends = (end_a + end_b) / 2
     present = torch.maximum(middle, ends) >= floor * max(middle.max(), ends.max())
     end_band, middle_band = present & (ends > ratio * middle), present & (middle > ratio * ends)
