@@ -16,9 +16,12 @@ pairwise average) is judged by
 * spectral ghost (`geometry.paths.quality.spectral_ghost`): the middle frame's power in the endpoints' bands over its
   power there and in the true middle texture's bands (0 = a texture at the middle parameter, 1 = a dissolve);
   for a 90 degree turn, the smaller against either way's middle; '-' where no parameter moves power apart;
+* superposition (`geometry.paths.sliced.superposition_score`, where the ghost is '-'): 1 = the dissolve, near 0 =
+  one texture with statistics between the endpoints';
 * contrast: `geometry.paths.quality.highpass_contrast` over the true middle texture's;
 * path energy sum d^2 (`geometry.estimate_energy`, fixed draws shared by every path of a scene) and evenness
-  (max/min consecutive distance); seconds and network image-evaluations of the method itself.
+  (max/min consecutive distance); seconds and network image-evaluations of the method itself, and for the
+  engine's runs the start they took.
 
 Methods: ``dissolve``; ``truth`` (the true path: its energy is the landmark); ``geodesic`` (the engine's
 default 5-frame `geometry.geodesic`); ``average`` (the default `geometry.pairwise_average`); ``texture``
@@ -51,6 +54,7 @@ from texture_scenes import Scene, benchmark_scenes  # noqa: E402
 from geometry import estimate_energy, geodesic, pairwise_average  # noqa: E402
 from geometry.engine.distances import DistanceFamily  # noqa: E402
 from geometry.paths.quality import highpass_contrast, spectral_ghost  # noqa: E402
+from geometry.paths.sliced import superposition_score  # noqa: E402
 from geometry.paths.textures import (  # noqa: E402
     MEASURE_SIDE,
     estimate_similarity,
@@ -73,6 +77,7 @@ class Outcome:
     path: torch.Tensor | None     # (5, 3, H, W)
     seconds: float
     evaluations: float
+    taken: str = "-"              # the start an engine run took (its record's settings["start"]["taken"])
 
 
 def spectral_path(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
@@ -114,7 +119,8 @@ def run_method(method: str, scene: Scene, steps: int | None) -> Outcome:
     elif method == "truth+refine":
         start = scene.frames(5)[1:-1]
     res = geodesic(a, b, frames=5, start_images=start, **options)
-    return Outcome(res.images[2:3], res.images, time.perf_counter() - started, res.record.evaluations)
+    return Outcome(res.images[2:3], res.images, time.perf_counter() - started, res.record.evaluations,
+                   res.record.settings["start"]["taken"])
 
 
 def even_texture_start(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor = TIMES) -> torch.Tensor:
@@ -134,15 +140,16 @@ def judge(scene: Scene, out: Outcome, samples: int) -> dict:
     a, b = scene.render(0.0), scene.render(1.0)
     middles = scene.middles()
     ghost = (min(spectral_ghost(out.middle, m, a, b).fraction for m in middles) if scene.spectral else None)
+    superposition = None if scene.spectral else superposition_score(out.middle, a, b).fraction
     contrast = highpass_contrast(out.middle) / highpass_contrast(middles[0])
     energy, evenness = path_energy(out.path, samples) if out.path is not None else (None, None)
-    return dict(ghost=ghost, contrast=contrast, energy=energy, evenness=evenness)
+    return dict(ghost=ghost, superposition=superposition, contrast=contrast, energy=energy, evenness=evenness)
 
 
 def part_scenes(args) -> list[dict]:
     rows = []
-    header = (f"{'scene':26s} {'method':15s} {'ghost':>6s} {'contrast':>8s} {'energy':>9s} {'max/min':>7s} "
-              f"{'s':>6s} {'evals':>6s}")
+    header = (f"{'scene':26s} {'method':15s} {'ghost':>6s} {'superp.':>7s} {'contrast':>8s} {'energy':>9s} "
+              f"{'max/min':>7s} {'s':>6s} {'evals':>6s} start")
     for size in args.sizes:
         print(f"\n== {size} px: 5-frame paths' middle frames ({args.energy_samples} shared draws for energies)")
         print(header)
@@ -159,8 +166,10 @@ def part_scenes(args) -> list[dict]:
                 ghost = f"{row['ghost']:6.3f}" if row["ghost"] is not None else f"{'-':>6s}"
                 energy = (f"{row['energy']:9.6f} {row['evenness']:7.2f}" if row["energy"] is not None
                           else f"{'-':>9s} {'-':>7s}")
-                print(f"{scene.name:26s} {method:15s} {ghost} {row['contrast']:8.2f} {energy} {out.seconds:6.1f} "
-                      f"{out.evaluations:6.0f}", flush=True)
+                superposition = (f"{row['superposition']:7.3f}" if row["superposition"] is not None
+                                 else f"{'-':>7s}")
+                print(f"{scene.name:26s} {method:15s} {ghost} {superposition} {row['contrast']:8.2f} {energy} "
+                      f"{out.seconds:6.1f} {out.evaluations:6.0f} {out.taken}", flush=True)
     return rows
 
 
