@@ -9,6 +9,11 @@ frames of the starts, judged without a shared layout, and contact sheets.
   noise on photos), and POOLED, its bands from the spectra of the photo at the endpoints' and the middle's
   parameters averaged over `texture_photos.POOLED_VIEWS` crops from random places (`PhotoScene.pooled`), with
   contrast over the pooled truth's; "n/a" where those bands hold too little power (`SpectralGhost.applies`).
+  The FEATURE ghost (`geometry.paths.sliced.feature_ghost`; issue 27's "one texture, not two overlaid" where
+  the spectral one cannot apply): the middle frame's VGG feature statistics nearer the pooled truth's views
+  (0) or the dissolves of pooled endpoint views from other places (1); "n/a" where the two pools lie under
+  MIN_SEPARATION times their own noise apart; per scene its floor, HELD_OUT truth views from other random
+  places scored as the frames are.
   Rows: ``truth elsewhere`` (the true middle cut from a fourth place: what a perfect morph can score, the
   single-crop measures' floor); ``dissolve``; ``tile`` (the `texture` start: the texture path's
   warped, blended endpoints) and ``synth`` (benchmarks/texture_turn_variant.py: one texture synthesised at the
@@ -36,14 +41,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from texture_photos import photo_scenes
+from texture_photos import POOL_SEED, photo_scenes
 from texture_turn_variant import synthesise_turned
 
 from geometry import geodesic
 from geometry.paths.detection import detect_similarity
 from geometry.paths.motion import BoundPath, TexturePath
 from geometry.paths.quality import highpass_contrast, layout_correlation, spectral_ghost
-from geometry.paths.sliced import superposition_score
+from geometry.paths.sliced import feature_ghost, superposition_score
 from geometry.paths.textures import Similarity
 
 #: The turns and zooms judged by default (`--scenes` names others: every turn and zoom of texture_photos).
@@ -54,6 +59,8 @@ MIDDLE = torch.tensor([0.5], dtype=torch.float64)
 LAYOUT_AT_MOST = 0.2
 #: E-LPIPS to the truth: the mean over this many draws, the same draws for every method.
 ELPIPS_SAMPLES, ELPIPS_SEED = 16, 20261205
+#: The feature ghost's b views (seed: other places than a's) and its floor's held-out truth views (count, seed).
+FEATURE_B_SEED, HELD_OUT, HELD_OUT_SEED = POOL_SEED + 1, 8, POOL_SEED + 2
 
 
 def _evenness(frames: torch.Tensor) -> float:
@@ -91,7 +98,9 @@ def similarity_rows(size: int, metric, sheet: list, scenes: list[str] | None = N
         pooled_ends = scene.pooled(0.0, 1.0), scene.pooled(scene.angle, scene.scale)
         pooled_middles = [scene.pooled(*parameters) for parameters in scene.middle_parameters]
         pooled_contrast = highpass_contrast(pooled_middles[0])
-        for method, (middle, cpu) in candidates.items():
+        features = feature_ghosts(scene, torch.cat([middle for middle, _ in candidates.values()]), pooled_middles,
+                                  pooled_ends[0])
+        for (method, (middle, cpu)), feature in zip(candidates.items(), features):
             ghost = min(spectral_ghost(middle, m, a, b).fraction for m in middles)
             pooled = min((spectral_ghost(middle, m, *pooled_ends) for m in pooled_middles), key=lambda g: g.fraction)
             contrast = highpass_contrast(middle) / highpass_contrast(middles[0])
@@ -100,13 +109,30 @@ def similarity_rows(size: int, metric, sheet: list, scenes: list[str] | None = N
                                             generator=torch.Generator().manual_seed(ELPIPS_SEED))) for m in middles)
             rows.append(dict(size=size, scene=scene.name, method=method, ghost=ghost, contrast=contrast,
                              pooled=pooled.fraction if pooled.applies else None, band_share=pooled.band_share,
-                             pooled_contrast=highpass_contrast(middle) / pooled_contrast, elpips=to_truth, cpu=cpu))
+                             pooled_contrast=highpass_contrast(middle) / pooled_contrast, elpips=to_truth, cpu=cpu,
+                             feature=feature))
             sheet.append((f"{scene.name} {method}", torch.cat([a, middle, b, middles[0]])))
             shown = f"{pooled.fraction:6.3f}" if pooled.applies else "   n/a"
             print(f"{size:4d} px {scene.name:20s} {method:16s} ghost {ghost:6.3f} contrast {contrast:5.2f} "
                   f"E-LPIPS to truth {to_truth:.4f} CPU {cpu:5.1f} s | pooled ghost {shown} (bands hold "
-                  f"{pooled.band_share:.3f}) contrast {rows[-1]['pooled_contrast']:5.2f}", flush=True)
+                  f"{pooled.band_share:.3f}) contrast {rows[-1]['pooled_contrast']:5.2f} | feature ghost "
+                  + (f"{feature:5.3f}" if feature is not None else "  n/a"), flush=True)
     return rows
+
+
+def feature_ghosts(scene, frames: torch.Tensor, pooled_middles: list[torch.Tensor],
+                   pooled_a: torch.Tensor) -> list[float | None]:
+    """Each frame's feature ghost (the least over the scene's middles; None where the measure does not separate),
+    printing the separation and the floor: HELD_OUT truth views from other places, scored alike."""
+    held_out = scene.pooled(*scene.middle_parameters[0], seed=HELD_OUT_SEED)[:HELD_OUT]
+    pooled_b = scene.pooled(scene.angle, scene.scale, seed=FEATURE_B_SEED)
+    ghosts = [feature_ghost(torch.cat([frames, held_out]), middle, pooled_a, pooled_b) for middle in pooled_middles]
+    best = [min(column, key=lambda g: g.fraction) for column in zip(*ghosts)]
+    floor = [g.fraction for g in best[len(frames):]]
+    print(f"{scene.size:4d} px {scene.name:20s} feature ghost: pools {best[0].separation:4.1f}x their noise apart"
+          f"{'' if best[0].applies else ' (n/a)'}; floor, {HELD_OUT} held-out truth views: mean "
+          f"{sum(floor) / len(floor):5.3f} max {max(floor):5.3f}", flush=True)
+    return [g.fraction if g.applies else None for g in best[:len(frames)]]
 
 
 @contextmanager
@@ -191,6 +217,8 @@ def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple
                 met = sum(r["ghost"] <= 0.3 and r["contrast"] >= 0.9 for r in members)
                 judged = [r for r in members if r["pooled"] is not None]
                 pooled = sum(r["pooled"] <= 0.3 and r["pooled_contrast"] >= 0.9 for r in judged)
+                seen = [r for r in members if r["feature"] is not None]
+                feature = sum(r["feature"] <= 0.3 and r["pooled_contrast"] >= 0.9 for r in seen)
             else:
                 met = sum(r["superposition"] <= 0.5 and r["contrast"] >= 0.9 and r["evenness"] <= 1.3
                           for r in members)
@@ -198,5 +226,6 @@ def part_morphs(sizes: list[int], run_sizes: list[int], stem: Path, kinds: tuple
             label = "turns/zooms" if kind else "changes"
             print(f"{size:4d} px {label:11s} {method:23s} targets met on {met}/{len(members)}"
                   + (f"; pooled ghost and contrast on {pooled}/{len(judged)} where the pooled ghost applies "
-                     f"({len(members) - len(judged)} n/a: the change moves no power apart)" if kind else
+                     f"({len(members) - len(judged)} n/a: the change moves no power apart); feature ghost and "
+                     f"contrast on {feature}/{len(seen)} ({len(members) - len(seen)} n/a)" if kind else
                      f", middle's layout correlation <= {LAYOUT_AT_MOST} on {fresh}/{len(members)}"))

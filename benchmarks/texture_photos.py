@@ -84,9 +84,9 @@ class PhotoScene(Scene):
     angle: float = 0.0
     scale: float = 1.0
     elsewhere: Callable[[], torch.Tensor] | None = None   # the true middle cut from a fourth place (ELSEWHERE)
-    #: (angle, scale) -> `pooled_views` of the photo there; with `middle_parameters`, the (angle, scale) of each
-    #: of `middles()`: the references of the pooled spectral ghost.
-    pooled: Callable[[float, float], torch.Tensor] | None = None
+    #: (angle, scale[, seed]) -> `pooled_views` of the photo there; with `middle_parameters`, the (angle, scale) of
+    #: each of `middles()`: the references of the pooled spectral and feature ghosts.
+    pooled: Callable[..., torch.Tensor] | None = None
     middle_parameters: tuple[tuple[float, float], ...] = ()
 
 
@@ -117,7 +117,8 @@ def similarity_scene(name: str, size: int, degrees: float = 0.0, zoom: float = 1
         return view(source, size, ELSEWHERE, angle / 2, zoom ** 0.5)
 
     return PhotoScene(label, size, render, other_middles=others, angle=angle, scale=zoom, elsewhere=elsewhere,
-                      pooled=lambda turned, scaled: pooled_views(source, size, turned, scaled),
+                      pooled=lambda turned, scaled, seed=POOL_SEED: pooled_views(source, size, turned, scaled,
+                                                                                 seed=seed),
                       middle_parameters=parameters)
 
 

@@ -10,6 +10,7 @@ from synthetic import band_noise, brick_view, orientation_morph
 from geometry import geodesic
 from geometry.engine.distances import DistanceFamily
 from geometry.paths.quality import highpass_contrast, spectral_ghost
+from geometry.paths.sliced import feature_ghost
 from geometry.paths.textures import estimate_similarity, is_texture_morph, texture_path
 
 MIDDLE = torch.tensor([0.5], dtype=torch.float64)
@@ -32,10 +33,10 @@ def test_spectral_ghost_of_a_mixture_lies_between():
     assert 0.2 < half < 0.8
 
 
-def _walls(degrees: float, zoom: float, count: int = 12) -> torch.Tensor:
+def _walls(degrees: float, zoom: float, count: int = 12, seed: int = 0) -> torch.Tensor:
     """`count` views of the generated wall turned by `degrees` and enlarged by `zoom`, from random places (a
-    photo's pooled crops; the same places at every parameter)."""
-    places = 400 * torch.rand(count, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    photo's pooled crops; the same places at every parameter for one seed)."""
+    places = 400 * torch.rand(count, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     return torch.cat([brick_view(48, (y, x), degrees, zoom, seed=index)
                       for index, (y, x) in enumerate(places.tolist())])
 
@@ -49,6 +50,26 @@ def test_pooled_spectral_ghost_scores_a_wall_at_the_middle_parameter_low_and_a_d
     dissolve = spectral_ghost((a + b) / 2, *references)
     assert truth.applies and dissolve.applies
     assert truth.fraction < 0.1 and dissolve.fraction > 0.9
+
+
+@pytest.mark.parametrize("turn, zoom", [(60.0, 1.0), (0.0, 3.0)])
+def test_feature_ghost_scores_a_wall_at_the_middle_parameter_low_and_a_dissolve_high(turn, zoom):
+    a, b = brick_view(48, (100.0, 40.0)), brick_view(48, (317.0, 251.0), turn, zoom, seed=1)   # unaligned crops
+    elsewhere = brick_view(48, (205.0, 133.0), turn / 2, zoom ** 0.5, seed=2)   # the middle cut from another place
+    truth, dissolve = feature_ghost(torch.cat([elsewhere, (a + b) / 2]), _walls(turn / 2, zoom ** 0.5),
+                                    _walls(0.0, 1.0), _walls(turn, zoom, seed=1))
+    assert truth.applies and dissolve.applies
+    assert truth.fraction < 0.3 and dissolve.fraction > 0.7
+
+
+def test_feature_ghost_does_not_apply_where_truth_and_superposition_are_one_texture():
+    walls = _walls(0.0, 1.0, count=4)
+    (ghost,) = feature_ghost(walls[:1], walls, walls, walls)   # the dissolve of a wall with itself is the wall
+    assert not ghost.applies
+    with pytest.raises(ValueError, match="as many"):
+        feature_ghost(walls[:1], walls, walls, walls[:3])
+    with pytest.raises(ValueError, match="too small"):
+        feature_ghost(*(x[..., :16, :16] for x in (walls[:1], walls, walls, walls)))
 
 
 def test_pooled_spectral_ghost_does_not_apply_where_a_turn_moves_no_power():
