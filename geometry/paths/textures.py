@@ -1,18 +1,20 @@
-"""Texture morphs as start paths: the endpoints rotated and scaled towards each other, blended, contrast kept.
+"""Texture morphs as start paths: the endpoints rotated and scaled towards each other, one texture in every frame.
 
 Two textures that differ by an orientation or a scale (band-pass noise turned by 60 degrees, blobs of twice
 the size) are not morphed by a cross-dissolve: its middle frame is a plaid of both, with less contrast. Their
 power spectra differ by a rotation and a scaling of the frequency plane, which in log-polar coordinates
 (log frequency, angle) are shifts (Fourier-Mellin). :func:`estimate_similarity` finds the shift by circular
 cross-correlation of the two log-polar amplitude spectra; :func:`texture_path` then makes each frame at time
-t from both endpoints, each turned and scaled the fraction of the way that is left to it (a by t of the
-change, b by 1 - t of it back), so that both show the in-between orientation and scale, and blends them.
+t from one endpoint turned and scaled the fraction of the way that is left to it: before the middle a by t of
+the change, after it b by 1 - t of it back, so that every frame shows the in-between orientation and scale.
 
-A blend of two unrelated textures of the same spectrum has ((1 - t)^2 + t^2) times their power (half at the
-middle): a spectral gain, the square root of the interpolated power spectrum over the blend's (both
-smoothed), restores it; where the two warped endpoints coincide the gain is 1. Given a distance, the frames
-are placed at equal steps of the path's length under it (`arc_length_parameters`). :func:`is_texture_morph`
-says when a pair calls for this path rather than a motion path.
+Why one endpoint and not a blend of both: two crops of a photographed texture are two layouts of it, and their
+blend holds both (two brick walls' mortar grids at one angle: its deep feature statistics are those of two
+textures overlaid, docs/textures.md), however its contrast is restored. So the path is a turn and zoom of a's
+picture, then of b's, their layouts handed over at the middle; at the middle itself the endpoint that is
+enlarged rather than shrunk (a shrunk tile shows its own repeats). Given a distance, the frames are placed at
+equal steps of the path's length under it (`arc_length_parameters`). :func:`is_texture_morph` says when a pair
+calls for this path rather than a motion path.
 
 Warps treat the image as a tile (coordinates wrap around): procedural and tileable textures are periodic,
 and reflecting at the border would mirror an orientation into its opposite. Images are warped at twice the
@@ -42,9 +44,8 @@ MAX_SCALE = 4.0
 MIN_TURN, MIN_SCALE = 10.0, 1.25
 #: Images with a shorter side hold too few frequencies to tell a texture's orientation or scale.
 MIN_TEXTURE_SIDE = 16
-#: Spectrum smoothing (frequency bins) for the gain, and the gain's bounds.
+#: Spectrum smoothing (frequency bins) of the log-polar spectra.
 SMOOTH = 1.5
-MAX_GAIN = 2.0
 #: Warps resample at this multiple of the size.
 UPSAMPLE = 2
 #: Spacing frames by length: measured at up to this many px, on this many draws, a grid of FINE points per
@@ -170,22 +171,6 @@ def similarity_warp(images: torch.Tensor, angles: torch.Tensor, scales: torch.Te
     return fourier_resize(_wrapped_bilinear(big, source_y, source_x), (height, width))
 
 
-def _smoothed_power(images: torch.Tensor) -> torch.Tensor:
-    """Power spectrum summed over channels of periodic images (N, C, H, W) minus their means, smoothed by SMOOTH
-    bins: (N, H, W), unshifted."""
-    spectrum = torch.fft.fft2(images - images.mean((-2, -1), keepdim=True))
-    power = torch.fft.fftshift(spectrum.abs().square().sum(1, keepdim=True), dim=(-2, -1))
-    return torch.fft.ifftshift(gaussian_blur(power, SMOOTH), dim=(-2, -1)).squeeze(1)
-
-
-def spectral_gain(blend: torch.Tensor, target_power: torch.Tensor) -> torch.Tensor:
-    """`blend` (N, C, H, W) with its spectrum scaled by sqrt(target_power / its own smoothed power) (bounded
-    by 1 / MAX_GAIN .. MAX_GAIN; the mean kept)."""
-    gain = (target_power / _smoothed_power(blend).clamp_min(1e-12)).sqrt().clamp(1 / MAX_GAIN, MAX_GAIN)
-    gain[..., 0, 0] = 1.0
-    return torch.fft.ifft2(torch.fft.fft2(blend) * gain.unsqueeze(1)).real
-
-
 def _check(a: Any, b: Any, times: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     for name, image in (("a", a), ("b", b)):
         if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[:2] != (1, 3):
@@ -201,30 +186,49 @@ def _check(a: Any, b: Any, times: Any) -> tuple[torch.Tensor, torch.Tensor, torc
     return a, b, times
 
 
+def warped_by(image: torch.Tensor, fractions: torch.Tensor, similarity: Similarity) -> torch.Tensor:
+    """(T, 3, H, W): the image (1, 3, H, W) turned and scaled by each fraction of the change (negative: back)."""
+    fractions = fractions.to(torch.float64)
+    return similarity_warp(image.double().expand(len(fractions), -1, -1, -1), similarity.angle * fractions,
+                           similarity.scale ** fractions)
+
+
 def warped_endpoints(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor,
                      similarity: Similarity) -> tuple[torch.Tensor, torch.Tensor]:
     """(T, 3, H, W) twice: a turned and scaled by the fraction t of the change, b by 1 - t of it back."""
-    t = times.to(torch.float64)
-    a_frames = similarity_warp(a.double().expand(len(t), -1, -1, -1), similarity.angle * t, similarity.scale ** t)
-    b_frames = similarity_warp(b.double().expand(len(t), -1, -1, -1), -similarity.angle * (1 - t),
-                               similarity.scale ** (t - 1))
-    return a_frames, b_frames
+    return warped_by(a, times, similarity), warped_by(b, times.to(torch.float64) - 1, similarity)
 
 
 def texture_frames(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor, similarity: Similarity) -> torch.Tensor:
-    """The warped-and-blended frames (T, 3, H, W) at warp parameters `times`, contrast restored, in [0, 1]."""
-    a_frames, b_frames = warped_endpoints(a, b, times, similarity)
-    t = times.to(a.device).view(-1, 1, 1)
-    target = (1 - t) * _smoothed_power(a_frames) + t * _smoothed_power(b_frames)
-    t = t.unsqueeze(1)
-    return spectral_gain((1 - t) * a_frames + t * b_frames, target).clamp(0, 1)
+    """The frames (T, 3, H, W) at warp parameters `times`, in [0, 1]: a turned and scaled by t of the change
+    before the middle, b by 1 - t of it back after it; at t = 1/2 the one of them that is enlarged (a where the
+    change enlarges, else b). Each frame's contrast (the spread of its values about its mean) is brought to the
+    endpoints' interpolated, (1 - t) of a's and t of b's: one crop of a photo can be duller than the other, and
+    the path should not keep one crop's contrast to the middle and jump to the other's."""
+    t = times.to(torch.float64).cpu()
+    from_a = (t < 0.5) | ((t == 0.5) & (similarity.scale >= 1.0))
+    frames = torch.empty((len(t), *a.shape[1:]), dtype=torch.float64, device=a.device)
+    if bool(from_a.any()):
+        frames[from_a.to(a.device)] = warped_by(a, t[from_a], similarity)
+    if not bool(from_a.all()):
+        frames[~from_a.to(a.device)] = warped_by(b, t[~from_a] - 1, similarity)
+    weight = t.to(a.device).view(-1, 1, 1, 1)
+    target = (1 - weight) * _spread(a.double()) + weight * _spread(b.double())
+    mean = frames.mean((-2, -1), keepdim=True)
+    frames = mean + (frames - mean) * target / _spread(frames).clamp_min(1e-12)
+    return frames.clamp(0, 1).to(a.dtype)
+
+
+def _spread(images: torch.Tensor) -> torch.Tensor:
+    """(N, 1, 1, 1): the RMS of each image's values about its channels' means."""
+    return (images - images.mean((-2, -1), keepdim=True)).square().mean((-3, -2, -1), keepdim=True).sqrt()
 
 
 def texture_path(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor, *, metric: Any = None,
                  generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
     """The in-between frames (T, 3, H, W) in [0, 1], on a's device, of a texture morph from a to b ((1, 3, H, W)
     in [0, 1]) at the inner `times` (float64 (T,) in (0, 1)): both endpoints turned and scaled towards time t
-    (`estimate_similarity`), blended, the blend's contrast restored by `spectral_gain`.
+    (`estimate_similarity`), a's picture before the middle and b's after it (`texture_frames`).
 
     Without `metric`, t is the warp's parameter. With one (a distance with sample_draws/embed/
     embedding_distance, as `geometry.paths.spacing` takes), t is the fraction of the path's length under it, measured
