@@ -14,7 +14,7 @@ optimal transport on random directions redrawn each step, Adam on the pixels), f
 
 Measured by `bench_texture.py --parts morphs --morphs similar` (benchmarks/results/bench_texture_turns_zooms_*.txt):
 no better than the texture path's tile blend on the spectral ghost, at 4-20 CPU s a frame, so the `texture`
-start stays the tile blend.
+start stayed the tile blend (later replaced by one picture per frame, docs/textures.md).
 """
 from __future__ import annotations
 
