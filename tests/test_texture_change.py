@@ -136,13 +136,14 @@ def test_a_change_runs_segments_are_even():
     """Issue 27: frames blended between syntheses at fixed knots and spaced along that blend came out uneven from
     the dissolve-started synthesis; a run synthesises them at their times and re-times them: max/min consecutive
     E-LPIPS within the issue's 1.3 (from the fresh layout the fixed-knot start is about as even here, 1.25 vs the
-    run's 1.26, so the test no longer compares the two)."""
+    run's 1.26, so the test no longer compares the two). Judged on 128 draws: on 32 the estimate's own noise
+    spans 1.21-1.31 for these very frames."""
     from geometry import estimate_energy
 
     a, b = brick_view(48, (100.0, 40.0)), band_noise(48, None, period=10.0, seed=3)
 
     def evenness(frames):
-        found = estimate_energy(images=frames, kind="geodesic", inputs=torch.cat([a, b]), samples=32, seed=20261205)
+        found = estimate_energy(images=frames, kind="geodesic", inputs=torch.cat([a, b]), samples=128, seed=20261205)
         return max(found.distances) / min(found.distances)
 
     run = geodesic(a, b, frames=5, seed=0, motion="change", snapshot_steps=[])
