@@ -11,9 +11,9 @@ the start it took ("taken"), why, and the figures it decided on.
 MOTION_STARTS maps each name to its start; "none" (the cross-dissolve, the pixel-only path) is not in it.
   "warp": the warp path (`geometry.paths.warps`) with the engine's own coarse-to-fine flow (`geometry.paths.flows`);
   "dis":  the warp path with OpenCV's DIS flow (``pip install 'elpips-torch[motion]'``);
-  "texture": the texture path (`geometry.paths.textures`): both endpoints turned and scaled towards each other, as
-          tiles, blended with their contrast kept (textures that differ by an orientation or a scale), under the
-          turn and zoom `geometry.paths.detection.detect_similarity` finds;
+  "texture": the texture path (`geometry.paths.textures`): a turned and scaled towards b as a tile before the
+          middle, b back towards a after it, one picture in every frame, contrast interpolated (textures that differ
+          by an orientation or a scale), under the turn and zoom `geometry.paths.detection.detect_similarity` finds;
   "change": one texture becoming another (`geometry.paths.synthesis`): the frames at the knots of a path whose
           middle has a layout of its own (`FreshLayoutPath`) synthesised as ONE texture with the endpoints'
           interpolated deep feature statistics (a run then synthesises each in-between frame at its own evenly
