@@ -15,9 +15,10 @@ frames of the starts, judged without a shared layout, and contact sheets.
   MIN_SEPARATION times their own noise apart; per scene its floor, HELD_OUT truth views from other random
   places scored as the frames are.
   Rows: ``truth elsewhere`` (the true middle cut from a fourth place: what a perfect morph can score, the
-  single-crop measures' floor); ``dissolve``; ``tile`` (the `texture` start: the texture path's
-  warped, blended endpoints) and ``synth`` (benchmarks/texture_turn_variant.py: one texture synthesised at the
-  interpolated statistics of the endpoints turned and scaled within their own pixels, from the tile blend),
+  single-crop measures' floor); ``dissolve``; ``tile`` (the `texture` start, `texture_frames`: one
+  endpoint turned and zoomed to the middle; a blend of both before 2026-12-06) and ``synth``
+  (benchmarks/texture_turn_variant.py: one texture synthesised at the
+  interpolated statistics of the endpoints turned and scaled within their own pixels, from the `tile` start),
   each under the TRUE turn and zoom and under the one `detect_similarity` finds, so that detection and start
   are judged apart;
 * changes (one photo becoming another; no truth): the superposition score (`geometry.paths.sliced`: 1 for the

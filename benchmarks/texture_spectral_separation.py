@@ -7,7 +7,8 @@ spectrum, against how far two pools of crops at the SAME parameter lie apart (ea
 Also a probe of a one-line measure that needs no bands, the spectral position: where a middle frame's smoothed,
 normalised spectrum lies on the line from the truth's pooled spectrum (0) to the endpoints' mean (1, what a
 dissolve of unrelated textures holds), for the truth cut from the benchmark's third place and from a fourth
-(ELSEWHERE), the dissolve, and the tile blend under the TRUE turn and zoom. Deterministic; no network.
+(ELSEWHERE), the dissolve, and the `texture` start under the TRUE turn and zoom (a blend of both endpoints when
+texture_spectral_separation.txt was made; one endpoint turned and zoomed since 2026-12-06). Deterministic; no network.
 
     python benchmarks/texture_spectral_separation.py --sizes 64 128
 """
