@@ -206,43 +206,12 @@ def texture_frames(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor, simila
     endpoints' interpolated, (1 - t) of a's and t of b's: one crop of a photo can be duller than the other, and
     the path should not keep one crop's contrast to the middle and jump to the other's."""
     t = times.to(torch.float64).cpu()
-    import os
     from_a = (t < 0.5) | ((t == 0.5) & (similarity.scale >= 1.0))
-    if os.environ.get("MIDSHRINK"):
-        from_a = (t < 0.5) | ((t == 0.5) & (similarity.scale < 1.0))
-        a, b = _periodic(a.double()).to(a.dtype), _periodic(b.double()).to(b.dtype)
     frames = torch.empty((len(t), *a.shape[1:]), dtype=torch.float64, device=a.device)
     if bool(from_a.any()):
         frames[from_a.to(a.device)] = warped_by(a, t[from_a], similarity)
     if not bool(from_a.all()):
         frames[~from_a.to(a.device)] = warped_by(b, t[~from_a] - 1, similarity)
-    import os
-    if os.environ.get("DETAIL"):
-        own = torch.where(from_a, t, t - 1)
-        enl = similarity.scale ** own
-        for i in range(len(t)):
-            if enl[i] > 1:
-                other, frac = (b, own[i:i+1] - 1) if from_a[i] else (a, own[i:i+1] + 1)
-                src = warped_by(_periodic(other.double()), frac, similarity)
-                fy = torch.fft.fftfreq(a.shape[-2], dtype=torch.float64)
-                fx = torch.fft.fftfreq(a.shape[-1], dtype=torch.float64)
-                radius = (fy[:, None].square() + fx[None].square()).sqrt()
-                pos = ((radius / (0.5 / enl[i]) - 0.8) / 0.2).clamp(0, 1)
-                keep = 0.5 * (1 + torch.cos(math.pi * pos))
-                frames[i:i+1] = torch.fft.ifft2(torch.fft.fft2(frames[i:i+1]) * keep
-                                                + torch.fft.fft2(src) * (1 - keep)).real
-    if os.environ.get("SHARP"):
-        from geometry.paths.synthesis import synthesise
-        own = torch.where(from_a, t, t - 1)
-        enl = similarity.scale ** own
-        for i in range(len(t)):
-            if enl[i] > 1.05:
-                other, frac = (b, own[i:i+1] - 1) if from_a[i] else (a, own[i:i+1] + 1)
-                src = warped_by(_periodic(other.double()), frac, similarity)
-                if os.environ.get("BAND"):
-                    frames[i:i+1] = _band_synth(src.float(), frames[i:i+1].float(), float(enl[i]), int(os.environ["SHARP"])).double()
-                else:
-                    frames[i:i+1] = synthesise(src, src, t[i:i+1], frames[i:i+1].float(), steps=int(os.environ["SHARP"])).double()
     weight = t.to(a.device).view(-1, 1, 1, 1)
     target = (1 - weight) * _spread(a.double()) + weight * _spread(b.double())
     mean = frames.mean((-2, -1), keepdim=True)
@@ -316,48 +285,3 @@ def _at_fractions(knots: torch.Tensor, distances: torch.Tensor, exponent: float,
     (piecewise linear between them); 0 and 1 stay."""
     length = cumulative_length(distances, exponent)
     return parameters_at(knots, length, fractions * length[-1])
-
-
-def _periodic(images):
-    height, width = images.shape[-2:]
-    jumps = torch.zeros_like(images)
-    jumps[..., 0, :] += images[..., -1, :] - images[..., 0, :]
-    jumps[..., -1, :] += images[..., 0, :] - images[..., -1, :]
-    jumps[..., :, 0] += images[..., :, -1] - images[..., :, 0]
-    jumps[..., :, -1] += images[..., :, 0] - images[..., :, -1]
-    q = torch.arange(height, dtype=images.dtype)
-    r = torch.arange(width, dtype=images.dtype)
-    lap = 2 * torch.cos(2 * math.pi * q / height)[:, None] + 2 * torch.cos(2 * math.pi * r / width)[None] - 4
-    lap[0, 0] = 1.0
-    sm = torch.fft.fft2(jumps) / lap
-    sm[..., 0, 0] = 0
-    return images - torch.fft.ifft2(sm).real
-
-
-def _band_synth(src, start, enlargement, steps):
-    import os
-    from geometry.paths.sliced import directions, feature_clouds, quantiles
-    gen = torch.Generator().manual_seed(0)
-    h, w = start.shape[-2:]
-    fy = torch.fft.fftfreq(h, dtype=torch.float64); fx = torch.fft.fftfreq(w, dtype=torch.float64)
-    radius = (fy[:, None].square() + fx[None].square()).sqrt()
-    finest = 0.5 / enlargement
-    lo = float(os.environ.get("LO", "0.6"))
-    pos = ((radius / finest - lo) / (1.0 - lo)).clamp(0, 1)
-    high = (0.5 * (1 - torch.cos(math.pi * pos))).float()
-    delta = torch.zeros(1, 1, h, w, requires_grad=True)
-    opt = torch.optim.Adam([delta], lr=float(os.environ.get("LR", "0.02")))
-    with torch.no_grad():
-        source = feature_clouds(src)
-    base = start[:, :1]
-    for step in range(steps):
-        img = (base + torch.fft.ifft2(torch.fft.fft2(delta) * high).real).clamp(0, 1).expand(-1, 3, -1, -1)
-        clouds = feature_clouds(img)
-        sl = directions(clouds, 64, gen)
-        with torch.no_grad():
-            tq = quantiles(source, sl)
-        loss = sum((q - t_).square().mean() for q, t_ in zip(quantiles(clouds, sl), tq))
-        opt.zero_grad(); loss.backward(); opt.step()
-    with torch.no_grad():
-        img = (base + torch.fft.ifft2(torch.fft.fft2(delta) * high).real).clamp(0, 1).expand(-1, 3, -1, -1)
-    return img.contiguous()
