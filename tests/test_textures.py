@@ -11,7 +11,13 @@ from geometry import geodesic
 from geometry.engine.distances import DistanceFamily
 from geometry.paths.quality import highpass_contrast, spectral_ghost
 from geometry.paths.sliced import feature_ghost
-from geometry.paths.textures import estimate_similarity, is_texture_morph, texture_path
+from geometry.paths.textures import (
+    estimate_similarity,
+    is_texture_morph,
+    seamless_warp,
+    similarity_warp,
+    texture_path,
+)
 
 MIDDLE = torch.tensor([0.5], dtype=torch.float64)
 
@@ -121,6 +127,23 @@ def test_texture_path_frames_show_the_middle_orientation_with_contrast():
     dissolve = spectral_ghost((a + b) / 2, truth, a, b).fraction
     assert spectral_ghost(middle, truth, a, b).fraction < 0.3 < dissolve
     assert highpass_contrast(middle) > 0.9 * highpass_contrast(truth)
+
+
+def test_a_crop_that_does_not_tile_is_shrunk_without_a_step_where_its_copies_meet():
+    # a wall crop on a brightness ramp (lit from the left): shrunk to half, four copies fill the frame, and the
+    # plain tile warp puts the ramp's whole height as a step where they meet; the seamless warp does not
+    ramp = torch.linspace(0, 0.5, 48, dtype=torch.float64).view(1, 1, 1, 48)
+    crop = (0.5 * brick_view(48, (100.0, 100.0)).double() + ramp).expand(1, 3, 48, 48)
+    angle, half = torch.zeros(1, dtype=torch.float64), torch.full((1,), 0.5, dtype=torch.float64)
+
+    def largest_step(image):   # the largest jump between neighbouring columns' means
+        return image.mean((1, 2)).diff(dim=-1).abs().max().item()
+
+    assert largest_step(similarity_warp(crop, angle, half)) > 0.3
+    assert largest_step(seamless_warp(crop, angle, half)) < 0.1
+    assert (seamless_warp(crop, angle, torch.ones(1, dtype=torch.float64)) - crop).abs().max() < 0.05
+    periodic = band_noise(48, 30.0).double()   # a texture that tiles is warped as a tile
+    assert torch.equal(seamless_warp(periodic, angle, half), similarity_warp(periodic, angle, half))
 
 
 def test_texture_path_contract():

@@ -17,7 +17,9 @@ equal steps of the path's length under it (`arc_length_parameters`). :func:`is_t
 calls for this path rather than a motion path.
 
 Warps treat the image as a tile (coordinates wrap around): procedural and tileable textures are periodic,
-and reflecting at the border would mirror an orientation into its opposite. Images are warped at twice the
+and reflecting at the border would mirror an orientation into its opposite. A photo's crop is not periodic (its
+left border unlike its right): its periodic component is warped as a tile and the smooth rest with its border
+reflected (`seamless_warp`), so the tiles meet without a step of brightness. Images are warped at twice the
 size (exact Fourier upsampling) and brought back by cropping the spectrum, so the resampling neither blurs
 nor aliases the frequencies that matter. docs/textures.md gives the measurements and the limits.
 """
@@ -50,7 +52,7 @@ SMOOTH = 1.5
 UPSAMPLE = 2
 #: Spacing frames by length: measured at up to this many px, on this many draws, a grid of FINE points per
 #: frame step, and correction rounds (as `geometry.paths.spacing`, whose estimator this reuses).
-MEASURE_SIDE, DRAWS, FINE, ROUNDS = 64, 16, 4, 3
+MEASURE_SIDE, DRAWS, FINE, ROUNDS = 64, 16, 4, 6
 
 
 class Similarity(NamedTuple):
@@ -155,20 +157,79 @@ def _wrapped_bilinear(images: torch.Tensor, y: torch.Tensor, x: torch.Tensor) ->
             + wy * ((1 - wx) * pick(y1, x0) + wx * pick(y1, x1)))
 
 
+def _source_coordinates(height: int, width: int, angles: torch.Tensor, scales: torch.Tensor, dtype: torch.dtype,
+                        device: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, H, W) twice: the pixel coordinates (y, x) each output pixel of an image turned by angles[n] and enlarged
+    by scales[n] about its centre samples."""
+    yy, xx = torch.meshgrid(torch.arange(height, dtype=dtype, device=device) - (height - 1) / 2,
+                            torch.arange(width, dtype=dtype, device=device) - (width - 1) / 2, indexing="ij")
+    cos = (torch.cos(angles) / scales).to(device, dtype).view(-1, 1, 1)
+    sin = (torch.sin(angles) / scales).to(device, dtype).view(-1, 1, 1)
+    return -sin * xx + cos * yy + (height - 1) / 2, cos * xx + sin * yy + (width - 1) / 2
+
+
 def similarity_warp(images: torch.Tensor, angles: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     """Each image (N, C, H, W) turned by angles[n] (radians) and enlarged by scales[n] about its centre, as a
     tile (wrap-around), resampled at UPSAMPLE times the size."""
     height, width = images.shape[-2:]
     big = fourier_resize(images, (UPSAMPLE * height, UPSAMPLE * width))
-    big_h, big_w = big.shape[-2:]
-    dtype, device = big.dtype, big.device
-    yy, xx = torch.meshgrid(torch.arange(big_h, dtype=dtype, device=device) - (big_h - 1) / 2,
-                            torch.arange(big_w, dtype=dtype, device=device) - (big_w - 1) / 2, indexing="ij")
-    cos, sin = (torch.cos(angles) / scales).to(device, dtype), (torch.sin(angles) / scales).to(device, dtype)
-    cos, sin = cos.view(-1, 1, 1), sin.view(-1, 1, 1)
-    source_x = cos * xx + sin * yy + (big_w - 1) / 2
-    source_y = -sin * xx + cos * yy + (big_h - 1) / 2
+    source_y, source_x = _source_coordinates(*big.shape[-2:], angles, scales, big.dtype, big.device)
     return fourier_resize(_wrapped_bilinear(big, source_y, source_x), (height, width))
+
+
+def periodic_component(images: torch.Tensor) -> torch.Tensor:
+    """The periodic component of images (N, C, H, W) (Moisan's periodic plus smooth decomposition): the image
+    less the smooth image whose discrete Laplacian is the jumps across its opposite borders. Tiled, it shows no
+    step where one border meets the other."""
+    height, width = images.shape[-2:]
+    jumps = torch.zeros_like(images)
+    jumps[..., 0, :] += images[..., -1, :] - images[..., 0, :]
+    jumps[..., -1, :] += images[..., 0, :] - images[..., -1, :]
+    jumps[..., :, 0] += images[..., :, -1] - images[..., :, 0]
+    jumps[..., :, -1] += images[..., :, 0] - images[..., :, -1]
+    q = torch.arange(height, dtype=images.dtype, device=images.device)
+    r = torch.arange(width, dtype=images.dtype, device=images.device)
+    laplacian = 2 * torch.cos(2 * math.pi * q / height)[:, None] + 2 * torch.cos(2 * math.pi * r / width)[None] - 4
+    laplacian[0, 0] = 1.0
+    smooth = torch.fft.fft2(jumps) / laplacian
+    smooth[..., 0, 0] = 0
+    return images - torch.fft.ifft2(smooth).real
+
+
+#: An image tiles (its opposite borders meet as neighbouring pixels do) where the mean step across its opposite
+#: borders is at most this multiple of the mean step between neighbouring pixels: measured 0.31-1.26 on the
+#: procedural textures (periodic), 1.42-3.61 on 64 and 128 px crops of the photographed ones (docs/textures.md).
+TILES = 1.35
+
+
+def tiles(images: torch.Tensor) -> torch.Tensor:
+    """(N,) bool: whether each image (N, C, H, W) already tiles (TILES)."""
+    across = ((images[..., 0] - images[..., -1]).abs().mean((-2, -1))
+              + (images[..., 0, :] - images[..., -1, :]).abs().mean((-2, -1)))
+    within = ((images[..., 1:] - images[..., :-1]).abs().mean((-3, -2, -1))
+              + (images[..., 1:, :] - images[..., :-1, :]).abs().mean((-3, -2, -1)))
+    return across <= TILES * within
+
+
+def seamless_warp(images: torch.Tensor, angles: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """`similarity_warp` without the seams of a tile that is not periodic (a photo's crop: its left border
+    unlike its right): the periodic component is warped as a tile, the smooth rest (no texture, so no
+    orientation to mirror) with its border reflected. Images that already tile (`tiles`) are warped as they are:
+    their smooth rest is no seam, and reflecting it would misplace it. The identity gives the images back, within
+    resampling."""
+    warped = similarity_warp(images, angles, scales)
+    seams = ~tiles(images)
+    if not bool(seams.any()):
+        return warped
+    periodic = periodic_component(images[seams])
+    smooth = images[seams] - periodic
+    height, width = images.shape[-2:]
+    source_y, source_x = _source_coordinates(height, width, angles[seams.to(angles.device)],
+                                             scales[seams.to(scales.device)], images.dtype, images.device)
+    grid = torch.stack([(2 * source_x + 1) / width - 1, (2 * source_y + 1) / height - 1], -1)
+    smooth = F.grid_sample(smooth, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    warped[seams] = similarity_warp(periodic, angles[seams.to(angles.device)], scales[seams.to(scales.device)]) + smooth
+    return warped
 
 
 def _check(a: Any, b: Any, times: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -189,8 +250,8 @@ def _check(a: Any, b: Any, times: Any) -> tuple[torch.Tensor, torch.Tensor, torc
 def warped_by(image: torch.Tensor, fractions: torch.Tensor, similarity: Similarity) -> torch.Tensor:
     """(T, 3, H, W): the image (1, 3, H, W) turned and scaled by each fraction of the change (negative: back)."""
     fractions = fractions.to(torch.float64)
-    return similarity_warp(image.double().expand(len(fractions), -1, -1, -1), similarity.angle * fractions,
-                           similarity.scale ** fractions)
+    return seamless_warp(image.double().expand(len(fractions), -1, -1, -1), similarity.angle * fractions,
+                         similarity.scale ** fractions)
 
 
 def warped_endpoints(a: torch.Tensor, b: torch.Tensor, times: torch.Tensor,
@@ -251,7 +312,9 @@ def arc_length_parameters(render: Callable[[torch.Tensor], torch.Tensor], a: tor
     length under `metric`: d(s, s + h) ~ h^p is measured on a fine grid (p from distances over one and two
     grid steps, as `geometry.paths.spacing` does for the dissolve), then ROUNDS corrections from the chosen frames'
     own consecutive distances, with p measured over one and two frame steps (a path of unrelated content
-    saturates: p is smaller there). float64 CPU (T,)."""
+    saturates: p is smaller there), each going half the way: the layouts' handover at the middle is a jump that
+    no narrowing of its segment shortens, and full corrections overshoot around it (docs/textures.md).
+    float64 CPU (T,)."""
     side = min(a.shape[-2:])
     size = tuple(max(1, round(n * min(1.0, MEASURE_SIDE / side))) for n in a.shape[-2:])
     draws = [metric.sample_draws(1, generator) for _ in range(DRAWS)]
@@ -268,7 +331,7 @@ def arc_length_parameters(render: Callable[[torch.Tensor], torch.Tensor], a: tor
     params = _at_fractions(grid, one_step, fine, targets)
     for _ in range(ROUNDS):
         (measured,) = consecutive_distances(metric, frames_at(params[1:-1]), draws, lags=(1,))
-        params = _at_fractions(params, measured, coarse, targets)
+        params = 0.5 * (params + _at_fractions(params, measured, coarse, targets))
     order = fractions.argsort().argsort()
     return params[1:-1][order]
 
