@@ -14,8 +14,9 @@ power falls alike at every zoom: grass and gravel zoomed x2 and x3 were found as
   (`geometry.paths.features.channel_statistics`) compared with the other's: the ZOOM_CANDIDATES lowest local
   minima, and no zoom;
 * each (turn, zoom) pair is judged by `matched_distance`: a turned and zoomed, within its own pixels, against b,
-  both resampled alike; the best pair's zoom is refined on the zoom curve (a parabola). Its confidence is the share of
-  the statistics distance between a and b that the turn and zoom explain (0: none, 1: all).
+  both resampled alike; the best pair's zoom is refined on `tiled_distance` (the same, with the enlarged side read
+  as tiles of the other's size: a parabola through it there and a zoom step either side). Its confidence is the
+  share of the statistics distance between a and b that the turn and zoom explain (0: none, 1: all).
 
 A turn that leaves the statistics as they are (nearly isotropic textures: gravel, grass) is found as no turn
 unless the spectra of independent halves of the crops agree on one (:func:`seen_turn`, `Detection.agreement`):
@@ -44,6 +45,9 @@ TILE_FRACTIONS, MIN_TILE, MIN_OVERLAP = (1.0, 0.5, 0.25), 16, 6
 ZOOM_STEPS, MAX_SCALE, WORK_SIDE = 8, 4.0, 128
 #: Candidates judged by deep features (besides no turn and no zoom), at up to VERIFY_SIDE px.
 ZOOM_CANDIDATES, ANGLE_CANDIDATES, VERIFY_SIDE = 3, 2, 64
+#: The zoom found is refined on `tiled_distance`, whose enlarged side is read as up to TILES x TILES tiles
+#: (benchmarks/results/bench_texture_photos_zoom_probe2.txt: against the refinement on the zoom curve).
+TILES = 3
 #: A spectral turn is seen where at least SEEN of the four half-image pairs (left, right, top, bottom halves of
 #: both) put their own peak within AGREE degrees of it. Measured: on 17 random unaligned crop pairs per photo and
 #: size the turns seen by 3 or more were right (within 10 degrees) 34/34 brick, 1/1 and 4/4 grass at 64 and 128
@@ -154,15 +158,6 @@ def _angle_curve(a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor
     return total / max(weight, 1.0)
 
 
-def _refined_scale(factors: torch.Tensor, distances: torch.Tensor, scale: float) -> float:
-    """`scale` (a factor of the zoom curve) moved to the vertex of the parabola through the zoom curve there and
-    at its neighbours (in log scale)."""
-    index = int((factors.log() - math.log(scale)).abs().argmin())
-    if not 0 < index < len(factors) - 1:
-        return scale
-    return scale * 2.0 ** (_parabolic_peak(*(-distances[index - 1:index + 2]).tolist()) / ZOOM_STEPS)
-
-
 def _parabolic_peak(left: float, centre: float, right: float) -> float:
     denominator = left - 2 * centre + right
     return 0.0 if denominator >= 0 else max(-0.5, min(0.5, 0.5 * (left - right) / denominator))
@@ -227,6 +222,28 @@ def matched_distance(a: torch.Tensor, b: torch.Tensor, angle: float, scale: floa
         return float(statistics_distance(channel_statistics(first), channel_statistics(second)))
 
 
+def tiled_distance(a: torch.Tensor, b: torch.Tensor, angle: float, scale: float) -> float:
+    """`matched_distance` with the enlarged side read as tiles of the other's size (up to TILES per axis, spread
+    over it, their statistics averaged): both sides' statistics then come from images of one size, whose borders
+    weigh alike at every zoom."""
+    source, reference, turn, factor = (a, b, angle, scale) if scale >= 1 else (b, a, -angle, 1 / scale)
+    first = _turned_crop(source, turn / 2, factor)
+    second = _turned_crop(_band_limited(reference, factor), -turn / 2, 1.0)
+    side, count = second.shape[-1], min(TILES, math.ceil(first.shape[-1] / second.shape[-1]))
+    places = torch.linspace(0, first.shape[-1] - side, count).round().long().tolist()
+    tiles = torch.cat([first[..., i:i + side, j:j + side] for i in places for j in places])
+    with torch.no_grad():
+        mean = [layer.mean(0, keepdim=True) for layer in channel_statistics(tiles)]
+        return float(statistics_distance(mean, channel_statistics(second)))
+
+
+def _judged_scale(a: torch.Tensor, b: torch.Tensor, angle: float, scale: float) -> float:
+    """`scale` moved to the vertex of the parabola through `tiled_distance` there and a zoom step either side."""
+    step = 2.0 ** (1 / ZOOM_STEPS)
+    values = [tiled_distance(a, b, angle, scale * step ** k) for k in (-1, 0, 1)]
+    return scale * step ** _parabolic_peak(*(-v for v in values))
+
+
 def _local_extrema(values: torch.Tensor, count: int, circular: bool) -> list[int]:
     """Indices of the `count` largest local maxima of values (ties kept; circular: the ends are neighbours)."""
     n = len(values)
@@ -285,6 +302,6 @@ def detect_similarity(a: torch.Tensor, b: torch.Tensor) -> Detection:
         curve = _angle_curve(a, b, scale)
         angle, angle_confidence = turn, float(curve.max() - curve[0])
         distance = matched_distance(small_a, small_b, angle, scale)
-    scale = _refined_scale(factors, distances, scale)
+    scale = _judged_scale(small_a, small_b, angle, scale)
     confidence = 1.0 - distance / max(matched_distance(small_a, small_b, 0.0, 1.0), 1e-12)
     return Detection(angle, scale, angle_confidence, confidence, distance, agreement)
