@@ -7,7 +7,7 @@ import pytest
 import torch
 from synthetic import brick_view
 
-from geometry.paths.detection import SEEN, confident, detect_similarity, seen_turn
+from geometry.paths.detection import SEEN, confident, detect_similarity, seen_turn, tiled_distance
 from geometry.paths.quality import gaussian_blur
 
 
@@ -20,6 +20,14 @@ def test_a_turn_and_a_zoom_of_a_brick_wall_are_found_from_different_crops(degree
     assert found.scale == pytest.approx(zoom, rel=0.1)
     assert confident(found)   # "auto" takes the texture path for it
     assert found.agreement >= SEEN   # the spectra of independent halves agree on the turn (none for the zoom)
+
+
+@pytest.mark.parametrize("zoom", [2.0, 3.0])
+def test_the_tiled_judge_is_least_at_the_true_zoom(zoom):
+    # the detection refines its zoom on this judge: it must bottom out at the truth, not keep falling with blur
+    a, b = brick_view(64, (100.0, 40.0)), brick_view(64, (317.0, 251.0), 0.0, zoom, seed=1)
+    below, at, above = (tiled_distance(a, b, 0.0, zoom * factor) for factor in (2 ** -0.5, 1.0, 2 ** 0.5))
+    assert at < min(below, above)
 
 
 def test_a_turn_is_seen_by_independent_halves_of_the_crops():
