@@ -15,27 +15,33 @@ forecast therefore lists its `Branch`es: one, or for "auto" one per start in the
 The cost of each phase comes from ``run_costs.json`` beside this module, measured by benchmarks/bench_run_costs.py
 in CPU seconds of one thread (what a phase costs on a quiet core) at a few sizes, as (units, seconds) points,
 interpolated between them (the flow, the texture checks and the synthesis: working pixels; a step:
-draws x images x pixels of its stage; the spacing: seconds per forward evaluation by its pixels; the render: pixels
-of all frames), and the loading of each network in a fresh process. Every finished run
-refreshes it (`CostBook.refresh`): the ratio of the wall-clock time each phase took to the model's enters a moving
-average per device and phase, kept in the app's output folder (``LEARNED_NAME``), so that the next estimate is this
-machine's, with its threads and its load. The flow search, the texture checks, the synthesis and the render run on
-the CPU whatever the device; the loading, the spacing and the steps on another device have no scale until a run has
-finished there (`CostBook.seconds` is None: the app then says so, with the CPU's time beside it).
+draws x images x pixels of its stage; the spacing: seconds per forward evaluation of a full-size draw by its
+pixels, scaled by what the draws the run will take cost, `spacing_draw_cost`; the render: pixels of all frames),
+and the loading of each network in a fresh process. Every finished run refreshes it (`CostBook.refresh`): the
+ratio of the wall-clock time each phase took to the model's enters a moving average per device and phase, kept in
+the app's output folder (``LEARNED_NAME``), so that the next estimate is this machine's, with its threads and its
+load. The flow search, the texture checks, the synthesis and the render run on the CPU whatever the device; the
+loading, the spacing and the steps on another device have no scale until a run has finished there
+(`CostBook.seconds` is None: the app then says so, with the CPU's time beside it).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from elpips.io import atomic_write
+from elpips.memory import network_input
+from elpips.transforms import sample_draws
+from geometry.engine.distances import DistanceFamily
 from geometry.engine.presets import Stage, effective_stages, run_recipe, stage_sizes
-from geometry.engine.problems import CHANGE_ROUNDS, PROBLEMS
+from geometry.engine.problems import CHANGE_ROUNDS, PROBLEMS, spacing_draws
 from geometry.paths.motion import CHANGE_MIN_SIDE
 from geometry.paths.spacing import DRAWS, even_times_evaluations
 from geometry.paths.synthesis import KNOTS
@@ -81,11 +87,33 @@ def snapshot_steps(total_steps: int, count: int = 30) -> list[int]:
     return sorted(set(range(0, total_steps + 1, every)) | {total_steps})
 
 
+def draw_cost(config: Any, size: tuple[int, int], draws: list) -> float:
+    """The mean cost of single `draws` of a metric of `config` on images of `size`, relative to full-size ones: a
+    draw evaluates the network on the images downscaled by its scale level s (`elpips.memory.network_input`), about
+    1/s^2 of the pixels, and single draws are not stratified, so what the DRAWS of a spacing cost varies from one
+    seed to another (benchmarks/results/bench_app_forecast.txt). 1 for a distance without random transformations
+    (`config` None, or its transforms)."""
+    if config is None or config.transforms is None:
+        return 1.0
+    pixels = [math.prod(network_input(config, *size, int(draw.scale[0]))) for draw in draws]
+    return sum(pixels) / (len(draws) * math.prod(network_input(config, *size)))
+
+
+def spacing_draw_cost(distance: str, size: tuple[int, int], seed: int) -> float:
+    """`draw_cost` of the draws a run of `seed` spaces its path on at `size` (`geometry.engine.problems.spacing_draws`,
+    with the config the run's metric has there), sampled without loading the network."""
+    config = DistanceFamily(distance, "cpu").config_at_size(size)
+    if config is None or config.transforms is None:
+        return 1.0
+    return draw_cost(config, size, spacing_draws(partial(sample_draws, config.transforms), seed))
+
+
 @dataclass(frozen=True)
 class RunShape:
     """What a run's cost depends on: its kind ("barycenter" or "geodesic"), distance, the stages of its `plan`
     (whose size is the working size), `images` (a path's frames, or an average's inputs), motion start, and
-    whether this process has the distance's network loaded already (`geometry.engine.distances.is_loaded`)."""
+    whether this process has the distance's network loaded already (`geometry.engine.distances.is_loaded`), and its
+    `seed` (which draws its spacing takes: `spacing_draw_cost`)."""
 
     kind: str
     distance: str
@@ -93,6 +121,7 @@ class RunShape:
     images: int
     motion: str
     network_loaded: bool = True
+    seed: int = 0
 
     @property
     def is_path(self) -> bool:
@@ -220,9 +249,16 @@ class CostBook:
             Branch("if not (the dissolve, refined)", (*loading, flow, unlike, *refined, *render), "dissolve")]
 
     def _spacing(self, shape: RunShape) -> Leg:
-        height, width = shape.plan.sizes[0] if shape.plan.sizes else shape.plan.size
+        """The even spacing at the first stage's size: its evaluations at the cost of the draws the run takes."""
+        size = shape.plan.sizes[0] if shape.plan.sizes else shape.plan.size
         evaluations = even_times_evaluations(shape.images - 2)
-        return Leg("spacing", evaluations * self._fit(self.model["spacing"][shape.distance], height * width))
+        return Leg("spacing", evaluations * self._evaluation(shape, size))
+
+    def _evaluation(self, shape: RunShape, size: tuple[int, int]) -> float:
+        """Seconds of one of the spacing's evaluations at `size` under the run's draws: the model's are of full-size
+        draws (benchmarks/bench_run_costs.py), the run's cost `spacing_draw_cost` of them."""
+        full = self._fit(self.model["spacing"][shape.distance], size[0] * size[1])
+        return full * spacing_draw_cost(shape.distance, tuple(size), shape.seed)
 
     def _change_spacing(self, shape: RunShape) -> Leg:
         """The texture change's spacing (`geometry.engine.problems.GeodesicProblem`): the even spacing, its
@@ -232,7 +268,7 @@ class CostBook:
         with EXPECTED_CHANGE_ROUNDS rounds, `most` with all CHANGE_ROUNDS uneven (one synthesis more than rounds)."""
         height, width = shape.plan.size
         synthesis = self._fit(self.model["synthesis"], height * width) * (shape.images - 2) / len(KNOTS)
-        retiming = DRAWS * shape.images * self._fit(self.model["spacing"][shape.distance], height * width)
+        retiming = DRAWS * shape.images * self._evaluation(shape, shape.plan.size)
         even = self._spacing(shape).seconds
 
         def with_rounds(rounds: int) -> float:

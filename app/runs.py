@@ -450,7 +450,7 @@ def prepare_geodesic(ctx: AppContext, path_a, path_b, frames: int, distance: str
         return geometry_runs.run_geodesic(request, options, folder, callback=callback, cancel=cancel,
                                           wording=geometry_runs.APP)
 
-    shape = RunShape("geodesic", distance, plan, frames, motion, network_loaded(distance, ctx.device))
+    shape = RunShape("geodesic", distance, plan, frames, motion, network_loaded(distance, ctx.device), options.seed)
     settings = {"frames": frames, "fps": float(fps), **options.to_dict()}
     names = (display_name(path_a), display_name(path_b))
     return PreparedRun("geodesic", shape, execute, geodesic_outcome, batch, names, settings), note

@@ -4,6 +4,7 @@ change asked for. Not a test.
 
     ELPIPS_WEIGHTS_DIR=~/.cache/elpips python benchmarks/bench_app_forecast.py [--size 32] [--frames 5]
     ... --pairs "brick->gravel"          # one pair
+    ... --seeds 0 1 2                    # each run with each seed (which draws the spacing takes)
 
 Each run goes through the service as the app's Geodesic tab runs it (`geometry.service.runs.run_geodesic`, preset
 "fast", E-LPIPS, refine "auto", the network loaded and one flow searched before, as in a server that has run), on
@@ -18,6 +19,7 @@ Pairs: benchmarks/texture_photos.py's brick wall turned 60 degrees and its photo
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import tempfile
@@ -49,7 +51,8 @@ def scenes(size: int) -> dict:
     return found
 
 
-def measured_run(a: torch.Tensor, b: torch.Tensor, size: int, frames: int, motion: str) -> tuple[dict, dict]:
+def measured_run(a: torch.Tensor, b: torch.Tensor, size: int, frames: int, motion: str,
+                 seed: int) -> tuple[dict, dict]:
     """({phase: CPU seconds}, the record's start) of one run."""
     stamps: list[tuple[str, float]] = []
 
@@ -67,7 +70,7 @@ def measured_run(a: torch.Tensor, b: torch.Tensor, size: int, frames: int, motio
             elpips.save_image(path, image)
         request = GeodesicRequest(images=paths, frames=frames, fps=8.0, gif="pingpong",
                                   formats=("mp4", "gif", "sheet"))
-        options = RunOptions(size=size, distance=DISTANCE, device="cpu", motion=motion, preset="fast")
+        options = RunOptions(size=size, distance=DISTANCE, device="cpu", motion=motion, preset="fast", seed=seed)
         with phases.listening(listener):
             artefacts = geometry_runs.run_geodesic(request, options, Path(folder) / "run",
                                                    callback=lambda progress: stamp("refinement"))
@@ -84,6 +87,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--pairs", nargs="+", default=None, help="names of the pairs (default: all)")
     parser.add_argument("--motions", nargs="+", default=["auto", "change"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="the runs' seeds (their spacing's draws)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     DistanceFamily(DISTANCE, torch.device("cpu")).at_size((args.size, args.size))  # the app loads it before a run
@@ -94,18 +98,19 @@ def main() -> None:
     for name, scene in scenes(args.size).items():
         if args.pairs and name not in args.pairs:
             continue
-        for motion in args.motions:
+        for motion, seed in itertools.product(args.motions, args.seeds):
             if motion == "change" and "->" not in name:
                 continue
-            seconds, start = measured_run(scene.render(0.0), scene.render(1.0), args.size, args.frames, motion)
+            seconds, start = measured_run(scene.render(0.0), scene.render(1.0), args.size, args.frames, motion,
+                                          seed)
             shape = RunShape("geodesic", DISTANCE, plan_run("fast", "geodesic", None, (args.size, args.size)),
-                             args.frames, motion)
+                             args.frames, motion, seed=seed)
             branches = book.branches(shape)
             named = [branch for branch in branches if branch.start == start["taken"]] or branches
             branch = next((branch for branch in named if set(seconds) <= {leg.phase for leg in branch.legs}), named[0])
             legs = {leg.phase: leg for leg in branch.legs}
             rounds = start.get("retiming_rounds")
-            print(f"{name:14} motion={motion:6} taken {start['taken']:8}"
+            print(f"{name:14} motion={motion:6} seed {seed} taken {start['taken']:8}"
                   + ("" if rounds is None else f" re-timing rounds {rounds} (forecast {EXPECTED_CHANGE_ROUNDS})"))
             print(f"  {'phase':15} {'measured':>9} {'forecast':>9} {'(every round)':>13}")
             for phase in dict.fromkeys([*legs, *seconds]):

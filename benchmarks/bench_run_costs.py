@@ -11,8 +11,9 @@ at a few sizes, and stored as (units, seconds) points that the app interpolates 
   pixels (its pyramid levels and their fixed costs grow with the size, so it is measured up to 256 px);
 * an optimisation step of each distance (a geodesic of FRAMES frames, DRAWS draws per step, from the dissolve;
   the median of the step times after the first): units = draws x images x pixels of the stage;
-* the even spacing of each distance (`geometry.paths.spacing.even_times`): seconds per forward evaluation, by
-  the pixels of the measured frames;
+* the even spacing of each distance (`geometry.paths.spacing.even_times`): seconds per forward evaluation of a
+  full-size draw (the measured seconds over the relative cost of the draws measured on), by the pixels of the
+  measured frames;
 * the render (the frames rendered and written with the app's movies, `geometry.service.runs.run_geodesic`, from
   its "render" phase to its end): units = pixels of all frames;
 * the texture change's synthesis (`geometry.paths.motion.change_start` on the bundled textures, after a warm-up):
@@ -52,12 +53,12 @@ from geometry.options import RunOptions
 from geometry.paths.detection import detect_similarity, stationarity
 from geometry.paths.flows import engine_flow
 from geometry.paths.motion import change_start
-from geometry.paths.spacing import even_times, even_times_evaluations
+from geometry.paths.spacing import even_times, even_times_evaluations, sample_spacing_draws
 from geometry.service import runs as geometry_runs
 from geometry.service.geodesic_run import GeodesicRequest
 
 from app.examples import REPO_EXAMPLES_DIR
-from app.forecast import COSTS_FILE
+from app.forecast import COSTS_FILE, draw_cost
 
 FRAMES, DRAWS = 6, 4
 ENDS = [REPO_EXAMPLES_DIR / f"{name}.png" for name in ("disc_left", "disc_right")]
@@ -105,7 +106,8 @@ def step_points(distance: str, sizes: list[int], steps: int) -> list[tuple[float
 
 
 def spacing_points(distance: str, sizes: list[int]) -> list[tuple[float, float]]:
-    """(pixels, seconds per forward evaluation) per size."""
+    """(pixels, seconds per forward evaluation of a full-size draw) per size: the seconds over the evaluations and
+    the relative cost of the draws measured on (`app.forecast.draw_cost`; a run's spacing is priced by its own)."""
     points = []
     family = DistanceFamily(distance, torch.device("cpu"))
     count = FRAMES - 2
@@ -116,7 +118,10 @@ def spacing_points(distance: str, sizes: list[int]) -> list[tuple[float, float]]
         metric = family.at_size((size, size))
         began = time.process_time()
         even_times(ends[0:1], ends[1:2], count, metric, torch.Generator().manual_seed(0))
-        points.append((size * size, (time.process_time() - began) / even_times_evaluations(count)))
+        seconds = time.process_time() - began
+        drawn = draw_cost(getattr(metric, "config", None), (size, size),
+                          sample_spacing_draws(metric.sample_draws, torch.Generator().manual_seed(0)))
+        points.append((size * size, seconds / (even_times_evaluations(count) * drawn)))
     return points
 
 

@@ -9,6 +9,7 @@ import math
 import re
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,14 +18,26 @@ import pytest
 import torch
 from PIL import Image
 
+from elpips.memory import network_input
+from elpips.transforms import sample_draws
+from geometry.engine.distances import DistanceFamily
 from geometry.engine.eta import TimeLeft
 from geometry.engine.phases import Phase
-from geometry.engine.problems import CHANGE_ROUNDS, PROBLEMS
-from geometry.paths.spacing import even_times_evaluations
+from geometry.engine.problems import CHANGE_ROUNDS, PROBLEMS, spacing_draws
+from geometry.paths.spacing import DRAWS, even_times_evaluations
 
 from app.__main__ import parse_args
 from app.examples import NAMES, REPO_EXAMPLES_DIR, example_arrays, write_examples
-from app.forecast import EXPECTED_CHANGE_ROUNDS, LEARNED_NAME, CostBook, Leg, RunShape, plan_run, snapshot_steps
+from app.forecast import (
+    EXPECTED_CHANGE_ROUNDS,
+    LEARNED_NAME,
+    CostBook,
+    Leg,
+    RunShape,
+    plan_run,
+    snapshot_steps,
+    spacing_draw_cost,
+)
 from app.run_clock import RunClock
 from app.runs import enlarged, filmstrip
 from app.tasks import DeviceSlot, DeviceTask, SpeedTable, TaskBoard, format_seconds, new_run_folder, time_steps
@@ -262,6 +275,36 @@ def test_the_change_forecasts_its_re_timing_rounds_as_the_engine_runs_them():
     assert spacing.most == pytest.approx(with_rounds(CHANGE_ROUNDS)) and spacing.most >= spacing.seconds
     assert book.seconds(change, "cpu", most=True) - book.seconds(change, "cpu") == pytest.approx(
         spacing.most - spacing.seconds)
+
+
+def test_the_spacing_is_forecast_at_the_cost_of_the_draws_the_runs_seed_takes():
+    """The spacing measures on DRAWS single E-LPIPS draws of the run's seed, each on the images downscaled by its
+    scale level: the forecast priced them all as the cost model's calibration draws, and was short for a seed whose
+    draws are all full-size (benchmarks/results/bench_app_forecast.txt). The model's seconds are of full-size
+    draws; a run's spacing costs its own draws' share of them."""
+    book = CostBook({**MODEL, **{part: {"elpips_vgg": MODEL[part]["l2"]} for part in ("step", "spacing")}})
+
+    def spacing(seed, motion="texture"):
+        shape = RunShape("geodesic", "elpips_vgg", plan_run("fast", "geodesic", 60, (64, 64)), 10, motion, seed=seed)
+        return next(leg for leg in book.branches(shape)[0].legs if leg.phase == "spacing").seconds
+
+    config = DistanceFamily("elpips_vgg", torch.device("cpu")).config_at_size((64, 64))
+    scales = {seed: [int(draw.scale[0]) for draw in spacing_draws(partial(sample_draws, config.transforms), seed)]
+              for seed in (0, 1)}
+    assert scales[0] == [1] * DRAWS and max(scales[1]) > 1  # seed 0's draws are all full-size, seed 1's are not
+    assert spacing_draw_cost("elpips_vgg", (64, 64), 0) == 1.0
+    assert spacing(0) == pytest.approx(0.01 * even_times_evaluations(8))
+
+    def pixels(scale):
+        return math.prod(network_input(config, 64, 64, scale))
+
+    cheaper = spacing_draw_cost("elpips_vgg", (64, 64), 1)
+    assert cheaper == pytest.approx(sum(pixels(scale) for scale in scales[1]) / (DRAWS * pixels(1))) and cheaper < 0.9
+    assert spacing(1) == pytest.approx(cheaper * spacing(0))
+    # the texture change's re-timing rounds (at the run's size, here the first stage's) take the same draws
+    retiming = EXPECTED_CHANGE_ROUNDS * DRAWS * 10 * 0.01
+    assert spacing(0, "change") - spacing(1, "change") == pytest.approx((1 - cheaper) * (spacing(0) + retiming))
+    assert spacing_draw_cost("lpips_vgg", (64, 64), 1) == spacing_draw_cost("l2", (64, 64), 1) == 1.0
 
 
 def test_an_averages_starts_pay_the_loading_of_the_network_too():
@@ -576,7 +619,7 @@ def test_without_the_repository_assets_the_adversarial_example_is_made_once(tmp_
 
 
 def test_the_app_and_the_engine_share_one_metric_cache():
-    from geometry.engine.distances import DistanceFamily, load_cached
+    from geometry.engine.distances import load_cached
 
     from app.distance import MetricShelf
 
@@ -584,6 +627,7 @@ def test_the_app_and_the_engine_share_one_metric_cache():
     shelf = MetricShelf(cpu)
     small = shelf.at_size("elpips_vgg", (32, 32))  # fewer scale levels: its own entry, loaded once
     assert small is DistanceFamily("elpips_vgg", cpu).at_size((32, 32)) is load_cached("elpips_vgg", cpu, 4)
+    assert DistanceFamily("elpips_vgg", cpu).config_at_size((32, 32)) == small.config  # the forecast's draws' config
     assert shelf.at_size("lpips_vgg", (64, 64)) is load_cached("lpips_vgg", "cpu")
 
 

@@ -11,8 +11,10 @@ import torch
 from test_import_graph import import_graph
 
 from geometry import Callbacks, RunOptions, barycenter, geodesic, solve
+from geometry.engine.distances import DistanceFamily, SquaredL2
 from geometry.engine.inputs import prepare_images
-from geometry.engine.problems import BarycenterProblem, GeodesicProblem
+from geometry.engine.problems import BarycenterProblem, GeodesicProblem, spacing_draws
+from geometry.paths.spacing import DRAWS, ROUNDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,3 +112,36 @@ def test_images_passed_as_init_say_where_start_images_go():
     a, b = _images(2, size=16)
     with pytest.raises(ValueError, match="init names a start method .*: pass start images as start_images="):
         geodesic(a[None], b[None], frames=5, distance="l2", steps=1, init=torch.rand(3, 3, 16, 16))
+
+
+class _RecordingL2:
+    """The squared L2 distance with random numbers for draws, recording the draws it embeds the frames on."""
+
+    def __init__(self):
+        self.base = SquaredL2()
+        self.embedded: list[float] = []
+
+    def sample_draws(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.rand(count, generator=generator, dtype=torch.float64)
+
+    def embed(self, images: torch.Tensor, draws: torch.Tensor):
+        self.embedded.extend(draws.tolist())
+        return self.base.embed(images, self.base.sample_draws(len(draws)))
+
+    def embedding_distance(self, embedding, i, j):
+        return self.base.embedding_distance(embedding, i, j)
+
+
+def test_a_geodesic_spaces_its_path_on_the_draws_spacing_draws_names_for_its_seed():
+    """The forecast prices a run's spacing by `spacing_draws(seed)` (`app.forecast.spacing_draw_cost`): they must be
+    the draws the run measures on."""
+    a, b = _images(2)
+    problem = GeodesicProblem(torch.cat([a[None], b[None]]), 5, "squared")
+    named = {}
+    for seed in (0, 3):
+        metric = _RecordingL2()
+        assert problem.even_times(DistanceFamily(metric, torch.device("cpu")), (32, 32), seed, torch.device("cpu"),
+                                  None) is not None
+        named[seed] = [float(draw) for draw in spacing_draws(metric.sample_draws, seed)]
+        assert len(named[seed]) == DRAWS and metric.embedded == named[seed] * (1 + ROUNDS)
+    assert named[0] != named[3]

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from elpips.configs import METRIC_NAMES
+from elpips.configs import METRIC_NAMES, get_config
 from elpips.errors import InputError
 from geometry.engine.distance_names import distance_name, is_distance_object
 
@@ -156,25 +156,30 @@ class DistanceFamily:
         base = self.base
         if short >= getattr(base, "min_image_size", 1):
             return base
-        config = getattr(base, "config", None)
-        transforms = getattr(config, "transforms", None)
-        num_scales = getattr(config, "num_scales", None) or getattr(transforms, "num_scales", None)
-        if self.name in METRIC_NAMES and num_scales:
-            for scales in range(num_scales - 1, 0, -1):
-                metric = self._load(scales)
-                if short >= metric.min_image_size:
-                    return metric
+        config = self.config_at_size(size)
+        if config is not None and config.transforms is not None and short >= _smallest_side(config):
+            return self._load(config.transforms.num_scales)
         raise self._too_small(size)
+
+    def config_at_size(self, size: tuple[int, int]) -> Any:
+        """The config (`elpips.configs.MetricConfig`) of the metric `at_size` hands out for images of `size`, known
+        without loading a network (the forecast samples its draws: `app.forecast`): the most scale levels that
+        fit (one where none does); None for a distance that is no elpips metric."""
+        if self.name not in METRIC_NAMES:
+            return None
+        config = get_config(self.name)
+        if config.transforms is None or min(size) >= _smallest_side(config):
+            return config
+        fitting = (scales for scales in range(config.transforms.num_scales - 1, 1, -1)
+                   if min(size) >= _smallest_side(config, scales))
+        return config.with_scales(next(fitting, 1))
 
     def smallest_side(self) -> int:
         """The smallest image side this distance works at, known without loading a network: a metric's with one
         scale level (`at_size` drops scale levels for smaller images, a loaded metric's too), another object's
         ``min_image_size``."""
         if self.name in METRIC_NAMES:
-            from elpips.configs import get_config
-            from elpips.memory import smallest_side
-
-            return smallest_side(get_config(self.name), 1)
+            return _smallest_side(get_config(self.name), 1)
         return getattr(self._base, "min_image_size", 1)
 
     def check_size(self, size: tuple[int, int]) -> None:
@@ -185,6 +190,13 @@ class DistanceFamily:
     def _too_small(self, size: tuple[int, int]) -> InputError:
         return InputError(f"images of {size[0]}x{size[1]} px are smaller than {self.name!r} works at: use --size "
                           f"{self.smallest_side()} or more (its smallest), or --refine none (no network)", field="size")
+
+
+def _smallest_side(config: Any, num_scales: int | None = None) -> int:
+    """`elpips.memory.smallest_side`, imported when first needed (as the metrics are)."""
+    from elpips.memory import smallest_side
+
+    return smallest_side(config, num_scales)
 
 
 def resolve_device(device: str | torch.device | None, distance: Any = None) -> torch.device:

@@ -34,6 +34,7 @@ from geometry.paths.spacing import (
     even_times,
     even_times_evaluations,
     retimed,
+    sample_spacing_draws,
 )
 from geometry.paths.synthesis import STEPS as SYNTHESIS_STEPS
 
@@ -70,6 +71,13 @@ def refine_applies(refine: str, taken: str) -> str:
     if refine == "auto":
         return "none" if taken in UNREFINED_STARTS else "pixels"
     return refine
+
+
+def spacing_draws(sample: Any, seed: int) -> list:
+    """The draws a run of `seed` spaces its path on (`GeodesicProblem.even_times`, and the texture change's
+    re-timing rounds), by `sample` (the distance's ``sample_draws``): known before the run, so the forecast prices
+    the ones it will take (`app.forecast.spacing_draw_cost`)."""
+    return sample_spacing_draws(sample, seeds.generator(seeds.spacing_seed(seed)))
 
 
 @dataclass
@@ -445,8 +453,7 @@ class GeodesicProblem(Problem):
         if path is None:
             return None
         metric = family.at_size(self.size)
-        generator = seeds.generator(seeds.spacing_seed(seed))
-        draws = [metric.sample_draws(1, generator) for _ in range(DRAWS)]
+        draws = spacing_draws(metric.sample_draws, seed)
         measured = 0
         for round_ in range(CHANGE_ROUNDS):
             knots = torch.cat([torch.zeros(1, dtype=torch.float64), times, torch.ones(1, dtype=torch.float64)])

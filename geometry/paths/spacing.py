@@ -55,7 +55,7 @@ def even_times(a: torch.Tensor, b: torch.Tensor, count: int, metric: Any, genera
     else:
         def frames(times: torch.Tensor) -> torch.Tensor:
             return resize(path(times), tuple(a.shape[-2:])).to(device, a.dtype)
-    draws = [metric.sample_draws(1, generator) for _ in range(DRAWS)]
+    draws = sample_spacing_draws(metric.sample_draws, generator)
     steps = FINE * (count + 1)
     total = even_times_evaluations(count)
     phases.report("spacing", 0.0)
@@ -97,6 +97,13 @@ def retimed(metric: Any, frames: torch.Tensor, times: torch.Tensor, draws: list,
     if measured is None:
         return None
     return Retiming(equal_steps(times, measured[0], exponent, len(times)), float(measured[0].max() / measured[0].min()))
+
+
+def sample_spacing_draws(sample: Callable[[int, torch.Generator], Any], generator: torch.Generator) -> list:
+    """The DRAWS single draws the spacing measures on, in turn from `generator` by `sample` (a distance's
+    ``sample_draws``): single draws, not a stratified block, so their scale levels (and costs) vary from one seed
+    to another, and the forecast prices the ones a run will take (`app.forecast.spacing_draw_cost`)."""
+    return [sample(1, generator) for _ in range(DRAWS)]
 
 
 def even_times_evaluations(count: int) -> int:
