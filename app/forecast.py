@@ -54,8 +54,8 @@ LEARNED_NAME = "app_run_costs.json"
 #: Weight of a finished run's ratio in the moving average.
 RUN_WEIGHT = 0.5
 #: Re-timing rounds the texture change's spacing is expected to measure (`Leg.seconds`; at most CHANGE_ROUNDS:
-#: `Leg.most`): of the change runs at 64 px (the app's size on a CPU) two stopped after 2, one took 3; at 32 px all
-#: took 3 (benchmarks/results/bench_app_forecast.txt).
+#: `Leg.most`): of the change runs at 64 px (the app's size on a CPU) one stopped after 1, two after 2, two took 3;
+#: at 32 px all took 3 (benchmarks/results/bench_app_forecast.txt).
 EXPECTED_CHANGE_ROUNDS = 2
 #: The phases that run on the CPU whatever the device (`geometry.paths.flows`, `geometry.service.video`).
 CPU_PHASES = ("flow search", "texture checks", "synthesis", "render")
