@@ -1,8 +1,9 @@
 """The engine's cost model that the app's estimates come from (issue 24 item 6), measured on this machine and stored
 as package data in app/run_costs.json. Not a test.
 
-    ELPIPS_WEIGHTS_DIR=~/.cache/elpips python benchmarks/bench_run_costs.py [--sizes 32 64] [--steps 5]
+    ELPIPS_WEIGHTS_DIR=~/.cache/elpips python benchmarks/bench_run_costs.py [--sizes 32 64] [--steps 30]
     ... --parts "texture checks" --check-sizes 32 64 128    # re-measure some parts, keep the file's others
+    ... --parts distances --distances elpips_vgg             # one distance's step and spacing, keep the others'
 
 Each part of a run is timed through the engine's own code on the bundled examples (disc_left -> disc_right)
 at a few sizes, and stored as (units, seconds) points that the app interpolates (`app.forecast.CostBook`):
@@ -10,7 +11,9 @@ at a few sizes, and stored as (units, seconds) points that the app interpolates 
 * the flow search (`geometry.paths.flows.engine_flow`, the median of REPEATS after a warm-up): units = working
   pixels (its pyramid levels and their fixed costs grow with the size, so it is measured up to 256 px);
 * an optimisation step of each distance (a geodesic of FRAMES frames, DRAWS draws per step, from the dissolve;
-  the median of the step times after the first): units = draws x images x pixels of the stage;
+  the mean of the step times after the first: a run pays every step, and an E-LPIPS step's cost follows the
+  scale levels of its fresh random draws, so a few steps' median was short of a run's, bench_app_forecast.txt):
+  units = draws x images x pixels of the stage;
 * the even spacing of each distance (`geometry.paths.spacing.even_times`): seconds per forward evaluation of a
   full-size draw (the measured seconds over the relative cost of the draws measured on), by the pixels of the
   measured frames;
@@ -101,7 +104,7 @@ def step_points(distance: str, sizes: list[int], steps: int) -> list[tuple[float
                           motion="none", device="cpu", snapshot_steps=[],
                           callback=lambda progress: stamps.append(time.process_time()))
         gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
-        points.append((DRAWS * FRAMES * size * size, statistics.median(gaps)))
+        points.append((DRAWS * FRAMES * size * size, statistics.mean(gaps)))
     return points
 
 
@@ -185,7 +188,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--flow-sizes", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--check-sizes", type=int, nargs="+", default=[32, 64, 128])
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per distance and size (after one more)")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per distance and size (after one more)")
     parser.add_argument("--distances", nargs="+", default=list(DISTANCE_NAMES))
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS,
                         help="what to measure; the others are kept from --out ('distances': steps and spacing)")
@@ -220,7 +223,8 @@ def main() -> None:
                                                                    for name, seconds in stored["loading"].items()),
               flush=True)
     if "distances" in args.parts:
-        stored["step"], stored["spacing"] = {}, {}
+        for part in ("step", "spacing"):  # the distances not measured keep their points
+            stored.setdefault(part, {})
         for distance in args.distances:
             step, spacing = step_points(distance, args.sizes, args.steps), spacing_points(distance, args.sizes)
             stored["step"][distance], stored["spacing"][distance] = {"points": step}, {"points": spacing}
