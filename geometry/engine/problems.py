@@ -61,8 +61,8 @@ RETIME_EXPONENT = 1.0
 #: at max/min 1.43 (benchmarks/results/bench_texture_morphs_changes_128px.txt).
 CHANGE_ROUNDS, EVEN_ENOUGH = 3, 1.15
 #: One frame's synthesis step in network evaluations of the same size, for the spacing phase's share done
-#: (app/run_costs.json at 64 px: 7.7 s per synthesis of 3 frames x 30 steps, 0.0196 s per evaluation of its
-#: calibration's draws, 0.608 of full-size ones: `app.forecast.draw_cost`).
+#: (app/run_costs.json at 64 px when this was set: 7.7 s per synthesis of 3 frames x 30 steps, 0.0196 s per
+#: evaluation of its calibration's draws, 0.608 of full-size ones: `app.forecast.draw_cost`).
 SYNTHESIS_STEP_EVALUATIONS = 4.4
 
 
