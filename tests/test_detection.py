@@ -7,7 +7,15 @@ import pytest
 import torch
 from synthetic import brick_view
 
-from geometry.paths.detection import SEEN, confident, detect_similarity, seen_turn, tiled_distance
+from geometry.paths.detection import (
+    SEEN,
+    TURN_MARGIN,
+    confident,
+    detect_similarity,
+    seen_turn,
+    tiled_distance,
+    turn_distance,
+)
 from geometry.paths.quality import gaussian_blur
 
 
@@ -28,6 +36,14 @@ def test_the_tiled_judge_is_least_at_the_true_zoom(zoom):
     a, b = brick_view(64, (100.0, 40.0)), brick_view(64, (317.0, 251.0), 0.0, zoom, seed=1)
     below, at, above = (tiled_distance(a, b, 0.0, zoom * factor) for factor in (2 ** -0.5, 1.0, 2 ** 0.5))
     assert at < min(below, above)
+
+
+@pytest.mark.parametrize("degrees", [0.0, 60.0])
+def test_the_turn_judge_takes_a_turn_only_where_there_is_one(degrees):
+    # both candidates are resampled alike: the true one must win by the margin, the other not
+    a, b = brick_view(64, (100.0, 40.0)), brick_view(64, (317.0, 251.0), degrees, seed=1)
+    at_none, at_turn = (turn_distance(a, b, math.radians(turn), 1.0) for turn in (0.0, 60.0))
+    assert (at_turn < TURN_MARGIN * at_none) == (degrees == 60.0)
 
 
 def test_a_turn_is_seen_by_independent_halves_of_the_crops():
