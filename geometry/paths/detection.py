@@ -14,9 +14,12 @@ power falls alike at every zoom: grass and gravel zoomed x2 and x3 were found as
   (`geometry.paths.features.channel_statistics`) compared with the other's: the ZOOM_CANDIDATES lowest local
   minima, and no zoom;
 * each (turn, zoom) pair is judged by `matched_distance`: a turned and zoomed, within its own pixels, against b,
-  both resampled alike; the best pair's zoom is refined on `tiled_distance` (the same, with the enlarged side read
-  as tiles of the other's size: a parabola through it there and a zoom step either side). Its confidence is the
-  share of the statistics distance between a and b that the turn and zoom explain (0: none, 1: all).
+  both resampled alike; at the best pair's zoom its turn candidates are judged again by `turn_distance` (crops of
+  one side, both images resampled at every candidate: no turn is not the unresampled whole crop there), a turn
+  taken over no turn only where it explains the pair clearly better (TURN_MARGIN); the zoom is refined on
+  `tiled_distance` (the same, with the enlarged side read as tiles of the other's size: a parabola through it
+  there and a zoom step either side). Its confidence is the share of the `matched_distance` between a and b that
+  the turn and zoom explain (0: none, 1: all).
 
 A turn that leaves the statistics as they are (nearly isotropic textures: gravel, grass) is found as no turn
 unless the spectra of independent halves of the crops agree on one (:func:`seen_turn`, `Detection.agreement`):
