@@ -14,8 +14,8 @@ power falls alike at every zoom: grass and gravel zoomed x2 and x3 were found as
   (`geometry.paths.features.channel_statistics`) compared with the other's: the ZOOM_CANDIDATES lowest local
   minima, and no zoom;
 * each (turn, zoom) pair is judged by `matched_distance`: a turned and zoomed, within its own pixels, against b,
-  both resampled alike; at the best pair's zoom its turn candidates are judged again by `turn_distance` (crops of
-  one side, both images resampled at every candidate: no turn is not the unresampled whole crop there), a turn
+  both resampled alike; where the best pair has no zoom, its turn candidates are judged again by `turn_distance`
+  (crops of one side, both images resampled at every candidate: no turn is not the unresampled whole crop), a turn
   taken over no turn only where it explains the pair clearly better (TURN_MARGIN); the zoom is refined on
   `tiled_distance` (the same, with the enlarged side read as tiles of the other's size: a parabola through it
   there and a zoom step either side). Its confidence is the share of the `matched_distance` between a and b that
@@ -59,11 +59,12 @@ TILES = 3
 #: 3 or more saw a turn other than none in 1 and 2 of 20 pairs at 64 and 128 px, 2 or more in 5 and 3 of 20
 #: (benchmarks/results/bench_texture_photos_detection.txt, docs/textures.md).
 SEEN, AGREE = 3, 10.0
-#: The turn at the zoom found is judged by `turn_distance` (both images turned by TURN_OFFSET, plus and minus half
-#: the turn): a turn is taken where its distance is below TURN_MARGIN times no turn's. Measured at 64 and 128 px
-#: (benchmarks/results/texture_turn_judge_variants.txt): gravel's turns at 128 px 0.54-0.66 of no turn's, the
-#: wrong turns that the judge without a margin takes on grass and gravel zooms 0.88-0.97; on random crop pairs
-#: with no turn the margin takes a wrong turn 0-3 times in 12 (without it 3-7 for grass, and gravel at 64 px).
+#: Where the pair found has no zoom, its turn is judged again by `turn_distance` (both images turned by
+#: TURN_OFFSET, plus and minus half the turn): a turn is taken where its distance is below TURN_MARGIN times no
+#: turn's. Measured at 64 and 128 px (benchmarks/results/texture_turn_judge_variants.txt): gravel's turns at
+#: 128 px 0.54-0.66 of no turn's, the wrong turns that the judge without a margin takes on grass and gravel zooms
+#: 0.88-0.97; on random crop pairs with no turn the margin takes a wrong turn 0-3 times in 12 (without it 3-7 for
+#: grass, and gravel at 64 px).
 TURN_OFFSET, TURN_MARGIN = math.radians(22.5), 0.8
 #: An image whose quarters' feature statistics differ by at most this (mean `statistics_distance`) is stationary:
 #: measured 0.05-0.46 on the procedural and photographed textures at 64 and 128 px, 0.28-0.64 on the cat and dog
@@ -318,12 +319,14 @@ def detect_similarity(a: torch.Tensor, b: torch.Tensor) -> Detection:
             candidates.append((matched_distance(small_a, small_b, angle, scale), angle, scale,
                                float(curve[column] - curve[0])))
     distance, angle, scale, angle_confidence = min(candidates)
-    # matched_distance's no-turn candidate is the whole unresampled crop, which a turn's smaller resampled crops
-    # rarely beat on nearly isotropic textures: the zoom's turn candidates are judged again by turn_distance, where
-    # a turn must explain the pair clearly better than no turn (TURN_MARGIN)
-    turns = [candidate for candidate in candidates if candidate[2] == scale]
-    distance, angle, scale, angle_confidence = min(turns, key=lambda candidate: turn_distance(
-        small_a, small_b, candidate[1], scale) * (TURN_MARGIN if candidate[1] == 0.0 else 1.0))
+    if scale == 1.0:
+        # without a zoom matched_distance's no-turn candidate is the whole unresampled crop, which a turn's smaller
+        # resampled crops rarely beat on nearly isotropic textures: the turn candidates are judged again by
+        # turn_distance, where a turn must explain the pair clearly better than no turn (TURN_MARGIN). At a zoom
+        # both sides are resampled already, and turn_distance took wrong turns there (blobs 5-10: 90 degrees)
+        turns = [candidate for candidate in candidates if candidate[2] == scale]
+        distance, angle, scale, angle_confidence = min(turns, key=lambda candidate: turn_distance(
+            small_a, small_b, candidate[1], scale) * (TURN_MARGIN if candidate[1] == 0.0 else 1.0))
     turn, agreement = seen_turn(a, b, scale)
     if agreement >= SEEN and abs(math.degrees(math.remainder(turn - angle, math.pi))) > AGREE:
         # the deep statistics of nearly isotropic textures (grass, gravel) barely change under a turn: where
