@@ -222,37 +222,42 @@ def _band_limited(image: torch.Tensor, scale: float) -> torch.Tensor:
                          align_corners=False).clamp(0, 1)
 
 
-def matched_distance(a: torch.Tensor, b: torch.Tensor, angle: float, scale: float) -> float:
-    """The VGG channel statistics distance (`statistics_distance`) between a turned by `angle` and enlarged by
-    `scale` and b, both treated alike: the smaller of the two is enlarged (bicubic, within its own pixels) and
-    the other band-limited to the same detail, and each is turned half the way (one interpolation each), so
-    that resampling favours no candidate turn."""
+def _matched_crops(a: torch.Tensor, b: torch.Tensor, angle: float, scale: float, offset: float = 0.0,
+                   side: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """a turned by `angle` and enlarged by `scale` against b, both treated alike: the smaller of the two is
+    enlarged (bicubic, within its own pixels) and the other band-limited to the same detail, and each is turned
+    half the way (one interpolation each), both turned by `offset` besides. Crops: the largest that hold only
+    the images' own pixels, or squares of `side` px (the enlarged one `side` x the zoom)."""
     source, reference, turn, factor = (a, b, angle, scale) if scale >= 1 else (b, a, -angle, 1 / scale)
-    first = _turned_crop(source, turn / 2, factor)
-    second = _turned_crop(_band_limited(reference, factor), -turn / 2, 1.0)
+    sides = (None, None) if side is None else (max(MIN_TILE, int(side * factor)), max(MIN_TILE, int(side)))
+    first = _turned_crop(source, offset + turn / 2, factor, sides[0])
+    second = _turned_crop(_band_limited(reference, factor), offset - turn / 2, 1.0, sides[1])
+    return first, second
+
+
+def _statistics_apart(first: torch.Tensor, second: torch.Tensor) -> float:
     with torch.no_grad():
         return float(statistics_distance(channel_statistics(first), channel_statistics(second)))
+
+
+def matched_distance(a: torch.Tensor, b: torch.Tensor, angle: float, scale: float) -> float:
+    """The VGG channel statistics distance (`statistics_distance`) between a turned by `angle` and enlarged by
+    `scale` and b, both treated alike (`_matched_crops`), so that resampling favours no candidate turn."""
+    return _statistics_apart(*_matched_crops(a, b, angle, scale))
 
 
 def turn_distance(a: torch.Tensor, b: torch.Tensor, angle: float, scale: float) -> float:
     """`matched_distance` with every turn treated alike: crops of one side (the 45-degree turn's, which holds
     only the images' own pixels at any turn), a turned by TURN_OFFSET + angle / 2 and b by TURN_OFFSET - angle / 2,
     so that no candidate turn (no turn included) is the unresampled grid or a larger crop."""
-    source, reference, turn, factor = (a, b, angle, scale) if scale >= 1 else (b, a, -angle, 1 / scale)
-    side = min(a.shape[-2:]) / math.sqrt(2)
-    first = _turned_crop(source, TURN_OFFSET + turn / 2, factor, max(MIN_TILE, int(side * factor)))
-    second = _turned_crop(_band_limited(reference, factor), TURN_OFFSET - turn / 2, 1.0, max(MIN_TILE, int(side)))
-    with torch.no_grad():
-        return float(statistics_distance(channel_statistics(first), channel_statistics(second)))
+    return _statistics_apart(*_matched_crops(a, b, angle, scale, TURN_OFFSET, min(a.shape[-2:]) / math.sqrt(2)))
 
 
 def tiled_distance(a: torch.Tensor, b: torch.Tensor, angle: float, scale: float) -> float:
     """`matched_distance` with the enlarged side read as tiles of the other's size (up to TILES per axis, spread
     over it, their statistics averaged): both sides' statistics then come from images of one size, whose borders
     weigh alike at every zoom."""
-    source, reference, turn, factor = (a, b, angle, scale) if scale >= 1 else (b, a, -angle, 1 / scale)
-    first = _turned_crop(source, turn / 2, factor)
-    second = _turned_crop(_band_limited(reference, factor), -turn / 2, 1.0)
+    first, second = _matched_crops(a, b, angle, scale)
     side, count = second.shape[-1], min(TILES, math.ceil(first.shape[-1] / second.shape[-1]))
     places = torch.linspace(0, first.shape[-1] - side, count).round().long().tolist()
     tiles = torch.cat([first[..., i:i + side, j:j + side] for i in places for j in places])
