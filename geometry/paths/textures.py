@@ -217,19 +217,15 @@ def seamless_warp(images: torch.Tensor, angles: torch.Tensor, scales: torch.Tens
     orientation to mirror) with its border reflected. Images that already tile (`tiles`) are warped as they are:
     their smooth rest is no seam, and reflecting it would misplace it. The identity gives the images back, within
     resampling."""
-    warped = similarity_warp(images, angles, scales)
     seams = ~tiles(images)
     if not bool(seams.any()):
-        return warped
-    periodic = periodic_component(images[seams])
-    smooth = images[seams] - periodic
+        return similarity_warp(images, angles, scales)
+    smooth = (images - periodic_component(images)) * seams.view(-1, 1, 1, 1)   # none where an image tiles
     height, width = images.shape[-2:]
-    source_y, source_x = _source_coordinates(height, width, angles[seams.to(angles.device)],
-                                             scales[seams.to(scales.device)], images.dtype, images.device)
+    source_y, source_x = _source_coordinates(height, width, angles, scales, images.dtype, images.device)
     grid = torch.stack([(2 * source_x + 1) / width - 1, (2 * source_y + 1) / height - 1], -1)
-    smooth = F.grid_sample(smooth, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    warped[seams] = similarity_warp(periodic, angles[seams.to(angles.device)], scales[seams.to(scales.device)]) + smooth
-    return warped
+    reflected = F.grid_sample(smooth, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return similarity_warp(images - smooth, angles, scales) + reflected
 
 
 def _check(a: Any, b: Any, times: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
