@@ -155,10 +155,14 @@ def test_a_job_whose_worker_dies_past_its_retries_fails_and_a_rerun_resumes_it(r
                                                                                   capsys):
     job_file = job_folder(tmp_path / "jobs", data_dir, LONG.format(name="fragile"))
     backend = RayBackend(device="cpu", max_retries=0)
+    killed = []
 
     def kill_at_step_20(event):
-        if event.kind == "progress" and event.step >= 20 and event.job in backend.worker_pids:
-            os.kill(backend.worker_pids.pop(event.job), signal.SIGKILL)
+        # once: events the worker queued before it died still arrive and name its pid again (worker_pids is the
+        # latest event's), and killing that pid a second time fails once the process is gone
+        if event.kind == "progress" and event.step >= 20 and not killed:
+            killed.append(backend.worker_pids[event.job])
+            os.kill(killed[0], signal.SIGKILL)
 
     run = backend.run
     backend.run = lambda pending, on_event: run(pending, lambda e: (kill_at_step_20(e), on_event(e)))
